@@ -1,0 +1,27 @@
+// swift-tools-version:6.0
+// gatepeer: the customer-side peer of a VPG private network.
+// No package dependencies by design: the toolchain and Debian's C libraries only.
+import PackageDescription
+
+let package = Package(
+    name: "gatepeer",
+    products: [
+        .executable(name: "gatepeer", targets: ["gatepeer"]),
+    ],
+    targets: [
+        .target(name: "GatePeerCore"),
+        .systemLibrary(
+            name: "CNetlink",
+            pkgConfig: "libmnl",
+            providers: [.apt(["libmnl-dev"])]
+        ),
+        .target(name: "GatePeerKernel", dependencies: ["GatePeerCore", "CNetlink"]),
+        .executableTarget(name: "gatepeer", dependencies: ["GatePeerCore", "GatePeerKernel"]),
+        .testTarget(name: "GatePeerCoreTests", dependencies: ["GatePeerCore"]),
+        .testTarget(
+            name: "GatePeerKernelTests",
+            dependencies: ["GatePeerCore"],
+            resources: [.copy("InvalidConfigs")]
+        ),
+    ]
+)

@@ -1,0 +1,97 @@
+/// The declarative config, after decoding and validation. Field names follow the
+/// vendor's vocabulary (vxlanId, outerIpAddress, innerIpAddress) where it has one.
+public struct GatePeerConfig: Equatable, Sendable {
+    /// Turn on IPv4 (and, when any link carries IPv6, IPv6) forwarding in the namespace.
+    public var forwarding: Bool
+    public var links: [VPGLink]
+
+    public init(forwarding: Bool = true, links: [VPGLink]) {
+        self.forwarding = forwarding
+        self.links = links
+    }
+}
+
+/// One VXLAN link to a VPG: the device on this VM, the VPG's gate peers it floods to,
+/// our address in the device subnet, and routes to LANs behind devices.
+public struct VPGLink: Equatable, Sendable {
+    public var name: String
+    public var vxlanId: UInt32
+    public var port: UInt16
+    public var sourcePortRange: PortRange
+    public var underlayDevice: String
+    public var outerIpAddress: IPAddress
+    /// Our address in the device subnet, with the subnet's length (e.g. 10.255.255.254/9).
+    public var innerIpAddress: IPPrefix
+    public var peers: [GatePeer]
+    /// nil: underlay MTU minus the VXLAN overhead for the outer family.
+    public var mtu: Int?
+    public var learning: Bool
+    public var mac: MACAddress
+    public var routes: [LANRoute]
+
+    public var deviceSubnet: IPPrefix { innerIpAddress.network }
+
+    /// VXLAN encapsulation overhead: outer IP + UDP + VXLAN header + inner Ethernet.
+    public var overhead: Int { outerIpAddress.family == .v4 ? 50 : 70 }
+
+    public init(name: String, vxlanId: UInt32 = VPGLink.defaultVxlanId, port: UInt16 = VPGLink.defaultPort,
+                sourcePortRange: PortRange = PortRange(low: VPGLink.defaultPort, high: VPGLink.defaultPort),
+                underlayDevice: String, outerIpAddress: IPAddress, innerIpAddress: IPPrefix,
+                peers: [GatePeer], mtu: Int? = nil, learning: Bool = true, mac: MACAddress? = nil,
+                routes: [LANRoute] = []) {
+        self.name = name
+        self.vxlanId = vxlanId
+        self.port = port
+        self.sourcePortRange = sourcePortRange
+        self.underlayDevice = underlayDevice
+        self.outerIpAddress = outerIpAddress
+        self.innerIpAddress = innerIpAddress
+        self.peers = peers
+        self.mtu = mtu
+        self.learning = learning
+        self.mac = mac ?? MACAddress.derived(fromLinkName: name)
+        self.routes = routes
+    }
+
+    public static let defaultVxlanId: UInt32 = 10
+    public static let defaultPort: UInt16 = 4789
+}
+
+public struct PortRange: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public var low: UInt16
+    public var high: UInt16
+    public init(low: UInt16, high: UInt16) { self.low = low; self.high = high }
+    public var description: String { "\(low)-\(high)" }
+}
+
+/// One of the VPG's own gate peers (the vendor API's entries with ownedByCustomer false).
+public struct GatePeer: Equatable, Sendable {
+    public var outerIpAddress: IPAddress
+    /// The gate peer's address in the device subnet; kept for health probes.
+    public var innerIpAddress: IPAddress?
+    public init(outerIpAddress: IPAddress, innerIpAddress: IPAddress? = nil) {
+        self.outerIpAddress = outerIpAddress
+        self.innerIpAddress = innerIpAddress
+    }
+}
+
+/// A LAN behind a device: `destination` is reached via the device's address.
+public struct LANRoute: Equatable, Hashable, Sendable {
+    public var destination: IPPrefix
+    public var via: IPAddress
+    public init(destination: IPPrefix, via: IPAddress) {
+        self.destination = destination
+        self.via = via
+    }
+}
+
+/// Names and numbers that mark what gatepeer owns in the kernel.
+public enum Ownership {
+    /// Route protocol number for every route we install (declared in
+    /// netconfig/rt_protos.d/gatepeer.conf). Numbers >= 4 are free for daemons; 201 is
+    /// unused by the well-known ones (bird 12, keepalived 18, babel 42, bgp 186..192).
+    public static let routeProtocol: UInt8 = 201
+    /// Interface alias prefix: a link is ours only if its alias is `gatepeer:<name>`.
+    public static let aliasPrefix = "gatepeer:"
+    public static func alias(forLink name: String) -> String { aliasPrefix + name }
+}

@@ -1,0 +1,413 @@
+/// One thing wrong with a config: where it is (a JSON path such as `links[1].vxlanId`)
+/// and what would be valid.
+public struct ConfigProblem: Equatable, Sendable, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public init(_ path: String, _ message: String) { self.path = path; self.message = message }
+    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+}
+
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public let problems: [ConfigProblem]
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// Decodes and validates a config in one pass, collecting every problem instead of
+/// stopping at the first, so an operator fixes a file in one round.
+public enum ConfigDecoder {
+    public static func decode(_ text: String) -> Result<GatePeerConfig, ConfigError> {
+        let root: JSONValue
+        let dups: [(path: String, key: String, line: Int)]
+        do {
+            (root, dups) = try JSONReader.parse(text)
+        } catch let e as JSONSyntaxError {
+            return .failure(ConfigError(problems: [ConfigProblem("", "not valid JSON: \(e)")]))
+        } catch {
+            return .failure(ConfigError(problems: [ConfigProblem("", "not valid JSON: \(error)")]))
+        }
+        var p = Problems()
+        for d in dups {
+            p.add(d.path.isEmpty ? d.key : "\(d.path).\(d.key)",
+                  "key appears more than once (line \(d.line)); each key may be given once")
+        }
+        let config = decodeRoot(root, &p)
+        if let config { crossCheck(config, &p) }
+        if p.list.isEmpty, let config { return .success(config) }
+        return .failure(ConfigError(problems: p.list))
+    }
+
+    // MARK: document structure
+
+    private static func decodeRoot(_ root: JSONValue, _ p: inout Problems) -> GatePeerConfig? {
+        guard var o = ObjectReader(root, path: "", &p) else { return nil }
+        let forwarding = o.bool("forwarding", &p) ?? true
+        var links: [VPGLink] = []
+        var ok = true
+        if let items = o.array("links", required: true, &p) {
+            for (i, item) in items.enumerated() {
+                if let l = decodeLink(item, path: "links[\(i)]", &p) { links.append(l) } else { ok = false }
+            }
+        } else { ok = false }
+        o.finish(&p, known: ["forwarding", "links"])
+        return ok ? GatePeerConfig(forwarding: forwarding, links: links) : nil
+    }
+
+    private static func decodeLink(_ v: JSONValue, path: String, _ p: inout Problems) -> VPGLink? {
+        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        let name = o.string("name", required: true, &p).flatMap { interfaceName($0, "\(path).name", &p) }
+        let vxlanId = o.integer("vxlanId", in: 1...16_777_215, &p) ?? Int(VPGLink.defaultVxlanId)
+        let port = o.integer("port", in: 1...65535, &p) ?? Int(VPGLink.defaultPort)
+        var range: PortRange? = PortRange(low: VPGLink.defaultPort, high: VPGLink.defaultPort)
+        if let r = o.value("sourcePortRange") {
+            range = decodePortRange(r, path: "\(path).sourcePortRange", &p)
+        }
+        let underlay = o.string("underlayDevice", required: true, &p)
+            .flatMap { interfaceName($0, "\(path).underlayDevice", &p) }
+        let outer = o.string("outerIpAddress", required: true, &p)
+            .flatMap { hostAddress($0, "\(path).outerIpAddress", &p) }
+        let inner = o.string("innerIpAddress", required: true, &p)
+            .flatMap { interfaceAddress($0, "\(path).innerIpAddress", &p) }
+        var peers: [GatePeer]? = nil
+        if let items = o.array("peers", required: true, &p) {
+            peers = decodePeers(items, path: "\(path).peers", outer: outer, inner: inner, &p)
+        }
+        let mtuFloor = inner?.family == .v6 ? 1280 : 68
+        let mtu = o.integer("mtu", in: mtuFloor...65535, &p,
+                            hint: inner?.family == .v6 ? "(IPv6 inside needs at least 1280)" : nil)
+        let learning = o.bool("learning", &p) ?? true
+        var mac: MACAddress? = nil
+        if let text = o.string("mac", required: false, &p) {
+            if let m = MACAddress(text), !m.isMulticast, !m.isZero {
+                mac = m
+            } else {
+                p.add("\(path).mac", "\"\(text)\" is not a unicast MAC address; valid: six hex pairs such as 02:00:5e:10:00:01, first octet even, not all zero")
+            }
+        }
+        var routes: [LANRoute]? = []
+        if let items = o.array("routes", required: false, &p) {
+            routes = decodeRoutes(items, path: "\(path).routes", inner: inner, &p)
+        }
+        o.finish(&p, known: ["name", "vxlanId", "port", "sourcePortRange", "underlayDevice", "outerIpAddress",
+                             "innerIpAddress", "peers", "mtu", "learning", "mac", "routes"])
+        guard let name, let range, let underlay, let outer, let inner, let peers, let routes else { return nil }
+        if name == underlay {
+            p.add("\(path).underlayDevice", "\"\(underlay)\" is the link's own name; the underlay is the NIC the tunnel runs over")
+        }
+        return VPGLink(name: name, vxlanId: UInt32(vxlanId), port: UInt16(port), sourcePortRange: range,
+                       underlayDevice: underlay, outerIpAddress: outer, innerIpAddress: inner, peers: peers,
+                       mtu: mtu, learning: learning, mac: mac, routes: routes)
+    }
+
+    private static func decodePortRange(_ v: JSONValue, path: String, _ p: inout Problems) -> PortRange? {
+        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        let low = o.integer("low", in: 1...65535, required: true, &p)
+        let high = o.integer("high", in: 1...65535, required: true, &p)
+        o.finish(&p, known: ["low", "high"])
+        guard let low, let high else { return nil }
+        guard low <= high else {
+            p.add(path, "low \(low) is above high \(high); valid: low <= high")
+            return nil
+        }
+        return PortRange(low: UInt16(low), high: UInt16(high))
+    }
+
+    private static func decodePeers(_ items: [JSONValue], path: String, outer: IPAddress?, inner: IPPrefix?,
+                                    _ p: inout Problems) -> [GatePeer]? {
+        if items.isEmpty {
+            p.add(path, "is empty; list the VPG's gate peers (usually two outer addresses)")
+            return nil
+        }
+        var peers: [GatePeer] = []
+        var seen: [IPAddress: Int] = [:]
+        var ok = true
+        for (i, item) in items.enumerated() {
+            let pp = "\(path)[\(i)]"
+            guard var o = ObjectReader(item, path: pp, &p) else { ok = false; continue }
+            let po = o.string("outerIpAddress", required: true, &p).flatMap { hostAddress($0, "\(pp).outerIpAddress", &p) }
+            var pi: IPAddress? = nil
+            var innerOK = true
+            if let t = o.string("innerIpAddress", required: false, &p) {
+                pi = hostAddress(t, "\(pp).innerIpAddress", &p)
+                innerOK = pi != nil
+                if let pi, let inner {
+                    if !inner.network.contains(pi) {
+                        p.add("\(pp).innerIpAddress", "\(pi) is outside the link's device subnet \(inner.network)"); innerOK = false
+                    } else if pi == inner.address {
+                        p.add("\(pp).innerIpAddress", "\(pi) is this link's own innerIpAddress"); innerOK = false
+                    }
+                }
+            }
+            o.finish(&p, known: ["outerIpAddress", "innerIpAddress"])
+            guard let po, innerOK else { ok = false; continue }
+            if let outer, po.family != outer.family {
+                p.add("\(pp).outerIpAddress", "\(po) is \(po.family.name) but the link's outerIpAddress \(outer) is \(outer.family.name); valid: the same family")
+                ok = false; continue
+            }
+            if let outer, po == outer {
+                p.add("\(pp).outerIpAddress", "\(po) is this link's own outerIpAddress; valid: the VPG's gate peer addresses")
+                ok = false; continue
+            }
+            if let first = seen[po] {
+                p.add("\(pp).outerIpAddress", "\(po) is listed twice (also \(path)[\(first)]); each gate peer once")
+                ok = false; continue
+            }
+            seen[po] = i
+            peers.append(GatePeer(outerIpAddress: po, innerIpAddress: pi))
+        }
+        return ok ? peers : nil
+    }
+
+    private static func decodeRoutes(_ items: [JSONValue], path: String, inner: IPPrefix?,
+                                     _ p: inout Problems) -> [LANRoute]? {
+        var routes: [LANRoute] = []
+        var seen: [IPPrefix: Int] = [:]
+        var ok = true
+        for (i, item) in items.enumerated() {
+            let rp = "\(path)[\(i)]"
+            guard var o = ObjectReader(item, path: rp, &p) else { ok = false; continue }
+            let dest = o.string("destination", required: true, &p).flatMap { network($0, "\(rp).destination", &p) }
+            let via = o.string("via", required: true, &p).flatMap { hostAddress($0, "\(rp).via", &p) }
+            o.finish(&p, known: ["destination", "via"])
+            guard let dest, let via else { ok = false; continue }
+            var good = true
+            if dest.length == 0 {
+                p.add("\(rp).destination", "\(dest) would take over the default route; valid: the LAN prefix behind the device")
+                good = false
+            }
+            if let inner {
+                if !inner.network.contains(via) {
+                    p.add("\(rp).via", "\(via) is outside the link's device subnet \(inner.network); valid: a device address in it")
+                    good = false
+                } else if via == inner.address {
+                    p.add("\(rp).via", "\(via) is this link's own innerIpAddress; valid: a device address")
+                    good = false
+                }
+                if dest.family == inner.family, dest.overlaps(inner.network) {
+                    p.add("\(rp).destination", "\(dest) overlaps the link's device subnet \(inner.network), which is reached directly")
+                    good = false
+                }
+            }
+            if dest.family != via.family {
+                p.add("\(rp).via", "\(via) is \(via.family.name) but destination \(dest) is \(dest.family.name)")
+                good = false
+            }
+            if let first = seen[dest] {
+                p.add("\(rp).destination", "\(dest) is listed twice (also \(path)[\(first)])")
+                good = false
+            }
+            seen[dest] = i
+            if good { routes.append(LANRoute(destination: dest, via: via)) } else { ok = false }
+        }
+        return ok ? routes : nil
+    }
+
+    // MARK: rules across links
+
+    private static func crossCheck(_ c: GatePeerConfig, _ p: inout Problems) {
+        for (i, a) in c.links.enumerated() {
+            for (j, b) in c.links.enumerated() where j < i {
+                if a.name == b.name {
+                    p.add("links[\(i)].name", "\"\(a.name)\" is already the name of links[\(j)]; names must be unique")
+                }
+                if a.vxlanId == b.vxlanId && a.port == b.port && a.outerIpAddress == b.outerIpAddress {
+                    p.add("links[\(i)]", "vxlanId \(a.vxlanId), port \(a.port) and outerIpAddress \(a.outerIpAddress) are the same as links[\(j)]'s; the kernel cannot hold both (EEXIST): change one of them")
+                }
+                if a.deviceSubnet.overlaps(b.deviceSubnet) {
+                    p.add("links[\(i)].innerIpAddress", "device subnet \(a.deviceSubnet) overlaps links[\(j)]'s \(b.deviceSubnet); each VPG needs its own subnet")
+                }
+                if a.name == b.underlayDevice || b.name == a.underlayDevice {
+                    p.add("links[\(i)].name", "links[\(j)] and links[\(i)] use one's name as the other's underlayDevice")
+                }
+                for (ri, r) in a.routes.enumerated() {
+                    if b.deviceSubnet.family == r.destination.family, r.destination.overlaps(b.deviceSubnet) {
+                        p.add("links[\(i)].routes[\(ri)].destination", "\(r.destination) overlaps links[\(j)]'s device subnet \(b.deviceSubnet)")
+                    }
+                    if let rj = b.routes.firstIndex(where: { $0.destination == r.destination }) {
+                        p.add("links[\(i)].routes[\(ri)].destination", "\(r.destination) is already routed by links[\(j)].routes[\(rj)]")
+                    }
+                }
+                for (rj, r) in b.routes.enumerated()
+                where a.deviceSubnet.family == r.destination.family && r.destination.overlaps(a.deviceSubnet) {
+                    p.add("links[\(j)].routes[\(rj)].destination", "\(r.destination) overlaps links[\(i)]'s device subnet \(a.deviceSubnet)")
+                }
+            }
+        }
+    }
+
+    // MARK: field parsers
+
+    /// Linux accepts 1..15 bytes without '/', ':' or whitespace; we also refuse anything
+    /// outside [A-Za-z0-9_.-] so names survive shells, sysctl paths and systemd units.
+    static func interfaceName(_ s: String, _ path: String, _ p: inout Problems) -> String? {
+        let allowed = s.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
+                || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
+        }
+        if s.isEmpty || s.utf8.count > 15 || !allowed || s == "." || s == ".." {
+            p.add(path, "\"\(s)\" is not a usable interface name; valid: 1 to 15 characters of A-Z a-z 0-9 _ - . (not \".\" or \"..\")")
+            return nil
+        }
+        return s
+    }
+
+    static func hostAddress(_ s: String, _ path: String, _ p: inout Problems) -> IPAddress? {
+        guard let a = IPAddress(s) else {
+            p.add(path, "\"\(s)\" is not an IP address; valid: IPv4 such as 192.0.2.1 or IPv6 such as 2001:db8::1, without a prefix length")
+            return nil
+        }
+        if a.isZero || a.isMulticast {
+            p.add(path, "\(a) is not a unicast host address")
+            return nil
+        }
+        return a
+    }
+
+    /// A network prefix: host bits must be zero, so a typo like 192.168.10.1/24 is caught.
+    static func network(_ s: String, _ path: String, _ p: inout Problems) -> IPPrefix? {
+        switch IPPrefix.parse(s) {
+        case .failure(let e):
+            p.add(path, prefixMessage(s, e))
+            return nil
+        case .success(let pre):
+            if pre.hasHostBits {
+                p.add(path, "\(s) has host bits set; valid: the network address \(pre.network)")
+                return nil
+            }
+            return pre
+        }
+    }
+
+    /// An interface address with its subnet length: the address itself must be a usable host.
+    static func interfaceAddress(_ s: String, _ path: String, _ p: inout Problems) -> IPPrefix? {
+        switch IPPrefix.parse(s) {
+        case .failure(let e):
+            p.add(path, prefixMessage(s, e))
+            return nil
+        case .success(let pre):
+            let bits = pre.family.bitCount
+            if pre.address.isZero || pre.address.isMulticast {
+                p.add(path, "\(pre.address) is not a unicast host address")
+                return nil
+            }
+            if pre.length < bits - 1 {
+                if !pre.hasHostBits {
+                    p.add(path, "\(s) is the subnet's network address; valid: a host address in \(pre.network) with its length, such as \(pre.network.lastAddress.family == .v4 ? "10.255.255.254/9" : "2001:db8::fffe/64")")
+                    return nil
+                }
+                if pre.family == .v4, pre.address == pre.lastAddress {
+                    p.add(path, "\(s) is the subnet's broadcast address; valid: a host address in \(pre.network)")
+                    return nil
+                }
+            }
+            return pre
+        }
+    }
+
+    private static func prefixMessage(_ s: String, _ e: IPPrefix.ParseError) -> String {
+        switch e {
+        case .missingLength: return "\"\(s)\" has no prefix length; valid: ADDRESS/LENGTH such as 10.255.255.254/9"
+        case .badAddress: return "\"\(s)\" does not start with an IP address; valid: ADDRESS/LENGTH such as 192.168.10.0/24 or 2001:db8:10::/48"
+        case .badLength(let max): return "\"\(s)\" has a bad prefix length; valid: 0 to \(max)"
+        }
+    }
+}
+
+struct Problems {
+    var list: [ConfigProblem] = []
+    mutating func add(_ path: String, _ message: String) { list.append(ConfigProblem(path, message)) }
+}
+
+/// Reads one JSON object, remembering which keys were consumed so that unknown keys
+/// (typos) can be reported by `finish`.
+struct ObjectReader {
+    let path: String
+    let members: [JSONValue.Member]
+    private var used = Set<String>()
+
+    init?(_ v: JSONValue, path: String, _ p: inout Problems) {
+        guard case .object(let m) = v else {
+            p.add(path.isEmpty ? "(top level)" : path, "is \(v.typeName); valid: an object { ... }")
+            return nil
+        }
+        self.path = path
+        self.members = m
+    }
+
+    private func sub(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    mutating func value(_ key: String) -> JSONValue? {
+        used.insert(key)
+        guard let v = members.first(where: { $0.key == key })?.value else { return nil }
+        if case .null = v { return nil }
+        return v
+    }
+
+    mutating func string(_ key: String, required: Bool, _ p: inout Problems) -> String? {
+        guard let v = value(key) else {
+            if required { p.add(sub(key), "is required") }
+            return nil
+        }
+        guard case .string(let s) = v else { p.add(sub(key), "is \(v.typeName); valid: a string"); return nil }
+        return s
+    }
+
+    mutating func bool(_ key: String, _ p: inout Problems) -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard case .bool(let b) = v else { p.add(sub(key), "is \(v.typeName); valid: true or false"); return nil }
+        return b
+    }
+
+    mutating func integer(_ key: String, in range: ClosedRange<Int>, required: Bool = false,
+                          _ p: inout Problems, hint: String? = nil) -> Int? {
+        guard let v = value(key) else {
+            if required { p.add(sub(key), "is required; valid: \(range.lowerBound)..\(range.upperBound)") }
+            return nil
+        }
+        let extra = hint.map { " \($0)" } ?? ""
+        guard case .number(let t) = v else {
+            p.add(sub(key), "is \(v.typeName); valid: an integer \(range.lowerBound)..\(range.upperBound)\(extra)")
+            return nil
+        }
+        guard let n = Int(t) else {
+            p.add(sub(key), "\(t) is not an integer; valid: \(range.lowerBound)..\(range.upperBound)\(extra)")
+            return nil
+        }
+        guard range.contains(n) else {
+            p.add(sub(key), "\(n) is out of range; valid: \(range.lowerBound)..\(range.upperBound)\(extra)")
+            return nil
+        }
+        return n
+    }
+
+    mutating func array(_ key: String, required: Bool, _ p: inout Problems) -> [JSONValue]? {
+        guard let v = value(key) else {
+            if required { p.add(sub(key), "is required; valid: an array [ ... ]") }
+            return nil
+        }
+        guard case .array(let a) = v else { p.add(sub(key), "is \(v.typeName); valid: an array [ ... ]"); return nil }
+        return a
+    }
+
+    func finish(_ p: inout Problems, known: [String]) {
+        for m in members where !known.contains(m.key) {
+            let close = known.min { editDistance($0, m.key) < editDistance($1, m.key) }
+            let suggestion = close.flatMap { editDistance($0, m.key) <= 3 ? " (did you mean \"\($0)\"?)" : nil } ?? ""
+            p.add(sub(m.key), "unknown field\(suggestion); valid here: \(known.joined(separator: ", "))")
+        }
+    }
+}
+
+func editDistance(_ a: String, _ b: String) -> Int {
+    let x = Array(a.lowercased()), y = Array(b.lowercased())
+    if x.isEmpty { return y.count }
+    if y.isEmpty { return x.count }
+    var prev = Array(0...y.count)
+    for i in 1...x.count {
+        var cur = [i] + Array(repeating: 0, count: y.count)
+        for j in 1...y.count {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+        }
+        prev = cur
+    }
+    return prev[y.count]
+}

@@ -1,0 +1,194 @@
+/// An IPv4 or IPv6 address held as 128 bits (IPv4 in the low 32), so that prefix math is
+/// one code path for both families.
+public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public enum Family: Sendable, Hashable {
+        case v4, v6
+        public var bitCount: Int { self == .v4 ? 32 : 128 }
+        public var name: String { self == .v4 ? "IPv4" : "IPv6" }
+    }
+
+    public let family: Family
+    /// High and low 64 bits. IPv4 lives in `low` (upper 32 bits zero).
+    public let high: UInt64
+    public let low: UInt64
+
+    public init(v4 value: UInt32) {
+        family = .v4; high = 0; low = UInt64(value)
+    }
+
+    public init(v6High: UInt64, v6Low: UInt64) {
+        family = .v6; high = v6High; low = v6Low
+    }
+
+    /// Network-order bytes: 4 for IPv4, 16 for IPv6.
+    public init?(bytes: [UInt8]) {
+        if bytes.count == 4 {
+            self.init(v4: bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        } else if bytes.count == 16 {
+            let h = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let l = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            self.init(v6High: h, v6Low: l)
+        } else {
+            return nil
+        }
+    }
+
+    public var bytes: [UInt8] {
+        switch family {
+        case .v4:
+            let v = UInt32(truncatingIfNeeded: low)
+            return [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)]
+        case .v6:
+            return (0..<8).map { UInt8(high >> (56 - 8 * UInt64($0)) & 0xff) }
+                + (0..<8).map { UInt8(low >> (56 - 8 * UInt64($0)) & 0xff) }
+        }
+    }
+
+    public var isZero: Bool { high == 0 && low == 0 }
+
+    public var isIPv6LinkLocal: Bool { family == .v6 && high >> 54 == 0x3fa }  // fe80::/10
+
+    public var isMulticast: Bool {
+        switch family {
+        case .v4: return low >> 28 == 0xe
+        case .v6: return high >> 56 == 0xff
+        }
+    }
+
+    // MARK: parsing
+
+    /// Parses dotted-quad IPv4 (exactly four decimal octets, no leading zeros that would
+    /// read as octal elsewhere) or RFC 4291 IPv6 text, including an embedded IPv4 tail.
+    public init?(_ text: String) {
+        if text.contains(":") {
+            guard let v = IPAddress.parseV6(Substring(text)) else { return nil }
+            self = v
+        } else {
+            guard let v = IPAddress.parseV4(Substring(text)) else { return nil }
+            self.init(v4: v)
+        }
+    }
+
+    static func parseV4(_ s: Substring) -> UInt32? {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var value: UInt32 = 0
+        for p in parts {
+            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  !(p.count > 1 && p.first == "0"),
+                  let octet = UInt32(p), octet <= 255 else { return nil }
+            value = value << 8 | octet
+        }
+        return value
+    }
+
+    static func parseV6(_ s: Substring) -> IPAddress? {
+        var groups: [UInt16] = []
+        var tail: [UInt16] = []
+        var sawGap = false
+        // Split on "::" by hand: Core does not import Foundation.
+        var halves: [String] = []
+        let chars = Array(s)
+        var cur = "", i = 0
+        while i < chars.count {
+            if chars[i] == ":", i + 1 < chars.count, chars[i + 1] == ":" {
+                halves.append(cur); cur = ""; i += 2
+                if i < chars.count, chars[i] == ":" { return nil }
+            } else { cur.append(chars[i]); i += 1 }
+        }
+        halves.append(cur)
+        guard halves.count <= 2 else { return nil }
+        func parseGroups(_ text: String, allowV4Tail: Bool) -> [UInt16]? {
+            if text.isEmpty { return [] }
+            var out: [UInt16] = []
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            for (i, p) in parts.enumerated() {
+                if i == parts.count - 1, allowV4Tail, p.contains(".") {
+                    guard let v4 = parseV4(p) else { return nil }
+                    out.append(UInt16(v4 >> 16)); out.append(UInt16(v4 & 0xffff))
+                    continue
+                }
+                guard !p.isEmpty, p.count <= 4, let g = UInt16(p, radix: 16),
+                      p.allSatisfy({ $0.isHexDigit }) else { return nil }
+                out.append(g)
+            }
+            return out
+        }
+        if halves.count == 2 {
+            sawGap = true
+            guard let a = parseGroups(halves[0], allowV4Tail: false),
+                  let b = parseGroups(halves[1], allowV4Tail: true) else { return nil }
+            groups = a; tail = b
+            guard groups.count + tail.count <= 7 else { return nil }
+        } else {
+            guard let a = parseGroups(halves[0], allowV4Tail: true), a.count == 8 else { return nil }
+            groups = a
+        }
+        if sawGap {
+            groups += Array(repeating: 0, count: 8 - groups.count - tail.count) + tail
+        }
+        var h: UInt64 = 0, l: UInt64 = 0
+        for i in 0..<4 { h = h << 16 | UInt64(groups[i]) }
+        for i in 4..<8 { l = l << 16 | UInt64(groups[i]) }
+        return IPAddress(v6High: h, v6Low: l)
+    }
+
+    // MARK: formatting
+
+    public var description: String {
+        switch family {
+        case .v4:
+            return bytes.map(String.init).joined(separator: ".")
+        case .v6:
+            // RFC 5952: lowercase, longest run (>= 2) of zero groups compressed, first wins.
+            let g: [UInt16] = (0..<4).map { UInt16(high >> (48 - 16 * UInt64($0)) & 0xffff) }
+                + (0..<4).map { UInt16(low >> (48 - 16 * UInt64($0)) & 0xffff) }
+            var bestStart = -1, bestLen = 0, i = 0
+            while i < 8 {
+                if g[i] == 0 {
+                    var j = i
+                    while j < 8 && g[j] == 0 { j += 1 }
+                    if j - i > bestLen { bestStart = i; bestLen = j - i }
+                    i = j
+                } else { i += 1 }
+            }
+            let hex = g.map { String($0, radix: 16) }
+            if bestLen < 2 { return hex.joined(separator: ":") }
+            let left = hex[0..<bestStart].joined(separator: ":")
+            let right = hex[(bestStart + bestLen)...].joined(separator: ":")
+            return left + "::" + right
+        }
+    }
+
+    public static func < (a: IPAddress, b: IPAddress) -> Bool {
+        if a.family != b.family { return a.family == .v4 }
+        return (a.high, a.low) < (b.high, b.low)
+    }
+
+    // MARK: bit math shared with IPPrefix
+
+    /// Mask with the top `length` bits of the family's width set, as (high, low).
+    static func mask(length: Int, family: Family) -> (UInt64, UInt64) {
+        switch family {
+        case .v4:
+            let m: UInt64 = length == 0 ? 0 : (UInt64(0xffff_ffff) << UInt64(32 - length)) & 0xffff_ffff
+            return (0, m)
+        case .v6:
+            if length == 0 { return (0, 0) }
+            if length <= 64 { return (UInt64.max << UInt64(64 - length), 0) }
+            if length == 128 { return (UInt64.max, UInt64.max) }
+            return (UInt64.max, UInt64.max << UInt64(128 - length))
+        }
+    }
+
+    func masked(_ length: Int) -> IPAddress {
+        let (mh, ml) = IPAddress.mask(length: length, family: family)
+        return family == .v4 ? IPAddress(v4: UInt32(low & ml)) : IPAddress(v6High: high & mh, v6Low: low & ml)
+    }
+
+    func withHostBitsSet(_ length: Int) -> IPAddress {
+        let (mh, ml) = IPAddress.mask(length: length, family: family)
+        if family == .v4 { return IPAddress(v4: UInt32((low | ~ml) & 0xffff_ffff)) }
+        return IPAddress(v6High: high | ~mh, v6Low: low | ~ml)
+    }
+}

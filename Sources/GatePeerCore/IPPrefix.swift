@@ -1,0 +1,67 @@
+/// An address with a prefix length. Two uses share it: a network (`192.168.10.0/24`,
+/// host bits must be zero) and an interface address (`10.255.255.254/9`, host bits are
+/// the point). Which one is meant is decided by the caller, never silently fixed up.
+public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let address: IPAddress
+    public let length: Int
+
+    public init?(address: IPAddress, length: Int) {
+        guard length >= 0, length <= address.family.bitCount else { return nil }
+        self.address = address
+        self.length = length
+    }
+
+    public enum ParseError: Error, Equatable {
+        case missingLength, badAddress, badLength(maximum: Int)
+    }
+
+    /// Parses `ADDRESS/LENGTH`. With `defaultHostLength`, a bare address means a host
+    /// prefix (/32 or /128).
+    public static func parse(_ text: String, bareAddressIsHost: Bool = false) -> Result<IPPrefix, ParseError> {
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let addr = IPAddress(String(parts[0])) else { return .failure(.badAddress) }
+        if parts.count == 1 {
+            guard bareAddressIsHost else { return .failure(.missingLength) }
+            return .success(IPPrefix(address: addr, length: addr.family.bitCount)!)
+        }
+        let lenText = parts[1]
+        guard !lenText.isEmpty, lenText.count <= 3, lenText.allSatisfy({ $0.isASCII && $0.isNumber }),
+              !(lenText.count > 1 && lenText.first == "0"),
+              let len = Int(lenText), len <= addr.family.bitCount else {
+            return .failure(.badLength(maximum: addr.family.bitCount))
+        }
+        return .success(IPPrefix(address: addr, length: len)!)
+    }
+
+    public init?(_ text: String) {
+        guard case .success(let p) = IPPrefix.parse(text) else { return nil }
+        self = p
+    }
+
+    public var family: IPAddress.Family { address.family }
+
+    /// The network this prefix belongs to (host bits cleared).
+    public var network: IPPrefix { IPPrefix(address: address.masked(length), length: length)! }
+
+    public var hasHostBits: Bool { address.masked(length) != address }
+
+    /// The last address of the network (the IPv4 broadcast address).
+    public var lastAddress: IPAddress { address.withHostBitsSet(length) }
+
+    public func contains(_ a: IPAddress) -> Bool {
+        a.family == family && a.masked(length) == address.masked(length)
+    }
+
+    /// True when one prefix's network contains the other's.
+    public func overlaps(_ other: IPPrefix) -> Bool {
+        guard family == other.family else { return false }
+        let shorter = min(length, other.length)
+        return address.masked(shorter) == other.address.masked(shorter)
+    }
+
+    public var description: String { "\(address)/\(length)" }
+
+    public static func < (a: IPPrefix, b: IPPrefix) -> Bool {
+        (a.address, a.length) < (b.address, b.length)
+    }
+}

@@ -1,0 +1,67 @@
+/// JSON for `--json` output: keys sorted so output is stable for scripts and diffs.
+public indirect enum JSONOut: Equatable, Sendable {
+    case object([String: JSONOut])
+    case array([JSONOut])
+    case string(String)
+    case int(Int64)
+    case uint(UInt64)
+    case bool(Bool)
+    case null
+
+    public func render(pretty: Bool = true) -> String {
+        var out = ""
+        write(into: &out, indent: pretty ? 0 : nil)
+        return out
+    }
+
+    private func write(into out: inout String, indent: Int?) {
+        let nl = indent == nil ? "" : "\n"
+        let pad = { (n: Int) in indent == nil ? "" : String(repeating: "  ", count: n) }
+        switch self {
+        case .object(let d):
+            if d.isEmpty { out += "{}"; return }
+            out += "{" + nl
+            for (i, k) in d.keys.sorted().enumerated() {
+                out += pad((indent ?? 0) + 1) + JSONOut.quote(k) + (indent == nil ? ":" : ": ")
+                d[k]!.write(into: &out, indent: indent.map { $0 + 1 })
+                out += (i < d.count - 1 ? "," : "") + nl
+            }
+            out += pad(indent ?? 0) + "}"
+        case .array(let a):
+            if a.isEmpty { out += "[]"; return }
+            out += "[" + nl
+            for (i, v) in a.enumerated() {
+                out += pad((indent ?? 0) + 1)
+                v.write(into: &out, indent: indent.map { $0 + 1 })
+                out += (i < a.count - 1 ? "," : "") + nl
+            }
+            out += pad(indent ?? 0) + "]"
+        case .string(let s): out += JSONOut.quote(s)
+        case .int(let n): out += String(n)
+        case .uint(let n): out += String(n)
+        case .bool(let b): out += b ? "true" : "false"
+        case .null: out += "null"
+        }
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let h = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,244 @@
+/// A JSON document as written: object members in file order with their line numbers,
+/// numbers kept as text so integers are never rounded through Double, and duplicate
+/// keys reported instead of silently overriding each other (Foundation's decoder keeps
+/// the last one, which lets a typo'd config pass).
+public indirect enum JSONValue: Equatable, Sendable {
+    case object([Member])
+    case array([JSONValue])
+    case string(String)
+    case number(String)
+    case bool(Bool)
+    case null
+
+    public struct Member: Equatable, Sendable {
+        public let key: String
+        public let value: JSONValue
+        public let line: Int
+    }
+
+    public var typeName: String {
+        switch self {
+        case .object: return "an object"
+        case .array: return "an array"
+        case .string: return "a string"
+        case .number: return "a number"
+        case .bool: return "a boolean"
+        case .null: return "null"
+        }
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+}
+
+public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
+    public let line: Int
+    public let column: Int
+    public let message: String
+    public var description: String { "line \(line), column \(column): \(message)" }
+}
+
+/// Recursive-descent parser over UTF-8 bytes (RFC 8259), with a nesting limit so a
+/// hostile file cannot exhaust the stack of a root-privileged process.
+public struct JSONReader {
+    private let bytes: [UInt8]
+    private var index = 0
+    private var line = 1
+    private var lineStart = 0
+    private var depth = 0
+    private static let maxDepth = 64
+    /// Duplicate keys found while parsing, reported by the config decoder with their paths.
+    public private(set) var duplicateKeys: [(path: String, key: String, line: Int)] = []
+
+    public static func parse(_ text: String) throws -> (JSONValue, duplicates: [(path: String, key: String, line: Int)]) {
+        var r = JSONReader(bytes: Array(text.utf8))
+        r.skipWhitespace()
+        let v = try r.parseValue(path: "")
+        r.skipWhitespace()
+        guard r.index == r.bytes.count else { throw r.error("unexpected text after the document") }
+        return (v, r.duplicateKeys)
+    }
+
+    private init(bytes: [UInt8]) { self.bytes = bytes }
+
+    private func error(_ message: String) -> JSONSyntaxError {
+        JSONSyntaxError(line: line, column: index - lineStart + 1, message: message)
+    }
+
+    private mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0d: index += 1
+            case 0x0a: index += 1; line += 1; lineStart = index
+            default: return
+            }
+        }
+    }
+
+    private mutating func parseValue(path: String) throws -> JSONValue {
+        guard index < bytes.count else { throw error("unexpected end of file") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return try parseObject(path: path)
+        case UInt8(ascii: "["): return try parseArray(path: path)
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try expectWord("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expectWord("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expectWord("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+        default: throw error("expected a value")
+        }
+    }
+
+    private mutating func expectWord(_ w: String) throws {
+        let u = Array(w.utf8)
+        guard index + u.count <= bytes.count, Array(bytes[index..<index + u.count]) == u else {
+            throw error("expected a value")
+        }
+        index += u.count
+    }
+
+    private mutating func enter() throws {
+        depth += 1
+        if depth > JSONReader.maxDepth { throw error("nesting deeper than \(JSONReader.maxDepth) levels") }
+    }
+
+    private mutating func parseObject(path: String) throws -> JSONValue {
+        try enter(); defer { depth -= 1 }
+        index += 1
+        var members: [JSONValue.Member] = []
+        var seen = Set<String>()
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object([]) }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
+            let keyLine = line
+            let key = try parseString()
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
+            index += 1
+            skipWhitespace()
+            let childPath = path.isEmpty ? key : "\(path).\(key)"
+            let value = try parseValue(path: childPath)
+            if !seen.insert(key).inserted {
+                duplicateKeys.append((path: path, key: key, line: keyLine))
+            }
+            members.append(.init(key: key, value: value, line: keyLine))
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of file in an object") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            throw error("expected ',' or '}'")
+        }
+    }
+
+    private mutating func parseArray(path: String) throws -> JSONValue {
+        try enter(); defer { depth -= 1 }
+        index += 1
+        var items: [JSONValue] = []
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array([]) }
+        while true {
+            skipWhitespace()
+            items.append(try parseValue(path: "\(path)[\(items.count)]"))
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of file in an array") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            throw error("expected ',' or ']'")
+        }
+    }
+
+    private mutating func parseString() throws -> String {
+        index += 1
+        var out: [UInt8] = []
+        while index < bytes.count {
+            let c = bytes[index]
+            if c == UInt8(ascii: "\"") {
+                index += 1
+                guard let s = String(validating: out, as: UTF8.self) else { throw error("invalid UTF-8 in a string") }
+                return s
+            }
+            if c < 0x20 { throw error("control character in a string (escape it)") }
+            if c == UInt8(ascii: "\\") {
+                index += 1
+                guard index < bytes.count else { break }
+                let e = bytes[index]
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5c)
+                case UInt8(ascii: "/"): out.append(0x2f)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0c)
+                case UInt8(ascii: "n"): out.append(0x0a)
+                case UInt8(ascii: "r"): out.append(0x0d)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try parseHex4()
+                    if (0xd800..<0xdc00).contains(scalar) {
+                        guard index + 2 < bytes.count, bytes[index + 1] == UInt8(ascii: "\\"),
+                              bytes[index + 2] == UInt8(ascii: "u") else { throw error("unpaired surrogate") }
+                        index += 2
+                        let lowHalf = try parseHex4()
+                        guard (0xdc00..<0xe000).contains(lowHalf) else { throw error("unpaired surrogate") }
+                        scalar = 0x10000 + ((scalar - 0xd800) << 10) + (lowHalf - 0xdc00)
+                    }
+                    guard let u = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
+                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                default: throw error("invalid escape")
+                }
+                index += 1
+                continue
+            }
+            out.append(c)
+            index += 1
+        }
+        throw error("unterminated string")
+    }
+
+    /// Reads four hex digits after `\u`; leaves `index` on the last digit.
+    private mutating func parseHex4() throws -> UInt32 {
+        guard index + 4 < bytes.count else { throw error("short \\u escape") }
+        var v: UInt32 = 0
+        for k in 1...4 {
+            guard let d = hexValue(bytes[index + k]) else { throw error("invalid \\u escape") }
+            v = v << 4 | d
+        }
+        index += 4
+        return v
+    }
+
+    private func hexValue(_ c: UInt8) -> UInt32? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return UInt32(c - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt32(c - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt32(c - UInt8(ascii: "A") + 10)
+        default: return nil
+        }
+    }
+
+    private mutating func parseNumber() throws -> JSONValue {
+        let start = index
+        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        func digits() -> Int {
+            let s = index
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            return index - s
+        }
+        let intStart = index
+        guard digits() > 0 else { throw error("invalid number") }
+        if bytes[intStart] == UInt8(ascii: "0") && index - intStart > 1 { throw error("leading zeros in a number") }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { throw error("invalid number") }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { throw error("invalid number") }
+        }
+        return .number(String(decoding: bytes[start..<index], as: UTF8.self))
+    }
+}

@@ -1,0 +1,129 @@
+/// Everything the kernel needs to hold for one VXLAN link, resolved against the
+/// observed underlay (its index and MTU).
+public struct LinkSpec: Equatable, Sendable {
+    public var name: String
+    public var alias: String
+    public var vxlanId: UInt32
+    public var port: UInt16
+    public var portRange: PortRange
+    public var underlayName: String
+    public var underlayIndex: Int32
+    public var local: IPAddress
+    public var mtu: Int
+    public var mac: MACAddress
+    public var learning: Bool
+}
+
+/// An ordered list of changes on objects gatepeer owns, plus what blocked the rest.
+public struct Plan: Sendable {
+    public var changes: [Change]
+    /// Problems found while planning (missing underlay, a foreign device holding our
+    /// name, a foreign route in the way). Their objects are left alone; apply exits 1.
+    public var blockers: [String]
+
+    public var isEmpty: Bool { changes.isEmpty }
+
+    public struct AttributeChange: Equatable, Sendable {
+        public let attribute: String
+        public let old: String
+        public let new: String
+    }
+
+    public enum Change: Equatable, Sendable {
+        case deleteRoute(ObservedRoute, linkName: String?)
+        case deleteLink(name: String, index: Int32, reason: String)
+        case createLink(LinkSpec)
+        case changeLink(LinkSpec, index: Int32, [AttributeChange])
+        case setSysctl(SysctlKey, old: String?, new: String)
+        case deleteFDB(link: String, index: Int32, destination: IPAddress)
+        case appendFDB(link: String, destination: IPAddress)
+        case deleteAddress(link: String, index: Int32, IPPrefix)
+        case addAddress(link: String, IPPrefix)
+        case setLinkUp(link: String)
+        case addRoute(link: String, LANRoute)
+        case replaceRoute(link: String, LANRoute, old: ObservedRoute)
+    }
+}
+
+extension Plan.Change {
+    /// "+", "~" or "-".
+    public var sign: String {
+        switch self {
+        case .createLink, .appendFDB, .addAddress, .addRoute: return "+"
+        case .deleteRoute, .deleteLink, .deleteFDB, .deleteAddress: return "-"
+        case .changeLink, .setLinkUp, .replaceRoute: return "~"
+        case .setSysctl(_, let old, _): return old == nil ? "+" : "~"
+        }
+    }
+
+    public var object: String {
+        switch self {
+        case .deleteRoute, .addRoute, .replaceRoute: return "route"
+        case .deleteLink, .createLink, .changeLink, .setLinkUp: return "link"
+        case .setSysctl: return "sysctl"
+        case .deleteFDB, .appendFDB: return "fdb"
+        case .deleteAddress, .addAddress: return "address"
+        }
+    }
+
+    /// One line a person reads at a glance.
+    public var line: String {
+        switch self {
+        case .deleteRoute(let r, let link):
+            let via = r.gateway.map { " via \($0)" } ?? ""
+            return "- route \(r.destination)\(via)\(link.map { " dev \($0)" } ?? "") (not in config)"
+        case .deleteLink(let name, _, let reason):
+            return "- link \(name) (\(reason))"
+        case .createLink(let s):
+            return "+ link \(s.name) vxlan id \(s.vxlanId) port \(s.port) srcport \(s.portRange) dev \(s.underlayName) local \(s.local) mtu \(s.mtu) mac \(s.mac) learning \(s.learning ? "on" : "off")"
+        case .changeLink(let s, _, let attrs):
+            return "~ link \(s.name) " + attrs.map { "\($0.attribute) \($0.old) -> \($0.new)" }.joined(separator: ", ")
+        case .setSysctl(let key, let old, let new):
+            return old.map { "~ sysctl \(key) \($0) -> \(new)" } ?? "+ sysctl \(key) = \(new)"
+        case .deleteFDB(let link, _, let dst):
+            return "- fdb \(link) 00:00:00:00:00:00 dst \(dst)"
+        case .appendFDB(let link, let dst):
+            return "+ fdb \(link) 00:00:00:00:00:00 dst \(dst)"
+        case .deleteAddress(let link, _, let p):
+            return "- address \(p) dev \(link)"
+        case .addAddress(let link, let p):
+            return "+ address \(p) dev \(link)"
+        case .setLinkUp(let link):
+            return "~ link \(link) state down -> up"
+        case .addRoute(let link, let r):
+            return "+ route \(r.destination) via \(r.via) dev \(link) proto gatepeer"
+        case .replaceRoute(let link, let r, let old):
+            let oldVia = old.gateway.map { "\($0)" } ?? "none"
+            return "~ route \(r.destination) via \(oldVia) -> \(r.via) dev \(link)"
+        }
+    }
+
+    /// Machine-readable form for `plan --json`.
+    public var json: [String: JSONOut] {
+        var d: [String: JSONOut] = ["op": .string(sign), "object": .string(object), "text": .string(String(line.dropFirst(2)))]
+        switch self {
+        case .deleteRoute(let r, let link):
+            d["destination"] = .string(r.destination.description)
+            if let g = r.gateway { d["via"] = .string(g.description) }
+            if let link { d["link"] = .string(link) }
+        case .deleteLink(let name, _, let reason):
+            d["link"] = .string(name); d["reason"] = .string(reason)
+        case .createLink(let s):
+            d["link"] = .string(s.name)
+        case .changeLink(let s, _, let attrs):
+            d["link"] = .string(s.name)
+            d["changes"] = .array(attrs.map { .object(["attribute": .string($0.attribute), "old": .string($0.old), "new": .string($0.new)]) })
+        case .setSysctl(let key, let old, let new):
+            d["key"] = .string(key.description); d["old"] = old.map { .string($0) } ?? .null; d["new"] = .string(new)
+        case .deleteFDB(let link, _, let dst), .appendFDB(let link, let dst):
+            d["link"] = .string(link); d["destination"] = .string(dst.description)
+        case .deleteAddress(let link, _, let p), .addAddress(let link, let p):
+            d["link"] = .string(link); d["address"] = .string(p.description)
+        case .setLinkUp(let link):
+            d["link"] = .string(link)
+        case .addRoute(let link, let r), .replaceRoute(let link, let r, _):
+            d["link"] = .string(link); d["destination"] = .string(r.destination.description); d["via"] = .string(r.via.description)
+        }
+        return d
+    }
+}

@@ -1,0 +1,210 @@
+/// Compares the config with what the kernel holds and lists the changes, in the order
+/// the kernel needs them (flannel's lesson: never make the kernel guess):
+///   1. stale owned routes go first, so nothing points at a device about to vanish;
+///   2. stale owned links, and links whose immutable attributes changed, are deleted;
+///   3. links are created or changed in place;
+///   4. per-device sysctls (rp_filter loose, accept_ra off);
+///   5. FDB entries (stale ones out, missing ones appended);
+///   6. addresses; 7. links up; 8. routes (they need the address and the link up);
+///   9. global forwarding last, so forwarding starts only when the path is complete.
+/// Only objects gatepeer owns are ever deleted or changed.
+public enum Planner {
+    /// The sysctls the planner reads, so the kernel layer can fetch exactly these.
+    public static func sysctlKeys(for config: GatePeerConfig) -> [SysctlKey] {
+        var keys: [SysctlKey] = []
+        for l in config.links { keys += [.rpFilter(l.name), .acceptRA(l.name)] }
+        if config.forwarding {
+            keys.append(.ipv4Forward)
+            if usesIPv6(config) { keys.append(.ipv6Forward) }
+        }
+        return keys
+    }
+
+    static func usesIPv6(_ config: GatePeerConfig) -> Bool {
+        config.links.contains { l in l.innerIpAddress.family == .v6 || l.routes.contains { $0.destination.family == .v6 } }
+    }
+
+    public static func plan(config: GatePeerConfig, observed: ObservedState) -> Plan {
+        var blockers: [String] = []
+        var routeDeletes: [Plan.Change] = []
+        var linkDeletes: [Plan.Change] = []
+        var linkWrites: [Plan.Change] = []
+        var sysctls: [Plan.Change] = []
+        var fdbDeletes: [Plan.Change] = []
+        var fdbAppends: [Plan.Change] = []
+        var addrDeletes: [Plan.Change] = []
+        var addrAdds: [Plan.Change] = []
+        var ups: [Plan.Change] = []
+        var routeWrites: [Plan.Change] = []
+
+        var handledLinkNames = Set<String>()
+        /// Links whose state we must leave alone this round (blocked): not deleted as stale.
+        var protectedIndexes = Set<Int32>()
+        var desiredRouteKeys = Set<IPPrefix>()
+
+        for (i, link) in config.links.enumerated() {
+            handledLinkNames.insert(link.name)
+            let existing = observed.link(named: link.name)
+            if let e = existing, !e.isOwned {
+                blockers.append("links[\(i)].name: device \(link.name) exists and is not gatepeer's (alias \(e.alias.map { "\"\($0)\"" } ?? "unset")); it is left alone: rename it or choose another name")
+                protectedIndexes.insert(e.index)
+                continue
+            }
+            guard let underlay = observed.link(named: link.underlayDevice) else {
+                blockers.append("links[\(i)].underlayDevice: device \(link.underlayDevice) does not exist; link \(link.name) is left as it is")
+                if let e = existing { protectedIndexes.insert(e.index) }
+                for r in link.routes { desiredRouteKeys.insert(r.destination) }
+                continue
+            }
+            let hasOuter = observed.addresses.contains { $0.linkIndex == underlay.index && $0.prefix.address == link.outerIpAddress }
+            if !hasOuter {
+                blockers.append("links[\(i)].outerIpAddress: \(link.outerIpAddress) is not configured on \(link.underlayDevice); the tunnel could not bind to it")
+                if let e = existing { protectedIndexes.insert(e.index) }
+                for r in link.routes { desiredRouteKeys.insert(r.destination) }
+                continue
+            }
+            let maxMTU = underlay.mtu - link.overhead
+            if let m = link.mtu, m > maxMTU {
+                blockers.append("links[\(i)].mtu: \(m) does not fit through \(link.underlayDevice) (MTU \(underlay.mtu) minus \(link.overhead) bytes of VXLAN overhead = \(maxMTU))")
+                if let e = existing { protectedIndexes.insert(e.index) }
+                for r in link.routes { desiredRouteKeys.insert(r.destination) }
+                continue
+            }
+            let spec = LinkSpec(name: link.name, alias: Ownership.alias(forLink: link.name), vxlanId: link.vxlanId,
+                                port: link.port, portRange: link.sourcePortRange, underlayName: underlay.name,
+                                underlayIndex: underlay.index, local: link.outerIpAddress, mtu: link.mtu ?? maxMTU,
+                                mac: link.mac, learning: link.learning)
+
+            // The link itself.
+            var current: ObservedLink? = existing
+            if let e = existing {
+                if let reason = recreateReason(spec, e) {
+                    linkDeletes.append(.deleteLink(name: e.name, index: e.index, reason: "recreate: \(reason)"))
+                    current = nil
+                }
+            }
+            if let e = current {
+                let attrs = attributeChanges(spec, e, observed)
+                if !attrs.isEmpty { linkWrites.append(.changeLink(spec, index: e.index, attrs)) }
+            } else {
+                linkWrites.append(.createLink(spec))
+            }
+
+            // Sysctls: a new device starts from the namespace defaults we cannot see yet.
+            var keys = [(SysctlKey.rpFilter(link.name), "2")]
+            if observed.ipv6Enabled { keys.append((SysctlKey.acceptRA(link.name), "0")) }
+            for (key, want) in keys {
+                let have = current == nil ? nil : observed.sysctls[key]
+                if have != want { sysctls.append(.setSysctl(key, old: have, new: want)) }
+            }
+
+            // FDB: one permanent all-zero entry per gate peer.
+            let wantPeers = link.peers.map(\.outerIpAddress)
+            var havePeers: [IPAddress] = []
+            if let e = current {
+                havePeers = observed.fdb.filter { $0.linkIndex == e.index && $0.mac.isZero && $0.permanent }
+                    .compactMap(\.destination)
+                for d in havePeers where !wantPeers.contains(d) {
+                    fdbDeletes.append(.deleteFDB(link: link.name, index: e.index, destination: d))
+                }
+            }
+            for d in wantPeers where !havePeers.contains(d) {
+                fdbAppends.append(.appendFDB(link: link.name, destination: d))
+            }
+
+            // Addresses: the inner address only; IPv6 link-local is the kernel's.
+            var haveAddrs: [IPPrefix] = []
+            if let e = current {
+                haveAddrs = observed.addresses.filter { $0.linkIndex == e.index && !$0.prefix.address.isIPv6LinkLocal }.map(\.prefix)
+                for a in haveAddrs where a != link.innerIpAddress {
+                    addrDeletes.append(.deleteAddress(link: link.name, index: e.index, a))
+                }
+            }
+            if !haveAddrs.contains(link.innerIpAddress) {
+                addrAdds.append(.addAddress(link: link.name, link.innerIpAddress))
+            }
+
+            if !(current?.isUp ?? false) { ups.append(.setLinkUp(link: link.name)) }
+
+            // Routes to LANs behind devices.
+            for r in link.routes {
+                desiredRouteKeys.insert(r.destination)
+                let foreign = observed.routes.first {
+                    $0.table == ObservedRoute.mainTable && !$0.isOwned && $0.destination == r.destination
+                }
+                if let f = foreign {
+                    blockers.append("links[\(i)].routes: \(r.destination) is already routed by protocol \(f.protocolNumber)\(f.outputIndex.flatMap { observed.link(index: $0) }.map { " dev \($0.name)" } ?? ""), which gatepeer does not own; that route is left alone")
+                    continue
+                }
+                let mine = observed.routes.first { $0.isOwned && $0.table == ObservedRoute.mainTable && $0.destination == r.destination }
+                if let m = mine {
+                    if let e = current, m.outputIndex == e.index, m.gateway == r.via { continue }
+                    routeWrites.append(.replaceRoute(link: link.name, r, old: m))
+                } else {
+                    routeWrites.append(.addRoute(link: link.name, r))
+                }
+            }
+        }
+
+        // Stale owned routes, then stale owned links.
+        for r in observed.routes where r.isOwned && r.table == ObservedRoute.mainTable && !desiredRouteKeys.contains(r.destination) {
+            let linkName = r.outputIndex.flatMap { observed.link(index: $0)?.name }
+            routeDeletes.append(.deleteRoute(r, linkName: linkName))
+        }
+        for l in observed.links where l.isOwned && !handledLinkNames.contains(l.name) && !protectedIndexes.contains(l.index) {
+            linkDeletes.append(.deleteLink(name: l.name, index: l.index, reason: "not in config"))
+        }
+
+        // A route whose device is deleted (stale or recreated) vanishes with it: add it
+        // afresh rather than "replace" a route that will no longer exist.
+        let deletedIndexes = Set(linkDeletes.compactMap { c -> Int32? in if case .deleteLink(_, let idx, _) = c { return idx } else { return nil } })
+        routeWrites = routeWrites.map { c in
+            if case .replaceRoute(let link, let r, let old) = c, let oi = old.outputIndex, deletedIndexes.contains(oi) {
+                return .addRoute(link: link, r)
+            }
+            return c
+        }
+
+        var global: [Plan.Change] = []
+        if config.forwarding {
+            var keys = [SysctlKey.ipv4Forward]
+            if usesIPv6(config) && observed.ipv6Enabled { keys.append(.ipv6Forward) }
+            for k in keys where observed.sysctls[k] != "1" {
+                global.append(.setSysctl(k, old: observed.sysctls[k], new: "1"))
+            }
+        }
+
+        let changes = routeDeletes + linkDeletes + linkWrites + sysctls + fdbDeletes + fdbAppends
+            + addrDeletes + addrAdds + ups + routeWrites + global
+        return Plan(changes: changes, blockers: blockers)
+    }
+
+    /// Attributes the kernel refuses to change on a live vxlan device (EOPNOTSUPP):
+    /// VNI, destination port, source port range; and the outer family, which picks the socket.
+    static func recreateReason(_ s: LinkSpec, _ e: ObservedLink) -> String? {
+        guard e.kind == "vxlan", let v = e.vxlan else { return "kind \(e.kind ?? "none") is not vxlan" }
+        if v.id != s.vxlanId { return "vxlanId \(v.id) -> \(s.vxlanId) cannot change in place" }
+        if v.port != s.port { return "port \(v.port) -> \(s.port) cannot change in place" }
+        if v.portRange != s.portRange { return "sourcePortRange \(v.portRange) -> \(s.portRange) cannot change in place" }
+        if let l = v.local, l.family != s.local.family { return "outer family \(l.family.name) -> \(s.local.family.name)" }
+        return nil
+    }
+
+    static func attributeChanges(_ s: LinkSpec, _ e: ObservedLink, _ observed: ObservedState) -> [Plan.AttributeChange] {
+        var out: [Plan.AttributeChange] = []
+        if e.mtu != s.mtu { out.append(.init(attribute: "mtu", old: "\(e.mtu)", new: "\(s.mtu)")) }
+        if e.mac != s.mac { out.append(.init(attribute: "mac", old: e.mac?.description ?? "none", new: s.mac.description)) }
+        if e.alias != s.alias { out.append(.init(attribute: "alias", old: e.alias ?? "none", new: s.alias)) }
+        if let v = e.vxlan {
+            if v.local != s.local { out.append(.init(attribute: "local", old: v.local?.description ?? "none", new: s.local.description)) }
+            if v.underlayIndex != s.underlayIndex {
+                let old = v.underlayIndex.flatMap { observed.link(index: $0)?.name } ?? "none"
+                out.append(.init(attribute: "dev", old: old, new: s.underlayName))
+            }
+            if v.learning != s.learning {
+                out.append(.init(attribute: "learning", old: v.learning ? "on" : "off", new: s.learning ? "on" : "off"))
+            }
+        }
+        return out
+    }
+}

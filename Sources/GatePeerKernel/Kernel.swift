@@ -1,0 +1,146 @@
+import CNetlink
+import GatePeerCore
+import Glibc
+
+/// The only door to the kernel: dump what is there, carry out a plan. It makes no
+/// decisions; the planner in GatePeerCore does.
+public final class Kernel {
+    private let socket: NetlinkSocket
+
+    public init() throws {
+        socket = try NetlinkSocket()
+    }
+
+    // MARK: observe
+
+    /// One dump of each object kind, plus the sysctls the planner asked for.
+    public func observe(sysctls keys: [SysctlKey]) throws -> ObservedState {
+        let links = try socket.dump(type: RTM_GETLINK, family: UInt8(AF_UNSPEC),
+                                    headerSize: MemoryLayout<ifinfomsg>.size, what: "links", parse: RtnetlinkCodec.parseLink)
+        let addrs = try socket.dump(type: RTM_GETADDR, family: UInt8(AF_UNSPEC),
+                                    headerSize: MemoryLayout<ifaddrmsg>.size, what: "addresses", parse: RtnetlinkCodec.parseAddress)
+        let fdb = try socket.dump(type: RTM_GETNEIGH, family: RtnetlinkCodec.familyBridge,
+                                  headerSize: MemoryLayout<ndmsg>.size, what: "fdb", parse: RtnetlinkCodec.parseFDB)
+        let routes = try socket.dump(type: RTM_GETROUTE, family: UInt8(AF_UNSPEC),
+                                     headerSize: MemoryLayout<rtmsg>.size, what: "routes", parse: RtnetlinkCodec.parseRoute)
+        var values: [SysctlKey: String] = [:]
+        for k in keys { if let v = Sysctl.read(k) { values[k] = v } }
+        return ObservedState(links: links, addresses: addrs, fdb: fdb, routes: routes, sysctls: values,
+                             ipv6Enabled: access("/proc/sys/net/ipv6", F_OK) == 0)
+    }
+
+    // MARK: apply
+
+    public struct ApplyReport: Sendable {
+        public var applied: Int
+        public var failures: [KernelError]
+    }
+
+    /// Carries out `plan.changes` in order. Consecutive netlink changes share a batch;
+    /// a batch is sent before anything that depends on it (a sysctl on a new device, or
+    /// a change that needs the index of a device just created).
+    public func apply(_ plan: Plan, observed: ObservedState) throws -> ApplyReport {
+        var index: [String: Int32] = [:]
+        for l in observed.links { index[l.name] = l.index }
+        var failures: [KernelError] = []
+        var batch = RequestBatch(socket: socket)
+        var created = Set<String>()
+
+        func flush() throws {
+            batch.finish()
+            if batch.count > 0 { failures += try socket.send(batch) }
+            batch = RequestBatch(socket: socket)
+        }
+        /// The index of a link, asking the kernel for links created in this run.
+        func resolve(_ name: String) throws -> Int32? {
+            if created.contains(name) {
+                try flush()
+                created.remove(name)
+                index[name] = try lookupIndex(name)
+            }
+            return index[name]
+        }
+        func missing(_ name: String) -> KernelError {
+            KernelError(object: "link \(name)", errno: ENODEV, kernelMessage: "device not present after its creation failed")
+        }
+
+        for change in plan.changes {
+            switch change {
+            case .deleteRoute(let r, let link):
+                RtnetlinkCodec.route(batch, .delete, destination: r.destination, via: r.gateway, index: r.outputIndex, label: link ?? "")
+            case .deleteLink(let name, let idx, _):
+                RtnetlinkCodec.deleteLink(batch, name: name, index: idx)
+                index[name] = nil
+            case .createLink(let spec):
+                RtnetlinkCodec.createLink(batch, spec)
+                created.insert(spec.name)
+            case .changeLink(let spec, let idx, let attrs):
+                RtnetlinkCodec.changeLink(batch, spec, index: idx, attrs)
+            case .setSysctl(let key, _, let value):
+                try flush()
+                for name in created { index[name] = try lookupIndex(name) }
+                created.removeAll()
+                do { try Sysctl.write(key, value) } catch let e as KernelError { failures.append(e) }
+            case .deleteFDB(let link, let idx, let dst):
+                RtnetlinkCodec.fdb(batch, append: false, link: link, index: idx, destination: dst)
+            case .appendFDB(let link, let dst):
+                guard let idx = try resolve(link) else { failures.append(missing(link)); continue }
+                RtnetlinkCodec.fdb(batch, append: true, link: link, index: idx, destination: dst)
+            case .deleteAddress(let link, let idx, let p):
+                RtnetlinkCodec.address(batch, add: false, link: link, index: idx, p)
+            case .addAddress(let link, let p):
+                guard let idx = try resolve(link) else { failures.append(missing(link)); continue }
+                RtnetlinkCodec.address(batch, add: true, link: link, index: idx, p)
+            case .setLinkUp(let link):
+                guard let idx = try resolve(link) else { failures.append(missing(link)); continue }
+                RtnetlinkCodec.setLinkUp(batch, name: link, index: idx)
+            case .addRoute(let link, let r):
+                guard let idx = try resolve(link) else { failures.append(missing(link)); continue }
+                RtnetlinkCodec.route(batch, .add, destination: r.destination, via: r.via, index: idx, label: link)
+            case .replaceRoute(let link, let r, _):
+                guard let idx = try resolve(link) else { failures.append(missing(link)); continue }
+                RtnetlinkCodec.route(batch, .replace, destination: r.destination, via: r.via, index: idx, label: link)
+            }
+        }
+        try flush()
+        return ApplyReport(applied: plan.changes.count - failures.count, failures: failures)
+    }
+
+    /// Index of one link by name (RTM_GETLINK with IFLA_IFNAME), nil if it is absent.
+    func lookupIndex(_ name: String) throws -> Int32? {
+        let links = try socket.dump(type: RTM_GETLINK, family: UInt8(AF_UNSPEC),
+                                    headerSize: MemoryLayout<ifinfomsg>.size, what: "links", parse: RtnetlinkCodec.parseLink)
+        return links.first { $0.name == name }?.index
+    }
+}
+
+/// /proc/sys of the calling process's network namespace.
+public enum Sysctl {
+    public static func read(_ key: SysctlKey) -> String? {
+        let fd = open(key.procPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n], as: UTF8.self).trimmingWhitespace()
+    }
+
+    public static func write(_ key: SysctlKey, _ value: String) throws {
+        let fd = open(key.procPath, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw KernelError(object: "sysctl \(key)", errno: Glibc.errno) }
+        defer { close(fd) }
+        let bytes = Array((value + "\n").utf8)
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { throw KernelError(object: "sysctl \(key) = \(value)", errno: Glibc.errno) }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s.removeFirst() }
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,211 @@
+import CNetlink
+import GatePeerCore
+import Glibc
+
+/// Encoding of gatepeer's requests and decoding of dump replies, one section per kernel
+/// object. No decisions here: the planner decided; this only speaks the wire format.
+enum RtnetlinkCodec {
+    static let familyBridge = UInt8(AF_BRIDGE)
+
+    static func family(_ f: IPAddress.Family) -> UInt8 { f == .v4 ? UInt8(AF_INET) : UInt8(AF_INET6) }
+
+    // MARK: links
+
+    static func parseLink(_ m: UnsafePointer<nlmsghdr>) -> ObservedLink? {
+        guard Int32(m.pointee.nlmsg_type) == RTM_NEWLINK else { return nil }
+        let ifi = mnl_nlmsg_get_payload(m)!.assumingMemoryBound(to: ifinfomsg.self).pointee
+        let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<ifinfomsg>.size)
+        guard let name = a.string(UInt16(IFLA_IFNAME)) else { return nil }
+        var link = ObservedLink(index: ifi.ifi_index, name: name)
+        link.mtu = Int(a.u32(UInt16(IFLA_MTU)) ?? 0)
+        link.alias = a.string(UInt16(IFLA_IFALIAS))
+        if let mac = a.bytes(UInt16(IFLA_ADDRESS)), mac.count == 6 { link.mac = MACAddress(bytes: mac) }
+        link.isUp = ifi.ifi_flags & UInt32(IFF_UP) != 0
+        link.operState = operStateName(a.u8(UInt16(IFLA_OPERSTATE)) ?? 0)
+        if let s = a.raw(UInt16(IFLA_STATS64)), s.count >= 32 {
+            // struct rtnl_link_stats64 starts rx_packets, tx_packets, rx_bytes, tx_bytes.
+            link.stats = LinkStats(rxPackets: s.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
+                                   rxBytes: s.loadUnaligned(fromByteOffset: 16, as: UInt64.self),
+                                   txPackets: s.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                                   txBytes: s.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+        }
+        if let info = a.nested(UInt16(IFLA_LINKINFO)) {
+            link.kind = info.string(UInt16(IFLA_INFO_KIND))
+            if link.kind == "vxlan", let d = info.nested(UInt16(IFLA_INFO_DATA)) {
+                var low: UInt16 = 0, high: UInt16 = 0
+                if let r = d.raw(UInt16(IFLA_VXLAN_PORT_RANGE)), r.count >= 4 {
+                    low = UInt16(r[0]) << 8 | UInt16(r[1])
+                    high = UInt16(r[2]) << 8 | UInt16(r[3])
+                }
+                link.vxlan = VXLANAttributes(
+                    id: d.u32(UInt16(IFLA_VXLAN_ID)) ?? 0,
+                    port: d.be16(UInt16(IFLA_VXLAN_PORT)) ?? 0,
+                    portRange: PortRange(low: low, high: high),
+                    local: d.address(UInt16(IFLA_VXLAN_LOCAL)) ?? d.address(UInt16(IFLA_VXLAN_LOCAL6)),
+                    underlayIndex: d.u32(UInt16(IFLA_VXLAN_LINK)).map { Int32(bitPattern: $0) },
+                    learning: (d.u8(UInt16(IFLA_VXLAN_LEARNING)) ?? 0) != 0)
+            }
+        }
+        return link
+    }
+
+    static func operStateName(_ v: UInt8) -> String {
+        ["unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up"][Int(min(v, 6))]
+    }
+
+    /// The vxlan attributes that may change on a live device, plus (on create) the rest.
+    private static func putVXLAN(_ nlh: UnsafeMutablePointer<nlmsghdr>, _ s: LinkSpec, create: Bool) {
+        nlh.nest(Int(IFLA_LINKINFO)) {
+            nlh.putString(Int(IFLA_INFO_KIND), "vxlan")
+            nlh.nest(Int(IFLA_INFO_DATA)) {
+                if create {
+                    nlh.putU32(Int(IFLA_VXLAN_ID), s.vxlanId)
+                    nlh.put(Int(IFLA_VXLAN_PORT), [UInt8(s.port >> 8), UInt8(s.port & 0xff)])
+                    let r = s.portRange
+                    nlh.put(Int(IFLA_VXLAN_PORT_RANGE), [UInt8(r.low >> 8), UInt8(r.low & 0xff), UInt8(r.high >> 8), UInt8(r.high & 0xff)])
+                }
+                nlh.putU32(Int(IFLA_VXLAN_LINK), UInt32(bitPattern: s.underlayIndex))
+                nlh.put(Int(s.local.family == .v4 ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6), s.local.bytes)
+                nlh.putU8(Int(IFLA_VXLAN_LEARNING), s.learning ? 1 : 0)
+            }
+        }
+    }
+
+    static func createLink(_ b: RequestBatch, _ s: LinkSpec) {
+        b.add("create link \(s.name)") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
+            nlh.pointee.nlmsg_flags = UInt16(NLM_F_CREATE | NLM_F_EXCL)
+            _ = nlh.header(ifinfomsg.self)
+            nlh.putString(Int(IFLA_IFNAME), s.name)
+            nlh.putU32(Int(IFLA_MTU), UInt32(s.mtu))
+            nlh.put(Int(IFLA_ADDRESS), s.mac.bytes)
+            putVXLAN(nlh, s, create: true)
+        }
+        // The kernel ignores IFLA_IFALIAS on creation; set it in the same sendmsg, by name.
+        b.add("mark link \(s.name) as gatepeer's") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
+            _ = nlh.header(ifinfomsg.self)
+            nlh.putString(Int(IFLA_IFNAME), s.name)
+            nlh.putString(Int(IFLA_IFALIAS), s.alias)
+        }
+    }
+
+    static func changeLink(_ b: RequestBatch, _ s: LinkSpec, index: Int32, _ attrs: [Plan.AttributeChange]) {
+        let names = Set(attrs.map(\.attribute))
+        b.add("change link \(s.name) (\(attrs.map(\.attribute).joined(separator: ", ")))") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
+            nlh.header(ifinfomsg.self).pointee.ifi_index = index
+            if names.contains("mtu") { nlh.putU32(Int(IFLA_MTU), UInt32(s.mtu)) }
+            if names.contains("mac") { nlh.put(Int(IFLA_ADDRESS), s.mac.bytes) }
+            if names.contains("alias") { nlh.putString(Int(IFLA_IFALIAS), s.alias) }
+            if !names.isDisjoint(with: ["local", "dev", "learning"]) { putVXLAN(nlh, s, create: false) }
+        }
+    }
+
+    static func setLinkUp(_ b: RequestBatch, name: String, index: Int32) {
+        b.add("set link \(name) up") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
+            let ifi = nlh.header(ifinfomsg.self)
+            ifi.pointee.ifi_index = index
+            ifi.pointee.ifi_flags = UInt32(IFF_UP)
+            ifi.pointee.ifi_change = UInt32(IFF_UP)
+        }
+    }
+
+    static func deleteLink(_ b: RequestBatch, name: String, index: Int32) {
+        b.add("delete link \(name)") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(RTM_DELLINK)
+            nlh.header(ifinfomsg.self).pointee.ifi_index = index
+        }
+    }
+
+    // MARK: addresses
+
+    static func parseAddress(_ m: UnsafePointer<nlmsghdr>) -> ObservedAddress? {
+        guard Int32(m.pointee.nlmsg_type) == RTM_NEWADDR else { return nil }
+        let ifa = mnl_nlmsg_get_payload(m)!.assumingMemoryBound(to: ifaddrmsg.self).pointee
+        let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<ifaddrmsg>.size)
+        guard let addr = a.address(UInt16(IFA_LOCAL)) ?? a.address(UInt16(IFA_ADDRESS)),
+              let p = IPPrefix(address: addr, length: Int(ifa.ifa_prefixlen)) else { return nil }
+        return ObservedAddress(linkIndex: Int32(bitPattern: ifa.ifa_index), prefix: p)
+    }
+
+    static func address(_ b: RequestBatch, add: Bool, link: String, index: Int32, _ p: IPPrefix) {
+        b.add("\(add ? "add" : "delete") address \(p) on \(link)") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(add ? RTM_NEWADDR : RTM_DELADDR)
+            if add { nlh.pointee.nlmsg_flags = UInt16(NLM_F_CREATE | NLM_F_EXCL) }
+            let ifa = nlh.header(ifaddrmsg.self)
+            ifa.pointee.ifa_family = family(p.family)
+            ifa.pointee.ifa_prefixlen = UInt8(p.length)
+            ifa.pointee.ifa_index = UInt32(bitPattern: index)
+            nlh.put(Int(IFA_LOCAL), p.address.bytes)
+            nlh.put(Int(IFA_ADDRESS), p.address.bytes)
+        }
+    }
+
+    // MARK: FDB (AF_BRIDGE neighbours on the vxlan device)
+
+    static func parseFDB(_ m: UnsafePointer<nlmsghdr>) -> ObservedFDBEntry? {
+        guard Int32(m.pointee.nlmsg_type) == RTM_NEWNEIGH else { return nil }
+        let nd = mnl_nlmsg_get_payload(m)!.assumingMemoryBound(to: ndmsg.self).pointee
+        guard nd.ndm_family == familyBridge else { return nil }
+        let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<ndmsg>.size)
+        guard let mb = a.bytes(UInt16(NDA_LLADDR)), let mac = MACAddress(bytes: mb) else { return nil }
+        return ObservedFDBEntry(linkIndex: nd.ndm_ifindex, mac: mac, destination: a.address(UInt16(NDA_DST)),
+                                permanent: nd.ndm_state & UInt16(NUD_PERMANENT) != 0)
+    }
+
+    static func fdb(_ b: RequestBatch, append: Bool, link: String, index: Int32, destination: IPAddress) {
+        b.add("\(append ? "append" : "delete") fdb 00:00:00:00:00:00 dst \(destination) on \(link)") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(append ? RTM_NEWNEIGH : RTM_DELNEIGH)
+            // APPEND: several all-zero entries coexist, one per gate peer.
+            if append { nlh.pointee.nlmsg_flags = UInt16(NLM_F_CREATE | NLM_F_APPEND) }
+            let nd = nlh.header(ndmsg.self)
+            nd.pointee.ndm_family = familyBridge
+            nd.pointee.ndm_ifindex = index
+            nd.pointee.ndm_state = UInt16(NUD_PERMANENT)
+            nd.pointee.ndm_flags = UInt8(NTF_SELF)
+            nlh.put(Int(NDA_LLADDR), MACAddress.zero.bytes)
+            nlh.put(Int(NDA_DST), destination.bytes)
+        }
+    }
+
+    // MARK: routes
+
+    static func parseRoute(_ m: UnsafePointer<nlmsghdr>) -> ObservedRoute? {
+        guard Int32(m.pointee.nlmsg_type) == RTM_NEWROUTE else { return nil }
+        let rt = mnl_nlmsg_get_payload(m)!.assumingMemoryBound(to: rtmsg.self).pointee
+        guard rt.rtm_family == UInt8(AF_INET) || rt.rtm_family == UInt8(AF_INET6) else { return nil }
+        let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<rtmsg>.size)
+        let zero = rt.rtm_family == UInt8(AF_INET) ? IPAddress(v4: 0) : IPAddress(v6High: 0, v6Low: 0)
+        guard let p = IPPrefix(address: a.address(UInt16(RTA_DST.rawValue)) ?? zero, length: Int(rt.rtm_dst_len)) else { return nil }
+        return ObservedRoute(table: a.u32(UInt16(RTA_TABLE.rawValue)) ?? UInt32(rt.rtm_table),
+                             protocolNumber: rt.rtm_protocol, destination: p,
+                             gateway: a.address(UInt16(RTA_GATEWAY.rawValue)),
+                             outputIndex: a.u32(UInt16(RTA_OIF.rawValue)).map { Int32(bitPattern: $0) },
+                             type: rt.rtm_type)
+    }
+
+    enum RouteOp { case add, replace, delete }
+
+    static func route(_ b: RequestBatch, _ op: RouteOp, destination: IPPrefix, via: IPAddress?, index: Int32?, label: String) {
+        b.add("\(op == .delete ? "delete" : op == .add ? "add" : "replace") route \(destination)\(via.map { " via \($0)" } ?? "")\(label.isEmpty ? "" : " dev \(label)")") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(op == .delete ? RTM_DELROUTE : RTM_NEWROUTE)
+            switch op {
+            case .add: nlh.pointee.nlmsg_flags = UInt16(NLM_F_CREATE | NLM_F_EXCL)
+            case .replace: nlh.pointee.nlmsg_flags = UInt16(NLM_F_CREATE | NLM_F_REPLACE)
+            case .delete: break
+            }
+            let rt = nlh.header(rtmsg.self)
+            rt.pointee.rtm_family = family(destination.family)
+            rt.pointee.rtm_dst_len = UInt8(destination.length)
+            rt.pointee.rtm_table = UInt8(RT_TABLE_MAIN.rawValue)
+            rt.pointee.rtm_protocol = Ownership.routeProtocol
+            rt.pointee.rtm_scope = UInt8(RT_SCOPE_UNIVERSE.rawValue)
+            rt.pointee.rtm_type = UInt8(RTN_UNICAST)
+            nlh.put(Int(RTA_DST.rawValue), destination.address.bytes)
+            if let via { nlh.put(Int(RTA_GATEWAY.rawValue), via.bytes) }
+            if let index { nlh.putU32(Int(RTA_OIF.rawValue), UInt32(bitPattern: index)) }
+        }
+    }
+}

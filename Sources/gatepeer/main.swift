@@ -1,0 +1,225 @@
+import Foundation
+import GatePeerCore
+import GatePeerKernel
+
+/// Exit statuses: 0 done, 1 runtime failure (the kernel refused, a device is missing),
+/// 2 bad input or usage. Data goes to stdout, progress and problems to stderr.
+enum Exit: Int32 { case ok = 0, runtime = 1, usage = 2 }
+
+struct UsageError: Error { let message: String }
+
+let defaultConfigPath = "/etc/gatepeer/gatepeer.json"
+
+let topUsage = """
+usage: gatepeer <command> [options]
+
+Keeps VXLAN links to a VPG (virtual private gateway) converged to one config.
+
+commands:
+  validate   check the config and report every problem with its place in the file
+  plan       show the changes apply would make (+ create, ~ change, - delete)
+  apply      make the kernel match the config
+  status     show each link as the kernel holds it, and whether it is in sync
+  down       remove everything gatepeer made (links, FDB entries, addresses, routes)
+
+options:
+  -c, --config FILE   config file (default \(defaultConfigPath))
+  --json              machine-readable output (plan, status, apply)
+  -h, --help          help for gatepeer or a command
+
+exit status: 0 ok, 1 runtime failure, 2 bad input or usage
+"""
+
+let commandUsage: [String: String] = [
+    "validate": """
+    usage: gatepeer validate [-c FILE]
+
+    Decodes and checks the config without touching the kernel. Every problem is printed
+    on its own line as PATH: MESSAGE, e.g. links[0].vxlanId: 0 is out of range; valid: 1..16777215.
+    Exit 0 when valid, 2 otherwise.
+    """,
+    "plan": """
+    usage: gatepeer plan [-c FILE] [--json]
+
+    Reads the kernel and prints the changes apply would make, one per line:
+      + created   ~ changed (attribute old -> new)   - deleted
+    Nothing is changed. Prints "no changes" when the kernel matches the config.
+    Exit 0, or 1 when something blocks part of the config (e.g. a missing underlay device).
+    """,
+    "apply": """
+    usage: gatepeer apply [-c FILE] [--json]
+
+    Makes the kernel match the config: creates, changes in place, or recreates the
+    vxlan devices, their FDB entries, addresses, routes and sysctls. Only objects
+    gatepeer owns are changed or deleted. A second apply changes nothing.
+    Exit 0 when converged, 1 when the kernel refused something (re-run converges).
+    """,
+    "status": """
+    usage: gatepeer status [-c FILE] [--json]
+
+    Per link: device, oper state, vxlanId, port, outer address, MTU, inner address,
+    gate peers (FDB), rx/tx packets and bytes, routes; forwarding sysctls; pending changes.
+    """,
+    "down": """
+    usage: gatepeer down [--json]
+
+    Removes every object gatepeer owns in this network namespace: links with the
+    gatepeer alias (with their FDB entries and addresses) and routes with protocol
+    gatepeer. Nothing else is touched. Sysctls are left as they are.
+    """,
+]
+
+struct Options {
+    var command: String
+    var configPath = defaultConfigPath
+    var json = false
+    var help = false
+}
+
+func parseArguments(_ args: [String]) throws -> Options {
+    guard let first = args.first else { throw UsageError(message: "no command given") }
+    if first == "-h" || first == "--help" || first == "help" {
+        return Options(command: args.dropFirst().first ?? "", help: true)
+    }
+    if first == "--version" { return Options(command: "version") }
+    guard commandUsage[first] != nil else { throw UsageError(message: "unknown command \"\(first)\"") }
+    var o = Options(command: first)
+    var i = 1
+    while i < args.count {
+        let a = args[i]
+        switch a {
+        case "-c", "--config":
+            guard i + 1 < args.count else { throw UsageError(message: "\(a) needs a file name") }
+            o.configPath = args[i + 1]
+            i += 1
+        case "--json":
+            guard ["plan", "status", "apply", "down"].contains(first) else {
+                throw UsageError(message: "\(first) has no --json output")
+            }
+            o.json = true
+        case "-h", "--help":
+            o.help = true
+        default:
+            if a.hasPrefix("--config=") { o.configPath = String(a.dropFirst("--config=".count)) } else {
+                throw UsageError(message: "unknown option \"\(a)\" for \(first)")
+            }
+        }
+        i += 1
+    }
+    return o
+}
+
+func stderr(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
+
+/// Loads and validates; on bad input prints every problem and exits 2 before any kernel access.
+func loadConfig(_ path: String) -> GatePeerConfig {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        stderr("gatepeer: cannot read config \(path): \(String(cString: strerror(errno)))")
+        exit(Exit.usage.rawValue)
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        stderr("gatepeer: \(path): not UTF-8 text")
+        exit(Exit.usage.rawValue)
+    }
+    switch ConfigDecoder.decode(text) {
+    case .success(let c): return c
+    case .failure(let e):
+        stderr("gatepeer: \(path): \(e.problems.count) problem(s):")
+        for p in e.problems { stderr("  \(p)") }
+        exit(Exit.usage.rawValue)
+    }
+}
+
+func openKernel() -> Kernel {
+    do { return try Kernel() } catch {
+        stderr("gatepeer: \(error)")
+        exit(Exit.runtime.rawValue)
+    }
+}
+
+func printPlan(_ plan: Plan, json: Bool) {
+    if json {
+        print(JSONOut.object(["changes": .array(plan.changes.map { .object($0.json) }),
+                              "blockers": .array(plan.blockers.map { .string($0) })]).render())
+    } else if plan.changes.isEmpty {
+        print("no changes")
+    } else {
+        for c in plan.changes { print(c.line) }
+    }
+    for b in plan.blockers { stderr("blocked: \(b)") }
+}
+
+func run(_ o: Options) -> Exit {
+    switch o.command {
+    case "validate":
+        let c = loadConfig(o.configPath)
+        print("\(o.configPath): valid, \(c.links.count) link(s)")
+        return .ok
+
+    case "plan", "apply", "down":
+        let config = o.command == "down" ? GatePeerConfig(forwarding: false, links: []) : loadConfig(o.configPath)
+        let kernel = openKernel()
+        do {
+            let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
+            let plan = Planner.plan(config: config, observed: observed)
+            if o.command == "plan" {
+                printPlan(plan, json: o.json)
+                return plan.blockers.isEmpty ? .ok : .runtime
+            }
+            let report = try kernel.apply(plan, observed: observed)
+            if o.json {
+                print(JSONOut.object([
+                    "changes": .array(plan.changes.map { .object($0.json) }),
+                    "failures": .array(report.failures.map { .string($0.description) }),
+                    "blockers": .array(plan.blockers.map { .string($0) }),
+                ]).render())
+            } else {
+                for c in plan.changes { print(c.line) }
+            }
+            for f in report.failures { stderr("gatepeer: failed: \(f)") }
+            for b in plan.blockers { stderr("blocked: \(b)") }
+            if !o.json {
+                stderr("gatepeer: \(o.command): \(plan.changes.count - report.failures.count) of \(plan.changes.count) change(s) applied")
+            }
+            return report.failures.isEmpty && plan.blockers.isEmpty ? .ok : .runtime
+        } catch {
+            stderr("gatepeer: \(error)")
+            return .runtime
+        }
+
+    case "status":
+        let config = loadConfig(o.configPath)
+        let kernel = openKernel()
+        do {
+            let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
+            let plan = Planner.plan(config: config, observed: observed)
+            let report = StatusReport(config: config, observed: observed, plan: plan)
+            print(o.json ? report.json.render() : report.text)
+            return .ok
+        } catch {
+            stderr("gatepeer: \(error)")
+            return .runtime
+        }
+
+    case "version":
+        print("gatepeer 0.1.0")
+        return .ok
+
+    default:
+        return .usage
+    }
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+do {
+    let options = try parseArguments(arguments)
+    if options.help {
+        print(commandUsage[options.command] ?? topUsage)
+        exit(Exit.ok.rawValue)
+    }
+    exit(run(options).rawValue)
+} catch let e as UsageError {
+    stderr("gatepeer: \(e.message)")
+    stderr(topUsage)
+    exit(Exit.usage.rawValue)
+}
