@@ -92,13 +92,25 @@ enum RtnetlinkCodec {
 
     static func changeLink(_ b: RequestBatch, _ s: LinkSpec, index: Int32, _ attrs: [Plan.AttributeChange]) {
         let names = Set(attrs.map(\.attribute))
-        b.add("change link \(s.name) (\(attrs.map(\.attribute).joined(separator: ", ")))") { nlh in
-            nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
-            nlh.header(ifinfomsg.self).pointee.ifi_index = index
-            if names.contains("mtu") { nlh.putU32(Int(IFLA_MTU), UInt32(s.mtu)) }
-            if names.contains("mac") { nlh.put(Int(IFLA_ADDRESS), s.mac.bytes) }
-            if names.contains("alias") { nlh.putString(Int(IFLA_IFALIAS), s.alias) }
-            if !names.isDisjoint(with: ["local", "dev", "learning"]) { putVXLAN(nlh, s, create: false) }
+        let generic = names.intersection(["mtu", "mac", "alias"])
+        let vxlan = names.intersection(["local", "dev", "learning"])
+        // Two requests: vxlan's changelink refuses IFLA_MTU next to IFLA_LINKINFO
+        // ("Cannot change mtu"), although a plain setlink changes it fine.
+        if !generic.isEmpty {
+            b.add("change link \(s.name) (\(generic.sorted().joined(separator: ", ")))") { nlh in
+                nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
+                nlh.header(ifinfomsg.self).pointee.ifi_index = index
+                if generic.contains("mtu") { nlh.putU32(Int(IFLA_MTU), UInt32(s.mtu)) }
+                if generic.contains("mac") { nlh.put(Int(IFLA_ADDRESS), s.mac.bytes) }
+                if generic.contains("alias") { nlh.putString(Int(IFLA_IFALIAS), s.alias) }
+            }
+        }
+        if !vxlan.isEmpty {
+            b.add("change link \(s.name) (\(vxlan.sorted().joined(separator: ", ")))") { nlh in
+                nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
+                nlh.header(ifinfomsg.self).pointee.ifi_index = index
+                putVXLAN(nlh, s, create: false)
+            }
         }
     }
 
