@@ -36,6 +36,7 @@ enum RtnetlinkCodec {
                 if let r = d.raw(UInt16(IFLA_VXLAN_PORT_RANGE)), r.count >= 4 {
                     low = UInt16(r[0]) << 8 | UInt16(r[1])
                     high = UInt16(r[2]) << 8 | UInt16(r[3])
+                    (low, high) = inclusiveRange(kernelLow: low, kernelHigh: high)
                 }
                 link.vxlan = VXLANAttributes(
                     id: d.u32(UInt16(IFLA_VXLAN_ID)) ?? 0,
@@ -47,6 +48,18 @@ enum RtnetlinkCodec {
             }
         }
         return link
+    }
+
+    /// The kernel picks VXLAN source ports in [low, high) and, when low == high, falls
+    /// back to the ephemeral range: `srcport 4789 4789` (the vendor script) does NOT pin
+    /// 4789. The config's range is inclusive, as people read it; this converts. (65535
+    /// itself cannot be the top of a kernel range: the field is 16 bits.)
+    static func kernelRange(_ r: PortRange) -> PortRange {
+        PortRange(low: r.low, high: r.high == UInt16.max ? r.high : r.high + 1)
+    }
+
+    static func inclusiveRange(kernelLow: UInt16, kernelHigh: UInt16) -> (UInt16, UInt16) {
+        kernelHigh > kernelLow && kernelHigh != UInt16.max ? (kernelLow, kernelHigh - 1) : (kernelLow, kernelHigh)
     }
 
     static func operStateName(_ v: UInt8) -> String {
@@ -61,7 +74,7 @@ enum RtnetlinkCodec {
                 if create {
                     nlh.putU32(Int(IFLA_VXLAN_ID), s.vxlanId)
                     nlh.put(Int(IFLA_VXLAN_PORT), [UInt8(s.port >> 8), UInt8(s.port & 0xff)])
-                    let r = s.portRange
+                    let r = kernelRange(s.portRange)
                     nlh.put(Int(IFLA_VXLAN_PORT_RANGE), [UInt8(r.low >> 8), UInt8(r.low & 0xff), UInt8(r.high >> 8), UInt8(r.high & 0xff)])
                 }
                 nlh.putU32(Int(IFLA_VXLAN_LINK), UInt32(bitPattern: s.underlayIndex))

@@ -1,0 +1,166 @@
+import XCTest
+@testable import GatePeerCore
+
+/// A namespace as the kernel would report it: eth0 (index 2) holding the outer address.
+func baseObserved() -> ObservedState {
+    ObservedState(
+        links: [ObservedLink(index: 1, name: "lo", mtu: 65536, isUp: true),
+                ObservedLink(index: 2, name: "eth0", mtu: 1500, isUp: true)],
+        addresses: [ObservedAddress(linkIndex: 2, prefix: IPPrefix("172.31.0.254/24")!)],
+        sysctls: [.ipv4Forward: "0"])
+}
+
+/// What the kernel holds after a successful apply of `config` (link gp0 at index 7).
+func convergedObserved(_ config: GatePeerConfig) -> ObservedState {
+    var o = baseObserved()
+    o.sysctls[.ipv4Forward] = "1"
+    for (n, l) in config.links.enumerated() {
+        let idx = Int32(7 + n)
+        o.links.append(ObservedLink(index: idx, name: l.name, kind: "vxlan", alias: "gatepeer:\(l.name)",
+                                    mtu: l.mtu ?? 1450, mac: l.mac, isUp: true, operState: "unknown",
+                                    vxlan: VXLANAttributes(id: l.vxlanId, port: l.port, portRange: l.sourcePortRange,
+                                                           local: l.outerIpAddress, underlayIndex: 2, learning: l.learning)))
+        o.addresses.append(ObservedAddress(linkIndex: idx, prefix: l.innerIpAddress))
+        o.addresses.append(ObservedAddress(linkIndex: idx, prefix: IPPrefix("fe80::1/64")!))
+        for p in l.peers { o.fdb.append(ObservedFDBEntry(linkIndex: idx, mac: .zero, destination: p.outerIpAddress, permanent: true)) }
+        for r in l.routes {
+            o.routes.append(ObservedRoute(protocolNumber: Ownership.routeProtocol, destination: r.destination, gateway: r.via, outputIndex: idx))
+        }
+        o.sysctls[.rpFilter(l.name)] = "2"
+        o.sysctls[.acceptRA(l.name)] = "0"
+    }
+    return o
+}
+
+final class PlannerTests: XCTestCase {
+    var config: GatePeerConfig!
+    override func setUp() { config = decodeOK(labConfigText) }
+
+    func testFreshApplyIsOrderedForTheKernel() {
+        let plan = Planner.plan(config: config, observed: baseObserved())
+        XCTAssertEqual(plan.blockers, [])
+        XCTAssertEqual(plan.changes.map(\.line), [
+            "+ link gp0 vxlan id 10 port 4789 srcport 4789-4789 dev eth0 local 172.31.0.254 mtu 1450 mac \(MACAddress.derived(fromLinkName: "gp0")) learning on",
+            "+ sysctl net.ipv4.conf.gp0.rp_filter = 2",
+            "+ sysctl net.ipv6.conf.gp0.accept_ra = 0",
+            "+ fdb gp0 00:00:00:00:00:00 dst 100.64.152.4",
+            "+ fdb gp0 00:00:00:00:00:00 dst 100.64.152.132",
+            "+ address 10.255.255.254/9 dev gp0",
+            "~ link gp0 state down -> up",
+            "+ route 192.168.10.0/24 via 10.129.3.7 dev gp0 proto gatepeer",
+            "~ sysctl net.ipv4.ip_forward 0 -> 1",
+        ])
+    }
+
+    func testConvergedIsEmpty() {
+        let plan = Planner.plan(config: config, observed: convergedObserved(config))
+        XCTAssertTrue(plan.isEmpty, plan.changes.map(\.line).joined(separator: "\n"))
+        XCTAssertEqual(plan.blockers, [])
+    }
+
+    func testVNIChangeRecreatesAndReaddsEverything() {
+        let observed = convergedObserved(config)
+        config.links[0].vxlanId = 11
+        let lines = Planner.plan(config: config, observed: observed).changes.map(\.line)
+        XCTAssertEqual(lines.first, "- link gp0 (recreate: vxlanId 10 -> 11 cannot change in place)")
+        XCTAssertTrue(lines[1].hasPrefix("+ link gp0 vxlan id 11"))
+        XCTAssertTrue(lines.contains("+ route 192.168.10.0/24 via 10.129.3.7 dev gp0 proto gatepeer"))
+        XCTAssertEqual(lines.filter { $0.hasPrefix("+ fdb") }.count, 2)
+        XCTAssertFalse(lines.contains { $0.hasPrefix("- route") }, "the route goes with the device")
+    }
+
+    func testMutableAttributesChangeInPlace() {
+        let observed = convergedObserved(config)
+        config.links[0].mtu = 1400
+        config.links[0].learning = false
+        config.links[0].outerIpAddress = IPAddress("172.31.0.254")!
+        XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line),
+                       ["~ link gp0 mtu 1450 -> 1400, learning on -> off"])
+    }
+
+    func testRemovingOnePeerRemovesOnlyItsEntry() {
+        let observed = convergedObserved(config)
+        config.links[0].peers.removeLast()
+        XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line),
+                       ["- fdb gp0 00:00:00:00:00:00 dst 100.64.152.132"])
+    }
+
+    func testRouteGatewayChangeIsReplace() {
+        let observed = convergedObserved(config)
+        config.links[0].routes[0].via = IPAddress("10.129.3.8")!
+        XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line),
+                       ["~ route 192.168.10.0/24 via 10.129.3.7 -> 10.129.3.8 dev gp0"])
+    }
+
+    func testRemovedLinkGoesWithItsRoutesRoutesFirst() {
+        let observed = convergedObserved(config)
+        let lines = Planner.plan(config: GatePeerConfig(links: []), observed: observed).changes.map(\.line)
+        XCTAssertEqual(lines, ["- route 192.168.10.0/24 via 10.129.3.7 dev gp0 (not in config)", "- link gp0 (not in config)"])
+    }
+
+    func testForeignObjectsAreNeverTouched() {
+        var observed = convergedObserved(config)
+        // A foreign vxlan, a foreign static route, a foreign FDB entry on a foreign device.
+        observed.links.append(ObservedLink(index: 20, name: "vxforeign", kind: "vxlan", alias: nil, isUp: true))
+        observed.routes.append(ObservedRoute(protocolNumber: 4, destination: IPPrefix("198.18.0.0/24")!, gateway: nil, outputIndex: 20))
+        observed.fdb.append(ObservedFDBEntry(linkIndex: 20, mac: .zero, destination: IPAddress("192.0.2.9"), permanent: true))
+        XCTAssertTrue(Planner.plan(config: config, observed: observed).isEmpty)
+        let down = Planner.plan(config: GatePeerConfig(forwarding: false, links: []), observed: observed)
+        XCTAssertFalse(down.changes.contains { $0.line.contains("vxforeign") || $0.line.contains("198.18.0.0") })
+    }
+
+    func testForeignDeviceWithOurNameBlocksAndIsKept() {
+        var observed = baseObserved()
+        observed.links.append(ObservedLink(index: 9, name: "gp0", kind: "vxlan", alias: "someone else", isUp: true))
+        let plan = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(plan.blockers.count, 1)
+        XCTAssertTrue(plan.blockers[0].hasPrefix("links[0].name: device gp0 exists and is not gatepeer's"))
+        XCTAssertFalse(plan.changes.contains { $0.line.contains("gp0") })
+    }
+
+    func testForeignRouteOnOurDestinationBlocksThatRoute() {
+        var observed = convergedObserved(config)
+        observed.routes.removeAll()
+        observed.routes.append(ObservedRoute(protocolNumber: 4, destination: IPPrefix("192.168.10.0/24")!, gateway: IPAddress("172.31.0.1"), outputIndex: 2))
+        let plan = Planner.plan(config: config, observed: observed)
+        XCTAssertTrue(plan.isEmpty)
+        XCTAssertTrue(plan.blockers.first?.contains("already routed by protocol 4 dev eth0") ?? false, "\(plan.blockers)")
+    }
+
+    func testMissingUnderlayBlocksButKeepsExistingLink() {
+        var observed = convergedObserved(config)
+        observed.links.removeAll { $0.name == "eth0" }
+        let plan = Planner.plan(config: config, observed: observed)
+        XCTAssertTrue(plan.blockers.first?.hasPrefix("links[0].underlayDevice: device eth0 does not exist") ?? false)
+        XCTAssertFalse(plan.changes.contains { $0.sign == "-" }, "a blocked link and its routes are not deleted")
+    }
+
+    func testMTUDefaultsFromUnderlayAndIsChecked() {
+        var observed = baseObserved()
+        observed.links[1].mtu = 9001
+        guard case .createLink(let spec) = Planner.plan(config: config, observed: observed).changes[0] else { return XCTFail() }
+        XCTAssertEqual(spec.mtu, 8951)
+        config.links[0].mtu = 9000
+        let plan = Planner.plan(config: config, observed: observed)
+        XCTAssertTrue(plan.blockers.first?.hasPrefix("links[0].mtu: 9000 does not fit") ?? false, "\(plan.blockers)")
+    }
+
+    func testForeignAddressOnOurDeviceIsReplacedButLinkLocalKept() {
+        var observed = convergedObserved(config)
+        observed.addresses.append(ObservedAddress(linkIndex: 7, prefix: IPPrefix("10.200.0.1/9")!))
+        XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line), ["- address 10.200.0.1/9 dev gp0"])
+    }
+
+    func testIPv6ConfigAsksForIPv6Forwarding() {
+        let c = decodeOK("""
+        {"links": [{"name": "gp6", "underlayDevice": "eth0", "outerIpAddress": "2001:db8:1::10",
+          "innerIpAddress": "fd00:10::fffe/64", "peers": [{"outerIpAddress": "2001:db8:2::4"}]}]}
+        """)!
+        var observed = baseObserved()
+        observed.addresses.append(ObservedAddress(linkIndex: 2, prefix: IPPrefix("2001:db8:1::10/64")!))
+        let lines = Planner.plan(config: c, observed: observed).changes.map(\.line)
+        XCTAssertTrue(lines[0].contains("local 2001:db8:1::10 mtu 1430"), lines[0])
+        XCTAssertEqual(lines.last, "+ sysctl net.ipv6.conf.all.forwarding = 1")
+        XCTAssertTrue(Planner.sysctlKeys(for: c).contains(.ipv6Forward))
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import XCTest
+
+/// Result of running a command.
+struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+@discardableResult
+func sh(_ args: [String], stdin: String? = nil) -> Run {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    if let stdin {
+        let inp = Pipe()
+        p.standardInput = inp
+        inp.fileHandleForWriting.write(stdin.data(using: .utf8)!)
+        inp.fileHandleForWriting.closeFile()
+    } else {
+        p.standardInput = FileHandle.nullDevice
+    }
+    do { try p.run() } catch { return Run(status: 127, stdout: "", stderr: "\(error)") }
+    // Read both pipes before waiting so a chatty command cannot block on a full pipe.
+    final class Box: @unchecked Sendable { var data = Data() }
+    let o = Box()
+    let g = DispatchGroup()
+    g.enter()
+    DispatchQueue.global().async { o.data = out.fileHandleForReading.readDataToEndOfFile(); g.leave() }
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    g.wait()
+    p.waitUntilExit()
+    return Run(status: p.terminationStatus, stdout: String(decoding: o.data, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+/// The package root, from this file's path (Tests/GatePeerKernelTests/Namespace.swift).
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The gatepeer binary under test: $GATEPEER_BIN (scripts/test sets it) or the debug build.
+let gatepeerBinary: String = ProcessInfo.processInfo.environment["GATEPEER_BIN"]
+    ?? packageRoot.appendingPathComponent(".build/debug/gatepeer").path
+
+/// A network namespace made for one test and deleted afterwards, also when it fails.
+/// Names start with "gpt-" so scripts/test can sweep leftovers after a crash.
+final class Namespace {
+    let name: String
+
+    init(_ tag: String) throws {
+        name = "gpt-\(tag)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        let r = sh(["ip", "netns", "add", name])
+        guard r.status == 0 else { throw XCTSkip("cannot create network namespace: \(r.stderr)") }
+        ip("link", "set", "lo", "up")
+    }
+
+    func destroy() { sh(["ip", "netns", "del", name]) }
+
+    /// Runs a command inside the namespace.
+    @discardableResult
+    func exec(_ args: [String], stdin: String? = nil) -> Run { sh(["ip", "netns", "exec", name] + args, stdin: stdin) }
+
+    /// `ip -n NS ARGS`; fails the test on error.
+    @discardableResult
+    func ip(_ args: String..., file: StaticString = #filePath, line: UInt = #line) -> String {
+        let r = sh(["ip", "-n", name] + args)
+        XCTAssertEqual(r.status, 0, "ip \(args.joined(separator: " ")): \(r.stderr)", file: file, line: line)
+        return r.stdout
+    }
+
+    func bridge(_ args: String...) -> String { sh(["bridge", "-n", name] + args).stdout }
+
+    func gatepeer(_ args: String...) -> Run { exec([gatepeerBinary] + args) }
+
+    func sysctl(_ key: String) -> String {
+        exec(["sysctl", "-n", key]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    // MARK: reading kernel state back as JSON
+
+    func json(_ text: String) -> [[String: Any]] {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty { return [] }
+        return (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [[String: Any]] ?? []
+    }
+
+    func links() -> [[String: Any]] { json(ip("-j", "-d", "link", "show")) }
+    func link(_ dev: String) -> [String: Any]? { links().first { $0["ifname"] as? String == dev } }
+    func fdb(_ dev: String) -> [[String: Any]] { json(bridge("-j", "fdb", "show", "dev", dev)) }
+    func routes(_ extra: String...) -> [[String: Any]] {
+        json(sh(["ip", "-n", name, "-j", "route", "show"] + extra).stdout)
+            + json(sh(["ip", "-n", name, "-6", "-j", "route", "show"] + extra).stdout)
+    }
+    func addresses(_ dev: String) -> [String] {
+        json(ip("-j", "addr", "show", "dev", dev)).flatMap { ($0["addr_info"] as? [[String: Any]]) ?? [] }
+            .filter { ($0["scope"] as? String) != "link" }
+            .map { "\($0["local"]!)/\($0["prefixlen"]!)" }
+    }
+
+    /// Everything a test may compare before and after: links, addresses, routes, FDB.
+    func snapshot() -> String {
+        let l = sh(["ip", "-n", name, "-d", "link", "show"]).stdout
+            .split(separator: "\n").filter { !$0.contains("link/") }.joined(separator: "\n")  // stats vary, MACs don't
+        let a = sh(["ip", "-n", name, "addr", "show"]).stdout
+            .split(separator: "\n").filter { !$0.contains("valid_lft") }.joined(separator: "\n")
+        let r = sh(["ip", "-n", name, "route", "show", "table", "all"]).stdout
+        let f = sh(["bridge", "-n", name, "fdb", "show"]).stdout
+        return [l, a, r, f].joined(separator: "\n----\n")
+    }
+}
+
+/// Base class: every kernel test runs as root in namespaces it made itself.
+class KernelTestCase: XCTestCase {
+    private var namespaces: [Namespace] = []
+    private var tempFiles: [URL] = []
+
+    override func setUpWithError() throws {
+        guard geteuid() == 0 else {
+            if ProcessInfo.processInfo.environment["GATEPEER_REQUIRE_KERNEL_TESTS"] == "1" {
+                XCTFail("kernel tests need root and GATEPEER_REQUIRE_KERNEL_TESTS=1 forbids skipping them")
+            }
+            throw XCTSkip("kernel tests need root")
+        }
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: gatepeerBinary), "no binary at \(gatepeerBinary): run swift build")
+    }
+
+    override func tearDown() {
+        for ns in namespaces { ns.destroy() }
+        namespaces.removeAll()
+        for f in tempFiles { try? FileManager.default.removeItem(at: f) }
+        super.tearDown()
+    }
+
+    func makeNamespace(_ tag: String) throws -> Namespace {
+        let ns = try Namespace(tag)
+        namespaces.append(ns)
+        return ns
+    }
+
+    /// A namespace shaped like the peer VM: eth0 (172.31.0.254/24, up) with a veth peer.
+    func makePeerNamespace() throws -> Namespace {
+        let ns = try makeNamespace("peer")
+        ns.ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+        ns.ip("addr", "add", "172.31.0.254/24", "dev", "eth0")
+        ns.ip("link", "set", "eth0", "up")
+        ns.ip("link", "set", "eth1", "up")
+        return ns
+    }
+
+    func writeConfig(_ text: String) -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-test-\(UUID().uuidString).json")
+        try! text.write(to: url, atomically: true, encoding: .utf8)
+        tempFiles.append(url)
+        return url.path
+    }
+}
