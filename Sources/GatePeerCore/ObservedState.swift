@@ -129,6 +129,11 @@ public struct SysctlKey: Hashable, Sendable, Comparable, CustomStringConvertible
     public init(components: [String]) { self.components = components }
     public var description: String { components.joined(separator: ".") }
     public var procPath: String { "/proc/sys/" + components.joined(separator: "/") }
+    /// The interface a per-device key (net.ipv4.conf.DEV.x) is about; nil for global keys.
+    public var device: String? {
+        guard components.count == 5, components[2] == "conf", !["all", "default"].contains(components[3]) else { return nil }
+        return components[3]
+    }
     public var isIPv6: Bool { components.count > 1 && components[1] == "ipv6" }
     public static func < (a: SysctlKey, b: SysctlKey) -> Bool { a.description < b.description }
 

@@ -33,6 +33,8 @@ public final class Kernel {
 
     public struct ApplyReport: Sendable {
         public var applied: Int
+        /// What the kernel refused, plus one entry per link whose dependent changes were
+        /// skipped because the link itself could not be created.
         public var failures: [KernelError]
     }
 
@@ -51,18 +53,23 @@ public final class Kernel {
             if batch.count > 0 { failures += try socket.send(batch) }
             batch = RequestBatch(socket: socket)
         }
+        /// Sends what is queued and learns the indexes of links created in it (one dump).
+        func settleCreated() throws {
+            try flush()
+            guard !created.isEmpty else { return }
+            let now = try indexesByName()
+            for name in created { index[name] = now[name] }
+            created.removeAll()
+        }
         /// The index of a link, asking the kernel for links created in this run.
         func resolve(_ name: String) throws -> Int32? {
-            if created.contains(name) {
-                try flush()
-                created.remove(name)
-                index[name] = try lookupIndex(name)
-            }
+            if created.contains(name) { try settleCreated() }
             return index[name]
         }
-        func missing(_ name: String) -> KernelError {
-            KernelError(object: "link \(name)", errno: ENODEV, kernelMessage: "device not present after its creation failed")
-        }
+        /// Changes that depend on a link that is not there (its creation failed) are
+        /// skipped and counted, not reported one by one.
+        var skipped: [String: Int] = [:]
+        func missing(_ name: String) { skipped[name, default: 0] += 1 }
 
         for change in plan.changes {
             switch change {
@@ -77,40 +84,48 @@ public final class Kernel {
             case .changeLink(let spec, let idx, let attrs):
                 RtnetlinkCodec.changeLink(batch, spec, index: idx, attrs)
             case .setSysctl(let key, _, let value):
-                try flush()
-                for name in created { index[name] = try lookupIndex(name) }
-                created.removeAll()
+                try settleCreated()
+                if let dev = key.device, index[dev] == nil {
+                    missing(dev)
+                    continue
+                }
                 do { try Sysctl.write(key, value) } catch let e as KernelError { failures.append(e) }
             case .deleteFDB(let link, let idx, let dst):
                 RtnetlinkCodec.fdb(batch, append: false, link: link, index: idx, destination: dst)
             case .appendFDB(let link, let dst):
-                guard let idx = try resolve(link) else { failures.append(missing(link)); continue }
+                guard let idx = try resolve(link) else { missing(link); continue }
                 RtnetlinkCodec.fdb(batch, append: true, link: link, index: idx, destination: dst)
             case .deleteAddress(let link, let idx, let p):
                 RtnetlinkCodec.address(batch, add: false, link: link, index: idx, p)
             case .addAddress(let link, let p):
-                guard let idx = try resolve(link) else { failures.append(missing(link)); continue }
+                guard let idx = try resolve(link) else { missing(link); continue }
                 RtnetlinkCodec.address(batch, add: true, link: link, index: idx, p)
             case .setLinkUp(let link):
-                guard let idx = try resolve(link) else { failures.append(missing(link)); continue }
+                guard let idx = try resolve(link) else { missing(link); continue }
                 RtnetlinkCodec.setLinkUp(batch, name: link, index: idx)
             case .addRoute(let link, let r):
-                guard let idx = try resolve(link) else { failures.append(missing(link)); continue }
+                guard let idx = try resolve(link) else { missing(link); continue }
                 RtnetlinkCodec.route(batch, .add, destination: r.destination, via: r.via, index: idx, label: link)
             case .replaceRoute(let link, let r, _):
-                guard let idx = try resolve(link) else { failures.append(missing(link)); continue }
+                guard let idx = try resolve(link) else { missing(link); continue }
                 RtnetlinkCodec.route(batch, .replace, destination: r.destination, via: r.via, index: idx, label: link)
             }
         }
         try flush()
-        return ApplyReport(applied: plan.changes.count - failures.count, failures: failures)
+        // The alias request rides with the create; its failure adds nothing when the create failed.
+        let failedCreates = Set(failures.map(\.object).filter { $0.hasPrefix("create link ") && !$0.hasSuffix(" (alias)") })
+        failures.removeAll { $0.object.hasSuffix(" (alias)") && failedCreates.contains(String($0.object.dropLast(" (alias)".count))) }
+        let skippedCount = skipped.values.reduce(0, +)
+        for (name, n) in skipped.sorted(by: { $0.key < $1.key }) {
+            failures.append(KernelError(object: "link \(name)", errno: ENODEV, kernelMessage: "device is missing; \(n) dependent change(s) skipped"))
+        }
+        return ApplyReport(applied: plan.changes.count - failures.count - skippedCount + skipped.count, failures: failures)
     }
 
-    /// Index of one link by name (RTM_GETLINK with IFLA_IFNAME), nil if it is absent.
-    func lookupIndex(_ name: String) throws -> Int32? {
+    func indexesByName() throws -> [String: Int32] {
         let links = try socket.dump(type: RTM_GETLINK, family: UInt8(AF_UNSPEC),
                                     headerSize: MemoryLayout<ifinfomsg>.size, what: "links", parse: RtnetlinkCodec.parseLink)
-        return links.first { $0.name == name }?.index
+        return Dictionary(links.map { ($0.name, $0.index) }, uniquingKeysWith: { a, _ in a })
     }
 }
 

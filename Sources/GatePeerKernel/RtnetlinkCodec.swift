@@ -95,7 +95,7 @@ enum RtnetlinkCodec {
             putVXLAN(nlh, s, create: true)
         }
         // The kernel ignores IFLA_IFALIAS on creation; set it in the same sendmsg, by name.
-        b.add("mark link \(s.name) as gatepeer's") { nlh in
+        b.add("create link \(s.name) (alias)") { nlh in
             nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
             _ = nlh.header(ifinfomsg.self)
             nlh.putString(Int(IFLA_IFNAME), s.name)

@@ -179,7 +179,7 @@ func run(_ o: Options) -> Exit {
             for f in report.failures { stderr("gatepeer: failed: \(f)") }
             for b in plan.blockers { stderr("blocked: \(b)") }
             if !o.json {
-                stderr("gatepeer: \(o.command): \(plan.changes.count - report.failures.count) of \(plan.changes.count) change(s) applied")
+                stderr("gatepeer: \(o.command): \(report.applied) of \(plan.changes.count) change(s) applied")
             }
             return report.failures.isEmpty && plan.blockers.isEmpty ? .ok : .runtime
         } catch {

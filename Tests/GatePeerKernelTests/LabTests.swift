@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+
+/// End to end on the lab (scripts/lab): the backend reaches both devices and the LAN
+/// behind dev2 through gatepeer's tunnel, and only through it.
+final class LabTests: KernelTestCase {
+    var prefix = ""
+
+    func lab(_ args: String...) -> Run {
+        sh(["env", "GATEPEER_LAB=\(prefix)", packageRoot.appendingPathComponent("scripts/lab").path] + args)
+    }
+
+    func node(_ n: String) -> String { "\(prefix)-\(n)" }
+
+    func ping(from: String, _ target: String) -> Run {
+        sh(["ip", "netns", "exec", node(from), "ping", "-c", "2", "-W", "3", "-q", target])
+    }
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        // gpe + 3 hex digits: scripts/test sweeps exactly this pattern after a crash.
+        prefix = "gpe" + String(format: "%03x", Int.random(in: 0..<4096))
+        let up = lab("up")
+        addTeardownBlock { [prefix] in
+            _ = sh(["env", "GATEPEER_LAB=\(prefix)", packageRoot.appendingPathComponent("scripts/lab").path, "down"])
+        }
+        XCTAssertEqual(up.status, 0, "lab up: \(up.stderr)")
+    }
+
+    func testBackendReachesDevicesAndLANThroughTheTunnel() throws {
+        // Before gatepeer: nothing behind the VPG is reachable.
+        XCTAssertNotEqual(ping(from: "backend", "10.128.0.11").status, 0, "reachable before apply?")
+
+        let config = packageRoot.appendingPathComponent("netconfig/lab.json").path
+        let apply = sh(["ip", "netns", "exec", node("peer"), gatepeerBinary, "apply", "-c", config])
+        XCTAssertEqual(apply.status, 0, apply.stderr)
+
+        for target in ["10.128.0.11", "10.129.3.7", "192.168.10.1"] {
+            let r = ping(from: "backend", target)
+            XCTAssertEqual(r.status, 0, "backend -> \(target): \(r.stdout)\(r.stderr)")
+        }
+        // The pings crossed gp0: its counters moved, in both directions.
+        let status = sh(["ip", "netns", "exec", node("peer"), gatepeerBinary, "status", "--json", "-c", config])
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let stats = try XCTUnwrap(((doc["links"] as? [[String: Any]])?.first?["stats"]) as? [String: Any])
+        XCTAssertGreaterThanOrEqual(stats["txPackets"] as? Int ?? 0, 6)
+        XCTAssertGreaterThanOrEqual(stats["rxPackets"] as? Int ?? 0, 6)
+        XCTAssertEqual(doc["inSync"] as? Bool, true)
+
+        let plan = sh(["ip", "netns", "exec", node("peer"), gatepeerBinary, "plan", "-c", config])
+        XCTAssertEqual(plan.stdout, "no changes\n")
+
+        // And after down, the devices are unreachable again.
+        XCTAssertEqual(sh(["ip", "netns", "exec", node("peer"), gatepeerBinary, "down"]).status, 0)
+        XCTAssertNotEqual(ping(from: "backend", "10.128.0.11").status, 0, "reachable after down?")
+    }
+}

@@ -1,0 +1,44 @@
+# Shared by scripts/*: toolchain on PATH, Debian packages installed on demand.
+# Source it; it defines functions and sets no traps.
+
+export PATH="/opt/swift/usr/bin:/usr/sbin:/sbin:$PATH"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# Packages the product, the lab, the tests and the benchmarks need.
+GATEPEER_PACKAGES=(libmnl-dev pkg-config iproute2 iputils-ping tcpdump procps hyperfine jq)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+require_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "${0##*/}: must run as root (it builds network namespaces)" >&2
+    exit 2
+  fi
+}
+
+# Installs whichever of the given Debian packages are missing (apt-get update first).
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_toolchain() {
+  if ! command -v swift >/dev/null 2>&1; then
+    echo "${0##*/}: no Swift toolchain found (expected /opt/swift/usr/bin/swift)" >&2
+    exit 1
+  fi
+}
+
+# Deletes namespaces whose names match an extended regex (our own prefixes only).
+sweep_namespaces() {
+  local pattern=$1 ns
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "$pattern" || true); do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
