@@ -41,6 +41,16 @@ public enum Planner {
         /// Links whose state we must leave alone this round (blocked): not deleted as stale.
         var protectedIndexes = Set<Int32>()
         var desiredRouteKeys = Set<IPPrefix>()
+        // Routes in the main table by destination: ours, and anyone else's (first wins).
+        var ownedRoutes: [IPPrefix: ObservedRoute] = [:]
+        var foreignRoutes: [IPPrefix: ObservedRoute] = [:]
+        for r in observed.routes where r.table == ObservedRoute.mainTable {
+            if r.isOwned {
+                if ownedRoutes[r.destination] == nil { ownedRoutes[r.destination] = r }
+            } else if foreignRoutes[r.destination] == nil {
+                foreignRoutes[r.destination] = r
+            }
+        }
 
         for (i, link) in config.links.enumerated() {
             handledLinkNames.insert(link.name)
@@ -129,15 +139,11 @@ public enum Planner {
             // Routes to LANs behind devices.
             for r in link.routes {
                 desiredRouteKeys.insert(r.destination)
-                let foreign = observed.routes.first {
-                    $0.table == ObservedRoute.mainTable && !$0.isOwned && $0.destination == r.destination
-                }
-                if let f = foreign {
+                if let f = foreignRoutes[r.destination] {
                     blockers.append("links[\(i)].routes: \(r.destination) is already routed by protocol \(f.protocolNumber)\(f.outputIndex.flatMap { observed.link(index: $0) }.map { " dev \($0.name)" } ?? ""), which gatepeer does not own; that route is left alone")
                     continue
                 }
-                let mine = observed.routes.first { $0.isOwned && $0.table == ObservedRoute.mainTable && $0.destination == r.destination }
-                if let m = mine {
+                if let m = ownedRoutes[r.destination] {
                     if let e = current, m.outputIndex == e.index, m.gateway == r.via { continue }
                     routeWrites.append(.replaceRoute(link: link.name, r, old: m))
                 } else {

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import GatePeerCore
 import GatePeerKernel
 
@@ -109,7 +110,11 @@ func parseArguments(_ args: [String]) throws -> Options {
     return o
 }
 
-func stderr(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
+/// Progress and problems; stdout is flushed first so the two streams stay in order on a terminal.
+func stderr(_ s: String) {
+    fflush(nil)  // all output streams
+    FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
+}
 
 /// Loads and validates; on bad input prints every problem and exits 2 before any kernel access.
 func loadConfig(_ path: String) -> GatePeerConfig {
