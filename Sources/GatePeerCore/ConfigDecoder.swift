@@ -58,7 +58,7 @@ public enum ConfigDecoder {
         let vxlanId = o.integer("vxlanId", in: 1...16_777_215, &p) ?? Int(VPGLink.defaultVxlanId)
         let port = o.integer("port", in: 1...65535, &p) ?? Int(VPGLink.defaultPort)
         var range: PortRange? = PortRange(low: VPGLink.defaultPort, high: VPGLink.defaultPort)
-        if let r = o.value("sourcePortRange") {
+        if let r = o.value("sourcePortRange", &p) {
             range = decodePortRange(r, path: "\(path).sourcePortRange", &p)
         }
         let underlay = o.string("underlayDevice", required: true, &p)
@@ -90,6 +90,13 @@ public enum ConfigDecoder {
         o.finish(&p, known: ["name", "vxlanId", "port", "sourcePortRange", "underlayDevice", "outerIpAddress",
                              "innerIpAddress", "peers", "mtu", "learning", "mac", "routes"])
         guard let name, let range, let underlay, let outer, let inner, let peers, let routes else { return nil }
+        for (ri, r) in routes.enumerated() {
+            let caught = ([outer] + peers.map(\.outerIpAddress)).filter { r.destination.contains($0) }
+            if let a = caught.first {
+                p.add("\(path).routes[\(ri)].destination", "\(r.destination) contains the tunnel's own outer address \(a); the encapsulated packets would be routed into the tunnel")
+                return nil
+            }
+        }
         if name == underlay {
             p.add("\(path).underlayDevice", "\"\(underlay)\" is the link's own name; the underlay is the NIC the tunnel runs over")
         }
@@ -101,7 +108,8 @@ public enum ConfigDecoder {
     private static func decodePortRange(_ v: JSONValue, path: String, _ p: inout Problems) -> PortRange? {
         guard var o = ObjectReader(v, path: path, &p) else { return nil }
         let low = o.integer("low", in: 1...65535, required: true, &p)
-        let high = o.integer("high", in: 1...65535, required: true, &p)
+        // 65535 cannot be the top: the kernel's range is half-open and 16 bits wide.
+        let high = o.integer("high", in: 1...65534, required: true, &p)
         o.finish(&p, known: ["low", "high"])
         guard let low, let high else { return nil }
         guard low <= high else {
@@ -119,6 +127,7 @@ public enum ConfigDecoder {
         }
         var peers: [GatePeer] = []
         var seen: [IPAddress: Int] = [:]
+        var seenInner: [IPAddress: Int] = [:]
         var ok = true
         for (i, item) in items.enumerated() {
             let pp = "\(path)[\(i)]"
@@ -134,6 +143,12 @@ public enum ConfigDecoder {
                         p.add("\(pp).innerIpAddress", "\(pi) is outside the link's device subnet \(inner.network)"); innerOK = false
                     } else if pi == inner.address {
                         p.add("\(pp).innerIpAddress", "\(pi) is this link's own innerIpAddress"); innerOK = false
+                    } else if let why = deviceAddressProblem(pi, in: inner.network) {
+                        p.add("\(pp).innerIpAddress", why); innerOK = false
+                    } else if let first = seenInner[pi] {
+                        p.add("\(pp).innerIpAddress", "\(pi) is already the innerIpAddress of \(path)[\(first)]"); innerOK = false
+                    } else {
+                        seenInner[pi] = i
                     }
                 }
             }
@@ -181,6 +196,9 @@ public enum ConfigDecoder {
                 } else if via == inner.address {
                     p.add("\(rp).via", "\(via) is this link's own innerIpAddress; valid: a device address")
                     good = false
+                } else if let why = deviceAddressProblem(via, in: inner.network) {
+                    p.add("\(rp).via", why)
+                    good = false
                 }
                 if dest.family == inner.family, dest.overlaps(inner.network) {
                     p.add("\(rp).destination", "\(dest) overlaps the link's device subnet \(inner.network), which is reached directly")
@@ -209,14 +227,19 @@ public enum ConfigDecoder {
                 if a.name == b.name {
                     p.add("links[\(i)].name", "\"\(a.name)\" is already the name of links[\(j)]; names must be unique")
                 }
-                if a.vxlanId == b.vxlanId && a.port == b.port && a.outerIpAddress == b.outerIpAddress {
-                    p.add("links[\(i)]", "vxlanId \(a.vxlanId), port \(a.port) and outerIpAddress \(a.outerIpAddress) are the same as links[\(j)]'s; the kernel cannot hold both (EEXIST): change one of them")
+                // The kernel keys vxlan devices by VNI, port and outer family, not by the
+                // local address (checked: a second device with another local gets EEXIST).
+                if a.vxlanId == b.vxlanId && a.port == b.port && a.outerIpAddress.family == b.outerIpAddress.family {
+                    p.add("links[\(i)]", "vxlanId \(a.vxlanId), port \(a.port) and an \(a.outerIpAddress.family.name) outer address are the same as links[\(j)]'s; the kernel cannot hold both (EEXIST) even with different outerIpAddress: give one link another vxlanId or port")
                 }
                 if a.deviceSubnet.overlaps(b.deviceSubnet) {
                     p.add("links[\(i)].innerIpAddress", "device subnet \(a.deviceSubnet) overlaps links[\(j)]'s \(b.deviceSubnet); each VPG needs its own subnet")
                 }
-                if a.name == b.underlayDevice || b.name == a.underlayDevice {
-                    p.add("links[\(i)].name", "links[\(j)] and links[\(i)] use one's name as the other's underlayDevice")
+                if a.name == b.underlayDevice {
+                    p.add("links[\(i)].name", "\"\(a.name)\" is links[\(j)].underlayDevice; a tunnel cannot run over another tunnel of ours")
+                }
+                if b.name == a.underlayDevice {
+                    p.add("links[\(i)].underlayDevice", "\"\(a.underlayDevice)\" is links[\(j)].name; a tunnel cannot run over another tunnel of ours")
                 }
                 for (ri, r) in a.routes.enumerated() {
                     if b.deviceSubnet.family == r.destination.family, r.destination.overlaps(b.deviceSubnet) {
@@ -247,6 +270,10 @@ public enum ConfigDecoder {
             p.add(path, "\"\(s)\" is not a usable interface name; valid: 1 to 15 characters of A-Z a-z 0-9 _ - . (not \".\" or \"..\")")
             return nil
         }
+        if s == "all" || s == "default" {
+            p.add(path, "\"\(s)\" names the sysctl directories net.ipv4.conf.\(s) that apply to every interface; choose another name")
+            return nil
+        }
         return s
     }
 
@@ -255,11 +282,20 @@ public enum ConfigDecoder {
             p.add(path, "\"\(s)\" is not an IP address; valid: IPv4 such as 192.0.2.1 or IPv6 such as 2001:db8::1, without a prefix length")
             return nil
         }
-        if a.isZero || a.isMulticast {
-            p.add(path, "\(a) is not a unicast host address")
+        if a.isZero || a.isMulticast || a.isLoopback || a.isLimitedBroadcast {
+            p.add(path, "\(a) is not a unicast host address; valid: an address such as 192.0.2.1 or 2001:db8::1 (not unspecified, multicast, loopback or broadcast)")
             return nil
         }
         return a
+    }
+
+    /// A device's address inside the device subnet: not the subnet's network address,
+    /// nor (IPv4) its broadcast address, for subnets that have them.
+    static func deviceAddressProblem(_ a: IPAddress, in subnet: IPPrefix) -> String? {
+        guard subnet.length < subnet.family.bitCount - 1 else { return nil }
+        if a == subnet.address.masked(subnet.length) { return "\(a) is the network address of \(subnet); valid: a device address in it" }
+        if subnet.family == .v4, a == subnet.lastAddress { return "\(a) is the broadcast address of \(subnet); valid: a device address in it" }
+        return nil
     }
 
     /// A network prefix: host bits must be zero, so a typo like 192.168.10.1/24 is caught.
@@ -285,8 +321,12 @@ public enum ConfigDecoder {
             return nil
         case .success(let pre):
             let bits = pre.family.bitCount
-            if pre.address.isZero || pre.address.isMulticast {
-                p.add(path, "\(pre.address) is not a unicast host address")
+            if pre.address.isZero || pre.address.isMulticast || pre.address.isLoopback || pre.address.isLimitedBroadcast {
+                p.add(path, "\(pre.address) is not a unicast host address; valid: such as 10.255.255.254/9")
+                return nil
+            }
+            if pre.length == bits {
+                p.add(path, "\(s) is a single address, which leaves no device subnet; valid: the device subnet's length, such as /9")
                 return nil
             }
             if pre.length < bits - 1 {
@@ -335,15 +375,20 @@ struct ObjectReader {
 
     private func sub(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    mutating func value(_ key: String) -> JSONValue? {
+    /// The member's value; nil when absent. An explicit null is reported (leave the field
+    /// out for its default), so a half-edited file does not silently fall back.
+    mutating func value(_ key: String, _ p: inout Problems) -> JSONValue? {
         used.insert(key)
         guard let v = members.first(where: { $0.key == key })?.value else { return nil }
-        if case .null = v { return nil }
+        if case .null = v {
+            p.add(sub(key), "is null; leave the field out to use its default, or give a value")
+            return nil
+        }
         return v
     }
 
     mutating func string(_ key: String, required: Bool, _ p: inout Problems) -> String? {
-        guard let v = value(key) else {
+        guard let v = value(key, &p) else {
             if required { p.add(sub(key), "is required") }
             return nil
         }
@@ -352,14 +397,14 @@ struct ObjectReader {
     }
 
     mutating func bool(_ key: String, _ p: inout Problems) -> Bool? {
-        guard let v = value(key) else { return nil }
+        guard let v = value(key, &p) else { return nil }
         guard case .bool(let b) = v else { p.add(sub(key), "is \(v.typeName); valid: true or false"); return nil }
         return b
     }
 
     mutating func integer(_ key: String, in range: ClosedRange<Int>, required: Bool = false,
                           _ p: inout Problems, hint: String? = nil) -> Int? {
-        guard let v = value(key) else {
+        guard let v = value(key, &p) else {
             if required { p.add(sub(key), "is required; valid: \(range.lowerBound)..\(range.upperBound)") }
             return nil
         }
@@ -369,7 +414,8 @@ struct ObjectReader {
             return nil
         }
         guard let n = Int(t) else {
-            p.add(sub(key), "\(t) is not an integer; valid: \(range.lowerBound)..\(range.upperBound)\(extra)")
+            let integral = t.drop(while: { $0 == "-" }).allSatisfy { $0.isASCII && $0.isNumber }
+            p.add(sub(key), "\(t) is \(integral ? "out of range" : "not an integer"); valid: \(range.lowerBound)..\(range.upperBound)\(extra)")
             return nil
         }
         guard range.contains(n) else {
@@ -380,7 +426,7 @@ struct ObjectReader {
     }
 
     mutating func array(_ key: String, required: Bool, _ p: inout Problems) -> [JSONValue]? {
-        guard let v = value(key) else {
+        guard let v = value(key, &p) else {
             if required { p.add(sub(key), "is required; valid: an array [ ... ]") }
             return nil
         }

@@ -48,6 +48,15 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
 
     public var isIPv6LinkLocal: Bool { family == .v6 && high >> 54 == 0x3fa }  // fe80::/10
 
+    public var isLoopback: Bool {
+        switch family {
+        case .v4: return low >> 24 == 127
+        case .v6: return high == 0 && low == 1
+        }
+    }
+
+    public var isLimitedBroadcast: Bool { family == .v4 && low == 0xffff_ffff }
+
     public var isMulticast: Bool {
         switch family {
         case .v4: return low >> 28 == 0xe

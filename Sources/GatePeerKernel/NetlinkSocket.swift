@@ -238,11 +238,12 @@ final class RequestBatch {
             currentLastOffset = offset
         } else {
             // This message did not fit: close the chunk before it, then carry it over.
+            // batch_reset moves it to the front and already counts it; calling
+            // batch_next again would swallow whatever stale bytes follow it.
             sealChunk(size: mnl_nlmsg_batch_size(batch))
             mnl_nlmsg_batch_reset(batch)
             current = [seq: description]
             currentLastOffset = 0
-            _ = mnl_nlmsg_batch_next(batch)
         }
     }
 

@@ -138,6 +138,25 @@ final class KernelTests: KernelTestCase {
         XCTAssertEqual(ns.routes("proto", "201").compactMap { $0["dst"] as? String }, ["192.168.10.0/24"])
     }
 
+    /// 5,000 routes need several sendmsg batches: every route lands exactly once (a
+    /// request carried across a batch boundary once got sent twice), and removing them
+    /// all is one apply.
+    func testThousandsOfRoutesAcrossBatchBoundaries() throws {
+        let ns = try makePeerNamespace()
+        let routes = (0..<5000).map { ("10.\($0 / 256).\($0 % 256).0/24", "10.129.3.7") }
+        let cfg = writeConfig(configJSON(linkJSON(routes: routes)))
+        let r = ns.gatepeer("apply", "-c", cfg)
+        XCTAssertEqual(r.status, 0, String(r.stderr.prefix(2000)))
+        XCTAssertFalse(r.stderr.contains("failed"), String(r.stderr.prefix(2000)))
+        let installed = ns.routes("proto", "201")
+        XCTAssertEqual(installed.count, 5000)
+        XCTAssertEqual(Set(installed.compactMap { $0["dst"] as? String }), Set(routes.map(\.0)))
+        XCTAssertEqual(ns.gatepeer("plan", "-c", cfg).stdout, "no changes\n")
+        let fewer = writeConfig(configJSON(linkJSON(routes: Array(routes.prefix(10)))))
+        XCTAssertEqual(ns.gatepeer("apply", "-c", fewer).status, 0)
+        XCTAssertEqual(ns.routes("proto", "201").count, 10)
+    }
+
     func testDownRemovesOnlyWhatWeOwn() throws {
         let ns = try makePeerNamespace()
         // Foreign objects: a vxlan device, its address, a static route through it, an

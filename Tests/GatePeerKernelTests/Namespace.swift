@@ -54,6 +54,9 @@ final class Namespace {
         let r = sh(["ip", "netns", "add", name])
         guard r.status == 0 else { throw XCTSkip("cannot create network namespace: \(r.stderr)") }
         ip("link", "set", "lo", "up")
+        // No duplicate address detection: link-local addresses would otherwise change
+        // state (tentative -> valid) while a test compares snapshots.
+        exec(["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"])
     }
 
     func destroy() { sh(["ip", "netns", "del", name]) }
@@ -105,6 +108,7 @@ final class Namespace {
             .split(separator: "\n").filter { !$0.contains("link/") }.joined(separator: "\n")  // stats vary, MACs don't
         let a = sh(["ip", "-n", name, "addr", "show"]).stdout
             .split(separator: "\n").filter { !$0.contains("valid_lft") }.joined(separator: "\n")
+            .replacingOccurrences(of: " tentative", with: "")
         let r = sh(["ip", "-n", name, "route", "show", "table", "all"]).stdout
         let f = sh(["bridge", "-n", name, "fdb", "show"]).stdout
         return [l, a, r, f].joined(separator: "\n----\n")
