@@ -178,39 +178,40 @@ public enum ConfigDecoder {
         var seen: [IPPrefix: Int] = [:]
         var ok = true
         for (i, item) in items.enumerated() {
-            let rp = "\(path)[\(i)]"
-            guard var o = ObjectReader(item, path: rp, &p) else { ok = false; continue }
-            let dest = o.string("destination", required: true, &p).flatMap { network($0, "\(rp).destination", &p) }
-            let via = o.string("via", required: true, &p).flatMap { hostAddress($0, "\(rp).via", &p) }
+            var rpCache: String?
+            func rpf() -> String { if let c = rpCache { return c }; let v = "\(path)[\(i)]"; rpCache = v; return v }
+            guard var o = ObjectReader(item, path: rpf(), &p) else { ok = false; continue }
+            let dest = o.string("destination", required: true, &p).flatMap { network($0, "\(rpf()).destination", &p) }
+            let via = o.string("via", required: true, &p).flatMap { hostAddress($0, "\(rpf()).via", &p) }
             o.finish(&p, known: ["destination", "via"])
             guard let dest, let via else { ok = false; continue }
             var good = true
             if dest.length == 0 {
-                p.add("\(rp).destination", "\(dest) would take over the default route; valid: the LAN prefix behind the device")
+                p.add("\(rpf()).destination", "\(dest) would take over the default route; valid: the LAN prefix behind the device")
                 good = false
             }
             if let inner {
                 if !inner.network.contains(via) {
-                    p.add("\(rp).via", "\(via) is outside the link's device subnet \(inner.network); valid: a device address in it")
+                    p.add("\(rpf()).via", "\(via) is outside the link's device subnet \(inner.network); valid: a device address in it")
                     good = false
                 } else if via == inner.address {
-                    p.add("\(rp).via", "\(via) is this link's own innerIpAddress; valid: a device address")
+                    p.add("\(rpf()).via", "\(via) is this link's own innerIpAddress; valid: a device address")
                     good = false
                 } else if let why = deviceAddressProblem(via, in: inner.network) {
-                    p.add("\(rp).via", why)
+                    p.add("\(rpf()).via", why)
                     good = false
                 }
                 if dest.family == inner.family, dest.overlaps(inner.network) {
-                    p.add("\(rp).destination", "\(dest) overlaps the link's device subnet \(inner.network), which is reached directly")
+                    p.add("\(rpf()).destination", "\(dest) overlaps the link's device subnet \(inner.network), which is reached directly")
                     good = false
                 }
             }
             if dest.family != via.family {
-                p.add("\(rp).via", "\(via) is \(via.family.name) but destination \(dest) is \(dest.family.name)")
+                p.add("\(rpf()).via", "\(via) is \(via.family.name) but destination \(dest) is \(dest.family.name)")
                 good = false
             }
             if let first = seen[dest] {
-                p.add("\(rp).destination", "\(dest) is listed twice (also \(path)[\(first)])")
+                p.add("\(rpf()).destination", "\(dest) is listed twice (also \(path)[\(first)])")
                 good = false
             }
             seen[dest] = i
@@ -261,29 +262,29 @@ public enum ConfigDecoder {
 
     /// Linux accepts 1..15 bytes without '/', ':' or whitespace; we also refuse anything
     /// outside [A-Za-z0-9_.-] so names survive shells, sysctl paths and systemd units.
-    static func interfaceName(_ s: String, _ path: String, _ p: inout Problems) -> String? {
+    static func interfaceName(_ s: String, _ path: @autoclosure () -> String, _ p: inout Problems) -> String? {
         let allowed = s.utf8.allSatisfy { c in
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
                 || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
         }
         if s.isEmpty || s.utf8.count > 15 || !allowed || s == "." || s == ".." {
-            p.add(path, "\"\(s)\" is not a usable interface name; valid: 1 to 15 characters of A-Z a-z 0-9 _ - . (not \".\" or \"..\")")
+            p.add(path(), "\"\(s)\" is not a usable interface name; valid: 1 to 15 characters of A-Z a-z 0-9 _ - . (not \".\" or \"..\")")
             return nil
         }
         if s == "all" || s == "default" {
-            p.add(path, "\"\(s)\" names the sysctl directories net.ipv4.conf.\(s) that apply to every interface; choose another name")
+            p.add(path(), "\"\(s)\" names the sysctl directories net.ipv4.conf.\(s) that apply to every interface; choose another name")
             return nil
         }
         return s
     }
 
-    static func hostAddress(_ s: String, _ path: String, _ p: inout Problems) -> IPAddress? {
+    static func hostAddress(_ s: String, _ path: @autoclosure () -> String, _ p: inout Problems) -> IPAddress? {
         guard let a = IPAddress(s) else {
-            p.add(path, "\"\(s)\" is not an IP address; valid: IPv4 such as 192.0.2.1 or IPv6 such as 2001:db8::1, without a prefix length")
+            p.add(path(), "\"\(s)\" is not an IP address; valid: IPv4 such as 192.0.2.1 or IPv6 such as 2001:db8::1, without a prefix length")
             return nil
         }
         if a.isZero || a.isMulticast || a.isLoopback || a.isLimitedBroadcast {
-            p.add(path, "\(a) is not a unicast host address; valid: an address such as 192.0.2.1 or 2001:db8::1 (not unspecified, multicast, loopback or broadcast)")
+            p.add(path(), "\(a) is not a unicast host address; valid: an address such as 192.0.2.1 or 2001:db8::1 (not unspecified, multicast, loopback or broadcast)")
             return nil
         }
         return a
@@ -299,14 +300,14 @@ public enum ConfigDecoder {
     }
 
     /// A network prefix: host bits must be zero, so a typo like 192.168.10.1/24 is caught.
-    static func network(_ s: String, _ path: String, _ p: inout Problems) -> IPPrefix? {
+    static func network(_ s: String, _ path: @autoclosure () -> String, _ p: inout Problems) -> IPPrefix? {
         switch IPPrefix.parse(s) {
         case .failure(let e):
-            p.add(path, prefixMessage(s, e))
+            p.add(path(), prefixMessage(s, e))
             return nil
         case .success(let pre):
             if pre.hasHostBits {
-                p.add(path, "\(s) has host bits set; valid: the network address \(pre.network)")
+                p.add(path(), "\(s) has host bits set; valid: the network address \(pre.network)")
                 return nil
             }
             return pre
@@ -314,28 +315,28 @@ public enum ConfigDecoder {
     }
 
     /// An interface address with its subnet length: the address itself must be a usable host.
-    static func interfaceAddress(_ s: String, _ path: String, _ p: inout Problems) -> IPPrefix? {
+    static func interfaceAddress(_ s: String, _ path: @autoclosure () -> String, _ p: inout Problems) -> IPPrefix? {
         switch IPPrefix.parse(s) {
         case .failure(let e):
-            p.add(path, prefixMessage(s, e))
+            p.add(path(), prefixMessage(s, e))
             return nil
         case .success(let pre):
             let bits = pre.family.bitCount
             if pre.address.isZero || pre.address.isMulticast || pre.address.isLoopback || pre.address.isLimitedBroadcast {
-                p.add(path, "\(pre.address) is not a unicast host address; valid: such as 10.255.255.254/9")
+                p.add(path(), "\(pre.address) is not a unicast host address; valid: such as 10.255.255.254/9")
                 return nil
             }
             if pre.length == bits {
-                p.add(path, "\(s) is a single address, which leaves no device subnet; valid: the device subnet's length, such as /9")
+                p.add(path(), "\(s) is a single address, which leaves no device subnet; valid: the device subnet's length, such as /9")
                 return nil
             }
             if pre.length < bits - 1 {
                 if !pre.hasHostBits {
-                    p.add(path, "\(s) is the subnet's network address; valid: a host address in \(pre.network) with its length, such as \(pre.network.lastAddress.family == .v4 ? "10.255.255.254/9" : "2001:db8::fffe/64")")
+                    p.add(path(), "\(s) is the subnet's network address; valid: a host address in \(pre.network) with its length, such as \(pre.network.lastAddress.family == .v4 ? "10.255.255.254/9" : "2001:db8::fffe/64")")
                     return nil
                 }
                 if pre.family == .v4, pre.address == pre.lastAddress {
-                    p.add(path, "\(s) is the subnet's broadcast address; valid: a host address in \(pre.network)")
+                    p.add(path(), "\(s) is the subnet's broadcast address; valid: a host address in \(pre.network)")
                     return nil
                 }
             }
@@ -360,25 +361,31 @@ struct Problems {
 /// Reads one JSON object, remembering which keys were consumed so that unknown keys
 /// (typos) can be reported by `finish`.
 struct ObjectReader {
-    let path: String
+    /// The object's JSON path, formatted only when a problem is reported: configs can
+    /// hold 10,000s of routes and almost never have problems.
+    let path: () -> String
     let members: [JSONValue.Member]
-    private var used = Set<String>()
+    private var used: [String] = []
 
-    init?(_ v: JSONValue, path: String, _ p: inout Problems) {
+    init?(_ v: JSONValue, path: @escaping @autoclosure () -> String, _ p: inout Problems) {
         guard case .object(let m) = v else {
-            p.add(path.isEmpty ? "(top level)" : path, "is \(v.typeName); valid: an object { ... }")
+            let text = path()
+            p.add(text.isEmpty ? "(top level)" : text, "is \(v.typeName); valid: an object { ... }")
             return nil
         }
         self.path = path
         self.members = m
     }
 
-    private func sub(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    private func sub(_ key: String) -> String {
+        let text = path()
+        return text.isEmpty ? key : "\(text).\(key)"
+    }
 
     /// The member's value; nil when absent. An explicit null is reported (leave the field
     /// out for its default), so a half-edited file does not silently fall back.
     mutating func value(_ key: String, _ p: inout Problems) -> JSONValue? {
-        used.insert(key)
+        used.append(key)
         guard let v = members.first(where: { $0.key == key })?.value else { return nil }
         if case .null = v {
             p.add(sub(key), "is null; leave the field out to use its default, or give a value")

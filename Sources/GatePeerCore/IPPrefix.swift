@@ -18,16 +18,22 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
     /// Parses `ADDRESS/LENGTH`. With `defaultHostLength`, a bare address means a host
     /// prefix (/32 or /128).
     public static func parse(_ text: String, bareAddressIsHost: Bool = false) -> Result<IPPrefix, ParseError> {
-        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let addr = IPAddress(String(parts[0])) else { return .failure(.badAddress) }
-        if parts.count == 1 {
+        let utf8 = text.utf8
+        let slash = utf8.firstIndex(of: UInt8(ascii: "/"))
+        guard let addr = IPAddress(String(text[..<(slash ?? text.endIndex)])) else { return .failure(.badAddress) }
+        guard let slash else {
             guard bareAddressIsHost else { return .failure(.missingLength) }
             return .success(IPPrefix(address: addr, length: addr.family.bitCount)!)
         }
-        let lenText = parts[1]
-        guard !lenText.isEmpty, lenText.count <= 3, lenText.allSatisfy({ $0.isASCII && $0.isNumber }),
-              !(lenText.count > 1 && lenText.first == "0"),
-              let len = Int(lenText), len <= addr.family.bitCount else {
+        let lenText = utf8[utf8.index(after: slash)...]
+        var len = 0
+        for c in lenText {
+            guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return .failure(.badLength(maximum: addr.family.bitCount)) }
+            len = len * 10 + Int(c - UInt8(ascii: "0"))
+            if len > 128 { break }
+        }
+        guard !lenText.isEmpty, lenText.count <= 3, !(lenText.count > 1 && lenText.first == UInt8(ascii: "0")),
+              len <= addr.family.bitCount else {
             return .failure(.badLength(maximum: addr.family.bitCount))
         }
         return .success(IPPrefix(address: addr, length: len)!)

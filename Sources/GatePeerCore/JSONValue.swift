@@ -48,6 +48,17 @@ public struct JSONReader {
     private var line = 1
     private var lineStart = 0
     private var depth = 0
+    /// Where the parser is, as keys and indexes; turned into text only for a duplicate key.
+    private enum Step { case key(String), index(Int) }
+    private var steps: [Step] = []
+    private var pathText: String {
+        steps.reduce(into: "") { out, step in
+            switch step {
+            case .key(let k): out += out.isEmpty ? k : ".\(k)"
+            case .index(let i): out += "[\(i)]"
+            }
+        }
+    }
     private static let maxDepth = 64
     /// Duplicate keys found while parsing, reported by the config decoder with their paths.
     public private(set) var duplicateKeys: [(path: String, key: String, line: Int)] = []
@@ -55,7 +66,7 @@ public struct JSONReader {
     public static func parse(_ text: String) throws -> (JSONValue, duplicates: [(path: String, key: String, line: Int)]) {
         var r = JSONReader(bytes: Array(text.utf8))
         r.skipWhitespace()
-        let v = try r.parseValue(path: "")
+        let v = try r.parseValue()
         r.skipWhitespace()
         guard r.index == r.bytes.count else { throw r.error("unexpected text after the document") }
         return (v, r.duplicateKeys)
@@ -77,11 +88,11 @@ public struct JSONReader {
         }
     }
 
-    private mutating func parseValue(path: String) throws -> JSONValue {
+    private mutating func parseValue() throws -> JSONValue {
         guard index < bytes.count else { throw error("unexpected end of file") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject(path: path)
-        case UInt8(ascii: "["): return try parseArray(path: path)
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"): try expectWord("true"); return .bool(true)
         case UInt8(ascii: "f"): try expectWord("false"); return .bool(false)
@@ -104,11 +115,10 @@ public struct JSONReader {
         if depth > JSONReader.maxDepth { throw error("nesting deeper than \(JSONReader.maxDepth) levels") }
     }
 
-    private mutating func parseObject(path: String) throws -> JSONValue {
+    private mutating func parseObject() throws -> JSONValue {
         try enter(); defer { depth -= 1 }
         index += 1
         var members: [JSONValue.Member] = []
-        var seen = Set<String>()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object([]) }
         while true {
@@ -120,10 +130,12 @@ public struct JSONReader {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
             index += 1
             skipWhitespace()
-            let childPath = path.isEmpty ? key : "\(path).\(key)"
-            let value = try parseValue(path: childPath)
-            if !seen.insert(key).inserted {
-                duplicateKeys.append((path: path, key: key, line: keyLine))
+            steps.append(.key(key))
+            let value = try parseValue()
+            steps.removeLast()
+            // Config objects are small: a scan beats hashing every key into a set.
+            if members.contains(where: { $0.key == key }) {
+                duplicateKeys.append((path: pathText, key: key, line: keyLine))
             }
             members.append(.init(key: key, value: value, line: keyLine))
             skipWhitespace()
@@ -134,7 +146,7 @@ public struct JSONReader {
         }
     }
 
-    private mutating func parseArray(path: String) throws -> JSONValue {
+    private mutating func parseArray() throws -> JSONValue {
         try enter(); defer { depth -= 1 }
         index += 1
         var items: [JSONValue] = []
@@ -142,7 +154,9 @@ public struct JSONReader {
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array([]) }
         while true {
             skipWhitespace()
-            items.append(try parseValue(path: "\(path)[\(items.count)]"))
+            steps.append(.index(items.count))
+            items.append(try parseValue())
+            steps.removeLast()
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of file in an array") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -153,7 +167,20 @@ public struct JSONReader {
 
     private mutating func parseString() throws -> String {
         index += 1
-        var out: [UInt8] = []
+        // Fast path: no escapes, so the string is a slice of the input.
+        var j = index
+        while j < bytes.count {
+            let c = bytes[j]
+            if c == UInt8(ascii: "\"") {
+                guard let s = String(validating: bytes[index..<j], as: UTF8.self) else { throw error("invalid UTF-8 in a string") }
+                index = j + 1
+                return s
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            j += 1
+        }
+        var out: [UInt8] = Array(bytes[index..<j])
+        index = j
         while index < bytes.count {
             let c = bytes[index]
             if c == UInt8(ascii: "\"") {

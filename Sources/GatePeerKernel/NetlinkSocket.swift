@@ -178,7 +178,7 @@ final class NetlinkSocket {
                     let seq = m.pointee.nlmsg_seq
                     let (err, text) = NetlinkSocket.decodeError(m)
                     if err != 0 {
-                        let what = chunk.sequences[seq] ?? "request \(seq)"
+                        let what = chunk.sequences[seq]?() ?? "request \(seq)"
                         failures.append(KernelError(object: what, errno: err, kernelMessage: text))
                     }
                     if seq == lastSeq { done = true }
@@ -196,7 +196,8 @@ final class RequestBatch {
         let buffer: UnsafeMutableRawPointer
         var size: Int
         var lastOffset: Int
-        var sequences: [UInt32: String]
+        /// Descriptions are built only when the kernel refuses a request.
+        var sequences: [UInt32: () -> String]
     }
 
     private(set) var chunks: [Chunk] = []
@@ -204,7 +205,7 @@ final class RequestBatch {
     private let limit: Int
     private var buffer: UnsafeMutableRawPointer
     private var batch: OpaquePointer
-    private var current: [UInt32: String] = [:]
+    private var current: [UInt32: () -> String] = [:]
     private var currentLastOffset = 0
     var count: Int { chunks.reduce(current.count) { $0 + $1.sequences.count } }
 
@@ -224,9 +225,9 @@ final class RequestBatch {
     }
 
     /// Appends one request. `build` fills in type, flags and payload of a zeroed header.
-    func add(_ description: String, build: (UnsafeMutablePointer<nlmsghdr>) -> Void) {
+    func add(_ description: @escaping @autoclosure () -> String, build: (UnsafeMutablePointer<nlmsghdr>) -> Void) {
+        // put_header and put_extra_header zero what they reserve; nothing else to clear.
         let start = mnl_nlmsg_batch_current(batch)!
-        memset(start, 0, 4096)
         let nlh = mnl_nlmsg_put_header(start)!
         build(nlh)
         let seq = socket.takeSequence()
