@@ -4,10 +4,13 @@ public struct GatePeerConfig: Equatable, Sendable {
     /// Turn on IPv4 (and, when any link carries IPv6, IPv6) forwarding in the namespace.
     public var forwarding: Bool
     public var links: [VPGLink]
+    /// nil: gatepeer keeps no nftables table (and removes its table if one is there).
+    public var filter: FilterConfig?
 
-    public init(forwarding: Bool = true, links: [VPGLink]) {
+    public init(forwarding: Bool = true, links: [VPGLink], filter: FilterConfig? = nil) {
         self.forwarding = forwarding
         self.links = links
+        self.filter = filter
     }
 }
 
@@ -28,6 +31,9 @@ public struct VPGLink: Equatable, Sendable {
     public var learning: Bool
     public var mac: MACAddress
     public var routes: [LANRoute]
+    /// SNAT backend traffic toward devices to innerIpAddress, so replies return through
+    /// this peer even when the VPG has no route back to the backends.
+    public var snatBackendTraffic: Bool = false
 
     public var deviceSubnet: IPPrefix { innerIpAddress.network }
 

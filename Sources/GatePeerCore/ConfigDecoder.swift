@@ -48,8 +48,13 @@ public enum ConfigDecoder {
                 if let l = decodeLink(item, path: "links[\(i)]", &p) { links.append(l) } else { ok = false }
             }
         } else { ok = false }
-        o.finish(&p, known: ["forwarding", "links"])
-        return ok ? GatePeerConfig(forwarding: forwarding, links: links) : nil
+        var filter: FilterConfig? = nil
+        if let f = o.value("filter", &p) {
+            filter = decodeFilter(f, links: ok ? links : nil, &p)
+            if filter == nil { ok = false }
+        }
+        o.finish(&p, known: ["forwarding", "links", "filter"])
+        return ok ? GatePeerConfig(forwarding: forwarding, links: links, filter: filter) : nil
     }
 
     private static func decodeLink(_ v: JSONValue, path: String, _ p: inout Problems) -> VPGLink? {
@@ -75,6 +80,7 @@ public enum ConfigDecoder {
         let mtu = o.integer("mtu", in: mtuFloor...65535, &p,
                             hint: inner?.family == .v6 ? "(IPv6 inside needs at least 1280)" : nil)
         let learning = o.bool("learning", &p) ?? true
+        let snatBackend = o.bool("snatBackendTraffic", &p) ?? false
         var mac: MACAddress? = nil
         if let text = o.string("mac", required: false, &p) {
             if let m = MACAddress(text), !m.isMulticast, !m.isZero {
@@ -88,7 +94,7 @@ public enum ConfigDecoder {
             routes = decodeRoutes(items, path: "\(path).routes", inner: inner, &p)
         }
         o.finish(&p, known: ["name", "vxlanId", "port", "sourcePortRange", "underlayDevice", "outerIpAddress",
-                             "innerIpAddress", "peers", "mtu", "learning", "mac", "routes"])
+                             "innerIpAddress", "peers", "mtu", "learning", "mac", "routes", "snatBackendTraffic"])
         guard let name, let range, let underlay, let outer, let inner, let peers, let routes else { return nil }
         for (ri, r) in routes.enumerated() {
             let caught = ([outer] + peers.map(\.outerIpAddress)).filter { r.destination.contains($0) }
@@ -100,9 +106,11 @@ public enum ConfigDecoder {
         if name == underlay {
             p.add("\(path).underlayDevice", "\"\(underlay)\" is the link's own name; the underlay is the NIC the tunnel runs over")
         }
-        return VPGLink(name: name, vxlanId: UInt32(vxlanId), port: UInt16(port), sourcePortRange: range,
-                       underlayDevice: underlay, outerIpAddress: outer, innerIpAddress: inner, peers: peers,
-                       mtu: mtu, learning: learning, mac: mac, routes: routes)
+        var link = VPGLink(name: name, vxlanId: UInt32(vxlanId), port: UInt16(port), sourcePortRange: range,
+                           underlayDevice: underlay, outerIpAddress: outer, innerIpAddress: inner, peers: peers,
+                           mtu: mtu, learning: learning, mac: mac, routes: routes)
+        link.snatBackendTraffic = snatBackend
+        return link
     }
 
     private static func decodePortRange(_ v: JSONValue, path: String, _ p: inout Problems) -> PortRange? {

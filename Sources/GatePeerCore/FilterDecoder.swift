@@ -1,0 +1,252 @@
+/// Decoding and validation of the `filter` section; same conventions as the rest of
+/// ConfigDecoder: every problem at once, each with its JSON path and what is valid.
+extension ConfigDecoder {
+    static func decodeFilter(_ v: JSONValue, links: [VPGLink]?, _ p: inout Problems) -> FilterConfig? {
+        let path = "filter"
+        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        var ok = true
+        var f = FilterConfig()
+        if let u = o.string("uplinkDevice", required: false, &p) {
+            f.uplinkDevice = interfaceName(u, "\(path).uplinkDevice", &p)
+            if f.uplinkDevice == nil { ok = false }
+            if let links, links.contains(where: { $0.name == u }) {
+                p.add("\(path).uplinkDevice", "\"\(u)\" is a tunnel link of ours; valid: the interface toward the internet"); ok = false
+            }
+        }
+        let natText = o.string("nat", required: false, &p) ?? "masquerade"
+        let snatText = o.string("snatAddress", required: false, &p)
+        switch natText {
+        case "masquerade": f.nat = .masquerade
+        case "none": f.nat = .none
+        case "snat":
+            if let t = snatText, let a = hostAddress(t, "\(path).snatAddress", &p) { f.nat = .snat(a) } else {
+                if snatText == nil { p.add("\(path).snatAddress", "is required when nat is \"snat\"") }
+                ok = false
+            }
+        default:
+            p.add("\(path).nat", "\"\(natText)\" is not a NAT mode; valid: masquerade, snat (with snatAddress), none"); ok = false
+        }
+        if snatText != nil && natText != "snat" {
+            p.add("\(path).snatAddress", "is only used with \"nat\": \"snat\""); ok = false
+        }
+        if f.nat != .none && f.uplinkDevice == nil && o.members.contains(where: { $0.key == "uplinkDevice" }) == false {
+            p.add("\(path).uplinkDevice", "is required for NAT (nat is \"\(natText)\"); or set \"nat\": \"none\""); ok = false
+        }
+        f.mssClamp = o.bool("mssClamp", &p) ?? true
+        f.logDrops = o.bool("logDrops", &p) ?? true
+        if let items = o.array("backendPrefixes", required: false, &p) {
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item else { p.add("\(path).backendPrefixes[\(i)]", "is \(item.typeName); valid: a prefix such as 172.31.0.0/24"); ok = false; continue }
+                if let pre = network(s, "\(path).backendPrefixes[\(i)]", &p) { f.backendPrefixes.append(pre) } else { ok = false }
+            }
+        }
+        if let items = o.array("inbound", required: false, &p) {
+            var rules: [InboundRule] = []
+            for (i, item) in items.enumerated() {
+                let rp = "\(path).inbound[\(i)]"
+                guard var r = ObjectReader(item, path: rp, &p) else { ok = false; continue }
+                let from = r.string("from", required: true, &p).flatMap { network($0, "\(rp).from", &p) }
+                let proto = decodeProtocol(&r, path: rp, &p)
+                let ports = decodePorts(&r, path: rp, protocolMatch: proto, &p)
+                r.finish(&p, known: ["from", "protocol", "ports"])
+                if let from, let proto, let ports { rules.append(InboundRule(from: from, protocolMatch: proto, ports: ports)) } else { ok = false }
+            }
+            f.inbound = rules
+        }
+        if let items = o.array("resolvers", required: false, &p) {
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item, let a = hostAddress(s, "\(path).resolvers[\(i)]", &p) else {
+                    if case .string = item {} else { p.add("\(path).resolvers[\(i)]", "is \(item.typeName); valid: an IP address") }
+                    ok = false; continue
+                }
+                f.resolvers.append(a)
+            }
+        }
+        f.domainSlackSeconds = o.integer("domainSlackSeconds", in: 0...86400, &p) ?? 300
+        f.maxAddressesPerName = o.integer("maxAddressesPerName", in: 1...1024, &p) ?? 16
+        let deviceSubnets = links?.map(\.deviceSubnet) ?? []
+        if let items = o.array("outbound", required: false, &p) {
+            var names: [String: Int] = [:]
+            for (i, item) in items.enumerated() {
+                let gp = "\(path).outbound[\(i)]"
+                guard let g = decodeGroup(item, path: gp, deviceSubnets: deviceSubnets, &p) else { ok = false; continue }
+                if let first = names[g.name] {
+                    p.add("\(gp).name", "\"\(g.name)\" is already the name of \(path).outbound[\(first)]"); ok = false; continue
+                }
+                names[g.name] = i
+                f.outbound.append(g)
+            }
+        } else {
+            // No groups: devices reach the backends and nothing else.
+            f.outbound = [OutboundGroup(name: "default", sources: deviceSubnets, defaultAction: .deny)]
+        }
+        // A device belongs to one group: sources may not overlap across groups.
+        for (i, a) in f.outbound.enumerated() {
+            for (j, b) in f.outbound.enumerated() where j < i {
+                for sa in a.sources {
+                    if let sb = b.sources.first(where: { $0.overlaps(sa) }) {
+                        p.add("\(path).outbound[\(i)].sources", "\(sa) overlaps \(sb) of \(path).outbound[\(j)] (\"\(b.name)\"); a device belongs to one group"); ok = false
+                    }
+                }
+            }
+        }
+        let usesDomains = f.outbound.contains { $0.rules.contains { if case .domain = $0.destination { return true } else { return false } } }
+        if usesDomains && f.resolvers.isEmpty {
+            p.add("\(path).resolvers", "is required when a rule names a domain; valid: DNS server addresses such as [\"203.0.113.53\"]"); ok = false
+        }
+        o.finish(&p, known: ["uplinkDevice", "nat", "snatAddress", "mssClamp", "logDrops", "backendPrefixes", "inbound",
+                             "outbound", "resolvers", "domainSlackSeconds", "maxAddressesPerName"])
+        if ok {
+            // Ties and the rest of the policy semantics are the compiler's to find.
+            for (i, g) in f.outbound.enumerated() {
+                if case .failure(let e) = PolicyCompiler.compile(g) {
+                    for problem in e.problems {
+                        p.add("\(path).outbound[\(i)]" + (problem.path.isEmpty ? "" : ".\(problem.path)"), problem.message)
+                    }
+                    ok = false
+                }
+            }
+        }
+        return ok ? f : nil
+    }
+
+    static func decodeGroup(_ v: JSONValue, path: String, deviceSubnets: [IPPrefix], _ p: inout Problems) -> OutboundGroup? {
+        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        var ok = true
+        let name = o.string("name", required: true, &p)
+        if let n = name, n.isEmpty || n.count > 32 || !n.utf8.allSatisfy({ isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }) {
+            p.add("\(path).name", "\"\(n)\" is not a usable group name; valid: 1 to 32 characters of A-Z a-z 0-9 _ -"); ok = false
+        }
+        var sources: [IPPrefix] = []
+        if let items = o.array("sources", required: false, &p) {
+            if items.isEmpty { p.add("\(path).sources", "is empty; leave it out to mean every link's device subnet"); ok = false }
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item else { p.add("\(path).sources[\(i)]", "is \(item.typeName); valid: a prefix"); ok = false; continue }
+                if let pre = network(s, "\(path).sources[\(i)]", &p) { sources.append(pre) } else { ok = false }
+            }
+        } else {
+            sources = deviceSubnets
+        }
+        var defaultAction = FilterAction.deny
+        if let d = o.string("default", required: false, &p) {
+            if let a = FilterAction(rawValue: d) { defaultAction = a } else {
+                p.add("\(path).default", "\"\(d)\" is not an action; valid: allow, deny"); ok = false
+            }
+        }
+        var rules: [OutboundRule] = []
+        if let items = o.array("rules", required: false, &p) {
+            for (i, item) in items.enumerated() {
+                if let r = decodeOutboundRule(item, path: "\(path).rules[\(i)]", &p) { rules.append(r) } else { ok = false }
+            }
+        }
+        o.finish(&p, known: ["name", "sources", "default", "rules"])
+        guard ok, let name else { return nil }
+        return OutboundGroup(name: name, sources: sources, defaultAction: defaultAction, rules: rules)
+    }
+
+    static func decodeOutboundRule(_ v: JSONValue, path: String, _ p: inout Problems) -> OutboundRule? {
+        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        var ok = true
+        var action: FilterAction? = nil
+        if let a = o.string("action", required: true, &p) {
+            action = FilterAction(rawValue: a)
+            if action == nil { p.add("\(path).action", "\"\(a)\" is not an action; valid: allow, deny"); ok = false }
+        } else { ok = false }
+        let destText = o.string("destination", required: false, &p)
+        let domainText = o.string("domain", required: false, &p)
+        var destination: RuleDestination? = nil
+        switch (destText, domainText) {
+        case (let d?, nil):
+            if let pre = network(d, "\(path).destination", &p) { destination = .prefix(pre) } else { ok = false }
+        case (nil, let n?):
+            if let d = domainPattern(n, "\(path).domain", &p) { destination = .domain(d) } else { ok = false }
+        case (nil, nil):
+            p.add("\(path).destination", "is required (or \"domain\"); valid: a prefix such as 203.0.113.0/24, or 0.0.0.0/0 for anywhere"); ok = false
+        default:
+            p.add("\(path).domain", "give \"destination\" or \"domain\", not both"); ok = false
+        }
+        let proto = decodeProtocol(&o, path: path, &p)
+        let ports = decodePorts(&o, path: path, protocolMatch: proto, &p)
+        o.finish(&p, known: ["action", "destination", "domain", "protocol", "ports"])
+        guard ok, let action, let destination, let proto, let ports else { return nil }
+        return OutboundRule(action: action, destination: destination, protocolMatch: proto, ports: ports)
+    }
+
+    static func decodeProtocol(_ o: inout ObjectReader, path: String, _ p: inout Problems) -> ProtocolMatch? {
+        guard let v = o.value("protocol", &p) else { return .any }
+        switch v {
+        case .string(let s):
+            if s == "any" { return .any }
+            if let n = ProtocolMatch.names[s] { return .number(n) }
+            p.add("\(path).protocol", "\"\(s)\" is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, any, or a number 0..255")
+            return nil
+        case .number(let t):
+            if let n = Int(t), (0...255).contains(n) { return .number(UInt8(n)) }
+            p.add("\(path).protocol", "\(t) is out of range; valid: 0..255 or a name such as tcp")
+            return nil
+        default:
+            p.add("\(path).protocol", "is \(v.typeName); valid: a name such as tcp or a number 0..255")
+            return nil
+        }
+    }
+
+    /// `ports`: a list of integers (443) and ranges ("8000-8080"); only with tcp, udp,
+    /// sctp, dccp or udplite.
+    static func decodePorts(_ o: inout ObjectReader, path: String, protocolMatch: ProtocolMatch?, _ p: inout Problems) -> [PortRange]? {
+        guard let items = o.array("ports", required: false, &p) else { return [] }
+        if items.isEmpty { p.add("\(path).ports", "is empty; leave it out to mean any port"); return nil }
+        if let proto = protocolMatch, !proto.carriesPorts {
+            p.add("\(path).ports", "needs a protocol with ports (tcp, udp, sctp, dccp, udplite); protocol is \(proto)")
+            return nil
+        }
+        var out: [PortRange] = []
+        var ok = true
+        for (i, item) in items.enumerated() {
+            let ip = "\(path).ports[\(i)]"
+            switch item {
+            case .number(let t):
+                if let n = Int(t), (1...65535).contains(n) { out.append(PortRange(low: UInt16(n), high: UInt16(n))) } else {
+                    p.add(ip, "\(t) is out of range; valid: 1..65535"); ok = false
+                }
+            case .string(let s):
+                let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+                if parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), (1...65535).contains(a), (1...65535).contains(b), a <= b {
+                    out.append(PortRange(low: UInt16(a), high: UInt16(b)))
+                } else if parts.count == 1, let n = Int(s), (1...65535).contains(n) {
+                    out.append(PortRange(low: UInt16(n), high: UInt16(n)))
+                } else {
+                    p.add(ip, "\"\(s)\" is not a port or range; valid: 1..65535, or \"LOW-HIGH\" with LOW <= HIGH"); ok = false
+                }
+            default:
+                p.add(ip, "is \(item.typeName); valid: a port number or a \"LOW-HIGH\" range"); ok = false
+            }
+        }
+        return ok ? out : nil
+    }
+
+    /// Lowercase LDH labels, at most 253 characters; `*.` only as the whole first label.
+    static func domainPattern(_ s: String, _ path: String, _ p: inout Problems) -> DomainPattern? {
+        var text = s.lowercased()
+        if text.hasSuffix(".") { text.removeLast() }
+        var wildcard = false
+        if text.hasPrefix("*.") { wildcard = true; text.removeFirst(2) }
+        let labels = text.split(separator: ".", omittingEmptySubsequences: false)
+        if text.contains("*") {
+            p.add(path, "\"\(s)\" has a wildcard that is not the whole first label; valid: api.example.com or *.example.com")
+            return nil
+        }
+        let good = !text.isEmpty && text.count <= 253 && labels.count >= 2 && labels.allSatisfy { l in
+            !l.isEmpty && l.count <= 63 && l.first != "-" && l.last != "-"
+                && l.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
+        }
+        if !good {
+            p.add(path, "\"\(s)\" is not a domain name; valid: letters, digits and hyphens in dot-separated labels, such as api.example.com")
+            return nil
+        }
+        return DomainPattern(name: text, wildcard: wildcard)
+    }
+}
+
+func isAlnum(_ c: UInt8) -> Bool {
+    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
+}

@@ -1,0 +1,262 @@
+/// Compiles an outbound group into the shapes nftables looks up in constant-ish time.
+///
+/// Semantics (the vendor's, extended): among the rules that match a packet, the one with
+/// the most specific destination prefix wins; at the same prefix a specific protocol
+/// beats `any`, and a specific port beats any port (a narrower range beats a wider one).
+/// If no rule matches, the group's default decides. Two rules that tie exactly with
+/// different actions are a configuration error.
+///
+/// nftables interval maps cannot hold nested prefixes, so the address space is cut into
+/// disjoint intervals, each labelled with its decision: a plain verdict when the most
+/// specific prefix covering it has a rule for any protocol and nothing narrower, or a
+/// "bundle" (a short chain: port map, protocol map, then the fallback) otherwise.
+/// Lookup cost is one interval-map lookup plus at most a few maps per nesting level,
+/// whatever the number of rules.
+public struct CompiledPolicy: Equatable, Sendable {
+    /// Who decided: a rule index into the group's rules, or nil for the group default.
+    public struct Outcome: Hashable, Sendable {
+        public let action: FilterAction
+        public let rule: Int?
+    }
+
+    public enum Target: Hashable, Sendable {
+        case outcome(Outcome)
+        case bundle(Int)
+    }
+
+    public struct Interval: Equatable, Sendable {
+        public let low: IPAddress
+        public let high: IPAddress
+        public let target: Target
+    }
+
+    /// One nesting level of a bundle: port rules (disjoint per protocol), then protocol rules.
+    public struct Level: Hashable, Sendable {
+        public var portRules: [PortRule]
+        public var protocolRules: [ProtocolRule]
+    }
+
+    public struct PortRule: Hashable, Sendable {
+        public let proto: UInt8
+        public let ports: PortRange
+        public let outcome: Outcome
+    }
+
+    public struct ProtocolRule: Hashable, Sendable {
+        public let proto: UInt8
+        public let outcome: Outcome
+    }
+
+    public struct Bundle: Hashable, Sendable {
+        public var levels: [Level]
+        /// What decides when no level matches: an any-protocol rule or the group default.
+        public var fallback: Outcome
+    }
+
+    public var v4: [Interval]
+    public var v6: [Interval]
+    public var bundles: [Bundle]
+    /// Rules by domain, resolved at run time; they are checked before prefixes, since a
+    /// learned address is a host (/32, /128), the most specific prefix there is.
+    public var domainRules: [Int]
+
+    /// The decision for one packet, computed from the same structures nftables holds.
+    public func evaluate(destination: IPAddress, proto: UInt8?, port: UInt16?) -> Outcome {
+        let table = destination.family == .v4 ? v4 : v6
+        var lo = 0, hi = table.count - 1
+        var found: Interval? = nil
+        while lo <= hi {
+            let mid = (lo + hi) / 2
+            if table[mid].high < destination { lo = mid + 1 } else if table[mid].low > destination { hi = mid - 1 } else { found = table[mid]; break }
+        }
+        guard let interval = found else { preconditionFailure("intervals cover the whole address space") }
+        switch interval.target {
+        case .outcome(let o): return o
+        case .bundle(let b):
+            let bundle = bundles[b]
+            for level in bundle.levels {
+                if let proto, let port, let r = level.portRules.first(where: { $0.proto == proto && $0.ports.low <= port && port <= $0.ports.high }) {
+                    return r.outcome
+                }
+                if let proto, let r = level.protocolRules.first(where: { $0.proto == proto }) { return r.outcome }
+            }
+            return bundle.fallback
+        }
+    }
+}
+
+public enum PolicyCompiler {
+    public static func compile(_ group: OutboundGroup) -> Result<CompiledPolicy, ConfigError> {
+        var problems: [ConfigProblem] = []
+        let defaultOutcome = CompiledPolicy.Outcome(action: group.defaultAction, rule: nil)
+
+        // Rules by exact destination prefix.
+        var byPrefix: [IPPrefix: [Int]] = [:]
+        var domainRules: [Int] = []
+        for (i, r) in group.rules.enumerated() {
+            switch r.destination {
+            case .prefix(let p): byPrefix[p, default: []].append(i)
+            case .domain: domainRules.append(i)
+            }
+        }
+
+        // One node per prefix: its any-protocol rule, protocol rules, flattened port rules.
+        struct Node {
+            var prefix: IPPrefix
+            var any: CompiledPolicy.Outcome?
+            var level: CompiledPolicy.Level
+        }
+        var nodes: [IPPrefix: Node] = [:]
+        for (prefix, indexes) in byPrefix {
+            var node = Node(prefix: prefix, any: nil, level: .init(portRules: [], protocolRules: []))
+            var portCandidates: [UInt8: [(PortRange, CompiledPolicy.Outcome)]] = [:]
+            for i in indexes {
+                let r = group.rules[i]
+                let outcome = CompiledPolicy.Outcome(action: r.action, rule: i)
+                switch (r.protocolMatch, r.ports.isEmpty) {
+                case (.any, _):
+                    if let other = node.any, other.action != r.action {
+                        problems.append(tie(i, other.rule, "\(prefix) any protocol"))
+                    } else if node.any == nil { node.any = outcome }
+                case (.number(let n), true):
+                    if let other = node.level.protocolRules.first(where: { $0.proto == n }) {
+                        if other.outcome.action != r.action { problems.append(tie(i, other.outcome.rule, "\(prefix) \(r.protocolMatch)")) }
+                    } else { node.level.protocolRules.append(.init(proto: n, outcome: outcome)) }
+                case (.number(let n), false):
+                    for range in r.ports { portCandidates[n, default: []].append((range, outcome)) }
+                }
+            }
+            for (proto, candidates) in portCandidates.sorted(by: { $0.key < $1.key }) {
+                switch flattenPorts(candidates) {
+                case .success(let rules):
+                    node.level.portRules += rules.map { .init(proto: proto, ports: $0.0, outcome: $0.1) }
+                case .failure(let t):
+                    problems.append(tie(t.a, t.b, "\(prefix) \(ProtocolMatch.number(proto)) ports \(t.range)"))
+                }
+            }
+            node.level.protocolRules.sort { $0.proto < $1.proto }
+            nodes[prefix] = node
+        }
+        if !problems.isEmpty { return .failure(ConfigError(problems: problems)) }
+
+        // Decisions are keyed by the chain of nodes a packet falls through.
+        var bundles: [CompiledPolicy.Bundle] = []
+        var bundleIndex: [CompiledPolicy.Bundle: Int] = [:]
+        func target(forStack stack: [Node]) -> CompiledPolicy.Target {
+            var levels: [CompiledPolicy.Level] = []
+            var fallback = defaultOutcome
+            for node in stack.reversed() {
+                if !node.level.portRules.isEmpty || !node.level.protocolRules.isEmpty { levels.append(node.level) }
+                if let any = node.any { fallback = any; break }
+            }
+            if levels.isEmpty { return .outcome(fallback) }
+            let b = CompiledPolicy.Bundle(levels: levels, fallback: fallback)
+            if let i = bundleIndex[b] { return .bundle(i) }
+            bundles.append(b)
+            bundleIndex[b] = bundles.count - 1
+            return .bundle(bundles.count - 1)
+        }
+
+        func flatten(_ family: IPAddress.Family) -> [CompiledPolicy.Interval] {
+            let sorted = nodes.values.filter { $0.prefix.family == family }
+                .sorted { ($0.prefix.network.address, $0.prefix.length) < ($1.prefix.network.address, $1.prefix.length) }
+            let zero = family == .v4 ? IPAddress(v4: 0) : IPAddress(v6High: 0, v6Low: 0)
+            let top = family == .v4 ? IPAddress(v4: .max) : IPAddress(v6High: .max, v6Low: .max)
+            var out: [CompiledPolicy.Interval] = []
+            func emit(_ low: IPAddress, _ high: IPAddress, _ t: CompiledPolicy.Target) {
+                if let last = out.last, last.target == t, last.high.successor == low {
+                    out[out.count - 1] = .init(low: last.low, high: high, target: t)
+                } else {
+                    out.append(.init(low: low, high: high, target: t))
+                }
+            }
+            var stack: [Node] = []
+            var cursor: IPAddress? = zero  // nil: past the top of the address space
+            func close(upTo end: IPAddress) {
+                // Emit [cursor, end] under the current stack.
+                guard let c = cursor, c <= end else { return }
+                emit(c, end, target(forStack: stack))
+                cursor = end.successor
+            }
+            for node in sorted {
+                let start = node.prefix.network.address
+                while let topNode = stack.last, topNode.prefix.lastAddress < start {
+                    close(upTo: topNode.prefix.lastAddress)
+                    stack.removeLast()
+                }
+                if let p = start.predecessor { close(upTo: p) }
+                stack.append(node)
+            }
+            while let topNode = stack.last {
+                close(upTo: topNode.prefix.lastAddress)
+                stack.removeLast()
+            }
+            close(upTo: top)
+            return out
+        }
+
+        let v4 = flatten(.v4)
+        let v6 = flatten(.v6)
+        return .success(CompiledPolicy(v4: v4, v6: v6, bundles: bundles, domainRules: domainRules))
+    }
+
+    private static func tie(_ a: Int, _ b: Int?, _ what: String) -> ConfigProblem {
+        let other = b.map { "rules[\($0)]" } ?? "another rule"
+        return ConfigProblem("rules[\(a)]", "ties with \(other) on \(what) with the opposite action; one of them must be more specific or removed")
+    }
+
+    /// Disjoint port ranges where each piece takes the narrowest covering range.
+    /// Fails with (rule, rule, range) when two ranges of the same width overlap with
+    /// different actions: neither is more specific.
+    static func flattenPorts(_ candidates: [(PortRange, CompiledPolicy.Outcome)]) -> Result<[(PortRange, CompiledPolicy.Outcome)], PortTie> {
+        var cuts = Set<Int>()
+        for (r, _) in candidates { cuts.insert(Int(r.low)); cuts.insert(Int(r.high) + 1) }
+        let points = cuts.sorted()
+        var out: [(PortRange, CompiledPolicy.Outcome)] = []
+        for (i, start) in points.enumerated() where i + 1 < points.count {
+            let end = points[i + 1] - 1
+            let covering = candidates.filter { Int($0.0.low) <= start && end <= Int($0.0.high) }
+            guard let narrowest = covering.min(by: { width($0.0) < width($1.0) }) else { continue }
+            if let rival = covering.first(where: { width($0.0) == width(narrowest.0) && $0.1.action != narrowest.1.action }) {
+                let a = max(narrowest.1.rule ?? 0, rival.1.rule ?? 0), b = min(narrowest.1.rule ?? 0, rival.1.rule ?? 0)
+                return .failure(PortTie(a, b, "\(start)-\(end)"))
+            }
+            let winner = covering.filter { width($0.0) == width(narrowest.0) }.min { ($0.1.rule ?? 0) < ($1.1.rule ?? 0) }!
+            let piece = PortRange(low: UInt16(start), high: UInt16(end))
+            if let last = out.last, last.1 == winner.1, Int(last.0.high) + 1 == start {
+                out[out.count - 1] = (PortRange(low: last.0.low, high: piece.high), winner.1)
+            } else {
+                out.append((piece, winner.1))
+            }
+        }
+        return .success(out)
+    }
+
+    struct PortTie: Error {
+        let a: Int, b: Int, range: String
+        init(_ a: Int, _ b: Int, _ range: String) { self.a = a; self.b = b; self.range = range }
+    }
+
+    private static func width(_ r: PortRange) -> Int { Int(r.high) - Int(r.low) }
+}
+
+extension IPAddress {
+    /// The next address, nil past the family's last address.
+    public var successor: IPAddress? {
+        switch family {
+        case .v4: return low == 0xffff_ffff ? nil : IPAddress(v4: UInt32(low + 1))
+        case .v6:
+            if low == .max { return high == .max ? nil : IPAddress(v6High: high + 1, v6Low: 0) }
+            return IPAddress(v6High: high, v6Low: low + 1)
+        }
+    }
+
+    public var predecessor: IPAddress? {
+        switch family {
+        case .v4: return low == 0 ? nil : IPAddress(v4: UInt32(low - 1))
+        case .v6:
+            if low == 0 { return high == 0 ? nil : IPAddress(v6High: high - 1, v6Low: .max) }
+            return IPAddress(v6High: high, v6Low: low - 1)
+        }
+    }
+}
