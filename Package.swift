@@ -15,7 +15,12 @@ let package = Package(
             pkgConfig: "libmnl",
             providers: [.apt(["libmnl-dev"])]
         ),
-        .target(name: "GatePeerKernel", dependencies: ["GatePeerCore", "CNetlink"]),
+        .systemLibrary(
+            name: "CNftables",
+            pkgConfig: "libnftables",
+            providers: [.apt(["libnftables-dev"])]
+        ),
+        .target(name: "GatePeerKernel", dependencies: ["GatePeerCore", "CNetlink", "CNftables"]),
         .executableTarget(name: "gatepeer", dependencies: ["GatePeerCore", "GatePeerKernel"]),
         .testTarget(name: "GatePeerCoreTests", dependencies: ["GatePeerCore"]),
         .testTarget(

@@ -10,6 +10,8 @@ public struct ObservedState: Sendable {
     public var sysctls: [SysctlKey: String]
     /// False when the namespace has no IPv6 (no /proc/sys/net/ipv6): IPv6 sysctls are skipped.
     public var ipv6Enabled: Bool
+    /// gatepeer's nftables table, nil when absent.
+    public var filter: ObservedFilter?
 
     public init(links: [ObservedLink] = [], addresses: [ObservedAddress] = [], fdb: [ObservedFDBEntry] = [],
                 routes: [ObservedRoute] = [], sysctls: [SysctlKey: String] = [:], ipv6Enabled: Bool = true) {
@@ -22,6 +24,13 @@ public struct ObservedState: Sendable {
     }
 
     public func link(named name: String) -> ObservedLink? { links.first { $0.name == name } }
+
+    public init(links: [ObservedLink] = [], addresses: [ObservedAddress] = [], fdb: [ObservedFDBEntry] = [],
+                routes: [ObservedRoute] = [], sysctls: [SysctlKey: String] = [:], ipv6Enabled: Bool = true,
+                filter: ObservedFilter?) {
+        self.init(links: links, addresses: addresses, fdb: fdb, routes: routes, sysctls: sysctls, ipv6Enabled: ipv6Enabled)
+        self.filter = filter
+    }
     public func link(index: Int32) -> ObservedLink? { links.first { $0.index == index } }
 }
 
@@ -141,4 +150,24 @@ public struct SysctlKey: Hashable, Sendable, Comparable, CustomStringConvertible
     public static let ipv6Forward = SysctlKey("net", "ipv6", "conf", "all", "forwarding")
     public static func rpFilter(_ dev: String) -> SysctlKey { SysctlKey("net", "ipv4", "conf", dev, "rp_filter") }
     public static func acceptRA(_ dev: String) -> SysctlKey { SysctlKey("net", "ipv6", "conf", dev, "accept_ra") }
+}
+
+/// What the kernel holds of table inet gatepeer: the fingerprint of the ruleset it was
+/// loaded from, and its named counters.
+public struct ObservedFilter: Equatable, Sendable {
+    public var fingerprint: String?
+    public var counters: [String: PacketCount]
+    public init(fingerprint: String?, counters: [String: PacketCount]) {
+        self.fingerprint = fingerprint
+        self.counters = counters
+    }
+}
+
+public struct PacketCount: Equatable, Sendable {
+    public var packets: UInt64
+    public var bytes: UInt64
+    public init(packets: UInt64, bytes: UInt64) { self.packets = packets; self.bytes = bytes }
+    public static func + (a: PacketCount, b: PacketCount) -> PacketCount {
+        PacketCount(packets: a.packets + b.packets, bytes: a.bytes + b.bytes)
+    }
 }

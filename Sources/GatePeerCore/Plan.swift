@@ -42,6 +42,9 @@ public struct Plan: Sendable {
         case setLinkUp(link: String)
         case addRoute(link: String, LANRoute)
         case replaceRoute(link: String, LANRoute, old: ObservedRoute)
+        /// Load table inet gatepeer in one transaction (old: the fingerprint it replaces).
+        case replaceFilter(NftRuleset, old: String?)
+        case deleteFilter
     }
 }
 
@@ -50,7 +53,8 @@ extension Plan.Change {
     public var sign: String {
         switch self {
         case .createLink, .appendFDB, .addAddress, .addRoute: return "+"
-        case .deleteRoute, .deleteLink, .deleteFDB, .deleteAddress: return "-"
+        case .deleteRoute, .deleteLink, .deleteFDB, .deleteAddress, .deleteFilter: return "-"
+        case .replaceFilter(_, let old): return old == nil ? "+" : "~"
         case .changeLink, .setLinkUp, .replaceRoute: return "~"
         case .setSysctl(_, let old, _): return old == nil ? "+" : "~"
         }
@@ -63,6 +67,7 @@ extension Plan.Change {
         case .setSysctl: return "sysctl"
         case .deleteFDB, .appendFDB: return "fdb"
         case .deleteAddress, .addAddress: return "address"
+        case .replaceFilter, .deleteFilter: return "nftables"
         }
     }
 
@@ -95,6 +100,12 @@ extension Plan.Change {
         case .replaceRoute(let link, let r, let old):
             let oldVia = old.gateway.map { "\($0)" } ?? "none"
             return "~ route \(r.destination) via \(oldVia) -> \(r.via) dev \(link)"
+        case .replaceFilter(let rs, let old):
+            let what = "table inet gatepeer (\(rs.compiled.count) outbound group(s), \(rs.elementCount) set elements)"
+            if let old { return "~ nftables \(what) fingerprint \(old.isEmpty ? "none" : old) -> \(rs.fingerprint)" }
+            return "+ nftables \(what) fingerprint \(rs.fingerprint)"
+        case .deleteFilter:
+            return "- nftables table inet gatepeer (no filter in config)"
         }
     }
 
@@ -123,6 +134,12 @@ extension Plan.Change {
             d["link"] = .string(link)
         case .addRoute(let link, let r), .replaceRoute(let link, let r, _):
             d["link"] = .string(link); d["destination"] = .string(r.destination.description); d["via"] = .string(r.via.description)
+        case .replaceFilter(let rs, let old):
+            d["table"] = .string("inet gatepeer"); d["fingerprint"] = .string(rs.fingerprint)
+            d["oldFingerprint"] = old.map { .string($0) } ?? .null
+            d["elements"] = .int(Int64(rs.elementCount))
+        case .deleteFilter:
+            d["table"] = .string("inet gatepeer")
         }
         return d
     }

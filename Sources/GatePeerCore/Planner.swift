@@ -180,8 +180,19 @@ public enum Planner {
             }
         }
 
+        // The filter table goes in before forwarding is turned on.
+        var filter: [Plan.Change] = []
+        let ruleset = NftRenderer.render(config)
+        switch (ruleset, observed.filter) {
+        case (nil, nil): break
+        case (nil, .some): filter.append(.deleteFilter)
+        case (let rs?, nil): filter.append(.replaceFilter(rs, old: nil))
+        case (let rs?, let o?):
+            if o.fingerprint != rs.fingerprint { filter.append(.replaceFilter(rs, old: o.fingerprint ?? "")) }
+        }
+
         let changes = routeDeletes + linkDeletes + linkWrites + sysctls + fdbDeletes + fdbAppends
-            + addrDeletes + addrAdds + ups + routeWrites + global
+            + addrDeletes + addrAdds + ups + routeWrites + filter + global
         return Plan(changes: changes, blockers: blockers)
     }
 

@@ -23,6 +23,7 @@ public struct StatusReport: Sendable {
     public var sysctls: [(SysctlKey, String)]
     public var pendingChanges: [String]
     public var blockers: [String]
+    public var filter: FilterStatus?
 
     /// Links from the config (present or not) plus owned links the config no longer names.
     public init(config: GatePeerConfig, observed: ObservedState, plan: Plan) {
@@ -72,6 +73,7 @@ public struct StatusReport: Sendable {
             out.append("  routes \(l.routes.map { "\($0.destination) via \($0.via)" }.joined(separator: ", ").orDash)")
         }
         for (k, v) in sysctls where k == .ipv4Forward || k == .ipv6Forward { out.append("sysctl \(k) = \(v)") }
+        if let filter { out.append(filter.text) }
         if pendingChanges.isEmpty && blockers.isEmpty {
             out.append("in sync with the config")
         } else {
@@ -105,7 +107,7 @@ public struct StatusReport: Sendable {
         }
         var sys: [String: JSONOut] = [:]
         for (k, v) in sysctls { sys[k.description] = .string(v) }
-        return .object(["links": .array(ls), "sysctls": .object(sys),
+        return .object(["links": .array(ls), "sysctls": .object(sys), "filter": filter?.json ?? .null,
                         "pendingChanges": .array(pendingChanges.map { .string($0) }),
                         "blockers": .array(blockers.map { .string($0) }),
                         "inSync": .bool(pendingChanges.isEmpty && blockers.isEmpty)])
@@ -114,4 +116,63 @@ public struct StatusReport: Sendable {
 
 extension String {
     var orDash: String { isEmpty ? "-" : self }
+}
+
+/// Filter counters: per verdict, and per rule (element counters of the destination maps
+/// for prefix rules, named counters for rules reached through bundle chains).
+public struct FilterStatus: Sendable {
+    public struct RuleCount: Sendable {
+        public let path: String
+        public let summary: String
+        public let count: PacketCount
+    }
+
+    public var present: Bool
+    public var inSync: Bool
+    public var verdicts: [(String, PacketCount)]
+    public var rules: [RuleCount]
+
+    /// `elements`: per group index, (low address, count) of every destination-map element.
+    public init(config: GatePeerConfig, observed: ObservedState, elements: [Int: [(IPAddress, PacketCount)]]) {
+        let ruleset = NftRenderer.render(config)
+        present = observed.filter != nil
+        inSync = ruleset?.fingerprint == observed.filter?.fingerprint
+        let counters = observed.filter?.counters ?? [:]
+        verdicts = ["out_allow", "out_deny", "in_allow", "in_drop"].map { ($0, counters[$0] ?? PacketCount(packets: 0, bytes: 0)) }
+        rules = []
+        guard let f = config.filter, let ruleset else { return }
+        for (gi, group) in f.outbound.enumerated() {
+            var perRule: [Int?: PacketCount] = [:]
+            let compiled = ruleset.compiled[gi]
+            for (low, count) in elements[gi] ?? [] {
+                let table = low.family == .v4 ? compiled.v4 : compiled.v6
+                guard let iv = table.first(where: { $0.low <= low && low <= $0.high }) else { continue }
+                if case .outcome(let o) = iv.target { perRule[o.rule, default: PacketCount(packets: 0, bytes: 0)] = perRule[o.rule, default: PacketCount(packets: 0, bytes: 0)] + count }
+            }
+            for k in group.rules.indices {
+                let named = counters[NftRuleset.ruleCounter(group: gi, rule: k)] ?? PacketCount(packets: 0, bytes: 0)
+                let total = named + (perRule[k] ?? PacketCount(packets: 0, bytes: 0))
+                rules.append(RuleCount(path: "filter.outbound[\(gi)].rules[\(k)]", summary: group.rules[k].summary, count: total))
+            }
+            let d = perRule[nil] ?? PacketCount(packets: 0, bytes: 0)
+            rules.append(RuleCount(path: "filter.outbound[\(gi)].default", summary: "\(group.defaultAction.rawValue) (group \"\(group.name)\")", count: d))
+        }
+    }
+
+    public var text: String {
+        var out = ["filter: table inet gatepeer \(present ? (inSync ? "in sync" : "differs from the config") : "absent")"]
+        out.append("  " + verdicts.map { "\($0.0) \($0.1.packets) packets" }.joined(separator: ", "))
+        for r in rules { out.append("  \(r.count.packets) packets \(r.count.bytes) bytes  \(r.path): \(r.summary)") }
+        return out.joined(separator: "\n")
+    }
+
+    public var json: JSONOut {
+        var v: [String: JSONOut] = [:]
+        for (name, c) in verdicts { v[name] = .object(["packets": .uint(c.packets), "bytes": .uint(c.bytes)]) }
+        return .object([
+            "present": .bool(present), "inSync": .bool(inSync), "verdicts": .object(v),
+            "rules": .array(rules.map { .object(["path": .string($0.path), "rule": .string($0.summary),
+                                                 "packets": .uint($0.count.packets), "bytes": .uint($0.count.bytes)]) }),
+        ])
+    }
 }

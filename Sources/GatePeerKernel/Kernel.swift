@@ -6,9 +6,11 @@ import Glibc
 /// decisions; the planner in GatePeerCore does.
 public final class Kernel {
     private let socket: NetlinkSocket
+    private let nft: Nftables
 
     public init() throws {
         socket = try NetlinkSocket()
+        nft = try Nftables()
     }
 
     // MARK: observe
@@ -26,7 +28,43 @@ public final class Kernel {
         var values: [SysctlKey: String] = [:]
         for k in keys { if let v = Sysctl.read(k) { values[k] = v } }
         return ObservedState(links: links, addresses: addrs, fdb: fdb, routes: routes, sysctls: values,
-                             ipv6Enabled: access("/proc/sys/net/ipv6", F_OK) == 0)
+                             ipv6Enabled: access("/proc/sys/net/ipv6", F_OK) == 0, filter: try observeFilter())
+    }
+
+    /// Named counters of table inet gatepeer (one of them carries the fingerprint);
+    /// nil when the table is absent.
+    func observeFilter() throws -> ObservedFilter? {
+        let text: String
+        do {
+            text = try nft.run("list counters table inet gatepeer", what: "nftables list counters", json: true)
+        } catch let e as KernelError where e.errno == ENOENT {
+            return nil
+        }
+        var counters: [String: PacketCount] = [:]
+        var fingerprint: String? = nil
+        for obj in NftJSON.objects(text, kind: "counter") {
+            guard case .string(let name)? = obj["name"] else { continue }
+            if name.hasPrefix("fp_") { fingerprint = String(name.dropFirst(3)); continue }
+            counters[name] = PacketCount(packets: NftJSON.uint(obj["packets"]), bytes: NftJSON.uint(obj["bytes"]))
+        }
+        return ObservedFilter(fingerprint: fingerprint, counters: counters)
+    }
+
+    /// Per-element counters of interval maps (per-rule counts for prefix rules): the
+    /// low address of each element with its count.
+    public func mapElementCounters(_ map: String) throws -> [(IPAddress, PacketCount)] {
+        let text = try nft.run("list map inet gatepeer \(map)", what: "nftables list map \(map)", json: true)
+        var out: [(IPAddress, PacketCount)] = []
+        for obj in NftJSON.objects(text, kind: "map") {
+            guard case .array(let elems)? = obj["elem"] else { continue }
+            for pair in elems {
+                guard case .array(let kv) = pair, let key = kv.first, case .object = key,
+                      let elem = key["elem"], let low = NftJSON.lowAddress(elem["val"]) else { continue }
+                let c = elem["counter"]
+                out.append((low, PacketCount(packets: NftJSON.uint(c?["packets"]), bytes: NftJSON.uint(c?["bytes"]))))
+            }
+        }
+        return out
     }
 
     // MARK: apply
@@ -109,6 +147,12 @@ public final class Kernel {
             case .replaceRoute(let link, let r, _):
                 guard let idx = try resolve(link) else { missing(link); continue }
                 RtnetlinkCodec.route(batch, .replace, destination: r.destination, via: r.via, index: idx, label: link)
+            case .replaceFilter(let rs, _):
+                try flush()
+                do { try nft.run(rs.transaction, what: "nftables load table inet gatepeer") } catch let e as KernelError { failures.append(e) }
+            case .deleteFilter:
+                try flush()
+                do { try nft.run(NftRuleset.deleteTransaction, what: "nftables delete table inet gatepeer") } catch let e as KernelError { failures.append(e) }
             }
         }
         try flush()

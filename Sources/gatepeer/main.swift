@@ -21,7 +21,9 @@ commands:
   plan       show the changes apply would make (+ create, ~ change, - delete)
   apply      make the kernel match the config
   status     show each link as the kernel holds it, and whether it is in sync
-  down       remove everything gatepeer made (links, FDB entries, addresses, routes)
+  down       remove everything gatepeer made (links, FDB entries, addresses, routes, nftables table)
+  filter     check SRC DST [PROTO[/PORT]]: the verdict for one packet and the rule deciding it;
+             show: the nftables table the config compiles to
 
 options:
   -c, --config FILE   config file (default \(defaultConfigPath))
@@ -61,6 +63,15 @@ let commandUsage: [String: String] = [
     Per link: device, oper state, vxlanId, port, outer address, MTU, inner address,
     gate peers (FDB), rx/tx packets and bytes, routes; forwarding sysctls; pending changes.
     """,
+    "filter": """
+    usage: gatepeer filter check SRC DST [PROTO[/PORT]] [-c FILE] [--json]
+           gatepeer filter show [-c FILE]
+
+    check: the verdict for one packet from SRC to DST (PROTO: tcp, udp, icmp, icmpv6, a
+    number, or any; PORT for tcp/udp/sctp/dccp/udplite), and the rule that decides it,
+    evaluated on the same compiled policy gatepeer loads into the kernel.
+    show: the text of table inet gatepeer as apply would load it (nothing is changed).
+    """,
     "down": """
     usage: gatepeer down [--json]
 
@@ -75,6 +86,7 @@ struct Options {
     var configPath = defaultConfigPath
     var json = false
     var help = false
+    var positional: [String] = []
 }
 
 func parseArguments(_ args: [String]) throws -> Options {
@@ -94,15 +106,19 @@ func parseArguments(_ args: [String]) throws -> Options {
             o.configPath = args[i + 1]
             i += 1
         case "--json":
-            guard ["plan", "status", "apply", "down"].contains(first) else {
+            guard ["plan", "status", "apply", "down", "filter"].contains(first) else {
                 throw UsageError(message: "\(first) has no --json output")
             }
             o.json = true
         case "-h", "--help":
             o.help = true
         default:
-            if a.hasPrefix("--config=") { o.configPath = String(a.dropFirst("--config=".count)) } else {
+            if a.hasPrefix("--config=") { o.configPath = String(a.dropFirst("--config=".count)) } else if a.hasPrefix("-") && a.count > 1 {
                 throw UsageError(message: "unknown option \"\(a)\" for \(first)")
+            } else if first == "filter" {
+                o.positional.append(a)
+            } else {
+                throw UsageError(message: "\(first) takes no argument \"\(a)\"")
             }
         }
         i += 1
@@ -192,13 +208,27 @@ func run(_ o: Options) -> Exit {
             return .runtime
         }
 
+    case "filter":
+        return runFilter(o)
+
     case "status":
         let config = loadConfig(o.configPath)
         let kernel = openKernel()
         do {
             let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
             let plan = Planner.plan(config: config, observed: observed)
-            let report = StatusReport(config: config, observed: observed, plan: plan)
+            var report = StatusReport(config: config, observed: observed, plan: plan)
+            if let f = config.filter {
+                var elements: [Int: [(IPAddress, PacketCount)]] = [:]
+                if observed.filter != nil {
+                    for gi in f.outbound.indices {
+                        for fam in [IPAddress.Family.v4, .v6] {
+                            elements[gi, default: []] += (try? kernel.mapElementCounters(NftRuleset.groupMap(group: gi, family: fam))) ?? []
+                        }
+                    }
+                }
+                report.filter = FilterStatus(config: config, observed: observed, elements: elements)
+            }
             print(o.json ? report.json.render() : report.text)
             return .ok
         } catch {
@@ -211,6 +241,52 @@ func run(_ o: Options) -> Exit {
         return .ok
 
     default:
+        return .usage
+    }
+}
+
+func runFilter(_ o: Options) -> Exit {
+    guard let sub = o.positional.first else {
+        stderr("gatepeer: filter needs a subcommand: check or show")
+        return .usage
+    }
+    switch sub {
+    case "show":
+        guard o.positional.count == 1 else { stderr("gatepeer: filter show takes no argument"); return .usage }
+        let config = loadConfig(o.configPath)
+        guard let rs = NftRenderer.render(config) else {
+            stderr("gatepeer: \(o.configPath) has no filter section; gatepeer keeps no nftables table")
+            return .ok
+        }
+        print(rs.text, terminator: "")
+        return .ok
+    case "check":
+        let args = Array(o.positional.dropFirst())
+        guard args.count == 2 || args.count == 3 else {
+            stderr("gatepeer: usage: gatepeer filter check SRC DST [PROTO[/PORT]]")
+            return .usage
+        }
+        guard let src = IPAddress(args[0]) else { stderr("gatepeer: SRC \"\(args[0])\" is not an IP address"); return .usage }
+        guard let dst = IPAddress(args[1]) else { stderr("gatepeer: DST \"\(args[1])\" is not an IP address"); return .usage }
+        var proto: UInt8? = nil, port: UInt16? = nil
+        if args.count == 3 {
+            switch FilterCheck.parseProtocol(args[2]) {
+            case .success(let (pr, po)): proto = pr; port = po
+            case .failure:
+                stderr("gatepeer: \"\(args[2])\" is not PROTO[/PORT]; valid: tcp/443, udp/123, icmp, icmpv6, 47, any")
+                return .usage
+            }
+        }
+        let config = loadConfig(o.configPath)
+        let v = FilterCheck.check(config, source: src, destination: dst, proto: proto, port: port)
+        if o.json {
+            print(JSONOut.object(["verdict": .string(v.allowed ? "allow" : "deny"), "reason": .string(v.reason)]).render())
+        } else {
+            print("\(v.allowed ? "allow" : "deny"): \(v.reason)")
+        }
+        return .ok
+    default:
+        stderr("gatepeer: unknown filter subcommand \"\(sub)\"; valid: check, show")
         return .usage
     }
 }

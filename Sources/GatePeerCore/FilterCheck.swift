@@ -1,0 +1,85 @@
+/// `gatepeer filter check SRC DST [PROTO[/PORT]]`: the verdict for one packet and the
+/// rule that decides it, computed from the same compiled policy the kernel holds and in
+/// the order the table's chains apply (see NftRenderer).
+public enum FilterCheck {
+    public struct Verdict: Equatable, Sendable {
+        public let allowed: Bool
+        /// Where the decision comes from, as a config path plus the rule in words.
+        public let reason: String
+    }
+
+    public enum ParseError: Error, Equatable { case badProtocol(String) }
+
+    /// "tcp/443", "udp", "icmp", "6/443", "any".
+    public static func parseProtocol(_ s: String) -> Result<(UInt8?, UInt16?), ParseError> {
+        let parts = s.split(separator: "/", maxSplits: 1).map(String.init)
+        let protoText = parts[0]
+        var proto: UInt8? = nil
+        if protoText != "any" {
+            if let n = ProtocolMatch.names[protoText] { proto = n } else if let n = UInt8(protoText) { proto = n } else {
+                return .failure(.badProtocol(s))
+            }
+        }
+        var port: UInt16? = nil
+        if parts.count == 2 {
+            guard let p = UInt16(parts[1]), p > 0, let pr = proto, ProtocolMatch.number(pr).carriesPorts else { return .failure(.badProtocol(s)) }
+            port = p
+        }
+        return .success((proto, port))
+    }
+
+    public static func check(_ config: GatePeerConfig, source: IPAddress, destination: IPAddress,
+                             proto: UInt8?, port: UInt16?, learned: [Int: [Int: [IPAddress]]] = [:]) -> Verdict {
+        guard let f = config.filter else {
+            return Verdict(allowed: true, reason: "no filter section: gatepeer keeps no table, forwarding is not filtered")
+        }
+        let tunnels = config.links
+        let intoTunnel = tunnels.contains { $0.deviceSubnet.contains(destination) || $0.routes.contains { $0.destination.contains(destination) } }
+        let fromTunnel = tunnels.contains { $0.deviceSubnet.contains(source) || $0.routes.contains { $0.destination.contains(source) } }
+        if intoTunnel && fromTunnel {
+            return Verdict(allowed: true, reason: "tunnel to tunnel: accepted (chain outbound)")
+        }
+        if intoTunnel {
+            let rules = f.inbound ?? f.backendPrefixes.map { InboundRule(from: $0) }
+            for (i, r) in rules.enumerated() where r.from.contains(source) {
+                if case .number(let n) = r.protocolMatch, n != proto { continue }
+                if !r.ports.isEmpty {
+                    guard let port, r.ports.contains(where: { $0.low <= port && port <= $0.high }) else { continue }
+                }
+                let path = f.inbound == nil ? "filter.backendPrefixes[\(i)]" : "filter.inbound[\(i)]"
+                return Verdict(allowed: true, reason: "\(path): \(r.from) may open connections to devices")
+            }
+            return Verdict(allowed: false, reason: "inbound: no rule lets \(source) open this connection (dropped, counted in in_drop)")
+        }
+        if let i = f.backendPrefixes.firstIndex(where: { $0.contains(destination) }) {
+            return Verdict(allowed: true, reason: "filter.backendPrefixes[\(i)]: \(f.backendPrefixes[i]) is a backend, always reachable")
+        }
+        // The group whose source prefix is most specific for this device.
+        var best: (group: Int, length: Int)? = nil
+        for (gi, g) in f.outbound.enumerated() {
+            for s in g.sources where s.contains(source) && s.length > (best?.length ?? -1) { best = (gi, s.length) }
+        }
+        guard let gi = best?.group else {
+            return Verdict(allowed: false, reason: "\(source) is in no outbound group's sources (denied)")
+        }
+        let group = f.outbound[gi]
+        // Domain rules: a learned address is a host, more specific than any prefix rule.
+        for k in group.rules.indices {
+            guard case .domain = group.rules[k].destination, learned[gi]?[k]?.contains(destination) ?? false else { continue }
+            let r = group.rules[k]
+            if case .number(let n) = r.protocolMatch, n != proto { continue }
+            if !r.ports.isEmpty {
+                guard let port, r.ports.contains(where: { $0.low <= port && port <= $0.high }) else { continue }
+            }
+            return Verdict(allowed: r.action == .allow, reason: "filter.outbound[\(gi)].rules[\(k)] (group \"\(group.name)\"): \(r.summary)")
+        }
+        guard case .success(let compiled) = PolicyCompiler.compile(group) else {
+            return Verdict(allowed: false, reason: "group \"\(group.name)\" does not compile")
+        }
+        let o = compiled.evaluate(destination: destination, proto: proto, port: port)
+        if let k = o.rule {
+            return Verdict(allowed: o.action == .allow, reason: "filter.outbound[\(gi)].rules[\(k)] (group \"\(group.name)\"): \(group.rules[k].summary)")
+        }
+        return Verdict(allowed: o.action == .allow, reason: "filter.outbound[\(gi)].default (group \"\(group.name)\"): \(o.action.rawValue), no rule matches")
+    }
+}

@@ -1,0 +1,242 @@
+/// Renders the filter section into gatepeer's one nftables table, `inet gatepeer`.
+///
+/// Layout (names are prefixed: nft keywords such as `fwd` cannot be chain names):
+///   forward (hook forward): established/related accepted; traffic from tunnels -> outbound,
+///     traffic into tunnels -> inbound.
+///   outbound: tunnel to tunnel and to backends accepted; `ip saddr vmap @groups4` picks the
+///     device's group chain; sources in no group are denied.
+///   g<N>: domain sets first (learned hosts are the most specific prefixes), then
+///     `ip daddr vmap @g<N>_dst4` (disjoint intervals with per-element counters) whose
+///     values are verdict chains or bundle chains g<N>_b<K> (port map, protocol map, fallback).
+///   inbound: backend rules, then drop (counted, logged at a limited rate).
+///   mss_clamp (hook forward, priority mangle): SYNs in and out of tunnels clamped to the route MTU.
+///   postrouting (hook nat): masquerade/SNAT of device traffic on the uplink; per-link SNAT of
+///     backend traffic into the tunnel.
+public struct NftRuleset: Equatable, Sendable {
+    public static let family = "inet"
+    public static let table = "gatepeer"
+    /// The whole table, ready for one transaction (delete and recreate).
+    public let text: String
+    /// FNV-1a 64 of the text; kept in the kernel as the name of a counter (fp_<hex>).
+    public let fingerprint: String
+    public let compiled: [CompiledPolicy]
+    public let elementCount: Int
+
+    /// One transaction: make sure the table exists, delete it, create it anew. Readers
+    /// never see a half-applied ruleset, and no other table is touched.
+    public var transaction: String {
+        "table inet gatepeer\ndelete table inet gatepeer\n" + text
+    }
+
+    public static let deleteTransaction = "table inet gatepeer\ndelete table inet gatepeer\n"
+
+    /// Counter names that hold per-rule counts for rules reached through bundle chains.
+    public static func ruleCounter(group: Int, rule: Int) -> String { "r\(group)_\(rule)" }
+    public static func groupMap(group: Int, family: IPAddress.Family) -> String { "g\(group)_dst\(family == .v4 ? 4 : 6)" }
+}
+
+public enum NftRenderer {
+    public static func render(_ config: GatePeerConfig) -> NftRuleset? {
+        guard let f = config.filter else { return nil }
+        var compiled: [CompiledPolicy] = []
+        for g in f.outbound {
+            // The decoder already refused configs that do not compile.
+            guard case .success(let c) = PolicyCompiler.compile(g) else { return nil }
+            compiled.append(c)
+        }
+        var out: [String] = []
+        var elements = 0
+        let tunnels = config.links.map { quote($0.name) }
+        let tunnelSet = "{ " + (tunnels.isEmpty ? "\"gatepeer-none\"" : tunnels.joined(separator: ", ")) + " }"
+
+        func addrSet(_ name: String, _ family: IPAddress.Family, _ prefixes: [IPPrefix]) {
+            let ps = prefixes.filter { $0.family == family }
+            out.append("  set \(name) {")
+            out.append("    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr")")
+            out.append("    flags interval")
+            out.append("    auto-merge")
+            if !ps.isEmpty {
+                out.append("    elements = { " + ps.map(\.network.description).joined(separator: ", ") + " }")
+                elements += ps.count
+            }
+            out.append("  }")
+        }
+
+        out.append("table inet gatepeer {")
+        // Devices: their subnets and the LANs behind them (the sources NAT applies to).
+        let devicePrefixes = config.links.flatMap { [$0.deviceSubnet] + $0.routes.map(\.destination) }
+            + f.outbound.flatMap(\.sources)
+        addrSet("devices4", .v4, devicePrefixes)
+        addrSet("devices6", .v6, devicePrefixes)
+        addrSet("backends4", .v4, f.backendPrefixes)
+        addrSet("backends6", .v6, f.backendPrefixes)
+
+        // Counters: per verdict, per rule (rules reached through bundles), and the fingerprint slot.
+        var counters = ["out_allow", "out_deny", "in_allow", "in_drop"]
+        var ruleChains: [(group: Int, rule: Int, action: FilterAction)] = []
+        for (gi, c) in compiled.enumerated() {
+            var used = Set<Int>()
+            for b in c.bundles {
+                for level in b.levels {
+                    for r in level.portRules { if let k = r.outcome.rule { used.insert(k) } }
+                    for r in level.protocolRules { if let k = r.outcome.rule { used.insert(k) } }
+                }
+                if let k = b.fallback.rule { used.insert(k) }
+            }
+            for k in used.sorted() { ruleChains.append((gi, k, f.outbound[gi].rules[k].action)) }
+        }
+        counters += ruleChains.map { NftRuleset.ruleCounter(group: $0.group, rule: $0.rule) }
+        for c in counters { out.append("  counter \(c) {\n  }") }
+
+        // Verdict chains.
+        let logOut = f.logDrops ? ["    limit rate 10/second burst 20 packets log prefix \"gatepeer-drop out: \" level info"] : []
+        let logIn = f.logDrops ? ["    limit rate 10/second burst 20 packets log prefix \"gatepeer-drop in: \" level info"] : []
+        out.append(contentsOf: ["  chain v_out_allow {", "    counter name \"out_allow\" accept", "  }"])
+        out.append(contentsOf: ["  chain v_out_deny {"] + logOut + ["    counter name \"out_deny\" drop", "  }"])
+        out.append(contentsOf: ["  chain v_in_allow {", "    counter name \"in_allow\" accept", "  }"])
+        out.append(contentsOf: ["  chain v_in_drop {"] + logIn + ["    counter name \"in_drop\" drop", "  }"])
+        func verdictChain(_ a: FilterAction) -> String { a == .allow ? "v_out_allow" : "v_out_deny" }
+        for rc in ruleChains {
+            let name = NftRuleset.ruleCounter(group: rc.group, rule: rc.rule)
+            out.append(contentsOf: ["  chain \(name) {", "    counter name \"\(name)\" goto \(verdictChain(rc.action))", "  }"])
+        }
+        func jumpFor(_ gi: Int, _ o: CompiledPolicy.Outcome, viaRuleChain: Bool) -> String {
+            if viaRuleChain, let k = o.rule { return "goto " + NftRuleset.ruleCounter(group: gi, rule: k) }
+            return "goto " + verdictChain(o.action)
+        }
+
+        // Group chains, their destination maps and bundles.
+        for (gi, c) in compiled.enumerated() {
+            for (family, intervals) in [(IPAddress.Family.v4, c.v4), (.v6, c.v6)] {
+                out.append("  map \(NftRuleset.groupMap(group: gi, family: family)) {")
+                out.append("    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr") : verdict")
+                out.append("    flags interval")
+                out.append("    counter")
+                let elems = intervals.map { iv -> String in
+                    let key = iv.low == iv.high ? "\(iv.low)" : "\(iv.low)-\(iv.high)"
+                    switch iv.target {
+                    case .outcome(let o): return "\(key) : \(jumpFor(gi, o, viaRuleChain: false))"
+                    case .bundle(let b): return "\(key) : goto g\(gi)_b\(b)"
+                    }
+                }
+                elements += elems.count
+                out.append("    elements = { " + elems.joined(separator: ",\n      ") + " }")
+                out.append("  }")
+            }
+            for (bi, b) in c.bundles.enumerated() {
+                out.append("  chain g\(gi)_b\(bi) {")
+                for level in b.levels {
+                    if !level.portRules.isEmpty {
+                        let items = level.portRules.map { r in
+                            "\(r.proto) . \(r.ports.low == r.ports.high ? "\(r.ports.low)" : "\(r.ports.low)-\(r.ports.high)") : \(jumpFor(gi, r.outcome, viaRuleChain: true))"
+                        }
+                        out.append("    meta l4proto . th dport vmap { " + items.joined(separator: ", ") + " }")
+                    }
+                    if !level.protocolRules.isEmpty {
+                        let items = level.protocolRules.map { "\($0.proto) : \(jumpFor(gi, $0.outcome, viaRuleChain: true))" }
+                        out.append("    meta l4proto vmap { " + items.joined(separator: ", ") + " }")
+                    }
+                }
+                out.append("    \(jumpFor(gi, b.fallback, viaRuleChain: true))")
+                out.append("  }")
+            }
+            out.append("  chain g\(gi) {")
+            out.append("    ip daddr vmap @\(NftRuleset.groupMap(group: gi, family: .v4))")
+            out.append("    ip6 daddr vmap @\(NftRuleset.groupMap(group: gi, family: .v6))")
+            out.append("  }")
+        }
+
+        // Source -> group.
+        for family in [IPAddress.Family.v4, .v6] {
+            var entries: [(IPPrefix, Int)] = []
+            for (gi, g) in f.outbound.enumerated() {
+                let mine = g.sources.filter { $0.family == family }
+                // Nested sources of one group would overlap in the interval map: keep the widest.
+                for s in mine where !mine.contains(where: { $0 != s && $0.length < s.length && $0.overlaps(s) }) {
+                    if !entries.contains(where: { $0.0 == s }) { entries.append((s, gi)) }
+                }
+            }
+            out.append("  map groups\(family == .v4 ? 4 : 6) {")
+            out.append("    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr") : verdict")
+            out.append("    flags interval")
+            if !entries.isEmpty {
+                out.append("    elements = { " + entries.map { "\($0.0.network) : goto g\($0.1)" }.joined(separator: ", ") + " }")
+                elements += entries.count
+            }
+            out.append("  }")
+        }
+
+        out.append("  chain outbound {")
+        out.append("    oifname \(tunnelSet) accept")
+        out.append("    ip daddr @backends4 accept")
+        out.append("    ip6 daddr @backends6 accept")
+        out.append("    ip saddr vmap @groups4")
+        out.append("    ip6 saddr vmap @groups6")
+        out.append("    goto v_out_deny")
+        out.append("  }")
+
+        out.append("  chain inbound {")
+        let inbound = f.inbound ?? f.backendPrefixes.map { InboundRule(from: $0) }
+        for r in inbound {
+            var s = "    \(r.from.family == .v4 ? "ip" : "ip6") saddr \(r.from.network)"
+            if case .number(let n) = r.protocolMatch { s += " meta l4proto \(n)" }
+            if !r.ports.isEmpty {
+                s += " th dport { " + r.ports.map { $0.low == $0.high ? "\($0.low)" : "\($0.low)-\($0.high)" }.joined(separator: ", ") + " }"
+            }
+            out.append(s + " goto v_in_allow")
+        }
+        out.append("    goto v_in_drop")
+        out.append("  }")
+
+        out.append("  chain forward {")
+        out.append("    type filter hook forward priority filter; policy accept;")
+        out.append("    ct state established,related accept")
+        out.append("    iifname \(tunnelSet) jump outbound")
+        out.append("    oifname \(tunnelSet) jump inbound")
+        out.append("  }")
+
+        if f.mssClamp {
+            out.append("  chain mss_clamp {")
+            out.append("    type filter hook forward priority mangle; policy accept;")
+            out.append("    iifname \(tunnelSet) tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu")
+            out.append("    oifname \(tunnelSet) tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu")
+            out.append("  }")
+        }
+
+        out.append("  chain postrouting {")
+        out.append("    type nat hook postrouting priority srcnat; policy accept;")
+        if let up = f.uplinkDevice {
+            switch f.nat {
+            case .none: break
+            case .masquerade:
+                out.append("    oifname \(quote(up)) ip saddr @devices4 masquerade")
+                out.append("    oifname \(quote(up)) ip6 saddr @devices6 masquerade")
+            case .snat(let a):
+                let fam = a.family == .v4 ? "ip" : "ip6"
+                out.append("    oifname \(quote(up)) \(fam) saddr @devices\(a.family == .v4 ? 4 : 6) snat \(fam) to \(a)")
+            }
+        }
+        for l in config.links where l.snatBackendTraffic {
+            let fam = l.innerIpAddress.family == .v4 ? "ip" : "ip6"
+            out.append("    oifname \(quote(l.name)) \(fam) daddr \(l.deviceSubnet) \(fam) saddr != \(l.deviceSubnet) snat \(fam) to \(l.innerIpAddress.address)")
+        }
+        out.append("  }")
+
+        let body = out.joined(separator: "\n")
+        let fp = fnv1a64(body)
+        let text = body + "\n  counter fp_\(fp) {\n  }\n}\n"
+        return NftRuleset(text: text, fingerprint: fp, compiled: compiled, elementCount: elements)
+    }
+
+    static func quote(_ s: String) -> String { "\"\(s)\"" }
+
+    static func fnv1a64(_ s: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
