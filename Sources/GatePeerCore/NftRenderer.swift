@@ -32,11 +32,14 @@ public struct NftRuleset: Equatable, Sendable {
 
     /// Counter names that hold per-rule counts for rules reached through bundle chains.
     public static func ruleCounter(group: Int, rule: Int) -> String { "r\(group)_\(rule)" }
+    public static func defaultCounter(group: Int) -> String { "g\(group)_default" }
     public static func groupMap(group: Int, family: IPAddress.Family) -> String { "g\(group)_dst\(family == .v4 ? 4 : 6)" }
 }
 
 public enum NftRenderer {
-    public static func render(_ config: GatePeerConfig) -> NftRuleset? {
+    /// `mtus`: each link's MTU as the planner resolved it (config, or underlay minus
+    /// overhead); SYNs arriving from a tunnel are clamped to fit back through it.
+    public static func render(_ config: GatePeerConfig, mtus: [String: Int] = [:]) -> NftRuleset? {
         guard let f = config.filter else { return nil }
         var compiled: [CompiledPolicy] = []
         for g in f.outbound {
@@ -86,6 +89,7 @@ public enum NftRenderer {
             for k in used.sorted() { ruleChains.append((gi, k, f.outbound[gi].rules[k].action)) }
         }
         counters += ruleChains.map { NftRuleset.ruleCounter(group: $0.group, rule: $0.rule) }
+        counters += compiled.indices.map { NftRuleset.defaultCounter(group: $0) }
         for c in counters { out.append("  counter \(c) {\n  }") }
 
         // Verdict chains.
@@ -100,8 +104,16 @@ public enum NftRenderer {
             let name = NftRuleset.ruleCounter(group: rc.group, rule: rc.rule)
             out.append(contentsOf: ["  chain \(name) {", "    counter name \"\(name)\" goto \(verdictChain(rc.action))", "  }"])
         }
+        for (gi, g) in f.outbound.enumerated() {
+            let name = NftRuleset.defaultCounter(group: gi)
+            out.append(contentsOf: ["  chain \(name) {", "    counter name \"\(name)\" goto \(verdictChain(g.defaultAction))", "  }"])
+        }
+        /// Inside bundles every outcome goes through a counting chain (its rule's or the
+        /// group default's); map elements count for themselves.
         func jumpFor(_ gi: Int, _ o: CompiledPolicy.Outcome, viaRuleChain: Bool) -> String {
-            if viaRuleChain, let k = o.rule { return "goto " + NftRuleset.ruleCounter(group: gi, rule: k) }
+            if viaRuleChain {
+                return "goto " + (o.rule.map { NftRuleset.ruleCounter(group: gi, rule: $0) } ?? NftRuleset.defaultCounter(group: gi))
+            }
             return "goto " + verdictChain(o.action)
         }
 
@@ -198,7 +210,13 @@ public enum NftRenderer {
         if f.mssClamp {
             out.append("  chain mss_clamp {")
             out.append("    type filter hook forward priority mangle; policy accept;")
-            out.append("    iifname \(tunnelSet) tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu")
+            // Into a tunnel: the route MTU. Out of a tunnel: the tunnel's own MTU, or the far
+            // end's full-size segments would not fit back through it. (The kernel only lowers MSS.)
+            for l in config.links {
+                guard let mtu = mtus[l.name] ?? l.mtu else { continue }
+                out.append("    iifname \(quote(l.name)) meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 40)")
+                out.append("    iifname \(quote(l.name)) meta nfproto ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 60)")
+            }
             out.append("    oifname \(tunnelSet) tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu")
             out.append("  }")
         }

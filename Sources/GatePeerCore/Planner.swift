@@ -182,7 +182,7 @@ public enum Planner {
 
         // The filter table goes in before forwarding is turned on.
         var filter: [Plan.Change] = []
-        let ruleset = NftRenderer.render(config)
+        let ruleset = NftRenderer.render(config, mtus: linkMTUs(config, observed))
         switch (ruleset, observed.filter) {
         case (nil, nil): break
         case (nil, .some): filter.append(.deleteFilter)
@@ -194,6 +194,15 @@ public enum Planner {
         let changes = routeDeletes + linkDeletes + linkWrites + sysctls + fdbDeletes + fdbAppends
             + addrDeletes + addrAdds + ups + routeWrites + filter + global
         return Plan(changes: changes, blockers: blockers)
+    }
+
+    /// Each link's MTU as it will be set: the config's, or the underlay's minus overhead.
+    public static func linkMTUs(_ config: GatePeerConfig, _ observed: ObservedState) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for l in config.links {
+            if let m = l.mtu { out[l.name] = m } else if let u = observed.link(named: l.underlayDevice) { out[l.name] = u.mtu - l.overhead }
+        }
+        return out
     }
 
     /// Attributes the kernel refuses to change on a live vxlan device (EOPNOTSUPP):

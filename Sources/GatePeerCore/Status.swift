@@ -134,7 +134,7 @@ public struct FilterStatus: Sendable {
 
     /// `elements`: per group index, (low address, count) of every destination-map element.
     public init(config: GatePeerConfig, observed: ObservedState, elements: [Int: [(IPAddress, PacketCount)]]) {
-        let ruleset = NftRenderer.render(config)
+        let ruleset = NftRenderer.render(config, mtus: Planner.linkMTUs(config, observed))
         present = observed.filter != nil
         inSync = ruleset?.fingerprint == observed.filter?.fingerprint
         let counters = observed.filter?.counters ?? [:]
@@ -154,7 +154,7 @@ public struct FilterStatus: Sendable {
                 let total = named + (perRule[k] ?? PacketCount(packets: 0, bytes: 0))
                 rules.append(RuleCount(path: "filter.outbound[\(gi)].rules[\(k)]", summary: group.rules[k].summary, count: total))
             }
-            let d = perRule[nil] ?? PacketCount(packets: 0, bytes: 0)
+            let d = (perRule[nil] ?? PacketCount(packets: 0, bytes: 0)) + (counters[NftRuleset.defaultCounter(group: gi)] ?? PacketCount(packets: 0, bytes: 0))
             rules.append(RuleCount(path: "filter.outbound[\(gi)].default", summary: "\(group.defaultAction.rawValue) (group \"\(group.name)\")", count: d))
         }
     }

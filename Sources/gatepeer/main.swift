@@ -254,7 +254,9 @@ func runFilter(_ o: Options) -> Exit {
     case "show":
         guard o.positional.count == 1 else { stderr("gatepeer: filter show takes no argument"); return .usage }
         let config = loadConfig(o.configPath)
-        guard let rs = NftRenderer.render(config) else {
+        // MTUs come from the underlay when the config leaves them out: read it if we can.
+        let observed = (try? Kernel().observe(sysctls: [])) ?? ObservedState()
+        guard let rs = NftRenderer.render(config, mtus: Planner.linkMTUs(config, observed)) else {
             stderr("gatepeer: \(o.configPath) has no filter section; gatepeer keeps no nftables table")
             return .ok
         }

@@ -1,10 +1,11 @@
 import Foundation
 import XCTest
 
-/// End to end on the lab (scripts/lab): the backend reaches both devices and the LAN
-/// behind dev2 through gatepeer's tunnel, and only through it.
-final class LabTests: KernelTestCase {
+/// A fresh lab (scripts/lab) per test, under a prefix of its own; background servers
+/// started in it are stopped before the lab goes.
+class LabTestCase: KernelTestCase {
     var prefix = ""
+    private var servers: [Process] = []
 
     func lab(_ args: String...) -> Run {
         sh(["env", "GATEPEER_LAB=\(prefix)", packageRoot.appendingPathComponent("scripts/lab").path] + args)
@@ -26,6 +27,36 @@ final class LabTests: KernelTestCase {
         }
         XCTAssertEqual(up.status, 0, "lab up: \(up.stderr)")
     }
+
+    override func tearDown() {
+        for s in servers where s.isRunning { s.terminate(); s.waitUntilExit() }
+        servers.removeAll()
+        super.tearDown()
+    }
+
+    func inNode(_ n: String, _ args: [String], stdin: String? = nil) -> Run {
+        sh(["ip", "netns", "exec", node(n)] + args, stdin: stdin)
+    }
+
+    func gatepeer(_ args: String...) -> Run { inNode("peer", [gatepeerBinary] + args) }
+
+    /// Starts a long-running command in a lab node; it is stopped in tearDown.
+    @discardableResult
+    func background(_ n: String, _ args: [String]) -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", node(n)] + args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try? p.run()
+        servers.append(p)
+        return p
+    }
+}
+
+/// End to end on the lab: the backend reaches both devices and the LAN behind dev2
+/// through gatepeer's tunnel, and only through it.
+final class LabTests: LabTestCase {
 
     func testBackendReachesDevicesAndLANThroughTheTunnel() throws {
         // Before gatepeer: nothing behind the VPG is reachable.

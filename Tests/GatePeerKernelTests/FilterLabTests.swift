@@ -1,0 +1,176 @@
+import Foundation
+import XCTest
+
+/// The outbound filter, NAT, MSS clamping and the inbound guard with real traffic in the
+/// lab: socat servers in the internet namespace, clients in the device namespaces.
+final class FilterLabTests: LabTestCase {
+    let filterConfig = packageRoot.appendingPathComponent("netconfig/lab-filter.json").path
+    let plainConfig = packageRoot.appendingPathComponent("netconfig/lab.json").path
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        // Every server answers with the address it saw, so NAT is visible to the client.
+        for port in ["443", "22", "31314"] {
+            background("inet", ["socat", "TCP-LISTEN:\(port),fork,reuseaddr", "SYSTEM:echo peer=$SOCAT_PEERADDR"])
+        }
+        // Bound to the service address: an unbound UDP server would answer from the
+        // address its route picks, which conntrack cannot match to the NATed flow.
+        background("inet", ["socat", "UDP-RECVFROM:123,bind=198.51.100.20,fork", "SYSTEM:echo peer=$SOCAT_PEERADDR"])
+        waitForListener("inet", "203.0.113.10", 443)
+    }
+
+    func waitForListener(_ n: String, _ host: String, _ port: Int) {
+        for _ in 0..<50 {
+            if tcp(from: n, host, port).status == 0 { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        XCTFail("no listener on \(host):\(port) in \(n)")
+    }
+
+    func tcp(from n: String, _ host: String, _ port: Int) -> Run {
+        inNode(n, ["socat", "-T2", "-", "TCP:\(host):\(port),connect-timeout=2"], stdin: "x\n")
+    }
+
+    func udp(from n: String, _ host: String, _ port: Int) -> Run {
+        inNode(n, ["socat", "-T2", "-", "UDP:\(host):\(port)"], stdin: "x\n")
+    }
+
+    func statusJSON() throws -> [String: Any] {
+        let r = gatepeer("status", "--json", "-c", filterConfig)
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    }
+
+    func ruleCounts() throws -> [String: Int] {
+        let rules = try XCTUnwrap((try statusJSON()["filter"] as? [String: Any])?["rules"] as? [[String: Any]])
+        return Dictionary(uniqueKeysWithValues: rules.map { ($0["path"] as! String, $0["packets"] as! Int) })
+    }
+
+    func verdictCount(_ name: String) throws -> Int {
+        let v = try XCTUnwrap((try statusJSON()["filter"] as? [String: Any])?["verdicts"] as? [String: Any])
+        return (v[name] as? [String: Any])?["packets"] as? Int ?? -1
+    }
+
+    func testDevicesReachExactlyTheAllowedDestinationsThroughNAT() throws {
+        let apply = gatepeer("apply", "-c", filterConfig)
+        XCTAssertEqual(apply.status, 0, apply.stderr)
+
+        // (what, from, run, expected reachable, filter check arguments)
+        let cases: [(String, () -> Run, Bool, [String])] = [
+            ("tcp 203.0.113.10:443", { self.tcp(from: "dev1", "203.0.113.10", 443) }, true, ["10.128.0.11", "203.0.113.10", "tcp/443"]),
+            ("tcp 203.0.113.10:443 from dev2", { self.tcp(from: "dev2", "203.0.113.10", 443) }, true, ["10.129.3.7", "203.0.113.10", "tcp/443"]),
+            ("tcp 203.0.113.10:22", { self.tcp(from: "dev1", "203.0.113.10", 22) }, false, ["10.128.0.11", "203.0.113.10", "tcp/22"]),
+            ("tcp 203.0.113.53:443", { self.tcp(from: "dev1", "203.0.113.53", 443) }, false, ["10.128.0.11", "203.0.113.53", "tcp/443"]),
+            ("udp 198.51.100.20:123", { self.udp(from: "dev1", "198.51.100.20", 123) }, true, ["10.128.0.11", "198.51.100.20", "udp/123"]),
+            ("icmp 203.0.113.10", { self.ping(from: "dev1", "203.0.113.10") }, true, ["10.128.0.11", "203.0.113.10", "icmp"]),
+            ("icmp 203.0.113.53", { self.ping(from: "dev1", "203.0.113.53") }, false, ["10.128.0.11", "203.0.113.53", "icmp"]),
+            ("icmp 198.51.100.20", { self.ping(from: "dev1", "198.51.100.20") }, false, ["10.128.0.11", "198.51.100.20", "icmp"]),
+        ]
+        for (what, run, reachable, checkArgs) in cases {
+            let r = run()
+            // UDP has no handshake: reachable means an answer came back.
+            let reached = what.hasPrefix("udp") ? r.stdout.contains("peer=") : r.status == 0
+            XCTAssertEqual(reached, reachable, "\(what): status \(r.status) \(r.stdout)\(r.stderr)")
+            if reachable && !what.hasPrefix("icmp") {
+                XCTAssertTrue(r.stdout.contains("peer=192.0.2.1"), "\(what) not NATed to the uplink address: \(r.stdout)")
+            }
+            // filter check, computed from the compiled policy, agrees with the wire.
+            let check = inNode("peer", [gatepeerBinary, "filter", "check"] + checkArgs + ["-c", filterConfig])
+            XCTAssertTrue(check.stdout.hasPrefix(reachable ? "allow:" : "deny:"), "\(what): filter check said \(check.stdout)")
+        }
+
+        let counts = try ruleCounts()
+        XCTAssertGreaterThanOrEqual(counts["filter.outbound[0].rules[0]"] ?? 0, 2, "\(counts)")  // two TCP/443 connections
+        XCTAssertGreaterThanOrEqual(counts["filter.outbound[0].rules[1]"] ?? 0, 1, "\(counts)")  // first ping to .10 (the rest are established)
+        XCTAssertGreaterThanOrEqual(counts["filter.outbound[0].rules[2]"] ?? 0, 1, "\(counts)")  // NTP
+        XCTAssertGreaterThanOrEqual(counts["filter.outbound[0].rules[3]"] ?? 0, 3, "\(counts)")  // tcp and icmp to .53
+        XCTAssertGreaterThanOrEqual(counts["filter.outbound[0].default"] ?? 0, 3, "\(counts)")   // tcp/22, icmp to 198.51.100.20
+        XCTAssertGreaterThanOrEqual(try verdictCount("out_deny"), 6)
+        XCTAssertGreaterThanOrEqual(try verdictCount("out_allow"), 4)
+
+        // The backends still reach the devices; a second plan is empty.
+        XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0)
+        XCTAssertEqual(gatepeer("plan", "-c", filterConfig).stdout, "no changes\n")
+    }
+
+    func testInboundGuardDropsConnectionsFromOutsideTheBackends() throws {
+        XCTAssertEqual(gatepeer("apply", "-c", plainConfig).status, 0)
+        XCTAssertEqual(inNode("inet", ["ping", "-c", "1", "-W", "2", "-I", "203.0.113.10", "10.128.0.11"]).status, 0,
+                       "without the filter the internet reaches a device (the lab routes it)")
+        XCTAssertEqual(gatepeer("apply", "-c", filterConfig).status, 0)
+        XCTAssertNotEqual(inNode("inet", ["ping", "-c", "2", "-W", "2", "-I", "203.0.113.10", "10.128.0.11"]).status, 0)
+        XCTAssertGreaterThanOrEqual(try verdictCount("in_drop"), 2)
+        XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0)
+        XCTAssertGreaterThanOrEqual(try verdictCount("in_allow"), 1)
+        let check = gatepeer("filter", "check", "203.0.113.10", "10.128.0.11", "icmp", "-c", filterConfig)
+        XCTAssertTrue(check.stdout.hasPrefix("deny: inbound"), check.stdout)
+    }
+
+    func testMSSIsClampedOnTheWireInBothDirections() throws {
+        XCTAssertEqual(gatepeer("apply", "-c", filterConfig).status, 0)
+        background("dev1", ["socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo hi"])
+        waitForListener("dev1", "10.128.0.11", 8080)
+        // Backend (MTU 1500, MSS 1460) -> device through gp0 (MTU 1450): 1410 arrives.
+        let intoTunnel = capture(in: "dev1", filter: "tcp dst port 8080 and tcp[13] & 2 != 0") {
+            _ = self.tcp(from: "backend", "10.128.0.11", 8080)
+        }
+        XCTAssertTrue(intoTunnel.contains("mss 1410"), "SYN into the tunnel:\n\(intoTunnel)")
+        // Device (MSS 1460) -> internet: clamped on the way out of gp0 so replies fit back in.
+        let outOfTunnel = capture(in: "inet", filter: "tcp dst port 443 and tcp[13] & 2 != 0") {
+            _ = self.tcp(from: "dev1", "203.0.113.10", 443)
+        }
+        XCTAssertTrue(outOfTunnel.contains("mss 1410"), "SYN out of the tunnel:\n\(outOfTunnel)")
+    }
+
+    func testEstablishedFlowKeepsFlowingWhileThePolicyIsReapplied() throws {
+        XCTAssertEqual(gatepeer("apply", "-c", filterConfig).status, 0)
+        let sink = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-flow-\(prefix).txt")
+        try? FileManager.default.removeItem(at: sink)
+        defer { try? FileManager.default.removeItem(at: sink) }
+        background("inet", ["socat", "-u", "TCP-LISTEN:5001,fork,reuseaddr", "OPEN:\(sink.path),creat,append"])
+        // Allow 5001 first, then take it away while a connection is open.
+        let allow = writeConfig(try policy(ports: [443, 993, 31314, 5001]))
+        let deny = writeConfig(try policy(ports: [443, 993, 31314]))
+        XCTAssertEqual(gatepeer("apply", "-c", allow).status, 0)
+        waitForListener("inet", "203.0.113.10", 5001)
+        let client = background("dev1", ["sh", "-c", "(echo one; sleep 3; echo two) | socat - TCP:203.0.113.10:5001"])
+        Thread.sleep(forTimeInterval: 1.0)
+        let reapply = gatepeer("apply", "-c", deny)
+        XCTAssertEqual(reapply.status, 0, reapply.stderr)
+        XCTAssertTrue(reapply.stdout.contains("~ nftables table inet gatepeer"), reapply.stdout)
+        client.waitUntilExit()
+        let got = (try? String(contentsOf: sink, encoding: .utf8)) ?? ""
+        XCTAssertTrue(got.contains("one") && got.contains("two"), "the open flow lost data across the re-apply: \(got)")
+        // A new connection to the port is refused by the new policy.
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 5001).status, 0)
+    }
+
+    /// lab-filter.json with rules[0]'s ports replaced.
+    func policy(ports: [Int]) throws -> String {
+        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: filterConfig))) as? [String: Any])
+        var filter = doc["filter"] as! [String: Any]
+        var groups = filter["outbound"] as! [[String: Any]]
+        var rules = groups[0]["rules"] as! [[String: Any]]
+        rules[0]["ports"] = ports
+        groups[0]["rules"] = rules
+        filter["outbound"] = groups
+        doc["filter"] = filter
+        return String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self)
+    }
+
+    /// Runs `action` while tcpdump listens in a lab node; returns what it printed.
+    func capture(in n: String, filter: String, _ action: () -> Void) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", node(n), "tcpdump", "-lnni", "eth0", "-c", "1", "-v", filter]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try? p.run()
+        Thread.sleep(forTimeInterval: 1.0)
+        action()
+        let deadline = Date().addingTimeInterval(5)
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        if p.isRunning { p.terminate() }
+        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+}
