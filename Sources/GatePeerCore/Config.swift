@@ -68,6 +68,16 @@ public struct PortRange: Equatable, Hashable, Sendable, CustomStringConvertible 
     public var high: UInt16
     public init(low: UInt16, high: UInt16) { self.low = low; self.high = high }
     public var description: String { "\(low)-\(high)" }
+
+    /// The kernel picks VXLAN source ports in [low, high) and, when low == high, falls
+    /// back to the ephemeral range: `srcport 4789 4789` (the vendor script) does NOT pin
+    /// 4789. Config ranges are inclusive, as people read them (high <= 65534, so high + 1
+    /// always fits the 16-bit field); these convert both ways.
+    public var kernelHalfOpen: PortRange { PortRange(low: low, high: high + 1) }
+
+    public init(kernelLow: UInt16, kernelHigh: UInt16) {
+        self.init(low: kernelLow, high: kernelHigh > kernelLow ? kernelHigh - 1 : kernelHigh)
+    }
 }
 
 /// One of the VPG's own gate peers (the vendor API's entries with ownedByCustomer false).

@@ -96,13 +96,15 @@ public enum ConfigDecoder {
         o.finish(&p, known: ["name", "vxlanId", "port", "sourcePortRange", "underlayDevice", "outerIpAddress",
                              "innerIpAddress", "peers", "mtu", "learning", "mac", "routes", "snatBackendTraffic"])
         guard let name, let range, let underlay, let outer, let inner, let peers, let routes else { return nil }
+        var capturesOwnTunnel = false
         for (ri, r) in routes.enumerated() {
             let caught = ([outer] + peers.map(\.outerIpAddress)).filter { r.destination.contains($0) }
             if let a = caught.first {
                 p.add("\(path).routes[\(ri)].destination", "\(r.destination) contains the tunnel's own outer address \(a); the encapsulated packets would be routed into the tunnel")
-                return nil
+                capturesOwnTunnel = true
             }
         }
+        if capturesOwnTunnel { return nil }
         if name == underlay {
             p.add("\(path).underlayDevice", "\"\(underlay)\" is the link's own name; the underlay is the NIC the tunnel runs over")
         }
@@ -250,6 +252,13 @@ public enum ConfigDecoder {
                 if b.name == a.underlayDevice {
                     p.add("links[\(i)].underlayDevice", "\"\(a.underlayDevice)\" is links[\(j)].name; a tunnel cannot run over another tunnel of ours")
                 }
+                for (x, y, xi) in [(a, b, i), (b, a, j)] {
+                    for (ri, r) in x.routes.enumerated() {
+                        if let caught = ([y.outerIpAddress] + y.peers.map(\.outerIpAddress)).first(where: { r.destination.contains($0) }) {
+                            p.add("links[\(xi)].routes[\(ri)].destination", "\(r.destination) contains \(caught), an outer address of links[\(xi == i ? j : i)]; that tunnel's packets would be routed into this one")
+                        }
+                    }
+                }
                 for (ri, r) in a.routes.enumerated() {
                     if b.deviceSubnet.family == r.destination.family, r.destination.overlaps(b.deviceSubnet) {
                         p.add("links[\(i)].routes[\(ri)].destination", "\(r.destination) overlaps links[\(j)]'s device subnet \(b.deviceSubnet)")
@@ -336,6 +345,10 @@ public enum ConfigDecoder {
             }
             if pre.length == bits {
                 p.add(path(), "\(s) is a single address, which leaves no device subnet; valid: the device subnet's length, such as /9")
+                return nil
+            }
+            if pre.address.isIPv6LinkLocal {
+                p.add(path(), "\(s) is IPv6 link-local (fe80::/10), which the kernel manages itself; valid: a global or unique-local address such as fd00:10::fffe/64")
                 return nil
             }
             if pre.length < bits - 1 {

@@ -41,12 +41,14 @@ public enum Planner {
         /// Links whose state we must leave alone this round (blocked): not deleted as stale.
         var protectedIndexes = Set<Int32>()
         var desiredRouteKeys = Set<IPPrefix>()
-        // Routes in the main table by destination: ours, and anyone else's (first wins).
-        var ownedRoutes: [IPPrefix: ObservedRoute] = [:]
+        // Routes in the main table by destination: ours (all of them: duplicates at other
+        // metrics are stale), and anyone else's (first wins).
+        var ownedRoutes: [IPPrefix: [ObservedRoute]] = [:]
         var foreignRoutes: [IPPrefix: ObservedRoute] = [:]
+        var staleDuplicates: [(ObservedRoute, String?)] = []
         for r in observed.routes where r.table == ObservedRoute.mainTable {
             if r.isOwned {
-                if ownedRoutes[r.destination] == nil { ownedRoutes[r.destination] = r }
+                ownedRoutes[r.destination, default: []].append(r)
             } else if foreignRoutes[r.destination] == nil {
                 foreignRoutes[r.destination] = r
             }
@@ -58,6 +60,7 @@ public enum Planner {
             if let e = existing, !e.isOwned {
                 blockers.append("links[\(i)].name: device \(link.name) exists and is not gatepeer's (alias \(e.alias.map { "\"\($0)\"" } ?? "unset")); it is left alone: rename it or choose another name")
                 protectedIndexes.insert(e.index)
+                for r in link.routes { desiredRouteKeys.insert(r.destination) }
                 continue
             }
             guard let underlay = observed.link(named: link.underlayDevice) else {
@@ -102,7 +105,8 @@ public enum Planner {
 
             // Sysctls: a new device starts from the namespace defaults we cannot see yet.
             var keys = [(SysctlKey.rpFilter(link.name), "2")]
-            if observed.ipv6Enabled { keys.append((SysctlKey.acceptRA(link.name), "0")) }
+            // Below 1280 the kernel gives a device no IPv6 at all (no conf/<dev> directory).
+            if observed.ipv6Enabled && spec.mtu >= 1280 { keys.append((SysctlKey.acceptRA(link.name), "0")) }
             for (key, want) in keys {
                 let have = current == nil ? nil : observed.sysctls[key]
                 if have != want { sysctls.append(.setSysctl(key, old: have, new: want)) }
@@ -143,11 +147,19 @@ public enum Planner {
                     blockers.append("links[\(i)].routes: \(r.destination) is already routed by protocol \(f.protocolNumber)\(f.outputIndex.flatMap { observed.link(index: $0) }.map { " dev \($0.name)" } ?? ""), which gatepeer does not own; that route is left alone")
                     continue
                 }
-                if let m = ownedRoutes[r.destination] {
-                    if let e = current, m.outputIndex == e.index, m.gateway == r.via { continue }
-                    routeWrites.append(.replaceRoute(link: link.name, r, old: m))
+                let mine = ownedRoutes[r.destination] ?? []
+                let name = { (x: ObservedRoute) in x.outputIndex.flatMap { observed.link(index: $0)?.name } }
+                if let e = current, let keep = mine.firstIndex(where: { $0.outputIndex == e.index && $0.gateway == r.via }) {
+                    for (j, m) in mine.enumerated() where j != keep { staleDuplicates.append((m, name(m))) }
+                    continue
+                }
+                // Replace works on the route at our metric; owned routes at other metrics go.
+                if let target = mine.first(where: { $0.hasDefaultMetric }) {
+                    routeWrites.append(.replaceRoute(link: link.name, r, old: target))
+                    for m in mine where m != target { staleDuplicates.append((m, name(m))) }
                 } else {
                     routeWrites.append(.addRoute(link: link.name, r))
+                    for m in mine { staleDuplicates.append((m, name(m))) }
                 }
             }
         }
@@ -157,6 +169,7 @@ public enum Planner {
             let linkName = r.outputIndex.flatMap { observed.link(index: $0)?.name }
             routeDeletes.append(.deleteRoute(r, linkName: linkName))
         }
+        for (r, linkName) in staleDuplicates { routeDeletes.append(.deleteRoute(r, linkName: linkName)) }
         for l in observed.links where l.isOwned && !handledLinkNames.contains(l.name) && !protectedIndexes.contains(l.index) {
             linkDeletes.append(.deleteLink(name: l.name, index: l.index, reason: "not in config"))
         }

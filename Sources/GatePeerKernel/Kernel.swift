@@ -84,24 +84,31 @@ public final class Kernel {
         for l in observed.links { index[l.name] = l.index }
         var failures: [KernelError] = []
         var batch = RequestBatch(socket: socket)
-        var created = Set<String>()
+        var created: [String: String] = [:]  // name -> alias, until marked
 
         func flush() throws {
             batch.finish()
             if batch.count > 0 { failures += try socket.send(batch) }
             batch = RequestBatch(socket: socket)
         }
-        /// Sends what is queued and learns the indexes of links created in it (one dump).
+        /// Sends what is queued, learns the indexes of the links it created (one dump) and
+        /// marks them ours by index. A link whose create failed gets no index, so nothing
+        /// of it (not even the marker) lands on a device someone else made meanwhile.
         func settleCreated() throws {
             try flush()
             guard !created.isEmpty else { return }
+            let refused = Set(failures.map(\.object))
             let now = try indexesByName()
-            for name in created { index[name] = now[name] }
+            for (name, alias) in created.sorted(by: { $0.key < $1.key }) {
+                guard !refused.contains("create link \(name)"), let idx = now[name] else { continue }
+                index[name] = idx
+                RtnetlinkCodec.markLink(batch, name: name, alias: alias, index: idx)
+            }
             created.removeAll()
         }
         /// The index of a link, asking the kernel for links created in this run.
         func resolve(_ name: String) throws -> Int32? {
-            if created.contains(name) { try settleCreated() }
+            if created[name] != nil { try settleCreated() }
             return index[name]
         }
         /// Changes that depend on a link that is not there (its creation failed) are
@@ -112,13 +119,13 @@ public final class Kernel {
         for change in plan.changes {
             switch change {
             case .deleteRoute(let r, let link):
-                RtnetlinkCodec.route(batch, .delete, destination: r.destination, via: r.gateway, index: r.outputIndex, label: link ?? "")
+                RtnetlinkCodec.deleteRoute(batch, r, label: link ?? "")
             case .deleteLink(let name, let idx, _):
                 RtnetlinkCodec.deleteLink(batch, name: name, index: idx)
                 index[name] = nil
             case .createLink(let spec):
                 RtnetlinkCodec.createLink(batch, spec)
-                created.insert(spec.name)
+                created[spec.name] = spec.alias
             case .changeLink(let spec, let idx, let attrs):
                 RtnetlinkCodec.changeLink(batch, spec, index: idx, attrs)
             case .setSysctl(let key, _, let value):
@@ -155,10 +162,8 @@ public final class Kernel {
                 do { try nft.run(NftRuleset.deleteTransaction, what: "nftables delete table inet gatepeer") } catch let e as KernelError { failures.append(e) }
             }
         }
+        try settleCreated()
         try flush()
-        // The alias request rides with the create; its failure adds nothing when the create failed.
-        let failedCreates = Set(failures.map(\.object).filter { $0.hasPrefix("create link ") && !$0.hasSuffix(" (alias)") })
-        failures.removeAll { $0.object.hasSuffix(" (alias)") && failedCreates.contains(String($0.object.dropLast(" (alias)".count))) }
         let skippedCount = skipped.values.reduce(0, +)
         for (name, n) in skipped.sorted(by: { $0.key < $1.key }) {
             failures.append(KernelError(object: "link \(name)", errno: ENODEV, kernelMessage: "device is missing; \(n) dependent change(s) skipped"))

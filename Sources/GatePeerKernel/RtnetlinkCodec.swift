@@ -32,34 +32,20 @@ enum RtnetlinkCodec {
         if let info = a.nested(UInt16(IFLA_LINKINFO)) {
             link.kind = info.string(UInt16(IFLA_INFO_KIND))
             if link.kind == "vxlan", let d = info.nested(UInt16(IFLA_INFO_DATA)) {
-                var low: UInt16 = 0, high: UInt16 = 0
+                var range = PortRange(low: 0, high: 0)
                 if let r = d.raw(UInt16(IFLA_VXLAN_PORT_RANGE)), r.count >= 4 {
-                    low = UInt16(r[0]) << 8 | UInt16(r[1])
-                    high = UInt16(r[2]) << 8 | UInt16(r[3])
-                    (low, high) = inclusiveRange(kernelLow: low, kernelHigh: high)
+                    range = PortRange(kernelLow: UInt16(r[0]) << 8 | UInt16(r[1]), kernelHigh: UInt16(r[2]) << 8 | UInt16(r[3]))
                 }
                 link.vxlan = VXLANAttributes(
                     id: d.u32(UInt16(IFLA_VXLAN_ID)) ?? 0,
                     port: d.be16(UInt16(IFLA_VXLAN_PORT)) ?? 0,
-                    portRange: PortRange(low: low, high: high),
+                    portRange: range,
                     local: d.address(UInt16(IFLA_VXLAN_LOCAL)) ?? d.address(UInt16(IFLA_VXLAN_LOCAL6)),
                     underlayIndex: d.u32(UInt16(IFLA_VXLAN_LINK)).map { Int32(bitPattern: $0) },
                     learning: (d.u8(UInt16(IFLA_VXLAN_LEARNING)) ?? 0) != 0)
             }
         }
         return link
-    }
-
-    /// The kernel picks VXLAN source ports in [low, high) and, when low == high, falls
-    /// back to the ephemeral range: `srcport 4789 4789` (the vendor script) does NOT pin
-    /// 4789. The config's range is inclusive, as people read it; this converts. (65535
-    /// itself cannot be the top of a kernel range: the field is 16 bits.)
-    static func kernelRange(_ r: PortRange) -> PortRange {
-        PortRange(low: r.low, high: r.high == UInt16.max ? r.high : r.high + 1)
-    }
-
-    static func inclusiveRange(kernelLow: UInt16, kernelHigh: UInt16) -> (UInt16, UInt16) {
-        kernelHigh > kernelLow && kernelHigh != UInt16.max ? (kernelLow, kernelHigh - 1) : (kernelLow, kernelHigh)
     }
 
     static func operStateName(_ v: UInt8) -> String {
@@ -74,7 +60,7 @@ enum RtnetlinkCodec {
                 if create {
                     nlh.putU32(Int(IFLA_VXLAN_ID), s.vxlanId)
                     nlh.put(Int(IFLA_VXLAN_PORT), [UInt8(s.port >> 8), UInt8(s.port & 0xff)])
-                    let r = kernelRange(s.portRange)
+                    let r = s.portRange.kernelHalfOpen
                     nlh.put(Int(IFLA_VXLAN_PORT_RANGE), [UInt8(r.low >> 8), UInt8(r.low & 0xff), UInt8(r.high >> 8), UInt8(r.high & 0xff)])
                 }
                 nlh.putU32(Int(IFLA_VXLAN_LINK), UInt32(bitPattern: s.underlayIndex))
@@ -94,12 +80,16 @@ enum RtnetlinkCodec {
             nlh.put(Int(IFLA_ADDRESS), s.mac.bytes)
             putVXLAN(nlh, s, create: true)
         }
-        // The kernel ignores IFLA_IFALIAS on creation; set it in the same sendmsg, by name.
-        b.add("create link \(s.name) (alias)") { nlh in
+    }
+
+    /// The kernel ignores IFLA_IFALIAS on creation. The marker is set by index, and only
+    /// once the create succeeded: by name it could land on a foreign device that took
+    /// the name meanwhile.
+    static func markLink(_ b: RequestBatch, name: String, alias: String, index: Int32) {
+        b.add("mark link \(name) as gatepeer's") { nlh in
             nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
-            _ = nlh.header(ifinfomsg.self)
-            nlh.putString(Int(IFLA_IFNAME), s.name)
-            nlh.putString(Int(IFLA_IFALIAS), s.alias)
+            nlh.header(ifinfomsg.self).pointee.ifi_index = index
+            nlh.putString(Int(IFLA_IFALIAS), alias)
         }
     }
 
@@ -108,7 +98,15 @@ enum RtnetlinkCodec {
         let generic = names.intersection(["mtu", "mac", "alias"])
         let vxlan = names.intersection(["local", "dev", "learning"])
         // Two requests: vxlan's changelink refuses IFLA_MTU next to IFLA_LINKINFO
-        // ("Cannot change mtu"), although a plain setlink changes it fine.
+        // ("Cannot change mtu"), although a plain setlink changes it fine. The vxlan one
+        // goes first: the kernel checks a new MTU against the underlay the device has.
+        if !vxlan.isEmpty {
+            b.add("change link \(s.name) (\(vxlan.sorted().joined(separator: ", ")))") { nlh in
+                nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
+                nlh.header(ifinfomsg.self).pointee.ifi_index = index
+                putVXLAN(nlh, s, create: false)
+            }
+        }
         if !generic.isEmpty {
             b.add("change link \(s.name) (\(generic.sorted().joined(separator: ", ")))") { nlh in
                 nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
@@ -116,13 +114,6 @@ enum RtnetlinkCodec {
                 if generic.contains("mtu") { nlh.putU32(Int(IFLA_MTU), UInt32(s.mtu)) }
                 if generic.contains("mac") { nlh.put(Int(IFLA_ADDRESS), s.mac.bytes) }
                 if generic.contains("alias") { nlh.putString(Int(IFLA_IFALIAS), s.alias) }
-            }
-        }
-        if !vxlan.isEmpty {
-            b.add("change link \(s.name) (\(vxlan.sorted().joined(separator: ", ")))") { nlh in
-                nlh.pointee.nlmsg_type = UInt16(RTM_NEWLINK)
-                nlh.header(ifinfomsg.self).pointee.ifi_index = index
-                putVXLAN(nlh, s, create: false)
             }
         }
     }
@@ -208,10 +199,30 @@ enum RtnetlinkCodec {
                              protocolNumber: rt.rtm_protocol, destination: p,
                              gateway: a.address(UInt16(RTA_GATEWAY.rawValue)),
                              outputIndex: a.u32(UInt16(RTA_OIF.rawValue)).map { Int32(bitPattern: $0) },
-                             type: rt.rtm_type)
+                             type: rt.rtm_type, priority: a.u32(UInt16(RTA_PRIORITY.rawValue)), scope: rt.rtm_scope)
     }
 
     enum RouteOp { case add, replace, delete }
+
+    /// A delete names the route exactly as observed (metric, scope, type), so a duplicate
+    /// at another metric is the one removed.
+    static func deleteRoute(_ b: RequestBatch, _ r: ObservedRoute, label: String) {
+        b.add("delete route \(r.destination)\(r.gateway.map { " via \($0)" } ?? "")\(label.isEmpty ? "" : " dev \(label)")") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(RTM_DELROUTE)
+            let rt = nlh.header(rtmsg.self)
+            rt.pointee.rtm_family = family(r.destination.family)
+            rt.pointee.rtm_dst_len = UInt8(r.destination.length)
+            rt.pointee.rtm_table = r.table < 256 ? UInt8(r.table) : UInt8(RT_TABLE_UNSPEC.rawValue)
+            rt.pointee.rtm_protocol = r.protocolNumber
+            rt.pointee.rtm_scope = r.scope
+            rt.pointee.rtm_type = r.type
+            nlh.putU32(Int(RTA_TABLE.rawValue), r.table)
+            nlh.put(Int(RTA_DST.rawValue), r.destination.address.bytes)
+            if let g = r.gateway { nlh.put(Int(RTA_GATEWAY.rawValue), g.bytes) }
+            if let o = r.outputIndex { nlh.putU32(Int(RTA_OIF.rawValue), UInt32(bitPattern: o)) }
+            if let p = r.priority { nlh.putU32(Int(RTA_PRIORITY.rawValue), p) }
+        }
+    }
 
     static func route(_ b: RequestBatch, _ op: RouteOp, destination: IPPrefix, via: IPAddress?, index: Int32?, label: String) {
         b.add("\(op == .delete ? "delete" : op == .add ? "add" : "replace") route \(destination)\(via.map { " via \($0)" } ?? "")\(label.isEmpty ? "" : " dev \(label)")") { nlh in

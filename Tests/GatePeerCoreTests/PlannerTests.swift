@@ -164,3 +164,40 @@ final class PlannerTests: XCTestCase {
         XCTAssertTrue(Planner.sysctlKeys(for: c).contains(.ipv6Forward))
     }
 }
+
+final class PlannerEdgeTests: XCTestCase {
+    func testPortRangeRoundTripsThroughTheKernelForm() {
+        for (lo, hi) in [(4789, 4789), (60000, 65534), (1, 1), (1, 65534), (32768, 60999)] {
+            let r = PortRange(low: UInt16(lo), high: UInt16(hi))
+            let k = r.kernelHalfOpen
+            XCTAssertGreaterThan(k.high, k.low, "the kernel form is never empty (empty means 'ephemeral range')")
+            XCTAssertEqual(PortRange(kernelLow: k.low, kernelHigh: k.high), r)
+        }
+    }
+
+    func testNoAcceptRABelowIPv6MinimumMTU() {
+        var config = decodeOK(labConfigText)!
+        config.links[0].mtu = 1200
+        let lines = Planner.plan(config: config, observed: baseObserved()).changes.map(\.line)
+        XCTAssertFalse(lines.contains { $0.contains("accept_ra") }, "\(lines)")
+        XCTAssertTrue(lines.contains("+ sysctl net.ipv4.conf.gp0.rp_filter = 2"))
+    }
+
+    func testForeignDeviceWithOurNameKeepsOurRoutes() {
+        let config = decodeOK(labConfigText)!
+        var observed = convergedObserved(config)
+        observed.links[observed.links.count - 1].alias = nil  // someone cleared our marker
+        let plan = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(plan.blockers.count, 1)
+        XCTAssertFalse(plan.changes.contains { $0.sign == "-" }, plan.changes.map(\.line).joined(separator: "\n"))
+    }
+
+    func testStaleDuplicateAtAnotherMetricIsDeleted() {
+        let config = decodeOK(labConfigText)!
+        var observed = convergedObserved(config)
+        observed.routes.append(ObservedRoute(protocolNumber: Ownership.routeProtocol, destination: IPPrefix("192.168.10.0/24")!,
+                                             gateway: IPAddress("10.129.3.8"), outputIndex: 7, priority: 100))
+        XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line),
+                       ["- route 192.168.10.0/24 via 10.129.3.8 dev gp0 (not in config)"])
+    }
+}

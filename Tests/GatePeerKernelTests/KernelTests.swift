@@ -157,6 +157,44 @@ final class KernelTests: KernelTestCase {
         XCTAssertEqual(ns.routes("proto", "201").count, 10)
     }
 
+    /// Configs at the edges of what is valid converge too: a second apply is empty.
+    func testEdgeConfigsConverge() throws {
+        let ns = try makePeerNamespace()
+        ns.ip("addr", "add", "2001:db8:1::10/64", "dev", "eth0", "nodad")
+        let cases = [
+            configJSON(linkJSON(extra: #", "sourcePortRange": {"low": 60000, "high": 65534}"#)),
+            configJSON(linkJSON(extra: #", "mtu": 1200"#)),
+            configJSON(linkJSON(inner: "fd00:10::fffe/64", peers: ["100.64.152.4"], routes: [("fd00:99::/48", "fd00:10::7")])),
+            configJSON(linkJSON(extra: #", "learning": false, "mac": "02:00:5e:00:00:99""#)),
+        ]
+        for text in cases {
+            let cfg = writeConfig(text)
+            let r = ns.gatepeer("apply", "-c", cfg)
+            XCTAssertEqual(r.status, 0, "\(text)\n\(r.stderr)")
+            XCTAssertEqual(ns.gatepeer("plan", "-c", cfg).stdout, "no changes\n", text)
+        }
+        // The 60000-65534 range really is 60000..65534 in the kernel ([60000, 65535)).
+        let cfg = writeConfig(cases[0])
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        let range = ((ns.link("gp0")?["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any])?["port_range"] as? [String: Any]
+        XCTAssertEqual(range?["low"] as? Int, 60000)
+        XCTAssertEqual(range?["high"] as? Int, 65535)
+    }
+
+    /// An owned duplicate of a route at another metric is stale and goes; ours stays.
+    func testOwnedDuplicateAtAnotherMetricIsRemoved() throws {
+        let ns = try makePeerNamespace()
+        let cfg = writeConfig(configJSON(linkJSON()))
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        ns.ip("route", "add", "192.168.10.0/24", "via", "10.129.3.8", "dev", "gp0", "proto", "201", "metric", "100")
+        XCTAssertEqual(ns.routes("proto", "201").count, 2)
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        let left = ns.routes("proto", "201")
+        XCTAssertEqual(left.count, 1)
+        XCTAssertEqual(left.first?["gateway"] as? String, "10.129.3.7")
+        XCTAssertEqual(ns.gatepeer("plan", "-c", cfg).stdout, "no changes\n")
+    }
+
     func testDownRemovesOnlyWhatWeOwn() throws {
         let ns = try makePeerNamespace()
         // Foreign objects: a vxlan device, its address, a static route through it, an
@@ -209,8 +247,11 @@ final class KernelTests: KernelTestCase {
         ns.ip("link", "set", "vxother", "up")
         let r = ns.gatepeer("apply", "-c", writeConfig(configJSON(linkJSON())))
         XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.stderr.contains("create link gp0"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("errno"), r.stderr)
+        // The kernel's own extended-ack text comes through, with errno and the object.
+        XCTAssertTrue(r.stderr.contains("create link gp0: File exists (errno 17): A VXLAN device with the specified VNI already exists"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("1 dependent") || r.stderr.contains("dependent change(s) skipped"), r.stderr)
+        XCTAssertNil(ns.link("gp0"))
+        XCTAssertNil(ns.link("vxother")?["ifalias"], "the marker never lands on someone else's device")
     }
 
     func testStatusReportsLinkAndCounters() throws {

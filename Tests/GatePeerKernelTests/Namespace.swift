@@ -104,8 +104,7 @@ final class Namespace {
 
     /// Everything a test may compare before and after: links, addresses, routes, FDB.
     func snapshot() -> String {
-        let l = sh(["ip", "-n", name, "-d", "link", "show"]).stdout
-            .split(separator: "\n").filter { !$0.contains("link/") }.joined(separator: "\n")  // stats vary, MACs don't
+        let l = sh(["ip", "-n", name, "-d", "link", "show"]).stdout  // no counters in this form: stable
         let a = sh(["ip", "-n", name, "addr", "show"]).stdout
             .split(separator: "\n").filter { !$0.contains("valid_lft") }.joined(separator: "\n")
             .replacingOccurrences(of: " tentative", with: "")
