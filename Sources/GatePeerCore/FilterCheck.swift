@@ -29,7 +29,8 @@ public enum FilterCheck {
     }
 
     public static func check(_ config: GatePeerConfig, source: IPAddress, destination: IPAddress,
-                             proto: UInt8?, port: UInt16?, learned: [Int: [Int: [IPAddress]]] = [:]) -> Verdict {
+                             proto: UInt8?, port: UInt16?, learned: [Int: [Int: [IPAddress]]] = [:],
+                             grants: [Grant] = [], now: Int64 = 0) -> Verdict {
         guard let f = config.filter else {
             return Verdict(allowed: true, reason: "no filter section: gatepeer keeps no table, forwarding is not filtered")
         }
@@ -53,6 +54,9 @@ public enum FilterCheck {
         }
         if let i = f.backendPrefixes.firstIndex(where: { $0.contains(destination) }) {
             return Verdict(allowed: true, reason: "filter.backendPrefixes[\(i)]: \(f.backendPrefixes[i]) is a backend, always reachable")
+        }
+        if let g = grants.first(where: { $0.covers(source: source, destination: destination, proto: proto, port: port, now: now) }) {
+            return Verdict(allowed: true, reason: "grant \(g.summary), expires in \(Grant.formatDuration(g.expires - now))")
         }
         // The group whose source prefix is most specific for this device.
         var best: (group: Int, length: Int)? = nil

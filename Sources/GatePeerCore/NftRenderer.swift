@@ -73,9 +73,19 @@ public enum NftRenderer {
         addrSet("devices6", .v6, devicePrefixes)
         addrSet("backends4", .v4, f.backendPrefixes)
         addrSet("backends6", .v6, f.backendPrefixes)
+        // Temporary grants (filled from the grants state; elements time out by themselves).
+        for fam in ["4", "6"] {
+            let a = fam == "4" ? "ipv4_addr" : "ipv6_addr"
+            for (suffix, type) in [("", "\(a) . \(a) . inet_proto . inet_service"), ("p", "\(a) . \(a) . inet_proto"), ("a", "\(a) . \(a)")] {
+                out.append("  set grants\(fam)\(suffix) {")
+                out.append("    type \(type)")
+                out.append("    flags interval,timeout")
+                out.append("  }")
+            }
+        }
 
         // Counters: per verdict, per rule (rules reached through bundles), and the fingerprint slot.
-        var counters = ["out_allow", "out_deny", "in_allow", "in_drop"]
+        var counters = ["out_allow", "out_deny", "in_allow", "in_drop", "grant_allow"]
         var ruleChains: [(group: Int, rule: Int, action: FilterAction)] = []
         for (gi, c) in compiled.enumerated() {
             var used = Set<Int>()
@@ -98,6 +108,7 @@ public enum NftRenderer {
         out.append(contentsOf: ["  chain v_out_allow {", "    counter name \"out_allow\" accept", "  }"])
         out.append(contentsOf: ["  chain v_out_deny {"] + logOut + ["    counter name \"out_deny\" drop", "  }"])
         out.append(contentsOf: ["  chain v_in_allow {", "    counter name \"in_allow\" accept", "  }"])
+        out.append(contentsOf: ["  chain v_grant {", "    counter name \"grant_allow\" goto v_out_allow", "  }"])
         out.append(contentsOf: ["  chain v_in_drop {"] + logIn + ["    counter name \"in_drop\" drop", "  }"])
         func verdictChain(_ a: FilterAction) -> String { a == .allow ? "v_out_allow" : "v_out_deny" }
         for rc in ruleChains {
@@ -182,6 +193,12 @@ public enum NftRenderer {
         out.append("    oifname \(tunnelSet) accept")
         out.append("    ip daddr @backends4 accept")
         out.append("    ip6 daddr @backends6 accept")
+        out.append("    ip saddr . ip daddr . meta l4proto . th dport @grants4 goto v_grant")
+        out.append("    ip saddr . ip daddr . meta l4proto @grants4p goto v_grant")
+        out.append("    ip saddr . ip daddr @grants4a goto v_grant")
+        out.append("    ip6 saddr . ip6 daddr . meta l4proto . th dport @grants6 goto v_grant")
+        out.append("    ip6 saddr . ip6 daddr . meta l4proto @grants6p goto v_grant")
+        out.append("    ip6 saddr . ip6 daddr @grants6a goto v_grant")
         out.append("    ip saddr vmap @groups4")
         out.append("    ip6 saddr vmap @groups6")
         out.append("    goto v_out_deny")

@@ -138,7 +138,7 @@ public struct FilterStatus: Sendable {
         present = observed.filter != nil
         inSync = ruleset?.fingerprint == observed.filter?.fingerprint
         let counters = observed.filter?.counters ?? [:]
-        verdicts = ["out_allow", "out_deny", "in_allow", "in_drop"].map { ($0, counters[$0] ?? PacketCount(packets: 0, bytes: 0)) }
+        verdicts = ["out_allow", "out_deny", "in_allow", "in_drop", "grant_allow"].map { ($0, counters[$0] ?? PacketCount(packets: 0, bytes: 0)) }
         rules = []
         guard let f = config.filter, let ruleset else { return }
         for (gi, group) in f.outbound.enumerated() {

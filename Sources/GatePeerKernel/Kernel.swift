@@ -31,6 +31,11 @@ public final class Kernel {
                              ipv6Enabled: access("/proc/sys/net/ipv6", F_OK) == 0, filter: try observeFilter())
     }
 
+    /// Runs nft commands on table inet gatepeer (grant and revoke, learned addresses).
+    public func nftCommands(_ commands: String, what: String) throws {
+        try nft.run(commands, what: what)
+    }
+
     /// Named counters of table inet gatepeer (one of them carries the fingerprint);
     /// nil when the table is absent.
     func observeFilter() throws -> ObservedFilter? {
@@ -79,7 +84,9 @@ public final class Kernel {
     /// Carries out `plan.changes` in order. Consecutive netlink changes share a batch;
     /// a batch is sent before anything that depends on it (a sysctl on a new device, or
     /// a change that needs the index of a device just created).
-    public func apply(_ plan: Plan, observed: ObservedState) throws -> ApplyReport {
+    /// `filterExtras`: nft commands loaded in the same transaction as a new filter table
+    /// (active grants, learned domain addresses), so a reload never drops them.
+    public func apply(_ plan: Plan, observed: ObservedState, filterExtras: String = "") throws -> ApplyReport {
         var index: [String: Int32] = [:]
         for l in observed.links { index[l.name] = l.index }
         var failures: [KernelError] = []
@@ -156,7 +163,7 @@ public final class Kernel {
                 RtnetlinkCodec.route(batch, .replace, destination: r.destination, via: r.via, index: idx, label: link)
             case .replaceFilter(let rs, _):
                 try flush()
-                do { try nft.run(rs.transaction, what: "nftables load table inet gatepeer") } catch let e as KernelError { failures.append(e) }
+                do { try nft.run(rs.transaction + filterExtras, what: "nftables load table inet gatepeer") } catch let e as KernelError { failures.append(e) }
             case .deleteFilter:
                 try flush()
                 do { try nft.run(NftRuleset.deleteTransaction, what: "nftables delete table inet gatepeer") } catch let e as KernelError { failures.append(e) }

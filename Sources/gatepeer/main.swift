@@ -66,11 +66,18 @@ let commandUsage: [String: String] = [
     "filter": """
     usage: gatepeer filter check SRC DST [PROTO[/PORT]] [-c FILE] [--json]
            gatepeer filter show [-c FILE]
+           gatepeer filter grant --from PREFIX --to PREFIX [--proto P] [--port N[,LOW-HIGH]] --for DURATION
+           gatepeer filter revoke --from PREFIX --to PREFIX [--proto P] [--port N[,LOW-HIGH]]
+           gatepeer filter grants [--json]
 
     check: the verdict for one packet from SRC to DST (PROTO: tcp, udp, icmp, icmpv6, a
     number, or any; PORT for tcp/udp/sctp/dccp/udplite), and the rule that decides it,
     evaluated on the same compiled policy gatepeer loads into the kernel.
     show: the text of table inet gatepeer as apply would load it (nothing is changed).
+    grant: a temporary allow from devices in --from to --to, for DURATION (90s, 30m, 2h,
+    1d, 1h30m); it takes effect at once, is kept in /var/lib/gatepeer/grants.json (0600),
+    survives re-apply and restart, and its nft elements expire by themselves.
+    revoke: remove a grant (same --from/--to/--proto/--port). grants: list active grants.
     """,
     "down": """
     usage: gatepeer down [--json]
@@ -113,7 +120,9 @@ func parseArguments(_ args: [String]) throws -> Options {
         case "-h", "--help":
             o.help = true
         default:
-            if a.hasPrefix("--config=") { o.configPath = String(a.dropFirst("--config=".count)) } else if a.hasPrefix("-") && a.count > 1 {
+            if a.hasPrefix("--config=") { o.configPath = String(a.dropFirst("--config=".count)) } else if first == "filter" {
+                o.positional.append(a)  // the filter subcommands parse their own flags
+            } else if a.hasPrefix("-") && a.count > 1 {
                 throw UsageError(message: "unknown option \"\(a)\" for \(first)")
             } else if first == "filter" {
                 o.positional.append(a)
@@ -187,7 +196,8 @@ func run(_ o: Options) -> Exit {
                 printPlan(plan, json: o.json)
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
-            let report = try kernel.apply(plan, observed: observed)
+            let extras = GrantState.nftElements(loadGrants(), now: now())
+            let report = try kernel.apply(plan, observed: observed, filterExtras: extras)
             if o.json {
                 print(JSONOut.object([
                     "changes": .array(plan.changes.map { .object($0.json) }),
@@ -280,16 +290,152 @@ func runFilter(_ o: Options) -> Exit {
             }
         }
         let config = loadConfig(o.configPath)
-        let v = FilterCheck.check(config, source: src, destination: dst, proto: proto, port: port)
+        let v = FilterCheck.check(config, source: src, destination: dst, proto: proto, port: port, grants: loadGrants(), now: now())
         if o.json {
             print(JSONOut.object(["verdict": .string(v.allowed ? "allow" : "deny"), "reason": .string(v.reason)]).render())
         } else {
             print("\(v.allowed ? "allow" : "deny"): \(v.reason)")
         }
         return .ok
+    case "grant", "revoke":
+        return runGrant(o, revoke: sub == "revoke")
+    case "grants":
+        let n = now()
+        let active = loadGrants().filter { $0.expires > n }
+        if o.json {
+            print(JSONOut.array(active.map { .object(["grant": .string($0.summary), "expires": .int($0.expires), "remainingSeconds": .int($0.expires - n)]) }).render())
+        } else if active.isEmpty {
+            print("no active grants")
+        } else {
+            for g in active { print("\(g.summary)  expires in \(Grant.formatDuration(g.expires - n))") }
+        }
+        return .ok
     default:
-        stderr("gatepeer: unknown filter subcommand \"\(sub)\"; valid: check, show")
+        stderr("gatepeer: unknown filter subcommand \"\(sub)\"; valid: check, show, grant, revoke, grants")
         return .usage
+    }
+}
+
+func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+/// State lives in $GATEPEER_STATE_DIR (tests) or /var/lib/gatepeer, 0700, files 0600.
+func stateDirectory() -> String { ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"] ?? "/var/lib/gatepeer" }
+func grantsPath() -> String { stateDirectory() + "/grants.json" }
+
+func loadGrants() -> [Grant] {
+    guard let data = FileManager.default.contents(atPath: grantsPath()), let text = String(data: data, encoding: .utf8) else { return [] }
+    switch GrantState.decode(text) {
+    case .success(let g): return g
+    case .failure(let e):
+        stderr("gatepeer: \(grantsPath()) is damaged and is ignored: \(e)")
+        return []
+    }
+}
+
+func saveGrants(_ grants: [Grant]) throws {
+    try FileManager.default.createDirectory(atPath: stateDirectory(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let tmp = grantsPath() + ".tmp"
+    guard FileManager.default.createFile(atPath: tmp, contents: Data(GrantState.encode(grants).utf8), attributes: [.posixPermissions: 0o600]) else {
+        throw UsageError(message: "cannot write \(tmp)")
+    }
+    guard rename(tmp, grantsPath()) == 0 else { throw UsageError(message: "cannot replace \(grantsPath()): \(String(cString: strerror(errno)))") }
+}
+
+/// filter grant|revoke --from PREFIX --to PREFIX [--proto P] [--port N[,M-K]] [--for DURATION]
+func runGrant(_ o: Options, revoke: Bool) -> Exit {
+    var args = Array(o.positional.dropFirst())
+    var fields: [String: String] = [:]
+    while !args.isEmpty {
+        let flag = args.removeFirst()
+        guard ["--from", "--to", "--proto", "--port", "--for"].contains(flag), !args.isEmpty else {
+            stderr("gatepeer: filter \(revoke ? "revoke" : "grant"): unexpected \"\(flag)\"; valid: --from PREFIX --to PREFIX [--proto tcp] [--port 443] \(revoke ? "" : "--for 2h")")
+            return .usage
+        }
+        fields[flag] = args.removeFirst()
+    }
+    var problems: [String] = []
+    func prefix(_ key: String) -> IPPrefix? {
+        guard let t = fields[key] else { problems.append("\(key): is required; valid: a prefix such as 10.128.0.0/16 or an address"); return nil }
+        switch IPPrefix.parse(t, bareAddressIsHost: true) {
+        case .success(let p) where !p.hasHostBits: return p
+        case .success(let p): problems.append("\(key): \(t) has host bits set; valid: \(p.network)"); return nil
+        case .failure: problems.append("\(key): \"\(t)\" is not a prefix or address"); return nil
+        }
+    }
+    let from = prefix("--from"), to = prefix("--to")
+    var proto = ProtocolMatch.any
+    if let p = fields["--proto"] {
+        if let n = ProtocolMatch.names[p] { proto = .number(n) } else if let n = UInt8(p) { proto = .number(n) } else {
+            problems.append("--proto: \"\(p)\" is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, or 0..255")
+        }
+    }
+    var ports: [PortRange] = []
+    if let p = fields["--port"] {
+        for part in p.split(separator: ",") {
+            let ends = part.split(separator: "-").compactMap { Int($0) }
+            if (ends.count == 1 || ends.count == 2), ends.allSatisfy({ (1...65535).contains($0) }), ends.first! <= ends.last! {
+                ports.append(PortRange(low: UInt16(ends.first!), high: UInt16(ends.last!)))
+            } else {
+                problems.append("--port: \"\(part)\" is not a port or range; valid: 1..65535 or LOW-HIGH, comma-separated")
+            }
+        }
+        if !proto.carriesPorts { problems.append("--port: needs --proto tcp, udp, sctp, dccp or udplite") }
+    }
+    var seconds: Int64 = 0
+    if !revoke {
+        if let d = fields["--for"] {
+            if let s = Grant.parseDuration(d) { seconds = s } else { problems.append("--for: \"\(d)\" is not a duration; valid: 90s, 30m, 2h, 1d, 1h30m (at most 366d)") }
+        } else { problems.append("--for: is required; valid: a duration such as 2h") }
+    } else if fields["--for"] != nil {
+        problems.append("--for: revoke takes no duration")
+    }
+    if let from, let to, from.family != to.family { problems.append("--to: \(to) and --from \(from) are of different families") }
+    if !problems.isEmpty {
+        for p in problems { stderr("gatepeer: filter \(revoke ? "revoke" : "grant"): \(p)") }
+        return .usage
+    }
+    let config = loadConfig(o.configPath)
+    guard config.filter != nil else {
+        stderr("gatepeer: \(o.configPath) has no filter section; grants need one")
+        return .usage
+    }
+    let n = now()
+    let grant = Grant(from: from!, to: to!, protocolMatch: proto, ports: ports, expires: n + seconds)
+    var grants = loadGrants().filter { $0.expires > n }
+    let kernel = openKernel()
+    do {
+        let tableThere = try kernel.observe(sysctls: []).filter != nil
+        if revoke {
+            guard let existing = grants.first(where: { $0.sameScope(as: grant) }) else {
+                stderr("gatepeer: no active grant \(grant.summary)")
+                return .runtime
+            }
+            grants.removeAll { $0.sameScope(as: grant) }
+            try saveGrants(grants)
+            if tableThere { try kernel.nftCommands(GrantState.nftDelete(existing), what: "nftables revoke \(grant.summary)") }
+            print("revoked \(grant.summary)")
+            return .ok
+        }
+        if let c = grants.first(where: { $0.conflicts(with: grant) }) {
+            stderr("gatepeer: filter grant: overlaps the active grant \(c.summary) (expires in \(Grant.formatDuration(c.expires - n))); revoke it or grant a disjoint scope")
+            return .usage
+        }
+        if let old = grants.firstIndex(where: { $0.sameScope(as: grant) }) {
+            grants[old].expires = grant.expires  // a renewal
+        } else {
+            grants.append(grant)
+        }
+        try saveGrants(grants)
+        if tableThere {
+            try kernel.nftCommands(GrantState.nftElements([grant], now: n), what: "nftables grant \(grant.summary)")
+            print("granted \(grant.summary) for \(Grant.formatDuration(seconds))")
+        } else {
+            print("granted \(grant.summary) for \(Grant.formatDuration(seconds)) (active once gatepeer apply loads the filter)")
+        }
+        return .ok
+    } catch {
+        stderr("gatepeer: \(error)")
+        return .runtime
     }
 }
 

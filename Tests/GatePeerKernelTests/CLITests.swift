@@ -35,6 +35,23 @@ final class CLITests: XCTestCase {
         }
     }
 
+    func testBadGrantsNameTheOption() {
+        let cfg = packageRoot.appendingPathComponent("netconfig/lab-filter.json").path
+        let cases: [([String], String)] = [
+            (["--to", "203.0.113.10", "--for", "1h"], "--from: is required"),
+            (["--from", "10.128.0.1/16", "--to", "203.0.113.10", "--for", "1h"], "--from: 10.128.0.1/16 has host bits set"),
+            (["--from", "10.128.0.11", "--to", "203.0.113.10", "--for", "forever"], "--for: \"forever\" is not a duration"),
+            (["--from", "10.128.0.11", "--to", "203.0.113.10", "--port", "443", "--for", "1h"], "--port: needs --proto tcp"),
+            (["--from", "10.128.0.11", "--to", "203.0.113.10", "--proto", "tcp", "--port", "70000", "--for", "1h"], "--port: \"70000\" is not a port"),
+            (["--from", "10.128.0.11", "--to", "2001:db8::1", "--for", "1h"], "of different families"),
+        ]
+        for (args, message) in cases {
+            let r = sh([gatepeerBinary, "filter", "grant"] + args + ["-c", cfg])
+            XCTAssertEqual(r.status, 2, "\(args)")
+            XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
+        }
+    }
+
     func testMissingConfigFileExitsTwo() {
         let r = gatepeer("validate", "-c", "/nonexistent/gatepeer.json")
         XCTAssertEqual(r.status, 2)

@@ -144,6 +144,46 @@ final class FilterLabTests: LabTestCase {
         XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 5001).status, 0)
     }
 
+    func testGrantOpensAHoleThatSurvivesReapplyAndExpires() throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-state-\(prefix)")
+        defer { try? FileManager.default.removeItem(at: state) }
+        func gp(_ args: String...) -> Run {
+            inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary] + args + ["-c", filterConfig])
+        }
+        XCTAssertEqual(gp("apply").status, 0)
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "tcp/22 is denied by policy")
+
+        let g = gp("filter", "grant", "--from", "10.128.0.11", "--to", "203.0.113.10", "--proto", "tcp", "--port", "22", "--for", "8s")
+        XCTAssertEqual(g.status, 0, g.stderr)
+        let opened = Date()
+        XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "the grant opens tcp/22 at once")
+        XCTAssertNotEqual(tcp(from: "dev2", "203.0.113.10", 22).status, 0, "only for the granted source")
+        let listed = gp("filter", "grants").stdout
+        XCTAssertTrue(listed.contains("10.128.0.11/32 -> 203.0.113.10/32 tcp 22  expires in"), listed)
+        let mode = try FileManager.default.attributesOfItem(atPath: state.appendingPathComponent("grants.json").path)[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o600)
+        XCTAssertTrue(gp("filter", "check", "10.128.0.11", "203.0.113.10", "tcp/22").stdout.hasPrefix("allow: grant"))
+
+        // A policy change reloads the table; the grant comes back with it.
+        let changed = writeConfig(try policy(ports: [443, 993]))
+        let reapply = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "apply", "-c", changed])
+        XCTAssertTrue(reapply.stdout.contains("~ nftables table inet gatepeer"), reapply.stdout)
+        XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "the grant survives the reload")
+
+        // And it expires by itself.
+        let wait = 8.5 - Date().timeIntervalSince(opened)
+        if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "the grant expired")
+        XCTAssertEqual(gp("filter", "grants").stdout, "no active grants\n")
+
+        // Revoke closes a hole before its time.
+        XCTAssertEqual(gp("filter", "grant", "--from", "10.128.0.0/16", "--to", "203.0.113.0/24", "--proto", "tcp", "--for", "1h").status, 0)
+        XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0)
+        let r = gp("filter", "revoke", "--from", "10.128.0.0/16", "--to", "203.0.113.0/24", "--proto", "tcp")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0)
+    }
+
     /// lab-filter.json with rules[0]'s ports replaced.
     func policy(ports: [Int]) throws -> String {
         var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: filterConfig))) as? [String: Any])

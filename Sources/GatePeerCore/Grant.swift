@@ -1,0 +1,153 @@
+/// A temporary allow: devices in `from` may reach `to` (on a protocol and ports) until
+/// `expires`. Grants live in a state file (so they survive a re-apply and a restart) and
+/// in nft sets whose elements time out by themselves.
+public struct Grant: Equatable, Sendable {
+    public var from: IPPrefix
+    public var to: IPPrefix
+    public var protocolMatch: ProtocolMatch
+    public var ports: [PortRange]
+    /// Unix time, seconds.
+    public var expires: Int64
+
+    public init(from: IPPrefix, to: IPPrefix, protocolMatch: ProtocolMatch = .any, ports: [PortRange] = [], expires: Int64) {
+        self.from = from
+        self.to = to
+        self.protocolMatch = protocolMatch
+        self.ports = ports
+        self.expires = expires
+    }
+
+    /// Two grants for the same thing (a renewal replaces the expiry).
+    public func sameScope(as g: Grant) -> Bool {
+        from == g.from && to == g.to && protocolMatch == g.protocolMatch && ports == g.ports
+    }
+
+    /// nft refuses overlapping elements in one interval set: grants that would share a
+    /// set and overlap in every field cannot both be loaded.
+    public func conflicts(with g: Grant) -> Bool {
+        guard !sameScope(as: g), from.family == g.from.family, to.family == g.to.family,
+              from.overlaps(g.from), to.overlaps(g.to), protocolMatch == g.protocolMatch,
+              ports.isEmpty == g.ports.isEmpty else { return false }
+        if ports.isEmpty { return true }
+        return ports.contains { a in g.ports.contains { b in a.low <= b.high && b.low <= a.high } }
+    }
+
+    public var summary: String {
+        var s = "\(from.network) -> \(to.network)"
+        if protocolMatch != .any { s += " \(protocolMatch)" }
+        if !ports.isEmpty { s += " " + ports.map { $0.low == $0.high ? "\($0.low)" : "\($0.low)-\($0.high)" }.joined(separator: ",") }
+        return s
+    }
+
+    public func covers(source: IPAddress, destination: IPAddress, proto: UInt8?, port: UInt16?, now: Int64) -> Bool {
+        guard expires > now, from.contains(source), to.contains(destination) else { return false }
+        if case .number(let n) = protocolMatch, n != proto { return false }
+        if !ports.isEmpty {
+            guard let port, ports.contains(where: { $0.low <= port && port <= $0.high }) else { return false }
+        }
+        return true
+    }
+
+    /// "90s", "30m", "2h", "1d", "1h30m".
+    public static func parseDuration(_ s: String) -> Int64? {
+        var total: Int64 = 0, number: Int64 = 0, sawDigit = false, sawUnit = false
+        for c in s.utf8 {
+            if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                number = number * 10 + Int64(c - UInt8(ascii: "0"))
+                sawDigit = true
+                if number > 10_000_000 { return nil }
+                continue
+            }
+            guard sawDigit else { return nil }
+            switch c {
+            case UInt8(ascii: "s"): total += number
+            case UInt8(ascii: "m"): total += number * 60
+            case UInt8(ascii: "h"): total += number * 3600
+            case UInt8(ascii: "d"): total += number * 86400
+            default: return nil
+            }
+            number = 0; sawDigit = false; sawUnit = true
+        }
+        guard !sawDigit, sawUnit, total > 0, total <= 366 * 86400 else { return nil }
+        return total
+    }
+
+    public static func formatDuration(_ seconds: Int64) -> String {
+        if seconds <= 0 { return "expired" }
+        let d = seconds / 86400, h = seconds % 86400 / 3600, m = seconds % 3600 / 60, s = seconds % 60
+        var out = ""
+        if d > 0 { out += "\(d)d" }
+        if h > 0 { out += "\(h)h" }
+        if m > 0 { out += "\(m)m" }
+        if s > 0 || out.isEmpty { out += "\(s)s" }
+        return out
+    }
+}
+
+/// The grants state file: JSON, written 0600 by the CLI.
+public enum GrantState {
+    public static func decode(_ text: String) -> Result<[Grant], ConfigError> {
+        guard let (doc, _) = try? JSONReader.parse(text), case .array(let items)? = doc["grants"] else {
+            return .failure(ConfigError(problems: [ConfigProblem("grants", "state file is not {\"grants\": [...]}")]))
+        }
+        var out: [Grant] = []
+        var p = Problems()
+        for (i, item) in items.enumerated() {
+            let path = "grants[\(i)]"
+            guard var o = ObjectReader(item, path: path, &p) else { continue }
+            let from = o.string("from", required: true, &p).flatMap { ConfigDecoder.network($0, "\(path).from", &p) }
+            let to = o.string("to", required: true, &p).flatMap { ConfigDecoder.network($0, "\(path).to", &p) }
+            let proto = ConfigDecoder.decodeProtocol(&o, path: path, &p)
+            let ports = ConfigDecoder.decodePorts(&o, path: path, protocolMatch: proto, &p)
+            var expires: Int64? = nil
+            if case .number(let t)? = o.value("expires", &p) { expires = Int64(t) } else { p.add("\(path).expires", "is required") }
+            o.finish(&p, known: ["from", "to", "protocol", "ports", "expires"])
+            if let from, let to, let proto, let ports, let expires {
+                out.append(Grant(from: from, to: to, protocolMatch: proto, ports: ports, expires: expires))
+            }
+        }
+        return p.list.isEmpty ? .success(out) : .failure(ConfigError(problems: p.list))
+    }
+
+    public static func encode(_ grants: [Grant]) -> String {
+        JSONOut.object(["grants": .array(grants.map { g in
+            var d: [String: JSONOut] = ["from": .string(g.from.description), "to": .string(g.to.description), "expires": .int(g.expires)]
+            if case .number(let n) = g.protocolMatch { d["protocol"] = .int(Int64(n)) }
+            if !g.ports.isEmpty { d["ports"] = .array(g.ports.map { .string("\($0.low)-\($0.high)") }) }
+            return .object(d)
+        })]).render() + "\n"
+    }
+
+    /// nft commands that load `grants` (the active ones) with their remaining time.
+    public static func nftElements(_ grants: [Grant], now: Int64) -> String {
+        var lines: [String] = []
+        for g in grants where g.expires > now {
+            let fam = g.from.family == .v4 ? "4" : "6"
+            let timeout = "timeout \(g.expires - now)s"
+            let pair = "\(g.from.network) . \(g.to.network)"
+            switch (g.protocolMatch, g.ports.isEmpty) {
+            case (.any, _):
+                lines.append("add element inet gatepeer grants\(fam)a { \(pair) \(timeout) }")
+            case (.number(let n), true):
+                lines.append("add element inet gatepeer grants\(fam)p { \(pair) . \(n) \(timeout) }")
+            case (.number(let n), false):
+                let elems = g.ports.map { "\(pair) . \(n) . \($0.low == $0.high ? "\($0.low)" : "\($0.low)-\($0.high)") \(timeout)" }
+                lines.append("add element inet gatepeer grants\(fam) { \(elems.joined(separator: ", ")) }")
+            }
+        }
+        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+    }
+
+    /// nft commands that remove one grant's elements.
+    public static func nftDelete(_ g: Grant) -> String {
+        let fam = g.from.family == .v4 ? "4" : "6"
+        let pair = "\(g.from.network) . \(g.to.network)"
+        switch (g.protocolMatch, g.ports.isEmpty) {
+        case (.any, _): return "delete element inet gatepeer grants\(fam)a { \(pair) }\n"
+        case (.number(let n), true): return "delete element inet gatepeer grants\(fam)p { \(pair) . \(n) }\n"
+        case (.number(let n), false):
+            let elems = g.ports.map { "\(pair) . \(n) . \($0.low == $0.high ? "\($0.low)" : "\($0.low)-\($0.high)")" }
+            return "delete element inet gatepeer grants\(fam) { \(elems.joined(separator: ", ")) }\n"
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import GatePeerCore
+import Glibc
+
+/// A stub resolver: one question to the configured recursive servers over UDP, with a TCP
+/// retry for truncated answers. Each query uses a fresh socket, so the kernel picks a
+/// random ephemeral source port, and a random id; the socket is connected, so only the
+/// server's datagrams reach it, and replies that do not match the query are skipped.
+public struct DNSResolver: Sendable {
+    public let servers: [IPAddress]
+    public let timeout: Double
+    public let attempts: Int
+
+    public init(servers: [IPAddress], timeout: Double = 2.0, attempts: Int = 2) {
+        self.servers = servers
+        self.timeout = max(timeout, 0.001)
+        self.attempts = max(attempts, 1)
+    }
+
+    private enum Outcome {
+        case answer(DNSResponse)
+        case malformed(String)
+        case silent  // timed out, unreachable, refused
+    }
+
+    /// Queries the servers in order, `attempts` rounds, until one answers NOERROR or
+    /// NXDOMAIN. When none does, an answer with another rcode (SERVFAIL, REFUSED) or a
+    /// truncated answer that TCP could not complete is returned if there was one; otherwise
+    /// throws EPROTO when every server sent malformed answers, ETIMEDOUT when not.
+    public func resolve(_ name: String, type: DNSRecordType) throws -> DNSResponse {
+        let object = "resolve \(name)"
+        guard DNSMessage.isValidName(name) else {
+            throw KernelError(object: object, errno: EINVAL, kernelMessage: "not a valid DNS name")
+        }
+        var fallback: DNSResponse?
+        var malformed: [IPAddress: String] = [:]
+        func good(_ r: DNSResponse) -> Bool { r.rcode == 0 || r.rcode == 3 }
+        // A cut NOERROR/NXDOMAIN answer beats a complete SERVFAIL; otherwise the first wins.
+        func keep(_ r: DNSResponse) { if fallback == nil || (!good(fallback!) && good(r)) { fallback = r } }
+        for _ in 0..<attempts {
+            for server in servers {
+                switch exchange(server, name: name, type: type, tcp: false) {
+                case .answer(let udp) where udp.truncated:
+                    switch exchange(server, name: name, type: type, tcp: true) {
+                    case .answer(let r) where good(r): return r
+                    case .answer(let r): keep(r)
+                    case .malformed(let why): malformed[server] = "TCP: " + why; keep(udp)
+                    case .silent: keep(udp)
+                    }
+                case .answer(let r) where good(r): return r
+                case .answer(let r): keep(r)
+                case .malformed(let why): malformed[server] = why
+                case .silent: break
+                }
+            }
+        }
+        if let fallback { return fallback }
+        let list = servers.map(\.description).joined(separator: ", ")
+        if !servers.isEmpty, servers.allSatisfy({ malformed[$0] != nil }) {
+            let detail = servers.map { "\($0): \(malformed[$0]!)" }.joined(separator: "; ")
+            throw KernelError(object: object, errno: EPROTO, kernelMessage: "malformed answers from \(detail)")
+        }
+        throw KernelError(object: object, errno: ETIMEDOUT, kernelMessage: "no answer from \(list.isEmpty ? "(no servers)" : list)")
+    }
+
+    /// One query to one server on a fresh socket, waiting at most `timeout`.
+    private func exchange(_ server: IPAddress, name: String, type: DNSRecordType, tcp: Bool) -> Outcome {
+        let id = UInt16.random(in: 0...UInt16.max)
+        let query = DNSMessage.query(id: id, name: name, type: type)
+        let deadline = DNSResolver.now() + timeout
+        let kind = Int32((tcp ? SOCK_STREAM : SOCK_DGRAM).rawValue) | Int32(SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue)
+        let fd = socket(server.family == .v4 ? AF_INET : AF_INET6, kind, 0)
+        guard fd >= 0 else { return .silent }
+        defer { close(fd) }
+        guard DNSResolver.connect(fd, to: server), DNSResolver.wait(fd, for: Int16(POLLOUT), until: deadline),
+              DNSResolver.socketError(fd) == 0 else { return .silent }
+
+        if tcp {
+            let framed = [UInt8(query.count >> 8), UInt8(query.count & 0xff)] + query
+            guard DNSResolver.sendAll(fd, framed, until: deadline),
+                  let prefix = DNSResolver.receiveExactly(fd, 2, until: deadline),
+                  let reply = DNSResolver.receiveExactly(fd, Int(prefix[0]) << 8 | Int(prefix[1]), until: deadline)
+            else { return .silent }
+            do { return .answer(try DNSMessage.parseResponse(reply, id: id, name: name, type: type)) } catch {
+                return .malformed("\(error)")
+            }
+        }
+
+        guard query.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == query.count else { return .silent }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while DNSResolver.wait(fd, for: Int16(POLLIN), until: deadline) {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                return .silent  // ECONNREFUSED: ICMP port unreachable from the server
+            }
+            do {
+                return .answer(try DNSMessage.parseResponse(Array(buffer[0..<n]), id: id, name: name, type: type))
+            } catch DNSMessageError.malformed(let why) {
+                return .malformed(why)
+            } catch {
+                continue  // someone else's id or question: keep waiting for ours
+            }
+        }
+        return .silent
+    }
+
+    // MARK: socket helpers
+
+    private static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Polls `fd` for `events` until the deadline; false on timeout or error.
+    private static func wait(_ fd: Int32, for events: Int16, until deadline: Double) -> Bool {
+        while true {
+            let left = deadline - now()
+            guard left > 0 else { return false }
+            var pfd = pollfd(fd: fd, events: events, revents: 0)
+            let rc = poll(&pfd, 1, Int32(min((left * 1000).rounded(.up), 60_000)))
+            if rc < 0 && errno == EINTR { continue }
+            guard rc > 0 else { if rc < 0 { return false }; continue }
+            return pfd.revents & (events | Int16(POLLERR) | Int16(POLLHUP)) != 0
+        }
+    }
+
+    private static func socketError(_ fd: Int32) -> Int32 {
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ? err : errno
+    }
+
+    /// Non-blocking connect to port 53; true when done or in progress.
+    private static func connect(_ fd: Int32, to server: IPAddress) -> Bool {
+        let rc: Int32
+        if server.family == .v4 {
+            var sa = sockaddr_in()
+            sa.sin_family = sa_family_t(AF_INET)
+            sa.sin_port = UInt16(53).bigEndian
+            withUnsafeMutableBytes(of: &sa.sin_addr) { $0.copyBytes(from: server.bytes) }
+            rc = withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        } else {
+            var sa = sockaddr_in6()
+            sa.sin6_family = sa_family_t(AF_INET6)
+            sa.sin6_port = UInt16(53).bigEndian
+            withUnsafeMutableBytes(of: &sa.sin6_addr) { $0.copyBytes(from: server.bytes) }
+            rc = withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        }
+        return rc == 0 || errno == EINPROGRESS
+    }
+
+    private static func sendAll(_ fd: Int32, _ bytes: [UInt8], until deadline: Double) -> Bool {
+        var sent = 0
+        while sent < bytes.count {
+            guard wait(fd, for: Int16(POLLOUT), until: deadline) else { return false }
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; return false }
+            sent += n
+        }
+        return true
+    }
+
+    private static func receiveExactly(_ fd: Int32, _ count: Int, until deadline: Double) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: count), got = 0
+        while got < count {
+            guard wait(fd, for: Int16(POLLIN), until: deadline) else { return nil }
+            let n = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, count - got, 0) }
+            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; return nil }
+            if n == 0 { return nil }  // closed early
+            got += n
+        }
+        return out
+    }
+}
