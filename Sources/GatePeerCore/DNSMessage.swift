@@ -34,11 +34,12 @@ public enum DNSMessage {
     /// CNAME hops followed inside one answer.
     static let maxCNAMEHops = 8
 
-    /// True when `name` can be sent as is: labels of 1...63 bytes, 255 bytes on the wire.
+    /// True when `name` can be sent as is: one or more labels of 1...63 bytes, at most 255
+    /// bytes on the wire.
     public static func isValidName(_ name: String) -> Bool {
         var labels = name.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         if labels.last?.isEmpty == true { labels.removeLast() }  // "example.com." and "."
-        return labels.allSatisfy { (1...63).contains($0.count) }
+        return !labels.isEmpty && labels.allSatisfy { (1...63).contains($0.count) }
             && labels.reduce(1) { $0 + 1 + $1.count } <= 255
     }
 

@@ -29,8 +29,9 @@ public enum FilterCheck {
     }
 
     public static func check(_ config: GatePeerConfig, source: IPAddress, destination: IPAddress,
-                             proto: UInt8?, port: UInt16?, learned: [Int: [Int: [IPAddress]]] = [:],
+                             proto: UInt8?, port: UInt16?, learned: LearnedAddresses = LearnedAddresses(),
                              grants: [Grant] = [], now: Int64 = 0) -> Verdict {
+        let learned = learned.byRule(config, now: now)
         guard let f = config.filter else {
             return Verdict(allowed: true, reason: "no filter section: gatepeer keeps no table, forwarding is not filtered")
         }
@@ -68,14 +69,24 @@ public enum FilterCheck {
         }
         let group = f.outbound[gi]
         // Domain rules: a learned address is a host, more specific than any prefix rule.
-        for k in group.rules.indices {
-            guard case .domain = group.rules[k].destination, learned[gi]?[k]?.contains(destination) ?? false else { continue }
-            let r = group.rules[k]
-            if case .number(let n) = r.protocolMatch, n != proto { continue }
-            if !r.ports.isEmpty {
-                guard let port, r.ports.contains(where: { $0.low <= port && port <= $0.high }) else { continue }
+        // As in chain g<N>: the port map, then the protocol map, then the any map; on one
+        // key deny wins (LearnedAddresses.nftElements).
+        for pass in 0..<3 {
+            var hit: Int? = nil
+            for k in group.rules.indices {
+                let r = group.rules[k]
+                guard case .domain = r.destination, learned[gi]?[k]?.contains(destination) ?? false else { continue }
+                let kind = r.protocolMatch == .any ? 2 : (r.ports.isEmpty ? 1 : 0)
+                guard kind == pass else { continue }
+                if case .number(let n) = r.protocolMatch, n != proto { continue }
+                if !r.ports.isEmpty {
+                    guard let port, r.ports.contains(where: { $0.low <= port && port <= $0.high }) else { continue }
+                }
+                if hit == nil || (r.action == .deny && group.rules[hit!].action == .allow) { hit = k }
             }
-            return Verdict(allowed: r.action == .allow, reason: "filter.outbound[\(gi)].rules[\(k)] (group \"\(group.name)\"): \(r.summary)")
+            if let k = hit {
+                return Verdict(allowed: group.rules[k].action == .allow, reason: "filter.outbound[\(gi)].rules[\(k)] (group \"\(group.name)\"): \(group.rules[k].summary), learned address")
+            }
         }
         guard case .success(let compiled) = PolicyCompiler.compile(group) else {
             return Verdict(allowed: false, reason: "group \"\(group.name)\" does not compile")

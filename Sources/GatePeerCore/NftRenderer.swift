@@ -96,6 +96,7 @@ public enum NftRenderer {
                 }
                 if let k = b.fallback.rule { used.insert(k) }
             }
+            for k in c.domainRules { used.insert(k) }
             for k in used.sorted() { ruleChains.append((gi, k, f.outbound[gi].rules[k].action)) }
         }
         counters += ruleChains.map { NftRuleset.ruleCounter(group: $0.group, rule: $0.rule) }
@@ -163,7 +164,26 @@ public enum NftRenderer {
                 out.append("    \(jumpFor(gi, b.fallback, viaRuleChain: true))")
                 out.append("  }")
             }
+            // Learned addresses of domain rules: verdict maps whose elements time out.
+            if !c.domainRules.isEmpty {
+                for (fam, a) in [("4", "ipv4_addr"), ("6", "ipv6_addr")] {
+                    for (suffix, type, flags) in [("", "\(a) . inet_proto . inet_service", "interval,timeout"), ("p", "\(a) . inet_proto", "timeout"), ("a", a, "timeout")] {
+                        out.append("  map g\(gi)_dom\(fam)\(suffix) {")
+                        out.append("    type \(type) : verdict")
+                        out.append("    flags \(flags)")
+                        out.append("  }")
+                    }
+                }
+            }
             out.append("  chain g\(gi) {")
+            if !c.domainRules.isEmpty {
+                out.append("    ip daddr . meta l4proto . th dport vmap @g\(gi)_dom4")
+                out.append("    ip daddr . meta l4proto vmap @g\(gi)_dom4p")
+                out.append("    ip daddr vmap @g\(gi)_dom4a")
+                out.append("    ip6 daddr . meta l4proto . th dport vmap @g\(gi)_dom6")
+                out.append("    ip6 daddr . meta l4proto vmap @g\(gi)_dom6p")
+                out.append("    ip6 daddr vmap @g\(gi)_dom6a")
+            }
             out.append("    ip daddr vmap @\(NftRuleset.groupMap(group: gi, family: .v4))")
             out.append("    ip6 daddr vmap @\(NftRuleset.groupMap(group: gi, family: .v6))")
             out.append("  }")

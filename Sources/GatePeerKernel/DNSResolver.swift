@@ -59,7 +59,9 @@ public struct DNSResolver: Sendable {
             let detail = servers.map { "\($0): \(malformed[$0]!)" }.joined(separator: "; ")
             throw KernelError(object: object, errno: EPROTO, kernelMessage: "malformed answers from \(detail)")
         }
-        throw KernelError(object: object, errno: ETIMEDOUT, kernelMessage: "no answer from \(list.isEmpty ? "(no servers)" : list)")
+        let bad = servers.filter { malformed[$0] != nil }.map { "\($0): \(malformed[$0]!)" }
+        let note = bad.isEmpty ? "" : "; malformed answers from " + bad.joined(separator: "; ")
+        throw KernelError(object: object, errno: ETIMEDOUT, kernelMessage: "no answer from \(list.isEmpty ? "(no servers)" : list)\(note)")
     }
 
     /// One query to one server on a fresh socket, waiting at most `timeout`.

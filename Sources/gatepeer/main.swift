@@ -22,6 +22,7 @@ commands:
   apply      make the kernel match the config
   status     show each link as the kernel holds it, and whether it is in sync
   down       remove everything gatepeer made (links, FDB entries, addresses, routes, nftables table)
+  run        the service: apply, then keep converging (drift repair, SIGHUP reload, DNS refresh)
   filter     check SRC DST [PROTO[/PORT]]: the verdict for one packet and the rule deciding it;
              show: the nftables table the config compiles to
 
@@ -79,6 +80,15 @@ let commandUsage: [String: String] = [
     survives re-apply and restart, and its nft elements expire by themselves.
     revoke: remove a grant (same --from/--to/--proto/--port). grants: list active grants.
     """,
+    "run": """
+    usage: gatepeer run [-c FILE] [--resync SECONDS]
+
+    The service (systemd runs this). Applies the config, then every --resync seconds
+    (default 30) reads the kernel back and repairs drift; SIGHUP re-reads the config
+    (a bad file is reported and the running config kept); domain names in filter rules
+    are resolved against filter.resolvers when their TTL runs out, and their addresses
+    loaded with TTL + domainSlackSeconds. SIGTERM stops it and leaves the kernel as it is.
+    """,
     "down": """
     usage: gatepeer down [--json]
 
@@ -94,6 +104,7 @@ struct Options {
     var json = false
     var help = false
     var positional: [String] = []
+    var resync = 30
 }
 
 func parseArguments(_ args: [String]) throws -> Options {
@@ -119,6 +130,12 @@ func parseArguments(_ args: [String]) throws -> Options {
             o.json = true
         case "-h", "--help":
             o.help = true
+        case "--resync":
+            guard first == "run", i + 1 < args.count, let n = Int(args[i + 1]), (1...3600).contains(n) else {
+                throw UsageError(message: "--resync needs a number of seconds 1..3600 (run only)")
+            }
+            o.resync = n
+            i += 1
         default:
             if a.hasPrefix("--config=") { o.configPath = String(a.dropFirst("--config=".count)) } else if first == "filter" {
                 o.positional.append(a)  // the filter subcommands parse their own flags
@@ -196,7 +213,7 @@ func run(_ o: Options) -> Exit {
                 printPlan(plan, json: o.json)
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
-            let extras = GrantState.nftElements(loadGrants(), now: now())
+            let extras = GrantState.nftElements(loadGrants(), now: now()) + loadLearned().nftElements(config, now: now())
             let report = try kernel.apply(plan, observed: observed, filterExtras: extras)
             if o.json {
                 print(JSONOut.object([
@@ -220,6 +237,15 @@ func run(_ o: Options) -> Exit {
 
     case "filter":
         return runFilter(o)
+
+    case "run":
+        let config = loadConfig(o.configPath)
+        do {
+            try Daemon(configPath: o.configPath, config: config, resync: o.resync).run()
+        } catch {
+            stderr("gatepeer: \(error)")
+            return .runtime
+        }
 
     case "status":
         let config = loadConfig(o.configPath)
@@ -290,7 +316,8 @@ func runFilter(_ o: Options) -> Exit {
             }
         }
         let config = loadConfig(o.configPath)
-        let v = FilterCheck.check(config, source: src, destination: dst, proto: proto, port: port, grants: loadGrants(), now: now())
+        let v = FilterCheck.check(config, source: src, destination: dst, proto: proto, port: port,
+                                  learned: loadLearned(), grants: loadGrants(), now: now())
         if o.json {
             print(JSONOut.object(["verdict": .string(v.allowed ? "allow" : "deny"), "reason": .string(v.reason)]).render())
         } else {
@@ -333,12 +360,7 @@ func loadGrants() -> [Grant] {
 }
 
 func saveGrants(_ grants: [Grant]) throws {
-    try FileManager.default.createDirectory(atPath: stateDirectory(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    let tmp = grantsPath() + ".tmp"
-    guard FileManager.default.createFile(atPath: tmp, contents: Data(GrantState.encode(grants).utf8), attributes: [.posixPermissions: 0o600]) else {
-        throw UsageError(message: "cannot write \(tmp)")
-    }
-    guard rename(tmp, grantsPath()) == 0 else { throw UsageError(message: "cannot replace \(grantsPath()): \(String(cString: strerror(errno)))") }
+    try writeStateFile(grantsPath(), GrantState.encode(grants))
 }
 
 /// filter grant|revoke --from PREFIX --to PREFIX [--proto P] [--port N[,M-K]] [--for DURATION]

@@ -40,14 +40,39 @@ class LabTestCase: KernelTestCase {
 
     func gatepeer(_ args: String...) -> Run { inNode("peer", [gatepeerBinary] + args) }
 
-    /// Starts a long-running command in a lab node; it is stopped in tearDown.
+    /// Polls `condition` every 0.2 s for up to `seconds`; true once it holds.
+    func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return condition()
+    }
+
+    /// A temporary state directory for gatepeer (grants, learned addresses).
+    func stateDir() -> URL {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-state-\(prefix)-\(UUID().uuidString.prefix(6))")
+        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
+        return d
+    }
+
+    /// Starts a long-running command in a lab node; it is stopped in tearDown. With
+    /// `log`, its stdout and stderr go to that file.
     @discardableResult
-    func background(_ n: String, _ args: [String]) -> Process {
+    func background(_ n: String, _ args: [String], log: URL? = nil) -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["ip", "netns", "exec", node(n)] + args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
+        if let log {
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            let h = try? FileHandle(forWritingTo: log)
+            p.standardOutput = h ?? FileHandle.nullDevice
+            p.standardError = h ?? FileHandle.nullDevice
+        } else {
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+        }
         try? p.run()
         servers.append(p)
         return p

@@ -1,0 +1,137 @@
+/// Addresses learned for domain names, each kept until its own expiry (TTL + slack from
+/// the answer that last contained it). An address that drops out of an answer is not
+/// removed early: clients may still use it from their own caches and live flows must
+/// not break. A failed lookup changes nothing; the old answer simply runs out.
+public struct LearnedAddresses: Equatable, Sendable {
+    public struct Entry: Equatable, Sendable {
+        public var address: IPAddress
+        public var expires: Int64
+        public init(address: IPAddress, expires: Int64) { self.address = address; self.expires = expires }
+    }
+
+    /// Lowercased names without the trailing dot.
+    public var names: [String: [Entry]]
+
+    public init(names: [String: [Entry]] = [:]) { self.names = names }
+
+    /// Merges one answer for `name`: addresses in it get now + ttl + slack (never less than
+    /// they had); the newest `cap` addresses are kept.
+    public mutating func merge(name: String, answer: [(IPAddress, UInt32)], now: Int64, slack: Int, cap: Int) {
+        var entries = (names[name] ?? []).filter { $0.expires > now }
+        for (address, ttl) in answer {
+            let expires = now + Int64(ttl) + Int64(slack)
+            if let i = entries.firstIndex(where: { $0.address == address }) {
+                entries[i].expires = max(entries[i].expires, expires)
+            } else {
+                entries.append(Entry(address: address, expires: expires))
+            }
+        }
+        entries.sort { ($0.expires, $1.address) > ($1.expires, $0.address) }
+        names[name] = Array(entries.prefix(cap))
+    }
+
+    public mutating func prune(now: Int64) {
+        for (n, e) in names {
+            let live = e.filter { $0.expires > now }
+            names[n] = live.isEmpty ? nil : live
+        }
+    }
+
+    public func addresses(matching pattern: DomainPattern, now: Int64) -> [Entry] {
+        names.filter { pattern.matches($0.key) }.flatMap(\.value).filter { $0.expires > now }
+    }
+
+    // MARK: state file
+
+    public func encode() -> String {
+        var d: [String: JSONOut] = [:]
+        for (n, entries) in names {
+            d[n] = .array(entries.map { .object(["address": .string($0.address.description), "expires": .int($0.expires)]) })
+        }
+        return JSONOut.object(["names": .object(d)]).render() + "\n"
+    }
+
+    public static func decode(_ text: String) -> LearnedAddresses? {
+        guard let (doc, _) = try? JSONReader.parse(text), case .object(let members)? = doc["names"] else { return nil }
+        var out = LearnedAddresses()
+        for m in members {
+            guard case .array(let items) = m.value else { return nil }
+            var entries: [Entry] = []
+            for item in items {
+                guard case .string(let a)? = item["address"], let addr = IPAddress(a),
+                      case .number(let t)? = item["expires"], let exp = Int64(t) else { return nil }
+                entries.append(Entry(address: addr, expires: exp))
+            }
+            out.names[m.key] = entries
+        }
+        return out
+    }
+
+    // MARK: nft
+
+    /// `add element` commands for every live learned address of every domain rule, with
+    /// its remaining time. On one key (address, protocol, port) deny wins over allow.
+    public func nftElements(_ config: GatePeerConfig, now: Int64) -> String {
+        guard let f = config.filter else { return "" }
+        var lines: [String] = []
+        for (gi, group) in f.outbound.enumerated() {
+            var chosen: [String: (map: String, element: String, action: FilterAction)] = [:]
+            var order: [String] = []
+            for (k, rule) in group.rules.enumerated() {
+                guard case .domain(let pattern) = rule.destination else { continue }
+                for e in addresses(matching: pattern, now: now) {
+                    let fam = e.address.family == .v4 ? "4" : "6"
+                    let verdict = "goto " + NftRuleset.ruleCounter(group: gi, rule: k)
+                    var keys: [(String, String)] = []  // (map, key)
+                    switch (rule.protocolMatch, rule.ports.isEmpty) {
+                    case (.any, _): keys = [("g\(gi)_dom\(fam)a", "\(e.address)")]
+                    case (.number(let n), true): keys = [("g\(gi)_dom\(fam)p", "\(e.address) . \(n)")]
+                    case (.number(let n), false):
+                        keys = rule.ports.map { ("g\(gi)_dom\(fam)", "\(e.address) . \(n) . \($0.low == $0.high ? "\($0.low)" : "\($0.low)-\($0.high)")") }
+                    }
+                    for (map, key) in keys {
+                        let id = map + "|" + key
+                        if let existing = chosen[id], existing.action == .deny || rule.action == .allow { continue }
+                        if chosen[id] == nil { order.append(id) }
+                        chosen[id] = (map, "\(key) timeout \(max(1, e.expires - now))s : \(verdict)", rule.action)
+                    }
+                }
+            }
+            for id in order {
+                let c = chosen[id]!
+                lines.append("add element inet gatepeer \(c.map) { \(c.element) }")
+            }
+        }
+        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+    }
+
+    /// For `filter check`: per group, per rule, the live addresses learned for it.
+    public func byRule(_ config: GatePeerConfig, now: Int64) -> [Int: [Int: [IPAddress]]] {
+        guard let f = config.filter else { return [:] }
+        var out: [Int: [Int: [IPAddress]]] = [:]
+        for (gi, g) in f.outbound.enumerated() {
+            for (k, r) in g.rules.enumerated() {
+                if case .domain(let p) = r.destination { out[gi, default: [:]][k] = addresses(matching: p, now: now).map(\.address) }
+            }
+        }
+        return out
+    }
+}
+
+extension FilterConfig {
+    /// Exact names gatepeer resolves itself; wildcard patterns are learned from answers
+    /// that pass through its DNS forwarder.
+    public var exactDomainNames: [String] {
+        var out: [String] = []
+        for g in outbound {
+            for r in g.rules {
+                if case .domain(let p) = r.destination, !p.wildcard, !out.contains(p.name) { out.append(p.name) }
+            }
+        }
+        return out
+    }
+
+    public var domainPatterns: [DomainPattern] {
+        outbound.flatMap(\.rules).compactMap { if case .domain(let p) = $0.destination { return p } else { return nil } }
+    }
+}

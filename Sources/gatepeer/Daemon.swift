@@ -1,0 +1,169 @@
+import Foundation
+import GatePeerCore
+import GatePeerKernel
+import Glibc
+
+/// `gatepeer run`: converge at start, then keep converging. Every `resync` seconds the
+/// kernel is read back and drift is repaired (a deleted route, a lost FDB entry, a
+/// recreated underlay); SIGHUP re-reads the config; domain names are resolved when
+/// their TTL runs out and their addresses loaded with a timeout. All state and every
+/// kernel call live on one serial queue, so nothing races.
+final class Daemon: @unchecked Sendable {
+    private let configPath: String
+    private let resync: Int
+    private let queue = DispatchQueue(label: "gatepeer.state")
+    private var config: GatePeerConfig
+    private let kernel: Kernel
+    private var learned: LearnedAddresses
+    private var nextResolve: [String: Int64] = [:]
+    private var sources: [DispatchSourceProtocol] = []
+
+    init(configPath: String, config: GatePeerConfig, resync: Int) throws {
+        self.configPath = configPath
+        self.config = config
+        self.resync = resync
+        kernel = try Kernel()
+        learned = loadLearned()
+    }
+
+    func run() -> Never {
+        for sig in [SIGHUP, SIGTERM, SIGINT] { signal(sig, SIG_IGN) }
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        hup.setEventHandler { [unowned self] in self.reload() }
+        for sig in [SIGTERM, SIGINT] {
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            s.setEventHandler { log("stopping (signal \(sig)); the kernel keeps what was applied"); exit(0) }
+            s.resume()
+            sources.append(s)
+        }
+        hup.resume()
+        sources.append(hup)
+
+        let reconcileTimer = DispatchSource.makeTimerSource(queue: queue)
+        reconcileTimer.schedule(deadline: .now(), repeating: .seconds(resync))
+        reconcileTimer.setEventHandler { [unowned self] in self.reconcile() }
+        reconcileTimer.resume()
+        sources.append(reconcileTimer)
+
+        let resolveTimer = DispatchSource.makeTimerSource(queue: queue)
+        resolveTimer.schedule(deadline: .now(), repeating: .seconds(1))
+        resolveTimer.setEventHandler { [unowned self] in self.resolveDue() }
+        resolveTimer.resume()
+        sources.append(resolveTimer)
+
+        log("running with \(configPath): \(config.links.count) link(s), resync every \(resync)s")
+        dispatchMain()
+    }
+
+    /// Read the kernel back and apply whatever differs (nothing, most of the time).
+    private func reconcile() {
+        do {
+            let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
+            let plan = Planner.plan(config: config, observed: observed)
+            for b in plan.blockers { log("blocked: \(b)") }
+            guard !plan.isEmpty else { return }
+            for c in plan.changes { log(c.line) }
+            let report = try kernel.apply(plan, observed: observed, filterExtras: extras())
+            for f in report.failures { log("failed: \(f)") }
+        } catch {
+            log("reconcile failed: \(error)")
+        }
+    }
+
+    private func reload() {
+        guard let data = FileManager.default.contents(atPath: configPath), let text = String(data: data, encoding: .utf8) else {
+            log("reload: cannot read \(configPath); keeping the running config")
+            return
+        }
+        switch ConfigDecoder.decode(text) {
+        case .success(let c):
+            config = c
+            nextResolve = [:]
+            log("reloaded \(configPath)")
+            reconcile()
+        case .failure(let e):
+            log("reload: \(configPath) has \(e.problems.count) problem(s); keeping the running config")
+            for p in e.problems { log("  \(p)") }
+        }
+    }
+
+    private func extras() -> String {
+        let n = now()
+        return GrantState.nftElements(loadGrants(), now: n) + learned.nftElements(config, now: n)
+    }
+
+    /// Resolve the exact names whose time has come; load what was learned.
+    private func resolveDue() {
+        guard let f = config.filter, !f.resolvers.isEmpty else { return }
+        let n = now()
+        let resolver = DNSResolver(servers: f.resolvers)
+        var changed = false
+        for name in f.exactDomainNames where (nextResolve[name] ?? 0) <= n {
+            var answer: [(IPAddress, UInt32)] = []
+            var minTTL: UInt32 = 3600
+            var failed: String? = nil
+            for type in [DNSRecordType.a, .aaaa] {
+                do {
+                    let r = try resolver.resolve(name, type: type)
+                    if r.rcode != 0 && r.rcode != 3 { failed = "rcode \(r.rcode)"; continue }
+                    answer += r.records.map { ($0.address, $0.ttl) }
+                    if let t = r.records.map(\.ttl).min() { minTTL = min(minTTL, t) }
+                    if r.records.isEmpty, let neg = r.negativeTTL { minTTL = min(minTTL, neg) }
+                } catch {
+                    failed = "\(error)"
+                }
+            }
+            if let failed, answer.isEmpty {
+                let kept = learned.names[name]?.filter { $0.expires > n }.count ?? 0
+                log("warning: resolving \(name) failed (\(failed)); keeping \(kept) address(es) until they expire")
+                nextResolve[name] = n + 15
+                continue
+            }
+            learned.merge(name: name, answer: answer, now: n, slack: f.domainSlackSeconds, cap: f.maxAddressesPerName)
+            log("resolved \(name): \(answer.map { "\($0.0) ttl \($0.1)" }.joined(separator: ", ").isEmpty ? "no addresses" : answer.map { "\($0.0) ttl \($0.1)" }.joined(separator: ", "))")
+            // Ask again when the shortest TTL runs out (within 5 s .. 1 h).
+            nextResolve[name] = n + Int64(max(5, min(3600, minTTL)))
+            changed = true
+        }
+        guard changed else { return }
+        learned.prune(now: n)
+        saveLearned(learned)
+        let commands = learned.nftElements(config, now: n)
+        guard !commands.isEmpty else { return }
+        do {
+            try kernel.nftCommands(commands, what: "nftables learned addresses")
+        } catch {
+            log("loading learned addresses failed: \(error)")
+        }
+    }
+}
+
+func log(_ s: String) {
+    FileHandle.standardError.write(("gatepeer: " + s + "\n").data(using: .utf8)!)
+}
+
+func learnedPath() -> String { stateDirectory() + "/learned.json" }
+
+func loadLearned() -> LearnedAddresses {
+    guard let data = FileManager.default.contents(atPath: learnedPath()), let text = String(data: data, encoding: .utf8),
+          let l = LearnedAddresses.decode(text) else { return LearnedAddresses() }
+    return l
+}
+
+func saveLearned(_ l: LearnedAddresses) {
+    do {
+        try writeStateFile(learnedPath(), l.encode())
+    } catch {
+        log("cannot save \(learnedPath()): \(error)")
+    }
+}
+
+/// Writes a state file 0600 through a temporary file and rename (readers never see half).
+func writeStateFile(_ path: String, _ text: String) throws {
+    try FileManager.default.createDirectory(atPath: stateDirectory(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let tmp = path + ".tmp"
+    guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+        throw UsageError(message: "cannot write \(tmp)")
+    }
+    guard rename(tmp, path) == 0 else { throw UsageError(message: "cannot replace \(path): \(String(cString: strerror(errno)))") }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import XCTest
+
+/// `gatepeer run` in the lab: drift repair, SIGHUP reload, and domain rules resolved
+/// against a real DNS server (dnsmasq) whose answers and TTLs change.
+final class DaemonLabTests: LabTestCase {
+    func daemon(_ config: String, state: URL, resync: Int = 1) -> (Process, URL) {
+        let log = state.deletingLastPathComponent().appendingPathComponent(state.lastPathComponent + ".log")
+        addTeardownBlock { try? FileManager.default.removeItem(at: log) }
+        let p = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", config, "--resync", "\(resync)"], log: log)
+        return (p, log)
+    }
+
+    func testDaemonRepairsDriftAndReloadsOnHangup() throws {
+        let cfgURL = URL(fileURLWithPath: writeConfig(try String(contentsOfFile: packageRoot.appendingPathComponent("netconfig/lab.json").path, encoding: .utf8)))
+        let (p, log) = daemon(cfgURL.path, state: stateDir())
+        XCTAssertTrue(eventually(10) { self.ping(from: "backend", "10.128.0.11").status == 0 }, "daemon did not converge")
+        // Drift: someone deletes an FDB entry and our route.
+        _ = inNode("peer", ["bridge", "fdb", "del", "00:00:00:00:00:00", "dev", "gp0", "dst", "100.64.152.4"])
+        _ = inNode("peer", ["ip", "route", "del", "192.168.10.0/24"])
+        XCTAssertTrue(eventually(8) {
+            self.inNode("peer", ["bridge", "fdb", "show", "dev", "gp0"]).stdout.contains("00:00:00:00:00:00 dst 100.64.152.4")
+                && self.inNode("peer", ["ip", "route", "show", "proto", "201"]).stdout.contains("192.168.10.0/24 via 10.129.3.7")
+        }, "drift not repaired: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        // SIGHUP with a changed file: the new route appears; a broken file is refused.
+        var text = try String(contentsOf: cfgURL, encoding: .utf8)
+        text = text.replacingOccurrences(of: #"{ "destination": "192.168.10.0/24", "via": "10.129.3.7" }"#,
+                                         with: #"{ "destination": "192.168.10.0/24", "via": "10.129.3.7" }, { "destination": "192.168.20.0/24", "via": "10.128.0.11" }"#)
+        try text.write(to: cfgURL, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        XCTAssertTrue(eventually(8) { self.inNode("peer", ["ip", "route", "show", "proto", "201"]).stdout.contains("192.168.20.0/24") })
+        try "{ not json".write(to: cfgURL, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        XCTAssertTrue(eventually(5) { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("keeping the running config") })
+        XCTAssertTrue(p.isRunning, "a bad config must not stop the service")
+        XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0)
+    }
+
+    func testDomainRulesFollowDNSAnswersAndTTLs() throws {
+        // dnsmasq on the lab's DNS address, answering from a hosts file with TTL 3 s.
+        let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hosts-\(prefix)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: hosts) }
+        try "203.0.113.10 api.example.com\n".write(to: hosts, atomically: true, encoding: .utf8)
+        // dnsmasq closes every inherited descriptor at start, including the one Foundation
+        // watches to learn that a child exited (it would then block in waitpid on a live
+        // process and stall every other child). A shell holds it and passes signals on.
+        let dnsmasq = "dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --listen-address=203.0.113.53 --bind-interfaces --addn-hosts=\(hosts.path) --local-ttl=3 --pid-file= --user=root"
+        let dns = background("inet", ["sh", "-c", "\(dnsmasq) & c=$!; trap 'kill -HUP $c' HUP; trap 'kill $c; exit 0' TERM; while kill -0 $c 2>/dev/null; do wait $c; done"])
+        for port in ["443"] { background("inet", ["socat", "TCP-LISTEN:\(port),fork,reuseaddr", "SYSTEM:echo ok"]) }
+
+        // Devices may reach api.example.com on tcp/443, and nothing else on the internet.
+        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab-filter.json"))) as? [String: Any])
+        var filter = doc["filter"] as! [String: Any]
+        filter["resolvers"] = ["203.0.113.53"]
+        filter["domainSlackSeconds"] = 4
+        filter["outbound"] = [["name": "fleet", "default": "deny",
+                               "rules": [["action": "allow", "domain": "api.example.com", "protocol": "tcp", "ports": [443]]]]]
+        doc["filter"] = filter
+        let cfg = writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        let state = stateDir()
+        let (_, log) = daemon(cfg, state: state, resync: 2)
+        func tcp443(_ host: String) -> Bool {
+            inNode("dev1", ["socat", "-T2", "-", "TCP:\(host):443,connect-timeout=2"], stdin: "x\n").status == 0
+        }
+        func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        XCTAssertTrue(eventually(15) { tcp443("203.0.113.10") }, "api.example.com's address never opened:\n\(logText())")
+        XCTAssertFalse(tcp443("198.51.100.20"), "an address the name does not have")
+        let check = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "filter", "check", "10.128.0.11", "203.0.113.10", "tcp/443", "-c", cfg])
+        XCTAssertTrue(check.stdout.hasPrefix("allow: filter.outbound[0].rules[0]"), check.stdout)
+
+        // The answer changes: the new address opens once the TTL runs out, and the old
+        // one stays until TTL + slack, then closes.
+        try "198.51.100.20 api.example.com\n".write(to: hosts, atomically: true, encoding: .utf8)
+        kill(dns.processIdentifier, SIGHUP)
+        XCTAssertTrue(eventually(15) { tcp443("198.51.100.20") }, "the new answer was not followed:\n\(logText())")
+        XCTAssertTrue(eventually(20) { !tcp443("203.0.113.10") }, "the old address never expired")
+
+        // The DNS server goes away: the last answer is kept until it expires, with a warning.
+        dns.terminate()
+        dns.waitUntilExit()
+        XCTAssertTrue(tcp443("198.51.100.20"), "the last answer must survive a failed lookup until it expires")
+        XCTAssertTrue(eventually(15) { logText().contains("warning: resolving api.example.com failed") }, logText())
+        XCTAssertTrue(eventually(20) { !tcp443("198.51.100.20") }, "the last answer never expired")
+        let mode = try FileManager.default.attributesOfItem(atPath: state.appendingPathComponent("learned.json").path)[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o600)
+    }
+}
