@@ -18,6 +18,11 @@ public struct FilterConfig: Equatable, Sendable {
     /// Learned addresses stay at least TTL + this many seconds.
     public var domainSlackSeconds: Int
     public var maxAddressesPerName: Int
+    /// Serve DNS on the links' inner addresses and learn from the answers (wildcard
+    /// rules need it). nil: on when a rule names a domain.
+    public var dnsForwarder: Bool?
+
+    public var runsDNSForwarder: Bool { dnsForwarder ?? !domainPatterns.isEmpty }
 
     public init(uplinkDevice: String? = nil, nat: NATMode = .masquerade, mssClamp: Bool = true, logDrops: Bool = true,
                 backendPrefixes: [IPPrefix] = [], inbound: [InboundRule]? = nil, outbound: [OutboundGroup] = [],

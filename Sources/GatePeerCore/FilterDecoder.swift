@@ -64,6 +64,7 @@ extension ConfigDecoder {
         }
         f.domainSlackSeconds = o.integer("domainSlackSeconds", in: 0...86400, &p) ?? 300
         f.maxAddressesPerName = o.integer("maxAddressesPerName", in: 1...1024, &p) ?? 16
+        f.dnsForwarder = o.bool("dnsForwarder", &p)
         let deviceSubnets = links?.map(\.deviceSubnet) ?? []
         if let items = o.array("outbound", required: false, &p) {
             var names: [String: Int] = [:]
@@ -91,11 +92,11 @@ extension ConfigDecoder {
             }
         }
         let usesDomains = f.outbound.contains { $0.rules.contains { if case .domain = $0.destination { return true } else { return false } } }
-        if usesDomains && f.resolvers.isEmpty {
-            p.add("\(path).resolvers", "is required when a rule names a domain; valid: DNS server addresses such as [\"203.0.113.53\"]"); ok = false
+        if (usesDomains || f.dnsForwarder == true) && f.resolvers.isEmpty {
+            p.add("\(path).resolvers", "is required when a rule names a domain or dnsForwarder is on; valid: DNS server addresses such as [\"203.0.113.53\"]"); ok = false
         }
         o.finish(&p, known: ["uplinkDevice", "nat", "snatAddress", "mssClamp", "logDrops", "backendPrefixes", "inbound",
-                             "outbound", "resolvers", "domainSlackSeconds", "maxAddressesPerName"])
+                             "outbound", "resolvers", "domainSlackSeconds", "maxAddressesPerName", "dnsForwarder"])
         if ok {
             // Ties and the rest of the policy semantics are the compiler's to find.
             for (i, g) in f.outbound.enumerated() {

@@ -17,6 +17,7 @@ final class Daemon: @unchecked Sendable {
     private var learned: LearnedAddresses
     private var nextResolve: [String: Int64] = [:]
     private var sources: [DispatchSourceProtocol] = []
+    private var forwarder: DNSForwarder?
 
     init(configPath: String, config: GatePeerConfig, resync: Int) throws {
         self.configPath = configPath
@@ -52,6 +53,7 @@ final class Daemon: @unchecked Sendable {
         sources.append(resolveTimer)
 
         log("running with \(configPath): \(config.links.count) link(s), resync every \(resync)s")
+        queue.async { [unowned self] in self.startForwarder() }
         dispatchMain()
     }
 
@@ -84,6 +86,36 @@ final class Daemon: @unchecked Sendable {
         case .failure(let e):
             log("reload: \(configPath) has \(e.problems.count) problem(s); keeping the running config")
             for p in e.problems { log("  \(p)") }
+        }
+    }
+
+    /// DNS for devices on the inner addresses; answers for names that domain rules
+    /// cover are learned before the device sees them.
+    private func startForwarder() {
+        guard forwarder == nil, let f = config.filter, f.runsDNSForwarder, !f.resolvers.isEmpty else { return }
+        let fw = DNSForwarder(upstream: f.resolvers) { [unowned self] name, records in
+            self.queue.sync { self.learnFromAnswer(name, records) }
+        }
+        let listen = config.links.map(\.innerIpAddress.address)
+        do {
+            try fw.start(listen: listen)
+            forwarder = fw
+            log("dns forwarder on \(listen.map(\.description).joined(separator: ", ")) port 53 -> \(f.resolvers.map(\.description).joined(separator: ", "))")
+        } catch {
+            log("dns forwarder not started: \(error)")
+        }
+    }
+
+    private func learnFromAnswer(_ name: String, _ records: [DNSRecord]) {
+        guard let f = config.filter, f.domainPatterns.contains(where: { $0.matches(name) }) else { return }
+        let n = now()
+        learned.merge(name: name, answer: records.map { ($0.address, $0.ttl) }, now: n, slack: f.domainSlackSeconds, cap: f.maxAddressesPerName)
+        saveLearned(learned)
+        log("learned \(name) from a device's lookup: \(records.map { "\($0.address) ttl \($0.ttl)" }.joined(separator: ", "))")
+        do {
+            try kernel.nftCommands(learned.nftElements(config, now: n), what: "nftables learned addresses")
+        } catch {
+            log("loading learned addresses failed: \(error)")
         }
     }
 

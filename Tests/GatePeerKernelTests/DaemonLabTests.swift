@@ -11,6 +11,53 @@ final class DaemonLabTests: LabTestCase {
         return (p, log)
     }
 
+    /// dnsmasq on the lab's DNS address, answering from `hosts` with TTL 3 s.
+    func startDNS(_ hosts: URL) -> Process {
+        // dnsmasq closes every inherited descriptor at start, including the one Foundation
+        // watches to learn that a child exited (it would then block in waitpid on a live
+        // process and stall every other child). A shell holds it and passes signals on.
+        let dnsmasq = "dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --listen-address=203.0.113.53 --bind-interfaces --addn-hosts=\(hosts.path) --local-ttl=3 --pid-file= --user=root"
+        return background("inet", ["sh", "-c", "\(dnsmasq) & c=$!; trap 'kill -HUP $c' HUP; trap 'kill $c; exit 0' TERM; while kill -0 $c 2>/dev/null; do wait $c; done"])
+    }
+
+    /// lab-filter.json with the given outbound rules, resolvers and a short slack.
+    func domainConfig(_ rules: [[String: Any]]) throws -> String {
+        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab-filter.json"))) as? [String: Any])
+        var filter = doc["filter"] as! [String: Any]
+        filter["resolvers"] = ["203.0.113.53"]
+        filter["domainSlackSeconds"] = 4
+        filter["outbound"] = [["name": "fleet", "default": "deny", "rules": rules]]
+        doc["filter"] = filter
+        return writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+    }
+
+    func tcp443(_ node: String, _ host: String) -> Bool {
+        inNode(node, ["socat", "-T2", "-", "TCP:\(host):443,connect-timeout=2"], stdin: "x\n").status == 0
+    }
+
+    func testWildcardRulesLearnFromLookupsThroughTheForwarder() throws {
+        let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hosts-\(prefix)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: hosts) }
+        try "198.51.100.20 cdn.example.com\n203.0.113.10 deep.sub.example.com\n".write(to: hosts, atomically: true, encoding: .utf8)
+        startDNS(hosts)
+        background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:echo ok"])
+        let cfg = try domainConfig([["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]]])
+        let (_, log) = daemon(cfg, state: stateDir(), resync: 2)
+        XCTAssertTrue(eventually(10) { self.ping(from: "backend", "10.128.0.11").status == 0 }, "daemon did not converge")
+        XCTAssertFalse(tcp443("dev1", "198.51.100.20"), "nothing learned yet")
+        // The device looks the name up through the peer's inner address.
+        let dig = inNode("dev1", ["dig", "+short", "+time=3", "+tries=2", "@10.255.255.254", "cdn.example.com"])
+        XCTAssertEqual(dig.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", "forwarder answer: \(dig.stdout)\(dig.stderr)")
+        XCTAssertTrue(tcp443("dev1", "198.51.100.20"), "the answer was learned before the device used it:\n\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        // Two labels are not one: deep.sub.example.com is answered but not allowed.
+        let deep = inNode("dev1", ["dig", "+short", "+time=3", "@10.255.255.254", "deep.sub.example.com"])
+        XCTAssertEqual(deep.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "203.0.113.10")
+        XCTAssertFalse(tcp443("dev1", "203.0.113.10"))
+        // An unknown name gets the upstream's NXDOMAIN through the forwarder.
+        let nx = inNode("dev1", ["dig", "+time=3", "@10.255.255.254", "nothing.example.org"])
+        XCTAssertTrue(nx.stdout.contains("status: NXDOMAIN") || nx.stdout.contains("status: REFUSED"), nx.stdout)
+    }
+
     func testDaemonRepairsDriftAndReloadsOnHangup() throws {
         let cfgURL = URL(fileURLWithPath: writeConfig(try String(contentsOfFile: packageRoot.appendingPathComponent("netconfig/lab.json").path, encoding: .utf8)))
         let (p, log) = daemon(cfgURL.path, state: stateDir())
@@ -41,27 +88,14 @@ final class DaemonLabTests: LabTestCase {
         let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hosts-\(prefix)")
         addTeardownBlock { try? FileManager.default.removeItem(at: hosts) }
         try "203.0.113.10 api.example.com\n".write(to: hosts, atomically: true, encoding: .utf8)
-        // dnsmasq closes every inherited descriptor at start, including the one Foundation
-        // watches to learn that a child exited (it would then block in waitpid on a live
-        // process and stall every other child). A shell holds it and passes signals on.
-        let dnsmasq = "dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --listen-address=203.0.113.53 --bind-interfaces --addn-hosts=\(hosts.path) --local-ttl=3 --pid-file= --user=root"
-        let dns = background("inet", ["sh", "-c", "\(dnsmasq) & c=$!; trap 'kill -HUP $c' HUP; trap 'kill $c; exit 0' TERM; while kill -0 $c 2>/dev/null; do wait $c; done"])
+        let dns = startDNS(hosts)
         for port in ["443"] { background("inet", ["socat", "TCP-LISTEN:\(port),fork,reuseaddr", "SYSTEM:echo ok"]) }
 
         // Devices may reach api.example.com on tcp/443, and nothing else on the internet.
-        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab-filter.json"))) as? [String: Any])
-        var filter = doc["filter"] as! [String: Any]
-        filter["resolvers"] = ["203.0.113.53"]
-        filter["domainSlackSeconds"] = 4
-        filter["outbound"] = [["name": "fleet", "default": "deny",
-                               "rules": [["action": "allow", "domain": "api.example.com", "protocol": "tcp", "ports": [443]]]]]
-        doc["filter"] = filter
-        let cfg = writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        let cfg = try domainConfig([["action": "allow", "domain": "api.example.com", "protocol": "tcp", "ports": [443]]])
         let state = stateDir()
         let (_, log) = daemon(cfg, state: state, resync: 2)
-        func tcp443(_ host: String) -> Bool {
-            inNode("dev1", ["socat", "-T2", "-", "TCP:\(host):443,connect-timeout=2"], stdin: "x\n").status == 0
-        }
+        func tcp443(_ host: String) -> Bool { self.tcp443("dev1", host) }
         func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
         XCTAssertTrue(eventually(15) { tcp443("203.0.113.10") }, "api.example.com's address never opened:\n\(logText())")
