@@ -9,6 +9,8 @@
 #include <linux/if_addr.h>
 #include <linux/neighbour.h>
 #include <linux/if_ether.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <errno.h>

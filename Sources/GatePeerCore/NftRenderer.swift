@@ -53,7 +53,8 @@ public enum NftRenderer {
         let tunnelSet = "{ " + (tunnels.isEmpty ? "\"gatepeer-none\"" : tunnels.joined(separator: ", ")) + " }"
 
         func addrSet(_ name: String, _ family: IPAddress.Family, _ prefixes: [IPPrefix]) {
-            let ps = prefixes.filter { $0.family == family }
+            var ps: [IPPrefix] = []
+            for p in prefixes where p.family == family && !ps.contains(p.network) { ps.append(p.network) }
             out.append("  set \(name) {")
             out.append("    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr")")
             out.append("    flags interval")

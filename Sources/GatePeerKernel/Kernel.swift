@@ -38,19 +38,36 @@ public final class Kernel {
 
     /// Named counters of table inet gatepeer (one of them carries the fingerprint);
     /// nil when the table is absent.
+    ///
+    /// Read with an nf_tables object dump over netlink (counters of one table only):
+    /// any libnftables listing first loads the whole ruleset, set elements included,
+    /// which costs about a second with a 100,000-element policy.
     func observeFilter() throws -> ObservedFilter? {
-        let text: String
+        let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
+        let objects: [(String, PacketCount)]
         do {
-            text = try nft.run("list counters table inet gatepeer", what: "nftables list counters", json: true)
+            objects = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETOBJ.rawValue), family: 1 /* NFPROTO_INET */,
+                                  headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables counters", attributes: { nlh in
+                nlh.putString(Int(NFTA_OBJ_TABLE.rawValue), NftRuleset.table)
+                nlh.put(Int(NFTA_OBJ_TYPE.rawValue), withUnsafeBytes(of: UInt32(NFT_OBJECT_COUNTER).bigEndian) { Array($0) })
+            }, parse: { m in
+                guard Int(m.pointee.nlmsg_type) & 0xff == Int(NFT_MSG_NEWOBJ.rawValue) else { return nil }
+                let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size)
+                guard a.string(UInt16(NFTA_OBJ_TABLE.rawValue)) == NftRuleset.table,
+                      let name = a.string(UInt16(NFTA_OBJ_NAME.rawValue)) else { return nil }
+                let d = a.nested(UInt16(NFTA_OBJ_DATA.rawValue))
+                return (name, PacketCount(packets: d?.be64(UInt16(NFTA_COUNTER_PACKETS.rawValue)) ?? 0,
+                                          bytes: d?.be64(UInt16(NFTA_COUNTER_BYTES.rawValue)) ?? 0))
+            })
         } catch let e as KernelError where e.errno == ENOENT {
             return nil
         }
+        // Our table always holds counters; none means no table.
+        if objects.isEmpty { return nil }
         var counters: [String: PacketCount] = [:]
         var fingerprint: String? = nil
-        for obj in NftJSON.objects(text, kind: "counter") {
-            guard case .string(let name)? = obj["name"] else { continue }
-            if name.hasPrefix("fp_") { fingerprint = String(name.dropFirst(3)); continue }
-            counters[name] = PacketCount(packets: NftJSON.uint(obj["packets"]), bytes: NftJSON.uint(obj["bytes"]))
+        for (name, count) in objects {
+            if name.hasPrefix("fp_") { fingerprint = String(name.dropFirst(3)) } else { counters[name] = count }
         }
         return ObservedFilter(fingerprint: fingerprint, counters: counters)
     }
@@ -163,7 +180,20 @@ public final class Kernel {
                 RtnetlinkCodec.route(batch, .replace, destination: r.destination, via: r.via, index: idx, label: link)
             case .replaceFilter(let rs, _):
                 try flush()
-                do { try nft.run(rs.transaction + filterExtras, what: "nftables load table inet gatepeer") } catch let e as KernelError { failures.append(e) }
+                do {
+                    try nft.run(rs.transaction + filterExtras, what: "nftables load table inet gatepeer")
+                } catch let e as KernelError {
+                    // An extra element the kernel refuses (say, two learned entries that
+                    // overlap) must not keep the policy out: load the table, then the
+                    // extras one command at a time.
+                    guard !filterExtras.isEmpty else { failures.append(e); continue }
+                    do {
+                        try nft.run(rs.transaction, what: "nftables load table inet gatepeer")
+                        for command in filterExtras.split(separator: "\n") {
+                            do { try nft.run(String(command) + "\n", what: "nftables \(command.prefix(80))") } catch let e as KernelError { failures.append(e) }
+                        }
+                    } catch let e as KernelError { failures.append(e) }
+                }
             case .deleteFilter:
                 try flush()
                 do { try nft.run(NftRuleset.deleteTransaction, what: "nftables delete table inet gatepeer") } catch let e as KernelError { failures.append(e) }

@@ -33,8 +33,10 @@ final class NetlinkSocket {
     private let receiveBuffer: UnsafeMutableRawPointer
     private static let receiveSize = 65536
 
-    init() throws {
-        guard let s = mnl_socket_open2(NETLINK_ROUTE, Int32(SOCK_CLOEXEC.rawValue)) else {
+    /// `bus`: NETLINK_ROUTE for links, addresses, neighbours and routes;
+    /// NETLINK_NETFILTER for reading nf_tables objects without libnftables' full cache.
+    init(bus: Int32 = NETLINK_ROUTE) throws {
+        guard let s = mnl_socket_open2(bus, Int32(SOCK_CLOEXEC.rawValue)) else {
             throw KernelError(object: "netlink socket", errno: Glibc.errno)
         }
         guard mnl_socket_bind(s, 0, pid_t(MNL_SOCKET_AUTOPID)) >= 0 else {
@@ -83,6 +85,7 @@ final class NetlinkSocket {
     /// Runs a dump and decodes every reply with `parse`. A dump the kernel marks as
     /// interrupted (NLM_F_DUMP_INTR: the table changed under it) is run again.
     func dump<T>(type: Int, family: UInt8, headerSize: Int, what: String,
+                 attributes: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in },
                  parse: (UnsafePointer<nlmsghdr>) -> T?) throws -> [T] {
         for _ in 0..<8 {
             var out: [T] = []
@@ -98,6 +101,7 @@ final class NetlinkSocket {
             let hdr = mnl_nlmsg_put_extra_header(nlh, headerSize)!
             // Every rtnetlink header starts with its family byte.
             hdr.storeBytes(of: family, as: UInt8.self)
+            attributes(nlh)
             guard mnl_socket_sendto(nl, nlh, Int(nlh.pointee.nlmsg_len)) >= 0 else {
                 throw KernelError(object: "dump \(what)", errno: Glibc.errno)
             }
@@ -317,6 +321,12 @@ struct NetlinkAttributes {
     func be16(_ t: UInt16) -> UInt16? {
         guard let b = table[t], b.count >= 2 else { return nil }
         return UInt16(b[0]) << 8 | UInt16(b[1])
+    }
+
+    /// A network-order 64-bit value (nf_tables counters).
+    func be64(_ t: UInt16) -> UInt64? {
+        guard let b = table[t], b.count >= 8 else { return nil }
+        return (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(b[$1]) }
     }
 
     func string(_ t: UInt16) -> String? {
