@@ -6,11 +6,20 @@ import Glibc
 /// decisions; the planner in GatePeerCore does.
 public final class Kernel {
     private let socket: NetlinkSocket
-    private let nft: Nftables
+    /// Created on first use: reading state goes through netlink, so most runs never
+    /// need libnftables (its context costs a few milliseconds to set up).
+    private var nftContext: Nftables?
+    private var nft: Nftables {
+        get throws {
+            if let n = nftContext { return n }
+            let n = try Nftables()
+            nftContext = n
+            return n
+        }
+    }
 
     public init() throws {
         socket = try NetlinkSocket()
-        nft = try Nftables()
     }
 
     // MARK: observe
