@@ -91,6 +91,21 @@ extension ConfigDecoder {
                 }
             }
         }
+        // Learned addresses of one group share maps keyed by address . protocol . port
+        // range; nft refuses partly overlapping ranges there (identical ones share a key).
+        for (gi, g) in f.outbound.enumerated() {
+            var seen: [(rule: Int, proto: ProtocolMatch, range: PortRange)] = []
+            for (k, r) in g.rules.enumerated() {
+                guard case .domain = r.destination else { continue }
+                for range in r.ports {
+                    if let clash = seen.first(where: { $0.proto == r.protocolMatch && $0.range != range && $0.range.low <= range.high && range.low <= $0.range.high }) {
+                        p.add("\(path).outbound[\(gi)].rules[\(k)].ports", "\(range.low)-\(range.high) partly overlaps \(clash.range.low)-\(clash.range.high) of \(clash.rule == k ? "this rule" : "rules[\(clash.rule)]"); domain rules of a group need identical or disjoint port ranges")
+                        ok = false
+                    }
+                    seen.append((k, r.protocolMatch, range))
+                }
+            }
+        }
         let usesDomains = f.outbound.contains { $0.rules.contains { if case .domain = $0.destination { return true } else { return false } } }
         if (usesDomains || f.dnsForwarder == true) && f.resolvers.isEmpty {
             p.add("\(path).resolvers", "is required when a rule names a domain or dnsForwarder is on; valid: DNS server addresses such as [\"203.0.113.53\"]"); ok = false

@@ -123,7 +123,9 @@ public enum GrantState {
         var lines: [String] = []
         for g in grants where g.expires > now {
             let fam = g.from.family == .v4 ? "4" : "6"
-            let timeout = "timeout \(g.expires - now)s"
+            // "expires" too: re-adding an element with an unchanged timeout does not
+            // reset its expiry (checked on 6.18), so a renewal would not extend it.
+            let timeout = "timeout \(g.expires - now)s expires \(g.expires - now)s"
             let pair = "\(g.from.network) . \(g.to.network)"
             switch (g.protocolMatch, g.ports.isEmpty) {
             case (.any, _):

@@ -30,6 +30,15 @@ public struct LearnedAddresses: Equatable, Sendable {
         names[name] = Array(entries.prefix(cap))
     }
 
+    public static let maxNames = 4096
+
+    /// Keeps the `limit` names that stay longest.
+    public mutating func limitNames(_ limit: Int) {
+        guard names.count > limit else { return }
+        let keep = names.sorted { ($0.value.map(\.expires).max() ?? 0, $0.key) > ($1.value.map(\.expires).max() ?? 0, $1.key) }.prefix(limit)
+        names = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+    }
+
     public mutating func prune(now: Int64) {
         for (n, e) in names {
             let live = e.filter { $0.expires > now }
@@ -75,7 +84,7 @@ public struct LearnedAddresses: Equatable, Sendable {
         guard let f = config.filter else { return "" }
         var lines: [String] = []
         for (gi, group) in f.outbound.enumerated() {
-            var chosen: [String: (map: String, element: String, action: FilterAction)] = [:]
+            var chosen: [String: (map: String, key: String, verdict: String, expires: Int64, action: FilterAction)] = [:]
             var order: [String] = []
             for (k, rule) in group.rules.enumerated() {
                 guard case .domain(let pattern) = rule.destination else { continue }
@@ -91,15 +100,25 @@ public struct LearnedAddresses: Equatable, Sendable {
                     }
                     for (map, key) in keys {
                         let id = map + "|" + key
-                        if let existing = chosen[id], existing.action == .deny || rule.action == .allow { continue }
-                        if chosen[id] == nil { order.append(id) }
-                        chosen[id] = (map, "\(key) timeout \(max(1, e.expires - now))s : \(verdict)", rule.action)
+                        if var existing = chosen[id] {
+                            // One key: deny wins; for the same action the later expiry does.
+                            if existing.action == rule.action || existing.action == .deny {
+                                existing.expires = max(existing.expires, existing.action == rule.action ? e.expires : existing.expires)
+                                chosen[id] = existing
+                                continue
+                            }
+                        } else {
+                            order.append(id)
+                        }
+                        chosen[id] = (map, key, verdict, e.expires, rule.action)
                     }
                 }
             }
             for id in order {
                 let c = chosen[id]!
-                lines.append("add element inet gatepeer \(c.map) { \(c.element) }")
+                let t = max(1, c.expires - now)
+                // "expires" resets the timer of an element that is already there.
+                lines.append("add element inet gatepeer \(c.map) { \(c.key) timeout \(t)s expires \(t)s : \(c.verdict) }")
             }
         }
         return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"

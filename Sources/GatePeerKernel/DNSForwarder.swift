@@ -15,6 +15,9 @@ public final class DNSForwarder: @unchecked Sendable {
     private let timeout: Double
     private let learn: Learn
     private var sockets: [Int32] = []
+    private var clients: [IPPrefix] = []
+    /// Queries in flight; beyond this new ones are dropped (clients retry).
+    private let inflight = DispatchSemaphore(value: 64)
 
     public init(upstream: [IPAddress], timeout: Double = 2.0, learn: @escaping Learn) {
         self.upstream = upstream
@@ -24,10 +27,18 @@ public final class DNSForwarder: @unchecked Sendable {
 
     /// Binds UDP `port` on each address (IP_FREEBIND: the address may come later) and
     /// serves each socket on a thread of its own.
-    public func start(listen: [IPAddress], port: UInt16 = 53) throws {
+    /// `clients`: source prefixes answered (the devices); anything else is ignored.
+    public func start(listen: [IPAddress], clients: [IPPrefix], port: UInt16 = 53) throws {
+        self.clients = clients
+        // Bind everything first: a half-started forwarder would serve unseen.
+        var bound: [Int32] = []
         for a in listen {
             let fd = socket(a.family == .v4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { throw KernelError(object: "dns forwarder socket", errno: errno) }
+            guard fd >= 0 else {
+                let e = errno
+                for b in bound { close(b) }
+                throw KernelError(object: "dns forwarder socket", errno: e)
+            }
             var one: Int32 = 1
             _ = setsockopt(fd, Int32(SOL_IP), IP_FREEBIND, &one, socklen_t(MemoryLayout<Int32>.size))
             _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -35,11 +46,15 @@ public final class DNSForwarder: @unchecked Sendable {
             guard rc == 0 else {
                 let e = errno
                 close(fd)
+                for b in bound { close(b) }
                 throw KernelError(object: "dns forwarder bind \(a) port \(port)", errno: e)
             }
-            sockets.append(fd)
-            let t = Thread { [unowned self] in self.serve(fd) }
-            t.name = "dns \(a)"
+            bound.append(fd)
+        }
+        sockets = bound
+        for fd in bound {
+            let t = Thread { self.serve(fd) }
+            t.name = "dns forwarder"
             t.start()
         }
     }
@@ -55,9 +70,12 @@ public final class DNSForwarder: @unchecked Sendable {
                 }
             }
             if n < 0 { if errno == EINTR { continue } else { return } }
+            guard n >= 17, n <= 512, let source = DNSForwarder.address(of: from), clients.contains(where: { $0.contains(source) }) else { continue }
+            guard inflight.wait(timeout: .now()) == .success else { continue }
             let query = Array(buf[0..<n])
             let client = from, clientLen = fromLen
             DispatchQueue.global().async { [self] in
+                defer { inflight.signal() }
                 guard let reply = self.answer(query) else { return }
                 var c = client
                 _ = reply.withUnsafeBytes { b in
@@ -102,6 +120,23 @@ public final class DNSForwarder: @unchecked Sendable {
             if buf[0] == query[0] && buf[1] == query[1] { return Array(buf[0..<n]) }
         }
         return nil
+    }
+
+    static func address(of s: sockaddr_storage) -> IPAddress? {
+        var storage = s
+        let family = Int32(s.ss_family)
+        return withUnsafePointer(to: &storage) { p -> IPAddress? in
+            switch family {
+            case AF_INET:
+                return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { IPAddress(v4: UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
+            case AF_INET6:
+                return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
+                    var a = sin6.pointee.sin6_addr
+                    return withUnsafeBytes(of: &a) { IPAddress(bytes: Array($0)) }
+                }
+            default: return nil
+            }
+        }
     }
 
     static func withSockaddr<T>(_ a: IPAddress, _ port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {

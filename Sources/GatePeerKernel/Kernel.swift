@@ -45,6 +45,30 @@ public final class Kernel {
         try nft.run(commands, what: what)
     }
 
+    /// Loads `add element` commands: all in one transaction when the kernel takes them,
+    /// otherwise one by one, so one refused element (a key whose verdict changed, say)
+    /// does not keep the others out. A key already there with another verdict is
+    /// deleted and added again in one transaction.
+    public func loadElements(_ commands: String) throws -> [KernelError] {
+        guard !commands.isEmpty else { return [] }
+        if (try? nft.run(commands, what: "nftables elements")) != nil { return [] }
+        var failures: [KernelError] = []
+        for line in commands.split(separator: "\n").map(String.init) {
+            do {
+                try nft.run(line + "\n", what: "nftables \(line.prefix(100))")
+            } catch let e as KernelError {
+                // "add element inet gatepeer MAP { KEY timeout ..." -> delete that KEY first.
+                if line.hasPrefix("add element "), let open = line.firstIndex(of: "{"), let t = line.range(of: " timeout ") {
+                    let head = line[line.index(line.startIndex, offsetBy: 4)..<open]  // "element inet gatepeer MAP "
+                    let key = line[line.index(after: open)..<t.lowerBound]
+                    if (try? nft.run("delete \(head){\(key) }\n" + line + "\n", what: "nftables replace element")) != nil { continue }
+                }
+                failures.append(e)
+            }
+        }
+        return failures
+    }
+
     /// Named counters of table inet gatepeer (one of them carries the fingerprint);
     /// nil when the table is absent.
     ///
@@ -198,9 +222,7 @@ public final class Kernel {
                     guard !filterExtras.isEmpty else { failures.append(e); continue }
                     do {
                         try nft.run(rs.transaction, what: "nftables load table inet gatepeer")
-                        for command in filterExtras.split(separator: "\n") {
-                            do { try nft.run(String(command) + "\n", what: "nftables \(command.prefix(80))") } catch let e as KernelError { failures.append(e) }
-                        }
+                        failures += try loadElements(filterExtras)
                     } catch let e as KernelError { failures.append(e) }
                 }
             case .deleteFilter:

@@ -18,6 +18,8 @@ final class Daemon: @unchecked Sendable {
     private var nextResolve: [String: Int64] = [:]
     private var sources: [DispatchSourceProtocol] = []
     private var forwarder: DNSForwarder?
+    private var resolving = false
+    private let resolveQueue = DispatchQueue(label: "gatepeer.resolve")
 
     init(configPath: String, config: GatePeerConfig, resync: Int) throws {
         self.configPath = configPath
@@ -97,8 +99,10 @@ final class Daemon: @unchecked Sendable {
             self.queue.sync { self.learnFromAnswer(name, records) }
         }
         let listen = config.links.map(\.innerIpAddress.address)
+        // Devices only: the device subnets and the LANs behind them. Not an open resolver.
+        let clients = config.links.flatMap { [$0.deviceSubnet] + $0.routes.map(\.destination) }
         do {
-            try fw.start(listen: listen)
+            try fw.start(listen: listen, clients: clients)
             forwarder = fw
             log("dns forwarder on \(listen.map(\.description).joined(separator: ", ")) port 53 -> \(f.resolvers.map(\.description).joined(separator: ", "))")
         } catch {
@@ -110,13 +114,12 @@ final class Daemon: @unchecked Sendable {
         guard let f = config.filter, f.domainPatterns.contains(where: { $0.matches(name) }) else { return }
         let n = now()
         learned.merge(name: name, answer: records.map { ($0.address, $0.ttl) }, now: n, slack: f.domainSlackSeconds, cap: f.maxAddressesPerName)
+        // A wildcard answers any label: bound what devices can make us remember.
+        learned.prune(now: n)
+        learned.limitNames(LearnedAddresses.maxNames)
         saveLearned(learned)
         log("learned \(name) from a device's lookup: \(records.map { "\($0.address) ttl \($0.ttl)" }.joined(separator: ", "))")
-        do {
-            try kernel.nftCommands(learned.nftElements(config, now: n), what: "nftables learned addresses")
-        } catch {
-            log("loading learned addresses failed: \(error)")
-        }
+        loadLearnedElements(n)
     }
 
     private func extras() -> String {
@@ -124,46 +127,75 @@ final class Daemon: @unchecked Sendable {
         return GrantState.nftElements(loadGrants(), now: n) + learned.nftElements(config, now: n)
     }
 
-    /// Resolve the exact names whose time has come; load what was learned.
+    /// Resolve the exact names whose time has come. Lookups run on their own queue (a
+    /// dead resolver costs seconds); only the merge runs on the state queue, so DNS
+    /// answers for devices, drift repair and signals never wait on the network.
     private func resolveDue() {
-        guard let f = config.filter, !f.resolvers.isEmpty else { return }
+        guard !resolving, let f = config.filter, !f.resolvers.isEmpty else { return }
         let n = now()
+        let due = f.exactDomainNames.filter { (nextResolve[$0] ?? 0) <= n }
+        guard !due.isEmpty else { return }
+        resolving = true
         let resolver = DNSResolver(servers: f.resolvers)
-        var changed = false
-        for name in f.exactDomainNames where (nextResolve[name] ?? 0) <= n {
-            var answer: [(IPAddress, UInt32)] = []
-            var minTTL: UInt32 = 3600
-            var failed: String? = nil
-            for type in [DNSRecordType.a, .aaaa] {
-                do {
-                    let r = try resolver.resolve(name, type: type)
-                    if r.rcode != 0 && r.rcode != 3 { failed = "rcode \(r.rcode)"; continue }
-                    answer += r.records.map { ($0.address, $0.ttl) }
-                    if let t = r.records.map(\.ttl).min() { minTTL = min(minTTL, t) }
-                    if r.records.isEmpty, let neg = r.negativeTTL { minTTL = min(minTTL, neg) }
-                } catch {
-                    failed = "\(error)"
+        resolveQueue.async { [self] in
+            var results: [Lookup] = []
+            for name in due {
+                var lookup = Lookup(name: name, answer: [], minTTL: 3600, failure: nil)
+                for type in [DNSRecordType.a, .aaaa] {
+                    do {
+                        let r = try resolver.resolve(name, type: type)
+                        if r.rcode != 0 && r.rcode != 3 { lookup.failure = "rcode \(r.rcode)"; continue }
+                        lookup.answer += r.records.map { ($0.address, $0.ttl) }
+                        if let t = r.records.map(\.ttl).min() { lookup.minTTL = min(lookup.minTTL, t) }
+                        if r.records.isEmpty, let neg = r.negativeTTL { lookup.minTTL = min(lookup.minTTL, neg) }
+                    } catch {
+                        lookup.failure = "\(error)"
+                    }
                 }
+                results.append(lookup)
             }
-            if let failed, answer.isEmpty {
-                let kept = learned.names[name]?.filter { $0.expires > n }.count ?? 0
-                log("warning: resolving \(name) failed (\(failed)); keeping \(kept) address(es) until they expire")
-                nextResolve[name] = n + 15
+            let done = results
+            queue.async { [self] in
+                resolving = false
+                merge(done)
+            }
+        }
+    }
+
+    struct Lookup: @unchecked Sendable {
+        var name: String
+        var answer: [(IPAddress, UInt32)]
+        var minTTL: UInt32
+        var failure: String?
+    }
+
+    private func merge(_ results: [Lookup]) {
+        guard let f = config.filter else { return }
+        let n = now()
+        var changed = false
+        for r in results {
+            if let failure = r.failure, r.answer.isEmpty {
+                let kept = learned.names[r.name]?.filter { $0.expires > n }.count ?? 0
+                log("warning: resolving \(r.name) failed (\(failure)); keeping \(kept) address(es) until they expire")
+                nextResolve[r.name] = n + 15
                 continue
             }
-            learned.merge(name: name, answer: answer, now: n, slack: f.domainSlackSeconds, cap: f.maxAddressesPerName)
-            log("resolved \(name): \(answer.map { "\($0.0) ttl \($0.1)" }.joined(separator: ", ").isEmpty ? "no addresses" : answer.map { "\($0.0) ttl \($0.1)" }.joined(separator: ", "))")
+            learned.merge(name: r.name, answer: r.answer, now: n, slack: f.domainSlackSeconds, cap: f.maxAddressesPerName)
+            let shown = r.answer.map { "\($0.0) ttl \($0.1)" }.joined(separator: ", ")
+            log("resolved \(r.name): \(shown.isEmpty ? "no addresses" : shown)")
             // Ask again when the shortest TTL runs out (within 5 s .. 1 h).
-            nextResolve[name] = n + Int64(max(5, min(3600, minTTL)))
+            nextResolve[r.name] = n + Int64(max(5, min(3600, r.minTTL)))
             changed = true
         }
         guard changed else { return }
         learned.prune(now: n)
         saveLearned(learned)
-        let commands = learned.nftElements(config, now: n)
-        guard !commands.isEmpty else { return }
+        loadLearnedElements(n)
+    }
+
+    private func loadLearnedElements(_ n: Int64) {
         do {
-            try kernel.nftCommands(commands, what: "nftables learned addresses")
+            for f in try kernel.loadElements(learned.nftElements(config, now: n)) { log("learned address not loaded: \(f)") }
         } catch {
             log("loading learned addresses failed: \(error)")
         }
@@ -190,12 +222,27 @@ func saveLearned(_ l: LearnedAddresses) {
     }
 }
 
-/// Writes a state file 0600 through a temporary file and rename (readers never see half).
+/// Writes a state file: created 0600 from the start, written, synced, then renamed over
+/// the old one (readers never see half a file, a crash never leaves a 0644 copy).
 func writeStateFile(_ path: String, _ text: String) throws {
     try FileManager.default.createDirectory(atPath: stateDirectory(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    let tmp = path + ".tmp"
-    guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
-        throw UsageError(message: "cannot write \(tmp)")
+    let tmp = path + ".tmp.\(getpid())"
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw UsageError(message: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
+    let bytes = Array(text.utf8)
+    let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    let synced = fsync(fd) == 0
+    close(fd)
+    guard written == bytes.count, synced, rename(tmp, path) == 0 else {
+        unlink(tmp)
+        throw UsageError(message: "cannot replace \(path): \(String(cString: strerror(errno)))")
     }
-    guard rename(tmp, path) == 0 else { throw UsageError(message: "cannot replace \(path): \(String(cString: strerror(errno)))") }
+}
+
+/// An exclusive lock on the state directory's lock file (released when the fd closes).
+func lockState() -> Int32? {
+    try? FileManager.default.createDirectory(atPath: stateDirectory(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let fd = open(stateDirectory() + "/grants.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0, flock(fd, LOCK_EX) == 0 else { return nil }
+    return fd
 }

@@ -300,6 +300,10 @@ func runFilter(_ o: Options) -> Exit {
         return .ok
     case "check":
         let args = Array(o.positional.dropFirst())
+        if args.count == 3, case .success(let (pr?, nil)) = FilterCheck.parseProtocol(args[2]), ProtocolMatch.number(pr).carriesPorts {
+            stderr("gatepeer: give a port, such as \(args[2])/443: the verdict can depend on it")
+            return .usage
+        }
         guard args.count == 2 || args.count == 3 else {
             stderr("gatepeer: usage: gatepeer filter check SRC DST [PROTO[/PORT]]")
             return .usage
@@ -354,7 +358,10 @@ func loadGrants() -> [Grant] {
     switch GrantState.decode(text) {
     case .success(let g): return g
     case .failure(let e):
-        stderr("gatepeer: \(grantsPath()) is damaged and is ignored: \(e)")
+        // Keep the evidence: the next write must not silently replace it.
+        let aside = grantsPath() + ".damaged-\(now())"
+        rename(grantsPath(), aside)
+        stderr("gatepeer: \(grantsPath()) is damaged (\(e)); moved to \(aside), no grants loaded from it")
         return []
     }
 }
@@ -402,6 +409,11 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
             }
         }
         if !proto.carriesPorts { problems.append("--port: needs --proto tcp, udp, sctp, dccp or udplite") }
+        for (i, a) in ports.enumerated() {
+            for b in ports[..<i] where a.low <= b.high && b.low <= a.high {
+                problems.append("--port: \(b.low == b.high ? "\(b.low)" : "\(b.low)-\(b.high)") and \(a.low == a.high ? "\(a.low)" : "\(a.low)-\(a.high)") overlap; list each port once")
+            }
+        }
     }
     var seconds: Int64 = 0
     if !revoke {
@@ -423,6 +435,12 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     }
     let n = now()
     let grant = Grant(from: from!, to: to!, protocolMatch: proto, ports: ports, expires: n + seconds)
+    // One grant command at a time: read, change and write the state under a lock.
+    guard let lock = lockState() else {
+        stderr("gatepeer: cannot lock \(stateDirectory())/grants.lock")
+        return .runtime
+    }
+    defer { close(lock) }
     var grants = loadGrants().filter { $0.expires > n }
     let kernel = openKernel()
     do {
@@ -447,9 +465,12 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         } else {
             grants.append(grant)
         }
-        try saveGrants(grants)
+        // The kernel first: a grant it refuses is not recorded as if it held.
         if tableThere {
             try kernel.nftCommands(GrantState.nftElements([grant], now: n), what: "nftables grant \(grant.summary)")
+        }
+        try saveGrants(grants)
+        if tableThere {
             print("granted \(grant.summary) for \(Grant.formatDuration(seconds))")
         } else {
             print("granted \(grant.summary) for \(Grant.formatDuration(seconds)) (active once gatepeer apply loads the filter)")

@@ -33,9 +33,9 @@ final class GrantTests: XCTestCase {
                       g("10.0.0.0/8", "192.0.2.0/24", expires: 10)]
         XCTAssertEqual(try GrantState.decode(GrantState.encode(grants)).get(), grants)
         XCTAssertEqual(GrantState.nftElements(grants, now: 100), """
-        add element inet gatepeer grants4 { 10.128.0.11/32 . 203.0.113.10/32 . 6 . 22 timeout 900s, 10.128.0.11/32 . 203.0.113.10/32 . 6 . 8000-8080 timeout 900s }
-        add element inet gatepeer grants4p { 10.128.0.0/16 . 203.0.113.0/24 . 17 timeout 400s }
-        add element inet gatepeer grants6a { fd00::/64 . 2001:db8::/32 timeout 1900s }
+        add element inet gatepeer grants4 { 10.128.0.11/32 . 203.0.113.10/32 . 6 . 22 timeout 900s expires 900s, 10.128.0.11/32 . 203.0.113.10/32 . 6 . 8000-8080 timeout 900s expires 900s }
+        add element inet gatepeer grants4p { 10.128.0.0/16 . 203.0.113.0/24 . 17 timeout 400s expires 400s }
+        add element inet gatepeer grants6a { fd00::/64 . 2001:db8::/32 timeout 1900s expires 1900s }
 
         """)
         XCTAssertEqual(GrantState.nftDelete(grants[1]), "delete element inet gatepeer grants4p { 10.128.0.0/16 . 203.0.113.0/24 . 17 }\n")

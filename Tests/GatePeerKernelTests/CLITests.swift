@@ -44,12 +44,21 @@ final class CLITests: XCTestCase {
             (["--from", "10.128.0.11", "--to", "203.0.113.10", "--port", "443", "--for", "1h"], "--port: needs --proto tcp"),
             (["--from", "10.128.0.11", "--to", "203.0.113.10", "--proto", "tcp", "--port", "70000", "--for", "1h"], "--port: \"70000\" is not a port"),
             (["--from", "10.128.0.11", "--to", "2001:db8::1", "--for", "1h"], "of different families"),
+            (["--from", "10.128.0.11", "--to", "203.0.113.10", "--proto", "tcp", "--port", "80,80-90", "--for", "1h"], "--port: 80 and 80-90 overlap"),
         ]
         for (args, message) in cases {
             let r = sh([gatepeerBinary, "filter", "grant"] + args + ["-c", cfg])
             XCTAssertEqual(r.status, 2, "\(args)")
             XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
         }
+    }
+
+    func testFilterCheckWantsAPortWhereItMatters() {
+        let cfg = packageRoot.appendingPathComponent("netconfig/lab-filter.json").path
+        let r = sh([gatepeerBinary, "filter", "check", "10.128.0.11", "203.0.113.10", "tcp", "-c", cfg])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("give a port"), r.stderr)
+        XCTAssertEqual(sh([gatepeerBinary, "filter", "check", "10.128.0.11", "203.0.113.10", "icmp", "-c", cfg]).status, 0)
     }
 
     func testMissingConfigFileExitsTwo() {

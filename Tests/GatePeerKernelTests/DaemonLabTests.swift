@@ -53,6 +53,9 @@ final class DaemonLabTests: LabTestCase {
         let deep = inNode("dev1", ["dig", "+short", "+time=3", "@10.255.255.254", "deep.sub.example.com"])
         XCTAssertEqual(deep.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "203.0.113.10")
         XCTAssertFalse(tcp443("dev1", "203.0.113.10"))
+        // Not an open resolver: the backend is no device and gets no answer.
+        let fromBackend = inNode("backend", ["dig", "+short", "+time=2", "+tries=1", "@10.255.255.254", "cdn.example.com"])
+        XCTAssertFalse(fromBackend.stdout.contains("198.51.100.20"), fromBackend.stdout)
         // An unknown name gets the upstream's NXDOMAIN through the forwarder.
         let nx = inNode("dev1", ["dig", "+time=3", "@10.255.255.254", "nothing.example.org"])
         XCTAssertTrue(nx.stdout.contains("status: NXDOMAIN") || nx.stdout.contains("status: REFUSED"), nx.stdout)
@@ -99,6 +102,13 @@ final class DaemonLabTests: LabTestCase {
         func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
         XCTAssertTrue(eventually(15) { tcp443("203.0.113.10") }, "api.example.com's address never opened:\n\(logText())")
+        // While the answer stays the same the hole stays open, across several TTL
+        // refreshes (TTL 3 s + slack 4 s): each refresh really extends the element.
+        let steady = Date().addingTimeInterval(10)
+        while Date() < steady {
+            XCTAssertTrue(tcp443("203.0.113.10"), "closed between refreshes at \(Date())")
+            Thread.sleep(forTimeInterval: 0.3)
+        }
         XCTAssertFalse(tcp443("198.51.100.20"), "an address the name does not have")
         let check = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "filter", "check", "10.128.0.11", "203.0.113.10", "tcp/443", "-c", cfg])
         XCTAssertTrue(check.stdout.hasPrefix("allow: filter.outbound[0].rules[0]"), check.stdout)

@@ -182,6 +182,15 @@ final class FilterLabTests: LabTestCase {
         let r = gp("filter", "revoke", "--from", "10.128.0.0/16", "--to", "203.0.113.0/24", "--proto", "tcp")
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0)
+
+        // A renewal extends the hole in the kernel too, not only in the state file.
+        let args = ["filter", "grant", "--from", "10.128.0.11", "--to", "203.0.113.10", "--proto", "tcp", "--port", "22", "--for"]
+        XCTAssertEqual(inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary] + args + ["4s", "-c", filterConfig]).status, 0)
+        let first = Date()
+        Thread.sleep(forTimeInterval: 2)
+        XCTAssertEqual(inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary] + args + ["6s", "-c", filterConfig]).status, 0)
+        Thread.sleep(forTimeInterval: max(0, 5 - Date().timeIntervalSince(first)))
+        XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "renewed at 2 s for 6 s: still open at 5 s")
     }
 
     /// lab-filter.json with rules[0]'s ports replaced.
