@@ -88,9 +88,12 @@ public enum FilterCheck {
                 return Verdict(allowed: group.rules[k].action == .allow, reason: "filter.outbound[\(gi)].rules[\(k)] (group \"\(group.name)\"): \(group.rules[k].summary), learned address")
             }
         }
-        guard case .success(let compiled) = PolicyCompiler.compile(group) else {
+        // The decoder's compilation when there is one: the very structure the table is rendered from.
+        let compiledGroup: CompiledPolicy
+        if let c = f.compiled?[gi] { compiledGroup = c } else if case .success(let c) = PolicyCompiler.compile(group) { compiledGroup = c } else {
             return Verdict(allowed: false, reason: "group \"\(group.name)\" does not compile")
         }
+        let compiled = compiledGroup
         let o = compiled.evaluate(destination: destination, proto: proto, port: port)
         if let k = o.rule {
             return Verdict(allowed: o.action == .allow, reason: "filter.outbound[\(gi)].rules[\(k)] (group \"\(group.name)\"): \(group.rules[k].summary)")

@@ -24,6 +24,10 @@ public struct FilterConfig: Equatable, Sendable {
 
     public var runsDNSForwarder: Bool { dnsForwarder ?? !domainPatterns.isEmpty }
 
+    /// The outbound groups compiled, once, by the decoder (which must compile them anyway
+    /// to find ties); nil for a FilterConfig built by hand, which the renderer compiles.
+    public var compiled: [CompiledPolicy]?
+
     public init(uplinkDevice: String? = nil, nat: NATMode = .masquerade, mssClamp: Bool = true, logDrops: Bool = true,
                 backendPrefixes: [IPPrefix] = [], inbound: [InboundRule]? = nil, outbound: [OutboundGroup] = [],
                 resolvers: [IPAddress] = [], domainSlackSeconds: Int = 300, maxAddressesPerName: Int = 16) {

@@ -114,14 +114,18 @@ extension ConfigDecoder {
                              "outbound", "resolvers", "domainSlackSeconds", "maxAddressesPerName", "dnsForwarder"])
         if ok {
             // Ties and the rest of the policy semantics are the compiler's to find.
+            var compiled: [CompiledPolicy] = []
             for (i, g) in f.outbound.enumerated() {
-                if case .failure(let e) = PolicyCompiler.compile(g) {
+                switch PolicyCompiler.compile(g) {
+                case .success(let c): compiled.append(c)
+                case .failure(let e):
                     for problem in e.problems {
                         p.add("\(path).outbound[\(i)]" + (problem.path.isEmpty ? "" : ".\(problem.path)"), problem.message)
                     }
                     ok = false
                 }
             }
+            if ok { f.compiled = compiled }
         }
         return ok ? f : nil
     }

@@ -41,11 +41,13 @@ public enum NftRenderer {
     /// overhead); SYNs arriving from a tunnel are clamped to fit back through it.
     public static func render(_ config: GatePeerConfig, mtus: [String: Int] = [:]) -> NftRuleset? {
         guard let f = config.filter else { return nil }
-        var compiled: [CompiledPolicy] = []
-        for g in f.outbound {
-            // The decoder already refused configs that do not compile.
-            guard case .success(let c) = PolicyCompiler.compile(g) else { return nil }
-            compiled.append(c)
+        var compiled: [CompiledPolicy] = f.compiled ?? []
+        if f.compiled == nil {
+            for g in f.outbound {
+                // The decoder already refused configs that do not compile.
+                guard case .success(let c) = PolicyCompiler.compile(g) else { return nil }
+                compiled.append(c)
+            }
         }
         var out: [String] = []
         var elements = 0

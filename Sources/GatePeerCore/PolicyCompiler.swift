@@ -158,8 +158,14 @@ public enum PolicyCompiler {
         }
 
         func flatten(_ family: IPAddress.Family) -> [CompiledPolicy.Interval] {
+            // Sort on plain integers: network start, then shorter (wider) prefixes first.
             let sorted = nodes.values.filter { $0.prefix.family == family }
-                .sorted { ($0.prefix.network.address, $0.prefix.length) < ($1.prefix.network.address, $1.prefix.length) }
+                .map { n -> (UInt64, UInt64, Int, Node) in
+                    let a = n.prefix.network.address
+                    return (a.high, a.low, n.prefix.length, n)
+                }
+                .sorted { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
+                .map(\.3)
             let zero = family == .v4 ? IPAddress(v4: 0) : IPAddress(v6High: 0, v6Low: 0)
             let top = family == .v4 ? IPAddress(v4: .max) : IPAddress(v6High: .max, v6Low: .max)
             var out: [CompiledPolicy.Interval] = []
