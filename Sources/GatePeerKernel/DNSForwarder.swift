@@ -42,7 +42,7 @@ public final class DNSForwarder: @unchecked Sendable {
             var one: Int32 = 1
             _ = setsockopt(fd, Int32(SOL_IP), IP_FREEBIND, &one, socklen_t(MemoryLayout<Int32>.size))
             _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            let rc = DNSForwarder.withSockaddr(a, port) { bind(fd, $0, $1) }
+            let rc = SocketAddress.with(a, port) { bind(fd, $0, $1) }
             guard rc == 0 else {
                 let e = errno
                 close(fd)
@@ -70,7 +70,7 @@ public final class DNSForwarder: @unchecked Sendable {
                 }
             }
             if n < 0 { if errno == EINTR { continue } else { return } }
-            guard n >= 17, n <= 512, let source = DNSForwarder.address(of: from), clients.contains(where: { $0.contains(source) }) else { continue }
+            guard n >= 17, n <= 512, let source = SocketAddress.address(of: from), clients.contains(where: { $0.contains(source) }) else { continue }
             guard inflight.wait(timeout: .now()) == .success else { continue }
             let query = Array(buf[0..<n])
             let client = from, clientLen = fromLen
@@ -107,7 +107,7 @@ public final class DNSForwarder: @unchecked Sendable {
         let fd = socket(server.family == .v4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        guard DNSForwarder.withSockaddr(server, 53, { connect(fd, $0, $1) }) == 0 else { return nil }
+        guard SocketAddress.with(server, 53, { connect(fd, $0, $1) }) == 0 else { return nil }
         guard query.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == query.count else { return nil }
         let deadline = Date().addingTimeInterval(timeout)
         var buf = [UInt8](repeating: 0, count: 65535)
@@ -120,37 +120,5 @@ public final class DNSForwarder: @unchecked Sendable {
             if buf[0] == query[0] && buf[1] == query[1] { return Array(buf[0..<n]) }
         }
         return nil
-    }
-
-    static func address(of s: sockaddr_storage) -> IPAddress? {
-        var storage = s
-        let family = Int32(s.ss_family)
-        return withUnsafePointer(to: &storage) { p -> IPAddress? in
-            switch family {
-            case AF_INET:
-                return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { IPAddress(v4: UInt32(bigEndian: $0.pointee.sin_addr.s_addr)) }
-            case AF_INET6:
-                return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
-                    var a = sin6.pointee.sin6_addr
-                    return withUnsafeBytes(of: &a) { IPAddress(bytes: Array($0)) }
-                }
-            default: return nil
-            }
-        }
-    }
-
-    static func withSockaddr<T>(_ a: IPAddress, _ port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
-        if a.family == .v4 {
-            var sin = sockaddr_in()
-            sin.sin_family = sa_family_t(AF_INET)
-            sin.sin_port = port.bigEndian
-            sin.sin_addr.s_addr = UInt32(truncatingIfNeeded: a.low).bigEndian
-            return withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        }
-        var sin6 = sockaddr_in6()
-        sin6.sin6_family = sa_family_t(AF_INET6)
-        sin6.sin6_port = port.bigEndian
-        withUnsafeMutableBytes(of: &sin6.sin6_addr) { raw in for (i, b) in a.bytes.enumerated() { raw[i] = b } }
-        return withUnsafePointer(to: &sin6) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
     }
 }

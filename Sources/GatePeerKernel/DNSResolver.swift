@@ -135,24 +135,7 @@ public struct DNSResolver: Sendable {
 
     /// Non-blocking connect to port 53; true when done or in progress.
     private static func connect(_ fd: Int32, to server: IPAddress) -> Bool {
-        let rc: Int32
-        if server.family == .v4 {
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = UInt16(53).bigEndian
-            withUnsafeMutableBytes(of: &sa.sin_addr) { $0.copyBytes(from: server.bytes) }
-            rc = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        } else {
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = UInt16(53).bigEndian
-            withUnsafeMutableBytes(of: &sa.sin6_addr) { $0.copyBytes(from: server.bytes) }
-            rc = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-        }
+        let rc = SocketAddress.with(server, 53) { Glibc.connect(fd, $0, $1) }
         return rc == 0 || errno == EINPROGRESS
     }
 
