@@ -39,6 +39,8 @@ ensure_toolchain() {
 sweep_namespaces() {
   local pattern=$1 ns
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "$pattern" || true); do
+    # Servers a crashed test left running in it would outlive the namespace otherwise.
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
   done
 }
