@@ -69,6 +69,18 @@ public struct PortRange: Equatable, Hashable, Sendable, CustomStringConvertible 
     public init(low: UInt16, high: UInt16) { self.low = low; self.high = high }
     public var description: String { "\(low)-\(high)" }
 
+    /// "443" or "8000-8080": how nft, the CLI and rule summaries write a port range.
+    public var portText: String { low == high ? "\(low)" : "\(low)-\(high)" }
+
+    /// Parses "443" or "8000-8080" (1..65535, LOW <= HIGH); nil otherwise.
+    public static func parse(_ s: Substring) -> PortRange? {
+        let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 1 || parts.count == 2,
+              let a = Int(parts[0]), let b = Int(parts[parts.count - 1]),
+              (1...65535).contains(a), (1...65535).contains(b), a <= b else { return nil }
+        return PortRange(low: UInt16(a), high: UInt16(b))
+    }
+
     /// The kernel picks VXLAN source ports in [low, high) and, when low == high, falls
     /// back to the ephemeral range: `srcport 4789 4789` (the vendor script) does NOT pin
     /// 4789. Config ranges are inclusive, as people read them (high <= 65534, so high + 1

@@ -13,12 +13,11 @@ public enum FilterCheck {
     /// "tcp/443", "udp", "icmp", "6/443", "any".
     public static func parseProtocol(_ s: String) -> Result<(UInt8?, UInt16?), ParseError> {
         let parts = s.split(separator: "/", maxSplits: 1).map(String.init)
-        let protoText = parts[0]
         var proto: UInt8? = nil
-        if protoText != "any" {
-            if let n = ProtocolMatch.names[protoText] { proto = n } else if let n = UInt8(protoText) { proto = n } else {
-                return .failure(.badProtocol(s))
-            }
+        switch ProtocolMatch.parse(parts[0]) {
+        case nil: return .failure(.badProtocol(s))
+        case .any?: break
+        case .number(let n)?: proto = n
         }
         var port: UInt16? = nil
         if parts.count == 2 {

@@ -61,6 +61,14 @@ public enum ProtocolMatch: Hashable, Sendable, CustomStringConvertible {
 
     public static let names: [String: UInt8] = ["icmp": 1, "tcp": 6, "udp": 17, "dccp": 33, "icmpv6": 58, "sctp": 132, "udplite": 136]
 
+    /// "tcp", "udp", ..., "any", or a number 0..255.
+    public static func parse(_ s: String) -> ProtocolMatch? {
+        if s == "any" { return .any }
+        if let n = names[s] { return .number(n) }
+        if let n = UInt8(s) { return .number(n) }
+        return nil
+    }
+
     public var carriesPorts: Bool {
         if case .number(let n) = self { return [6, 17, 33, 132, 136].contains(n) }
         return false
@@ -117,7 +125,7 @@ public struct OutboundRule: Equatable, Sendable {
     public var summary: String {
         var s = "\(action.rawValue) \(destination)"
         if protocolMatch != .any { s += " \(protocolMatch)" }
-        if !ports.isEmpty { s += " " + ports.map { $0.low == $0.high ? "\($0.low)" : "\($0.low)-\($0.high)" }.joined(separator: ",") }
+        if !ports.isEmpty { s += " " + ports.map(\.portText).joined(separator: ",") }
         return s
     }
 }

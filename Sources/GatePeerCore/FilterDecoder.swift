@@ -196,8 +196,7 @@ extension ConfigDecoder {
         guard let v = o.value("protocol", &p) else { return .any }
         switch v {
         case .string(let s):
-            if s == "any" { return .any }
-            if let n = ProtocolMatch.names[s] { return .number(n) }
+            if let m = ProtocolMatch.parse(s), UInt8(s) == nil { return m }
             p.add("\(path).protocol", "\"\(s)\" is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, any, or a number 0..255")
             return nil
         case .number(let t):
@@ -229,11 +228,8 @@ extension ConfigDecoder {
                     p.add(ip, "\(t) is out of range; valid: 1..65535"); ok = false
                 }
             case .string(let s):
-                let parts = s.split(separator: "-", omittingEmptySubsequences: false)
-                if parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]), (1...65535).contains(a), (1...65535).contains(b), a <= b {
-                    out.append(PortRange(low: UInt16(a), high: UInt16(b)))
-                } else if parts.count == 1, let n = Int(s), (1...65535).contains(n) {
-                    out.append(PortRange(low: UInt16(n), high: UInt16(n)))
+                if let r = PortRange.parse(Substring(s)) {
+                    out.append(r)
                 } else {
                     p.add(ip, "\"\(s)\" is not a port or range; valid: 1..65535, or \"LOW-HIGH\" with LOW <= HIGH"); ok = false
                 }

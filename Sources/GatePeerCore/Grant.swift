@@ -35,7 +35,7 @@ public struct Grant: Equatable, Sendable {
     public var summary: String {
         var s = "\(from.network) -> \(to.network)"
         if protocolMatch != .any { s += " \(protocolMatch)" }
-        if !ports.isEmpty { s += " " + ports.map { $0.low == $0.high ? "\($0.low)" : "\($0.low)-\($0.high)" }.joined(separator: ",") }
+        if !ports.isEmpty { s += " " + ports.map(\.portText).joined(separator: ",") }
         return s
     }
 
@@ -133,7 +133,7 @@ public enum GrantState {
             case (.number(let n), true):
                 lines.append("add element inet gatepeer grants\(fam)p { \(pair) . \(n) \(timeout) }")
             case (.number(let n), false):
-                let elems = g.ports.map { "\(pair) . \(n) . \($0.low == $0.high ? "\($0.low)" : "\($0.low)-\($0.high)") \(timeout)" }
+                let elems = g.ports.map { "\(pair) . \(n) . \($0.portText) \(timeout)" }
                 lines.append("add element inet gatepeer grants\(fam) { \(elems.joined(separator: ", ")) }")
             }
         }
@@ -148,7 +148,7 @@ public enum GrantState {
         case (.any, _): return "delete element inet gatepeer grants\(fam)a { \(pair) }\n"
         case (.number(let n), true): return "delete element inet gatepeer grants\(fam)p { \(pair) . \(n) }\n"
         case (.number(let n), false):
-            let elems = g.ports.map { "\(pair) . \(n) . \($0.low == $0.high ? "\($0.low)" : "\($0.low)-\($0.high)")" }
+            let elems = g.ports.map { "\(pair) . \(n) . \($0.portText)" }
             return "delete element inet gatepeer grants\(fam) { \(elems.joined(separator: ", ")) }\n"
         }
     }

@@ -96,7 +96,7 @@ public struct LearnedAddresses: Equatable, Sendable {
                     case (.any, _): keys = [("g\(gi)_dom\(fam)a", "\(e.address)")]
                     case (.number(let n), true): keys = [("g\(gi)_dom\(fam)p", "\(e.address) . \(n)")]
                     case (.number(let n), false):
-                        keys = rule.ports.map { ("g\(gi)_dom\(fam)", "\(e.address) . \(n) . \($0.low == $0.high ? "\($0.low)" : "\($0.low)-\($0.high)")") }
+                        keys = rule.ports.map { ("g\(gi)_dom\(fam)", "\(e.address) . \(n) . \($0.portText)") }
                     }
                     for (map, key) in keys {
                         let id = map + "|" + key

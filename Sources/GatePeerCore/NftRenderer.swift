@@ -155,7 +155,7 @@ public enum NftRenderer {
                 for level in b.levels {
                     if !level.portRules.isEmpty {
                         let items = level.portRules.map { r in
-                            "\(r.proto) . \(r.ports.low == r.ports.high ? "\(r.ports.low)" : "\(r.ports.low)-\(r.ports.high)") : \(jumpFor(gi, r.outcome, viaRuleChain: true))"
+                            "\(r.proto) . \(r.ports.portText) : \(jumpFor(gi, r.outcome, viaRuleChain: true))"
                         }
                         out.append("    meta l4proto . th dport vmap { " + items.joined(separator: ", ") + " }")
                     }
@@ -233,7 +233,7 @@ public enum NftRenderer {
             var s = "    \(r.from.family == .v4 ? "ip" : "ip6") saddr \(r.from.network)"
             if case .number(let n) = r.protocolMatch { s += " meta l4proto \(n)" }
             if !r.ports.isEmpty {
-                s += " th dport { " + r.ports.map { $0.low == $0.high ? "\($0.low)" : "\($0.low)-\($0.high)" }.joined(separator: ", ") + " }"
+                s += " th dport { " + r.ports.map(\.portText).joined(separator: ", ") + " }"
             }
             out.append(s + " goto v_in_allow")
         }

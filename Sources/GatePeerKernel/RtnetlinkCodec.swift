@@ -202,7 +202,7 @@ enum RtnetlinkCodec {
                              type: rt.rtm_type, priority: a.u32(UInt16(RTA_PRIORITY.rawValue)), scope: rt.rtm_scope)
     }
 
-    enum RouteOp { case add, replace, delete }
+    enum RouteOp { case add, replace }
 
     /// A delete names the route exactly as observed (metric, scope, type), so a duplicate
     /// at another metric is the one removed.
@@ -225,12 +225,11 @@ enum RtnetlinkCodec {
     }
 
     static func route(_ b: RequestBatch, _ op: RouteOp, destination: IPPrefix, via: IPAddress?, index: Int32?, label: String) {
-        b.add("\(op == .delete ? "delete" : op == .add ? "add" : "replace") route \(destination)\(via.map { " via \($0)" } ?? "")\(label.isEmpty ? "" : " dev \(label)")") { nlh in
-            nlh.pointee.nlmsg_type = UInt16(op == .delete ? RTM_DELROUTE : RTM_NEWROUTE)
+        b.add("\(op == .add ? "add" : "replace") route \(destination)\(via.map { " via \($0)" } ?? "")\(label.isEmpty ? "" : " dev \(label)")") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(RTM_NEWROUTE)
             switch op {
             case .add: nlh.pointee.nlmsg_flags = UInt16(NLM_F_CREATE | NLM_F_EXCL)
             case .replace: nlh.pointee.nlmsg_flags = UInt16(NLM_F_CREATE | NLM_F_REPLACE)
-            case .delete: break
             }
             let rt = nlh.header(rtmsg.self)
             rt.pointee.rtm_family = family(destination.family)

@@ -394,16 +394,15 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     let from = prefix("--from"), to = prefix("--to")
     var proto = ProtocolMatch.any
     if let p = fields["--proto"] {
-        if let n = ProtocolMatch.names[p] { proto = .number(n) } else if let n = UInt8(p) { proto = .number(n) } else {
+        if let m = ProtocolMatch.parse(p) { proto = m } else {
             problems.append("--proto: \"\(p)\" is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, or 0..255")
         }
     }
     var ports: [PortRange] = []
     if let p = fields["--port"] {
         for part in p.split(separator: ",") {
-            let ends = part.split(separator: "-").compactMap { Int($0) }
-            if (ends.count == 1 || ends.count == 2), ends.allSatisfy({ (1...65535).contains($0) }), ends.first! <= ends.last! {
-                ports.append(PortRange(low: UInt16(ends.first!), high: UInt16(ends.last!)))
+            if let r = PortRange.parse(part) {
+                ports.append(r)
             } else {
                 problems.append("--port: \"\(part)\" is not a port or range; valid: 1..65535 or LOW-HIGH, comma-separated")
             }
@@ -411,7 +410,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         if !proto.carriesPorts { problems.append("--port: needs --proto tcp, udp, sctp, dccp or udplite") }
         for (i, a) in ports.enumerated() {
             for b in ports[..<i] where a.low <= b.high && b.low <= a.high {
-                problems.append("--port: \(b.low == b.high ? "\(b.low)" : "\(b.low)-\(b.high)") and \(a.low == a.high ? "\(a.low)" : "\(a.low)-\(a.high)") overlap; list each port once")
+                problems.append("--port: \(b.portText) and \(a.portText) overlap; list each port once")
             }
         }
     }
