@@ -20,6 +20,9 @@ public struct Plan: Sendable {
     /// Problems found while planning (missing underlay, a foreign device holding our
     /// name, a foreign route in the way). Their objects are left alone; apply exits 1.
     public var blockers: [String]
+    /// The filter table the config renders to (nil without a filter section), as the
+    /// planner compared it; status reuses it instead of rendering again.
+    public var ruleset: NftRuleset? = nil
 
     public var isEmpty: Bool { changes.isEmpty }
 

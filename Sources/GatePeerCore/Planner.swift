@@ -206,7 +206,9 @@ public enum Planner {
 
         let changes = routeDeletes + linkDeletes + linkWrites + sysctls + fdbDeletes + fdbAppends
             + addrDeletes + addrAdds + ups + routeWrites + filter + global
-        return Plan(changes: changes, blockers: blockers)
+        var plan = Plan(changes: changes, blockers: blockers)
+        plan.ruleset = ruleset
+        return plan
     }
 
     /// Each link's MTU as it will be set: the config's, or the underlay's minus overhead.

@@ -132,9 +132,9 @@ public struct FilterStatus: Sendable {
     public var verdicts: [(String, PacketCount)]
     public var rules: [RuleCount]
 
-    /// `elements`: per group index, (low address, count) of every destination-map element.
-    public init(config: GatePeerConfig, observed: ObservedState, elements: [Int: [(IPAddress, PacketCount)]]) {
-        let ruleset = NftRenderer.render(config, mtus: Planner.linkMTUs(config, observed))
+    /// `ruleset`: what the planner rendered (Plan.ruleset). `elements`: per group index,
+    /// (low address, count) of every destination-map element.
+    public init(config: GatePeerConfig, observed: ObservedState, ruleset: NftRuleset?, elements: [Int: [(IPAddress, PacketCount)]]) {
         present = observed.filter != nil
         inSync = ruleset?.fingerprint == observed.filter?.fingerprint
         let counters = observed.filter?.counters ?? [:]

@@ -75,7 +75,7 @@ public final class Kernel {
     /// Read with an nf_tables object dump over netlink (counters of one table only):
     /// any libnftables listing first loads the whole ruleset, set elements included,
     /// which costs about a second with a 100,000-element policy.
-    func observeFilter() throws -> ObservedFilter? {
+    public func observeFilter() throws -> ObservedFilter? {
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
         let objects: [(String, PacketCount)]
         do {
@@ -105,18 +105,20 @@ public final class Kernel {
         return ObservedFilter(fingerprint: fingerprint, counters: counters)
     }
 
-    /// Per-element counters of interval maps (per-rule counts for prefix rules): the
-    /// low address of each element with its count.
-    public func mapElementCounters(_ map: String) throws -> [(IPAddress, PacketCount)] {
-        let text = try nft.run("list map inet gatepeer \(map)", what: "nftables list map \(map)", json: true)
-        var out: [(IPAddress, PacketCount)] = []
+    /// Per-element counters of interval maps (per-rule counts for prefix rules): for each
+    /// named map, the low address of each element with its count. One listing of the
+    /// table: every libnftables listing loads the whole ruleset first, so one per map
+    /// would pay that again and again.
+    public func mapElementCounters(_ maps: [String]) throws -> [String: [(IPAddress, PacketCount)]] {
+        let text = try nft.run("list table inet gatepeer", what: "nftables list table", json: true)
+        var out: [String: [(IPAddress, PacketCount)]] = [:]
         for obj in NftJSON.objects(text, kind: "map") {
-            guard case .array(let elems)? = obj["elem"] else { continue }
+            guard case .string(let name)? = obj["name"], maps.contains(name), case .array(let elems)? = obj["elem"] else { continue }
             for pair in elems {
                 guard case .array(let kv) = pair, let key = kv.first, case .object = key,
                       let elem = key["elem"], let low = NftJSON.lowAddress(elem["val"]) else { continue }
                 let c = elem["counter"]
-                out.append((low, PacketCount(packets: NftJSON.uint(c?["packets"]), bytes: NftJSON.uint(c?["bytes"]))))
+                out[name, default: []].append((low, PacketCount(packets: NftJSON.uint(c?["packets"]), bytes: NftJSON.uint(c?["bytes"]))))
             }
         }
         return out

@@ -257,13 +257,13 @@ func run(_ o: Options) -> Exit {
             if let f = config.filter {
                 var elements: [Int: [(IPAddress, PacketCount)]] = [:]
                 if observed.filter != nil {
+                    let names = f.outbound.indices.flatMap { gi in [IPAddress.Family.v4, .v6].map { NftRuleset.groupMap(group: gi, family: $0) } }
+                    let counted = (try? kernel.mapElementCounters(names)) ?? [:]
                     for gi in f.outbound.indices {
-                        for fam in [IPAddress.Family.v4, .v6] {
-                            elements[gi, default: []] += (try? kernel.mapElementCounters(NftRuleset.groupMap(group: gi, family: fam))) ?? []
-                        }
+                        elements[gi] = [IPAddress.Family.v4, .v6].flatMap { counted[NftRuleset.groupMap(group: gi, family: $0)] ?? [] }
                     }
                 }
-                report.filter = FilterStatus(config: config, observed: observed, elements: elements)
+                report.filter = FilterStatus(config: config, observed: observed, ruleset: plan.ruleset, elements: elements)
             }
             print(o.json ? report.json.render() : report.text)
             return .ok
@@ -443,7 +443,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     var grants = loadGrants().filter { $0.expires > n }
     let kernel = openKernel()
     do {
-        let tableThere = try kernel.observe(sysctls: []).filter != nil
+        let tableThere = try kernel.observeFilter() != nil  // only the table's counters, no full dumps
         if revoke {
             guard let existing = grants.first(where: { $0.sameScope(as: grant) }) else {
                 stderr("gatepeer: no active grant \(grant.summary)")
