@@ -12,12 +12,11 @@ final class DaemonLabTests: LabTestCase {
     }
 
     /// dnsmasq on the lab's DNS address, answering from `hosts` with TTL 3 s.
+    @discardableResult
     func startDNS(_ hosts: URL) -> Process {
-        // dnsmasq closes every inherited descriptor at start, including the one Foundation
-        // watches to learn that a child exited (it would then block in waitpid on a live
-        // process and stall every other child). A shell holds it and passes signals on.
-        let dnsmasq = "dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --listen-address=203.0.113.53 --bind-interfaces --addn-hosts=\(hosts.path) --local-ttl=3 --pid-file= --user=root"
-        return background("inet", ["sh", "-c", "\(dnsmasq) & c=$!; trap 'kill -HUP $c' HUP; trap 'kill $c; exit 0' TERM; while kill -0 $c 2>/dev/null; do wait $c; done"])
+        background("inet", ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                            "--listen-address=203.0.113.53", "--bind-interfaces", "--addn-hosts=\(hosts.path)",
+                            "--local-ttl=3", "--pid-file=", "--user=root"])
     }
 
     /// lab-filter.json with the given outbound rules, resolvers and a short slack.
@@ -31,9 +30,7 @@ final class DaemonLabTests: LabTestCase {
         return writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
     }
 
-    func tcp443(_ node: String, _ host: String) -> Bool {
-        inNode(node, ["socat", "-T2", "-", "TCP:\(host):443,connect-timeout=2"], stdin: "x\n").status == 0
-    }
+    func tcp443(_ node: String, _ host: String) -> Bool { tcp(from: node, host, 443).status == 0 }
 
     func testWildcardRulesLearnFromLookupsThroughTheForwarder() throws {
         let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hosts-\(prefix)")

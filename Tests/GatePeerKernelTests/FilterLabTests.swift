@@ -27,10 +27,6 @@ final class FilterLabTests: LabTestCase {
         XCTFail("no listener on \(host):\(port) in \(n)")
     }
 
-    func tcp(from n: String, _ host: String, _ port: Int) -> Run {
-        inNode(n, ["socat", "-T2", "-", "TCP:\(host):\(port),connect-timeout=2"], stdin: "x\n")
-    }
-
     func udp(from n: String, _ host: String, _ port: Int) -> Run {
         inNode(n, ["socat", "-T2", "-", "UDP:\(host):\(port)"], stdin: "x\n")
     }
@@ -54,18 +50,18 @@ final class FilterLabTests: LabTestCase {
         let apply = gatepeer("apply", "-c", filterConfig)
         XCTAssertEqual(apply.status, 0, apply.stderr)
 
-        // (what, from, run, expected reachable, filter check arguments)
-        let cases: [(String, () -> Run, Bool, [String])] = [
-            ("tcp 203.0.113.10:443", { self.tcp(from: "dev1", "203.0.113.10", 443) }, true, ["10.128.0.11", "203.0.113.10", "tcp/443"]),
-            ("tcp 203.0.113.10:443 from dev2", { self.tcp(from: "dev2", "203.0.113.10", 443) }, true, ["10.129.3.7", "203.0.113.10", "tcp/443"]),
-            ("tcp 203.0.113.10:22", { self.tcp(from: "dev1", "203.0.113.10", 22) }, false, ["10.128.0.11", "203.0.113.10", "tcp/22"]),
-            ("tcp 203.0.113.53:443", { self.tcp(from: "dev1", "203.0.113.53", 443) }, false, ["10.128.0.11", "203.0.113.53", "tcp/443"]),
-            ("udp 198.51.100.20:123", { self.udp(from: "dev1", "198.51.100.20", 123) }, true, ["10.128.0.11", "198.51.100.20", "udp/123"]),
-            ("icmp 203.0.113.10", { self.ping(from: "dev1", "203.0.113.10") }, true, ["10.128.0.11", "203.0.113.10", "icmp"]),
-            ("icmp 203.0.113.53", { self.ping(from: "dev1", "203.0.113.53") }, false, ["10.128.0.11", "203.0.113.53", "icmp"]),
-            ("icmp 198.51.100.20", { self.ping(from: "dev1", "198.51.100.20") }, false, ["10.128.0.11", "198.51.100.20", "icmp"]),
+        // (what, run, expected reachable, filter check arguments, the rule that decides)
+        let cases: [(String, () -> Run, Bool, [String], String)] = [
+            ("tcp 203.0.113.10:443", { self.tcp(from: "dev1", "203.0.113.10", 443) }, true, ["10.128.0.11", "203.0.113.10", "tcp/443"], "rules[0]"),
+            ("tcp 203.0.113.10:443 from dev2", { self.tcp(from: "dev2", "203.0.113.10", 443) }, true, ["10.129.3.7", "203.0.113.10", "tcp/443"], "rules[0]"),
+            ("tcp 203.0.113.10:22", { self.tcp(from: "dev1", "203.0.113.10", 22) }, false, ["10.128.0.11", "203.0.113.10", "tcp/22"], "default"),
+            ("tcp 203.0.113.53:443", { self.tcp(from: "dev1", "203.0.113.53", 443) }, false, ["10.128.0.11", "203.0.113.53", "tcp/443"], "rules[3]"),
+            ("udp 198.51.100.20:123", { self.udp(from: "dev1", "198.51.100.20", 123) }, true, ["10.128.0.11", "198.51.100.20", "udp/123"], "rules[2]"),
+            ("icmp 203.0.113.10", { self.ping(from: "dev1", "203.0.113.10") }, true, ["10.128.0.11", "203.0.113.10", "icmp"], "rules[1]"),
+            ("icmp 203.0.113.53", { self.ping(from: "dev1", "203.0.113.53") }, false, ["10.128.0.11", "203.0.113.53", "icmp"], "rules[3]"),
+            ("icmp 198.51.100.20", { self.ping(from: "dev1", "198.51.100.20") }, false, ["10.128.0.11", "198.51.100.20", "icmp"], "default"),
         ]
-        for (what, run, reachable, checkArgs) in cases {
+        for (what, run, reachable, checkArgs, decidedBy) in cases {
             let r = run()
             // UDP has no handshake: reachable means an answer came back.
             let reached = what.hasPrefix("udp") ? r.stdout.contains("peer=") : r.status == 0
@@ -75,7 +71,8 @@ final class FilterLabTests: LabTestCase {
             }
             // filter check, computed from the compiled policy, agrees with the wire.
             let check = inNode("peer", [gatepeerBinary, "filter", "check"] + checkArgs + ["-c", filterConfig])
-            XCTAssertTrue(check.stdout.hasPrefix(reachable ? "allow:" : "deny:"), "\(what): filter check said \(check.stdout)")
+            XCTAssertTrue(check.stdout.hasPrefix((reachable ? "allow: " : "deny: ") + "filter.outbound[0].\(decidedBy)"),
+                          "\(what): filter check said \(check.stdout)")
         }
 
         let counts = try ruleCounts()
@@ -206,20 +203,4 @@ final class FilterLabTests: LabTestCase {
         return String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self)
     }
 
-    /// Runs `action` while tcpdump listens in a lab node; returns what it printed.
-    func capture(in n: String, filter: String, _ action: () -> Void) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ip", "netns", "exec", node(n), "tcpdump", "-lnni", "eth0", "-c", "1", "-v", filter]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try? p.run()
-        Thread.sleep(forTimeInterval: 1.0)
-        action()
-        let deadline = Date().addingTimeInterval(5)
-        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
-        if p.isRunning { p.terminate() }
-        return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    }
 }

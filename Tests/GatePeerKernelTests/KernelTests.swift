@@ -300,20 +300,10 @@ final class KernelTests: KernelTestCase {
         XCTAssertEqual(((peer.link("gp6")?["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any])?["local6"] as? String,
                        "2001:db8:1::10")
 
-        let capture = Process()
-        capture.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        capture.arguments = ["ip", "netns", "exec", vpg.name, "tcpdump", "-lnni", "eth0", "-c", "3", "udp", "dst", "port", "4789"]
-        let out = Pipe()
-        capture.standardOutput = out
-        capture.standardError = FileHandle.nullDevice
-        try capture.run()
-        Thread.sleep(forTimeInterval: 1.0)
-        let ping = peer.exec(["ping", "-c", "3", "-W", "2", "10.255.255.1"])
-        XCTAssertEqual(ping.status, 0, "ping over the IPv6 underlay: \(ping.stdout)")
-        let deadline = Date().addingTimeInterval(5)
-        while capture.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
-        if capture.isRunning { capture.terminate() }
-        let seen = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let seen = tcpdump(namespace: vpg.name, count: 3, filter: "udp dst port 4789") {
+            let ping = peer.exec(["ping", "-c", "3", "-W", "2", "10.255.255.1"])
+            XCTAssertEqual(ping.status, 0, "ping over the IPv6 underlay: \(ping.stdout)")
+        }
         XCTAssertTrue(seen.contains("2001:db8:1::10.4789 > 2001:db8:1::4.4789"), "source port not pinned:\n\(seen)")
         XCTAssertEqual(peer.gatepeer("plan", "-c", cfg).stdout, "no changes\n")
     }

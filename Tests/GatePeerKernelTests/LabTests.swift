@@ -40,6 +40,16 @@ class LabTestCase: KernelTestCase {
 
     func gatepeer(_ args: String...) -> Run { inNode("peer", [gatepeerBinary] + args) }
 
+    /// A TCP connection from a lab node; it sends one line and prints what comes back.
+    func tcp(from n: String, _ host: String, _ port: Int) -> Run {
+        inNode(n, ["socat", "-T2", "-", "TCP:\(host):\(port),connect-timeout=2"], stdin: "x\n")
+    }
+
+    /// Runs `action` while tcpdump listens on eth0 in a lab node; returns what it printed.
+    func capture(in n: String, filter: String, _ action: () -> Void) -> String {
+        tcpdump(namespace: node(n), count: 1, filter: filter, action)
+    }
+
     /// Polls `condition` every 0.2 s for up to `seconds`; true once it holds.
     func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
@@ -59,11 +69,17 @@ class LabTestCase: KernelTestCase {
 
     /// Starts a long-running command in a lab node; it is stopped in tearDown. With
     /// `log`, its stdout and stderr go to that file.
+    ///
+    /// The command runs behind a small shell that holds Foundation's exit-watch
+    /// descriptor and passes HUP and TERM on. Daemons that close every inherited
+    /// descriptor at start (dnsmasq does) would otherwise make Foundation block in
+    /// waitpid on a live process and stall every other child of the test.
     @discardableResult
     func background(_ n: String, _ args: [String], log: URL? = nil) -> Process {
+        let holder = "\"$@\" & c=$!; trap 'kill -HUP $c' HUP; trap 'kill $c; exit 0' TERM; while kill -0 $c 2>/dev/null; do wait $c; done"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ip", "netns", "exec", node(n)] + args
+        p.arguments = ["ip", "netns", "exec", node(n), "sh", "-c", holder, "sh"] + args
         if let log {
             FileManager.default.createFile(atPath: log.path, contents: nil)
             let h = try? FileHandle(forWritingTo: log)

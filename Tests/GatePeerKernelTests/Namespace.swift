@@ -37,6 +37,24 @@ func sh(_ args: [String], stdin: String? = nil) -> Run {
     return Run(status: p.terminationStatus, stdout: String(decoding: o.data, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
 
+/// Runs `action` while tcpdump listens on eth0 of `namespace` for `count` packets that
+/// match `filter`; returns what it printed (verbose, so TCP options such as MSS show).
+func tcpdump(namespace: String, count: Int, filter: String, _ action: () -> Void) -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["ip", "netns", "exec", namespace, "tcpdump", "-lnni", "eth0", "-c", "\(count)", "-v", filter]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    try? p.run()
+    Thread.sleep(forTimeInterval: 1.0)
+    action()
+    let deadline = Date().addingTimeInterval(5)
+    while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+    if p.isRunning { p.terminate() }
+    return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+}
+
 /// The package root, from this file's path (Tests/GatePeerKernelTests/Namespace.swift).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
