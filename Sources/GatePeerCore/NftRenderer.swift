@@ -15,20 +15,60 @@
 public struct NftRuleset: Equatable, Sendable {
     public static let family = "inet"
     public static let table = "gatepeer"
-    /// The whole table, ready for one transaction (delete and recreate).
+    /// Where the skeleton is built before it is copied into `table` (see Kernel.loadFilter).
+    public static let stagingTable = "gatepeer_stage"
+    /// The table without the elements of the destination maps (`maps`): everything nft
+    /// parses. No set asks nft to merge intervals (`auto-merge`), and elements are
+    /// declared inline: either would make libnftables load the kernel's whole ruleset,
+    /// 100,000 elements included, first.
     public let text: String
-    /// FNV-1a 64 of the text; kept in the kernel as the name of a counter (fp_<hex>).
+    /// The destination maps' elements, loaded as raw nf_tables elements.
+    public let maps: [IntervalMap]
+    /// FNV-1a 64 of the text and the maps; kept in the kernel as the name of a counter
+    /// (fp_<hex>).
     public let fingerprint: String
+    /// FNV-1a 64 of the text alone (counter fs_<hex>): when the kernel's equals ours,
+    /// only map elements differ and a delta suffices.
+    public let skeletonFingerprint: String
     public let compiled: [CompiledPolicy]
     public let elementCount: Int
 
-    /// One transaction: make sure the table exists, delete it, create it anew. Readers
-    /// never see a half-applied ruleset, and no other table is touched.
-    public var transaction: String {
-        "table inet gatepeer\ndelete table inet gatepeer\n" + text
+    /// The whole table as nft text, elements included (`filter show`).
+    public var fullText: String {
+        var out = text
+        for m in maps where !m.intervals.isEmpty {
+            let marker = "  map \(m.name) {\n"
+            guard let r = out.firstRange(of: marker) else { continue }
+            out.insert(contentsOf: "    elements = { " + m.elementsText + " }\n", at: r.upperBound)
+        }
+        return out
     }
 
-    public static let deleteTransaction = "table inet gatepeer\ndelete table inet gatepeer\n"
+    /// One nft transaction that builds the skeleton in a dormant staging table (its
+    /// hooks are not registered, so it never sees a packet), with `extras` (lines of
+    /// `add element inet gatepeer SET { ... }`) declared inline in their sets. nil when
+    /// an extra line is not of that form.
+    public func stagingTransaction(extras: String) -> String? {
+        var body = text
+        let head = "table inet gatepeer {\n"
+        guard body.hasPrefix(head) else { return nil }
+        body.replaceSubrange(body.startIndex..<body.index(body.startIndex, offsetBy: head.count),
+                             with: "table inet \(NftRuleset.stagingTable) {\n  flags dormant\n")
+        var bySet: [(String, [Substring])] = []
+        for line in extras.split(separator: "\n") {
+            let prefix = "add element inet gatepeer "
+            guard line.hasPrefix(prefix), line.hasSuffix(" }"), let open = line.firstRange(of: " { ") else { return nil }
+            let set = String(line[line.index(line.startIndex, offsetBy: prefix.count)..<open.lowerBound])
+            let elements = line[open.upperBound..<line.index(line.endIndex, offsetBy: -2)]
+            if let i = bySet.firstIndex(where: { $0.0 == set }) { bySet[i].1.append(elements) } else { bySet.append((set, [elements])) }
+        }
+        for (set, elements) in bySet {
+            guard let r = body.firstRange(of: "  set \(set) {\n") ?? body.firstRange(of: "  map \(set) {\n") else { return nil }
+            body.insert(contentsOf: "    elements = { " + elements.joined(separator: ", ") + " }\n", at: r.upperBound)
+        }
+        let t = "inet \(NftRuleset.stagingTable)"
+        return "table \(t)\ndelete table \(t)\n" + body
+    }
 
     /// Counter names that hold per-rule counts for rules reached through bundle chains.
     public static func ruleCounter(group: Int, rule: Int) -> String { "r\(group)_\(rule)" }
@@ -52,23 +92,25 @@ public enum NftRenderer {
         var out: [String] = []
         var elements = 0
         let tunnels = config.links.map { quote($0.name) }
-        let tunnelSet = "{ " + (tunnels.isEmpty ? "\"gatepeer-none\"" : tunnels.joined(separator: ", ")) + " }"
+        // Named sets only: the staging copy (Kernel.loadFilter) cannot carry anonymous ones.
+        let tunnelSet = "@tunnels"
 
         func addrSet(_ name: String, _ family: IPAddress.Family, _ prefixes: [IPPrefix]) {
-            var ps: [IPPrefix] = []
-            for p in prefixes where p.family == family && !ps.contains(p.network) { ps.append(p.network) }
+            // Merged here: nft's auto-merge would load the kernel's whole ruleset first.
+            let merged = mergedRanges(prefixes.filter { $0.family == family }.map { ($0.network.address, $0.lastAddress) })
             out.append("  set \(name) {")
             out.append("    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr")")
             out.append("    flags interval")
-            out.append("    auto-merge")
-            if !ps.isEmpty {
-                out.append("    elements = { " + ps.map(\.network.description).joined(separator: ", ") + " }")
-                elements += ps.count
+            if !merged.isEmpty {
+                out.append("    elements = { " + merged.map { $0.0 == $0.1 ? "\($0.0)" : "\($0.0)-\($0.1)" }.joined(separator: ", ") + " }")
+                elements += merged.count
             }
             out.append("  }")
         }
 
         out.append("table inet gatepeer {")
+        out.append(contentsOf: ["  set tunnels {", "    type ifname",
+                                "    elements = { " + (tunnels.isEmpty ? "\"gatepeer-none\"" : tunnels.joined(separator: ", ")) + " }", "  }"])
         // Devices: their subnets and the LANs behind them (the sources NAT applies to).
         let devicePrefixes = config.links.flatMap { [$0.deviceSubnet] + $0.routes.map(\.destination) }
             + f.outbound.flatMap(\.sources)
@@ -125,45 +167,57 @@ public enum NftRenderer {
         }
         /// Inside bundles every outcome goes through a counting chain (its rule's or the
         /// group default's); map elements count for themselves.
-        func jumpFor(_ gi: Int, _ o: CompiledPolicy.Outcome, viaRuleChain: Bool) -> String {
+        func chainFor(_ gi: Int, _ o: CompiledPolicy.Outcome, viaRuleChain: Bool) -> String {
             if viaRuleChain {
-                return "goto " + (o.rule.map { NftRuleset.ruleCounter(group: gi, rule: $0) } ?? NftRuleset.defaultCounter(group: gi))
+                return o.rule.map { NftRuleset.ruleCounter(group: gi, rule: $0) } ?? NftRuleset.defaultCounter(group: gi)
             }
-            return "goto " + verdictChain(o.action)
+            return verdictChain(o.action)
+        }
+        func jumpFor(_ gi: Int, _ o: CompiledPolicy.Outcome, viaRuleChain: Bool) -> String {
+            "goto " + chainFor(gi, o, viaRuleChain: viaRuleChain)
         }
 
         // Group chains, their destination maps and bundles.
+        var maps: [IntervalMap] = []
         for (gi, c) in compiled.enumerated() {
             for (family, intervals) in [(IPAddress.Family.v4, c.v4), (.v6, c.v6)] {
-                out.append("  map \(NftRuleset.groupMap(group: gi, family: family)) {")
+                let name = NftRuleset.groupMap(group: gi, family: family)
+                out.append("  map \(name) {")
                 out.append("    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr") : verdict")
                 out.append("    flags interval")
                 out.append("    counter")
-                let elems = intervals.map { iv -> String in
-                    let key = iv.low == iv.high ? "\(iv.low)" : "\(iv.low)-\(iv.high)"
-                    switch iv.target {
-                    case .outcome(let o): return "\(key) : \(jumpFor(gi, o, viaRuleChain: false))"
-                    case .bundle(let b): return "\(key) : goto g\(gi)_b\(b)"
-                    }
-                }
-                elements += elems.count
-                out.append("    elements = { " + elems.joined(separator: ",\n      ") + " }")
                 out.append("  }")
+                // Elements go in raw (NftRuleset.maps), each with the map's counter.
+                maps.append(IntervalMap(name: name, family: family, intervals: intervals.map { iv in
+                    switch iv.target {
+                    case .outcome(let o): return MapInterval(low: iv.low, high: iv.high, chain: chainFor(gi, o, viaRuleChain: false))
+                    case .bundle(let b): return MapInterval(low: iv.low, high: iv.high, chain: "g\(gi)_b\(b)")
+                    }
+                }))
+                elements += intervals.count
             }
             for (bi, b) in c.bundles.enumerated() {
-                out.append("  chain g\(gi)_b\(bi) {")
-                for level in b.levels {
+                var rules: [String] = []
+                for (li, level) in b.levels.enumerated() {
                     if !level.portRules.isEmpty {
                         let items = level.portRules.map { r in
                             "\(r.proto) . \(r.ports.portText) : \(jumpFor(gi, r.outcome, viaRuleChain: true))"
                         }
-                        out.append("    meta l4proto . th dport vmap { " + items.joined(separator: ", ") + " }")
+                        let name = "g\(gi)_b\(bi)_\(li)p"
+                        out.append(contentsOf: ["  map \(name) {", "    type inet_proto . inet_service : verdict", "    flags interval",
+                                                "    elements = { " + items.joined(separator: ", ") + " }", "  }"])
+                        rules.append("    meta l4proto . th dport vmap @\(name)")
                     }
                     if !level.protocolRules.isEmpty {
                         let items = level.protocolRules.map { "\($0.proto) : \(jumpFor(gi, $0.outcome, viaRuleChain: true))" }
-                        out.append("    meta l4proto vmap { " + items.joined(separator: ", ") + " }")
+                        let name = "g\(gi)_b\(bi)_\(li)t"
+                        out.append(contentsOf: ["  map \(name) {", "    type inet_proto : verdict",
+                                                "    elements = { " + items.joined(separator: ", ") + " }", "  }"])
+                        rules.append("    meta l4proto vmap @\(name)")
                     }
                 }
+                out.append("  chain g\(gi)_b\(bi) {")
+                out.append(contentsOf: rules)
                 out.append("    \(jumpFor(gi, b.fallback, viaRuleChain: true))")
                 out.append("  }")
             }
@@ -227,16 +281,21 @@ public enum NftRenderer {
         out.append("    goto v_out_deny")
         out.append("  }")
 
-        out.append("  chain inbound {")
         let inbound = f.inbound ?? f.backendPrefixes.map { InboundRule(from: $0) }
-        for r in inbound {
+        var inboundRules: [String] = []
+        for (k, r) in inbound.enumerated() {
             var s = "    \(r.from.family == .v4 ? "ip" : "ip6") saddr \(r.from.network)"
             if case .number(let n) = r.protocolMatch { s += " meta l4proto \(n)" }
             if !r.ports.isEmpty {
-                s += " th dport { " + r.ports.map(\.portText).joined(separator: ", ") + " }"
+                let ports = mergedRanges(r.ports.map { ($0.low, $0.high) }).map { PortRange(low: $0.0, high: $0.1).portText }
+                out.append(contentsOf: ["  set in\(k)_ports {", "    type inet_service", "    flags interval",
+                                        "    elements = { " + ports.joined(separator: ", ") + " }", "  }"])
+                s += " th dport @in\(k)_ports"
             }
-            out.append(s + " goto v_in_allow")
+            inboundRules.append(s + " goto v_in_allow")
         }
+        out.append("  chain inbound {")
+        out.append(contentsOf: inboundRules)
         out.append("    goto v_in_drop")
         out.append("  }")
 
@@ -281,20 +340,40 @@ public enum NftRenderer {
         out.append("  }")
 
         let body = out.joined(separator: "\n")
-        let fp = fnv1a64(body)
-        let text = body + "\n  counter fp_\(fp) {\n  }\n}\n"
-        return NftRuleset(text: text, fingerprint: fp, compiled: compiled, elementCount: elements)
+        var h = fnv1a64(body.utf8)
+        let skeleton = hex(h)
+        for m in maps { m.digest(into: &h) }
+        let fp = hex(h)
+        let text = body + "\n  counter fs_\(skeleton) {\n  }\n  counter fp_\(fp) {\n  }\n}\n"
+        return NftRuleset(text: text, maps: maps, fingerprint: fp, skeletonFingerprint: skeleton, compiled: compiled, elementCount: elements)
+    }
+
+    /// Sorted, merged (overlapping or adjacent) closed ranges.
+    static func mergedRanges<T: Comparable & Sendable>(_ ranges: [(T, T)], successor: (T) -> T? = { _ in nil }) -> [(T, T)] {
+        var out: [(T, T)] = []
+        for r in ranges.sorted(by: { $0.0 < $1.0 }) {
+            if let last = out.last, r.0 <= last.1 || successor(last.1) == r.0 {
+                if r.1 > last.1 { out[out.count - 1].1 = r.1 }
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+
+    static func mergedRanges(_ ranges: [(IPAddress, IPAddress)]) -> [(IPAddress, IPAddress)] {
+        mergedRanges(ranges, successor: { $0.successor })
+    }
+
+    static func mergedRanges(_ ranges: [(UInt16, UInt16)]) -> [(UInt16, UInt16)] {
+        mergedRanges(ranges, successor: { $0 == .max ? nil : $0 + 1 })
+    }
+
+    static func hex(_ h: UInt64) -> String {
+        let s = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
     }
 
     static func quote(_ s: String) -> String { "\"\(s)\"" }
 
-    static func fnv1a64(_ s: String) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        let hex = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
 }

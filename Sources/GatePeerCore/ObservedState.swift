@@ -167,9 +167,12 @@ public struct SysctlKey: Hashable, Sendable, Comparable, CustomStringConvertible
 /// loaded from, and its named counters.
 public struct ObservedFilter: Equatable, Sendable {
     public var fingerprint: String?
+    /// Fingerprint of the table without the destination maps' elements (counter fs_).
+    public var skeleton: String?
     public var counters: [String: PacketCount]
-    public init(fingerprint: String?, counters: [String: PacketCount]) {
+    public init(fingerprint: String?, skeleton: String? = nil, counters: [String: PacketCount]) {
         self.fingerprint = fingerprint
+        self.skeleton = skeleton
         self.counters = counters
     }
 }

@@ -90,27 +90,51 @@ public enum PolicyCompiler {
         var problems: [ConfigProblem] = []
         let defaultOutcome = CompiledPolicy.Outcome(action: group.defaultAction, rule: nil)
 
-        // Rules by exact destination prefix.
-        var byPrefix: [IPPrefix: [Int]] = [:]
+        // Rules grouped by exact destination prefix: one sort of plain integer keys
+        // (family, network, length, rule), no hashing of 100,000 prefixes.
+        struct Key: Comparable {
+            let v6: Bool, high: UInt64, low: UInt64, length: Int, rule: Int
+            static func < (a: Key, b: Key) -> Bool {
+                if a.v6 != b.v6 { return !a.v6 }
+                if a.high != b.high { return a.high < b.high }
+                if a.low != b.low { return a.low < b.low }
+                if a.length != b.length { return a.length < b.length }
+                return a.rule < b.rule
+            }
+            func samePrefix(_ o: Key) -> Bool { v6 == o.v6 && high == o.high && low == o.low && length == o.length }
+        }
+        var keys: [Key] = []
+        keys.reserveCapacity(group.rules.count)
         var domainRules: [Int] = []
-        for (i, r) in group.rules.enumerated() {
-            switch r.destination {
-            case .prefix(let p): byPrefix[p, default: []].append(i)
+        for i in group.rules.indices {
+            switch group.rules[i].destination {
+            case .prefix(let p):
+                let a = p.network.address
+                keys.append(Key(v6: p.family == .v6, high: a.high, low: a.low, length: p.length, rule: i))
             case .domain: domainRules.append(i)
             }
         }
+        keys.sort()
 
-        // One node per prefix: its any-protocol rule, protocol rules, flattened port rules.
+        // One node per prefix, in (family, network, length) order: its any-protocol rule,
+        // protocol rules, flattened port rules.
         struct Node {
             var prefix: IPPrefix
+            var last: IPAddress
             var any: CompiledPolicy.Outcome?
             var level: CompiledPolicy.Level
         }
-        var nodes: [IPPrefix: Node] = [:]
-        for (prefix, indexes) in byPrefix {
-            var node = Node(prefix: prefix, any: nil, level: .init(portRules: [], protocolRules: []))
-            var portCandidates: [UInt8: [(PortRange, CompiledPolicy.Outcome)]] = [:]
-            for i in indexes {
+        var nodes: [Node] = []
+        var k = 0
+        while k < keys.count {
+            var e = k + 1
+            while e < keys.count && keys[e].samePrefix(keys[k]) { e += 1 }
+            guard case .prefix(let raw) = group.rules[keys[k].rule].destination else { preconditionFailure() }
+            let prefix = raw.network
+            var node = Node(prefix: prefix, last: prefix.lastAddress, any: nil, level: .init(portRules: [], protocolRules: []))
+            var portCandidates: [(UInt8, PortRange, CompiledPolicy.Outcome)] = []
+            for key in keys[k..<e] {
+                let i = key.rule
                 let r = group.rules[i]
                 let outcome = CompiledPolicy.Outcome(action: r.action, rule: i)
                 switch (r.protocolMatch, r.ports.isEmpty) {
@@ -123,29 +147,33 @@ public enum PolicyCompiler {
                         if other.outcome.action != r.action { problems.append(tie(i, other.outcome.rule, "\(prefix) \(r.protocolMatch)")) }
                     } else { node.level.protocolRules.append(.init(proto: n, outcome: outcome)) }
                 case (.number(let n), false):
-                    for range in r.ports { portCandidates[n, default: []].append((range, outcome)) }
+                    for range in r.ports { portCandidates.append((n, range, outcome)) }
                 }
             }
-            for (proto, candidates) in portCandidates.sorted(by: { $0.key < $1.key }) {
-                switch flattenPorts(candidates) {
-                case .success(let rules):
-                    node.level.portRules += rules.map { .init(proto: proto, ports: $0.0, outcome: $0.1) }
-                case .failure(let t):
-                    problems.append(tie(t.a, t.b, "\(prefix) \(ProtocolMatch.number(proto)) ports \(t.range)"))
+            if !portCandidates.isEmpty {
+                for proto in Set(portCandidates.map(\.0)).sorted() {
+                    switch flattenPorts(portCandidates.filter { $0.0 == proto }.map { ($0.1, $0.2) }) {
+                    case .success(let rules):
+                        node.level.portRules += rules.map { .init(proto: proto, ports: $0.0, outcome: $0.1) }
+                    case .failure(let t):
+                        problems.append(tie(t.a, t.b, "\(prefix) \(ProtocolMatch.number(proto)) ports \(t.range)"))
+                    }
                 }
             }
             node.level.protocolRules.sort { $0.proto < $1.proto }
-            nodes[prefix] = node
+            nodes.append(node)
+            k = e
         }
         if !problems.isEmpty { return .failure(ConfigError(problems: problems)) }
 
         // Decisions are keyed by the chain of nodes a packet falls through.
         var bundles: [CompiledPolicy.Bundle] = []
         var bundleIndex: [CompiledPolicy.Bundle: Int] = [:]
-        func target(forStack stack: [Node]) -> CompiledPolicy.Target {
+        func target(forStack stack: [Int]) -> CompiledPolicy.Target {
             var levels: [CompiledPolicy.Level] = []
             var fallback = defaultOutcome
-            for node in stack.reversed() {
+            for n in stack.reversed() {
+                let node = nodes[n]
                 if !node.level.portRules.isEmpty || !node.level.protocolRules.isEmpty { levels.append(node.level) }
                 if let any = node.any { fallback = any; break }
             }
@@ -157,18 +185,13 @@ public enum PolicyCompiler {
             return .bundle(bundles.count - 1)
         }
 
+        let firstV6 = nodes.firstIndex { $0.prefix.family == .v6 } ?? nodes.count
         func flatten(_ family: IPAddress.Family) -> [CompiledPolicy.Interval] {
-            // Sort on plain integers: network start, then shorter (wider) prefixes first.
-            let sorted = nodes.values.filter { $0.prefix.family == family }
-                .map { n -> (UInt64, UInt64, Int, Node) in
-                    let a = n.prefix.network.address
-                    return (a.high, a.low, n.prefix.length, n)
-                }
-                .sorted { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
-                .map(\.3)
+            let range = family == .v4 ? 0..<firstV6 : firstV6..<nodes.count
             let zero = family == .v4 ? IPAddress(v4: 0) : IPAddress(v6High: 0, v6Low: 0)
             let top = family == .v4 ? IPAddress(v4: .max) : IPAddress(v6High: .max, v6Low: .max)
             var out: [CompiledPolicy.Interval] = []
+            out.reserveCapacity(2 * range.count + 1)
             func emit(_ low: IPAddress, _ high: IPAddress, _ t: CompiledPolicy.Target) {
                 if let last = out.last, last.target == t, last.high.successor == low {
                     out[out.count - 1] = .init(low: last.low, high: high, target: t)
@@ -176,7 +199,7 @@ public enum PolicyCompiler {
                     out.append(.init(low: low, high: high, target: t))
                 }
             }
-            var stack: [Node] = []
+            var stack: [Int] = []
             var cursor: IPAddress? = zero  // nil: past the top of the address space
             func close(upTo end: IPAddress) {
                 // Emit [cursor, end] under the current stack.
@@ -184,17 +207,17 @@ public enum PolicyCompiler {
                 emit(c, end, target(forStack: stack))
                 cursor = end.successor
             }
-            for node in sorted {
-                let start = node.prefix.network.address
-                while let topNode = stack.last, topNode.prefix.lastAddress < start {
-                    close(upTo: topNode.prefix.lastAddress)
+            for n in range {
+                let start = nodes[n].prefix.address
+                while let top = stack.last, nodes[top].last < start {
+                    close(upTo: nodes[top].last)
                     stack.removeLast()
                 }
                 if let p = start.predecessor { close(upTo: p) }
-                stack.append(node)
+                stack.append(n)
             }
             while let topNode = stack.last {
-                close(upTo: topNode.prefix.lastAddress)
+                close(upTo: nodes[topNode].last)
                 stack.removeLast()
             }
             close(upTo: top)

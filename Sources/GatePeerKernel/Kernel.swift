@@ -9,7 +9,7 @@ public final class Kernel {
     /// Created on first use: reading state goes through netlink, so most runs never
     /// need libnftables (its context costs a few milliseconds to set up).
     private var nftContext: Nftables?
-    private var nft: Nftables {
+    var nft: Nftables {
         get throws {
             if let n = nftContext { return n }
             let n = try Nftables()
@@ -98,11 +98,17 @@ public final class Kernel {
         // Our table always holds counters; none means no table.
         if objects.isEmpty { return nil }
         var counters: [String: PacketCount] = [:]
-        var fingerprint: String? = nil
+        var fingerprint: String? = nil, skeleton: String? = nil
         for (name, count) in objects {
-            if name.hasPrefix("fp_") { fingerprint = String(name.dropFirst(3)) } else { counters[name] = count }
+            if name.hasPrefix("fp_") {
+                fingerprint = String(name.dropFirst(3))
+            } else if name.hasPrefix("fs_") {
+                skeleton = String(name.dropFirst(3))
+            } else {
+                counters[name] = count
+            }
         }
-        return ObservedFilter(fingerprint: fingerprint, counters: counters)
+        return ObservedFilter(fingerprint: fingerprint, skeleton: skeleton, counters: counters)
     }
 
     /// Per-element counters of interval maps (per-rule counts for prefix rules): for each
@@ -138,7 +144,8 @@ public final class Kernel {
     /// a change that needs the index of a device just created).
     /// `filterExtras`: nft commands loaded in the same transaction as a new filter table
     /// (active grants, learned domain addresses), so a reload never drops them.
-    public func apply(_ plan: Plan, observed: ObservedState, filterExtras: String = "") throws -> ApplyReport {
+    /// `mapCache`: where the destination maps last loaded are kept, for element deltas.
+    public func apply(_ plan: Plan, observed: ObservedState, filterExtras: String = "", mapCache: MapCache? = nil) throws -> ApplyReport {
         var index: [String: Int32] = [:]
         for l in observed.links { index[l.name] = l.index }
         var failures: [KernelError] = []
@@ -215,21 +222,12 @@ public final class Kernel {
                 RtnetlinkCodec.route(batch, .replace, destination: r.destination, via: r.via, index: idx, label: link)
             case .replaceFilter(let rs, _):
                 try flush()
-                do {
-                    try nft.run(rs.transaction + filterExtras, what: "nftables load table inet gatepeer")
-                } catch let e as KernelError {
-                    // An extra element the kernel refuses (say, two learned entries that
-                    // overlap) must not keep the policy out: load the table, then the
-                    // extras one command at a time.
-                    guard !filterExtras.isEmpty else { failures.append(e); continue }
-                    do {
-                        try nft.run(rs.transaction, what: "nftables load table inet gatepeer")
-                        failures += try loadElements(filterExtras)
-                    } catch let e as KernelError { failures.append(e) }
-                }
+                // An extra element the kernel refuses (say, two learned entries that
+                // overlap) does not keep the policy out: it is loaded after, one by one.
+                do { failures += try loadFilter(rs, observed: observed.filter, extras: filterExtras, cache: mapCache) } catch let e as KernelError { failures.append(e) }
             case .deleteFilter:
                 try flush()
-                do { try nft.run(NftRuleset.deleteTransaction, what: "nftables delete table inet gatepeer") } catch let e as KernelError { failures.append(e) }
+                do { try deleteFilter(observed: observed.filter, cache: mapCache) } catch let e as KernelError { failures.append(e) }
             }
         }
         try settleCreated()

@@ -202,6 +202,49 @@ final class NetlinkSocket {
     }
 }
 
+extension NetlinkSocket {
+    /// Sends one nf_tables transaction in one sendmsg (the kernel only treats a batch
+    /// as one transaction when it arrives in one piece) and returns what it refused.
+    /// Any refusal means nothing was committed.
+    func send(_ batch: NftBatch) throws -> [KernelError] {
+        guard batch.messageCount > 0 else { return [] }
+        let fd = mnl_socket_get_fd(nl)
+        var size = Int32(clamping: batch.bytes.count + (1 << 16))
+        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        while true {
+            let n = batch.bytes.withUnsafeBytes { mnl_socket_sendto(nl, $0.baseAddress, $0.count) }
+            if n >= 0 { break }
+            if Glibc.errno == EINTR { continue }
+            throw KernelError(object: "nftables transaction (\(batch.bytes.count) bytes)", errno: Glibc.errno)
+        }
+        var failures: [KernelError] = []
+        while true {
+            let n = mnl_socket_recvfrom(nl, receiveBuffer, NetlinkSocket.receiveSize)
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw KernelError(object: "nftables transaction", errno: Glibc.errno,
+                                  kernelMessage: Glibc.errno == ENOBUFS ? "replies were lost; the outcome is unknown, run apply again" : nil)
+            }
+            var remaining = Int32(n)
+            var msg: UnsafePointer<nlmsghdr>? = UnsafePointer(receiveBuffer.assumingMemoryBound(to: nlmsghdr.self))
+            while let m = msg, mnl_nlmsg_ok(m, remaining) {
+                defer { msg = UnsafePointer(mnl_nlmsg_next(m, &remaining)) }
+                guard Int32(m.pointee.nlmsg_type) == NLMSG_ERROR else { continue }
+                let seq = m.pointee.nlmsg_seq
+                let (err, text) = NetlinkSocket.decodeError(m)
+                if err != 0 {
+                    failures.append(KernelError(object: batch.descriptions[seq] ?? "nftables message \(seq)", errno: err, kernelMessage: text))
+                }
+                // The last message's answer closes the batch; one on BEGIN means the
+                // kernel gave up on the whole of it.
+                if seq == batch.lastSequence || (seq == batch.beginSequence && err != 0) { return failures }
+            }
+        }
+    }
+}
+
 /// Requests packed back to back with libmnl's batch helpers, split into chunks that fit
 /// one sendmsg. Each request is remembered by sequence number for error reports.
 final class RequestBatch {

@@ -67,7 +67,7 @@ final class Daemon: @unchecked Sendable {
             for b in plan.blockers { log("blocked: \(b)") }
             guard !plan.isEmpty else { return }
             for c in plan.changes { log(c.line) }
-            let report = try kernel.apply(plan, observed: observed, filterExtras: extras())
+            let report = try kernel.apply(plan, observed: observed, filterExtras: extras(), mapCache: MapCache(directory: stateDirectory()))
             for f in report.failures { log("failed: \(f)") }
         } catch {
             log("reconcile failed: \(error)")

@@ -214,7 +214,7 @@ func run(_ o: Options) -> Exit {
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
             let extras = GrantState.nftElements(loadGrants(), now: now()) + loadLearned().nftElements(config, now: now())
-            let report = try kernel.apply(plan, observed: observed, filterExtras: extras)
+            let report = try kernel.apply(plan, observed: observed, filterExtras: extras, mapCache: MapCache(directory: stateDirectory()))
             if o.json {
                 print(JSONOut.object([
                     "changes": .array(plan.changes.map { .object($0.json) }),
@@ -296,7 +296,7 @@ func runFilter(_ o: Options) -> Exit {
             stderr("gatepeer: \(o.configPath) has no filter section; gatepeer keeps no nftables table")
             return .ok
         }
-        print(rs.text, terminator: "")
+        print(rs.fullText, terminator: "")
         return .ok
     case "check":
         let args = Array(o.positional.dropFirst())

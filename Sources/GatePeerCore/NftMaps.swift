@@ -1,0 +1,203 @@
+/// The destination maps of outbound groups (`g<N>_dst4`, `g<N>_dst6`): the only part of
+/// the table that grows with the number of rules. They are kept out of the nft text and
+/// loaded as raw nf_tables elements, so a policy of 100,000 prefixes neither goes through
+/// nft's parser nor makes libnftables load its whole cache, and a changed rule becomes
+/// an element delta instead of a reload.
+public struct MapInterval: Equatable, Hashable, Sendable {
+    public let low: IPAddress
+    public let high: IPAddress
+    /// The element's value: `goto <chain>`.
+    public let chain: String
+
+    public init(low: IPAddress, high: IPAddress, chain: String) {
+        self.low = low
+        self.high = high
+        self.chain = chain
+    }
+}
+
+public struct IntervalMap: Equatable, Sendable {
+    public let name: String
+    public let family: IPAddress.Family
+    /// Sorted, disjoint; together they cover the family's whole address space.
+    public let intervals: [MapInterval]
+
+    public init(name: String, family: IPAddress.Family, intervals: [MapInterval]) {
+        self.name = name
+        self.family = family
+        self.intervals = intervals
+    }
+
+    /// The elements to delete and to add to turn `old` into `self`. An interval whose
+    /// bounds or value changed is deleted whole and added anew: the kernel checks each
+    /// added interval against the ones that stay, so deletions go first.
+    public func delta(from old: IntervalMap) -> (remove: [MapInterval], add: [MapInterval]) {
+        // Both lists are sorted by their low address: one merge walk, no hashing.
+        var remove: [MapInterval] = [], add: [MapInterval] = []
+        let a = old.intervals, b = intervals
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            if j == b.count || (i < a.count && a[i].low < b[j].low) {
+                remove.append(a[i]); i += 1
+            } else if i == a.count || b[j].low < a[i].low {
+                add.append(b[j]); j += 1
+            } else {
+                if a[i] != b[j] { remove.append(a[i]); add.append(b[j]) }
+                i += 1; j += 1
+            }
+        }
+        return (remove, add)
+    }
+
+    /// nft text of the elements (for `filter show`).
+    public var elementsText: String {
+        intervals.map { iv in
+            let key = iv.low == iv.high ? "\(iv.low)" : "\(iv.low)-\(iv.high)"
+            return "\(key) : goto \(iv.chain)"
+        }.joined(separator: ",\n      ")
+    }
+}
+
+/// What gatepeer last loaded into the destination maps, kept in the state directory so
+/// the next apply can send a delta without dumping 100,000 elements back (a set-element
+/// dump walks the kernel's tree from the start for every message: ~0.8 s of kernel time
+/// at that size). The copy is only trusted when the kernel's table carries the same
+/// fingerprint, and it ends in a checksum, so a stale or torn file means a full load.
+public struct LoadedMaps: Equatable, Sendable {
+    public let fingerprint: String
+    public let maps: [IntervalMap]
+
+    public init(fingerprint: String, maps: [IntervalMap]) {
+        self.fingerprint = fingerprint
+        self.maps = maps
+    }
+
+    static let magic: [UInt8] = Array("gatepeer-maps-1\n".utf8)
+
+    public func encode() -> [UInt8] {
+        var out = LoadedMaps.magic
+        out.reserveCapacity(64 + maps.reduce(0) { $0 + $1.intervals.count * 36 })
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        func str(_ s: String) { u32(UInt32(s.utf8.count)); out.append(contentsOf: s.utf8) }
+        str(fingerprint)
+        u32(UInt32(maps.count))
+        for m in maps {
+            str(m.name)
+            out.append(m.family == .v4 ? 4 : 6)
+            var chains: [String: UInt32] = [:]
+            var names: [String] = []
+            for iv in m.intervals where chains[iv.chain] == nil {
+                chains[iv.chain] = UInt32(names.count)
+                names.append(iv.chain)
+            }
+            u32(UInt32(names.count))
+            for n in names { str(n) }
+            u32(UInt32(m.intervals.count))
+            for iv in m.intervals {
+                u64(iv.low.high); u64(iv.low.low); u64(iv.high.high); u64(iv.high.low)
+                u32(chains[iv.chain]!)
+            }
+        }
+        u64(fnv1a64(out))
+        return out
+    }
+
+    /// nil when the bytes are not a complete copy written by `encode`.
+    public static func decode(_ bytes: [UInt8]) -> LoadedMaps? {
+        guard bytes.count >= magic.count + 8, Array(bytes[0..<magic.count]) == magic else { return nil }
+        let body = bytes.count - 8
+        return bytes.withUnsafeBytes { raw -> LoadedMaps? in
+            guard raw.loadUnaligned(fromByteOffset: body, as: UInt64.self).littleEndian == fnv1a64(bytes[0..<body]) else { return nil }
+            var at = magic.count
+            func u32() -> UInt32? {
+                guard at + 4 <= body else { return nil }
+                defer { at += 4 }
+                return raw.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian
+            }
+            func u64() -> UInt64 {
+                defer { at += 8 }
+                return raw.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian
+            }
+            func str() -> String? {
+                guard let n = u32(), at + Int(n) <= body else { return nil }
+                defer { at += Int(n) }
+                return String(decoding: UnsafeRawBufferPointer(rebasing: raw[at..<at + Int(n)]), as: UTF8.self)
+            }
+            guard let fp = str(), let count = u32() else { return nil }
+            var maps: [IntervalMap] = []
+            for _ in 0..<count {
+                guard let name = str(), at < body else { return nil }
+                let family: IPAddress.Family = raw[at] == 4 ? .v4 : .v6
+                at += 1
+                guard let nChains = u32() else { return nil }
+                var chains: [String] = []
+                for _ in 0..<nChains {
+                    guard let c = str() else { return nil }
+                    chains.append(c)
+                }
+                guard let n = u32(), at + Int(n) * 36 <= body else { return nil }
+                var intervals: [MapInterval] = []
+                intervals.reserveCapacity(Int(n))
+                func address(_ h: UInt64, _ l: UInt64) -> IPAddress {
+                    family == .v4 ? IPAddress(v4: UInt32(truncatingIfNeeded: l)) : IPAddress(v6High: h, v6Low: l)
+                }
+                for _ in 0..<n {
+                    let lh = u64(), ll = u64(), hh = u64(), hl = u64()
+                    guard let c = u32(), Int(c) < chains.count else { return nil }
+                    intervals.append(MapInterval(low: address(lh, ll), high: address(hh, hl), chain: chains[Int(c)]))
+                }
+                maps.append(IntervalMap(name: name, family: family, intervals: intervals))
+            }
+            return at == body ? LoadedMaps(fingerprint: fp, maps: maps) : nil
+        }
+    }
+}
+
+/// FNV-1a 64 over bytes.
+func fnv1a64<C: Collection>(_ bytes: C, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 where C.Element == UInt8 {
+    var h = seed
+    for b in bytes {
+        h ^= UInt64(b)
+        h = h &* 0x0000_0100_0000_01b3
+    }
+    return h
+}
+
+extension IntervalMap {
+    /// Folds the map into a running FNV-1a hash (the table fingerprint covers the elements
+    /// without rendering them as text).
+    func digest(into h: inout UInt64) {
+        func mix(_ v: UInt64) {
+            var x = v
+            for _ in 0..<8 {
+                h ^= x & 0xff
+                h = h &* 0x0000_0100_0000_01b3
+                x >>= 8
+            }
+        }
+        h = fnv1a64(name.utf8, seed: h)
+        for iv in intervals {
+            mix(iv.low.high); mix(iv.low.low); mix(iv.high.high); mix(iv.high.low)
+            h = fnv1a64(iv.chain.utf8, seed: h)
+            mix(0)
+        }
+    }
+}
+
+extension StringProtocol {
+    /// The first occurrence of `needle` (Core has no Foundation, hence no range(of:)).
+    func firstRange(of needle: String) -> Range<Index>? {
+        let n = Array(needle.utf8)
+        guard let first = n.first else { return nil }
+        let u = utf8
+        var i = u.startIndex
+        while let start = u[i...].firstIndex(of: first) {
+            var a = start, k = 0
+            while k < n.count, a != u.endIndex, u[a] == n[k] { a = u.index(after: a); k += 1 }
+            if k == n.count { return start..<a }
+            i = u.index(after: start)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,226 @@
+import CNetlink
+import GatePeerCore
+import Glibc
+
+/// Loading table inet gatepeer.
+///
+/// libnftables is what compiles nft text into expressions, but it is slow at the one
+/// thing a large policy has: elements. Any `add element` to an interval set, or an
+/// `auto-merge` set, makes it load every element of every table first (about a second
+/// with 100,000), and parsing 100,000 elements costs as much again. So:
+///
+/// - Full load: libnftables builds the skeleton (everything but the destination maps'
+///   elements) in a dormant staging table, which costs milliseconds; gatepeer reads it
+///   back over netlink and sends one nf_tables transaction that deletes the old table,
+///   recreates it from the staging copy, adds the destination maps' elements raw and
+///   deletes the staging table. Readers see the old table or the new one, never a mix.
+/// - Delta: when the kernel's skeleton fingerprint equals ours and the map cache holds
+///   what is loaded, one transaction deletes and adds only the elements that differ and
+///   swaps the fingerprint counter. Unchanged elements keep their counters.
+extension Kernel {
+    static let counterType = UInt32(1)  // NFT_OBJECT_COUNTER
+
+    static func attrs<T: RawRepresentable>(_ a: T...) -> Set<UInt16> where T.RawValue: BinaryInteger {
+        Set(a.map { UInt16($0.rawValue) })
+    }
+
+    /// Loads `rs` (see above); returns failures of `extras` loaded one by one after the
+    /// table when they could not go in with it. Throws when the table was not loaded.
+    func loadFilter(_ rs: NftRuleset, observed: ObservedFilter?, extras: String, cache: MapCache?) throws -> [KernelError] {
+        let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
+        if let o = observed, o.skeleton == rs.skeletonFingerprint, let old = o.fingerprint,
+           let previous = cache?.load(), previous.fingerprint == old, previous.maps.map(\.name) == rs.maps.map(\.name) {
+            var b = NftBatch(firstSequence: nf.takeSequence())
+            for (new, before) in zip(rs.maps, previous.maps) {
+                let (remove, add) = new.delta(from: before)
+                b.intervalElements(table: NftRuleset.table, map: new.name, remove, add: false)
+                b.intervalElements(table: NftRuleset.table, map: new.name, add, add: true)
+            }
+            b.begin(NFT_MSG_DELOBJ, what: "counter fp_\(old)")
+            b.attr(UInt16(NFTA_OBJ_TABLE.rawValue), string: NftRuleset.table)
+            b.attr(UInt16(NFTA_OBJ_NAME.rawValue), string: "fp_\(old)")
+            b.attr(UInt16(NFTA_OBJ_TYPE.rawValue), be32: Kernel.counterType)
+            b.end()
+            b.begin(NFT_MSG_NEWOBJ, flags: NLM_F_CREATE, what: "counter fp_\(rs.fingerprint)")
+            b.attr(UInt16(NFTA_OBJ_TABLE.rawValue), string: NftRuleset.table)
+            b.attr(UInt16(NFTA_OBJ_NAME.rawValue), string: "fp_\(rs.fingerprint)")
+            b.attr(UInt16(NFTA_OBJ_TYPE.rawValue), be32: Kernel.counterType)
+            b.nestEnd(b.nestStart(UInt16(NFTA_OBJ_DATA.rawValue)))
+            b.end()
+            b.finish()
+            // Refused (the kernel does not hold what the cache says, say): load in full.
+            if try nf.send(b).isEmpty {
+                cache?.store(LoadedMaps(fingerprint: rs.fingerprint, maps: rs.maps))
+                return []
+            }
+        }
+        cache?.remove()
+
+        // The skeleton, in a dormant staging table; extras inline in their sets.
+        var deferred = ""
+        if let text = rs.stagingTransaction(extras: extras), (try? nft.run(text, what: "nftables staging table")) != nil {
+        } else {
+            try nft.run(rs.stagingTransaction(extras: "")!, what: "nftables staging table")
+            deferred = extras
+        }
+        var failures: [KernelError]
+        do {
+            let staged = try readStaging(nf)
+            var b = NftBatch(firstSequence: nf.takeSequence())
+            let live = NftRuleset.table
+            if observed != nil {
+                b.begin(NFT_MSG_DELTABLE, what: "delete table inet \(live)")
+                b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: live)
+                b.end()
+            }
+            b.begin(NFT_MSG_NEWTABLE, flags: NLM_F_CREATE, what: "table inet \(live)")
+            b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: live)
+            b.attr(UInt16(NFTA_TABLE_FLAGS.rawValue), be32: 0)
+            b.end()
+            for o in staged.objects {
+                b.copy(o, as: NFT_MSG_NEWOBJ, into: live, flags: NLM_F_CREATE, keep: Kernel.attrs(NFTA_OBJ_NAME, NFTA_OBJ_TYPE, NFTA_OBJ_DATA, NFTA_OBJ_USERDATA))
+            }
+            for (k, s) in staged.sets.enumerated() {
+                b.copy(s, as: NFT_MSG_NEWSET, into: live, flags: NLM_F_CREATE,
+                       keep: Kernel.attrs(NFTA_SET_NAME, NFTA_SET_FLAGS, NFTA_SET_KEY_TYPE, NFTA_SET_KEY_LEN, NFTA_SET_DATA_TYPE, NFTA_SET_DATA_LEN,
+                                          NFTA_SET_POLICY, NFTA_SET_DESC, NFTA_SET_TIMEOUT, NFTA_SET_GC_INTERVAL, NFTA_SET_USERDATA,
+                                          NFTA_SET_OBJ_TYPE, NFTA_SET_EXPR, NFTA_SET_EXPRESSIONS)) {
+                    $0.attr(UInt16(NFTA_SET_ID.rawValue), be32: UInt32(k + 1))
+                }
+            }
+            for c in staged.chains {
+                b.copy(c, as: NFT_MSG_NEWCHAIN, into: live, flags: NLM_F_CREATE,
+                       keep: Kernel.attrs(NFTA_CHAIN_NAME, NFTA_CHAIN_HOOK, NFTA_CHAIN_POLICY, NFTA_CHAIN_TYPE, NFTA_CHAIN_USERDATA))
+            }
+            for e in staged.elements {
+                b.copy(e, as: NFT_MSG_NEWSETELEM, into: live, flags: NLM_F_CREATE, keep: Kernel.attrs(NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_ELEMENTS))
+            }
+            for m in rs.maps {
+                b.intervalElements(table: live, map: m.name, m.intervals, add: true)
+            }
+            for r in staged.rules {
+                b.copy(r, as: NFT_MSG_NEWRULE, into: live, flags: NLM_F_CREATE | NLM_F_APPEND,
+                       keep: Kernel.attrs(NFTA_RULE_CHAIN, NFTA_RULE_EXPRESSIONS, NFTA_RULE_USERDATA, NFTA_RULE_COMPAT))
+            }
+            b.begin(NFT_MSG_DELTABLE, what: "delete table inet \(NftRuleset.stagingTable)")
+            b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: NftRuleset.stagingTable)
+            b.end()
+            b.finish()
+            failures = try nf.send(b)
+        } catch {
+            dropStaging(nf)
+            throw error
+        }
+        if let first = failures.first {
+            dropStaging(nf)
+            throw KernelError(object: "load table inet gatepeer: \(first.object)", errno: first.errno,
+                              kernelMessage: ([first.kernelMessage].compactMap { $0 } + failures.dropFirst().map(\.description)).joined(separator: "; "))
+        }
+        cache?.store(LoadedMaps(fingerprint: rs.fingerprint, maps: rs.maps))
+        return deferred.isEmpty ? [] : try loadElements(deferred)
+    }
+
+    /// Deletes table inet gatepeer (and a staging table left by an interrupted load).
+    func deleteFilter(observed: ObservedFilter?, cache: MapCache?) throws {
+        cache?.remove()
+        let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
+        dropStaging(nf)
+        guard observed != nil else { return }
+        var b = NftBatch(firstSequence: nf.takeSequence())
+        b.begin(NFT_MSG_DELTABLE, what: "delete table inet \(NftRuleset.table)")
+        b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: NftRuleset.table)
+        b.end()
+        b.finish()
+        if let e = try nf.send(b).first, e.errno != ENOENT { throw e }
+    }
+
+    private func dropStaging(_ nf: NetlinkSocket) {
+        var b = NftBatch(firstSequence: nf.takeSequence())
+        b.begin(NFT_MSG_DELTABLE, what: "delete table inet \(NftRuleset.stagingTable)")
+        b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: NftRuleset.stagingTable)
+        b.end()
+        b.finish()
+        _ = try? nf.send(b)
+    }
+
+    struct Staged {
+        var objects: [NftObject] = []
+        var sets: [NftObject] = []
+        var chains: [NftObject] = []
+        var elements: [NftObject] = []
+        var rules: [NftObject] = []
+    }
+
+    /// The staging table's objects, sets (with their elements), chains and rules.
+    func readStaging(_ nf: NetlinkSocket) throws -> Staged {
+        let stage = NftRuleset.stagingTable
+        var s = Staged()
+        func dump(_ get: nf_tables_msg_types, _ reply: nf_tables_msg_types, kind: String, tableAttr: Int?, nameAttr: UInt16,
+                  extra: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in }) throws -> [NftObject] {
+            try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(get.rawValue), family: NftBatch.family,
+                        headerSize: MemoryLayout<nfgenmsg>.size, what: "staging \(kind)s", attributes: { nlh in
+                if let t = tableAttr { nlh.putString(t, stage) }
+                extra(nlh)
+            }, parse: { m in
+                guard Int(m.pointee.nlmsg_type) & 0xff == Int(reply.rawValue) else { return nil }
+                let o = NftObject(m, kind: kind, nameType: nameAttr)
+                // Every *_TABLE attribute is type 1; dumps without a table filter list all tables.
+                guard let t = o.attributes.first(where: { $0.0 == 1 })?.1, String(decoding: t.prefix { $0 != 0 }, as: UTF8.self) == stage else { return nil }
+                return o
+            })
+        }
+        s.objects = try dump(NFT_MSG_GETOBJ, NFT_MSG_NEWOBJ, kind: "counter", tableAttr: Int(NFTA_OBJ_TABLE.rawValue), nameAttr: UInt16(NFTA_OBJ_NAME.rawValue))
+        s.sets = try dump(NFT_MSG_GETSET, NFT_MSG_NEWSET, kind: "set", tableAttr: Int(NFTA_SET_TABLE.rawValue), nameAttr: UInt16(NFTA_SET_NAME.rawValue))
+        s.chains = try dump(NFT_MSG_GETCHAIN, NFT_MSG_NEWCHAIN, kind: "chain", tableAttr: nil, nameAttr: UInt16(NFTA_CHAIN_NAME.rawValue))
+        s.rules = try dump(NFT_MSG_GETRULE, NFT_MSG_NEWRULE, kind: "rule in chain", tableAttr: Int(NFTA_RULE_TABLE.rawValue), nameAttr: UInt16(NFTA_RULE_CHAIN.rawValue))
+        for set in s.sets {
+            // Anonymous sets get kernel-chosen names and are bound by id; the renderer
+            // only makes named ones, and a copy of an anonymous one would be wrong.
+            if let flags = set.u32(UInt16(NFTA_SET_FLAGS.rawValue)), flags & UInt32(NFT_SET_ANONYMOUS.rawValue) != 0 {
+                throw KernelError(object: "staging set \(set.name)", errno: EINVAL, kernelMessage: "anonymous sets cannot be copied; render named sets")
+            }
+            s.elements += try dump(NFT_MSG_GETSETELEM, NFT_MSG_NEWSETELEM, kind: "elements of set", tableAttr: Int(NFTA_SET_ELEM_LIST_TABLE.rawValue),
+                                   nameAttr: UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), extra: { $0.putString(Int(NFTA_SET_ELEM_LIST_SET.rawValue), set.name) })
+                .filter { $0.attributes.contains { $0.0 == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) } }
+        }
+        return s
+    }
+}
+
+/// The copy of the destination maps last loaded (LoadedMaps), in the state directory.
+/// Best effort: without it the next change is a full load.
+public final class MapCache {
+    public let path: String
+
+    public init(directory: String) {
+        path = directory + "/filter-maps.bin"
+    }
+
+    func load() -> LoadedMaps? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size > 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { return nil }
+        return LoadedMaps.decode(bytes)
+    }
+
+    /// Written to a 0600 temporary and renamed over; not synced: a copy lost in a crash
+    /// only costs one full load (its checksum and fingerprint are checked on use).
+    func store(_ maps: LoadedMaps) {
+        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if !dir.isEmpty { mkdir(dir, 0o700) }
+        let tmp = path + ".tmp.\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        let bytes = maps.encode()
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if n != bytes.count || rename(tmp, path) != 0 { unlink(tmp) }
+    }
+
+    func remove() { unlink(path) }
+}
