@@ -14,4 +14,6 @@
 #include <net/if.h>
 #include <sys/socket.h>
 #include <errno.h>
+// Heap tuning for large policies (see Memory in Sources/gatepeer).
+#include <malloc.h>
 #endif

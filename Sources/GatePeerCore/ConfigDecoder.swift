@@ -386,7 +386,6 @@ struct ObjectReader {
     /// hold 10,000s of routes and almost never have problems.
     let path: () -> String
     let members: [JSONValue.Member]
-    private var used: [String] = []
 
     init?(_ v: JSONValue, path: @escaping @autoclosure () -> String, _ p: inout Problems) {
         guard case .object(let m) = v else {
@@ -406,7 +405,6 @@ struct ObjectReader {
     /// The member's value; nil when absent. An explicit null is reported (leave the field
     /// out for its default), so a half-edited file does not silently fall back.
     mutating func value(_ key: String, _ p: inout Problems) -> JSONValue? {
-        used.append(key)
         guard let v = members.first(where: { $0.key == key })?.value else { return nil }
         if case .null = v {
             p.add(sub(key), "is null; leave the field out to use its default, or give a value")

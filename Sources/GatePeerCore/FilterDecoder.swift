@@ -164,64 +164,94 @@ extension ConfigDecoder {
         return OutboundGroup(name: name, sources: sources, defaultAction: defaultAction, rules: rules)
     }
 
-    static func decodeOutboundRule(_ v: JSONValue, path: String, _ p: inout Problems) -> OutboundRule? {
-        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+    static let ruleFields = ["action", "destination", "domain", "protocol", "ports"]
+
+    /// The common shape of a rule, an action and a destination prefix (and perhaps a
+    /// protocol name), decoded without the general reader: a policy can hold 100,000 of
+    /// them. Anything else, or anything wrong, returns nil and takes the general path,
+    /// which reports the problem.
+    static func plainRule(_ v: JSONValue) -> OutboundRule? {
+        guard case .object(let members) = v, members.count <= 3 else { return nil }
+        var action: FilterAction? = nil, destination: IPPrefix? = nil, proto = ProtocolMatch.any
+        for m in members {
+            guard case .string(let s) = m.value else { return nil }
+            switch m.key {
+            case "action":
+                guard let a = FilterAction(rawValue: s) else { return nil }
+                action = a
+            case "destination":
+                guard case .success(let pre) = IPPrefix.parse(s), !pre.hasHostBits else { return nil }
+                destination = pre
+            case "protocol":
+                guard let pm = ProtocolMatch.parse(s), UInt8(s) == nil else { return nil }
+                proto = pm
+            default:
+                return nil
+            }
+        }
+        guard let action, let destination else { return nil }
+        return OutboundRule(action: action, destination: .prefix(destination), protocolMatch: proto, ports: [])
+    }
+
+    static func decodeOutboundRule(_ v: JSONValue, path: @escaping @autoclosure () -> String, _ p: inout Problems) -> OutboundRule? {
+        if let r = plainRule(v) { return r }
+        guard var o = ObjectReader(v, path: path(), &p) else { return nil }
         var ok = true
         var action: FilterAction? = nil
         if let a = o.string("action", required: true, &p) {
             action = FilterAction(rawValue: a)
-            if action == nil { p.add("\(path).action", "\"\(a)\" is not an action; valid: allow, deny"); ok = false }
+            if action == nil { p.add("\(path()).action", "\"\(a)\" is not an action; valid: allow, deny"); ok = false }
         } else { ok = false }
         let destText = o.string("destination", required: false, &p)
         let domainText = o.string("domain", required: false, &p)
         var destination: RuleDestination? = nil
         switch (destText, domainText) {
         case (let d?, nil):
-            if let pre = network(d, "\(path).destination", &p) { destination = .prefix(pre) } else { ok = false }
+            if let pre = network(d, "\(path()).destination", &p) { destination = .prefix(pre) } else { ok = false }
         case (nil, let n?):
-            if let d = domainPattern(n, "\(path).domain", &p) { destination = .domain(d) } else { ok = false }
+            if let d = domainPattern(n, "\(path()).domain", &p) { destination = .domain(d) } else { ok = false }
         case (nil, nil):
-            p.add("\(path).destination", "is required (or \"domain\"); valid: a prefix such as 203.0.113.0/24, or 0.0.0.0/0 for anywhere"); ok = false
+            p.add("\(path()).destination", "is required (or \"domain\"); valid: a prefix such as 203.0.113.0/24, or 0.0.0.0/0 for anywhere"); ok = false
         default:
-            p.add("\(path).domain", "give \"destination\" or \"domain\", not both"); ok = false
+            p.add("\(path()).domain", "give \"destination\" or \"domain\", not both"); ok = false
         }
-        let proto = decodeProtocol(&o, path: path, &p)
-        let ports = decodePorts(&o, path: path, protocolMatch: proto, &p)
-        o.finish(&p, known: ["action", "destination", "domain", "protocol", "ports"])
+        let proto = decodeProtocol(&o, path: path(), &p)
+        let ports = decodePorts(&o, path: path(), protocolMatch: proto, &p)
+        o.finish(&p, known: ruleFields)
         guard ok, let action, let destination, let proto, let ports else { return nil }
         return OutboundRule(action: action, destination: destination, protocolMatch: proto, ports: ports)
     }
 
-    static func decodeProtocol(_ o: inout ObjectReader, path: String, _ p: inout Problems) -> ProtocolMatch? {
+    static func decodeProtocol(_ o: inout ObjectReader, path: @autoclosure () -> String, _ p: inout Problems) -> ProtocolMatch? {
         guard let v = o.value("protocol", &p) else { return .any }
         switch v {
         case .string(let s):
             if let m = ProtocolMatch.parse(s), UInt8(s) == nil { return m }
-            p.add("\(path).protocol", "\"\(s)\" is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, any, or a number 0..255")
+            p.add("\(path()).protocol", "\"\(s)\" is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, any, or a number 0..255")
             return nil
         case .number(let t):
             if let n = Int(t), (0...255).contains(n) { return .number(UInt8(n)) }
-            p.add("\(path).protocol", "\(t) is out of range; valid: 0..255 or a name such as tcp")
+            p.add("\(path()).protocol", "\(t) is out of range; valid: 0..255 or a name such as tcp")
             return nil
         default:
-            p.add("\(path).protocol", "is \(v.typeName); valid: a name such as tcp or a number 0..255")
+            p.add("\(path()).protocol", "is \(v.typeName); valid: a name such as tcp or a number 0..255")
             return nil
         }
     }
 
     /// `ports`: a list of integers (443) and ranges ("8000-8080"); only with tcp, udp,
     /// sctp, dccp or udplite.
-    static func decodePorts(_ o: inout ObjectReader, path: String, protocolMatch: ProtocolMatch?, _ p: inout Problems) -> [PortRange]? {
+    static func decodePorts(_ o: inout ObjectReader, path: @autoclosure () -> String, protocolMatch: ProtocolMatch?, _ p: inout Problems) -> [PortRange]? {
         guard let items = o.array("ports", required: false, &p) else { return [] }
-        if items.isEmpty { p.add("\(path).ports", "is empty; leave it out to mean any port"); return nil }
+        if items.isEmpty { p.add("\(path()).ports", "is empty; leave it out to mean any port"); return nil }
         if let proto = protocolMatch, !proto.carriesPorts {
-            p.add("\(path).ports", "needs a protocol with ports (tcp, udp, sctp, dccp, udplite); protocol is \(proto)")
+            p.add("\(path()).ports", "needs a protocol with ports (tcp, udp, sctp, dccp, udplite); protocol is \(proto)")
             return nil
         }
         var out: [PortRange] = []
         var ok = true
         for (i, item) in items.enumerated() {
-            let ip = "\(path).ports[\(i)]"
+            let ip = "\(path()).ports[\(i)]"
             switch item {
             case .number(let t):
                 if let n = Int(t), (1...65535).contains(n) { out.append(PortRange(low: UInt16(n), high: UInt16(n))) } else {

@@ -2,7 +2,9 @@
 /// numbers kept as text so integers are never rounded through Double, and duplicate
 /// keys reported instead of silently overriding each other (Foundation's decoder keeps
 /// the last one, which lets a typo'd config pass).
-public indirect enum JSONValue: Equatable, Sendable {
+public enum JSONValue: Equatable, Sendable {
+    // Not `indirect`: arrays already break the recursion, and boxing every string
+    // value cost an allocation each.
     case object([Member])
     case array([JSONValue])
     case string(String)

@@ -75,31 +75,48 @@ public struct LoadedMaps: Equatable, Sendable {
     static let magic: [UInt8] = Array("gatepeer-maps-1\n".utf8)
 
     public func encode() -> [UInt8] {
-        var out = LoadedMaps.magic
-        out.reserveCapacity(64 + maps.reduce(0) { $0 + $1.intervals.count * 36 })
-        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        func str(_ s: String) { u32(UInt32(s.utf8.count)); out.append(contentsOf: s.utf8) }
-        str(fingerprint)
-        u32(UInt32(maps.count))
+        // Sized first, then stored with raw pointer writes: 100,000 intervals are 3.6 MB.
+        var chainTables: [[String]] = []
+        var chainIndexes: [[String: UInt32]] = []
+        var size = LoadedMaps.magic.count + 4 + fingerprint.utf8.count + 4 + 8
         for m in maps {
-            str(m.name)
-            out.append(m.family == .v4 ? 4 : 6)
-            var chains: [String: UInt32] = [:]
-            var names: [String] = []
-            for iv in m.intervals where chains[iv.chain] == nil {
-                chains[iv.chain] = UInt32(names.count)
+            var index: [String: UInt32] = [:], names: [String] = []
+            for iv in m.intervals where index[iv.chain] == nil {
+                index[iv.chain] = UInt32(names.count)
                 names.append(iv.chain)
             }
-            u32(UInt32(names.count))
-            for n in names { str(n) }
-            u32(UInt32(m.intervals.count))
-            for iv in m.intervals {
-                u64(iv.low.high); u64(iv.low.low); u64(iv.high.high); u64(iv.high.low)
-                u32(chains[iv.chain]!)
-            }
+            chainTables.append(names)
+            chainIndexes.append(index)
+            size += 4 + m.name.utf8.count + 1 + 4 + names.reduce(0) { $0 + 4 + $1.utf8.count } + 4 + m.intervals.count * 36
         }
-        u64(fnv1a64(out))
+        var out = [UInt8](repeating: 0, count: size)
+        out.withUnsafeMutableBytes { raw in
+            var at = 0
+            func u32(_ v: UInt32) { raw.storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt32.self); at += 4 }
+            func u64(_ v: UInt64) { raw.storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt64.self); at += 8 }
+            func str(_ s: String) {
+                u32(UInt32(s.utf8.count))
+                for b in s.utf8 { raw[at] = b; at += 1 }
+            }
+            for b in LoadedMaps.magic { raw[at] = b; at += 1 }
+            str(fingerprint)
+            u32(UInt32(maps.count))
+            for (k, m) in maps.enumerated() {
+                str(m.name)
+                raw[at] = m.family == .v4 ? 4 : 6; at += 1
+                u32(UInt32(chainTables[k].count))
+                for n in chainTables[k] { str(n) }
+                u32(UInt32(m.intervals.count))
+                var last = "", lastIndex: UInt32 = 0
+                for iv in m.intervals {
+                    u64(iv.low.high); u64(iv.low.low); u64(iv.high.high); u64(iv.high.low)
+                    if iv.chain != last { last = iv.chain; lastIndex = chainIndexes[k][iv.chain]! }
+                    u32(lastIndex)
+                }
+            }
+            let sum = fnv1a64(UnsafeRawBufferPointer(rebasing: raw[0..<at]))
+            u64(sum)
+        }
         return out
     }
 
@@ -108,7 +125,7 @@ public struct LoadedMaps: Equatable, Sendable {
         guard bytes.count >= magic.count + 8, Array(bytes[0..<magic.count]) == magic else { return nil }
         let body = bytes.count - 8
         return bytes.withUnsafeBytes { raw -> LoadedMaps? in
-            guard raw.loadUnaligned(fromByteOffset: body, as: UInt64.self).littleEndian == fnv1a64(bytes[0..<body]) else { return nil }
+            guard raw.loadUnaligned(fromByteOffset: body, as: UInt64.self).littleEndian == fnv1a64(UnsafeRawBufferPointer(rebasing: raw[0..<body])) else { return nil }
             var at = magic.count
             func u32() -> UInt32? {
                 guard at + 4 <= body else { return nil }

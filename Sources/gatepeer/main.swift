@@ -168,6 +168,7 @@ func loadConfig(_ path: String) -> GatePeerConfig {
         stderr("gatepeer: \(path): not UTF-8 text")
         exit(Exit.usage.rawValue)
     }
+    if data.count > 1 << 20 { Memory.prepareForLargeInput() }
     switch ConfigDecoder.decode(text) {
     case .success(let c): return c
     case .failure(let e):
@@ -494,3 +495,4 @@ do {
     stderr(topUsage)
     exit(Exit.usage.rawValue)
 }
+
