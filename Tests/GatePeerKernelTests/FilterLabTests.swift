@@ -203,4 +203,64 @@ final class FilterLabTests: LabTestCase {
         return String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self)
     }
 
+    /// A policy large enough to go through raw element loads: a changed rule is an
+    /// element delta (unchanged elements keep their counters), a damaged map cache or an
+    /// element removed by hand falls back to a full load, and the staging table never
+    /// outlives a load.
+    func testLargePolicyChangesAsElementDeltasAndRecoversFromStaleCache() throws {
+        func config(moved: Int?) throws -> String {
+            var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: filterConfig))) as? [String: Any])
+            var filter = doc["filter"] as! [String: Any]
+            var groups = filter["outbound"] as! [[String: Any]]
+            var rules = groups[0]["rules"] as! [[String: Any]]
+            for k in 0..<3000 {
+                let dest = k == moved ? "30.0.0.0/24" : "20.\(k / 256).\(k % 256).0/24"
+                rules.append(["action": "deny", "destination": dest])
+            }
+            groups[0]["rules"] = rules
+            groups[0]["default"] = "allow"  // so a prefix that loses its rule reads as allowed
+            filter["outbound"] = groups
+            doc["filter"] = filter
+            return writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        }
+        func has(_ address: String) -> Bool {
+            inNode("peer", ["nft", "get", "element", "inet", "gatepeer", "g0_dst4", "{ \(address) }"]).stdout.contains("goto v_out_deny")
+        }
+        func denied53() throws -> Int { try ruleCounts()["filter.outbound[0].rules[3]"] ?? -1 }
+        let base = try config(moved: nil), moved5 = try config(moved: 5), moved6 = try config(moved: 6)
+        let cache = URL(fileURLWithPath: ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"]!).appendingPathComponent("filter-maps.bin")
+
+        var r = gatepeer("apply", "-c", base)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(has("20.0.5.1") && !has("30.0.0.1"))
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.53", 443).status, 0)
+        XCTAssertGreaterThan(try denied53(), 0)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: cache.path)[.posixPermissions] as? Int, 0o600)
+
+        // One rule changed: a delta. The element counting rules[3] was not touched.
+        let before = try denied53()
+        r = gatepeer("apply", "-c", moved5)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(has("30.0.0.1") && !has("20.0.5.1") && has("20.0.6.1"))
+        XCTAssertEqual(try denied53(), before, "unchanged elements keep their counters")
+        XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 443).status, 0, "allowed traffic still flows")
+        XCTAssertFalse(inNode("peer", ["nft", "list", "tables"]).stdout.contains("gatepeer_stage"))
+
+        // A damaged cache: a full load (counters start again), and the right elements.
+        try Data("not a cache".utf8).write(to: cache)
+        r = gatepeer("apply", "-c", base)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(has("20.0.5.1") && !has("30.0.0.1"))
+        XCTAssertEqual(try denied53(), 0, "a full load starts the counters again")
+
+        // An element the delta would delete, removed by hand: the delta is refused as a
+        // whole and a full load converges.
+        XCTAssertEqual(inNode("peer", ["nft", "delete", "element", "inet", "gatepeer", "g0_dst4", "{ 20.0.6.0/24 }"]).status, 0)
+        r = gatepeer("apply", "-c", moved6)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(has("30.0.0.1") && !has("20.0.6.1") && has("20.0.5.1"))
+        XCTAssertEqual(gatepeer("plan", "-c", moved6).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "no changes")
+        XCTAssertFalse(inNode("peer", ["nft", "list", "tables"]).stdout.contains("gatepeer_stage"))
+    }
+
 }

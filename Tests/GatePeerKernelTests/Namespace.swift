@@ -145,6 +145,10 @@ class KernelTestCase: XCTestCase {
             throw XCTSkip("kernel tests need root")
         }
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: gatepeerBinary), "no binary at \(gatepeerBinary): run swift build")
+        // gatepeer keeps state (grants, the filter map cache) here; never the host's /var/lib.
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-test-state-\(UUID().uuidString.prefix(8))")
+        setenv("GATEPEER_STATE_DIR", state.path, 1)
+        tempFiles.append(state)
     }
 
     override func tearDown() {

@@ -7,6 +7,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # Packages the product, the lab, the tests and the benchmarks need.
 GATEPEER_PACKAGES=(libmnl-dev libnftables-dev nftables pkg-config iproute2 iputils-ping tcpdump procps socat dnsmasq-base bind9-dnsutils iperf3 iptables hyperfine jq)
 
+# gatepeer keeps state (grants, the filter map cache) in $GATEPEER_STATE_DIR; scripts
+# that run it on the lab give it a directory of their own, never the host's /var/lib.
+lab_state_dir() {
+  GATEPEER_STATE_DIR=$(mktemp -d /tmp/gatepeer-state.XXXXXX)
+  export GATEPEER_STATE_DIR
+}
+
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 require_root() {

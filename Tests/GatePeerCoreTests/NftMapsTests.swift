@@ -1,0 +1,104 @@
+import XCTest
+@testable import GatePeerCore
+
+final class NftMapsTests: XCTestCase {
+    func a(_ s: String) -> IPAddress { IPAddress(s)! }
+    func iv(_ lo: String, _ hi: String, _ chain: String) -> MapInterval { MapInterval(low: a(lo), high: a(hi), chain: chain) }
+
+    func testDeltaKeepsUnchangedIntervalsAndReplacesChangedOnesWhole() {
+        let old = IntervalMap(name: "g0_dst4", family: .v4, intervals: [
+            iv("0.0.0.0", "9.255.255.255", "v_out_allow"),
+            iv("10.0.0.0", "10.0.0.255", "v_out_deny"),
+            iv("10.0.1.0", "10.0.1.255", "v_out_deny"),
+            iv("10.0.2.0", "255.255.255.255", "v_out_allow"),
+        ])
+        // 10.0.0.0/24 now allowed (merged into the first interval), 10.0.1.0/24 changes chain.
+        let new = IntervalMap(name: "g0_dst4", family: .v4, intervals: [
+            iv("0.0.0.0", "10.0.0.255", "v_out_allow"),
+            iv("10.0.1.0", "10.0.1.255", "r0_7"),
+            iv("10.0.2.0", "255.255.255.255", "v_out_allow"),
+        ])
+        let (remove, add) = new.delta(from: old)
+        XCTAssertEqual(remove, [old.intervals[0], old.intervals[1], old.intervals[2]])
+        XCTAssertEqual(add, [new.intervals[0], new.intervals[1]])
+        XCTAssertTrue(new.delta(from: new).remove.isEmpty && new.delta(from: new).add.isEmpty)
+    }
+
+    func testDeltaAgainstEmptyIsEverything() {
+        let m = IntervalMap(name: "g0_dst6", family: .v6, intervals: [iv("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "v_out_deny")])
+        let (remove, add) = m.delta(from: IntervalMap(name: "g0_dst6", family: .v6, intervals: []))
+        XCTAssertEqual(remove, [])
+        XCTAssertEqual(add, m.intervals)
+    }
+
+    func testLoadedMapsRoundTripAndRejectsDamage() {
+        let maps = LoadedMaps(fingerprint: "0123456789abcdef", maps: [
+            IntervalMap(name: "g0_dst4", family: .v4, intervals: [iv("0.0.0.0", "20.0.0.255", "v_out_deny"), iv("20.0.1.0", "255.255.255.255", "g0_b3")]),
+            IntervalMap(name: "g0_dst6", family: .v6, intervals: [iv("::", "2001:db8::ffff", "r0_1"), iv("2001:db8::1:0", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "v_out_allow")]),
+        ])
+        var bytes = maps.encode()
+        XCTAssertEqual(LoadedMaps.decode(bytes), maps)
+        // A flipped byte anywhere, a truncation, or another file: not a copy.
+        for at in [0, 20, bytes.count / 2, bytes.count - 1] {
+            var damaged = bytes
+            damaged[at] ^= 0x40
+            XCTAssertNil(LoadedMaps.decode(damaged), "byte \(at)")
+        }
+        XCTAssertNil(LoadedMaps.decode(Array(bytes.dropLast(9))))
+        XCTAssertNil(LoadedMaps.decode(Array("{\"grants\": []}".utf8)))
+        bytes = LoadedMaps(fingerprint: "", maps: []).encode()
+        XCTAssertEqual(LoadedMaps.decode(bytes), LoadedMaps(fingerprint: "", maps: []))
+    }
+
+    func testMergedRangesJoinsOverlappingAndAdjacent() {
+        let r = NftRenderer.mergedRanges([(a("10.1.0.0"), a("10.1.255.255")), (a("10.0.0.0"), a("10.255.255.255")),
+                                          (a("192.168.0.0"), a("192.168.0.255")), (a("192.168.1.0"), a("192.168.1.255")),
+                                          (a("172.16.0.0"), a("172.16.0.0"))])
+        XCTAssertEqual(r.map { "\($0.0)-\($0.1)" }, ["10.0.0.0-10.255.255.255", "172.16.0.0-172.16.0.0", "192.168.0.0-192.168.1.255"])
+        let p = NftRenderer.mergedRanges([(UInt16(80), UInt16(90)), (443, 443), (85, 100), (101, 101), (65535, 65535)])
+        XCTAssertEqual(p.map { "\($0.0)-\($0.1)" }, ["80-101", "443-443", "65535-65535"])
+    }
+
+    func testRulesetKeepsDestinationMapsOutOfTheTextAndFingerprintsThem() throws {
+        let config = try XCTUnwrap(try? ConfigDecoder.decode(Self.config(denies: ["198.51.100.0/24", "203.0.113.0/25"])).get())
+        let rs = try XCTUnwrap(NftRenderer.render(config))
+        XCTAssertFalse(rs.text.contains("198.51.100.0"), "destination elements are loaded raw, not parsed by nft")
+        XCTAssertFalse(rs.text.contains("auto-merge"), "auto-merge makes libnftables load the whole ruleset")
+        XCTAssertTrue(rs.text.contains("counter fs_\(rs.skeletonFingerprint)") && rs.text.contains("counter fp_\(rs.fingerprint)"))
+        XCTAssertTrue(rs.fullText.contains("198.51.100.0-198.51.100.255 : goto v_out_deny"))
+        let v4 = try XCTUnwrap(rs.maps.first { $0.name == "g0_dst4" })
+        XCTAssertEqual(v4.intervals.first?.low, a("0.0.0.0"))
+        XCTAssertEqual(v4.intervals.last?.high, a("255.255.255.255"))
+
+        // Another prefix: same skeleton, other fingerprint. Another bundle shape: other skeleton.
+        let moved = try XCTUnwrap(NftRenderer.render(try ConfigDecoder.decode(Self.config(denies: ["198.51.100.0/24", "203.0.113.128/25"])).get()))
+        XCTAssertEqual(moved.skeletonFingerprint, rs.skeletonFingerprint)
+        XCTAssertNotEqual(moved.fingerprint, rs.fingerprint)
+        let ports = try XCTUnwrap(NftRenderer.render(try ConfigDecoder.decode(Self.config(denies: ["198.51.100.0/24"], tcp443: true)).get()))
+        XCTAssertNotEqual(ports.skeletonFingerprint, rs.skeletonFingerprint)
+    }
+
+    func testStagingTransactionPutsExtrasInlineAndRefusesOtherLines() throws {
+        let config = try ConfigDecoder.decode(Self.config(denies: ["198.51.100.0/24"])).get()
+        let rs = try XCTUnwrap(NftRenderer.render(config))
+        let extras = "add element inet gatepeer grants4a { 10.128.0.0/16 . 192.0.2.0/24 timeout 60s expires 60s }\n"
+            + "add element inet gatepeer grants4a { 10.128.1.0/24 . 192.0.2.7/32 timeout 9s expires 9s }\n"
+        let text = try XCTUnwrap(rs.stagingTransaction(extras: extras))
+        XCTAssertTrue(text.hasPrefix("table inet gatepeer_stage\ndelete table inet gatepeer_stage\ntable inet gatepeer_stage {\n  flags dormant\n"))
+        XCTAssertTrue(text.contains("  set grants4a {\n    elements = { 10.128.0.0/16 . 192.0.2.0/24 timeout 60s expires 60s, 10.128.1.0/24 . 192.0.2.7/32 timeout 9s expires 9s }\n"))
+        XCTAssertFalse(text.contains("add element"), "an add-element command makes libnftables load the whole ruleset")
+        XCTAssertNil(rs.stagingTransaction(extras: "flush ruleset\n"))
+        XCTAssertNil(rs.stagingTransaction(extras: "add element inet gatepeer nosuchset { 1.2.3.4 }\n"))
+    }
+
+    static func config(denies: [String], tcp443: Bool = false) -> String {
+        var rules = denies.map { "{\"action\": \"deny\", \"destination\": \"\($0)\"}" }
+        if tcp443 { rules.append("{\"action\": \"allow\", \"destination\": \"198.51.100.0/24\", \"protocol\": \"tcp\", \"ports\": [443]}") }
+        return """
+        {"links": [{"name": "gp0", "vxlanId": 10, "underlayDevice": "eth0", "outerIpAddress": "172.31.0.254",
+          "innerIpAddress": "10.255.255.254/9", "peers": [{"outerIpAddress": "100.64.152.4", "innerIpAddress": "10.255.255.1"}]}],
+         "filter": {"uplinkDevice": "uplink", "backendPrefixes": ["172.31.0.0/24"],
+          "outbound": [{"name": "fleet", "default": "allow", "rules": [\(rules.joined(separator: ", "))]}]}}
+        """
+    }
+}
