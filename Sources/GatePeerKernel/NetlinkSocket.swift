@@ -172,31 +172,9 @@ final class NetlinkSocket {
                 }
                 sent = n
             }
-            var done = false
-            while !done {
-                let n = mnl_socket_recvfrom(nl, receiveBuffer, NetlinkSocket.receiveSize)
-                if n < 0 {
-                    if Glibc.errno == EINTR { continue }
-                    if Glibc.errno == ENOBUFS {
-                        throw KernelError(object: "netlink acknowledgements", errno: ENOBUFS,
-                                          kernelMessage: "replies were lost; the outcome is unknown, run apply again")
-                    }
-                    throw KernelError(object: "netlink receive", errno: Glibc.errno)
-                }
-                var remaining = Int32(n)
-                var msg: UnsafePointer<nlmsghdr>? = UnsafePointer(receiveBuffer.assumingMemoryBound(to: nlmsghdr.self))
-                while let m = msg, mnl_nlmsg_ok(m, remaining) {
-                    defer { msg = UnsafePointer(mnl_nlmsg_next(m, &remaining)) }
-                    guard Int32(m.pointee.nlmsg_type) == NLMSG_ERROR else { continue }
-                    let seq = m.pointee.nlmsg_seq
-                    let (err, text) = NetlinkSocket.decodeError(m)
-                    if err != 0 {
-                        let what = chunk.sequences[seq]?() ?? "request \(seq)"
-                        failures.append(KernelError(object: what, errno: err, kernelMessage: text))
-                    }
-                    if seq == lastSeq { done = true }
-                }
-            }
+            failures += try receiveAcknowledgements(what: "netlink",
+                                                    describe: { chunk.sequences[$0]?() ?? "request \($0)" },
+                                                    isLast: { seq, _ in seq == lastSeq })
         }
         return failures
     }
@@ -219,28 +197,37 @@ extension NetlinkSocket {
             if Glibc.errno == EINTR { continue }
             throw KernelError(object: "nftables transaction (\(batch.bytes.count) bytes)", errno: Glibc.errno)
         }
+        // The last message's answer closes the batch; one on BEGIN means the kernel gave
+        // up on the whole of it.
+        return try receiveAcknowledgements(what: "nftables transaction",
+                                           describe: { batch.descriptions[$0] ?? "nftables message \($0)" },
+                                           isLast: { seq, err in seq == batch.lastSequence || (seq == batch.beginSequence && err != 0) })
+    }
+
+    /// Reads ACKs and errors until `isLast(sequence, errno)` says the request is done;
+    /// returns the errors, each named by `describe(sequence)`.
+    private func receiveAcknowledgements(what: String, describe: (UInt32) -> String,
+                                         isLast: (UInt32, Int32) -> Bool) throws -> [KernelError] {
         var failures: [KernelError] = []
         while true {
             let n = mnl_socket_recvfrom(nl, receiveBuffer, NetlinkSocket.receiveSize)
             if n < 0 {
                 if Glibc.errno == EINTR { continue }
-                throw KernelError(object: "nftables transaction", errno: Glibc.errno,
+                throw KernelError(object: "\(what) acknowledgements", errno: Glibc.errno,
                                   kernelMessage: Glibc.errno == ENOBUFS ? "replies were lost; the outcome is unknown, run apply again" : nil)
             }
             var remaining = Int32(n)
             var msg: UnsafePointer<nlmsghdr>? = UnsafePointer(receiveBuffer.assumingMemoryBound(to: nlmsghdr.self))
+            var done = false
             while let m = msg, mnl_nlmsg_ok(m, remaining) {
                 defer { msg = UnsafePointer(mnl_nlmsg_next(m, &remaining)) }
                 guard Int32(m.pointee.nlmsg_type) == NLMSG_ERROR else { continue }
                 let seq = m.pointee.nlmsg_seq
                 let (err, text) = NetlinkSocket.decodeError(m)
-                if err != 0 {
-                    failures.append(KernelError(object: batch.descriptions[seq] ?? "nftables message \(seq)", errno: err, kernelMessage: text))
-                }
-                // The last message's answer closes the batch; one on BEGIN means the
-                // kernel gave up on the whole of it.
-                if seq == batch.lastSequence || (seq == batch.beginSequence && err != 0) { return failures }
+                if err != 0 { failures.append(KernelError(object: describe(seq), errno: err, kernelMessage: text)) }
+                if isLast(seq, err) { done = true }
             }
+            if done { return failures }
         }
     }
 }
