@@ -16,10 +16,15 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 /// stopping at the first, so an operator fixes a file in one round.
 public enum ConfigDecoder {
     public static func decode(_ text: String) -> Result<GatePeerConfig, ConfigError> {
-        let root: JSONValue
+        var text = text
+        return text.withUTF8 { decode(bytes: $0) }
+    }
+
+    public static func decode(bytes: UnsafeBufferPointer<UInt8>) -> Result<GatePeerConfig, ConfigError> {
+        var root: JSONValue
         let dups: [(path: String, key: String, line: Int)]
         do {
-            (root, dups) = try JSONReader.parse(text)
+            (root, dups) = try JSONReader.parse(bytes: bytes)
         } catch let e as JSONSyntaxError {
             return .failure(ConfigError(problems: [ConfigProblem("", "not valid JSON: \(e)")]))
         } catch {
@@ -30,7 +35,14 @@ public enum ConfigDecoder {
             p.add(d.path.isEmpty ? d.key : "\(d.path).\(d.key)",
                   "key appears more than once (line \(d.line)); each key may be given once")
         }
-        let config = decodeRoot(root, &p)
+        var config = decodeRoot(root, &p)
+        root = .null  // the tree can go before the compiler runs
+        if var f = config?.filter {
+            config?.filter = nil
+            compileFilter(&f, path: "filter", &p)
+            // A policy that does not compile has no meaning to cross-check.
+            config = f.compiled == nil ? nil : config.map { var c = $0; c.filter = f; return c }
+        }
         if let config { crossCheck(config, &p) }
         if p.list.isEmpty, let config { return .success(config) }
         return .failure(ConfigError(problems: p.list))

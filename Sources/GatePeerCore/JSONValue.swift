@@ -45,7 +45,7 @@ public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
 /// Recursive-descent parser over UTF-8 bytes (RFC 8259), with a nesting limit so a
 /// hostile file cannot exhaust the stack of a root-privileged process.
 public struct JSONReader {
-    private let bytes: [UInt8]
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var line = 1
     private var lineStart = 0
@@ -66,7 +66,14 @@ public struct JSONReader {
     public private(set) var duplicateKeys: [(path: String, key: String, line: Int)] = []
 
     public static func parse(_ text: String) throws -> (JSONValue, duplicates: [(path: String, key: String, line: Int)]) {
-        var r = JSONReader(bytes: Array(text.utf8))
+        var text = text
+        return try text.withUTF8 { try parse(bytes: $0) }
+    }
+
+    /// Parses UTF-8 bytes in place (no copy into a String first: a policy file can be
+    /// 10 MB). Strings are validated as UTF-8 one by one.
+    public static func parse(bytes: UnsafeBufferPointer<UInt8>) throws -> (JSONValue, duplicates: [(path: String, key: String, line: Int)]) {
+        var r = JSONReader(bytes: bytes)
         r.skipWhitespace()
         let v = try r.parseValue()
         r.skipWhitespace()
@@ -74,7 +81,7 @@ public struct JSONReader {
         return (v, r.duplicateKeys)
     }
 
-    private init(bytes: [UInt8]) { self.bytes = bytes }
+    private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     private func error(_ message: String) -> JSONSyntaxError {
         JSONSyntaxError(line: line, column: index - lineStart + 1, message: message)
@@ -106,7 +113,7 @@ public struct JSONReader {
 
     private mutating func expectWord(_ w: String) throws {
         let u = Array(w.utf8)
-        guard index + u.count <= bytes.count, Array(bytes[index..<index + u.count]) == u else {
+        guard index + u.count <= bytes.count, bytes[index..<index + u.count].elementsEqual(u) else {
             throw error("expected a value")
         }
         index += u.count
@@ -169,16 +176,26 @@ public struct JSONReader {
 
     private mutating func parseString() throws -> String {
         index += 1
-        // Fast path: no escapes, so the string is a slice of the input.
+        // Fast path: no escapes, so the string is a slice of the input; ASCII needs no
+        // validation.
         var j = index
+        var ascii = true
         while j < bytes.count {
             let c = bytes[j]
             if c == UInt8(ascii: "\"") {
-                guard let s = String(validating: bytes[index..<j], as: UTF8.self) else { throw error("invalid UTF-8 in a string") }
+                let slice = UnsafeBufferPointer(rebasing: bytes[index..<j])
+                let s: String
+                if ascii {
+                    s = String(decoding: slice, as: UTF8.self)
+                } else {
+                    guard let v = String(validating: slice, as: UTF8.self) else { throw error("invalid UTF-8 in a string") }
+                    s = v
+                }
                 index = j + 1
                 return s
             }
             if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            ascii = ascii && c < 0x80
             j += 1
         }
         var out: [UInt8] = Array(bytes[index..<j])
@@ -268,6 +285,6 @@ public struct JSONReader {
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard digits() > 0 else { throw error("invalid number") }
         }
-        return .number(String(decoding: bytes[start..<index], as: UTF8.self))
+        return .number(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
     }
 }

@@ -1,13 +1,14 @@
 /// Renders the filter section into gatepeer's one nftables table, `inet gatepeer`.
 ///
 /// Layout (names are prefixed: nft keywords such as `fwd` cannot be chain names):
-///   forward (hook forward): established/related accepted; traffic from tunnels -> outbound,
-///     traffic into tunnels -> inbound.
+///   forward (hook forward): established/related accepted; traffic from tunnels -> outbound
+///     (what returns from there is allowed: counted and accepted), traffic into tunnels -> inbound.
 ///   outbound: tunnel to tunnel and to backends accepted; `ip saddr vmap @groups4` picks the
 ///     device's group chain; sources in no group are denied.
 ///   g<N>: domain sets first (learned hosts are the most specific prefixes), then
 ///     `ip daddr vmap @g<N>_dst4` (disjoint intervals with per-element counters) whose
-///     values are verdict chains or bundle chains g<N>_b<K> (port map, protocol map, fallback).
+///     values are `return` (allow), `continue` (deny: the chain's last rule counts, logs and
+///     drops) or bundle chains g<N>_b<K> (port map, protocol map, fallback); see MapInterval.
 ///   inbound: backend rules, then drop (counted, logged at a limited rate).
 ///   mss_clamp (hook forward, priority mangle): SYNs in and out of tunnels clamped to the route MTU.
 ///   postrouting (hook nat): masquerade/SNAT of device traffic on the uplink; per-link SNAT of
@@ -74,6 +75,8 @@ public struct NftRuleset: Equatable, Sendable {
     public static func ruleCounter(group: Int, rule: Int) -> String { "r\(group)_\(rule)" }
     public static func defaultCounter(group: Int) -> String { "g\(group)_default" }
     public static func groupMap(group: Int, family: IPAddress.Family) -> String { "g\(group)_dst\(family == .v4 ? 4 : 6)" }
+    /// Destination maps larger than this are split into shards (IntervalMap.shards).
+    public static let shardLimit = 2048
 }
 
 public enum NftRenderer {
@@ -182,18 +185,32 @@ public enum NftRenderer {
         for (gi, c) in compiled.enumerated() {
             for (family, intervals) in [(IPAddress.Family.v4, c.v4), (.v6, c.v6)] {
                 let name = NftRuleset.groupMap(group: gi, family: family)
-                out.append("  map \(name) {")
-                out.append("    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr") : verdict")
-                out.append("    flags interval")
-                out.append("    counter")
-                out.append("  }")
+                let type = family == .v4 ? "ipv4_addr" : "ipv6_addr"
                 // Elements go in raw (NftRuleset.maps), each with the map's counter.
-                maps.append(IntervalMap(name: name, family: family, intervals: intervals.map { iv in
+                let mapped = intervals.map { iv in
                     switch iv.target {
-                    case .outcome(let o): return MapInterval(low: iv.low, high: iv.high, chain: chainFor(gi, o, viaRuleChain: false))
-                    case .bundle(let b): return MapInterval(low: iv.low, high: iv.high, chain: "g\(gi)_b\(b)")
+                    case .outcome(let o):
+                        return MapInterval(low: iv.low, high: iv.high, verdict: o.action == .allow ? MapInterval.allow : MapInterval.deny)
+                    case .bundle(let b): return MapInterval(low: iv.low, high: iv.high, verdict: "g\(gi)_b\(b)")
                     }
-                }))
+                }
+                let shards = IntervalMap.shards(mapped, family: family, limit: NftRuleset.shardLimit)
+                if shards.count == 1 {
+                    out.append(contentsOf: ["  map \(name) {", "    type \(type) : verdict", "    flags interval", "    counter", "  }"])
+                    maps.append(IntervalMap(name: name, family: family, intervals: mapped))
+                } else {
+                    // g<N>_dst<F> picks the shard: a map and a chain of the same name per prefix.
+                    for (prefix, part) in shards {
+                        let s = IntervalMap.shardName(group: gi, prefix: prefix)
+                        out.append(contentsOf: ["  map \(s) {", "    type \(type) : verdict", "    flags interval", "    counter", "  }",
+                                                "  chain \(s) {", "    \(family == .v4 ? "ip" : "ip6") daddr vmap @\(s)",
+                                                "    goto v_out_deny", "  }"])
+                        maps.append(IntervalMap(name: s, family: family, intervals: part))
+                    }
+                    out.append(contentsOf: ["  map \(name) {", "    type \(type) : verdict", "    flags interval",
+                                            "    elements = { " + shards.map { "\($0.prefix) : goto \(IntervalMap.shardName(group: gi, prefix: $0.prefix))" }
+                                                .joined(separator: ", ") + " }", "  }"])
+                }
                 elements += intervals.count
             }
             for (bi, b) in c.bundles.enumerated() {
@@ -243,6 +260,7 @@ public enum NftRenderer {
             }
             out.append("    ip daddr vmap @\(NftRuleset.groupMap(group: gi, family: .v4))")
             out.append("    ip6 daddr vmap @\(NftRuleset.groupMap(group: gi, family: .v6))")
+            out.append("    goto v_out_deny")  // the maps' `continue`
             out.append("  }")
         }
 
@@ -303,6 +321,7 @@ public enum NftRenderer {
         out.append("    type filter hook forward priority filter; policy accept;")
         out.append("    ct state established,related accept")
         out.append("    iifname \(tunnelSet) jump outbound")
+        out.append("    iifname \(tunnelSet) goto v_out_allow")  // a destination map's `return`
         out.append("    oifname \(tunnelSet) jump inbound")
         out.append("  }")
 

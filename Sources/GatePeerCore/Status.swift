@@ -146,7 +146,15 @@ public struct FilterStatus: Sendable {
             let compiled = ruleset.compiled[gi]
             for (low, count) in elements[gi] ?? [] {
                 let table = low.family == .v4 ? compiled.v4 : compiled.v6
-                guard let iv = table.first(where: { $0.low <= low && low <= $0.high }) else { continue }
+                // Sorted and disjoint: the last interval starting at or before `low` (a shard
+                // holds clipped pieces of an interval; each piece counts for the whole).
+                var lo = 0, hi = table.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if table[mid].low <= low { lo = mid + 1 } else { hi = mid }
+                }
+                guard lo > 0, low <= table[lo - 1].high else { continue }
+                let iv = table[lo - 1]
                 if case .outcome(let o) = iv.target { perRule[o.rule, default: PacketCount(packets: 0, bytes: 0)] = perRule[o.rule, default: PacketCount(packets: 0, bytes: 0)] + count }
             }
             for k in group.rules.indices {

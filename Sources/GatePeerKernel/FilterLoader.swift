@@ -197,14 +197,7 @@ public final class MapCache {
     }
 
     func load() -> LoadedMaps? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, st.st_size > 0 else { return nil }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
-        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n == bytes.count else { return nil }
+        guard let bytes = Files.readAll(path), !bytes.isEmpty else { return nil }
         return LoadedMaps.decode(bytes)
     }
 

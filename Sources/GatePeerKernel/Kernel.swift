@@ -115,11 +115,12 @@ public final class Kernel {
     /// named map, the low address of each element with its count. One listing of the
     /// table: every libnftables listing loads the whole ruleset first, so one per map
     /// would pay that again and again.
-    public func mapElementCounters(_ maps: [String]) throws -> [String: [(IPAddress, PacketCount)]] {
+    /// (low address, counter) of every element of the maps whose names `include` accepts.
+    public func mapElementCounters(_ include: (String) -> Bool) throws -> [String: [(IPAddress, PacketCount)]] {
         let text = try nft.run("list table inet gatepeer", what: "nftables list table", json: true)
         var out: [String: [(IPAddress, PacketCount)]] = [:]
         for obj in NftJSON.objects(text, kind: "map") {
-            guard case .string(let name)? = obj["name"], maps.contains(name), case .array(let elems)? = obj["elem"] else { continue }
+            guard case .string(let name)? = obj["name"], include(name), case .array(let elems)? = obj["elem"] else { continue }
             for pair in elems {
                 guard case .array(let kv) = pair, let key = kv.first, case .object = key,
                       let elem = key["elem"], let low = NftJSON.lowAddress(elem["val"]) else { continue }

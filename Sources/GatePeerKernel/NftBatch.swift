@@ -156,7 +156,7 @@ struct NftBatch {
 }
 
 extension NftBatch {
-    /// Interval-map elements of `intervals` (start element with `goto chain`, end element
+    /// Interval-map elements of `intervals` (start element with its verdict, end element
     /// at high+1 flagged INTERVAL_END, none past the family's last address), as many
     /// messages as they need. `add: false` deletes them (keys only).
     mutating func intervalElements(table: String, map: String, _ intervals: [MapInterval], add: Bool) {
@@ -176,8 +176,15 @@ extension NftBatch {
                 if add {
                     let data = nestStart(UInt16(NFTA_SET_ELEM_DATA.rawValue))
                     let verdict = nestStart(UInt16(NFTA_DATA_VERDICT.rawValue))
-                    attr(UInt16(NFTA_VERDICT_CODE.rawValue), be32: UInt32(bitPattern: NFT_GOTO.rawValue))
-                    attr(UInt16(NFTA_VERDICT_CHAIN.rawValue), string: iv.chain)
+                    switch iv.verdict {
+                    case MapInterval.allow:
+                        attr(UInt16(NFTA_VERDICT_CODE.rawValue), be32: UInt32(bitPattern: NFT_RETURN.rawValue))
+                    case MapInterval.deny:
+                        attr(UInt16(NFTA_VERDICT_CODE.rawValue), be32: UInt32(bitPattern: NFT_CONTINUE.rawValue))
+                    default:
+                        attr(UInt16(NFTA_VERDICT_CODE.rawValue), be32: UInt32(bitPattern: NFT_GOTO.rawValue))
+                        attr(UInt16(NFTA_VERDICT_CHAIN.rawValue), string: iv.verdict)
+                    }
                     nestEnd(verdict)
                     nestEnd(data)
                 }

@@ -75,11 +75,11 @@ final class Daemon: @unchecked Sendable {
     }
 
     private func reload() {
-        guard let data = FileManager.default.contents(atPath: configPath), let text = String(data: data, encoding: .utf8) else {
+        guard let data = Files.readAll(configPath) else {
             log("reload: cannot read \(configPath); keeping the running config")
             return
         }
-        switch ConfigDecoder.decode(text) {
+        switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
         case .success(let c):
             config = c
             nextResolve = [:]

@@ -160,16 +160,14 @@ func stderr(_ s: String) {
 
 /// Loads and validates; on bad input prints every problem and exits 2 before any kernel access.
 func loadConfig(_ path: String) -> GatePeerConfig {
-    guard let data = FileManager.default.contents(atPath: path) else {
+    // Before the first large allocation, which the file itself is.
+    if let size = Files.size(path), size > 1 << 20 { Memory.prepareForLargeInput() }
+    guard let data = Files.readAll(path) else {
         stderr("gatepeer: cannot read config \(path): \(String(cString: strerror(errno)))")
         exit(Exit.usage.rawValue)
     }
-    guard let text = String(data: data, encoding: .utf8) else {
-        stderr("gatepeer: \(path): not UTF-8 text")
-        exit(Exit.usage.rawValue)
-    }
-    if data.count > 1 << 20 { Memory.prepareForLargeInput() }
-    switch ConfigDecoder.decode(text) {
+    // Strings are checked as UTF-8 where they are parsed; the error names the line.
+    switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
     case .success(let c): return c
     case .failure(let e):
         stderr("gatepeer: \(path): \(e.problems.count) problem(s):")
@@ -258,10 +256,11 @@ func run(_ o: Options) -> Exit {
             if let f = config.filter {
                 var elements: [Int: [(IPAddress, PacketCount)]] = [:]
                 if observed.filter != nil {
-                    let names = f.outbound.indices.flatMap { gi in [IPAddress.Family.v4, .v6].map { NftRuleset.groupMap(group: gi, family: $0) } }
-                    let counted = (try? kernel.mapElementCounters(names)) ?? [:]
-                    for gi in f.outbound.indices {
-                        elements[gi] = [IPAddress.Family.v4, .v6].flatMap { counted[NftRuleset.groupMap(group: gi, family: $0)] ?? [] }
+                    // The maps the kernel holds, sharded or not, whatever this config renders.
+                    let counted = (try? kernel.mapElementCounters { IntervalMap.destinationGroup(ofMap: $0) != nil }) ?? [:]
+                    for (name, list) in counted {
+                        guard let gi = IntervalMap.destinationGroup(ofMap: name), f.outbound.indices.contains(gi) else { continue }
+                        elements[gi, default: []] += list
                     }
                 }
                 report.filter = FilterStatus(config: config, observed: observed, ruleset: plan.ruleset, elements: elements)

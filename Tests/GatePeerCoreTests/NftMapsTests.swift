@@ -3,20 +3,20 @@ import XCTest
 
 final class NftMapsTests: XCTestCase {
     func a(_ s: String) -> IPAddress { IPAddress(s)! }
-    func iv(_ lo: String, _ hi: String, _ chain: String) -> MapInterval { MapInterval(low: a(lo), high: a(hi), chain: chain) }
+    func iv(_ lo: String, _ hi: String, _ chain: String) -> MapInterval { MapInterval(low: a(lo), high: a(hi), verdict: chain) }
 
     func testDeltaKeepsUnchangedIntervalsAndReplacesChangedOnesWhole() {
         let old = IntervalMap(name: "g0_dst4", family: .v4, intervals: [
-            iv("0.0.0.0", "9.255.255.255", "v_out_allow"),
-            iv("10.0.0.0", "10.0.0.255", "v_out_deny"),
-            iv("10.0.1.0", "10.0.1.255", "v_out_deny"),
-            iv("10.0.2.0", "255.255.255.255", "v_out_allow"),
+            iv("0.0.0.0", "9.255.255.255", "return"),
+            iv("10.0.0.0", "10.0.0.255", "continue"),
+            iv("10.0.1.0", "10.0.1.255", "continue"),
+            iv("10.0.2.0", "255.255.255.255", "return"),
         ])
         // 10.0.0.0/24 now allowed (merged into the first interval), 10.0.1.0/24 changes chain.
         let new = IntervalMap(name: "g0_dst4", family: .v4, intervals: [
-            iv("0.0.0.0", "10.0.0.255", "v_out_allow"),
+            iv("0.0.0.0", "10.0.0.255", "return"),
             iv("10.0.1.0", "10.0.1.255", "r0_7"),
-            iv("10.0.2.0", "255.255.255.255", "v_out_allow"),
+            iv("10.0.2.0", "255.255.255.255", "return"),
         ])
         let (remove, add) = new.delta(from: old)
         XCTAssertEqual(remove, [old.intervals[0], old.intervals[1], old.intervals[2]])
@@ -25,7 +25,7 @@ final class NftMapsTests: XCTestCase {
     }
 
     func testDeltaAgainstEmptyIsEverything() {
-        let m = IntervalMap(name: "g0_dst6", family: .v6, intervals: [iv("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "v_out_deny")])
+        let m = IntervalMap(name: "g0_dst6", family: .v6, intervals: [iv("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "continue")])
         let (remove, add) = m.delta(from: IntervalMap(name: "g0_dst6", family: .v6, intervals: []))
         XCTAssertEqual(remove, [])
         XCTAssertEqual(add, m.intervals)
@@ -33,8 +33,8 @@ final class NftMapsTests: XCTestCase {
 
     func testLoadedMapsRoundTripAndRejectsDamage() {
         let maps = LoadedMaps(fingerprint: "0123456789abcdef", maps: [
-            IntervalMap(name: "g0_dst4", family: .v4, intervals: [iv("0.0.0.0", "20.0.0.255", "v_out_deny"), iv("20.0.1.0", "255.255.255.255", "g0_b3")]),
-            IntervalMap(name: "g0_dst6", family: .v6, intervals: [iv("::", "2001:db8::ffff", "r0_1"), iv("2001:db8::1:0", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "v_out_allow")]),
+            IntervalMap(name: "g0_dst4", family: .v4, intervals: [iv("0.0.0.0", "20.0.0.255", "continue"), iv("20.0.1.0", "255.255.255.255", "g0_b3")]),
+            IntervalMap(name: "g0_dst6", family: .v6, intervals: [iv("::", "2001:db8::ffff", "r0_1"), iv("2001:db8::1:0", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "return")]),
         ])
         var bytes = maps.encode()
         XCTAssertEqual(LoadedMaps.decode(bytes), maps)
@@ -59,13 +59,80 @@ final class NftMapsTests: XCTestCase {
         XCTAssertEqual(p.map { "\($0.0)-\($0.1)" }, ["80-101", "443-443", "65535-65535"])
     }
 
+    func testShardsArePrefixAlignedBoundedAndClipTheIntervalsThatCrossThem() throws {
+        // 0.0.0.0-9.255.255.255 allow, then 40 /24 denies from 10.0.0.0, then allow to the top.
+        var ivs = [iv("0.0.0.0", "9.255.255.255", "return")]
+        for k in 0..<40 { ivs.append(iv("10.0.\(k).0", "10.0.\(k).255", "continue")) }
+        ivs.append(iv("10.0.40.0", "255.255.255.255", "return"))
+        XCTAssertEqual(IntervalMap.shards(ivs, family: .v4, limit: ivs.count).map(\.prefix.description), ["0.0.0.0/0"], "fits: one shard")
+
+        let shards = IntervalMap.shards(ivs, family: .v4, limit: 8)
+        XCTAssertGreaterThan(shards.count, 5)
+        var next: IPAddress? = a("0.0.0.0")
+        for (prefix, part) in shards {
+            XCTAssertLessThanOrEqual(part.count, 8, "\(prefix)")
+            XCTAssertEqual(prefix.network, prefix, "aligned: \(prefix)")
+            XCTAssertEqual(part.first?.low, prefix.address, "\(prefix) starts where its prefix does")
+            XCTAssertEqual(part.last?.high, prefix.lastAddress, "\(prefix) ends where its prefix does")
+            XCTAssertEqual(prefix.address, next, "shards tile the space in order")
+            for (x, y) in zip(part, part.dropFirst()) { XCTAssertEqual(x.high.successor, y.low) }
+            next = prefix.lastAddress.successor
+        }
+        XCTAssertNil(next, "the last shard ends at 255.255.255.255")
+        // Every address keeps its verdict: the shards are the same map, cut.
+        for probe in ["0.0.0.1", "9.255.255.255", "10.0.0.0", "10.0.17.9", "10.0.39.255", "10.0.40.0", "10.0.255.1", "200.1.2.3"] {
+            let want = ivs.first { $0.low <= a(probe) && a(probe) <= $0.high }?.verdict
+            let got = shards.flatMap(\.intervals).first { $0.low <= a(probe) && a(probe) <= $0.high }?.verdict
+            XCTAssertEqual(got, want, probe)
+        }
+        XCTAssertEqual(IntervalMap.shardName(group: 2, prefix: IPPrefix("10.0.16.0/20")!), "g2_d4_0a001000_20")
+        XCTAssertEqual(IntervalMap.shardName(group: 0, prefix: IPPrefix("2001:db8::/32")!), "g0_d6_20010db8000000000000000000000000_32")
+        XCTAssertEqual(IntervalMap(name: "g12_d4_0a001000_20", family: .v4, intervals: []).group, 12)
+        XCTAssertEqual(["g0_dst4", "g3_dst6", "g3_d6_20010db8000000000000000000000000_32", "g0_b1_0p", "groups4", "g0_dom4a", "in0_ports"]
+                        .map { IntervalMap.destinationGroup(ofMap: $0) }, [0, 3, 3, nil, nil, nil, nil])
+    }
+
+    func testLargeDestinationMapIsRenderedAsShardsBehindAFirstLevelMap() throws {
+        let denies = (0..<(NftRuleset.shardLimit + 10)).map { "20.\($0 / 256).\($0 % 256).0/24" }
+        let rs = try XCTUnwrap(NftRenderer.render(try ConfigDecoder.decode(Self.config(denies: denies)).get()))
+        XCTAssertFalse(rs.maps.contains { $0.name == "g0_dst4" }, "g0_dst4 only picks the shard")
+        XCTAssertTrue(rs.maps.contains { $0.name == "g0_dst6" }, "the small IPv6 map is not cut")
+        let shards = rs.maps.filter { $0.name.hasPrefix("g0_d4_") }
+        XCTAssertGreaterThan(shards.count, 1)
+        XCTAssertEqual(shards.reduce(0) { $0 + $1.intervals.count } >= denies.count, true)
+        for m in shards {
+            XCTAssertTrue(rs.text.contains("  map \(m.name) {\n    type ipv4_addr : verdict\n    flags interval\n    counter\n  }"), m.name)
+            XCTAssertTrue(rs.text.contains("  chain \(m.name) {\n    ip daddr vmap @\(m.name)\n    goto v_out_deny\n  }"), m.name)
+        }
+        let first = try XCTUnwrap(rs.text.firstRange(of: "  map g0_dst4 {")).lowerBound
+        XCTAssertTrue(rs.text[first...].contains(": goto \(shards[0].name)"))
+        XCTAssertTrue(rs.fullText.contains("20.0.3.0-20.0.3.255 : continue"))
+    }
+
+    func testFastIPv4PrefixParserAgreesWithTheGeneralOne() {
+        for text in ["10.0.0.0/8", "0.0.0.0/0", "255.255.255.255/32", "192.168.1.7/24", "1.2.3.4/33", "1.2.3.4/",
+                     "1.2.3/24", "1.2.3.4.5/8", "01.2.3.4/8", "1.2.3.4/08", "256.1.1.1/8", "1.2.3.4", "::/0", "a.b.c.d/8",
+                     "1..3.4/8", "1.2.3.4/8x", " 1.2.3.4/8", "1.2.3.4/0"] {
+            let fast = IPPrefix.v4Prefix(text.utf8)
+            // The general parser, without the fast path: address, then length.
+            var slow: IPPrefix? = nil
+            if let slash = text.firstIndex(of: "/"), let addr = IPAddress(String(text[..<slash])), addr.family == .v4 {
+                let len = text[text.index(after: slash)...]
+                if let n = Int(len), !len.isEmpty, len.allSatisfy(\.isNumber), !(len.count > 1 && len.first == "0"), n <= 32 {
+                    slow = IPPrefix(address: addr, length: n)
+                }
+            }
+            XCTAssertEqual(fast, slow, text)
+        }
+    }
+
     func testRulesetKeepsDestinationMapsOutOfTheTextAndFingerprintsThem() throws {
         let config = try XCTUnwrap(try? ConfigDecoder.decode(Self.config(denies: ["198.51.100.0/24", "203.0.113.0/25"])).get())
         let rs = try XCTUnwrap(NftRenderer.render(config))
         XCTAssertFalse(rs.text.contains("198.51.100.0"), "destination elements are loaded raw, not parsed by nft")
         XCTAssertFalse(rs.text.contains("auto-merge"), "auto-merge makes libnftables load the whole ruleset")
         XCTAssertTrue(rs.text.contains("counter fs_\(rs.skeletonFingerprint)") && rs.text.contains("counter fp_\(rs.fingerprint)"))
-        XCTAssertTrue(rs.fullText.contains("198.51.100.0-198.51.100.255 : goto v_out_deny"))
+        XCTAssertTrue(rs.fullText.contains("198.51.100.0-198.51.100.255 : continue"))
         let v4 = try XCTUnwrap(rs.maps.first { $0.name == "g0_dst4" })
         XCTAssertEqual(v4.intervals.first?.low, a("0.0.0.0"))
         XCTAssertEqual(v4.intervals.last?.high, a("255.255.255.255"))
