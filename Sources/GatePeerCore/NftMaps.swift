@@ -274,19 +274,14 @@ extension IntervalMap {
     /// Folds the map into a running FNV-1a hash (the table fingerprint covers the elements
     /// without rendering them as text).
     func digest(into h: inout UInt64) {
-        func mix(_ v: UInt64) {
-            var x = v
-            for _ in 0..<8 {
-                h ^= x & 0xff
-                h = h &* 0x0000_0100_0000_01b3
-                x >>= 8
-            }
-        }
+        // Word at a time (change detection, not security); a verdict's bytes are hashed
+        // once per run of equal verdicts.
+        func mix(_ v: UInt64) { h = (h ^ v) &* 0x0000_0100_0000_01b3 }
         h = fnv1a64(name.utf8, seed: h)
+        var lastVerdict = "", verdictHash: UInt64 = 0
         for iv in intervals {
-            mix(iv.low.high); mix(iv.low.low); mix(iv.high.high); mix(iv.high.low)
-            h = fnv1a64(iv.verdict.utf8, seed: h)
-            mix(0)
+            if iv.verdict != lastVerdict { lastVerdict = iv.verdict; verdictHash = fnv1a64(iv.verdict.utf8) }
+            mix(iv.low.high); mix(iv.low.low); mix(iv.high.high); mix(iv.high.low); mix(verdictHash)
         }
     }
 }
