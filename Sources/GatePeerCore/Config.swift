@@ -6,11 +6,14 @@ public struct GatePeerConfig: Equatable, Sendable {
     public var links: [VPGLink]
     /// nil: gatepeer keeps no nftables table (and removes its table if one is there).
     public var filter: FilterConfig?
+    /// IPsec site-to-site links (rendered and applied by `gatepeer ipsec`).
+    public var ipsec: IPsecConfig?
 
-    public init(forwarding: Bool = true, links: [VPGLink], filter: FilterConfig? = nil) {
+    public init(forwarding: Bool = true, links: [VPGLink], filter: FilterConfig? = nil, ipsec: IPsecConfig? = nil) {
         self.forwarding = forwarding
         self.links = links
         self.filter = filter
+        self.ipsec = ipsec
     }
 }
 

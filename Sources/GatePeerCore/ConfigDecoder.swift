@@ -65,8 +65,13 @@ public enum ConfigDecoder {
             filter = decodeFilter(f, links: ok ? links : nil, &p)
             if filter == nil { ok = false }
         }
-        o.finish(&p, known: ["forwarding", "links", "filter"])
-        return ok ? GatePeerConfig(forwarding: forwarding, links: links, filter: filter) : nil
+        var ipsec: IPsecConfig? = nil
+        if let v = o.value("ipsec", &p) {
+            ipsec = decodeIPsec(v, &p)
+            if ipsec == nil { ok = false }
+        }
+        o.finish(&p, known: ["forwarding", "links", "filter", "ipsec"])
+        return ok ? GatePeerConfig(forwarding: forwarding, links: links, filter: filter, ipsec: ipsec) : nil
     }
 
     private static func decodeLink(_ v: JSONValue, path: String, _ p: inout Problems) -> VPGLink? {
@@ -245,6 +250,12 @@ public enum ConfigDecoder {
     // MARK: rules across links
 
     private static func crossCheck(_ c: GatePeerConfig, _ p: inout Problems) {
+        // IPsec proposals and selectors (errors only: warnings are `ipsec lint`'s to print).
+        for (i, site) in (c.ipsec?.sites ?? []).enumerated() {
+            for f in IPsecLint.check(site, path: "ipsec.sites[\(i)]", deviceSubnets: c.links.map { ($0.name, $0.deviceSubnet) }) where f.severity == .error {
+                p.add(f.path, f.message)
+            }
+        }
         for (i, a) in c.links.enumerated() {
             for (j, b) in c.links.enumerated() where j < i {
                 if a.name == b.name {

@@ -25,6 +25,8 @@ commands:
   run        the service: apply, then keep converging (drift repair, SIGHUP reload, DNS refresh)
   filter     check SRC DST [PROTO[/PORT]]: the verdict for one packet and the rule deciding it;
              show: the nftables table the config compiles to
+  ipsec      render (swanctl, strongswan-legacy, libreswan, sheet; --side local|remote), lint,
+             psk, apply: IPsec site-to-site configuration for both ends
 
 options:
   -c, --config FILE   config file (default \(defaultConfigPath))
@@ -80,6 +82,7 @@ let commandUsage: [String: String] = [
     survives re-apply and restart, and its nft elements expire by themselves.
     revoke: remove a grant (same --from/--to/--proto/--port). grants: list active grants.
     """,
+    "ipsec": ipsecUsage,
     "run": """
     usage: gatepeer run [-c FILE] [--resync SECONDS]
 
@@ -137,8 +140,8 @@ func parseArguments(_ args: [String]) throws -> Options {
             o.resync = n
             i += 1
         default:
-            if a.hasPrefix("--config=") { o.configPath = String(a.dropFirst("--config=".count)) } else if first == "filter" {
-                o.positional.append(a)  // the filter subcommands parse their own flags
+            if a.hasPrefix("--config=") { o.configPath = String(a.dropFirst("--config=".count)) } else if first == "filter" || first == "ipsec" {
+                o.positional.append(a)  // the filter and ipsec subcommands parse their own flags
             } else if a.hasPrefix("-") && a.count > 1 {
                 throw UsageError(message: "unknown option \"\(a)\" for \(first)")
             } else if first == "filter" {
@@ -236,6 +239,9 @@ func run(_ o: Options) -> Exit {
 
     case "filter":
         return runFilter(o)
+
+    case "ipsec":
+        return runIPsec(o)
 
     case "run":
         let config = loadConfig(o.configPath)

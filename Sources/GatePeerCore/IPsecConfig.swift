@@ -1,0 +1,297 @@
+/// IPsec site-to-site links: one source of truth per site, rendered for both ends
+/// (IPsecRender) and linted (IPsecLint). docs/ipsec.md explains the fields.
+public struct IPsecSite: Equatable, Sendable {
+    public enum Mode: String, Sendable, CaseIterable { case policy, route }
+    public enum StartAction: String, Sendable, CaseIterable { case trap, start, none }
+    public enum DPDAction: String, Sendable, CaseIterable { case restart, clear, trap }
+    public enum Profile: String, Sendable, CaseIterable { case strong, compatible }
+
+    public struct End: Equatable, Sendable {
+        /// Outside (public) address.
+        public var address: IPAddress
+        /// IKE identity; the outside address when not given.
+        public var id: String
+        /// Traffic selectors (route mode: 0.0.0.0/0 when not given).
+        public var subnets: [IPPrefix]
+        /// Route mode: this end's inside tunnel address, e.g. 169.254.21.2/30.
+        public var insideAddress: IPPrefix?
+    }
+
+    public enum Auth: Equatable, Sendable {
+        /// A pre-shared key read from a file (0600 or stricter).
+        case psk(file: String)
+        /// Our certificate and key, and the CA that signs the other end's certificate.
+        case certificates(cert: String, key: String, ca: String)
+    }
+
+    public var name: String
+    public var local: End
+    public var remote: End
+    public var mode: Mode
+    /// Route mode: the XFRM interface id (if_id_in = if_id_out).
+    public var ifId: UInt32?
+    public var ikeVersion: Int
+    public var legacyIKEv1: Bool
+    public var profile: Profile
+    /// nil: the profile's.
+    public var ikeProposals: [String]?
+    public var espProposals: [String]?
+    public var ikeLifetime: Int
+    public var childLifetime: Int
+    public var dpdDelay: Int
+    public var dpdTimeout: Int
+    public var dpdAction: DPDAction
+    public var startAction: StartAction
+    public var auth: Auth
+    public var allowWeak: Bool
+    /// Traffic selectors may overlap a link's device subnet (usually: local = devices).
+    public var overlapsDevicesIntended: Bool
+    public var mtu: Int
+    public var mss: Int?
+
+    public var effectiveIKE: [String] { ikeProposals ?? IPsecSite.profileProposals(profile).ike }
+    public var effectiveESP: [String] { espProposals ?? IPsecSite.profileProposals(profile).esp }
+    /// Recommended TCP MSS inside the tunnel: MTU minus IPv4 and TCP headers.
+    public var effectiveMSS: Int { mss ?? mtu - 40 }
+
+    /// The strong profile follows RFC 8221/8247 and strongSwan's recommendations (AEAD,
+    /// a SHA-384 PRF, ECP-384; PFS on rekeying). The compatible one is what most
+    /// vendor routers accept without being weak (AES-CBC, SHA-256, MODP-2048).
+    public static func profileProposals(_ p: Profile) -> (ike: [String], esp: [String]) {
+        switch p {
+        case .strong: return (["aes256gcm16-prfsha384-ecp384"], ["aes256gcm16-ecp384"])
+        case .compatible: return (["aes256-sha256-modp2048", "aes128-sha256-modp2048"], ["aes256-sha256-modp2048", "aes128-sha256-modp2048"])
+        }
+    }
+
+    /// The mirror image: the other end's view of the same site.
+    public var mirrored: IPsecSite {
+        var m = self
+        m.local = remote
+        m.remote = local
+        return m
+    }
+}
+
+public struct IPsecConfig: Equatable, Sendable {
+    public var sites: [IPsecSite]
+    public init(sites: [IPsecSite]) { self.sites = sites }
+}
+
+extension ConfigDecoder {
+    static func decodeIPsec(_ v: JSONValue, _ p: inout Problems) -> IPsecConfig? {
+        guard var o = ObjectReader(v, path: "ipsec", &p) else { return nil }
+        var sites: [IPsecSite] = []
+        var ok = true
+        if let items = o.array("sites", required: true, &p) {
+            for (i, item) in items.enumerated() {
+                if let s = decodeSite(item, path: "ipsec.sites[\(i)]", &p) {
+                    if sites.contains(where: { $0.name == s.name }) {
+                        p.add("ipsec.sites[\(i)].name", "\"\(s.name)\" is used by another site; valid: a unique name"); ok = false
+                    }
+                    sites.append(s)
+                } else { ok = false }
+            }
+        } else { ok = false }
+        o.finish(&p, known: ["sites"])
+        return ok ? IPsecConfig(sites: sites) : nil
+    }
+
+    /// Characters that would break out of a value in one of the rendered formats.
+    static func unsafeIdentity(_ s: String) -> Character? {
+        s.first { c in
+            guard let a = c.asciiValue else { return true }  // non-ASCII: no format agrees on it
+            return a < 0x20 || a == 0x7f || "\"'\\{}#$`;".contains(c)
+        }
+    }
+
+    private static func decodeSite(_ v: JSONValue, path: String, _ p: inout Problems) -> IPsecSite? {
+        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        var ok = true
+        let name = o.string("name", required: true, &p)
+        if let n = name {
+            let valid = !n.isEmpty && n.count <= 32 && n.first!.isASCII && n.first!.isLetter
+                && n.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+            if !valid {
+                p.add("\(path).name", "\"\(escapedForMessage(n))\" is not a valid site name; valid: 1-32 letters, digits, '-' or '_', starting with a letter (it becomes a section name in every format)")
+                ok = false
+            }
+        } else { ok = false }
+        let modeText = o.string("mode", required: false, &p) ?? "policy"
+        let mode = IPsecSite.Mode(rawValue: modeText)
+        if mode == nil { p.add("\(path).mode", "\"\(modeText)\" is not a mode; valid: policy, route"); ok = false }
+
+        var ifId: UInt32? = nil
+        var insides: (IPPrefix?, IPPrefix?) = (nil, nil)
+        if let r = o.value("route", &p) {
+            if mode != .route { p.add("\(path).route", "is only valid with \"mode\": \"route\""); ok = false }
+            if var ro = ObjectReader(r, path: "\(path).route", &p) {
+                ifId = ro.integer("ifId", in: 1...0xffff_ffff, &p).map { UInt32($0) }
+                for (k, key) in ["localInside", "remoteInside"].enumerated() {
+                    if let s = ro.string(key, required: false, &p) {
+                        let a = interfaceAddress(s, "\(path).route.\(key)", &p)
+                        if a == nil { ok = false }
+                        if k == 0 { insides.0 = a } else { insides.1 = a }
+                    }
+                }
+                ro.finish(&p, known: ["ifId", "localInside", "remoteInside"])
+            } else { ok = false }
+        }
+        if mode == .route && ifId == nil { p.add("\(path).route.ifId", "is required in route mode; valid: 1..4294967295 (the XFRM interface id)"); ok = false }
+        if let a = insides.0, let b = insides.1 {
+            if a.network != b.network || a.address == b.address {
+                p.add("\(path).route.remoteInside", "\(b) must be another address of \(a.network) (the local inside address's subnet)"); ok = false
+            }
+        } else if (insides.0 == nil) != (insides.1 == nil) {
+            p.add("\(path).route", "give both localInside and remoteInside, or neither"); ok = false
+        }
+
+        func end(_ key: String, inside: IPPrefix?) -> IPsecSite.End? {
+            guard let ev = o.value(key, &p) else { p.add("\(path).\(key)", "is required; valid: { \"address\": ..., \"subnets\": [...] }"); return nil }
+            guard var eo = ObjectReader(ev, path: "\(path).\(key)", &p) else { return nil }
+            var good = true
+            var address: IPAddress? = nil
+            if let a = eo.string("address", required: true, &p) {
+                address = IPAddress(a)
+                if address == nil || address!.isZero || address!.isMulticast || address!.isLoopback {
+                    p.add("\(path).\(key).address", "\"\(escapedForMessage(a))\" is not a unicast IP address; valid: such as 192.0.2.1"); good = false
+                }
+            } else { good = false }
+            var id = address.map { "\($0)" } ?? ""
+            if let i = eo.string("id", required: false, &p) {
+                if i.isEmpty || i.count > 255 {
+                    p.add("\(path).\(key).id", "must be 1-255 characters"); good = false
+                } else if let bad = unsafeIdentity(i) {
+                    p.add("\(path).\(key).id", "contains \(describe(bad)), which cannot be written safely in every format; valid: printable ASCII without quotes, backslash, braces, '#', '$', '`' or ';' (spaces are quoted)")
+                    good = false
+                } else { id = i }
+            }
+            var subnets: [IPPrefix] = []
+            if let items = eo.array("subnets", required: false, &p) {
+                for (k, item) in items.enumerated() {
+                    guard case .string(let s) = item else { p.add("\(path).\(key).subnets[\(k)]", "is \(item.typeName); valid: a prefix such as 10.1.0.0/24"); good = false; continue }
+                    if let n = network(s, "\(path).\(key).subnets[\(k)]", &p) { subnets.append(n) } else { good = false }
+                }
+            }
+            eo.finish(&p, known: ["address", "id", "subnets"])
+            guard good, let address else { return nil }
+            return IPsecSite.End(address: address, id: id, subnets: subnets, insideAddress: inside)
+        }
+        var local = end("local", inside: insides.0)
+        var remote = end("remote", inside: insides.1)
+        if local == nil || remote == nil { ok = false }
+        if let l = local, let r = remote, l.address.family != r.address.family {
+            p.add("\(path).remote.address", "\(r.address) is \(r.address.family.name) but local.address is \(l.address.family.name); valid: the same family"); ok = false
+        }
+        if mode == .route {
+            for k in [0, 1] {
+                let e = k == 0 ? local : remote
+                if var e, e.subnets.isEmpty {
+                    e.subnets = [IPPrefix("0.0.0.0/0")!]
+                    if k == 0 { local = e } else { remote = e }
+                }
+            }
+        }
+
+        let ikeVersion = o.integer("ikeVersion", in: 1...2, &p) ?? 2
+        let legacy = o.bool("legacyIKEv1", &p) ?? false
+        if ikeVersion == 1 && !legacy {
+            p.add("\(path).ikeVersion", "1 (IKEv1) needs \"legacyIKEv1\": true, and is weak (RFC 8247); valid: 2"); ok = false
+        }
+        let profileText = o.string("profile", required: false, &p) ?? "strong"
+        let profile = IPsecSite.Profile(rawValue: profileText)
+        if profile == nil { p.add("\(path).profile", "\"\(profileText)\" is not a profile; valid: strong, compatible"); ok = false }
+        func proposals(_ key: String) -> [String]? {
+            guard let items = o.array(key, required: false, &p) else { return nil }
+            if items.isEmpty { p.add("\(path).\(key)", "is empty; valid: at least one proposal, or leave it out for the profile's"); ok = false }
+            var out: [String] = []
+            for (k, item) in items.enumerated() {
+                guard case .string(let s) = item else { p.add("\(path).\(key)[\(k)]", "is \(item.typeName); valid: a proposal such as aes256gcm16-prfsha384-ecp384"); ok = false; continue }
+                out.append(s)
+            }
+            return out
+        }
+        let ike = proposals("ikeProposals"), esp = proposals("espProposals")
+        let ikeLifetime = o.integer("ikeLifetime", in: 300...86400, &p, hint: "seconds") ?? 28800
+        let childLifetime = o.integer("childLifetime", in: 120...86400, &p, hint: "seconds") ?? 3600
+        if childLifetime >= ikeLifetime {
+            p.add("\(path).childLifetime", "\(childLifetime) must be shorter than ikeLifetime (\(ikeLifetime)); valid: such as 3600 with 28800"); ok = false
+        }
+        var dpdDelay = 10, dpdTimeout = 30, dpdAction = IPsecSite.DPDAction.restart
+        if let d = o.value("dpd", &p) {
+            if var dp = ObjectReader(d, path: "\(path).dpd", &p) {
+                dpdDelay = dp.integer("delay", in: 1...3600, &p, hint: "seconds") ?? dpdDelay
+                dpdTimeout = dp.integer("timeout", in: 3...86400, &p, hint: "seconds") ?? dpdTimeout
+                if let a = dp.string("action", required: false, &p) {
+                    if let x = IPsecSite.DPDAction(rawValue: a) { dpdAction = x } else {
+                        p.add("\(path).dpd.action", "\"\(escapedForMessage(a))\" is not a DPD action; valid: restart, clear, trap"); ok = false
+                    }
+                }
+                if dpdTimeout < 3 * dpdDelay {
+                    p.add("\(path).dpd.timeout", "\(dpdTimeout) is less than 3 x delay (\(dpdDelay)); valid: at least \(3 * dpdDelay)"); ok = false
+                }
+                dp.finish(&p, known: ["delay", "timeout", "action"])
+            } else { ok = false }
+        }
+        let startText = o.string("startAction", required: false, &p) ?? "trap"
+        let start = IPsecSite.StartAction(rawValue: startText)
+        if start == nil { p.add("\(path).startAction", "\"\(escapedForMessage(startText))\" is not a start action; valid: trap (default: nothing leaks while down), start, none"); ok = false }
+
+        var auth: IPsecSite.Auth? = nil
+        func pathValue(_ r: inout ObjectReader, _ key: String, _ at: String) -> String? {
+            guard let s = r.string(key, required: true, &p) else { return nil }
+            guard s.hasPrefix("/"), !s.contains(where: { $0 == " " || $0 == "\"" || $0 == "\\" || $0 == "\n" || $0 == "#" || $0 == "{" || $0 == "}" }) else {
+                p.add("\(at).\(key)", "\"\(escapedForMessage(s))\" is not an absolute path without spaces, quotes, braces or '#'"); return nil
+            }
+            return s
+        }
+        let pskValue = o.value("psk", &p), certValue = o.value("certificate", &p)
+        switch (pskValue, certValue) {
+        case (let v?, nil):
+            if var po = ObjectReader(v, path: "\(path).psk", &p) {
+                if let f = pathValue(&po, "file", "\(path).psk") { auth = .psk(file: f) }
+                po.finish(&p, known: ["file"])
+            }
+        case (nil, let v?):
+            if var co = ObjectReader(v, path: "\(path).certificate", &p) {
+                let c = pathValue(&co, "cert", "\(path).certificate"), k = pathValue(&co, "key", "\(path).certificate"), a = pathValue(&co, "ca", "\(path).certificate")
+                if let c, let k, let a { auth = .certificates(cert: c, key: k, ca: a) }
+                co.finish(&p, known: ["cert", "key", "ca"])
+            }
+        case (nil, nil):
+            p.add("\(path)", "needs authentication: \"psk\": { \"file\": ... } or \"certificate\": { \"cert\", \"key\", \"ca\" }")
+        case (_?, _?):
+            p.add("\(path).certificate", "give either psk or certificate, not both")
+        }
+        if auth == nil { ok = false }
+        let allowWeak = o.bool("allowWeak", &p) ?? false
+        let intended = o.bool("overlapsDevicesIntended", &p) ?? false
+        let mtu = o.integer("mtu", in: 576...9000, &p, hint: "bytes (inner MTU of the tunnel)") ?? 1436
+        let mss = o.integer("mss", in: 536...8960, &p, hint: "bytes")
+        o.finish(&p, known: ["name", "mode", "route", "local", "remote", "ikeVersion", "legacyIKEv1", "profile", "ikeProposals",
+                             "espProposals", "ikeLifetime", "childLifetime", "dpd", "startAction", "psk", "certificate",
+                             "allowWeak", "overlapsDevicesIntended", "mtu", "mss"])
+        guard ok, let name, let mode, let local, let remote, let profile, let start, let auth else { return nil }
+        return IPsecSite(name: name, local: local, remote: remote, mode: mode, ifId: ifId, ikeVersion: ikeVersion, legacyIKEv1: legacy,
+                         profile: profile, ikeProposals: ike, espProposals: esp, ikeLifetime: ikeLifetime, childLifetime: childLifetime,
+                         dpdDelay: dpdDelay, dpdTimeout: dpdTimeout, dpdAction: dpdAction, startAction: start, auth: auth,
+                         allowWeak: allowWeak, overlapsDevicesIntended: intended, mtu: mtu, mss: mss)
+    }
+
+    /// A value quoted back in a message with control characters made visible.
+    public static func escapedForMessage(_ s: String) -> String {
+        s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
+    }
+
+    private static func describe(_ c: Character) -> String {
+        switch c {
+        case "\n": return "a newline"
+        case "\"": return "a double quote"
+        case "'": return "a single quote"
+        case "{", "}": return "a brace"
+        default:
+            if let a = c.asciiValue, a < 0x20 || a == 0x7f { return "a control character" }
+            return c.isASCII ? "'\(c)'" : "a non-ASCII character"
+        }
+    }
+}

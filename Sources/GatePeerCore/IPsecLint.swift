@@ -1,0 +1,259 @@
+/// Checks of an IPsec site beyond its shape: proposals against RFC 8221 (ESP), RFC 8247
+/// (IKEv2) and strongSwan's recommendations, traffic selectors, and the pre-shared key.
+/// Errors stop validate/render/apply; warnings are printed (and are the only trace of a
+/// weak algorithm a site allowed with `allowWeak`).
+public struct IPsecFinding: Equatable, Sendable, CustomStringConvertible {
+    public enum Severity: String, Sendable { case error, warning }
+    public let severity: Severity
+    public let path: String
+    public let message: String
+    public var description: String { "\(severity.rawValue): \(path): \(message)" }
+}
+
+public enum IPsecLint {
+    enum Kind { case encryption, aead, integrity, prf, dh, esn }
+
+    /// strongSwan proposal keywords gatepeer knows, and why some are weak.
+    static let keywords: [String: (kind: Kind, weak: String?)] = {
+        var k: [String: (kind: Kind, weak: String?)] = [:]
+        for b in ["128", "192", "256"] {
+            k["aes\(b)"] = (.encryption, nil)
+            k["aes\(b)ctr"] = (.encryption, nil)
+            k["camellia\(b)"] = (.encryption, nil)
+            for icv in ["8", "12", "16"] {
+                k["aes\(b)gcm\(icv)"] = (.aead, icv == "16" ? nil : "an ICV shorter than 16 octets (RFC 8221 recommends AES-GCM with a 16-octet ICV)")
+                k["aes\(b)ccm\(icv)"] = (.aead, icv == "16" ? nil : "an ICV shorter than 16 octets (RFC 8221)")
+            }
+            k["aes\(b)gcm"] = (.aead, nil)
+        }
+        k["chacha20poly1305"] = (.aead, nil)
+        k["3des"] = (.encryption, "3DES: 64-bit blocks (RFC 8221 SHOULD NOT, RFC 8247 MAY-)")
+        k["des"] = (.encryption, "DES: broken (RFC 8221 MUST NOT)")
+        k["cast128"] = (.encryption, "CAST-128: 64-bit blocks (not in RFC 8221)")
+        k["blowfish"] = (.encryption, "Blowfish: 64-bit blocks (not in RFC 8221)")
+        k["null"] = (.encryption, "no encryption (ENCR_NULL)")
+        for s in ["sha256", "sha384", "sha512", "aesxcbc", "aescmac"] { k[s] = (.integrity, nil) }
+        k["sha1"] = (.integrity, nil)  // HMAC-SHA1-96 is still allowed as integrity (RFC 8221 MUST-)
+        k["md5"] = (.integrity, "MD5 (RFC 8221 MUST NOT, RFC 8247 MUST NOT)")
+        for s in ["prfsha256", "prfsha384", "prfsha512", "prfaesxcbc", "prfaescmac"] { k[s] = (.prf, nil) }
+        k["prfsha1"] = (.prf, "SHA-1 as PRF (RFC 8247 MUST-, strongSwan: avoid)")
+        k["prfmd5"] = (.prf, "MD5 as PRF (RFC 8247 MUST NOT)")
+        for g in ["modp2048", "modp3072", "modp4096", "modp6144", "modp8192", "ecp256", "ecp384", "ecp521",
+                  "ecp256bp", "ecp384bp", "ecp512bp", "curve25519", "x25519", "curve448", "x448"] { k[g] = (.dh, nil) }
+        k["ecp224"] = (.dh, "ECP-224 (not recommended by RFC 8247)")
+        k["ecp224bp"] = (.dh, "ECP-224 Brainpool (not recommended by RFC 8247)")
+        k["modp768"] = (.dh, "MODP-768 (RFC 8247 MUST NOT)")
+        k["modp1024"] = (.dh, "MODP-1024 (RFC 8247 SHOULD NOT)")
+        k["modp1536"] = (.dh, "MODP-1536 (RFC 8247 MAY-; below 2048 bits)")
+        k["ecp192"] = (.dh, "ECP-192 (below 128-bit security)")
+        k["modp1024s160"] = (.dh, "MODP-1024 with subgroup (RFC 8247 SHOULD NOT)")
+        k["modp2048s224"] = (.dh, "MODP-2048 with 224-bit subgroup (RFC 8247 SHOULD NOT)")
+        k["modp2048s256"] = (.dh, "MODP-2048 with 256-bit subgroup (RFC 8247 SHOULD NOT)")
+        k["esn"] = (.esn, nil)
+        k["noesn"] = (.esn, nil)
+        return k
+    }()
+
+    /// What is wrong with one proposal (`errors`) and which weak algorithms it uses
+    /// (`weak`). `ike`: an IKE proposal (needs a key exchange, and an explicit PRF with
+    /// AEAD); otherwise ESP.
+    static func checkProposal(_ text: String, ike: Bool) -> (errors: [String], weak: [String]) {
+        var out: [String] = []
+        func error(_ m: String) { out.append(m) }
+        let tokens = text.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        var kinds: [Kind] = []
+        var weak: [String] = []
+        for t in tokens {
+            guard let k = keywords[t.lowercased()], t == t.lowercased() else {
+                let hint = t.isEmpty ? "an empty keyword (two '-' in a row?)" : "unknown keyword \"\(ConfigDecoder.escapedForMessage(t))\""
+                error("\(hint) in \"\(ConfigDecoder.escapedForMessage(text))\"; valid keywords are strongSwan's, such as aes256gcm16, aes256, sha384, prfsha384, ecp384, modp3072, curve25519")
+                continue
+            }
+            if k.kind == .esn && ike { error("\(t) applies to ESP only, not to IKE proposals") }
+            kinds.append(k.kind)
+            if let w = k.weak { weak.append(w) }
+        }
+        guard out.isEmpty else { return (out, []) }
+        let hasAEAD = kinds.contains(.aead), hasEnc = kinds.contains(.encryption)
+        let hasInteg = kinds.contains(.integrity), hasPRF = kinds.contains(.prf), hasDH = kinds.contains(.dh)
+        if !hasAEAD && !hasEnc { error("\"\(text)\" has no encryption algorithm; valid: such as aes256gcm16 or aes256") }
+        if hasAEAD && hasEnc { error("\"\(text)\" mixes AEAD and non-AEAD encryption; make separate proposals") }
+        if hasAEAD && hasInteg { error("\"\(text)\" gives an integrity algorithm with AEAD (AEAD has its own); drop it") }
+        if hasEnc && !hasInteg { error("\"\(text)\" has no integrity algorithm; valid: such as sha256 or sha384") }
+        if ike {
+            if hasAEAD && !hasPRF { error("\"\(text)\" is AEAD without a PRF; IKE needs one, such as prfsha384") }
+            if !hasDH { error("\"\(text)\" has no key exchange (DH group); valid: such as ecp384, modp3072 or curve25519") }
+            // Without an explicit PRF, strongSwan derives it from the integrity algorithm.
+            if !hasPRF, tokens.contains("sha1") { weak.append("SHA-1 as PRF (implied by sha1 without a prf keyword; RFC 8247 MUST-)") }
+            if !hasPRF, tokens.contains("md5") { weak.append("MD5 as PRF (implied by md5)") }
+        } else if hasPRF {
+            error("\"\(text)\" gives a PRF, which ESP proposals do not have; drop it")
+        }
+        return (out, weak.map { "\"\(text)\" uses \($0)" })
+    }
+
+    /// Config-only checks (no files): proposals, IKE version, selectors, device subnets.
+    /// Weak algorithms are errors unless the site allows them; then they are warnings.
+    public static func check(_ site: IPsecSite, path: String, deviceSubnets: [(link: String, subnet: IPPrefix)]) -> [IPsecFinding] {
+        var out: [IPsecFinding] = []
+        func finding(_ sev: IPsecFinding.Severity, _ at: String, _ m: String) { out.append(IPsecFinding(severity: sev, path: at, message: m)) }
+        let proposalSets: [(String, [String], Bool)] = [
+            (site.ikeProposals == nil ? "profile \(site.profile.rawValue) (IKE)" : "ikeProposals", site.effectiveIKE, true),
+            (site.espProposals == nil ? "profile \(site.profile.rawValue) (ESP)" : "espProposals", site.effectiveESP, false),
+        ]
+        for (key, list, ike) in proposalSets {
+            for (i, prop) in list.enumerated() {
+                let at = key.hasPrefix("profile") ? "\(path).profile" : "\(path).\(key)[\(i)]"
+                let (errors, weak) = checkProposal(prop, ike: ike)
+                for e in errors { finding(.error, at, e) }
+                for w in weak {
+                    if site.allowWeak { finding(.warning, at, w + " (allowed by allowWeak)") } else {
+                        finding(.error, at, w + "; use a strong proposal, or set \"allowWeak\": true to accept it with a warning")
+                    }
+                }
+            }
+        }
+        if site.ikeVersion == 1 {
+            let m = "IKEv1 is legacy (RFC 8247: IKEv2 only; strongSwan recommends IKEv2)"
+            if site.allowWeak { finding(.warning, "\(path).ikeVersion", m + " (allowed by allowWeak)") } else {
+                finding(.error, "\(path).ikeVersion", m + "; valid: 2, or set \"allowWeak\": true")
+            }
+        }
+
+        for (key, end) in [("local", site.local), ("remote", site.remote)] {
+            if end.subnets.isEmpty {
+                finding(.error, "\(path).\(key).subnets", "is empty; valid: the prefixes this end protects, such as [\"10.1.0.0/24\"]")
+            }
+            for (i, a) in end.subnets.enumerated() {
+                for (j, b) in end.subnets.enumerated() where j > i && a.overlaps(b) {
+                    finding(.error, "\(path).\(key).subnets[\(j)]", "\(b) overlaps \(a) (subnets[\(i)]); valid: disjoint prefixes")
+                }
+            }
+        }
+        if site.mode == .policy {
+            for (i, a) in site.local.subnets.enumerated() {
+                for (j, b) in site.remote.subnets.enumerated() where a.overlaps(b) {
+                    finding(.error, "\(path).remote.subnets[\(j)]", "\(b) overlaps local.subnets[\(i)] \(a): traffic between them could not be told apart; valid: disjoint prefixes")
+                }
+            }
+            if !site.overlapsDevicesIntended {
+                for (key, end) in [("local", site.local), ("remote", site.remote)] {
+                    for (i, s) in end.subnets.enumerated() {
+                        for d in deviceSubnets where d.subnet.overlaps(s) {
+                            finding(.error, "\(path).\(key).subnets[\(i)]", "\(s) overlaps the device subnet \(d.subnet) of link \(d.link); if that is intended (devices reach the site through the tunnel), set \"overlapsDevicesIntended\": true")
+                        }
+                    }
+                }
+            }
+        }
+        if site.effectiveMSS > site.mtu - 40 {
+            finding(.error, "\(path).mss", "\(site.effectiveMSS) does not fit the tunnel MTU \(site.mtu); valid: at most \(site.mtu - 40)")
+        }
+        if site.startAction == .none {
+            finding(.warning, "\(path).startAction", "none: the tunnel comes up only when the other end starts it, and nothing traps traffic while it is down")
+        }
+        return out
+    }
+
+    /// The pre-shared key as read from its file. `mode`: the file's permission bits.
+    public enum PSKInput: Equatable, Sendable {
+        case missing(String)
+        case file(mode: UInt32, bytes: [UInt8])
+    }
+
+    /// The key's raw bytes (0s base64, 0x hex, or the text itself), or findings.
+    public static func psk(_ input: PSKInput, path: String, file: String) -> (key: [UInt8]?, findings: [IPsecFinding]) {
+        func error(_ m: String) -> (key: [UInt8]?, findings: [IPsecFinding]) { (nil, [IPsecFinding(severity: .error, path: path, message: m)]) }
+        switch input {
+        case .missing(let why):
+            return error("\(file) cannot be read (\(why)); create it with: (umask 077; gatepeer ipsec psk > \(file))")
+        case .file(let mode, var bytes):
+            if mode & 0o077 != 0 {
+                return error("\(file) has mode \(String(mode & 0o777, radix: 8)): readable or writable by group or others; valid: 600 or 400 (chmod 600 \(file))")
+            }
+            while let last = bytes.last, last == 0x0a || last == 0x0d { bytes.removeLast() }
+            let text = String(decoding: bytes, as: UTF8.self)
+            let key: [UInt8]
+            if text.hasPrefix("0s") {
+                guard let k = Base64.decode(String(text.dropFirst(2))) else { return error("\(file): 0s... is not valid base64") }
+                key = k
+            } else if text.hasPrefix("0x") {
+                guard let k = hexBytes(String(text.dropFirst(2))) else { return error("\(file): 0x... is not valid hex") }
+                key = k
+            } else {
+                guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { return error("\(file) contains control characters; valid: one line of text, 0x<hex> or 0s<base64>") }
+                // Text keys: count about 6 bits per character (base64-like alphabets).
+                guard bytes.count >= 43 else {
+                    return error("\(file) holds \(bytes.count) characters, fewer than the 43 that carry 256 bits; make one with: gatepeer ipsec psk")
+                }
+                return (bytes, [])
+            }
+            if key.count < 32 {
+                return error("\(file) holds a \(key.count * 8)-bit key; valid: at least 256 bits (gatepeer ipsec psk makes one)")
+            }
+            return (key, [])
+        }
+    }
+
+    static func hexBytes(_ s: String) -> [UInt8]? {
+        let u = Array(s.utf8)
+        guard u.count % 2 == 0, !u.isEmpty else { return nil }
+        var out: [UInt8] = []
+        var i = 0
+        while i < u.count {
+            guard let h = hexNibble(u[i]), let l = hexNibble(u[i + 1]) else { return nil }
+            out.append(h << 4 | l)
+            i += 2
+        }
+        return out
+    }
+
+    private static func hexNibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x61 + 10
+        case 0x41...0x46: return c - 0x41 + 10
+        default: return nil
+        }
+    }
+}
+
+/// RFC 4648 base64 (Core has no Foundation).
+public enum Base64 {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            let n = min(3, bytes.count - i)
+            let b0 = bytes[i], b1 = n > 1 ? bytes[i + 1] : 0, b2 = n > 2 ? bytes[i + 2] : 0
+            out.append(alphabet[Int(b0 >> 2)])
+            out.append(alphabet[Int((b0 & 3) << 4 | b1 >> 4)])
+            out.append(n > 1 ? alphabet[Int((b1 & 15) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            out.append(n > 2 ? alphabet[Int(b2 & 63)] : UInt8(ascii: "="))
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ s: String) -> [UInt8]? {
+        var values: [UInt8] = []
+        var padding = 0
+        for c in s.utf8 {
+            if c == UInt8(ascii: "=") { padding += 1; continue }
+            guard padding == 0, let v = alphabet.firstIndex(of: c) else { return nil }
+            values.append(UInt8(v))
+        }
+        guard (values.count + padding) % 4 == 0, padding <= 2, !values.isEmpty else { return nil }
+        var out: [UInt8] = []
+        var i = 0
+        while i + 1 < values.count {
+            out.append(values[i] << 2 | values[i + 1] >> 4)
+            if i + 2 < values.count { out.append((values[i + 1] & 15) << 4 | values[i + 2] >> 2) }
+            if i + 3 < values.count { out.append((values[i + 2] & 3) << 6 | values[i + 3]) }
+            i += 4
+        }
+        return out
+    }
+}

@@ -1,0 +1,336 @@
+/// Renders an IPsec site for one end (`local`: this peer; `remote`: the mirror image for
+/// the other side) in strongSwan's swanctl.conf, strongSwan's legacy ipsec.conf/secrets,
+/// libreswan's ipsec.conf/secrets, or a parameter sheet for a person at a vendor router.
+/// Pure: the key is passed in (read and checked by the caller, IPsecLint.psk).
+public struct RenderedFile: Equatable, Sendable {
+    public let name: String
+    public let content: String
+    /// Holds key material: written 0600.
+    public let secret: Bool
+
+    public init(name: String, content: String, secret: Bool) {
+        self.name = name
+        self.content = content
+        self.secret = secret
+    }
+}
+
+public enum IPsecFormat: String, Sendable, CaseIterable {
+    case swanctl
+    case strongswanLegacy = "strongswan-legacy"
+    case libreswan
+    case sheet
+}
+
+public enum IPsecSide: String, Sendable, CaseIterable { case local, remote }
+
+public enum IPsecRender {
+    /// Connection name in every format.
+    public static func connectionName(_ site: IPsecSite) -> String { "gatepeer-\(site.name)" }
+
+    /// `key`: the pre-shared key's bytes (nil with certificate authentication).
+    public static func render(_ site: IPsecSite, format: IPsecFormat, side: IPsecSide, key: [UInt8]?) -> Result<[RenderedFile], ConfigError> {
+        let s = side == .local ? site : site.mirrored
+        if case .psk = site.auth, key == nil {
+            return .failure(ConfigError(problems: [ConfigProblem("ipsec.sites[\(site.name)].psk", "no key to render")]))
+        }
+        if case .certificates = site.auth, side == .remote {
+            return .failure(ConfigError(problems: [ConfigProblem("ipsec.sites[\(site.name)].certificate",
+                "the other end's certificate and key are its own; render --side remote works with psk only (give the other side the CA and our identity from the sheet)")]))
+        }
+        if case .certificates = site.auth, format == .strongswanLegacy || format == .libreswan {
+            return .failure(ConfigError(problems: [ConfigProblem("ipsec.sites[\(site.name)].certificate",
+                "certificate authentication is rendered for swanctl only (libreswan keeps keys in its NSS database, legacy ipsec.secrets needs the key type); valid: --format swanctl, or psk")]))
+        }
+        let secret = key.map(secretText)
+        let header = "# gatepeer: IPsec site \"\(site.name)\", \(side == .local ? "this end (gatepeer's peer)" : "the other end (mirror image)"); generated, edit the gatepeer config instead\n"
+        switch format {
+        case .swanctl:
+            return .success([RenderedFile(name: "\(connectionName(site)).conf", content: header + swanctl(s, secret: secret), secret: true)])
+        case .strongswanLegacy:
+            let (conf, secrets) = legacy(s, secret: secret ?? "")
+            return .success([RenderedFile(name: "ipsec.conf", content: header + conf, secret: false),
+                             RenderedFile(name: "ipsec.secrets", content: header + secrets, secret: true)])
+        case .libreswan:
+            let (conf, secrets) = libreswan(s, secret: secret ?? "")
+            return .success([RenderedFile(name: "\(connectionName(site)).conf", content: header + conf, secret: false),
+                             RenderedFile(name: "\(connectionName(site)).secrets", content: header + secrets, secret: true)])
+        case .sheet:
+            return .success([RenderedFile(name: "\(connectionName(site))-\(side.rawValue).txt", content: sheet(s, side: side, secret: secret), secret: key != nil)])
+        }
+    }
+
+    /// A text key (letters, digits and a few marks, as `gatepeer ipsec psk` makes) is
+    /// written as quoted text, the form every vendor's router can take too; any other
+    /// key as 0s<base64> of its bytes, which strongSwan and libreswan decode to the same.
+    public static func secretText(_ key: [UInt8]) -> String {
+        let plain = key.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "._+/=-:@".utf8.contains(c)
+        }
+        return plain ? "\"" + String(decoding: key, as: UTF8.self) + "\"" : "0s" + Base64.encode(key)
+    }
+
+    /// Identities with spaces, '=' or ',' (distinguished names) go in double quotes; the
+    /// decoder refused every character that could end a quoted value.
+    static func quoted(_ v: String) -> String {
+        v.contains(where: { $0 == " " || $0 == "=" || $0 == "," }) ? "\"\(v)\"" : v
+    }
+
+    // MARK: swanctl.conf
+
+    static func swanctl(_ s: IPsecSite, secret: String?) -> String {
+        var o: [String] = []
+        let name = connectionName(s)
+        let psk: Bool = { if case .psk = s.auth { return true } else { return false } }()
+        o.append("connections {")
+        o.append("    \(name) {")
+        o.append("        version = \(s.ikeVersion)")
+        o.append("        local_addrs = \(s.local.address)")
+        o.append("        remote_addrs = \(s.remote.address)")
+        o.append("        proposals = \(s.effectiveIKE.joined(separator: ","))")
+        o.append("        rekey_time = \(s.ikeLifetime)s")
+        o.append("        dpd_delay = \(s.dpdDelay)s")
+        if s.ikeVersion == 1 { o.append("        dpd_timeout = \(s.dpdTimeout)s") }
+        o.append("        mobike = no")
+        o.append("        local {")
+        o.append("            auth = \(psk ? "psk" : "pubkey")")
+        o.append("            id = \(quoted(s.local.id))")
+        if case .certificates(let cert, _, _) = s.auth { o.append("            certs = \(cert)") }
+        o.append("        }")
+        o.append("        remote {")
+        o.append("            auth = \(psk ? "psk" : "pubkey")")
+        o.append("            id = \(quoted(s.remote.id))")
+        if case .certificates(_, _, let ca) = s.auth { o.append("            cacerts = \(ca)") }
+        o.append("        }")
+        o.append("        children {")
+        o.append("            \(s.name) {")
+        o.append("                mode = tunnel")
+        o.append("                local_ts = \(s.local.subnets.map(\.description).joined(separator: ","))")
+        o.append("                remote_ts = \(s.remote.subnets.map(\.description).joined(separator: ","))")
+        o.append("                esp_proposals = \(s.effectiveESP.joined(separator: ","))")
+        o.append("                rekey_time = \(s.childLifetime)s")
+        o.append("                dpd_action = \(s.dpdAction.rawValue)")
+        o.append("                start_action = \(s.startAction.rawValue)")
+        if let id = s.ifId {
+            o.append("                if_id_in = \(id)")
+            o.append("                if_id_out = \(id)")
+        }
+        o.append("            }")
+        o.append("        }")
+        o.append("    }")
+        o.append("}")
+        o.append("secrets {")
+        switch s.auth {
+        case .psk:
+            o.append("    ike-\(name) {")
+            o.append("        id-local = \(quoted(s.local.id))")
+            o.append("        id-remote = \(quoted(s.remote.id))")
+            o.append("        secret = \(secret ?? "")")
+            o.append("    }")
+        case .certificates(_, let key, _):
+            o.append("    private-\(name) {")
+            o.append("        file = \(key)")
+            o.append("    }")
+        }
+        o.append("}")
+        return o.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: strongSwan legacy ipsec.conf / ipsec.secrets
+
+    static func legacyAuto(_ a: IPsecSite.StartAction) -> String {
+        switch a {
+        case .trap: return "route"
+        case .start: return "start"
+        case .none: return "add"
+        }
+    }
+
+    static func legacy(_ s: IPsecSite, secret: String) -> (String, String) {
+        var o: [String] = ["conn \(connectionName(s))"]
+        o.append("    keyexchange=ikev\(s.ikeVersion)")
+        o.append("    type=tunnel")
+        o.append("    left=\(s.local.address)")
+        o.append("    leftid=\(quoted(s.local.id))")
+        o.append("    leftsubnet=\(s.local.subnets.map(\.description).joined(separator: ","))")
+        o.append("    right=\(s.remote.address)")
+        o.append("    rightid=\(quoted(s.remote.id))")
+        o.append("    rightsubnet=\(s.remote.subnets.map(\.description).joined(separator: ","))")
+        o.append("    authby=secret")
+        // '!' makes the list strict: no strongSwan defaults appended.
+        o.append("    ike=\(s.effectiveIKE.joined(separator: ","))!")
+        o.append("    esp=\(s.effectiveESP.joined(separator: ","))!")
+        o.append("    ikelifetime=\(s.ikeLifetime)s")
+        o.append("    lifetime=\(s.childLifetime)s")
+        o.append("    dpddelay=\(s.dpdDelay)s")
+        o.append("    dpdtimeout=\(s.dpdTimeout)s")
+        o.append("    dpdaction=\(s.dpdAction.rawValue)")
+        if let id = s.ifId {
+            o.append("    if_id_in=\(id)")
+            o.append("    if_id_out=\(id)")
+        }
+        o.append("    auto=\(legacyAuto(s.startAction))")
+        let secrets = "\(quoted(s.local.id)) \(quoted(s.remote.id)) : PSK \(secret)\n"
+        return (o.joined(separator: "\n") + "\n", secrets)
+    }
+
+    // MARK: libreswan
+
+    /// strongSwan keyword -> libreswan algorithm name.
+    static let libreswanNames: [String: String] = {
+        var m: [String: String] = [:]
+        for b in ["128", "192", "256"] {
+            m["aes\(b)"] = "aes\(b)"
+            m["aes\(b)ctr"] = "aes_ctr\(b)"
+            m["aes\(b)gcm16"] = "aes_gcm_c\(b)"
+            m["aes\(b)gcm"] = "aes_gcm_c\(b)"
+            m["aes\(b)gcm12"] = "aes_gcm_b\(b)"
+            m["aes\(b)gcm8"] = "aes_gcm_a\(b)"
+            m["aes\(b)ccm16"] = "aes_ccm_c\(b)"
+            m["aes\(b)ccm12"] = "aes_ccm_b\(b)"
+            m["aes\(b)ccm8"] = "aes_ccm_a\(b)"
+            m["camellia\(b)"] = "camellia\(b)"
+        }
+        m["chacha20poly1305"] = "chacha20_poly1305"
+        m["3des"] = "3des"
+        for (k, v) in [("sha1", "sha1"), ("sha256", "sha2_256"), ("sha384", "sha2_384"), ("sha512", "sha2_512"), ("md5", "md5"),
+                       ("aesxcbc", "aes_xcbc"), ("aescmac", "aes_cmac")] {
+            m[k] = v
+            m["prf" + k] = v
+        }
+        for (k, v) in [("modp1024", "dh2"), ("modp1536", "dh5"), ("modp2048", "dh14"), ("modp3072", "dh15"), ("modp4096", "dh16"),
+                       ("modp6144", "dh17"), ("modp8192", "dh18"), ("ecp256", "dh19"), ("ecp384", "dh20"), ("ecp521", "dh21"),
+                       ("curve25519", "dh31"), ("x25519", "dh31")] {
+            m[k] = v
+        }
+        return m
+    }()
+
+    /// A strongSwan proposal in libreswan's syntax (ENCRYPT-INTEG/PRF-DH); nil when a
+    /// keyword has no libreswan name.
+    static func libreswanProposal(_ p: String, ike: Bool) -> String? {
+        var enc: [String] = [], integ: [String] = [], prf: [String] = [], dh: [String] = []
+        for t in p.split(separator: "-").map(String.init) {
+            guard let name = libreswanNames[t], let k = IPsecLint.keywords[t]?.kind else {
+                if t == "esn" || t == "noesn" { continue }
+                return nil
+            }
+            switch k {
+            case .encryption, .aead: enc.append(name)
+            case .integrity: integ.append(name)
+            case .prf: prf.append(name)
+            case .dh: dh.append(name)
+            case .esn: break
+            }
+        }
+        // IKE: the second part is the PRF (libreswan derives integrity from it, and AEAD
+        // needs none); ESP: the integrity algorithm, if any.
+        let second = ike ? (prf.isEmpty ? integ : prf) : integ
+        return ([enc.joined(separator: "+")] + (second.isEmpty ? [] : [second.joined(separator: "+")]) + (dh.isEmpty ? [] : [dh.joined(separator: "+")]))
+            .joined(separator: "-")
+    }
+
+    static func libreswanID(_ id: String) -> String {
+        if IPAddress(id) != nil { return id }
+        if id.contains("=") { return "\"\(id)\"" }  // a distinguished name
+        return id.hasPrefix("@") ? id : "@" + id     // an FQDN: '@' stops a DNS lookup
+    }
+
+    static func libreswan(_ s: IPsecSite, secret: String) -> (String, String) {
+        func subnets(_ side: String, _ list: [IPPrefix]) -> String {
+            list.count == 1 ? "    \(side)subnet=\(list[0])" : "    \(side)subnets={\(list.map(\.description).joined(separator: " "))}"
+        }
+        var o: [String] = ["conn \(connectionName(s))"]
+        o.append("    ikev2=\(s.ikeVersion == 2 ? "yes" : "no")")
+        o.append("    type=tunnel")
+        o.append("    authby=secret")
+        o.append("    left=\(s.local.address)")
+        o.append("    leftid=\(libreswanID(s.local.id))")
+        o.append(subnets("left", s.local.subnets))
+        o.append("    right=\(s.remote.address)")
+        o.append("    rightid=\(libreswanID(s.remote.id))")
+        o.append(subnets("right", s.remote.subnets))
+        let ike = s.effectiveIKE.compactMap { libreswanProposal($0, ike: true) }
+        let esp = s.effectiveESP.compactMap { libreswanProposal($0, ike: false) }
+        o.append("    ike=\(ike.joined(separator: ","))")
+        o.append("    esp=\(esp.joined(separator: ","))")
+        o.append("    ikelifetime=\(s.ikeLifetime)s")
+        o.append("    salifetime=\(s.childLifetime)s")
+        o.append("    dpddelay=\(s.dpdDelay)s")
+        o.append("    dpdtimeout=\(s.dpdTimeout)s")
+        if let id = s.ifId { o.append("    ipsec-interface=\(id)") }
+        o.append("    auto=\(s.startAction == .trap ? "ondemand" : s.startAction == .start ? "start" : "add")")
+        let secrets = "\(libreswanID(s.local.id)) \(libreswanID(s.remote.id)) : PSK \(secret)\n"
+        return (o.joined(separator: "\n") + "\n", secrets)
+    }
+
+    // MARK: parameter sheet
+
+    static let humanNames: [String: String] = {
+        var m: [String: String] = [:]
+        for b in ["128", "192", "256"] {
+            m["aes\(b)"] = "AES-\(b)-CBC"
+            m["aes\(b)ctr"] = "AES-\(b)-CTR"
+            m["aes\(b)gcm16"] = "AES-\(b)-GCM (16-octet ICV)"
+            m["aes\(b)gcm"] = "AES-\(b)-GCM (16-octet ICV)"
+            m["aes\(b)gcm12"] = "AES-\(b)-GCM (12-octet ICV)"
+            m["aes\(b)gcm8"] = "AES-\(b)-GCM (8-octet ICV)"
+            m["camellia\(b)"] = "Camellia-\(b)-CBC"
+        }
+        m["chacha20poly1305"] = "ChaCha20-Poly1305"
+        m["3des"] = "3DES-CBC"
+        for (k, v) in [("sha1", "HMAC-SHA1-96"), ("sha256", "HMAC-SHA2-256-128"), ("sha384", "HMAC-SHA2-384-192"), ("sha512", "HMAC-SHA2-512-256"),
+                       ("md5", "HMAC-MD5-96"), ("aesxcbc", "AES-XCBC-96"), ("aescmac", "AES-CMAC-96")] { m[k] = v }
+        for (k, v) in [("prfsha1", "PRF-HMAC-SHA1"), ("prfsha256", "PRF-HMAC-SHA2-256"), ("prfsha384", "PRF-HMAC-SHA2-384"),
+                       ("prfsha512", "PRF-HMAC-SHA2-512"), ("prfaesxcbc", "PRF-AES128-XCBC"), ("prfaescmac", "PRF-AES128-CMAC")] { m[k] = v }
+        for (k, v) in [("modp1024", "DH group 2 (MODP-1024)"), ("modp1536", "DH group 5 (MODP-1536)"), ("modp2048", "DH group 14 (MODP-2048)"),
+                       ("modp3072", "DH group 15 (MODP-3072)"), ("modp4096", "DH group 16 (MODP-4096)"), ("modp6144", "DH group 17 (MODP-6144)"),
+                       ("modp8192", "DH group 18 (MODP-8192)"), ("ecp256", "DH group 19 (ECP-256)"), ("ecp384", "DH group 20 (ECP-384)"),
+                       ("ecp521", "DH group 21 (ECP-521)"), ("curve25519", "DH group 31 (Curve25519)"), ("x25519", "DH group 31 (Curve25519)")] { m[k] = v }
+        return m
+    }()
+
+    static func humanProposal(_ p: String) -> String {
+        p.split(separator: "-").map { humanNames[String($0)] ?? String($0) }.joined(separator: ", ")
+    }
+
+    static func sheet(_ s: IPsecSite, side: IPsecSide, secret: String?) -> String {
+        var rows: [(String, String)] = []
+        rows.append(("Site", s.name))
+        rows.append(("This end", side == .local ? "gatepeer's peer" : "the other side (configure your router with these values)"))
+        rows.append(("IKE version", "IKEv\(s.ikeVersion)"))
+        rows.append(("Local outside address", "\(s.local.address)"))
+        rows.append(("Local IKE identity", s.local.id))
+        rows.append(("Remote outside address", "\(s.remote.address)"))
+        rows.append(("Remote IKE identity", s.remote.id))
+        rows.append(("Local networks (traffic selectors)", s.local.subnets.map(\.description).joined(separator: ", ")))
+        rows.append(("Remote networks (traffic selectors)", s.remote.subnets.map(\.description).joined(separator: ", ")))
+        switch s.auth {
+        case .psk:
+            rows.append(("Authentication", "pre-shared key"))
+            let text = secret ?? ""
+            rows.append(("Pre-shared key", text.hasPrefix("\"") ? String(text.dropFirst().dropLast()) : "\(text) (binary: base64 after 0s; many routers need a text key, made by gatepeer ipsec psk)"))
+        case .certificates(let cert, _, let ca):
+            rows.append(("Authentication", "certificates (local \(cert), trusted CA \(ca))"))
+        }
+        for (i, p) in s.effectiveIKE.enumerated() { rows.append(("IKE proposal \(i + 1)", humanProposal(p))) }
+        rows.append(("IKE SA lifetime", "\(s.ikeLifetime) s"))
+        for (i, p) in s.effectiveESP.enumerated() {
+            let pfs = p.split(separator: "-").contains { IPsecLint.keywords[String($0)]?.kind == .dh }
+            rows.append(("ESP proposal \(i + 1)", humanProposal(p) + (pfs ? " (PFS)" : ", no PFS")))
+        }
+        rows.append(("Child SA lifetime", "\(s.childLifetime) s"))
+        rows.append(("Dead peer detection", "every \(s.dpdDelay) s, timeout \(s.dpdTimeout) s, then \(s.dpdAction.rawValue)"))
+        rows.append(("Start", s.startAction == .trap ? "on traffic (trap): nothing leaks while the tunnel is down" : s.startAction.rawValue))
+        if s.mode == .route {
+            rows.append(("Mode", "route-based (XFRM interface id \(s.ifId.map(String.init) ?? "-"))"))
+            if let a = s.local.insideAddress, let b = s.remote.insideAddress { rows.append(("Inside tunnel addresses", "local \(a), remote \(b)")) }
+        } else {
+            rows.append(("Mode", "policy-based"))
+        }
+        rows.append(("Tunnel MTU", "\(s.mtu)"))
+        rows.append(("TCP MSS clamp", "\(s.effectiveMSS)"))
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0 + String(repeating: " ", count: width - $0.0.count + 2) + $0.1 }.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import GatePeerCore
+import GatePeerKernel
+import Glibc
+
+let ipsecUsage = """
+usage: gatepeer ipsec render --site NAME --format swanctl|strongswan-legacy|libreswan|sheet
+                             --side local|remote [--out DIR] [-c FILE]
+       gatepeer ipsec lint [--site NAME] [-c FILE]
+       gatepeer ipsec psk
+       gatepeer ipsec apply --site NAME [-c FILE]
+
+render: the site's configuration for our end (--side local) or the mirror image for the
+other end (--side remote). Without --out it is printed; with --out the files are written
+into DIR (files holding keys 0600, the others 0644; nothing else in DIR is touched).
+lint: the site's proposals, selectors and key file; warnings (weak algorithms a site
+allowed with allowWeak, start action none) and errors, one per line. Exit 2 on errors.
+psk: a fresh pre-shared key: 48 letters and digits, 285 bits of entropy (for a 0600 key file).
+apply: writes our end to /etc/swanctl/conf.d/gatepeer-NAME.conf (0600) and runs
+swanctl --load-all (GATEPEER_SWANCTL_DIR overrides the directory).
+"""
+
+func runIPsec(_ o: Options) -> Exit {
+    guard let sub = o.positional.first else {
+        stderr("gatepeer: ipsec needs a subcommand: render, lint, psk or apply")
+        return .usage
+    }
+    var flags: [String: String] = [:]
+    var args = Array(o.positional.dropFirst())
+    let allowed: [String: [String]] = ["render": ["--site", "--format", "--side", "--out"], "lint": ["--site"], "psk": [], "apply": ["--site"]]
+    guard let valid = allowed[sub] else {
+        stderr("gatepeer: unknown ipsec subcommand \"\(sub)\"; valid: render, lint, psk, apply")
+        return .usage
+    }
+    while !args.isEmpty {
+        let flag = args.removeFirst()
+        guard valid.contains(flag), !args.isEmpty else {
+            stderr("gatepeer: ipsec \(sub): unexpected \"\(flag)\"\(valid.isEmpty ? "; it takes no options" : "; valid: " + valid.joined(separator: ", ") + " (each with a value)")")
+            return .usage
+        }
+        flags[flag] = args.removeFirst()
+    }
+    if sub == "psk" {
+        // Letters and digits only, so the same key can be typed into any vendor's router:
+        // 48 characters of 62 carry 285 bits. Rejection sampling keeps them uniform.
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        var key = ""
+        while key.count < 48 {
+            guard let bytes = randomBytes(64) else { stderr("gatepeer: no random bytes: \(String(cString: strerror(errno)))"); return .runtime }
+            for b in bytes where b < 248 && key.count < 48 { key.append(alphabet[Int(b) % 62]) }
+        }
+        print(key)
+        return .ok
+    }
+
+    let config = loadConfig(o.configPath)
+    let sites = config.ipsec?.sites ?? []
+    func site(required: Bool) -> IPsecSite?? {
+        guard let name = flags["--site"] else {
+            if required { stderr("gatepeer: ipsec \(sub): --site is required; sites: \(sites.map(\.name).joined(separator: ", "))") }
+            return required ? nil : .some(nil)
+        }
+        guard let s = sites.first(where: { $0.name == name }) else {
+            stderr("gatepeer: --site: no site \"\(ConfigDecoder.escapedForMessage(name))\" in \(o.configPath); valid: \(sites.isEmpty ? "(no ipsec.sites)" : sites.map(\.name).joined(separator: ", "))")
+            return nil
+        }
+        return .some(s)
+    }
+
+    switch sub {
+    case "lint":
+        guard let chosen = site(required: false) else { return .usage }
+        let list = chosen.map { [$0] } ?? sites
+        var errors = 0
+        for s in list {
+            let i = sites.firstIndex(of: s)!
+            var findings = IPsecLint.check(s, path: "ipsec.sites[\(i)]", deviceSubnets: config.links.map { ($0.name, $0.deviceSubnet) })
+            findings += readKey(s, index: i).findings
+            for f in findings { print(f.description) }
+            errors += findings.filter { $0.severity == .error }.count
+            if findings.isEmpty { print("ok: ipsec.sites[\(i)] (\(s.name))") }
+        }
+        return errors == 0 ? .ok : .usage
+
+    case "render":
+        guard let chosen = site(required: true), let s = chosen else { return .usage }
+        guard let formatText = flags["--format"], let format = IPsecFormat(rawValue: formatText) else {
+            stderr("gatepeer: ipsec render: --format \(flags["--format"].map { "\"\($0)\" is not a format" } ?? "is required"); valid: \(IPsecFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            return .usage
+        }
+        guard let sideText = flags["--side"], let side = IPsecSide(rawValue: sideText) else {
+            stderr("gatepeer: ipsec render: --side \(flags["--side"].map { "\"\($0)\" is not a side" } ?? "is required"); valid: local, remote")
+            return .usage
+        }
+        guard let files = renderSite(s, index: sites.firstIndex(of: s)!, format: format, side: side) else { return .usage }
+        if let dir = flags["--out"] {
+            for f in files {
+                if let e = writeFile(dir: dir, f) { stderr("gatepeer: \(e)"); return .runtime }
+                stderr("wrote \(dir)/\(f.name)\(f.secret ? " (0600)" : "")")
+            }
+        } else {
+            for f in files {
+                if files.count > 1 { print("# ---- \(f.name) ----") }
+                print(f.content, terminator: "")
+            }
+        }
+        return .ok
+
+    case "apply":
+        guard let chosen = site(required: true), let s = chosen else { return .usage }
+        guard let files = renderSite(s, index: sites.firstIndex(of: s)!, format: .swanctl, side: .local) else { return .usage }
+        let dir = ProcessInfo.processInfo.environment["GATEPEER_SWANCTL_DIR"] ?? "/etc/swanctl/conf.d"
+        for f in files {
+            if let e = writeFile(dir: dir, RenderedFile(name: f.name, content: f.content, secret: true)) { stderr("gatepeer: \(e)"); return .runtime }
+            stderr("wrote \(dir)/\(f.name) (0600)")
+        }
+        let status = spawn("swanctl", ["--load-all"])
+        if status != 0 { stderr("gatepeer: swanctl --load-all exited \(status)") }
+        return status == 0 ? .ok : .runtime
+
+    default:
+        return .usage
+    }
+}
+
+/// Lints the site (errors stop the render), reads its key, renders.
+func renderSite(_ s: IPsecSite, index: Int, format: IPsecFormat, side: IPsecSide) -> [RenderedFile]? {
+    let (key, findings) = readKey(s, index: index)
+    for f in findings { stderr("gatepeer: \(f)") }
+    if findings.contains(where: { $0.severity == .error }) { return nil }
+    switch IPsecRender.render(s, format: format, side: side, key: key) {
+    case .success(let files): return files
+    case .failure(let e):
+        for p in e.problems { stderr("gatepeer: \(p)") }
+        return nil
+    }
+}
+
+/// The site's pre-shared key, checked (mode, length); nil key with certificates.
+func readKey(_ s: IPsecSite, index: Int) -> (key: [UInt8]?, findings: [IPsecFinding]) {
+    guard case .psk(let file) = s.auth else { return (nil, []) }
+    var st = stat()
+    let input: IPsecLint.PSKInput
+    if stat(file, &st) != 0 {
+        input = .missing(String(cString: strerror(errno)))
+    } else if let bytes = Files.readAll(file) {
+        input = .file(mode: UInt32(st.st_mode), bytes: bytes)
+    } else {
+        input = .missing(String(cString: strerror(errno)))
+    }
+    return IPsecLint.psk(input, path: "ipsec.sites[\(index)].psk.file", file: file)
+}
+
+/// Written to a temporary in `dir` and renamed over: a reader never sees half a file,
+/// and a key file never exists with wider permissions than 0600, not even briefly.
+func writeFile(dir: String, _ f: RenderedFile) -> String? {
+    var st = stat()
+    if stat(dir, &st) != 0 {
+        guard mkdir(dir, 0o755) == 0 else { return "cannot create \(dir): \(String(cString: strerror(errno)))" }
+    }
+    let path = dir + "/" + f.name, tmp = dir + "/." + f.name + ".tmp.\(getpid())"
+    let mode: mode_t = f.secret ? 0o600 : 0o644
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+    guard fd >= 0 else { return "cannot write \(tmp): \(String(cString: strerror(errno)))" }
+    let bytes = Array(f.content.utf8)
+    let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    let synced = fsync(fd) == 0
+    fchmod(fd, mode)  // the umask may have narrowed it; never widened past `mode`
+    close(fd)
+    guard n == bytes.count, synced, rename(tmp, path) == 0 else {
+        let e = String(cString: strerror(errno))
+        unlink(tmp)
+        return "cannot write \(path): \(e)"
+    }
+    return nil
+}
+
+/// `n` bytes from the kernel's CSPRNG (/dev/urandom never blocks once the pool is seeded).
+func randomBytes(_ n: Int) -> [UInt8]? {
+    let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var out = [UInt8](repeating: 0, count: n)
+    var got = 0
+    while got < n {
+        let r = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, n - got) }
+        if r < 0 && errno == EINTR { continue }
+        guard r > 0 else { return nil }
+        got += r
+    }
+    return out
+}
+
+/// Runs a program found on PATH with an argument array (no shell), output inherited.
+/// Its exit status, or 127 when it cannot be started.
+func spawn(_ program: String, _ args: [String]) -> Int32 {
+    fflush(nil)
+    var pid: pid_t = 0
+    let argv = ([program] + args).map { strdup($0) } + [nil]
+    defer { for a in argv { free(a) } }
+    guard posix_spawnp(&pid, program, nil, nil, argv, environ) == 0 else {
+        stderr("gatepeer: cannot run \(program): not found on PATH")
+        return 127
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    // WIFEXITED / WEXITSTATUS by hand (macros are not imported).
+    return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+}
