@@ -43,7 +43,16 @@ public enum IPsecRender {
                 "certificate authentication is rendered for swanctl only (libreswan keeps keys in its NSS database, legacy ipsec.secrets needs the key type); valid: --format swanctl, or psk")]))
         }
         let secret = key.map(secretText)
-        let header = "# gatepeer: IPsec site \"\(site.name)\", \(side == .local ? "this end (gatepeer's peer)" : "the other end (mirror image)"); generated, edit the gatepeer config instead\n"
+        var header = "# gatepeer: IPsec site \"\(site.name)\", \(side == .local ? "this end (gatepeer's peer)" : "the other end (mirror image)"); generated, edit the gatepeer config instead\n"
+        if let id = s.ifId, format != .sheet {
+            // The XFRM interface is the host's, not the IKE daemon's: say how to make it.
+            header += "# route-based: traffic is routed into XFRM interface id \(id), e.g.\n"
+            header += "#   ip link add ipsec\(id) type xfrm dev <outside device> if_id \(id)\n"
+            if let a = s.local.insideAddress, let b = s.remote.insideAddress {
+                header += "#   ip addr add \(a) dev ipsec\(id)   (the other end: \(b.address))\n"
+            }
+            header += "#   ip link set ipsec\(id) up; ip route add <remote networks> dev ipsec\(id)\n"
+        }
         switch format {
         case .swanctl:
             return .success([RenderedFile(name: "\(connectionName(site)).conf", content: header + swanctl(s, secret: secret), secret: true)])

@@ -68,7 +68,7 @@ final class CLITests: XCTestCase {
     }
 
     func testShippedConfigsValidate() {
-        for name in ["netconfig/lab.json", "netconfig/gatepeer.example.json"] {
+        for name in ["netconfig/lab.json", "netconfig/gatepeer.example.json", "netconfig/lab-filter.json", "netconfig/ipsec-site.json"] {
             let r = gatepeer("validate", "-c", packageRoot.appendingPathComponent(name).path)
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
         }

@@ -1,0 +1,179 @@
+import Foundation
+import XCTest
+@testable import GatePeerCore
+
+final class IPsecTests: XCTestCase {
+    /// A config with one link (device subnet 10.128.0.0/9) and one site; `site` is merged
+    /// over a valid default site.
+    static func config(_ site: [String: Any] = [:]) -> String {
+        var s: [String: Any] = [
+            "name": "hq",
+            "local": ["address": "192.0.2.1", "id": "gw1.example.net", "subnets": ["10.128.0.0/9"]],
+            "remote": ["address": "198.51.100.7", "id": "198.51.100.7", "subnets": ["192.168.50.0/24"]],
+            "psk": ["file": "/etc/gatepeer/hq.psk"],
+            "overlapsDevicesIntended": true,
+        ]
+        for (k, v) in site { s[k] = v }
+        let doc: [String: Any] = [
+            "links": [["name": "gp0", "vxlanId": 10, "underlayDevice": "eth0", "outerIpAddress": "172.31.0.254",
+                       "innerIpAddress": "10.255.255.254/9", "peers": [["outerIpAddress": "100.64.152.4", "innerIpAddress": "10.255.255.1"]]]],
+            "ipsec": ["sites": [s]],
+        ]
+        return String(decoding: try! JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    func site(_ overrides: [String: Any] = [:]) throws -> IPsecSite {
+        switch ConfigDecoder.decode(Self.config(overrides)) {
+        case .success(let c): return try XCTUnwrap(c.ipsec?.sites.first)
+        case .failure(let e): XCTFail("\(e)"); throw e
+        }
+    }
+
+    /// The problems of a config, as "path: message" lines.
+    func problems(_ overrides: [String: Any]) -> [String] {
+        switch ConfigDecoder.decode(Self.config(overrides)) {
+        case .success: return []
+        case .failure(let e): return e.problems.map(\.description)
+        }
+    }
+
+    func assertProblem(_ overrides: [String: Any], _ path: String, _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
+        let p = problems(overrides)
+        XCTAssertTrue(p.contains { $0.hasPrefix(path + ":") && $0.contains(fragment) }, "wanted \(path): ...\(fragment)... in \(p)", file: file, line: line)
+    }
+
+    func testDefaultsAreTheStrongProfileTrapAndCommonLifetimes() throws {
+        let s = try site()
+        XCTAssertEqual(s.ikeVersion, 2)
+        XCTAssertEqual(s.effectiveIKE, ["aes256gcm16-prfsha384-ecp384"])
+        XCTAssertEqual(s.effectiveESP, ["aes256gcm16-ecp384"])
+        XCTAssertEqual(s.startAction, .trap)
+        XCTAssertEqual([s.ikeLifetime, s.childLifetime, s.dpdDelay, s.dpdTimeout], [28800, 3600, 10, 30])
+        XCTAssertEqual([s.mtu, s.effectiveMSS], [1436, 1396])
+        let c = try site(["profile": "compatible"])
+        XCTAssertEqual(c.effectiveIKE.first, "aes256-sha256-modp2048")
+        XCTAssertTrue(IPsecLint.check(c, path: "x", deviceSubnets: []).allSatisfy { $0.severity != .error }, "the compatible profile is not weak")
+    }
+
+    func testWeakAlgorithmsAreRefusedUnlessAllowedThenWarnedOneByOne() throws {
+        for (proposal, why) in [("3des-sha256-modp2048", "3DES"), ("aes256-md5-modp2048", "MD5"), ("aes256-sha1-modp2048", "SHA-1 as PRF"),
+                                ("aes256-sha256-prfsha1-modp2048", "SHA-1 as PRF"), ("aes256-sha256-modp1024", "MODP-1024"),
+                                ("aes256-sha256-modp1536", "MODP-1536"), ("aes256-sha256-ecp192", "ECP-192"), ("des-sha256-modp2048", "DES")] {
+            assertProblem(["ikeProposals": [proposal]], "ipsec.sites[0].ikeProposals[0]", why)
+            assertProblem(["ikeProposals": [proposal]], "ipsec.sites[0].ikeProposals[0]", "allowWeak")
+        }
+        let weak = try site(["ikeProposals": ["3des-md5-modp1024"], "allowWeak": true])
+        let warnings = IPsecLint.check(weak, path: "s", deviceSubnets: []).filter { $0.severity == .warning }
+        XCTAssertEqual(warnings.count, 4, "3DES, MD5, MD5 as PRF and MODP-1024, each on its own: \(warnings)")
+        XCTAssertTrue(warnings.allSatisfy { $0.message.contains("allowed by allowWeak") })
+        // ESP may use HMAC-SHA1 as integrity (RFC 8221): no finding.
+        XCTAssertTrue(IPsecLint.checkProposal("aes256-sha1-modp2048", ike: false).weak.isEmpty)
+    }
+
+    func testProposalShapeErrors() {
+        assertProblem(["ikeProposals": ["aes256gcm16-ecp384"]], "ipsec.sites[0].ikeProposals[0]", "AEAD without a PRF")
+        assertProblem(["ikeProposals": ["aes256-sha256-modp2048-rot13"]], "ipsec.sites[0].ikeProposals[0]", "unknown keyword \"rot13\"")
+        assertProblem(["ikeProposals": ["AES256-sha256-modp2048"]], "ipsec.sites[0].ikeProposals[0]", "unknown keyword \"AES256\"")
+        assertProblem(["ikeProposals": ["aes256-sha256"]], "ipsec.sites[0].ikeProposals[0]", "no key exchange")
+        assertProblem(["espProposals": ["aes256gcm16-sha256"]], "ipsec.sites[0].espProposals[0]", "integrity algorithm with AEAD")
+        assertProblem(["espProposals": ["aes256-prfsha256"]], "ipsec.sites[0].espProposals[0]", "PRF")
+        assertProblem(["espProposals": []], "ipsec.sites[0].espProposals", "is empty")
+        assertProblem(["ikeVersion": 1], "ipsec.sites[0].ikeVersion", "legacyIKEv1")
+        assertProblem(["ikeVersion": 1, "legacyIKEv1": true], "ipsec.sites[0].ikeVersion", "allowWeak")
+        XCTAssertEqual(problems(["ikeVersion": 1, "legacyIKEv1": true, "allowWeak": true]), [])
+    }
+
+    func testSelectorsAndDeviceSubnets() {
+        assertProblem(["local": ["address": "192.0.2.1", "subnets": []]], "ipsec.sites[0].local.subnets", "is empty")
+        assertProblem(["remote": ["address": "198.51.100.7", "subnets": ["10.200.0.0/16"]]], "ipsec.sites[0].remote.subnets[0]", "overlaps local.subnets[0]")
+        assertProblem(["remote": ["address": "198.51.100.7", "subnets": ["192.168.0.0/16", "192.168.50.0/24"]]], "ipsec.sites[0].remote.subnets[1]", "overlaps 192.168.0.0/16")
+        assertProblem(["overlapsDevicesIntended": false], "ipsec.sites[0].local.subnets[0]", "device subnet 10.128.0.0/9 of link gp0")
+        assertProblem(["remote": ["address": "198.51.100.7", "subnets": ["192.168.50.1/24"]]], "ipsec.sites[0].remote.subnets[0]", "host bits")
+        assertProblem(["remote": ["address": "2001:db8::7", "subnets": ["192.168.50.0/24"]]], "ipsec.sites[0].remote.address", "same family")
+        assertProblem(["mode": "route"], "ipsec.sites[0].route.ifId", "required in route mode")
+        assertProblem(["childLifetime": 30000], "ipsec.sites[0].childLifetime", "shorter than ikeLifetime")
+        assertProblem(["dpd": ["delay": 20, "timeout": 30]], "ipsec.sites[0].dpd.timeout", "3 x delay")
+        assertProblem(["mss": 1400], "ipsec.sites[0].mss", "does not fit the tunnel MTU 1436")
+        assertProblem(["startAction": "always"], "ipsec.sites[0].startAction", "valid: trap")
+    }
+
+    func testHostileNamesAndIdentitiesAreRefusedNeverEmitted() {
+        for bad in ["hq\"x", "hq x", "hq{", "hq\n}", "", "9hq", "a.b", String(repeating: "a", count: 33)] {
+            assertProblem(["name": bad], "ipsec.sites[0].name", "not a valid site name")
+        }
+        for (bad, what) in [("gw\"1", "double quote"), ("gw\n1", "newline"), ("gw{1}", "brace"), ("gw\\1", "'\\'"), ("gw#1", "'#'"),
+                            ("gw;reboot", "';'"), ("gw\u{7}", "control character"), ("gwé", "non-ASCII")] {
+            assertProblem(["local": ["address": "192.0.2.1", "id": bad, "subnets": ["10.128.0.0/9"]]], "ipsec.sites[0].local.id", what)
+        }
+        // Names in messages come back with control characters made visible.
+        XCTAssertTrue(problems(["name": "a\nb"]).contains { $0.contains("a\\u{a}b") })
+        assertProblem(["psk": ["file": "relative.psk"]], "ipsec.sites[0].psk.file", "absolute path")
+        assertProblem(["psk": ["file": "/etc/my key"]], "ipsec.sites[0].psk.file", "absolute path")
+    }
+
+    func testDistinguishedNameIdentitiesAreQuotedInEveryFormat() throws {
+        let s = try site(["remote": ["address": "198.51.100.7", "id": "C=DE, O=Example, CN=hq gw", "subnets": ["192.168.50.0/24"]]])
+        let key = Array("k".utf8) + Array(repeating: UInt8(ascii: "x"), count: 47)
+        for format in [IPsecFormat.swanctl, .strongswanLegacy, .libreswan] {
+            let text = try IPsecRender.render(s, format: format, side: .local, key: key).get().map(\.content).joined()
+            XCTAssertTrue(text.contains("\"C=DE, O=Example, CN=hq gw\""), "\(format)")
+            XCTAssertFalse(text.contains("= C=DE") || text.contains("=C=DE"), "\(format): never unquoted")
+        }
+    }
+
+    func testPreSharedKeyFileChecks() {
+        let good = Array("AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijkl\n".utf8)
+        XCTAssertEqual(IPsecLint.psk(.file(mode: 0o100600, bytes: good), path: "p", file: "/k").key?.count, 48, "text key, newline dropped")
+        XCTAssertTrue(IPsecLint.psk(.file(mode: 0o100644, bytes: good), path: "p", file: "/k").findings.first!.message.contains("mode 644"))
+        XCTAssertTrue(IPsecLint.psk(.file(mode: 0o100640, bytes: good), path: "p", file: "/k").findings.first!.message.contains("group or others"))
+        XCTAssertTrue(IPsecLint.psk(.file(mode: 0o100600, bytes: Array("short".utf8)), path: "p", file: "/k").findings.first!.message.contains("fewer than the 43"))
+        XCTAssertTrue(IPsecLint.psk(.file(mode: 0o100600, bytes: Array("0s\(Base64.encode(Array(repeating: 7, count: 16)))".utf8)), path: "p", file: "/k")
+                        .findings.first!.message.contains("128-bit key"))
+        XCTAssertEqual(IPsecLint.psk(.file(mode: 0o100400, bytes: Array("0x\(String(repeating: "ab", count: 32))".utf8)), path: "p", file: "/k").key?.count, 32)
+        XCTAssertTrue(IPsecLint.psk(.missing("No such file or directory"), path: "p", file: "/k").findings.first!.message.contains("umask 077"))
+        XCTAssertEqual(Base64.decode(Base64.encode(Array(0...255))), Array(0...255))
+        XCTAssertEqual(Base64.encode(Array("foob".utf8)), "Zm9vYg==")
+        XCTAssertNil(Base64.decode("Zm9v!g=="))
+        // Binary keys are written as 0s<base64>, text keys as quoted text.
+        XCTAssertEqual(IPsecRender.secretText([0, 1, 2]), "0sAAEC")
+        XCTAssertEqual(IPsecRender.secretText(Array("abc123".utf8)), "\"abc123\"")
+    }
+
+    func testRemoteSideIsTheMirrorImage() throws {
+        let s = try site()
+        let key = Array(repeating: UInt8(ascii: "k"), count: 48)
+        let local = try IPsecRender.render(s, format: .swanctl, side: .local, key: key).get()[0].content
+        let remote = try IPsecRender.render(s, format: .swanctl, side: .remote, key: key).get()[0].content
+        XCTAssertTrue(local.contains("local_addrs = 192.0.2.1") && local.contains("remote_addrs = 198.51.100.7"))
+        XCTAssertTrue(remote.contains("local_addrs = 198.51.100.7") && remote.contains("remote_addrs = 192.0.2.1"))
+        XCTAssertTrue(remote.contains("local_ts = 192.168.50.0/24") && remote.contains("remote_ts = 10.128.0.0/9"))
+        XCTAssertEqual(s.mirrored.mirrored, s)
+    }
+
+    /// Golden renders: every format, both sides, for a policy-based PSK site and a
+    /// route-based one. Reviewed by eye once; GATEPEER_UPDATE_GOLDEN=1 rewrites them.
+    func testGoldenRenders() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+        let key = Array("GoldenKeyGoldenKeyGoldenKeyGoldenKeyGoldenKey123".utf8)
+        let sites: [(String, IPsecSite)] = [
+            ("policy", try site(["remote": ["address": "198.51.100.7", "id": "hq-gw.example.com", "subnets": ["192.168.50.0/24", "192.168.51.0/24"]]])),
+            ("route", try site(["mode": "route", "profile": "compatible", "startAction": "start",
+                                "route": ["ifId": 42, "localInside": "169.254.21.2/30", "remoteInside": "169.254.21.1/30"],
+                                "local": ["address": "192.0.2.1"], "remote": ["address": "203.0.113.9"]])),
+        ]
+        for (label, s) in sites {
+            for format in IPsecFormat.allCases {
+                for side in IPsecSide.allCases {
+                    let files = try IPsecRender.render(s, format: format, side: side, key: key).get()
+                    let text = files.map { "==> \($0.name) (\($0.secret ? "0600" : "0644"))\n\($0.content)" }.joined()
+                    let golden = dir.appendingPathComponent("ipsec-\(label)-\(format.rawValue)-\(side.rawValue).txt")
+                    if ProcessInfo.processInfo.environment["GATEPEER_UPDATE_GOLDEN"] == "1" {
+                        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                        try text.write(to: golden, atomically: true, encoding: .utf8)
+                    }
+                    XCTAssertEqual(text, try String(contentsOf: golden, encoding: .utf8), golden.lastPathComponent)
+                }
+            }
+        }
+    }
+}
