@@ -61,9 +61,8 @@ public enum IPsecRender {
             return .success([RenderedFile(name: "ipsec.conf", content: header + conf, secret: false),
                              RenderedFile(name: "ipsec.secrets", content: header + secrets, secret: true)])
         case .libreswan:
-            let (conf, secrets) = libreswan(s, secret: secret ?? "")
-            return .success([RenderedFile(name: "\(connectionName(site)).conf", content: header + conf, secret: false),
-                             RenderedFile(name: "\(connectionName(site)).secrets", content: header + secrets, secret: true)])
+            return libreswan(s, secret: secret ?? "").map { conf, secrets in [RenderedFile(name: "\(connectionName(site)).conf", content: header + conf, secret: false),
+                             RenderedFile(name: "\(connectionName(site)).secrets", content: header + secrets, secret: true)] }
         case .sheet:
             return .success([RenderedFile(name: "\(connectionName(site))-\(side.rawValue).txt", content: sheet(s, side: side, secret: secret), secret: key != nil)])
         }
@@ -191,13 +190,10 @@ public enum IPsecRender {
         for b in ["128", "192", "256"] {
             m["aes\(b)"] = "aes\(b)"
             m["aes\(b)ctr"] = "aes_ctr\(b)"
-            m["aes\(b)gcm16"] = "aes_gcm_c\(b)"
-            m["aes\(b)gcm"] = "aes_gcm_c\(b)"
+            m["aes\(b)gcm16"] = "aes_gcm\(b)"
+            m["aes\(b)gcm"] = "aes_gcm\(b)"
             m["aes\(b)gcm12"] = "aes_gcm_b\(b)"
             m["aes\(b)gcm8"] = "aes_gcm_a\(b)"
-            m["aes\(b)ccm16"] = "aes_ccm_c\(b)"
-            m["aes\(b)ccm12"] = "aes_ccm_b\(b)"
-            m["aes\(b)ccm8"] = "aes_ccm_a\(b)"
             m["camellia\(b)"] = "camellia\(b)"
         }
         m["chacha20poly1305"] = "chacha20_poly1305"
@@ -215,8 +211,9 @@ public enum IPsecRender {
         return m
     }()
 
-    /// A strongSwan proposal in libreswan's syntax (ENCRYPT-INTEG/PRF-DH); nil when a
-    /// keyword has no libreswan name.
+    /// A strongSwan proposal in libreswan's syntax, `ENCRYPT[-INTEG or PRF][;DH]` (as
+    /// libreswan's algparse reads it: `aes_gcm256-sha2_384;dh20`, `aes_gcm256;dh20`);
+    /// nil when a keyword has no libreswan name.
     static func libreswanProposal(_ p: String, ike: Bool) -> String? {
         var enc: [String] = [], integ: [String] = [], prf: [String] = [], dh: [String] = []
         for t in p.split(separator: "-").map(String.init) {
@@ -235,8 +232,8 @@ public enum IPsecRender {
         // IKE: the second part is the PRF (libreswan derives integrity from it, and AEAD
         // needs none); ESP: the integrity algorithm, if any.
         let second = ike ? (prf.isEmpty ? integ : prf) : integ
-        return ([enc.joined(separator: "+")] + (second.isEmpty ? [] : [second.joined(separator: "+")]) + (dh.isEmpty ? [] : [dh.joined(separator: "+")]))
-            .joined(separator: "-")
+        let head = ([enc.joined(separator: "+")] + (second.isEmpty ? [] : [second.joined(separator: "+")])).joined(separator: "-")
+        return dh.isEmpty ? head : head + ";" + dh.joined(separator: "+")
     }
 
     static func libreswanID(_ id: String) -> String {
@@ -245,7 +242,7 @@ public enum IPsecRender {
         return id.hasPrefix("@") ? id : "@" + id     // an FQDN: '@' stops a DNS lookup
     }
 
-    static func libreswan(_ s: IPsecSite, secret: String) -> (String, String) {
+    static func libreswan(_ s: IPsecSite, secret: String) -> Result<(String, String), ConfigError> {
         func subnets(_ side: String, _ list: [IPPrefix]) -> String {
             list.count == 1 ? "    \(side)subnet=\(list[0])" : "    \(side)subnets={\(list.map(\.description).joined(separator: " "))}"
         }
@@ -259,18 +256,27 @@ public enum IPsecRender {
         o.append("    right=\(s.remote.address)")
         o.append("    rightid=\(libreswanID(s.remote.id))")
         o.append(subnets("right", s.remote.subnets))
-        let ike = s.effectiveIKE.compactMap { libreswanProposal($0, ike: true) }
-        let esp = s.effectiveESP.compactMap { libreswanProposal($0, ike: false) }
+        var ike: [String] = [], esp: [String] = []
+        for (list, isIKE) in [(s.effectiveIKE, true), (s.effectiveESP, false)] {
+            for p in list {
+                guard let l = libreswanProposal(p, ike: isIKE) else {
+                    return .failure(ConfigError(problems: [ConfigProblem("ipsec.sites[\(s.name)].\(isIKE ? "ikeProposals" : "espProposals")",
+                        "\"\(p)\" has no libreswan equivalent (AES-CCM and some groups are strongSwan's only); valid for libreswan: AES-CBC/CTR/GCM, ChaCha20-Poly1305, SHA-1/SHA-2, MODP-2048 and up, ECP, Curve25519")]))
+                }
+                if isIKE { ike.append(l) } else { esp.append(l) }
+            }
+        }
         o.append("    ike=\(ike.joined(separator: ","))")
         o.append("    esp=\(esp.joined(separator: ","))")
         o.append("    ikelifetime=\(s.ikeLifetime)s")
         o.append("    salifetime=\(s.childLifetime)s")
         o.append("    dpddelay=\(s.dpdDelay)s")
         o.append("    dpdtimeout=\(s.dpdTimeout)s")
+        o.append("    dpdaction=\(s.dpdAction == .trap ? "hold" : s.dpdAction.rawValue)")
         if let id = s.ifId { o.append("    ipsec-interface=\(id)") }
         o.append("    auto=\(s.startAction == .trap ? "ondemand" : s.startAction == .start ? "start" : "add")")
         let secrets = "\(libreswanID(s.local.id)) \(libreswanID(s.remote.id)) : PSK \(secret)\n"
-        return (o.joined(separator: "\n") + "\n", secrets)
+        return .success((o.joined(separator: "\n") + "\n", secrets))
     }
 
     // MARK: parameter sheet

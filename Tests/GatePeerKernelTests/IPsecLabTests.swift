@@ -1,0 +1,210 @@
+import Foundation
+import XCTest
+
+/// IPsec end to end with real strongSwan: two namespaces joined by a veth pair
+/// (192.0.2.1 <-> 192.0.2.2), protected subnets 10.1.0.0/24 and 10.2.0.0/24 on their
+/// loopbacks with no route between them but the tunnel, one charon per side with its own
+/// /run and /etc/swanctl (scripts/lib/ipsec-lab.sh). ESP runs in kernel-libipsec.
+final class IPsecLabTests: KernelTestCase {
+    private var prefix = ""
+    private var labDir = ""
+    private let library = packageRoot.appendingPathComponent("scripts/lib/ipsec-lab.sh").path
+
+    /// Runs bash with the lab library loaded and this test's lab selected.
+    @discardableResult
+    func lab(_ script: String) -> Run {
+        sh(["bash", "-c", "set -euo pipefail; source \"$0\"; export IPSEC_LAB_PREFIX=\(prefix) IPSEC_LAB_DIR=\(labDir); \(script)", library])
+    }
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        // gpe<hex>-: swept by scripts/test if a run dies before tearDown.
+        prefix = "gpe" + String(UInt32.random(in: 0...0xfff), radix: 16).leftPadded(3) + "-ip"
+        let r = sh(["bash", "-c", "set -euo pipefail; source \"$0\"; ipsec_lab_up \(prefix) >&2; echo \"$IPSEC_LAB_DIR\"", library])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        labDir = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try XCTSkipIf(labDir.isEmpty, "no lab")
+        for side in ["a", "b"] {
+            // (ipsec_lab_start hands charon no descriptor beyond 0-2, so sh() sees EOF.)
+            let s = lab("ipsec_lab_start \(side)")
+            XCTAssertEqual(s.status, 0, "charon \(side): \(s.stderr)")
+        }
+    }
+
+    override func tearDown() {
+        if !labDir.isEmpty { lab("ipsec_lab_down \(prefix)") }
+        super.tearDown()
+    }
+
+    /// A key file (0600) made by `gatepeer ipsec psk`, and a config with site "lab".
+    func siteConfig(_ extra: [String: Any] = [:]) throws -> (config: String, key: String) {
+        let psk = gatepeerRun("ipsec", "psk")
+        XCTAssertEqual(psk.status, 0, psk.stderr)
+        let key = psk.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(key.count, 48)
+        let keyPath = labDir + "/lab.psk"
+        XCTAssertTrue(FileManager.default.createFile(atPath: keyPath, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600]))
+        var site: [String: Any] = [
+            "name": "lab",
+            "local": ["address": "192.0.2.1", "id": "a.lab.example", "subnets": ["10.1.0.0/24"]],
+            "remote": ["address": "192.0.2.2", "id": "b.lab.example", "subnets": ["10.2.0.0/24"]],
+            "psk": ["file": keyPath],
+        ]
+        for (k, v) in extra { site[k] = v }
+        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab.json"))) as? [String: Any])
+        doc["ipsec"] = ["sites": [site]]
+        return (writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self)), key)
+    }
+
+    func gatepeerRun(_ args: String...) -> Run { sh([gatepeerBinary] + args) }
+
+    /// Bytes and packets in and out of the CHILD_SA `child` on `side` (swanctl --list-sas).
+    func childCounters(_ side: String, _ child: String) -> [Int] {
+        let out = lab("ipsec_lab_exec \(side) swanctl --list-sas").stdout
+        guard let start = out.range(of: "\n    \(child): ") ?? out.range(of: "  \(child): ") else { return [] }
+        var numbers: [Int] = []
+        for line in out[start.lowerBound...].split(separator: "\n").prefix(8) where line.contains(" bytes, ") && line.contains(" packets") {
+            let words = line.split(separator: " ")
+            for (i, w) in words.enumerated() where (w == "bytes," || w.hasPrefix("packets")) && i > 0 {
+                if let n = Int(words[i - 1]) { numbers.append(n) }
+            }
+        }
+        return numbers
+    }
+
+    func testOurRendersOnBothEndsEstablishTheChildSAAndPingCrossesTheTunnel() throws {
+        let (config, _) = try siteConfig()
+        // Our end: gatepeer ipsec apply inside side a (its /etc/swanctl is the lab's).
+        let apply = lab("ipsec_lab_exec a \(gatepeerBinary) ipsec apply --site lab -c \(config)")
+        XCTAssertEqual(apply.status, 0, apply.stderr + apply.stdout)
+        XCTAssertTrue(apply.stdout.contains("loaded connection 'gatepeer-lab'"), apply.stdout)
+        let ours = labDir + "/a/swanctl/conf.d/gatepeer-lab.conf"
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: ours)[.posixPermissions] as? Int, 0o600)
+
+        // The other end: the remote render, loaded by that side's own swanctl.
+        let render = gatepeerRun("ipsec", "render", "--site", "lab", "--format", "swanctl", "--side", "remote", "--out", labDir + "/b/swanctl/conf.d", "-c", config)
+        XCTAssertEqual(render.status, 0, render.stderr)
+        let load = lab("ipsec_lab_exec b swanctl --load-all")
+        XCTAssertEqual(load.status, 0, load.stderr + load.stdout)
+        XCTAssertTrue(load.stdout.contains("loaded connection 'gatepeer-lab'"), load.stdout)
+
+        // start_action = trap: the policy is in place before any SA, so traffic is held,
+        // never sent in the clear. (kernel-libipsec sends no acquire, so it does not start
+        // the tunnel either: initiate by hand.)
+        XCTAssertTrue(lab("ipsec_lab_exec a swanctl --list-pols").stdout.contains("lab"), "trap policy installed")
+        XCTAssertNotEqual(lab("IPSEC_LAB_PING_COUNT=1 ipsec_lab_ping a 10.2.0.1 10.1.0.1").status, 0, "no tunnel, no path")
+        let initiate = lab("ipsec_lab_exec a swanctl --initiate --child lab")
+        XCTAssertEqual(initiate.status, 0, initiate.stderr + initiate.stdout)
+        for side in ["a", "b"] {
+            let w = lab("ipsec_lab_wait_child \(side) lab 30")
+            XCTAssertEqual(w.status, 0, "CHILD_SA on \(side): \(w.stderr)")
+        }
+        let sas = lab("ipsec_lab_exec a swanctl --list-sas").stdout
+        XCTAssertTrue(sas.contains("AES_GCM_16-256/PRF_HMAC_SHA2_384/ECP_384"), "the strong profile was negotiated: \(sas)")
+
+        let before = childCounters("b", "lab")
+        let ping = lab("ipsec_lab_ping a 10.2.0.1 10.1.0.1")
+        XCTAssertEqual(ping.status, 0, ping.stdout + ping.stderr)
+        let after = childCounters("b", "lab")
+        XCTAssertEqual(before.count, 4, "in bytes/packets, out bytes/packets: \(before)")
+        XCTAssertEqual(after.count, 4)
+        if before.count == 4, after.count == 4 {
+            XCTAssertGreaterThanOrEqual(after[1] - before[1], 3, "the echo requests came in through the CHILD_SA")
+            XCTAssertGreaterThanOrEqual(after[3] - before[3], 3, "the replies went out through it")
+        }
+    }
+
+    func testOurEndAgainstAHandWrittenStrongSwanPeer() throws {
+        let (config, key) = try siteConfig(["startAction": "start"])
+        // The other side, written by hand the ordinary way: its own names and layout.
+        let handWritten = """
+        connections {
+            to-gatepeer {
+                remote_addrs = 192.0.2.1
+                proposals = aes256gcm16-prfsha384-ecp384
+                local {
+                    auth = psk
+                    id = b.lab.example
+                }
+                remote {
+                    auth = psk
+                    id = a.lab.example
+                }
+                children {
+                    net {
+                        local_ts = 10.2.0.0/24
+                        remote_ts = 10.1.0.0/24
+                        esp_proposals = aes256gcm16-ecp384
+                    }
+                }
+            }
+        }
+        secrets {
+            ike-1 {
+                id-1 = a.lab.example
+                id-2 = b.lab.example
+                secret = "\(key)"
+            }
+        }
+
+        """
+        try handWritten.write(toFile: labDir + "/b/swanctl/conf.d/to-gatepeer.conf", atomically: true, encoding: .utf8)
+        let load = lab("ipsec_lab_exec b swanctl --load-all")
+        XCTAssertEqual(load.status, 0, load.stderr + load.stdout)
+
+        // start_action = start: our end initiates as soon as it is loaded.
+        let apply = lab("ipsec_lab_exec a \(gatepeerBinary) ipsec apply --site lab -c \(config)")
+        XCTAssertEqual(apply.status, 0, apply.stderr + apply.stdout)
+        XCTAssertEqual(lab("ipsec_lab_wait_child a lab 30").status, 0)
+        XCTAssertEqual(lab("ipsec_lab_wait_child b net 30").status, 0)
+        XCTAssertEqual(lab("ipsec_lab_ping b 10.1.0.1 10.2.0.1").status, 0, "ping from the hand-configured side")
+        let counters = childCounters("a", "lab")
+        XCTAssertEqual(counters.count, 4, "\(counters)")
+        if counters.count == 4 { XCTAssertGreaterThanOrEqual(counters[1], 3) }
+    }
+
+    func testLibreswanAcceptsOurRendersAndTheCheckCanFail() throws {
+        let (config, _) = try siteConfig(["overlapsDevicesIntended": true])
+        for side in ["local", "remote"] {
+            let out = labDir + "/libreswan-\(side)"
+            let r = gatepeerRun("ipsec", "render", "--site", "lab", "--format", "libreswan", "--side", side, "--out", out, "-c", config)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let check = lab("libreswan_check_config \(out)/gatepeer-lab.conf")
+            XCTAssertEqual(check.status, 0, "libreswan refused our \(side) render: \(check.stdout)\(check.stderr)")
+        }
+        // The same file with a misspelt algorithm: the check must say no.
+        let bad = labDir + "/bad.conf"
+        let good = try String(contentsOfFile: labDir + "/libreswan-local/gatepeer-lab.conf", encoding: .utf8)
+        try good.replacingOccurrences(of: "aes_gcm256-sha2_384;dh20", with: "aes_gcm256-sha2_384;dh99").write(toFile: bad, atomically: true, encoding: .utf8)
+        XCTAssertNotEqual(lab("libreswan_check_config \(bad)").status, 0)
+    }
+
+    func testRenderWritesKeysPrivateTouchesNothingElseAndRefusesAnOpenKeyFile() throws {
+        let (config, _) = try siteConfig()
+        let out = labDir + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try "keep me\n".write(toFile: out + "/unrelated.conf", atomically: true, encoding: .utf8)
+        let r = gatepeerRun("ipsec", "render", "--site", "lab", "--format", "strongswan-legacy", "--side", "local", "--out", out, "-c", config)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        XCTAssertEqual(files, ["ipsec.conf", "ipsec.secrets", "unrelated.conf"])
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: out + "/ipsec.secrets")[.posixPermissions] as? Int, 0o600)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: out + "/ipsec.conf")[.posixPermissions] as? Int, 0o644)
+        XCTAssertEqual(try String(contentsOfFile: out + "/unrelated.conf", encoding: .utf8), "keep me\n")
+
+        // A key file others can read: refused, nothing written.
+        XCTAssertEqual(chmod(labDir + "/lab.psk", 0o644), 0)
+        let out2 = labDir + "/out2"
+        let refused = gatepeerRun("ipsec", "render", "--site", "lab", "--format", "swanctl", "--side", "local", "--out", out2, "-c", config)
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertTrue(refused.stderr.contains("ipsec.sites[0].psk.file") && refused.stderr.contains("mode 644"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out2))
+        let lint = gatepeerRun("ipsec", "lint", "-c", config)
+        XCTAssertEqual(lint.status, 2)
+        XCTAssertTrue(lint.stdout.contains("error: ipsec.sites[0].psk.file"), lint.stdout)
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
+}
