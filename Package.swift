@@ -22,7 +22,8 @@ let package = Package(
         ),
         .target(name: "GatePeerKernel", dependencies: ["GatePeerCore", "CNetlink", "CNftables"]),
         .executableTarget(name: "gatepeer", dependencies: ["GatePeerCore", "GatePeerKernel"]),
-        .testTarget(name: "GatePeerCoreTests", dependencies: ["GatePeerCore"]),
+        // Golden renders are read through #filePath, not bundled.
+        .testTarget(name: "GatePeerCoreTests", dependencies: ["GatePeerCore"], exclude: ["Golden"]),
         .testTarget(
             name: "GatePeerKernelTests",
             dependencies: ["GatePeerCore"],

@@ -24,6 +24,16 @@ extension Kernel {
         Set(a.map { UInt16($0.rawValue) })
     }
 
+    /// Builds the skeleton in the staging table with `extras` inline; if nft refuses them
+    /// (an element that no longer fits, say), without. Returns the extras still to load.
+    private func stage(_ rs: NftRuleset, extras: String) throws -> String {
+        if let text = rs.stagingTransaction(extras: extras), (try? nft.run(text, what: "nftables staging table")) != nil {
+            return ""
+        }
+        try nft.run(rs.stagingTransaction(extras: "")!, what: "nftables staging table")
+        return extras
+    }
+
     /// Loads `rs` (see above); returns failures of `extras` loaded one by one after the
     /// table when they could not go in with it. Throws when the table was not loaded.
     func loadFilter(_ rs: NftRuleset, observed: ObservedFilter?, extras: String, cache: MapCache?) throws -> [KernelError] {
@@ -57,12 +67,7 @@ extension Kernel {
         cache?.remove()
 
         // The skeleton, in a dormant staging table; extras inline in their sets.
-        var deferred = ""
-        if let text = rs.stagingTransaction(extras: extras), (try? nft.run(text, what: "nftables staging table")) != nil {
-        } else {
-            try nft.run(rs.stagingTransaction(extras: "")!, what: "nftables staging table")
-            deferred = extras
-        }
+        let deferred = try stage(rs, extras: extras)
         var failures: [KernelError]
         do {
             let staged = try readStaging(nf)

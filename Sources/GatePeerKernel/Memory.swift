@@ -12,12 +12,7 @@ public enum Memory {
         _ = mallopt(M_TRIM_THRESHOLD, 1 << 30)
         _ = mallopt(M_TOP_PAD, 256 << 20)
         let before = UInt(bitPattern: sbrk(0))
-        // Grows the heap by the pad. Touched and handed to an opaque call so the
-        // optimizer cannot drop the malloc/free pair.
-        if let p = malloc(1 << 20) {
-            p.storeBytes(of: 1, as: UInt8.self)
-            malloc_usable_size(p) > 0 ? free(p) : free(p)
-        }
+        gatepeer_grow_heap(1 << 20)  // the heap grows by the pad, and keeps it
         let after = UInt(bitPattern: sbrk(0))
         let huge: UInt = 2 << 20
         let start = (before + huge - 1) & ~(huge - 1)

@@ -11,6 +11,8 @@ import Glibc
 /// a staging table's objects into the live one.
 struct NftBatch {
     private(set) var bytes: [UInt8] = []
+    /// Where the last nf_tables message begins (finish() sets its ACK flag).
+    private var lastMessageStart = 0
     /// What each message was, by sequence number, for error reports.
     private(set) var descriptions: [UInt32: String] = [:]
     private(set) var beginSequence: UInt32 = 0
@@ -53,6 +55,7 @@ struct NftBatch {
         let start = bytes.count
         let seq = header(UInt16(NFNL_SUBSYS_NFTABLES) << 8 | UInt16(type.rawValue), flags: UInt16(flags), family: NftBatch.family)
         open = start
+        lastMessageStart = start
         descriptions[seq] = what()
         lastSequence = seq
         messageCount += 1
@@ -72,13 +75,8 @@ struct NftBatch {
     mutating func finish() {
         end()
         if lastSequence != 0 {
-            // Find the last message and set NLM_F_ACK (flags at offset 6).
-            var at = 0
-            var lastAt = 0
-            while at < bytes.count {
-                lastAt = at
-                at += Int(read32(at))
-            }
+            // Set NLM_F_ACK on the last message (flags at offset 6).
+            let lastAt = lastMessageStart
             let flags = UInt16(bytes[lastAt + 6]) | UInt16(bytes[lastAt + 7]) << 8
             let f = flags | UInt16(NLM_F_ACK)
             bytes[lastAt + 6] = UInt8(f & 0xff); bytes[lastAt + 7] = UInt8(f >> 8)
@@ -149,9 +147,6 @@ struct NftBatch {
     }
     private mutating func patch32(at i: Int, _ v: UInt32) {
         bytes[i] = UInt8(v & 0xff); bytes[i + 1] = UInt8(v >> 8 & 0xff); bytes[i + 2] = UInt8(v >> 16 & 0xff); bytes[i + 3] = UInt8(v >> 24)
-    }
-    private func read32(_ i: Int) -> UInt32 {
-        UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24
     }
 }
 
