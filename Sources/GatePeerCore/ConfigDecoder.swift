@@ -23,8 +23,9 @@ public enum ConfigDecoder {
     public static func decode(bytes: UnsafeBufferPointer<UInt8>) -> Result<GatePeerConfig, ConfigError> {
         var root: JSONValue
         let dups: [(path: String, key: String, line: Int)]
+        var streamed: StreamedRules? = StreamedRules()
         do {
-            (root, dups) = try JSONReader.parse(bytes: bytes)
+            (root, dups) = try JSONReader.parse(bytes: bytes, stream: { [streamed] in streamed?.consumer(for: $0) })
         } catch let e as JSONSyntaxError {
             return .failure(ConfigError(problems: [ConfigProblem("", "not valid JSON: \(e)")]))
         } catch {
@@ -35,8 +36,9 @@ public enum ConfigDecoder {
             p.add(d.path.isEmpty ? d.key : "\(d.path).\(d.key)",
                   "key appears more than once (line \(d.line)); each key may be given once")
         }
-        var config = decodeRoot(root, &p)
-        root = .null  // the tree can go before the compiler runs
+        var config = decodeRoot(root, streamed: streamed, &p)
+        root = .null  // the tree and the streamed rules can go before the compiler runs
+        streamed = nil
         if var f = config?.filter {
             config?.filter = nil
             compileFilter(&f, path: "filter", &p)
@@ -50,7 +52,7 @@ public enum ConfigDecoder {
 
     // MARK: document structure
 
-    private static func decodeRoot(_ root: JSONValue, _ p: inout Problems) -> GatePeerConfig? {
+    private static func decodeRoot(_ root: JSONValue, streamed: StreamedRules?, _ p: inout Problems) -> GatePeerConfig? {
         guard var o = ObjectReader(root, path: "", &p) else { return nil }
         let forwarding = o.bool("forwarding", &p) ?? true
         var links: [VPGLink] = []
@@ -62,7 +64,7 @@ public enum ConfigDecoder {
         } else { ok = false }
         var filter: FilterConfig? = nil
         if let f = o.value("filter", &p) {
-            filter = decodeFilter(f, links: ok ? links : nil, &p)
+            filter = decodeFilter(f, links: ok ? links : nil, streamed: streamed, &p)
             if filter == nil { ok = false }
         }
         var ipsec: IPsecConfig? = nil

@@ -18,7 +18,7 @@ extension ConfigDecoder {
         if compiled.count == f.outbound.count { f.compiled = compiled }
     }
 
-    static func decodeFilter(_ v: JSONValue, links: [VPGLink]?, _ p: inout Problems) -> FilterConfig? {
+    static func decodeFilter(_ v: JSONValue, links: [VPGLink]?, streamed: StreamedRules?, _ p: inout Problems) -> FilterConfig? {
         let path = "filter"
         guard var o = ObjectReader(v, path: path, &p) else { return nil }
         var ok = true
@@ -87,7 +87,7 @@ extension ConfigDecoder {
             var names: [String: Int] = [:]
             for (i, item) in items.enumerated() {
                 let gp = "\(path).outbound[\(i)]"
-                guard let g = decodeGroup(item, path: gp, deviceSubnets: deviceSubnets, &p) else { ok = false; continue }
+                guard let g = decodeGroup(item, path: gp, deviceSubnets: deviceSubnets, streamed: streamed?.groups[i], &p) else { ok = false; continue }
                 if let first = names[g.name] {
                     p.add("\(gp).name", "\"\(g.name)\" is already the name of \(path).outbound[\(first)]"); ok = false; continue
                 }
@@ -132,7 +132,8 @@ extension ConfigDecoder {
         return ok ? f : nil
     }
 
-    static func decodeGroup(_ v: JSONValue, path: String, deviceSubnets: [IPPrefix], _ p: inout Problems) -> OutboundGroup? {
+    static func decodeGroup(_ v: JSONValue, path: String, deviceSubnets: [IPPrefix], streamed: [StreamedRules.Item]?,
+                            _ p: inout Problems) -> OutboundGroup? {
         guard var o = ObjectReader(v, path: path, &p) else { return nil }
         var ok = true
         let name = o.string("name", required: true, &p)
@@ -157,6 +158,17 @@ extension ConfigDecoder {
         }
         var rules: [OutboundRule] = []
         if let items = o.array("rules", required: false, &p) {
+            if let streamed, items.isEmpty {
+                // Read while parsing (StreamedRules): plain rules come decoded.
+                rules.reserveCapacity(streamed.count)
+                for (i, item) in streamed.enumerated() {
+                    switch item {
+                    case .plain(let r): rules.append(r)
+                    case .value(let v):
+                        if let r = decodeOutboundRule(v, path: "\(path).rules[\(i)]", &p) { rules.append(r) } else { ok = false }
+                    }
+                }
+            }
             for (i, item) in items.enumerated() {
                 if let r = decodeOutboundRule(item, path: "\(path).rules[\(i)]", &p) { rules.append(r) } else { ok = false }
             }
@@ -174,25 +186,37 @@ extension ConfigDecoder {
     /// which reports the problem.
     static func plainRule(_ v: JSONValue) -> OutboundRule? {
         guard case .object(let members) = v, members.count <= 3 else { return nil }
-        var action: FilterAction? = nil, destination: IPPrefix? = nil, proto = ProtocolMatch.any
+        var fields = PlainFields()
         for m in members {
-            guard case .string(let s) = m.value else { return nil }
-            switch m.key {
-            case "action":
-                guard let a = FilterAction(rawValue: s) else { return nil }
-                action = a
-            case "destination":
-                guard case .success(let pre) = IPPrefix.parse(s), !pre.hasHostBits else { return nil }
-                destination = pre
-            case "protocol":
-                guard let pm = ProtocolMatch.parse(s), UInt8(s) == nil else { return nil }
-                proto = pm
-            default:
-                return nil
-            }
+            guard case .string(let s) = m.value, fields.take(m.key, s) else { return nil }
         }
-        guard let action, let destination else { return nil }
-        return OutboundRule(action: action, destination: .prefix(destination), protocolMatch: proto, ports: [])
+        return fields.rule
+    }
+
+    /// The members of a plain rule as they are read (each key once).
+    struct PlainFields {
+        var action: String?, destination: String?, proto: String?
+
+        mutating func take(_ key: String, _ value: String) -> Bool {
+            switch key {
+            case "action" where action == nil: action = value
+            case "destination" where destination == nil: destination = value
+            case "protocol" where proto == nil: proto = value
+            default: return false
+            }
+            return true
+        }
+
+        var rule: OutboundRule? {
+            guard let a = action.flatMap(FilterAction.init(rawValue:)), let d = destination,
+                  case .success(let pre) = IPPrefix.parse(d), !pre.hasHostBits else { return nil }
+            var pm = ProtocolMatch.any
+            if let p = proto {
+                guard let m = ProtocolMatch.parse(p), UInt8(p) == nil else { return nil }
+                pm = m
+            }
+            return OutboundRule(action: a, destination: .prefix(pre), protocolMatch: pm, ports: [])
+        }
     }
 
     static func decodeOutboundRule(_ v: JSONValue, path: @escaping @autoclosure () -> String, _ p: inout Problems) -> OutboundRule? {
@@ -297,4 +321,30 @@ extension ConfigDecoder {
 
 func isAlnum(_ c: UInt8) -> Bool {
     (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
+}
+
+/// The rules of `filter.outbound[N].rules`, read while the document is parsed instead of
+/// being built into the tree: a plain rule (action, destination, perhaps a protocol name,
+/// all strings) is decoded on the spot without a JSON object; anything else is kept as
+/// its JSON value for the general decoder, which reports problems with their paths. A
+/// policy of 100,000 rules then never holds 100,000 JSON objects.
+final class StreamedRules {
+    enum Item { case plain(OutboundRule), value(JSONValue) }
+    private(set) var groups: [Int: [Item]] = [:]
+
+    func consumer(for path: [JSONPathStep]) -> ((inout JSONReader, Int) throws -> Void)? {
+        guard path.count == 4, path[0] == .key("filter"), path[1] == .key("outbound"), path[3] == .key("rules"),
+              case .index(let g) = path[2] else { return nil }
+        groups[g] = []
+        return { [unowned self] reader, _ in
+            let start = reader.mark()
+            var fields = ConfigDecoder.PlainFields()
+            if try reader.readFlatStrings({ fields.take($0, $1) }), let rule = fields.rule {
+                self.groups[g, default: []].append(.plain(rule))
+            } else {
+                reader.rewind(to: start)
+                self.groups[g, default: []].append(.value(try reader.readValue()))
+            }
+        }
+    }
 }

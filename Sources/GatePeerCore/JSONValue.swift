@@ -35,6 +35,9 @@ public enum JSONValue: Equatable, Sendable {
     }
 }
 
+/// One step of a path from the document's root.
+enum JSONPathStep: Equatable { case key(String), index(Int) }
+
 public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
     public let line: Int
     public let column: Int
@@ -51,8 +54,11 @@ public struct JSONReader {
     private var lineStart = 0
     private var depth = 0
     /// Where the parser is, as keys and indexes; turned into text only for a duplicate key.
-    private enum Step { case key(String), index(Int) }
-    private var steps: [Step] = []
+    private var steps: [JSONPathStep] = []
+    /// Arrays for which this returns a consumer are not built: the consumer reads each
+    /// element itself (readValue, or a faster reading of its own) and the tree holds an
+    /// empty array in their place. Large policies stream their rules this way.
+    var stream: ((_ path: [JSONPathStep]) -> ((inout JSONReader, _ index: Int) throws -> Void)?)? = nil
     private var pathText: String {
         steps.reduce(into: "") { out, step in
             switch step {
@@ -78,7 +84,14 @@ public struct JSONReader {
     /// Parses UTF-8 bytes in place (no copy into a String first: a policy file can be
     /// 10 MB). Strings are validated as UTF-8 one by one.
     public static func parse(bytes: UnsafeBufferPointer<UInt8>) throws -> (JSONValue, duplicates: [(path: String, key: String, line: Int)]) {
+        try parse(bytes: bytes, stream: nil)
+    }
+
+    static func parse(bytes: UnsafeBufferPointer<UInt8>,
+                      stream: ((_ path: [JSONPathStep]) -> ((inout JSONReader, _ index: Int) throws -> Void)?)?) throws
+        -> (JSONValue, duplicates: [(path: String, key: String, line: Int)]) {
         var r = JSONReader(bytes: bytes)
+        r.stream = stream
         r.skipWhitespace()
         let v = try r.parseValue()
         r.skipWhitespace()
@@ -166,6 +179,7 @@ public struct JSONReader {
         index += 1
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array([]) }
+        if let consumer = stream?(steps) { return try streamArray(consumer) }
         let base = itemScratch.count
         defer { itemScratch.removeSubrange(base...) }
         while true {
@@ -178,6 +192,59 @@ public struct JSONReader {
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
             if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(Array(itemScratch[base...])) }
             throw error("expected ',' or ']'")
+        }
+    }
+
+    private mutating func streamArray(_ consumer: (inout JSONReader, Int) throws -> Void) throws -> JSONValue {
+        var k = 0
+        while true {
+            skipWhitespace()
+            steps.append(.index(k))
+            try consumer(&self, k)
+            steps.removeLast()
+            k += 1
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of file in an array") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array([]) }
+            throw error("expected ',' or ']'")
+        }
+    }
+
+    // MARK: for stream consumers
+
+    /// The next value, as the tree would hold it.
+    mutating func readValue() throws -> JSONValue { try parseValue() }
+
+    struct Mark { fileprivate let index: Int, line: Int, lineStart: Int }
+    func mark() -> Mark { Mark(index: index, line: line, lineStart: lineStart) }
+    mutating func rewind(to m: Mark) { index = m.index; line = m.line; lineStart = m.lineStart }
+
+    /// Reads an object whose values are all strings without building it, handing each
+    /// member to `member` (false: not wanted). Returns false, having read an unknown
+    /// amount, when the next value is not such an object or `member` refused one: rewind
+    /// and read it with readValue() to get the general treatment.
+    mutating func readFlatStrings(_ member: (String, String) -> Bool) throws -> Bool {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return false }
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return true }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return false }
+            let key = try parseString()
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return false }
+            index += 1
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return false }
+            let value = try parseString()
+            guard member(key, value) else { return false }
+            skipWhitespace()
+            guard index < bytes.count else { return false }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return true }
+            return false
         }
     }
 

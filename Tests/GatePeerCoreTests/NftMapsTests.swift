@@ -109,6 +109,44 @@ final class NftMapsTests: XCTestCase {
         XCTAssertTrue(rs.fullText.contains("20.0.3.0-20.0.3.255 : continue"))
     }
 
+    /// Rules are read while parsing (StreamedRules): plain ones decoded on the spot, the
+    /// rest by the general decoder, with the same results and the same problem paths.
+    func testStreamedRulesDecodeLikeTheTreeAndReportTheSamePaths() throws {
+        func rules(_ list: [String]) -> String {
+            """
+            {"links": [{"name": "gp0", "vxlanId": 10, "underlayDevice": "eth0", "outerIpAddress": "172.31.0.254",
+              "innerIpAddress": "10.255.255.254/9", "peers": [{"outerIpAddress": "100.64.152.4", "innerIpAddress": "10.255.255.1"}]}],
+             "filter": {"uplinkDevice": "uplink", "resolvers": ["203.0.113.53"], "outbound": [{"name": "a", "sources": ["10.128.0.0/10"], "rules": []},
+               {"name": "b", "sources": ["10.192.0.0/10"], "default": "allow", "rules": [\(list.joined(separator: ",\n"))]}]}}
+            """
+        }
+        let good = try ConfigDecoder.decode(rules([
+            #"{"action": "deny", "destination": "198.51.100.0/24"}"#,
+            #"{"destination": "203.0.113.0/24", "protocol": "udp", "action": "allow"}"#,
+            #"{"action": "allow", "destination": "203.0.113.10/32", "protocol": "tcp", "ports": [443, "8000-8080"]}"#,
+            #"{"action": "deny", "domain": "api.example.com"}"#,
+        ])).get()
+        let r = try XCTUnwrap(good.filter?.outbound[1].rules)
+        XCTAssertEqual(r.count, 4)
+        XCTAssertEqual(r[0], OutboundRule(action: .deny, destination: .prefix(IPPrefix("198.51.100.0/24")!), protocolMatch: .any, ports: []))
+        XCTAssertEqual(r[1].protocolMatch, .number(17))
+        XCTAssertEqual(r[2].ports, [PortRange(low: 443, high: 443), PortRange(low: 8000, high: 8080)])
+        XCTAssertEqual(good.filter?.outbound[0].rules, [])
+
+        let bad = problems(rules([
+            #"{"action": "deny", "destination": "198.51.100.0/24"}"#,
+            #"{"action": "deny", "destination": "198.51.100.1/24"}"#,
+            #"{"action": "deny", "destination": "10.0.0.0/8", "action": "allow"}"#,
+            #"{"action": "drop", "destination": "10.0.0.0/8"}"#,
+            #"{"action": "deny", "destination": "10.0.0.0/8", "protocol": "tcp", "ports": [70000]}"#,
+        ])).map(\.description)
+        XCTAssertTrue(bad.contains { $0.hasPrefix("filter.outbound[1].rules[1].destination:") && $0.contains("host bits") }, "\(bad)")
+        XCTAssertTrue(bad.contains { $0.contains("filter.outbound[1].rules[2]") && $0.contains("more than once") }, "\(bad)")
+        XCTAssertTrue(bad.contains { $0.hasPrefix("filter.outbound[1].rules[3].action:") }, "\(bad)")
+        XCTAssertTrue(bad.contains { $0.hasPrefix("filter.outbound[1].rules[4].ports[0]:") }, "\(bad)")
+        XCTAssertFalse(bad.contains { $0.contains("rules[0]") }, "\(bad)")
+    }
+
     func testFastIPv4PrefixParserAgreesWithTheGeneralOne() {
         for text in ["10.0.0.0/8", "0.0.0.0/0", "255.255.255.255/32", "192.168.1.7/24", "1.2.3.4/33", "1.2.3.4/",
                      "1.2.3/24", "1.2.3.4.5/8", "01.2.3.4/8", "1.2.3.4/08", "256.1.1.1/8", "1.2.3.4", "::/0", "a.b.c.d/8",
