@@ -158,19 +158,16 @@ extension ConfigDecoder {
         }
         var rules: [OutboundRule] = []
         if let items = o.array("rules", required: false, &p) {
-            if let streamed, items.isEmpty {
-                // Read while parsing (StreamedRules): plain rules come decoded.
-                rules.reserveCapacity(streamed.count)
-                for (i, item) in streamed.enumerated() {
-                    switch item {
-                    case .plain(let r): rules.append(r)
-                    case .value(let v):
-                        if let r = decodeOutboundRule(v, path: "\(path).rules[\(i)]", &p) { rules.append(r) } else { ok = false }
-                    }
+            // Read while parsing (StreamedRules; the tree holds an empty array then): plain
+            // rules come decoded, the others as their JSON values.
+            let read: [StreamedRules.Item] = items.isEmpty ? (streamed ?? []) : items.map { .value($0) }
+            rules.reserveCapacity(read.count)
+            for (i, item) in read.enumerated() {
+                switch item {
+                case .plain(let r): rules.append(r)
+                case .value(let v):
+                    if let r = decodeOutboundRule(v, path: "\(path).rules[\(i)]", &p) { rules.append(r) } else { ok = false }
                 }
-            }
-            for (i, item) in items.enumerated() {
-                if let r = decodeOutboundRule(item, path: "\(path).rules[\(i)]", &p) { rules.append(r) } else { ok = false }
             }
         }
         o.finish(&p, known: ["name", "sources", "default", "rules"])

@@ -13,44 +13,76 @@ public struct IPsecFinding: Equatable, Sendable, CustomStringConvertible {
 public enum IPsecLint {
     enum Kind { case encryption, aead, integrity, prf, dh, esn }
 
-    /// strongSwan proposal keywords gatepeer knows, and why some are weak.
-    static let keywords: [String: (kind: Kind, weak: String?)] = {
-        var k: [String: (kind: Kind, weak: String?)] = [:]
-        for b in ["128", "192", "256"] {
-            k["aes\(b)"] = (.encryption, nil)
-            k["aes\(b)ctr"] = (.encryption, nil)
-            k["camellia\(b)"] = (.encryption, nil)
-            for icv in ["8", "12", "16"] {
-                k["aes\(b)gcm\(icv)"] = (.aead, icv == "16" ? nil : "an ICV shorter than 16 octets (RFC 8221 recommends AES-GCM with a 16-octet ICV)")
-                k["aes\(b)ccm\(icv)"] = (.aead, icv == "16" ? nil : "an ICV shorter than 16 octets (RFC 8221)")
-            }
-            k["aes\(b)gcm"] = (.aead, nil)
+    /// One strongSwan proposal keyword: its role, why it is weak (nil: it is not), its
+    /// name in libreswan's syntax (nil: libreswan has none), and its name for a person.
+    struct Algorithm {
+        let kind: Kind
+        let weak: String?
+        let libreswan: String?
+        let human: String
+    }
+
+    /// Every keyword gatepeer knows: the one table lint, the libreswan renderer and the
+    /// parameter sheet read.
+    static let keywords: [String: Algorithm] = {
+        var k: [String: Algorithm] = [:]
+        func add(_ name: String, _ kind: Kind, _ human: String, libreswan: String?, weak: String? = nil) {
+            k[name] = Algorithm(kind: kind, weak: weak, libreswan: libreswan, human: human)
         }
-        k["chacha20poly1305"] = (.aead, nil)
-        k["3des"] = (.encryption, "3DES: 64-bit blocks (RFC 8221 SHOULD NOT, RFC 8247 MAY-)")
-        k["des"] = (.encryption, "DES: broken (RFC 8221 MUST NOT)")
-        k["cast128"] = (.encryption, "CAST-128: 64-bit blocks (not in RFC 8221)")
-        k["blowfish"] = (.encryption, "Blowfish: 64-bit blocks (not in RFC 8221)")
-        k["null"] = (.encryption, "no encryption (ENCR_NULL)")
-        for s in ["sha256", "sha384", "sha512", "aesxcbc", "aescmac"] { k[s] = (.integrity, nil) }
-        k["sha1"] = (.integrity, nil)  // HMAC-SHA1-96 is still allowed as integrity (RFC 8221 MUST-)
-        k["md5"] = (.integrity, "MD5 (RFC 8221 MUST NOT, RFC 8247 MUST NOT)")
-        for s in ["prfsha256", "prfsha384", "prfsha512", "prfaesxcbc", "prfaescmac"] { k[s] = (.prf, nil) }
-        k["prfsha1"] = (.prf, "SHA-1 as PRF (RFC 8247 MUST-, strongSwan: avoid)")
-        k["prfmd5"] = (.prf, "MD5 as PRF (RFC 8247 MUST NOT)")
-        for g in ["modp2048", "modp3072", "modp4096", "modp6144", "modp8192", "ecp256", "ecp384", "ecp521",
-                  "ecp256bp", "ecp384bp", "ecp512bp", "curve25519", "x25519", "curve448", "x448"] { k[g] = (.dh, nil) }
-        k["ecp224"] = (.dh, "ECP-224 (not recommended by RFC 8247)")
-        k["ecp224bp"] = (.dh, "ECP-224 Brainpool (not recommended by RFC 8247)")
-        k["modp768"] = (.dh, "MODP-768 (RFC 8247 MUST NOT)")
-        k["modp1024"] = (.dh, "MODP-1024 (RFC 8247 SHOULD NOT)")
-        k["modp1536"] = (.dh, "MODP-1536 (RFC 8247 MAY-; below 2048 bits)")
-        k["ecp192"] = (.dh, "ECP-192 (below 128-bit security)")
-        k["modp1024s160"] = (.dh, "MODP-1024 with subgroup (RFC 8247 SHOULD NOT)")
-        k["modp2048s224"] = (.dh, "MODP-2048 with 224-bit subgroup (RFC 8247 SHOULD NOT)")
-        k["modp2048s256"] = (.dh, "MODP-2048 with 256-bit subgroup (RFC 8247 SHOULD NOT)")
-        k["esn"] = (.esn, nil)
-        k["noesn"] = (.esn, nil)
+        for b in ["128", "192", "256"] {
+            add("aes\(b)", .encryption, "AES-\(b)-CBC", libreswan: "aes\(b)")
+            add("aes\(b)ctr", .encryption, "AES-\(b)-CTR", libreswan: "aes_ctr\(b)")
+            add("camellia\(b)", .encryption, "Camellia-\(b)-CBC", libreswan: "camellia\(b)")
+            add("aes\(b)gcm", .aead, "AES-\(b)-GCM (16-octet ICV)", libreswan: "aes_gcm\(b)")
+            add("aes\(b)gcm16", .aead, "AES-\(b)-GCM (16-octet ICV)", libreswan: "aes_gcm\(b)")
+            let short = "an ICV shorter than 16 octets (RFC 8221 recommends AES-GCM with a 16-octet ICV)"
+            add("aes\(b)gcm12", .aead, "AES-\(b)-GCM (12-octet ICV)", libreswan: "aes_gcm_b\(b)", weak: short)
+            add("aes\(b)gcm8", .aead, "AES-\(b)-GCM (8-octet ICV)", libreswan: "aes_gcm_a\(b)", weak: short)
+            // libreswan has no AES-CCM for IKE: not rendered for it.
+            add("aes\(b)ccm16", .aead, "AES-\(b)-CCM (16-octet ICV)", libreswan: nil)
+            add("aes\(b)ccm12", .aead, "AES-\(b)-CCM (12-octet ICV)", libreswan: nil, weak: "an ICV shorter than 16 octets (RFC 8221)")
+            add("aes\(b)ccm8", .aead, "AES-\(b)-CCM (8-octet ICV)", libreswan: nil, weak: "an ICV shorter than 16 octets (RFC 8221)")
+        }
+        add("chacha20poly1305", .aead, "ChaCha20-Poly1305", libreswan: "chacha20_poly1305")
+        add("3des", .encryption, "3DES-CBC", libreswan: "3des", weak: "3DES: 64-bit blocks (RFC 8221 SHOULD NOT, RFC 8247 MAY-)")
+        add("des", .encryption, "DES-CBC", libreswan: nil, weak: "DES: broken (RFC 8221 MUST NOT)")
+        add("cast128", .encryption, "CAST-128", libreswan: nil, weak: "CAST-128: 64-bit blocks (not in RFC 8221)")
+        add("blowfish", .encryption, "Blowfish", libreswan: nil, weak: "Blowfish: 64-bit blocks (not in RFC 8221)")
+        add("null", .encryption, "no encryption", libreswan: nil, weak: "no encryption (ENCR_NULL)")
+        // Integrity and, with a "prf" prefix, the PRF of the same hash.
+        for (name, lsw, integ, prf) in [("sha256", "sha2_256", "HMAC-SHA2-256-128", "PRF-HMAC-SHA2-256"),
+                                         ("sha384", "sha2_384", "HMAC-SHA2-384-192", "PRF-HMAC-SHA2-384"),
+                                         ("sha512", "sha2_512", "HMAC-SHA2-512-256", "PRF-HMAC-SHA2-512"),
+                                         ("aesxcbc", "aes_xcbc", "AES-XCBC-96", "PRF-AES128-XCBC"),
+                                         ("aescmac", "aes_cmac", "AES-CMAC-96", "PRF-AES128-CMAC")] {
+            add(name, .integrity, integ, libreswan: lsw)
+            add("prf" + name, .prf, prf, libreswan: lsw)
+        }
+        // HMAC-SHA1-96 is still allowed as integrity (RFC 8221 MUST-), not as a PRF.
+        add("sha1", .integrity, "HMAC-SHA1-96", libreswan: "sha1")
+        add("prfsha1", .prf, "PRF-HMAC-SHA1", libreswan: "sha1", weak: "SHA-1 as PRF (RFC 8247 MUST-, strongSwan: avoid)")
+        add("md5", .integrity, "HMAC-MD5-96", libreswan: "md5", weak: "MD5 (RFC 8221 MUST NOT, RFC 8247 MUST NOT)")
+        add("prfmd5", .prf, "PRF-HMAC-MD5", libreswan: "md5", weak: "MD5 as PRF (RFC 8247 MUST NOT)")
+        for (name, group, human) in [("modp2048", 14, "MODP-2048"), ("modp3072", 15, "MODP-3072"), ("modp4096", 16, "MODP-4096"),
+                                     ("modp6144", 17, "MODP-6144"), ("modp8192", 18, "MODP-8192"), ("ecp256", 19, "ECP-256"),
+                                     ("ecp384", 20, "ECP-384"), ("ecp521", 21, "ECP-521"), ("curve25519", 31, "Curve25519"),
+                                     ("x25519", 31, "Curve25519"), ("ecp256bp", 28, "ECP-256 Brainpool"), ("ecp384bp", 29, "ECP-384 Brainpool"),
+                                     ("ecp512bp", 30, "ECP-512 Brainpool"), ("curve448", 32, "Curve448"), ("x448", 32, "Curve448")] {
+            add(name, .dh, "DH group \(group) (\(human))", libreswan: group <= 21 || group == 31 ? "dh\(group)" : nil)
+        }
+        for (name, group, human, why) in [("modp768", 1, "MODP-768", "MODP-768 (RFC 8247 MUST NOT)"),
+                                          ("modp1024", 2, "MODP-1024", "MODP-1024 (RFC 8247 SHOULD NOT)"),
+                                          ("modp1536", 5, "MODP-1536", "MODP-1536 (RFC 8247 MAY-; below 2048 bits)"),
+                                          ("ecp192", 25, "ECP-192", "ECP-192 (below 128-bit security)"),
+                                          ("ecp224", 26, "ECP-224", "ECP-224 (not recommended by RFC 8247)"),
+                                          ("ecp224bp", 27, "ECP-224 Brainpool", "ECP-224 Brainpool (not recommended by RFC 8247)"),
+                                          ("modp1024s160", 22, "MODP-1024 with subgroup", "MODP-1024 with subgroup (RFC 8247 SHOULD NOT)"),
+                                          ("modp2048s224", 23, "MODP-2048 with 224-bit subgroup", "MODP-2048 with 224-bit subgroup (RFC 8247 SHOULD NOT)"),
+                                          ("modp2048s256", 24, "MODP-2048 with 256-bit subgroup", "MODP-2048 with 256-bit subgroup (RFC 8247 SHOULD NOT)")] {
+            add(name, .dh, "DH group \(group) (\(human))", libreswan: group == 2 || group == 5 ? "dh\(group)" : nil, weak: why)
+        }
+        add("esn", .esn, "extended sequence numbers", libreswan: nil)
+        add("noesn", .esn, "no extended sequence numbers", libreswan: nil)
         return k
     }()
 

@@ -184,44 +184,16 @@ public enum IPsecRender {
 
     // MARK: libreswan
 
-    /// strongSwan keyword -> libreswan algorithm name.
-    static let libreswanNames: [String: String] = {
-        var m: [String: String] = [:]
-        for b in ["128", "192", "256"] {
-            m["aes\(b)"] = "aes\(b)"
-            m["aes\(b)ctr"] = "aes_ctr\(b)"
-            m["aes\(b)gcm16"] = "aes_gcm\(b)"
-            m["aes\(b)gcm"] = "aes_gcm\(b)"
-            m["aes\(b)gcm12"] = "aes_gcm_b\(b)"
-            m["aes\(b)gcm8"] = "aes_gcm_a\(b)"
-            m["camellia\(b)"] = "camellia\(b)"
-        }
-        m["chacha20poly1305"] = "chacha20_poly1305"
-        m["3des"] = "3des"
-        for (k, v) in [("sha1", "sha1"), ("sha256", "sha2_256"), ("sha384", "sha2_384"), ("sha512", "sha2_512"), ("md5", "md5"),
-                       ("aesxcbc", "aes_xcbc"), ("aescmac", "aes_cmac")] {
-            m[k] = v
-            m["prf" + k] = v
-        }
-        for (k, v) in [("modp1024", "dh2"), ("modp1536", "dh5"), ("modp2048", "dh14"), ("modp3072", "dh15"), ("modp4096", "dh16"),
-                       ("modp6144", "dh17"), ("modp8192", "dh18"), ("ecp256", "dh19"), ("ecp384", "dh20"), ("ecp521", "dh21"),
-                       ("curve25519", "dh31"), ("x25519", "dh31")] {
-            m[k] = v
-        }
-        return m
-    }()
-
     /// A strongSwan proposal in libreswan's syntax, `ENCRYPT[-INTEG or PRF][;DH]` (as
     /// libreswan's algparse reads it: `aes_gcm256-sha2_384;dh20`, `aes_gcm256;dh20`);
     /// nil when a keyword has no libreswan name.
     static func libreswanProposal(_ p: String, ike: Bool) -> String? {
         var enc: [String] = [], integ: [String] = [], prf: [String] = [], dh: [String] = []
         for t in p.split(separator: "-").map(String.init) {
-            guard let name = libreswanNames[t], let k = IPsecLint.keywords[t]?.kind else {
-                if t == "esn" || t == "noesn" { continue }
-                return nil
-            }
-            switch k {
+            guard let a = IPsecLint.keywords[t] else { return nil }
+            if a.kind == .esn { continue }
+            guard let name = a.libreswan else { return nil }
+            switch a.kind {
             case .encryption, .aead: enc.append(name)
             case .integrity: integ.append(name)
             case .prf: prf.append(name)
@@ -281,32 +253,8 @@ public enum IPsecRender {
 
     // MARK: parameter sheet
 
-    static let humanNames: [String: String] = {
-        var m: [String: String] = [:]
-        for b in ["128", "192", "256"] {
-            m["aes\(b)"] = "AES-\(b)-CBC"
-            m["aes\(b)ctr"] = "AES-\(b)-CTR"
-            m["aes\(b)gcm16"] = "AES-\(b)-GCM (16-octet ICV)"
-            m["aes\(b)gcm"] = "AES-\(b)-GCM (16-octet ICV)"
-            m["aes\(b)gcm12"] = "AES-\(b)-GCM (12-octet ICV)"
-            m["aes\(b)gcm8"] = "AES-\(b)-GCM (8-octet ICV)"
-            m["camellia\(b)"] = "Camellia-\(b)-CBC"
-        }
-        m["chacha20poly1305"] = "ChaCha20-Poly1305"
-        m["3des"] = "3DES-CBC"
-        for (k, v) in [("sha1", "HMAC-SHA1-96"), ("sha256", "HMAC-SHA2-256-128"), ("sha384", "HMAC-SHA2-384-192"), ("sha512", "HMAC-SHA2-512-256"),
-                       ("md5", "HMAC-MD5-96"), ("aesxcbc", "AES-XCBC-96"), ("aescmac", "AES-CMAC-96")] { m[k] = v }
-        for (k, v) in [("prfsha1", "PRF-HMAC-SHA1"), ("prfsha256", "PRF-HMAC-SHA2-256"), ("prfsha384", "PRF-HMAC-SHA2-384"),
-                       ("prfsha512", "PRF-HMAC-SHA2-512"), ("prfaesxcbc", "PRF-AES128-XCBC"), ("prfaescmac", "PRF-AES128-CMAC")] { m[k] = v }
-        for (k, v) in [("modp1024", "DH group 2 (MODP-1024)"), ("modp1536", "DH group 5 (MODP-1536)"), ("modp2048", "DH group 14 (MODP-2048)"),
-                       ("modp3072", "DH group 15 (MODP-3072)"), ("modp4096", "DH group 16 (MODP-4096)"), ("modp6144", "DH group 17 (MODP-6144)"),
-                       ("modp8192", "DH group 18 (MODP-8192)"), ("ecp256", "DH group 19 (ECP-256)"), ("ecp384", "DH group 20 (ECP-384)"),
-                       ("ecp521", "DH group 21 (ECP-521)"), ("curve25519", "DH group 31 (Curve25519)"), ("x25519", "DH group 31 (Curve25519)")] { m[k] = v }
-        return m
-    }()
-
     static func humanProposal(_ p: String) -> String {
-        p.split(separator: "-").map { humanNames[String($0)] ?? String($0) }.joined(separator: ", ")
+        p.split(separator: "-").map { IPsecLint.keywords[String($0)]?.human ?? String($0) }.joined(separator: ", ")
     }
 
     static func sheet(_ s: IPsecSite, side: IPsecSide, secret: String?) -> String {
