@@ -44,6 +44,10 @@ public enum IPsecRender {
         }
         let secret = key.map(secretText)
         var header = "# gatepeer: IPsec site \"\(site.name)\", \(side == .local ? "this end (gatepeer's peer)" : "the other end (mirror image)"); generated, edit the gatepeer config instead\n"
+        if format != .sheet {
+            // Not a setting of the IKE daemon: the host's interface MTU and the MSS clamp.
+            header += "# recommended: tunnel MTU \(s.mtu), TCP MSS clamp \(s.effectiveMSS)\n"
+        }
         if let id = s.ifId, format != .sheet {
             // The XFRM interface is the host's, not the IKE daemon's: say how to make it.
             header += "# route-based: traffic is routed into XFRM interface id \(id), e.g.\n"
