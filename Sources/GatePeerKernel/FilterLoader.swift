@@ -211,13 +211,7 @@ public final class MapCache {
     func store(_ maps: LoadedMaps) {
         let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         if !dir.isEmpty { mkdir(dir, 0o700) }
-        let tmp = path + ".tmp.\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
-        let bytes = maps.encode()
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        if n != bytes.count || rename(tmp, path) != 0 { unlink(tmp) }
+        _ = Files.replace(path, with: maps.encode(), mode: 0o600, sync: false)
     }
 
     func remove() { unlink(path) }

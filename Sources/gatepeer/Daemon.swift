@@ -222,21 +222,10 @@ func saveLearned(_ l: LearnedAddresses) {
     }
 }
 
-/// Writes a state file: created 0600 from the start, written, synced, then renamed over
-/// the old one (readers never see half a file, a crash never leaves a 0644 copy).
+/// Writes a state file (0600 from the start, synced, renamed over the old one).
 func writeStateFile(_ path: String, _ text: String) throws {
     try FileManager.default.createDirectory(atPath: stateDirectory(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    let tmp = path + ".tmp.\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw UsageError(message: "cannot write \(tmp): \(String(cString: strerror(errno)))") }
-    let bytes = Array(text.utf8)
-    let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-    let synced = fsync(fd) == 0
-    close(fd)
-    guard written == bytes.count, synced, rename(tmp, path) == 0 else {
-        unlink(tmp)
-        throw UsageError(message: "cannot replace \(path): \(String(cString: strerror(errno)))")
-    }
+    if let e = Files.replace(path, with: Array(text.utf8), mode: 0o600) { throw UsageError(message: e) }
 }
 
 /// An exclusive lock on the state directory's lock file (released when the fd closes).

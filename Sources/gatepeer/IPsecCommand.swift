@@ -151,28 +151,13 @@ func readKey(_ s: IPsecSite, index: Int) -> (key: [UInt8]?, findings: [IPsecFind
     return IPsecLint.psk(input, path: "ipsec.sites[\(index)].psk.file", file: file)
 }
 
-/// Written to a temporary in `dir` and renamed over: a reader never sees half a file,
-/// and a key file never exists with wider permissions than 0600, not even briefly.
+/// Into `dir` (made if missing): keys 0600, the rest 0644, through Files.replace.
 func writeFile(dir: String, _ f: RenderedFile) -> String? {
     var st = stat()
     if stat(dir, &st) != 0 {
         guard mkdir(dir, 0o755) == 0 else { return "cannot create \(dir): \(String(cString: strerror(errno)))" }
     }
-    let path = dir + "/" + f.name, tmp = dir + "/." + f.name + ".tmp.\(getpid())"
-    let mode: mode_t = f.secret ? 0o600 : 0o644
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-    guard fd >= 0 else { return "cannot write \(tmp): \(String(cString: strerror(errno)))" }
-    let bytes = Array(f.content.utf8)
-    let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    let synced = fsync(fd) == 0
-    fchmod(fd, mode)  // the umask may have narrowed it; never widened past `mode`
-    close(fd)
-    guard n == bytes.count, synced, rename(tmp, path) == 0 else {
-        let e = String(cString: strerror(errno))
-        unlink(tmp)
-        return "cannot write \(path): \(e)"
-    }
-    return nil
+    return Files.replace(dir + "/" + f.name, with: Array(f.content.utf8), mode: f.secret ? 0o600 : 0o644)
 }
 
 /// `n` bytes from the kernel's CSPRNG (/dev/urandom never blocks once the pool is seeded).
