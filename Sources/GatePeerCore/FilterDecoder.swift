@@ -178,19 +178,9 @@ extension ConfigDecoder {
     static let ruleFields = ["action", "destination", "domain", "protocol", "ports"]
 
     /// The common shape of a rule, an action and a destination prefix (and perhaps a
-    /// protocol name), decoded without the general reader: a policy can hold 100,000 of
-    /// them. Anything else, or anything wrong, returns nil and takes the general path,
-    /// which reports the problem.
-    static func plainRule(_ v: JSONValue) -> OutboundRule? {
-        guard case .object(let members) = v, members.count <= 3 else { return nil }
-        var fields = PlainFields()
-        for m in members {
-            guard case .string(let s) = m.value, fields.take(m.key, s) else { return nil }
-        }
-        return fields.rule
-    }
-
-    /// The members of a plain rule as they are read (each key once).
+    /// protocol name), as StreamedRules reads it without a JSON object: a policy can hold
+    /// 100,000 of them. Anything else, or anything wrong, goes to decodeOutboundRule,
+    /// which reports the problem. Each key is taken once.
     struct PlainFields {
         var action: String?, destination: String?, proto: String?
 
@@ -217,7 +207,6 @@ extension ConfigDecoder {
     }
 
     static func decodeOutboundRule(_ v: JSONValue, path: @escaping @autoclosure () -> String, _ p: inout Problems) -> OutboundRule? {
-        if let r = plainRule(v) { return r }
         guard var o = ObjectReader(v, path: path(), &p) else { return nil }
         var ok = true
         var action: FilterAction? = nil

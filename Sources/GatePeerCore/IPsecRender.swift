@@ -158,6 +158,13 @@ public enum IPsecRender {
         }
     }
 
+    /// Lifetimes and DPD, as both ipsec.conf dialects write them (strongSwan's legacy
+    /// format and libreswan differ in the child lifetime's keyword and one DPD action).
+    static func timing(_ s: IPsecSite, childLifetime key: String, dpdAction: String) -> [String] {
+        ["    ikelifetime=\(s.ikeLifetime)s", "    \(key)=\(s.childLifetime)s", "    dpddelay=\(s.dpdDelay)s",
+         "    dpdtimeout=\(s.dpdTimeout)s", "    dpdaction=\(dpdAction)"]
+    }
+
     static func legacy(_ s: IPsecSite, secret: String) -> (String, String) {
         var o: [String] = ["conn \(connectionName(s))"]
         o.append("    keyexchange=ikev\(s.ikeVersion)")
@@ -172,11 +179,7 @@ public enum IPsecRender {
         // '!' makes the list strict: no strongSwan defaults appended.
         o.append("    ike=\(s.effectiveIKE.joined(separator: ","))!")
         o.append("    esp=\(s.effectiveESP.joined(separator: ","))!")
-        o.append("    ikelifetime=\(s.ikeLifetime)s")
-        o.append("    lifetime=\(s.childLifetime)s")
-        o.append("    dpddelay=\(s.dpdDelay)s")
-        o.append("    dpdtimeout=\(s.dpdTimeout)s")
-        o.append("    dpdaction=\(s.dpdAction.rawValue)")
+        o += timing(s, childLifetime: "lifetime", dpdAction: s.dpdAction.rawValue)
         if let id = s.ifId {
             o.append("    if_id_in=\(id)")
             o.append("    if_id_out=\(id)")
@@ -244,11 +247,7 @@ public enum IPsecRender {
         }
         o.append("    ike=\(ike.joined(separator: ","))")
         o.append("    esp=\(esp.joined(separator: ","))")
-        o.append("    ikelifetime=\(s.ikeLifetime)s")
-        o.append("    salifetime=\(s.childLifetime)s")
-        o.append("    dpddelay=\(s.dpdDelay)s")
-        o.append("    dpdtimeout=\(s.dpdTimeout)s")
-        o.append("    dpdaction=\(s.dpdAction == .trap ? "hold" : s.dpdAction.rawValue)")
+        o += timing(s, childLifetime: "salifetime", dpdAction: s.dpdAction == .trap ? "hold" : s.dpdAction.rawValue)
         if let id = s.ifId { o.append("    ipsec-interface=\(id)") }
         o.append("    auto=\(s.startAction == .trap ? "ondemand" : s.startAction == .start ? "start" : "add")")
         let secrets = "\(libreswanID(s.local.id)) \(libreswanID(s.remote.id)) : PSK \(secret)\n"
