@@ -28,18 +28,20 @@ public enum IPsecRender {
     /// Connection name in every format.
     public static func connectionName(_ site: IPsecSite) -> String { "gatepeer-\(site.name)" }
 
-    /// `key`: the pre-shared key's bytes (nil with certificate authentication).
-    public static func render(_ site: IPsecSite, format: IPsecFormat, side: IPsecSide, key: [UInt8]?) -> Result<[RenderedFile], ConfigError> {
+    /// `key`: the pre-shared key's bytes (nil with certificate authentication); `path`:
+    /// the site's place in the config (ipsec.sites[N]), for problems.
+    public static func render(_ site: IPsecSite, format: IPsecFormat, side: IPsecSide, key: [UInt8]?,
+                              path: String) -> Result<[RenderedFile], ConfigError> {
         let s = side == .local ? site : site.mirrored
         if case .psk = site.auth, key == nil {
-            return .failure(ConfigError(problems: [ConfigProblem("ipsec.sites[\(site.name)].psk", "no key to render")]))
+            return .failure(ConfigError(problems: [ConfigProblem("\(path).psk", "no key to render")]))
         }
         if case .certificates = site.auth, side == .remote {
-            return .failure(ConfigError(problems: [ConfigProblem("ipsec.sites[\(site.name)].certificate",
+            return .failure(ConfigError(problems: [ConfigProblem("\(path).certificate",
                 "the other end's certificate and key are its own; render --side remote works with psk only (give the other side the CA and our identity from the sheet)")]))
         }
         if case .certificates = site.auth, format == .strongswanLegacy || format == .libreswan {
-            return .failure(ConfigError(problems: [ConfigProblem("ipsec.sites[\(site.name)].certificate",
+            return .failure(ConfigError(problems: [ConfigProblem("\(path).certificate",
                 "certificate authentication is rendered for swanctl only (libreswan keeps keys in its NSS database, legacy ipsec.secrets needs the key type); valid: --format swanctl, or psk")]))
         }
         let secret = key.map(secretText)
@@ -65,7 +67,7 @@ public enum IPsecRender {
             return .success([RenderedFile(name: "ipsec.conf", content: header + conf, secret: false),
                              RenderedFile(name: "ipsec.secrets", content: header + secrets, secret: true)])
         case .libreswan:
-            return libreswan(s, secret: secret ?? "").map { conf, secrets in [RenderedFile(name: "\(connectionName(site)).conf", content: header + conf, secret: false),
+            return libreswan(s, secret: secret ?? "", path: path).map { conf, secrets in [RenderedFile(name: "\(connectionName(site)).conf", content: header + conf, secret: false),
                              RenderedFile(name: "\(connectionName(site)).secrets", content: header + secrets, secret: true)] }
         case .sheet:
             return .success([RenderedFile(name: "\(connectionName(site))-\(side.rawValue).txt", content: sheet(s, side: side, secret: secret), secret: key != nil)])
@@ -221,7 +223,7 @@ public enum IPsecRender {
         return id.hasPrefix("@") ? id : "@" + id     // an FQDN: '@' stops a DNS lookup
     }
 
-    static func libreswan(_ s: IPsecSite, secret: String) -> Result<(String, String), ConfigError> {
+    static func libreswan(_ s: IPsecSite, secret: String, path: String) -> Result<(String, String), ConfigError> {
         func subnets(_ side: String, _ list: [IPPrefix]) -> String {
             list.count == 1 ? "    \(side)subnet=\(list[0])" : "    \(side)subnets={\(list.map(\.description).joined(separator: " "))}"
         }
@@ -239,7 +241,7 @@ public enum IPsecRender {
         for (list, isIKE) in [(s.effectiveIKE, true), (s.effectiveESP, false)] {
             for p in list {
                 guard let l = libreswanProposal(p, ike: isIKE) else {
-                    return .failure(ConfigError(problems: [ConfigProblem("ipsec.sites[\(s.name)].\(isIKE ? "ikeProposals" : "espProposals")",
+                    return .failure(ConfigError(problems: [ConfigProblem("\(path).\(isIKE ? "ikeProposals" : "espProposals")",
                         "\"\(p)\" has no libreswan equivalent (AES-CCM and some groups are strongSwan's only); valid for libreswan: AES-CBC/CTR/GCM, ChaCha20-Poly1305, SHA-1/SHA-2, MODP-2048 and up, ECP, Curve25519")]))
                 }
                 if isIKE { ike.append(l) } else { esp.append(l) }

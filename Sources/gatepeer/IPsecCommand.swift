@@ -128,7 +128,7 @@ func renderSite(_ s: IPsecSite, index: Int, format: IPsecFormat, side: IPsecSide
     let (key, findings) = readKey(s, index: index)
     for f in findings { stderr("gatepeer: \(f)") }
     if findings.contains(where: { $0.severity == .error }) { return nil }
-    switch IPsecRender.render(s, format: format, side: side, key: key) {
+    switch IPsecRender.render(s, format: format, side: side, key: key, path: "ipsec.sites[\(index)]") {
     case .success(let files): return files
     case .failure(let e):
         for p in e.problems { stderr("gatepeer: \(p)") }

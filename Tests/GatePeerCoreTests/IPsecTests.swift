@@ -13,7 +13,7 @@ final class IPsecTests: XCTestCase {
             "psk": ["file": "/etc/gatepeer/hq.psk"],
             "overlapsDevicesIntended": true,
         ]
-        for (k, v) in site { s[k] = v }
+        for (k, v) in site { s[k] = v is NSNull ? nil : v }  // NSNull: leave the field out
         let doc: [String: Any] = [
             "links": [["name": "gp0", "vxlanId": 10, "underlayDevice": "eth0", "outerIpAddress": "172.31.0.254",
                        "innerIpAddress": "10.255.255.254/9", "peers": [["outerIpAddress": "100.64.152.4", "innerIpAddress": "10.255.255.1"]]]],
@@ -115,7 +115,7 @@ final class IPsecTests: XCTestCase {
         let s = try site(["remote": ["address": "198.51.100.7", "id": "C=DE, O=Example, CN=hq gw", "subnets": ["192.168.50.0/24"]]])
         let key = Array("k".utf8) + Array(repeating: UInt8(ascii: "x"), count: 47)
         for format in [IPsecFormat.swanctl, .strongswanLegacy, .libreswan] {
-            let text = try IPsecRender.render(s, format: format, side: .local, key: key).get().map(\.content).joined()
+            let text = try IPsecRender.render(s, format: format, side: .local, key: key, path: "ipsec.sites[0]").get().map(\.content).joined()
             XCTAssertTrue(text.contains("\"C=DE, O=Example, CN=hq gw\""), "\(format)")
             XCTAssertFalse(text.contains("= C=DE") || text.contains("=C=DE"), "\(format): never unquoted")
         }
@@ -139,11 +139,27 @@ final class IPsecTests: XCTestCase {
         XCTAssertEqual(IPsecRender.secretText(Array("abc123".utf8)), "\"abc123\"")
     }
 
+    func testFormatsThatCannotCarryASiteRefuseItWithItsPath() throws {
+        let cert = try site(["certificate": ["cert": "/etc/swanctl/x509/gw.pem", "key": "/etc/swanctl/private/gw.pem", "ca": "/etc/swanctl/x509ca/ca.pem"],
+                             "psk": NSNull()])
+        func refusal(_ r: Result<[RenderedFile], ConfigError>) -> String { if case .failure(let e) = r { return e.description } else { return "" } }
+        XCTAssertTrue(refusal(IPsecRender.render(cert, format: .libreswan, side: .local, key: nil, path: "ipsec.sites[3]"))
+                        .hasPrefix("ipsec.sites[3].certificate: "))
+        XCTAssertTrue(refusal(IPsecRender.render(cert, format: .swanctl, side: .remote, key: nil, path: "ipsec.sites[3]")).contains("psk only"))
+        let swanctl = try IPsecRender.render(cert, format: .swanctl, side: .local, key: nil, path: "ipsec.sites[3]").get()[0].content
+        XCTAssertTrue(swanctl.contains("auth = pubkey") && swanctl.contains("certs = /etc/swanctl/x509/gw.pem") && swanctl.contains("file = /etc/swanctl/private/gw.pem"))
+        let ccm = try site(["espProposals": ["aes256ccm16-ecp384"]])
+        let key = Array(repeating: UInt8(ascii: "k"), count: 48)
+        XCTAssertTrue(refusal(IPsecRender.render(ccm, format: .libreswan, side: .local, key: key, path: "ipsec.sites[0]"))
+                        .hasPrefix("ipsec.sites[0].espProposals: \"aes256ccm16-ecp384\" has no libreswan equivalent"))
+        XCTAssertNoThrow(try IPsecRender.render(ccm, format: .swanctl, side: .local, key: key, path: "ipsec.sites[0]").get())
+    }
+
     func testRemoteSideIsTheMirrorImage() throws {
         let s = try site()
         let key = Array(repeating: UInt8(ascii: "k"), count: 48)
-        let local = try IPsecRender.render(s, format: .swanctl, side: .local, key: key).get()[0].content
-        let remote = try IPsecRender.render(s, format: .swanctl, side: .remote, key: key).get()[0].content
+        let local = try IPsecRender.render(s, format: .swanctl, side: .local, key: key, path: "ipsec.sites[0]").get()[0].content
+        let remote = try IPsecRender.render(s, format: .swanctl, side: .remote, key: key, path: "ipsec.sites[0]").get()[0].content
         XCTAssertTrue(local.contains("local_addrs = 192.0.2.1") && local.contains("remote_addrs = 198.51.100.7"))
         XCTAssertTrue(remote.contains("local_addrs = 198.51.100.7") && remote.contains("remote_addrs = 192.0.2.1"))
         XCTAssertTrue(remote.contains("local_ts = 192.168.50.0/24") && remote.contains("remote_ts = 10.128.0.0/9"))
@@ -164,7 +180,7 @@ final class IPsecTests: XCTestCase {
         for (label, s) in sites {
             for format in IPsecFormat.allCases {
                 for side in IPsecSide.allCases {
-                    let files = try IPsecRender.render(s, format: format, side: side, key: key).get()
+                    let files = try IPsecRender.render(s, format: format, side: side, key: key, path: "ipsec.sites[0]").get()
                     let text = files.map { "==> \($0.name) (\($0.secret ? "0600" : "0644"))\n\($0.content)" }.joined()
                     let golden = dir.appendingPathComponent("ipsec-\(label)-\(format.rawValue)-\(side.rawValue).txt")
                     if ProcessInfo.processInfo.environment["GATEPEER_UPDATE_GOLDEN"] == "1" {
