@@ -227,6 +227,26 @@ public enum IPsecLint {
         }
     }
 
+    /// A fresh text key from random bytes: 48 letters and digits (about 285 bits), so the
+    /// same key can be typed into any vendor's router. The first character is a letter:
+    /// strongSwan, libreswan and `psk` read a key that starts with "0x" or "0s" as hex or
+    /// base64, so a text key must never start with a digit. Rejection sampling keeps every
+    /// character uniform; `random` is called again until enough bytes were accepted.
+    public static func newPSK(random: () -> [UInt8]?) -> String? {
+        let letters = 52, all = 62
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        var key: [UInt8] = []
+        while key.count < 48 {
+            guard let bytes = random() else { return nil }
+            for b in bytes where key.count < 48 {
+                let n = key.isEmpty ? letters : all
+                let limit = 256 - 256 % n
+                if Int(b) < limit { key.append(alphabet[Int(b) % n]) }
+            }
+        }
+        return String(decoding: key, as: UTF8.self)
+    }
+
     static func hexBytes(_ s: String) -> [UInt8]? {
         let u = Array(s.utf8)
         guard u.count % 2 == 0, !u.isEmpty else { return nil }

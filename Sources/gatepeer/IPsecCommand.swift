@@ -15,7 +15,7 @@ other end (--side remote). Without --out it is printed; with --out the files are
 into DIR (files holding keys 0600, the others 0644; nothing else in DIR is touched).
 lint: the site's proposals, selectors and key file; warnings (weak algorithms a site
 allowed with allowWeak, start action none) and errors, one per line. Exit 2 on errors.
-psk: a fresh pre-shared key: 48 letters and digits, 285 bits of entropy (for a 0600 key file).
+psk: a fresh pre-shared key: 48 letters and digits starting with a letter, 285 bits of entropy (for a 0600 key file).
 apply: writes our end to /etc/swanctl/conf.d/gatepeer-NAME.conf (0600) and runs
 swanctl --load-all (GATEPEER_SWANCTL_DIR overrides the directory).
 """
@@ -41,13 +41,8 @@ func runIPsec(_ o: Options) -> Exit {
         flags[flag] = args.removeFirst()
     }
     if sub == "psk" {
-        // Letters and digits only, so the same key can be typed into any vendor's router:
-        // 48 characters of 62 carry 285 bits. Rejection sampling keeps them uniform.
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-        var key = ""
-        while key.count < 48 {
-            guard let bytes = randomBytes(64) else { stderr("gatepeer: no random bytes: \(String(cString: strerror(errno)))"); return .runtime }
-            for b in bytes where b < 248 && key.count < 48 { key.append(alphabet[Int(b) % 62]) }
+        guard let key = IPsecLint.newPSK(random: { randomBytes(64) }) else {
+            stderr("gatepeer: no random bytes: \(String(cString: strerror(errno)))"); return .runtime
         }
         print(key)
         return .ok

@@ -121,6 +121,29 @@ final class IPsecTests: XCTestCase {
         }
     }
 
+    /// A generated key is never read as hex or base64: under plain modulo-62 sampling the
+    /// bytes 52, 49 spell "0x" and the key file was refused ("0x... is not valid hex").
+    func testGeneratedKeysStartWithALetterAndAreReadAsText() {
+        for first in 0...255 {
+            var calls = 0
+            let key = IPsecLint.newPSK(random: {
+                calls += 1
+                return calls == 1 ? [UInt8(first), 52, 49] : Array(0...63).map { UInt8($0 * 4 % 256) }
+            })!
+            XCTAssertEqual(key.utf8.count, 48)
+            XCTAssertTrue(key.first!.isLetter, "key \(key) from first byte \(first)")
+            XCTAssertTrue(key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) })
+            let read = IPsecLint.psk(.file(mode: 0o100600, bytes: Array((key + "\n").utf8)), path: "p", file: "/k")
+            XCTAssertEqual(read.key, Array(key.utf8), "read back as the text itself")
+        }
+        // Bytes at or over the rejection limit are skipped, never folded onto low characters.
+        var calls = 0
+        let key = IPsecLint.newPSK(random: { calls += 1; return calls == 1 ? [255, 208, 52, 52, 248, 0] : [UInt8](repeating: 1, count: 64) })!
+        XCTAssertTrue(key.hasPrefix("A"), key)
+        XCTAssertTrue(key.hasPrefix("A0A"), "then 52 -> '0' among 62; 248 is over 62's limit and skipped; 0 -> 'A': \(key)")
+        XCTAssertNil(IPsecLint.newPSK(random: { nil }))
+    }
+
     func testPreSharedKeyFileChecks() {
         let good = Array("AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijkl\n".utf8)
         XCTAssertEqual(IPsecLint.psk(.file(mode: 0o100600, bytes: good), path: "p", file: "/k").key?.count, 48, "text key, newline dropped")
