@@ -119,13 +119,13 @@ public enum GrantState {
     }
 
     /// nft commands that load `grants` (the active ones) with their remaining time.
-    public static func nftElements(_ grants: [Grant], now: Int64) -> String {
+    /// `nowMs`: milliseconds since the epoch, so the kernel drops the element at `expires`
+    /// itself; whole seconds would let a re-applied grant outlive its time by up to 1 s.
+    public static func nftElements(_ grants: [Grant], nowMs: Int64) -> String {
         var lines: [String] = []
-        for g in grants where g.expires > now {
+        for g in grants where g.expires * 1000 > nowMs {
             let fam = g.from.family == .v4 ? "4" : "6"
-            // "expires" too: re-adding an element with an unchanged timeout does not
-            // reset its expiry (checked on 6.18), so a renewal would not extend it.
-            let timeout = "timeout \(g.expires - now)s expires \(g.expires - now)s"
+            let timeout = NftTime.remaining(until: g.expires, nowMs: nowMs)
             let pair = "\(g.from.network) . \(g.to.network)"
             switch (g.protocolMatch, g.ports.isEmpty) {
             case (.any, _):
@@ -151,5 +151,22 @@ public enum GrantState {
             let elems = g.ports.map { "\(pair) . \(n) . \($0.portText)" }
             return "delete element inet gatepeer grants\(fam) { \(elems.joined(separator: ", ")) }\n"
         }
+    }
+}
+
+/// Element timeouts for nft: the time left until a whole-second deadline, to the millisecond.
+public enum NftTime {
+    /// "timeout T expires T": "expires" too, because re-adding an element with an
+    /// unchanged timeout does not reset its expiry (checked on 6.18), so a renewal would
+    /// not extend it. At least `minimumMs`, so an element due now still loads.
+    public static func remaining(until expires: Int64, nowMs: Int64, minimumMs: Int64 = 1) -> String {
+        let t = text(max(minimumMs, expires * 1000 - nowMs))
+        return "timeout \(t) expires \(t)"
+    }
+
+    /// nft's time syntax: "900s", "899s500ms", "250ms".
+    public static func text(_ ms: Int64) -> String {
+        let s = ms / 1000, r = ms % 1000
+        return s == 0 ? "\(r)ms" : r == 0 ? "\(s)s" : "\(s)s\(r)ms"
     }
 }

@@ -79,9 +79,11 @@ public struct LearnedAddresses: Equatable, Sendable {
     // MARK: nft
 
     /// `add element` commands for every live learned address of every domain rule, with
-    /// its remaining time. On one key (address, protocol, port) deny wins over allow.
-    public func nftElements(_ config: GatePeerConfig, now: Int64) -> String {
+    /// its remaining time to the millisecond (`nowMs`: since the epoch). On one key
+    /// (address, protocol, port) deny wins over allow.
+    public func nftElements(_ config: GatePeerConfig, nowMs: Int64) -> String {
         guard let f = config.filter else { return "" }
+        let now = nowMs / 1000
         var lines: [String] = []
         for (gi, group) in f.outbound.enumerated() {
             var chosen: [String: (map: String, key: String, verdict: String, expires: Int64, action: FilterAction)] = [:]
@@ -116,9 +118,7 @@ public struct LearnedAddresses: Equatable, Sendable {
             }
             for id in order {
                 let c = chosen[id]!
-                let t = max(1, c.expires - now)
-                // "expires" resets the timer of an element that is already there.
-                lines.append("add element inet gatepeer \(c.map) { \(c.key) timeout \(t)s expires \(t)s : \(c.verdict) }")
+                lines.append("add element inet gatepeer \(c.map) { \(c.key) \(NftTime.remaining(until: c.expires, nowMs: nowMs, minimumMs: 1000)) : \(c.verdict) }")
             }
         }
         return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"

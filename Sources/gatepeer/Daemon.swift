@@ -119,12 +119,12 @@ final class Daemon: @unchecked Sendable {
         learned.limitNames(LearnedAddresses.maxNames)
         saveLearned(learned)
         log("learned \(name) from a device's lookup: \(records.map { "\($0.address) ttl \($0.ttl)" }.joined(separator: ", "))")
-        loadLearnedElements(n)
+        loadLearnedElements()
     }
 
     private func extras() -> String {
-        let n = now()
-        return GrantState.nftElements(loadGrants(), now: n) + learned.nftElements(config, now: n)
+        let ms = nowMs()
+        return GrantState.nftElements(loadGrants(), nowMs: ms) + learned.nftElements(config, nowMs: ms)
     }
 
     /// Resolve the exact names whose time has come. Lookups run on their own queue (a
@@ -190,12 +190,12 @@ final class Daemon: @unchecked Sendable {
         guard changed else { return }
         learned.prune(now: n)
         saveLearned(learned)
-        loadLearnedElements(n)
+        loadLearnedElements()
     }
 
-    private func loadLearnedElements(_ n: Int64) {
+    private func loadLearnedElements() {
         do {
-            for f in try kernel.loadElements(learned.nftElements(config, now: n)) { log("learned address not loaded: \(f)") }
+            for f in try kernel.loadElements(learned.nftElements(config, nowMs: nowMs())) { log("learned address not loaded: \(f)") }
         } catch {
             log("loading learned addresses failed: \(error)")
         }

@@ -215,7 +215,7 @@ func run(_ o: Options) -> Exit {
                 printPlan(plan, json: o.json)
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
-            let extras = GrantState.nftElements(loadGrants(), now: now()) + loadLearned().nftElements(config, now: now())
+            let extras = GrantState.nftElements(loadGrants(), nowMs: nowMs()) + loadLearned().nftElements(config, nowMs: nowMs())
             let report = try kernel.apply(plan, observed: observed, filterExtras: extras, mapCache: MapCache(directory: stateDirectory()))
             if o.json {
                 print(JSONOut.object([
@@ -354,6 +354,8 @@ func runFilter(_ o: Options) -> Exit {
 }
 
 func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+/// Milliseconds since the epoch, for element timeouts that end exactly at a deadline.
+func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
 /// State lives in $GATEPEER_STATE_DIR (tests) or /var/lib/gatepeer, 0700, files 0600.
 func stateDirectory() -> String { ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"] ?? "/var/lib/gatepeer" }
@@ -438,8 +440,10 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         stderr("gatepeer: \(o.configPath) has no filter section; grants need one")
         return .usage
     }
-    let n = now()
-    let grant = Grant(from: from!, to: to!, protocolMatch: proto, ports: ports, expires: n + seconds)
+    // The deadline is the next whole second plus the duration: never shorter than asked,
+    // at most a second longer, and the kernel drops the element at that very second.
+    let ms = nowMs(), n = ms / 1000
+    let grant = Grant(from: from!, to: to!, protocolMatch: proto, ports: ports, expires: (ms + 999) / 1000 + seconds)
     // One grant command at a time: read, change and write the state under a lock.
     guard let lock = lockState() else {
         stderr("gatepeer: cannot lock \(stateDirectory())/grants.lock")
@@ -472,7 +476,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         }
         // The kernel first: a grant it refuses is not recorded as if it held.
         if tableThere {
-            try kernel.nftCommands(GrantState.nftElements([grant], now: n), what: "nftables grant \(grant.summary)")
+            try kernel.nftCommands(GrantState.nftElements([grant], nowMs: nowMs()), what: "nftables grant \(grant.summary)")
         }
         try saveGrants(grants)
         if tableThere {

@@ -32,7 +32,7 @@ final class GrantTests: XCTestCase {
                       g("10.128.0.0/16", "203.0.113.0/24", .number(17), expires: 500), g("fd00::/64", "2001:db8::/32", expires: 2000),
                       g("10.0.0.0/8", "192.0.2.0/24", expires: 10)]
         XCTAssertEqual(try GrantState.decode(GrantState.encode(grants)).get(), grants)
-        XCTAssertEqual(GrantState.nftElements(grants, now: 100), """
+        XCTAssertEqual(GrantState.nftElements(grants, nowMs: 100_000), """
         add element inet gatepeer grants4 { 10.128.0.11/32 . 203.0.113.10/32 . 6 . 22 timeout 900s expires 900s, 10.128.0.11/32 . 203.0.113.10/32 . 6 . 8000-8080 timeout 900s expires 900s }
         add element inet gatepeer grants4p { 10.128.0.0/16 . 203.0.113.0/24 . 17 timeout 400s expires 400s }
         add element inet gatepeer grants6a { fd00::/64 . 2001:db8::/32 timeout 1900s expires 1900s }
@@ -40,6 +40,33 @@ final class GrantTests: XCTestCase {
         """)
         XCTAssertEqual(GrantState.nftDelete(grants[1]), "delete element inet gatepeer grants4p { 10.128.0.0/16 . 203.0.113.0/24 . 17 }\n")
         if case .success = GrantState.decode("{\"grants\": [{\"from\": \"10.0.0.1/8\", \"to\": \"x\", \"expires\": 1}]}") { XCTFail("bad state accepted") }
+    }
+
+    /// Timeouts run to the deadline to the millisecond: with whole seconds a grant loaded
+    /// at x.9 s lived up to 0.9 s past its time (a lab test saw it still open).
+    func testElementTimeoutsEndAtTheDeadlineToTheMillisecond() throws {
+        XCTAssertEqual(NftTime.text(900_000), "900s")
+        XCTAssertEqual(NftTime.text(899_750), "899s750ms")
+        XCTAssertEqual(NftTime.text(250), "250ms")
+        let grants = [g("10.0.0.0/8", "192.0.2.0/24", expires: 1000), g("10.0.0.0/8", "198.51.100.0/24", expires: 101),
+                      g("10.0.0.0/8", "203.0.113.0/24", expires: 100)]
+        XCTAssertEqual(GrantState.nftElements(grants, nowMs: 100_250), """
+        add element inet gatepeer grants4a { 10.0.0.0/8 . 192.0.2.0/24 timeout 899s750ms expires 899s750ms }
+        add element inet gatepeer grants4a { 10.0.0.0/8 . 198.51.100.0/24 timeout 750ms expires 750ms }
+
+        """, "the grant due at 100 s is not loaded at 100.25 s")
+
+        let config = try ConfigDecoder.decode("""
+            {"links": [{"name": "gp0", "vxlanId": 10, "underlayDevice": "eth0", "outerIpAddress": "172.31.0.254",
+              "innerIpAddress": "10.255.255.254/9", "peers": [{"outerIpAddress": "100.64.152.4", "innerIpAddress": "10.255.255.1"}]}],
+             "filter": {"uplinkDevice": "uplink", "resolvers": ["203.0.113.53"], "outbound": [{"name": "a", "sources": ["10.128.0.0/9"],
+               "rules": [{"action": "allow", "domain": "api.example.com", "protocol": "tcp", "ports": [443]}]}]}}
+            """).get()
+        let learned = LearnedAddresses(names: ["api.example.com": [.init(address: IPAddress("192.0.2.7")!, expires: 110),
+                                                                  .init(address: IPAddress("192.0.2.8")!, expires: 100)]])
+        let lines = learned.nftElements(config, nowMs: 100_400).split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "\(lines)")
+        XCTAssertTrue(lines[0].contains("192.0.2.7 . 6 . 443 timeout 9s600ms expires 9s600ms : goto "), String(lines[0]))
     }
 
     func testCoversChecksEveryField() {

@@ -102,7 +102,9 @@ final class PolicyCompilerTests: XCTestCase {
     /// The compiled form must agree with the definition, evaluated by brute force, for
     /// random policies: nested prefixes, protocols, overlapping port ranges.
     func testAgreesWithBruteForceReference() throws {
-        var rng = SystemRandomNumberGenerator()
+        // A fresh seed each run, named in every failure; GATEPEER_TEST_SEED replays one.
+        let seed = ProcessInfo.processInfo.environment["GATEPEER_TEST_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        var rng = SplitMix64(seed: seed)
         var compared = 0
         for _ in 0..<300 {
             var rules: [OutboundRule] = []
@@ -126,11 +128,11 @@ final class PolicyCompilerTests: XCTestCase {
                 let port: UInt16? = proto == 1 ? nil : UInt16.random(in: 1...90, using: &rng)
                 let got = p.evaluate(destination: dst, proto: proto, port: port)
                 let want = reference(group, dst, proto, port)
-                XCTAssertEqual(got.action, want.action, "\(rules.map(\.summary)) \(dst) \(proto)/\(port ?? 0)")
+                XCTAssertEqual(got.action, want.action, "seed \(seed): \(rules.map(\.summary)) \(dst) \(proto)/\(port ?? 0)")
                 compared += 1
             }
         }
-        XCTAssertGreaterThan(compared, 5000)
+        XCTAssertGreaterThan(compared, 5000, "seed \(seed)")
     }
 
     /// The definition: most specific prefix, then specific protocol, then the narrowest
@@ -152,5 +154,18 @@ final class PolicyCompilerTests: XCTestCase {
             if best == nil || key > best!.key { best = (key, .init(action: r.action, rule: i)) }
         }
         return best?.outcome ?? .init(action: g.defaultAction, rule: nil)
+    }
+}
+
+/// A small seeded generator (SplitMix64), so a failing random case can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -28,7 +28,7 @@ final class FilterLabTests: LabTestCase {
     }
 
     func udp(from n: String, _ host: String, _ port: Int) -> Run {
-        inNode(n, ["socat", "-T2", "-", "UDP:\(host):\(port)"], stdin: "x\n")
+        inNode(n, ["socat", "-T2", "-t2", "-", "UDP:\(host):\(port)"], stdin: "x\n")
     }
 
     func statusJSON() throws -> [String: Any] {
@@ -91,7 +91,7 @@ final class FilterLabTests: LabTestCase {
 
     func testInboundGuardDropsConnectionsFromOutsideTheBackends() throws {
         XCTAssertEqual(gatepeer("apply", "-c", plainConfig).status, 0)
-        XCTAssertEqual(inNode("inet", ["ping", "-c", "1", "-W", "2", "-I", "203.0.113.10", "10.128.0.11"]).status, 0,
+        XCTAssertEqual(inNode("inet", ["ping", "-c", "3", "-i", "0.3", "-W", "2", "-I", "203.0.113.10", "10.128.0.11"]).status, 0,
                        "without the filter the internet reaches a device (the lab routes it)")
         XCTAssertEqual(gatepeer("apply", "-c", filterConfig).status, 0)
         XCTAssertNotEqual(inNode("inet", ["ping", "-c", "2", "-W", "2", "-I", "203.0.113.10", "10.128.0.11"]).status, 0)
@@ -129,11 +129,15 @@ final class FilterLabTests: LabTestCase {
         let deny = writeConfig(try policy(ports: [443, 993, 31314]))
         XCTAssertEqual(gatepeer("apply", "-c", allow).status, 0)
         waitForListener("inet", "203.0.113.10", 5001)
-        let client = background("dev1", ["sh", "-c", "(echo one; sleep 3; echo two) | socat - TCP:203.0.113.10:5001"])
-        Thread.sleep(forTimeInterval: 1.0)
+        let client = background("dev1", ["sh", "-c", "(echo one; sleep 5; echo two) | socat - TCP:203.0.113.10:5001"])
+        func received() -> String { (try? String(contentsOf: sink, encoding: .utf8)) ?? "" }
+        let open = Date().addingTimeInterval(10)
+        while !received().contains("one") && Date() < open { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertTrue(received().contains("one"), "the flow never opened")
         let reapply = gatepeer("apply", "-c", deny)
         XCTAssertEqual(reapply.status, 0, reapply.stderr)
         XCTAssertTrue(reapply.stdout.contains("~ nftables table inet gatepeer"), reapply.stdout)
+        XCTAssertFalse(received().contains("two"), "the re-apply must land while the flow is open")
         client.waitUntilExit()
         let got = (try? String(contentsOf: sink, encoding: .utf8)) ?? ""
         XCTAssertTrue(got.contains("one") && got.contains("two"), "the open flow lost data across the re-apply: \(got)")
@@ -150,7 +154,7 @@ final class FilterLabTests: LabTestCase {
         XCTAssertEqual(gp("apply").status, 0)
         XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "tcp/22 is denied by policy")
 
-        let g = gp("filter", "grant", "--from", "10.128.0.11", "--to", "203.0.113.10", "--proto", "tcp", "--port", "22", "--for", "8s")
+        let g = gp("filter", "grant", "--from", "10.128.0.11", "--to", "203.0.113.10", "--proto", "tcp", "--port", "22", "--for", "12s")
         XCTAssertEqual(g.status, 0, g.stderr)
         let opened = Date()
         XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "the grant opens tcp/22 at once")
@@ -167,8 +171,9 @@ final class FilterLabTests: LabTestCase {
         XCTAssertTrue(reapply.stdout.contains("~ nftables table inet gatepeer"), reapply.stdout)
         XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "the grant survives the reload")
 
-        // And it expires by itself.
-        let wait = 8.5 - Date().timeIntervalSince(opened)
+        // And it expires by itself: its deadline is the next whole second after the grant
+        // plus 12 s, before opened + 13 s, and the kernel's timeout ends at that deadline.
+        let wait = 13.3 - Date().timeIntervalSince(opened)
         if wait > 0 { Thread.sleep(forTimeInterval: wait) }
         XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "the grant expired")
         XCTAssertEqual(gp("filter", "grants").stdout, "no active grants\n")

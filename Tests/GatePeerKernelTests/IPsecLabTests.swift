@@ -59,6 +59,13 @@ final class IPsecLabTests: KernelTestCase {
 
     func gatepeerRun(_ args: String...) -> Run { sh([gatepeerBinary] + args) }
 
+    /// Replies a ping got ("3 packets transmitted, 2 received"); a lost packet on a busy
+    /// VM is not a broken tunnel, so counters are compared with what was answered.
+    func received(_ ping: Run) -> Int {
+        guard let r = ping.stdout.range(of: #"(\d+) received"#, options: .regularExpression) else { return 0 }
+        return Int(ping.stdout[r].split(separator: " ")[0]) ?? 0
+    }
+
     /// Bytes and packets in and out of the CHILD_SA `child` on `side` (swanctl --list-sas).
     func childCounters(_ side: String, _ child: String) -> [Int] {
         let out = lab("ipsec_lab_exec \(side) swanctl --list-sas").stdout
@@ -111,9 +118,11 @@ final class IPsecLabTests: KernelTestCase {
         let after = childCounters("b", "lab")
         XCTAssertEqual(before.count, 4, "in bytes/packets, out bytes/packets: \(before)")
         XCTAssertEqual(after.count, 4)
+        let answered = received(ping)
+        XCTAssertGreaterThanOrEqual(answered, 2, "of 3 pings: \(ping.stdout)")
         if before.count == 4, after.count == 4 {
-            XCTAssertGreaterThanOrEqual(after[1] - before[1], 3, "the echo requests came in through the CHILD_SA")
-            XCTAssertGreaterThanOrEqual(after[3] - before[3], 3, "the replies went out through it")
+            XCTAssertGreaterThanOrEqual(after[1] - before[1], answered, "the echo requests came in through the CHILD_SA")
+            XCTAssertGreaterThanOrEqual(after[3] - before[3], answered, "the replies went out through it")
         }
     }
 
@@ -160,10 +169,11 @@ final class IPsecLabTests: KernelTestCase {
         XCTAssertEqual(apply.status, 0, apply.stderr + apply.stdout)
         XCTAssertEqual(lab("ipsec_lab_wait_child a lab 30").status, 0)
         XCTAssertEqual(lab("ipsec_lab_wait_child b net 30").status, 0)
-        XCTAssertEqual(lab("ipsec_lab_ping b 10.1.0.1 10.2.0.1").status, 0, "ping from the hand-configured side")
+        let ping = lab("ipsec_lab_ping b 10.1.0.1 10.2.0.1")
+        XCTAssertEqual(ping.status, 0, "ping from the hand-configured side: \(ping.stdout)")
         let counters = childCounters("a", "lab")
         XCTAssertEqual(counters.count, 4, "\(counters)")
-        if counters.count == 4 { XCTAssertGreaterThanOrEqual(counters[1], 3) }
+        if counters.count == 4 { XCTAssertGreaterThanOrEqual(counters[1], max(1, received(ping)), "requests came in through the CHILD_SA") }
     }
 
     func testLibreswanAcceptsOurRendersAndTheCheckCanFail() throws {

@@ -42,7 +42,7 @@ class LabTestCase: KernelTestCase {
 
     /// A TCP connection from a lab node; it sends one line and prints what comes back.
     func tcp(from n: String, _ host: String, _ port: Int) -> Run {
-        inNode(n, ["socat", "-T2", "-", "TCP:\(host):\(port),connect-timeout=2"], stdin: "x\n")
+        inNode(n, ["socat", "-T2", "-t2", "-", "TCP:\(host):\(port),connect-timeout=2"], stdin: "x\n")
     }
 
     /// Runs `action` while tcpdump listens on eth0 in a lab node; returns what it printed.

@@ -45,9 +45,18 @@ func tcpdump(namespace: String, count: Int, filter: String, _ action: () -> Void
     p.arguments = ["ip", "netns", "exec", namespace, "tcpdump", "-lnni", "eth0", "-c", "\(count)", "-v", filter]
     let out = Pipe()
     p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
+    // tcpdump says "listening on" once its capture is open: wait for that (up to 10 s on
+    // a slow VM) instead of a fixed sleep that can miss the one packet a test sends.
+    let errPath = NSTemporaryDirectory() + "gatepeer-tcpdump-\(UUID().uuidString).err"
+    FileManager.default.createFile(atPath: errPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: errPath) }
+    p.standardError = FileHandle(forWritingAtPath: errPath)
     try? p.run()
-    Thread.sleep(forTimeInterval: 1.0)
+    let ready = Date().addingTimeInterval(10)
+    while p.isRunning && Date() < ready,
+          !((try? String(contentsOfFile: errPath, encoding: .utf8))?.contains("listening on") ?? false) {
+        Thread.sleep(forTimeInterval: 0.05)
+    }
     action()
     let deadline = Date().addingTimeInterval(5)
     while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
@@ -167,10 +176,21 @@ class KernelTestCase: XCTestCase {
     /// A namespace shaped like the peer VM: eth0 (172.31.0.254/24, up) with a veth peer.
     func makePeerNamespace() throws -> Namespace {
         let ns = try makeNamespace("peer")
+        // No IPv6 duplicate address detection in this namespace: link-local addresses and
+        // their local routes exist at once, not a second or two later, so a snapshot taken
+        // now does not change under a test that compares it with one taken after.
+        for key in ["net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad"] {
+            XCTAssertEqual(ns.exec(["sysctl", "-qw", "\(key)=0"]).status, 0)
+        }
         ns.ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
         ns.ip("addr", "add", "172.31.0.254/24", "dev", "eth0")
         ns.ip("link", "set", "eth0", "up")
         ns.ip("link", "set", "eth1", "up")
+        // Operstate follows through linkwatch, which can lag; wait until it reads up.
+        let deadline = Date().addingTimeInterval(5)
+        while !ns.ip("-o", "link", "show", "eth0").contains("state UP") && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         return ns
     }
 

@@ -377,11 +377,26 @@ ipsec_lab_down() {
 # libreswan: check an ipsec.conf with libreswan's own parsers, without installing
 # libreswan (it conflicts with strongSwan: both provide ike-server).
 
+# _apt_download DIR PACKAGE...: `apt-get download` into DIR; on failure (a stale
+# index, a mirror hiccup) refreshes the index and tries twice more, 2 s apart.
+_apt_download() {
+  local dir=$1 out try
+  shift
+  for try in 1 2 3; do
+    out=$(cd "$dir" && apt-get download "$@" 2>&1) && return 0
+    [ "$try" -lt 3 ] || break
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
+    sleep 2
+  done
+  echo "$out" >&2
+  return 1
+}
+
 # _libreswan_fetch: `apt-get download libreswan` + `dpkg -x` into
 # $LIBRESWAN_DIR/root once (serialised with flock); the same for addconn's and
 # algparse's shared libraries into $LIBRESWAN_DIR/libs if the host lacks any.
 _libreswan_fetch() {
-  local dir=${LIBRESWAN_DIR:-/var/tmp/gatepeer-libreswan} tmp b missing=0 out
+  local dir=${LIBRESWAN_DIR:-/var/tmp/gatepeer-libreswan} tmp b missing=0
   local exe=$dir/root/usr/libexec/ipsec
   [ -x "$exe/addconn" ] && [ -x "$exe/algparse" ] && [ -e "$dir/libs.done" ] && return 0
   mkdir -p "$dir"
@@ -391,11 +406,7 @@ _libreswan_fetch() {
       tmp=$(mktemp -d "$dir/dl.XXXXXX")
       # apt-get download warns when its _apt sandbox user cannot write the folder.
       chmod 755 "$tmp"
-      if ! out=$(cd "$tmp" && apt-get download libreswan 2>&1); then
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
-        out=$(cd "$tmp" && apt-get download libreswan 2>&1) ||
-          { echo "$out" >&2; rm -rf "$tmp"; exit 1; }
-      fi
+      _apt_download "$tmp" libreswan || { rm -rf "$tmp"; exit 1; }
       rm -rf "$dir/root"
       if ! { dpkg -x "$tmp"/libreswan_*.deb "$tmp/root" && mv "$tmp/root" "$dir/root" &&
         dpkg-deb -f "$tmp"/libreswan_*.deb Version >"$dir/VERSION"; }; then
@@ -413,9 +424,8 @@ _libreswan_fetch() {
         chmod 755 "$tmp"
         # addconn: libunbound8 libevent-2.1-7 libhogweed6 libnettle8 libgmp10;
         # algparse: libnss3 libnspr4 (+ libsqlite3-0 for libnss3).
-        out=$(cd "$tmp" && apt-get download libunbound8 libevent-2.1-7 libhogweed6 \
-          libnettle8 libgmp10 libnss3 libnspr4 libsqlite3-0 2>&1) ||
-          { echo "$out" >&2; rm -rf "$tmp"; exit 1; }
+        _apt_download "$tmp" libunbound8 libevent-2.1-7 libhogweed6 \
+          libnettle8 libgmp10 libnss3 libnspr4 libsqlite3-0 || { rm -rf "$tmp"; exit 1; }
         rm -rf "$dir/libs"
         for b in "$tmp"/*.deb; do dpkg -x "$b" "$dir/libs"; done
         rm -rf "$tmp"
