@@ -118,53 +118,33 @@ public enum GrantState {
         })]).render() + "\n"
     }
 
-    /// nft commands that load `grants` (the active ones) with their remaining time.
-    /// `nowMs`: milliseconds since the epoch, so the kernel drops the element at `expires`
+    /// The set elements of `grants` (the active ones), each with the time left to the
+    /// millisecond (`nowMs`: since the epoch), so the kernel drops it at `expires`
     /// itself; whole seconds would let a re-applied grant outlive its time by up to 1 s.
-    public static func nftElements(_ grants: [Grant], nowMs: Int64) -> String {
-        var lines: [String] = []
-        for g in grants where g.expires * 1000 > nowMs {
-            let fam = g.from.family == .v4 ? "4" : "6"
-            let timeout = NftTime.remaining(until: g.expires, nowMs: nowMs)
-            let pair = "\(g.from.network) . \(g.to.network)"
-            switch (g.protocolMatch, g.ports.isEmpty) {
-            case (.any, _):
-                lines.append("add element inet gatepeer grants\(fam)a { \(pair) \(timeout) }")
-            case (.number(let n), true):
-                lines.append("add element inet gatepeer grants\(fam)p { \(pair) . \(n) \(timeout) }")
-            case (.number(let n), false):
-                let elems = g.ports.map { "\(pair) . \(n) . \($0.portText) \(timeout)" }
-                lines.append("add element inet gatepeer grants\(fam) { \(elems.joined(separator: ", ")) }")
-            }
-        }
-        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+    public static func elements(_ grants: [Grant], nowMs: Int64) -> [NftElement] {
+        grants.filter { $0.expires * 1000 > nowMs }.flatMap { keys($0, timeoutMs: max(1, $0.expires * 1000 - nowMs)) }
     }
 
-    /// nft commands that remove one grant's elements.
-    public static func nftDelete(_ g: Grant) -> String {
+    /// The keys of `g` (no timeout), to delete it.
+    public static func deleteElements(_ g: Grant) -> [NftElement] { keys(g, timeoutMs: nil) }
+
+    private static func keys(_ g: Grant, timeoutMs: Int64?) -> [NftElement] {
         let fam = g.from.family == .v4 ? "4" : "6"
-        let pair = "\(g.from.network) . \(g.to.network)"
+        let pair: [NftElement.Field] = [.prefix(g.from), .prefix(g.to)]
         switch (g.protocolMatch, g.ports.isEmpty) {
-        case (.any, _): return "delete element inet gatepeer grants\(fam)a { \(pair) }\n"
-        case (.number(let n), true): return "delete element inet gatepeer grants\(fam)p { \(pair) . \(n) }\n"
+        case (.any, _):
+            return [NftElement(set: "grants\(fam)a", key: pair, interval: true, timeoutMs: timeoutMs)]
+        case (.number(let n), true):
+            return [NftElement(set: "grants\(fam)p", key: pair + [.proto(n)], interval: true, timeoutMs: timeoutMs)]
         case (.number(let n), false):
-            let elems = g.ports.map { "\(pair) . \(n) . \($0.portText)" }
-            return "delete element inet gatepeer grants\(fam) { \(elems.joined(separator: ", ")) }\n"
+            return g.ports.map { NftElement(set: "grants\(fam)", key: pair + [.proto(n), .ports($0)], interval: true, timeoutMs: timeoutMs) }
         }
     }
 }
 
-/// Element timeouts for nft: the time left until a whole-second deadline, to the millisecond.
+/// nft's time syntax for element timeouts, to the millisecond.
 public enum NftTime {
-    /// "timeout T expires T": "expires" too, because re-adding an element with an
-    /// unchanged timeout does not reset its expiry (checked on 6.18), so a renewal would
-    /// not extend it. At least `minimumMs`, so an element due now still loads.
-    public static func remaining(until expires: Int64, nowMs: Int64, minimumMs: Int64 = 1) -> String {
-        let t = text(max(minimumMs, expires * 1000 - nowMs))
-        return "timeout \(t) expires \(t)"
-    }
-
-    /// nft's time syntax: "900s", "899s500ms", "250ms".
+    /// "900s", "899s500ms", "250ms".
     public static func text(_ ms: Int64) -> String {
         let s = ms / 1000, r = ms % 1000
         return s == 0 ? "\(r)ms" : r == 0 ? "\(s)s" : "\(s)s\(r)ms"

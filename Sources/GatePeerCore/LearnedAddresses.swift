@@ -78,30 +78,32 @@ public struct LearnedAddresses: Equatable, Sendable {
 
     // MARK: nft
 
-    /// `add element` commands for every live learned address of every domain rule, with
-    /// its remaining time to the millisecond (`nowMs`: since the epoch). On one key
-    /// (address, protocol, port) deny wins over allow.
-    public func nftElements(_ config: GatePeerConfig, nowMs: Int64) -> String {
-        guard let f = config.filter else { return "" }
+    /// The verdict-map elements of every live learned address of every domain rule, each
+    /// with its remaining time to the millisecond (`nowMs`: since the epoch), at least a
+    /// second. On one key (address, protocol, port) deny wins over allow.
+    public func elements(_ config: GatePeerConfig, nowMs: Int64) -> [NftElement] {
+        guard let f = config.filter else { return [] }
         let now = nowMs / 1000
-        var lines: [String] = []
+        var out: [NftElement] = []
         for (gi, group) in f.outbound.enumerated() {
-            var chosen: [String: (map: String, key: String, verdict: String, expires: Int64, action: FilterAction)] = [:]
+            var chosen: [String: (element: NftElement, expires: Int64, action: FilterAction)] = [:]
             var order: [String] = []
             for (k, rule) in group.rules.enumerated() {
                 guard case .domain(let pattern) = rule.destination else { continue }
                 for e in addresses(matching: pattern, now: now) {
                     let fam = e.address.family == .v4 ? "4" : "6"
-                    let verdict = "goto " + NftRuleset.ruleCounter(group: gi, rule: k)
-                    var keys: [(String, String)] = []  // (map, key)
+                    let chain = NftRuleset.ruleCounter(group: gi, rule: k)
+                    var keys: [NftElement] = []
                     switch (rule.protocolMatch, rule.ports.isEmpty) {
-                    case (.any, _): keys = [("g\(gi)_dom\(fam)a", "\(e.address)")]
-                    case (.number(let n), true): keys = [("g\(gi)_dom\(fam)p", "\(e.address) . \(n)")]
+                    case (.any, _):
+                        keys = [NftElement(set: "g\(gi)_dom\(fam)a", key: [.address(e.address)], interval: false, gotoChain: chain)]
+                    case (.number(let n), true):
+                        keys = [NftElement(set: "g\(gi)_dom\(fam)p", key: [.address(e.address), .proto(n)], interval: false, gotoChain: chain)]
                     case (.number(let n), false):
-                        keys = rule.ports.map { ("g\(gi)_dom\(fam)", "\(e.address) . \(n) . \($0.portText)") }
+                        keys = rule.ports.map { NftElement(set: "g\(gi)_dom\(fam)", key: [.address(e.address), .proto(n), .ports($0)], interval: true, gotoChain: chain) }
                     }
-                    for (map, key) in keys {
-                        let id = map + "|" + key
+                    for element in keys {
+                        let id = element.set + "|" + element.keyText
                         if var existing = chosen[id] {
                             // One key: deny wins; for the same action the later expiry does.
                             if existing.action == rule.action || existing.action == .deny {
@@ -112,16 +114,17 @@ public struct LearnedAddresses: Equatable, Sendable {
                         } else {
                             order.append(id)
                         }
-                        chosen[id] = (map, key, verdict, e.expires, rule.action)
+                        chosen[id] = (element, e.expires, rule.action)
                     }
                 }
             }
             for id in order {
-                let c = chosen[id]!
-                lines.append("add element inet gatepeer \(c.map) { \(c.key) \(NftTime.remaining(until: c.expires, nowMs: nowMs, minimumMs: 1000)) : \(c.verdict) }")
+                var c = chosen[id]!
+                c.element.timeoutMs = max(1000, c.expires * 1000 - nowMs)
+                out.append(c.element)
             }
         }
-        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+        return out
     }
 
     /// For `filter check`: per group, per rule, the live addresses learned for it.

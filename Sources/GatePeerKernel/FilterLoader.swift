@@ -26,9 +26,9 @@ extension Kernel {
 
     /// Builds the skeleton in the staging table with `extras` inline; if nft refuses them
     /// (an element that no longer fits, say), without. Returns the extras still to load.
-    private func stage(_ rs: NftRuleset, extras: String) throws -> String {
-        if let text = rs.stagingTransaction(extras: extras), (try? nft.run(text, what: "nftables staging table")) != nil {
-            return ""
+    private func stage(_ rs: NftRuleset, extras: [NftElement]) throws -> [NftElement] {
+        if let text = rs.stagingTransaction(extras: NftElement.addCommands(extras)), (try? nft.run(text, what: "nftables staging table")) != nil {
+            return []
         }
         try nft.run(rs.stagingTransaction(extras: "")!, what: "nftables staging table")
         return extras
@@ -36,7 +36,7 @@ extension Kernel {
 
     /// Loads `rs` (see above); returns failures of `extras` loaded one by one after the
     /// table when they could not go in with it. Throws when the table was not loaded.
-    func loadFilter(_ rs: NftRuleset, observed: ObservedFilter?, extras: String, cache: MapCache?) throws -> [KernelError] {
+    func loadFilter(_ rs: NftRuleset, observed: ObservedFilter?, extras: [NftElement], cache: MapCache?) throws -> [KernelError] {
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
         if let o = observed, o.skeleton == rs.skeletonFingerprint, let old = o.fingerprint,
            let previous = cache?.load(), previous.fingerprint == old, previous.maps.map(\.name) == rs.maps.map(\.name) {

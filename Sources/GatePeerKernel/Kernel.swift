@@ -40,33 +40,46 @@ public final class Kernel {
                              ipv6Enabled: access("/proc/sys/net/ipv6", F_OK) == 0, filter: try observeFilter())
     }
 
-    /// Runs nft commands on table inet gatepeer (grant and revoke, learned addresses).
-    public func nftCommands(_ commands: String, what: String) throws {
-        try nft.run(commands, what: what)
-    }
-
-    /// Loads `add element` commands: all in one transaction when the kernel takes them,
-    /// otherwise one by one, so one refused element (a key whose verdict changed, say)
-    /// does not keep the others out. A key already there with another verdict is
-    /// deleted and added again in one transaction.
-    public func loadElements(_ commands: String) throws -> [KernelError] {
-        guard !commands.isEmpty else { return [] }
-        if (try? nft.run(commands, what: "nftables elements")) != nil { return [] }
+    /// Adds grant or learned elements to table inet gatepeer over netlink: all in one
+    /// transaction when the kernel takes them, otherwise one by one, so one refused
+    /// element does not keep the others out. A key already there with another verdict
+    /// (a learned address whose rule changed) is deleted and added in one transaction.
+    /// Returns the elements' failures; throws when netlink itself fails.
+    public func loadElements(_ elements: [NftElement]) throws -> [KernelError] {
+        guard !elements.isEmpty else { return [] }
+        let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
+        func transaction(delete: [NftElement] = [], add: [NftElement]) throws -> [KernelError] {
+            var b = NftBatch(firstSequence: nf.takeSequence())
+            b.elements(table: NftRuleset.table, delete, add: false)
+            b.elements(table: NftRuleset.table, add, add: true)
+            b.finish()
+            return try nf.send(b)
+        }
+        if try transaction(add: elements).isEmpty { return [] }
         var failures: [KernelError] = []
-        for line in commands.split(separator: "\n").map(String.init) {
-            do {
-                try nft.run(line + "\n", what: "nftables \(line.prefix(100))")
-            } catch let e as KernelError {
-                // "add element inet gatepeer MAP { KEY timeout ..." -> delete that KEY first.
-                if line.hasPrefix("add element "), let open = line.firstIndex(of: "{"), let t = line.range(of: " timeout ") {
-                    let head = line[line.index(line.startIndex, offsetBy: 4)..<open]  // "element inet gatepeer MAP "
-                    let key = line[line.index(after: open)..<t.lowerBound]
-                    if (try? nft.run("delete \(head){\(key) }\n" + line + "\n", what: "nftables replace element")) != nil { continue }
-                }
-                failures.append(e)
-            }
+        for e in elements {
+            guard let first = try transaction(add: [e]).first else { continue }
+            if first.errno == EEXIST, try transaction(delete: [e], add: [e]).isEmpty { continue }
+            failures.append(first)
         }
         return failures
+    }
+
+    /// Deletes elements (a revoked grant's) from table inet gatepeer over netlink. An
+    /// element that is not there (it timed out already) is no failure.
+    public func deleteElements(_ elements: [NftElement]) throws {
+        guard !elements.isEmpty else { return }
+        let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
+        func transaction(_ list: [NftElement]) throws -> [KernelError] {
+            var b = NftBatch(firstSequence: nf.takeSequence())
+            b.elements(table: NftRuleset.table, list, add: false)
+            b.finish()
+            return try nf.send(b)
+        }
+        if try transaction(elements).isEmpty { return }
+        for e in elements {
+            if let f = try transaction([e]).first, f.errno != ENOENT { throw f }
+        }
     }
 
     /// Named counters of table inet gatepeer (one of them carries the fingerprint);
@@ -146,7 +159,7 @@ public final class Kernel {
     /// `filterExtras`: nft commands loaded in the same transaction as a new filter table
     /// (active grants, learned domain addresses), so a reload never drops them.
     /// `mapCache`: where the destination maps last loaded are kept, for element deltas.
-    public func apply(_ plan: Plan, observed: ObservedState, filterExtras: String = "", mapCache: MapCache? = nil) throws -> ApplyReport {
+    public func apply(_ plan: Plan, observed: ObservedState, filterExtras: [NftElement] = [], mapCache: MapCache? = nil) throws -> ApplyReport {
         var index: [String: Int32] = [:]
         for l in observed.links { index[l.name] = l.index }
         var failures: [KernelError] = []

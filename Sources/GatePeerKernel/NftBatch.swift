@@ -112,6 +112,11 @@ struct NftBatch {
         bytes.append(UInt8(v >> 24)); bytes.append(UInt8(v >> 16 & 0xff)); bytes.append(UInt8(v >> 8 & 0xff)); bytes.append(UInt8(v & 0xff))
     }
 
+    mutating func attr(_ type: UInt16, be64 v: UInt64) {
+        append16(12); append16(type)
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(v >> UInt64(shift) & 0xff)) }
+    }
+
     mutating func nestStart(_ type: UInt16) -> Int {
         let at = bytes.count
         append16(0)
@@ -192,6 +197,50 @@ extension NftBatch {
                     attr(UInt16(NFTA_SET_ELEM_FLAGS.rawValue), be32: UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue))
                     nestEnd(end)
                 }
+                i += 1
+            }
+            nestEnd(list)
+            end()
+        }
+    }
+
+    /// Grant and learned elements (NftElement), grouped into one message per run of
+    /// elements of the same set. `add: false` deletes them (keys only). Keys are the
+    /// kernel's layout of nft's own encoding: a key, and for interval sets with a
+    /// concatenated key a key end; timeout and expiration in milliseconds; a verdict.
+    mutating func elements(table: String, _ elements: [NftElement], add: Bool) {
+        var i = 0
+        while i < elements.count {
+            let set = elements[i].set
+            begin(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, flags: add ? NLM_F_CREATE : 0,
+                  what: "\(add ? "add" : "delete") element \(set) { \(elements[i].keyText) }")
+            attr(UInt16(NFTA_SET_ELEM_LIST_TABLE.rawValue), string: table)
+            attr(UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), string: set)
+            let list = nestStart(UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue))
+            while i < elements.count && elements[i].set == set && openSize < NftBatch.elementBytes {
+                let e = elements[i]
+                let item = nestStart(UInt16(NFTA_LIST_ELEM.rawValue))
+                let key = nestStart(UInt16(NFTA_SET_ELEM_KEY.rawValue))
+                attr(UInt16(NFTA_DATA_VALUE.rawValue), e.keyBytes(end: false))
+                nestEnd(key)
+                if e.interval {
+                    let keyEnd = nestStart(UInt16(NFTA_SET_ELEM_KEY_END.rawValue))
+                    attr(UInt16(NFTA_DATA_VALUE.rawValue), e.keyBytes(end: true))
+                    nestEnd(keyEnd)
+                }
+                if add, let t = e.timeoutMs {
+                    attr(UInt16(NFTA_SET_ELEM_TIMEOUT.rawValue), be64: UInt64(t))
+                    attr(UInt16(NFTA_SET_ELEM_EXPIRATION.rawValue), be64: UInt64(t))
+                }
+                if add, let chain = e.gotoChain {
+                    let data = nestStart(UInt16(NFTA_SET_ELEM_DATA.rawValue))
+                    let verdict = nestStart(UInt16(NFTA_DATA_VERDICT.rawValue))
+                    attr(UInt16(NFTA_VERDICT_CODE.rawValue), be32: UInt32(bitPattern: NFT_GOTO.rawValue))
+                    attr(UInt16(NFTA_VERDICT_CHAIN.rawValue), string: chain)
+                    nestEnd(verdict)
+                    nestEnd(data)
+                }
+                nestEnd(item)
                 i += 1
             }
             nestEnd(list)

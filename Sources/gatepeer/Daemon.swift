@@ -122,9 +122,9 @@ final class Daemon: @unchecked Sendable {
         loadLearnedElements()
     }
 
-    private func extras() -> String {
+    private func extras() -> [NftElement] {
         let ms = nowMs()
-        return GrantState.nftElements(loadGrants(), nowMs: ms) + learned.nftElements(config, nowMs: ms)
+        return GrantState.elements(loadGrants(), nowMs: ms) + learned.elements(config, nowMs: ms)
     }
 
     /// Resolve the exact names whose time has come. Lookups run on their own queue (a
@@ -195,7 +195,7 @@ final class Daemon: @unchecked Sendable {
 
     private func loadLearnedElements() {
         do {
-            for f in try kernel.loadElements(learned.nftElements(config, nowMs: nowMs())) { log("learned address not loaded: \(f)") }
+            for f in try kernel.loadElements(learned.elements(config, nowMs: nowMs())) { log("learned address not loaded: \(f)") }
         } catch {
             log("loading learned addresses failed: \(error)")
         }

@@ -215,7 +215,7 @@ func run(_ o: Options) -> Exit {
                 printPlan(plan, json: o.json)
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
-            let extras = GrantState.nftElements(loadGrants(), nowMs: nowMs()) + loadLearned().nftElements(config, nowMs: nowMs())
+            let extras = GrantState.elements(loadGrants(), nowMs: nowMs()) + loadLearned().elements(config, nowMs: nowMs())
             let report = try kernel.apply(plan, observed: observed, filterExtras: extras, mapCache: MapCache(directory: stateDirectory()))
             if o.json {
                 print(JSONOut.object([
@@ -461,7 +461,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
             }
             grants.removeAll { $0.sameScope(as: grant) }
             try saveGrants(grants)
-            if tableThere { try kernel.nftCommands(GrantState.nftDelete(existing), what: "nftables revoke \(grant.summary)") }
+            if tableThere { try kernel.deleteElements(GrantState.deleteElements(existing)) }
             print("revoked \(grant.summary)")
             return .ok
         }
@@ -476,7 +476,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         }
         // The kernel first: a grant it refuses is not recorded as if it held.
         if tableThere {
-            try kernel.nftCommands(GrantState.nftElements([grant], nowMs: nowMs()), what: "nftables grant \(grant.summary)")
+            if let refused = try kernel.loadElements(GrantState.elements([grant], nowMs: nowMs())).first { throw refused }
         }
         try saveGrants(grants)
         if tableThere {

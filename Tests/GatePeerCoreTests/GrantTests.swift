@@ -32,13 +32,13 @@ final class GrantTests: XCTestCase {
                       g("10.128.0.0/16", "203.0.113.0/24", .number(17), expires: 500), g("fd00::/64", "2001:db8::/32", expires: 2000),
                       g("10.0.0.0/8", "192.0.2.0/24", expires: 10)]
         XCTAssertEqual(try GrantState.decode(GrantState.encode(grants)).get(), grants)
-        XCTAssertEqual(GrantState.nftElements(grants, nowMs: 100_000), """
+        XCTAssertEqual(NftElement.addCommands(GrantState.elements(grants, nowMs: 100_000)), """
         add element inet gatepeer grants4 { 10.128.0.11/32 . 203.0.113.10/32 . 6 . 22 timeout 900s expires 900s, 10.128.0.11/32 . 203.0.113.10/32 . 6 . 8000-8080 timeout 900s expires 900s }
         add element inet gatepeer grants4p { 10.128.0.0/16 . 203.0.113.0/24 . 17 timeout 400s expires 400s }
         add element inet gatepeer grants6a { fd00::/64 . 2001:db8::/32 timeout 1900s expires 1900s }
 
         """)
-        XCTAssertEqual(GrantState.nftDelete(grants[1]), "delete element inet gatepeer grants4p { 10.128.0.0/16 . 203.0.113.0/24 . 17 }\n")
+        XCTAssertEqual(NftElement.deleteCommands(GrantState.deleteElements(grants[1])), "delete element inet gatepeer grants4p { 10.128.0.0/16 . 203.0.113.0/24 . 17 }\n")
         if case .success = GrantState.decode("{\"grants\": [{\"from\": \"10.0.0.1/8\", \"to\": \"x\", \"expires\": 1}]}") { XCTFail("bad state accepted") }
     }
 
@@ -50,9 +50,8 @@ final class GrantTests: XCTestCase {
         XCTAssertEqual(NftTime.text(250), "250ms")
         let grants = [g("10.0.0.0/8", "192.0.2.0/24", expires: 1000), g("10.0.0.0/8", "198.51.100.0/24", expires: 101),
                       g("10.0.0.0/8", "203.0.113.0/24", expires: 100)]
-        XCTAssertEqual(GrantState.nftElements(grants, nowMs: 100_250), """
-        add element inet gatepeer grants4a { 10.0.0.0/8 . 192.0.2.0/24 timeout 899s750ms expires 899s750ms }
-        add element inet gatepeer grants4a { 10.0.0.0/8 . 198.51.100.0/24 timeout 750ms expires 750ms }
+        XCTAssertEqual(NftElement.addCommands(GrantState.elements(grants, nowMs: 100_250)), """
+        add element inet gatepeer grants4a { 10.0.0.0/8 . 192.0.2.0/24 timeout 899s750ms expires 899s750ms, 10.0.0.0/8 . 198.51.100.0/24 timeout 750ms expires 750ms }
 
         """, "the grant due at 100 s is not loaded at 100.25 s")
 
@@ -64,9 +63,30 @@ final class GrantTests: XCTestCase {
             """).get()
         let learned = LearnedAddresses(names: ["api.example.com": [.init(address: IPAddress("192.0.2.7")!, expires: 110),
                                                                   .init(address: IPAddress("192.0.2.8")!, expires: 100)]])
-        let lines = learned.nftElements(config, nowMs: 100_400).split(separator: "\n")
+        let lines = NftElement.addCommands(learned.elements(config, nowMs: 100_400)).split(separator: "\n")
         XCTAssertEqual(lines.count, 1, "\(lines)")
         XCTAssertTrue(lines[0].contains("192.0.2.7 . 6 . 443 timeout 9s600ms expires 9s600ms : goto "), String(lines[0]))
+    }
+
+    /// The raw keys gatepeer sends: nft's layout, each field padded to 32 bits, network
+    /// byte order; interval sets get a key end with each field's last value.
+    func testElementKeysAreTheKernelsLayout() {
+        let g = g("10.128.0.0/16", "203.0.113.10/32", .number(6), [PortRange(low: 8000, high: 8080)], expires: 200)
+        let e = GrantState.elements([g], nowMs: 100_000)
+        XCTAssertEqual(e.count, 1)
+        XCTAssertEqual(e[0].set, "grants4")
+        XCTAssertTrue(e[0].interval)
+        XCTAssertEqual(e[0].timeoutMs, 100_000)
+        XCTAssertEqual(e[0].keyBytes(end: false), [10, 128, 0, 0, 203, 0, 113, 10, 6, 0, 0, 0, 0x1f, 0x40, 0, 0])
+        XCTAssertEqual(e[0].keyBytes(end: true), [10, 128, 255, 255, 203, 0, 113, 10, 6, 0, 0, 0, 0x1f, 0x90, 0, 0])
+        let v6 = GrantState.elements([self.g("fd00::/64", "2001:db8::/32", expires: 200)], nowMs: 0)[0]
+        XCTAssertEqual(v6.set, "grants6a")
+        XCTAssertEqual(v6.keyBytes(end: false), [0xfd, 0] + [UInt8](repeating: 0, count: 14) + [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 12))
+        XCTAssertEqual(v6.keyBytes(end: true), [0xfd, 0, 0, 0, 0, 0, 0, 0] + [UInt8](repeating: 0xff, count: 8) + [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0xff, count: 12))
+        XCTAssertEqual(GrantState.deleteElements(g).map(\.timeoutMs), [nil], "deletes carry keys only")
+        let learned = NftElement(set: "g0_dom4p", key: [.address(IPAddress("192.0.2.7")!), .proto(17)], interval: false, timeoutMs: 1500, gotoChain: "r0_2")
+        XCTAssertEqual(learned.keyBytes(end: false), [192, 0, 2, 7, 17, 0, 0, 0])
+        XCTAssertEqual(learned.text, "192.0.2.7 . 17 timeout 1s500ms expires 1s500ms : goto r0_2")
     }
 
     func testCoversChecksEveryField() {

@@ -40,10 +40,15 @@ final class DaemonLabTests: LabTestCase {
     func testWildcardRulesLearnFromLookupsThroughTheForwarder() throws {
         let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hosts-\(prefix)")
         addTeardownBlock { try? FileManager.default.removeItem(at: hosts) }
-        try "198.51.100.20 cdn.example.com\n203.0.113.10 deep.sub.example.com\n".write(to: hosts, atomically: true, encoding: .utf8)
+        try "198.51.100.20 cdn.example.com\n203.0.113.10 deep.sub.example.com\n203.0.113.10 echo.example.net\n198.51.100.20 all.example.org\n"
+            .write(to: hosts, atomically: true, encoding: .utf8)
         startDNS(hosts)
         background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:echo ok"])
-        let cfg = try domainConfig([["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]]])
+        // One rule per learned-map shape: address . protocol . port (an interval map),
+        // address . protocol, and address alone (hash maps).
+        let cfg = try domainConfig([["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]],
+                                    ["action": "allow", "domain": "*.example.net", "protocol": "icmp"],
+                                    ["action": "allow", "domain": "*.example.org"]])
         let (_, log) = daemon(cfg, state: stateDir(), resync: 2)
         XCTAssertTrue(eventually(10) { self.ping(from: "backend", "10.128.0.11").status == 0 }, "daemon did not converge")
         XCTAssertFalse(tcp443("dev1", "198.51.100.20"), "nothing learned yet")
@@ -51,6 +56,10 @@ final class DaemonLabTests: LabTestCase {
         let dig = inNode("dev1", ["dig", "+short", "+time=3", "+tries=2", "@10.255.255.254", "cdn.example.com"])
         XCTAssertEqual(dig.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", "forwarder answer: \(dig.stdout)\(dig.stderr)")
         XCTAssertTrue(tcp443("dev1", "198.51.100.20"), "the answer was learned before the device used it:\n\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        // Learned answers live TTL + slack (11 s here): read each map right after its lookup.
+        func map(_ name: String) -> String { inNode("peer", ["nft", "list", "map", "inet", "gatepeer", name]).stdout }
+        let dom4 = map("g0_dom4")
+        XCTAssertTrue(dom4.contains("198.51.100.20 . tcp . 443 timeout") && dom4.contains(": goto r0_0"), dom4)
         // Two labels are not one: deep.sub.example.com is answered but not allowed.
         let deep = inNode("dev1", ["dig", "+short", "+time=3", "@10.255.255.254", "deep.sub.example.com"])
         XCTAssertEqual(deep.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "203.0.113.10")
@@ -61,6 +70,20 @@ final class DaemonLabTests: LabTestCase {
         // An unknown name gets the upstream's NXDOMAIN through the forwarder.
         let nx = inNode("dev1", ["dig", "+time=3", "@10.255.255.254", "nothing.example.org"])
         XCTAssertTrue(nx.stdout.contains("status: NXDOMAIN") || nx.stdout.contains("status: REFUSED"), nx.stdout)
+
+        // ICMP to echo.example.net's address opens once the name is looked up; TCP does not.
+        XCTAssertNotEqual(inNode("dev1", ["ping", "-c", "1", "-W", "1", "203.0.113.10"]).status, 0, "icmp before the lookup")
+        XCTAssertEqual(inNode("dev1", ["dig", "+short", "+time=3", "@10.255.255.254", "echo.example.net"]).status, 0)
+        XCTAssertEqual(ping(from: "dev1", "203.0.113.10").status, 0, "icmp after the lookup")
+        let dom4p = map("g0_dom4p")
+        XCTAssertTrue(dom4p.contains("203.0.113.10 . icmp timeout") && dom4p.contains(": goto r0_1"), dom4p)
+        XCTAssertFalse(tcp443("dev1", "203.0.113.10"), "the icmp rule allows icmp only")
+        // Any protocol to all.example.org's address once looked up.
+        XCTAssertNotEqual(inNode("dev1", ["ping", "-c", "1", "-W", "1", "198.51.100.20"]).status, 0, "icmp before the lookup")
+        XCTAssertEqual(inNode("dev1", ["dig", "+short", "+time=3", "@10.255.255.254", "all.example.org"]).status, 0)
+        XCTAssertEqual(ping(from: "dev1", "198.51.100.20").status, 0, "any protocol after the lookup")
+        let dom4a = map("g0_dom4a")
+        XCTAssertTrue(dom4a.contains("198.51.100.20 timeout") && dom4a.contains(": goto r0_2"), dom4a)
     }
 
     func testDaemonRepairsDriftAndReloadsOnHangup() throws {

@@ -145,12 +145,18 @@ final class FilterLabTests: LabTestCase {
         XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 5001).status, 0)
     }
 
+    /// A state directory for this test (removed afterwards), and gatepeer in the peer node
+    /// with it and the filter config.
+    func withState(_ tag: String) -> (state: URL, gp: (String...) -> Run) {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-state-\(prefix)-\(tag)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: state) }
+        return (state, { args in
+            self.inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary] + args + ["-c", self.filterConfig])
+        })
+    }
+
     func testGrantOpensAHoleThatSurvivesReapplyAndExpires() throws {
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-state-\(prefix)")
-        defer { try? FileManager.default.removeItem(at: state) }
-        func gp(_ args: String...) -> Run {
-            inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary] + args + ["-c", filterConfig])
-        }
+        let (state, gp) = withState("grant")
         XCTAssertEqual(gp("apply").status, 0)
         XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "tcp/22 is denied by policy")
 
@@ -193,6 +199,60 @@ final class FilterLabTests: LabTestCase {
         XCTAssertEqual(inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary] + args + ["6s", "-c", filterConfig]).status, 0)
         Thread.sleep(forTimeInterval: max(0, 5 - Date().timeIntervalSince(first)))
         XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "renewed at 2 s for 6 s: still open at 5 s")
+    }
+
+    /// Grants go to the kernel as raw netlink elements; nft must read back exactly the
+    /// keys it would have made from the same text (v4 and v6, prefixes, a protocol, a
+    /// port range and a port list).
+    func testGrantElementsAreTheKeysNftItselfMakes() throws {
+        let (state, gp) = withState("raw")
+        XCTAssertEqual(gp("apply").status, 0)
+        let grants: [(args: [String], set: String, text: String)] = [
+            (["--from", "10.128.0.0/16", "--to", "198.51.100.0/24"], "grants4a", "10.128.0.0/16 . 198.51.100.0/24"),
+            (["--from", "10.128.0.11", "--to", "203.0.113.0/25", "--proto", "udp"], "grants4p", "10.128.0.11/32 . 203.0.113.0/25 . 17"),
+            (["--from", "10.129.0.0/16", "--to", "203.0.113.10", "--proto", "tcp", "--port", "22,8000-8080"], "grants4",
+             "10.129.0.0/16 . 203.0.113.10/32 . 6 . 22, 10.129.0.0/16 . 203.0.113.10/32 . 6 . 8000-8080"),
+            (["--from", "fd00:10::/64", "--to", "2001:db8:1::/48", "--proto", "tcp", "--port", "443"], "grants6",
+             "fd00:10::/64 . 2001:db8:1::/48 . 6 . 443"),
+        ]
+        for g in grants {
+            let r = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "filter", "grant"] + g.args + ["--for", "1h", "-c", filterConfig])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        // The same sets in a scratch table, filled by nft from text.
+        var text = "table inet gpcheck {\n"
+        for fam in ["4", "6"] {
+            let a = fam == "4" ? "ipv4_addr" : "ipv6_addr"
+            for (suffix, type) in [("", "\(a) . \(a) . inet_proto . inet_service"), ("p", "\(a) . \(a) . inet_proto"), ("a", "\(a) . \(a)")] {
+                text += "  set grants\(fam)\(suffix) { type \(type); flags interval,timeout; }\n"
+            }
+        }
+        text += "}\n" + grants.map { "add element inet gpcheck \($0.set) { \($0.text) timeout 1h }\n" }.joined()
+        let load = inNode("peer", ["nft", "-f", "-"], stdin: text)
+        XCTAssertEqual(load.status, 0, load.stderr)
+        defer { _ = inNode("peer", ["nft", "delete", "table", "inet", "gpcheck"]) }
+        // Elements as nft prints them, without the running timers.
+        func elements(_ table: String, _ set: String) -> String {
+            let out = inNode("peer", ["nft", "list", "set", "inet", table, set]).stdout
+            guard let open = out.range(of: "elements = { ") else { return "" }
+            let body = out[open.upperBound...].prefix { $0 != "}" }
+            return body.replacingOccurrences(of: #"\s+(timeout|expires) [0-9dhms]+"#, with: "", options: .regularExpression)
+                .split(whereSeparator: { $0 == "," || $0 == "\n" }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                .sorted().joined(separator: ", ")
+        }
+        for set in ["grants4a", "grants4p", "grants4", "grants6"] {
+            let ours = elements("gatepeer", set), nfts = elements("gpcheck", set)
+            XCTAssertFalse(ours.isEmpty, set)
+            XCTAssertEqual(ours, nfts, set)
+        }
+        // The timeout the kernel holds is the grant's hour, to within the test's runtime.
+        let listed = inNode("peer", ["nft", "list", "set", "inet", "gatepeer", "grants4a"]).stdout
+        XCTAssertTrue(listed.contains("timeout 59m") || listed.contains("timeout 1h"), listed)
+        // Revoking deletes exactly the granted keys.
+        let r = gp("filter", "revoke", "--from", "10.129.0.0/16", "--to", "203.0.113.10", "--proto", "tcp", "--port", "22,8000-8080")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(elements("gatepeer", "grants4"), "")
+        XCTAssertEqual(elements("gatepeer", "grants4a"), elements("gpcheck", "grants4a"))
     }
 
     /// lab-filter.json with rules[0]'s ports replaced.
