@@ -46,22 +46,18 @@ public struct NftRuleset: Equatable, Sendable {
     }
 
     /// One nft transaction that builds the skeleton in a dormant staging table (its
-    /// hooks are not registered, so it never sees a packet), with `extras` (lines of
-    /// `add element inet gatepeer SET { ... }`) declared inline in their sets. nil when
-    /// an extra line is not of that form.
-    public func stagingTransaction(extras: String) -> String? {
+    /// hooks are not registered, so it never sees a packet), with `extras` (grant and
+    /// learned elements) declared inline in their sets: an `add element` command would
+    /// make libnftables load the whole ruleset. nil when an extra's set is not in it.
+    public func stagingTransaction(extras: [NftElement]) -> String? {
         var body = text
         let head = "table inet gatepeer {\n"
         guard body.hasPrefix(head) else { return nil }
         body.replaceSubrange(body.startIndex..<body.index(body.startIndex, offsetBy: head.count),
                              with: "table inet \(NftRuleset.stagingTable) {\n  flags dormant\n")
-        var bySet: [(String, [Substring])] = []
-        for line in extras.split(separator: "\n") {
-            let prefix = "add element inet gatepeer "
-            guard line.hasPrefix(prefix), line.hasSuffix(" }"), let open = line.firstRange(of: " { ") else { return nil }
-            let set = String(line[line.index(line.startIndex, offsetBy: prefix.count)..<open.lowerBound])
-            let elements = line[open.upperBound..<line.index(line.endIndex, offsetBy: -2)]
-            if let i = bySet.firstIndex(where: { $0.0 == set }) { bySet[i].1.append(elements) } else { bySet.append((set, [elements])) }
+        var bySet: [(String, [String])] = []
+        for e in extras {
+            if let i = bySet.firstIndex(where: { $0.0 == e.set }) { bySet[i].1.append(e.text) } else { bySet.append((e.set, [e.text])) }
         }
         for (set, elements) in bySet {
             guard let r = body.firstRange(of: "  set \(set) {\n") ?? body.firstRange(of: "  map \(set) {\n") else { return nil }

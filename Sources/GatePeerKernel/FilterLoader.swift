@@ -27,10 +27,10 @@ extension Kernel {
     /// Builds the skeleton in the staging table with `extras` inline; if nft refuses them
     /// (an element that no longer fits, say), without. Returns the extras still to load.
     private func stage(_ rs: NftRuleset, extras: [NftElement]) throws -> [NftElement] {
-        if let text = rs.stagingTransaction(extras: NftElement.addCommands(extras)), (try? nft.run(text, what: "nftables staging table")) != nil {
+        if let text = rs.stagingTransaction(extras: extras), (try? nft.run(text, what: "nftables staging table")) != nil {
             return []
         }
-        try nft.run(rs.stagingTransaction(extras: "")!, what: "nftables staging table")
+        try nft.run(rs.stagingTransaction(extras: [])!, what: "nftables staging table")
         return extras
     }
 

@@ -183,17 +183,16 @@ final class NftMapsTests: XCTestCase {
         XCTAssertNotEqual(ports.skeletonFingerprint, rs.skeletonFingerprint)
     }
 
-    func testStagingTransactionPutsExtrasInlineAndRefusesOtherLines() throws {
+    func testStagingTransactionPutsExtrasInlineAndRefusesUnknownSets() throws {
         let config = try ConfigDecoder.decode(Self.config(denies: ["198.51.100.0/24"])).get()
         let rs = try XCTUnwrap(NftRenderer.render(config))
-        let extras = "add element inet gatepeer grants4a { 10.128.0.0/16 . 192.0.2.0/24 timeout 60s expires 60s }\n"
-            + "add element inet gatepeer grants4a { 10.128.1.0/24 . 192.0.2.7/32 timeout 9s expires 9s }\n"
+        let extras = GrantState.elements([Grant(from: IPPrefix("10.128.0.0/16")!, to: IPPrefix("192.0.2.0/24")!, expires: 160),
+                                          Grant(from: IPPrefix("10.128.1.0/24")!, to: IPPrefix("192.0.2.7/32")!, expires: 109)], nowMs: 100_000)
         let text = try XCTUnwrap(rs.stagingTransaction(extras: extras))
         XCTAssertTrue(text.hasPrefix("table inet gatepeer_stage\ndelete table inet gatepeer_stage\ntable inet gatepeer_stage {\n  flags dormant\n"))
         XCTAssertTrue(text.contains("  set grants4a {\n    elements = { 10.128.0.0/16 . 192.0.2.0/24 timeout 60s expires 60s, 10.128.1.0/24 . 192.0.2.7/32 timeout 9s expires 9s }\n"))
         XCTAssertFalse(text.contains("add element"), "an add-element command makes libnftables load the whole ruleset")
-        XCTAssertNil(rs.stagingTransaction(extras: "flush ruleset\n"))
-        XCTAssertNil(rs.stagingTransaction(extras: "add element inet gatepeer nosuchset { 1.2.3.4 }\n"))
+        XCTAssertNil(rs.stagingTransaction(extras: [NftElement(set: "nosuchset", key: [.address(IPAddress("192.0.2.1")!)], interval: false)]))
     }
 
     static func config(denies: [String], tcp443: Bool = false) -> String {
