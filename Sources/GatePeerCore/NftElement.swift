@@ -72,26 +72,4 @@ public struct NftElement: Equatable, Sendable {
         }
         return out
     }
-
-    /// `add element` lines, one per run of elements in the same set.
-    public static func addCommands(_ elements: [NftElement]) -> String {
-        commands("add", elements) { $0.text }
-    }
-
-    /// `delete element` lines (keys only).
-    public static func deleteCommands(_ elements: [NftElement]) -> String {
-        commands("delete", elements) { $0.keyText }
-    }
-
-    private static func commands(_ verb: String, _ elements: [NftElement], _ text: (NftElement) -> String) -> String {
-        var out = ""
-        var i = 0
-        while i < elements.count {
-            var j = i + 1
-            while j < elements.count && elements[j].set == elements[i].set { j += 1 }
-            out += "\(verb) element inet \(NftRuleset.table) \(elements[i].set) { \(elements[i..<j].map(text).joined(separator: ", ")) }\n"
-            i = j
-        }
-        return out
-    }
 }

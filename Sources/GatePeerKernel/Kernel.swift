@@ -48,18 +48,11 @@ public final class Kernel {
     public func loadElements(_ elements: [NftElement]) throws -> [KernelError] {
         guard !elements.isEmpty else { return [] }
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
-        func transaction(delete: [NftElement] = [], add: [NftElement]) throws -> [KernelError] {
-            var b = NftBatch(firstSequence: nf.takeSequence())
-            b.elements(table: NftRuleset.table, delete, add: false)
-            b.elements(table: NftRuleset.table, add, add: true)
-            b.finish()
-            return try nf.send(b)
-        }
-        if try transaction(add: elements).isEmpty { return [] }
+        if try elementTransaction(nf, add: elements).isEmpty { return [] }
         var failures: [KernelError] = []
         for e in elements {
-            guard let first = try transaction(add: [e]).first else { continue }
-            if first.errno == EEXIST, try transaction(delete: [e], add: [e]).isEmpty { continue }
+            guard let first = try elementTransaction(nf, add: [e]).first else { continue }
+            if first.errno == EEXIST, try elementTransaction(nf, delete: [e], add: [e]).isEmpty { continue }
             failures.append(first)
         }
         return failures
@@ -70,16 +63,19 @@ public final class Kernel {
     public func deleteElements(_ elements: [NftElement]) throws {
         guard !elements.isEmpty else { return }
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
-        func transaction(_ list: [NftElement]) throws -> [KernelError] {
-            var b = NftBatch(firstSequence: nf.takeSequence())
-            b.elements(table: NftRuleset.table, list, add: false)
-            b.finish()
-            return try nf.send(b)
-        }
-        if try transaction(elements).isEmpty { return }
+        if try elementTransaction(nf, delete: elements).isEmpty { return }
         for e in elements {
-            if let f = try transaction([e]).first, f.errno != ENOENT { throw f }
+            if let f = try elementTransaction(nf, delete: [e]).first, f.errno != ENOENT { throw f }
         }
+    }
+
+    /// One transaction on table inet gatepeer: delete `delete`, then add `add`.
+    private func elementTransaction(_ nf: NetlinkSocket, delete: [NftElement] = [], add: [NftElement] = []) throws -> [KernelError] {
+        var b = NftBatch(firstSequence: nf.takeSequence())
+        b.elements(table: NftRuleset.table, delete, add: false)
+        b.elements(table: NftRuleset.table, add, add: true)
+        b.finish()
+        return try nf.send(b)
     }
 
     /// Named counters of table inet gatepeer (one of them carries the fingerprint);

@@ -233,7 +233,9 @@ final class FilterLabTests: LabTestCase {
         defer { _ = inNode("peer", ["nft", "delete", "table", "inet", "gpcheck"]) }
         // Elements as nft prints them, without the running timers.
         func elements(_ table: String, _ set: String) -> String {
-            let out = inNode("peer", ["nft", "list", "set", "inet", table, set]).stdout
+            let listed = inNode("peer", ["nft", "list", "set", "inet", table, set])
+            XCTAssertEqual(listed.status, 0, "set \(set) of \(table) must exist: \(listed.stderr)")
+            let out = listed.stdout
             guard let open = out.range(of: "elements = { ") else { return "" }
             let body = out[open.upperBound...].prefix { $0 != "}" }
             return body.replacingOccurrences(of: #"\s+(timeout|expires) [0-9dhms]+"#, with: "", options: .regularExpression)
