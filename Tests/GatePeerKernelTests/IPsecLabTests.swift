@@ -18,7 +18,7 @@ final class IPsecLabTests: KernelTestCase {
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        // gpe<hex>-: swept by scripts/test if a run dies before tearDown.
+        // Registered by exact name (ipsec_lab_up); scripts/test deletes it if a run dies before tearDown.
         prefix = "gpe" + String(UInt32.random(in: 0...0xfff), radix: 16).leftPadded(3) + "-ip"
         let r = sh(["bash", "-c", "set -euo pipefail; source \"$0\"; ipsec_lab_up \(prefix) >&2; echo \"$IPSEC_LAB_DIR\"", library])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -19,7 +19,7 @@ class LabTestCase: KernelTestCase {
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        // gpe + 3 hex digits: scripts/test sweeps exactly this pattern after a crash.
+        // gpe + 3 hex digits; scripts/lab registers each node namespace by its exact name.
         prefix = "gpe" + String(format: "%03x", Int.random(in: 0..<4096))
         let up = lab("up")
         addTeardownBlock { [prefix] in

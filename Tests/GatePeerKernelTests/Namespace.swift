@@ -71,13 +71,25 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
 let gatepeerBinary: String = ProcessInfo.processInfo.environment["GATEPEER_BIN"]
     ?? packageRoot.appendingPathComponent(".build/debug/gatepeer").path
 
+/// Records a namespace's exact name in $GATEPEER_NS_REGISTRY (scripts/test sets it)
+/// before it is made, so a run that dies halfway deletes exactly what it made and never
+/// matches other people's namespaces by a pattern (scripts/lib/netns.sh reads it).
+func registerNamespace(_ name: String) {
+    guard let path = ProcessInfo.processInfo.environment["GATEPEER_NS_REGISTRY"],
+          let h = FileHandle(forWritingAtPath: path) else { return }
+    h.seekToEndOfFile()
+    h.write(Data((name + "\n").utf8))
+    h.closeFile()
+}
+
 /// A network namespace made for one test and deleted afterwards, also when it fails.
-/// Names start with "gpt-" so scripts/test can sweep leftovers after a crash.
+/// Its name (gpt-TAG-RANDOM) is registered first (registerNamespace).
 final class Namespace {
     let name: String
 
     init(_ tag: String) throws {
         name = "gpt-\(tag)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        registerNamespace(name)
         let r = sh(["ip", "netns", "add", name])
         guard r.status == 0 else { throw XCTSkip("cannot create network namespace: \(r.stderr)") }
         ip("link", "set", "lo", "up")

@@ -42,12 +42,4 @@ ensure_toolchain() {
   fi
 }
 
-# Deletes namespaces whose names match an extended regex (our own prefixes only).
-sweep_namespaces() {
-  local pattern=$1 ns
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "$pattern" || true); do
-    # Servers a crashed test left running in it would outlive the namespace otherwise.
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
-}
+source "$ROOT/scripts/lib/netns.sh"

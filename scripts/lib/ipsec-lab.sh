@@ -42,6 +42,8 @@
 #   LIBRESWAN_DIR     cache for the unpacked libreswan package
 #                     (default /var/tmp/gatepeer-libreswan)
 
+# shellcheck source=netns.sh
+source "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
 export PATH="/usr/sbin:/sbin:$PATH"
 
 # charon-systemd instead of strongswan-charon: strongswan-charon depends on
@@ -131,7 +133,7 @@ _ipsec_lab_pid() {
 # Kills every process in namespace $1 (TERM, then KILL after ~3 s) and deletes it.
 _ipsec_lab_del_ns() {
   local ns=$1 pids
-  ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF "$ns" || return 0
+  ns_exists "$ns" || return 0
   mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null || true)
   if [ ${#pids[@]} -gt 0 ]; then
     kill -TERM "${pids[@]}" 2>/dev/null || true
@@ -214,6 +216,8 @@ ipsec_lab_up() {
       >"$IPSEC_LAB_DIR/$s/swanctl/swanctl.conf"
     _ipsec_lab_write_conf "$s"
   done
+  ns_register "$p-a"
+  ns_register "$p-b"
   ip netns add "$p-a"
   ip netns add "$p-b"
   ip -n "$p-a" link set lo up
