@@ -23,6 +23,8 @@ public struct StatusReport: Sendable {
     public var sysctls: [(SysctlKey, String)]
     public var pendingChanges: [String]
     public var blockers: [String]
+    /// Look-alikes that are not gatepeer's, from the plan (left alone).
+    public var warnings: [String] = []
     public var filter: FilterStatus?
 
     /// Links from the config (present or not) plus owned links the config no longer names.
@@ -33,6 +35,7 @@ public struct StatusReport: Sendable {
         sysctls = observed.sysctls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         pendingChanges = plan.changes.map(\.line)
         blockers = plan.blockers
+        warnings = plan.warnings
     }
 
     static func linkStatus(_ name: String, _ o: ObservedState) -> LinkStatus {
@@ -40,7 +43,7 @@ public struct StatusReport: Sendable {
             return LinkStatus(name: name, present: false, owned: false, operState: "absent", innerAddresses: [], peers: [], routes: [])
         }
         let v = l.vxlan
-        let routes = o.routes.filter { $0.isOwned && $0.outputIndex == l.index }
+        let routes = o.routes.filter { o.isOwned($0) && $0.outputIndex == l.index }
             .compactMap { r in r.gateway.map { LANRoute(destination: r.destination, via: $0) } }
             .sorted { $0.destination < $1.destination }
         return LinkStatus(
@@ -48,7 +51,7 @@ public struct StatusReport: Sendable {
             sourcePortRange: v?.portRange, underlayDevice: v?.underlayIndex.flatMap { o.link(index: $0)?.name },
             outerIpAddress: v?.local, mtu: l.mtu, mac: l.mac, learning: v?.learning,
             innerAddresses: o.addresses.filter { $0.linkIndex == l.index && !$0.prefix.address.isIPv6LinkLocal }.map(\.prefix),
-            peers: o.fdb.filter { $0.linkIndex == l.index && $0.mac.isZero && $0.permanent }.compactMap(\.destination),
+            peers: o.fdb.filter { $0.linkIndex == l.index && $0.isGatePeerEntry }.compactMap(\.destination),
             stats: l.stats, routes: routes)
     }
 
@@ -80,6 +83,7 @@ public struct StatusReport: Sendable {
             if !pendingChanges.isEmpty { out.append("\(pendingChanges.count) change(s) pending (gatepeer plan)") }
             for b in blockers { out.append("blocked: \(b)") }
         }
+        for w in warnings { out.append("warning: \(w)") }
         return out.joined(separator: "\n")
     }
 
@@ -110,6 +114,7 @@ public struct StatusReport: Sendable {
         return .object(["links": .array(ls), "sysctls": .object(sys), "filter": filter?.json ?? .null,
                         "pendingChanges": .array(pendingChanges.map { .string($0) }),
                         "blockers": .array(blockers.map { .string($0) }),
+                        "warnings": .array(warnings.map { .string($0) }),
                         "inSync": .bool(pendingChanges.isEmpty && blockers.isEmpty)])
     }
 }

@@ -196,6 +196,7 @@ func printPlan(_ plan: Plan, json: Bool) {
         for c in plan.changes { print(c.line) }
     }
     for b in plan.blockers { stderr("blocked: \(b)") }
+    for w in plan.warnings { stderr("warning: \(w)") }
 }
 
 func run(_ o: Options) -> Exit {
@@ -209,29 +210,33 @@ func run(_ o: Options) -> Exit {
         let config = o.command == "down" ? GatePeerConfig(forwarding: false, links: []) : loadConfig(o.configPath)
         let kernel = openKernel()
         do {
-            let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
-            let plan = Planner.plan(config: config, observed: observed)
             if o.command == "plan" {
+                let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
+                let plan = Planner.plan(config: config, observed: observed)
                 printPlan(plan, json: o.json)
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
-            let extras = GrantState.elements(loadGrants(), nowMs: nowMs()) + loadLearned().elements(config, nowMs: nowMs())
-            let report = try kernel.apply(plan, observed: observed, filterExtras: extras, mapCache: MapCache(directory: stateDirectory()))
+            let c = try Converge.run(kernel, config: config, mapCache: MapCache(directory: stateDirectory()), extras: {
+                GrantState.elements(loadGrants(), nowMs: nowMs()) + loadLearned().elements(config, nowMs: nowMs())
+            })
             if o.json {
                 print(JSONOut.object([
-                    "changes": .array(plan.changes.map { .object($0.json) }),
-                    "failures": .array(report.failures.map { .string($0.description) }),
-                    "blockers": .array(plan.blockers.map { .string($0) }),
+                    "changes": .array(c.plan.changes.map { .object($0.json) }),
+                    "failures": .array(c.problems.map { .string($0) }),
+                    "blockers": .array(c.plan.blockers.map { .string($0) }),
+                    "warnings": .array(c.plan.warnings.map { .string($0) }),
+                    "applied": .int(Int64(c.readBack.applied)),
                 ]).render())
             } else {
-                for c in plan.changes { print(c.line) }
+                for ch in c.plan.changes { print(ch.line) }
             }
-            for f in report.failures { stderr("gatepeer: failed: \(f)") }
-            for b in plan.blockers { stderr("blocked: \(b)") }
+            for p in c.problems { stderr("gatepeer: \(p)") }
+            for b in c.plan.blockers { stderr("blocked: \(b)") }
+            for w in c.plan.warnings { stderr("warning: \(w)") }
             if !o.json {
-                stderr("gatepeer: \(o.command): \(report.applied) of \(plan.changes.count) change(s) applied")
+                stderr("gatepeer: \(o.command): \(c.readBack.applied) of \(c.plan.changes.count) change(s) applied")
             }
-            return report.failures.isEmpty && plan.blockers.isEmpty ? .ok : .runtime
+            return c.converged ? .ok : .runtime
         } catch {
             stderr("gatepeer: \(error)")
             return .runtime
