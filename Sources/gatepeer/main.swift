@@ -58,7 +58,9 @@ let commandUsage: [String: String] = [
     Makes the kernel match the config: creates, changes in place, or recreates the
     vxlan devices, their FDB entries, addresses, routes and sysctls. Only objects
     gatepeer owns are changed or deleted. A second apply changes nothing.
-    Exit 0 when converged, 1 when the kernel refused something (re-run converges).
+    After the changes the kernel is read back and planned again; a change it did not
+    take is named ("not taken by the kernel: ...") and not counted as applied.
+    Exit 0 when converged, 1 when something was refused, not taken or blocked.
     """,
     "status": """
     usage: gatepeer status [-c FILE] [--json]
@@ -95,9 +97,12 @@ let commandUsage: [String: String] = [
     "down": """
     usage: gatepeer down [--json]
 
-    Removes every object gatepeer owns in this network namespace: links with the
-    gatepeer alias (with their FDB entries and addresses) and routes with protocol
-    gatepeer. Nothing else is touched. Sysctls are left as they are.
+    Removes every object gatepeer owns in this network namespace: vxlan links whose
+    alias is exactly gatepeer:<their name> (with their FDB entries and addresses) and
+    routes with protocol gatepeer through those links. Look-alikes (a gatepeer: alias on
+    another kind of device or naming another device, protocol gatepeer through another
+    device) are reported as warnings and left alone, as is everything else. Sysctls are
+    left as they are. What down changed is read back: exit 1 names what is still there.
     """,
 ]
 
@@ -189,7 +194,8 @@ func openKernel() -> Kernel {
 func printPlan(_ plan: Plan, json: Bool) {
     if json {
         print(JSONOut.object(["changes": .array(plan.changes.map { .object($0.json) }),
-                              "blockers": .array(plan.blockers.map { .string($0) })]).render())
+                              "blockers": .array(plan.blockers.map { .string($0) }),
+                              "warnings": .array(plan.warnings.map { .string($0) })]).render())
     } else if plan.changes.isEmpty {
         print("no changes")
     } else {
