@@ -270,6 +270,20 @@ final class PlannerOwnershipTests: XCTestCase {
         XCTAssertEqual(Planner.plan(config: config, observed: observed).blockers.count, 1)
     }
 
+    /// A recreate toward a VNI a foreign device holds would delete our device and then
+    /// fail to create it: blocked before the delete, our device kept.
+    func testRecreateOntoAHeldVNIKeepsOurDevice() {
+        var c = config
+        c.links[0].vxlanId = 30
+        var observed = convergedObserved(config)
+        observed.links.append(ObservedLink(index: 30, name: "vxlan0", kind: "vxlan",
+                                           vxlan: VXLANAttributes(id: 30, port: 4789, portRange: PortRange(low: 0, high: 0), local: nil, underlayIndex: nil, learning: true)))
+        let plan = Planner.plan(config: c, observed: observed)
+        XCTAssertEqual(plan.blockers.count, 1)
+        XCTAssertTrue(plan.blockers[0].hasPrefix("links[0].vxlanId: VNI 30 port 4789 (IPv4) is held by device vxlan0"), "\(plan.blockers)")
+        XCTAssertFalse(plan.changes.contains { $0.sign == "-" }, plan.changes.map(\.line).joined(separator: "\n"))
+    }
+
     func testAnAltnameHoldingOurNameIsABlocker() {
         var observed = baseObserved()
         observed.links[1].altNames = ["gp0"]
