@@ -150,7 +150,9 @@ public struct ObservedFDBEntry: Equatable, Sendable {
     /// NDA_IFINDEX: outgoing underlay device for this remote; nil = the routing decides.
     public var outgoingIndex: Int32?
 
+    /// NUD_PERMANENT (linux/neighbour.h): the entry never ages out.
     public static let nudPermanent: UInt16 = 0x80
+    /// NTF_SELF (linux/neighbour.h): the device's own table, not a bridge master's.
     public static let ntfSelf: UInt8 = 0x02
 
     public init(linkIndex: Int32, mac: MACAddress, destination: IPAddress?, permanent: Bool,
@@ -167,6 +169,7 @@ public struct ObservedFDBEntry: Equatable, Sendable {
         self.flags = flags; self.port = port; self.vni = vni; self.sourceVNI = sourceVNI; self.outgoingIndex = outgoingIndex
     }
 
+    /// NUD_PERMANENT is set (learned entries have NUD_REACHABLE or NUD_STALE instead).
     public var permanent: Bool { state & ObservedFDBEntry.nudPermanent != 0 }
 
     /// True when the entry steers traffic exactly as the device itself would: no port,

@@ -313,8 +313,6 @@ final class RequestBatch {
 /// never reads past its message.
 struct NetlinkAttributes {
     private var table: [UInt16: UnsafeRawBufferPointer] = [:]
-    /// Earlier attributes of a type that occurs more than once, in order.
-    private var repeated: [UInt16: [UnsafeRawBufferPointer]] = [:]
 
     init(_ start: UnsafeRawPointer, length: Int) {
         var remaining = length
@@ -322,8 +320,6 @@ struct NetlinkAttributes {
         while remaining > 0 && mnl_attr_ok(attr, Int32(remaining)) {
             let type = mnl_attr_get_type(attr)
             let len = Int(mnl_attr_get_payload_len(attr))
-            // A type seen again (IFLA_ALT_IFNAME in a property list) keeps the earlier ones.
-            if let earlier = table[type] { repeated[type, default: []].append(earlier) }
             table[type] = UnsafeRawBufferPointer(start: mnl_attr_get_payload(attr), count: len)
             let next = UnsafePointer(mnl_attr_next(attr)!)
             remaining -= UnsafeRawPointer(next) - UnsafeRawPointer(attr)
@@ -367,12 +363,6 @@ struct NetlinkAttributes {
         guard let b = table[t] else { return nil }
         let bytes = b.prefix { $0 != 0 }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// Every string attribute of type `t`, in order (repeated attributes such as altnames).
-    func strings(_ t: UInt16) -> [String] {
-        guard let last = table[t] else { return [] }
-        return (repeated[t, default: []] + [last]).map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
     func bytes(_ t: UInt16) -> [UInt8]? { table[t].map { Array($0) } }

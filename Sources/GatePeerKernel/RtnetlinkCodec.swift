@@ -29,9 +29,7 @@ enum RtnetlinkCodec {
                                    txPackets: s.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
                                    txBytes: s.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
         }
-        if let props = a.nested(UInt16(IFLA_PROP_LIST)) {
-            link.altNames = props.strings(UInt16(IFLA_ALT_IFNAME))
-        }
+        if let props = a.raw(UInt16(IFLA_PROP_LIST)) { link.altNames = altNames(props) }
         if let info = a.nested(UInt16(IFLA_LINKINFO)) {
             link.kind = info.string(UInt16(IFLA_INFO_KIND))
             if link.kind == "vxlan", let d = info.nested(UInt16(IFLA_INFO_DATA)) {
@@ -59,6 +57,24 @@ enum RtnetlinkCodec {
             }
         }
         return link
+    }
+
+    /// The IFLA_ALT_IFNAME strings of an IFLA_PROP_LIST nest. They repeat one type, so
+    /// they are walked here (libmnl's validators) rather than looked up by type.
+    static func altNames(_ nest: UnsafeRawBufferPointer) -> [String] {
+        guard let base = nest.baseAddress else { return [] }
+        var out: [String] = []
+        var remaining = Int32(nest.count)
+        var attr = base.assumingMemoryBound(to: nlattr.self)
+        while remaining > 0 && mnl_attr_ok(attr, remaining) {
+            if mnl_attr_get_type(attr) == UInt16(IFLA_ALT_IFNAME), let p = mnl_attr_get_str(attr) {
+                out.append(String(cString: p))
+            }
+            let next = UnsafePointer(mnl_attr_next(attr)!)
+            remaining -= Int32(UnsafeRawPointer(next) - UnsafeRawPointer(attr))
+            attr = next
+        }
+        return out
     }
 
     static func operStateName(_ v: UInt8) -> String {

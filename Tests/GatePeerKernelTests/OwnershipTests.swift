@@ -108,6 +108,8 @@ final class OwnershipTests: KernelTestCase {
     /// Item 4, sibling: a device whose alternative name is our link's name.
     func testAltnameHoldingOurNameBlocksAtPlanTime() throws {
         let ns = try makePeerNamespace()
+        // Two altnames: the second one is ours (they repeat one attribute type).
+        ns.ip("link", "property", "add", "dev", "eth1", "altname", "uplink9")
         ns.ip("link", "property", "add", "dev", "eth1", "altname", "gp0")
         let r = ns.gatepeer("apply", "-c", writeConfig(configJSON(linkJSON())))
         XCTAssertEqual(r.status, 1)
