@@ -16,6 +16,10 @@ public struct LinkStatus: Equatable, Sendable {
     public var peers: [IPAddress]
     public var stats: LinkStats?
     public var routes: [LANRoute]
+    /// FDB entries on the device that are not as gatepeer makes them (drifted, or toward
+    /// a host that is not a configured peer), as `bridge fdb` shows them with the reason;
+    /// the next apply deletes them.
+    public var strayFDB: [String] = []
 }
 
 public struct StatusReport: Sendable {
@@ -32,6 +36,12 @@ public struct StatusReport: Sendable {
         var names = config.links.map(\.name)
         for l in observed.links where l.isOwned && !names.contains(l.name) { names.append(l.name) }
         links = names.map { StatusReport.linkStatus($0, observed) }
+        for (i, l) in links.enumerated() {
+            links[i].strayFDB = plan.changes.compactMap { c in
+                guard case .deleteFDB(let link, _, _) = c, link == l.name else { return nil }
+                return String(c.line.dropFirst("- fdb \(link) ".count))
+            }
+        }
         sysctls = observed.sysctls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         pendingChanges = plan.changes.map(\.line)
         blockers = plan.blockers
@@ -70,6 +80,7 @@ public struct StatusReport: Sendable {
             out.append(vx)
             out.append("  mac \(l.mac?.description ?? "-")  inner \(l.innerAddresses.map(\.description).joined(separator: ", ").orDash)")
             out.append("  peers \(l.peers.map(\.description).joined(separator: ", ").orDash)")
+            for f in l.strayFDB { out.append("  fdb to remove: \(f)") }
             if let s = l.stats {
                 out.append("  rx \(s.rxPackets) packets \(s.rxBytes) bytes  tx \(s.txPackets) packets \(s.txBytes) bytes")
             }
@@ -101,6 +112,7 @@ public struct StatusReport: Sendable {
                 "learning": l.learning.map { .bool($0) } ?? .null,
                 "innerIpAddresses": .array(l.innerAddresses.map { .string($0.description) }),
                 "peers": .array(l.peers.map { .string($0.description) }),
+                "strayFdb": .array(l.strayFDB.map { .string($0) }),
                 "routes": .array(l.routes.map { .object(["destination": .string($0.destination.description), "via": .string($0.via.description)]) }),
             ]
             if let s = l.stats {

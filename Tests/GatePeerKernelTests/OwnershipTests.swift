@@ -41,6 +41,8 @@ final class OwnershipTests: KernelTestCase {
         """, plan.stderr)
         let status = ns.gatepeer("status", "-c", cfg).stdout
         XCTAssertFalse(status.contains("in sync with the config"), status)
+        XCTAssertTrue(status.contains("  peers 100.64.152.132\n"), "the drifted entry is no gate peer:\n\(status)")
+        XCTAssertTrue(status.contains("  fdb to remove: 00:00:00:00:00:00 dst 100.64.152.4 port 8472 vni 20 (not as gatepeer makes it)"), status)
         applyOK(ns, cfg)
         let e = try XCTUnwrap(entry(ns, "100.64.152.4"))
         XCTAssertNil(e["port"], "\(e)")
