@@ -37,8 +37,7 @@ public struct ObservedState: Sendable {
     /// main table, out through one of our own devices (an owned link). A protocol-201 route
     /// through the underlay is someone else's and never touched.
     public func isOwned(_ r: ObservedRoute) -> Bool {
-        guard r.hasOurProtocol, r.table == ObservedRoute.mainTable, let oi = r.outputIndex else { return false }
-        return link(index: oi)?.isOwned ?? false
+        r.isOwned(through: Set(links.filter(\.isOwned).map(\.index)))
     }
 }
 
@@ -237,6 +236,11 @@ public struct ObservedRoute: Equatable, Sendable {
     /// Protocol 201 alone does not make a route ours: see `ObservedState.isOwned(_:)`,
     /// which also wants it in the main table and out through one of our own devices.
     public var hasOurProtocol: Bool { protocolNumber == Ownership.routeProtocol }
+
+    /// Ours: protocol 201, main table, out through one of `devices` (our links' indexes).
+    public func isOwned(through devices: Set<Int32>) -> Bool {
+        hasOurProtocol && table == ObservedRoute.mainTable && outputIndex.map { devices.contains($0) } == true
+    }
 }
 
 /// A sysctl by its components, so that interface names containing dots (eth0.100)

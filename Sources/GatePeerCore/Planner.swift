@@ -53,9 +53,7 @@ public enum Planner {
         // routes through them are ours too (a cleared marker on a converged device).
         let adopting = Set(config.links.compactMap { l in observed.link(named: l.name).flatMap { isInterruptedCreate(l, $0, observed) ? $0.index : nil } })
         let ownedIndexes = Set(observed.links.filter(\.isOwned).map(\.index)).union(adopting)
-        func isOwnedRoute(_ r: ObservedRoute) -> Bool {
-            r.hasOurProtocol && r.table == ObservedRoute.mainTable && r.outputIndex.map { ownedIndexes.contains($0) } == true
-        }
+        func isOwnedRoute(_ r: ObservedRoute) -> Bool { r.isOwned(through: ownedIndexes) }
         for l in observed.links where l.looksOwned && !adopting.contains(l.index) {
             warnings.append("link \(l.name) (kind \(l.kind ?? "none")) has alias \"\(l.alias ?? "")\" but is not gatepeer's: only a vxlan device whose alias is exactly gatepeer:<its own name> is; it is left alone")
         }
