@@ -32,6 +32,13 @@ public struct ObservedState: Sendable {
         self.filter = filter
     }
     public func link(index: Int32) -> ObservedLink? { links.first { $0.index == index } }
+
+    /// A route is ours only when everything we would have made matches: protocol 201,
+    /// main table, out through one of our own devices (an owned link). A protocol-201 route
+    /// through the underlay is someone else's and never touched.
+    public func isOwned(_ r: ObservedRoute) -> Bool {
+        r.isOwned(through: Set(links.filter(\.isOwned).map(\.index)))
+    }
 }
 
 public struct ObservedLink: Equatable, Sendable {
@@ -46,6 +53,9 @@ public struct ObservedLink: Equatable, Sendable {
     public var operState: String
     public var vxlan: VXLANAttributes?
     public var stats: LinkStats?
+    /// IFLA_PROP_LIST/IFLA_ALT_IFNAME: alternative names; the kernel refuses a new device
+    /// whose name is another device's altname.
+    public var altNames: [String] = []
 
     public init(index: Int32, name: String, kind: String? = nil, alias: String? = nil, mtu: Int = 1500,
                 mac: MACAddress? = nil, isUp: Bool = false, operState: String = "unknown",
@@ -62,8 +72,13 @@ public struct ObservedLink: Equatable, Sendable {
         self.stats = stats
     }
 
-    /// Ours only when the alias carries our marker; everything else is never touched.
-    public var isOwned: Bool { alias?.hasPrefix(Ownership.aliasPrefix) ?? false }
+    /// Ours only when everything we would have made matches: a vxlan device whose alias is
+    /// exactly `gatepeer:<its own name>`. A bridge with a `gatepeer:` alias, or a vxlan
+    /// named x with alias `gatepeer:y`, is someone else's and never touched.
+    public var isOwned: Bool { kind == "vxlan" && alias == Ownership.alias(forLink: name) }
+
+    /// A device that carries our marker prefix without being ours (see `isOwned`).
+    public var looksOwned: Bool { !isOwned && (alias?.hasPrefix(Ownership.aliasPrefix) ?? false) }
 }
 
 public struct VXLANAttributes: Equatable, Sendable {
@@ -73,6 +88,14 @@ public struct VXLANAttributes: Equatable, Sendable {
     public var local: IPAddress?
     public var underlayIndex: Int32?
     public var learning: Bool
+    /// IFLA_VXLAN_GROUP/GROUP6: the default remote (unicast or multicast), if any.
+    public var group: IPAddress? = nil
+    /// The receive-side options the kernel compares when it checks that a VNI is free
+    /// (vxlan_vni_in_use: VXLAN_F_RCV_FLAGS): "gbp", "external" (collect metadata),
+    /// "remcsumrx", "remcsum-nopartial", "udp6zerocsumrx". Sorted; empty for ours.
+    public var receiveFlags: [String] = []
+    /// IFLA_VXLAN_VNIFILTER: the device carries a list of VNIs instead of one.
+    public var vniFilter: Bool = false
 
     public init(id: UInt32, port: UInt16, portRange: PortRange, local: IPAddress?, underlayIndex: Int32?, learning: Bool) {
         self.id = id
@@ -82,6 +105,10 @@ public struct VXLANAttributes: Equatable, Sendable {
         self.underlayIndex = underlayIndex
         self.learning = learning
     }
+
+    /// The outer family the kernel files the device's socket under: IPv6 when its local or
+    /// default remote address is IPv6, else IPv4.
+    public var family: IPAddress.Family { (local ?? group)?.family ?? .v4 }
 }
 
 public struct LinkStats: Equatable, Sendable {
@@ -98,13 +125,81 @@ public struct ObservedAddress: Equatable, Sendable {
     public init(linkIndex: Int32, prefix: IPPrefix) { self.linkIndex = linkIndex; self.prefix = prefix }
 }
 
+/// One AF_BRIDGE neighbour (FDB entry) as the kernel's vxlan driver dumps it
+/// (vxlan_fdb_info): one entry per remote, so an all-zero MAC with two gate peers is two
+/// entries. The kernel leaves out an attribute that equals the device's own value:
+/// NDA_PORT when the remote port is the device's destination port, NDA_VNI when the
+/// remote VNI is the device's VNI, NDA_SRC_VNI unless the device is in collect-metadata
+/// mode, NDA_IFINDEX when no outgoing device was given. nil here means "not sent".
 public struct ObservedFDBEntry: Equatable, Sendable {
     public var linkIndex: Int32
     public var mac: MACAddress
     public var destination: IPAddress?
-    public var permanent: Bool
-    public init(linkIndex: Int32, mac: MACAddress, destination: IPAddress?, permanent: Bool) {
-        self.linkIndex = linkIndex; self.mac = mac; self.destination = destination; self.permanent = permanent
+    /// ndm_state: NUD_PERMANENT (0x80) for entries made by hand or by us, NUD_REACHABLE/
+    /// NUD_STALE for learned ones.
+    public var state: UInt16
+    /// ndm_flags (NTF_SELF 0x02, NTF_MASTER 0x04, NTF_EXT_LEARNED 0x10, NTF_ROUTER 0x80, ...).
+    public var flags: UInt8
+    /// NDA_PORT: UDP destination port toward this remote; nil = the device's port.
+    public var port: UInt16?
+    /// NDA_VNI: VNI sent toward this remote; nil = the device's VNI.
+    public var vni: UInt32?
+    /// NDA_SRC_VNI: the VNI the entry is filed under (collect-metadata devices only).
+    public var sourceVNI: UInt32?
+    /// NDA_IFINDEX: outgoing underlay device for this remote; nil = the routing decides.
+    public var outgoingIndex: Int32?
+
+    /// NUD_PERMANENT (linux/neighbour.h): the entry never ages out.
+    public static let nudPermanent: UInt16 = 0x80
+    /// NTF_SELF (linux/neighbour.h): the device's own table, not a bridge master's.
+    public static let ntfSelf: UInt8 = 0x02
+
+    public init(linkIndex: Int32, mac: MACAddress, destination: IPAddress?, permanent: Bool,
+                flags: UInt8 = ObservedFDBEntry.ntfSelf, port: UInt16? = nil, vni: UInt32? = nil,
+                sourceVNI: UInt32? = nil, outgoingIndex: Int32? = nil) {
+        self.init(linkIndex: linkIndex, mac: mac, destination: destination,
+                  state: permanent ? ObservedFDBEntry.nudPermanent : 0x02 /* NUD_REACHABLE */,
+                  flags: flags, port: port, vni: vni, sourceVNI: sourceVNI, outgoingIndex: outgoingIndex)
+    }
+
+    public init(linkIndex: Int32, mac: MACAddress, destination: IPAddress?, state: UInt16, flags: UInt8,
+                port: UInt16?, vni: UInt32?, sourceVNI: UInt32?, outgoingIndex: Int32?) {
+        self.linkIndex = linkIndex; self.mac = mac; self.destination = destination; self.state = state
+        self.flags = flags; self.port = port; self.vni = vni; self.sourceVNI = sourceVNI; self.outgoingIndex = outgoingIndex
+    }
+
+    /// NUD_PERMANENT is set (learned entries have NUD_REACHABLE or NUD_STALE instead).
+    public var permanent: Bool { state & ObservedFDBEntry.nudPermanent != 0 }
+
+    /// True when the entry steers traffic exactly as the device itself would: no port,
+    /// VNI, source VNI or outgoing device of its own (the kernel omits those attributes
+    /// only when they equal the device's).
+    public var usesDeviceDefaults: Bool { port == nil && vni == nil && sourceVNI == nil && outgoingIndex == nil }
+
+    /// An all-zero entry exactly as gatepeer makes one for a gate peer (`bridge fdb append
+    /// 00:00:00:00:00:00 dev gpN dst PEER` reads back the same): all-zero MAC, permanent,
+    /// flags exactly NTF_SELF, the device's port and VNI.
+    /// State is one value per MAC, shared by all its remotes: each append rewrites it for
+    /// the whole all-zero entry (`bridge fdb append` sends NUD_PERMANENT|NUD_NOARP, 0xc0;
+    /// we send NUD_PERMANENT, 0x80). NUD_NOARP changes nothing for a vxlan entry (both
+    /// bits mean "never ages"), so it is ignored.
+    public var isGatePeerEntry: Bool {
+        mac.isZero && destination != nil && hasPermanentState && flags == ObservedFDBEntry.ntfSelf && usesDeviceDefaults
+    }
+
+    /// NUD_PERMANENT, with or without NUD_NOARP (0x40), and nothing else.
+    public var hasPermanentState: Bool { state & ~0x40 == ObservedFDBEntry.nudPermanent }
+
+    /// The non-default attributes as `bridge fdb` prints them, for plan lines.
+    public var attributeText: String {
+        var s = ""
+        if let port { s += " port \(port)" }
+        if let vni { s += " vni \(vni)" }
+        if let sourceVNI { s += " src_vni \(sourceVNI)" }
+        if let outgoingIndex { s += " via ifindex \(outgoingIndex)" }
+        if !hasPermanentState { s += " state 0x\(String(state, radix: 16))" }
+        if flags != ObservedFDBEntry.ntfSelf { s += " flags 0x\(String(flags, radix: 16))" }
+        return s
     }
 }
 
@@ -138,7 +233,14 @@ public struct ObservedRoute: Equatable, Sendable {
         destination.family == .v4 ? (priority ?? 0) == 0 : (priority ?? 1024) == 1024
     }
 
-    public var isOwned: Bool { protocolNumber == Ownership.routeProtocol }
+    /// Protocol 201 alone does not make a route ours: see `ObservedState.isOwned(_:)`,
+    /// which also wants it in the main table and out through one of our own devices.
+    public var hasOurProtocol: Bool { protocolNumber == Ownership.routeProtocol }
+
+    /// Ours: protocol 201, main table, out through one of `devices` (our links' indexes).
+    public func isOwned(through devices: Set<Int32>) -> Bool {
+        hasOurProtocol && table == ObservedRoute.mainTable && outputIndex.map { devices.contains($0) } == true
+    }
 }
 
 /// A sysctl by its components, so that interface names containing dots (eth0.100)

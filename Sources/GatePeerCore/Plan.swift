@@ -26,10 +26,16 @@ public struct Plan: Sendable {
 
     public var isEmpty: Bool { changes.isEmpty }
 
+    /// Look-alikes that are not gatepeer's (a `gatepeer:` alias on a bridge, protocol 201
+    /// through the underlay): reported, left alone, and no reason to fail.
+    public var warnings: [String] = []
+
     public struct AttributeChange: Equatable, Sendable {
         public let attribute: String
         public let old: String
         public let new: String
+        /// Why, when it is not the plain drift (an adoption).
+        public var note: String? = nil
     }
 
     public enum Change: Equatable, Sendable {
@@ -38,7 +44,8 @@ public struct Plan: Sendable {
         case createLink(LinkSpec)
         case changeLink(LinkSpec, index: Int32, [AttributeChange])
         case setSysctl(SysctlKey, old: String?, new: String)
-        case deleteFDB(link: String, index: Int32, destination: IPAddress)
+        /// The entry exactly as observed: the kernel deletes only a remote matching all of it.
+        case deleteFDB(link: String, ObservedFDBEntry, reason: String)
         case appendFDB(link: String, destination: IPAddress)
         case deleteAddress(link: String, index: Int32, IPPrefix)
         case addAddress(link: String, IPPrefix)
@@ -85,11 +92,11 @@ extension Plan.Change {
         case .createLink(let s):
             return "+ link \(s.name) vxlan id \(s.vxlanId) port \(s.port) srcport \(s.portRange) dev \(s.underlayName) local \(s.local) mtu \(s.mtu) mac \(s.mac) learning \(s.learning ? "on" : "off")"
         case .changeLink(let s, _, let attrs):
-            return "~ link \(s.name) " + attrs.map { "\($0.attribute) \($0.old) -> \($0.new)" }.joined(separator: ", ")
+            return "~ link \(s.name) " + attrs.map { "\($0.attribute) \($0.old) -> \($0.new)\($0.note.map { " (\($0))" } ?? "")" }.joined(separator: ", ")
         case .setSysctl(let key, let old, let new):
             return old.map { "~ sysctl \(key) \($0) -> \(new)" } ?? "+ sysctl \(key) = \(new)"
-        case .deleteFDB(let link, _, let dst):
-            return "- fdb \(link) 00:00:00:00:00:00 dst \(dst)"
+        case .deleteFDB(let link, let e, let reason):
+            return "- fdb \(link) \(e.mac)\(e.destination.map { " dst \($0)" } ?? "")\(e.attributeText) (\(reason))"
         case .appendFDB(let link, let dst):
             return "+ fdb \(link) 00:00:00:00:00:00 dst \(dst)"
         case .deleteAddress(let link, _, let p):
@@ -129,7 +136,12 @@ extension Plan.Change {
             d["changes"] = .array(attrs.map { .object(["attribute": .string($0.attribute), "old": .string($0.old), "new": .string($0.new)]) })
         case .setSysctl(let key, let old, let new):
             d["key"] = .string(key.description); d["old"] = old.map { .string($0) } ?? .null; d["new"] = .string(new)
-        case .deleteFDB(let link, _, let dst), .appendFDB(let link, let dst):
+        case .deleteFDB(let link, let e, let reason):
+            d["link"] = .string(link); d["mac"] = .string(e.mac.description); d["reason"] = .string(reason)
+            d["destination"] = e.destination.map { .string($0.description) } ?? .null
+            if let p = e.port { d["port"] = .int(Int64(p)) }
+            if let v = e.vni { d["vni"] = .int(Int64(v)) }
+        case .appendFDB(let link, let dst):
             d["link"] = .string(link); d["destination"] = .string(dst.description)
         case .deleteAddress(let link, _, let p), .addAddress(let link, let p):
             d["link"] = .string(link); d["address"] = .string(p.description)
@@ -145,5 +157,43 @@ extension Plan.Change {
             d["table"] = .string("inet gatepeer")
         }
         return d
+    }
+}
+
+extension Plan.Change {
+    /// What the change is about, independent of the values it compares: the same change
+    /// planned again after an apply has the same identity (a sysctl once "+ = 2" because
+    /// the device was missing is "~ 1 -> 2" if the write did not stick).
+    public var identity: String {
+        switch self {
+        case .deleteRoute(let r, _): return "delete route \(r.destination) \(r.gateway.map { "\($0)" } ?? "") \(r.outputIndex ?? 0) \(r.priority ?? 0)"
+        case .deleteLink(let name, let idx, _): return "delete link \(name) \(idx)"
+        case .createLink(let s): return "create link \(s.name)"
+        case .changeLink(let s, let idx, _): return "change link \(s.name) \(idx)"
+        case .setSysctl(let key, _, _): return "sysctl \(key)"
+        case .deleteFDB(let link, let e, _): return "delete fdb \(link) \(e.mac) \(e.destination.map { "\($0)" } ?? "")\(e.attributeText)"
+        case .appendFDB(let link, let dst): return "append fdb \(link) \(dst)"
+        case .deleteAddress(let link, _, let p): return "delete address \(link) \(p)"
+        case .addAddress(let link, let p): return "add address \(link) \(p)"
+        case .setLinkUp(let link): return "up \(link)"
+        case .addRoute(_, let r), .replaceRoute(_, let r, _): return "route \(r.destination)"
+        case .replaceFilter, .deleteFilter: return "nftables"
+        }
+    }
+}
+
+/// What an apply achieved, judged by reading the kernel back: the plan made after the
+/// apply lists what the kernel still does not hold. A change the kernel answered with
+/// success but did not carry out (an FDB delete that matched no remote) shows up here.
+public struct ReadBack: Equatable, Sendable {
+    /// Changes of the applied plan that are no longer wanted (0 ... planned count).
+    public var applied: Int
+    /// Lines of the plan made after the apply: each one is something the kernel did not take.
+    public var notTaken: [String]
+
+    public init(planned: Plan, after: Plan) {
+        let still = Set(after.changes.map(\.identity))
+        applied = planned.changes.filter { !still.contains($0.identity) }.count
+        notTaken = after.changes.map(\.line)
     }
 }

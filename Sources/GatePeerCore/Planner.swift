@@ -7,7 +7,9 @@
 ///   5. FDB entries (stale ones out, missing ones appended);
 ///   6. addresses; 7. links up; 8. routes (they need the address and the link up);
 ///   9. global forwarding last, so forwarding starts only when the path is complete.
-/// Only objects gatepeer owns are ever deleted or changed.
+/// Only objects gatepeer owns are ever deleted or changed; look-alikes that are not
+/// ours (a `gatepeer:` alias on a bridge, protocol 201 through the underlay) are
+/// reported as warnings and left alone.
 public enum Planner {
     /// The sysctls the planner reads, so the kernel layer can fetch exactly these.
     public static func sysctlKeys(for config: GatePeerConfig) -> [SysctlKey] {
@@ -46,8 +48,22 @@ public enum Planner {
         var ownedRoutes: [IPPrefix: [ObservedRoute]] = [:]
         var foreignRoutes: [IPPrefix: ObservedRoute] = [:]
         var staleDuplicates: [(ObservedRoute, String?)] = []
+        var warnings: [String] = []
+        // Devices left unmarked by an interrupted apply count as ours from the start, so
+        // routes through them are ours too (a cleared marker on a converged device).
+        let adopting = Set(config.links.compactMap { l in observed.link(named: l.name).flatMap { isInterruptedCreate(l, $0, observed) ? $0.index : nil } })
+        let ownedIndexes = Set(observed.links.filter(\.isOwned).map(\.index)).union(adopting)
+        func isOwnedRoute(_ r: ObservedRoute) -> Bool { r.isOwned(through: ownedIndexes) }
+        for l in observed.links where l.looksOwned && !adopting.contains(l.index) {
+            warnings.append("link \(l.name) (kind \(l.kind ?? "none")) has alias \"\(l.alias ?? "")\" but is not gatepeer's: only a vxlan device whose alias is exactly gatepeer:<its own name> is; it is left alone")
+        }
+        for r in observed.routes where r.hasOurProtocol && !isOwnedRoute(r) {
+            let dev = r.outputIndex.flatMap { observed.link(index: $0)?.name }.map { " dev \($0)" } ?? ""
+            let table = r.table == ObservedRoute.mainTable ? "" : " table \(r.table)"
+            warnings.append("route \(r.destination)\(r.gateway.map { " via \($0)" } ?? "")\(dev)\(table) has protocol \(Ownership.routeProtocol) but is not gatepeer's: gatepeer's routes are in the main table and go out through its own devices; it is left alone")
+        }
         for r in observed.routes where r.table == ObservedRoute.mainTable {
-            if r.isOwned {
+            if isOwnedRoute(r) {
                 ownedRoutes[r.destination, default: []].append(r)
             } else if foreignRoutes[r.destination] == nil {
                 foreignRoutes[r.destination] = r
@@ -57,7 +73,7 @@ public enum Planner {
         for (i, link) in config.links.enumerated() {
             handledLinkNames.insert(link.name)
             let existing = observed.link(named: link.name)
-            if let e = existing, !e.isOwned {
+            if let e = existing, !e.isOwned, !adopting.contains(e.index) {
                 blockers.append("links[\(i)].name: device \(link.name) exists and is not gatepeer's (alias \(e.alias.map { "\"\($0)\"" } ?? "unset")); it is left alone: rename it or choose another name")
                 protectedIndexes.insert(e.index)
                 for r in link.routes { desiredRouteKeys.insert(r.destination) }
@@ -83,6 +99,11 @@ public enum Planner {
                 for r in link.routes { desiredRouteKeys.insert(r.destination) }
                 continue
             }
+            if existing == nil, let holder = observed.links.first(where: { $0.altNames.contains(link.name) }) {
+                blockers.append("links[\(i)].name: \(link.name) is an alternative name of device \(holder.name), which gatepeer does not own; the kernel refuses a device of that name: remove the altname or choose another name")
+                for r in link.routes { desiredRouteKeys.insert(r.destination) }
+                continue
+            }
             let spec = LinkSpec(name: link.name, alias: Ownership.alias(forLink: link.name), vxlanId: link.vxlanId,
                                 port: link.port, portRange: link.sourcePortRange, underlayName: underlay.name,
                                 underlayIndex: underlay.index, local: link.outerIpAddress, mtu: link.mtu ?? maxMTU,
@@ -96,8 +117,19 @@ public enum Planner {
                     current = nil
                 }
             }
+            if current == nil, let holder = vniHolder(spec, ownedIndexes: ownedIndexes, observed) {
+                let fam = spec.local.family == .v4 ? "IPv4" : "IPv6"
+                blockers.append("links[\(i)].vxlanId: VNI \(spec.vxlanId) port \(spec.port) (\(fam)) is held by device \(holder.name), which gatepeer does not own; the kernel refuses a second vxlan device with the same VNI, port and outer family: delete \(holder.name) or choose another vxlanId or port")
+                if let e = existing { protectedIndexes.insert(e.index) }
+                for r in link.routes { desiredRouteKeys.insert(r.destination) }
+                linkDeletes.removeAll { if case .deleteLink(_, let idx, _) = $0 { return idx == existing?.index } else { return false } }
+                continue
+            }
             if let e = current {
-                let attrs = attributeChanges(spec, e, observed)
+                var attrs = attributeChanges(spec, e, observed)
+                if adopting.contains(e.index), let a = attrs.firstIndex(where: { $0.attribute == "alias" }) {
+                    attrs[a].note = "adopting a device left by an interrupted apply"
+                }
                 if !attrs.isEmpty { linkWrites.append(.changeLink(spec, index: e.index, attrs)) }
             } else {
                 linkWrites.append(.createLink(spec))
@@ -112,14 +144,20 @@ public enum Planner {
                 if have != want { sysctls.append(.setSysctl(key, old: have, new: want)) }
             }
 
-            // FDB: one permanent all-zero entry per gate peer.
+            // FDB: one permanent all-zero entry per gate peer, exactly as we make it; entries
+            // toward anyone else (learned ones included) and drifted ones go.
             let wantPeers = link.peers.map(\.outerIpAddress)
             var havePeers: [IPAddress] = []
             if let e = current {
-                havePeers = observed.fdb.filter { $0.linkIndex == e.index && $0.mac.isZero && $0.permanent }
-                    .compactMap(\.destination)
-                for d in havePeers where !wantPeers.contains(d) {
-                    fdbDeletes.append(.deleteFDB(link: link.name, index: e.index, destination: d))
+                for entry in observed.fdb where entry.linkIndex == e.index && entry.flags & ntfMaster == 0 {
+                    let toPeer = entry.destination.map { wantPeers.contains($0) } ?? false
+                    if entry.isGatePeerEntry, toPeer, let d = entry.destination, !havePeers.contains(d) {
+                        havePeers.append(d)
+                    } else if !entry.mac.isZero, toPeer, entry.usesDeviceDefaults {
+                        // Learned from (or pinned to) a gate peer at the device's port and VNI.
+                    } else {
+                        fdbDeletes.append(.deleteFDB(link: link.name, entry, reason: toPeer ? "not as gatepeer makes it" : "not a configured peer"))
+                    }
                 }
             }
             for d in wantPeers where !havePeers.contains(d) {
@@ -165,7 +203,7 @@ public enum Planner {
         }
 
         // Stale owned routes, then stale owned links.
-        for r in observed.routes where r.isOwned && r.table == ObservedRoute.mainTable && !desiredRouteKeys.contains(r.destination) {
+        for r in observed.routes where isOwnedRoute(r) && !desiredRouteKeys.contains(r.destination) {
             let linkName = r.outputIndex.flatMap { observed.link(index: $0)?.name }
             routeDeletes.append(.deleteRoute(r, linkName: linkName))
         }
@@ -207,6 +245,7 @@ public enum Planner {
         let changes = routeDeletes + linkDeletes + linkWrites + sysctls + fdbDeletes + fdbAppends
             + addrDeletes + addrAdds + ups + routeWrites + filter + global
         var plan = Plan(changes: changes, blockers: blockers)
+        plan.warnings = warnings
         plan.ruleset = ruleset
         return plan
     }
@@ -218,6 +257,31 @@ public enum Planner {
             if let m = l.mtu { out[l.name] = m } else if let u = observed.link(named: l.underlayDevice) { out[l.name] = u.mtu - l.overhead }
         }
         return out
+    }
+
+    /// NTF_MASTER: an entry of a bridge the device was enslaved to, not the device's own.
+    static let ntfMaster: UInt8 = 0x04
+
+    /// An unmarked device that is exactly what we would have made for `link` (kind vxlan,
+    /// its name, VNI, port, source-port range, local address, underlay, MAC): the create of
+    /// an apply killed before the marker request. Anything less exact stays foreign.
+    static func isInterruptedCreate(_ link: VPGLink, _ e: ObservedLink, _ observed: ObservedState) -> Bool {
+        guard e.kind == "vxlan", e.alias == nil || e.alias == "", let v = e.vxlan,
+              let u = observed.link(named: link.underlayDevice) else { return false }
+        return v.id == link.vxlanId && v.port == link.port && v.portRange == link.sourcePortRange
+            && v.local == link.outerIpAddress && v.underlayIndex == u.index && e.mac == link.mac
+            && v.receiveFlags.isEmpty && !v.vniFilter
+    }
+
+    /// A vxlan device gatepeer does not own that holds the VNI and port of `s` in its outer
+    /// family: the kernel refuses to create `s` next to it (vxlan_vni_in_use, EEXIST). It
+    /// compares VNI, destination port, family and the receive options (GBP, collect
+    /// metadata, remote checksum offload, zero IPv6 UDP checksums), not the local address.
+    static func vniHolder(_ s: LinkSpec, ownedIndexes: Set<Int32>, _ observed: ObservedState) -> ObservedLink? {
+        observed.links.first { l in
+            guard l.name != s.name, !ownedIndexes.contains(l.index), let v = l.vxlan else { return false }
+            return v.id == s.vxlanId && !v.vniFilter && v.port == s.port && v.family == s.local.family && v.receiveFlags.isEmpty
+        }
     }
 
     /// Attributes the kernel refuses to change on a live vxlan device (EOPNOTSUPP):

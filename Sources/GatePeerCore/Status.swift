@@ -16,6 +16,10 @@ public struct LinkStatus: Equatable, Sendable {
     public var peers: [IPAddress]
     public var stats: LinkStats?
     public var routes: [LANRoute]
+    /// FDB entries on the device that are not as gatepeer makes them (drifted, or toward
+    /// a host that is not a configured peer), as `bridge fdb` shows them with the reason;
+    /// the next apply deletes them.
+    public var strayFDB: [String] = []
 }
 
 public struct StatusReport: Sendable {
@@ -23,6 +27,8 @@ public struct StatusReport: Sendable {
     public var sysctls: [(SysctlKey, String)]
     public var pendingChanges: [String]
     public var blockers: [String]
+    /// Look-alikes that are not gatepeer's, from the plan (left alone).
+    public var warnings: [String] = []
     public var filter: FilterStatus?
 
     /// Links from the config (present or not) plus owned links the config no longer names.
@@ -30,9 +36,16 @@ public struct StatusReport: Sendable {
         var names = config.links.map(\.name)
         for l in observed.links where l.isOwned && !names.contains(l.name) { names.append(l.name) }
         links = names.map { StatusReport.linkStatus($0, observed) }
+        for (i, l) in links.enumerated() {
+            links[i].strayFDB = plan.changes.compactMap { c in
+                guard case .deleteFDB(let link, _, _) = c, link == l.name else { return nil }
+                return String(c.line.dropFirst("- fdb \(link) ".count))
+            }
+        }
         sysctls = observed.sysctls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         pendingChanges = plan.changes.map(\.line)
         blockers = plan.blockers
+        warnings = plan.warnings
     }
 
     static func linkStatus(_ name: String, _ o: ObservedState) -> LinkStatus {
@@ -40,7 +53,7 @@ public struct StatusReport: Sendable {
             return LinkStatus(name: name, present: false, owned: false, operState: "absent", innerAddresses: [], peers: [], routes: [])
         }
         let v = l.vxlan
-        let routes = o.routes.filter { $0.isOwned && $0.outputIndex == l.index }
+        let routes = o.routes.filter { o.isOwned($0) && $0.outputIndex == l.index }
             .compactMap { r in r.gateway.map { LANRoute(destination: r.destination, via: $0) } }
             .sorted { $0.destination < $1.destination }
         return LinkStatus(
@@ -48,7 +61,7 @@ public struct StatusReport: Sendable {
             sourcePortRange: v?.portRange, underlayDevice: v?.underlayIndex.flatMap { o.link(index: $0)?.name },
             outerIpAddress: v?.local, mtu: l.mtu, mac: l.mac, learning: v?.learning,
             innerAddresses: o.addresses.filter { $0.linkIndex == l.index && !$0.prefix.address.isIPv6LinkLocal }.map(\.prefix),
-            peers: o.fdb.filter { $0.linkIndex == l.index && $0.mac.isZero && $0.permanent }.compactMap(\.destination),
+            peers: o.fdb.filter { $0.linkIndex == l.index && $0.isGatePeerEntry }.compactMap(\.destination),
             stats: l.stats, routes: routes)
     }
 
@@ -67,6 +80,7 @@ public struct StatusReport: Sendable {
             out.append(vx)
             out.append("  mac \(l.mac?.description ?? "-")  inner \(l.innerAddresses.map(\.description).joined(separator: ", ").orDash)")
             out.append("  peers \(l.peers.map(\.description).joined(separator: ", ").orDash)")
+            for f in l.strayFDB { out.append("  fdb to remove: \(f)") }
             if let s = l.stats {
                 out.append("  rx \(s.rxPackets) packets \(s.rxBytes) bytes  tx \(s.txPackets) packets \(s.txBytes) bytes")
             }
@@ -80,6 +94,7 @@ public struct StatusReport: Sendable {
             if !pendingChanges.isEmpty { out.append("\(pendingChanges.count) change(s) pending (gatepeer plan)") }
             for b in blockers { out.append("blocked: \(b)") }
         }
+        for w in warnings { out.append("warning: \(w)") }
         return out.joined(separator: "\n")
     }
 
@@ -97,6 +112,7 @@ public struct StatusReport: Sendable {
                 "learning": l.learning.map { .bool($0) } ?? .null,
                 "innerIpAddresses": .array(l.innerAddresses.map { .string($0.description) }),
                 "peers": .array(l.peers.map { .string($0.description) }),
+                "strayFdb": .array(l.strayFDB.map { .string($0) }),
                 "routes": .array(l.routes.map { .object(["destination": .string($0.destination.description), "via": .string($0.via.description)]) }),
             ]
             if let s = l.stats {
@@ -110,6 +126,7 @@ public struct StatusReport: Sendable {
         return .object(["links": .array(ls), "sysctls": .object(sys), "filter": filter?.json ?? .null,
                         "pendingChanges": .array(pendingChanges.map { .string($0) }),
                         "blockers": .array(blockers.map { .string($0) }),
+                        "warnings": .array(warnings.map { .string($0) }),
                         "inSync": .bool(pendingChanges.isEmpty && blockers.isEmpty)])
     }
 }

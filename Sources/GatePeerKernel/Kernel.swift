@@ -211,11 +211,11 @@ public final class Kernel {
                     continue
                 }
                 do { try Sysctl.write(key, value) } catch let e as KernelError { failures.append(e) }
-            case .deleteFDB(let link, let idx, let dst):
-                RtnetlinkCodec.fdb(batch, append: false, link: link, index: idx, destination: dst)
+            case .deleteFDB(let link, let entry, _):
+                RtnetlinkCodec.deleteFDB(batch, link: link, entry)
             case .appendFDB(let link, let dst):
                 guard let idx = try resolve(link) else { missing(link); continue }
-                RtnetlinkCodec.fdb(batch, append: true, link: link, index: idx, destination: dst)
+                RtnetlinkCodec.appendFDB(batch, link: link, index: idx, destination: dst)
             case .deleteAddress(let link, let idx, let p):
                 RtnetlinkCodec.address(batch, add: false, link: link, index: idx, p)
             case .addAddress(let link, let p):
@@ -246,7 +246,8 @@ public final class Kernel {
         for (name, n) in skipped.sorted(by: { $0.key < $1.key }) {
             failures.append(KernelError(object: "link \(name)", errno: ENODEV, kernelMessage: "device is missing; \(n) dependent change(s) skipped"))
         }
-        return ApplyReport(applied: plan.changes.count - failures.count - skippedCount + skipped.count, failures: failures)
+        // One change can fail more than once (a filter load and its extras): never below 0.
+        return ApplyReport(applied: max(0, plan.changes.count - failures.count - skippedCount + skipped.count), failures: failures)
     }
 
     func indexesByName() throws -> [String: Int32] {

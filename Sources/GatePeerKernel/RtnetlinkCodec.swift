@@ -29,6 +29,7 @@ enum RtnetlinkCodec {
                                    txPackets: s.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
                                    txBytes: s.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
         }
+        if let props = a.raw(UInt16(IFLA_PROP_LIST)) { link.altNames = altNames(props) }
         if let info = a.nested(UInt16(IFLA_LINKINFO)) {
             link.kind = info.string(UInt16(IFLA_INFO_KIND))
             if link.kind == "vxlan", let d = info.nested(UInt16(IFLA_INFO_DATA)) {
@@ -43,9 +44,37 @@ enum RtnetlinkCodec {
                     local: d.address(UInt16(IFLA_VXLAN_LOCAL)) ?? d.address(UInt16(IFLA_VXLAN_LOCAL6)),
                     underlayIndex: d.u32(UInt16(IFLA_VXLAN_LINK)).map { Int32(bitPattern: $0) },
                     learning: (d.u8(UInt16(IFLA_VXLAN_LEARNING)) ?? 0) != 0)
+                link.vxlan?.group = d.address(UInt16(IFLA_VXLAN_GROUP)) ?? d.address(UInt16(IFLA_VXLAN_GROUP6))
+                // Flags the kernel sends as present-or-absent (GBP, REMCSUM_NOPARTIAL) or as u8.
+                var rcv: [String] = []
+                if d.raw(UInt16(IFLA_VXLAN_GBP)) != nil { rcv.append("gbp") }
+                if (d.u8(UInt16(IFLA_VXLAN_COLLECT_METADATA)) ?? 0) != 0 { rcv.append("external") }
+                if (d.u8(UInt16(IFLA_VXLAN_REMCSUM_RX)) ?? 0) != 0 { rcv.append("remcsumrx") }
+                if d.raw(UInt16(IFLA_VXLAN_REMCSUM_NOPARTIAL)) != nil { rcv.append("remcsum-nopartial") }
+                if (d.u8(UInt16(IFLA_VXLAN_UDP_ZERO_CSUM6_RX)) ?? 0) != 0 { rcv.append("udp6zerocsumrx") }
+                link.vxlan?.receiveFlags = rcv.sorted()
+                link.vxlan?.vniFilter = (d.u8(UInt16(IFLA_VXLAN_VNIFILTER)) ?? 0) != 0
             }
         }
         return link
+    }
+
+    /// The IFLA_ALT_IFNAME strings of an IFLA_PROP_LIST nest. They repeat one type, so
+    /// they are walked here (libmnl's validators) rather than looked up by type.
+    static func altNames(_ nest: UnsafeRawBufferPointer) -> [String] {
+        guard let base = nest.baseAddress else { return [] }
+        var out: [String] = []
+        var remaining = Int32(nest.count)
+        var attr = base.assumingMemoryBound(to: nlattr.self)
+        while remaining > 0 && mnl_attr_ok(attr, remaining) {
+            if mnl_attr_get_type(attr) == UInt16(IFLA_ALT_IFNAME), let p = mnl_attr_get_str(attr) {
+                out.append(String(cString: p))
+            }
+            let next = UnsafePointer(mnl_attr_next(attr)!)
+            remaining -= Int32(UnsafeRawPointer(next) - UnsafeRawPointer(attr))
+            attr = next
+        }
+        return out
     }
 
     static func operStateName(_ v: UInt8) -> String {
@@ -161,6 +190,7 @@ enum RtnetlinkCodec {
 
     // MARK: FDB (AF_BRIDGE neighbours on the vxlan device)
 
+    /// Every attribute that identifies or steers an entry (see ObservedFDBEntry).
     static func parseFDB(_ m: UnsafePointer<nlmsghdr>) -> ObservedFDBEntry? {
         guard Int32(m.pointee.nlmsg_type) == RTM_NEWNEIGH else { return nil }
         let nd = mnl_nlmsg_get_payload(m)!.assumingMemoryBound(to: ndmsg.self).pointee
@@ -168,14 +198,18 @@ enum RtnetlinkCodec {
         let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<ndmsg>.size)
         guard let mb = a.bytes(UInt16(NDA_LLADDR)), let mac = MACAddress(bytes: mb) else { return nil }
         return ObservedFDBEntry(linkIndex: nd.ndm_ifindex, mac: mac, destination: a.address(UInt16(NDA_DST)),
-                                permanent: nd.ndm_state & UInt16(NUD_PERMANENT) != 0)
+                                state: nd.ndm_state, flags: nd.ndm_flags,
+                                port: a.be16(UInt16(NDA_PORT)), vni: a.u32(UInt16(NDA_VNI)),
+                                sourceVNI: a.u32(UInt16(NDA_SRC_VNI)),
+                                outgoingIndex: a.u32(UInt16(NDA_IFINDEX)).map { Int32(bitPattern: $0) })
     }
 
-    static func fdb(_ b: RequestBatch, append: Bool, link: String, index: Int32, destination: IPAddress) {
-        b.add("\(append ? "append" : "delete") fdb 00:00:00:00:00:00 dst \(destination) on \(link)") { nlh in
-            nlh.pointee.nlmsg_type = UInt16(append ? RTM_NEWNEIGH : RTM_DELNEIGH)
+    /// Appends the all-zero entry toward a gate peer with the device's port and VNI.
+    static func appendFDB(_ b: RequestBatch, link: String, index: Int32, destination: IPAddress) {
+        b.add("append fdb 00:00:00:00:00:00 dst \(destination) on \(link)") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(RTM_NEWNEIGH)
             // APPEND: several all-zero entries coexist, one per gate peer.
-            if append { nlh.pointee.nlmsg_flags = UInt16(NLM_F_CREATE | NLM_F_APPEND) }
+            nlh.pointee.nlmsg_flags = UInt16(NLM_F_CREATE | NLM_F_APPEND)
             let nd = nlh.header(ndmsg.self)
             nd.pointee.ndm_family = familyBridge
             nd.pointee.ndm_ifindex = index
@@ -183,6 +217,28 @@ enum RtnetlinkCodec {
             nd.pointee.ndm_flags = UInt8(NTF_SELF)
             nlh.put(Int(NDA_LLADDR), MACAddress.zero.bytes)
             nlh.put(Int(NDA_DST), destination.bytes)
+        }
+    }
+
+    /// Deletes one entry exactly as observed. The vxlan driver fills every attribute left
+    /// out with the device's own value and then looks for a remote matching destination,
+    /// port, VNI and outgoing device; when none matches it answers success and deletes
+    /// nothing, so a delete that names only the destination misses a drifted entry.
+    static func deleteFDB(_ b: RequestBatch, link: String, _ e: ObservedFDBEntry) {
+        b.add("delete fdb \(e.mac)\(e.destination.map { " dst \($0)" } ?? "")\(e.attributeText) on \(link)") { nlh in
+            nlh.pointee.nlmsg_type = UInt16(RTM_DELNEIGH)
+            let nd = nlh.header(ndmsg.self)
+            nd.pointee.ndm_family = familyBridge
+            nd.pointee.ndm_ifindex = e.linkIndex
+            nd.pointee.ndm_state = e.state
+            // NTF_SELF: the device's own table (a bridge master's would take NTF_MASTER).
+            nd.pointee.ndm_flags = UInt8(NTF_SELF)
+            nlh.put(Int(NDA_LLADDR), e.mac.bytes)
+            if let d = e.destination { nlh.put(Int(NDA_DST), d.bytes) }
+            if let p = e.port { nlh.put(Int(NDA_PORT), [UInt8(p >> 8), UInt8(p & 0xff)]) }
+            if let v = e.vni { nlh.putU32(Int(NDA_VNI), v) }
+            if let v = e.sourceVNI { nlh.putU32(Int(NDA_SRC_VNI), v) }
+            if let i = e.outgoingIndex { nlh.putU32(Int(NDA_IFINDEX), UInt32(bitPattern: i)) }
         }
     }
 

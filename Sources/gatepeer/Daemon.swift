@@ -62,13 +62,11 @@ final class Daemon: @unchecked Sendable {
     /// Read the kernel back and apply whatever differs (nothing, most of the time).
     private func reconcile() {
         do {
-            let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
-            let plan = Planner.plan(config: config, observed: observed)
-            for b in plan.blockers { log("blocked: \(b)") }
-            guard !plan.isEmpty else { return }
-            for c in plan.changes { log(c.line) }
-            let report = try kernel.apply(plan, observed: observed, filterExtras: extras(), mapCache: MapCache(directory: stateDirectory()))
-            for f in report.failures { log("failed: \(f)") }
+            let c = try Converge.run(kernel, config: config, mapCache: MapCache(directory: stateDirectory()), extras: extras) { plan in
+                for b in plan.blockers { log("blocked: \(b)") }
+                for ch in plan.changes { log(ch.line) }
+            }
+            for p in c.problems { log(p) }
         } catch {
             log("reconcile failed: \(error)")
         }

@@ -58,7 +58,9 @@ let commandUsage: [String: String] = [
     Makes the kernel match the config: creates, changes in place, or recreates the
     vxlan devices, their FDB entries, addresses, routes and sysctls. Only objects
     gatepeer owns are changed or deleted. A second apply changes nothing.
-    Exit 0 when converged, 1 when the kernel refused something (re-run converges).
+    After the changes the kernel is read back and planned again; a change it did not
+    take is named ("not taken by the kernel: ...") and not counted as applied.
+    Exit 0 when converged, 1 when something was refused, not taken or blocked.
     """,
     "status": """
     usage: gatepeer status [-c FILE] [--json]
@@ -95,9 +97,12 @@ let commandUsage: [String: String] = [
     "down": """
     usage: gatepeer down [--json]
 
-    Removes every object gatepeer owns in this network namespace: links with the
-    gatepeer alias (with their FDB entries and addresses) and routes with protocol
-    gatepeer. Nothing else is touched. Sysctls are left as they are.
+    Removes every object gatepeer owns in this network namespace: vxlan links whose
+    alias is exactly gatepeer:<their name> (with their FDB entries and addresses) and
+    routes with protocol gatepeer through those links. Look-alikes (a gatepeer: alias on
+    another kind of device or naming another device, protocol gatepeer through another
+    device) are reported as warnings and left alone, as is everything else. Sysctls are
+    left as they are. What down changed is read back: exit 1 names what is still there.
     """,
 ]
 
@@ -189,13 +194,15 @@ func openKernel() -> Kernel {
 func printPlan(_ plan: Plan, json: Bool) {
     if json {
         print(JSONOut.object(["changes": .array(plan.changes.map { .object($0.json) }),
-                              "blockers": .array(plan.blockers.map { .string($0) })]).render())
+                              "blockers": .array(plan.blockers.map { .string($0) }),
+                              "warnings": .array(plan.warnings.map { .string($0) })]).render())
     } else if plan.changes.isEmpty {
         print("no changes")
     } else {
         for c in plan.changes { print(c.line) }
     }
     for b in plan.blockers { stderr("blocked: \(b)") }
+    for w in plan.warnings { stderr("warning: \(w)") }
 }
 
 func run(_ o: Options) -> Exit {
@@ -209,29 +216,33 @@ func run(_ o: Options) -> Exit {
         let config = o.command == "down" ? GatePeerConfig(forwarding: false, links: []) : loadConfig(o.configPath)
         let kernel = openKernel()
         do {
-            let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
-            let plan = Planner.plan(config: config, observed: observed)
             if o.command == "plan" {
+                let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
+                let plan = Planner.plan(config: config, observed: observed)
                 printPlan(plan, json: o.json)
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
-            let extras = GrantState.elements(loadGrants(), nowMs: nowMs()) + loadLearned().elements(config, nowMs: nowMs())
-            let report = try kernel.apply(plan, observed: observed, filterExtras: extras, mapCache: MapCache(directory: stateDirectory()))
+            let c = try Converge.run(kernel, config: config, mapCache: MapCache(directory: stateDirectory()), extras: {
+                GrantState.elements(loadGrants(), nowMs: nowMs()) + loadLearned().elements(config, nowMs: nowMs())
+            })
             if o.json {
                 print(JSONOut.object([
-                    "changes": .array(plan.changes.map { .object($0.json) }),
-                    "failures": .array(report.failures.map { .string($0.description) }),
-                    "blockers": .array(plan.blockers.map { .string($0) }),
+                    "changes": .array(c.plan.changes.map { .object($0.json) }),
+                    "failures": .array(c.problems.map { .string($0) }),
+                    "blockers": .array(c.plan.blockers.map { .string($0) }),
+                    "warnings": .array(c.plan.warnings.map { .string($0) }),
+                    "applied": .int(Int64(c.readBack.applied)),
                 ]).render())
             } else {
-                for c in plan.changes { print(c.line) }
+                for ch in c.plan.changes { print(ch.line) }
             }
-            for f in report.failures { stderr("gatepeer: failed: \(f)") }
-            for b in plan.blockers { stderr("blocked: \(b)") }
+            for p in c.problems { stderr("gatepeer: \(p)") }
+            for b in c.plan.blockers { stderr("blocked: \(b)") }
+            for w in c.plan.warnings { stderr("warning: \(w)") }
             if !o.json {
-                stderr("gatepeer: \(o.command): \(report.applied) of \(plan.changes.count) change(s) applied")
+                stderr("gatepeer: \(o.command): \(c.readBack.applied) of \(c.plan.changes.count) change(s) applied")
             }
-            return report.failures.isEmpty && plan.blockers.isEmpty ? .ok : .runtime
+            return c.converged ? .ok : .runtime
         } catch {
             stderr("gatepeer: \(error)")
             return .runtime

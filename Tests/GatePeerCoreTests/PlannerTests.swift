@@ -82,7 +82,7 @@ final class PlannerTests: XCTestCase {
         let observed = convergedObserved(config)
         config.links[0].peers.removeLast()
         XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line),
-                       ["- fdb gp0 00:00:00:00:00:00 dst 100.64.152.132"])
+                       ["- fdb gp0 00:00:00:00:00:00 dst 100.64.152.132 (not a configured peer)"])
     }
 
     func testRouteGatewayChangeIsReplace() {
@@ -183,12 +183,21 @@ final class PlannerEdgeTests: XCTestCase {
         XCTAssertTrue(lines.contains("+ sysctl net.ipv4.conf.gp0.rp_filter = 2"))
     }
 
-    func testForeignDeviceWithOurNameKeepsOurRoutes() {
+    /// An unmarked device that is exactly ours (an apply killed between create and marker)
+    /// is adopted, routes and all; one attribute off and it stays foreign, routes kept.
+    func testUnmarkedExactDeviceIsAdoptedAnythingLessStaysForeign() {
         let config = decodeOK(labConfigText)!
         var observed = convergedObserved(config)
-        observed.links[observed.links.count - 1].alias = nil  // someone cleared our marker
-        let plan = Planner.plan(config: config, observed: observed)
+        let gp0 = observed.links.count - 1
+        observed.links[gp0].alias = nil
+        var plan = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(plan.blockers, [])
+        XCTAssertEqual(plan.changes.map(\.line), ["~ link gp0 alias none -> gatepeer:gp0 (adopting a device left by an interrupted apply)"])
+
+        observed.links[gp0].mac = MACAddress(bytes: [2, 0, 0, 0, 0, 9])!
+        plan = Planner.plan(config: config, observed: observed)
         XCTAssertEqual(plan.blockers.count, 1)
+        XCTAssertTrue(plan.blockers[0].hasPrefix("links[0].name: device gp0 exists and is not gatepeer's"), "\(plan.blockers)")
         XCTAssertFalse(plan.changes.contains { $0.sign == "-" }, plan.changes.map(\.line).joined(separator: "\n"))
     }
 
@@ -199,5 +208,125 @@ final class PlannerEdgeTests: XCTestCase {
                                              gateway: IPAddress("10.129.3.8"), outputIndex: 7, priority: 100))
         XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line),
                        ["- route 192.168.10.0/24 via 10.129.3.8 dev gp0 (not in config)"])
+    }
+}
+
+/// Issue 9 items 2, 3, 4, 8: FDB entries by every attribute, foreign holders of what
+/// the kernel would refuse, ownership by exact match, and the read-back count.
+final class PlannerOwnershipTests: XCTestCase {
+    let config = decodeOK(labConfigText)!
+
+    func testDriftedGatePeerEntryIsDeletedWithItsAttributesAndAppendedAgain() {
+        var observed = convergedObserved(config)
+        let i = observed.fdb.firstIndex { $0.destination == IPAddress("100.64.152.4") }!
+        observed.fdb[i].port = 8472
+        observed.fdb[i].vni = 20
+        let plan = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(plan.changes.map(\.line), [
+            "- fdb gp0 00:00:00:00:00:00 dst 100.64.152.4 port 8472 vni 20 (not as gatepeer makes it)",
+            "+ fdb gp0 00:00:00:00:00:00 dst 100.64.152.4",
+        ])
+        guard case .deleteFDB(_, let e, _) = plan.changes[0] else { return XCTFail() }
+        XCTAssertEqual(e, observed.fdb[i], "the delete carries the entry as observed")
+        // Each steering attribute on its own is drift too.
+        for edit in [{ (e: inout ObservedFDBEntry) in e.sourceVNI = 10 }, { $0.outgoingIndex = 2 },
+                     { $0.state = 0x02 }, { $0.flags = 0x12 }] {
+            var o = convergedObserved(config)
+            edit(&o.fdb[0])
+            XCTAssertEqual(Planner.plan(config: config, observed: o).changes.count, 2, "\(o.fdb[0])")
+        }
+    }
+
+    func testEntriesTowardNonPeersAreDriftLearnedOnesIncluded() {
+        var observed = convergedObserved(config)
+        let mac = MACAddress(bytes: [2, 0, 0, 0, 0, 1])!
+        observed.fdb.append(ObservedFDBEntry(linkIndex: 7, mac: mac, destination: IPAddress("172.31.0.10"), permanent: false))
+        observed.fdb.append(ObservedFDBEntry(linkIndex: 7, mac: .zero, destination: IPAddress("172.31.0.10"), permanent: true))
+        // Learned from a gate peer at the device's port and VNI: kept.
+        observed.fdb.append(ObservedFDBEntry(linkIndex: 7, mac: MACAddress(bytes: [2, 0, 0, 0, 0, 2])!, destination: IPAddress("100.64.152.4"), permanent: false))
+        XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line), [
+            "- fdb gp0 02:00:00:00:00:01 dst 172.31.0.10 state 0x2 (not a configured peer)",
+            "- fdb gp0 00:00:00:00:00:00 dst 172.31.0.10 (not a configured peer)",
+        ])
+    }
+
+    func testForeignDeviceHoldingVNIAndPortIsABlockerNamingIt() {
+        var observed = baseObserved()
+        var vx = VXLANAttributes(id: 10, port: 4789, portRange: PortRange(low: 0, high: 0), local: IPAddress("172.31.0.254"), underlayIndex: 2, learning: true)
+        observed.links.append(ObservedLink(index: 30, name: "vxlan0", kind: "vxlan", vxlan: vx))
+        var plan = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(plan.blockers, ["links[0].vxlanId: VNI 10 port 4789 (IPv4) is held by device vxlan0, which gatepeer does not own; the kernel refuses a second vxlan device with the same VNI, port and outer family: delete vxlan0 or choose another vxlanId or port"])
+        XCTAssertFalse(plan.changes.contains { $0.line.contains("gp0") }, plan.changes.map(\.line).joined(separator: "\n"))
+        // Another family, another port or a receive option of its own: the kernel takes both.
+        for edit in [{ (v: inout VXLANAttributes) in v.local = IPAddress("2001:db8::1") }, { $0.port = 8472 }, { $0.receiveFlags = ["gbp"] }, { $0.id = 11 }] {
+            var v = vx
+            edit(&v)
+            observed.links[observed.links.count - 1].vxlan = v
+            plan = Planner.plan(config: config, observed: observed)
+            XCTAssertEqual(plan.blockers, [], "\(v)")
+        }
+        vx.local = nil  // no local, no group: IPv4
+        observed.links[observed.links.count - 1].vxlan = vx
+        XCTAssertEqual(Planner.plan(config: config, observed: observed).blockers.count, 1)
+    }
+
+    /// A recreate toward a VNI a foreign device holds would delete our device and then
+    /// fail to create it: blocked before the delete, our device kept.
+    func testRecreateOntoAHeldVNIKeepsOurDevice() {
+        var c = config
+        c.links[0].vxlanId = 30
+        var observed = convergedObserved(config)
+        observed.links.append(ObservedLink(index: 30, name: "vxlan0", kind: "vxlan",
+                                           vxlan: VXLANAttributes(id: 30, port: 4789, portRange: PortRange(low: 0, high: 0), local: nil, underlayIndex: nil, learning: true)))
+        let plan = Planner.plan(config: c, observed: observed)
+        XCTAssertEqual(plan.blockers.count, 1)
+        XCTAssertTrue(plan.blockers[0].hasPrefix("links[0].vxlanId: VNI 30 port 4789 (IPv4) is held by device vxlan0"), "\(plan.blockers)")
+        XCTAssertFalse(plan.changes.contains { $0.sign == "-" }, plan.changes.map(\.line).joined(separator: "\n"))
+    }
+
+    func testAnAltnameHoldingOurNameIsABlocker() {
+        var observed = baseObserved()
+        observed.links[1].altNames = ["gp0"]
+        let plan = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(plan.blockers.count, 1)
+        XCTAssertTrue(plan.blockers[0].hasPrefix("links[0].name: gp0 is an alternative name of device eth0"), "\(plan.blockers)")
+        XCTAssertTrue(plan.changes.allSatisfy { $0.object == "sysctl" }, plan.changes.map(\.line).joined(separator: "\n"))
+    }
+
+    func testOwnershipIsAnExactMatchNotAPrefix() {
+        var observed = convergedObserved(config)
+        observed.links.append(ObservedLink(index: 40, name: "br0", kind: "bridge", alias: "gatepeer:br0", isUp: true))
+        observed.links.append(ObservedLink(index: 41, name: "x", kind: "vxlan", alias: "gatepeer:y", isUp: true,
+                                           vxlan: VXLANAttributes(id: 99, port: 4790, portRange: PortRange(low: 0, high: 0), local: nil, underlayIndex: 2, learning: true)))
+        observed.routes.append(ObservedRoute(protocolNumber: Ownership.routeProtocol, destination: IPPrefix("198.51.100.0/24")!,
+                                             gateway: IPAddress("172.31.0.1"), outputIndex: 2))
+        for c in [config, GatePeerConfig(forwarding: false, links: [])] {
+            let plan = Planner.plan(config: c, observed: observed)
+            XCTAssertFalse(plan.changes.contains { $0.line.contains("br0") || $0.line.contains("link x") || $0.line.contains("198.51.100.0") },
+                           plan.changes.map(\.line).joined(separator: "\n"))
+            XCTAssertEqual(plan.blockers, [])
+            XCTAssertEqual(plan.warnings.count, 3, "\(plan.warnings)")
+            XCTAssertTrue(plan.warnings.contains { $0.hasPrefix("link br0 (kind bridge) has alias \"gatepeer:br0\" but is not gatepeer's") }, "\(plan.warnings)")
+            XCTAssertTrue(plan.warnings.contains { $0.hasPrefix("route 198.51.100.0/24 via 172.31.0.1 dev eth0 has protocol 201 but is not gatepeer's") }, "\(plan.warnings)")
+        }
+    }
+
+    func testReadBackCountsOnlyWhatTheKernelTookNeverNegative() {
+        let planned = Planner.plan(config: config, observed: baseObserved())
+        XCTAssertEqual(ReadBack(planned: planned, after: Plan(changes: [], blockers: [])), ReadBack(planned: planned, after: Plan(changes: [], blockers: [])))
+        XCTAssertEqual(ReadBack(planned: planned, after: Plan(changes: [], blockers: [])).applied, planned.changes.count)
+        // The kernel answered success to an FDB delete and kept the entry: still wanted.
+        var observed = convergedObserved(config)
+        observed.fdb.append(ObservedFDBEntry(linkIndex: 7, mac: .zero, destination: IPAddress("100.64.152.9"), permanent: true, port: 8472))
+        let fdb = Planner.plan(config: config, observed: observed)
+        let rb = ReadBack(planned: fdb, after: fdb)
+        XCTAssertEqual(rb.applied, 0)
+        XCTAssertEqual(rb.notTaken, ["- fdb gp0 00:00:00:00:00:00 dst 100.64.152.9 port 8472 (not a configured peer)"])
+        // A sysctl planned as "+" (device absent) and still wrong after is the same change.
+        var after = convergedObserved(config)
+        after.sysctls[.rpFilter("gp0")] = "1"
+        let rb2 = ReadBack(planned: planned, after: Planner.plan(config: config, observed: after))
+        XCTAssertEqual(rb2.applied, planned.changes.count - 1)
+        XCTAssertEqual(rb2.notTaken, ["~ sysctl net.ipv4.conf.gp0.rp_filter 1 -> 2"])
     }
 }

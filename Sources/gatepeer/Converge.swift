@@ -1,0 +1,41 @@
+import GatePeerCore
+import GatePeerKernel
+
+/// One pass of observe, plan, apply and read back, shared by `apply`, `down` and the
+/// daemon's reconcile, so none of them can report a change the kernel did not take.
+///
+/// The read-back observes the kernel again and plans again: whatever that second plan
+/// still wants was not taken (the kernel refused it, or answered success and did
+/// nothing, as the vxlan driver does for an FDB delete that matches no remote). Only
+/// changes that are no longer wanted count as applied.
+struct Converge {
+    /// The plan that was applied (its changes, blockers and warnings as planned).
+    var plan: Plan
+    /// What the kernel refused, request by request.
+    var failures: [KernelError]
+    /// The plan's changes the read-back no longer wants, and the lines it still does.
+    var readBack: ReadBack
+
+    /// True when nothing failed, nothing is still wanted and nothing was blocked.
+    var converged: Bool { failures.isEmpty && readBack.notTaken.isEmpty && plan.blockers.isEmpty }
+
+    /// Every problem as one line each, for stderr or the daemon's log.
+    var problems: [String] {
+        failures.map { "failed: \($0)" } + readBack.notTaken.map { "not taken by the kernel: \($0)" }
+    }
+
+    /// Observes, plans, applies `config` and reads back. `beforeApply` sees the plan first
+    /// (the CLI prints it; the daemon logs it). With nothing to change, nothing is applied
+    /// and nothing is read back. Throws only when netlink itself fails.
+    static func run(_ kernel: Kernel, config: GatePeerConfig, mapCache: MapCache?, extras: () -> [NftElement],
+                    beforeApply: (Plan) -> Void = { _ in }) throws -> Converge {
+        let keys = Planner.sysctlKeys(for: config)
+        let observed = try kernel.observe(sysctls: keys)
+        let plan = Planner.plan(config: config, observed: observed)
+        beforeApply(plan)
+        guard !plan.isEmpty else { return Converge(plan: plan, failures: [], readBack: ReadBack(planned: plan, after: plan)) }
+        let report = try kernel.apply(plan, observed: observed, filterExtras: extras(), mapCache: mapCache)
+        let after = Planner.plan(config: config, observed: try kernel.observe(sysctls: keys))
+        return Converge(plan: plan, failures: report.failures, readBack: ReadBack(planned: plan, after: after))
+    }
+}
