@@ -23,7 +23,8 @@
 # Functions (documented where defined):
 #   systemd_lab_packages           install systemd-container and debootstrap if missing
 #   systemd_lab_root               the cached root's path (debootstrap it first if absent)
-#   systemd_lab_up NAME            boot a container, wait until systemd is up
+#   systemd_lab_up NAME            boot a container, wait until systemd is up; a
+#                                  watcher stops it when its owner process dies
 #   systemd_lab_exec NAME CMD...   run CMD inside (all its namespaces, its files)
 #   systemd_lab_net NAME CMD...    run a host CMD in the container's network namespace
 #   systemd_lab_journal NAME [UNIT] the container's journal (of UNIT), plain text
@@ -36,6 +37,8 @@
 #                      (default /run/gatepeer-systemd-lab)
 #   SYSTEMD_LAB_BIN    the gatepeer binary to install (default $GATEPEER_BIN, else
 #                      $ROOT/.build/debug/gatepeer)
+#   SYSTEMD_LAB_OWNER  the PID whose death stops the container (default: the shell
+#                      that sourced this file; run as a command, its parent)
 #   SYSTEMD_LAB_WAIT   seconds to wait for a boot or a shutdown (default 240: a slow
 #                      2-core VM boots a container in 5-20 s, more under load)
 
@@ -110,7 +113,7 @@ _systemd_lab_init() {
 #   `systemctl is-system-running` says running or degraded (up to SYSTEMD_LAB_WAIT s).
 #   On failure it stops what it started and prints the tail of nspawn's console.
 systemd_lab_up() {
-  local name=${1:-} root bin runtime dir nspawn init state deadline
+  local name=${1:-} root bin runtime dir nspawn init state deadline owner=${SYSTEMD_LAB_OWNER:-$$}
   _systemd_lab_valid_name "$name" || return 2
   bin=${SYSTEMD_LAB_BIN:-${GATEPEER_BIN:-$SYSTEMD_LAB_ROOT_DIR/.build/debug/gatepeer}}
   [ -x "$bin" ] || { _systemd_lab_err "no gatepeer binary at $bin (swift build)"; return 1; }
@@ -123,21 +126,14 @@ systemd_lab_up() {
   dir="$SYSTEMD_LAB_RUN/$name"
   [ ! -e "$dir" ] || { _systemd_lab_err "container $name exists ($dir)"; return 1; }
   mkdir -p "$dir"
-  # Only stdin, stdout and stderr reach nspawn: it lives on after this function
-  # returns, and any other descriptor it inherited would keep the caller's pipes or
-  # process-exit sockets open (Foundation's Process then waits for ever).
-  # setsid: a ^C on the caller's terminal reaches the caller, whose trap calls
-  # systemd_lab_down, not nspawn directly (which would race that poweroff).
-  (
-    for fd in $(ls "/proc/$BASHPID/fd"); do
-      [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
-    done
-    exec setsid systemd-nspawn -D "$root" --volatile=overlay -M "$name" \
-      --private-network --register=no --keep-unit -b --console=passive \
-      --bind-ro="$SYSTEMD_LAB_ROOT_DIR/netconfig/systemd/gatepeer.service:/etc/systemd/system/gatepeer.service" \
-      --bind-ro="$bin:/usr/local/bin/gatepeer" \
-      --bind-ro="$runtime"
-  ) </dev/null >"$dir/nspawn.log" 2>&1 &
+  # setsid: a ^C on the caller's terminal reaches the caller, not nspawn directly
+  # (which would race the caller's own systemd_lab_down).
+  _systemd_lab_detach systemd-nspawn -D "$root" --volatile=overlay -M "$name" \
+    --private-network --register=no --keep-unit -b --console=passive \
+    --bind-ro="$SYSTEMD_LAB_ROOT_DIR/netconfig/systemd/gatepeer.service:/etc/systemd/system/gatepeer.service" \
+    --bind-ro="$bin:/usr/local/bin/gatepeer" \
+    --bind-ro="$runtime" \
+    </dev/null >"$dir/nspawn.log" 2>&1 &
   nspawn=$!
   echo "$nspawn" >"$dir/nspawn.pid"
   # PID 1 of the container: the process in a pid namespace other than nspawn's whose
@@ -155,6 +151,11 @@ systemd_lab_up() {
     return 1
   fi
   echo "$init" >"$dir/init.pid"
+  # A caller killed before its teardown (^C on `swift test`, a crash) cannot stop the
+  # container; this watcher does, once the owner is gone.
+  _systemd_lab_detach bash -c 'source "$1"; while [ -d "$3" ] && kill -0 "$4" 2>/dev/null; do sleep 1; done
+    [ ! -d "$3" ] || systemd_lab_down "$2"' watcher "${BASH_SOURCE[0]}" "$name" "$dir" "$owner" \
+    </dev/null >/dev/null 2>&1 &
   state=""
   while [ $SECONDS -lt $deadline ] && kill -0 "$nspawn" 2>/dev/null; do
     state=$(nsenter -t "$init" -a systemctl is-system-running 2>/dev/null) || true
@@ -165,6 +166,19 @@ systemd_lab_up() {
   tail -n 20 "$dir/nspawn.log" >&2
   systemd_lab_down "$name"
   return 1
+}
+
+# Runs CMD with only stdin, stdout and stderr, in a session of its own (setsid; a
+# background job of a shell without job control leads no process group, so setsid
+# does not fork and $! is CMD's PID). CMD outlives the caller, and any other
+# descriptor it inherited would keep the caller's pipes or process-exit sockets open
+# (Foundation's Process then waits for ever for a child that has exited).
+_systemd_lab_detach() {
+  local fd
+  for fd in $(ls "/proc/$BASHPID/fd"); do
+    [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+  done
+  exec setsid "$@"
 }
 
 # Prints the PID of nspawn's descendant that is PID 1 of its own pid namespace.
@@ -264,6 +278,8 @@ systemd_lab_sweep() {
 # Run as a script: dispatch to the function named by the first argument.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
+  # Run as a command, the container belongs to whoever ran it (a test process).
+  export SYSTEMD_LAB_OWNER=${SYSTEMD_LAB_OWNER:-$PPID}
   cmd=${1:-}
   shift || true
   case "$cmd" in
