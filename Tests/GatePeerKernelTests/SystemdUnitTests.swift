@@ -155,6 +155,9 @@ final class SystemdUnitTests: KernelTestCase {
         XCTAssertEqual((gp0["linkinfo"] as? [String: Any])?["info_kind"] as? String, "vxlan")
         XCTAssertEqual(info?["id"] as? Int, 10)
         XCTAssertEqual(gp0["mtu"] as? Int, 1450)
+        // Sysctls it owns, written through the unit's one writable part of /proc/sys.
+        XCTAssertEqual(lab.net("cat", "/proc/sys/net/ipv4/ip_forward").stdout, "1\n")
+        XCTAssertEqual(lab.net("cat", "/proc/sys/net/ipv4/conf/gp0/rp_filter").stdout, "2\n")
 
         // Stays up over more than two RestartSec periods: same main process, no restart.
         let mainPID = lab.show("gatepeer", ["MainPID"])["MainPID"] ?? ""
