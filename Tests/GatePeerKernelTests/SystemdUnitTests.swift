@@ -126,7 +126,8 @@ final class SystemdUnitTests: KernelTestCase {
         return 5
     }
 
-    /// The daemon's start went wrong in a way the journal shows: said once, not per check.
+    /// Fails for each sign in the journal that the daemon was killed, ran into its sandbox
+    /// (a blocked call, a missing capability, a read-only path) or did not apply.
     func assertCleanJournal(_ journal: String, file: StaticString = #filePath, line: UInt = #line) {
         for bad in ["status=31/SYS", "signal=SYS", "SIGSYS", "Failed to set thread priority",
                     "Operation not permitted", "Permission denied", "Read-only file system",
@@ -173,13 +174,15 @@ final class SystemdUnitTests: KernelTestCase {
         }
 
         // What the hardening must leave it: the forwarder's port 53 on the inner address,
-        // the filter table, its state directory (0700) and the runtime directory it
-        // shares with the CLI (0700).
+        // the filter table, its state directory and files, and the runtime directory it
+        // shares with the CLI.
         XCTAssertTrue(eventually(30) { lab.net("ss", "-Hlunp", "sport", "= :53").stdout.contains("10.255.255.254:53") },
                       "no DNS forwarder on 10.255.255.254:53\n\(lab.journal("gatepeer"))")
         XCTAssertTrue(lab.net("ss", "-Hlunp", "sport", "= :53").stdout.contains("\"gatepeer\""))
         XCTAssertEqual(lab.net("nft", "list", "table", "inet", "gatepeer").status, 0, "no filter table")
         XCTAssertEqual(lab.exec("stat", "-c", "%a %U", "/var/lib/gatepeer").stdout, "700 root\n")
+        // The filter's map cache, written by the daemon at its first load.
+        XCTAssertEqual(lab.exec("stat", "-c", "%a", "/var/lib/gatepeer/filter-maps.bin").stdout, "600\n")
         XCTAssertEqual(lab.exec("stat", "-c", "%a %U", "/run/gatepeer").stdout, "700 root\n")
 
         // Reload re-reads the config in the same process and the kernel follows.
