@@ -64,6 +64,17 @@ func tcpdump(namespace: String, count: Int, filter: String, _ action: () -> Void
     return String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
 }
 
+/// Polls `condition` every 0.2 s for up to `seconds`; true once it holds. Tests wait
+/// for a state this way instead of sleeping a fixed time.
+func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.2)
+    }
+    return condition()
+}
+
 /// The package root, from this file's path (Tests/GatePeerKernelTests/Namespace.swift).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

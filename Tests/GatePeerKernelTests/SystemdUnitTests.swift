@@ -1,0 +1,237 @@
+import Foundation
+import XCTest
+
+/// A container with a real systemd as PID 1, booted by scripts/lib/systemd-lab.sh from
+/// a cached Debian bookworm root, with the shipped unit and the binary under test bound
+/// in at the unit's paths. Its network namespace is its own (nspawn --private-network):
+/// every link a test makes there dies with the container. Stopped (poweroff, then the
+/// nspawn PID killed if it lingers) by `down`, which the test's teardown always calls.
+final class SystemdLab {
+    static let script = packageRoot.appendingPathComponent("scripts/lib/systemd-lab.sh").path
+    let name: String
+
+    /// Boots it and waits until systemd says running or degraded (bounded in the script).
+    init() throws {
+        name = "gpt-sd-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        let r = Self.lab(["up", name])
+        // Not a skip: this machine boots one (FIELD.md), so a failure here is a failure.
+        guard r.status == 0 else {
+            down()
+            throw LabError(message: "cannot boot a systemd container \(name): \(r.stderr)")
+        }
+    }
+
+    private static func lab(_ args: [String], stdin: String? = nil) -> Run {
+        sh(["env", "SYSTEMD_LAB_BIN=\(gatepeerBinary)", "bash", script] + args, stdin: stdin)
+    }
+
+    struct LabError: Error, CustomStringConvertible { let message: String; var description: String { message } }
+
+    func down() { Self.lab(["down", name]) }
+
+    /// A command inside the container (its files, its systemd, its network).
+    @discardableResult
+    func exec(_ args: [String], stdin: String? = nil) -> Run { Self.lab(["exec", name] + args, stdin: stdin) }
+    @discardableResult
+    func exec(_ args: String..., stdin: String? = nil) -> Run { exec(args, stdin: stdin) }
+
+    /// A host command (ip, nft, ss) in the container's network namespace.
+    @discardableResult
+    func net(_ args: [String]) -> Run { Self.lab(["net", name] + args) }
+    @discardableResult
+    func net(_ args: String...) -> Run { net(args) }
+
+    /// `systemctl show` properties of a unit, by name.
+    func show(_ unit: String, _ properties: [String]) -> [String: String] {
+        let r = exec("systemctl", "show", unit, "-p", properties.joined(separator: ","))
+        var out: [String: String] = [:]
+        for line in r.stdout.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            out[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        return out
+    }
+
+    /// The journal of `unit` since boot (systemd's own lines about it included).
+    func journal(_ unit: String) -> String { Self.lab(["journal", name, unit]).stdout }
+
+    /// `ip -j -d link show` in the container's namespace, the link named `dev`.
+    func link(_ dev: String) -> [String: Any]? {
+        let r = net("ip", "-j", "-d", "link", "show")
+        let links = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [[String: Any]] ?? []
+        return links.first { $0["ifname"] as? String == dev }
+    }
+}
+
+/// The shipped unit (netconfig/systemd/gatepeer.service, unchanged) started by a real
+/// systemd the way a peer VM starts it. Guards issue 9 item 10: the unit's syscall
+/// filter killed the daemon with SIGSYS (libdispatch's setpriority) while `Type=simple`
+/// reported every start as a success and `Restart=` looped every RestartSec.
+final class SystemdUnitTests: KernelTestCase {
+    /// The lab-filter shape with the underlay inside the container: eth0 (a veth whose
+    /// peer is in the same namespace) and an uplink; the DNS forwarder on, so the daemon
+    /// binds port 53 on the inner address as it does in the field.
+    static func config(mtu: Int = 1450) -> String {
+        """
+        {
+          "forwarding": true,
+          "links": [{
+            "name": "gp0", "vxlanId": 10, "port": 4789, "mtu": \(mtu),
+            "underlayDevice": "eth0", "outerIpAddress": "172.31.0.254",
+            "innerIpAddress": "10.255.255.254/9",
+            "peers": [{ "outerIpAddress": "172.31.0.1", "innerIpAddress": "10.255.255.1" }],
+            "routes": [{ "destination": "192.168.10.0/24", "via": "10.129.3.7" }]
+          }],
+          "filter": {
+            "uplinkDevice": "uplink", "nat": "masquerade", "backendPrefixes": ["172.31.0.0/24"],
+            "resolvers": ["172.31.0.1"], "dnsForwarder": true,
+            "outbound": [{ "name": "fleet", "default": "deny", "rules": [
+              { "action": "allow", "destination": "203.0.113.10/32", "protocol": "tcp", "ports": [443] }] }]
+          }
+        }
+        """
+    }
+
+    /// A booted container with the underlay and uplink devices made in its namespace
+    /// and `text` at /etc/gatepeer/gatepeer.json. Stopped in teardown, also on failure.
+    func bootLab(config text: String) throws -> SystemdLab {
+        let lab = try SystemdLab()
+        addTeardownBlock { lab.down() }
+        for cmd in [["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"],
+                    ["ip", "addr", "add", "172.31.0.254/24", "dev", "eth0"],
+                    ["ip", "link", "set", "eth0", "up"], ["ip", "link", "set", "eth1", "up"],
+                    ["ip", "link", "add", "uplink", "type", "veth", "peer", "name", "uplink-p"],
+                    ["ip", "link", "set", "uplink", "up"], ["ip", "link", "set", "uplink-p", "up"]] {
+            let r = lab.net(cmd)
+            XCTAssertEqual(r.status, 0, "\(cmd.joined(separator: " ")) in \(lab.name): \(r.stderr)")
+        }
+        write(lab, text)
+        // The unit under test is the shipped file, bound in read-only, byte for byte.
+        let shipped = try String(contentsOf: packageRoot.appendingPathComponent("netconfig/systemd/gatepeer.service"), encoding: .utf8)
+        XCTAssertEqual(lab.exec("cat", "/etc/systemd/system/gatepeer.service").stdout, shipped)
+        return lab
+    }
+
+    func write(_ lab: SystemdLab, _ text: String) {
+        let r = lab.exec("sh", "-c", "mkdir -p /etc/gatepeer && cat > /etc/gatepeer/gatepeer.json", stdin: text)
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    /// RestartSec= as systemd read it from the unit, in seconds.
+    func restartSeconds(_ lab: SystemdLab) -> Double {
+        let usec = lab.show("gatepeer", ["RestartUSec"])["RestartUSec"] ?? ""
+        // systemd prints a timespan ("5s", "100ms", "1min 30s"); the unit uses whole seconds.
+        if usec.hasSuffix("s"), !usec.hasSuffix("ms"), let n = Double(usec.dropLast()) { return n }
+        XCTFail("unexpected RestartUSec '\(usec)'")
+        return 5
+    }
+
+    /// Fails for each sign in the journal that the daemon was killed, ran into its sandbox
+    /// (a blocked call, a missing capability, a read-only path) or did not apply.
+    func assertCleanJournal(_ journal: String, file: StaticString = #filePath, line: UInt = #line) {
+        for bad in ["status=31/SYS", "signal=SYS", "SIGSYS", "Failed to set thread priority",
+                    "Operation not permitted", "Permission denied", "Read-only file system",
+                    "reconcile failed", "failed:", "blocked:", "not started"] {
+            XCTAssertFalse(journal.contains(bad), "journal has '\(bad)':\n\(journal)", file: file, line: line)
+        }
+    }
+
+    func testShippedUnitStaysActiveAppliesAndReloads() throws {
+        let lab = try bootLab(config: Self.config())
+        XCTAssertEqual(lab.exec("systemctl", "start", "gatepeer").status, 0, lab.journal("gatepeer"))
+
+        // Applied: the vxlan device with our alias, in the container's namespace. A
+        // restart or a failed unit ends the wait early: that start has already failed.
+        let props = ["ActiveState", "SubState", "MainPID", "NRestarts", "Result"]
+        var s: [String: String] = [:]
+        let applied = eventually(120) {
+            s = lab.show("gatepeer", props)
+            if s["NRestarts"] != "0" || s["ActiveState"] == "failed" { return true }
+            return lab.link("gp0")?["ifalias"] as? String == "gatepeer:gp0"
+        }
+        XCTAssertTrue(applied, "gp0 never appeared; unit \(s)\n\(lab.journal("gatepeer"))")
+        let gp0 = try XCTUnwrap(lab.link("gp0"), "the daemon applied nothing; unit \(s)\n\(lab.journal("gatepeer"))")
+        XCTAssertEqual(gp0["ifalias"] as? String, "gatepeer:gp0")
+        let info = (gp0["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any]
+        XCTAssertEqual((gp0["linkinfo"] as? [String: Any])?["info_kind"] as? String, "vxlan")
+        XCTAssertEqual(info?["id"] as? Int, 10)
+        XCTAssertEqual(gp0["mtu"] as? Int, 1450)
+        // Sysctls it owns, written through the unit's one writable part of /proc/sys.
+        XCTAssertEqual(lab.net("cat", "/proc/sys/net/ipv4/ip_forward").stdout, "1\n")
+        XCTAssertEqual(lab.net("cat", "/proc/sys/net/ipv4/conf/gp0/rp_filter").stdout, "2\n")
+
+        // Stays up over more than two RestartSec periods: same main process, no restart.
+        let mainPID = lab.show("gatepeer", ["MainPID"])["MainPID"] ?? ""
+        XCTAssertNotEqual(mainPID, "0")
+        let until = Date().addingTimeInterval(2 * restartSeconds(lab) + 2)
+        while Date() < until {
+            s = lab.show("gatepeer", props)
+            guard s["ActiveState"] == "active", s["SubState"] == "running", s["MainPID"] == mainPID, s["NRestarts"] == "0" else {
+                XCTFail("unit left active (running): \(s)\n\(lab.journal("gatepeer"))")
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+
+        // What the hardening must leave it: the forwarder's port 53 on the inner address,
+        // the filter table, its state directory and files, and the runtime directory it
+        // shares with the CLI.
+        XCTAssertTrue(eventually(30) { lab.net("ss", "-Hlunp", "sport", "= :53").stdout.contains("10.255.255.254:53") },
+                      "no DNS forwarder on 10.255.255.254:53\n\(lab.journal("gatepeer"))")
+        XCTAssertTrue(lab.net("ss", "-Hlunp", "sport", "= :53").stdout.contains("\"gatepeer\""))
+        XCTAssertEqual(lab.net("nft", "list", "table", "inet", "gatepeer").status, 0, "no filter table")
+        XCTAssertEqual(lab.exec("stat", "-c", "%a %U", "/var/lib/gatepeer").stdout, "700 root\n")
+        // The filter's map cache, written by the daemon at its first load.
+        XCTAssertEqual(lab.exec("stat", "-c", "%a", "/var/lib/gatepeer/filter-maps.bin").stdout, "600\n")
+        XCTAssertEqual(lab.exec("stat", "-c", "%a %U", "/run/gatepeer").stdout, "700 root\n")
+
+        // Reload re-reads the config in the same process and the kernel follows.
+        write(lab, Self.config(mtu: 1400))
+        let reload = lab.exec("systemctl", "reload", "gatepeer")
+        XCTAssertEqual(reload.status, 0, reload.stderr)
+        XCTAssertTrue(eventually(60) { lab.link("gp0")?["mtu"] as? Int == 1400 },
+                      "reload did not reach the kernel\n\(lab.journal("gatepeer"))")
+        s = lab.show("gatepeer", props)
+        XCTAssertEqual(s["ActiveState"], "active")
+        XCTAssertEqual(s["SubState"], "running")
+        XCTAssertEqual(s["MainPID"], mainPID, "reload restarted the daemon")
+        XCTAssertEqual(s["NRestarts"], "0")
+
+        let journal = lab.journal("gatepeer")
+        XCTAssertTrue(journal.contains("reloaded /etc/gatepeer/gatepeer.json"), journal)
+        assertCleanJournal(journal)
+
+        // Stopping leaves the kernel as it is, and the lock directory for the CLI.
+        XCTAssertEqual(lab.exec("systemctl", "stop", "gatepeer").status, 0)
+        XCTAssertEqual(lab.show("gatepeer", ["ActiveState"])["ActiveState"], "inactive")
+        XCTAssertEqual(lab.link("gp0")?["ifalias"] as? String, "gatepeer:gp0")
+        XCTAssertEqual(lab.exec("stat", "-c", "%a", "/run/gatepeer").stdout, "700\n")
+    }
+
+    func testBadConfigFailsOnceAndIsNotRetried() throws {
+        // Valid JSON, invalid config: `run` exits 2 and must not be restarted.
+        let lab = try bootLab(config: #"{"links": [{"name": 5}]}"#)
+        lab.exec("systemctl", "start", "gatepeer")
+        let props = ["ActiveState", "SubState", "NRestarts", "Result", "ExecMainStatus"]
+        var s: [String: String] = [:]
+        XCTAssertTrue(eventually(120) {
+            s = lab.show("gatepeer", props)
+            return s["ActiveState"] == "failed" || s["NRestarts"] != "0"
+        }, "unit never settled: \(s)")
+        // Watched over more than two RestartSec periods: still failed, never restarted.
+        let until = Date().addingTimeInterval(2 * restartSeconds(lab) + 2)
+        while Date() < until {
+            s = lab.show("gatepeer", props)
+            guard s["ActiveState"] == "failed", s["NRestarts"] == "0" else {
+                XCTFail("a bad config was retried: \(s)\n\(lab.journal("gatepeer"))")
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        XCTAssertEqual(s["Result"], "exit-code")
+        XCTAssertEqual(s["ExecMainStatus"], "2")
+        let journal = lab.journal("gatepeer")
+        XCTAssertTrue(journal.contains("links[0].name: is a number"), "the journal names the field:\n\(journal)")
+        XCTAssertNil(lab.link("gp0"), "a bad config touched the kernel")
+    }
+}
