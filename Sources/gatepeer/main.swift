@@ -208,6 +208,11 @@ func run(_ o: Options) -> Exit {
     case "plan", "apply", "down":
         let config = o.command == "down" ? GatePeerConfig(forwarding: false, links: []) : loadConfig(o.configPath)
         let kernel = openKernel()
+        // One writer per network namespace: observe, plan, load and read back, with the
+        // grants and learned addresses read under the same lock, so nothing lands between.
+        let store = StateStore.open()
+        guard let lock = lockNamespace(o.command, store) else { return .runtime }
+        defer { withExtendedLifetime(lock) {} }
         do {
             let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
             let plan = Planner.plan(config: config, observed: observed)
@@ -215,8 +220,9 @@ func run(_ o: Options) -> Exit {
                 printPlan(plan, json: o.json)
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
-            let extras = GrantState.elements(loadGrants(), nowMs: nowMs()) + loadLearned().elements(config, nowMs: nowMs())
-            let report = try kernel.apply(plan, observed: observed, filterExtras: extras, mapCache: MapCache(directory: stateDirectory()))
+            if o.command == "apply" && store.refusal == nil { try store.claim() }
+            let extras = GrantState.elements(store.loadGrants(), nowMs: nowMs()) + store.loadLearned().elements(config, nowMs: nowMs())
+            let report = try kernel.apply(plan, observed: observed, filterExtras: extras, mapCache: store.mapCache)
             if o.json {
                 print(JSONOut.object([
                     "changes": .array(plan.changes.map { .object($0.json) }),
@@ -326,8 +332,9 @@ func runFilter(_ o: Options) -> Exit {
             }
         }
         let config = loadConfig(o.configPath)
+        let store = StateStore.open()
         let v = FilterCheck.check(config, source: src, destination: dst, proto: proto, port: port,
-                                  learned: loadLearned(), grants: loadGrants(), now: now())
+                                  learned: store.loadLearned(), grants: store.loadGrants(), now: now())
         if o.json {
             print(JSONOut.object(["verdict": .string(v.allowed ? "allow" : "deny"), "reason": .string(v.reason)]).render())
         } else {
@@ -338,7 +345,7 @@ func runFilter(_ o: Options) -> Exit {
         return runGrant(o, revoke: sub == "revoke")
     case "grants":
         let n = now()
-        let active = loadGrants().filter { $0.expires > n }
+        let active = StateStore.open().loadGrants().filter { $0.expires > n }
         if o.json {
             print(JSONOut.array(active.map { .object(["grant": .string($0.summary), "expires": .int($0.expires), "remainingSeconds": .int($0.expires - n)]) }).render())
         } else if active.isEmpty {
@@ -356,27 +363,6 @@ func runFilter(_ o: Options) -> Exit {
 func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 /// Milliseconds since the epoch, for element timeouts that end exactly at a deadline.
 func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
-
-/// State lives in $GATEPEER_STATE_DIR (tests) or /var/lib/gatepeer, 0700, files 0600.
-func stateDirectory() -> String { ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"] ?? "/var/lib/gatepeer" }
-func grantsPath() -> String { stateDirectory() + "/grants.json" }
-
-func loadGrants() -> [Grant] {
-    guard let data = FileManager.default.contents(atPath: grantsPath()), let text = String(data: data, encoding: .utf8) else { return [] }
-    switch GrantState.decode(text) {
-    case .success(let g): return g
-    case .failure(let e):
-        // Keep the evidence: the next write must not silently replace it.
-        let aside = grantsPath() + ".damaged-\(now())"
-        rename(grantsPath(), aside)
-        stderr("gatepeer: \(grantsPath()) is damaged (\(e)); moved to \(aside), no grants loaded from it")
-        return []
-    }
-}
-
-func saveGrants(_ grants: [Grant]) throws {
-    try writeStateFile(grantsPath(), GrantState.encode(grants))
-}
 
 /// filter grant|revoke --from PREFIX --to PREFIX [--proto P] [--port N[,M-K]] [--for DURATION]
 func runGrant(_ o: Options, revoke: Bool) -> Exit {
@@ -444,25 +430,35 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     // at most a second longer, and the kernel drops the element at that very second.
     let ms = nowMs(), n = ms / 1000
     let grant = Grant(from: from!, to: to!, protocolMatch: proto, ports: ports, expires: (ms + 999) / 1000 + seconds)
-    // One grant command at a time: read, change and write the state under a lock.
-    guard let lock = lockState() else {
-        stderr("gatepeer: cannot lock \(stateDirectory())/grants.lock")
+    // The namespace's writer lock (the one every load holds): the grant file and the
+    // kernel change together, and a load in progress is waited for, not raced. Allowed
+    // while the daemon runs: it reads grants.json under the same lock at each load.
+    let store = StateStore.open()
+    if let r = store.refusal {
+        stderr("gatepeer: filter \(revoke ? "revoke" : "grant"): not done: \(r)")
         return .runtime
     }
-    defer { close(lock) }
-    var grants = loadGrants().filter { $0.expires > n }
+    guard let lock = lockNamespace(revoke ? "revoke" : "grant", store) else { return .runtime }
+    defer { withExtendedLifetime(lock) {} }
+    var grants = store.loadGrants().filter { $0.expires > n }
     let kernel = openKernel()
     do {
         let tableThere = try kernel.observeFilter() != nil  // only the table's counters, no full dumps
         if revoke {
-            guard let existing = grants.first(where: { $0.sameScope(as: grant) }) else {
-                stderr("gatepeer: no active grant \(grant.summary)")
+            // The kernel's elements for this scope go whatever the file says: a damaged or
+            // stale grants.json must not leave a live grant unrevocable.
+            let inFile = grants.contains { $0.sameScope(as: grant) }
+            let deleted = tableThere ? try kernel.deleteElements(GrantState.deleteElements(grant)) : 0
+            guard inFile || deleted > 0 else {
+                stderr("gatepeer: no active grant \(grant.summary): not in \(store.grantsPath), none of its elements in table inet \(NftRuleset.table)")
                 return .runtime
             }
-            grants.removeAll { $0.sameScope(as: grant) }
-            try saveGrants(grants)
-            if tableThere { try kernel.deleteElements(GrantState.deleteElements(existing)) }
-            print("revoked \(grant.summary)")
+            if inFile {
+                grants.removeAll { $0.sameScope(as: grant) }
+                try store.saveGrants(grants)
+            }
+            let kernelPart = tableThere ? "\(deleted) element(s) deleted from table inet \(NftRuleset.table)" : "no filter table loaded"
+            print("revoked \(grant.summary) (\(kernelPart)" + (inFile ? ")" : "; it was not in \(store.grantsPath))"))
             return .ok
         }
         if let c = grants.first(where: { $0.conflicts(with: grant) }) {
@@ -478,7 +474,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         if tableThere {
             if let refused = try kernel.loadElements(GrantState.elements([grant], nowMs: nowMs())).first { throw refused }
         }
-        try saveGrants(grants)
+        try store.saveGrants(grants)
         if tableThere {
             print("granted \(grant.summary) for \(Grant.formatDuration(seconds))")
         } else {

@@ -50,16 +50,6 @@ class LabTestCase: KernelTestCase {
         tcpdump(namespace: node(n), count: 1, filter: filter, action)
     }
 
-    /// Polls `condition` every 0.2 s for up to `seconds`; true once it holds.
-    func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.2)
-        }
-        return condition()
-    }
-
     /// A temporary state directory for gatepeer (grants, learned addresses).
     func stateDir() -> URL {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-state-\(prefix)-\(UUID().uuidString.prefix(6))")

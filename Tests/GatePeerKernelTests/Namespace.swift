@@ -167,6 +167,17 @@ class KernelTestCase: XCTestCase {
         super.tearDown()
     }
 
+    /// Polls `condition` every 0.2 s for up to `seconds`; true once it holds. The bound
+    /// only keeps a broken build from hanging a test; it is no timing assertion.
+    func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return condition()
+    }
+
     func makeNamespace(_ tag: String) throws -> Namespace {
         let ns = try Namespace(tag)
         namespaces.append(ns)
