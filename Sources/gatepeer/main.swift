@@ -59,6 +59,8 @@ let commandUsage: [String: String] = [
     vxlan devices, their FDB entries, addresses, routes and sysctls. Only objects
     gatepeer owns are changed or deleted. A second apply changes nothing.
     Exit 0 when converged, 1 when the kernel refused something (re-run converges).
+    One writer per network namespace: waits up to 10 s for another gatepeer writer, then
+    fails naming it; refuses while gatepeer run manages the namespace (reload it instead).
     """,
     "status": """
     usage: gatepeer status [-c FILE] [--json]
@@ -78,9 +80,11 @@ let commandUsage: [String: String] = [
     evaluated on the same compiled policy gatepeer loads into the kernel.
     show: the text of table inet gatepeer as apply would load it (nothing is changed).
     grant: a temporary allow from devices in --from to --to, for DURATION (90s, 30m, 2h,
-    1d, 1h30m); it takes effect at once, is kept in /var/lib/gatepeer/grants.json (0600),
-    survives re-apply and restart, and its nft elements expire by themselves.
-    revoke: remove a grant (same --from/--to/--proto/--port). grants: list active grants.
+    1d, 1h30m); it takes effect at once, is kept in /var/lib/gatepeer/grants.json (0600;
+    another network namespace's in /var/lib/gatepeer/netns/NAME), survives re-apply and
+    restart, and its nft elements expire by themselves.
+    revoke: remove a grant (same --from/--to/--proto/--port); its kernel elements are
+    deleted even when grants.json does not list it. grants: list active grants.
     """,
     "ipsec": ipsecUsage,
     "run": """
@@ -91,6 +95,7 @@ let commandUsage: [String: String] = [
     (a bad file is reported and the running config kept); domain names in filter rules
     are resolved against filter.resolvers when their TTL runs out, and their addresses
     loaded with TTL + domainSlackSeconds. SIGTERM stops it and leaves the kernel as it is.
+    One per network namespace: a second run refuses, and apply and down refuse while it runs.
     """,
     "down": """
     usage: gatepeer down [--json]
