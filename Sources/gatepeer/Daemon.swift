@@ -36,8 +36,9 @@ final class Daemon: @unchecked Sendable {
             throw StateError(message: "gatepeer run (pid \(busy.holder)) already manages this network namespace (\(busy.path)); stop it first, or reload it (kill -HUP \(busy.holder))")
         }
         kernel = try Kernel()
-        learned = LearnedAddresses()
-        learned = writing { store.loadLearned() } ?? LearnedAddresses()
+        // Without the writer lock: the file is replaced by rename, so it is read whole, and
+        // waiting here could only end in an empty copy that the next save writes over it.
+        learned = store.loadLearned()
     }
 
     /// Runs `body` under the namespace's writer lock (waiting a bounded time for a grant
