@@ -218,9 +218,19 @@ final class NamespaceLock {
     static var defaultWait: Double { ProcessInfo.processInfo.environment["GATEPEER_LOCK_WAIT"].flatMap(Double.init) ?? 10 }
 
     private let fd: Int32
+    /// Whether we wrote our name into the file, to clear it before letting go (so a reader
+    /// holding it shared later is not named after us).
+    private let named: Bool
 
-    private init(fd: Int32) { self.fd = fd }
-    deinit { close(fd) }
+    private init(fd: Int32, named: Bool) {
+        self.fd = fd
+        self.named = named
+    }
+
+    deinit {
+        if named { ftruncate(fd, 0) }
+        close(fd)
+    }
 
     /// The writer lock, held around every kernel write (apply, down, grant, revoke, each
     /// reconcile and learned-element load of the daemon) and around reading the state the
@@ -256,7 +266,7 @@ final class NamespaceLock {
             ftruncate(fd, 0)
             _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         }
-        return NamespaceLock(fd: fd)
+        return NamespaceLock(fd: fd, named: !shared)
     }
 
     /// The daemon lock, held by `gatepeer run` for its whole life. Throws LockBusy naming
@@ -272,7 +282,7 @@ final class NamespaceLock {
         let text = Array("\(getpid())\n".utf8)
         ftruncate(fd, 0)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        return NamespaceLock(fd: fd)
+        return NamespaceLock(fd: fd, named: false)
     }
 
     /// The pid of the `gatepeer run` that manages this namespace, or nil when none does.
@@ -305,7 +315,7 @@ final class NamespaceLock {
 
     private static func holderText(_ fd: Int32) -> String {
         let t = contents(fd).trimmingCharacters(in: .whitespacesAndNewlines)
-        return t.isEmpty ? "another gatepeer process" : t
+        return t.isEmpty ? "another gatepeer process (a plan, or one that has not written its name yet)" : t
     }
 
     private static func contents(_ fd: Int32) -> String {

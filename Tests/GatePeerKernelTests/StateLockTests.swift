@@ -137,6 +137,16 @@ final class StateLockTests: KernelTestCase {
         XCTAssertTrue(second.stderr.contains("gatepeer run (pid \(pid)) already manages this network namespace"), second.stderr)
         XCTAssertEqual(vxlanId(ns), 10)
 
+        // The daemon's own reconcile takes the writer lock: a reload while another
+        // writer holds it waits, and converges once it is free.
+        let fd = holdLock(writerLockPath(ns), holder: "pid 4242 (gatepeer filter grant)\n")
+        try String(contentsOfFile: b, encoding: .utf8).write(toFile: a, atomically: true, encoding: .utf8)
+        kill(pid, SIGHUP)
+        XCTAssertTrue(eventually(10) { self.text(log).contains("waiting for pid 4242 (gatepeer filter grant)") }, text(log))
+        XCTAssertEqual(vxlanId(ns), 10, "the daemon changed the kernel while another writer held the lock")
+        close(fd)
+        XCTAssertTrue(eventually(15) { self.vxlanId(ns) == 20 && self.table(ns).contains("198.51.100.20") }, text(log))
+
         // Grants go beside the daemon: they take the writer lock, not the daemon's.
         let grant = ns.gatepeer("filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", a)
         XCTAssertEqual(grant.status, 0, grant.stderr)
@@ -145,9 +155,9 @@ final class StateLockTests: KernelTestCase {
         kill(pid, SIGTERM)
         daemon.waitUntilExit()
         // With the daemon gone, apply works again.
-        let after = ns.gatepeer("apply", "-c", b)
+        let after = ns.gatepeer("apply", "-c", filterConfig(vxlanId: 30, destination: "198.51.100.30/32"))
         XCTAssertEqual(after.status, 0, after.stderr)
-        XCTAssertEqual(vxlanId(ns), 20)
+        XCTAssertEqual(vxlanId(ns), 30)
     }
 
     func testApplyWaitsForTheWriterLockThenFailsNamingTheHolder() throws {
