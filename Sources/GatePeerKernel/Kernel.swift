@@ -59,14 +59,22 @@ public final class Kernel {
     }
 
     /// Deletes elements (a revoked grant's) from table inet gatepeer over netlink. An
-    /// element that is not there (it timed out already) is no failure.
-    public func deleteElements(_ elements: [NftElement]) throws {
-        guard !elements.isEmpty else { return }
+    /// element that is not there (it timed out already) is no failure. Returns how many
+    /// were there and are deleted.
+    @discardableResult
+    public func deleteElements(_ elements: [NftElement]) throws -> Int {
+        guard !elements.isEmpty else { return 0 }
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
-        if try elementTransaction(nf, delete: elements).isEmpty { return }
+        if try elementTransaction(nf, delete: elements).isEmpty { return elements.count }
+        var deleted = 0
         for e in elements {
-            if let f = try elementTransaction(nf, delete: [e]).first, f.errno != ENOENT { throw f }
+            if let f = try elementTransaction(nf, delete: [e]).first {
+                if f.errno != ENOENT { throw f }
+            } else {
+                deleted += 1
+            }
         }
+        return deleted
     }
 
     /// One transaction on table inet gatepeer: delete `delete`, then add `add`.

@@ -20,13 +20,38 @@ final class Daemon: @unchecked Sendable {
     private var forwarder: DNSForwarder?
     private var resolving = false
     private let resolveQueue = DispatchQueue(label: "gatepeer.resolve")
+    private let store: StateStore
+    /// Held for the daemon's whole life: one `gatepeer run` per network namespace.
+    private let daemonLock: NamespaceLock
 
+    /// Throws when another `gatepeer run` manages this network namespace (naming its pid).
     init(configPath: String, config: GatePeerConfig, resync: Int) throws {
         self.configPath = configPath
         self.config = config
         self.resync = resync
+        store = StateStore.open()
+        do {
+            daemonLock = try NamespaceLock.daemon(store.namespace)
+        } catch let busy as LockBusy {
+            throw StateError(message: "gatepeer run (pid \(busy.holder)) already manages this network namespace (\(busy.path)); stop it first, or reload it (kill -HUP \(busy.holder))")
+        }
         kernel = try Kernel()
-        learned = loadLearned()
+        // Without the writer lock: the file is replaced by rename, so it is read whole, and
+        // waiting here could only end in an empty copy that the next save writes over it.
+        learned = store.loadLearned()
+    }
+
+    /// Runs `body` under the namespace's writer lock (waiting a bounded time for a grant
+    /// or revoke to finish); nil, logged, when another writer keeps it longer.
+    private func writing<T>(_ body: () throws -> T) rethrows -> T? {
+        let lock: NamespaceLock
+        do {
+            lock = try NamespaceLock.writer(store.namespace, command: "gatepeer run", announce: { log($0) })
+        } catch {
+            log("\(error); trying again later")
+            return nil
+        }
+        return try withExtendedLifetime(lock) { try body() }
     }
 
     func run() -> Never {
@@ -61,8 +86,13 @@ final class Daemon: @unchecked Sendable {
 
     /// Read the kernel back and apply whatever differs (nothing, most of the time).
     private func reconcile() {
+        writing { reconcileLocked() }
+    }
+
+    private func reconcileLocked() {
         do {
-            let c = try Converge.run(kernel, config: config, mapCache: MapCache(directory: stateDirectory()), extras: extras) { plan in
+            if store.refusal == nil { try store.claim() }
+            let c = try Converge.run(kernel, config: config, mapCache: store.mapCache, extras: extras) { plan in
                 for b in plan.blockers { log("blocked: \(b)") }
                 for ch in plan.changes { log(ch.line) }
             }
@@ -115,14 +145,13 @@ final class Daemon: @unchecked Sendable {
         // A wildcard answers any label: bound what devices can make us remember.
         learned.prune(now: n)
         learned.limitNames(LearnedAddresses.maxNames)
-        saveLearned(learned)
         log("learned \(name) from a device's lookup: \(records.map { "\($0.address) ttl \($0.ttl)" }.joined(separator: ", "))")
-        loadLearnedElements()
+        saveAndLoadLearned()
     }
 
     private func extras() -> [NftElement] {
         let ms = nowMs()
-        return GrantState.elements(loadGrants(), nowMs: ms) + learned.elements(config, nowMs: ms)
+        return GrantState.elements(store.loadGrants(), nowMs: ms) + learned.elements(config, nowMs: ms)
     }
 
     /// Resolve the exact names whose time has come. Lookups run on their own queue (a
@@ -187,49 +216,27 @@ final class Daemon: @unchecked Sendable {
         }
         guard changed else { return }
         learned.prune(now: n)
-        saveLearned(learned)
-        loadLearnedElements()
+        saveAndLoadLearned()
     }
 
-    private func loadLearnedElements() {
-        do {
-            for f in try kernel.loadElements(learned.elements(config, nowMs: nowMs())) { log("learned address not loaded: \(f)") }
-        } catch {
-            log("loading learned addresses failed: \(error)")
+    /// learned.json and the kernel's learned elements change together under the writer
+    /// lock, so a full load in between cannot miss them.
+    private func saveAndLoadLearned() {
+        writing {
+            do {
+                try store.saveLearned(learned)
+            } catch {
+                log("cannot save \(store.learnedPath): \(error)")
+            }
+            do {
+                for f in try kernel.loadElements(learned.elements(config, nowMs: nowMs())) { log("learned address not loaded: \(f)") }
+            } catch {
+                log("loading learned addresses failed: \(error)")
+            }
         }
     }
 }
 
 func log(_ s: String) {
     FileHandle.standardError.write(("gatepeer: " + s + "\n").data(using: .utf8)!)
-}
-
-func learnedPath() -> String { stateDirectory() + "/learned.json" }
-
-func loadLearned() -> LearnedAddresses {
-    guard let data = FileManager.default.contents(atPath: learnedPath()), let text = String(data: data, encoding: .utf8),
-          let l = LearnedAddresses.decode(text) else { return LearnedAddresses() }
-    return l
-}
-
-func saveLearned(_ l: LearnedAddresses) {
-    do {
-        try writeStateFile(learnedPath(), l.encode())
-    } catch {
-        log("cannot save \(learnedPath()): \(error)")
-    }
-}
-
-/// Writes a state file (0600 from the start, synced, renamed over the old one).
-func writeStateFile(_ path: String, _ text: String) throws {
-    try FileManager.default.createDirectory(atPath: stateDirectory(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    if let e = Files.replace(path, with: Array(text.utf8), mode: 0o600) { throw UsageError(message: e) }
-}
-
-/// An exclusive lock on the state directory's lock file (released when the fd closes).
-func lockState() -> Int32? {
-    try? FileManager.default.createDirectory(atPath: stateDirectory(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    let fd = open(stateDirectory() + "/grants.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-    guard fd >= 0, flock(fd, LOCK_EX) == 0 else { return nil }
-    return fd
 }

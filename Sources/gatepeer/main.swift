@@ -61,6 +61,8 @@ let commandUsage: [String: String] = [
     After the changes the kernel is read back and planned again; a change it did not
     take is named ("not taken by the kernel: ...") and not counted as applied.
     Exit 0 when converged, 1 when something was refused, not taken or blocked.
+    One writer per network namespace: waits up to 10 s for another gatepeer writer, then
+    fails naming it; refuses while gatepeer run manages the namespace (reload it instead).
     """,
     "status": """
     usage: gatepeer status [-c FILE] [--json]
@@ -80,9 +82,11 @@ let commandUsage: [String: String] = [
     evaluated on the same compiled policy gatepeer loads into the kernel.
     show: the text of table inet gatepeer as apply would load it (nothing is changed).
     grant: a temporary allow from devices in --from to --to, for DURATION (90s, 30m, 2h,
-    1d, 1h30m); it takes effect at once, is kept in /var/lib/gatepeer/grants.json (0600),
-    survives re-apply and restart, and its nft elements expire by themselves.
-    revoke: remove a grant (same --from/--to/--proto/--port). grants: list active grants.
+    1d, 1h30m); it takes effect at once, is kept in /var/lib/gatepeer/grants.json (0600;
+    another network namespace's in /var/lib/gatepeer/netns/NAME), survives re-apply and
+    restart, and its nft elements expire by themselves.
+    revoke: remove a grant (same --from/--to/--proto/--port); its kernel elements are
+    deleted even when grants.json does not list it. grants: list active grants.
     """,
     "ipsec": ipsecUsage,
     "run": """
@@ -93,6 +97,7 @@ let commandUsage: [String: String] = [
     (a bad file is reported and the running config kept); domain names in filter rules
     are resolved against filter.resolvers when their TTL runs out, and their addresses
     loaded with TTL + domainSlackSeconds. SIGTERM stops it and leaves the kernel as it is.
+    One per network namespace: a second run refuses, and apply and down refuse while it runs.
     """,
     "down": """
     usage: gatepeer down [--json]
@@ -215,6 +220,11 @@ func run(_ o: Options) -> Exit {
     case "plan", "apply", "down":
         let config = o.command == "down" ? GatePeerConfig(forwarding: false, links: []) : loadConfig(o.configPath)
         let kernel = openKernel()
+        // One writer per network namespace: observe, plan, load and read back, with the
+        // grants and learned addresses read under the same lock, so nothing lands between.
+        let store = StateStore.open()
+        guard let lock = lockNamespace(o.command, store) else { return .runtime }
+        defer { withExtendedLifetime(lock) {} }
         do {
             if o.command == "plan" {
                 let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
@@ -222,8 +232,9 @@ func run(_ o: Options) -> Exit {
                 printPlan(plan, json: o.json)
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
-            let c = try Converge.run(kernel, config: config, mapCache: MapCache(directory: stateDirectory()), extras: {
-                GrantState.elements(loadGrants(), nowMs: nowMs()) + loadLearned().elements(config, nowMs: nowMs())
+            if o.command == "apply" && store.refusal == nil { try store.claim() }
+            let c = try Converge.run(kernel, config: config, mapCache: store.mapCache, extras: {
+                GrantState.elements(store.loadGrants(), nowMs: nowMs()) + store.loadLearned().elements(config, nowMs: nowMs())
             })
             if o.json {
                 print(JSONOut.object([
@@ -337,8 +348,9 @@ func runFilter(_ o: Options) -> Exit {
             }
         }
         let config = loadConfig(o.configPath)
+        let store = StateStore.open()
         let v = FilterCheck.check(config, source: src, destination: dst, proto: proto, port: port,
-                                  learned: loadLearned(), grants: loadGrants(), now: now())
+                                  learned: store.loadLearned(), grants: store.loadGrants(), now: now())
         if o.json {
             print(JSONOut.object(["verdict": .string(v.allowed ? "allow" : "deny"), "reason": .string(v.reason)]).render())
         } else {
@@ -349,7 +361,7 @@ func runFilter(_ o: Options) -> Exit {
         return runGrant(o, revoke: sub == "revoke")
     case "grants":
         let n = now()
-        let active = loadGrants().filter { $0.expires > n }
+        let active = StateStore.open().loadGrants().filter { $0.expires > n }
         if o.json {
             print(JSONOut.array(active.map { .object(["grant": .string($0.summary), "expires": .int($0.expires), "remainingSeconds": .int($0.expires - n)]) }).render())
         } else if active.isEmpty {
@@ -367,27 +379,6 @@ func runFilter(_ o: Options) -> Exit {
 func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 /// Milliseconds since the epoch, for element timeouts that end exactly at a deadline.
 func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
-
-/// State lives in $GATEPEER_STATE_DIR (tests) or /var/lib/gatepeer, 0700, files 0600.
-func stateDirectory() -> String { ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"] ?? "/var/lib/gatepeer" }
-func grantsPath() -> String { stateDirectory() + "/grants.json" }
-
-func loadGrants() -> [Grant] {
-    guard let data = FileManager.default.contents(atPath: grantsPath()), let text = String(data: data, encoding: .utf8) else { return [] }
-    switch GrantState.decode(text) {
-    case .success(let g): return g
-    case .failure(let e):
-        // Keep the evidence: the next write must not silently replace it.
-        let aside = grantsPath() + ".damaged-\(now())"
-        rename(grantsPath(), aside)
-        stderr("gatepeer: \(grantsPath()) is damaged (\(e)); moved to \(aside), no grants loaded from it")
-        return []
-    }
-}
-
-func saveGrants(_ grants: [Grant]) throws {
-    try writeStateFile(grantsPath(), GrantState.encode(grants))
-}
 
 /// filter grant|revoke --from PREFIX --to PREFIX [--proto P] [--port N[,M-K]] [--for DURATION]
 func runGrant(_ o: Options, revoke: Bool) -> Exit {
@@ -455,25 +446,35 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     // at most a second longer, and the kernel drops the element at that very second.
     let ms = nowMs(), n = ms / 1000
     let grant = Grant(from: from!, to: to!, protocolMatch: proto, ports: ports, expires: (ms + 999) / 1000 + seconds)
-    // One grant command at a time: read, change and write the state under a lock.
-    guard let lock = lockState() else {
-        stderr("gatepeer: cannot lock \(stateDirectory())/grants.lock")
+    // The namespace's writer lock (the one every load holds): the grant file and the
+    // kernel change together, and a load in progress is waited for, not raced. Allowed
+    // while the daemon runs: it reads grants.json under the same lock at each load.
+    let store = StateStore.open()
+    if let r = store.refusal {
+        stderr("gatepeer: filter \(revoke ? "revoke" : "grant"): not done: \(r)")
         return .runtime
     }
-    defer { close(lock) }
-    var grants = loadGrants().filter { $0.expires > n }
+    guard let lock = lockNamespace(revoke ? "revoke" : "grant", store) else { return .runtime }
+    defer { withExtendedLifetime(lock) {} }
+    var grants = store.loadGrants().filter { $0.expires > n }
     let kernel = openKernel()
     do {
         let tableThere = try kernel.observeFilter() != nil  // only the table's counters, no full dumps
         if revoke {
-            guard let existing = grants.first(where: { $0.sameScope(as: grant) }) else {
-                stderr("gatepeer: no active grant \(grant.summary)")
+            // The kernel's elements for this scope go whatever the file says: a damaged or
+            // stale grants.json must not leave a live grant unrevocable.
+            let inFile = grants.contains { $0.sameScope(as: grant) }
+            let deleted = tableThere ? try kernel.deleteElements(GrantState.deleteElements(grant)) : 0
+            guard inFile || deleted > 0 else {
+                stderr("gatepeer: no active grant \(grant.summary): not in \(store.grantsPath), none of its elements in table inet \(NftRuleset.table)")
                 return .runtime
             }
-            grants.removeAll { $0.sameScope(as: grant) }
-            try saveGrants(grants)
-            if tableThere { try kernel.deleteElements(GrantState.deleteElements(existing)) }
-            print("revoked \(grant.summary)")
+            if inFile {
+                grants.removeAll { $0.sameScope(as: grant) }
+                try store.saveGrants(grants)
+            }
+            let kernelPart = tableThere ? "\(deleted) element(s) deleted from table inet \(NftRuleset.table)" : "no filter table loaded"
+            print("revoked \(grant.summary) (\(kernelPart)" + (inFile ? ")" : "; it was not in \(store.grantsPath))"))
             return .ok
         }
         if let c = grants.first(where: { $0.conflicts(with: grant) }) {
@@ -489,7 +490,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         if tableThere {
             if let refused = try kernel.loadElements(GrantState.elements([grant], nowMs: nowMs())).first { throw refused }
         }
-        try saveGrants(grants)
+        try store.saveGrants(grants)
         if tableThere {
             print("granted \(grant.summary) for \(Grant.formatDuration(seconds))")
         } else {

@@ -167,7 +167,7 @@ final class FilterLabTests: LabTestCase {
         XCTAssertNotEqual(tcp(from: "dev2", "203.0.113.10", 22).status, 0, "only for the granted source")
         let listed = gp("filter", "grants").stdout
         XCTAssertTrue(listed.contains("10.128.0.11/32 -> 203.0.113.10/32 tcp 22  expires in"), listed)
-        let mode = try FileManager.default.attributesOfItem(atPath: state.appendingPathComponent("grants.json").path)[.posixPermissions] as? Int
+        let mode = try FileManager.default.attributesOfItem(atPath: namespaceStateDirectory(base: state.path, namespace: node("peer")).appendingPathComponent("grants.json").path)[.posixPermissions] as? Int
         XCTAssertEqual(mode, 0o600)
         XCTAssertTrue(gp("filter", "check", "10.128.0.11", "203.0.113.10", "tcp/22").stdout.hasPrefix("allow: grant"))
 
@@ -301,7 +301,7 @@ final class FilterLabTests: LabTestCase {
         }
         func denied53() throws -> Int { try ruleCounts()["filter.outbound[0].rules[3]"] ?? -1 }
         let base = try config(moved: nil), moved5 = try config(moved: 5), moved6 = try config(moved: 6)
-        let cache = URL(fileURLWithPath: ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"]!).appendingPathComponent("filter-maps.bin")
+        let cache = namespaceStateDirectory(base: ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"]!, namespace: node("peer")).appendingPathComponent("filter-maps.bin")
 
         var r = gatepeer("apply", "-c", base)
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -65,7 +65,8 @@ func tcpdump(namespace: String, count: Int, filter: String, _ action: () -> Void
 }
 
 /// Polls `condition` every 0.2 s for up to `seconds`; true once it holds. Tests wait
-/// for a state this way instead of sleeping a fixed time.
+/// for a state this way instead of sleeping a fixed time; the bound only keeps a broken
+/// build from hanging a test, it is no timing assertion.
 func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {

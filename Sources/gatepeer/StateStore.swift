@@ -1,0 +1,346 @@
+import Foundation
+import GatePeerCore
+import GatePeerKernel
+import Glibc
+
+/// The network namespace this process runs in. `inode` is the inode of /proc/self/ns/net
+/// (the kernel's nsfs file): two processes share a namespace exactly when they see the
+/// same inode, whatever their mount namespace or state directory.
+struct NetworkNamespace: Equatable {
+    let inode: UInt64
+    /// "host" for PID 1's namespace (the system's own), "netns/NAME" for the /run/netns
+    /// entry whose inode is ours (exact inode match, never a name pattern), else
+    /// "netns/ino-INODE". Also the state directory below the base, "host" being the base.
+    let name: String
+
+    /// Reads /proc/self/ns/net, /proc/1/ns/net and the bind mounts in /run/netns.
+    /// Throws when our own namespace cannot be read (no /proc).
+    static func current() throws -> NetworkNamespace {
+        guard let ours = inode(of: "/proc/self/ns/net") else {
+            throw StateError(message: "cannot read /proc/self/ns/net: \(String(cString: strerror(errno))); gatepeer needs /proc to tell network namespaces apart")
+        }
+        if inode(of: "/proc/1/ns/net") == ours { return NetworkNamespace(inode: ours, name: "host") }
+        let named = namedNamespaces().first { $0.inode == ours }?.name
+        return NetworkNamespace(inode: ours, name: "netns/" + (named ?? "ino-\(ours)"))
+    }
+
+    /// `stat` (following a bind mount to the nsfs file it shows); nil when unreadable.
+    static func inode(of path: String) -> UInt64? {
+        var st = stat()
+        return stat(path, &st) == 0 ? UInt64(st.st_ino) : nil
+    }
+
+    /// The entries of /run/netns (as `ip netns add` makes them) with their inodes.
+    static func namedNamespaces() -> [(name: String, inode: UInt64)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+        return names.filter { !$0.hasPrefix(".") }.compactMap { n in inode(of: "/run/netns/" + n).map { (n, $0) } }
+    }
+
+    /// Whether some network namespace with this inode exists now: one a process runs in
+    /// or one kept by a /run/netns bind mount (the two ways a namespace stays alive that
+    /// we can see; one held only by an open descriptor is missed, and then counted gone).
+    static func exists(inode: UInt64) -> Bool {
+        if namedNamespaces().contains(where: { $0.inode == inode }) { return true }
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return pids.contains { $0.first?.isNumber == true && Self.inode(of: "/proc/\($0)/ns/net") == inode }
+    }
+}
+
+/// A state problem for the user: the path and what is wrong.
+struct StateError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// Where gatepeer keeps what the kernel must carry across runs (grants, learned addresses,
+/// the filter map cache) for one network namespace and table, and the one place that reads
+/// and writes it. The base is $GATEPEER_STATE_DIR or /var/lib/gatepeer; PID 1's namespace
+/// keeps its state directly there, any other in `<base>/netns/<name>`, so a grant made in
+/// one namespace never reaches another's table. Each directory carries `identity.json`
+/// (namespace inode and name, table); a directory made for another namespace is reported
+/// and not used: nothing is loaded from it or saved to it.
+final class StateStore {
+    let namespace: NetworkNamespace
+    let table: String
+    let directory: String
+    /// Why this directory is not used (its identity names another namespace or table), or nil.
+    let refusal: String?
+    /// The identity must be written (missing, or inherited from an earlier incarnation of
+    /// this namespace, e.g. before a reboot); `claim()` does it.
+    private var identityStale: Bool
+
+    static var base: String { ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"] ?? "/var/lib/gatepeer" }
+
+    init(namespace: NetworkNamespace, table: String = NftRuleset.table) {
+        self.namespace = namespace
+        self.table = table
+        directory = namespace.name == "host" ? StateStore.base : StateStore.base + "/" + namespace.name
+        guard let bytes = Files.readAll(directory + "/identity.json") else {
+            // None yet: a new directory, or one from before directories had an identity
+            // (only the host's base could hold such state, and it is the host's).
+            refusal = nil
+            identityStale = true
+            return
+        }
+        guard let identity = try? JSONReader.parse(String(decoding: bytes, as: UTF8.self)).0 else {
+            refusal = "\(directory)/identity.json is damaged, so whose state this is cannot be told; nothing is loaded from it or saved to it. "
+                + "Move the directory aside, or delete identity.json if it is this namespace's"
+            identityStale = false
+            return
+        }
+        func text(_ key: String) -> String? {
+            switch identity[key] {
+            case .string(let s)?, .number(let s)?: return s
+            default: return nil
+            }
+        }
+        let inode = text("netnsInode").flatMap { UInt64($0) }
+        let name = text("namespace"), recordedTable = text("table")
+        if inode == namespace.inode && name == namespace.name && recordedTable == table {
+            refusal = nil
+            identityStale = false
+        } else if let inode, name == namespace.name, recordedTable == table, !NetworkNamespace.exists(inode: inode) {
+            // The same name (or the system's own namespace) made again, e.g. after a
+            // reboot: the namespace it was written in is gone, so nobody else owns it.
+            refusal = nil
+            identityStale = true
+        } else {
+            refusal = "state directory \(directory) belongs to network namespace \(name ?? "?") (inode \(inode.map(String.init) ?? "?")), table \(recordedTable ?? "?"), "
+                + "not to this one (\(namespace.name), inode \(namespace.inode), table \(table)); nothing is loaded from it or saved to it. "
+                + "If that namespace is gone, move the directory aside"
+            identityStale = false
+        }
+    }
+
+    /// Opens the store of the namespace we run in; a refused directory is reported once here.
+    static func open() -> StateStore {
+        do {
+            let s = StateStore(namespace: try NetworkNamespace.current())
+            if let r = s.refusal { stderr("gatepeer: \(r)") }
+            return s
+        } catch {
+            stderr("gatepeer: \(error)")
+            exit(Exit.runtime.rawValue)
+        }
+    }
+
+    var grantsPath: String { directory + "/grants.json" }
+    var learnedPath: String { directory + "/learned.json" }
+
+    /// The filter map cache of this namespace's table; nil when the directory is refused
+    /// (then every filter change is a full load).
+    var mapCache: MapCache? { refusal == nil ? MapCache(directory: directory) : nil }
+
+    /// Makes the directory (0700) and writes its identity when it has none or an inherited
+    /// one. Writers call it under the writer lock before they save anything.
+    func claim() throws {
+        if let refusal { throw StateError(message: refusal) }
+        guard identityStale else { return }
+        try makeDirectory()
+        let text = JSONOut.object(["netnsInode": .int(Int64(namespace.inode)), "namespace": .string(namespace.name), "table": .string(table)]).render() + "\n"
+        if let e = Files.replace(directory + "/identity.json", with: Array(text.utf8), mode: 0o600) { throw StateError(message: e) }
+        identityStale = false
+    }
+
+    private func makeDirectory() throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StateError(message: "cannot make state directory \(directory): \(error.localizedDescription)")
+        }
+    }
+
+    /// The grants in grants.json (all of them, expired too); none when the directory is
+    /// refused. A damaged file is moved aside and reported, never silently overwritten.
+    func loadGrants() -> [Grant] {
+        guard let text = read(grantsPath) else { return [] }
+        switch GrantState.decode(text) {
+        case .success(let g): return g
+        case .failure(let e):
+            moveAside(grantsPath, because: "\(e)", lost: "no grants loaded from it")
+            return []
+        }
+    }
+
+    func saveGrants(_ grants: [Grant]) throws { try write(grantsPath, GrantState.encode(grants)) }
+
+    /// The addresses learned for domain names; a damaged file is moved aside and reported.
+    func loadLearned() -> LearnedAddresses {
+        guard let text = read(learnedPath) else { return LearnedAddresses() }
+        guard let l = LearnedAddresses.decode(text) else {
+            moveAside(learnedPath, because: "not a learned-addresses file", lost: "no learned addresses loaded from it")
+            return LearnedAddresses()
+        }
+        return l
+    }
+
+    func saveLearned(_ l: LearnedAddresses) throws { try write(learnedPath, l.encode()) }
+
+    /// The file's text; nil when refused or absent. Bytes that are not UTF-8 count as
+    /// damage and reach the decoder as replacement characters.
+    private func read(_ path: String) -> String? {
+        guard refusal == nil, let bytes = Files.readAll(path) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Keeps the evidence of a damaged file: the next write must not replace it unseen.
+    private func moveAside(_ path: String, because reason: String, lost: String) {
+        let aside = path + ".damaged-\(now())"
+        let moved = rename(path, aside) == 0
+        stderr("gatepeer: \(path) is damaged (\(reason)); " + (moved ? "moved to \(aside), " : "cannot move it aside (\(String(cString: strerror(errno)))), ") + lost)
+    }
+
+    /// Writes a state file (0600 from the start, synced, renamed over the old one).
+    private func write(_ path: String, _ text: String) throws {
+        try claim()
+        if let e = Files.replace(path, with: Array(text.utf8), mode: 0o600) { throw StateError(message: e) }
+    }
+}
+
+/// Another gatepeer process holds a lock we need: who, so the message can name it.
+struct LockBusy: Error, CustomStringConvertible {
+    let path: String
+    /// "pid N (command)" as the holder wrote it, or a note that it wrote nothing yet.
+    let holder: String
+    let waited: Double
+    var description: String {
+        "another gatepeer writer is active in this network namespace: \(holder) holds \(path)" + (waited > 0 ? " (waited \(Int(waited)) s)" : "")
+    }
+}
+
+/// flock(2) locks in /run/gatepeer (0700) keyed by the namespace inode, so every gatepeer
+/// process in one network namespace meets the same locks whatever its state directory,
+/// and processes in other namespaces never wait on them. The kernel drops a lock when its
+/// holder exits, also on SIGKILL, so a crash leaves nothing to clean up.
+final class NamespaceLock {
+    static let directory = "/run/gatepeer"
+    /// How long a writer waits for another (seconds): $GATEPEER_LOCK_WAIT or 10.
+    static var defaultWait: Double { ProcessInfo.processInfo.environment["GATEPEER_LOCK_WAIT"].flatMap(Double.init) ?? 10 }
+
+    private let fd: Int32
+    /// Whether we wrote our name into the file, to clear it before letting go (so a reader
+    /// holding it shared later is not named after us).
+    private let named: Bool
+
+    private init(fd: Int32, named: Bool) {
+        self.fd = fd
+        self.named = named
+    }
+
+    deinit {
+        if named { ftruncate(fd, 0) }
+        close(fd)
+    }
+
+    /// The writer lock, held around every kernel write (apply, down, grant, revoke, each
+    /// reconcile and learned-element load of the daemon) and around reading the state the
+    /// write carries. `shared`: readers that must see the state and the kernel agree (plan)
+    /// take it shared, so they run together but never beside a writer. Waits up to `wait`
+    /// seconds, telling the user once who it waits for (when `announce`); throws LockBusy.
+    static func writer(_ ns: NetworkNamespace, command: String, shared: Bool = false, wait: Double = defaultWait,
+                       announce: (String) -> Void = { stderr("gatepeer: \($0)") }) throws -> NamespaceLock {
+        let path = directory + "/netns-\(ns.inode).lock"
+        let fd = try openLockFile(path)
+        let deadline = Date().addingTimeInterval(wait)
+        var announced = false
+        while flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                let e = String(cString: strerror(errno))
+                close(fd)
+                throw StateError(message: "cannot lock \(path): \(e)")
+            }
+            if Date() >= deadline {
+                let holder = holderText(fd)
+                close(fd)
+                throw LockBusy(path: path, holder: holder, waited: wait)
+            }
+            if !announced {
+                announce("waiting for \(holderText(fd)), which holds \(path)")
+                announced = true
+            }
+            usleep(20_000)
+        }
+        if !shared {
+            // For the message another process prints; a reader holding it shared writes nothing.
+            let text = Array("pid \(getpid()) (\(command))\n".utf8)
+            ftruncate(fd, 0)
+            _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        }
+        return NamespaceLock(fd: fd, named: !shared)
+    }
+
+    /// The daemon lock, held by `gatepeer run` for its whole life. Throws LockBusy naming
+    /// the running daemon when there is one.
+    static func daemon(_ ns: NetworkNamespace) throws -> NamespaceLock {
+        let path = directory + "/netns-\(ns.inode).daemon"
+        let fd = try openLockFile(path)
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = holderText(fd)
+            close(fd)
+            throw LockBusy(path: path, holder: holder, waited: 0)
+        }
+        let text = Array("\(getpid())\n".utf8)
+        ftruncate(fd, 0)
+        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return NamespaceLock(fd: fd, named: false)
+    }
+
+    /// The pid of the `gatepeer run` that manages this namespace, or nil when none does.
+    static func runningDaemon(_ ns: NetworkNamespace) -> String? {
+        let path = directory + "/netns-\(ns.inode).daemon"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        let pid = contents(fd).trimmingCharacters(in: .whitespacesAndNewlines)
+        return pid.isEmpty ? "?" : pid
+    }
+
+    /// The message for `apply` and `down` while a daemon manages the namespace.
+    static func daemonMessage(pid: String) -> String {
+        "gatepeer run (pid \(pid)) manages this network namespace; edit the config and reload it (kill -HUP \(pid), or systemctl reload gatepeer)"
+    }
+
+    private static func openLockFile(_ path: String) throws -> Int32 {
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw StateError(message: "cannot make \(directory): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StateError(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
+    private static func holderText(_ fd: Int32) -> String {
+        let t = contents(fd).trimmingCharacters(in: .whitespacesAndNewlines)
+        return t.isEmpty ? "another gatepeer process (a plan, or one that has not written its name yet)" : t
+    }
+
+    private static func contents(_ fd: Int32) -> String {
+        var buf = [UInt8](repeating: 0, count: 512)
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return n > 0 ? String(decoding: buf[..<n], as: UTF8.self) : ""
+    }
+}
+
+/// The writer lock for a command run from the shell, or nil after saying why not (exit 1).
+/// `apply` and `down` also refuse while `gatepeer run` manages the namespace: the daemon
+/// would put its own config back at its next resync, so the change would not hold.
+/// `plan` takes the lock shared. Checked after the writer lock is held, so a daemon that
+/// starts meanwhile waits for this command and then converges after it.
+func lockNamespace(_ command: String, _ store: StateStore) -> NamespaceLock? {
+    let line = (["gatepeer"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+    do {
+        let lock = try NamespaceLock.writer(store.namespace, command: String(line.prefix(200)), shared: command == "plan")
+        if command == "apply" || command == "down", let pid = NamespaceLock.runningDaemon(store.namespace) {
+            stderr("gatepeer: " + NamespaceLock.daemonMessage(pid: pid))
+            return nil
+        }
+        return lock
+    } catch {
+        stderr("gatepeer: \(command): \(error)")
+        return nil
+    }
+}

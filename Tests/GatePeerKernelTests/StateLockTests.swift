@@ -1,0 +1,268 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Where gatepeer keeps the state of the network namespace `namespace` (a /run/netns
+/// name) below the state base `base`: `<base>/netns/<name>`.
+func namespaceStateDirectory(base: String, namespace: String) -> URL {
+    URL(fileURLWithPath: base).appendingPathComponent("netns").appendingPathComponent(namespace)
+}
+
+/// One writer per network namespace, state read under the writer lock, damaged state
+/// files, and state kept per network namespace; all read back from the kernel.
+final class StateLockTests: KernelTestCase {
+    var stateBase: String { ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"]! }
+
+    /// A peer namespace with the uplink device the filter configs name.
+    func makeFilterNamespace() throws -> Namespace {
+        let ns = try makePeerNamespace()
+        ns.ip("link", "add", "uplink", "type", "veth", "peer", "name", "uplink-peer")
+        ns.ip("link", "set", "uplink", "up")
+        return ns
+    }
+
+    /// A config with one link and an outbound filter; `vxlanId` and `destination` tell
+    /// two such configs apart in the kernel (the link's VNI, the filter's rule).
+    func filterConfig(vxlanId: Int, destination: String) -> String {
+        writeConfig("""
+        {"forwarding": true, "links": [\(linkJSON(vxlanId: vxlanId))],
+         "filter": {"uplinkDevice": "uplink", "nat": "masquerade", "backendPrefixes": ["172.31.0.0/24"],
+          "outbound": [{"name": "fleet", "default": "deny",
+                        "rules": [{"action": "allow", "destination": "\(destination)", "protocol": "tcp", "ports": [443]}]}]}}
+        """)
+    }
+
+    func vxlanId(_ ns: Namespace) -> Int? {
+        ((ns.link("gp0")?["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any])?["id"] as? Int
+    }
+
+    /// The table as nft prints it (empty when there is none).
+    func table(_ ns: Namespace) -> String { ns.exec(["nft", "list", "table", "inet", "gatepeer"]).stdout }
+
+    /// The elements of one set of table inet gatepeer, as nft -j gives them.
+    func elements(_ ns: Namespace, _ set: String) -> [Any] {
+        let out = ns.exec(["nft", "-j", "list", "set", "inet", "gatepeer", set]).stdout
+        let doc = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any]
+        let items = doc?["nftables"] as? [[String: Any]] ?? []
+        return items.compactMap { ($0["set"] as? [String: Any])?["elem"] as? [Any] }.flatMap { $0 }
+    }
+
+    /// The writer lock file of a namespace, keyed by its inode as gatepeer keys it.
+    func writerLockPath(_ ns: Namespace) -> String {
+        let inode = sh(["stat", "-L", "-c", "%i", "/run/netns/\(ns.name)"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertFalse(inode.isEmpty)
+        return "/run/gatepeer/netns-\(inode).lock"
+    }
+
+    /// Holds `path` with flock(2) from the test process, as an apply in progress would,
+    /// writing `holder` for the message; close the descriptor to release it.
+    func holdLock(_ path: String, holder: String) -> Int32 {
+        mkdir("/run/gatepeer", 0o700)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertEqual(flock(fd, LOCK_EX), 0)
+        ftruncate(fd, 0)
+        _ = Array(holder.utf8).withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+
+    /// Starts gatepeer in `ns` in the background; stdout and stderr go to the returned file.
+    func start(_ ns: Namespace, _ args: [String]) -> (Process, URL) {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-statelock-\(UUID().uuidString.prefix(8)).out")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        addTeardownBlock { try? FileManager.default.removeItem(at: out) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", ns.name, gatepeerBinary] + args
+        let h = try? FileHandle(forWritingTo: out)
+        p.standardOutput = h ?? FileHandle.nullDevice
+        p.standardError = h ?? FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try? p.run()
+        addTeardownBlock { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        return (p, out)
+    }
+
+    func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+
+    // MARK: item 6: one writer per network namespace
+
+    func testConcurrentAppliesNeverMixTwoConfigs() throws {
+        let ns = try makeFilterNamespace()
+        let a = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        let b = filterConfig(vxlanId: 20, destination: "198.51.100.20/32")
+        for trial in 0..<10 {
+            let (pa, outA) = start(ns, ["apply", "-c", a])
+            let (pb, outB) = start(ns, ["apply", "-c", b])
+            pa.waitUntilExit()
+            pb.waitUntilExit()
+            let t = table(ns), id = vxlanId(ns)
+            let isA = id == 10 && t.contains("203.0.113.10") && !t.contains("198.51.100.20")
+            let isB = id == 20 && t.contains("198.51.100.20") && !t.contains("203.0.113.10")
+            XCTAssertTrue(isA || isB, "trial \(trial): a mix of both configs: vxlanId \(id.map(String.init) ?? "none"), table:\n\(t)\nA: \(text(outA))\nB: \(text(outB))")
+            // The config the kernel holds is one whose apply said so; the other either ran
+            // entirely before it or failed naming the holder.
+            let (winner, loser) = isA ? ((pa, outA, a), (pb, outB)) : ((pb, outB, b), (pa, outA))
+            XCTAssertEqual(winner.0.terminationStatus, 0, "trial \(trial): the config in the kernel came from a failed apply: \(text(winner.1))")
+            if loser.0.terminationStatus != 0 {
+                XCTAssertTrue(text(loser.1).contains("holds /run/gatepeer/netns-"), "trial \(trial): \(text(loser.1))")
+            }
+            let plan = ns.gatepeer("plan", "-c", winner.2)
+            XCTAssertEqual(plan.stdout, "no changes\n", "trial \(trial): \(plan.stderr)")
+        }
+    }
+
+    func testApplyAndDownRefuseWhileTheDaemonRunsAndASecondDaemonRefuses() throws {
+        let ns = try makeFilterNamespace()
+        let a = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        let b = filterConfig(vxlanId: 20, destination: "198.51.100.20/32")
+        let (daemon, log) = start(ns, ["run", "-c", a, "--resync", "30"])
+        XCTAssertTrue(eventually(15) { self.vxlanId(ns) == 10 && self.table(ns).contains("203.0.113.10") }, "daemon did not converge: \(text(log))")
+        let pid = daemon.processIdentifier
+
+        let apply = ns.gatepeer("apply", "-c", b)
+        XCTAssertEqual(apply.status, 1, apply.stderr)
+        XCTAssertTrue(apply.stderr.contains("gatepeer run (pid \(pid)) manages this network namespace; edit the config and reload it (kill -HUP \(pid)"), apply.stderr)
+        XCTAssertEqual(vxlanId(ns), 10, "a refused apply must leave the kernel as it was")
+        XCTAssertTrue(table(ns).contains("203.0.113.10") && !table(ns).contains("198.51.100.20"))
+
+        let down = ns.gatepeer("down")
+        XCTAssertEqual(down.status, 1, down.stderr)
+        XCTAssertTrue(down.stderr.contains("gatepeer run (pid \(pid)) manages this network namespace"), down.stderr)
+        XCTAssertNotNil(ns.link("gp0"), "a refused down must leave the link")
+
+        // Bounded: a second daemon that does not refuse would run on.
+        let second = ns.exec(["timeout", "10", gatepeerBinary, "run", "-c", b, "--resync", "1"])
+        XCTAssertEqual(second.status, 1, second.stderr)
+        XCTAssertTrue(second.stderr.contains("gatepeer run (pid \(pid)) already manages this network namespace"), second.stderr)
+        XCTAssertEqual(vxlanId(ns), 10)
+
+        // The daemon's own reconcile takes the writer lock: a reload while another
+        // writer holds it waits, and converges once it is free.
+        let fd = holdLock(writerLockPath(ns), holder: "pid 4242 (gatepeer filter grant)\n")
+        try String(contentsOfFile: b, encoding: .utf8).write(toFile: a, atomically: true, encoding: .utf8)
+        kill(pid, SIGHUP)
+        XCTAssertTrue(eventually(10) { self.text(log).contains("waiting for pid 4242 (gatepeer filter grant)") }, text(log))
+        XCTAssertEqual(vxlanId(ns), 10, "the daemon changed the kernel while another writer held the lock")
+        close(fd)
+        XCTAssertTrue(eventually(15) { self.vxlanId(ns) == 20 && self.table(ns).contains("198.51.100.20") }, text(log))
+
+        // Grants go beside the daemon: they take the writer lock, not the daemon's.
+        let grant = ns.gatepeer("filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", a)
+        XCTAssertEqual(grant.status, 0, grant.stderr)
+        XCTAssertEqual(elements(ns, "grants4p").count, 1)
+        XCTAssertTrue(daemon.isRunning, text(log))
+        kill(pid, SIGTERM)
+        daemon.waitUntilExit()
+        // With the daemon gone, apply works again.
+        let after = ns.gatepeer("apply", "-c", filterConfig(vxlanId: 30, destination: "198.51.100.30/32"))
+        XCTAssertEqual(after.status, 0, after.stderr)
+        XCTAssertEqual(vxlanId(ns), 30)
+    }
+
+    func testApplyWaitsForTheWriterLockThenFailsNamingTheHolder() throws {
+        let ns = try makeFilterNamespace()
+        let fd = holdLock(writerLockPath(ns), holder: "pid 4242 (gatepeer apply -c held-by-test.json)\n")
+        defer { close(fd) }
+        let r = ns.exec(["env", "GATEPEER_LOCK_WAIT=1", gatepeerBinary, "apply", "-c", filterConfig(vxlanId: 10, destination: "203.0.113.10/32")])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("pid 4242 (gatepeer apply -c held-by-test.json) holds /run/gatepeer/netns-"), r.stderr)
+        XCTAssertNil(ns.link("gp0"), "the kernel is untouched while another writer holds the lock")
+        XCTAssertEqual(table(ns), "")
+    }
+
+    // MARK: item 7: state read under the lock; damaged files
+
+    func testGrantMadeWhileALoadHoldsTheLockEndsInTheKernel() throws {
+        let ns = try makeFilterNamespace()
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        // A full load in progress: it holds the writer lock and read grants.json (empty)
+        // before the grant was written.
+        let fd = holdLock(writerLockPath(ns), holder: "pid 4242 (gatepeer apply)\n")
+        let (grant, out) = start(ns, ["filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg])
+        XCTAssertTrue(eventually(10) { !grant.isRunning || self.text(out).contains("waiting for pid 4242 (gatepeer apply)") }, text(out))
+        // The load replaces the grant elements with what it read: none.
+        XCTAssertEqual(ns.exec(["nft", "flush", "set", "inet", "gatepeer", "grants4p"]).status, 0)
+        close(fd)
+        grant.waitUntilExit()
+        XCTAssertEqual(grant.terminationStatus, 0, text(out))
+        XCTAssertEqual(elements(ns, "grants4p").count, 1, "the grant the file lists must be in the kernel: \(text(out))")
+        XCTAssertTrue(ns.gatepeer("filter", "grants").stdout.contains("10.128.0.11/32 -> 198.51.100.7/32 udp"))
+    }
+
+    func testRevokeWithADamagedGrantsFileDeletesTheKernelElement() throws {
+        let ns = try makeFilterNamespace()
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        let scope = ["--from", "10.128.0.0/16", "--to", "198.51.100.0/24", "--proto", "udp"]
+        XCTAssertEqual(ns.exec([gatepeerBinary, "filter", "grant"] + scope + ["--for", "1h", "-c", cfg]).status, 0)
+        XCTAssertEqual(elements(ns, "grants4p").count, 1)
+        let grants = namespaceStateDirectory(base: stateBase, namespace: ns.name).appendingPathComponent("grants.json")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: grants.path), "grants.json is not in the namespace's state directory")
+        try "{ damaged".write(to: grants, atomically: true, encoding: .utf8)
+
+        let r = ns.exec([gatepeerBinary, "filter", "revoke"] + scope + ["-c", cfg])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("grants.json is damaged") && r.stderr.contains("moved to"), r.stderr)
+        XCTAssertTrue(r.stdout.contains("revoked 10.128.0.0/16 -> 198.51.100.0/24 udp") && r.stdout.contains("1 element(s) deleted"), r.stdout)
+        XCTAssertEqual(elements(ns, "grants4p").count, 0, "the live grant must go from the kernel")
+        // A scope neither the file nor the kernel holds is still an error.
+        let again = ns.exec([gatepeerBinary, "filter", "revoke"] + scope + ["-c", cfg])
+        XCTAssertEqual(again.status, 1, again.stderr)
+        XCTAssertTrue(again.stderr.contains("no active grant"), again.stderr)
+    }
+
+    func testDamagedLearnedFileIsReportedAndMovedAside() throws {
+        let ns = try makeFilterNamespace()
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        let dir = namespaceStateDirectory(base: stateBase, namespace: ns.name)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try "not json".write(to: dir.appendingPathComponent("learned.json"), atomically: true, encoding: .utf8)
+        let r = ns.gatepeer("apply", "-c", cfg)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("learned.json is damaged") && r.stderr.contains("moved to"), r.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        XCTAssertFalse(files.contains("learned.json"), "\(files)")
+        XCTAssertTrue(files.contains { $0.hasPrefix("learned.json.damaged-") }, "\(files)")
+    }
+
+    // MARK: item 9: state per network namespace
+
+    func testStateBelongsToItsNetworkNamespace() throws {
+        let a = try makeFilterNamespace(), b = try makeFilterNamespace()
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        XCTAssertEqual(a.gatepeer("apply", "-c", cfg).status, 0)
+        XCTAssertEqual(b.gatepeer("apply", "-c", cfg).status, 0)
+        let g = a.gatepeer("filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg)
+        XCTAssertEqual(g.status, 0, g.stderr)
+        XCTAssertEqual(elements(a, "grants4p").count, 1)
+        // B's next full load (its table gone) carries B's grants only.
+        XCTAssertEqual(b.exec(["nft", "delete", "table", "inet", "gatepeer"]).status, 0)
+        let full = b.gatepeer("apply", "-c", cfg)
+        XCTAssertEqual(full.status, 0, full.stderr)
+        XCTAssertEqual(elements(b, "grants4p").count, 0, "A's grant reached B's table")
+        XCTAssertEqual(b.gatepeer("filter", "grants").stdout, "no active grants\n")
+
+        // down in B leaves A's map cache.
+        let cacheA = namespaceStateDirectory(base: stateBase, namespace: a.name).appendingPathComponent("filter-maps.bin")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cacheA.path), "A's map cache is not in A's state directory")
+        XCTAssertEqual(b.gatepeer("down").status, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cacheA.path), "down in B removed A's map cache")
+
+        // A directory that says it is A's, found where B keeps state, is reported, not used.
+        let dirA = namespaceStateDirectory(base: stateBase, namespace: a.name)
+        let dirB = namespaceStateDirectory(base: stateBase, namespace: b.name)
+        try? FileManager.default.removeItem(at: dirB)
+        try FileManager.default.copyItem(at: dirA, to: dirB)
+        let listed = b.gatepeer("filter", "grants")
+        XCTAssertEqual(listed.stdout, "no active grants\n")
+        XCTAssertTrue(listed.stderr.contains("belongs to network namespace netns/\(a.name)"), listed.stderr)
+        let reload = b.gatepeer("apply", "-c", cfg)
+        XCTAssertEqual(reload.status, 0, reload.stderr)
+        XCTAssertEqual(elements(b, "grants4p").count, 0, "a foreign directory's grant was loaded")
+        let refused = b.gatepeer("filter", "grant", "--from", "10.128.0.12", "--to", "198.51.100.8", "--proto", "udp", "--for", "1h", "-c", cfg)
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("belongs to network namespace netns/\(a.name)"), refused.stderr)
+    }
+}
