@@ -384,7 +384,8 @@ public enum NftRenderer {
         mergedRanges(ranges, successor: { $0 == .max ? nil : $0 + 1 })
     }
 
-    static func hex(_ h: UInt64) -> String {
+    /// 16 lower-case hex digits (fingerprint and digest counter names).
+    public static func hex(_ h: UInt64) -> String {
         let s = String(h, radix: 16)
         return String(repeating: "0", count: 16 - s.count) + s
     }

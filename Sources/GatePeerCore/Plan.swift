@@ -48,6 +48,16 @@ public struct Plan: Sendable {
         /// Load table inet gatepeer in one transaction (old: the fingerprint it replaces).
         case replaceFilter(NftRuleset, old: String?)
         case deleteFilter
+        /// Reload table inet gatepeer in full (never as a delta): its fingerprint is the
+        /// config's but its content is not what gatepeer loaded (`reason`: the first
+        /// differences, e.g. "chain forward: 0 rules, want 4").
+        case repairFilter(NftRuleset, reason: String)
+        /// Delete table inet gatepeer_stage, left by a load that was interrupted.
+        case deleteStaging
+        /// Add a grant's or a learned address's element the kernel lacks.
+        case addElement(NftElement)
+        /// Delete an element of a grant or learned set that no state file explains.
+        case deleteElement(NftElement)
     }
 }
 
@@ -56,7 +66,9 @@ extension Plan.Change {
     public var sign: String {
         switch self {
         case .createLink, .appendFDB, .addAddress, .addRoute: return "+"
-        case .deleteRoute, .deleteLink, .deleteFDB, .deleteAddress, .deleteFilter: return "-"
+        case .deleteRoute, .deleteLink, .deleteFDB, .deleteAddress, .deleteFilter, .deleteStaging, .deleteElement: return "-"
+        case .addElement: return "+"
+        case .repairFilter: return "~"
         case .replaceFilter(_, let old): return old == nil ? "+" : "~"
         case .changeLink, .setLinkUp, .replaceRoute: return "~"
         case .setSysctl(_, let old, _): return old == nil ? "+" : "~"
@@ -70,7 +82,7 @@ extension Plan.Change {
         case .setSysctl: return "sysctl"
         case .deleteFDB, .appendFDB: return "fdb"
         case .deleteAddress, .addAddress: return "address"
-        case .replaceFilter, .deleteFilter: return "nftables"
+        case .replaceFilter, .deleteFilter, .repairFilter, .deleteStaging, .addElement, .deleteElement: return "nftables"
         }
     }
 
@@ -109,6 +121,14 @@ extension Plan.Change {
             return "+ nftables \(what) fingerprint \(rs.fingerprint)"
         case .deleteFilter:
             return "- nftables table inet gatepeer (no filter in config)"
+        case .repairFilter(_, let reason):
+            return "~ nftables table inet gatepeer: content differs from what gatepeer loaded (\(reason))"
+        case .deleteStaging:
+            return "- nftables table inet \(NftRuleset.stagingTable) (left by an interrupted load)"
+        case .addElement(let e):
+            return "+ nftables element \(e.set) { \(e.keyText) }"
+        case .deleteElement(let e):
+            return "- nftables element \(e.set) { \(e.keyText) } (no \(e.set.hasPrefix("grants") ? "grant" : "learned address") explains it)"
         }
     }
 
@@ -143,6 +163,12 @@ extension Plan.Change {
             d["elements"] = .int(Int64(rs.elementCount))
         case .deleteFilter:
             d["table"] = .string("inet gatepeer")
+        case .repairFilter(let rs, let reason):
+            d["table"] = .string("inet gatepeer"); d["fingerprint"] = .string(rs.fingerprint); d["reason"] = .string(reason)
+        case .deleteStaging:
+            d["table"] = .string("inet \(NftRuleset.stagingTable)")
+        case .addElement(let e), .deleteElement(let e):
+            d["set"] = .string(e.set); d["element"] = .string(e.keyText)
         }
         return d
     }

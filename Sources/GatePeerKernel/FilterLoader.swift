@@ -36,9 +36,11 @@ extension Kernel {
 
     /// Loads `rs` (see above); returns failures of `extras` loaded one by one after the
     /// table when they could not go in with it. Throws when the table was not loaded.
-    func loadFilter(_ rs: NftRuleset, observed: ObservedFilter?, extras: [NftElement], cache: MapCache?) throws -> [KernelError] {
+    /// `full`: never a delta (the table was edited outside gatepeer: the cache does not
+    /// say what it holds).
+    func loadFilter(_ rs: NftRuleset, observed: ObservedFilter?, extras: [NftElement], cache: MapCache?, full: Bool = false) throws -> [KernelError] {
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
-        if let o = observed, o.skeleton == rs.skeletonFingerprint, let old = o.fingerprint,
+        if !full, let o = observed, o.skeleton == rs.skeletonFingerprint, let old = o.fingerprint,
            let previous = cache?.load(), previous.fingerprint == old, previous.maps.map(\.name) == rs.maps.map(\.name) {
             var b = NftBatch(firstSequence: nf.takeSequence())
             for (new, before) in zip(rs.maps, previous.maps) {
@@ -51,12 +53,7 @@ extension Kernel {
             b.attr(UInt16(NFTA_OBJ_NAME.rawValue), string: "fp_\(old)")
             b.attr(UInt16(NFTA_OBJ_TYPE.rawValue), be32: Kernel.counterType)
             b.end()
-            b.begin(NFT_MSG_NEWOBJ, flags: NLM_F_CREATE, what: "counter fp_\(rs.fingerprint)")
-            b.attr(UInt16(NFTA_OBJ_TABLE.rawValue), string: NftRuleset.table)
-            b.attr(UInt16(NFTA_OBJ_NAME.rawValue), string: "fp_\(rs.fingerprint)")
-            b.attr(UInt16(NFTA_OBJ_TYPE.rawValue), be32: Kernel.counterType)
-            b.nestEnd(b.nestStart(UInt16(NFTA_OBJ_DATA.rawValue)))
-            b.end()
+            b.counter(table: NftRuleset.table, name: "fp_\(rs.fingerprint)")
             b.finish()
             // Refused (the kernel does not hold what the cache says, say): load in full.
             if try nf.send(b).isEmpty {
@@ -70,7 +67,10 @@ extension Kernel {
         let deferred = try stage(rs, extras: extras)
         var failures: [KernelError]
         do {
-            let staged = try readStaging(nf)
+            let staged = try readTable(nf, NftRuleset.stagingTable, staging: true)
+            // What the live copy must read back as (Planner.contentDrift compares), kept in
+            // the table itself and committed with it.
+            let digest = Kernel.content(of: staged).digest(excluding: Set(rs.maps.map(\.name)))
             var b = NftBatch(firstSequence: nf.takeSequence())
             let live = NftRuleset.table
             if observed != nil {
@@ -83,29 +83,25 @@ extension Kernel {
             b.attr(UInt16(NFTA_TABLE_FLAGS.rawValue), be32: 0)
             b.end()
             for o in staged.objects {
-                b.copy(o, as: NFT_MSG_NEWOBJ, into: live, flags: NLM_F_CREATE, keep: Kernel.attrs(NFTA_OBJ_NAME, NFTA_OBJ_TYPE, NFTA_OBJ_DATA, NFTA_OBJ_USERDATA))
+                b.copy(o, as: NFT_MSG_NEWOBJ, into: live, flags: NLM_F_CREATE, keep: Kernel.objectKeep)
             }
+            b.counter(table: live, name: "fk_\(digest)")
             for (k, s) in staged.sets.enumerated() {
-                b.copy(s, as: NFT_MSG_NEWSET, into: live, flags: NLM_F_CREATE,
-                       keep: Kernel.attrs(NFTA_SET_NAME, NFTA_SET_FLAGS, NFTA_SET_KEY_TYPE, NFTA_SET_KEY_LEN, NFTA_SET_DATA_TYPE, NFTA_SET_DATA_LEN,
-                                          NFTA_SET_POLICY, NFTA_SET_DESC, NFTA_SET_TIMEOUT, NFTA_SET_GC_INTERVAL, NFTA_SET_USERDATA,
-                                          NFTA_SET_OBJ_TYPE, NFTA_SET_EXPR, NFTA_SET_EXPRESSIONS)) {
+                b.copy(s, as: NFT_MSG_NEWSET, into: live, flags: NLM_F_CREATE, keep: Kernel.setKeep) {
                     $0.attr(UInt16(NFTA_SET_ID.rawValue), be32: UInt32(k + 1))
                 }
             }
             for c in staged.chains {
-                b.copy(c, as: NFT_MSG_NEWCHAIN, into: live, flags: NLM_F_CREATE,
-                       keep: Kernel.attrs(NFTA_CHAIN_NAME, NFTA_CHAIN_HOOK, NFTA_CHAIN_POLICY, NFTA_CHAIN_TYPE, NFTA_CHAIN_USERDATA))
+                b.copy(c, as: NFT_MSG_NEWCHAIN, into: live, flags: NLM_F_CREATE, keep: Kernel.chainKeep)
             }
             for e in staged.elements {
-                b.copy(e, as: NFT_MSG_NEWSETELEM, into: live, flags: NLM_F_CREATE, keep: Kernel.attrs(NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_ELEMENTS))
+                b.copy(e, as: NFT_MSG_NEWSETELEM, into: live, flags: NLM_F_CREATE, keep: Kernel.elementListKeep)
             }
             for m in rs.maps {
                 b.intervalElements(table: live, map: m.name, m.intervals, add: true)
             }
             for r in staged.rules {
-                b.copy(r, as: NFT_MSG_NEWRULE, into: live, flags: NLM_F_CREATE | NLM_F_APPEND,
-                       keep: Kernel.attrs(NFTA_RULE_CHAIN, NFTA_RULE_EXPRESSIONS, NFTA_RULE_USERDATA, NFTA_RULE_COMPAT))
+                b.copy(r, as: NFT_MSG_NEWRULE, into: live, flags: NLM_F_CREATE | NLM_F_APPEND, keep: Kernel.ruleKeep)
             }
             b.begin(NFT_MSG_DELTABLE, what: "delete table inet \(NftRuleset.stagingTable)")
             b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: NftRuleset.stagingTable)
@@ -139,6 +135,11 @@ extension Kernel {
         if let e = try nf.send(b).first, e.errno != ENOENT { throw e }
     }
 
+    /// Deletes a staging table left by an interrupted load (Plan.Change.deleteStaging).
+    func deleteStaging() throws {
+        dropStaging(try NetlinkSocket(bus: NETLINK_NETFILTER))
+    }
+
     private func dropStaging(_ nf: NetlinkSocket) {
         var b = NftBatch(firstSequence: nf.takeSequence())
         b.begin(NFT_MSG_DELTABLE, what: "delete table inet \(NftRuleset.stagingTable)")
@@ -156,9 +157,10 @@ extension Kernel {
         var rules: [NftObject] = []
     }
 
-    /// The staging table's objects, sets (with their elements), chains and rules.
-    func readStaging(_ nf: NetlinkSocket) throws -> Staged {
-        let stage = NftRuleset.stagingTable
+    /// A table's objects, sets (with their elements), chains and rules. `staging`: the
+    /// staging table, whose copy must not hold anonymous sets (refused); the live table
+    /// is read as it is, whatever someone added to it.
+    func readTable(_ nf: NetlinkSocket, _ stage: String, staging: Bool) throws -> Staged {
         var s = Staged()
         func dump(_ get: nf_tables_msg_types, _ reply: nf_tables_msg_types, kind: String, tableAttr: Int?, nameAttr: UInt16,
                   extra: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in }) throws -> [NftObject] {
@@ -181,7 +183,7 @@ extension Kernel {
         for set in s.sets {
             // Anonymous sets get kernel-chosen names and are bound by id; the renderer
             // only makes named ones, and a copy of an anonymous one would be wrong.
-            if let flags = set.u32(UInt16(NFTA_SET_FLAGS.rawValue)), flags & UInt32(NFT_SET_ANONYMOUS.rawValue) != 0 {
+            if staging, let flags = set.u32(UInt16(NFTA_SET_FLAGS.rawValue)), flags & UInt32(NFT_SET_ANONYMOUS.rawValue) != 0 {
                 throw KernelError(object: "staging set \(set.name)", errno: EINVAL, kernelMessage: "anonymous sets cannot be copied; render named sets")
             }
             s.elements += try dump(NFT_MSG_GETSETELEM, NFT_MSG_NEWSETELEM, kind: "elements of set", tableAttr: Int(NFTA_SET_ELEM_LIST_TABLE.rawValue),

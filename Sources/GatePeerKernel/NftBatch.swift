@@ -248,6 +248,16 @@ extension NftBatch {
         }
     }
 
+    /// A named counter whose name carries metadata (fp_, fs_, fk_ followed by a digest).
+    mutating func counter(table: String, name: String) {
+        begin(NFT_MSG_NEWOBJ, flags: NLM_F_CREATE, what: "counter \(name)")
+        attr(UInt16(NFTA_OBJ_TABLE.rawValue), string: table)
+        attr(UInt16(NFTA_OBJ_NAME.rawValue), string: name)
+        attr(UInt16(NFTA_OBJ_TYPE.rawValue), be32: Kernel.counterType)
+        nestEnd(nestStart(UInt16(NFTA_OBJ_DATA.rawValue)))
+        end()
+    }
+
     /// A copy of an object read from the staging table, into `table`: the attributes in
     /// `keep` as the kernel reported them, and the table name. A list of what to keep,
     /// not of what to drop: dumps carry read-only attributes (handles, use counts, and

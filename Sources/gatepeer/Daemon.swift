@@ -63,11 +63,12 @@ final class Daemon: @unchecked Sendable {
     private func reconcile() {
         do {
             let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
-            let plan = Planner.plan(config: config, observed: observed)
+            let dynamic = extras()
+            let plan = Planner.plan(config: config, observed: observed, dynamic: dynamic)
             for b in plan.blockers { log("blocked: \(b)") }
             guard !plan.isEmpty else { return }
             for c in plan.changes { log(c.line) }
-            let report = try kernel.apply(plan, observed: observed, filterExtras: extras(), mapCache: MapCache(directory: stateDirectory()))
+            let report = try kernel.apply(plan, observed: observed, filterExtras: dynamic, mapCache: MapCache(directory: stateDirectory()))
             for f in report.failures { log("failed: \(f)") }
         } catch {
             log("reconcile failed: \(error)")

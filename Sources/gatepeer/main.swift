@@ -210,12 +210,12 @@ func run(_ o: Options) -> Exit {
         let kernel = openKernel()
         do {
             let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
-            let plan = Planner.plan(config: config, observed: observed)
+            let extras = dynamicElements(config)
+            let plan = Planner.plan(config: config, observed: observed, dynamic: extras)
             if o.command == "plan" {
                 printPlan(plan, json: o.json)
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
-            let extras = GrantState.elements(loadGrants(), nowMs: nowMs()) + loadLearned().elements(config, nowMs: nowMs())
             let report = try kernel.apply(plan, observed: observed, filterExtras: extras, mapCache: MapCache(directory: stateDirectory()))
             if o.json {
                 print(JSONOut.object([
@@ -257,7 +257,7 @@ func run(_ o: Options) -> Exit {
         let kernel = openKernel()
         do {
             let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
-            let plan = Planner.plan(config: config, observed: observed)
+            let plan = Planner.plan(config: config, observed: observed, dynamic: dynamicElements(config))
             var report = StatusReport(config: config, observed: observed, plan: plan)
             if let f = config.filter {
                 var elements: [Int: [(IPAddress, PacketCount)]] = [:]
@@ -269,7 +269,7 @@ func run(_ o: Options) -> Exit {
                         elements[gi, default: []] += list
                     }
                 }
-                report.filter = FilterStatus(config: config, observed: observed, ruleset: plan.ruleset, elements: elements)
+                report.filter = FilterStatus(config: config, observed: observed, ruleset: plan.ruleset, elements: elements, pending: plan.changes)
             }
             print(o.json ? report.json.render() : report.text)
             return .ok
@@ -355,6 +355,12 @@ func runFilter(_ o: Options) -> Exit {
 
 func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 /// Milliseconds since the epoch, for element timeouts that end exactly at a deadline.
+/// The grant and learned elements the kernel must hold now, from the state files.
+func dynamicElements(_ config: GatePeerConfig) -> [NftElement] {
+    let ms = nowMs()
+    return GrantState.elements(loadGrants(), nowMs: ms) + loadLearned().elements(config, nowMs: ms)
+}
+
 func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
 /// State lives in $GATEPEER_STATE_DIR (tests) or /var/lib/gatepeer, 0700, files 0600.

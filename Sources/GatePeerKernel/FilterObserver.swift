@@ -1,0 +1,179 @@
+import CNetlink
+import GatePeerCore
+import Glibc
+
+/// Reading table inet gatepeer back over netlink: the counters (verdict counts, the
+/// fp_/fs_/fk_ names), and the content (FilterContent): chains, rules, sets, objects and
+/// every set's elements, dumped per kind and per set with nf_tables GET requests. No
+/// libnftables listing: it would first load every table's elements into its cache.
+extension Kernel {
+    /// The attributes a copy keeps (NftBatch.copy) and the content digest covers, per
+    /// object kind: what decides traffic, none of the read-only ones (handles, use
+    /// counts) a request may not carry.
+    static let objectKeep = attrs(NFTA_OBJ_NAME, NFTA_OBJ_TYPE, NFTA_OBJ_DATA, NFTA_OBJ_USERDATA)
+    static let setKeep = attrs(NFTA_SET_NAME, NFTA_SET_FLAGS, NFTA_SET_KEY_TYPE, NFTA_SET_KEY_LEN, NFTA_SET_DATA_TYPE, NFTA_SET_DATA_LEN,
+                               NFTA_SET_POLICY, NFTA_SET_DESC, NFTA_SET_TIMEOUT, NFTA_SET_GC_INTERVAL, NFTA_SET_USERDATA,
+                               NFTA_SET_OBJ_TYPE, NFTA_SET_EXPR, NFTA_SET_EXPRESSIONS)
+    static let chainKeep = attrs(NFTA_CHAIN_NAME, NFTA_CHAIN_HOOK, NFTA_CHAIN_POLICY, NFTA_CHAIN_TYPE, NFTA_CHAIN_USERDATA)
+    static let ruleKeep = attrs(NFTA_RULE_CHAIN, NFTA_RULE_EXPRESSIONS, NFTA_RULE_USERDATA, NFTA_RULE_COMPAT)
+    static let elementListKeep = attrs(NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_ELEMENTS)
+
+    /// Table inet gatepeer (nil when absent) and whether a staging table was left behind.
+    public func observeFilterTables() throws -> (filter: ObservedFilter?, staging: Bool) {
+        let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
+        let tables = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETTABLE.rawValue), family: NftBatch.family,
+                                 headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables tables", parse: { m -> String? in
+            guard Int(m.pointee.nlmsg_type) & 0xff == Int(NFT_MSG_NEWTABLE.rawValue) else { return nil }
+            return NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size).string(UInt16(NFTA_TABLE_NAME.rawValue))
+        })
+        let staging = tables.contains(NftRuleset.stagingTable)
+        guard tables.contains(NftRuleset.table) else { return (nil, staging) }
+        let dumped: Staged
+        do {
+            dumped = try readTable(nf, NftRuleset.table, staging: false)
+        } catch let e as KernelError where e.errno == ENOENT {
+            return (nil, staging)  // deleted between the two dumps
+        }
+        var counters: [String: PacketCount] = [:]
+        var f = ObservedFilter(fingerprint: nil, counters: [:], content: Kernel.content(of: dumped))
+        for o in dumped.objects where o.u32(UInt16(NFTA_OBJ_TYPE.rawValue)) == Kernel.counterType {
+            if let v = Kernel.metadata(o.name, "fp_") { f.fingerprint = v; continue }
+            if let v = Kernel.metadata(o.name, "fs_") { f.skeleton = v; continue }
+            if let v = Kernel.metadata(o.name, "fk_") { f.loadedContent = v; continue }
+            let d = o.attributes.first { $0.0 == UInt16(NFTA_OBJ_DATA.rawValue) }?.1 ?? []
+            func be64(_ t: nft_counter_attributes) -> UInt64 {
+                guard let a = netlinkAttributes(d, in: 0..<d.count).first(where: { $0.type == UInt16(t.rawValue) }), a.payload.count >= 8 else { return 0 }
+                return d[a.payload].prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            }
+            counters[o.name] = PacketCount(packets: be64(NFTA_COUNTER_PACKETS), bytes: be64(NFTA_COUNTER_BYTES))
+        }
+        f.counters = counters
+        return (f, staging)
+    }
+
+    /// Named counters and content of table inet gatepeer; nil when the table is absent.
+    public func observeFilter() throws -> ObservedFilter? { try observeFilterTables().filter }
+
+    /// The value of a metadata counter's name (fp_<hex>, fs_<hex>, fk_<hex>).
+    static func metadata(_ name: String, _ prefix: String) -> String? {
+        name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : nil
+    }
+
+    /// The content digest of a dumped table (the staging table at a load, the live one
+    /// at every observe): both go through this one function, so what was sent and what
+    /// is read back digest the same.
+    ///
+    /// Normalised: the `keep` attributes only; objects sorted by name, counters by name
+    /// and type (their values move), the fp_/fs_/fk_ names left out (the delta path swaps
+    /// fp_, and fk_ cannot hold its own digest); chains and sets sorted by name; rules in
+    /// chain order, a `counter` expression's values left out. Elements are hashed one by
+    /// one and summed per set (dump order differs between tables).
+    static func content(of t: Staged) -> FilterContent {
+        var s: [UInt8] = []
+        func put(_ tag: UInt8, _ o: NftObject, _ keep: Set<UInt16>, rule: Bool = false) {
+            s.append(tag)
+            for (type, payload) in o.attributes where keep.contains(type) {
+                s.append(UInt8(type & 0xff)); s.append(UInt8(type >> 8))
+                let p = rule && type == UInt16(NFTA_RULE_EXPRESSIONS.rawValue) ? NftExpressions.withoutCounterValues(payload) : payload
+                let n = UInt32(p.count)
+                s += [UInt8(n & 0xff), UInt8(n >> 8 & 0xff), UInt8(n >> 16 & 0xff), UInt8(n >> 24)]
+                s += p
+            }
+        }
+        for o in t.objects.sorted(by: { $0.name < $1.name }) {
+            let isCounter = o.u32(UInt16(NFTA_OBJ_TYPE.rawValue)) == counterType
+            if isCounter && ["fp_", "fs_", "fk_"].contains(where: { o.name.hasPrefix($0) }) { continue }
+            put(1, o, isCounter ? attrs(NFTA_OBJ_NAME, NFTA_OBJ_TYPE) : objectKeep)
+        }
+        var dynamicSets = Set<String>()
+        for o in t.sets.sorted(by: { $0.name < $1.name }) {
+            put(2, o, setKeep)
+            if let flags = o.u32(UInt16(NFTA_SET_FLAGS.rawValue)), flags & UInt32(NFT_SET_TIMEOUT.rawValue) != 0 { dynamicSets.insert(o.name) }
+        }
+        for o in t.chains.sorted(by: { $0.name < $1.name }) { put(3, o, chainKeep) }
+        var rules: [String: Int] = [:]
+        for c in t.chains { rules[c.name] = 0 }
+        for chain in rules.keys.sorted() {
+            for r in t.rules where r.name == chain {
+                put(4, r, ruleKeep, rule: true)
+                rules[chain, default: 0] += 1
+            }
+        }
+        var elements: [String: FilterContent.SetElements] = [:]
+        var dynamic: [String: [ObservedElement]] = [:]
+        for set in t.sets where !dynamicSets.contains(set.name) { elements[set.name] = FilterContent.SetElements() }
+        for set in dynamicSets { dynamic[set] = [] }
+        for m in t.elements {
+            let set = m.name
+            guard let list = m.attributes.first(where: { $0.0 == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) })?.1 else { continue }
+            for item in netlinkAttributes(list, in: 0..<list.count) {
+                let e = ElementFields(list, item.payload)
+                if dynamicSets.contains(set) {
+                    dynamic[set, default: []].append(ObservedElement(set: set, key: Array(e.key), keyEnd: Array(e.keyEnd),
+                                                                    gotoChain: e.verdict == NftElementHash.gotoCode ? String(decoding: e.chain, as: UTF8.self) : nil))
+                } else {
+                    elements[set, default: FilterContent.SetElements()].add(
+                        NftElementHash.of(key: e.key, keyEnd: e.keyEnd, flags: e.flags, verdict: e.verdict, chain: e.chain, data: Array(e.data)))
+                }
+            }
+        }
+        return FilterContent(structure: NftRenderer.hex(fnv1a64(s)), elements: elements, rules: rules, dynamic: dynamic)
+    }
+}
+
+/// The fields of one dumped set element (NFTA_LIST_ELEM) that decide traffic: key, key
+/// end, flags, verdict (code and chain) or data value, user data; timeouts, expirations
+/// and per-element counters are left out (they run).
+struct ElementFields {
+    var key: ArraySlice<UInt8> = []
+    var keyEnd: ArraySlice<UInt8> = []
+    var flags: UInt32 = 0
+    var verdict: Int32? = nil
+    var chain: ArraySlice<UInt8> = []
+    var data: ArraySlice<UInt8> = []
+
+    init(_ b: [UInt8], _ range: Range<Int>) {
+        func value(_ r: Range<Int>) -> ArraySlice<UInt8> {
+            netlinkAttributes(b, in: r).first { $0.type == UInt16(NFTA_DATA_VALUE.rawValue) }.map { b[$0.payload] } ?? []
+        }
+        func be32(_ r: Range<Int>) -> UInt32 {
+            r.count >= 4 ? UInt32(b[r.lowerBound]) << 24 | UInt32(b[r.lowerBound + 1]) << 16 | UInt32(b[r.lowerBound + 2]) << 8 | UInt32(b[r.lowerBound + 3]) : 0
+        }
+        for a in netlinkAttributes(b, in: range) {
+            switch a.type {
+            case UInt16(NFTA_SET_ELEM_KEY.rawValue): key = value(a.payload)
+            case UInt16(NFTA_SET_ELEM_KEY_END.rawValue): keyEnd = value(a.payload)
+            case UInt16(NFTA_SET_ELEM_FLAGS.rawValue): flags = be32(a.payload)
+            case UInt16(NFTA_SET_ELEM_USERDATA.rawValue), UInt16(NFTA_SET_ELEM_OBJREF.rawValue): data += b[a.payload]
+            case UInt16(NFTA_SET_ELEM_DATA.rawValue):
+                for d in netlinkAttributes(b, in: a.payload) {
+                    if d.type == UInt16(NFTA_DATA_VALUE.rawValue) { data += b[d.payload] }
+                    guard d.type == UInt16(NFTA_DATA_VERDICT.rawValue) else { continue }
+                    for v in netlinkAttributes(b, in: d.payload) {
+                        if v.type == UInt16(NFTA_VERDICT_CODE.rawValue) { verdict = Int32(bitPattern: be32(v.payload)) }
+                        if v.type == UInt16(NFTA_VERDICT_CHAIN.rawValue) { chain = b[v.payload].prefix { $0 != 0 } }
+                    }
+                }
+            default: break
+            }
+        }
+    }
+}
+
+extension NftExpressions {
+    /// A rule's expressions with each `counter` expression's data dropped: its packet and
+    /// byte values move with traffic and would make every read differ.
+    static func withoutCounterValues(_ list: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        for elem in netlinkAttributes(list, in: 0..<list.count) {
+            let parts = netlinkAttributes(list, in: elem.payload)
+            let name = parts.first { $0.type == UInt16(NFTA_EXPR_NAME.rawValue) }.map { list[$0.payload].prefix { $0 != 0 } }
+            if let name, Array(name) == Array("counter".utf8) {
+                out += Array("counter".utf8) + [0]
+            } else {
+                out += list[elem.payload]
+            }
+        }
+        return out
+    }
+}

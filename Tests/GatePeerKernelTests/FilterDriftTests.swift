@@ -1,0 +1,138 @@
+import Foundation
+import XCTest
+
+/// Edits to table inet gatepeer made outside gatepeer (nft by hand, another tool) are
+/// seen by plan and status and repaired by apply and by the daemon's resync; so are a
+/// staging table left by an interrupted load and grant elements deleted by hand.
+/// (An extension: the lab's servers are FilterLabTests' own.)
+extension FilterLabTests {
+    func nft(_ args: String...) -> Run { inNode("peer", ["nft"] + args) }
+
+    func plan() -> Run { gatepeer("plan", "-c", filterConfig) }
+
+    func applied(file: StaticString = #filePath, line: UInt = #line) {
+        let r = gatepeer("apply", "-c", filterConfig)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr, file: file, line: line)
+    }
+
+    func noChanges(file: StaticString = #filePath, line: UInt = #line) {
+        let p = plan()
+        XCTAssertEqual(p.stdout, "no changes\n", p.stderr, file: file, line: line)
+    }
+
+    /// The issue's example: `nft flush table` leaves the counters and opened everything.
+    func testFlushedTableIsSeenByPlanAndStatusAndRepairedByApply() throws {
+        applied()
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "tcp/22 is denied by policy")
+        XCTAssertEqual(nft("flush", "table", "inet", "gatepeer").status, 0)
+        XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "a flushed table lets the denied destination through")
+
+        let p = plan()
+        XCTAssertEqual(p.status, 0, p.stderr)
+        XCTAssertTrue(p.stdout.contains("~ nftables table inet gatepeer: content differs from what gatepeer loaded"), p.stdout)
+        XCTAssertTrue(p.stdout.contains("chain forward: 0 rules, want 4"), p.stdout)
+        let status = try statusJSON()
+        XCTAssertEqual(status["inSync"] as? Bool, false)
+        XCTAssertEqual((status["filter"] as? [String: Any])?["inSync"] as? Bool, false)
+        XCTAssertTrue(gatepeer("status", "-c", filterConfig).stdout.contains("filter: table inet gatepeer edited outside gatepeer"))
+
+        let a = gatepeer("apply", "-c", filterConfig)
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertTrue(a.stdout.contains("~ nftables table inet gatepeer"), a.stdout)
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "denied again after the repair")
+        XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 443).status, 0, "allowed traffic flows")
+        noChanges()
+        XCTAssertEqual(try statusJSON()["inSync"] as? Bool, true)
+    }
+
+    /// Each kind of edit that keeps the counters: seen by plan, repaired by apply.
+    func testEditsOutsideGatepeerAreSeenAndRepaired() throws {
+        applied()
+        noChanges()
+        func handle(_ chain: String, _ rule: String) -> String {
+            let out = nft("-a", "list", "chain", "inet", "gatepeer", chain).stdout
+            for l in out.split(separator: "\n") where l.contains(rule) {
+                if let r = l.range(of: "# handle ") { return String(l[r.upperBound...]) }
+            }
+            XCTFail("no rule \(rule) in chain \(chain):\n\(out)")
+            return "0"
+        }
+        /// The element of a destination map holding `address`, as nft prints its key.
+        func element(_ map: String, _ address: String) -> String {
+            let out = nft("get", "element", "inet", "gatepeer", map, "{ \(address) }").stdout
+            guard let open = out.range(of: "elements = { ") else { XCTFail(out); return address }
+            return String(out[open.upperBound...].prefix { $0 != ":" && $0 != "}" }).trimmingCharacters(in: .whitespaces)
+        }
+        let edits: [(String, () -> [String])] = [
+            ("delete one rule", { ["delete", "rule", "inet", "gatepeer", "forward", "handle", handle("forward", "ct state established,related accept")] }),
+            ("insert a rule", { ["insert", "rule", "inet", "gatepeer", "outbound", "accept"] }),
+            ("change a chain policy", { ["add", "chain", "inet", "gatepeer", "forward", "{ type filter hook forward priority filter; policy drop; }"] }),
+            ("delete a chain", { ["delete", "chain", "inet", "gatepeer", "mss_clamp"] }),
+            ("flush a small set", { ["flush", "set", "inet", "gatepeer", "backends4"] }),
+            ("delete an element of a destination map", { ["delete", "element", "inet", "gatepeer", "g0_dst4", "{ \(element("g0_dst4", "203.0.113.53")) }"] }),
+            ("add an element by hand", { ["add", "element", "inet", "gatepeer", "groups4", "{ 100.100.0.0/16 : goto g0 }"] }),
+        ]
+        for (what, command) in edits {
+            let args = command()
+            let e = inNode("peer", ["nft"] + args)
+            XCTAssertEqual(e.status, 0, "\(what): nft \(args.joined(separator: " ")): \(e.stderr)")
+            let p = plan()
+            XCTAssertTrue(p.stdout.contains("~ nftables table inet gatepeer: content differs from what gatepeer loaded"), "\(what): \(p.stdout)")
+            XCTAssertEqual(try statusJSON()["inSync"] as? Bool, false, what)
+            applied()
+            let after = plan()
+            XCTAssertEqual(after.stdout, "no changes\n", "\(what): not repaired: \(after.stdout)")
+        }
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.53", 443).status, 0, "rules[3] denies again")
+        XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 443).status, 0)
+    }
+
+    func testStagingTableLeftByAnInterruptedLoadIsRemoved() throws {
+        applied()
+        XCTAssertEqual(nft("add", "table", "inet", "gatepeer_stage", "{ flags dormant; }").status, 0)
+        XCTAssertEqual(nft("add", "chain", "inet", "gatepeer_stage", "forward", "{ type filter hook forward priority filter; policy accept; }").status, 0)
+        let p = plan()
+        XCTAssertEqual(p.stdout, "- nftables table inet gatepeer_stage (left by an interrupted load)\n", p.stderr)
+        applied()
+        XCTAssertFalse(nft("list", "tables").stdout.contains("gatepeer_stage"))
+        noChanges()
+        // down removes it as well, with or without the live table.
+        XCTAssertEqual(nft("add", "table", "inet", "gatepeer_stage", "{ flags dormant; }").status, 0)
+        XCTAssertEqual(gatepeer("down", "-c", filterConfig).status, 0)
+        XCTAssertEqual(nft("list", "tables").stdout.contains("gatepeer"), false, nft("list", "tables").stdout)
+    }
+
+    func testGrantElementDeletedByHandIsPutBack() throws {
+        applied()
+        let g = gatepeer("filter", "grant", "--from", "10.128.0.11", "--to", "203.0.113.10", "--proto", "tcp", "--port", "22", "--for", "1h", "-c", filterConfig)
+        XCTAssertEqual(g.status, 0, g.stderr)
+        XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0)
+        noChanges()
+        XCTAssertEqual(nft("flush", "set", "inet", "gatepeer", "grants4").status, 0)
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0)
+        let p = plan()
+        XCTAssertEqual(p.stdout, "+ nftables element grants4 { 10.128.0.11/32 . 203.0.113.10/32 . 6 . 22 }\n", p.stderr)
+        applied()
+        XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "the grant is back")
+        noChanges()
+        // An element no state file explains is removed.
+        XCTAssertEqual(nft("add", "element", "inet", "gatepeer", "grants4a", "{ 10.128.0.0/16 . 0.0.0.0/0 timeout 1h }").status, 0)
+        let q = plan()
+        XCTAssertEqual(q.stdout, "- nftables element grants4a { 10.128.0.0/16 . 0.0.0.0/0 } (no grant explains it)\n", q.stderr)
+        applied()
+        XCTAssertFalse(nft("list", "set", "inet", "gatepeer", "grants4a").stdout.contains("10.128.0.0/16"))
+        noChanges()
+    }
+
+    func testDaemonResyncRepairsAFlush() throws {
+        let state = stateDir()
+        let log = state.deletingLastPathComponent().appendingPathComponent(state.lastPathComponent + ".log")
+        addTeardownBlock { try? FileManager.default.removeItem(at: log) }
+        background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", filterConfig, "--resync", "1"], log: log)
+        XCTAssertTrue(eventually(15) { self.plan().stdout == "no changes\n" }, "the daemon never converged")
+        XCTAssertEqual(nft("flush", "table", "inet", "gatepeer").status, 0)
+        XCTAssertTrue(eventually(10) { self.plan().stdout == "no changes\n" },
+                      "the daemon did not repair the flush: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0)
+    }
+}
