@@ -120,7 +120,7 @@ extension Plan.Change {
             if let old { return "~ nftables \(what) fingerprint \(old.isEmpty ? "none" : old) -> \(rs.fingerprint)" }
             return "+ nftables \(what) fingerprint \(rs.fingerprint)"
         case .deleteFilter:
-            return "- nftables table inet gatepeer (no filter in config)"
+            return "- nftables table inet gatepeer (no links and no filter in config)"
         case .repairFilter(_, let reason):
             return "~ nftables table inet gatepeer: content differs from what gatepeer loaded (\(reason))"
         case .deleteStaging:

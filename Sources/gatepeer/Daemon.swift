@@ -124,6 +124,7 @@ final class Daemon: @unchecked Sendable {
     }
 
     private func extras() -> [NftElement] {
+        guard config.filter != nil else { return [] }  // no grant sets without a filter
         let ms = nowMs()
         return GrantState.elements(loadGrants(), nowMs: ms) + learned.elements(config, nowMs: ms)
     }

@@ -259,9 +259,9 @@ func run(_ o: Options) -> Exit {
             let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
             let plan = Planner.plan(config: config, observed: observed, dynamic: dynamicElements(config))
             var report = StatusReport(config: config, observed: observed, plan: plan)
-            if let f = config.filter {
+            if plan.ruleset != nil {
                 var elements: [Int: [(IPAddress, PacketCount)]] = [:]
-                if observed.filter != nil {
+                if let f = config.filter, observed.filter != nil {
                     // The maps the kernel holds, sharded or not, whatever this config renders.
                     let counted = (try? kernel.mapElementCounters { IntervalMap.destinationGroup(ofMap: $0) != nil }) ?? [:]
                     for (name, list) in counted {
@@ -357,6 +357,8 @@ func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 /// Milliseconds since the epoch, for element timeouts that end exactly at a deadline.
 /// The grant and learned elements the kernel must hold now, from the state files.
 func dynamicElements(_ config: GatePeerConfig) -> [NftElement] {
+    // Without a filter section the table has no grant sets to put them in.
+    guard config.filter != nil else { return [] }
     let ms = nowMs()
     return GrantState.elements(loadGrants(), nowMs: ms) + loadLearned().elements(config, nowMs: ms)
 }

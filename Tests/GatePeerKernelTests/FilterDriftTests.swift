@@ -135,4 +135,38 @@ extension FilterLabTests {
                       "the daemon did not repair the flush: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0)
     }
+
+    /// Item 2: any host on the underlay could send VXLAN to the peer's outer address and
+    /// be taken for a device. The backend (172.31.0.10, on the peer's underlay) makes its
+    /// own vxlan device toward the peer and pings the peer's inner address: dropped by the
+    /// guard (counted), never learned into the FDB; the configured VPGs still get through.
+    /// With and without a filter section: the guard is there whenever links are.
+    func testOnlyConfiguredPeersReachTheVXLANPort() throws {
+        let add = inNode("backend", ["ip", "link", "add", "rogue10", "type", "vxlan", "id", "10", "dstport", "4789",
+                                     "local", "172.31.0.10", "remote", "172.31.0.254", "dev", "eth0"])
+        XCTAssertEqual(add.status, 0, add.stderr)
+        XCTAssertEqual(inNode("backend", ["ip", "addr", "add", "10.255.255.77/9", "dev", "rogue10"]).status, 0)
+        XCTAssertEqual(inNode("backend", ["ip", "link", "set", "rogue10", "up"]).status, 0)
+        for config in [plainConfig, filterConfig] {
+            let a = gatepeer("apply", "-c", config)
+            XCTAssertEqual(a.status, 0, a.stdout + a.stderr)
+            _ = inNode("peer", ["bridge", "fdb", "flush", "dev", "gp0", "dynamic"])
+            let r = inNode("backend", ["ping", "-c", "2", "-W", "2", "-I", "rogue10", "10.255.255.254"])
+            XCTAssertNotEqual(r.status, 0, "\(config): a host that is no configured peer reached the peer through VXLAN")
+            let fdb = inNode("peer", ["bridge", "fdb", "show", "dev", "gp0"]).stdout
+            XCTAssertFalse(fdb.contains("dst 172.31.0.10 "), "\(config): learned an FDB entry toward a non-peer:\n\(fdb)")
+            let status = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(gatepeer("status", "--json", "-c", config).stdout.utf8)) as? [String: Any])
+            let guards = try XCTUnwrap((status["filter"] as? [String: Any])?["vxlanGuard"] as? [[String: Any]], "\(status)")
+            XCTAssertEqual(guards.first?["link"] as? String, "gp0")
+            XCTAssertGreaterThanOrEqual(guards.first?["droppedPackets"] as? Int ?? 0, 2, "\(guards)")
+            XCTAssertTrue(gatepeer("status", "-c", config).stdout.contains("vxlan guard gp0: "), "text status names the link's drops")
+            // The configured VPGs still carry traffic.
+            XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0, config)
+            XCTAssertEqual(ping(from: "backend", "10.129.3.7").status, 0, config)
+            XCTAssertEqual(plan().status, 0)
+        }
+        // down removes the table with the guard.
+        XCTAssertEqual(gatepeer("down", "-c", plainConfig).status, 0)
+        XCTAssertFalse(nft("list", "tables").stdout.contains("gatepeer"))
+    }
 }
