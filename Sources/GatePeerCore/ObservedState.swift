@@ -178,6 +178,9 @@ public struct ObservedFilter: Equatable, Sendable {
     public var loadedContent: String?
     /// The table's content as read back now (nil when it was not read).
     public var content: FilterContent?
+    /// The destination maps hold exactly what gatepeer's load or delta of this
+    /// fingerprint sent, and nothing was committed since (their elements were not read).
+    public var mapsAsLoaded: String?
     public init(fingerprint: String?, skeleton: String? = nil, counters: [String: PacketCount],
                 loadedContent: String? = nil, content: FilterContent? = nil) {
         self.fingerprint = fingerprint

@@ -236,7 +236,7 @@ public enum Planner {
             if have != n.rules { why.append("chain \(name): \(have) rule\(have == 1 ? "" : "s"), want \(n.rules)") }
         }
         for name in c.rules.keys.sorted() where want[name] == nil { why.append("chain \(name) is not gatepeer's") }
-        for m in rs.maps {
+        for m in rs.maps where o.mapsAsLoaded != rs.fingerprint {
             let want = m.elementDigest, have = c.elements[m.name] ?? FilterContent.SetElements()
             if have == want { continue }
             why.append("map \(m.name): " + (have.count == want.count ? "elements differ" : "\(have.count) elements, want \(want.count)"))

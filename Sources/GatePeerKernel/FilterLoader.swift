@@ -56,7 +56,8 @@ extension Kernel {
             b.counter(table: NftRuleset.table, name: "fp_\(rs.fingerprint)")
             b.finish()
             // Refused (the kernel does not hold what the cache says, say): load in full.
-            if try nf.send(b).isEmpty {
+            let delta = try ownCommit(nf, update: { $0?.loaded(rs) }) { try nf.send(b) }
+            if delta.isEmpty {
                 cache?.store(LoadedMaps(fingerprint: rs.fingerprint, maps: rs.maps))
                 return []
             }
@@ -70,7 +71,8 @@ extension Kernel {
             let staged = try readTable(nf, NftRuleset.stagingTable, staging: true)
             // What the live copy must read back as (Planner.contentDrift compares), kept in
             // the table itself and committed with it.
-            let digest = Kernel.content(of: staged).digest(excluding: Set(rs.maps.map(\.name)))
+            let content = Kernel.content(of: staged)
+            let digest = content.digest(excluding: Set(rs.maps.map(\.name)))
             var b = NftBatch(firstSequence: nf.takeSequence())
             let live = NftRuleset.table
             if observed != nil {
@@ -107,7 +109,8 @@ extension Kernel {
             b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: NftRuleset.stagingTable)
             b.end()
             b.finish()
-            failures = try nf.send(b)
+            let read = filterReadCache.map { FilterReadCache.Entry(key: $0.key, generation: 0, content: content, mapsAsLoaded: nil) }
+            failures = try ownCommit(nf, update: { _ in read?.loaded(rs) }) { try nf.send(b) }
         } catch {
             dropStaging(nf)
             throw error
@@ -160,37 +163,48 @@ extension Kernel {
     /// A table's objects, sets (with their elements), chains and rules. `staging`: the
     /// staging table, whose copy must not hold anonymous sets (refused); the live table
     /// is read as it is, whatever someone added to it.
-    func readTable(_ nf: NetlinkSocket, _ stage: String, staging: Bool) throws -> Staged {
+    func readTable(_ nf: NetlinkSocket, _ table: String, staging: Bool) throws -> Staged {
         var s = Staged()
-        func dump(_ get: nf_tables_msg_types, _ reply: nf_tables_msg_types, kind: String, tableAttr: Int?, nameAttr: UInt16,
-                  extra: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in }) throws -> [NftObject] {
-            try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(get.rawValue), family: NftBatch.family,
-                        headerSize: MemoryLayout<nfgenmsg>.size, what: "staging \(kind)s", attributes: { nlh in
-                if let t = tableAttr { nlh.putString(t, stage) }
-                extra(nlh)
-            }, parse: { m in
-                guard Int(m.pointee.nlmsg_type) & 0xff == Int(reply.rawValue) else { return nil }
-                let o = NftObject(m, kind: kind, nameType: nameAttr)
-                // Every *_TABLE attribute is type 1; dumps without a table filter list all tables.
-                guard let t = o.attributes.first(where: { $0.0 == 1 })?.1, String(decoding: t.prefix { $0 != 0 }, as: UTF8.self) == stage else { return nil }
-                return o
-            })
-        }
-        s.objects = try dump(NFT_MSG_GETOBJ, NFT_MSG_NEWOBJ, kind: "counter", tableAttr: Int(NFTA_OBJ_TABLE.rawValue), nameAttr: UInt16(NFTA_OBJ_NAME.rawValue))
-        s.sets = try dump(NFT_MSG_GETSET, NFT_MSG_NEWSET, kind: "set", tableAttr: Int(NFTA_SET_TABLE.rawValue), nameAttr: UInt16(NFTA_SET_NAME.rawValue))
-        s.chains = try dump(NFT_MSG_GETCHAIN, NFT_MSG_NEWCHAIN, kind: "chain", tableAttr: nil, nameAttr: UInt16(NFTA_CHAIN_NAME.rawValue))
-        s.rules = try dump(NFT_MSG_GETRULE, NFT_MSG_NEWRULE, kind: "rule in chain", tableAttr: Int(NFTA_RULE_TABLE.rawValue), nameAttr: UInt16(NFTA_RULE_CHAIN.rawValue))
+        s.objects = try dumpObjects(nf, table)
+        s.sets = try dumpKind(nf, table, NFT_MSG_GETSET, NFT_MSG_NEWSET, kind: "set", tableAttr: Int(NFTA_SET_TABLE.rawValue), nameAttr: UInt16(NFTA_SET_NAME.rawValue))
+        s.chains = try dumpKind(nf, table, NFT_MSG_GETCHAIN, NFT_MSG_NEWCHAIN, kind: "chain", tableAttr: nil, nameAttr: UInt16(NFTA_CHAIN_NAME.rawValue))
+        s.rules = try dumpKind(nf, table, NFT_MSG_GETRULE, NFT_MSG_NEWRULE, kind: "rule in chain", tableAttr: Int(NFTA_RULE_TABLE.rawValue), nameAttr: UInt16(NFTA_RULE_CHAIN.rawValue))
         for set in s.sets {
             // Anonymous sets get kernel-chosen names and are bound by id; the renderer
             // only makes named ones, and a copy of an anonymous one would be wrong.
             if staging, let flags = set.u32(UInt16(NFTA_SET_FLAGS.rawValue)), flags & UInt32(NFT_SET_ANONYMOUS.rawValue) != 0 {
                 throw KernelError(object: "staging set \(set.name)", errno: EINVAL, kernelMessage: "anonymous sets cannot be copied; render named sets")
             }
-            s.elements += try dump(NFT_MSG_GETSETELEM, NFT_MSG_NEWSETELEM, kind: "elements of set", tableAttr: Int(NFTA_SET_ELEM_LIST_TABLE.rawValue),
-                                   nameAttr: UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), extra: { $0.putString(Int(NFTA_SET_ELEM_LIST_SET.rawValue), set.name) })
-                .filter { $0.attributes.contains { $0.0 == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) } }
+            s.elements += try dumpElements(nf, table, set: set.name)
         }
         return s
+    }
+
+    func dumpObjects(_ nf: NetlinkSocket, _ table: String) throws -> [NftObject] {
+        try dumpKind(nf, table, NFT_MSG_GETOBJ, NFT_MSG_NEWOBJ, kind: "counter", tableAttr: Int(NFTA_OBJ_TABLE.rawValue), nameAttr: UInt16(NFTA_OBJ_NAME.rawValue))
+    }
+
+    /// The element messages of one set (each NFTA_SET_ELEM_LIST_ELEMENTS holds many).
+    func dumpElements(_ nf: NetlinkSocket, _ table: String, set: String) throws -> [NftObject] {
+        try dumpKind(nf, table, NFT_MSG_GETSETELEM, NFT_MSG_NEWSETELEM, kind: "elements of set", tableAttr: Int(NFTA_SET_ELEM_LIST_TABLE.rawValue),
+                     nameAttr: UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), extra: { $0.putString(Int(NFTA_SET_ELEM_LIST_SET.rawValue), set) })
+            .filter { $0.attributes.contains { $0.0 == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) } }
+    }
+
+    /// One nf_tables dump of `table`'s objects of one kind, as raw attributes.
+    private func dumpKind(_ nf: NetlinkSocket, _ table: String, _ get: nf_tables_msg_types, _ reply: nf_tables_msg_types, kind: String,
+                          tableAttr: Int?, nameAttr: UInt16, extra: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in }) throws -> [NftObject] {
+        try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(get.rawValue), family: NftBatch.family,
+                    headerSize: MemoryLayout<nfgenmsg>.size, what: "\(table) \(kind)s", attributes: { nlh in
+            if let t = tableAttr { nlh.putString(t, table) }
+            extra(nlh)
+        }, parse: { m in
+            guard Int(m.pointee.nlmsg_type) & 0xff == Int(reply.rawValue) else { return nil }
+            let o = NftObject(m, kind: kind, nameType: nameAttr)
+            // Every *_TABLE attribute is type 1; dumps without a table filter list all tables.
+            guard let t = o.attributes.first(where: { $0.0 == 1 })?.1, String(decoding: t.prefix { $0 != 0 }, as: UTF8.self) == table else { return nil }
+            return o
+        })
     }
 }
 

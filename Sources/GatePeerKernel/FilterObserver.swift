@@ -19,8 +19,12 @@ extension Kernel {
     static let elementListKeep = attrs(NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_ELEMENTS)
 
     /// Table inet gatepeer (nil when absent) and whether a staging table was left behind.
+    /// The content is read in full only when the namespace's nf_tables generation moved
+    /// since gatepeer last loaded or read it (FilterReadCache); otherwise only the
+    /// counters and the sets with timeouts are dumped.
     public func observeFilterTables() throws -> (filter: ObservedFilter?, staging: Bool) {
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
+        let generation = try? Kernel.generation(nf)
         let tables = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETTABLE.rawValue), family: NftBatch.family,
                                  headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables tables", parse: { m -> String? in
             guard Int(m.pointee.nlmsg_type) & 0xff == Int(NFT_MSG_NEWTABLE.rawValue) else { return nil }
@@ -28,14 +32,31 @@ extension Kernel {
         })
         let staging = tables.contains(NftRuleset.stagingTable)
         guard tables.contains(NftRuleset.table) else { return (nil, staging) }
-        let dumped: Staged
+        var dumped = Staged()
+        var f = ObservedFilter(fingerprint: nil, counters: [:])
         do {
-            dumped = try readTable(nf, NftRuleset.table, staging: false)
+            if let cache = filterReadCache, let g = generation, let e = cache.load(), e.key == cache.key, e.generation == g {
+                // Nothing was committed since: the table is what was recorded, but for
+                // the elements of sets with timeouts (they expire without a commit).
+                dumped.objects = try dumpObjects(nf, NftRuleset.table)
+                var content = e.content
+                for set in content.dynamic.keys {
+                    dumped.elements += try dumpElements(nf, NftRuleset.table, set: set)
+                }
+                content.dynamic = Kernel.content(of: dumped, dynamicSets: Set(content.dynamic.keys)).dynamic
+                f.content = content
+                f.mapsAsLoaded = e.mapsAsLoaded
+            } else {
+                dumped = try readTable(nf, NftRuleset.table, staging: false)
+                f.content = Kernel.content(of: dumped)
+                if let cache = filterReadCache, let g = generation, let content = f.content, (try? Kernel.generation(nf)) == g {
+                    cache.store(FilterReadCache.Entry(key: cache.key, generation: g, content: content, mapsAsLoaded: nil))
+                }
+            }
         } catch let e as KernelError where e.errno == ENOENT {
             return (nil, staging)  // deleted between the two dumps
         }
         var counters: [String: PacketCount] = [:]
-        var f = ObservedFilter(fingerprint: nil, counters: [:], content: Kernel.content(of: dumped))
         for o in dumped.objects where o.u32(UInt16(NFTA_OBJ_TYPE.rawValue)) == Kernel.counterType {
             if let v = Kernel.metadata(o.name, "fp_") { f.fingerprint = v; continue }
             if let v = Kernel.metadata(o.name, "fs_") { f.skeleton = v; continue }
@@ -54,6 +75,43 @@ extension Kernel {
     /// Named counters and content of table inet gatepeer; nil when the table is absent.
     public func observeFilter() throws -> ObservedFilter? { try observeFilterTables().filter }
 
+    /// The namespace's nf_tables generation (NFTA_GEN_ID): every commit, by anyone, moves it.
+    static func generation(_ nf: NetlinkSocket) throws -> UInt32 {
+        let ids = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETGEN.rawValue), family: UInt8(AF_UNSPEC),
+                              headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables generation", single: true, parse: { m -> UInt32? in
+            guard Int(m.pointee.nlmsg_type) & 0xff == Int(NFT_MSG_NEWGEN.rawValue) else { return nil }
+            return NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size).u32(UInt16(NFTA_GEN_ID.rawValue)).map { UInt32(bigEndian: $0) }
+        })
+        guard let id = ids.first else { throw KernelError(object: "nftables generation", errno: ENODATA) }
+        return id
+    }
+
+    /// Runs one of gatepeer's own nf_tables transactions and keeps the read cache true:
+    /// when the generation moved by exactly one (this commit, nobody else's), `update`
+    /// turns the entry that was valid before (nil if none) into the one valid after; when
+    /// it did not move (refused), the cache stays; otherwise it goes.
+    func ownCommit(_ nf: NetlinkSocket, update: (FilterReadCache.Entry?) -> FilterReadCache.Entry?,
+                   _ send: () throws -> [KernelError]) throws -> [KernelError] {
+        guard let cache = filterReadCache else { return try send() }
+        let before = try? Kernel.generation(nf)
+        let failures = try send()
+        let after = try? Kernel.generation(nf)
+        guard let b = before, let a = after, a != b else { return failures }
+        let valid = cache.load().flatMap { $0.key == cache.key && $0.generation == b ? $0 : nil }
+        // The kernel skips generation 0 when it wraps.
+        if failures.isEmpty, a == (b &+ 1 == 0 ? 1 : b &+ 1), var e = update(valid) {
+            e.generation = a
+            cache.store(e)
+        } else {
+            cache.remove()
+        }
+        return failures
+    }
+
+    func ownCommit(_ nf: NetlinkSocket, _ send: () throws -> [KernelError]) throws -> [KernelError] {
+        try ownCommit(nf, update: { $0 }, send)
+    }
+
     /// The value of a metadata counter's name (fp_<hex>, fs_<hex>, fk_<hex>).
     static func metadata(_ name: String, _ prefix: String) -> String? {
         name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : nil
@@ -68,7 +126,9 @@ extension Kernel {
     /// fp_, and fk_ cannot hold its own digest); chains and sets sorted by name; rules in
     /// chain order, a `counter` expression's values left out. Elements are hashed one by
     /// one and summed per set (dump order differs between tables).
-    static func content(of t: Staged) -> FilterContent {
+    /// `dynamicSets`: the sets with timeouts when `t` holds only their elements (a read
+    /// that found the generation unchanged); nil: from the sets' flags.
+    static func content(of t: Staged, dynamicSets known: Set<String>? = nil) -> FilterContent {
         var s: [UInt8] = []
         func put(_ tag: UInt8, _ o: NftObject, _ keep: Set<UInt16>, rule: Bool = false) {
             s.append(tag)
@@ -85,7 +145,7 @@ extension Kernel {
             if isCounter && ["fp_", "fs_", "fk_"].contains(where: { o.name.hasPrefix($0) }) { continue }
             put(1, o, isCounter ? attrs(NFTA_OBJ_NAME, NFTA_OBJ_TYPE) : objectKeep)
         }
-        var dynamicSets = Set<String>()
+        var dynamicSets = known ?? Set<String>()
         for o in t.sets.sorted(by: { $0.name < $1.name }) {
             put(2, o, setKeep)
             if let flags = o.u32(UInt16(NFTA_SET_FLAGS.rawValue)), flags & UInt32(NFT_SET_TIMEOUT.rawValue) != 0 { dynamicSets.insert(o.name) }
@@ -176,4 +236,78 @@ extension NftExpressions {
         }
         return out
     }
+}
+
+/// What gatepeer last loaded into or read from table inet gatepeer (FilterContent, the
+/// elements of sets with timeouts left out), with the nf_tables generation it was true
+/// at, in the state directory. Every commit in a network namespace moves its generation
+/// (NFT_MSG_GETGEN), so while the generation is the recorded one the table holds exactly
+/// that: a no-op plan then dumps only the counters and the sets with timeouts, not the
+/// 200,000 elements of a 100,000-rule policy. Best effort: without it, or when anything
+/// else committed, the table is read in full (and the read recorded).
+public final class FilterReadCache {
+    public let path: String
+    /// Boot and network namespace: generations of other namespaces or boots say nothing.
+    let key: String
+
+    public init(directory: String) {
+        path = directory + "/filter-read.txt"
+        let boot = Sysctl.read(SysctlKey("kernel", "random", "boot_id")) ?? "-"
+        var st = stat()
+        key = boot + "/" + (stat("/proc/self/ns/net", &st) == 0 ? String(st.st_ino) : "-")
+    }
+
+    struct Entry {
+        var key: String
+        var generation: UInt32
+        /// Structure, fixed sets' element digests, rules per chain; the names of the sets
+        /// with timeouts (their elements are read every time).
+        var content: FilterContent
+        /// The destination maps hold exactly what the load or delta of this fingerprint
+        /// sent (their element digests are then not kept).
+        var mapsAsLoaded: String?
+
+        /// After a full load or a delta of `rs`.
+        func loaded(_ rs: NftRuleset) -> Entry {
+            var e = self
+            for m in rs.maps { e.content.elements[m.name] = nil }
+            e.mapsAsLoaded = rs.fingerprint
+            return e
+        }
+    }
+
+    func load() -> Entry? {
+        guard let bytes = Files.readAll(path) else { return nil }
+        var key: String?, gen: UInt32?, structure: String?, maps: String?
+        var rules: [String: Int] = [:], elements: [String: FilterContent.SetElements] = [:], dynamic: [String: [ObservedElement]] = [:]
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: " ").map(String.init)
+            switch (f.first, f.count) {
+            case ("key", 2): key = f[1]
+            case ("generation", 2): gen = UInt32(f[1])
+            case ("maps", 2): maps = f[1] == "-" ? nil : f[1]
+            case ("structure", 2): structure = f[1]
+            case ("chain", 3): rules[f[1]] = Int(f[2])
+            case ("set", 4): elements[f[1]] = UInt64(f[2], radix: 16).flatMap { d in Int(f[3]).map { FilterContent.SetElements(digest: d, count: $0) } }
+            case ("dynamic", 2): dynamic[f[1]] = []
+            default: return nil
+            }
+        }
+        guard let key, let gen, let structure else { return nil }
+        return Entry(key: key, generation: gen, content: FilterContent(structure: structure, elements: elements, rules: rules, dynamic: dynamic), mapsAsLoaded: maps)
+    }
+
+    /// Written to a 0600 temporary and renamed over, not synced: a lost or stale copy
+    /// costs one full read (its generation no longer matches).
+    func store(_ e: Entry) {
+        var out = ["key \(e.key)", "generation \(e.generation)", "maps \(e.mapsAsLoaded ?? "-")", "structure \(e.content.structure)"]
+        out += e.content.rules.sorted { $0.key < $1.key }.map { "chain \($0.key) \($0.value)" }
+        out += e.content.elements.sorted { $0.key < $1.key }.map { "set \($0.key) \(String($0.value.digest, radix: 16)) \($0.value.count)" }
+        out += e.content.dynamic.keys.sorted().map { "dynamic \($0)" }
+        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        if !dir.isEmpty { mkdir(dir, 0o700) }
+        _ = Files.replace(path, with: Array((out.joined(separator: "\n") + "\n").utf8), mode: 0o600, sync: false)
+    }
+
+    func remove() { unlink(path) }
 }

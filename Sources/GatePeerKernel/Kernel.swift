@@ -18,6 +18,11 @@ public final class Kernel {
         }
     }
 
+    /// What gatepeer last read or loaded of table inet gatepeer, valid while the
+    /// namespace's nf_tables generation stays put (see FilterReadCache); nil: always read
+    /// the whole table.
+    public var filterReadCache: FilterReadCache?
+
     public init() throws {
         socket = try NetlinkSocket()
     }
@@ -78,7 +83,8 @@ public final class Kernel {
         b.elements(table: NftRuleset.table, delete, add: false)
         b.elements(table: NftRuleset.table, add, add: true)
         b.finish()
-        return try nf.send(b)
+        // Only sets with timeouts change: what the read cache holds stays true.
+        return try ownCommit(nf) { try nf.send(b) }
     }
 
     /// Per-element counters of interval maps (per-rule counts for prefix rules): for each

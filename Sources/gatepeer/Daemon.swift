@@ -26,6 +26,7 @@ final class Daemon: @unchecked Sendable {
         self.config = config
         self.resync = resync
         kernel = try Kernel()
+        kernel.filterReadCache = FilterReadCache(directory: stateDirectory())
         learned = loadLearned()
     }
 

@@ -180,7 +180,11 @@ func loadConfig(_ path: String) -> GatePeerConfig {
 }
 
 func openKernel() -> Kernel {
-    do { return try Kernel() } catch {
+    do {
+        let k = try Kernel()
+        k.filterReadCache = FilterReadCache(directory: stateDirectory())
+        return k
+    } catch {
         stderr("gatepeer: \(error)")
         exit(Exit.runtime.rawValue)
     }

@@ -43,6 +43,12 @@ extension FilterLabTests {
         XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 443).status, 0, "allowed traffic flows")
         noChanges()
         XCTAssertEqual(try statusJSON()["inSync"] as? Bool, true)
+        // Plans after gatepeer's own load use what it recorded (the nf_tables generation did
+        // not move); a commit by anyone else, even one that changes nothing, makes the next
+        // plan read the whole table back, and that read agrees with the load too.
+        XCTAssertEqual(inNode("peer", ["nft", "-f", "-"], stdin: "table inet gpother {}\ndelete table inet gpother\n").status, 0)
+        noChanges()
+        noChanges()
     }
 
     /// Each kind of edit that keeps the counters: seen by plan, repaired by apply.
