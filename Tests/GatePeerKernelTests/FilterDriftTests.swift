@@ -175,4 +175,29 @@ extension FilterLabTests {
         XCTAssertEqual(gatepeer("down", "-c", plainConfig).status, 0)
         XCTAssertFalse(nft("list", "tables").stdout.contains("gatepeer"))
     }
+
+    /// A full load is one transaction: a denied destination probed without pause while
+    /// the table is reloaded again and again never answers. (ICMP to 203.0.113.53 is
+    /// denied by rules[3] in both policies; each apply changes the skeleton, so each is
+    /// a full load, not a delta.)
+    func testNoWindowWhileTheTableReloads() throws {
+        let a = writeConfig(try policy(ports: [443, 993, 31314])), b = writeConfig(try policy(ports: [443, 993]))
+        XCTAssertEqual(gatepeer("apply", "-c", a).status, 0)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-probe-\(prefix).txt")
+        addTeardownBlock { try? FileManager.default.removeItem(at: log) }
+        let probe = background("dev1", ["ping", "-n", "-i", "0.005", "-W", "1", "-w", "6", "203.0.113.53"], log: log)
+        var reloads = 0
+        for k in 0..<8 {
+            let r = gatepeer("apply", "-c", k % 2 == 0 ? b : a)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            if r.stdout.contains("~ nftables table inet gatepeer") { reloads += 1 }
+        }
+        probe.waitUntilExit()
+        let out = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        XCTAssertEqual(reloads, 8, "every apply reloads the table")
+        let summary = out.split(separator: "\n").first { $0.contains("packets transmitted") }.map(String.init) ?? ""
+        let sent = Int(summary.split(separator: " ").first ?? "") ?? 0
+        XCTAssertGreaterThan(sent, 100, "the probe ran through the reloads: \(summary)")
+        XCTAssertTrue(summary.contains(" 0 received"), "a denied destination answered during a reload: \(summary)")
+    }
 }
