@@ -166,16 +166,23 @@ extension Kernel {
         for m in t.elements {
             let set = m.name
             guard let list = m.attributes.first(where: { $0.0 == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) })?.1 else { continue }
-            for item in netlinkAttributes(list, in: 0..<list.count) {
-                let e = ElementFields(list, item.payload)
-                if dynamicSets.contains(set) {
-                    dynamic[set, default: []].append(ObservedElement(set: set, key: Array(e.key), keyEnd: Array(e.keyEnd),
-                                                                    gotoChain: e.verdict == NftElementHash.gotoCode ? String(decoding: e.chain, as: UTF8.self) : nil))
-                } else {
-                    elements[set, default: FilterContent.SetElements()].add(
-                        NftElementHash.of(key: e.key, keyEnd: e.keyEnd, flags: e.flags, verdict: e.verdict, chain: e.chain, data: Array(e.data)))
+            if dynamicSets.contains(set) {
+                forEachNetlinkAttribute(list, in: 0..<list.count) { _, _, item in
+                    let e = ElementFields(list, item)
+                    dynamic[set, default: []].append(ObservedElement(set: set, key: Array(list[e.key]), keyEnd: Array(list[e.keyEnd]),
+                                                                    gotoChain: e.verdict == NftElementHash.gotoCode ? String(decoding: list[e.chain], as: UTF8.self) : nil))
+                }
+                continue
+            }
+            var digest = elements[set, default: FilterContent.SetElements()]
+            list.withUnsafeBufferPointer { p in
+                forEachNetlinkAttribute(list, in: 0..<list.count) { _, _, item in
+                    let e = ElementFields(list, item)
+                    digest.add(NftElementHash.of(key: p[e.key], keyEnd: p[e.keyEnd], flags: e.flags, verdict: e.verdict, chain: p[e.chain],
+                                                 data: e.data.isEmpty ? [] : Array(p[e.data.first!]) + Array(p[e.data.last!])))
                 }
             }
+            elements[set] = digest
         }
         return FilterContent(structure: NftRenderer.hex(fnv1a64(s)), elements: elements, rules: rules, dynamic: dynamic)
     }
@@ -185,38 +192,42 @@ extension Kernel {
 /// end, flags, verdict (code and chain) or data value, user data; timeouts, expirations
 /// and per-element counters are left out (they run).
 struct ElementFields {
-    var key: ArraySlice<UInt8> = []
-    var keyEnd: ArraySlice<UInt8> = []
+    /// Payload ranges in the dumped buffer (empty when absent).
+    var key = 0..<0, keyEnd = 0..<0, chain = 0..<0
+    /// User data and data value ranges; empty for the destination maps' elements.
+    var data: [Range<Int>] = []
     var flags: UInt32 = 0
     var verdict: Int32? = nil
-    var chain: ArraySlice<UInt8> = []
-    var data: ArraySlice<UInt8> = []
 
     init(_ b: [UInt8], _ range: Range<Int>) {
-        func value(_ r: Range<Int>) -> ArraySlice<UInt8> {
-            netlinkAttributes(b, in: r).first { $0.type == UInt16(NFTA_DATA_VALUE.rawValue) }.map { b[$0.payload] } ?? []
+        var userdata = 0..<0, value = 0..<0
+        func dataValue(_ r: Range<Int>) -> Range<Int> {
+            var v = 0..<0
+            forEachNetlinkAttribute(b, in: r) { t, _, p in if t == UInt16(NFTA_DATA_VALUE.rawValue) { v = p } }
+            return v
         }
         func be32(_ r: Range<Int>) -> UInt32 {
             r.count >= 4 ? UInt32(b[r.lowerBound]) << 24 | UInt32(b[r.lowerBound + 1]) << 16 | UInt32(b[r.lowerBound + 2]) << 8 | UInt32(b[r.lowerBound + 3]) : 0
         }
-        for a in netlinkAttributes(b, in: range) {
-            switch a.type {
-            case UInt16(NFTA_SET_ELEM_KEY.rawValue): key = value(a.payload)
-            case UInt16(NFTA_SET_ELEM_KEY_END.rawValue): keyEnd = value(a.payload)
-            case UInt16(NFTA_SET_ELEM_FLAGS.rawValue): flags = be32(a.payload)
-            case UInt16(NFTA_SET_ELEM_USERDATA.rawValue), UInt16(NFTA_SET_ELEM_OBJREF.rawValue): data += b[a.payload]
+        forEachNetlinkAttribute(b, in: range) { type, _, payload in
+            switch type {
+            case UInt16(NFTA_SET_ELEM_KEY.rawValue): key = dataValue(payload)
+            case UInt16(NFTA_SET_ELEM_KEY_END.rawValue): keyEnd = dataValue(payload)
+            case UInt16(NFTA_SET_ELEM_FLAGS.rawValue): flags = be32(payload)
+            case UInt16(NFTA_SET_ELEM_USERDATA.rawValue), UInt16(NFTA_SET_ELEM_OBJREF.rawValue): userdata = payload
             case UInt16(NFTA_SET_ELEM_DATA.rawValue):
-                for d in netlinkAttributes(b, in: a.payload) {
-                    if d.type == UInt16(NFTA_DATA_VALUE.rawValue) { data += b[d.payload] }
-                    guard d.type == UInt16(NFTA_DATA_VERDICT.rawValue) else { continue }
-                    for v in netlinkAttributes(b, in: d.payload) {
-                        if v.type == UInt16(NFTA_VERDICT_CODE.rawValue) { verdict = Int32(bitPattern: be32(v.payload)) }
-                        if v.type == UInt16(NFTA_VERDICT_CHAIN.rawValue) { chain = b[v.payload].prefix { $0 != 0 } }
+                forEachNetlinkAttribute(b, in: payload) { t, _, d in
+                    if t == UInt16(NFTA_DATA_VALUE.rawValue) { value = d }
+                    guard t == UInt16(NFTA_DATA_VERDICT.rawValue) else { return }
+                    forEachNetlinkAttribute(b, in: d) { vt, _, v in
+                        if vt == UInt16(NFTA_VERDICT_CODE.rawValue) { verdict = Int32(bitPattern: be32(v)) }
+                        if vt == UInt16(NFTA_VERDICT_CHAIN.rawValue) { chain = v.lowerBound..<(b[v].firstIndex(of: 0) ?? v.upperBound) }
                     }
                 }
             default: break
             }
         }
+        if !userdata.isEmpty || !value.isEmpty { data = [userdata, value] }
     }
 }
 
