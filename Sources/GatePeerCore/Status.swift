@@ -129,6 +129,8 @@ public struct FilterStatus: Sendable {
 
     public var present: Bool
     public var inSync: Bool
+    /// The config has a filter section (outbound policy, NAT, inbound guard).
+    public var policy: Bool
     /// Why the table's content is not what gatepeer loaded (Plan.Change.repairFilter).
     public var edited: String?
     /// Per link (config order): VXLAN packets the guard dropped because their source is
@@ -144,6 +146,7 @@ public struct FilterStatus: Sendable {
     public init(config: GatePeerConfig, observed: ObservedState, ruleset: NftRuleset?, elements: [Int: [(IPAddress, PacketCount)]],
                 pending: [Plan.Change] = []) {
         present = observed.filter != nil
+        policy = config.filter != nil
         inSync = ruleset?.fingerprint == observed.filter?.fingerprint && !pending.contains { $0.object == "nftables" }
         edited = pending.lazy.compactMap { c -> String? in if case .repairFilter(_, let r) = c { return r } else { return nil } }.first
         let counters = observed.filter?.counters ?? [:]
@@ -180,7 +183,8 @@ public struct FilterStatus: Sendable {
     public var text: String {
         let state = !present ? "absent" : edited.map { "edited outside gatepeer (\($0))" } ?? (inSync ? "in sync" : "differs from the config")
         var out = ["filter: table inet gatepeer \(state)"]
-        out.append("  " + verdicts.map { "\($0.0) \($0.1.packets) packets" }.joined(separator: ", "))
+        // Without a filter section the table holds only the VXLAN guard: no verdicts.
+        if policy { out.append("  " + verdicts.map { "\($0.0) \($0.1.packets) packets" }.joined(separator: ", ")) }
         for g in vxlanGuard { out.append("  vxlan guard \(g.link): \(g.dropped.packets) packets from non-peers dropped") }
         for r in rules { out.append("  \(r.count.packets) packets \(r.count.bytes) bytes  \(r.path): \(r.summary)") }
         return out.joined(separator: "\n")

@@ -303,7 +303,7 @@ func runFilter(_ o: Options) -> Exit {
         // MTUs come from the underlay when the config leaves them out: read it if we can.
         let observed = (try? Kernel().observe(sysctls: [])) ?? ObservedState()
         guard let rs = NftRenderer.render(config, mtus: Planner.linkMTUs(config, observed)) else {
-            stderr("gatepeer: \(o.configPath) has no filter section; gatepeer keeps no nftables table")
+            stderr("gatepeer: \(o.configPath) has no links and no filter section; gatepeer keeps no nftables table")
             return .ok
         }
         print(rs.fullText, terminator: "")
