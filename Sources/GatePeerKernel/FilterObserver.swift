@@ -56,8 +56,14 @@ extension Kernel {
         } catch let e as KernelError where e.errno == ENOENT {
             return (nil, staging)  // deleted between the two dumps
         }
+        Kernel.readCounters(dumped.objects, into: &f)
+        return (f, staging)
+    }
+
+    /// The fingerprints and counters of `objects` (an object dump of our table).
+    static func readCounters(_ objects: [NftObject], into f: inout ObservedFilter) {
         var counters: [String: PacketCount] = [:]
-        for o in dumped.objects where o.u32(UInt16(NFTA_OBJ_TYPE.rawValue)) == Kernel.counterType {
+        for o in objects where o.u32(UInt16(NFTA_OBJ_TYPE.rawValue)) == Kernel.counterType {
             if let v = Kernel.metadata(o.name, "fp_") { f.fingerprint = v; continue }
             if let v = Kernel.metadata(o.name, "fs_") { f.skeleton = v; continue }
             if let v = Kernel.metadata(o.name, "fk_") { f.loadedContent = v; continue }
@@ -69,11 +75,20 @@ extension Kernel {
             counters[o.name] = PacketCount(packets: be64(NFTA_COUNTER_PACKETS), bytes: be64(NFTA_COUNTER_BYTES))
         }
         f.counters = counters
-        return (f, staging)
     }
 
-    /// Named counters and content of table inet gatepeer; nil when the table is absent.
-    public func observeFilter() throws -> ObservedFilter? { try observeFilterTables().filter }
+    /// Named counters of table inet gatepeer (fingerprints included), content not read;
+    /// nil when the table is absent. One object dump: what a grant needs to know.
+    public func observeFilter() throws -> ObservedFilter? {
+        let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
+        let objects: [NftObject]
+        do { objects = try dumpObjects(nf, NftRuleset.table) } catch let e as KernelError where e.errno == ENOENT { return nil }
+        // Our table always holds counters; none means no table.
+        if objects.isEmpty { return nil }
+        var f = ObservedFilter(fingerprint: nil, counters: [:])
+        Kernel.readCounters(objects, into: &f)
+        return f
+    }
 
     /// The namespace's nf_tables generation (NFTA_GEN_ID): every commit, by anyone, moves it.
     static func generation(_ nf: NetlinkSocket) throws -> UInt32 {
