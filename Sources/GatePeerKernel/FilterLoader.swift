@@ -41,7 +41,8 @@ extension Kernel {
     func loadFilter(_ rs: NftRuleset, observed: ObservedFilter?, extras: [NftElement], cache: MapCache?, full: Bool = false) throws -> [KernelError] {
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
         if !full, let o = observed, o.skeleton == rs.skeletonFingerprint, let old = o.fingerprint,
-           let previous = cache?.load(), previous.fingerprint == old, previous.maps.map(\.name) == rs.maps.map(\.name) {
+           let previous = cache?.load(), previous.fingerprint == old, previous.maps.map(\.name) == rs.maps.map(\.name),
+           Kernel.deltaFits(previous, o) {
             var b = NftBatch(firstSequence: nf.takeSequence())
             for (new, before) in zip(rs.maps, previous.maps) {
                 let (remove, add) = new.delta(from: before)
@@ -122,6 +123,20 @@ extension Kernel {
         }
         cache?.store(LoadedMaps(fingerprint: rs.fingerprint, maps: rs.maps))
         return deferred.isEmpty ? [] : try loadElements(deferred)
+    }
+
+    /// Whether the table is what gatepeer loaded, as far as the observation knows, so that
+    /// an element delta on top of it is enough: otherwise a delta would carry an edit made
+    /// outside gatepeer along (a flushed chain, an element deleted by hand) and record the
+    /// maps as loaded. The content digest must be the one stored at the load (fk_), and
+    /// the maps must hold what the map cache says: known when nothing was committed since
+    /// gatepeer's own commit (maps as loaded) or from a full read (element digests). Not
+    /// read at all: the delta's own refusals are the check.
+    static func deltaFits(_ previous: LoadedMaps, _ o: ObservedFilter) -> Bool {
+        guard let c = o.content else { return true }
+        if o.loadedContent != c.digest(excluding: Set(previous.maps.map(\.name))) { return false }
+        if o.mapsAsLoaded == previous.fingerprint { return true }
+        return previous.maps.allSatisfy { c.elements[$0.name] == $0.elementDigest }
     }
 
     /// Deletes table inet gatepeer (and a staging table left by an interrupted load).

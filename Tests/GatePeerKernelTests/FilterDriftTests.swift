@@ -200,4 +200,34 @@ extension FilterLabTests {
         XCTAssertGreaterThan(sent, 100, "the probe ran through the reloads: \(summary)")
         XCTAssertTrue(summary.contains(" 0 received"), "a denied destination answered during a reload: \(summary)")
     }
+
+    /// A map element deleted by hand, then a config change that is only an element delta
+    /// elsewhere in the map: the delta must not carry the hole along as if it were loaded.
+    func testElementDeletedByHandIsNotHiddenByALaterDelta() throws {
+        applied()
+        let out = nft("get", "element", "inet", "gatepeer", "g0_dst4", "{ 203.0.113.53 }").stdout
+        let key = try XCTUnwrap(out.range(of: "elements = { ").map { String(out[$0.upperBound...].prefix { $0 != ":" && $0 != "}" }).trimmingCharacters(in: .whitespaces) }, out)
+        XCTAssertEqual(nft("delete", "element", "inet", "gatepeer", "g0_dst4", "{ \(key) }").status, 0)
+        // One more deny prefix: only g0_dst4's elements change.
+        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: filterConfig))) as? [String: Any])
+        var filter = doc["filter"] as! [String: Any]
+        var groups = filter["outbound"] as! [[String: Any]]
+        groups[0]["rules"] = (groups[0]["rules"] as! [[String: Any]]) + [["action": "deny", "destination": "198.18.0.0/24"]]
+        filter["outbound"] = groups
+        doc["filter"] = filter
+        let more = writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        let r = gatepeer("apply", "-c", more)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(nft("get", "element", "inet", "gatepeer", "g0_dst4", "{ 203.0.113.53 }").stdout, out, "the element deleted by hand is back")
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.53", 443).status, 0, "rules[3] denies")
+        var p = gatepeer("plan", "-c", more)
+        XCTAssertEqual(p.stdout, "no changes\n", p.stderr)
+        // The same for a chain flushed by hand: the next delta-sized change loads in full.
+        XCTAssertEqual(nft("flush", "chain", "inet", "gatepeer", "outbound").status, 0)
+        let r2 = gatepeer("apply", "-c", filterConfig)
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "the flushed chain denies again")
+        p = gatepeer("plan", "-c", filterConfig)
+        XCTAssertEqual(p.stdout, "no changes\n", p.stderr)
+    }
 }
