@@ -24,6 +24,8 @@ public struct FilterContent: Equatable, Sendable {
         self.dynamic = dynamic
     }
 
+    /// The elements of one set as a digest and a count (the count names the difference
+    /// in a plan line: "map g0_dst4: 16 elements, want 17").
     public struct SetElements: Equatable, Sendable {
         /// Sum of the elements' hashes (NftElementHash): independent of dump order.
         public var digest: UInt64
@@ -53,7 +55,9 @@ public struct FilterContent: Equatable, Sendable {
 /// concatenated interval set) in the kernel's layout, and the goto chain of a verdict map.
 public struct ObservedElement: Equatable, Hashable, Sendable {
     public var set: String
+    /// NFTA_SET_ELEM_KEY's value, as dumped.
     public var key: [UInt8]
+    /// NFTA_SET_ELEM_KEY_END's value; empty outside concatenated interval sets.
     public var keyEnd: [UInt8]
     public var gotoChain: String?
     public init(set: String, key: [UInt8], keyEnd: [UInt8], gotoChain: String?) {
