@@ -11,6 +11,9 @@ public struct NftElement: Equatable, Sendable {
         case address(IPAddress)
         case proto(UInt8)
         case ports(PortRange)
+        /// Key bytes read back from the kernel that fit no known layout: start and end
+        /// (end empty outside interval sets), in the kernel's layout.
+        case raw([UInt8], [UInt8])
     }
 
     public var set: String
@@ -38,6 +41,7 @@ public struct NftElement: Equatable, Sendable {
             case .address(let a): return a.description
             case .proto(let n): return "\(n)"
             case .ports(let r): return r.portText
+            case .raw(let a, let b): return "0x" + (b.isEmpty ? NftElement.hex(a) : NftElement.hex(a) + "-0x" + NftElement.hex(b))
             }
         }.joined(separator: " . ")
     }
@@ -68,8 +72,13 @@ public struct NftElement: Equatable, Sendable {
             case .ports(let r):
                 let v = end ? r.high : r.low
                 out += [UInt8(v >> 8), UInt8(v & 0xff), 0, 0]
+            case .raw(let a, let b): out += end && !b.isEmpty ? b : a
             }
         }
         return out
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { b in String(b >> 4, radix: 16) + String(b & 0xf, radix: 16) }.joined()
     }
 }

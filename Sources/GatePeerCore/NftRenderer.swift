@@ -70,6 +70,8 @@ public struct NftRuleset: Equatable, Sendable {
     /// Counter names that hold per-rule counts for rules reached through bundle chains.
     public static func ruleCounter(group: Int, rule: Int) -> String { "r\(group)_\(rule)" }
     public static func defaultCounter(group: Int) -> String { "g\(group)_default" }
+    /// Counter of the VXLAN guard's drops for `config.links[link]` (NftRenderer.vxlanGuard).
+    public static func guardCounter(link: Int) -> String { "vx\(link)_drop" }
     public static func groupMap(group: Int, family: IPAddress.Family) -> String { "g\(group)_dst\(family == .v4 ? 4 : 6)" }
     /// Destination maps larger than this are split into shards (IntervalMap.shards).
     public static let shardLimit = 2048
@@ -78,8 +80,13 @@ public struct NftRuleset: Equatable, Sendable {
 public enum NftRenderer {
     /// `mtus`: each link's MTU as the planner resolved it (config, or underlay minus
     /// overhead); SYNs arriving from a tunnel are clamped to fit back through it.
+    /// nil only without links and without a filter section: every config with links gets
+    /// the table, for its VXLAN guard (`vxlanGuard`) if nothing else.
     public static func render(_ config: GatePeerConfig, mtus: [String: Int] = [:]) -> NftRuleset? {
-        guard let f = config.filter else { return nil }
+        guard let f = config.filter else {
+            guard !config.links.isEmpty else { return nil }
+            return finish(["table inet gatepeer {"] + vxlanGuard(config), maps: [], compiled: [], elements: 0)
+        }
         var compiled: [CompiledPolicy] = f.compiled ?? []
         if f.compiled == nil {
             for g in f.outbound {
@@ -353,7 +360,13 @@ public enum NftRenderer {
             out.append("    oifname \(quote(l.name)) \(fam) daddr \(l.deviceSubnet) \(fam) saddr != \(l.deviceSubnet) snat \(fam) to \(l.innerIpAddress.address)")
         }
         out.append("  }")
+        out += vxlanGuard(config)
+        return finish(out, maps: maps, compiled: compiled, elements: elements)
+    }
 
+    /// The table from its lines: fingerprints of the text (fs_) and of text and maps (fp_)
+    /// as counter names, and the closing brace.
+    static func finish(_ out: [String], maps: [IntervalMap], compiled: [CompiledPolicy], elements: Int) -> NftRuleset {
         let body = out.joined(separator: "\n")
         var h = fnv1a64(body.utf8)
         let skeleton = hex(h)
@@ -361,6 +374,31 @@ public enum NftRenderer {
         let fp = hex(h)
         let text = body + "\n  counter fs_\(skeleton) {\n  }\n  counter fp_\(fp) {\n  }\n}\n"
         return NftRuleset(text: text, maps: maps, fingerprint: fp, skeletonFingerprint: skeleton, compiled: compiled, elementCount: elements)
+    }
+
+    /// The VXLAN guard (input hook): UDP to a link's port on its outer address from a
+    /// source that is not one of that link's peers is counted, logged at a limited rate
+    /// and dropped before the vxlan socket sees it. Without it any host on the underlay
+    /// can send frames into the tunnel as if it were a device, and learning points FDB
+    /// entries at it. A link with no peer of its outer family accepts no VXLAN at all.
+    static func vxlanGuard(_ config: GatePeerConfig) -> [String] {
+        var out: [String] = []
+        var rules: [String] = []
+        for (i, l) in config.links.enumerated() {
+            let v4 = l.outerIpAddress.family == .v4
+            let ip = v4 ? "ip" : "ip6"
+            var peers: [IPAddress] = []
+            for p in l.peers.map(\.outerIpAddress) where p.family == l.outerIpAddress.family && !peers.contains(p) { peers.append(p) }
+            out += ["  set vx\(i)_peers {", "    type \(v4 ? "ipv4_addr" : "ipv6_addr")"]
+            if !peers.isEmpty { out.append("    elements = { " + peers.map(\.description).joined(separator: ", ") + " }") }
+            out += ["  }", "  counter \(NftRuleset.guardCounter(link: i)) {", "  }"]
+            out += ["  chain vx\(i)_drop {",
+                    "    limit rate 10/second burst 20 packets log prefix \(quote("gatepeer-vxlan \(l.name): ")) level info",
+                    "    counter name \(quote(NftRuleset.guardCounter(link: i))) drop", "  }"]
+            rules.append("    \(ip) daddr \(l.outerIpAddress) udp dport \(l.port) \(ip) saddr != @vx\(i)_peers goto vx\(i)_drop")
+        }
+        out += ["  chain vxlan_guard {", "    type filter hook input priority filter; policy accept;"] + rules + ["  }"]
+        return out
     }
 
     /// Sorted, merged (overlapping or adjacent) closed ranges.
@@ -384,7 +422,8 @@ public enum NftRenderer {
         mergedRanges(ranges, successor: { $0 == .max ? nil : $0 + 1 })
     }
 
-    static func hex(_ h: UInt64) -> String {
+    /// 16 lower-case hex digits (fingerprint and digest counter names).
+    public static func hex(_ h: UInt64) -> String {
         let s = String(h, radix: 16)
         return String(repeating: "0", count: 16 - s.count) + s
     }

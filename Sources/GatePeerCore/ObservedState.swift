@@ -12,6 +12,9 @@ public struct ObservedState: Sendable {
     public var ipv6Enabled: Bool
     /// gatepeer's nftables table, nil when absent.
     public var filter: ObservedFilter?
+    /// Table inet gatepeer_stage exists: a load was interrupted between building it and
+    /// the copy transaction (which deletes it).
+    public var filterStaging = false
 
     public init(links: [ObservedLink] = [], addresses: [ObservedAddress] = [], fdb: [ObservedFDBEntry] = [],
                 routes: [ObservedRoute] = [], sysctls: [SysctlKey: String] = [:], ipv6Enabled: Bool = true) {
@@ -266,16 +269,27 @@ public struct SysctlKey: Hashable, Sendable, Comparable, CustomStringConvertible
 }
 
 /// What the kernel holds of table inet gatepeer: the fingerprint of the ruleset it was
-/// loaded from, and its named counters.
+/// loaded from, its named counters, and its content read back.
 public struct ObservedFilter: Equatable, Sendable {
     public var fingerprint: String?
     /// Fingerprint of the table without the destination maps' elements (counter fs_).
     public var skeleton: String?
     public var counters: [String: PacketCount]
-    public init(fingerprint: String?, skeleton: String? = nil, counters: [String: PacketCount]) {
+    /// The content digest gatepeer computed from the staging table when it loaded the
+    /// table (counter fk_<hex>); nil for a table loaded without one.
+    public var loadedContent: String?
+    /// The table's content as read back now (nil when it was not read).
+    public var content: FilterContent?
+    /// The destination maps hold exactly what gatepeer's load or delta of this
+    /// fingerprint sent, and nothing was committed since (their elements were not read).
+    public var mapsAsLoaded: String?
+    public init(fingerprint: String?, skeleton: String? = nil, counters: [String: PacketCount],
+                loadedContent: String? = nil, content: FilterContent? = nil) {
         self.fingerprint = fingerprint
         self.skeleton = skeleton
         self.counters = counters
+        self.loadedContent = loadedContent
+        self.content = content
     }
 }
 

@@ -55,6 +55,16 @@ public struct Plan: Sendable {
         /// Load table inet gatepeer in one transaction (old: the fingerprint it replaces).
         case replaceFilter(NftRuleset, old: String?)
         case deleteFilter
+        /// Reload table inet gatepeer in full (never as a delta): its fingerprint is the
+        /// config's but its content is not what gatepeer loaded (`reason`: the first
+        /// differences, e.g. "chain forward: 0 rules, want 4").
+        case repairFilter(NftRuleset, reason: String)
+        /// Delete table inet gatepeer_stage, left by a load that was interrupted.
+        case deleteStaging
+        /// Add a grant's or a learned address's element the kernel lacks.
+        case addElement(NftElement)
+        /// Delete an element of a grant or learned set that no state file explains.
+        case deleteElement(NftElement)
     }
 }
 
@@ -63,7 +73,9 @@ extension Plan.Change {
     public var sign: String {
         switch self {
         case .createLink, .appendFDB, .addAddress, .addRoute: return "+"
-        case .deleteRoute, .deleteLink, .deleteFDB, .deleteAddress, .deleteFilter: return "-"
+        case .deleteRoute, .deleteLink, .deleteFDB, .deleteAddress, .deleteFilter, .deleteStaging, .deleteElement: return "-"
+        case .addElement: return "+"
+        case .repairFilter: return "~"
         case .replaceFilter(_, let old): return old == nil ? "+" : "~"
         case .changeLink, .setLinkUp, .replaceRoute: return "~"
         case .setSysctl(_, let old, _): return old == nil ? "+" : "~"
@@ -77,7 +89,7 @@ extension Plan.Change {
         case .setSysctl: return "sysctl"
         case .deleteFDB, .appendFDB: return "fdb"
         case .deleteAddress, .addAddress: return "address"
-        case .replaceFilter, .deleteFilter: return "nftables"
+        case .replaceFilter, .deleteFilter, .repairFilter, .deleteStaging, .addElement, .deleteElement: return "nftables"
         }
     }
 
@@ -115,7 +127,15 @@ extension Plan.Change {
             if let old { return "~ nftables \(what) fingerprint \(old.isEmpty ? "none" : old) -> \(rs.fingerprint)" }
             return "+ nftables \(what) fingerprint \(rs.fingerprint)"
         case .deleteFilter:
-            return "- nftables table inet gatepeer (no filter in config)"
+            return "- nftables table inet gatepeer (no links and no filter in config)"
+        case .repairFilter(_, let reason):
+            return "~ nftables table inet gatepeer: content differs from what gatepeer loaded (\(reason))"
+        case .deleteStaging:
+            return "- nftables table inet \(NftRuleset.stagingTable) (left by an interrupted load)"
+        case .addElement(let e):
+            return "+ nftables element \(e.set) { \(e.keyText) }"
+        case .deleteElement(let e):
+            return "- nftables element \(e.set) { \(e.keyText) } (no \(e.set.hasPrefix("grants") ? "grant" : "learned address") explains it)"
         }
     }
 
@@ -155,6 +175,12 @@ extension Plan.Change {
             d["elements"] = .int(Int64(rs.elementCount))
         case .deleteFilter:
             d["table"] = .string("inet gatepeer")
+        case .repairFilter(let rs, let reason):
+            d["table"] = .string("inet gatepeer"); d["fingerprint"] = .string(rs.fingerprint); d["reason"] = .string(reason)
+        case .deleteStaging:
+            d["table"] = .string("inet \(NftRuleset.stagingTable)")
+        case .addElement(let e), .deleteElement(let e):
+            d["set"] = .string(e.set); d["element"] = .string(e.keyText)
         }
         return d
     }
@@ -177,7 +203,10 @@ extension Plan.Change {
         case .addAddress(let link, let p): return "add address \(link) \(p)"
         case .setLinkUp(let link): return "up \(link)"
         case .addRoute(_, let r), .replaceRoute(_, let r, _): return "route \(r.destination)"
-        case .replaceFilter, .deleteFilter: return "nftables"
+        case .replaceFilter, .deleteFilter, .repairFilter: return "nftables"
+        case .deleteStaging: return "nftables staging"
+        case .addElement(let e): return "add element \(e.set) \(e.keyText)"
+        case .deleteElement(let e): return "delete element \(e.set) \(e.keyText)"
         }
     }
 }

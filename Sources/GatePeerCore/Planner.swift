@@ -26,7 +26,10 @@ public enum Planner {
         config.links.contains { l in l.innerIpAddress.family == .v6 || l.routes.contains { $0.destination.family == .v6 } }
     }
 
-    public static func plan(config: GatePeerConfig, observed: ObservedState) -> Plan {
+    /// `dynamic`: the grant and learned-address elements the state files say the kernel
+    /// must hold now (GrantState.elements, LearnedAddresses.elements); the kernel's
+    /// elements of those sets are compared with them one by one.
+    public static func plan(config: GatePeerConfig, observed: ObservedState, dynamic: [NftElement] = []) -> Plan {
         var blockers: [String] = []
         var routeDeletes: [Plan.Change] = []
         var linkDeletes: [Plan.Change] = []
@@ -233,13 +236,22 @@ public enum Planner {
 
         // The filter table goes in before forwarding is turned on.
         var filter: [Plan.Change] = []
+        if observed.filterStaging { filter.append(.deleteStaging) }
         let ruleset = NftRenderer.render(config, mtus: linkMTUs(config, observed))
         switch (ruleset, observed.filter) {
         case (nil, nil): break
         case (nil, .some): filter.append(.deleteFilter)
         case (let rs?, nil): filter.append(.replaceFilter(rs, old: nil))
         case (let rs?, let o?):
-            if o.fingerprint != rs.fingerprint { filter.append(.replaceFilter(rs, old: o.fingerprint ?? "")) }
+            if o.fingerprint != rs.fingerprint {
+                filter.append(.replaceFilter(rs, old: o.fingerprint ?? ""))
+                // A full load brings the dynamic elements inline; a delta leaves them be.
+                if o.skeleton == rs.skeletonFingerprint { filter += elementChanges(dynamic, o) }
+            } else if let reason = contentDrift(rs, o) {
+                filter.append(.repairFilter(rs, reason: reason))
+            } else {
+                filter += elementChanges(dynamic, o)
+            }
         }
 
         let changes = routeDeletes + linkDeletes + linkWrites + sysctls + fdbDeletes + fdbAppends
@@ -248,6 +260,51 @@ public enum Planner {
         plan.warnings = warnings
         plan.ruleset = ruleset
         return plan
+    }
+
+    /// Why the table's content is not what gatepeer loaded for `rs`, nil when it is (or
+    /// was not read). Chains whose rule counts differ are named first (base chains
+    /// first: they are where traffic enters), then destination maps whose elements differ
+    /// from the rendered intervals, then the stored digest of everything else.
+    static func contentDrift(_ rs: NftRuleset, _ o: ObservedFilter) -> String? {
+        guard let c = o.content else { return nil }
+        var why: [String] = []
+        let want = rs.chainRules
+        for (name, n) in want.sorted(by: { ($0.value.base ? 0 : 1, $0.key) < ($1.value.base ? 0 : 1, $1.key) }) {
+            guard let have = c.rules[name] else { why.append("chain \(name) missing"); continue }
+            if have != n.rules { why.append("chain \(name): \(have) rule\(have == 1 ? "" : "s"), want \(n.rules)") }
+        }
+        for name in c.rules.keys.sorted() where want[name] == nil { why.append("chain \(name) is not gatepeer's") }
+        for m in rs.maps where o.mapsAsLoaded != rs.fingerprint {
+            let want = m.elementDigest, have = c.elements[m.name] ?? FilterContent.SetElements()
+            if have == want { continue }
+            why.append("map \(m.name): " + (have.count == want.count ? "elements differ" : "\(have.count) elements, want \(want.count)"))
+        }
+        if why.isEmpty, o.loadedContent != c.digest(excluding: Set(rs.maps.map(\.name))) {
+            why.append(o.loadedContent == nil ? "loaded without a content digest" : "sets, objects or rules edited outside gatepeer")
+        }
+        guard !why.isEmpty else { return nil }
+        return why.prefix(3).joined(separator: "; ") + (why.count > 3 ? "; \(why.count - 3) more" : "")
+    }
+
+    /// Grant and learned elements the kernel lacks (added), and elements of those sets no
+    /// state file explains (deleted). Keys and verdicts are compared; timeouts are not
+    /// (they run down in the kernel).
+    static func elementChanges(_ dynamic: [NftElement], _ o: ObservedFilter) -> [Plan.Change] {
+        guard let c = o.content else { return [] }
+        var out: [Plan.Change] = []
+        var want = Set<ObservedElement>()
+        for e in dynamic {
+            let k = ObservedElement(e)
+            want.insert(k)
+            // A set the table does not have (another config's group) is not ours to fill.
+            guard let have = c.dynamic[e.set] else { continue }
+            if !have.contains(k) { out.append(.addElement(e)) }
+        }
+        for set in c.dynamic.keys.sorted() {
+            for k in c.dynamic[set]! where !want.contains(k) { out.append(.deleteElement(k.element)) }
+        }
+        return out
     }
 
     /// Each link's MTU as it will be set: the config's, or the underlay's minus overhead.

@@ -146,16 +146,29 @@ public struct FilterStatus: Sendable {
 
     public var present: Bool
     public var inSync: Bool
+    /// The config has a filter section (outbound policy, NAT, inbound guard).
+    public var policy: Bool
+    /// Why the table's content is not what gatepeer loaded (Plan.Change.repairFilter).
+    public var edited: String?
+    /// Per link (config order): VXLAN packets the guard dropped because their source is
+    /// none of the link's peers (counter vx<N>_drop).
+    public var vxlanGuard: [(link: String, dropped: PacketCount)]
     public var verdicts: [(String, PacketCount)]
     public var rules: [RuleCount]
 
     /// `ruleset`: what the planner rendered (Plan.ruleset). `elements`: per group index,
-    /// (low address, count) of every destination-map element.
-    public init(config: GatePeerConfig, observed: ObservedState, ruleset: NftRuleset?, elements: [Int: [(IPAddress, PacketCount)]]) {
+    /// (low address, count) of every destination-map element. `pending`: the plan's
+    /// changes; any nftables change (content edited outside gatepeer, a missing grant
+    /// element, a leftover staging table) means the filter is not in sync.
+    public init(config: GatePeerConfig, observed: ObservedState, ruleset: NftRuleset?, elements: [Int: [(IPAddress, PacketCount)]],
+                pending: [Plan.Change] = []) {
         present = observed.filter != nil
-        inSync = ruleset?.fingerprint == observed.filter?.fingerprint
+        policy = config.filter != nil
+        inSync = ruleset?.fingerprint == observed.filter?.fingerprint && !pending.contains { $0.object == "nftables" }
+        edited = pending.lazy.compactMap { c -> String? in if case .repairFilter(_, let r) = c { return r } else { return nil } }.first
         let counters = observed.filter?.counters ?? [:]
         verdicts = ["out_allow", "out_deny", "in_allow", "in_drop", "grant_allow"].map { ($0, counters[$0] ?? PacketCount(packets: 0, bytes: 0)) }
+        vxlanGuard = config.links.enumerated().map { ($1.name, counters[NftRuleset.guardCounter(link: $0)] ?? PacketCount(packets: 0, bytes: 0)) }
         rules = []
         guard let f = config.filter, let ruleset else { return }
         for (gi, group) in f.outbound.enumerated() {
@@ -185,8 +198,11 @@ public struct FilterStatus: Sendable {
     }
 
     public var text: String {
-        var out = ["filter: table inet gatepeer \(present ? (inSync ? "in sync" : "differs from the config") : "absent")"]
-        out.append("  " + verdicts.map { "\($0.0) \($0.1.packets) packets" }.joined(separator: ", "))
+        let state = !present ? "absent" : edited.map { "edited outside gatepeer (\($0))" } ?? (inSync ? "in sync" : "differs from the config")
+        var out = ["filter: table inet gatepeer \(state)"]
+        // Without a filter section the table holds only the VXLAN guard: no verdicts.
+        if policy { out.append("  " + verdicts.map { "\($0.0) \($0.1.packets) packets" }.joined(separator: ", ")) }
+        for g in vxlanGuard { out.append("  vxlan guard \(g.link): \(g.dropped.packets) packets from non-peers dropped") }
         for r in rules { out.append("  \(r.count.packets) packets \(r.count.bytes) bytes  \(r.path): \(r.summary)") }
         return out.joined(separator: "\n")
     }
@@ -195,7 +211,8 @@ public struct FilterStatus: Sendable {
         var v: [String: JSONOut] = [:]
         for (name, c) in verdicts { v[name] = .object(["packets": .uint(c.packets), "bytes": .uint(c.bytes)]) }
         return .object([
-            "present": .bool(present), "inSync": .bool(inSync), "verdicts": .object(v),
+            "present": .bool(present), "inSync": .bool(inSync), "verdicts": .object(v), "edited": edited.map { .string($0) } ?? .null,
+            "vxlanGuard": .array(vxlanGuard.map { .object(["link": .string($0.link), "droppedPackets": .uint($0.dropped.packets), "droppedBytes": .uint($0.dropped.bytes)]) }),
             "rules": .array(rules.map { .object(["path": .string($0.path), "rule": .string($0.summary),
                                                  "packets": .uint($0.count.packets), "bytes": .uint($0.count.bytes)]) }),
         ])

@@ -18,6 +18,11 @@ public final class Kernel {
         }
     }
 
+    /// What gatepeer last read or loaded of table inet gatepeer, valid while the
+    /// namespace's nf_tables generation stays put (see FilterReadCache); nil: always read
+    /// the whole table.
+    public var filterReadCache: FilterReadCache?
+
     public init() throws {
         socket = try NetlinkSocket()
     }
@@ -36,8 +41,11 @@ public final class Kernel {
                                      headerSize: MemoryLayout<rtmsg>.size, what: "routes", parse: RtnetlinkCodec.parseRoute)
         var values: [SysctlKey: String] = [:]
         for k in keys { if let v = Sysctl.read(k) { values[k] = v } }
-        return ObservedState(links: links, addresses: addrs, fdb: fdb, routes: routes, sysctls: values,
-                             ipv6Enabled: access("/proc/sys/net/ipv6", F_OK) == 0, filter: try observeFilter())
+        let (filter, staging) = try observeFilterTables()
+        var o = ObservedState(links: links, addresses: addrs, fdb: fdb, routes: routes, sysctls: values,
+                              ipv6Enabled: access("/proc/sys/net/ipv6", F_OK) == 0, filter: filter)
+        o.filterStaging = staging
+        return o
     }
 
     /// Adds grant or learned elements to table inet gatepeer over netlink: all in one
@@ -83,49 +91,8 @@ public final class Kernel {
         b.elements(table: NftRuleset.table, delete, add: false)
         b.elements(table: NftRuleset.table, add, add: true)
         b.finish()
-        return try nf.send(b)
-    }
-
-    /// Named counters of table inet gatepeer (one of them carries the fingerprint);
-    /// nil when the table is absent.
-    ///
-    /// Read with an nf_tables object dump over netlink (counters of one table only):
-    /// any libnftables listing first loads the whole ruleset, set elements included,
-    /// which costs about a second with a 100,000-element policy.
-    public func observeFilter() throws -> ObservedFilter? {
-        let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
-        let objects: [(String, PacketCount)]
-        do {
-            objects = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETOBJ.rawValue), family: 1 /* NFPROTO_INET */,
-                                  headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables counters", attributes: { nlh in
-                nlh.putString(Int(NFTA_OBJ_TABLE.rawValue), NftRuleset.table)
-                nlh.put(Int(NFTA_OBJ_TYPE.rawValue), withUnsafeBytes(of: UInt32(NFT_OBJECT_COUNTER).bigEndian) { Array($0) })
-            }, parse: { m in
-                guard Int(m.pointee.nlmsg_type) & 0xff == Int(NFT_MSG_NEWOBJ.rawValue) else { return nil }
-                let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size)
-                guard a.string(UInt16(NFTA_OBJ_TABLE.rawValue)) == NftRuleset.table,
-                      let name = a.string(UInt16(NFTA_OBJ_NAME.rawValue)) else { return nil }
-                let d = a.nested(UInt16(NFTA_OBJ_DATA.rawValue))
-                return (name, PacketCount(packets: d?.be64(UInt16(NFTA_COUNTER_PACKETS.rawValue)) ?? 0,
-                                          bytes: d?.be64(UInt16(NFTA_COUNTER_BYTES.rawValue)) ?? 0))
-            })
-        } catch let e as KernelError where e.errno == ENOENT {
-            return nil
-        }
-        // Our table always holds counters; none means no table.
-        if objects.isEmpty { return nil }
-        var counters: [String: PacketCount] = [:]
-        var fingerprint: String? = nil, skeleton: String? = nil
-        for (name, count) in objects {
-            if name.hasPrefix("fp_") {
-                fingerprint = String(name.dropFirst(3))
-            } else if name.hasPrefix("fs_") {
-                skeleton = String(name.dropFirst(3))
-            } else {
-                counters[name] = count
-            }
-        }
-        return ObservedFilter(fingerprint: fingerprint, skeleton: skeleton, counters: counters)
+        // Only sets with timeouts change: what the read cache holds stays true.
+        return try ownCommit(nf) { try nf.send(b) }
     }
 
     /// Per-element counters of interval maps (per-rule counts for prefix rules): for each
@@ -246,6 +213,18 @@ public final class Kernel {
             case .deleteFilter:
                 try flush()
                 do { try deleteFilter(observed: observed.filter, cache: mapCache) } catch let e as KernelError { failures.append(e) }
+            case .repairFilter(let rs, _):
+                try flush()
+                do { failures += try loadFilter(rs, observed: observed.filter, extras: filterExtras, cache: mapCache, full: true) } catch let e as KernelError { failures.append(e) }
+            case .deleteStaging:
+                try flush()
+                try deleteStaging()
+            case .addElement(let e):
+                try flush()
+                failures += try loadElements([e])
+            case .deleteElement(let e):
+                try flush()
+                do { try deleteElements([e]) } catch let e as KernelError { failures.append(e) }
             }
         }
         try settleCreated()

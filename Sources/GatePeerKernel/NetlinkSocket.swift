@@ -84,7 +84,8 @@ final class NetlinkSocket {
 
     /// Runs a dump and decodes every reply with `parse`. A dump the kernel marks as
     /// interrupted (NLM_F_DUMP_INTR: the table changed under it) is run again.
-    func dump<T>(type: Int, family: UInt8, headerSize: Int, what: String,
+    /// `single`: a plain get (one reply, then the ACK) instead of a dump.
+    func dump<T>(type: Int, family: UInt8, headerSize: Int, what: String, single: Bool = false,
                  attributes: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in },
                  parse: (UnsafePointer<nlmsghdr>) -> T?) throws -> [T] {
         for _ in 0..<8 {
@@ -96,7 +97,7 @@ final class NetlinkSocket {
             memset(request, 0, 256)
             let nlh = mnl_nlmsg_put_header(request)!
             nlh.pointee.nlmsg_type = UInt16(type)
-            nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
+            nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | (single ? NLM_F_ACK : NLM_F_DUMP))
             nlh.pointee.nlmsg_seq = seq
             let hdr = mnl_nlmsg_put_extra_header(nlh, headerSize)!
             // Every rtnetlink header starts with its family byte.

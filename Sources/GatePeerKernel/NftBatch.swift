@@ -248,6 +248,16 @@ extension NftBatch {
         }
     }
 
+    /// A named counter whose name carries metadata (fp_, fs_, fk_ followed by a digest).
+    mutating func counter(table: String, name: String) {
+        begin(NFT_MSG_NEWOBJ, flags: NLM_F_CREATE, what: "counter \(name)")
+        attr(UInt16(NFTA_OBJ_TABLE.rawValue), string: table)
+        attr(UInt16(NFTA_OBJ_NAME.rawValue), string: name)
+        attr(UInt16(NFTA_OBJ_TYPE.rawValue), be32: Kernel.counterType)
+        nestEnd(nestStart(UInt16(NFTA_OBJ_DATA.rawValue)))
+        end()
+    }
+
     /// A copy of an object read from the staging table, into `table`: the attributes in
     /// `keep` as the kernel reported them, and the table name. A list of what to keep,
     /// not of what to drop: dumps carry read-only attributes (handles, use counts, and
@@ -303,16 +313,23 @@ struct NftObject {
 
 /// Attributes of a raw buffer: (type without flags, full type, payload range).
 func netlinkAttributes(_ b: [UInt8], in range: Range<Int>) -> [(type: UInt16, rawType: UInt16, payload: Range<Int>)] {
-    var out: [(UInt16, UInt16, Range<Int>)] = []
+    var out: [(type: UInt16, rawType: UInt16, payload: Range<Int>)] = []
+    forEachNetlinkAttribute(b, in: range) { out.append(($0, $1, $2)) }
+    return out
+}
+
+/// Walks the attributes of a raw buffer without collecting them (element dumps hold
+/// hundreds of thousands): `body(type without flags, full type, payload range)`.
+@inline(__always)
+func forEachNetlinkAttribute(_ b: [UInt8], in range: Range<Int>, _ body: (UInt16, UInt16, Range<Int>) -> Void) {
     var at = range.lowerBound
     while at + 4 <= range.upperBound {
         let len = Int(UInt16(b[at]) | UInt16(b[at + 1]) << 8)
         let raw = UInt16(b[at + 2]) | UInt16(b[at + 3]) << 8
         guard len >= 4, at + len <= range.upperBound else { break }
-        out.append((raw & 0x3fff, raw, at + 4..<at + len))
+        body(raw & 0x3fff, raw, at + 4..<at + len)
         at += (len + 3) & ~3
     }
-    return out
 }
 
 enum NftExpressions {

@@ -27,15 +27,19 @@ struct Converge {
     /// Observes, plans, applies `config` and reads back. `beforeApply` sees the plan first
     /// (the CLI prints it; the daemon logs it). With nothing to change, nothing is applied
     /// and nothing is read back. Throws only when netlink itself fails.
-    static func run(_ kernel: Kernel, config: GatePeerConfig, mapCache: MapCache?, extras: () -> [NftElement],
+    /// `dynamic` gives the grant and learned elements the table must carry (read once,
+    /// under the caller's writer lock): planned against the kernel's, loaded with a new
+    /// table, and read back like everything else.
+    static func run(_ kernel: Kernel, config: GatePeerConfig, mapCache: MapCache?, dynamic: () -> [NftElement],
                     beforeApply: (Plan) -> Void = { _ in }) throws -> Converge {
         let keys = Planner.sysctlKeys(for: config)
         let observed = try kernel.observe(sysctls: keys)
-        let plan = Planner.plan(config: config, observed: observed)
+        let elements = dynamic()
+        let plan = Planner.plan(config: config, observed: observed, dynamic: elements)
         beforeApply(plan)
         guard !plan.isEmpty else { return Converge(plan: plan, failures: [], readBack: ReadBack(planned: plan, after: plan)) }
-        let report = try kernel.apply(plan, observed: observed, filterExtras: extras(), mapCache: mapCache)
-        let after = Planner.plan(config: config, observed: try kernel.observe(sysctls: keys))
+        let report = try kernel.apply(plan, observed: observed, filterExtras: elements, mapCache: mapCache)
+        let after = Planner.plan(config: config, observed: try kernel.observe(sysctls: keys), dynamic: elements)
         return Converge(plan: plan, failures: report.failures, readBack: ReadBack(planned: plan, after: after))
     }
 }

@@ -36,6 +36,7 @@ final class Daemon: @unchecked Sendable {
             throw StateError(message: "gatepeer run (pid \(busy.holder)) already manages this network namespace (\(busy.path)); stop it first, or reload it (kill -HUP \(busy.holder))")
         }
         kernel = try Kernel()
+        kernel.filterReadCache = store.filterReadCache
         // Without the writer lock: the file is replaced by rename, so it is read whole, and
         // waiting here could only end in an empty copy that the next save writes over it.
         learned = store.loadLearned()
@@ -92,7 +93,7 @@ final class Daemon: @unchecked Sendable {
     private func reconcileLocked() {
         do {
             if store.refusal == nil { try store.claim() }
-            let c = try Converge.run(kernel, config: config, mapCache: store.mapCache, extras: extras) { plan in
+            let c = try Converge.run(kernel, config: config, mapCache: store.mapCache, dynamic: extras) { plan in
                 for b in plan.blockers { log("blocked: \(b)") }
                 for ch in plan.changes { log(ch.line) }
             }
@@ -150,6 +151,7 @@ final class Daemon: @unchecked Sendable {
     }
 
     private func extras() -> [NftElement] {
+        guard config.filter != nil else { return [] }  // no grant sets without a filter
         let ms = nowMs()
         return GrantState.elements(store.loadGrants(), nowMs: ms) + learned.elements(config, nowMs: ms)
     }

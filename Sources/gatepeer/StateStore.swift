@@ -8,20 +8,31 @@ import Glibc
 /// same inode, whatever their mount namespace or state directory.
 struct NetworkNamespace: Equatable {
     let inode: UInt64
-    /// "host" for PID 1's namespace (the system's own), "netns/NAME" for the /run/netns
-    /// entry whose inode is ours (exact inode match, never a name pattern), else
-    /// "netns/ino-INODE". Also the state directory below the base, "host" being the base.
+    /// "netns/NAME" for the /run/netns entry whose inode is ours (exact inode match, never
+    /// a name pattern); else "host" for PID 1's namespace (the system's own, also when
+    /// PID 1's cannot be read, see `current()`); else "netns/ino-INODE". Also the state
+    /// directory below the base, "host" being the base.
     let name: String
 
-    /// Reads /proc/self/ns/net, /proc/1/ns/net and the bind mounts in /run/netns.
+    /// Reads /proc/self/ns/net, the bind mounts in /run/netns and /proc/1/ns/net.
     /// Throws when our own namespace cannot be read (no /proc).
+    ///
+    /// A namespace with a /run/netns name is that name. Otherwise it is the host's when it
+    /// is PID 1's, and also when PID 1's cannot be read: the hardened unit has no
+    /// CAP_SYS_PTRACE, and the kernel lets a process read another's namespace links only
+    /// with ptrace access (proc(5), /proc/pid/ns), which PID 1 with its full capability
+    /// set refuses. Keying that case by inode instead put the service's state in a new
+    /// directory at every boot of a container, whose namespace inode changes.
     static func current() throws -> NetworkNamespace {
         guard let ours = inode(of: "/proc/self/ns/net") else {
             throw StateError(message: "cannot read /proc/self/ns/net: \(String(cString: strerror(errno))); gatepeer needs /proc to tell network namespaces apart")
         }
-        if inode(of: "/proc/1/ns/net") == ours { return NetworkNamespace(inode: ours, name: "host") }
-        let named = namedNamespaces().first { $0.inode == ours }?.name
-        return NetworkNamespace(inode: ours, name: "netns/" + (named ?? "ino-\(ours)"))
+        if let named = namedNamespaces().first(where: { $0.inode == ours })?.name {
+            return NetworkNamespace(inode: ours, name: "netns/" + named)
+        }
+        let first = inode(of: "/proc/1/ns/net")
+        if first == nil || first == ours { return NetworkNamespace(inode: ours, name: "host") }
+        return NetworkNamespace(inode: ours, name: "netns/ino-\(ours)")
     }
 
     /// `stat` (following a bind mount to the nsfs file it shows); nil when unreadable.
@@ -130,6 +141,19 @@ final class StateStore {
     /// The filter map cache of this namespace's table; nil when the directory is refused
     /// (then every filter change is a full load).
     var mapCache: MapCache? { refusal == nil ? MapCache(directory: directory) : nil }
+
+    /// What gatepeer last loaded or read of this namespace's table, at which nf_tables
+    /// generation (FilterReadCache); nil when the directory is refused (then every plan
+    /// reads the table in full).
+    var filterReadCache: FilterReadCache? { refusal == nil ? FilterReadCache(directory: directory) : nil }
+
+    /// The grant and learned elements the kernel must hold now, from the state files; none
+    /// without a filter section (the table then has no grant or learned sets).
+    func dynamicElements(_ config: GatePeerConfig) -> [NftElement] {
+        guard config.filter != nil else { return [] }
+        let ms = nowMs()
+        return GrantState.elements(loadGrants(), nowMs: ms) + loadLearned().elements(config, nowMs: ms)
+    }
 
     /// Makes the directory (0700) and writes its identity when it has none or an inherited
     /// one. Writers call it under the writer lock before they save anything.

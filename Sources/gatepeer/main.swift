@@ -190,7 +190,9 @@ func loadConfig(_ path: String) -> GatePeerConfig {
 }
 
 func openKernel() -> Kernel {
-    do { return try Kernel() } catch {
+    do {
+        return try Kernel()
+    } catch {
         stderr("gatepeer: \(error)")
         exit(Exit.runtime.rawValue)
     }
@@ -225,17 +227,16 @@ func run(_ o: Options) -> Exit {
         let store = StateStore.open()
         guard let lock = lockNamespace(o.command, store) else { return .runtime }
         defer { withExtendedLifetime(lock) {} }
+        kernel.filterReadCache = store.filterReadCache
         do {
             if o.command == "plan" {
                 let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
-                let plan = Planner.plan(config: config, observed: observed)
+                let plan = Planner.plan(config: config, observed: observed, dynamic: store.dynamicElements(config))
                 printPlan(plan, json: o.json)
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
             if o.command == "apply" && store.refusal == nil { try store.claim() }
-            let c = try Converge.run(kernel, config: config, mapCache: store.mapCache, extras: {
-                GrantState.elements(store.loadGrants(), nowMs: nowMs()) + store.loadLearned().elements(config, nowMs: nowMs())
-            })
+            let c = try Converge.run(kernel, config: config, mapCache: store.mapCache, dynamic: { store.dynamicElements(config) })
             if o.json {
                 print(JSONOut.object([
                     "changes": .array(c.plan.changes.map { .object($0.json) }),
@@ -277,13 +278,16 @@ func run(_ o: Options) -> Exit {
     case "status":
         let config = loadConfig(o.configPath)
         let kernel = openKernel()
+        // No lock: status only reads, and must answer while a long load runs.
+        let store = StateStore.open()
+        kernel.filterReadCache = store.filterReadCache
         do {
             let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
-            let plan = Planner.plan(config: config, observed: observed)
+            let plan = Planner.plan(config: config, observed: observed, dynamic: store.dynamicElements(config))
             var report = StatusReport(config: config, observed: observed, plan: plan)
-            if let f = config.filter {
+            if plan.ruleset != nil {
                 var elements: [Int: [(IPAddress, PacketCount)]] = [:]
-                if observed.filter != nil {
+                if let f = config.filter, observed.filter != nil {
                     // The maps the kernel holds, sharded or not, whatever this config renders.
                     let counted = (try? kernel.mapElementCounters { IntervalMap.destinationGroup(ofMap: $0) != nil }) ?? [:]
                     for (name, list) in counted {
@@ -291,7 +295,7 @@ func run(_ o: Options) -> Exit {
                         elements[gi, default: []] += list
                     }
                 }
-                report.filter = FilterStatus(config: config, observed: observed, ruleset: plan.ruleset, elements: elements)
+                report.filter = FilterStatus(config: config, observed: observed, ruleset: plan.ruleset, elements: elements, pending: plan.changes)
             }
             print(o.json ? report.json.render() : report.text)
             return .ok
@@ -321,7 +325,7 @@ func runFilter(_ o: Options) -> Exit {
         // MTUs come from the underlay when the config leaves them out: read it if we can.
         let observed = (try? Kernel().observe(sysctls: [])) ?? ObservedState()
         guard let rs = NftRenderer.render(config, mtus: Planner.linkMTUs(config, observed)) else {
-            stderr("gatepeer: \(o.configPath) has no filter section; gatepeer keeps no nftables table")
+            stderr("gatepeer: \(o.configPath) has no links and no filter section; gatepeer keeps no nftables table")
             return .ok
         }
         print(rs.fullText, terminator: "")

@@ -29,6 +29,10 @@ func convergedObserved(_ config: GatePeerConfig) -> ObservedState {
         o.sysctls[.rpFilter(l.name)] = "2"
         o.sysctls[.acceptRA(l.name)] = "0"
     }
+    // Table inet gatepeer as loaded (its content not read: no drift check).
+    if let rs = NftRenderer.render(config, mtus: Planner.linkMTUs(config, o)) {
+        o.filter = ObservedFilter(fingerprint: rs.fingerprint, skeleton: rs.skeletonFingerprint, counters: [:])
+    }
     return o
 }
 
@@ -48,6 +52,8 @@ final class PlannerTests: XCTestCase {
             "+ address 10.255.255.254/9 dev gp0",
             "~ link gp0 state down -> up",
             "+ route 192.168.10.0/24 via 10.129.3.7 dev gp0 proto gatepeer",
+            // The VXLAN guard: the table exists for every config with links.
+            "+ nftables table inet gatepeer (0 outbound group(s), 0 set elements) fingerprint \(NftRenderer.render(config, mtus: ["gp0": 1450])!.fingerprint)",
             "~ sysctl net.ipv4.ip_forward 0 -> 1",
         ])
     }
@@ -80,9 +86,12 @@ final class PlannerTests: XCTestCase {
 
     func testRemovingOnePeerRemovesOnlyItsEntry() {
         let observed = convergedObserved(config)
+        let before = observed.filter!.fingerprint!
         config.links[0].peers.removeLast()
+        // The VXLAN guard's peer set loses it too: the table is reloaded.
         XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line),
-                       ["- fdb gp0 00:00:00:00:00:00 dst 100.64.152.132 (not a configured peer)"])
+                       ["- fdb gp0 00:00:00:00:00:00 dst 100.64.152.132 (not a configured peer)",
+                        "~ nftables table inet gatepeer (0 outbound group(s), 0 set elements) fingerprint \(before) -> \(NftRenderer.render(config, mtus: ["gp0": 1450])!.fingerprint)"])
     }
 
     func testRouteGatewayChangeIsReplace() {
@@ -95,7 +104,8 @@ final class PlannerTests: XCTestCase {
     func testRemovedLinkGoesWithItsRoutesRoutesFirst() {
         let observed = convergedObserved(config)
         let lines = Planner.plan(config: GatePeerConfig(links: []), observed: observed).changes.map(\.line)
-        XCTAssertEqual(lines, ["- route 192.168.10.0/24 via 10.129.3.7 dev gp0 (not in config)", "- link gp0 (not in config)"])
+        XCTAssertEqual(lines, ["- route 192.168.10.0/24 via 10.129.3.7 dev gp0 (not in config)", "- link gp0 (not in config)",
+                               "- nftables table inet gatepeer (no links and no filter in config)"])
     }
 
     func testForeignObjectsAreNeverTouched() {
