@@ -350,6 +350,9 @@ final class StateLockTests: KernelTestCase {
         let full = ns.gatepeer("apply", "-c", other)
         XCTAssertEqual(full.status, 1, full.stderr)
         XCTAssertTrue(full.stdout.contains("~ nftables table inet gatepeer"), "not a full load: \(full.stdout)")
+        // Carried with what is left of its deadline: a grant must never become permanent.
+        let expires = ((elements(ns, "grants4p").first as? [String: Any])?["elem"] as? [String: Any])?["expires"] as? Int ?? 0
+        XCTAssertTrue(expires > 3000 && expires <= 3600, "the carried grant lost its deadline: \(elements(ns, "grants4p"))")
         XCTAssertEqual(elements(ns, "grants4p").count, 1, "a full load with refused state stripped a live grant: \(full.stdout)")
         let listed = ns.gatepeer("filter", "grants")
         XCTAssertEqual(listed.status, 1)
