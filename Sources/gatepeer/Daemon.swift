@@ -100,7 +100,7 @@ final class Daemon: @unchecked Sendable {
                 for ch in plan.changes { log(ch.line) }
             }
             for p in c.problems { log(p) }
-            if let m = store.refusedWriteMessage { log(m) }
+            if let m = store.refusedWriteMessage(keptDynamic: config.filter != nil) { log(m) }
         } catch {
             log("reconcile failed: \(error)")
         }

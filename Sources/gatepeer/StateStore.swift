@@ -194,8 +194,9 @@ final class StateStore {
     }
 
     /// The line for a writer that ran with a refused directory: what was not done and why.
-    var refusedWriteMessage: String? {
-        refusal.map { "state not used: \($0). The kernel's grants and learned addresses were kept as they are; nothing was recorded" }
+    /// `keptDynamic`: the table stayed, with the kernel's grants and learned addresses.
+    func refusedWriteMessage(keptDynamic: Bool) -> String? {
+        refusal.map { "state not used: \($0)." + (keptDynamic ? " The kernel's grants and learned addresses were kept as they are;" : "") + " nothing was recorded" }
     }
 
     /// Makes the directory (0700) and writes its identity when it has none or an inherited

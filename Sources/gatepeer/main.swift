@@ -262,7 +262,7 @@ func run(_ o: Options) -> Exit {
             }
             // The kernel holds the config, but the state it must carry could not be read:
             // not success, so the user moves the directory aside and applies again.
-            if let m = store.refusedWriteMessage {
+            if let m = store.refusedWriteMessage(keptDynamic: config.filter != nil) {
                 stderr("gatepeer: \(o.command): \(m)")
                 return .runtime
             }

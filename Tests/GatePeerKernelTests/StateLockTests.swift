@@ -324,9 +324,9 @@ final class StateLockTests: KernelTestCase {
         XCTAssertEqual(grantElementCount(a), 1)
     }
 
-    /// A damaged identity refuses the directory: apply keeps the kernel's live grants, also
-    /// through a full load, and says so with exit 1; `filter grants` says it is refused.
-    func testDamagedIdentityKeepsTheKernelsGrantsAndFails() throws {
+    /// A namespace with the filter applied and one grant (1 h) made, then its state
+    /// directory's identity.json damaged, so the directory is refused.
+    func grantThenDamageIdentity() throws -> (Namespace, String, URL) {
         let ns = try makeFilterNamespace()
         let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
         XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
@@ -334,6 +334,13 @@ final class StateLockTests: KernelTestCase {
         XCTAssertEqual(g.status, 0, g.stderr)
         let dir = namespaceStateDirectory(base: stateBase, namespace: ns.name)
         try "{bad".write(to: dir.appendingPathComponent("identity.json"), atomically: true, encoding: .utf8)
+        return (ns, cfg, dir)
+    }
+
+    /// A damaged identity refuses the directory: apply keeps the kernel's live grants, also
+    /// through a full load, and says so with exit 1; `filter grants` says it is refused.
+    func testDamagedIdentityKeepsTheKernelsGrantsAndFails() throws {
+        let (ns, cfg, dir) = try grantThenDamageIdentity()
 
         let r = ns.gatepeer("apply", "-c", cfg)
         XCTAssertEqual(r.status, 1, r.stderr)
@@ -357,6 +364,23 @@ final class StateLockTests: KernelTestCase {
         let listed = ns.gatepeer("filter", "grants")
         XCTAssertEqual(listed.status, 1)
         XCTAssertTrue(listed.stderr.contains("state refused") && !listed.stdout.contains("no active grants"), listed.stdout + listed.stderr)
+    }
+
+    /// The daemon with a refused directory keeps the kernel's grants and says so at every
+    /// reconcile; `down` then removes the table and fails naming the directory.
+    func testDaemonWithRefusedStateKeepsGrantsAndLogsIt() throws {
+        let (ns, cfg, dir) = try grantThenDamageIdentity()
+        let (daemon, log) = start(ns, ["run", "-c", cfg, "--resync", "1"])
+        let pid = daemon.processIdentifier
+        addTeardownBlock { kill(pid, SIGKILL) }
+        XCTAssertTrue(eventually(20) { self.text(log).components(separatedBy: "state not used").count > 3 }, "not logged at every reconcile: \(text(log))")
+        XCTAssertEqual(elements(ns, "grants4p").count, 1, "the daemon stripped a live grant: \(text(log))")
+        kill(pid, SIGTERM)
+        daemon.waitUntilExit()
+        let down = ns.gatepeer("down")
+        XCTAssertEqual(down.status, 1, down.stderr)
+        XCTAssertTrue(down.stderr.contains("down: state not used: \(dir.path)/identity.json is damaged") && !down.stderr.contains("were kept"), down.stderr)
+        XCTAssertNil(ns.link("gp0"))
     }
 
     func testBadLockWaitIsRejectedAndKernelUntouched() throws {
