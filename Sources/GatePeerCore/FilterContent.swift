@@ -60,11 +60,27 @@ public struct ObservedElement: Equatable, Hashable, Sendable {
     /// NFTA_SET_ELEM_KEY_END's value; empty outside concatenated interval sets.
     public var keyEnd: [UInt8]
     public var gotoChain: String?
-    public init(set: String, key: [UInt8], keyEnd: [UInt8], gotoChain: String?) {
+    /// NFTA_SET_ELEM_EXPIRATION as dumped: milliseconds until the kernel drops it; nil
+    /// without a timeout. Not part of equality (it runs down); carried by `element` so an
+    /// element re-added from what the kernel held keeps its deadline, never becomes permanent.
+    public var expiresMs: Int64?
+    public init(set: String, key: [UInt8], keyEnd: [UInt8], gotoChain: String?, expiresMs: Int64? = nil) {
         self.set = set
         self.key = key
         self.keyEnd = keyEnd
         self.gotoChain = gotoChain
+        self.expiresMs = expiresMs
+    }
+
+    public static func == (a: ObservedElement, b: ObservedElement) -> Bool {
+        a.set == b.set && a.key == b.key && a.keyEnd == b.keyEnd && a.gotoChain == b.gotoChain
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(set)
+        h.combine(key)
+        h.combine(keyEnd)
+        h.combine(gotoChain)
     }
 
     /// What the kernel would hold for `e` (NftBatch.elements sends exactly these bytes).
@@ -78,7 +94,7 @@ public struct ObservedElement: Equatable, Hashable, Sendable {
     /// Bytes that do not fit that layout are kept as one raw field.
     public var element: NftElement {
         let interval = !keyEnd.isEmpty
-        let raw = NftElement(set: set, key: [.raw(key, keyEnd)], interval: interval, gotoChain: gotoChain)
+        let raw = NftElement(set: set, key: [.raw(key, keyEnd)], interval: interval, timeoutMs: expiresMs, gotoChain: gotoChain)
         let v6 = set.hasPrefix("grants6") || set.contains("_dom6")
         let width = v6 ? 16 : 4
         var kinds: [Int] = set.hasPrefix("grants") ? [0, 0] : [0]  // 0 address, 1 proto, 2 port
@@ -108,7 +124,7 @@ public struct ObservedElement: Equatable, Hashable, Sendable {
             }
             at += n
         }
-        let e = NftElement(set: set, key: fields, interval: interval, gotoChain: gotoChain)
+        let e = NftElement(set: set, key: fields, interval: interval, timeoutMs: expiresMs, gotoChain: gotoChain)
         return ObservedElement(e) == self ? e : raw
     }
 }

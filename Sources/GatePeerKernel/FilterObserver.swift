@@ -185,7 +185,8 @@ extension Kernel {
                 forEachNetlinkAttribute(list, in: 0..<list.count) { _, _, item in
                     let e = ElementFields(list, item)
                     dynamic[set, default: []].append(ObservedElement(set: set, key: Array(list[e.key]), keyEnd: Array(list[e.keyEnd]),
-                                                                    gotoChain: e.verdict == NftElementHash.gotoCode ? String(decoding: list[e.chain], as: UTF8.self) : nil))
+                                                                    gotoChain: e.verdict == NftElementHash.gotoCode ? String(decoding: list[e.chain], as: UTF8.self) : nil,
+                                                                    expiresMs: e.expiresMs))
                 }
                 continue
             }
@@ -213,6 +214,9 @@ struct ElementFields {
     var data: [Range<Int>] = []
     var flags: UInt32 = 0
     var verdict: Int32? = nil
+    /// NFTA_SET_ELEM_EXPIRATION (ms left), kept apart from the fields above: only the
+    /// dynamic elements carry it, so a reload from what the kernel held keeps deadlines.
+    var expiresMs: Int64? = nil
 
     init(_ b: [UInt8], _ range: Range<Int>) {
         var userdata = 0..<0, value = 0..<0
@@ -229,6 +233,8 @@ struct ElementFields {
             case UInt16(NFTA_SET_ELEM_KEY.rawValue): key = dataValue(payload)
             case UInt16(NFTA_SET_ELEM_KEY_END.rawValue): keyEnd = dataValue(payload)
             case UInt16(NFTA_SET_ELEM_FLAGS.rawValue): flags = be32(payload)
+            case UInt16(NFTA_SET_ELEM_EXPIRATION.rawValue) where payload.count >= 8:
+                expiresMs = Int64(bitPattern: UInt64(be32(payload)) << 32 | UInt64(be32(payload.lowerBound + 4..<payload.upperBound)))
             case UInt16(NFTA_SET_ELEM_USERDATA.rawValue), UInt16(NFTA_SET_ELEM_OBJREF.rawValue): userdata = payload
             case UInt16(NFTA_SET_ELEM_DATA.rawValue):
                 forEachNetlinkAttribute(b, in: payload) { t, _, d in

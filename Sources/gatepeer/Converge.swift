@@ -28,13 +28,14 @@ struct Converge {
     /// (the CLI prints it; the daemon logs it). With nothing to change, nothing is applied
     /// and nothing is read back. Throws only when netlink itself fails.
     /// `dynamic` gives the grant and learned elements the table must carry (read once,
-    /// under the caller's writer lock): planned against the kernel's, loaded with a new
-    /// table, and read back like everything else.
-    static func run(_ kernel: Kernel, config: GatePeerConfig, mapCache: MapCache?, dynamic: () -> [NftElement],
+    /// under the caller's writer lock, after the kernel is observed, so a refused state
+    /// directory can answer with what the kernel holds): planned against the kernel's,
+    /// loaded with a new table, and read back like everything else.
+    static func run(_ kernel: Kernel, config: GatePeerConfig, mapCache: MapCache?, dynamic: (ObservedState) -> [NftElement],
                     beforeApply: (Plan) -> Void = { _ in }) throws -> Converge {
         let keys = Planner.sysctlKeys(for: config)
         let observed = try kernel.observe(sysctls: keys)
-        let elements = dynamic()
+        let elements = dynamic(observed)
         let plan = Planner.plan(config: config, observed: observed, dynamic: elements)
         beforeApply(plan)
         guard !plan.isEmpty else { return Converge(plan: plan, failures: [], readBack: ReadBack(planned: plan, after: plan)) }

@@ -52,6 +52,8 @@ final class Daemon: @unchecked Sendable {
             log("\(error); trying again later")
             return nil
         }
+        store.holdsWriterLock = true
+        defer { store.holdsWriterLock = false }
         return try withExtendedLifetime(lock) { try body() }
     }
 
@@ -98,6 +100,7 @@ final class Daemon: @unchecked Sendable {
                 for ch in plan.changes { log(ch.line) }
             }
             for p in c.problems { log(p) }
+            if let m = store.refusedWriteMessage(keptDynamic: config.filter != nil) { log(m) }
         } catch {
             log("reconcile failed: \(error)")
         }
@@ -150,8 +153,9 @@ final class Daemon: @unchecked Sendable {
         saveAndLoadLearned()
     }
 
-    private func extras() -> [NftElement] {
+    private func extras(_ observed: ObservedState) -> [NftElement] {
         guard config.filter != nil else { return [] }  // no grant sets without a filter
+        if store.refusal != nil { return StateStore.kernelDynamicElements(observed) }
         let ms = nowMs()
         return GrantState.elements(store.loadGrants(), nowMs: ms) + learned.elements(config, nowMs: ms)
     }

@@ -47,13 +47,31 @@ struct NetworkNamespace: Equatable {
         return names.filter { !$0.hasPrefix(".") }.compactMap { n in inode(of: "/run/netns/" + n).map { (n, $0) } }
     }
 
-    /// Whether some network namespace with this inode exists now: one a process runs in
-    /// or one kept by a /run/netns bind mount (the two ways a namespace stays alive that
-    /// we can see; one held only by an open descriptor is missed, and then counted gone).
-    static func exists(inode: UInt64) -> Bool {
-        if namedNamespaces().contains(where: { $0.inode == inode }) { return true }
-        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return pids.contains { $0.first?.isNumber == true && Self.inode(of: "/proc/\($0)/ns/net") == inode }
+    /// This boot's id (/proc/sys/kernel/random/boot_id); nil when unreadable. Every network
+    /// namespace dies at reboot, so a namespace recorded under another boot id is gone.
+    static func bootID() -> String? {
+        // Not Files.readAll: /proc files report size 0.
+        (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Whether the namespace with this inode is provably gone: no /run/netns entry holds it
+    /// and a complete scan of /proc found no process in it. A /proc/PID/ns/net we may not
+    /// read (no CAP_SYS_PTRACE over that process) leaves it unproven, so false; a process
+    /// that exits during the scan is no evidence either way and is skipped. A namespace
+    /// kept only by an open descriptor or a bind mount outside /run/netns is not seen.
+    static func provablyGone(inode: UInt64) -> Bool {
+        if namedNamespaces().contains(where: { $0.inode == inode }) { return false }
+        guard let pids = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return false }
+        for pid in pids where pid.first?.isNumber == true {
+            var st = stat()
+            if stat("/proc/\(pid)/ns/net", &st) == 0 {
+                if UInt64(st.st_ino) == inode { return false }
+            } else if errno != ENOENT && errno != ESRCH {
+                return false
+            }
+        }
+        return true
     }
 }
 
@@ -76,6 +94,11 @@ final class StateStore {
     let directory: String
     /// Why this directory is not used (its identity names another namespace or table), or nil.
     let refusal: String?
+    /// Set while this process holds the namespace's writer lock exclusively: only then may
+    /// damaged files be moved aside and stale temporaries removed (readers only report).
+    var holdsWriterLock = false
+    /// State files found damaged by a reader: moved aside before the next write replaces them.
+    private var damaged = Set<String>()
     /// The identity must be written (missing, or inherited from an earlier incarnation of
     /// this namespace, e.g. before a reboot); `claim()` does it.
     private var identityStale: Bool
@@ -106,13 +129,17 @@ final class StateStore {
             }
         }
         let inode = text("netnsInode").flatMap { UInt64($0) }
-        let name = text("namespace"), recordedTable = text("table")
+        let name = text("namespace"), recordedTable = text("table"), recordedBoot = text("bootId")
+        let boot = NetworkNamespace.bootID()
         if inode == namespace.inode && name == namespace.name && recordedTable == table {
             refusal = nil
-            identityStale = false
-        } else if let inode, name == namespace.name, recordedTable == table, !NetworkNamespace.exists(inode: inode) {
-            // The same name (or the system's own namespace) made again, e.g. after a
-            // reboot: the namespace it was written in is gone, so nobody else owns it.
+            identityStale = recordedBoot != boot  // same inode, a later boot: record it
+        } else if let inode, name == namespace.name, recordedTable == table,
+                  (recordedBoot != nil && boot != nil && recordedBoot != boot) || NetworkNamespace.provablyGone(inode: inode) {
+            // The same name (or the system's own namespace) made again: the namespace it
+            // was written in is provably gone (an earlier boot, or a complete scan did not
+            // find it), so nobody else owns it. Unprovable means refused: two unnamed
+            // namespaces both count as "host" when PID 1's cannot be read.
             refusal = nil
             identityStale = true
         } else {
@@ -148,20 +175,40 @@ final class StateStore {
     var filterReadCache: FilterReadCache? { refusal == nil ? FilterReadCache(directory: directory) : nil }
 
     /// The grant and learned elements the kernel must hold now, from the state files; none
-    /// without a filter section (the table then has no grant or learned sets).
-    func dynamicElements(_ config: GatePeerConfig) -> [NftElement] {
+    /// without a filter section (the table then has no grant or learned sets). When the
+    /// directory is refused, the ones the kernel holds (`observed`): state we cannot read
+    /// must not strip live grants, so they are kept as they are, also across a full load.
+    func dynamicElements(_ config: GatePeerConfig, observed: ObservedState) -> [NftElement] {
         guard config.filter != nil else { return [] }
+        if refusal != nil { return StateStore.kernelDynamicElements(observed) }
         let ms = nowMs()
         return GrantState.elements(loadGrants(), nowMs: ms) + loadLearned().elements(config, nowMs: ms)
+    }
+
+    /// The grant and learned elements of the table as observed (keys and verdicts; the
+    /// observer does not read their remaining timeouts, so a full load re-adds them
+    /// without one).
+    static func kernelDynamicElements(_ observed: ObservedState) -> [NftElement] {
+        guard let d = observed.filter?.content?.dynamic else { return [] }
+        return d.keys.sorted().flatMap { d[$0]!.map(\.element) }
+    }
+
+    /// The line for a writer that ran with a refused directory: what was not done and why.
+    /// `keptDynamic`: the table stayed, with the kernel's grants and learned addresses.
+    func refusedWriteMessage(keptDynamic: Bool) -> String? {
+        refusal.map { "state not used: \($0)." + (keptDynamic ? " The kernel's grants and learned addresses were kept as they are;" : "") + " nothing was recorded" }
     }
 
     /// Makes the directory (0700) and writes its identity when it has none or an inherited
     /// one. Writers call it under the writer lock before they save anything.
     func claim() throws {
         if let refusal { throw StateError(message: refusal) }
+        if holdsWriterLock { removeStaleTemporaries() }
         guard identityStale else { return }
         try makeDirectory()
-        let text = JSONOut.object(["netnsInode": .int(Int64(namespace.inode)), "namespace": .string(namespace.name), "table": .string(table)]).render() + "\n"
+        var identity: [String: JSONOut] = ["netnsInode": .int(Int64(namespace.inode)), "namespace": .string(namespace.name), "table": .string(table)]
+        if let boot = NetworkNamespace.bootID() { identity["bootId"] = .string(boot) }
+        let text = JSONOut.object(identity).render() + "\n"
         if let e = Files.replace(directory + "/identity.json", with: Array(text.utf8), mode: 0o600) { throw StateError(message: e) }
         identityStale = false
     }
@@ -207,8 +254,25 @@ final class StateStore {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Removes `.NAME.tmp.PID` files (Files.replace's temporaries) whose writer is gone
+    /// (kill(PID, 0) answers ESRCH), left by a write that was killed before its rename.
+    private func removeStaleTemporaries() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for n in names where n.hasPrefix(".") {
+            guard let r = n.range(of: ".tmp.", options: .backwards), let pid = Int32(n[r.upperBound...]), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink(directory + "/" + n) }
+        }
+    }
+
     /// Keeps the evidence of a damaged file: the next write must not replace it unseen.
+    /// Only a holder of the writer lock moves it; a reader reports it and reads nothing.
     private func moveAside(_ path: String, because reason: String, lost: String) {
+        guard holdsWriterLock else {
+            damaged.insert(path)
+            stderr("gatepeer: \(path) is damaged (\(reason)); " + lost + " (a writer moves it aside)")
+            return
+        }
+        damaged.remove(path)
         let aside = path + ".damaged-\(now())"
         let moved = rename(path, aside) == 0
         stderr("gatepeer: \(path) is damaged (\(reason)); " + (moved ? "moved to \(aside), " : "cannot move it aside (\(String(cString: strerror(errno)))), ") + lost)
@@ -217,6 +281,9 @@ final class StateStore {
     /// Writes a state file (0600 from the start, synced, renamed over the old one).
     private func write(_ path: String, _ text: String) throws {
         try claim()
+        if damaged.contains(path), holdsWriterLock {
+            moveAside(path, because: "found damaged earlier", lost: "replaced by this write")
+        }
         if let e = Files.replace(path, with: Array(text.utf8), mode: 0o600) { throw StateError(message: e) }
     }
 }
@@ -239,7 +306,17 @@ struct LockBusy: Error, CustomStringConvertible {
 final class NamespaceLock {
     static let directory = "/run/gatepeer"
     /// How long a writer waits for another (seconds): $GATEPEER_LOCK_WAIT or 10.
-    static var defaultWait: Double { ProcessInfo.processInfo.environment["GATEPEER_LOCK_WAIT"].flatMap(Double.init) ?? 10 }
+    static var defaultWait: Double { (try? waitFromEnvironment()) ?? 10 }
+
+    /// $GATEPEER_LOCK_WAIT as seconds (10 when unset); throws naming the variable and what
+    /// is valid when it is not a number of seconds from 0 to 86400.
+    static func waitFromEnvironment() throws -> Double {
+        guard let t = ProcessInfo.processInfo.environment["GATEPEER_LOCK_WAIT"] else { return 10 }
+        guard let w = Double(t.trimmingCharacters(in: .whitespaces)), w.isFinite, w >= 0, w <= 86400 else {
+            throw StateError(message: "GATEPEER_LOCK_WAIT=\"\(t)\" is not a number of seconds; valid: 0 to 86400, e.g. 10 or 2.5 (how long a writer waits for another)")
+        }
+        return w
+    }
 
     private let fd: Int32
     /// Whether we wrote our name into the file, to clear it before letting go (so a reader
@@ -358,6 +435,7 @@ func lockNamespace(_ command: String, _ store: StateStore) -> NamespaceLock? {
     let line = (["gatepeer"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
     do {
         let lock = try NamespaceLock.writer(store.namespace, command: String(line.prefix(200)), shared: command == "plan")
+        store.holdsWriterLock = command != "plan"
         if command == "apply" || command == "down", let pid = NamespaceLock.runningDaemon(store.namespace) {
             stderr("gatepeer: " + NamespaceLock.daemonMessage(pid: pid))
             return nil

@@ -213,6 +213,12 @@ func printPlan(_ plan: Plan, json: Bool) {
 }
 
 func run(_ o: Options) -> Exit {
+    do {
+        _ = try NamespaceLock.waitFromEnvironment()
+    } catch {
+        stderr("gatepeer: \(error)")
+        return .usage
+    }
     switch o.command {
     case "validate":
         let c = loadConfig(o.configPath)
@@ -231,12 +237,12 @@ func run(_ o: Options) -> Exit {
         do {
             if o.command == "plan" {
                 let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
-                let plan = Planner.plan(config: config, observed: observed, dynamic: store.dynamicElements(config))
+                let plan = Planner.plan(config: config, observed: observed, dynamic: store.dynamicElements(config, observed: observed))
                 printPlan(plan, json: o.json)
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
             if o.command == "apply" && store.refusal == nil { try store.claim() }
-            let c = try Converge.run(kernel, config: config, mapCache: store.mapCache, dynamic: { store.dynamicElements(config) })
+            let c = try Converge.run(kernel, config: config, mapCache: store.mapCache, dynamic: { store.dynamicElements(config, observed: $0) })
             if o.json {
                 print(JSONOut.object([
                     "changes": .array(c.plan.changes.map { .object($0.json) }),
@@ -253,6 +259,12 @@ func run(_ o: Options) -> Exit {
             for w in c.plan.warnings { stderr("warning: \(w)") }
             if !o.json {
                 stderr("gatepeer: \(o.command): \(c.readBack.applied) of \(c.plan.changes.count) change(s) applied")
+            }
+            // The kernel holds the config, but the state it must carry could not be read:
+            // not success, so the user moves the directory aside and applies again.
+            if let m = store.refusedWriteMessage(keptDynamic: config.filter != nil) {
+                stderr("gatepeer: \(o.command): \(m)")
+                return .runtime
             }
             return c.converged ? .ok : .runtime
         } catch {
@@ -283,7 +295,7 @@ func run(_ o: Options) -> Exit {
         kernel.filterReadCache = store.filterReadCache
         do {
             let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
-            let plan = Planner.plan(config: config, observed: observed, dynamic: store.dynamicElements(config))
+            let plan = Planner.plan(config: config, observed: observed, dynamic: store.dynamicElements(config, observed: observed))
             var report = StatusReport(config: config, observed: observed, plan: plan)
             if plan.ruleset != nil {
                 var elements: [Int: [(IPAddress, PacketCount)]] = [:]
@@ -365,7 +377,13 @@ func runFilter(_ o: Options) -> Exit {
         return runGrant(o, revoke: sub == "revoke")
     case "grants":
         let n = now()
-        let active = StateStore.open().loadGrants().filter { $0.expires > n }
+        let store = StateStore.open()
+        if store.refusal != nil {
+            // open() printed why; "no active grants" would hide the kernel's live ones.
+            stderr("gatepeer: filter grants: state refused, so the active grants are unknown (the kernel keeps its grant elements; see nft list table inet \(NftRuleset.table))")
+            return .runtime
+        }
+        let active = store.loadGrants().filter { $0.expires > n }
         if o.json {
             print(JSONOut.array(active.map { .object(["grant": .string($0.summary), "expires": .int($0.expires), "remainingSeconds": .int($0.expires - n)]) }).render())
         } else if active.isEmpty {

@@ -256,13 +256,168 @@ final class StateLockTests: KernelTestCase {
         try? FileManager.default.removeItem(at: dirB)
         try FileManager.default.copyItem(at: dirA, to: dirB)
         let listed = b.gatepeer("filter", "grants")
-        XCTAssertEqual(listed.stdout, "no active grants\n")
-        XCTAssertTrue(listed.stderr.contains("belongs to network namespace netns/\(a.name)"), listed.stderr)
+        XCTAssertEqual(listed.status, 1, listed.stdout)
+        XCTAssertFalse(listed.stdout.contains("no active grants"), listed.stdout)
+        XCTAssertTrue(listed.stderr.contains("belongs to network namespace netns/\(a.name)") && listed.stderr.contains("state refused"), listed.stderr)
         let reload = b.gatepeer("apply", "-c", cfg)
-        XCTAssertEqual(reload.status, 0, reload.stderr)
+        XCTAssertEqual(reload.status, 1, reload.stderr)
+        XCTAssertTrue(reload.stderr.contains("state not used: state directory \(dirB.path)"), reload.stderr)
         XCTAssertEqual(elements(b, "grants4p").count, 0, "a foreign directory's grant was loaded")
         let refused = b.gatepeer("filter", "grant", "--from", "10.128.0.12", "--to", "198.51.100.8", "--proto", "udp", "--for", "1h", "-c", cfg)
         XCTAssertEqual(refused.status, 1, refused.stderr)
         XCTAssertTrue(refused.stderr.contains("belongs to network namespace netns/\(a.name)"), refused.stderr)
+    }
+
+    /// A process that keeps the network namespace `ns` alive after its /run/netns name is
+    /// removed (an unnamed namespace, as a container's); killed by PID at teardown.
+    func unnamed(_ ns: Namespace) -> Int32 {
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["ip", "netns", "exec", ns.name, "sleep", "600"]  // ip execs sleep: same pid
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        XCTAssertNoThrow(try holder.run())
+        let pid = holder.processIdentifier
+        addTeardownBlock { kill(pid, SIGKILL); holder.waitUntilExit() }
+        let want = sh(["stat", "-L", "-c", "%i", "/run/netns/\(ns.name)"]).stdout
+        XCTAssertTrue(eventually(5) { sh(["stat", "-L", "-c", "%i", "/proc/\(pid)/ns/net"]).stdout == want }, "the holder is not in \(ns.name)")
+        ns.destroy()
+        return pid
+    }
+
+    /// Runs `args` in the network namespace of `pid`; `withoutPtrace`: as the hardened unit
+    /// runs, without CAP_SYS_PTRACE, so other processes' /proc/PID/ns/net cannot be read.
+    func inNamespace(of pid: Int32, withoutPtrace: Bool = false, _ args: [String]) -> Run {
+        guard withoutPtrace else { return sh(["nsenter", "-t", "\(pid)", "-n"] + args) }
+        return sh(["nsenter", "-t", "\(pid)", "-n", "capsh", "--drop=cap_sys_ptrace", "--", "-c", args.joined(separator: " ")])
+    }
+
+    func grantElementCount(_ pid: Int32) -> Int {
+        let out = inNamespace(of: pid, ["nft", "-j", "list", "set", "inet", "gatepeer", "grants4p"]).stdout
+        let doc = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any]
+        let items = doc?["nftables"] as? [[String: Any]] ?? []
+        return items.compactMap { ($0["set"] as? [String: Any])?["elem"] as? [Any] }.flatMap { $0 }.count
+    }
+
+    // MARK: round 2
+
+    /// Two unnamed namespaces both count as "host" when PID 1's namespace cannot be read;
+    /// the second must not adopt the first's live state because it cannot see the first's
+    /// holder (no CAP_SYS_PTRACE): unprovably gone is refused.
+    func testUnnamedNamespaceDoesNotTakeOverALiveNamespacesState() throws {
+        let a = unnamed(try makeFilterNamespace()), b = unnamed(try makeFilterNamespace())
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        let applyA = inNamespace(of: a, withoutPtrace: true, [gatepeerBinary, "apply", "-c", cfg])
+        XCTAssertEqual(applyA.status, 0, applyA.stderr)
+        let grant = inNamespace(of: a, withoutPtrace: true, [gatepeerBinary, "filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg])
+        XCTAssertEqual(grant.status, 0, grant.stderr)
+        XCTAssertEqual(grantElementCount(a), 1)
+        let identity = URL(fileURLWithPath: stateBase).appendingPathComponent("identity.json")
+        let inodeA = sh(["stat", "-L", "-c", "%i", "/proc/\(a)/ns/net"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(text(identity).contains("\"netnsInode\": \(inodeA)") && text(identity).contains("\"bootId\""), text(identity))
+
+        let applyB = inNamespace(of: b, withoutPtrace: true, [gatepeerBinary, "apply", "-c", cfg])
+        XCTAssertEqual(applyB.status, 1, applyB.stderr)
+        XCTAssertTrue(applyB.stderr.contains("belongs to network namespace host (inode \(inodeA))"), applyB.stderr)
+        XCTAssertEqual(grantElementCount(b), 0, "A's grant reached B's table")
+        XCTAssertTrue(text(identity).contains("\"netnsInode\": \(inodeA)"), "B took A's state directory: \(text(identity))")
+        XCTAssertEqual(grantElementCount(a), 1)
+    }
+
+    /// A namespace with the filter applied and one grant (1 h) made, then its state
+    /// directory's identity.json damaged, so the directory is refused.
+    func grantThenDamageIdentity() throws -> (Namespace, String, URL) {
+        let ns = try makeFilterNamespace()
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        let g = ns.gatepeer("filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg)
+        XCTAssertEqual(g.status, 0, g.stderr)
+        let dir = namespaceStateDirectory(base: stateBase, namespace: ns.name)
+        try "{bad".write(to: dir.appendingPathComponent("identity.json"), atomically: true, encoding: .utf8)
+        return (ns, cfg, dir)
+    }
+
+    /// A damaged identity refuses the directory: apply keeps the kernel's live grants, also
+    /// through a full load, and says so with exit 1; `filter grants` says it is refused.
+    func testDamagedIdentityKeepsTheKernelsGrantsAndFails() throws {
+        let (ns, cfg, dir) = try grantThenDamageIdentity()
+
+        let r = ns.gatepeer("apply", "-c", cfg)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(dir.path)/identity.json is damaged") && r.stderr.contains("were kept as they are"), r.stderr)
+        XCTAssertEqual(elements(ns, "grants4p").count, 1, "apply stripped a live grant: \(r.stderr)")
+        // Another structure (a second group): a full load, which must carry the grant over.
+        let other = writeConfig("""
+        {"forwarding": true, "links": [\(linkJSON(vxlanId: 10))],
+         "filter": {"uplinkDevice": "uplink", "nat": "masquerade", "backendPrefixes": ["172.31.0.0/24"],
+          "outbound": [{"name": "fleet", "default": "deny",
+                        "rules": [{"action": "allow", "destination": "203.0.113.10/32", "protocol": "tcp", "ports": [443]}]},
+                       {"name": "lab", "sources": ["172.16.5.0/24"], "default": "allow", "rules": []}]}}
+        """)
+        let full = ns.gatepeer("apply", "-c", other)
+        XCTAssertEqual(full.status, 1, full.stderr)
+        XCTAssertTrue(full.stdout.contains("~ nftables table inet gatepeer"), "not a full load: \(full.stdout)")
+        // Carried with what is left of its deadline: a grant must never become permanent.
+        let expires = ((elements(ns, "grants4p").first as? [String: Any])?["elem"] as? [String: Any])?["expires"] as? Int ?? 0
+        XCTAssertTrue(expires > 3000 && expires <= 3600, "the carried grant lost its deadline: \(elements(ns, "grants4p"))")
+        XCTAssertEqual(elements(ns, "grants4p").count, 1, "a full load with refused state stripped a live grant: \(full.stdout)")
+        let listed = ns.gatepeer("filter", "grants")
+        XCTAssertEqual(listed.status, 1)
+        XCTAssertTrue(listed.stderr.contains("state refused") && !listed.stdout.contains("no active grants"), listed.stdout + listed.stderr)
+    }
+
+    /// The daemon with a refused directory keeps the kernel's grants and says so at every
+    /// reconcile; `down` then removes the table and fails naming the directory.
+    func testDaemonWithRefusedStateKeepsGrantsAndLogsIt() throws {
+        let (ns, cfg, dir) = try grantThenDamageIdentity()
+        let (daemon, log) = start(ns, ["run", "-c", cfg, "--resync", "1"])
+        let pid = daemon.processIdentifier
+        addTeardownBlock { kill(pid, SIGKILL) }
+        XCTAssertTrue(eventually(20) { self.text(log).components(separatedBy: "state not used").count > 3 }, "not logged at every reconcile: \(text(log))")
+        XCTAssertEqual(elements(ns, "grants4p").count, 1, "the daemon stripped a live grant: \(text(log))")
+        kill(pid, SIGTERM)
+        daemon.waitUntilExit()
+        let down = ns.gatepeer("down")
+        XCTAssertEqual(down.status, 1, down.stderr)
+        XCTAssertTrue(down.stderr.contains("down: state not used: \(dir.path)/identity.json is damaged") && !down.stderr.contains("were kept"), down.stderr)
+        XCTAssertNil(ns.link("gp0"))
+    }
+
+    func testBadLockWaitIsRejectedAndKernelUntouched() throws {
+        let ns = try makeFilterNamespace()
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        let r = ns.exec(["env", "GATEPEER_LOCK_WAIT=abc", gatepeerBinary, "apply", "-c", cfg])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("GATEPEER_LOCK_WAIT=\"abc\"") && r.stderr.contains("valid: 0 to 86400"), r.stderr)
+        XCTAssertNil(ns.link("gp0"), "a rejected apply changed the kernel")
+    }
+
+    /// Readers report a damaged file and leave it; a writer moves it aside and removes
+    /// temporaries of writers that are gone (and only those).
+    func testReadersLeaveDamagedFilesAndWritersRemoveStaleTemporaries() throws {
+        let ns = try makeFilterNamespace()
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        let dir = namespaceStateDirectory(base: stateBase, namespace: ns.name)
+        let grants = dir.appendingPathComponent("grants.json")
+        try "{ damaged".write(to: grants, atomically: true, encoding: .utf8)
+        for args in [["filter", "grants"], ["filter", "check", "10.128.0.11", "203.0.113.10", "tcp/443", "-c", cfg], ["status", "-c", cfg]] {
+            let r = ns.exec([gatepeerBinary] + args)
+            XCTAssertTrue(r.stderr.contains("grants.json is damaged"), "\(args): \(r.stderr)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            XCTAssertTrue(files.contains("grants.json") && !files.contains { $0.contains(".damaged-") }, "\(args) moved the file: \(files)")
+        }
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let stale = dir.appendingPathComponent(".learned.json.tmp.\(gone.processIdentifier)")
+        let live = dir.appendingPathComponent(".learned.json.tmp.\(getpid())")
+        for f in [stale, live] { try "partial".write(to: f, atomically: false, encoding: .utf8) }
+        let g = ns.gatepeer("filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg)
+        XCTAssertEqual(g.status, 0, g.stderr)
+        XCTAssertTrue(g.stderr.contains("grants.json is damaged") && g.stderr.contains("moved to"), g.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path), "a dead writer's temporary was left")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live.path), "a live writer's temporary was removed")
     }
 }
