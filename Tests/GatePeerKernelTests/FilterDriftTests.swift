@@ -147,24 +147,42 @@ extension FilterLabTests {
     /// own vxlan device toward the peer and pings the peer's inner address: dropped by the
     /// guard (counted), never learned into the FDB; the configured VPGs still get through.
     /// With and without a filter section: the guard is there whenever links are.
+    /// The vxlan socket is bound to the wildcard address, so VXLAN to any other local
+    /// address of the peer reaches gp0 as well: the internet namespace sends to the
+    /// peer's uplink address (192.0.2.1) and is dropped and counted just the same.
     func testOnlyConfiguredPeersReachTheVXLANPort() throws {
-        let add = inNode("backend", ["ip", "link", "add", "rogue10", "type", "vxlan", "id", "10", "dstport", "4789",
-                                     "local", "172.31.0.10", "remote", "172.31.0.254", "dev", "eth0"])
-        XCTAssertEqual(add.status, 0, add.stderr)
-        XCTAssertEqual(inNode("backend", ["ip", "addr", "add", "10.255.255.77/9", "dev", "rogue10"]).status, 0)
-        XCTAssertEqual(inNode("backend", ["ip", "link", "set", "rogue10", "up"]).status, 0)
+        // (namespace, its underlay address, the peer's address it sends to, the rogue's inner address)
+        let rogues = [("backend", "172.31.0.10", "172.31.0.254", "10.255.255.77"), ("inet", "192.0.2.2", "192.0.2.1", "10.255.255.78")]
+        for (node, local, remote, inner) in rogues {
+            let add = inNode(node, ["ip", "link", "add", "rogue10", "type", "vxlan", "id", "10", "dstport", "4789",
+                                    "local", local, "remote", remote, "dev", "eth0"])
+            XCTAssertEqual(add.status, 0, add.stderr)
+            // Host routes only: the internet namespace routes 10.128.0.0/9 to the peer.
+            XCTAssertEqual(inNode(node, ["ip", "addr", "add", inner + "/32", "dev", "rogue10"]).status, 0)
+            XCTAssertEqual(inNode(node, ["ip", "link", "set", "rogue10", "up"]).status, 0)
+            XCTAssertEqual(inNode(node, ["ip", "route", "add", "10.255.255.254/32", "dev", "rogue10"]).status, 0)
+        }
+        func dropped(_ config: String) throws -> Int {
+            let status = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(gatepeer("status", "--json", "-c", config).stdout.utf8)) as? [String: Any])
+            let guards = try XCTUnwrap((status["filter"] as? [String: Any])?["vxlanGuard"] as? [[String: Any]], "\(status)")
+            XCTAssertEqual(guards.first?["link"] as? String, "gp0")
+            return guards.first?["droppedPackets"] as? Int ?? 0
+        }
         for config in [plainConfig, filterConfig] {
             let a = gatepeer("apply", "-c", config)
             XCTAssertEqual(a.status, 0, a.stdout + a.stderr)
             _ = inNode("peer", ["bridge", "fdb", "flush", "dev", "gp0", "dynamic"])
-            let r = inNode("backend", ["ping", "-c", "2", "-W", "2", "-I", "rogue10", "10.255.255.254"])
-            XCTAssertNotEqual(r.status, 0, "\(config): a host that is no configured peer reached the peer through VXLAN")
-            let fdb = inNode("peer", ["bridge", "fdb", "show", "dev", "gp0"]).stdout
-            XCTAssertFalse(fdb.contains("dst 172.31.0.10 "), "\(config): learned an FDB entry toward a non-peer:\n\(fdb)")
-            let status = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(gatepeer("status", "--json", "-c", config).stdout.utf8)) as? [String: Any])
-            let guards = try XCTUnwrap((status["filter"] as? [String: Any])?["vxlanGuard"] as? [[String: Any]], "\(status)")
-            XCTAssertEqual(guards.first?["link"] as? String, "gp0")
-            XCTAssertGreaterThanOrEqual(guards.first?["droppedPackets"] as? Int ?? 0, 2, "\(guards)")
+            var before = try dropped(config)
+            for (node, local, remote, _) in rogues {
+                let r = inNode(node, ["ping", "-c", "2", "-W", "2", "-I", "rogue10", "10.255.255.254"])
+                XCTAssertNotEqual(r.status, 0, "\(config): \(node), no configured peer, reached the peer through VXLAN to \(remote)")
+                let fdb = inNode("peer", ["bridge", "fdb", "show", "dev", "gp0"]).stdout
+                XCTAssertFalse(fdb.contains("dst \(local) "), "\(config): learned an FDB entry toward a non-peer:\n\(fdb)")
+                let after = try dropped(config)
+                XCTAssertGreaterThanOrEqual(after - before, 1, "\(config): the guard did not count VXLAN from \(node) to \(remote)")
+                before = after
+            }
+            XCTAssertGreaterThanOrEqual(before, 2)
             XCTAssertTrue(gatepeer("status", "-c", config).stdout.contains("vxlan guard gp0: "), "text status names the link's drops")
             // The configured VPGs still carry traffic.
             XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0, config)
