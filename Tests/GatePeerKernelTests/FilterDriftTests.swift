@@ -249,3 +249,64 @@ extension FilterLabTests {
         XCTAssertEqual(p.stdout, "no changes\n", p.stderr)
     }
 }
+
+/// Round 2: the filter read cache (filter-read.txt) names the network namespace by its
+/// cookie (SO_NETNS_COOKIE), never reused in a boot, not by its nsfs inode, which a
+/// namespace deleted and made again under the same name (same state directory) can get
+/// back; a fresh table whose generation equals the recorded one was then trusted.
+final class FilterReadCacheKeyTests: KernelTestCase {
+    /// Holds what the namespace thread found.
+    final class Found: @unchecked Sendable { var cookie: UInt64? }
+
+    /// The namespace's cookie, read apart from gatepeer: a thread of this test enters the
+    /// namespace (setns changes only the calling thread), asks a socket, and ends.
+    func cookie(_ ns: Namespace) -> UInt64? {
+        let found = Found()
+        let done = DispatchSemaphore(value: 0)
+        let path = "/run/netns/" + ns.name
+        Thread {
+            defer { done.signal() }
+            let nsfd = open(path, O_RDONLY | O_CLOEXEC)
+            guard nsfd >= 0 else { return }
+            defer { close(nsfd) }
+            // Glibc's module does not export setns (it is _GNU_SOURCE): look it up.
+            guard let sym = dlsym(nil, "setns") else { return }
+            let setns = unsafeBitCast(sym, to: (@convention(c) (Int32, Int32) -> Int32).self)
+            guard setns(nsfd, 0x4000_0000 /* CLONE_NEWNET */) == 0 else { return }
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            var c: UInt64 = 0
+            var len = socklen_t(MemoryLayout<UInt64>.size)
+            if getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &c, &len) == 0 { found.cookie = c }
+        }.start()
+        done.wait()
+        return found.cookie
+    }
+
+    /// The key line of the namespace's filter-read.txt after an apply.
+    func cacheKey(_ ns: Namespace, _ cfg: String) throws -> String {
+        let a = ns.gatepeer("apply", "-c", cfg)
+        XCTAssertEqual(a.status, 0, a.stdout + a.stderr)
+        let file = namespaceStateDirectory(base: ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"]!, namespace: ns.name)
+            .appendingPathComponent("filter-read.txt")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        return try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix("key ") }.map { String($0.dropFirst(4)) }, text)
+    }
+
+    func testCacheIsKeyedByTheNamespaceCookie() throws {
+        let cfg = writeConfig(configJSON(linkJSON()))
+        let boot = try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let a = try makePeerNamespace(), b = try makePeerNamespace()
+        let ca = try XCTUnwrap(cookie(a), "SO_NETNS_COOKIE needs Linux 5.14"), cb = try XCTUnwrap(cookie(b))
+        XCTAssertNotEqual(ca, cb, "two namespaces, one cookie")
+        XCTAssertEqual(try cacheKey(a, cfg), "\(boot)/netns-\(ca)")
+        XCTAssertEqual(try cacheKey(b, cfg), "\(boot)/netns-\(cb)")
+        // Made again under the same name: a new cookie, so the old record is not trusted.
+        a.destroy()
+        XCTAssertEqual(sh(["ip", "netns", "add", a.name]).status, 0)
+        let again = try XCTUnwrap(cookie(a))
+        XCTAssertNotEqual(again, ca, "a recreated namespace kept its cookie")
+        XCTAssertNotEqual(again, cb)
+    }
+}
