@@ -189,6 +189,15 @@ extension FilterLabTests {
             XCTAssertEqual(ping(from: "backend", "10.129.3.7").status, 0, config)
             XCTAssertEqual(plan().status, 0)
         }
+        // Without the table there is no guard: status says so, it does not count 0 drops.
+        XCTAssertEqual(nft("delete", "table", "inet", "gatepeer").status, 0)
+        let text = gatepeer("status", "-c", filterConfig).stdout
+        XCTAssertTrue(text.contains("  vxlan guard gp0: missing (table inet gatepeer absent)\n"), text)
+        XCTAssertFalse(text.contains("0 packets from non-peers dropped"), text)
+        let status = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(gatepeer("status", "--json", "-c", filterConfig).stdout.utf8)) as? [String: Any])
+        let guards = try XCTUnwrap((status["filter"] as? [String: Any])?["vxlanGuard"] as? [[String: Any]], "\(status)")
+        XCTAssertEqual(guards.first?["present"] as? Bool, false, "\(guards)")
+        XCTAssertTrue(guards.first?["droppedPackets"] is NSNull, "\(guards)")
         // down removes the table with the guard.
         XCTAssertEqual(gatepeer("down", "-c", plainConfig).status, 0)
         XCTAssertFalse(nft("list", "tables").stdout.contains("gatepeer"))
