@@ -162,6 +162,11 @@ extension FilterLabTests {
             XCTAssertEqual(inNode(node, ["ip", "link", "set", "rogue10", "up"]).status, 0)
             XCTAssertEqual(inNode(node, ["ip", "route", "add", "10.255.255.254/32", "dev", "rogue10"]).status, 0)
         }
+        // Another tool's VXLAN on the same port (VNI 11, which no link of ours has).
+        XCTAssertEqual(inNode("inet", ["ip", "link", "add", "other11", "type", "vxlan", "id", "11", "dstport", "4789",
+                                       "local", "192.0.2.2", "remote", "192.0.2.1", "dev", "eth0"]).status, 0)
+        XCTAssertEqual(inNode("inet", ["ip", "addr", "add", "10.77.0.2/24", "dev", "other11"]).status, 0)
+        XCTAssertEqual(inNode("inet", ["ip", "link", "set", "other11", "up"]).status, 0)
         func dropped(_ config: String) throws -> Int {
             let status = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(gatepeer("status", "--json", "-c", config).stdout.utf8)) as? [String: Any])
             let guards = try XCTUnwrap((status["filter"] as? [String: Any])?["vxlanGuard"] as? [[String: Any]], "\(status)")
@@ -183,6 +188,9 @@ extension FilterLabTests {
                 before = after
             }
             XCTAssertGreaterThanOrEqual(before, 2)
+            // The guard matches our VNI only (@th,96,24): VNI 11 is not counted as ours.
+            _ = inNode("inet", ["ping", "-c", "2", "-W", "1", "-I", "other11", "10.77.0.1"])
+            XCTAssertEqual(try dropped(config), before, "\(config): the guard took VXLAN with a VNI none of our links has")
             XCTAssertTrue(gatepeer("status", "-c", config).stdout.contains("vxlan guard gp0: "), "text status names the link's drops")
             // The configured VPGs still carry traffic.
             XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0, config)

@@ -134,7 +134,8 @@ final class OwnershipTests: KernelTestCase {
         let cfg = writeConfig(configJSON(linkJSON()))
         let plan = ns.gatepeer("plan", "-c", cfg)
         XCTAssertEqual(plan.status, 0, plan.stderr)
-        XCTAssertTrue(plan.stdout.hasPrefix("~ link gp0 alias none -> gatepeer:gp0 (adopting a device left by an interrupted apply)\n"), plan.stdout)
+        // The table goes first (before any link change), then the adoption.
+        XCTAssertTrue(plan.stdout.contains("\n~ link gp0 alias none -> gatepeer:gp0 (adopting a device left by an interrupted apply)\n"), plan.stdout)
         let index = ns.link("gp0")?["ifindex"] as? Int
         applyOK(ns, cfg)
         XCTAssertEqual(ns.link("gp0")?["ifindex"] as? Int, index, "adopted, not recreated")
