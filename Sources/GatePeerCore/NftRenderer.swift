@@ -376,11 +376,17 @@ public enum NftRenderer {
         return NftRuleset(text: text, maps: maps, fingerprint: fp, skeletonFingerprint: skeleton, compiled: compiled, elementCount: elements)
     }
 
-    /// The VXLAN guard (input hook): UDP to a link's port on its outer address from a
-    /// source that is not one of that link's peers is counted, logged at a limited rate
-    /// and dropped before the vxlan socket sees it. Without it any host on the underlay
-    /// can send frames into the tunnel as if it were a device, and learning points FDB
-    /// entries at it. A link with no peer of its outer family accepts no VXLAN at all.
+    /// The VXLAN guard (input hook): VXLAN for one of our links (its UDP port and its VNI,
+    /// `@th,96,24`: the 24 bits after the UDP header, the flags byte and 3 reserved bytes)
+    /// from a source that is not one of that link's peers is counted, logged at a limited
+    /// rate and dropped before the vxlan socket sees it. Without it any host on the
+    /// underlay can send frames into the tunnel as if it were a device, and learning
+    /// points FDB entries at it. The kernel binds the vxlan socket to the wildcard address
+    /// (one per port and family), so the guard matches every address the input hook
+    /// delivers to (local, broadcast, multicast), not only `outerIpAddress`: the uplink's
+    /// or the tunnel's own address reach the link just as well. Matching the VNI leaves
+    /// other tools' VXLAN on the same port alone. A link with no peer of its outer family
+    /// accepts no VXLAN at all.
     static func vxlanGuard(_ config: GatePeerConfig) -> [String] {
         var out: [String] = []
         var rules: [String] = []
@@ -395,7 +401,7 @@ public enum NftRenderer {
             out += ["  chain vx\(i)_drop {",
                     "    limit rate 10/second burst 20 packets log prefix \(quote("gatepeer-vxlan \(l.name): ")) level info",
                     "    counter name \(quote(NftRuleset.guardCounter(link: i))) drop", "  }"]
-            rules.append("    \(ip) daddr \(l.outerIpAddress) udp dport \(l.port) \(ip) saddr != @vx\(i)_peers goto vx\(i)_drop")
+            rules.append("    udp dport \(l.port) @th,96,24 \(l.vxlanId) \(ip) saddr != @vx\(i)_peers goto vx\(i)_drop")
         }
         out += ["  chain vxlan_guard {", "    type filter hook input priority filter; policy accept;"] + rules + ["  }"]
         return out

@@ -2,6 +2,9 @@
 /// the kernel needs them (flannel's lesson: never make the kernel guess):
 ///   1. stale owned routes go first, so nothing points at a device about to vanish;
 ///   2. stale owned links, and links whose immutable attributes changed, are deleted;
+///   then table inet gatepeer is loaded (or repaired, its dynamic elements put right),
+///   before any link is created, changed or set up, so no link forwards or listens
+///   unfiltered (its delete, when nothing needs it, goes last);
 ///   3. links are created or changed in place;
 ///   4. per-device sysctls (rp_filter loose, accept_ra off);
 ///   5. FDB entries (stale ones out, missing ones appended);
@@ -234,13 +237,20 @@ public enum Planner {
             }
         }
 
-        // The filter table goes in before forwarding is turned on.
+        // The filter table (outbound policy and VXLAN guard) goes in before any link is
+        // created, changed or set up: ip_forward is often 1 already (down leaves it, the
+        // sysctl drop-in sets it), so a link up before its table forwards unfiltered, and
+        // conntrack keeps such a flow open after the table arrives. The ruleset names
+        // devices (iifname/oifname) and takes MTUs from the config or the underlay, never
+        // from the links it is loaded ahead of. Only the table's delete (no links, no
+        // filter) stays last, after the links it guarded are gone.
         var filter: [Plan.Change] = []
+        var filterLast: [Plan.Change] = []
         if observed.filterStaging { filter.append(.deleteStaging) }
         let ruleset = NftRenderer.render(config, mtus: linkMTUs(config, observed))
         switch (ruleset, observed.filter) {
         case (nil, nil): break
-        case (nil, .some): filter.append(.deleteFilter)
+        case (nil, .some): filterLast.append(.deleteFilter)
         case (let rs?, nil): filter.append(.replaceFilter(rs, old: nil))
         case (let rs?, let o?):
             if o.fingerprint != rs.fingerprint {
@@ -254,8 +264,8 @@ public enum Planner {
             }
         }
 
-        let changes = routeDeletes + linkDeletes + linkWrites + sysctls + fdbDeletes + fdbAppends
-            + addrDeletes + addrAdds + ups + routeWrites + filter + global
+        let changes = routeDeletes + linkDeletes + filter + linkWrites + sysctls + fdbDeletes + fdbAppends
+            + addrDeletes + addrAdds + ups + routeWrites + global + filterLast
         var plan = Plan(changes: changes, blockers: blockers)
         plan.warnings = warnings
         plan.ruleset = ruleset

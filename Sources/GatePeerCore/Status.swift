@@ -151,8 +151,10 @@ public struct FilterStatus: Sendable {
     /// Why the table's content is not what gatepeer loaded (Plan.Change.repairFilter).
     public var edited: String?
     /// Per link (config order): VXLAN packets the guard dropped because their source is
-    /// none of the link's peers (counter vx<N>_drop).
-    public var vxlanGuard: [(link: String, dropped: PacketCount)]
+    /// none of the link's peers (counter vx<N>_drop, read from the kernel); nil when the
+    /// kernel has no such counter (the table is absent, or was edited): then there is no
+    /// guard, which a count of 0 would hide.
+    public var vxlanGuard: [(link: String, dropped: PacketCount?)]
     public var verdicts: [(String, PacketCount)]
     public var rules: [RuleCount]
 
@@ -168,7 +170,7 @@ public struct FilterStatus: Sendable {
         edited = pending.lazy.compactMap { c -> String? in if case .repairFilter(_, let r) = c { return r } else { return nil } }.first
         let counters = observed.filter?.counters ?? [:]
         verdicts = ["out_allow", "out_deny", "in_allow", "in_drop", "grant_allow"].map { ($0, counters[$0] ?? PacketCount(packets: 0, bytes: 0)) }
-        vxlanGuard = config.links.enumerated().map { ($1.name, counters[NftRuleset.guardCounter(link: $0)] ?? PacketCount(packets: 0, bytes: 0)) }
+        vxlanGuard = config.links.enumerated().map { ($1.name, counters[NftRuleset.guardCounter(link: $0)]) }
         rules = []
         guard let f = config.filter, let ruleset else { return }
         for (gi, group) in f.outbound.enumerated() {
@@ -201,9 +203,17 @@ public struct FilterStatus: Sendable {
         let state = !present ? "absent" : edited.map { "edited outside gatepeer (\($0))" } ?? (inSync ? "in sync" : "differs from the config")
         var out = ["filter: table inet gatepeer \(state)"]
         // Without a filter section the table holds only the VXLAN guard: no verdicts.
-        if policy { out.append("  " + verdicts.map { "\($0.0) \($0.1.packets) packets" }.joined(separator: ", ")) }
-        for g in vxlanGuard { out.append("  vxlan guard \(g.link): \(g.dropped.packets) packets from non-peers dropped") }
-        for r in rules { out.append("  \(r.count.packets) packets \(r.count.bytes) bytes  \(r.path): \(r.summary)") }
+        // Without the table there are no counters: zeros would read as "nothing matched".
+        if policy && present { out.append("  " + verdicts.map { "\($0.0) \($0.1.packets) packets" }.joined(separator: ", ")) }
+        for (i, g) in vxlanGuard.enumerated() {
+            guard let d = g.dropped else {
+                let why = present ? "no counter \(NftRuleset.guardCounter(link: i)) in table inet gatepeer" : "table inet gatepeer absent"
+                out.append("  vxlan guard \(g.link): missing (\(why))")
+                continue
+            }
+            out.append("  vxlan guard \(g.link): \(d.packets) packets from non-peers dropped")
+        }
+        if present { for r in rules { out.append("  \(r.count.packets) packets \(r.count.bytes) bytes  \(r.path): \(r.summary)") } }
         return out.joined(separator: "\n")
     }
 
@@ -212,7 +222,9 @@ public struct FilterStatus: Sendable {
         for (name, c) in verdicts { v[name] = .object(["packets": .uint(c.packets), "bytes": .uint(c.bytes)]) }
         return .object([
             "present": .bool(present), "inSync": .bool(inSync), "verdicts": .object(v), "edited": edited.map { .string($0) } ?? .null,
-            "vxlanGuard": .array(vxlanGuard.map { .object(["link": .string($0.link), "droppedPackets": .uint($0.dropped.packets), "droppedBytes": .uint($0.dropped.bytes)]) }),
+            "vxlanGuard": .array(vxlanGuard.map { .object(["link": .string($0.link), "present": .bool($0.dropped != nil),
+                                                          "droppedPackets": $0.dropped.map { .uint($0.packets) } ?? .null,
+                                                          "droppedBytes": $0.dropped.map { .uint($0.bytes) } ?? .null]) }),
             "rules": .array(rules.map { .object(["path": .string($0.path), "rule": .string($0.summary),
                                                  "packets": .uint($0.count.packets), "bytes": .uint($0.count.bytes)]) }),
         ])

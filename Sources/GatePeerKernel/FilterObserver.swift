@@ -279,14 +279,36 @@ extension NftExpressions {
 /// else committed, the table is read in full (and the read recorded).
 public final class FilterReadCache {
     public let path: String
-    /// Boot and network namespace: generations of other namespaces or boots say nothing.
+    /// Boot and network namespace ("BOOT_ID/netns-COOKIE"): generations of other
+    /// namespaces or boots say nothing. The namespace is named by its cookie, not its
+    /// nsfs inode: a namespace deleted and made again (same name, same state directory)
+    /// can get the old inode back, and a fresh table whose generation happens to equal
+    /// the recorded one would then be trusted. Without a cookie (Linux before 5.14) the
+    /// key is unique to this process, so only this process's own records are trusted.
     let key: String
 
     public init(directory: String) {
         path = directory + "/filter-read.txt"
         let boot = Sysctl.read(SysctlKey("kernel", "random", "boot_id")) ?? "-"
-        var st = stat()
-        key = boot + "/" + (stat("/proc/self/ns/net", &st) == 0 ? String(st.st_ino) : "-")
+        key = boot + "/" + (FilterReadCache.networkNamespaceCookie().map { "netns-\($0)" }
+            ?? "pid-\(getpid())-\(UInt64.random(in: 0 ... .max))")
+    }
+
+    /// SO_NETNS_COOKIE: the socket option (include/uapi/asm-generic/socket.h) that the
+    /// C headers of older distributions do not name yet.
+    static let soNetnsCookie: Int32 = 71
+
+    /// The cookie of the calling thread's network namespace (getsockopt SO_NETNS_COOKIE
+    /// on a throwaway UDP socket, Linux 5.14+): a 64-bit number unique to the namespace
+    /// for the whole boot and never reused. nil when the kernel does not have it.
+    public static func networkNamespaceCookie() -> UInt64? {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var cookie: UInt64 = 0
+        var len = socklen_t(MemoryLayout<UInt64>.size)
+        guard getsockopt(fd, SOL_SOCKET, soNetnsCookie, &cookie, &len) == 0, len == MemoryLayout<UInt64>.size, cookie != 0 else { return nil }
+        return cookie
     }
 
     struct Entry {

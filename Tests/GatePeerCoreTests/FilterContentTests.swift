@@ -102,7 +102,7 @@ final class FilterContentTests: XCTestCase {
         var plain = config!
         plain.filter = nil
         let rs = try XCTUnwrap(NftRenderer.render(plain), "links without a filter section still get the table")
-        XCTAssertTrue(rs.text.contains("    ip daddr 172.31.0.254 udp dport 4789 ip saddr != @vx0_peers goto vx0_drop"), rs.text)
+        XCTAssertTrue(rs.text.contains("    udp dport 4789 @th,96,24 10 ip saddr != @vx0_peers goto vx0_drop"), rs.text)
         XCTAssertTrue(rs.text.contains("    elements = { 100.64.152.4, 100.64.152.132 }"), rs.text)
         XCTAssertTrue(rs.text.contains("    type filter hook input priority filter; policy accept;"))
         XCTAssertTrue(rs.text.contains("log prefix \"gatepeer-vxlan gp0: \""))
@@ -112,7 +112,7 @@ final class FilterContentTests: XCTestCase {
         plain.links[0].outerIpAddress = IPAddress("2001:db8::254")!
         plain.links[0].peers[0].outerIpAddress = IPAddress("2001:db8::4")!
         let v6 = try XCTUnwrap(NftRenderer.render(plain)).text
-        XCTAssertTrue(v6.contains("    ip6 daddr 2001:db8::254 udp dport 4789 ip6 saddr != @vx0_peers goto vx0_drop"), v6)
+        XCTAssertTrue(v6.contains("    udp dport 4789 @th,96,24 10 ip6 saddr != @vx0_peers goto vx0_drop"), v6)
         XCTAssertTrue(v6.contains("    type ipv6_addr\n    elements = { 2001:db8::4 }"), v6)
         // The plan's rule counts come from the same text: the guard chain has one rule.
         XCTAssertEqual(NftRenderer.render(plain)!.chainRules["vxlan_guard"]?.rules, 1)

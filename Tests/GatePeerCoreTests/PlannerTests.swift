@@ -44,6 +44,9 @@ final class PlannerTests: XCTestCase {
         let plan = Planner.plan(config: config, observed: baseObserved())
         XCTAssertEqual(plan.blockers, [])
         XCTAssertEqual(plan.changes.map(\.line), [
+            // The table (outbound filter, VXLAN guard; it exists for every config with
+            // links) before any link: forwarding may be on already, no window.
+            "+ nftables table inet gatepeer (0 outbound group(s), 0 set elements) fingerprint \(NftRenderer.render(config, mtus: ["gp0": 1450])!.fingerprint)",
             "+ link gp0 vxlan id 10 port 4789 srcport 4789-4789 dev eth0 local 172.31.0.254 mtu 1450 mac \(MACAddress.derived(fromLinkName: "gp0")) learning on",
             "+ sysctl net.ipv4.conf.gp0.rp_filter = 2",
             "+ sysctl net.ipv6.conf.gp0.accept_ra = 0",
@@ -52,8 +55,6 @@ final class PlannerTests: XCTestCase {
             "+ address 10.255.255.254/9 dev gp0",
             "~ link gp0 state down -> up",
             "+ route 192.168.10.0/24 via 10.129.3.7 dev gp0 proto gatepeer",
-            // The VXLAN guard: the table exists for every config with links.
-            "+ nftables table inet gatepeer (0 outbound group(s), 0 set elements) fingerprint \(NftRenderer.render(config, mtus: ["gp0": 1450])!.fingerprint)",
             "~ sysctl net.ipv4.ip_forward 0 -> 1",
         ])
     }
@@ -69,7 +70,9 @@ final class PlannerTests: XCTestCase {
         config.links[0].vxlanId = 11
         let lines = Planner.plan(config: config, observed: observed).changes.map(\.line)
         XCTAssertEqual(lines.first, "- link gp0 (recreate: vxlanId 10 -> 11 cannot change in place)")
-        XCTAssertTrue(lines[1].hasPrefix("+ link gp0 vxlan id 11"))
+        // The guard matches the VNI: the table is reloaded after the delete, before the create.
+        XCTAssertTrue(lines[1].hasPrefix("~ nftables table inet gatepeer"), lines[1])
+        XCTAssertTrue(lines[2].hasPrefix("+ link gp0 vxlan id 11"), lines[2])
         XCTAssertTrue(lines.contains("+ route 192.168.10.0/24 via 10.129.3.7 dev gp0 proto gatepeer"))
         XCTAssertEqual(lines.filter { $0.hasPrefix("+ fdb") }.count, 2)
         XCTAssertFalse(lines.contains { $0.hasPrefix("- route") }, "the route goes with the device")
@@ -90,8 +93,8 @@ final class PlannerTests: XCTestCase {
         config.links[0].peers.removeLast()
         // The VXLAN guard's peer set loses it too: the table is reloaded.
         XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line),
-                       ["- fdb gp0 00:00:00:00:00:00 dst 100.64.152.132 (not a configured peer)",
-                        "~ nftables table inet gatepeer (0 outbound group(s), 0 set elements) fingerprint \(before) -> \(NftRenderer.render(config, mtus: ["gp0": 1450])!.fingerprint)"])
+                       ["~ nftables table inet gatepeer (0 outbound group(s), 0 set elements) fingerprint \(before) -> \(NftRenderer.render(config, mtus: ["gp0": 1450])!.fingerprint)",
+                        "- fdb gp0 00:00:00:00:00:00 dst 100.64.152.132 (not a configured peer)"])
     }
 
     func testRouteGatewayChangeIsReplace() {
@@ -99,6 +102,22 @@ final class PlannerTests: XCTestCase {
         config.links[0].routes[0].via = IPAddress("10.129.3.8")!
         XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line),
                        ["~ route 192.168.10.0/24 via 10.129.3.7 -> 10.129.3.8 dev gp0"])
+    }
+
+    /// A rename (gp0 -> gp1): the old link goes, then the table for the new name is
+    /// loaded, and only then is gp1 created and set up (no window without the filter).
+    func testRenamedLinkGetsItsTableBeforeItExists() {
+        let observed = convergedObserved(config)
+        config.links[0].name = "gp1"
+        let lines = Planner.plan(config: config, observed: observed).changes.map(\.line)
+        let table = lines.firstIndex { $0.hasPrefix("~ nftables table inet gatepeer") }
+        let delete = lines.firstIndex { $0.hasPrefix("- link gp0") }
+        let create = lines.firstIndex { $0.hasPrefix("+ link gp1") }
+        let up = lines.firstIndex { $0 == "~ link gp1 state down -> up" }
+        XCTAssertNotNil(table, lines.joined(separator: "\n"))
+        XCTAssertLessThan(delete ?? .max, table ?? -1, lines.joined(separator: "\n"))
+        XCTAssertLessThan(table ?? .max, create ?? -1, lines.joined(separator: "\n"))
+        XCTAssertLessThan(create ?? .max, up ?? -1, lines.joined(separator: "\n"))
     }
 
     func testRemovedLinkGoesWithItsRoutesRoutesFirst() {
@@ -148,7 +167,8 @@ final class PlannerTests: XCTestCase {
     func testMTUDefaultsFromUnderlayAndIsChecked() {
         var observed = baseObserved()
         observed.links[1].mtu = 9001
-        guard case .createLink(let spec) = Planner.plan(config: config, observed: observed).changes[0] else { return XCTFail() }
+        let changes = Planner.plan(config: config, observed: observed).changes
+        guard let spec = changes.lazy.compactMap({ c -> LinkSpec? in if case .createLink(let s) = c { return s } else { return nil } }).first else { return XCTFail() }
         XCTAssertEqual(spec.mtu, 8951)
         config.links[0].mtu = 9000
         let plan = Planner.plan(config: config, observed: observed)
@@ -169,7 +189,7 @@ final class PlannerTests: XCTestCase {
         var observed = baseObserved()
         observed.addresses.append(ObservedAddress(linkIndex: 2, prefix: IPPrefix("2001:db8:1::10/64")!))
         let lines = Planner.plan(config: c, observed: observed).changes.map(\.line)
-        XCTAssertTrue(lines[0].contains("local 2001:db8:1::10 mtu 1430"), lines[0])
+        XCTAssertTrue(lines[1].contains("local 2001:db8:1::10 mtu 1430"), lines[1])
         XCTAssertEqual(lines.last, "+ sysctl net.ipv6.conf.all.forwarding = 1")
         XCTAssertTrue(Planner.sysctlKeys(for: c).contains(.ipv6Forward))
     }

@@ -147,30 +147,65 @@ extension FilterLabTests {
     /// own vxlan device toward the peer and pings the peer's inner address: dropped by the
     /// guard (counted), never learned into the FDB; the configured VPGs still get through.
     /// With and without a filter section: the guard is there whenever links are.
+    /// The vxlan socket is bound to the wildcard address, so VXLAN to any other local
+    /// address of the peer reaches gp0 as well: the internet namespace sends to the
+    /// peer's uplink address (192.0.2.1) and is dropped and counted just the same.
     func testOnlyConfiguredPeersReachTheVXLANPort() throws {
-        let add = inNode("backend", ["ip", "link", "add", "rogue10", "type", "vxlan", "id", "10", "dstport", "4789",
-                                     "local", "172.31.0.10", "remote", "172.31.0.254", "dev", "eth0"])
-        XCTAssertEqual(add.status, 0, add.stderr)
-        XCTAssertEqual(inNode("backend", ["ip", "addr", "add", "10.255.255.77/9", "dev", "rogue10"]).status, 0)
-        XCTAssertEqual(inNode("backend", ["ip", "link", "set", "rogue10", "up"]).status, 0)
+        // (namespace, its underlay address, the peer's address it sends to, the rogue's inner address)
+        let rogues = [("backend", "172.31.0.10", "172.31.0.254", "10.255.255.77"), ("inet", "192.0.2.2", "192.0.2.1", "10.255.255.78")]
+        for (node, local, remote, inner) in rogues {
+            let add = inNode(node, ["ip", "link", "add", "rogue10", "type", "vxlan", "id", "10", "dstport", "4789",
+                                    "local", local, "remote", remote, "dev", "eth0"])
+            XCTAssertEqual(add.status, 0, add.stderr)
+            // Host routes only: the internet namespace routes 10.128.0.0/9 to the peer.
+            XCTAssertEqual(inNode(node, ["ip", "addr", "add", inner + "/32", "dev", "rogue10"]).status, 0)
+            XCTAssertEqual(inNode(node, ["ip", "link", "set", "rogue10", "up"]).status, 0)
+            XCTAssertEqual(inNode(node, ["ip", "route", "add", "10.255.255.254/32", "dev", "rogue10"]).status, 0)
+        }
+        // Another tool's VXLAN on the same port (VNI 11, which no link of ours has).
+        XCTAssertEqual(inNode("inet", ["ip", "link", "add", "other11", "type", "vxlan", "id", "11", "dstport", "4789",
+                                       "local", "192.0.2.2", "remote", "192.0.2.1", "dev", "eth0"]).status, 0)
+        XCTAssertEqual(inNode("inet", ["ip", "addr", "add", "10.77.0.2/24", "dev", "other11"]).status, 0)
+        XCTAssertEqual(inNode("inet", ["ip", "link", "set", "other11", "up"]).status, 0)
+        func dropped(_ config: String) throws -> Int {
+            let status = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(gatepeer("status", "--json", "-c", config).stdout.utf8)) as? [String: Any])
+            let guards = try XCTUnwrap((status["filter"] as? [String: Any])?["vxlanGuard"] as? [[String: Any]], "\(status)")
+            XCTAssertEqual(guards.first?["link"] as? String, "gp0")
+            return guards.first?["droppedPackets"] as? Int ?? 0
+        }
         for config in [plainConfig, filterConfig] {
             let a = gatepeer("apply", "-c", config)
             XCTAssertEqual(a.status, 0, a.stdout + a.stderr)
             _ = inNode("peer", ["bridge", "fdb", "flush", "dev", "gp0", "dynamic"])
-            let r = inNode("backend", ["ping", "-c", "2", "-W", "2", "-I", "rogue10", "10.255.255.254"])
-            XCTAssertNotEqual(r.status, 0, "\(config): a host that is no configured peer reached the peer through VXLAN")
-            let fdb = inNode("peer", ["bridge", "fdb", "show", "dev", "gp0"]).stdout
-            XCTAssertFalse(fdb.contains("dst 172.31.0.10 "), "\(config): learned an FDB entry toward a non-peer:\n\(fdb)")
-            let status = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(gatepeer("status", "--json", "-c", config).stdout.utf8)) as? [String: Any])
-            let guards = try XCTUnwrap((status["filter"] as? [String: Any])?["vxlanGuard"] as? [[String: Any]], "\(status)")
-            XCTAssertEqual(guards.first?["link"] as? String, "gp0")
-            XCTAssertGreaterThanOrEqual(guards.first?["droppedPackets"] as? Int ?? 0, 2, "\(guards)")
+            var before = try dropped(config)
+            for (node, local, remote, _) in rogues {
+                let r = inNode(node, ["ping", "-c", "2", "-W", "2", "-I", "rogue10", "10.255.255.254"])
+                XCTAssertNotEqual(r.status, 0, "\(config): \(node), no configured peer, reached the peer through VXLAN to \(remote)")
+                let fdb = inNode("peer", ["bridge", "fdb", "show", "dev", "gp0"]).stdout
+                XCTAssertFalse(fdb.contains("dst \(local) "), "\(config): learned an FDB entry toward a non-peer:\n\(fdb)")
+                let after = try dropped(config)
+                XCTAssertGreaterThanOrEqual(after - before, 1, "\(config): the guard did not count VXLAN from \(node) to \(remote)")
+                before = after
+            }
+            XCTAssertGreaterThanOrEqual(before, 2)
+            // The guard matches our VNI only (@th,96,24): VNI 11 is not counted as ours.
+            _ = inNode("inet", ["ping", "-c", "2", "-W", "1", "-I", "other11", "10.77.0.1"])
+            XCTAssertEqual(try dropped(config), before, "\(config): the guard took VXLAN with a VNI none of our links has")
             XCTAssertTrue(gatepeer("status", "-c", config).stdout.contains("vxlan guard gp0: "), "text status names the link's drops")
             // The configured VPGs still carry traffic.
             XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0, config)
             XCTAssertEqual(ping(from: "backend", "10.129.3.7").status, 0, config)
             XCTAssertEqual(plan().status, 0)
         }
+        // Without the table there is no guard: status says so, it does not count 0 drops.
+        XCTAssertEqual(nft("delete", "table", "inet", "gatepeer").status, 0)
+        let text = gatepeer("status", "-c", filterConfig).stdout
+        XCTAssertTrue(text.contains("  vxlan guard gp0: missing (table inet gatepeer absent)\n"), text)
+        XCTAssertFalse(text.contains("0 packets from non-peers dropped"), text)
+        let status = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(gatepeer("status", "--json", "-c", filterConfig).stdout.utf8)) as? [String: Any])
+        let guards = try XCTUnwrap((status["filter"] as? [String: Any])?["vxlanGuard"] as? [[String: Any]], "\(status)")
+        XCTAssertEqual(guards.first?["present"] as? Bool, false, "\(guards)")
+        XCTAssertTrue(guards.first?["droppedPackets"] is NSNull, "\(guards)")
         // down removes the table with the guard.
         XCTAssertEqual(gatepeer("down", "-c", plainConfig).status, 0)
         XCTAssertFalse(nft("list", "tables").stdout.contains("gatepeer"))
@@ -229,5 +264,66 @@ extension FilterLabTests {
         XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0, "the flushed chain denies again")
         p = gatepeer("plan", "-c", filterConfig)
         XCTAssertEqual(p.stdout, "no changes\n", p.stderr)
+    }
+}
+
+/// Round 2: the filter read cache (filter-read.txt) names the network namespace by its
+/// cookie (SO_NETNS_COOKIE), never reused in a boot, not by its nsfs inode, which a
+/// namespace deleted and made again under the same name (same state directory) can get
+/// back; a fresh table whose generation equals the recorded one was then trusted.
+final class FilterReadCacheKeyTests: KernelTestCase {
+    /// Holds what the namespace thread found.
+    final class Found: @unchecked Sendable { var cookie: UInt64? }
+
+    /// The namespace's cookie, read apart from gatepeer: a thread of this test enters the
+    /// namespace (setns changes only the calling thread), asks a socket, and ends.
+    func cookie(_ ns: Namespace) -> UInt64? {
+        let found = Found()
+        let done = DispatchSemaphore(value: 0)
+        let path = "/run/netns/" + ns.name
+        Thread {
+            defer { done.signal() }
+            let nsfd = open(path, O_RDONLY | O_CLOEXEC)
+            guard nsfd >= 0 else { return }
+            defer { close(nsfd) }
+            // Glibc's module does not export setns (it is _GNU_SOURCE): look it up.
+            guard let sym = dlsym(nil, "setns") else { return }
+            let setns = unsafeBitCast(sym, to: (@convention(c) (Int32, Int32) -> Int32).self)
+            guard setns(nsfd, 0x4000_0000 /* CLONE_NEWNET */) == 0 else { return }
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            var c: UInt64 = 0
+            var len = socklen_t(MemoryLayout<UInt64>.size)
+            if getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &c, &len) == 0 { found.cookie = c }
+        }.start()
+        done.wait()
+        return found.cookie
+    }
+
+    /// The key line of the namespace's filter-read.txt after an apply.
+    func cacheKey(_ ns: Namespace, _ cfg: String) throws -> String {
+        let a = ns.gatepeer("apply", "-c", cfg)
+        XCTAssertEqual(a.status, 0, a.stdout + a.stderr)
+        let file = namespaceStateDirectory(base: ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"]!, namespace: ns.name)
+            .appendingPathComponent("filter-read.txt")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        return try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix("key ") }.map { String($0.dropFirst(4)) }, text)
+    }
+
+    func testCacheIsKeyedByTheNamespaceCookie() throws {
+        let cfg = writeConfig(configJSON(linkJSON()))
+        let boot = try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let a = try makePeerNamespace(), b = try makePeerNamespace()
+        let ca = try XCTUnwrap(cookie(a), "SO_NETNS_COOKIE needs Linux 5.14"), cb = try XCTUnwrap(cookie(b))
+        XCTAssertNotEqual(ca, cb, "two namespaces, one cookie")
+        XCTAssertEqual(try cacheKey(a, cfg), "\(boot)/netns-\(ca)")
+        XCTAssertEqual(try cacheKey(b, cfg), "\(boot)/netns-\(cb)")
+        // Made again under the same name: a new cookie, so the old record is not trusted.
+        a.destroy()
+        XCTAssertEqual(sh(["ip", "netns", "add", a.name]).status, 0)
+        let again = try XCTUnwrap(cookie(a))
+        XCTAssertNotEqual(again, ca, "a recreated namespace kept its cookie")
+        XCTAssertNotEqual(again, cb)
     }
 }

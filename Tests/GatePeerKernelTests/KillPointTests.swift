@@ -47,6 +47,12 @@ final class KillPointTests: KernelTestCase {
         for syscall in ["sendto", "sendmsg"] {
             var n = 1
             while killed(ns, at: n, of: syscall, ["apply", "-c", cfg]) {
+                // No window (round 2): a link exists only once table inet gatepeer (the
+                // outbound filter and the VXLAN guard) is loaded, whatever the kill point.
+                for dev in ["gp0", "gp1"] where ns.link(dev) != nil {
+                    XCTAssertTrue(ns.exec(["nft", "list", "tables"]).stdout.contains("table inet gatepeer\n"),
+                                  "apply killed at \(syscall) #\(n): \(dev) exists (\(ns.link(dev)?["flags"] ?? "")) without table inet gatepeer")
+                }
                 assertConverges(ns, cfg, "apply killed at \(syscall) #\(n)")
                 // Cold again for the next kill point: down leaves nothing of ours.
                 let d = ns.gatepeer("down")

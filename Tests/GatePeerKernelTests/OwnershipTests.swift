@@ -60,11 +60,12 @@ final class OwnershipTests: KernelTestCase {
         let cfg = writeConfig(configJSON(linkJSON(peers: ["100.64.152.132"])))
         let r = ns.gatepeer("apply", "-c", cfg)
         XCTAssertEqual(r.status, 0, r.stderr)
-        // The VXLAN guard's peer set loses the peer too: the table is reloaded with it.
+        // The VXLAN guard's peer set loses the peer too: the table is reloaded with it,
+        // first (the table goes in before any link change).
         let lines = r.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.count, 2, r.stdout)
-        XCTAssertEqual(lines.first, "- fdb gp0 00:00:00:00:00:00 dst 100.64.152.4 port 8472 vni 20 (not a configured peer)")
-        XCTAssertTrue(lines.last?.hasPrefix("~ nftables table inet gatepeer") ?? false, r.stdout)
+        XCTAssertTrue(lines.first?.hasPrefix("~ nftables table inet gatepeer") ?? false, r.stdout)
+        XCTAssertEqual(lines.last, "- fdb gp0 00:00:00:00:00:00 dst 100.64.152.4 port 8472 vni 20 (not a configured peer)")
         XCTAssertTrue(r.stderr.contains("2 of 2 change(s) applied"), r.stderr)
         XCTAssertEqual(ns.fdb("gp0").compactMap { $0["dst"] as? String }, ["100.64.152.132"])
         assertNoChanges(ns, cfg)
@@ -133,7 +134,8 @@ final class OwnershipTests: KernelTestCase {
         let cfg = writeConfig(configJSON(linkJSON()))
         let plan = ns.gatepeer("plan", "-c", cfg)
         XCTAssertEqual(plan.status, 0, plan.stderr)
-        XCTAssertTrue(plan.stdout.hasPrefix("~ link gp0 alias none -> gatepeer:gp0 (adopting a device left by an interrupted apply)\n"), plan.stdout)
+        // The table goes first (before any link change), then the adoption.
+        XCTAssertTrue(plan.stdout.contains("\n~ link gp0 alias none -> gatepeer:gp0 (adopting a device left by an interrupted apply)\n"), plan.stdout)
         let index = ns.link("gp0")?["ifindex"] as? Int
         applyOK(ns, cfg)
         XCTAssertEqual(ns.link("gp0")?["ifindex"] as? Int, index, "adopted, not recreated")
