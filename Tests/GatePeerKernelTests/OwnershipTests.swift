@@ -157,6 +157,27 @@ final class OwnershipTests: KernelTestCase {
         XCTAssertEqual(ns.snapshot(), before)
     }
 
+    /// Round 2 item 3: our device taken down while a foreign device took the port: the
+    /// link is blocked and nothing else is to do; `plan` must not say a bare "no changes"
+    /// (which reads as converged) while it exits 1. The device is kept.
+    func testPlanWithOnlyABlockedLinkDoesNotSayABareNoChanges() throws {
+        let ns = try makePeerNamespace()
+        let cfg = writeConfig(configJSON(linkJSON()))
+        applyOK(ns, cfg)
+        ns.ip("link", "set", "gp0", "down")
+        ns.ip("link", "add", "vxext", "type", "vxlan", "external", "dstport", "4789")
+        ns.ip("link", "set", "vxext", "up")
+        let plan = ns.gatepeer("plan", "-c", cfg)
+        XCTAssertEqual(plan.status, 1)
+        XCTAssertEqual(plan.stdout, "no changes (1 blocked: see stderr)\n", plan.stderr)
+        XCTAssertTrue(plan.stderr.contains("blocked: links[0].port: UDP port 4789 (IPv4) is held by device vxext"), plan.stderr)
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 1)
+        XCTAssertNotNil(ns.link("gp0"), "a blocked link's device is kept")
+        ns.ip("link", "del", "vxext")
+        applyOK(ns, cfg)
+        assertNoChanges(ns, cfg)
+    }
+
     /// Item 4, sibling: a device whose alternative name is our link's name.
     func testAltnameHoldingOurNameBlocksAtPlanTime() throws {
         let ns = try makePeerNamespace()
