@@ -94,11 +94,15 @@ public struct VXLANAttributes: Equatable, Sendable {
     /// IFLA_VXLAN_GROUP/GROUP6: the default remote (unicast or multicast), if any.
     public var group: IPAddress? = nil
     /// The receive-side options the kernel compares when it checks that a VNI is free
-    /// (vxlan_vni_in_use: VXLAN_F_RCV_FLAGS): "gbp", "external" (collect metadata),
+    /// (vxlan_vni_in_use: VXLAN_F_RCV_FLAGS): "gbp", "gpe", "external" (collect metadata),
     /// "remcsumrx", "remcsum-nopartial", "udp6zerocsumrx". Sorted; empty for ours.
     public var receiveFlags: [String] = []
     /// IFLA_VXLAN_VNIFILTER: the device carries a list of VNIs instead of one.
     public var vniFilter: Bool = false
+
+    /// Every receive option the kernel compares before two devices share a UDP socket
+    /// (VXLAN_F_RCV_FLAGS): `receiveFlags`, plus "vnifilter". Empty for ours.
+    public var receiveOptions: [String] { receiveFlags + (vniFilter ? ["vnifilter"] : []) }
 
     public init(id: UInt32, port: UInt16, portRange: PortRange, local: IPAddress?, underlayIndex: Int32?, learning: Bool) {
         self.id = id
@@ -138,8 +142,8 @@ public struct ObservedFDBEntry: Equatable, Sendable {
     public var linkIndex: Int32
     public var mac: MACAddress
     public var destination: IPAddress?
-    /// ndm_state: NUD_PERMANENT (0x80) for entries made by hand or by us, NUD_REACHABLE/
-    /// NUD_STALE for learned ones.
+    /// ndm_state: NUD_PERMANENT (0x80) for entries made by hand or by us, NUD_NOARP (0x40)
+    /// for `static` ones, NUD_REACHABLE (0x02) for learned ones.
     public var state: UInt16
     /// ndm_flags (NTF_SELF 0x02, NTF_MASTER 0x04, NTF_EXT_LEARNED 0x10, NTF_ROUTER 0x80, ...).
     public var flags: UInt8
@@ -154,6 +158,8 @@ public struct ObservedFDBEntry: Equatable, Sendable {
 
     /// NUD_PERMANENT (linux/neighbour.h): the entry never ages out.
     public static let nudPermanent: UInt16 = 0x80
+    /// NUD_NOARP (linux/neighbour.h): `bridge fdb ... static`; the entry never ages out.
+    public static let nudNoARP: UInt16 = 0x40
     /// NTF_SELF (linux/neighbour.h): the device's own table, not a bridge master's.
     public static let ntfSelf: UInt8 = 0x02
 
@@ -171,7 +177,7 @@ public struct ObservedFDBEntry: Equatable, Sendable {
         self.flags = flags; self.port = port; self.vni = vni; self.sourceVNI = sourceVNI; self.outgoingIndex = outgoingIndex
     }
 
-    /// NUD_PERMANENT is set (learned entries have NUD_REACHABLE or NUD_STALE instead).
+    /// NUD_PERMANENT is set (learned entries have NUD_REACHABLE instead).
     public var permanent: Bool { state & ObservedFDBEntry.nudPermanent != 0 }
 
     /// True when the entry steers traffic exactly as the device itself would: no port,
@@ -190,8 +196,18 @@ public struct ObservedFDBEntry: Equatable, Sendable {
         mac.isZero && destination != nil && hasPermanentState && flags == ObservedFDBEntry.ntfSelf && usesDeviceDefaults
     }
 
+    /// An entry as the vxlan driver files one it learned from a packet (vxlan_snoop:
+    /// NUD_REACHABLE, flags exactly NTF_SELF) at the device's port and VNI. Entries made
+    /// with `bridge fdb add/replace` carry NUD_PERMANENT (`permanent`, the default) or
+    /// NUD_NOARP (`static`), or NTF_EXT_LEARNED (`extern_learn`), and never age out;
+    /// `bridge fdb add ... dynamic` files the learned state and ages out like one.
+    public var isLearned: Bool {
+        !mac.isZero && state & (ObservedFDBEntry.nudPermanent | ObservedFDBEntry.nudNoARP) == 0
+            && flags == ObservedFDBEntry.ntfSelf && usesDeviceDefaults
+    }
+
     /// NUD_PERMANENT, with or without NUD_NOARP (0x40), and nothing else.
-    public var hasPermanentState: Bool { state & ~0x40 == ObservedFDBEntry.nudPermanent }
+    public var hasPermanentState: Bool { state & ~ObservedFDBEntry.nudNoARP == ObservedFDBEntry.nudPermanent }
 
     /// The non-default attributes as `bridge fdb` prints them, for plan lines.
     public var attributeText: String {

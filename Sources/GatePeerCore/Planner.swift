@@ -123,9 +123,16 @@ public enum Planner {
                     current = nil
                 }
             }
+            let fam = spec.local.family == .v4 ? "IPv4" : "IPv6"
+            var held: String?
             if current == nil, let holder = vniHolder(spec, ownedIndexes: ownedIndexes, observed) {
-                let fam = spec.local.family == .v4 ? "IPv4" : "IPv6"
-                blockers.append("links[\(i)].vxlanId: VNI \(spec.vxlanId) port \(spec.port) (\(fam)) is held by device \(holder.name), which gatepeer does not own; the kernel refuses a second vxlan device with the same VNI, port and outer family: delete \(holder.name) or choose another vxlanId or port")
+                held = "links[\(i)].vxlanId: VNI \(spec.vxlanId) port \(spec.port) (\(fam)) is held by device \(holder.name), which gatepeer does not own; the kernel refuses a second vxlan device with the same VNI, port and outer family: delete \(holder.name) or choose another vxlanId or port"
+            } else if !(current?.isUp ?? false), let holder = portHolder(spec, ownedIndexes: ownedIndexes, observed) {
+                let options = (holder.vxlan?.receiveOptions ?? []).joined(separator: " ")
+                held = "links[\(i)].port: UDP port \(spec.port) (\(fam)) is held by device \(holder.name) (up, receive options \(options)), which gatepeer does not own; the kernel shares a vxlan UDP socket only between devices with the same receive options (ours: none), so \(spec.name) could not come up (EADDRINUSE): take \(holder.name) down or delete it, or choose another port"
+            }
+            if let held {
+                blockers.append(held)
                 if let e = existing { protectedIndexes.insert(e.index) }
                 for r in link.routes { desiredRouteKeys.insert(r.destination) }
                 linkDeletes.removeAll { if case .deleteLink(_, let idx, _) = $0 { return idx == existing?.index } else { return false } }
@@ -150,8 +157,10 @@ public enum Planner {
                 if have != want { sysctls.append(.setSysctl(key, old: have, new: want)) }
             }
 
-            // FDB: one permanent all-zero entry per gate peer, exactly as we make it; entries
-            // toward anyone else (learned ones included) and drifted ones go.
+            // FDB: one permanent all-zero entry per gate peer, exactly as we make it, and
+            // what the kernel learned from a gate peer; entries toward anyone else (learned
+            // ones included), entries pinned by hand (they can steer a MAC to the wrong
+            // gate peer) and drifted ones go.
             let wantPeers = link.peers.map(\.outerIpAddress)
             var havePeers: [IPAddress] = []
             if let e = current {
@@ -159,10 +168,11 @@ public enum Planner {
                     let toPeer = entry.destination.map { wantPeers.contains($0) } ?? false
                     if entry.isGatePeerEntry, toPeer, let d = entry.destination, !havePeers.contains(d) {
                         havePeers.append(d)
-                    } else if !entry.mac.isZero, toPeer, entry.usesDeviceDefaults {
-                        // Learned from (or pinned to) a gate peer at the device's port and VNI.
+                    } else if !entry.mac.isZero, toPeer, entry.isLearned {
+                        // Learned from a gate peer at the device's port and VNI; it ages out.
                     } else {
-                        fdbDeletes.append(.deleteFDB(link: link.name, entry, reason: toPeer ? "not as gatepeer makes it" : "not a configured peer"))
+                        let reason = !toPeer ? "not a configured peer" : entry.mac.isZero ? "not as gatepeer makes it" : "not learned by the kernel"
+                        fdbDeletes.append(.deleteFDB(link: link.name, entry, reason: reason))
                     }
                 }
             }
@@ -348,6 +358,20 @@ public enum Planner {
         observed.links.first { l in
             guard l.name != s.name, !ownedIndexes.contains(l.index), let v = l.vxlan else { return false }
             return v.id == s.vxlanId && !v.vniFilter && v.port == s.port && v.family == s.local.family && v.receiveFlags.isEmpty
+        }
+    }
+
+    /// An up vxlan device gatepeer does not own that holds the UDP socket of `s`'s port and
+    /// outer family with other receive options (VXLAN_F_RCV_FLAGS: GBP, GPE, collect
+    /// metadata, VNI filter, remote checksum offload, zero IPv6 UDP checksums): the kernel
+    /// shares a socket only between devices whose receive options match (vxlan_find_sock),
+    /// so opening `s` binds a second socket and fails with EADDRINUSE. A collect-metadata
+    /// device opens an IPv4 and an IPv6 socket. A userspace socket on the port is not
+    /// visible through rtnetlink; the kernel's EADDRINUSE names that case at apply.
+    static func portHolder(_ s: LinkSpec, ownedIndexes: Set<Int32>, _ observed: ObservedState) -> ObservedLink? {
+        observed.links.first { l in
+            guard l.name != s.name, l.isUp, !ownedIndexes.contains(l.index), let v = l.vxlan, !v.receiveOptions.isEmpty else { return false }
+            return v.port == s.port && (v.family == s.local.family || v.receiveFlags.contains("external"))
         }
     }
 

@@ -45,9 +45,10 @@ enum RtnetlinkCodec {
                     underlayIndex: d.u32(UInt16(IFLA_VXLAN_LINK)).map { Int32(bitPattern: $0) },
                     learning: (d.u8(UInt16(IFLA_VXLAN_LEARNING)) ?? 0) != 0)
                 link.vxlan?.group = d.address(UInt16(IFLA_VXLAN_GROUP)) ?? d.address(UInt16(IFLA_VXLAN_GROUP6))
-                // Flags the kernel sends as present-or-absent (GBP, REMCSUM_NOPARTIAL) or as u8.
+                // Flags the kernel sends as present-or-absent (GBP, GPE, REMCSUM_NOPARTIAL) or as u8.
                 var rcv: [String] = []
                 if d.raw(UInt16(IFLA_VXLAN_GBP)) != nil { rcv.append("gbp") }
+                if d.raw(UInt16(IFLA_VXLAN_GPE)) != nil { rcv.append("gpe") }
                 if (d.u8(UInt16(IFLA_VXLAN_COLLECT_METADATA)) ?? 0) != 0 { rcv.append("external") }
                 if (d.u8(UInt16(IFLA_VXLAN_REMCSUM_RX)) ?? 0) != 0 { rcv.append("remcsumrx") }
                 if d.raw(UInt16(IFLA_VXLAN_REMCSUM_NOPARTIAL)) != nil { rcv.append("remcsum-nopartial") }

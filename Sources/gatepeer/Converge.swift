@@ -5,9 +5,10 @@ import GatePeerKernel
 /// daemon's reconcile, so none of them can report a change the kernel did not take.
 ///
 /// The read-back observes the kernel again and plans again: whatever that second plan
-/// still wants was not taken (the kernel refused it, or answered success and did
-/// nothing, as the vxlan driver does for an FDB delete that matches no remote). Only
-/// changes that are no longer wanted count as applied.
+/// still wants of the applied plan was not taken (the kernel refused it, or answered
+/// success and did nothing, as the vxlan driver does for an FDB delete that matches no
+/// remote); anything else it wants changed during the apply (another tool) and was never
+/// tried. Either is a problem (exit 1). Only changes no longer wanted count as applied.
 struct Converge {
     /// The plan that was applied (its changes, blockers and warnings as planned).
     var plan: Plan
@@ -17,11 +18,14 @@ struct Converge {
     var readBack: ReadBack
 
     /// True when nothing failed, nothing is still wanted and nothing was blocked.
-    var converged: Bool { failures.isEmpty && readBack.notTaken.isEmpty && plan.blockers.isEmpty }
+    var converged: Bool {
+        failures.isEmpty && readBack.notTaken.isEmpty && readBack.changedDuringApply.isEmpty && plan.blockers.isEmpty
+    }
 
     /// Every problem as one line each, for stderr or the daemon's log.
     var problems: [String] {
         failures.map { "failed: \($0)" } + readBack.notTaken.map { "not taken by the kernel: \($0)" }
+            + readBack.changedDuringApply.map { "changed during apply: \($0)" }
     }
 
     /// Observes, plans, applies `config` and reads back. `beforeApply` sees the plan first

@@ -204,7 +204,8 @@ func printPlan(_ plan: Plan, json: Bool) {
                               "blockers": .array(plan.blockers.map { .string($0) }),
                               "warnings": .array(plan.warnings.map { .string($0) })]).render())
     } else if plan.changes.isEmpty {
-        print("no changes")
+        // A blocked link's changes are not planned: "no changes" alone would read as converged.
+        print(plan.blockers.isEmpty ? "no changes" : "no changes (\(plan.blockers.count) blocked: see stderr)")
     } else {
         for c in plan.changes { print(c.line) }
     }

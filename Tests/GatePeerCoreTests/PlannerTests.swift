@@ -280,6 +280,68 @@ final class PlannerOwnershipTests: XCTestCase {
         ])
     }
 
+    /// Round 2 item 1: a non-zero entry toward a gate peer is kept only when the kernel
+    /// learned it (NUD_REACHABLE, flags NTF_SELF, as vxlan_snoop files it); `bridge fdb
+    /// replace ... permanent` (0xc0), `... static` (0x42), extern_learn (0x12) are drift.
+    func testHandMadeNonZeroEntriesTowardAPeerAreDriftOnlyLearnedOnesKept() {
+        var observed = convergedObserved(config)
+        let peer = IPAddress("100.64.152.4")
+        func mac(_ b: UInt8) -> MACAddress { MACAddress(bytes: [2, 0, 0, 0, 0, b])! }
+        for (b, state, flags) in [(1, 0xc0, 0x02), (2, 0x42, 0x02), (3, 0x80, 0x12), (4, 0x02, 0x02)] as [(UInt8, UInt16, UInt8)] {
+            observed.fdb.append(ObservedFDBEntry(linkIndex: 7, mac: mac(b), destination: peer, state: state, flags: flags,
+                                                 port: nil, vni: nil, sourceVNI: nil, outgoingIndex: nil))
+        }
+        let plan = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(plan.changes.map(\.line), [
+            "- fdb gp0 02:00:00:00:00:01 dst 100.64.152.4 (not learned by the kernel)",
+            "- fdb gp0 02:00:00:00:00:02 dst 100.64.152.4 state 0x42 (not learned by the kernel)",
+            "- fdb gp0 02:00:00:00:00:03 dst 100.64.152.4 flags 0x12 (not learned by the kernel)",
+        ])
+        guard case .deleteFDB(_, let e, _) = plan.changes[0] else { return XCTFail() }
+        XCTAssertEqual(e, observed.fdb[observed.fdb.count - 4], "the delete carries the entry as observed")
+    }
+
+    /// Round 2 item 2: an up foreign vxlan device on our port and family whose receive
+    /// options differ (collect metadata, GBP, a VNI filter) holds the UDP socket ours
+    /// cannot share: a blocker naming it and links[i].port. Down, on another port or
+    /// family, or with our receive options (the kernel shares the socket): no blocker.
+    func testUpForeignDeviceWithOtherReceiveOptionsOnOurPortIsABlocker() {
+        var observed = baseObserved()
+        var vx = VXLANAttributes(id: 0, port: 4789, portRange: PortRange(low: 0, high: 0), local: nil, underlayIndex: nil, learning: false)
+        vx.receiveFlags = ["external"]
+        observed.links.append(ObservedLink(index: 30, name: "vxext", kind: "vxlan", isUp: true, vxlan: vx))
+        let plan = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(plan.blockers.count, 1, "\(plan.blockers)")
+        XCTAssertTrue(plan.blockers.first?.hasPrefix("links[0].port: UDP port 4789 (IPv4) is held by device vxext (up, receive options external)") ?? false, "\(plan.blockers)")
+        XCTAssertFalse(plan.changes.contains { $0.line.contains("gp0") }, plan.changes.map(\.line).joined(separator: "\n"))
+        for (edit, blocked) in [({ (l: inout ObservedLink) in l.isUp = false }, false), ({ $0.vxlan?.port = 8472 }, false),
+                                ({ $0.vxlan?.receiveFlags = [] }, false), ({ $0.vxlan?.receiveFlags = ["gbp"]; $0.vxlan?.id = 20 }, true),
+                                ({ $0.vxlan?.receiveFlags = []; $0.vxlan?.vniFilter = true }, true),
+                                ({ $0.vxlan?.receiveFlags = ["gbp"]; $0.vxlan?.local = IPAddress("2001:db8::1") }, false)] as [((inout ObservedLink) -> Void, Bool)] {
+            var o = observed
+            edit(&o.links[o.links.count - 1])
+            XCTAssertEqual(Planner.plan(config: config, observed: o).blockers.count, blocked ? 1 : 0, "\(o.links.last!)")
+        }
+        // Ours already up: it holds its socket, nothing to open.
+        var up = convergedObserved(config)
+        up.links.append(observed.links.last!)
+        XCTAssertEqual(Planner.plan(config: config, observed: up).blockers, [])
+    }
+
+    /// Round 2 item 3: the read-back tells changes of the applied plan the kernel did not
+    /// take from drift that appeared during the apply.
+    func testReadBackSeparatesNotTakenFromChangedDuringApply() {
+        var observed = convergedObserved(config)
+        observed.sysctls[.rpFilter("gp0")] = "1"
+        let planned = Planner.plan(config: config, observed: observed)
+        var after = observed
+        after.fdb.removeAll()
+        let rb = ReadBack(planned: planned, after: Planner.plan(config: config, observed: after))
+        XCTAssertEqual(rb.notTaken, ["~ sysctl net.ipv4.conf.gp0.rp_filter 1 -> 2"])
+        XCTAssertEqual(rb.changedDuringApply, ["+ fdb gp0 00:00:00:00:00:00 dst 100.64.152.4", "+ fdb gp0 00:00:00:00:00:00 dst 100.64.152.132"])
+        XCTAssertEqual(rb.applied, 0)
+    }
+
     func testForeignDeviceHoldingVNIAndPortIsABlockerNamingIt() {
         var observed = baseObserved()
         var vx = VXLANAttributes(id: 10, port: 4789, portRange: PortRange(low: 0, high: 0), local: IPAddress("172.31.0.254"), underlayIndex: 2, learning: true)

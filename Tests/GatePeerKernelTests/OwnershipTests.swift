@@ -112,6 +112,73 @@ final class OwnershipTests: KernelTestCase {
         XCTAssertEqual(ns.snapshot(), before)
     }
 
+    /// Round 2 item 1: `bridge fdb replace <MAC> dev gp0 dst <peer> self permanent` pins a
+    /// MAC to the wrong gate peer; it is drift, planned and deleted. An entry in the state
+    /// the kernel gives a learned one (vxlan_snoop: NUD_REACHABLE, NTF_SELF; `bridge fdb
+    /// add ... dynamic` files exactly that, shown as state "" like a learned entry) is kept.
+    func testPermanentNonZeroEntryTowardAPeerIsDeletedALearnedOneKept() throws {
+        let ns = try makePeerNamespace()
+        let cfg = writeConfig(configJSON(linkJSON()))
+        applyOK(ns, cfg)
+        XCTAssertEqual(sh(["bridge", "-n", ns.name, "fdb", "replace", "02:00:00:00:00:07", "dev", "gp0", "dst", "100.64.152.4", "self", "permanent"]).status, 0)
+        XCTAssertEqual(sh(["bridge", "-n", ns.name, "fdb", "add", "02:00:00:00:00:08", "dev", "gp0", "dst", "100.64.152.4", "self", "static"]).status, 0)
+        XCTAssertEqual(sh(["bridge", "-n", ns.name, "fdb", "add", "02:00:00:00:00:09", "dev", "gp0", "dst", "100.64.152.132", "self", "dynamic"]).status, 0)
+        let learned = ns.fdb("gp0").first { $0["mac"] as? String == "02:00:00:00:00:09" }
+        XCTAssertEqual(learned?["state"] as? String, "", "the state of a learned entry")
+        let plan = ns.gatepeer("plan", "-c", cfg).stdout
+        XCTAssertEqual(Set(plan.split(separator: "\n")), [
+            "- fdb gp0 02:00:00:00:00:07 dst 100.64.152.4 (not learned by the kernel)",
+            "- fdb gp0 02:00:00:00:00:08 dst 100.64.152.4 state 0x42 (not learned by the kernel)",
+        ])
+        applyOK(ns, cfg)
+        let macs = Set(ns.fdb("gp0").compactMap { $0["mac"] as? String })
+        XCTAssertEqual(macs, ["00:00:00:00:00:00", "02:00:00:00:00:09"])
+        assertNoChanges(ns, cfg)
+    }
+
+    /// Round 2 item 2: an up collect-metadata device on our port and family holds a UDP
+    /// socket ours cannot share (other receive options): blocked at plan time, naming it
+    /// and links[0].port; nothing is created.
+    func testForeignDeviceHoldingThePortWithOtherReceiveOptionsBlocksAtPlanTime() throws {
+        let ns = try makePeerNamespace()
+        ns.ip("link", "add", "vxext", "type", "vxlan", "external", "dstport", "4789")
+        ns.ip("link", "set", "vxext", "up")
+        let before = ns.snapshot()
+        let cfg = writeConfig(configJSON(linkJSON()))
+        let blocker = "links[0].port: UDP port 4789 (IPv4) is held by device vxext (up, receive options external)"
+        let plan = ns.gatepeer("plan", "-c", cfg)
+        XCTAssertEqual(plan.status, 1)
+        XCTAssertTrue(plan.stderr.contains(blocker), plan.stderr)
+        XCTAssertFalse(plan.stdout.contains("gp0"), plan.stdout)
+        let r = ns.gatepeer("apply", "-c", cfg)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains(blocker), r.stderr)
+        XCTAssertFalse(r.stderr.contains("failed"), "the kernel was not asked: \(r.stderr)")
+        XCTAssertNil(ns.link("gp0"))
+        XCTAssertEqual(ns.snapshot(), before)
+    }
+
+    /// Round 2 item 3: our device taken down while a foreign device took the port: the
+    /// link is blocked and nothing else is to do; `plan` must not say a bare "no changes"
+    /// (which reads as converged) while it exits 1. The device is kept.
+    func testPlanWithOnlyABlockedLinkDoesNotSayABareNoChanges() throws {
+        let ns = try makePeerNamespace()
+        let cfg = writeConfig(configJSON(linkJSON()))
+        applyOK(ns, cfg)
+        ns.ip("link", "set", "gp0", "down")
+        ns.ip("link", "add", "vxext", "type", "vxlan", "external", "dstport", "4789")
+        ns.ip("link", "set", "vxext", "up")
+        let plan = ns.gatepeer("plan", "-c", cfg)
+        XCTAssertEqual(plan.status, 1)
+        XCTAssertEqual(plan.stdout, "no changes (1 blocked: see stderr)\n", plan.stderr)
+        XCTAssertTrue(plan.stderr.contains("blocked: links[0].port: UDP port 4789 (IPv4) is held by device vxext"), plan.stderr)
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 1)
+        XCTAssertNotNil(ns.link("gp0"), "a blocked link's device is kept")
+        ns.ip("link", "del", "vxext")
+        applyOK(ns, cfg)
+        assertNoChanges(ns, cfg)
+    }
+
     /// Item 4, sibling: a device whose alternative name is our link's name.
     func testAltnameHoldingOurNameBlocksAtPlanTime() throws {
         let ns = try makePeerNamespace()
