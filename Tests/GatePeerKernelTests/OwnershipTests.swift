@@ -280,3 +280,34 @@ final class OwnershipTests: KernelTestCase {
         assertNoChanges(ns, cfg)
     }
 }
+
+/// Round 2 item 1 on the lab, the reviewer's example: vpg2's vxlan10 MAC pinned by hand
+/// toward vpg1 misroutes everything behind vpg2. The entry the kernel learned from vpg2
+/// is in sync; the pinned one is planned for deletion, deleted, and the path works again.
+final class OwnershipLabTests: LabTestCase {
+    func inPeer(_ args: [String]) -> Run { sh(["ip", "netns", "exec", node("peer")] + args) }
+    func json(_ text: String) -> [[String: Any]] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [[String: Any]] ?? []
+    }
+
+    func testPinnedVPGMACTowardTheWrongPeerIsDriftTheLearnedOneIsNot() throws {
+        let config = packageRoot.appendingPathComponent("netconfig/lab.json").path
+        XCTAssertEqual(inPeer([gatepeerBinary, "apply", "-c", config]).status, 0)
+        XCTAssertEqual(ping(from: "backend", "10.129.3.7").status, 0)
+        let link = try XCTUnwrap(json(sh(["ip", "-n", node("vpg2"), "-j", "link", "show", "vxlan10"]).stdout).first)
+        let mac = try XCTUnwrap(link["address"] as? String)
+        let learned = json(inPeer(["bridge", "-j", "fdb", "show", "dev", "gp0"]).stdout).first { $0["mac"] as? String == mac }
+        XCTAssertEqual(learned?["dst"] as? String, "100.64.152.132", "learned from vpg2")
+        XCTAssertEqual(learned?["state"] as? String, "", "a learned entry")
+        XCTAssertEqual(inPeer([gatepeerBinary, "plan", "-c", config]).stdout, "no changes\n", "a learned entry is in sync")
+
+        XCTAssertEqual(inPeer(["bridge", "fdb", "replace", mac, "dev", "gp0", "dst", "100.64.152.4", "self", "permanent"]).status, 0)
+        XCTAssertNotEqual(ping(from: "backend", "10.129.3.7").status, 0, "the pinned entry misroutes vpg2's traffic")
+        let plan = inPeer([gatepeerBinary, "plan", "-c", config])
+        XCTAssertEqual(plan.stdout, "- fdb gp0 \(mac) dst 100.64.152.4 (not learned by the kernel)\n", plan.stderr)
+        XCTAssertEqual(inPeer([gatepeerBinary, "apply", "-c", config]).status, 0)
+        XCTAssertFalse(json(inPeer(["bridge", "-j", "fdb", "show", "dev", "gp0"]).stdout).contains {
+            $0["mac"] as? String == mac && $0["dst"] as? String == "100.64.152.4" })
+        XCTAssertEqual(ping(from: "backend", "10.129.3.7").status, 0)
+    }
+}
