@@ -32,7 +32,11 @@ public enum Planner {
     /// `dynamic`: the grant and learned-address elements the state files say the kernel
     /// must hold now (GrantState.elements, LearnedAddresses.elements); the kernel's
     /// elements of those sets are compared with them one by one.
-    public static func plan(config: GatePeerConfig, observed: ObservedState, dynamic: [NftElement] = []) -> Plan {
+    /// `rendered`: a plan of the same config whose table is reused instead of rendering it
+    /// again (the read-back after an apply: rendering 100,000 rules costs about as much as
+    /// the rest of that plan; the MTUs it was rendered with come from the config and the
+    /// underlay, which an apply does not change).
+    public static func plan(config: GatePeerConfig, observed: ObservedState, dynamic: [NftElement] = [], rendered: Plan? = nil) -> Plan {
         var blockers: [String] = []
         var routeDeletes: [Plan.Change] = []
         var linkDeletes: [Plan.Change] = []
@@ -257,7 +261,7 @@ public enum Planner {
         var filter: [Plan.Change] = []
         var filterLast: [Plan.Change] = []
         if observed.filterStaging { filter.append(.deleteStaging) }
-        let ruleset = NftRenderer.render(config, mtus: linkMTUs(config, observed))
+        let ruleset = rendered.map { $0.ruleset } ?? NftRenderer.render(config, mtus: linkMTUs(config, observed))
         switch (ruleset, observed.filter) {
         case (nil, nil): break
         case (nil, .some): filterLast.append(.deleteFilter)

@@ -44,7 +44,7 @@ struct Converge {
         beforeApply(plan)
         guard !plan.isEmpty else { return Converge(plan: plan, failures: [], readBack: ReadBack(planned: plan, after: plan)) }
         let report = try kernel.apply(plan, observed: observed, filterExtras: elements, mapCache: mapCache)
-        let after = Planner.plan(config: config, observed: try kernel.observe(sysctls: keys), dynamic: elements)
+        let after = Planner.plan(config: config, observed: try kernel.observe(sysctls: keys), dynamic: elements, rendered: plan)
         return Converge(plan: plan, failures: report.failures, readBack: ReadBack(planned: plan, after: after))
     }
 }

@@ -106,6 +106,21 @@ final class PlannerTests: XCTestCase {
 
     /// A rename (gp0 -> gp1): the old link goes, then the table for the new name is
     /// loaded, and only then is gp1 created and set up (no window without the filter).
+    /// The read-back reuses the table the applied plan rendered: the same plan as rendering
+    /// it again, and a table that differs from the kernel's is still seen.
+    func testReadBackReusesTheRenderedTableAndStillSeesADifference() {
+        let observed = convergedObserved(config)
+        let before = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(Planner.plan(config: config, observed: observed, rendered: before).changes.map(\.line),
+                       before.changes.map(\.line))
+        config.links[0].name = "gp1"
+        let renamed = Planner.plan(config: config, observed: observed)
+        let reused = Planner.plan(config: config, observed: observed, rendered: renamed)
+        XCTAssertEqual(reused.changes.map(\.line), renamed.changes.map(\.line))
+        XCTAssertTrue(reused.changes.contains { $0.line.hasPrefix("~ nftables table inet gatepeer") })
+        XCTAssertEqual(reused.ruleset?.fingerprint, renamed.ruleset?.fingerprint)
+    }
+
     func testRenamedLinkGetsItsTableBeforeItExists() {
         let observed = convergedObserved(config)
         config.links[0].name = "gp1"
