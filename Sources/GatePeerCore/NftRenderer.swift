@@ -82,10 +82,13 @@ public enum NftRenderer {
     /// overhead); SYNs arriving from a tunnel are clamped to fit back through it.
     /// nil only without links and without a filter section: every config with links gets
     /// the table, for its VXLAN guard (`vxlanGuard`) if nothing else.
-    public static func render(_ config: GatePeerConfig, mtus: [String: Int] = [:]) -> NftRuleset? {
+    /// `live`: what the kernel's own devices of config links run where it differs from the
+    /// config (a change that is blocked or not made yet; Planner.liveTunnels): the guard
+    /// covers it too until the device is what the config says.
+    public static func render(_ config: GatePeerConfig, mtus: [String: Int] = [:], live: [LiveTunnel] = []) -> NftRuleset? {
         guard let f = config.filter else {
             guard !config.links.isEmpty else { return nil }
-            return finish(["table inet gatepeer {"] + vxlanGuard(config), maps: [], compiled: [], elements: 0)
+            return finish(["table inet gatepeer {"] + vxlanGuard(config, live: live), maps: [], compiled: [], elements: 0)
         }
         var compiled: [CompiledPolicy] = f.compiled ?? []
         if f.compiled == nil {
@@ -360,7 +363,7 @@ public enum NftRenderer {
             out.append("    oifname \(quote(l.name)) \(fam) daddr \(l.deviceSubnet) \(fam) saddr != \(l.deviceSubnet) snat \(fam) to \(l.innerIpAddress.address)")
         }
         out.append("  }")
-        out += vxlanGuard(config)
+        out += vxlanGuard(config, live: live)
         return finish(out, maps: maps, compiled: compiled, elements: elements)
     }
 
@@ -377,9 +380,15 @@ public enum NftRenderer {
     }
 
     /// The VXLAN guard (input hook): VXLAN for one of our links (its UDP port and its VNI,
-    /// `@th,96,24`: the 24 bits after the UDP header, the flags byte and 3 reserved bytes)
-    /// from a source that is not one of that link's peers is counted, logged at a limited
-    /// rate and dropped before the vxlan socket sees it. Without it any host on the
+    /// `@th,96,24`: the 24 bits of the VNI, after the UDP header (8 bytes), the VXLAN
+    /// flags byte and 3 reserved bytes; RFC 7348 section 5) that arrives on another
+    /// interface than the link's underlay, or from a source that is not one of that link's
+    /// peers, is counted, logged at a limited rate and dropped before the vxlan socket
+    /// sees it. The interface check stops a host on another side (the internet uplink)
+    /// that spoofs a peer's address; on the underlay itself only IPsec could tell a spoofed
+    /// peer from the real one. Where a config link's device still runs another port, VNI
+    /// or underlay (`live`: a change blocked or not made yet), that is guarded as well, so
+    /// a blocked change never moves the guard off the running tunnel. Without it any host on the
     /// underlay can send frames into the tunnel as if it were a device, and learning
     /// points FDB entries at it. The kernel binds the vxlan socket to the wildcard address
     /// (one per port and family), so the guard matches every address the input hook
@@ -387,21 +396,31 @@ public enum NftRenderer {
     /// or the tunnel's own address reach the link just as well. Matching the VNI leaves
     /// other tools' VXLAN on the same port alone. A link with no peer of its outer family
     /// accepts no VXLAN at all.
-    static func vxlanGuard(_ config: GatePeerConfig) -> [String] {
+    static func vxlanGuard(_ config: GatePeerConfig, live: [LiveTunnel] = []) -> [String] {
         var out: [String] = []
         var rules: [String] = []
         for (i, l) in config.links.enumerated() {
             let v4 = l.outerIpAddress.family == .v4
-            let ip = v4 ? "ip" : "ip6"
             var peers: [IPAddress] = []
             for p in l.peers.map(\.outerIpAddress) where p.family == l.outerIpAddress.family && !peers.contains(p) { peers.append(p) }
             out += ["  set vx\(i)_peers {", "    type \(v4 ? "ipv4_addr" : "ipv6_addr")"]
             if !peers.isEmpty { out.append("    elements = { " + peers.map(\.description).joined(separator: ", ") + " }") }
             out += ["  }", "  counter \(NftRuleset.guardCounter(link: i)) {", "  }"]
+            // What the config says, then what the kernel's device still runs where it differs.
+            var tunnels = [LiveTunnel(link: i, port: l.port, vni: l.vxlanId, family: l.outerIpAddress.family, underlay: l.underlayDevice)]
+            for t in live where t.link == i && !tunnels.contains(t) { tunnels.append(t) }
+            var devices: [String] = []
+            for t in tunnels where !devices.contains(t.underlay) { devices.append(t.underlay) }
+            out += ["  set vx\(i)_dev {", "    type ifname", "    elements = { " + devices.map(quote).joined(separator: ", ") + " }", "  }"]
             out += ["  chain vx\(i)_drop {",
                     "    limit rate 10/second burst 20 packets log prefix \(quote("gatepeer-vxlan \(l.name): ")) level info",
                     "    counter name \(quote(NftRuleset.guardCounter(link: i))) drop", "  }"]
-            rules.append("    udp dport \(l.port) @th,96,24 \(l.vxlanId) \(ip) saddr != @vx\(i)_peers goto vx\(i)_drop")
+            for t in tunnels {
+                let ip = t.family == .v4 ? "ip" : "ip6"
+                let match = "    udp dport \(t.port) @th,96,24 \(t.vni)"
+                rules.append("\(match) iifname != @vx\(i)_dev goto vx\(i)_drop")
+                rules.append("\(match) \(ip) saddr != @vx\(i)_peers goto vx\(i)_drop")
+            }
         }
         out += ["  chain vxlan_guard {", "    type filter hook input priority filter; policy accept;"] + rules + ["  }"]
         return out
@@ -436,4 +455,17 @@ public enum NftRenderer {
 
     static func quote(_ s: String) -> String { "\"\(s)\"" }
 
+}
+
+/// A VXLAN tunnel the guard covers: config link `link`'s UDP port, VNI, outer family and
+/// underlay, as the config says or as the kernel's own device of that link still runs it.
+public struct LiveTunnel: Equatable, Sendable {
+    public var link: Int
+    public var port: UInt16
+    public var vni: UInt32
+    public var family: IPAddress.Family
+    public var underlay: String
+    public init(link: Int, port: UInt16, vni: UInt32, family: IPAddress.Family, underlay: String) {
+        self.link = link; self.port = port; self.vni = vni; self.family = family; self.underlay = underlay
+    }
 }

@@ -337,7 +337,7 @@ func runFilter(_ o: Options) -> Exit {
         let config = loadConfig(o.configPath)
         // MTUs come from the underlay when the config leaves them out: read it if we can.
         let observed = (try? Kernel().observe(sysctls: [])) ?? ObservedState()
-        guard let rs = NftRenderer.render(config, mtus: Planner.linkMTUs(config, observed)) else {
+        guard let rs = NftRenderer.render(config, mtus: Planner.linkMTUs(config, observed), live: Planner.liveTunnels(config, observed)) else {
             stderr("gatepeer: \(o.configPath) has no links and no filter section; gatepeer keeps no nftables table")
             return .ok
         }

@@ -98,6 +98,24 @@ final class FilterContentTests: XCTestCase {
         XCTAssertEqual(ObservedElement(odd.element), odd)
     }
 
+    /// The guard checks the underlay interface as well as the source, and covers what the
+    /// kernel's device still runs where a change is blocked (another port here).
+    func testVXLANGuardChecksTheInterfaceAndCoversTheRunningTunnel() throws {
+        let rs = try XCTUnwrap(NftRenderer.render(config))
+        XCTAssertTrue(rs.text.contains("    udp dport 4789 @th,96,24 10 iifname != @vx0_dev goto vx0_drop"), rs.text)
+        XCTAssertTrue(rs.text.contains("    elements = { \"eth0\" }"), rs.text)
+        var observed = convergedObserved(config)
+        let i = try XCTUnwrap(observed.links.firstIndex { $0.name == "gp0" })
+        observed.links[i].vxlan?.port = 8472
+        let live = Planner.liveTunnels(config, observed)
+        XCTAssertEqual(live, [LiveTunnel(link: 0, port: 8472, vni: 10, family: .v4, underlay: "eth0")])
+        let both = try XCTUnwrap(NftRenderer.render(config, live: live)).text
+        for port in [4789, 8472] {
+            XCTAssertTrue(both.contains("    udp dport \(port) @th,96,24 10 ip saddr != @vx0_peers goto vx0_drop"), both)
+        }
+        XCTAssertEqual(Planner.liveTunnels(config, convergedObserved(config)), [], "nothing extra once the device is as configured")
+    }
+
     func testVXLANGuardForEveryConfigWithLinks() throws {
         var plain = config!
         plain.filter = nil
@@ -114,8 +132,9 @@ final class FilterContentTests: XCTestCase {
         let v6 = try XCTUnwrap(NftRenderer.render(plain)).text
         XCTAssertTrue(v6.contains("    udp dport 4789 @th,96,24 10 ip6 saddr != @vx0_peers goto vx0_drop"), v6)
         XCTAssertTrue(v6.contains("    type ipv6_addr\n    elements = { 2001:db8::4 }"), v6)
-        // The plan's rule counts come from the same text: the guard chain has one rule.
-        XCTAssertEqual(NftRenderer.render(plain)!.chainRules["vxlan_guard"]?.rules, 1)
+        // The plan's rule counts come from the same text: the guard chain has two rules
+        // per tunnel (interface, then source).
+        XCTAssertEqual(NftRenderer.render(plain)!.chainRules["vxlan_guard"]?.rules, 2)
         XCTAssertEqual(NftRenderer.render(plain)!.chainRules["vxlan_guard"]?.base, true)
     }
 }

@@ -211,6 +211,59 @@ extension FilterLabTests {
         XCTAssertFalse(nft("list", "tables").stdout.contains("gatepeer"))
     }
 
+    /// The guard also checks the interface: a host on the internet side that spoofs a
+    /// gate peer's address (100.64.152.4) is dropped and counted, not let in as the VPG.
+    /// And a blocked change of the link's port never moves the guard off the tunnel the
+    /// kernel still runs: with port 8472 held by a foreign device (a blocker), the guard
+    /// keeps port 4789 covered and the rogue from the underlay stays out.
+    func testSpoofedPeerFromTheUplinkAndABlockedPortChangeStayGuarded() throws {
+        XCTAssertEqual(gatepeer("apply", "-c", filterConfig).status, 0)
+        func dropped() -> Int {
+            let out = nft("-j", "list", "counter", "inet", "gatepeer", "vx0_drop").stdout
+            guard let range = out.range(of: "\"packets\": ") ?? out.range(of: "\"packets\":") else { return -1 }
+            return Int(out[range.upperBound...].prefix { $0.isNumber }) ?? -1
+        }
+        // The internet namespace claims vpg1's address and sends VXLAN (VNI 10) to the uplink.
+        for args in [["ip", "addr", "add", "100.64.152.4/32", "dev", "lo"],
+                     ["ip", "link", "add", "spoof10", "type", "vxlan", "id", "10", "dstport", "4789", "local", "100.64.152.4", "remote", "192.0.2.1"],
+                     ["ip", "addr", "add", "10.255.255.79/32", "dev", "spoof10"], ["ip", "link", "set", "spoof10", "up"],
+                     ["ip", "route", "add", "10.255.255.254/32", "dev", "spoof10"]] {
+            let r = inNode("inet", args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+        }
+        var before = dropped()
+        XCTAssertGreaterThanOrEqual(before, 0)
+        XCTAssertNotEqual(inNode("inet", ["ping", "-c", "2", "-W", "2", "-I", "spoof10", "10.255.255.254"]).status, 0,
+                          "a spoofed gate peer on the uplink reached the peer through VXLAN")
+        XCTAssertGreaterThan(dropped(), before, "the guard did not count the spoofed peer")
+        let mac = inNode("inet", ["cat", "/sys/class/net/spoof10/address"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertFalse(inNode("peer", ["bridge", "fdb", "show", "dev", "gp0"]).stdout.contains(mac), "learned the spoofer's MAC")
+
+        // A blocked port change: a foreign collect-metadata device holds 8472.
+        XCTAssertEqual(inNode("peer", ["ip", "link", "add", "vxext", "type", "vxlan", "external", "dstport", "8472"]).status, 0)
+        XCTAssertEqual(inNode("peer", ["ip", "link", "set", "vxext", "up"]).status, 0)
+        let text = try String(contentsOfFile: filterConfig, encoding: .utf8).replacingOccurrences(of: "\"port\": 4789", with: "\"port\": 8472")
+        let moved = writeConfig(text)
+        let r = gatepeer("apply", "-c", moved)
+        XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+        XCTAssertTrue(r.stderr.contains("links[0].port"), r.stderr)
+        let chain = nft("list", "chain", "inet", "gatepeer", "vxlan_guard").stdout
+        XCTAssertTrue(chain.contains("udp dport 4789 "), "the guard left the running tunnel's port:\n\(chain)")
+        XCTAssertTrue(chain.contains("udp dport 8472 "), chain)
+        // The rogue on the underlay (backend) is still dropped on the running port.
+        for args in [["ip", "link", "add", "rogue10", "type", "vxlan", "id", "10", "dstport", "4789", "local", "172.31.0.10", "remote", "172.31.0.254", "dev", "eth0"],
+                     ["ip", "addr", "add", "10.255.255.77/32", "dev", "rogue10"], ["ip", "link", "set", "rogue10", "up"],
+                     ["ip", "route", "add", "10.255.255.254/32", "dev", "rogue10"]] {
+            XCTAssertEqual(inNode("backend", args).status, 0, "\(args)")
+        }
+        before = dropped()
+        XCTAssertNotEqual(inNode("backend", ["ping", "-c", "2", "-W", "2", "-I", "rogue10", "10.255.255.254"]).status, 0,
+                          "a blocked port change opened the running tunnel")
+        XCTAssertGreaterThan(dropped(), before)
+        XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0, "the configured VPGs still carry traffic")
+        XCTAssertEqual(inNode("peer", ["ip", "link", "del", "vxext"]).status, 0)
+    }
+
     /// A full load is one transaction: a denied destination probed without pause while
     /// the table is reloaded again and again never answers. (ICMP to 203.0.113.53 is
     /// denied by rules[3] in both policies; each apply changes the skeleton, so each is
