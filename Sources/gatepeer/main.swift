@@ -79,7 +79,8 @@ let commandUsage: [String: String] = [
 
     check: the verdict for one packet from SRC to DST (PROTO: tcp, udp, icmp, icmpv6, a
     number, or any; PORT for tcp/udp/sctp/dccp/udplite), and the rule that decides it,
-    evaluated on the same compiled policy gatepeer loads into the kernel.
+    evaluated on the same compiled policy gatepeer loads into the kernel. A deny while
+    grants.json is damaged or the state directory refused is "unknown", exit 1.
     show: the text of table inet gatepeer as apply would load it (nothing is changed).
     grant: a temporary allow from devices in --from to --to, for DURATION (90s, 30m, 2h,
     1d, 1h30m); it takes effect at once, is kept in /var/lib/gatepeer/grants.json (0600;
@@ -373,14 +374,20 @@ func runFilter(_ o: Options) -> Exit {
         }
         let config = loadConfig(o.configPath)
         let store = StateStore.open()
+        let grants = store.loadGrantsIfKnown()
         let v = FilterCheck.check(config, source: src, destination: dst, proto: proto, port: port,
-                                  learned: store.loadLearned(), grants: store.loadGrants(), now: now())
+                                  learned: store.loadLearned(), grants: grants ?? [], now: now())
+        // Grants and learned addresses only add allows, so unreadable state leaves an allow
+        // standing but makes a deny unknown: the kernel may hold a grant for this packet.
+        let problem = v.allowed || config.filter == nil ? nil : store.stateProblem(keptDynamic: true, verb: "stay")
+        let verdict = problem != nil ? "unknown" : v.allowed ? "allow" : "deny"
+        let reason = problem.map { "\(v.reason), unless the kernel holds a grant or learned address for it: \($0)" } ?? v.reason
         if o.json {
-            print(JSONOut.object(["verdict": .string(v.allowed ? "allow" : "deny"), "reason": .string(v.reason)]).render())
+            print(JSONOut.object(["verdict": .string(verdict), "reason": .string(reason)]).render())
         } else {
-            print("\(v.allowed ? "allow" : "deny"): \(v.reason)")
+            print("\(verdict): \(reason)")
         }
-        return .ok
+        return problem == nil ? .ok : .runtime
     case "grant", "revoke":
         return runGrant(o, revoke: sub == "revoke")
     case "grants":

@@ -399,6 +399,10 @@ final class StateLockTests: KernelTestCase {
         let listed = ns.gatepeer("filter", "grants", "--json", "-c", cfg)
         XCTAssertEqual(listed.status, 1, listed.stdout + listed.stderr)
         XCTAssertTrue(listed.stderr.contains("grants.json is damaged") && !listed.stdout.contains("[]"), listed.stdout + listed.stderr)
+        // The grant allows this packet in the kernel; unknown grants must not answer "deny".
+        let check = ns.gatepeer("filter", "check", "10.128.0.11", "203.0.113.53", "tcp/443", "-c", cfg)
+        XCTAssertEqual(check.status, 1, check.stdout + check.stderr)
+        XCTAssertTrue(check.stdout.hasPrefix("unknown") && check.stderr.contains("grants.json is damaged"), check.stdout + check.stderr)
         let plan = ns.gatepeer("plan", "-c", cfg)
         XCTAssertEqual(plan.status, 1, plan.stdout + plan.stderr)
         XCTAssertTrue(plan.stderr.contains("grants.json is damaged") && !plan.stdout.contains("- nftables element"), plan.stdout + plan.stderr)
