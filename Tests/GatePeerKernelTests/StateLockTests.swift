@@ -424,6 +424,30 @@ final class StateLockTests: KernelTestCase {
         XCTAssertEqual(elements(ns, "grants4a").count, 0, "revoke left the kernel's grant")
     }
 
+    /// The daemon with a damaged grants.json keeps the kernel's grants, says so at every
+    /// reconcile and leaves the file; a grant written after the operator removed the file
+    /// is loaded by the next reconcile and the kept one then goes (no file lists it).
+    func testDaemonWithDamagedGrantsFileKeepsGrantsAndLogsIt() throws {
+        let ns = try makeFilterNamespace()
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        XCTAssertEqual(ns.gatepeer("filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg).status, 0)
+        let grants = namespaceStateDirectory(base: stateBase, namespace: ns.name).appendingPathComponent("grants.json")
+        try "{bad".write(to: grants, atomically: true, encoding: .utf8)
+        let (daemon, log) = start(ns, ["run", "-c", cfg, "--resync", "1"])
+        let pid = daemon.processIdentifier
+        addTeardownBlock { kill(pid, SIGKILL) }
+        XCTAssertTrue(eventually(20) { self.text(log).components(separatedBy: "so the grants are unknown").count > 3 }, "not logged at every reconcile: \(text(log))")
+        XCTAssertEqual(elements(ns, "grants4p").count, 1, "the daemon stripped a live grant: \(text(log))")
+        XCTAssertEqual(try String(contentsOf: grants, encoding: .utf8), "{bad", "the daemon replaced the damaged file")
+        try FileManager.default.removeItem(at: grants)
+        XCTAssertEqual(ns.gatepeer("filter", "grant", "--from", "10.128.0.12", "--to", "198.51.100.8", "--proto", "tcp", "--port", "22", "--for", "1h", "-c", cfg).status, 0)
+        XCTAssertTrue(eventually(20) { self.elements(ns, "grants4p").isEmpty }, "the removed file's grant stayed: \(text(log))")
+        XCTAssertEqual(elements(ns, "grants4").count, 1, "the new grant is not in the kernel: \(text(log))")
+        kill(pid, SIGTERM)
+        daemon.waitUntilExit()
+    }
+
     /// The daemon with a refused directory keeps the kernel's grants and says so at every
     /// reconcile; `down` then removes the table and fails naming the directory.
     func testDaemonWithRefusedStateKeepsGrantsAndLogsIt() throws {
