@@ -100,7 +100,7 @@ final class Daemon: @unchecked Sendable {
                 for ch in plan.changes { log(ch.line) }
             }
             for p in c.problems { log(p) }
-            if let m = store.refusedWriteMessage(keptDynamic: config.filter != nil) { log(m) }
+            if let m = store.stateProblem(keptDynamic: config.filter != nil) { log(m) }
         } catch {
             log("reconcile failed: \(error)")
         }
@@ -154,10 +154,7 @@ final class Daemon: @unchecked Sendable {
     }
 
     private func extras(_ observed: ObservedState) -> [NftElement] {
-        guard config.filter != nil else { return [] }  // no grant sets without a filter
-        if store.refusal != nil { return StateStore.kernelDynamicElements(observed) }
-        let ms = nowMs()
-        return GrantState.elements(store.loadGrants(), nowMs: ms) + learned.elements(config, nowMs: ms)
+        store.dynamicElements(config, observed: observed, learned: learned)
     }
 
     /// Resolve the exact names whose time has come. Lookups run on their own queue (a

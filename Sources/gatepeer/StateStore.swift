@@ -99,6 +99,8 @@ final class StateStore {
     var holdsWriterLock = false
     /// State files found damaged by a reader: moved aside before the next write replaces them.
     private var damaged = Set<String>()
+    /// grants.json was found damaged at the last read (`loadGrantsIfKnown`).
+    private(set) var grantsUnknown = false
     /// The identity must be written (missing, or inherited from an earlier incarnation of
     /// this namespace, e.g. before a reboot); `claim()` does it.
     private var identityStale: Bool
@@ -175,28 +177,38 @@ final class StateStore {
     var filterReadCache: FilterReadCache? { refusal == nil ? FilterReadCache(directory: directory) : nil }
 
     /// The grant and learned elements the kernel must hold now, from the state files; none
-    /// without a filter section (the table then has no grant or learned sets). When the
-    /// directory is refused, the ones the kernel holds (`observed`): state we cannot read
-    /// must not strip live grants, so they are kept as they are, also across a full load.
-    func dynamicElements(_ config: GatePeerConfig, observed: ObservedState) -> [NftElement] {
+    /// without a filter section (the table then has no grant or learned sets). `learned`:
+    /// the daemon's addresses in memory, else learned.json. State we cannot read must not
+    /// strip live grants, so the ones the kernel holds (`observed`, with their remaining
+    /// timeouts, so also a full load carries them) are kept as they are: all dynamic
+    /// elements when the directory is refused, the grant sets' when grants.json is damaged.
+    func dynamicElements(_ config: GatePeerConfig, observed: ObservedState, learned: LearnedAddresses? = nil) -> [NftElement] {
         guard config.filter != nil else { return [] }
         if refusal != nil { return StateStore.kernelDynamicElements(observed) }
         let ms = nowMs()
-        return GrantState.elements(loadGrants(), nowMs: ms) + loadLearned().elements(config, nowMs: ms)
+        let grants = loadGrantsIfKnown().map { GrantState.elements($0, nowMs: ms) }
+            ?? StateStore.kernelDynamicElements(observed).filter { $0.set.hasPrefix("grants") }
+        return grants + (learned ?? loadLearned()).elements(config, nowMs: ms)
     }
 
-    /// The grant and learned elements of the table as observed (keys and verdicts; the
-    /// observer does not read their remaining timeouts, so a full load re-adds them
-    /// without one).
+    /// The grant and learned elements of the table as observed (keys, verdicts and the
+    /// remaining timeouts the observer read).
     static func kernelDynamicElements(_ observed: ObservedState) -> [NftElement] {
         guard let d = observed.filter?.content?.dynamic else { return [] }
         return d.keys.sorted().flatMap { d[$0]!.map(\.element) }
     }
 
-    /// The line for a writer that ran with a refused directory: what was not done and why.
-    /// `keptDynamic`: the table stayed, with the kernel's grants and learned addresses.
-    func refusedWriteMessage(keptDynamic: Bool) -> String? {
-        refusal.map { "state not used: \($0)." + (keptDynamic ? " The kernel's grants and learned addresses were kept as they are;" : "") + " nothing was recorded" }
+    /// Why the state this run needed could not be used, or nil: the refused directory, or
+    /// a damaged grants.json read during this run. `verb`: "were kept" (a writer) or "are
+    /// planned" (plan). `keptDynamic`: the table stays, with the kernel's grants.
+    func stateProblem(keptDynamic: Bool, verb: String = "were kept") -> String? {
+        if let refusal {
+            return "state not used: \(refusal)." + (keptDynamic ? " The kernel's grants and learned addresses \(verb) as they are;" : "") + " nothing was recorded"
+        }
+        guard grantsUnknown else { return nil }
+        return "\(grantsPath) is damaged, so the grants are unknown: the kernel's grant elements \(verb) as they are (with their deadlines). "
+            + "Repair the file from the kernel's grants (nft list table inet \(table)), or remove it to let the next apply delete the grants it does not list; "
+            + "gatepeer filter revoke still deletes a scope from the kernel"
     }
 
     /// Makes the directory (0700) and writes its identity when it has none or an inherited
@@ -222,14 +234,23 @@ final class StateStore {
     }
 
     /// The grants in grants.json (all of them, expired too); none when the directory is
-    /// refused. A damaged file is moved aside and reported, never silently overwritten.
-    func loadGrants() -> [Grant] {
+    /// refused or the file damaged (reported, see `loadGrantsIfKnown`).
+    func loadGrants() -> [Grant] { loadGrantsIfKnown() ?? [] }
+
+    /// The grants in grants.json; nil when it is damaged. A damaged grants.json is
+    /// reported and left in place, never moved aside: the grants are unknown until an
+    /// operator repairs or removes it, so every reader and writer keeps reporting it and
+    /// the kernel's grant elements stay (an empty start would strip live grants).
+    func loadGrantsIfKnown() -> [Grant]? {
         guard let text = read(grantsPath) else { return [] }
         switch GrantState.decode(text) {
-        case .success(let g): return g
+        case .success(let g):
+            grantsUnknown = false
+            return g
         case .failure(let e):
-            moveAside(grantsPath, because: "\(e)", lost: "no grants loaded from it")
-            return []
+            grantsUnknown = true
+            stderr("gatepeer: \(grantsPath) is damaged (\(e)); the grants are unknown, it is left in place until repaired or removed")
+            return nil
         }
     }
 

@@ -79,7 +79,8 @@ let commandUsage: [String: String] = [
 
     check: the verdict for one packet from SRC to DST (PROTO: tcp, udp, icmp, icmpv6, a
     number, or any; PORT for tcp/udp/sctp/dccp/udplite), and the rule that decides it,
-    evaluated on the same compiled policy gatepeer loads into the kernel.
+    evaluated on the same compiled policy gatepeer loads into the kernel. A deny while
+    grants.json is damaged or the state directory refused is "unknown", exit 1.
     show: the text of table inet gatepeer as apply would load it (nothing is changed).
     grant: a temporary allow from devices in --from to --to, for DURATION (90s, 30m, 2h,
     1d, 1h30m); it takes effect at once, is kept in /var/lib/gatepeer/grants.json (0600;
@@ -87,6 +88,8 @@ let commandUsage: [String: String] = [
     restart, and its nft elements expire by themselves.
     revoke: remove a grant (same --from/--to/--proto/--port); its kernel elements are
     deleted even when grants.json does not list it. grants: list active grants.
+    A damaged grants.json is left in place and makes the grants unknown: grants, grant,
+    plan and apply exit 1 and the kernel's grant elements are kept; revoke still works.
     """,
     "ipsec": ipsecUsage,
     "run": """
@@ -240,6 +243,11 @@ func run(_ o: Options) -> Exit {
                 let observed = try kernel.observe(sysctls: Planner.sysctlKeys(for: config))
                 let plan = Planner.plan(config: config, observed: observed, dynamic: store.dynamicElements(config, observed: observed))
                 printPlan(plan, json: o.json)
+                // State that could not be read makes "no changes" no promise: an apply would fail too.
+                if let m = store.stateProblem(keptDynamic: config.filter != nil, verb: "are planned") {
+                    stderr("gatepeer: plan: \(m)")
+                    return .runtime
+                }
                 return plan.blockers.isEmpty ? .ok : .runtime
             }
             if o.command == "apply" && store.refusal == nil { try store.claim() }
@@ -262,8 +270,8 @@ func run(_ o: Options) -> Exit {
                 stderr("gatepeer: \(o.command): \(c.readBack.applied) of \(c.plan.changes.count) change(s) applied")
             }
             // The kernel holds the config, but the state it must carry could not be read:
-            // not success, so the user moves the directory aside and applies again.
-            if let m = store.refusedWriteMessage(keptDynamic: config.filter != nil) {
+            // not success, so the user repairs the state and applies again.
+            if let m = store.stateProblem(keptDynamic: config.filter != nil) {
                 stderr("gatepeer: \(o.command): \(m)")
                 return .runtime
             }
@@ -366,14 +374,20 @@ func runFilter(_ o: Options) -> Exit {
         }
         let config = loadConfig(o.configPath)
         let store = StateStore.open()
+        let grants = store.loadGrantsIfKnown()
         let v = FilterCheck.check(config, source: src, destination: dst, proto: proto, port: port,
-                                  learned: store.loadLearned(), grants: store.loadGrants(), now: now())
+                                  learned: store.loadLearned(), grants: grants ?? [], now: now())
+        // Grants and learned addresses only add allows, so unreadable state leaves an allow
+        // standing but makes a deny unknown: the kernel may hold a grant for this packet.
+        let problem = v.allowed || config.filter == nil ? nil : store.stateProblem(keptDynamic: true, verb: "stay")
+        let verdict = problem != nil ? "unknown" : v.allowed ? "allow" : "deny"
+        let reason = problem.map { "\(v.reason), unless the kernel holds a grant or learned address for it: \($0)" } ?? v.reason
         if o.json {
-            print(JSONOut.object(["verdict": .string(v.allowed ? "allow" : "deny"), "reason": .string(v.reason)]).render())
+            print(JSONOut.object(["verdict": .string(verdict), "reason": .string(reason)]).render())
         } else {
-            print("\(v.allowed ? "allow" : "deny"): \(v.reason)")
+            print("\(verdict): \(reason)")
         }
-        return .ok
+        return problem == nil ? .ok : .runtime
     case "grant", "revoke":
         return runGrant(o, revoke: sub == "revoke")
     case "grants":
@@ -384,7 +398,12 @@ func runFilter(_ o: Options) -> Exit {
             stderr("gatepeer: filter grants: state refused, so the active grants are unknown (the kernel keeps its grant elements; see nft list table inet \(NftRuleset.table))")
             return .runtime
         }
-        let active = store.loadGrants().filter { $0.expires > n }
+        guard let grants = store.loadGrantsIfKnown() else {
+            // An empty list would hide the kernel's live grants.
+            stderr("gatepeer: filter grants: " + store.stateProblem(keptDynamic: true, verb: "stay")!)
+            return .runtime
+        }
+        let active = grants.filter { $0.expires > n }
         if o.json {
             print(JSONOut.array(active.map { .object(["grant": .string($0.summary), "expires": .int($0.expires), "remainingSeconds": .int($0.expires - n)]) }).render())
         } else if active.isEmpty {
@@ -479,7 +498,13 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     }
     guard let lock = lockNamespace(revoke ? "revoke" : "grant", store) else { return .runtime }
     defer { withExtendedLifetime(lock) {} }
-    var grants = store.loadGrants().filter { $0.expires > n }
+    let known = store.loadGrantsIfKnown()
+    if known == nil && !revoke {
+        // Writing a file with only this grant would let the next apply strip the others.
+        stderr("gatepeer: filter grant: not done: " + store.stateProblem(keptDynamic: true, verb: "stay")!)
+        return .runtime
+    }
+    var grants = (known ?? []).filter { $0.expires > n }
     let kernel = openKernel()
     do {
         let tableThere = try kernel.observeFilter() != nil  // only the table's counters, no full dumps
@@ -488,8 +513,9 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
             // stale grants.json must not leave a live grant unrevocable.
             let inFile = grants.contains { $0.sameScope(as: grant) }
             let deleted = tableThere ? try kernel.deleteElements(GrantState.deleteElements(grant)) : 0
+            let fileText = known == nil ? "\(store.grantsPath) is damaged and was left as it is" : "it was not in \(store.grantsPath)"
             guard inFile || deleted > 0 else {
-                stderr("gatepeer: no active grant \(grant.summary): not in \(store.grantsPath), none of its elements in table inet \(NftRuleset.table)")
+                stderr("gatepeer: no active grant \(grant.summary): \(known == nil ? fileText : "not in \(store.grantsPath)"), none of its elements in table inet \(NftRuleset.table)")
                 return .runtime
             }
             if inFile {
@@ -497,7 +523,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
                 try store.saveGrants(grants)
             }
             let kernelPart = tableThere ? "\(deleted) element(s) deleted from table inet \(NftRuleset.table)" : "no filter table loaded"
-            print("revoked \(grant.summary) (\(kernelPart)" + (inFile ? ")" : "; it was not in \(store.grantsPath))"))
+            print("revoked \(grant.summary) (\(kernelPart)" + (inFile ? ")" : "; \(fileText))"))
             return .ok
         }
         if let c = grants.first(where: { $0.conflicts(with: grant) }) {

@@ -32,6 +32,18 @@ final class StateLockTests: KernelTestCase {
         """)
     }
 
+    /// `filterConfig(vxlanId: 10, destination: "203.0.113.10/32")` plus a second group:
+    /// another table structure, so applying it after that one is a full load.
+    func twoGroupConfig() -> String {
+        writeConfig("""
+        {"forwarding": true, "links": [\(linkJSON(vxlanId: 10))],
+         "filter": {"uplinkDevice": "uplink", "nat": "masquerade", "backendPrefixes": ["172.31.0.0/24"],
+          "outbound": [{"name": "fleet", "default": "deny",
+                        "rules": [{"action": "allow", "destination": "203.0.113.10/32", "protocol": "tcp", "ports": [443]}]},
+                       {"name": "lab", "sources": ["172.16.5.0/24"], "default": "allow", "rules": []}]}}
+        """)
+    }
+
     func vxlanId(_ ns: Namespace) -> Int? {
         ((ns.link("gp0")?["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any])?["id"] as? Int
     }
@@ -204,8 +216,9 @@ final class StateLockTests: KernelTestCase {
 
         let r = ns.exec([gatepeerBinary, "filter", "revoke"] + scope + ["-c", cfg])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stderr.contains("grants.json is damaged") && r.stderr.contains("moved to"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("grants.json is damaged"), r.stderr)
         XCTAssertTrue(r.stdout.contains("revoked 10.128.0.0/16 -> 198.51.100.0/24 udp") && r.stdout.contains("1 element(s) deleted"), r.stdout)
+        XCTAssertEqual(try String(contentsOf: grants, encoding: .utf8), "{ damaged", "revoke replaced the damaged file")
         XCTAssertEqual(elements(ns, "grants4p").count, 0, "the live grant must go from the kernel")
         // A scope neither the file nor the kernel holds is still an error.
         let again = ns.exec([gatepeerBinary, "filter", "revoke"] + scope + ["-c", cfg])
@@ -337,6 +350,20 @@ final class StateLockTests: KernelTestCase {
         return (ns, cfg, dir)
     }
 
+    /// Applies another structure (a second group), a full load, with state that cannot be
+    /// read: it exits 1 and must carry the one 1 h grant in `set` over with what is left of
+    /// its deadline (a grant must never become permanent). Returns that config.
+    func fullLoadKeepsTheGrant(_ ns: Namespace, set: String) throws -> String {
+        let other = twoGroupConfig()
+        let full = ns.gatepeer("apply", "-c", other)
+        XCTAssertEqual(full.status, 1, full.stderr)
+        XCTAssertTrue(full.stdout.contains("~ nftables table inet gatepeer"), "not a full load: \(full.stdout)")
+        XCTAssertEqual(elements(ns, set).count, 1, "a full load with unreadable state stripped a live grant: \(full.stdout)")
+        let expires = ((elements(ns, set).first as? [String: Any])?["elem"] as? [String: Any])?["expires"] as? Int ?? 0
+        XCTAssertTrue(expires > 3000 && expires <= 3600, "the carried grant lost its deadline: \(elements(ns, set))")
+        return other
+    }
+
     /// A damaged identity refuses the directory: apply keeps the kernel's live grants, also
     /// through a full load, and says so with exit 1; `filter grants` says it is refused.
     func testDamagedIdentityKeepsTheKernelsGrantsAndFails() throws {
@@ -346,24 +373,79 @@ final class StateLockTests: KernelTestCase {
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains("\(dir.path)/identity.json is damaged") && r.stderr.contains("were kept as they are"), r.stderr)
         XCTAssertEqual(elements(ns, "grants4p").count, 1, "apply stripped a live grant: \(r.stderr)")
-        // Another structure (a second group): a full load, which must carry the grant over.
-        let other = writeConfig("""
-        {"forwarding": true, "links": [\(linkJSON(vxlanId: 10))],
-         "filter": {"uplinkDevice": "uplink", "nat": "masquerade", "backendPrefixes": ["172.31.0.0/24"],
-          "outbound": [{"name": "fleet", "default": "deny",
-                        "rules": [{"action": "allow", "destination": "203.0.113.10/32", "protocol": "tcp", "ports": [443]}]},
-                       {"name": "lab", "sources": ["172.16.5.0/24"], "default": "allow", "rules": []}]}}
-        """)
-        let full = ns.gatepeer("apply", "-c", other)
-        XCTAssertEqual(full.status, 1, full.stderr)
-        XCTAssertTrue(full.stdout.contains("~ nftables table inet gatepeer"), "not a full load: \(full.stdout)")
-        // Carried with what is left of its deadline: a grant must never become permanent.
-        let expires = ((elements(ns, "grants4p").first as? [String: Any])?["elem"] as? [String: Any])?["expires"] as? Int ?? 0
-        XCTAssertTrue(expires > 3000 && expires <= 3600, "the carried grant lost its deadline: \(elements(ns, "grants4p"))")
-        XCTAssertEqual(elements(ns, "grants4p").count, 1, "a full load with refused state stripped a live grant: \(full.stdout)")
+        let other = try fullLoadKeepsTheGrant(ns, set: "grants4p")
+        let plan = ns.gatepeer("plan", "-c", other)
+        XCTAssertEqual(plan.status, 1, plan.stdout + plan.stderr)
+        XCTAssertTrue(plan.stderr.contains("identity.json is damaged") && plan.stderr.contains("state not used"), plan.stderr)
         let listed = ns.gatepeer("filter", "grants")
         XCTAssertEqual(listed.status, 1)
         XCTAssertTrue(listed.stderr.contains("state refused") && !listed.stdout.contains("no active grants"), listed.stdout + listed.stderr)
+    }
+
+    /// A damaged grants.json makes the grants unknown: `filter grants` and `plan` fail
+    /// saying so, apply keeps the kernel's grant elements (also through a full load, with
+    /// their deadlines) and fails, the file stays in place so the next apply does the
+    /// same, a grant is refused, and a revoke still deletes the kernel's elements.
+    func testDamagedGrantsFileKeepsTheKernelsGrantsAndFails() throws {
+        let ns = try makeFilterNamespace()
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        let scope = ["--from", "10.128.0.11/32", "--to", "203.0.113.53/32"]
+        XCTAssertEqual(ns.exec([gatepeerBinary, "filter", "grant"] + scope + ["--for", "1h", "-c", cfg]).status, 0)
+        XCTAssertEqual(elements(ns, "grants4a").count, 1)
+        let grants = namespaceStateDirectory(base: stateBase, namespace: ns.name).appendingPathComponent("grants.json")
+        try "{bad".write(to: grants, atomically: true, encoding: .utf8)
+
+        let listed = ns.gatepeer("filter", "grants", "--json", "-c", cfg)
+        XCTAssertEqual(listed.status, 1, listed.stdout + listed.stderr)
+        XCTAssertTrue(listed.stderr.contains("grants.json is damaged") && !listed.stdout.contains("[]"), listed.stdout + listed.stderr)
+        // The grant allows this packet in the kernel; unknown grants must not answer "deny".
+        let check = ns.gatepeer("filter", "check", "10.128.0.11", "203.0.113.53", "tcp/443", "-c", cfg)
+        XCTAssertEqual(check.status, 1, check.stdout + check.stderr)
+        XCTAssertTrue(check.stdout.hasPrefix("unknown") && check.stderr.contains("grants.json is damaged"), check.stdout + check.stderr)
+        let plan = ns.gatepeer("plan", "-c", cfg)
+        XCTAssertEqual(plan.status, 1, plan.stdout + plan.stderr)
+        XCTAssertTrue(plan.stderr.contains("grants.json is damaged") && !plan.stdout.contains("- nftables element"), plan.stdout + plan.stderr)
+        for _ in 0..<2 {  // the second apply must not strip what the first kept
+            let r = ns.gatepeer("apply", "-c", cfg)
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("grants.json is damaged") && r.stderr.contains("were kept as they are"), r.stderr)
+            XCTAssertEqual(elements(ns, "grants4a").count, 1, "apply stripped a live grant: \(r.stdout) \(r.stderr)")
+            XCTAssertEqual(try String(contentsOf: grants, encoding: .utf8), "{bad", "the damaged file was not left in place")
+        }
+        let other = try fullLoadKeepsTheGrant(ns, set: "grants4a")
+
+        let g = ns.exec([gatepeerBinary, "filter", "grant", "--from", "10.128.0.12", "--to", "203.0.113.54", "--for", "1h", "-c", other])
+        XCTAssertEqual(g.status, 1, g.stdout + g.stderr)
+        XCTAssertTrue(g.stderr.contains("grants.json is damaged"), g.stderr)
+        XCTAssertEqual(elements(ns, "grants4a").count, 1, "a refused grant reached the kernel")
+        let rv = ns.exec([gatepeerBinary, "filter", "revoke"] + scope + ["-c", other])
+        XCTAssertEqual(rv.status, 0, rv.stderr)
+        XCTAssertEqual(elements(ns, "grants4a").count, 0, "revoke left the kernel's grant")
+    }
+
+    /// The daemon with a damaged grants.json keeps the kernel's grants, says so at every
+    /// reconcile and leaves the file; a grant written after the operator removed the file
+    /// is loaded by the next reconcile and the kept one then goes (no file lists it).
+    func testDaemonWithDamagedGrantsFileKeepsGrantsAndLogsIt() throws {
+        let ns = try makeFilterNamespace()
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        XCTAssertEqual(ns.gatepeer("filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg).status, 0)
+        let grants = namespaceStateDirectory(base: stateBase, namespace: ns.name).appendingPathComponent("grants.json")
+        try "{bad".write(to: grants, atomically: true, encoding: .utf8)
+        let (daemon, log) = start(ns, ["run", "-c", cfg, "--resync", "1"])
+        let pid = daemon.processIdentifier
+        addTeardownBlock { kill(pid, SIGKILL) }
+        XCTAssertTrue(eventually(20) { self.text(log).components(separatedBy: "so the grants are unknown").count > 3 }, "not logged at every reconcile: \(text(log))")
+        XCTAssertEqual(elements(ns, "grants4p").count, 1, "the daemon stripped a live grant: \(text(log))")
+        XCTAssertEqual(try String(contentsOf: grants, encoding: .utf8), "{bad", "the daemon replaced the damaged file")
+        try FileManager.default.removeItem(at: grants)
+        XCTAssertEqual(ns.gatepeer("filter", "grant", "--from", "10.128.0.12", "--to", "198.51.100.8", "--proto", "tcp", "--port", "22", "--for", "1h", "-c", cfg).status, 0)
+        XCTAssertTrue(eventually(20) { self.elements(ns, "grants4p").isEmpty }, "the removed file's grant stayed: \(text(log))")
+        XCTAssertEqual(elements(ns, "grants4").count, 1, "the new grant is not in the kernel: \(text(log))")
+        kill(pid, SIGTERM)
+        daemon.waitUntilExit()
     }
 
     /// The daemon with a refused directory keeps the kernel's grants and says so at every
@@ -392,8 +474,8 @@ final class StateLockTests: KernelTestCase {
         XCTAssertNil(ns.link("gp0"), "a rejected apply changed the kernel")
     }
 
-    /// Readers report a damaged file and leave it; a writer moves it aside and removes
-    /// temporaries of writers that are gone (and only those).
+    /// Readers report a damaged grants.json and leave it, and so does a grant (refused); a
+    /// writer removes temporaries of writers that are gone (and only those).
     func testReadersLeaveDamagedFilesAndWritersRemoveStaleTemporaries() throws {
         let ns = try makeFilterNamespace()
         let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
@@ -414,9 +496,16 @@ final class StateLockTests: KernelTestCase {
         let stale = dir.appendingPathComponent(".learned.json.tmp.\(gone.processIdentifier)")
         let live = dir.appendingPathComponent(".learned.json.tmp.\(getpid())")
         for f in [stale, live] { try "partial".write(to: f, atomically: false, encoding: .utf8) }
-        let g = ns.gatepeer("filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg)
+        let grant = ["filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg]
+        let refused = ns.exec([gatepeerBinary] + grant)
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("grants.json is damaged"), refused.stderr)
+        XCTAssertEqual(try String(contentsOf: grants, encoding: .utf8), "{ damaged", "a refused grant replaced the damaged file")
+        XCTAssertEqual(elements(ns, "grants4p").count, 0, "a refused grant reached the kernel")
+        try FileManager.default.removeItem(at: grants)  // the operator's decision: no grants
+        let g = ns.exec([gatepeerBinary] + grant)
         XCTAssertEqual(g.status, 0, g.stderr)
-        XCTAssertTrue(g.stderr.contains("grants.json is damaged") && g.stderr.contains("moved to"), g.stderr)
+        XCTAssertEqual(elements(ns, "grants4p").count, 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path), "a dead writer's temporary was left")
         XCTAssertTrue(FileManager.default.fileExists(atPath: live.path), "a live writer's temporary was removed")
     }
