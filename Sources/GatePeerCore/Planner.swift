@@ -261,7 +261,7 @@ public enum Planner {
         var filter: [Plan.Change] = []
         var filterLast: [Plan.Change] = []
         if observed.filterStaging { filter.append(.deleteStaging) }
-        let ruleset = rendered.map { $0.ruleset } ?? NftRenderer.render(config, mtus: linkMTUs(config, observed), live: liveTunnels(config, observed))
+        let ruleset = rendered.map { $0.ruleset } ?? NftRenderer.render(config, mtus: linkMTUs(config, observed), live: liveTunnels(config, observed, blocked: protectedIndexes))
         switch (ruleset, observed.filter) {
         case (nil, nil): break
         case (nil, .some): filterLast.append(.deleteFilter)
@@ -333,14 +333,16 @@ public enum Planner {
 
     /// Each link's MTU as it will be set: the config's, or the underlay's minus overhead.
     /// What the kernel's own devices of config links run where it differs from the config
-    /// (port, VNI or underlay; a change that is blocked, or planned after the table): the
-    /// VXLAN guard covers those too, so it never leaves a running tunnel open. A device of
-    /// another outer family is left out (its peers set would have the wrong type; a family
-    /// change recreates the device anyway).
-    public static func liveTunnels(_ config: GatePeerConfig, _ observed: ObservedState) -> [LiveTunnel] {
+    /// (port, VNI or underlay) and stays so because the change is blocked (`blocked`: the
+    /// indexes of devices a blocker leaves alone): the VXLAN guard covers those too, so it
+    /// never leaves a running tunnel open. A device this plan recreates is deleted before
+    /// the table loads and needs no such rule (with one, the next plan would reload the
+    /// table without it). A device of another outer family is left out (its peers set
+    /// would have the wrong type; a family change recreates the device anyway).
+    public static func liveTunnels(_ config: GatePeerConfig, _ observed: ObservedState, blocked: Set<Int32>) -> [LiveTunnel] {
         var out: [LiveTunnel] = []
         for (i, l) in config.links.enumerated() {
-            guard let e = observed.link(named: l.name), e.isOwned, let v = e.vxlan,
+            guard let e = observed.link(named: l.name), e.isOwned, blocked.contains(e.index), let v = e.vxlan,
                   (v.local?.family ?? l.outerIpAddress.family) == l.outerIpAddress.family else { continue }
             let underlay = v.underlayIndex.flatMap { observed.link(index: $0)?.name } ?? l.underlayDevice
             let t = LiveTunnel(link: i, port: v.port, vni: v.id, family: l.outerIpAddress.family, underlay: underlay)

@@ -345,7 +345,8 @@ func runFilter(_ o: Options) -> Exit {
         let config = loadConfig(o.configPath)
         // MTUs come from the underlay when the config leaves them out: read it if we can.
         let observed = (try? Kernel().observe(sysctls: [])) ?? ObservedState()
-        guard let rs = NftRenderer.render(config, mtus: Planner.linkMTUs(config, observed), live: Planner.liveTunnels(config, observed)) else {
+        // The plan's table: what apply would load, blocked links' running tunnels included.
+        guard let rs = Planner.plan(config: config, observed: observed).ruleset else {
             stderr("gatepeer: \(o.configPath) has no links and no filter section; gatepeer keeps no nftables table")
             return .ok
         }

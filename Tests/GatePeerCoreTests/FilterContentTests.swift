@@ -107,13 +107,15 @@ final class FilterContentTests: XCTestCase {
         var observed = convergedObserved(config)
         let i = try XCTUnwrap(observed.links.firstIndex { $0.name == "gp0" })
         observed.links[i].vxlan?.port = 8472
-        let live = Planner.liveTunnels(config, observed)
+        let gp0 = observed.links[i].index
+        XCTAssertEqual(Planner.liveTunnels(config, observed, blocked: []), [], "a device this plan recreates needs no rule")
+        let live = Planner.liveTunnels(config, observed, blocked: [gp0])
         XCTAssertEqual(live, [LiveTunnel(link: 0, port: 8472, vni: 10, family: .v4, underlay: "eth0")])
         let both = try XCTUnwrap(NftRenderer.render(config, live: live)).text
         for port in [4789, 8472] {
             XCTAssertTrue(both.contains("    udp dport \(port) @th,96,24 10 ip saddr != @vx0_peers goto vx0_drop"), both)
         }
-        XCTAssertEqual(Planner.liveTunnels(config, convergedObserved(config)), [], "nothing extra once the device is as configured")
+        XCTAssertEqual(Planner.liveTunnels(config, convergedObserved(config), blocked: [gp0]), [], "nothing extra once the device is as configured")
     }
 
     func testVXLANGuardForEveryConfigWithLinks() throws {
