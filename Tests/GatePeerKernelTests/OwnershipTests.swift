@@ -97,19 +97,24 @@ final class OwnershipTests: KernelTestCase {
     func testForeignDeviceHoldingTheVNIBlocksAtPlanTime() throws {
         let ns = try makePeerNamespace()
         ns.ip("link", "add", "vxlan0", "type", "vxlan", "id", "10", "local", "172.31.0.254", "dstport", "4789", "dev", "eth0")
+        assertBlockedAtPlanTime(ns, "links[0].vxlanId: VNI 10 port 4789 (IPv4) is held by device vxlan0, which gatepeer does not own")
+    }
+
+    /// The config's link is blocked at plan time with `blocker`: plan and apply exit 1
+    /// naming it, the kernel is never asked, and nothing in the namespace changes.
+    func assertBlockedAtPlanTime(_ ns: Namespace, _ blocker: String, file: StaticString = #filePath, line: UInt = #line) {
         let before = ns.snapshot()
         let cfg = writeConfig(configJSON(linkJSON()))
-        let blocker = "links[0].vxlanId: VNI 10 port 4789 (IPv4) is held by device vxlan0, which gatepeer does not own"
         let plan = ns.gatepeer("plan", "-c", cfg)
-        XCTAssertEqual(plan.status, 1)
-        XCTAssertTrue(plan.stderr.contains(blocker), plan.stderr)
-        XCTAssertFalse(plan.stdout.contains("gp0"), plan.stdout)
+        XCTAssertEqual(plan.status, 1, file: file, line: line)
+        XCTAssertTrue(plan.stderr.contains(blocker), plan.stderr, file: file, line: line)
+        XCTAssertFalse(plan.stdout.contains("gp0"), plan.stdout, file: file, line: line)
         let r = ns.gatepeer("apply", "-c", cfg)
-        XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.stderr.contains(blocker), r.stderr)
-        XCTAssertFalse(r.stderr.contains("failed"), "the kernel was not asked: \(r.stderr)")
-        XCTAssertNil(ns.link("gp0"))
-        XCTAssertEqual(ns.snapshot(), before)
+        XCTAssertEqual(r.status, 1, file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(blocker), r.stderr, file: file, line: line)
+        XCTAssertFalse(r.stderr.contains("failed"), "the kernel was not asked: \(r.stderr)", file: file, line: line)
+        XCTAssertNil(ns.link("gp0"), file: file, line: line)
+        XCTAssertEqual(ns.snapshot(), before, file: file, line: line)
     }
 
     /// Round 2 item 1: `bridge fdb replace <MAC> dev gp0 dst <peer> self permanent` pins a
@@ -143,19 +148,7 @@ final class OwnershipTests: KernelTestCase {
         let ns = try makePeerNamespace()
         ns.ip("link", "add", "vxext", "type", "vxlan", "external", "dstport", "4789")
         ns.ip("link", "set", "vxext", "up")
-        let before = ns.snapshot()
-        let cfg = writeConfig(configJSON(linkJSON()))
-        let blocker = "links[0].port: UDP port 4789 (IPv4) is held by device vxext (up, receive options external)"
-        let plan = ns.gatepeer("plan", "-c", cfg)
-        XCTAssertEqual(plan.status, 1)
-        XCTAssertTrue(plan.stderr.contains(blocker), plan.stderr)
-        XCTAssertFalse(plan.stdout.contains("gp0"), plan.stdout)
-        let r = ns.gatepeer("apply", "-c", cfg)
-        XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.stderr.contains(blocker), r.stderr)
-        XCTAssertFalse(r.stderr.contains("failed"), "the kernel was not asked: \(r.stderr)")
-        XCTAssertNil(ns.link("gp0"))
-        XCTAssertEqual(ns.snapshot(), before)
+        assertBlockedAtPlanTime(ns, "links[0].port: UDP port 4789 (IPv4) is held by device vxext (up, receive options external)")
     }
 
     /// Round 2 item 3: our device taken down while a foreign device took the port: the
