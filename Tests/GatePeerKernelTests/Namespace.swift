@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Glibc
 
 /// Result of running a command.
 struct Run {
@@ -86,12 +87,52 @@ let gatepeerBinary: String = ProcessInfo.processInfo.environment["GATEPEER_BIN"]
 /// Records a namespace's exact name in $GATEPEER_NS_REGISTRY (scripts/test sets it)
 /// before it is made, so a run that dies halfway deletes exactly what it made and never
 /// matches other people's namespaces by a pattern (scripts/lib/netns.sh reads it).
+/// Outside scripts/test (a `swift test` run on its own) the registry is
+/// /run/gatepeer-test/netns.list. Each line is "NAME PID", PID being the test process's,
+/// so a later run can delete what a killed run left (`sweepOrphanNamespaces`).
 func registerNamespace(_ name: String) {
-    guard let path = ProcessInfo.processInfo.environment["GATEPEER_NS_REGISTRY"],
-          let h = FileHandle(forWritingAtPath: path) else { return }
-    h.seekToEndOfFile()
-    h.write(Data((name + "\n").utf8))
-    h.closeFile()
+    withRegistry { fd in
+        let line = Array("\(name) \(getpid())\n".utf8)
+        _ = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
+}
+
+let namespaceRegistry = ProcessInfo.processInfo.environment["GATEPEER_NS_REGISTRY"] ?? "/run/gatepeer-test/netns.list"
+
+/// Runs `body` with the registry open for appending, under an exclusive flock (test
+/// processes may run side by side).
+func withRegistry(_ body: (Int32) -> Void) {
+    if ProcessInfo.processInfo.environment["GATEPEER_NS_REGISTRY"] == nil { mkdir("/run/gatepeer-test", 0o700) }
+    let fd = open(namespaceRegistry, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    flock(fd, LOCK_EX)
+    body(fd)
+}
+
+/// Once per test process: deletes, by their exact names, the namespaces that test
+/// processes no longer alive recorded (killed before tearDown ran), and drops their
+/// lines. Lines without a PID (scripts: their namespaces outlive the script that made
+/// them) and those of live processes stay.
+let sweepOrphanNamespaces: Void = withRegistry { fd in
+    let text = (try? String(contentsOfFile: namespaceRegistry, encoding: .utf8)) ?? ""
+    var keep = ""
+    for line in text.split(separator: "\n") {
+        let f = line.split(separator: " ")
+        if f.count == 2, let pid = Int32(f[1]), kill(pid, 0) != 0, errno == ESRCH {
+            let name = String(f[0])
+            if FileManager.default.fileExists(atPath: "/run/netns/" + name) {
+                let pids = sh(["ip", "netns", "pids", name]).stdout.split(separator: "\n").compactMap { Int32($0) }
+                for p in pids { kill(p, SIGKILL) }
+                sh(["ip", "netns", "del", name])
+            }
+            continue
+        }
+        keep += line + "\n"
+    }
+    _ = ftruncate(fd, 0)
+    let bytes = Array(keep.utf8)
+    _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
 }
 
 /// A network namespace made for one test and deleted afterwards, also when it fails.
@@ -178,6 +219,7 @@ class KernelTestCase: XCTestCase {
             throw XCTSkip("kernel tests need root")
         }
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: gatepeerBinary), "no binary at \(gatepeerBinary): run swift build")
+        _ = sweepOrphanNamespaces
         // gatepeer keeps state (grants, the filter map cache) here; never the host's /var/lib.
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-test-state-\(UUID().uuidString.prefix(8))")
         setenv("GATEPEER_STATE_DIR", state.path, 1)

@@ -4,6 +4,8 @@
 # matched by a pattern. Source it; it sets no traps.
 
 # ns_register NAME: appends NAME to $GATEPEER_NS_REGISTRY (set by scripts/test) when set.
+# Scripts record no PID: their namespaces outlive the script that made them (scripts/lab
+# up); the tests record "NAME PID" (Tests/GatePeerKernelTests/Namespace.swift).
 ns_register() {
   if [ -n "${GATEPEER_NS_REGISTRY:-}" ]; then echo "$1" >>"$GATEPEER_NS_REGISTRY"; fi
   return 0
@@ -23,7 +25,7 @@ ns_delete() {
 ns_delete_registered() {
   local name
   [ -f "$1" ] || return 0
-  while IFS= read -r name; do
+  while IFS=' ' read -r name _; do
     [ -n "$name" ] && ns_delete "$name"
   done < <(sort -u "$1")
 }
