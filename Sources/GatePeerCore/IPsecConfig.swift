@@ -5,6 +5,13 @@ public struct IPsecSite: Equatable, Sendable {
     public enum StartAction: String, Sendable, CaseIterable { case trap, start, none }
     public enum DPDAction: String, Sendable, CaseIterable { case restart, clear, trap }
     public enum Profile: String, Sendable, CaseIterable { case strong, compatible }
+    /// How the subnets become CHILD_SAs (IKEv2; "phase 2" in vendor terms). `combined`:
+    /// one CHILD_SA whose traffic selectors list every local and every remote subnet
+    /// (RFC 7296 allows several per TS payload). `perPair`: one CHILD_SA per (local
+    /// subnet, remote subnet) pair, the shape Fortigate/Cisco-style routers configure
+    /// ("one phase 2 selector per pair"); a combined request to such a router is
+    /// narrowed to one pair and the other pairs get no SA.
+    public enum ChildSAs: String, Sendable, CaseIterable { case combined, perPair }
 
     public struct End: Equatable, Sendable {
         /// Outside (public) address.
@@ -33,6 +40,7 @@ public struct IPsecSite: Equatable, Sendable {
     public var ikeVersion: Int
     public var legacyIKEv1: Bool
     public var profile: Profile
+    public var childSAs: ChildSAs
     /// nil: the profile's.
     public var ikeProposals: [String]?
     public var espProposals: [String]?
@@ -51,6 +59,11 @@ public struct IPsecSite: Equatable, Sendable {
 
     public var effectiveIKE: [String] { ikeProposals ?? IPsecSite.profileProposals(profile).ike }
     public var effectiveESP: [String] { espProposals ?? IPsecSite.profileProposals(profile).esp }
+    /// Every (local subnet, remote subnet) pair, local-major: the CHILD_SAs of `perPair`.
+    public var subnetPairs: [(local: IPPrefix, remote: IPPrefix)] {
+        local.subnets.flatMap { l in remote.subnets.map { (local: l, remote: $0) } }
+    }
+
     /// Recommended TCP MSS inside the tunnel: MTU minus IPv4 and TCP headers.
     public var effectiveMSS: Int { mss ?? mtu - 40 }
 
@@ -201,6 +214,12 @@ extension ConfigDecoder {
         let profileText = o.string("profile", required: false, &p) ?? "strong"
         let profile = IPsecSite.Profile(rawValue: profileText)
         if profile == nil { p.add("\(path).profile", "\"\(profileText)\" is not a profile; valid: strong, compatible"); ok = false }
+        let childText = o.string("childSAs", required: false, &p) ?? "combined"
+        let childSAs = IPsecSite.ChildSAs(rawValue: childText)
+        if childSAs == nil {
+            p.add("\(path).childSAs", "\"\(escapedForMessage(childText))\" is not a CHILD_SA shape; valid: combined (one CHILD_SA with every subnet as traffic selectors), perPair (one CHILD_SA per local/remote subnet pair, as routers with one phase 2 per pair want)")
+            ok = false
+        }
         func proposals(_ key: String) -> [String]? {
             guard let items = o.array(key, required: false, &p) else { return nil }
             if items.isEmpty { p.add("\(path).\(key)", "is empty; valid: at least one proposal, or leave it out for the profile's"); ok = false }
@@ -268,12 +287,12 @@ extension ConfigDecoder {
         let intended = o.bool("overlapsDevicesIntended", &p) ?? false
         let mtu = o.integer("mtu", in: 576...9000, &p, hint: "bytes (inner MTU of the tunnel)") ?? 1436
         let mss = o.integer("mss", in: 536...8960, &p, hint: "bytes")
-        o.finish(&p, known: ["name", "mode", "route", "local", "remote", "ikeVersion", "legacyIKEv1", "profile", "ikeProposals",
+        o.finish(&p, known: ["name", "mode", "route", "local", "remote", "ikeVersion", "legacyIKEv1", "profile", "childSAs", "ikeProposals",
                              "espProposals", "ikeLifetime", "childLifetime", "dpd", "startAction", "psk", "certificate",
                              "allowWeak", "overlapsDevicesIntended", "mtu", "mss"])
-        guard ok, let name, let mode, let local, let remote, let profile, let start, let auth else { return nil }
+        guard ok, let name, let mode, let local, let remote, let profile, let childSAs, let start, let auth else { return nil }
         return IPsecSite(name: name, local: local, remote: remote, mode: mode, ifId: ifId, ikeVersion: ikeVersion, legacyIKEv1: legacy,
-                         profile: profile, ikeProposals: ike, espProposals: esp, ikeLifetime: ikeLifetime, childLifetime: childLifetime,
+                         profile: profile, childSAs: childSAs, ikeProposals: ike, espProposals: esp, ikeLifetime: ikeLifetime, childLifetime: childLifetime,
                          dpdDelay: dpdDelay, dpdTimeout: dpdTimeout, dpdAction: dpdAction, startAction: start, auth: auth,
                          allowWeak: allowWeak, overlapsDevicesIntended: intended, mtu: mtu, mss: mss)
     }

@@ -181,6 +181,10 @@ public enum IPsecLint {
         if site.effectiveMSS > site.mtu - 40 {
             finding(.error, "\(path).mss", "\(site.effectiveMSS) does not fit the tunnel MTU \(site.mtu); valid: at most \(site.mtu - 40)")
         }
+        let pairs = site.subnetPairs.count
+        if site.childSAs == .combined && pairs > 1 {
+            finding(.warning, "\(path).childSAs", "combined: one CHILD_SA carries all \(pairs) subnet pairs; a router configured with one phase 2 per subnet pair (the Fortigate/Cisco way) narrows it to one pair and the other pairs lose every packet. The other end must take all selectors in one child SA (the sheet says so), or set \"childSAs\": \"perPair\"")
+        }
         if site.startAction == .none {
             finding(.warning, "\(path).startAction", "none: the tunnel comes up only when the other end starts it, and nothing traps traffic while it is down")
         }

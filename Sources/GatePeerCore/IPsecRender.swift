@@ -90,6 +90,15 @@ public enum IPsecRender {
         v.contains(where: { $0 == " " || $0 == "=" || $0 == "," }) ? "\"\(v)\"" : v
     }
 
+    /// The site's CHILD_SAs: one named after the site with every selector (`combined`, or
+    /// a single pair), or one per subnet pair named SITE-1, SITE-2, ... in local-major
+    /// order (`perPair`). Names are local to each end; the sheet lists the pairs.
+    static func children(_ s: IPsecSite) -> [(name: String, local: [IPPrefix], remote: [IPPrefix])] {
+        let pairs = s.subnetPairs
+        guard s.childSAs == .perPair, pairs.count > 1 else { return [(s.name, s.local.subnets, s.remote.subnets)] }
+        return pairs.enumerated().map { (name: "\(s.name)-\($0.offset + 1)", local: [$0.element.local], remote: [$0.element.remote]) }
+    }
+
     // MARK: swanctl.conf
 
     static func swanctl(_ s: IPsecSite, secret: String?) -> String {
@@ -117,19 +126,21 @@ public enum IPsecRender {
         if case .certificates(_, _, let ca) = s.auth { o.append("            cacerts = \(ca)") }
         o.append("        }")
         o.append("        children {")
-        o.append("            \(s.name) {")
-        o.append("                mode = tunnel")
-        o.append("                local_ts = \(s.local.subnets.map(\.description).joined(separator: ","))")
-        o.append("                remote_ts = \(s.remote.subnets.map(\.description).joined(separator: ","))")
-        o.append("                esp_proposals = \(s.effectiveESP.joined(separator: ","))")
-        o.append("                rekey_time = \(s.childLifetime)s")
-        o.append("                dpd_action = \(s.dpdAction.rawValue)")
-        o.append("                start_action = \(s.startAction.rawValue)")
-        if let id = s.ifId {
-            o.append("                if_id_in = \(id)")
-            o.append("                if_id_out = \(id)")
+        for child in children(s) {
+            o.append("            \(child.name) {")
+            o.append("                mode = tunnel")
+            o.append("                local_ts = \(child.local.map(\.description).joined(separator: ","))")
+            o.append("                remote_ts = \(child.remote.map(\.description).joined(separator: ","))")
+            o.append("                esp_proposals = \(s.effectiveESP.joined(separator: ","))")
+            o.append("                rekey_time = \(s.childLifetime)s")
+            o.append("                dpd_action = \(s.dpdAction.rawValue)")
+            o.append("                start_action = \(s.startAction.rawValue)")
+            if let id = s.ifId {
+                o.append("                if_id_in = \(id)")
+                o.append("                if_id_out = \(id)")
+            }
+            o.append("            }")
         }
-        o.append("            }")
         o.append("        }")
         o.append("    }")
         o.append("}")
@@ -168,15 +179,24 @@ public enum IPsecRender {
     }
 
     static func legacy(_ s: IPsecSite, secret: String) -> (String, String) {
-        var o: [String] = ["conn \(connectionName(s))"]
+        // One conn per CHILD_SA: charon puts conns with the same ends, identities and
+        // IKE proposals under one IKE_SA.
+        let conns = children(s).map { child in legacyConn(s, name: child.name == s.name ? connectionName(s) : "gatepeer-\(child.name)",
+                                                          local: child.local, remote: child.remote) }
+        let secrets = "\(quoted(s.local.id)) \(quoted(s.remote.id)) : PSK \(secret)\n"
+        return (conns.joined(separator: "\n"), secrets)
+    }
+
+    static func legacyConn(_ s: IPsecSite, name: String, local: [IPPrefix], remote: [IPPrefix]) -> String {
+        var o: [String] = ["conn \(name)"]
         o.append("    keyexchange=ikev\(s.ikeVersion)")
         o.append("    type=tunnel")
         o.append("    left=\(s.local.address)")
         o.append("    leftid=\(quoted(s.local.id))")
-        o.append("    leftsubnet=\(s.local.subnets.map(\.description).joined(separator: ","))")
+        o.append("    leftsubnet=\(local.map(\.description).joined(separator: ","))")
         o.append("    right=\(s.remote.address)")
         o.append("    rightid=\(quoted(s.remote.id))")
-        o.append("    rightsubnet=\(s.remote.subnets.map(\.description).joined(separator: ","))")
+        o.append("    rightsubnet=\(remote.map(\.description).joined(separator: ","))")
         o.append("    authby=secret")
         // '!' makes the list strict: no strongSwan defaults appended.
         o.append("    ike=\(s.effectiveIKE.joined(separator: ","))!")
@@ -187,8 +207,7 @@ public enum IPsecRender {
             o.append("    if_id_out=\(id)")
         }
         o.append("    auto=\(legacyAuto(s.startAction))")
-        let secrets = "\(quoted(s.local.id)) \(quoted(s.remote.id)) : PSK \(secret)\n"
-        return (o.joined(separator: "\n") + "\n", secrets)
+        return o.joined(separator: "\n") + "\n"
     }
 
     // MARK: libreswan
@@ -224,8 +243,14 @@ public enum IPsecRender {
     }
 
     static func libreswan(_ s: IPsecSite, secret: String, path: String) -> Result<(String, String), ConfigError> {
+        // libreswan 4 carries one subnet pair per Child SA: leftsubnets=/rightsubnets= make
+        // one per combination, which is `perPair`; it has no way to say `combined`.
+        if s.childSAs == .combined && s.subnetPairs.count > 1 {
+            return .failure(ConfigError(problems: [ConfigProblem("\(path).childSAs",
+                "combined (one Child SA for \(s.subnetPairs.count) subnet pairs) cannot be written for libreswan, which negotiates one Child SA per subnet pair (leftsubnets=/rightsubnets=); valid for libreswan: \"childSAs\": \"perPair\" (then every end, strongSwan included, uses one Child SA per pair), or one subnet on each side")]))
+        }
         func subnets(_ side: String, _ list: [IPPrefix]) -> String {
-            list.count == 1 ? "    \(side)subnet=\(list[0])" : "    \(side)subnets={\(list.map(\.description).joined(separator: " "))}"
+            list.count == 1 ? "    \(side)subnet=\(list[0])" : "    \(side)subnets={\(list.map(\.description).joined(separator: ","))}"
         }
         var o: [String] = ["conn \(connectionName(s))"]
         o.append("    ikev2=\(s.ikeVersion == 2 ? "yes" : "no")")
@@ -273,6 +298,18 @@ public enum IPsecRender {
         rows.append(("Remote IKE identity", s.remote.id))
         rows.append(("Local networks (traffic selectors)", s.local.subnets.map(\.description).joined(separator: ", ")))
         rows.append(("Remote networks (traffic selectors)", s.remote.subnets.map(\.description).joined(separator: ", ")))
+        let pairs = s.subnetPairs
+        if pairs.count == 1 {
+            rows.append(("Child SAs (phase 2)", "one, for the one pair of networks above"))
+        } else if s.childSAs == .combined {
+            rows.append(("Child SAs (phase 2)", "ONE child SA carrying all \(s.local.subnets.count) local and \(s.remote.subnets.count) remote networks as its traffic selectors (\(pairs.count) subnet pairs)"))
+            rows.append(("", "do not configure one phase 2 per subnet pair: the child SA is then narrowed to one pair and the traffic of the others is lost; if your router can only do one phase 2 per pair, ask for \"childSAs\": \"perPair\""))
+        } else {
+            rows.append(("Child SAs (phase 2)", "one per subnet pair: configure \(pairs.count) phase 2 entries (selectors), one for each pair below"))
+            for (i, pair) in pairs.enumerated() {
+                rows.append(("Phase 2 entry \(i + 1)", "local \(pair.local) <-> remote \(pair.remote)"))
+            }
+        }
         switch s.auth {
         case .psk:
             rows.append(("Authentication", "pre-shared key"))

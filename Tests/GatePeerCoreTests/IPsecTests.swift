@@ -97,6 +97,42 @@ final class IPsecTests: XCTestCase {
         assertProblem(["startAction": "always"], "ipsec.sites[0].startAction", "valid: trap")
     }
 
+    /// Several subnets: the shape is the site's choice, named in every render, and the
+    /// combined shape with more than one pair is a lint warning.
+    func testChildSAShapes() throws {
+        let twoByTwo: [String: Any] = ["local": ["address": "192.0.2.1", "subnets": ["10.128.0.0/9", "172.16.0.0/24"]],
+                                       "remote": ["address": "198.51.100.7", "subnets": ["192.168.50.0/24", "192.168.51.0/24"]]]
+        assertProblem(["childSAs": "perSubnet"], "ipsec.sites[0].childSAs", "valid: combined")
+        let combined = try site(twoByTwo)
+        XCTAssertEqual(combined.childSAs, .combined, "the default")
+        XCTAssertEqual(combined.subnetPairs.count, 4)
+        let warning = IPsecLint.check(combined, path: "ipsec.sites[0]", deviceSubnets: []).filter { $0.path == "ipsec.sites[0].childSAs" }
+        XCTAssertEqual(warning.map(\.severity), [.warning], "\(warning)")
+        XCTAssertTrue(warning.first?.message.contains("narrows it to one pair") ?? false)
+        XCTAssertTrue(IPsecLint.check(try site(), path: "p", deviceSubnets: []).allSatisfy { $0.path != "p.childSAs" }, "one pair: no shape to choose")
+
+        var perPairSite = twoByTwo
+        perPairSite["childSAs"] = "perPair"
+        let perPair = try site(perPairSite)
+        XCTAssertTrue(IPsecLint.check(perPair, path: "p", deviceSubnets: []).isEmpty)
+        let key = Array(repeating: UInt8(ascii: "k"), count: 48)
+        func render(_ s: IPsecSite, _ f: IPsecFormat) -> Result<String, ConfigError> {
+            IPsecRender.render(s, format: f, side: .local, key: key, path: "ipsec.sites[0]").map { $0.map(\.content).joined() }
+        }
+        let swanctl = try render(perPair, .swanctl).get()
+        XCTAssertEqual(swanctl.components(separatedBy: "local_ts = ").count - 1, 4)
+        XCTAssertTrue(swanctl.contains("hq-4 {") && swanctl.contains("local_ts = 172.16.0.0/24\n                remote_ts = 192.168.51.0/24"), swanctl)
+        XCTAssertEqual(try render(combined, .swanctl).get().components(separatedBy: "local_ts = ").count - 1, 1)
+        XCTAssertEqual(try render(perPair, .strongswanLegacy).get().components(separatedBy: "\nconn gatepeer-hq-").count - 1, 4)
+        XCTAssertTrue(try render(perPair, .libreswan).get().contains("rightsubnets={192.168.50.0/24,192.168.51.0/24}"))
+        // libreswan has one pair per Child SA: combined cannot be written for it.
+        guard case .failure(let e) = render(combined, .libreswan) else { return XCTFail("libreswan rendered combined") }
+        XCTAssertTrue(e.description.hasPrefix("ipsec.sites[0].childSAs: combined"), e.description)
+        let sheet = try render(perPair, .sheet).get()
+        XCTAssertTrue(sheet.contains("configure 4 phase 2 entries") && sheet.contains("local 172.16.0.0/24 <-> remote 192.168.51.0/24"), sheet)
+        XCTAssertTrue(try render(combined, .sheet).get().contains("do not configure one phase 2 per subnet pair"))
+    }
+
     func testHostileNamesAndIdentitiesAreRefusedNeverEmitted() {
         for bad in ["hq\"x", "hq x", "hq{", "hq\n}", "", "9hq", "a.b", String(repeating: "a", count: 33)] {
             assertProblem(["name": bad], "ipsec.sites[0].name", "not a valid site name")
@@ -196,6 +232,9 @@ final class IPsecTests: XCTestCase {
         let key = Array("GoldenKeyGoldenKeyGoldenKeyGoldenKeyGoldenKey123".utf8)
         let sites: [(String, IPsecSite)] = [
             ("policy", try site(["remote": ["address": "198.51.100.7", "id": "hq-gw.example.com", "subnets": ["192.168.50.0/24", "192.168.51.0/24"]]])),
+            ("pairs", try site(["childSAs": "perPair", "overlapsDevicesIntended": true,
+                                "local": ["address": "192.0.2.1", "id": "gw1.example.net", "subnets": ["10.128.0.0/9", "172.16.0.0/24"]],
+                                "remote": ["address": "198.51.100.7", "id": "hq-gw.example.com", "subnets": ["192.168.50.0/24", "192.168.51.0/24"]]])),
             ("route", try site(["mode": "route", "profile": "compatible", "startAction": "start",
                                 "route": ["ifId": 42, "localInside": "169.254.21.2/30", "remoteInside": "169.254.21.1/30"],
                                 "local": ["address": "192.0.2.1"], "remote": ["address": "203.0.113.9"]])),
@@ -203,8 +242,12 @@ final class IPsecTests: XCTestCase {
         for (label, s) in sites {
             for format in IPsecFormat.allCases {
                 for side in IPsecSide.allCases {
-                    let files = try IPsecRender.render(s, format: format, side: side, key: key, path: "ipsec.sites[0]").get()
-                    let text = files.map { "==> \($0.name) (\($0.secret ? "0600" : "0644"))\n\($0.content)" }.joined()
+                    // A format that cannot carry the site: the refusal is the golden text.
+                    let text: String
+                    switch IPsecRender.render(s, format: format, side: side, key: key, path: "ipsec.sites[0]") {
+                    case .success(let files): text = files.map { "==> \($0.name) (\($0.secret ? "0600" : "0644"))\n\($0.content)" }.joined()
+                    case .failure(let e): text = "refused: \(e)\n"
+                    }
                     let golden = dir.appendingPathComponent("ipsec-\(label)-\(format.rawValue)-\(side.rawValue).txt")
                     if ProcessInfo.processInfo.environment["GATEPEER_UPDATE_GOLDEN"] == "1" {
                         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

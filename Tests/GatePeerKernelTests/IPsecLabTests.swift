@@ -129,40 +129,7 @@ final class IPsecLabTests: KernelTestCase {
     func testOurEndAgainstAHandWrittenStrongSwanPeer() throws {
         let (config, key) = try siteConfig(["startAction": "start"])
         // The other side, written by hand the ordinary way: its own names and layout.
-        let handWritten = """
-        connections {
-            to-gatepeer {
-                remote_addrs = 192.0.2.1
-                proposals = aes256gcm16-prfsha384-ecp384
-                local {
-                    auth = psk
-                    id = b.lab.example
-                }
-                remote {
-                    auth = psk
-                    id = a.lab.example
-                }
-                children {
-                    net {
-                        local_ts = 10.2.0.0/24
-                        remote_ts = 10.1.0.0/24
-                        esp_proposals = aes256gcm16-ecp384
-                    }
-                }
-            }
-        }
-        secrets {
-            ike-1 {
-                id-1 = a.lab.example
-                id-2 = b.lab.example
-                secret = "\(key)"
-            }
-        }
-
-        """
-        try handWritten.write(toFile: labDir + "/b/swanctl/conf.d/to-gatepeer.conf", atomically: true, encoding: .utf8)
-        let load = lab("ipsec_lab_exec b swanctl --load-all")
-        XCTAssertEqual(load.status, 0, load.stderr + load.stdout)
+        loadHandWrittenPeer("to-gatepeer", children: [("net", "10.2.0.0/24", "10.1.0.0/24")], secret: "\"\(key)\"")
 
         // start_action = start: our end initiates as soon as it is loaded.
         let apply = lab("ipsec_lab_exec a \(gatepeerBinary) ipsec apply --site lab -c \(config)")
@@ -176,6 +143,141 @@ final class IPsecLabTests: KernelTestCase {
         if counters.count == 4 { XCTAssertGreaterThanOrEqual(counters[1], max(1, received(ping)), "requests came in through the CHILD_SA") }
     }
 
+    // MARK: several subnets (issue 10 item 3)
+
+    /// The four pairs of a two-by-two site: side a protects 10.1.0.0/24 and 10.1.1.0/24,
+    /// side b 10.2.0.0/24 and 10.2.1.0/24 (the second prefixes are added to the lab's
+    /// loopbacks here). (source on a, destination on b).
+    static let pairs = [("10.1.0.1", "10.2.0.1"), ("10.1.0.1", "10.2.1.1"), ("10.1.1.1", "10.2.0.1"), ("10.1.1.1", "10.2.1.1")]
+
+    /// A two-by-two site config ("childSAs" etc. in `extra`) with the second subnets up.
+    func twoByTwoConfig(_ extra: [String: Any]) throws -> (config: String, key: String) {
+        for (side, address) in [("a", "10.1.1.1/24"), ("b", "10.2.1.1/24")] {
+            let r = sh(["ip", "-n", "\(prefix)-\(side)", "addr", "add", address, "dev", "lo"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        var site = extra
+        site["local"] = ["address": "192.0.2.1", "id": "a.lab.example", "subnets": ["10.1.0.0/24", "10.1.1.0/24"]]
+        site["remote"] = ["address": "192.0.2.2", "id": "b.lab.example", "subnets": ["10.2.0.0/24", "10.2.1.0/24"]]
+        return try siteConfig(site)
+    }
+
+    /// Pings every pair from side a (3 echo requests each); the pairs that got a reply.
+    func pairsThatPass() -> [Int] {
+        Self.pairs.indices.filter { i in lab("ipsec_lab_ping a \(Self.pairs[i].1) \(Self.pairs[i].0)").status == 0 }
+    }
+
+    /// The other end configured the Fortigate/Cisco way: one child (phase 2) per subnet
+    /// pair, responder only, written by hand.
+    func loadPerPairRouter(key: String) {
+        // Each host address is .1 of its /24.
+        func net(_ host: String) -> String { host.dropLast() + "0/24" }
+        loadHandWrittenPeer("fortigate-style", children: Self.pairs.enumerated().map { ("p\($0.offset + 1)", net($0.element.1), net($0.element.0)) },
+                            secret: "\"\(key)\"")
+    }
+
+    /// Side b configured by hand in the ordinary strongSwan style, as a responder with its
+    /// own names: connection `name` to a.lab.example with `children` (name, local_ts,
+    /// remote_ts) and `secret`, a swanctl.conf value as a person would type it.
+    func loadHandWrittenPeer(_ name: String, children: [(String, String, String)], secret: String) {
+        let blocks = children.map { child, local, remote in
+            """
+                        \(child) {
+                            local_ts = \(local)
+                            remote_ts = \(remote)
+                            esp_proposals = aes256gcm16-ecp384
+                        }
+            """
+        }.joined(separator: "\n")
+        let conf = """
+        connections {
+            \(name) {
+                remote_addrs = 192.0.2.1
+                proposals = aes256gcm16-prfsha384-ecp384
+                local {
+                    auth = psk
+                    id = b.lab.example
+                }
+                remote {
+                    auth = psk
+                    id = a.lab.example
+                }
+                children {
+        \(blocks)
+                }
+            }
+        }
+        secrets {
+            ike-1 {
+                id-1 = a.lab.example
+                id-2 = b.lab.example
+                secret = \(secret)
+            }
+        }
+
+        """
+        XCTAssertNoThrow(try conf.write(toFile: labDir + "/b/swanctl/conf.d/\(name).conf", atomically: true, encoding: .utf8))
+        let load = lab("ipsec_lab_exec b swanctl --load-all")
+        XCTAssertEqual(load.status, 0, load.stderr + load.stdout)
+        XCTAssertTrue(load.stdout.contains("loaded connection '\(name)'"), load.stdout)
+    }
+
+    /// The issue's example: a two-by-two site in the default (combined) shape against a
+    /// router with one phase 2 per pair. The router narrows our one CHILD_SA to one pair
+    /// and the other three lose every packet; lint and the sheet must say so.
+    func testCombinedShapeAgainstAPerPairRouterIsNarrowedToOnePairAndLintWarns() throws {
+        let (config, key) = try twoByTwoConfig(["startAction": "start"])
+        let lint = gatepeerRun("ipsec", "lint", "-c", config)
+        XCTAssertTrue(lint.stdout.contains("warning: ipsec.sites[0].childSAs: combined") && lint.stdout.contains("perPair"), "lint: \(lint.stdout)")
+        let sheet = gatepeerRun("ipsec", "render", "--site", "lab", "--format", "sheet", "--side", "remote", "-c", config)
+        XCTAssertTrue(sheet.stdout.contains("ONE child SA") && sheet.stdout.contains("do not configure one phase 2 per subnet pair"), sheet.stdout)
+
+        loadPerPairRouter(key: key)
+        let apply = lab("ipsec_lab_exec a \(gatepeerBinary) ipsec apply --site lab -c \(config)")
+        XCTAssertEqual(apply.status, 0, apply.stderr + apply.stdout)
+        XCTAssertEqual(lab("ipsec_lab_wait_child a lab 30").status, 0)
+        let passing = pairsThatPass()
+        XCTAssertEqual(passing.count, 1, "narrowed to one pair; passing: \(passing)")
+    }
+
+    /// The fix for that router: "childSAs": "perPair" makes one CHILD_SA per pair, and
+    /// a ping from a host in each local subnet to each remote subnet crosses the tunnel.
+    func testPerPairShapeAgainstAPerPairRouterCarriesEveryPair() throws {
+        let (config, key) = try twoByTwoConfig(["startAction": "start", "childSAs": "perPair"])
+        let sheet = gatepeerRun("ipsec", "render", "--site", "lab", "--format", "sheet", "--side", "remote", "-c", config)
+        XCTAssertEqual(sheet.status, 0, sheet.stderr)
+        XCTAssertTrue(sheet.stdout.contains("configure 4 phase 2 entries") && sheet.stdout.contains("local 10.2.1.0/24 <-> remote 10.1.1.0/24"), sheet.stdout)
+        loadPerPairRouter(key: key)
+        let apply = lab("ipsec_lab_exec a \(gatepeerBinary) ipsec apply --site lab -c \(config)")
+        XCTAssertEqual(apply.status, 0, apply.stderr + apply.stdout)
+        for i in 1...4 { XCTAssertEqual(lab("ipsec_lab_wait_child a lab-\(i) 30").status, 0, "lab-\(i)") }
+        XCTAssertEqual(pairsThatPass(), [0, 1, 2, 3])
+    }
+
+    /// Our renders on both ends, in each shape: every pair passes.
+    func assertOurRendersCarryEveryPair(_ shape: String, children: [String]) throws {
+        let (config, _) = try twoByTwoConfig(shape == "combined" ? [:] : ["childSAs": shape])  // combined: the default
+        let apply = lab("ipsec_lab_exec a \(gatepeerBinary) ipsec apply --site lab -c \(config)")
+        XCTAssertEqual(apply.status, 0, apply.stderr + apply.stdout)
+        let render = gatepeerRun("ipsec", "render", "--site", "lab", "--format", "swanctl", "--side", "remote", "--out", labDir + "/b/swanctl/conf.d", "-c", config)
+        XCTAssertEqual(render.status, 0, render.stderr)
+        XCTAssertEqual(lab("ipsec_lab_exec b swanctl --load-all").status, 0)
+        for child in children {
+            let initiate = lab("ipsec_lab_exec a swanctl --initiate --child \(child)")
+            XCTAssertEqual(initiate.status, 0, initiate.stderr + initiate.stdout)
+            XCTAssertEqual(lab("ipsec_lab_wait_child a \(child) 30").status, 0, child)
+        }
+        XCTAssertEqual(pairsThatPass(), [0, 1, 2, 3], shape)
+    }
+
+    func testCombinedShapeOnBothEndsCarriesEveryPair() throws {
+        try assertOurRendersCarryEveryPair("combined", children: ["lab"])
+    }
+
+    func testPerPairShapeOnBothEndsCarriesEveryPair() throws {
+        try assertOurRendersCarryEveryPair("perPair", children: ["lab-1", "lab-2", "lab-3", "lab-4"])
+    }
+
     func testLibreswanAcceptsOurRendersAndTheCheckCanFail() throws {
         let (config, _) = try siteConfig(["overlapsDevicesIntended": true])
         for side in ["local", "remote"] {
@@ -185,6 +287,13 @@ final class IPsecLabTests: KernelTestCase {
             let check = lab("libreswan_check_config \(out)/gatepeer-lab.conf")
             XCTAssertEqual(check.status, 0, "libreswan refused our \(side) render: \(check.stdout)\(check.stderr)")
         }
+        // Several subnets, one Child SA per pair: leftsubnets=/rightsubnets= as libreswan reads them.
+        let (pairs, _) = try twoByTwoConfig(["childSAs": "perPair", "overlapsDevicesIntended": true])
+        let r = gatepeerRun("ipsec", "render", "--site", "lab", "--format", "libreswan", "--side", "remote", "--out", labDir + "/libreswan-pairs", "-c", pairs)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let check = lab("libreswan_check_config \(labDir)/libreswan-pairs/gatepeer-lab.conf")
+        XCTAssertEqual(check.status, 0, "libreswan refused our per-pair render: \(check.stdout)\(check.stderr)")
+        XCTAssertTrue(try String(contentsOfFile: labDir + "/libreswan-pairs/gatepeer-lab.conf", encoding: .utf8).contains("leftsubnets={10.2.0.0/24,10.2.1.0/24}"))
         // The same file with a misspelt algorithm: the check must say no.
         let bad = labDir + "/bad.conf"
         let good = try String(contentsOfFile: labDir + "/libreswan-local/gatepeer-lab.conf", encoding: .utf8)
