@@ -197,38 +197,88 @@ public enum IPsecLint {
         case file(mode: UInt32, bytes: [UInt8])
     }
 
-    /// The key's raw bytes (0s base64, 0x hex, or the text itself), or findings.
+    /// The key's raw bytes (0s base64, 0x hex, or the text itself), or findings; every
+    /// problem of the file at once. A text key must be what a person sees, because the
+    /// other end is usually given it by eye: a trailing newline is dropped silently; a
+    /// UTF-8 byte order mark and CRLF line ends (a Windows editor's) are dropped with a
+    /// warning; any other invisible character (control, format, zero-width, non-breaking
+    /// or other non-ASCII space, line separators) is refused with its code point and
+    /// position, since nobody can tell whether the other end has it.
     public static func psk(_ input: PSKInput, path: String, file: String) -> (key: [UInt8]?, findings: [IPsecFinding]) {
-        func error(_ m: String) -> (key: [UInt8]?, findings: [IPsecFinding]) { (nil, [IPsecFinding(severity: .error, path: path, message: m)]) }
+        var findings: [IPsecFinding] = []
+        func error(_ m: String) { findings.append(IPsecFinding(severity: .error, path: path, message: m)) }
+        func warning(_ m: String) { findings.append(IPsecFinding(severity: .warning, path: path, message: m)) }
+        func result(_ key: [UInt8]) -> (key: [UInt8]?, findings: [IPsecFinding]) {
+            (findings.contains { $0.severity == .error } ? nil : key, findings)
+        }
         switch input {
         case .missing(let why):
-            return error("\(file) cannot be read (\(why)); create it with: (umask 077; gatepeer ipsec psk > \(file))")
+            error("\(file) cannot be read (\(why)); create it with: (umask 077; gatepeer ipsec psk > \(file))")
+            return (nil, findings)
         case .file(let mode, var bytes):
             if mode & 0o077 != 0 {
-                return error("\(file) has mode \(String(mode & 0o777, radix: 8)): readable or writable by group or others; valid: 600 or 400 (chmod 600 \(file))")
+                error("\(file) has mode \(String(mode & 0o777, radix: 8)): readable or writable by group or others; valid: 600 or 400 (chmod 600 \(file))")
             }
-            while let last = bytes.last, last == 0x0a || last == 0x0d { bytes.removeLast() }
+            var crlf = false
+            while bytes.last == 0x0a {
+                bytes.removeLast()
+                if bytes.last == 0x0d { bytes.removeLast(); crlf = true }
+            }
+            if crlf { warning("\(file) ends in CRLF (as Windows editors save): the CR was dropped, the key is the text before it") }
+            if bytes.starts(with: [0xef, 0xbb, 0xbf]) {
+                bytes.removeFirst(3)
+                warning("\(file) starts with a UTF-8 byte order mark (U+FEFF, as Windows editors save): it was dropped, the key is the text after it")
+            }
             let text = String(decoding: bytes, as: UTF8.self)
-            let key: [UInt8]
-            if text.hasPrefix("0s") {
-                guard let k = Base64.decode(String(text.dropFirst(2))) else { return error("\(file): 0s... is not valid base64") }
-                key = k
-            } else if text.hasPrefix("0x") {
-                guard let k = hexBytes(String(text.dropFirst(2))) else { return error("\(file): 0x... is not valid hex") }
-                key = k
-            } else {
-                guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { return error("\(file) contains control characters; valid: one line of text, 0x<hex> or 0s<base64>") }
-                // Text keys: count about 6 bits per character (base64-like alphabets).
-                guard bytes.count >= 43 else {
-                    return error("\(file) holds \(bytes.count) characters, fewer than the 43 that carry 256 bits; make one with: gatepeer ipsec psk")
+            let prefix = text.prefix(2).lowercased()
+            // strongSwan and libreswan read 0x/0X and 0s/0S as hex and base64.
+            if prefix == "0s" || prefix == "0x" {
+                let body = String(text.dropFirst(2))
+                guard let key = prefix == "0s" ? Base64.decode(body) : hexBytes(body) else {
+                    error("\(file): \(prefix)... is not valid \(prefix == "0s" ? "base64" : "hex")")
+                    return (nil, findings)
                 }
-                return (bytes, [])
+                if key.count < 32 { error("\(file) holds a \(key.count * 8)-bit key; valid: at least 256 bits (gatepeer ipsec psk makes one)") }
+                return result(key)
             }
-            if key.count < 32 {
-                return error("\(file) holds a \(key.count * 8)-bit key; valid: at least 256 bits (gatepeer ipsec psk makes one)")
+            guard Array(text.utf8) == bytes else {
+                error("\(file) is not UTF-8 text; valid: one line of text, 0x<hex> or 0s<base64>")
+                return (nil, findings)
             }
-            return (key, [])
+            for (i, c) in text.unicodeScalars.enumerated() where invisible(c) {
+                error("\(file) contains \(scalarName(c)) at character \(i + 1), which nobody sees: the other end, given the visible key, would not have it; valid: printable characters on one line (or 0x<hex> / 0s<base64>)")
+            }
+            if text.first == " " || text.last == " " {
+                warning("\(file) \(text.first == " " ? "begins" : "ends") with a space, which is part of the key; make sure the other end has it too")
+            }
+            if text.unicodeScalars.contains(where: { !$0.isASCII && !invisible($0) }) {
+                warning("\(file) holds non-ASCII characters: the key is their UTF-8 bytes, and a router given the text must encode it as UTF-8 too")
+            }
+            // Text keys: count about 6 bits per character (base64-like alphabets).
+            if bytes.count < 43 {
+                error("\(file) holds \(bytes.count) characters, fewer than the 43 that carry 256 bits; make one with: gatepeer ipsec psk")
+            }
+            return result(bytes)
         }
+    }
+
+    /// Characters a person cannot see or tell from a space: controls (C0, DEL, C1), format
+    /// characters (zero-width space/joiners, byte order mark, bidi marks, soft hyphen),
+    /// spaces other than U+0020 (no-break, en, ideographic ...) and line separators.
+    static func invisible(_ c: Unicode.Scalar) -> Bool {
+        switch c.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .unassigned, .privateUse, .surrogate: return true
+        case .spaceSeparator: return c != " "
+        default: return false
+        }
+    }
+
+    /// "U+200B (ZERO WIDTH SPACE)" or, without a name (controls), "U+001B (a control character)".
+    static func scalarName(_ c: Unicode.Scalar) -> String {
+        let hex = String(c.value, radix: 16, uppercase: true)
+        let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        if let name = c.properties.name { return "\(code) (\(name))" }
+        return "\(code) (\(c.properties.generalCategory == .control ? "a control character" : "an unassigned or private code point"))"
     }
 
     /// A fresh text key from random bytes: 48 letters and digits (about 285 bits), so the

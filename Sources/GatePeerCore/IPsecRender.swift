@@ -44,7 +44,6 @@ public enum IPsecRender {
             return .failure(ConfigError(problems: [ConfigProblem("\(path).certificate",
                 "certificate authentication is rendered for swanctl only (libreswan keeps keys in its NSS database, legacy ipsec.secrets needs the key type); valid: --format swanctl, or psk")]))
         }
-        let secret = key.map(secretText)
         var header = "# gatepeer: IPsec site \"\(site.name)\", \(side == .local ? "this end (gatepeer's peer)" : "the other end (mirror image)"); generated, edit the gatepeer config instead\n"
         if format != .sheet {
             // Not a setting of the IKE daemon: the host's interface MTU and the MSS clamp.
@@ -61,27 +60,59 @@ public enum IPsecRender {
         }
         switch format {
         case .swanctl:
-            return .success([RenderedFile(name: "\(connectionName(site)).conf", content: header + swanctl(s, secret: secret), secret: true)])
+            return .success([RenderedFile(name: "\(connectionName(site)).conf", content: header + swanctl(s, secret: key.map { secretText($0, for: .swanctl) }), secret: true)])
         case .strongswanLegacy:
-            let (conf, secrets) = legacy(s, secret: secret ?? "")
+            let (conf, secrets) = legacy(s, secret: secretText(key ?? [], for: .strongswanSecrets))
             return .success([RenderedFile(name: "ipsec.conf", content: header + conf, secret: false),
                              RenderedFile(name: "ipsec.secrets", content: header + secrets, secret: true)])
         case .libreswan:
-            return libreswan(s, secret: secret ?? "", path: path).map { conf, secrets in [RenderedFile(name: "\(connectionName(site)).conf", content: header + conf, secret: false),
+            return libreswan(s, key: key ?? [], path: path).map { conf, secrets in [RenderedFile(name: "\(connectionName(site)).conf", content: header + conf, secret: false),
                              RenderedFile(name: "\(connectionName(site)).secrets", content: header + secrets, secret: true)] }
         case .sheet:
-            return .success([RenderedFile(name: "\(connectionName(site))-\(side.rawValue).txt", content: sheet(s, side: side, secret: secret), secret: key != nil)])
+            return .success([RenderedFile(name: "\(connectionName(site))-\(side.rawValue).txt", content: sheet(s, side: side, key: key), secret: key != nil)])
         }
     }
 
-    /// A text key (letters, digits and a few marks, as `gatepeer ipsec psk` makes) is
-    /// written as quoted text, the form every vendor's router can take too; any other
-    /// key as 0s<base64> of its bytes, which strongSwan and libreswan decode to the same.
-    public static func secretText(_ key: [UInt8]) -> String {
-        let plain = key.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "._+/=-:@".utf8.contains(c)
+    /// Where a pre-shared key is written, each with its own quoting rules.
+    public enum SecretSyntax: Sendable {
+        /// swanctl.conf `secret = ...`: strongSwan's settings parser reads "..." with
+        /// backslash escapes (\" and \\); a value starting 0x/0s is decoded even in quotes.
+        case swanctl
+        /// strongSwan's legacy ipsec.secrets: '...' or "..." taken verbatim, no escapes.
+        case strongswanSecrets
+        /// libreswan's ipsec.secrets: "..." only, verbatim, no escapes (ipsec.secrets(5):
+        /// "cannot contain a newline or double-quote").
+        case libreswanSecrets
+    }
+
+    /// A key that is text a person can read and type: UTF-8 without invisible characters
+    /// (IPsecLint.invisible), not starting with 0x/0s (which readers decode as hex or
+    /// base64, in any case).
+    public static func isText(_ key: [UInt8]) -> Bool {
+        let text = String(decoding: key, as: UTF8.self)
+        let prefix = text.prefix(2).lowercased()
+        return !key.isEmpty && Array(text.utf8) == key && prefix != "0x" && prefix != "0s"
+            && !text.unicodeScalars.contains(where: IPsecLint.invisible)
+    }
+
+    /// A text key as quoted text in `syntax`, the form every vendor's router takes too;
+    /// any other key, or text the syntax cannot quote (a double quote for libreswan, both
+    /// quote marks for strongSwan's ipsec.secrets), as 0s<base64> of its bytes, which
+    /// strongSwan and libreswan decode to the same key.
+    public static func secretText(_ key: [UInt8], for syntax: SecretSyntax) -> String {
+        let base64 = "0s" + Base64.encode(key)
+        guard isText(key) else { return base64 }
+        let text = String(decoding: key, as: UTF8.self)
+        switch syntax {
+        case .swanctl:
+            let escaped = text.unicodeScalars.map { $0 == "\\" || $0 == "\"" ? "\\" + String($0) : String($0) }.joined()
+            return "\"" + escaped + "\""
+        case .strongswanSecrets:
+            if !text.contains("\"") { return "\"" + text + "\"" }
+            return text.contains("'") ? base64 : "'" + text + "'"
+        case .libreswanSecrets:
+            return text.contains("\"") ? base64 : "\"" + text + "\""
         }
-        return plain ? "\"" + String(decoding: key, as: UTF8.self) + "\"" : "0s" + Base64.encode(key)
     }
 
     /// Identities with spaces, '=' or ',' (distinguished names) go in double quotes; the
@@ -242,7 +273,7 @@ public enum IPsecRender {
         return id.hasPrefix("@") ? id : "@" + id     // an FQDN: '@' stops a DNS lookup
     }
 
-    static func libreswan(_ s: IPsecSite, secret: String, path: String) -> Result<(String, String), ConfigError> {
+    static func libreswan(_ s: IPsecSite, key: [UInt8], path: String) -> Result<(String, String), ConfigError> {
         // libreswan 4 carries one subnet pair per Child SA: leftsubnets=/rightsubnets= make
         // one per combination, which is `perPair`; it has no way to say `combined`.
         if s.childSAs == .combined && s.subnetPairs.count > 1 {
@@ -277,7 +308,10 @@ public enum IPsecRender {
         o += timing(s, childLifetime: "salifetime", dpdAction: s.dpdAction == .trap ? "hold" : s.dpdAction.rawValue)
         if let id = s.ifId { o.append("    ipsec-interface=\(id)") }
         o.append("    auto=\(s.startAction == .trap ? "ondemand" : s.startAction == .start ? "start" : "add")")
-        let secrets = "\(libreswanID(s.local.id)) \(libreswanID(s.remote.id)) : PSK \(secret)\n"
+        let secret = secretText(key, for: .libreswanSecrets)
+        // Said in the file, so nobody "fixes" the base64 back to text.
+        let note = isText(key) && secret.hasPrefix("0s") ? "# the key is text with a double quote, which libreswan's ipsec.secrets cannot quote: 0s<base64> of the same bytes\n" : ""
+        let secrets = note + "\(libreswanID(s.local.id)) \(libreswanID(s.remote.id)) : PSK \(secret)\n"
         return .success((o.joined(separator: "\n") + "\n", secrets))
     }
 
@@ -287,7 +321,7 @@ public enum IPsecRender {
         p.split(separator: "-").map { IPsecLint.keywords[String($0)]?.human ?? String($0) }.joined(separator: ", ")
     }
 
-    static func sheet(_ s: IPsecSite, side: IPsecSide, secret: String?) -> String {
+    static func sheet(_ s: IPsecSite, side: IPsecSide, key: [UInt8]?) -> String {
         var rows: [(String, String)] = []
         rows.append(("Site", s.name))
         rows.append(("This end", side == .local ? "gatepeer's peer" : "the other side (configure your router with these values)"))
@@ -313,8 +347,15 @@ public enum IPsecRender {
         switch s.auth {
         case .psk:
             rows.append(("Authentication", "pre-shared key"))
-            let text = secret ?? ""
-            rows.append(("Pre-shared key", text.hasPrefix("\"") ? String(text.dropFirst().dropLast()) : "\(text) (binary: base64 after 0s; many routers need a text key, made by gatepeer ipsec psk)"))
+            let key = key ?? []
+            if isText(key) {
+                // The text itself, unquoted: what a person types into the router's field.
+                let text = String(decoding: key, as: UTF8.self)
+                rows.append(("Pre-shared key", text))
+                if text.contains(" ") { rows.append(("", "(\(text.count) characters; the spaces are part of the key)")) }
+            } else {
+                rows.append(("Pre-shared key", "0s\(Base64.encode(key)) (binary: base64 after 0s; many routers need a text key, made by gatepeer ipsec psk)"))
+            }
         case .certificates(let cert, _, let ca):
             rows.append(("Authentication", "certificates (local \(cert), trusted CA \(ca))"))
         }

@@ -193,9 +193,59 @@ final class IPsecTests: XCTestCase {
         XCTAssertEqual(Base64.decode(Base64.encode(Array(0...255))), Array(0...255))
         XCTAssertEqual(Base64.encode(Array("foob".utf8)), "Zm9vYg==")
         XCTAssertNil(Base64.decode("Zm9v!g=="))
-        // Binary keys are written as 0s<base64>, text keys as quoted text.
-        XCTAssertEqual(IPsecRender.secretText([0, 1, 2]), "0sAAEC")
-        XCTAssertEqual(IPsecRender.secretText(Array("abc123".utf8)), "\"abc123\"")
+    }
+
+    /// A key file saved by a Windows editor (UTF-8 BOM, CRLF) is the visible key, with a
+    /// warning naming the field; invisible characters inside a key are refused.
+    func testInvisibleBytesInKeyFilesAreStrippedWithAWarningOrRefused() {
+        let visible = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijkl"
+        let windows = [0xEF, 0xBB, 0xBF] + Array(visible.utf8) + [0x0D, 0x0A]
+        let read = IPsecLint.psk(.file(mode: 0o100600, bytes: windows), path: "ipsec.sites[0].psk.file", file: "/k")
+        XCTAssertEqual(read.key, Array(visible.utf8), "the key is what a person sees")
+        XCTAssertEqual(read.findings.map(\.severity), [.warning, .warning], "\(read.findings)")
+        XCTAssertTrue(read.findings.allSatisfy { $0.path == "ipsec.sites[0].psk.file" })
+        XCTAssertTrue(read.findings.contains { $0.message.contains("byte order mark") })
+        XCTAssertTrue(read.findings.contains { $0.message.contains("CRLF") })
+        for (bad, what) in [("\u{200B}", "U+200B"), ("\u{00A0}", "U+00A0"), ("\u{200D}", "U+200D"), ("\u{FEFF}", "U+FEFF"),
+                            ("\u{0}", "U+0000"), ("\u{1B}", "U+001B"), ("\t", "U+0009"), ("\r", "U+000D"), ("\u{85}", "U+0085"),
+                            ("\u{2028}", "U+2028"), ("\u{AD}", "U+00AD")] {
+            let key = String(visible.prefix(20)) + bad + String(visible.dropFirst(20))
+            let r = IPsecLint.psk(.file(mode: 0o100600, bytes: Array(key.utf8)), path: "ipsec.sites[0].psk.file", file: "/k")
+            XCTAssertNil(r.key, what)
+            XCTAssertTrue(r.findings.contains { $0.severity == .error && $0.message.contains(what) && $0.message.contains("character 21") }, "\(what): \(r.findings)")
+        }
+        let notUTF8 = IPsecLint.psk(.file(mode: 0o100600, bytes: Array(visible.utf8) + [0xFF, 0xFE]), path: "p", file: "/k")
+        XCTAssertNil(notUTF8.key)
+        XCTAssertTrue(notUTF8.findings.first?.message.contains("UTF-8") ?? false, "\(notUTF8.findings)")
+        // Every problem of the file at once: mode and content.
+        let both = IPsecLint.psk(.file(mode: 0o100644, bytes: Array("short\u{200B}".utf8)), path: "p", file: "/k")
+        XCTAssertEqual(both.findings.filter { $0.severity == .error }.count, 3, "mode, invisible character, length: \(both.findings)")
+    }
+
+    /// Printable keys are written as text, quoted as each format requires, and the sheet
+    /// shows the text itself.
+    func testPrintableKeysAreTextQuotedForEachFormat() throws {
+        let text = #"Key with !#$ "double" and 'single' quotes, a \ backslash {braces}"#
+        let key = Array(text.utf8)
+        XCTAssertEqual(IPsecLint.psk(.file(mode: 0o100600, bytes: key + [0x0A]), path: "p", file: "/k").key, key)
+        XCTAssertEqual(IPsecRender.secretText(key, for: .swanctl), #""Key with !#$ \"double\" and 'single' quotes, a \\ backslash {braces}""#)
+        // strongSwan's ipsec.secrets takes '...' or "..." verbatim (no escapes); libreswan's only "...".
+        let noDouble = Array("Key with !#$ and 'single' quotes and some more text".utf8)
+        XCTAssertEqual(IPsecRender.secretText(noDouble, for: .strongswanSecrets), "\"Key with !#$ and 'single' quotes and some more text\"")
+        XCTAssertEqual(IPsecRender.secretText(noDouble, for: .libreswanSecrets), "\"Key with !#$ and 'single' quotes and some more text\"")
+        let noSingle = Array(#"Key with !#$ and "double" quotes and some more text"#.utf8)
+        XCTAssertEqual(IPsecRender.secretText(noSingle, for: .strongswanSecrets), #"'Key with !#$ and "double" quotes and some more text'"#)
+        XCTAssertEqual(IPsecRender.secretText(noSingle, for: .libreswanSecrets), "0s" + Base64.encode(noSingle))
+        XCTAssertEqual(IPsecRender.secretText(key, for: .strongswanSecrets), "0s" + Base64.encode(key))
+        // Binary keys, and text that a reader would decode (0x.../0s...), as base64.
+        XCTAssertEqual(IPsecRender.secretText([0, 1, 2], for: .swanctl), "0sAAEC")
+        XCTAssertEqual(IPsecRender.secretText(Array("0Sabc".utf8), for: .swanctl), "0s" + Base64.encode(Array("0Sabc".utf8)))
+        XCTAssertEqual(IPsecRender.secretText(Array("abc123".utf8), for: .swanctl), "\"abc123\"")
+
+        let s = try site()
+        let sheet = try IPsecRender.render(s, format: .sheet, side: .remote, key: key, path: "ipsec.sites[0]").get()[0].content
+        XCTAssertTrue(sheet.contains("Pre-shared key                       \(text)"), sheet)
+        XCTAssertFalse(sheet.contains("0s"), sheet)
     }
 
     func testFormatsThatCannotCarryASiteRefuseItWithItsPath() throws {

@@ -278,6 +278,54 @@ final class IPsecLabTests: KernelTestCase {
         try assertOurRendersCarryEveryPair("perPair", children: ["lab-1", "lab-2", "lab-3", "lab-4"])
     }
 
+    // MARK: key files (issue 10 item 4)
+
+    /// The "Pre-shared key" row of a sheet.
+    func sheetKey(_ config: String) -> String? {
+        let sheet = gatepeerRun("ipsec", "render", "--site", "lab", "--format", "sheet", "--side", "remote", "-c", config)
+        XCTAssertEqual(sheet.status, 0, sheet.stderr)
+        let prefix = "Pre-shared key"
+        guard let line = sheet.stdout.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+        return String(line.dropFirst(prefix.count).drop(while: { $0 == " " }))
+    }
+
+    /// The other end is given the key as the sheet shows it and types it into its own
+    /// swanctl.conf, quoted by strongSwan's rules ("..." with \" and \\); our end gets
+    /// `gatepeer ipsec apply`. The CHILD_SA must come up and carry a ping.
+    func assertRemoteWithTheVisibleKeyAuthenticates(_ config: String, visibleKey: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(sheetKey(config), visibleKey, "the sheet shows the key as text", file: file, line: line)
+        let typed = "\"" + visibleKey.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        loadHandWrittenPeer("to-gatepeer", children: [("net", "10.2.0.0/24", "10.1.0.0/24")], secret: typed)
+        let apply = lab("ipsec_lab_exec a \(gatepeerBinary) ipsec apply --site lab -c \(config)")
+        XCTAssertEqual(apply.status, 0, apply.stderr + apply.stdout, file: file, line: line)
+        XCTAssertEqual(lab("ipsec_lab_wait_child a lab 30").status, 0, "authenticated with the visible key", file: file, line: line)
+        XCTAssertEqual(lab("ipsec_lab_ping a 10.2.0.1 10.1.0.1").status, 0, file: file, line: line)
+    }
+
+    /// A key with '!', '#', '$', spaces, quotes and a backslash: our render writes it as
+    /// quoted text, and a charon given the same text authenticates.
+    func testPrintableKeyWithShellAndQuoteCharactersAuthenticatesAsText() throws {
+        let visible = #"Lab key !#$ with "double" and 'single' quotes, \ and {braces} 2026"#
+        let (config, _) = try siteConfig(["startAction": "start"])
+        try Data((visible + "\n").utf8).write(to: URL(fileURLWithPath: labDir + "/lab.psk"))
+        let render = gatepeerRun("ipsec", "render", "--site", "lab", "--format", "swanctl", "--side", "local", "-c", config)
+        XCTAssertTrue(render.stdout.contains(#"secret = "Lab key !#$ with \"double\" and 'single' quotes, \\ and {braces} 2026""#), render.stdout)
+        assertRemoteWithTheVisibleKeyAuthenticates(config, visibleKey: visible)
+    }
+
+    /// The issue's example: a key file saved by a Windows editor (UTF-8 BOM, CRLF). lint
+    /// names the field and what was dropped; the remote router, given the visible key,
+    /// authenticates.
+    func testWindowsEditorKeyFileAuthenticatesWithTheVisibleKeyAndLintSaysWhatWasDropped() throws {
+        let (config, key) = try siteConfig(["startAction": "start"])
+        try Data([0xEF, 0xBB, 0xBF] + Array(key.utf8) + [0x0D, 0x0A]).write(to: URL(fileURLWithPath: labDir + "/lab.psk"))
+        let lint = gatepeerRun("ipsec", "lint", "-c", config)
+        XCTAssertEqual(lint.status, 0, lint.stdout + lint.stderr)
+        XCTAssertTrue(lint.stdout.contains("warning: ipsec.sites[0].psk.file") && lint.stdout.contains("byte order mark"), lint.stdout)
+        XCTAssertTrue(lint.stdout.contains("CRLF"), lint.stdout)
+        assertRemoteWithTheVisibleKeyAuthenticates(config, visibleKey: key)
+    }
+
     func testLibreswanAcceptsOurRendersAndTheCheckCanFail() throws {
         let (config, _) = try siteConfig(["overlapsDevicesIntended": true])
         for side in ["local", "remote"] {
