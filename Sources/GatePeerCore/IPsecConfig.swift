@@ -96,18 +96,28 @@ extension ConfigDecoder {
         guard var o = ObjectReader(v, path: "ipsec", &p) else { return nil }
         var sites: [IPsecSite] = []
         var ok = true
+        var indices: [Int] = []
         if let items = o.array("sites", required: true, &p) {
             for (i, item) in items.enumerated() {
                 if let s = decodeSite(item, path: "ipsec.sites[\(i)]", &p) {
                     if sites.contains(where: { $0.name == s.name }) {
-                        p.add("ipsec.sites[\(i)].name", "\"\(s.name)\" is used by another site; valid: a unique name"); ok = false
+                        p.add("ipsec.sites[\(i)].name", "\"\(s.name)\" is used by another site; valid: a unique name")
                     }
                     sites.append(s)
+                    indices.append(i)
                 } else { ok = false }
             }
         } else { ok = false }
         o.finish(&p, known: ["sites"])
-        return ok ? IPsecConfig(sites: sites) : nil
+        guard ok else {
+            // crossCheck will not run: the sites that were built are linted here, in the
+            // same run (all but the device-subnet overlaps, which need the links).
+            for (i, s) in zip(indices, sites) {
+                for f in IPsecLint.check(s, path: "ipsec.sites[\(i)]", deviceSubnets: []) where f.severity == .error { p.add(f.path, f.message) }
+            }
+            return nil
+        }
+        return IPsecConfig(sites: sites)
     }
 
     /// Characters that would break out of a value in one of the rendered formats.
@@ -137,7 +147,7 @@ extension ConfigDecoder {
         var ifId: UInt32? = nil
         var insides: (IPPrefix?, IPPrefix?) = (nil, nil)
         if let r = o.value("route", &p) {
-            if mode != .route { p.add("\(path).route", "is only valid with \"mode\": \"route\""); ok = false }
+            if mode != .route { p.add("\(path).route", "is only valid with \"mode\": \"route\"") }
             if var ro = ObjectReader(r, path: "\(path).route", &p) {
                 ifId = ro.integer("ifId", in: 1...0xffff_ffff, &p).map { UInt32($0) }
                 for (k, key) in ["localInside", "remoteInside"].enumerated() {
@@ -150,13 +160,13 @@ extension ConfigDecoder {
                 ro.finish(&p, known: ["ifId", "localInside", "remoteInside"])
             } else { ok = false }
         }
-        if mode == .route && ifId == nil { p.add("\(path).route.ifId", "is required in route mode; valid: 1..4294967295 (the XFRM interface id)"); ok = false }
+        if mode == .route && ifId == nil { p.add("\(path).route.ifId", "is required in route mode; valid: 1..4294967295 (the XFRM interface id)") }
         if let a = insides.0, let b = insides.1 {
             if a.network != b.network || a.address == b.address {
-                p.add("\(path).route.remoteInside", "\(b) must be another address of \(a.network) (the local inside address's subnet)"); ok = false
+                p.add("\(path).route.remoteInside", "\(b) must be another address of \(a.network) (the local inside address's subnet)")
             }
         } else if (insides.0 == nil) != (insides.1 == nil) {
-            p.add("\(path).route", "give both localInside and remoteInside, or neither"); ok = false
+            p.add("\(path).route", "give both localInside and remoteInside, or neither")
         }
 
         func end(_ key: String, inside: IPPrefix?) -> IPsecSite.End? {
@@ -194,7 +204,7 @@ extension ConfigDecoder {
         var remote = end("remote", inside: insides.1)
         if local == nil || remote == nil { ok = false }
         if let l = local, let r = remote, l.address.family != r.address.family {
-            p.add("\(path).remote.address", "\(r.address) is \(r.address.family.name) but local.address is \(l.address.family.name); valid: the same family"); ok = false
+            p.add("\(path).remote.address", "\(r.address) is \(r.address.family.name) but local.address is \(l.address.family.name); valid: the same family")
         }
         if mode == .route {
             for k in [0, 1] {
@@ -209,7 +219,7 @@ extension ConfigDecoder {
         let ikeVersion = o.integer("ikeVersion", in: 1...2, &p) ?? 2
         let legacy = o.bool("legacyIKEv1", &p) ?? false
         if ikeVersion == 1 && !legacy {
-            p.add("\(path).ikeVersion", "1 (IKEv1) needs \"legacyIKEv1\": true, and is weak (RFC 8247); valid: 2"); ok = false
+            p.add("\(path).ikeVersion", "1 (IKEv1) needs \"legacyIKEv1\": true, and is weak (RFC 8247); valid: 2")
         }
         let profileText = o.string("profile", required: false, &p) ?? "strong"
         let profile = IPsecSite.Profile(rawValue: profileText)
@@ -222,10 +232,10 @@ extension ConfigDecoder {
         }
         func proposals(_ key: String) -> [String]? {
             guard let items = o.array(key, required: false, &p) else { return nil }
-            if items.isEmpty { p.add("\(path).\(key)", "is empty; valid: at least one proposal, or leave it out for the profile's"); ok = false }
+            if items.isEmpty { p.add("\(path).\(key)", "is empty; valid: at least one proposal, or leave it out for the profile's") }
             var out: [String] = []
             for (k, item) in items.enumerated() {
-                guard case .string(let s) = item else { p.add("\(path).\(key)[\(k)]", "is \(item.typeName); valid: a proposal such as aes256gcm16-prfsha384-ecp384"); ok = false; continue }
+                guard case .string(let s) = item else { p.add("\(path).\(key)[\(k)]", "is \(item.typeName); valid: a proposal such as aes256gcm16-prfsha384-ecp384"); continue }
                 out.append(s)
             }
             return out
@@ -234,7 +244,7 @@ extension ConfigDecoder {
         let ikeLifetime = o.integer("ikeLifetime", in: 300...86400, &p, hint: "seconds") ?? 28800
         let childLifetime = o.integer("childLifetime", in: 120...86400, &p, hint: "seconds") ?? 3600
         if childLifetime >= ikeLifetime {
-            p.add("\(path).childLifetime", "\(childLifetime) must be shorter than ikeLifetime (\(ikeLifetime)); valid: such as 3600 with 28800"); ok = false
+            p.add("\(path).childLifetime", "\(childLifetime) must be shorter than ikeLifetime (\(ikeLifetime)); valid: such as 3600 with 28800")
         }
         var dpdDelay = 10, dpdTimeout = 30, dpdAction = IPsecSite.DPDAction.restart
         if let d = o.value("dpd", &p) {
@@ -247,7 +257,7 @@ extension ConfigDecoder {
                     }
                 }
                 if dpdTimeout < 3 * dpdDelay {
-                    p.add("\(path).dpd.timeout", "\(dpdTimeout) is less than 3 x delay (\(dpdDelay)); valid: at least \(3 * dpdDelay)"); ok = false
+                    p.add("\(path).dpd.timeout", "\(dpdTimeout) is less than 3 x delay (\(dpdDelay)); valid: at least \(3 * dpdDelay)")
                 }
                 dp.finish(&p, known: ["delay", "timeout", "action"])
             } else { ok = false }
@@ -290,7 +300,20 @@ extension ConfigDecoder {
         o.finish(&p, known: ["name", "mode", "route", "local", "remote", "ikeVersion", "legacyIKEv1", "profile", "childSAs", "ikeProposals",
                              "espProposals", "ikeLifetime", "childLifetime", "dpd", "startAction", "psk", "certificate",
                              "allowWeak", "overlapsDevicesIntended", "mtu", "mss"])
-        guard ok, let name, let mode, let local, let remote, let profile, let childSAs, let start, let auth else { return nil }
+        // Problems of one field that leave a complete site (a version without legacyIKEv1,
+        // lifetimes, DPD, route settings, families, duplicate names) do not stop it: it is
+        // built, so crossCheck lints its proposals and selectors in the same run; the
+        // problems already recorded fail the decode. A site that cannot be built (a value
+        // missing or not valid) still gets its algorithms checked here.
+        guard ok, let name, let mode, let local, let remote, let profile, let childSAs, let start, let auth else {
+            if let profile {
+                for f in IPsecLint.checkAlgorithms(ike: ike, esp: esp, profile: profile, ikeVersion: ikeVersion, legacyIKEv1: legacy,
+                                                   allowWeak: allowWeak, path: path) where f.severity == .error {
+                    p.add(f.path, f.message)
+                }
+            }
+            return nil
+        }
         return IPsecSite(name: name, local: local, remote: remote, mode: mode, ifId: ifId, ikeVersion: ikeVersion, legacyIKEv1: legacy,
                          profile: profile, childSAs: childSAs, ikeProposals: ike, espProposals: esp, ikeLifetime: ikeLifetime, childLifetime: childLifetime,
                          dpdDelay: dpdDelay, dpdTimeout: dpdTimeout, dpdAction: dpdAction, startAction: start, auth: auth,

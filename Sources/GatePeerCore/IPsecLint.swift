@@ -105,7 +105,9 @@ public enum IPsecLint {
             kinds.append(k.kind)
             if let w = k.weak { weak.append(w) }
         }
-        guard out.isEmpty else { return (out, []) }
+        // The shape checks would only repeat an unknown keyword's consequences; the weak
+        // algorithms found so far are real and reported with it.
+        guard out.isEmpty else { return (out, weak.map { "\"\(text)\" uses \($0)" }) }
         let hasAEAD = kinds.contains(.aead), hasEnc = kinds.contains(.encryption)
         let hasInteg = kinds.contains(.integrity), hasPRF = kinds.contains(.prf), hasDH = kinds.contains(.dh)
         if !hasAEAD && !hasEnc { error("\"\(text)\" has no encryption algorithm; valid: such as aes256gcm16 or aes256") }
@@ -124,14 +126,15 @@ public enum IPsecLint {
         return (out, weak.map { "\"\(text)\" uses \($0)" })
     }
 
-    /// Config-only checks (no files): proposals, IKE version, selectors, device subnets.
-    /// Weak algorithms are errors unless the site allows them; then they are warnings.
-    public static func check(_ site: IPsecSite, path: String, deviceSubnets: [(link: String, subnet: IPPrefix)]) -> [IPsecFinding] {
+    /// The proposals (given, or the profile's) and the IKE version: the checks that need
+    /// nothing else of a site, so the decoder can run them for a site it cannot build.
+    static func checkAlgorithms(ike: [String]?, esp: [String]?, profile: IPsecSite.Profile, ikeVersion: Int, legacyIKEv1: Bool,
+                                allowWeak: Bool, path: String) -> [IPsecFinding] {
         var out: [IPsecFinding] = []
         func finding(_ sev: IPsecFinding.Severity, _ at: String, _ m: String) { out.append(IPsecFinding(severity: sev, path: at, message: m)) }
         let proposalSets: [(String, [String], Bool)] = [
-            (site.ikeProposals == nil ? "profile \(site.profile.rawValue) (IKE)" : "ikeProposals", site.effectiveIKE, true),
-            (site.espProposals == nil ? "profile \(site.profile.rawValue) (ESP)" : "espProposals", site.effectiveESP, false),
+            (ike == nil ? "profile \(profile.rawValue) (IKE)" : "ikeProposals", ike ?? IPsecSite.profileProposals(profile).ike, true),
+            (esp == nil ? "profile \(profile.rawValue) (ESP)" : "espProposals", esp ?? IPsecSite.profileProposals(profile).esp, false),
         ]
         for (key, list, ike) in proposalSets {
             for (i, prop) in list.enumerated() {
@@ -139,18 +142,29 @@ public enum IPsecLint {
                 let (errors, weak) = checkProposal(prop, ike: ike)
                 for e in errors { finding(.error, at, e) }
                 for w in weak {
-                    if site.allowWeak { finding(.warning, at, w + " (allowed by allowWeak)") } else {
+                    if allowWeak { finding(.warning, at, w + " (allowed by allowWeak)") } else {
                         finding(.error, at, w + "; use a strong proposal, or set \"allowWeak\": true to accept it with a warning")
                     }
                 }
             }
         }
-        if site.ikeVersion == 1 {
+        // Without legacyIKEv1 the decoder already said that IKEv1 needs it and is weak.
+        if ikeVersion == 1 && legacyIKEv1 {
             let m = "IKEv1 is legacy (RFC 8247: IKEv2 only; strongSwan recommends IKEv2)"
-            if site.allowWeak { finding(.warning, "\(path).ikeVersion", m + " (allowed by allowWeak)") } else {
+            if allowWeak { finding(.warning, "\(path).ikeVersion", m + " (allowed by allowWeak)") } else {
                 finding(.error, "\(path).ikeVersion", m + "; valid: 2, or set \"allowWeak\": true")
             }
         }
+
+        return out
+    }
+
+    /// Config-only checks (no files): proposals, IKE version, selectors, device subnets.
+    /// Weak algorithms are errors unless the site allows them; then they are warnings.
+    public static func check(_ site: IPsecSite, path: String, deviceSubnets: [(link: String, subnet: IPPrefix)]) -> [IPsecFinding] {
+        var out = checkAlgorithms(ike: site.ikeProposals, esp: site.espProposals, profile: site.profile, ikeVersion: site.ikeVersion,
+                                  legacyIKEv1: site.legacyIKEv1, allowWeak: site.allowWeak, path: path)
+        func finding(_ sev: IPsecFinding.Severity, _ at: String, _ m: String) { out.append(IPsecFinding(severity: sev, path: at, message: m)) }
 
         for (key, end) in [("local", site.local), ("remote", site.remote)] {
             if end.subnets.isEmpty {

@@ -83,6 +83,47 @@ final class IPsecTests: XCTestCase {
         XCTAssertEqual(problems(["ikeVersion": 1, "legacyIKEv1": true, "allowWeak": true]), [])
     }
 
+    /// The issue's example: an IKEv1 site without legacyIKEv1 and with a weak proposal
+    /// reports the version AND every weak algorithm in one run; so does any site whose
+    /// problems are in other fields (siblings of the same early return).
+    func testEveryProblemOfASiteInOneRun() {
+        let weak = ["3des-sha1-modp1024"]
+        let v1 = problems(["ikeVersion": 1, "ikeProposals": weak])
+        XCTAssertEqual(v1.filter { $0.hasPrefix("ipsec.sites[0].ikeVersion:") }.count, 1, "one message for the version: \(v1)")
+        XCTAssertTrue(v1.contains { $0.hasPrefix("ipsec.sites[0].ikeVersion:") && $0.contains("legacyIKEv1") }, "\(v1)")
+        for why in ["3DES", "MODP-1024", "SHA-1 as PRF"] {
+            XCTAssertTrue(v1.contains { $0.hasPrefix("ipsec.sites[0].ikeProposals[0]:") && $0.contains(why) }, "\(why) in \(v1)")
+        }
+        // Other fields' problems do not hide the proposals' either.
+        let others: [(String, [String: Any])] = [
+            ("ipsec.sites[0].childLifetime", ["childLifetime": 30000]),
+            ("ipsec.sites[0].dpd.timeout", ["dpd": ["delay": 20, "timeout": 30]]),
+            ("ipsec.sites[0].route.ifId", ["mode": "route"]),
+            ("ipsec.sites[0].route", ["route": ["ifId": 7]]),
+            ("ipsec.sites[0].remote.address", ["remote": ["address": "2001:db8::7", "subnets": ["192.168.50.0/24"]]]),
+            ("ipsec.sites[0].remote.subnets[0]", ["remote": ["address": "198.51.100.7", "subnets": ["192.168.50.1/24"]]]),
+            ("ipsec.sites[0].local.id", ["local": ["address": "192.0.2.1", "id": "gw\"1", "subnets": ["10.128.0.0/9"]]]),
+            ("ipsec.sites[0].startAction", ["startAction": "always"]),
+            ("ipsec.sites[0]", ["psk": NSNull()]),
+            ("ipsec.sites[0].espProposals[1]", ["espProposals": ["aes256-sha256-modp2048", 5]]),
+        ]
+        for (path, fields) in others {
+            var site = fields
+            site["ikeProposals"] = weak
+            let p = problems(site)
+            XCTAssertTrue(p.contains { $0.hasPrefix(path + ":") }, "\(path) in \(p)")
+            XCTAssertTrue(p.contains { $0.hasPrefix("ipsec.sites[0].ikeProposals[0]:") && $0.contains("3DES") }, "with \(path): \(p)")
+        }
+        // An unknown keyword does not hide the weak ones of the same proposal.
+        let mixed = IPsecLint.checkProposal("3des-sha1-modp1024-rot13", ike: true)
+        XCTAssertTrue(mixed.errors.contains { $0.contains("rot13") })
+        XCTAssertEqual(mixed.weak.count, 2, "3DES and MODP-1024 (whether sha1 is the PRF depends on the unknown keyword): \(mixed.weak)")
+        // A site that cannot be built does not hide another site's problems.
+        let two = Self.config(["ikeProposals": weak]).replacingOccurrences(of: "\"sites\":[", with: "\"sites\":[{\"name\":\"broken\"},")
+        guard case .failure(let e) = ConfigDecoder.decode(two) else { return XCTFail("decoded") }
+        XCTAssertTrue(e.problems.contains { $0.path == "ipsec.sites[1].ikeProposals[0]" && $0.message.contains("3DES") }, "\(e.problems)")
+    }
+
     func testSelectorsAndDeviceSubnets() {
         assertProblem(["local": ["address": "192.0.2.1", "subnets": []]], "ipsec.sites[0].local.subnets", "is empty")
         assertProblem(["remote": ["address": "198.51.100.7", "subnets": ["10.200.0.0/16"]]], "ipsec.sites[0].remote.subnets[0]", "overlaps local.subnets[0]")
