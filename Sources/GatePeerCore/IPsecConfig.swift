@@ -40,6 +40,7 @@ public struct IPsecSite: Equatable, Sendable {
     public var ikeVersion: Int
     public var legacyIKEv1: Bool
     public var profile: Profile
+    /// One CHILD_SA for all subnets or one per subnet pair (default combined).
     public var childSAs: ChildSAs
     /// nil: the profile's.
     public var ikeProposals: [String]?

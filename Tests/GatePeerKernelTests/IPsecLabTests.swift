@@ -147,13 +147,13 @@ final class IPsecLabTests: KernelTestCase {
 
     /// The four pairs of a two-by-two site: side a protects 10.1.0.0/24 and 10.1.1.0/24,
     /// side b 10.2.0.0/24 and 10.2.1.0/24 (the second prefixes are added to the lab's
-    /// loopbacks here). (source on a, destination on b).
+    /// loopbacks here): (source on a, destination on b).
     static let pairs = [("10.1.0.1", "10.2.0.1"), ("10.1.0.1", "10.2.1.1"), ("10.1.1.1", "10.2.0.1"), ("10.1.1.1", "10.2.1.1")]
 
     /// A two-by-two site config ("childSAs" etc. in `extra`) with the second subnets up.
     func twoByTwoConfig(_ extra: [String: Any]) throws -> (config: String, key: String) {
         for (side, address) in [("a", "10.1.1.1/24"), ("b", "10.2.1.1/24")] {
-            let r = sh(["ip", "-n", "\(prefix)-\(side)", "addr", "add", address, "dev", "lo"])
+            let r = lab("ipsec_lab_add_protected \(side) \(address)")
             XCTAssertEqual(r.status, 0, r.stderr)
         }
         var site = extra

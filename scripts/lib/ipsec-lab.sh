@@ -29,6 +29,7 @@
 #   ipsec_lab_exec SIDE CMD...         run CMD in SIDE's network + mount namespace
 #   ipsec_lab_wait_child SIDE CHILD T  wait until CHILD is INSTALLED on SIDE
 #   ipsec_lab_ping FROM DEST [SRC]     ping from a namespace
+#   ipsec_lab_add_protected SIDE A/LEN another protected subnet on SIDE's lo
 #   ipsec_lab_down [PREFIX]            kill charons, delete namespaces + work dir
 #   libreswan_check_config FILE        check an ipsec.conf with libreswan's addconn + algparse
 #
@@ -338,6 +339,18 @@ ipsec_lab_wait_child() {
   _ipsec_lab_err "tail of $IPSEC_LAB_DIR/$s/charon.log:"
   tail -n 40 "$IPSEC_LAB_DIR/$s/charon.log" 2>/dev/null | sed 's/^/    /' >&2 || true
   return 1
+}
+
+# ipsec_lab_add_protected SIDE ADDRESS/LEN
+#   Adds ADDRESS/LEN to SIDE's loopback (inside the lab's namespace): another protected
+#   subnet, e.g. ipsec_lab_add_protected a 10.1.1.1/24 for a site with several subnets.
+#   Like the first ones it has no route to the other side but the tunnel.
+ipsec_lab_add_protected() {
+  local s=${1:-} addr=${2:-}
+  _ipsec_lab_side_ok "$s" || return
+  _ipsec_lab_need_up || return
+  [ -n "$addr" ] || { _ipsec_lab_err "ipsec_lab_add_protected: no address"; return 2; }
+  ip -n "$IPSEC_LAB_PREFIX-$s" addr add "$addr" dev lo
 }
 
 # ipsec_lab_ping FROM_SIDE DEST [SRC]
