@@ -11,12 +11,12 @@ final class DaemonLabTests: LabTestCase {
         return (p, log)
     }
 
-    /// dnsmasq on the lab's DNS address, answering from `hosts` with TTL 3 s.
+    /// dnsmasq on the lab's DNS address, answering from `hosts` with TTL `ttl` seconds.
     @discardableResult
-    func startDNS(_ hosts: URL) -> Process {
+    func startDNS(_ hosts: URL, ttl: Int = 3) -> Process {
         let p = background("inet", ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                                     "--listen-address=203.0.113.53", "--bind-interfaces", "--addn-hosts=\(hosts.path)",
-                                    "--local-ttl=3", "--pid-file=", "--user=root"])
+                                    "--local-ttl=\(ttl)", "--pid-file=", "--user=root"])
         // Answering before the daemon's first lookup, which would otherwise back off.
         XCTAssertTrue(eventually(10) {
             self.inNode("inet", ["dig", "+time=1", "+tries=1", "@203.0.113.53", "ready.example.com"]).status == 0
@@ -25,12 +25,13 @@ final class DaemonLabTests: LabTestCase {
     }
 
     /// lab-filter.json with the given outbound rules, resolvers and a short slack.
-    func domainConfig(_ rules: [[String: Any]]) throws -> String {
+    func domainConfig(_ rules: [[String: Any]], _ extra: [String: Any] = [:]) throws -> String {
         var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab-filter.json"))) as? [String: Any])
         var filter = doc["filter"] as! [String: Any]
         filter["resolvers"] = ["203.0.113.53"]
         filter["domainSlackSeconds"] = 8
         filter["outbound"] = [["name": "fleet", "default": "deny", "rules": rules]]
+        filter.merge(extra) { $1 }
         doc["filter"] = filter
         return writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
     }
@@ -153,5 +154,95 @@ final class DaemonLabTests: LabTestCase {
         XCTAssertTrue(eventually(20) { !tcp443("198.51.100.20") }, "the last answer never expired")
         let mode = try FileManager.default.attributesOfItem(atPath: namespaceStateDirectory(base: state.path, namespace: node("peer")).appendingPathComponent("learned.json").path)[.posixPermissions] as? Int
         XCTAssertEqual(mode, 0o600)
+    }
+
+    // MARK: a name with more addresses than a name keeps (issue 10 item 2)
+
+    /// big.example.com with 40 addresses (TTL 60 s, so nothing expires during the test), each
+    /// on the internet node with a tcp/443 server; the daemon runs with a rule allowing
+    /// *.example.com on tcp/443. Returns the config, the state directory and the addresses.
+    func bigNameLab(_ extra: [String: Any] = [:]) throws -> (cfg: String, state: URL, all: [String]) {
+        let all = (100..<140).map { "198.51.100.\($0)" }
+        let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hosts-\(prefix)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: hosts) }
+        try (all.map { "\($0) big.example.com" } + ["198.51.100.20 cdn.example.com"]).joined(separator: "\n").appending("\n")
+            .write(to: hosts, atomically: true, encoding: .utf8)
+        let added = inNode("inet", ["ip", "-batch", "-"], stdin: all.map { "addr add \($0)/32 dev lo" }.joined(separator: "\n") + "\n")
+        XCTAssertEqual(added.status, 0, added.stderr)
+        startDNS(hosts, ttl: 60)
+        background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:echo ok"])
+        let cfg = try domainConfig([["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]]], extra)
+        let state = stateDir()
+        let (_, log) = daemon(cfg, state: state, resync: 2)
+        XCTAssertTrue(eventually(10) {
+            self.inNode("dev1", ["dig", "+short", "+time=1", "+tries=1", "@10.255.255.254", "cdn.example.com"]).stdout.contains("198.51.100.20")
+        }, "forwarder never answered: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        return (cfg, state, all)
+    }
+
+    /// The addresses in g0_dom4 (address . tcp . 443 -> rule), read back with nft -j.
+    func learnedInKernel() throws -> Set<String> {
+        let out = inNode("peer", ["nft", "-j", "list", "map", "inet", "gatepeer", "g0_dom4"])
+        XCTAssertEqual(out.status, 0, out.stderr)
+        let regex = try NSRegularExpression(pattern: #"198\.51\.100\.[0-9]+"#)
+        return Set(regex.matches(in: out.stdout, range: NSRange(out.stdout.startIndex..., in: out.stdout)).map {
+            String(out.stdout[Range($0.range, in: out.stdout)!])
+        })
+    }
+
+    /// The A records' addresses in dig's answer section.
+    func told(_ dig: Run) -> [String] {
+        dig.stdout.split(separator: "\n").filter { !$0.hasPrefix(";") }.compactMap { line in
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return f.count == 5 && f[3] == "A" ? String(f[4]) : nil
+        }
+    }
+
+    /// `filter check` gives the kernel's verdict for every address of the answer, and real
+    /// packets agree: told-and-learned addresses open, the rest stay closed.
+    func assertCheckAgreesWithKernel(_ cfg: String, _ state: URL, _ all: [String], kernel: Set<String>, file: StaticString = #filePath, line: UInt = #line) {
+        for a in all {
+            let check = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "filter", "check", "10.128.0.11", a, "tcp/443", "-c", cfg])
+            XCTAssertEqual(check.stdout.hasPrefix("allow:"), kernel.contains(a), "filter check \(a): \(check.stdout)\(check.stderr)", file: file, line: line)
+        }
+        let inSet = all.filter { kernel.contains($0) }, outside = all.filter { !kernel.contains($0) }
+        for a in inSet.prefix(2) { XCTAssertTrue(tcp443("dev1", a), "\(a) is learned but closed", file: file, line: line) }
+        for a in outside.prefix(2) { XCTAssertFalse(tcp443("dev1", a), "\(a) is not learned but open", file: file, line: line) }
+    }
+
+    /// A device without EDNS gets a truncated UDP answer and retries over TCP: the
+    /// forwarder serves TCP (several queries on one connection), and what it tells is what
+    /// the kernel learned.
+    func testDeviceWithoutEDNSRetriesOverTCP() throws {
+        // Room for all 40: the whole answer is learned, and too big for 512 bytes.
+        let (cfg, state, all) = try bigNameLab(["maxAddressesPerName": 40])
+        let udp = inNode("dev1", ["dig", "+noedns", "+ignore", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"])
+        XCTAssertTrue(udp.stdout.contains("flags: qr tc") || udp.stdout.range(of: #"flags:[a-z ]* tc"#, options: .regularExpression) != nil,
+                      "a 40-address answer does not fit 512 bytes: \(udp.stdout)")
+        let tcp = inNode("dev1", ["dig", "+tcp", "+noedns", "+keepopen", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com", "cdn.example.com"])
+        XCTAssertEqual(tcp.status, 0, tcp.stdout + tcp.stderr)
+        let told = self.told(tcp)
+        XCTAssertEqual(Set(told).subtracting(["198.51.100.20"]), Set(all), "TCP answer: \(tcp.stdout)")
+        XCTAssertTrue(told.contains("198.51.100.20"), "second query on the same connection: \(tcp.stdout)")
+        let kernel = try learnedInKernel()
+        XCTAssertEqual(kernel, Set(all).union(["198.51.100.20"]))
+        assertCheckAgreesWithKernel(cfg, state, all, kernel: kernel)
+    }
+
+    /// With EDNS the whole answer fits, but a name keeps 16 addresses: the device is told
+    /// exactly the addresses the kernel holds, and `filter check` agrees with the kernel
+    /// (and real packets) for every address of the name.
+    func testDeviceIsToldExactlyTheAddressesTheFilterKeeps() throws {
+        let (cfg, state, all) = try bigNameLab()
+        for round in 0..<2 {
+            let dig = inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"])
+            XCTAssertEqual(dig.status, 0, dig.stdout + dig.stderr)
+            let told = self.told(dig)
+            // cdn.example.com (the readiness lookup) is learned as well: only big's addresses.
+            let kernel = try learnedInKernel().intersection(all)
+            XCTAssertEqual(told.count, 16, "round \(round): the cap per name: \(dig.stdout)")
+            XCTAssertEqual(Set(told), kernel, "round \(round): told \(told.sorted()), kernel holds \(kernel.sorted())")
+            assertCheckAgreesWithKernel(cfg, state, all, kernel: kernel)
+        }
     }
 }
