@@ -245,4 +245,35 @@ final class DaemonLabTests: LabTestCase {
             assertCheckAgreesWithKernel(cfg, state, all, kernel: kernel)
         }
     }
+
+    /// TCP clients that open connections and send half a query hold neither the UDP path
+    /// nor the forwarder: UDP answers while more connections than the bound hang, and the
+    /// forwarder closes each of them itself (the bound, the per-message deadline).
+    func testSlowTCPClientsHoldUpNobody() throws {
+        _ = try bigNameLab()
+        let script = """
+        import socket, subprocess, sys
+        socks = []
+        for i in range(40):
+            s = socket.create_connection(("10.255.255.254", 53), timeout=5)
+            s.send(b"\\x00")  # the first byte of a length prefix, and nothing more
+            socks.append(s)
+        udp = subprocess.run(["dig", "+short", "+time=3", "+tries=1", "@10.255.255.254", "cdn.example.com"], capture_output=True, text=True)
+        print("udp", udp.stdout.strip())
+        closed = 0
+        for s in socks:
+            s.settimeout(30)
+            try:
+                closed += s.recv(1) == b""
+            except OSError:
+                closed += 1
+        print("closed", closed)
+        """
+        let run = inNode("dev1", ["python3", "-c", script])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("udp 198.51.100.20"), "UDP while 40 TCP clients hang: \(run.stdout)")
+        XCTAssertTrue(run.stdout.contains("closed 40"), "the forwarder closes slow connections itself: \(run.stdout)")
+        let tcp = inNode("dev1", ["dig", "+tcp", "+short", "+time=3", "+tries=1", "@10.255.255.254", "cdn.example.com"])
+        XCTAssertEqual(tcp.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", tcp.stdout + tcp.stderr)
+    }
 }
