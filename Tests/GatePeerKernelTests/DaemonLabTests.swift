@@ -161,7 +161,7 @@ final class DaemonLabTests: LabTestCase {
     /// big.example.com with 40 addresses (TTL 60 s, so nothing expires during the test), each
     /// on the internet node with a tcp/443 server; the daemon runs with a rule allowing
     /// *.example.com on tcp/443. Returns the config, the state directory and the addresses.
-    func bigNameLab(_ extra: [String: Any] = [:]) throws -> (cfg: String, state: URL, all: [String]) {
+    func bigNameLab(_ extra: [String: Any] = [:], resync: Int = 2) throws -> (cfg: String, state: URL, all: [String], dns: Process, hosts: URL) {
         let all = (100..<140).map { "198.51.100.\($0)" }
         let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hosts-\(prefix)")
         addTeardownBlock { try? FileManager.default.removeItem(at: hosts) }
@@ -169,15 +169,15 @@ final class DaemonLabTests: LabTestCase {
             .write(to: hosts, atomically: true, encoding: .utf8)
         let added = inNode("inet", ["ip", "-batch", "-"], stdin: all.map { "addr add \($0)/32 dev lo" }.joined(separator: "\n") + "\n")
         XCTAssertEqual(added.status, 0, added.stderr)
-        startDNS(hosts, ttl: 60)
+        let dns = startDNS(hosts, ttl: 60)
         background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:echo ok"])
         let cfg = try domainConfig([["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]]], extra)
         let state = stateDir()
-        let (_, log) = daemon(cfg, state: state, resync: 2)
+        let (_, log) = daemon(cfg, state: state, resync: resync)
         XCTAssertTrue(eventually(10) {
             self.inNode("dev1", ["dig", "+short", "+time=1", "+tries=1", "@10.255.255.254", "cdn.example.com"]).stdout.contains("198.51.100.20")
         }, "forwarder never answered: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
-        return (cfg, state, all)
+        return (cfg, state, all, dns, hosts)
     }
 
     /// The addresses in g0_dom4 (address . tcp . 443 -> rule), read back with nft -j.
@@ -215,7 +215,7 @@ final class DaemonLabTests: LabTestCase {
     /// the kernel learned.
     func testDeviceWithoutEDNSRetriesOverTCP() throws {
         // Room for all 40: the whole answer is learned, and too big for 512 bytes.
-        let (cfg, state, all) = try bigNameLab(["maxAddressesPerName": 40])
+        let (cfg, state, all, _, _) = try bigNameLab(["maxAddressesPerName": 40])
         let udp = inNode("dev1", ["dig", "+noedns", "+ignore", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"])
         XCTAssertTrue(udp.stdout.contains("flags: qr tc") || udp.stdout.range(of: #"flags:[a-z ]* tc"#, options: .regularExpression) != nil,
                       "a 40-address answer does not fit 512 bytes: \(udp.stdout)")
@@ -233,7 +233,7 @@ final class DaemonLabTests: LabTestCase {
     /// exactly the addresses the kernel holds, and `filter check` agrees with the kernel
     /// (and real packets) for every address of the name.
     func testDeviceIsToldExactlyTheAddressesTheFilterKeeps() throws {
-        let (cfg, state, all) = try bigNameLab()
+        let (cfg, state, all, _, _) = try bigNameLab()
         for round in 0..<2 {
             let dig = inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"])
             XCTAssertEqual(dig.status, 0, dig.stdout + dig.stderr)
@@ -275,5 +275,26 @@ final class DaemonLabTests: LabTestCase {
         XCTAssertTrue(run.stdout.contains("closed 40"), "the forwarder closes slow connections itself: \(run.stdout)")
         let tcp = inNode("dev1", ["dig", "+tcp", "+short", "+time=3", "+tries=1", "@10.255.255.254", "cdn.example.com"])
         XCTAssertEqual(tcp.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", tcp.stdout + tcp.stderr)
+    }
+
+    /// The name's 40 addresses are replaced by 40 others while the first ones are within
+    /// their TTL: the name keeps the addresses devices may hold, the device is told those,
+    /// and kernel and `filter check` agree about all 80 (before, the new answer displaced
+    /// the old addresses in learned.json while the kernel kept them until the next resync).
+    func testAChangedAnswerKeepsKernelCheckAndDeviceOnOneSet() throws {
+        let (cfg, state, all, dns, hosts) = try bigNameLab(resync: 300)
+        let first = told(inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"]))
+        let others = (140..<180).map { "198.51.100.\($0)" }
+        try others.map { "\($0) big.example.com" }.joined(separator: "\n").appending("\n").write(to: hosts, atomically: true, encoding: .utf8)
+        kill(dns.processIdentifier, SIGHUP)
+        XCTAssertTrue(eventually(10) {
+            self.inNode("inet", ["dig", "+short", "+bufsize=4096", "@203.0.113.53", "big.example.com"]).stdout.contains("198.51.100.140")
+        }, "dnsmasq did not take the new hosts")
+        let dig = inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"])
+        let second = told(dig)
+        let kernel = try learnedInKernel().intersection(all + others)
+        XCTAssertEqual(Set(first), kernel, "the first answer's kept addresses stay within their TTL")
+        XCTAssertEqual(Set(second), kernel, "told \(second.sorted()), kernel holds \(kernel.sorted()): \(dig.stdout)")
+        assertCheckAgreesWithKernel(cfg, state, all + others, kernel: kernel)
     }
 }
