@@ -205,12 +205,23 @@ public enum DNSMessage {
         var changed = false
         if let trim {
             var kept: [Record] = [], dropped = 0, told = 0
+            let isAddress = { (t: UInt16) in t == DNSRecordType.a.rawValue || t == DNSRecordType.aaaa.rawValue }
             for a in answers {
-                guard a.type == q.type, a.rrClass == 1, let address = IPAddress(bytes: a.data) else { kept.append(a); continue }
-                guard let most = trim.keep[address] else { dropped += 1; changed = true; continue }
+                if a.rrClass == 1, a.type == 64 || a.type == 65, let data = withoutHints(a.data, keep: trim.keep) {
+                    kept.append((a.owner, a.type, a.rrClass, a.ttl, data))
+                    changed = true
+                    continue
+                }
+                // Any address record (also in an ANY answer), not only the queried type's.
+                guard isAddress(a.type), a.rrClass == 1, let address = IPAddress(bytes: a.data) else { kept.append(a); continue }
+                guard let most = trim.keep[address] else {
+                    if a.type == q.type { dropped += 1 }
+                    changed = true
+                    continue
+                }
                 if a.ttl > most { changed = true }
                 kept.append((a.owner, a.type, a.rrClass, min(a.ttl, most), a.data))
-                told += 1
+                if a.type == q.type { told += 1 }
             }
             if told == 0 && dropped > 0 {
                 // The end of the CNAME chain owns the addresses told instead.
@@ -255,6 +266,31 @@ public enum DNSMessage {
         cut[2] |= 0x02  // TC
         cut.replaceSubrange(6..<12, with: u16(0) + u16(0) + u16(opt == nil ? 0 : 1))
         return cut
+    }
+
+    /// SVCB/HTTPS record data (RFC 9460 2.2) whose ipv4hint/ipv6hint keep only addresses
+    /// in `keep` (a hint left empty goes): a client may connect to a hint before it asks
+    /// for A/AAAA. nil when nothing changes or the data cannot be read.
+    static func withoutHints(_ data: [UInt8], keep: [IPAddress: UInt32]) -> [UInt8]? {
+        var r = Reader(bytes: data, offset: 2)  // after SvcPriority
+        guard data.count >= 3, (try? r.name()) != nil else { return nil }  // TargetName, never compressed
+        var out = Array(data[0..<r.offset]), changed = false
+        while r.offset < data.count {
+            guard let key = try? r.u16(), let length = try? r.u16(), let value = try? r.take(Int(length)) else { return nil }
+            guard key == 4 || key == 6 else {
+                out += [UInt8(key >> 8), UInt8(key & 0xff), UInt8(length >> 8), UInt8(length & 0xff)] + value
+                continue
+            }
+            let size = key == 4 ? 4 : 16
+            guard value.count % size == 0 else { return nil }
+            var hints: [UInt8] = []
+            for at in stride(from: value.startIndex, to: value.endIndex, by: size) {
+                let bytes = Array(value[at..<at + size])
+                if let address = IPAddress(bytes: bytes), keep[address] != nil { hints += bytes } else { changed = true }
+            }
+            if !hints.isEmpty { out += [UInt8(key >> 8), UInt8(key & 0xff), UInt8(hints.count >> 8), UInt8(hints.count & 0xff)] + hints }
+        }
+        return changed ? out : nil
     }
 
     /// Bounds-checked big-endian reads over a message.

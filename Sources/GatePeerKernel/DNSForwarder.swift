@@ -12,8 +12,9 @@ import Glibc
 /// for a name a domain rule covers, `learn` says which addresses the filter holds and the
 /// reply is cut to those (DNSMessage.relay).
 public final class DNSForwarder: @unchecked Sendable {
-    /// Learns an answer's addresses for `name`; returns what a device may be told about
-    /// the name, or nil when no domain rule covers it (the reply goes out unchanged).
+    /// Learns an answer's A/AAAA addresses for `name` (none: nothing to learn); returns
+    /// what a device may be told about the name, or nil when no domain rule covers it (the
+    /// reply goes out unchanged).
     public typealias Learn = @Sendable (_ name: String, _ records: [DNSRecord]) -> DNSTrim?
 
     private let upstream: [IPAddress]
@@ -163,11 +164,13 @@ public final class DNSForwarder: @unchecked Sendable {
         guard let q = DNSQuery.parse(query) else { return nil }
         for server in upstream {
             guard let reply = exchange(query, with: server, tcp: tcp) else { continue }
-            var trim: DNSTrim? = nil
+            var records: [DNSRecord] = []
             if let type = DNSRecordType(rawValue: q.type), type != .cname,
-               let parsed = try? DNSMessage.parseResponse(reply, id: q.id, name: q.name, type: type), !parsed.records.isEmpty {
-                trim = learn(q.name, parsed.records)
+               let parsed = try? DNSMessage.parseResponse(reply, id: q.id, name: q.name, type: type) {
+                records = parsed.records
             }
+            // Also for other types: addresses in ANY answers and HTTPS/SVCB hints are cut.
+            let trim = learn(q.name, records)
             return DNSMessage.relay(reply, query: q, trim: trim, limit: tcp ? 65535 : q.udpLimit) ?? DNSQuery.servfail(query, q)
         }
         return DNSQuery.servfail(query, q)

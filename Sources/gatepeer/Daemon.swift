@@ -148,6 +148,7 @@ final class Daemon: @unchecked Sendable {
     private func learnFromAnswer(_ name: String, _ records: [DNSRecord]) -> DNSTrim? {
         guard let f = config.filter, f.domainPatterns.contains(where: { $0.matches(name) }) else { return nil }
         let n = now()
+        guard !records.isEmpty else { return learned.trim(name: name, now: n, slack: f.domainSlackSeconds) }
         let before = learned
         let kept = learned.merge(name: name, answer: records.map { ($0.address, $0.ttl) }, now: n, slack: f.domainSlackSeconds, cap: f.maxAddressesPerName)
         // A wildcard answers any label: bound what devices can make us remember.

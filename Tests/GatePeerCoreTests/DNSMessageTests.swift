@@ -393,3 +393,27 @@ final class DNSRelayTests: XCTestCase {
         XCTAssertEqual(limit(65000), 4096)
     }
 }
+
+extension DNSRelayTests {
+    func testHTTPSHintsAndANYAnswersTellOnlyKeptAddresses() throws {
+        // HTTPS 1 . alpn=h2 ipv4hint=192.0.2.1,192.0.2.2 ipv6hint=2001:db8::9
+        let rdata: [UInt8] = [0, 1, 0] + [0, 1, 0, 3, 2] + Array("h2".utf8)
+            + [0, 4, 0, 8] + IPAddress("192.0.2.1")!.bytes + IPAddress("192.0.2.2")!.bytes
+            + [0, 6, 0, 16] + IPAddress("2001:db8::9")!.bytes
+        let https = DNSBuilder.RR(name: "api.example.com", type: 65, ttl: 60, data: .raw(rdata))
+        let reply = DNSBuilder.response(qtype: 65, answers: [https])
+        let q = DNSQuery.parse(DNSMessage.query(id: 0x1234, name: "api.example.com", type: .a).enumerated().map { $0.offset == 12 + 18 ? 65 : $0.element })!
+        XCTAssertEqual(q.type, 65)
+        let trim = DNSTrim(keep: [IPAddress("192.0.2.2")!: 100], instead: [])
+        let out = try XCTUnwrap(DNSMessage.relay(reply, query: q, trim: trim, limit: 512))
+        let expected: [UInt8] = [0, 1, 0] + [0, 1, 0, 3, 2] + Array("h2".utf8) + [0, 4, 0, 4] + IPAddress("192.0.2.2")!.bytes
+        XCTAssertEqual(Array(out.suffix(expected.count)), expected, "ipv4hint cut to the kept address, the emptied ipv6hint gone")
+        XCTAssertEqual(DNSMessage.relay(reply, query: q, trim: nil, limit: 512), reply, "names no rule covers: unchanged")
+        // An ANY answer: its address records are cut like an A answer's.
+        let anyReply = DNSBuilder.response(qtype: 255, answers: [a("api.example.com", "192.0.2.1", ttl: 60), a("api.example.com", "192.0.2.2", ttl: 60)])
+        let anyQuery = DNSQuery.parse(DNSMessage.query(id: 0x1234, name: "api.example.com", type: .a).enumerated().map { $0.offset == 12 + 18 ? 255 : $0.element })!
+        let anyOut = try XCTUnwrap(DNSMessage.relay(anyReply, query: anyQuery, trim: trim, limit: 512))
+        XCTAssertEqual([count(anyOut, 6)], [1])
+        XCTAssertEqual(Array(anyOut.suffix(4)), IPAddress("192.0.2.2")!.bytes)
+    }
+}
