@@ -156,11 +156,12 @@ public enum DNSMessage {
 
     /// The upstream `reply` to a device's query `q`, as the forwarder relays it.
     ///
-    /// With `trim` (a name that domain rules cover), the answer section's records of the
-    /// queried type keep only addresses in `trim.keep`, each with its TTL capped to what
-    /// `keep` gives, so a device is never told an address, or told it for longer, than the
-    /// filter holds it; when every address of the answer is dropped, `trim.instead` is told
-    /// (owned by the end of the CNAME chain). Other answer records (CNAMEs) stay, and so
+    /// With `trim` (a name that domain rules cover), the answer section's A/AAAA records
+    /// keep only addresses in `trim.keep`, each with its TTL capped to what `keep` gives,
+    /// so a device is never told an address, or told it for longer, than the filter holds
+    /// it; HTTPS/SVCB address hints are cut the same way. When every address of the
+    /// queried type is dropped, `trim.instead` is told (owned by the end of the CNAME
+    /// chain). Other answer records (CNAMEs) stay, and so
     /// does the EDNS OPT record; authority and other additional records go, as names in
     /// the rewritten message are written without compression into the old one.
     /// A reply that needs no change goes out byte for byte.

@@ -55,7 +55,7 @@ public struct LearnedAddresses: Equatable, Sendable {
         var keep: [IPAddress: UInt32] = [:]
         for e in live { keep[e.address] = UInt32(clamping: e.expires - now - 1) }
         let instead = live.filter { $0.expires - Int64(slack) > now }.sorted { $0.expires > $1.expires }
-            .map { DNSRecord(address: $0.address, ttl: UInt32(clamping: $0.expires - Int64(slack) - now)) }
+            .map { DNSRecord(address: $0.address, ttl: UInt32(clamping: min($0.expires - Int64(slack), $0.expires - 1) - now)) }
         return DNSTrim(keep: keep, instead: instead)
     }
 

@@ -143,8 +143,8 @@ final class Daemon: @unchecked Sendable {
     }
 
     /// Learns a device's answer for `name` when a domain rule covers it, and says what the
-    /// device may be told: only addresses the kernel now holds (nothing when loading them
-    /// failed), so what it resolves and what the filter allows stay one set.
+    /// device may be told: only addresses the kernel now holds (nothing when they could not
+    /// be loaded), so what it resolves and what the filter allows stay one set.
     private func learnFromAnswer(_ name: String, _ records: [DNSRecord]) -> DNSTrim? {
         guard let f = config.filter, f.domainPatterns.contains(where: { $0.matches(name) }) else { return nil }
         let n = now()
@@ -234,7 +234,8 @@ final class Daemon: @unchecked Sendable {
     /// learned.json and the kernel's learned elements change together under the writer
     /// lock, so a full load in between cannot miss them. Elements of `previous` that are
     /// gone (an address that made room for another) are deleted at once, so the kernel
-    /// and `filter check` never differ. False when the kernel was not loaded.
+    /// and `filter check` never differ. False when the elements could not be loaded at all
+    /// (netlink failed, or another writer kept the lock).
     @discardableResult
     private func saveAndLoadLearned(replacing previous: LearnedAddresses) -> Bool {
         writing { () -> Bool in
@@ -249,9 +250,9 @@ final class Daemon: @unchecked Sendable {
                 let now = Set(elements.map { $0.set + "|" + $0.keyText })
                 let gone = previous.elements(config, nowMs: ms).filter { !now.contains($0.set + "|" + $0.keyText) }
                 try kernel.deleteElements(gone)
-                let failures = try kernel.loadElements(elements)
-                for f in failures { log("learned address not loaded: \(f)") }
-                return failures.isEmpty
+                // One refused element (logged) does not make the others untrue.
+                for f in try kernel.loadElements(elements) { log("learned address not loaded: \(f)") }
+                return true
             } catch {
                 log("loading learned addresses failed: \(error)")
                 return false
