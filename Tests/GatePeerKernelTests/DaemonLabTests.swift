@@ -13,10 +13,10 @@ final class DaemonLabTests: LabTestCase {
 
     /// dnsmasq on the lab's DNS address, answering from `hosts` with TTL `ttl` seconds.
     @discardableResult
-    func startDNS(_ hosts: URL, ttl: Int = 3) -> Process {
+    func startDNS(_ hosts: URL, ttl: Int = 3, _ extra: [String] = []) -> Process {
         let p = background("inet", ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                                     "--listen-address=203.0.113.53", "--bind-interfaces", "--addn-hosts=\(hosts.path)",
-                                    "--local-ttl=\(ttl)", "--pid-file=", "--user=root"])
+                                    "--local-ttl=\(ttl)", "--pid-file=", "--user=root"] + extra)
         // Answering before the daemon's first lookup, which would otherwise back off.
         XCTAssertTrue(eventually(10) {
             self.inNode("inet", ["dig", "+time=1", "+tries=1", "@203.0.113.53", "ready.example.com"]).status == 0
@@ -159,17 +159,19 @@ final class DaemonLabTests: LabTestCase {
     // MARK: a name with more addresses than a name keeps (issue 10 item 2)
 
     /// big.example.com with 40 addresses (TTL 60 s, so nothing expires during the test), each
-    /// on the internet node with a tcp/443 server; the daemon runs with a rule allowing
+    /// on the internet node with a tcp/443 server, and 40 IPv6 addresses (2001:db8:100::100
+    /// ...); alias.example.com a CNAME of it. The daemon runs with a rule allowing
     /// *.example.com on tcp/443. Returns the config, the state directory and the addresses.
     func bigNameLab(_ extra: [String: Any] = [:], resync: Int = 2) throws -> (cfg: String, state: URL, all: [String], dns: Process, hosts: URL) {
         let all = (100..<140).map { "198.51.100.\($0)" }
         let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hosts-\(prefix)")
         addTeardownBlock { try? FileManager.default.removeItem(at: hosts) }
-        try (all.map { "\($0) big.example.com" } + ["198.51.100.20 cdn.example.com"]).joined(separator: "\n").appending("\n")
+        try (all.map { "\($0) big.example.com" } + (100..<140).map { "2001:db8:100::\($0) big.example.com" }
+             + ["198.51.100.20 cdn.example.com"]).joined(separator: "\n").appending("\n")
             .write(to: hosts, atomically: true, encoding: .utf8)
         let added = inNode("inet", ["ip", "-batch", "-"], stdin: all.map { "addr add \($0)/32 dev lo" }.joined(separator: "\n") + "\n")
         XCTAssertEqual(added.status, 0, added.stderr)
-        let dns = startDNS(hosts, ttl: 60)
+        let dns = startDNS(hosts, ttl: 60, ["--cname=alias.example.com,big.example.com"])
         background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:echo ok"])
         let cfg = try domainConfig([["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]]], extra)
         let state = stateDir()
@@ -181,30 +183,47 @@ final class DaemonLabTests: LabTestCase {
     }
 
     /// The addresses in g0_dom4 (address . tcp . 443 -> rule), read back with nft -j.
-    func learnedInKernel() throws -> Set<String> {
-        let out = inNode("peer", ["nft", "-j", "list", "map", "inet", "gatepeer", "g0_dom4"])
+    func learnedInKernel(_ map: String = "g0_dom4") throws -> Set<String> { Set(try learnedExpiry(map).keys) }
+
+    /// Address to seconds left (`expires`) of the elements of a learned map, from nft -j.
+    func learnedExpiry(_ map: String) throws -> [String: Int] {
+        let out = inNode("peer", ["nft", "-j", "list", "map", "inet", "gatepeer", map])
         XCTAssertEqual(out.status, 0, out.stderr)
-        let regex = try NSRegularExpression(pattern: #"198\.51\.100\.[0-9]+"#)
-        return Set(regex.matches(in: out.stdout, range: NSRange(out.stdout.startIndex..., in: out.stdout)).map {
-            String(out.stdout[Range($0.range, in: out.stdout)!])
-        })
+        var found: [String: Int] = [:]
+        func walk(_ v: Any) {
+            if let d = v as? [String: Any] {
+                if let expires = d["expires"] as? Int, let val = d["val"] {
+                    var strings: [String] = []
+                    func text(_ x: Any) { if let s = x as? String { strings.append(s) } else if let a = x as? [Any] { a.forEach(text) } else if let o = x as? [String: Any] { o.values.forEach(text) } }
+                    text(val)
+                    if let a = strings.first(where: { $0.hasPrefix("198.51.100.") || $0.hasPrefix("2001:db8:100::") }) { found[a] = expires }
+                }
+                d.values.forEach(walk)
+            } else if let a = v as? [Any] { a.forEach(walk) }
+        }
+        walk(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)))
+        return found
     }
 
-    /// The A records' addresses in dig's answer section.
-    func told(_ dig: Run) -> [String] {
+    /// The addresses of `type` records in dig's answer section, with their TTLs.
+    func toldTTL(_ dig: Run, _ type: String = "A") -> [(address: String, ttl: Int)] {
         dig.stdout.split(separator: "\n").filter { !$0.hasPrefix(";") }.compactMap { line in
             let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            return f.count == 5 && f[3] == "A" ? String(f[4]) : nil
+            return f.count == 5 && f[3] == type ? (String(f[4]), Int(f[1]) ?? -1) : nil
         }
     }
 
+    /// The A records' addresses in dig's answer section.
+    func told(_ dig: Run) -> [String] { toldTTL(dig).map(\.address) }
+
     /// `filter check` gives the kernel's verdict for every address of the answer, and real
     /// packets agree: told-and-learned addresses open, the rest stay closed.
-    func assertCheckAgreesWithKernel(_ cfg: String, _ state: URL, _ all: [String], kernel: Set<String>, file: StaticString = #filePath, line: UInt = #line) {
+    func assertCheckAgreesWithKernel(_ cfg: String, _ state: URL, _ all: [String], kernel: Set<String>, packets: Bool = true, file: StaticString = #filePath, line: UInt = #line) {
         for a in all {
             let check = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "filter", "check", "10.128.0.11", a, "tcp/443", "-c", cfg])
             XCTAssertEqual(check.stdout.hasPrefix("allow:"), kernel.contains(a), "filter check \(a): \(check.stdout)\(check.stderr)", file: file, line: line)
         }
+        guard packets else { return }
         let inSet = all.filter { kernel.contains($0) }, outside = all.filter { !kernel.contains($0) }
         for a in inSet.prefix(2) { XCTAssertTrue(tcp443("dev1", a), "\(a) is learned but closed", file: file, line: line) }
         for a in outside.prefix(2) { XCTAssertFalse(tcp443("dev1", a), "\(a) is not learned but open", file: file, line: line) }
@@ -288,5 +307,30 @@ final class DaemonLabTests: LabTestCase {
         XCTAssertEqual(Set(first), kernel, "the first answer's kept addresses stay within their TTL")
         XCTAssertEqual(Set(second), kernel, "told \(second.sorted()), kernel holds \(kernel.sorted()): \(dig.stdout)")
         assertCheckAgreesWithKernel(cfg, state, all + others, kernel: kernel)
+    }
+
+    /// Siblings: an answer through a CNAME and an AAAA answer are cut the same way, the
+    /// families have a cap each, and no address is told for longer than the kernel keeps it.
+    func testCNAMEAndAAAAAnswersTellOnlyWhatTheKernelKeepsAndNoLonger() throws {
+        let (cfg, state, all, _, _) = try bigNameLab()
+        let v6 = (100..<140).map { "2001:db8:100::\($0)" }
+        let alias = inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "alias.example.com"])
+        XCTAssertTrue(alias.stdout.contains("CNAME\tbig.example.com."), alias.stdout)
+        let told4 = toldTTL(alias)
+        XCTAssertEqual(told4.count, 16, alias.stdout)
+        let aaaa = inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com", "AAAA"])
+        let told6 = toldTTL(aaaa, "AAAA")
+        XCTAssertEqual(told6.count, 16, "a cap of its own for IPv6: \(aaaa.stdout)")
+        let expiry = try learnedExpiry("g0_dom4").merging(try learnedExpiry("g0_dom6")) { $1 }
+        XCTAssertEqual(Set(told4.map(\.address)), Set(expiry.keys).intersection(all), "A through the CNAME")
+        XCTAssertEqual(Set(told6.map(\.address)), Set(expiry.keys).intersection(v6), "AAAA")
+        for t in told4 + told6 {
+            XCTAssertLessThanOrEqual(t.ttl, expiry[t.address] ?? -1, "\(t.address) told for \(t.ttl) s, the kernel keeps it \(expiry[t.address] ?? -1) s")
+        }
+        // And the A answer for the name itself still gets its 16: AAAA took none of its room.
+        let direct = told(inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"]))
+        XCTAssertEqual(direct.count, 16)
+        XCTAssertEqual(Set(direct), try learnedInKernel().intersection(all).intersection(direct))
+        assertCheckAgreesWithKernel(cfg, state, v6, kernel: Set(expiry.keys), packets: false)
     }
 }
