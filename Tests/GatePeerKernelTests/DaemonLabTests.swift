@@ -265,15 +265,17 @@ final class DaemonLabTests: LabTestCase {
         }
     }
 
-    /// TCP clients that open connections and send half a query hold neither the UDP path
-    /// nor the forwarder: UDP answers while more connections than the bound hang, and the
-    /// forwarder closes each of them itself (the bound, the per-message deadline).
+    /// TCP clients that open connections and send half a query, or nothing, hold neither the
+    /// UDP path nor the forwarder: UDP answers while more connections than the bound hang,
+    /// and the forwarder closes each of them itself (the bound, the per-message deadline,
+    /// the idle timeout).
     func testSlowTCPClientsHoldUpNobody() throws {
         _ = try bigNameLab()
-        // bash: 40 connections, each sent the first byte of a length prefix and nothing more.
+        // bash: 40 connections; every other one is sent the first byte of a length prefix and
+        // nothing more (the per-message deadline), the rest nothing at all (the idle timeout).
         let script = """
         fds=()
-        for i in $(seq 40); do exec {fd}<>/dev/tcp/10.255.255.254/53 || exit 1; printf '\\0' >&$fd; fds+=($fd); done
+        for i in $(seq 40); do exec {fd}<>/dev/tcp/10.255.255.254/53 || exit 1; [ $((i % 2)) = 0 ] && printf '\\0' >&$fd; fds+=($fd); done
         echo "udp $(dig +short +time=3 +tries=1 @10.255.255.254 cdn.example.com)"
         closed=0
         # EOF, or a reset for the connections beyond the bound (closed with a byte unread); 124: timed out.
