@@ -172,6 +172,8 @@ public enum DNSMessage {
     /// answers SERVFAIL).
     public static func relay(_ reply: [UInt8], query q: DNSQuery, trim: DNSTrim?, limit: Int) -> [UInt8]? {
         typealias Record = (owner: [UInt8], type: UInt16, rrClass: UInt16, ttl: UInt32, data: [UInt8])
+        // Names no rule covers go out as the server sent them, whatever they hold.
+        if trim == nil && reply.count <= limit { return reply }
         guard reply.count >= 12, reply[4] == 0, reply[5] == 1 else { return nil }
         let truncated = reply[2] & 0x02 != 0
         func count(_ at: Int) -> Int { Int(reply[at]) << 8 | Int(reply[at + 1]) }

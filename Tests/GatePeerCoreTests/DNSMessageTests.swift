@@ -360,7 +360,8 @@ final class DNSRelayTests: XCTestCase {
         // A negative answer drops no address: nothing is told instead.
         let nx = DNSBuilder.response(flags: 0x8183, authority: [soa("example.com", ttl: 60, minimum: 30)])
         XCTAssertEqual(DNSMessage.relay(nx, query: query(), trim: DNSTrim(keep: [:], instead: [rec("192.0.2.1", 20)]), limit: 512), nx)
-        XCTAssertNil(DNSMessage.relay(Array(reply.prefix(20)), query: query(), trim: nil, limit: 512), "a cut message without TC")
+        XCTAssertNil(DNSMessage.relay(Array(reply.prefix(20)), query: query(), trim: DNSTrim(keep: [:], instead: []), limit: 512), "a cut message without TC")
+        XCTAssertEqual(DNSMessage.relay(Array(reply.prefix(20)), query: query(), trim: nil, limit: 512), Array(reply.prefix(20)), "no rule covers it: as sent")
     }
 
     func testAnAnswerTooBigForTheClientIsTruncatedSoItAsksOverTCP() throws {
