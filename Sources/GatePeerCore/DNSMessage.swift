@@ -28,6 +28,19 @@ public struct DNSResponse: Equatable, Sendable {
     }
 }
 
+/// What the DNS forwarder may tell a device about one name that domain rules cover: the
+/// addresses the filter holds for it (LearnedAddresses.trim), for DNSMessage.relay.
+public struct DNSTrim: Equatable, Sendable {
+    /// Address to the longest TTL (seconds) a device may be given for it: less than the
+    /// time the filter keeps it.
+    public var keep: [IPAddress: UInt32]
+    /// Told when the filter keeps none of the addresses of an answer (the name's cap is
+    /// full): the name's kept addresses whose TTL has not run out, with what is left of it.
+    public var instead: [DNSRecord]
+
+    public init(keep: [IPAddress: UInt32], instead: [DNSRecord]) { self.keep = keep; self.instead = instead }
+}
+
 public enum DNSMessageError: Error, Equatable { case malformed(String), idMismatch, questionMismatch, notAResponse }
 
 public enum DNSMessage {
@@ -139,6 +152,148 @@ public enum DNSMessage {
         let negativeTTL = records.isEmpty ? soa.map { min($0.ttl, $0.minimum, chainTTL) } : nil
         return DNSResponse(id: gotID, rcode: UInt8(flags & 0x000f), truncated: truncated,
                            records: records, negativeTTL: negativeTTL)
+    }
+
+    /// The upstream `reply` to a device's query `q`, as the forwarder relays it.
+    ///
+    /// With `trim` (a name that domain rules cover), the answer section's A/AAAA records
+    /// keep only addresses in `trim.keep`, each with its TTL capped to what `keep` gives,
+    /// so a device is never told an address, or told it for longer, than the filter holds
+    /// it; HTTPS/SVCB address hints are cut the same way. When every address of the
+    /// queried type is dropped, `trim.instead` is told (owned by the end of the CNAME
+    /// chain). Other answer records (CNAMEs) stay, and so
+    /// does the EDNS OPT record; authority and other additional records go, as names in
+    /// the rewritten message are written without compression into the old one.
+    /// A reply that needs no change goes out byte for byte.
+    ///
+    /// `limit`: the largest message the client takes (`q.udpLimit` over UDP, 65535 over
+    /// TCP); a bigger one becomes header, question and OPT with TC set (RFC 2181 9), so
+    /// the client asks again over TCP. nil when the reply cannot be read (then the caller
+    /// answers SERVFAIL).
+    public static func relay(_ reply: [UInt8], query q: DNSQuery, trim: DNSTrim?, limit: Int) -> [UInt8]? {
+        typealias Record = (owner: [UInt8], type: UInt16, rrClass: UInt16, ttl: UInt32, data: [UInt8])
+        // Names no rule covers go out as the server sent them, whatever they hold.
+        if trim == nil && reply.count <= limit { return reply }
+        guard reply.count >= 12, reply[4] == 0, reply[5] == 1 else { return nil }
+        let truncated = reply[2] & 0x02 != 0
+        func count(_ at: Int) -> Int { Int(reply[at]) << 8 | Int(reply[at + 1]) }
+        var r = Reader(bytes: reply, offset: 12)
+        var answers: [Record] = [], opt: [UInt8]? = nil
+        let questionEnd: Int
+        do {
+            _ = try r.name(); _ = try r.take(4)
+            questionEnd = r.offset
+        } catch { return nil }
+        do {
+            for index in 0..<(count(6) + count(8) + count(10)) {
+                let start = r.offset
+                let owner = try r.name(), type = try r.u16(), rrClass = try r.u16(), ttl = try r.u32()
+                let length = Int(try r.u16()), dataStart = r.offset
+                var data = Array(try r.take(length))
+                if index < count(6) {
+                    if type == DNSRecordType.cname.rawValue || type == 39 {  // CNAME, DNAME: a name, maybe compressed
+                        var inner = Reader(bytes: reply, offset: dataStart)
+                        data = try inner.name()
+                    }
+                    answers.append((owner, type, rrClass, ttl, data))
+                } else if index >= count(6) + count(8), type == 41, owner == [0] {
+                    opt = Array(reply[start..<r.offset])
+                }
+            }
+        } catch {
+            // A cut (TC) answer keeps what arrived whole; anything else cannot be relayed.
+            guard truncated else { return nil }
+        }
+
+        var changed = false
+        if let trim {
+            var kept: [Record] = [], dropped = 0, told = 0
+            let isAddress = { (t: UInt16) in t == DNSRecordType.a.rawValue || t == DNSRecordType.aaaa.rawValue }
+            for a in answers {
+                if a.rrClass == 1, a.type == 64 || a.type == 65, let data = withoutHints(a.data, keep: trim.keep) {
+                    kept.append((a.owner, a.type, a.rrClass, a.ttl, data))
+                    changed = true
+                    continue
+                }
+                // Any address record (also in an ANY answer), not only the queried type's.
+                guard isAddress(a.type), a.rrClass == 1, let address = IPAddress(bytes: a.data) else { kept.append(a); continue }
+                guard let most = trim.keep[address] else {
+                    if a.type == q.type { dropped += 1 }
+                    changed = true
+                    continue
+                }
+                if a.ttl > most { changed = true }
+                kept.append((a.owner, a.type, a.rrClass, min(a.ttl, most), a.data))
+                if a.type == q.type { told += 1 }
+            }
+            if told == 0 && dropped > 0 {
+                // The end of the CNAME chain owns the addresses told instead.
+                var owner = encodeName(q.name, lowercased: true)
+                for _ in 0...maxCNAMEHops {
+                    guard let alias = kept.first(where: { $0.owner == owner && $0.type == DNSRecordType.cname.rawValue }) else { break }
+                    owner = alias.data
+                }
+                for i in trim.instead where i.address.bytes.count == (q.type == DNSRecordType.a.rawValue ? 4 : 16) {
+                    kept.append((owner, q.type, 1, i.ttl, i.address.bytes))
+                }
+            }
+            answers = kept
+        }
+        guard changed || reply.count > limit else { return reply }
+
+        func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+        var out = Array(reply[0..<questionEnd])
+        out.replaceSubrange(6..<12, with: u16(answers.count) + u16(0) + u16(opt == nil ? 0 : 1))
+        // Whole names already written, for compression pointers to them (RFC 1035 4.1.4).
+        var written: [[UInt8]: Int] = [encodeName(q.name, lowercased: true): 12]
+        func name(_ n: [UInt8]) {
+            if let at = written[n] { out += u16(0xc000 | at); return }
+            if out.count < 0x4000 { written[n] = out.count }
+            out += n
+        }
+        for a in answers {
+            name(a.owner)
+            out += u16(Int(a.type)) + u16(Int(a.rrClass)) + u16(Int(a.ttl >> 16)) + u16(Int(a.ttl & 0xffff))
+            if a.type == DNSRecordType.cname.rawValue || a.type == 39 {
+                let lengthAt = out.count
+                out += [0, 0]
+                name(a.data)
+                out.replaceSubrange(lengthAt..<lengthAt + 2, with: u16(out.count - lengthAt - 2))
+            } else {
+                out += u16(a.data.count) + a.data
+            }
+        }
+        if let opt { out += opt }
+        guard out.count > limit else { return out }
+        var cut = Array(reply[0..<questionEnd]) + (opt ?? [])
+        cut[2] |= 0x02  // TC
+        cut.replaceSubrange(6..<12, with: u16(0) + u16(0) + u16(opt == nil ? 0 : 1))
+        return cut
+    }
+
+    /// SVCB/HTTPS record data (RFC 9460 2.2) whose ipv4hint/ipv6hint keep only addresses
+    /// in `keep` (a hint left empty goes): a client may connect to a hint before it asks
+    /// for A/AAAA. nil when nothing changes or the data cannot be read.
+    static func withoutHints(_ data: [UInt8], keep: [IPAddress: UInt32]) -> [UInt8]? {
+        var r = Reader(bytes: data, offset: 2)  // after SvcPriority
+        guard data.count >= 3, (try? r.name()) != nil else { return nil }  // TargetName, never compressed
+        var out = Array(data[0..<r.offset]), changed = false
+        while r.offset < data.count {
+            guard let key = try? r.u16(), let length = try? r.u16(), let value = try? r.take(Int(length)) else { return nil }
+            guard key == 4 || key == 6 else {
+                out += [UInt8(key >> 8), UInt8(key & 0xff), UInt8(length >> 8), UInt8(length & 0xff)] + value
+                continue
+            }
+            let size = key == 4 ? 4 : 16
+            guard value.count % size == 0 else { return nil }
+            var hints: [UInt8] = []
+            for at in stride(from: value.startIndex, to: value.endIndex, by: size) {
+                let bytes = Array(value[at..<at + size])
+                if let address = IPAddress(bytes: bytes), keep[address] != nil { hints += bytes } else { changed = true }
+            }
+            if !hints.isEmpty { out += [UInt8(key >> 8), UInt8(key & 0xff), UInt8(hints.count >> 8), UInt8(hints.count & 0xff)] + hints }
+        }
+        return changed ? out : nil
     }
 
     /// Bounds-checked big-endian reads over a message.

@@ -7,6 +7,10 @@ public struct DNSQuery: Equatable, Sendable {
     public let type: UInt16
     /// Offset just past the question (header + name + type + class).
     let questionEnd: Int
+    /// Bytes the client takes in a UDP answer: the payload size of its EDNS OPT record
+    /// (RFC 6891 6.2.5: at least 512, here at most 4096, what the forwarder sends), else
+    /// 512 (RFC 1035 4.2.1).
+    public var udpLimit: Int = 512
 
     /// Parses a query: QR clear, exactly one question, plain labels (queries carry no
     /// compression pointers). Anything else is nil and gets no answer.
@@ -28,7 +32,15 @@ public struct DNSQuery: Equatable, Sendable {
         }
         guard i + 4 <= bytes.count else { return nil }
         let type = UInt16(bytes[i]) << 8 | UInt16(bytes[i + 1])
-        return DNSQuery(id: UInt16(bytes[0]) << 8 | UInt16(bytes[1]), name: labels.joined(separator: "."), type: type, questionEnd: i + 4)
+        var q = DNSQuery(id: UInt16(bytes[0]) << 8 | UInt16(bytes[1]), name: labels.joined(separator: "."), type: type, questionEnd: i + 4)
+        // The OPT record: the one additional record a query carries, with the root name.
+        func count(_ at: Int) -> Int { Int(bytes[at]) << 8 | Int(bytes[at + 1]) }
+        if count(6) == 0, count(8) == 0, count(10) >= 1, q.questionEnd + 11 <= bytes.count,
+           bytes[q.questionEnd] == 0, bytes[q.questionEnd + 1] == 0, bytes[q.questionEnd + 2] == 41 {
+            let size = Int(bytes[q.questionEnd + 3]) << 8 | Int(bytes[q.questionEnd + 4])
+            q.udpLimit = min(max(size, 512), 4096)
+        }
+        return q
     }
 
     /// A SERVFAIL answer to `query` (its header and question, no records).

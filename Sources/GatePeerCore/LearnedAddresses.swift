@@ -15,19 +15,48 @@ public struct LearnedAddresses: Equatable, Sendable {
     public init(names: [String: [Entry]] = [:]) { self.names = names }
 
     /// Merges one answer for `name`: addresses in it get now + ttl + slack (never less than
-    /// they had); the newest `cap` addresses are kept.
-    public mutating func merge(name: String, answer: [(IPAddress, UInt32)], now: Int64, slack: Int, cap: Int) {
+    /// they had). A name keeps at most `cap` addresses of each family. A new address beyond
+    /// that takes the place of one whose TTL has run out (kept only for its slack, the
+    /// soonest to expire) that this answer does not carry; when there is none, the new
+    /// address is not learned: addresses devices may still hold from an earlier answer are
+    /// never dropped early. Returns the answer's addresses the name keeps now.
+    @discardableResult
+    public mutating func merge(name: String, answer: [(IPAddress, UInt32)], now: Int64, slack: Int, cap: Int) -> Set<IPAddress> {
         var entries = (names[name] ?? []).filter { $0.expires > now }
+        let carried = Set(answer.map(\.0))
+        var kept = Set<IPAddress>()
         for (address, ttl) in answer {
             let expires = now + Int64(ttl) + Int64(slack)
             if let i = entries.firstIndex(where: { $0.address == address }) {
                 entries[i].expires = max(entries[i].expires, expires)
-            } else {
-                entries.append(Entry(address: address, expires: expires))
+                kept.insert(address)
+                continue
             }
+            if entries.filter({ $0.address.family == address.family }).count >= cap {
+                let spent = entries.indices.filter {
+                    entries[$0].address.family == address.family && entries[$0].expires - Int64(slack) <= now && !carried.contains(entries[$0].address)
+                }
+                guard let oldest = spent.min(by: { entries[$0].expires < entries[$1].expires }) else { continue }
+                entries.remove(at: oldest)
+            }
+            entries.append(Entry(address: address, expires: expires))
+            kept.insert(address)
         }
-        entries.sort { ($0.expires, $1.address) > ($1.expires, $0.address) }
-        names[name] = Array(entries.prefix(cap))
+        names[name] = entries.isEmpty ? nil : entries
+        return kept
+    }
+
+    /// What the DNS forwarder may tell a device about `name` now (after merging the
+    /// answer): every live address, with a TTL that ends at least a second before its
+    /// element times out in the kernel; and, for an answer none of whose addresses is
+    /// kept, the addresses still inside the TTL they were learned with.
+    public func trim(name: String, now: Int64, slack: Int) -> DNSTrim {
+        let live = (names[name] ?? []).filter { $0.expires > now }
+        var keep: [IPAddress: UInt32] = [:]
+        for e in live { keep[e.address] = UInt32(clamping: e.expires - now - 1) }
+        let instead = live.filter { $0.expires - Int64(slack) > now }.sorted { $0.expires > $1.expires }
+            .map { DNSRecord(address: $0.address, ttl: UInt32(clamping: min($0.expires - Int64(slack), $0.expires - 1) - now)) }
+        return DNSTrim(keep: keep, instead: instead)
     }
 
     public static let maxNames = 4096

@@ -3,13 +3,19 @@ import GatePeerCore
 import Glibc
 
 /// A small DNS forwarder on the peer's inner addresses, for devices that use the peer as
-/// their DNS server. Each query is relayed as is to the first upstream server that
-/// answers. A/AAAA answers are handed to `learn` before the reply goes back, so the
+/// their DNS server, over UDP and TCP (RFC 7766). Each query goes to the first upstream
+/// server that answers (over TCP when its UDP answer is truncated, or the device asked
+/// over TCP). A/AAAA answers are handed to `learn` before the reply goes back, so the
 /// device's next packet already meets the learned address in the filter. This is how
 /// wildcard rules (*.example.com) learn addresses, and it keeps what the devices
-/// resolved and what the filter allows the same, even when a CDN rotates addresses.
+/// resolved and what the filter allows the same, even when a CDN rotates addresses:
+/// for a name a domain rule covers, `learn` says which addresses the filter holds and the
+/// reply is cut to those (DNSMessage.relay).
 public final class DNSForwarder: @unchecked Sendable {
-    public typealias Learn = @Sendable (_ name: String, _ records: [DNSRecord]) -> Void
+    /// Learns an answer's A/AAAA addresses for `name` (none: nothing to learn); returns
+    /// what a device may be told about the name, or nil when no domain rule covers it (the
+    /// reply goes out unchanged).
+    public typealias Learn = @Sendable (_ name: String, _ records: [DNSRecord]) -> DNSTrim?
 
     private let upstream: [IPAddress]
     private let timeout: Double
@@ -18,6 +24,17 @@ public final class DNSForwarder: @unchecked Sendable {
     private var clients: [IPPrefix] = []
     /// Queries in flight; beyond this new ones are dropped (clients retry).
     private let inflight = DispatchSemaphore(value: 64)
+    /// TCP connections open at once; beyond this a new one is closed at once.
+    private let connections = DispatchSemaphore(value: DNSForwarder.maxConnections)
+
+    /// TCP connections served at once.
+    public static let maxConnections = 32
+    /// Seconds a TCP connection may sit without a query before it is closed (RFC 7766 6.2.3).
+    public static let idleSeconds = 10.0
+    /// Seconds to read one whole query once it started, or to write one answer.
+    public static let messageSeconds = 5.0
+    /// Longest query taken over TCP (bytes); a longer one closes the connection.
+    public static let maxQueryBytes = 4096
 
     public init(upstream: [IPAddress], timeout: Double = 2.0, learn: @escaping Learn) {
         self.upstream = upstream
@@ -25,38 +42,46 @@ public final class DNSForwarder: @unchecked Sendable {
         self.learn = learn
     }
 
-    /// Binds UDP `port` on each address (IP_FREEBIND: the address may come later) and
-    /// serves each socket on a thread of its own.
+    /// Binds UDP and TCP `port` on each address (IP_FREEBIND: the address may come later)
+    /// and serves each socket on a thread of its own, each TCP connection on one more.
     /// `clients`: source prefixes answered (the devices); anything else is ignored.
     public func start(listen: [IPAddress], clients: [IPPrefix], port: UInt16 = 53) throws {
         self.clients = clients
         // Bind everything first: a half-started forwarder would serve unseen.
-        var bound: [Int32] = []
+        var bound: [(fd: Int32, tcp: Bool)] = []
         for a in listen {
-            let fd = socket(a.family == .v4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else {
-                let e = errno
-                for b in bound { close(b) }
-                throw KernelError(object: "dns forwarder socket", errno: e)
+            for tcp in [false, true] {
+                let kind = (tcp ? SOCK_STREAM : SOCK_DGRAM).rawValue
+                let fd = socket(a.family == .v4 ? AF_INET : AF_INET6, Int32(kind) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                guard fd >= 0 else {
+                    let e = errno
+                    for b in bound { close(b.fd) }
+                    throw KernelError(object: "dns forwarder socket", errno: e)
+                }
+                var one: Int32 = 1
+                _ = setsockopt(fd, Int32(SOL_IP), IP_FREEBIND, &one, socklen_t(MemoryLayout<Int32>.size))
+                _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+                let rc = SocketAddress.with(a, port) { bind(fd, $0, $1) }
+                guard rc == 0, !tcp || Glibc.listen(fd, 64) == 0 else {
+                    let e = errno
+                    close(fd)
+                    for b in bound { close(b.fd) }
+                    throw KernelError(object: "dns forwarder \(tcp ? "TCP" : "UDP") \(rc == 0 ? "listen" : "bind") \(a) port \(port)", errno: e)
+                }
+                bound.append((fd, tcp))
             }
-            var one: Int32 = 1
-            _ = setsockopt(fd, Int32(SOL_IP), IP_FREEBIND, &one, socklen_t(MemoryLayout<Int32>.size))
-            _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            let rc = SocketAddress.with(a, port) { bind(fd, $0, $1) }
-            guard rc == 0 else {
-                let e = errno
-                close(fd)
-                for b in bound { close(b) }
-                throw KernelError(object: "dns forwarder bind \(a) port \(port)", errno: e)
-            }
-            bound.append(fd)
         }
-        sockets = bound
-        for fd in bound {
-            let t = Thread { self.serve(fd) }
+        sockets = bound.map(\.fd)
+        for b in bound {
+            let t = Thread { b.tcp ? self.accept(b.fd) : self.serve(b.fd) }
             t.name = "dns forwarder"
             t.start()
         }
+    }
+
+    private func isClient(_ from: sockaddr_storage) -> Bool {
+        guard let source = SocketAddress.address(of: from) else { return false }
+        return clients.contains { $0.contains(source) }
     }
 
     private func serve(_ fd: Int32) {
@@ -70,13 +95,13 @@ public final class DNSForwarder: @unchecked Sendable {
                 }
             }
             if n < 0 { if errno == EINTR { continue } else { return } }
-            guard n >= 17, n <= 512, let source = SocketAddress.address(of: from), clients.contains(where: { $0.contains(source) }) else { continue }
+            guard n >= 17, n <= 512, isClient(from) else { continue }
             guard inflight.wait(timeout: .now()) == .success else { continue }
             let query = Array(buf[0..<n])
             let client = from, clientLen = fromLen
             DispatchQueue.global().async { [self] in
                 defer { inflight.signal() }
-                guard let reply = self.answer(query) else { return }
+                guard let reply = self.answer(query, tcp: false) else { return }
                 var c = client
                 _ = reply.withUnsafeBytes { b in
                     withUnsafeMutablePointer(to: &c) { p in
@@ -87,38 +112,79 @@ public final class DNSForwarder: @unchecked Sendable {
         }
     }
 
-    /// The reply for one query: the upstream answer (after learning from it), SERVFAIL
-    /// when no upstream answers, nil for something that is not a query.
-    func answer(_ query: [UInt8]) -> [UInt8]? {
+    /// Accepts TCP connections from devices; each is served on a thread of its own, at
+    /// most `maxConnections` at once, so a slow client holds only its own connection.
+    private func accept(_ fd: Int32) {
+        while true {
+            var from = sockaddr_storage()
+            var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let c = withUnsafeMutablePointer(to: &from) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &fromLen) }
+            }
+            if c < 0 {
+                switch errno {
+                case EINTR, ECONNABORTED, EPROTO: continue
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM: usleep(100_000); continue  // out of descriptors: let some close
+                default: return
+                }
+            }
+            // Glibc does not export accept4: close-on-exec and non-blocking set after.
+            _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
+            guard isClient(from), connections.wait(timeout: .now()) == .success else { close(c); continue }
+            let t = Thread { [self] in
+                defer { close(c); connections.signal() }
+                converse(c)
+            }
+            t.name = "dns forwarder tcp"
+            t.start()
+        }
+    }
+
+    /// Length-prefixed queries on one connection (RFC 1035 4.2.2), answered in order,
+    /// until the client closes, stays idle `idleSeconds`, is slower than `messageSeconds`
+    /// with a query or an answer, or sends something that is no query.
+    private func converse(_ c: Int32) {
+        while DNSTransport.wait(c, for: Int16(POLLIN), until: DNSTransport.now() + DNSForwarder.idleSeconds) {
+            let deadline = DNSTransport.now() + DNSForwarder.messageSeconds
+            guard let prefix = DNSTransport.receiveExactly(c, 2, until: deadline) else { return }
+            let length = Int(prefix[0]) << 8 | Int(prefix[1])
+            guard (17...DNSForwarder.maxQueryBytes).contains(length),
+                  let query = DNSTransport.receiveExactly(c, length, until: deadline),
+                  let reply = answer(query, tcp: true),
+                  DNSTransport.sendAll(c, DNSTransport.framed(reply), until: DNSTransport.now() + DNSForwarder.messageSeconds)
+            else { return }
+        }
+    }
+
+    /// The reply for one query: the upstream answer (after learning from it, cut to what
+    /// the filter keeps), SERVFAIL when no upstream answers, nil for something that is not
+    /// a query. `tcp`: the device asked over TCP (no size limit below 65535 bytes).
+    func answer(_ query: [UInt8], tcp: Bool) -> [UInt8]? {
         guard let q = DNSQuery.parse(query) else { return nil }
         for server in upstream {
-            guard let reply = exchange(query, with: server) else { continue }
+            guard let reply = exchange(query, with: server, tcp: tcp) else { continue }
+            var records: [DNSRecord] = []
             if let type = DNSRecordType(rawValue: q.type), type != .cname,
-               let parsed = try? DNSMessage.parseResponse(reply, id: q.id, name: q.name, type: type), !parsed.records.isEmpty {
-                learn(q.name, parsed.records)
+               let parsed = try? DNSMessage.parseResponse(reply, id: q.id, name: q.name, type: type) {
+                records = parsed.records
             }
-            return reply
+            // Also for other types: addresses in ANY answers and HTTPS/SVCB hints are cut.
+            let trim = learn(q.name, records)
+            return DNSMessage.relay(reply, query: q, trim: trim, limit: tcp ? 65535 : q.udpLimit) ?? DNSQuery.servfail(query, q)
         }
         return DNSQuery.servfail(query, q)
     }
 
-    /// One UDP round trip on a connected socket (only the server's replies get in).
-    private func exchange(_ query: [UInt8], with server: IPAddress) -> [UInt8]? {
-        let fd = socket(server.family == .v4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        guard SocketAddress.with(server, 53, { connect(fd, $0, $1) }) == 0 else { return nil }
-        guard query.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == query.count else { return nil }
-        let deadline = Date().addingTimeInterval(timeout)
-        var buf = [UInt8](repeating: 0, count: 65535)
-        while Date() < deadline {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ms = Int32(max(1, deadline.timeIntervalSinceNow * 1000))
-            guard poll(&p, 1, ms) > 0 else { continue }
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n >= 12 else { if n < 0 && errno != EINTR { return nil } else { continue } }
-            if buf[0] == query[0] && buf[1] == query[1] { return Array(buf[0..<n]) }
-        }
-        return nil
+    /// The upstream's reply to the device's query: over TCP for a TCP query, else over UDP
+    /// and again over TCP when that answer is truncated (the whole answer is learned and
+    /// cut; the truncated one is kept when TCP fails).
+    private func exchange(_ query: [UInt8], with server: IPAddress, tcp: Bool) -> [UInt8]? {
+        func ours(_ reply: [UInt8]) -> Bool { reply.count >= 12 && reply[0] == query[0] && reply[1] == query[1] && reply[2] & 0x80 != 0 }
+        let deadline = DNSTransport.now() + timeout
+        if tcp { return DNSTransport.exchange(query, with: server, tcp: true, until: deadline, accept: ours) }
+        guard let udp = DNSTransport.exchange(query, with: server, tcp: false, until: deadline, accept: ours) else { return nil }
+        guard udp[2] & 0x02 != 0 else { return udp }
+        return DNSTransport.exchange(query, with: server, tcp: true, until: DNSTransport.now() + timeout, accept: ours) ?? udp
     }
 }

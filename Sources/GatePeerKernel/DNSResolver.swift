@@ -68,54 +68,67 @@ public struct DNSResolver: Sendable {
     private func exchange(_ server: IPAddress, name: String, type: DNSRecordType, tcp: Bool) -> Outcome {
         let id = UInt16.random(in: 0...UInt16.max)
         let query = DNSMessage.query(id: id, name: name, type: type)
-        let deadline = DNSResolver.now() + timeout
+        var malformed: String?
+        let reply = DNSTransport.exchange(query, with: server, tcp: tcp, until: DNSTransport.now() + timeout) { bytes in
+            // Over UDP someone else's id or question is skipped: keep waiting for ours.
+            malformed = nil
+            do { _ = try DNSMessage.parseResponse(bytes, id: id, name: name, type: type); return true } catch DNSMessageError.malformed(let why) {
+                malformed = why; return true
+            } catch { malformed = "\(error)"; return tcp }
+        }
+        guard let reply else { return .silent }
+        if let malformed { return .malformed(malformed) }
+        do { return .answer(try DNSMessage.parseResponse(reply, id: id, name: name, type: type)) } catch { return .malformed("\(error)") }
+    }
+}
+
+/// DNS over UDP and TCP (RFC 1035 4.2, RFC 7766) on non-blocking sockets with deadlines
+/// (CLOCK_MONOTONIC seconds), for the resolver and the forwarder.
+enum DNSTransport {
+    /// One query to `server` port 53 on a fresh connected socket (so the kernel picks a
+    /// random source port and only the server's datagrams get in). Over TCP the one
+    /// length-prefixed reply; over UDP the first datagram `accept` takes. nil on timeout,
+    /// refusal (ICMP port unreachable) or a connection closed early.
+    static func exchange(_ query: [UInt8], with server: IPAddress, tcp: Bool, until deadline: Double, accept: ([UInt8]) -> Bool) -> [UInt8]? {
         let kind = Int32((tcp ? SOCK_STREAM : SOCK_DGRAM).rawValue) | Int32(SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue)
         let fd = socket(server.family == .v4 ? AF_INET : AF_INET6, kind, 0)
-        guard fd >= 0 else { return .silent }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
-        guard DNSResolver.connect(fd, to: server), DNSResolver.wait(fd, for: Int16(POLLOUT), until: deadline),
-              DNSResolver.socketError(fd) == 0 else { return .silent }
-
+        guard connect(fd, to: server), wait(fd, for: Int16(POLLOUT), until: deadline), socketError(fd) == 0 else { return nil }
         if tcp {
-            let framed = [UInt8(query.count >> 8), UInt8(query.count & 0xff)] + query
-            guard DNSResolver.sendAll(fd, framed, until: deadline),
-                  let prefix = DNSResolver.receiveExactly(fd, 2, until: deadline),
-                  let reply = DNSResolver.receiveExactly(fd, Int(prefix[0]) << 8 | Int(prefix[1]), until: deadline)
-            else { return .silent }
-            do { return .answer(try DNSMessage.parseResponse(reply, id: id, name: name, type: type)) } catch {
-                return .malformed("\(error)")
-            }
+            guard sendAll(fd, framed(query), until: deadline),
+                  let prefix = receiveExactly(fd, 2, until: deadline),
+                  let reply = receiveExactly(fd, Int(prefix[0]) << 8 | Int(prefix[1]), until: deadline),
+                  accept(reply) else { return nil }
+            return reply
         }
-
-        guard query.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == query.count else { return .silent }
+        guard query.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == query.count else { return nil }
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while DNSResolver.wait(fd, for: Int16(POLLIN), until: deadline) {
+        while wait(fd, for: Int16(POLLIN), until: deadline) {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
-                return .silent  // ECONNREFUSED: ICMP port unreachable from the server
+                return nil  // ECONNREFUSED: ICMP port unreachable from the server
             }
-            do {
-                return .answer(try DNSMessage.parseResponse(Array(buffer[0..<n]), id: id, name: name, type: type))
-            } catch DNSMessageError.malformed(let why) {
-                return .malformed(why)
-            } catch {
-                continue  // someone else's id or question: keep waiting for ours
-            }
+            let reply = Array(buffer[0..<n])
+            if accept(reply) { return reply }
         }
-        return .silent
+        return nil
     }
 
-    // MARK: socket helpers
+    /// `message` with its two-byte length in front, as TCP carries it (RFC 1035 4.2.2).
+    static func framed(_ message: [UInt8]) -> [UInt8] {
+        [UInt8(message.count >> 8 & 0xff), UInt8(message.count & 0xff)] + message
+    }
 
-    private static func now() -> Double {
+    static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Polls `fd` for `events` until the deadline; false on timeout or error.
-    private static func wait(_ fd: Int32, for events: Int16, until deadline: Double) -> Bool {
+    static func wait(_ fd: Int32, for events: Int16, until deadline: Double) -> Bool {
         while true {
             let left = deadline - now()
             guard left > 0 else { return false }
@@ -127,19 +140,21 @@ public struct DNSResolver: Sendable {
         }
     }
 
-    private static func socketError(_ fd: Int32) -> Int32 {
+    static func socketError(_ fd: Int32) -> Int32 {
         var err: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
         return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ? err : errno
     }
 
     /// Non-blocking connect to port 53; true when done or in progress.
-    private static func connect(_ fd: Int32, to server: IPAddress) -> Bool {
+    static func connect(_ fd: Int32, to server: IPAddress) -> Bool {
         let rc = SocketAddress.with(server, 53) { Glibc.connect(fd, $0, $1) }
         return rc == 0 || errno == EINPROGRESS
     }
 
-    private static func sendAll(_ fd: Int32, _ bytes: [UInt8], until deadline: Double) -> Bool {
+    /// All of `bytes` on a non-blocking socket by the deadline (a slow reader cannot hold
+    /// the caller longer).
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8], until deadline: Double) -> Bool {
         var sent = 0
         while sent < bytes.count {
             guard wait(fd, for: Int16(POLLOUT), until: deadline) else { return false }
@@ -150,7 +165,9 @@ public struct DNSResolver: Sendable {
         return true
     }
 
-    private static func receiveExactly(_ fd: Int32, _ count: Int, until deadline: Double) -> [UInt8]? {
+    /// Exactly `count` bytes from a non-blocking socket by the deadline; nil when it is
+    /// closed before (or times out).
+    static func receiveExactly(_ fd: Int32, _ count: Int, until deadline: Double) -> [UInt8]? {
         var out = [UInt8](repeating: 0, count: count), got = 0
         while got < count {
             guard wait(fd, for: Int16(POLLIN), until: deadline) else { return nil }

@@ -142,15 +142,23 @@ final class Daemon: @unchecked Sendable {
         }
     }
 
-    private func learnFromAnswer(_ name: String, _ records: [DNSRecord]) {
-        guard let f = config.filter, f.domainPatterns.contains(where: { $0.matches(name) }) else { return }
+    /// Learns a device's answer for `name` when a domain rule covers it, and says what the
+    /// device may be told: only addresses the kernel now holds (nothing when they could not
+    /// be loaded), so what it resolves and what the filter allows stay one set.
+    private func learnFromAnswer(_ name: String, _ records: [DNSRecord]) -> DNSTrim? {
+        guard let f = config.filter, f.domainPatterns.contains(where: { $0.matches(name) }) else { return nil }
         let n = now()
-        learned.merge(name: name, answer: records.map { ($0.address, $0.ttl) }, now: n, slack: f.domainSlackSeconds, cap: f.maxAddressesPerName)
+        guard !records.isEmpty else { return learned.trim(name: name, now: n, slack: f.domainSlackSeconds) }
+        let before = learned
+        let kept = learned.merge(name: name, answer: records.map { ($0.address, $0.ttl) }, now: n, slack: f.domainSlackSeconds, cap: f.maxAddressesPerName)
         // A wildcard answers any label: bound what devices can make us remember.
         learned.prune(now: n)
         learned.limitNames(LearnedAddresses.maxNames)
-        log("learned \(name) from a device's lookup: \(records.map { "\($0.address) ttl \($0.ttl)" }.joined(separator: ", "))")
-        saveAndLoadLearned()
+        let over = records.filter { !kept.contains($0.address) }.count
+        log("learned \(name) from a device's lookup: \(records.filter { kept.contains($0.address) }.map { "\($0.address) ttl \($0.ttl)" }.joined(separator: ", "))"
+            + (over == 0 ? "" : "; \(over) more address(es) not kept (maxAddressesPerName \(f.maxAddressesPerName)), not told to the device"))
+        guard saveAndLoadLearned(replacing: before) else { return DNSTrim(keep: [:], instead: []) }
+        return learned.trim(name: name, now: n, slack: f.domainSlackSeconds)
     }
 
     private func extras(_ observed: ObservedState) -> [NftElement] {
@@ -202,6 +210,7 @@ final class Daemon: @unchecked Sendable {
     private func merge(_ results: [Lookup]) {
         guard let f = config.filter else { return }
         let n = now()
+        let before = learned
         var changed = false
         for r in results {
             if let failure = r.failure, r.answer.isEmpty {
@@ -219,24 +228,36 @@ final class Daemon: @unchecked Sendable {
         }
         guard changed else { return }
         learned.prune(now: n)
-        saveAndLoadLearned()
+        saveAndLoadLearned(replacing: before)
     }
 
     /// learned.json and the kernel's learned elements change together under the writer
-    /// lock, so a full load in between cannot miss them.
-    private func saveAndLoadLearned() {
-        writing {
+    /// lock, so a full load in between cannot miss them. Elements of `previous` that are
+    /// gone (an address that made room for another) are deleted at once, so the kernel
+    /// and `filter check` never differ. False when the elements could not be loaded at all
+    /// (netlink failed, or another writer kept the lock).
+    @discardableResult
+    private func saveAndLoadLearned(replacing previous: LearnedAddresses) -> Bool {
+        writing { () -> Bool in
             do {
                 try store.saveLearned(learned)
             } catch {
                 log("cannot save \(store.learnedPath): \(error)")
             }
             do {
-                for f in try kernel.loadElements(learned.elements(config, nowMs: nowMs())) { log("learned address not loaded: \(f)") }
+                let ms = nowMs()
+                let elements = learned.elements(config, nowMs: ms)
+                let now = Set(elements.map { $0.set + "|" + $0.keyText })
+                let gone = previous.elements(config, nowMs: ms).filter { !now.contains($0.set + "|" + $0.keyText) }
+                try kernel.deleteElements(gone)
+                // One refused element (logged) does not make the others untrue.
+                for f in try kernel.loadElements(elements) { log("learned address not loaded: \(f)") }
+                return true
             } catch {
                 log("loading learned addresses failed: \(error)")
+                return false
             }
-        }
+        } ?? false
     }
 }
 

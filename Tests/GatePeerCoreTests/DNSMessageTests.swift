@@ -311,3 +311,110 @@ final class DNSMessageTests: XCTestCase {
         XCTAssertEqual(try parse(bytes).records, [rec("192.0.2.1", 0)])
     }
 }
+
+private func opt(size: UInt16) -> DNSBuilder.RR { DNSBuilder.RR(name: ".", type: 41, cls: size, ttl: 0, data: .raw([])) }
+
+private func query(_ name: String = "api.example.com", _ type: DNSRecordType = .a) -> DNSQuery {
+    DNSQuery.parse(DNSMessage.query(id: 0x1234, name: name, type: type))!
+}
+
+private func count(_ m: [UInt8], _ at: Int) -> Int { Int(m[at]) << 8 | Int(m[at + 1]) }
+
+/// What the forwarder relays to a device (DNSMessage.relay): only what the filter keeps.
+final class DNSRelayTests: XCTestCase {
+    func testTellsOnlyKeptAddressesWithTTLsTheFilterOutlasts() throws {
+        let reply = DNSBuilder.response(answers: [cname("api.example.com", "edge.cdn.net", ttl: 1000),
+                                                  a("edge.cdn.net", "192.0.2.1", ttl: 300),
+                                                  a("edge.cdn.net", "192.0.2.2", ttl: 300),
+                                                  a("edge.cdn.net", "192.0.2.3", ttl: 60)],
+                                        authority: [soa("cdn.net", ttl: 60, minimum: 60)], additional: [opt(size: 1232)])
+        let trim = DNSTrim(keep: [IPAddress("192.0.2.1")!: 100, IPAddress("192.0.2.3")!: 500, IPAddress("192.0.2.9")!: 500], instead: [])
+        let out = try XCTUnwrap(DNSMessage.relay(reply, query: query(), trim: trim, limit: 512))
+        let r = try parse(out)
+        XCTAssertEqual(r.records, [rec("192.0.2.1", 100), rec("192.0.2.3", 60)], "the CNAME stays, .2 goes, TTLs capped")
+        XCTAssertEqual([count(out, 6), count(out, 8), count(out, 10)], [3, 0, 1], "answers, no authority, the OPT record")
+        XCTAssertEqual(Array(out.suffix(11)), [0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0])
+        XCTAssertEqual(Array(out[0..<4]), Array(reply[0..<4]), "same id and flags")
+    }
+
+    func testAAAAAnswersAreCutTheSameWay() throws {
+        let reply = DNSBuilder.response(qtype: 28, answers: [aaaa("api.example.com", "2001:db8::1", ttl: 60),
+                                                             aaaa("api.example.com", "2001:db8::2", ttl: 60)])
+        let out = try XCTUnwrap(DNSMessage.relay(reply, query: query("api.example.com", .aaaa),
+                                                 trim: DNSTrim(keep: [IPAddress("2001:db8::2")!: 400], instead: []), limit: 512))
+        XCTAssertEqual(try parse(out, type: .aaaa).records, [rec("2001:db8::2", 60)])
+    }
+
+    func testWhenNoAddressIsKeptTheNamesKeptOnesAreToldInstead() throws {
+        let reply = DNSBuilder.response(answers: [cname("api.example.com", "edge.cdn.net", ttl: 1000),
+                                                  a("edge.cdn.net", "192.0.2.5", ttl: 300)])
+        let trim = DNSTrim(keep: [IPAddress("192.0.2.1")!: 500], instead: [rec("192.0.2.1", 20), rec("2001:db8::1", 20)])
+        let out = try XCTUnwrap(DNSMessage.relay(reply, query: query(), trim: trim, limit: 512))
+        XCTAssertEqual(try parse(out).records, [rec("192.0.2.1", 20)], "owned by the end of the chain, of the queried family")
+    }
+
+    func testRepliesThatNeedNoChangeGoOutByteForByte() throws {
+        let reply = DNSBuilder.response(answers: [a("api.example.com", "192.0.2.1", ttl: 60)])
+        XCTAssertEqual(DNSMessage.relay(reply, query: query(), trim: nil, limit: 512), reply)
+        XCTAssertEqual(DNSMessage.relay(reply, query: query(), trim: DNSTrim(keep: [IPAddress("192.0.2.1")!: 400], instead: []), limit: 512), reply)
+        // A negative answer drops no address: nothing is told instead.
+        let nx = DNSBuilder.response(flags: 0x8183, authority: [soa("example.com", ttl: 60, minimum: 30)])
+        XCTAssertEqual(DNSMessage.relay(nx, query: query(), trim: DNSTrim(keep: [:], instead: [rec("192.0.2.1", 20)]), limit: 512), nx)
+        XCTAssertNil(DNSMessage.relay(Array(reply.prefix(20)), query: query(), trim: DNSTrim(keep: [:], instead: []), limit: 512), "a cut message without TC")
+        XCTAssertEqual(DNSMessage.relay(Array(reply.prefix(20)), query: query(), trim: nil, limit: 512), Array(reply.prefix(20)), "no rule covers it: as sent")
+    }
+
+    func testAnAnswerTooBigForTheClientIsTruncatedSoItAsksOverTCP() throws {
+        let answers = (1...40).map { a("api.example.com", "198.51.100.\($0)", ttl: 60) }
+        let reply = DNSBuilder.response(answers: answers, additional: [opt(size: 4096)])
+        XCTAssertEqual(DNSMessage.relay(reply, query: query(), trim: nil, limit: 4096), reply)
+        let cut = try XCTUnwrap(DNSMessage.relay(reply, query: query(), trim: nil, limit: 512))
+        XCTAssertLessThanOrEqual(cut.count, 512)
+        XCTAssertEqual(cut[2] & 0x02, 0x02, "TC")
+        XCTAssertEqual([count(cut, 6), count(cut, 8), count(cut, 10)], [0, 0, 1])
+        let r = try parse(cut)
+        XCTAssertTrue(r.truncated)
+        // Cut to 16 kept addresses the same answer fits 512 bytes whole.
+        var keep: [IPAddress: UInt32] = [:]
+        for k in 1...16 { keep[IPAddress("198.51.100.\(k)")!] = 400 }
+        let trimmed = try XCTUnwrap(DNSMessage.relay(reply, query: query(), trim: DNSTrim(keep: keep, instead: []), limit: 512))
+        XCTAssertEqual(try parse(trimmed).records.count, 16)
+        XCTAssertEqual(trimmed[2] & 0x02, 0)
+    }
+
+    func testTheClientsUDPLimitComesFromItsOPTRecord() {
+        func limit(_ size: UInt16?) -> Int {
+            var q = DNSMessage.query(id: 7, name: "api.example.com", type: .a)
+            if let size { q[11] = 1; q += [0, 0, 41, UInt8(size >> 8), UInt8(size & 0xff), 0, 0, 0, 0, 0, 0] }
+            return DNSQuery.parse(q)!.udpLimit
+        }
+        XCTAssertEqual(limit(nil), 512)
+        XCTAssertEqual(limit(1232), 1232)
+        XCTAssertEqual(limit(100), 512)
+        XCTAssertEqual(limit(65000), 4096)
+    }
+}
+
+extension DNSRelayTests {
+    func testHTTPSHintsAndANYAnswersTellOnlyKeptAddresses() throws {
+        // HTTPS 1 . alpn=h2 ipv4hint=192.0.2.1,192.0.2.2 ipv6hint=2001:db8::9
+        let rdata: [UInt8] = [0, 1, 0] + [0, 1, 0, 3, 2] + Array("h2".utf8)
+            + [0, 4, 0, 8] + IPAddress("192.0.2.1")!.bytes + IPAddress("192.0.2.2")!.bytes
+            + [0, 6, 0, 16] + IPAddress("2001:db8::9")!.bytes
+        let https = DNSBuilder.RR(name: "api.example.com", type: 65, ttl: 60, data: .raw(rdata))
+        let reply = DNSBuilder.response(qtype: 65, answers: [https])
+        let q = DNSQuery.parse(DNSMessage.query(id: 0x1234, name: "api.example.com", type: .a).enumerated().map { $0.offset == 12 + 18 ? 65 : $0.element })!
+        XCTAssertEqual(q.type, 65)
+        let trim = DNSTrim(keep: [IPAddress("192.0.2.2")!: 100], instead: [])
+        let out = try XCTUnwrap(DNSMessage.relay(reply, query: q, trim: trim, limit: 512))
+        let expected: [UInt8] = [0, 1, 0] + [0, 1, 0, 3, 2] + Array("h2".utf8) + [0, 4, 0, 4] + IPAddress("192.0.2.2")!.bytes
+        XCTAssertEqual(Array(out.suffix(expected.count)), expected, "ipv4hint cut to the kept address, the emptied ipv6hint gone")
+        XCTAssertEqual(DNSMessage.relay(reply, query: q, trim: nil, limit: 512), reply, "names no rule covers: unchanged")
+        // An ANY answer: its address records are cut like an A answer's.
+        let anyReply = DNSBuilder.response(qtype: 255, answers: [a("api.example.com", "192.0.2.1", ttl: 60), a("api.example.com", "192.0.2.2", ttl: 60)])
+        let anyQuery = DNSQuery.parse(DNSMessage.query(id: 0x1234, name: "api.example.com", type: .a).enumerated().map { $0.offset == 12 + 18 ? 255 : $0.element })!
+        let anyOut = try XCTUnwrap(DNSMessage.relay(anyReply, query: anyQuery, trim: trim, limit: 512))
+        XCTAssertEqual([count(anyOut, 6)], [1])
+        XCTAssertEqual(Array(anyOut.suffix(4)), IPAddress("192.0.2.2")!.bytes)
+    }
+}

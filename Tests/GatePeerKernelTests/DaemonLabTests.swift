@@ -11,12 +11,12 @@ final class DaemonLabTests: LabTestCase {
         return (p, log)
     }
 
-    /// dnsmasq on the lab's DNS address, answering from `hosts` with TTL 3 s.
+    /// dnsmasq on the lab's DNS address, answering from `hosts` with TTL `ttl` seconds.
     @discardableResult
-    func startDNS(_ hosts: URL) -> Process {
+    func startDNS(_ hosts: URL, ttl: Int = 3, _ extra: [String] = []) -> Process {
         let p = background("inet", ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                                     "--listen-address=203.0.113.53", "--bind-interfaces", "--addn-hosts=\(hosts.path)",
-                                    "--local-ttl=3", "--pid-file=", "--user=root"])
+                                    "--local-ttl=\(ttl)", "--pid-file=", "--user=root"] + extra)
         // Answering before the daemon's first lookup, which would otherwise back off.
         XCTAssertTrue(eventually(10) {
             self.inNode("inet", ["dig", "+time=1", "+tries=1", "@203.0.113.53", "ready.example.com"]).status == 0
@@ -25,12 +25,13 @@ final class DaemonLabTests: LabTestCase {
     }
 
     /// lab-filter.json with the given outbound rules, resolvers and a short slack.
-    func domainConfig(_ rules: [[String: Any]]) throws -> String {
+    func domainConfig(_ rules: [[String: Any]], _ extra: [String: Any] = [:]) throws -> String {
         var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab-filter.json"))) as? [String: Any])
         var filter = doc["filter"] as! [String: Any]
         filter["resolvers"] = ["203.0.113.53"]
         filter["domainSlackSeconds"] = 8
         filter["outbound"] = [["name": "fleet", "default": "deny", "rules": rules]]
+        filter.merge(extra) { $1 }
         doc["filter"] = filter
         return writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
     }
@@ -153,5 +154,185 @@ final class DaemonLabTests: LabTestCase {
         XCTAssertTrue(eventually(20) { !tcp443("198.51.100.20") }, "the last answer never expired")
         let mode = try FileManager.default.attributesOfItem(atPath: namespaceStateDirectory(base: state.path, namespace: node("peer")).appendingPathComponent("learned.json").path)[.posixPermissions] as? Int
         XCTAssertEqual(mode, 0o600)
+    }
+
+    // MARK: a name with more addresses than a name keeps (issue 10 item 2)
+
+    /// big.example.com with 40 addresses (TTL 60 s, so nothing expires during the test), each
+    /// on the internet node with a tcp/443 server, and 40 IPv6 addresses (2001:db8:100::100
+    /// ...); alias.example.com a CNAME of it. The daemon runs with a rule allowing
+    /// *.example.com on tcp/443. Returns the config, the state directory and the addresses.
+    func bigNameLab(_ extra: [String: Any] = [:], resync: Int = 2) throws -> (cfg: String, state: URL, all: [String], dns: Process, hosts: URL) {
+        let all = (100..<140).map { "198.51.100.\($0)" }
+        let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hosts-\(prefix)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: hosts) }
+        try (all.map { "\($0) big.example.com" } + (100..<140).map { "2001:db8:100::\($0) big.example.com" }
+             + ["198.51.100.20 cdn.example.com"]).joined(separator: "\n").appending("\n")
+            .write(to: hosts, atomically: true, encoding: .utf8)
+        let added = inNode("inet", ["ip", "-batch", "-"], stdin: all.map { "addr add \($0)/32 dev lo" }.joined(separator: "\n") + "\n")
+        XCTAssertEqual(added.status, 0, added.stderr)
+        let dns = startDNS(hosts, ttl: 60, ["--cname=alias.example.com,big.example.com"])
+        background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:echo ok"])
+        let cfg = try domainConfig([["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]]], extra)
+        let state = stateDir()
+        let (_, log) = daemon(cfg, state: state, resync: resync)
+        XCTAssertTrue(eventually(10) {
+            self.inNode("dev1", ["dig", "+short", "+time=1", "+tries=1", "@10.255.255.254", "cdn.example.com"]).stdout.contains("198.51.100.20")
+        }, "forwarder never answered: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        return (cfg, state, all, dns, hosts)
+    }
+
+    /// The addresses in g0_dom4 (address . tcp . 443 -> rule), read back with nft -j.
+    func learnedInKernel(_ map: String = "g0_dom4") throws -> Set<String> { Set(try learnedExpiry(map).keys) }
+
+    /// Address to seconds left (`expires`) of the elements of a learned map, from nft -j.
+    func learnedExpiry(_ map: String) throws -> [String: Int] {
+        let out = inNode("peer", ["nft", "-j", "list", "map", "inet", "gatepeer", map])
+        XCTAssertEqual(out.status, 0, out.stderr)
+        var found: [String: Int] = [:]
+        func walk(_ v: Any) {
+            if let d = v as? [String: Any] {
+                if let expires = d["expires"] as? Int, let val = d["val"] {
+                    var strings: [String] = []
+                    func text(_ x: Any) { if let s = x as? String { strings.append(s) } else if let a = x as? [Any] { a.forEach(text) } else if let o = x as? [String: Any] { o.values.forEach(text) } }
+                    text(val)
+                    if let a = strings.first(where: { $0.hasPrefix("198.51.100.") || $0.hasPrefix("2001:db8:100::") }) { found[a] = expires }
+                }
+                d.values.forEach(walk)
+            } else if let a = v as? [Any] { a.forEach(walk) }
+        }
+        walk(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)))
+        return found
+    }
+
+    /// The addresses of `type` records in dig's answer section, with their TTLs.
+    func toldTTL(_ dig: Run, _ type: String = "A") -> [(address: String, ttl: Int)] {
+        dig.stdout.split(separator: "\n").filter { !$0.hasPrefix(";") }.compactMap { line in
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return f.count == 5 && f[3] == type ? (String(f[4]), Int(f[1]) ?? -1) : nil
+        }
+    }
+
+    /// The A records' addresses in dig's answer section.
+    func told(_ dig: Run) -> [String] { toldTTL(dig).map(\.address) }
+
+    /// `filter check` gives the kernel's verdict for every address of the answer, and real
+    /// packets agree: told-and-learned addresses open, the rest stay closed.
+    func assertCheckAgreesWithKernel(_ cfg: String, _ state: URL, _ all: [String], kernel: Set<String>, packets: Bool = true, file: StaticString = #filePath, line: UInt = #line) {
+        for a in all {
+            let check = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "filter", "check", "10.128.0.11", a, "tcp/443", "-c", cfg])
+            XCTAssertEqual(check.stdout.hasPrefix("allow:"), kernel.contains(a), "filter check \(a): \(check.stdout)\(check.stderr)", file: file, line: line)
+        }
+        guard packets else { return }
+        let inSet = all.filter { kernel.contains($0) }, outside = all.filter { !kernel.contains($0) }
+        for a in inSet.prefix(2) { XCTAssertTrue(tcp443("dev1", a), "\(a) is learned but closed", file: file, line: line) }
+        for a in outside.prefix(2) { XCTAssertFalse(tcp443("dev1", a), "\(a) is not learned but open", file: file, line: line) }
+    }
+
+    /// A device without EDNS gets a truncated UDP answer and retries over TCP: the
+    /// forwarder serves TCP (several queries on one connection), and what it tells is what
+    /// the kernel learned.
+    func testDeviceWithoutEDNSRetriesOverTCP() throws {
+        // Room for all 40: the whole answer is learned, and too big for 512 bytes.
+        let (cfg, state, all, _, _) = try bigNameLab(["maxAddressesPerName": 40])
+        let udp = inNode("dev1", ["dig", "+noedns", "+ignore", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"])
+        XCTAssertTrue(udp.stdout.contains("flags: qr tc") || udp.stdout.range(of: #"flags:[a-z ]* tc"#, options: .regularExpression) != nil,
+                      "a 40-address answer does not fit 512 bytes: \(udp.stdout)")
+        let tcp = inNode("dev1", ["dig", "+tcp", "+noedns", "+keepopen", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com", "cdn.example.com"])
+        XCTAssertEqual(tcp.status, 0, tcp.stdout + tcp.stderr)
+        let told = self.told(tcp)
+        XCTAssertEqual(Set(told).subtracting(["198.51.100.20"]), Set(all), "TCP answer: \(tcp.stdout)")
+        XCTAssertTrue(told.contains("198.51.100.20"), "second query on the same connection: \(tcp.stdout)")
+        let kernel = try learnedInKernel()
+        XCTAssertEqual(kernel, Set(all).union(["198.51.100.20"]))
+        assertCheckAgreesWithKernel(cfg, state, all, kernel: kernel)
+    }
+
+    /// With EDNS the whole answer fits, but a name keeps 16 addresses: the device is told
+    /// exactly the addresses the kernel holds, and `filter check` agrees with the kernel
+    /// (and real packets) for every address of the name.
+    func testDeviceIsToldExactlyTheAddressesTheFilterKeeps() throws {
+        let (cfg, state, all, _, _) = try bigNameLab()
+        for round in 0..<2 {
+            let dig = inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"])
+            XCTAssertEqual(dig.status, 0, dig.stdout + dig.stderr)
+            let told = self.told(dig)
+            // cdn.example.com (the readiness lookup) is learned as well: only big's addresses.
+            let kernel = try learnedInKernel().intersection(all)
+            XCTAssertEqual(told.count, 16, "round \(round): the cap per name: \(dig.stdout)")
+            XCTAssertEqual(Set(told), kernel, "round \(round): told \(told.sorted()), kernel holds \(kernel.sorted())")
+            assertCheckAgreesWithKernel(cfg, state, all, kernel: kernel)
+        }
+    }
+
+    /// TCP clients that open connections and send half a query, or nothing, hold neither the
+    /// UDP path nor the forwarder: UDP answers while more connections than the bound hang,
+    /// and the forwarder closes each of them itself (the bound, the per-message deadline,
+    /// the idle timeout).
+    func testSlowTCPClientsHoldUpNobody() throws {
+        _ = try bigNameLab()
+        // bash: 40 connections; every other one is sent the first byte of a length prefix and
+        // nothing more (the per-message deadline), the rest nothing at all (the idle timeout).
+        let script = """
+        fds=()
+        for i in $(seq 40); do exec {fd}<>/dev/tcp/10.255.255.254/53 || exit 1; [ $((i % 2)) = 0 ] && printf '\\0' >&$fd; fds+=($fd); done
+        echo "udp $(dig +short +time=3 +tries=1 @10.255.255.254 cdn.example.com)"
+        closed=0
+        # EOF, or a reset for the connections beyond the bound (closed with a byte unread); 124: timed out.
+        for fd in "${fds[@]}"; do timeout 30 cat <&$fd >/dev/null 2>&1; [ $? -ne 124 ] && closed=$((closed + 1)); done
+        echo "closed $closed"
+        """
+        let run = inNode("dev1", ["bash", "-c", script])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("udp 198.51.100.20"), "UDP while 40 TCP clients hang: \(run.stdout)")
+        XCTAssertTrue(run.stdout.contains("closed 40"), "the forwarder closes slow connections itself: \(run.stdout)\(run.stderr)")
+        let tcp = inNode("dev1", ["dig", "+tcp", "+short", "+time=3", "+tries=1", "@10.255.255.254", "cdn.example.com"])
+        XCTAssertEqual(tcp.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", tcp.stdout + tcp.stderr)
+    }
+
+    /// The name's 40 addresses are replaced by 40 others while the first ones are within
+    /// their TTL: the name keeps the addresses devices may hold, the device is told those,
+    /// and kernel and `filter check` agree about all 80 (before, the new answer displaced
+    /// the old addresses in learned.json while the kernel kept them until the next resync).
+    func testAChangedAnswerKeepsKernelCheckAndDeviceOnOneSet() throws {
+        let (cfg, state, all, dns, hosts) = try bigNameLab(resync: 300)
+        let first = told(inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"]))
+        let others = (140..<180).map { "198.51.100.\($0)" }
+        try others.map { "\($0) big.example.com" }.joined(separator: "\n").appending("\n").write(to: hosts, atomically: true, encoding: .utf8)
+        kill(dns.processIdentifier, SIGHUP)
+        XCTAssertTrue(eventually(10) {
+            self.inNode("inet", ["dig", "+short", "+bufsize=4096", "@203.0.113.53", "big.example.com"]).stdout.contains("198.51.100.140")
+        }, "dnsmasq did not take the new hosts")
+        let dig = inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"])
+        let second = told(dig)
+        let kernel = try learnedInKernel().intersection(all + others)
+        XCTAssertEqual(Set(first), kernel, "the first answer's kept addresses stay within their TTL")
+        XCTAssertEqual(Set(second), kernel, "told \(second.sorted()), kernel holds \(kernel.sorted()): \(dig.stdout)")
+        assertCheckAgreesWithKernel(cfg, state, all + others, kernel: kernel)
+    }
+
+    /// Siblings: an answer through a CNAME and an AAAA answer are cut the same way, the
+    /// families have a cap each, and no address is told for longer than the kernel keeps it.
+    func testCNAMEAndAAAAAnswersTellOnlyWhatTheKernelKeepsAndNoLonger() throws {
+        let (cfg, state, all, _, _) = try bigNameLab()
+        let v6 = (100..<140).map { "2001:db8:100::\($0)" }
+        let alias = inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "alias.example.com"])
+        XCTAssertTrue(alias.stdout.contains("CNAME\tbig.example.com."), alias.stdout)
+        let told4 = toldTTL(alias)
+        XCTAssertEqual(told4.count, 16, alias.stdout)
+        let aaaa = inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com", "AAAA"])
+        let told6 = toldTTL(aaaa, "AAAA")
+        XCTAssertEqual(told6.count, 16, "a cap of its own for IPv6: \(aaaa.stdout)")
+        let expiry = try learnedExpiry("g0_dom4").merging(try learnedExpiry("g0_dom6")) { $1 }
+        XCTAssertEqual(Set(told4.map(\.address)), Set(expiry.keys).intersection(all), "A through the CNAME")
+        XCTAssertEqual(Set(told6.map(\.address)), Set(expiry.keys).intersection(v6), "AAAA")
+        for t in told4 + told6 {
+            XCTAssertLessThanOrEqual(t.ttl, expiry[t.address] ?? -1, "\(t.address) told for \(t.ttl) s, the kernel keeps it \(expiry[t.address] ?? -1) s")
+        }
+        // And the A answer for the name itself still gets its 16: AAAA took none of its room.
+        let direct = told(inNode("dev1", ["dig", "+bufsize=4096", "+time=3", "+tries=1", "@10.255.255.254", "big.example.com"]))
+        XCTAssertEqual(direct.count, 16)
+        XCTAssertEqual(Set(direct), try learnedInKernel().intersection(all).intersection(direct))
+        assertCheckAgreesWithKernel(cfg, state, v6, kernel: Set(expiry.keys), packets: false)
     }
 }

@@ -179,6 +179,8 @@ final class SystemdUnitTests: KernelTestCase {
         XCTAssertTrue(eventually(30) { lab.net("ss", "-Hlunp", "sport", "= :53").stdout.contains("10.255.255.254:53") },
                       "no DNS forwarder on 10.255.255.254:53\n\(lab.journal("gatepeer"))")
         XCTAssertTrue(lab.net("ss", "-Hlunp", "sport", "= :53").stdout.contains("\"gatepeer\""))
+        let tcp = lab.net("ss", "-Hltnp", "sport", "= :53").stdout
+        XCTAssertTrue(tcp.contains("10.255.255.254:53") && tcp.contains("\"gatepeer\""), "no DNS forwarder on TCP: \(tcp)")
         XCTAssertEqual(lab.net("nft", "list", "table", "inet", "gatepeer").status, 0, "no filter table")
         XCTAssertEqual(lab.exec("stat", "-c", "%a %U", "/var/lib/gatepeer").stdout, "700 root\n")
         // The filter's map cache, written by the daemon at its first load.
