@@ -10,7 +10,8 @@
 ///     values are `return` (allow), `continue` (deny: the chain's last rule counts, logs and
 ///     drops) or bundle chains g<N>_b<K> (port map, protocol map, fallback); see MapInterval.
 ///   inbound: backend rules, then drop (counted, logged at a limited rate).
-///   mss_clamp (hook forward, priority mangle): SYNs in and out of tunnels clamped to the route MTU.
+///   mss_clamp (hook forward, priority mangle): every forwarded SYN clamped to what its route
+///     carries (`rt mtu`); SYNs out of a tunnel also to the tunnel MTU.
 ///   postrouting (hook nat): masquerade/SNAT of device traffic on the uplink; per-link SNAT of
 ///     backend traffic into the tunnel.
 public struct NftRuleset: Equatable, Sendable {
@@ -334,14 +335,22 @@ public enum NftRenderer {
         if f.mssClamp {
             out.append("  chain mss_clamp {")
             out.append("    type filter hook forward priority mangle; policy accept;")
-            // Into a tunnel: the route MTU. Out of a tunnel: the tunnel's own MTU, or the far
-            // end's full-size segments would not fit back through it. (The kernel only lowers MSS.)
+            // Out of a tunnel: also the tunnel's own MTU, or the far end's full-size segments
+            // would not fit back through it (the kernel only lowers an MSS: the rules below
+            // leave the smaller of the two).
             for l in config.links {
                 guard let mtu = mtus[l.name] ?? l.mtu else { continue }
                 out.append("    iifname \(quote(l.name)) meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 40)")
                 out.append("    iifname \(quote(l.name)) meta nfproto ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 60)")
             }
-            out.append("    oifname \(tunnelSet) tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu")
+            // Every forwarded SYN and SYN/ACK, whichever interface it leaves by (a tunnel, the
+            // uplink, a PPPoE/WireGuard/TUN device, an IPsec SA): what its route carries.
+            // Senders whose ICMP "fragmentation needed" is lost on the way never learn a
+            // narrower path. `rt mtu` is the smaller of the MTU of the route out and of the
+            // route back to the source, less the IP and TCP headers (nft_rt.c); for IPsec,
+            // ip_forward has swapped in the xfrm bundle before this hook, so its MTU counts
+            // the ESP overhead.
+            out.append("    tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu")
             out.append("  }")
         }
 
