@@ -37,6 +37,17 @@ final class MSSClampTests: XCTestCase {
         XCTAssertEqual(try clampRules(config, mtus: [:]), ["tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu"])
     }
 
+    /// A config with links and no filter section (netconfig/ipsec-site.json has none) still
+    /// forwards devices' traffic, to an IPsec site for one: the same clamp, since `mssClamp`
+    /// defaults to true.
+    func testLinksWithoutAFilterSectionAreClampedToo() throws {
+        var plain = config!
+        plain.filter = nil
+        XCTAssertEqual(try clampRules(plain, mtus: ["gp0": 1450]), try clampRules(config, mtus: ["gp0": 1450]))
+        XCTAssertEqual(NftRenderer.render(plain, mtus: ["gp0": 1450])?.chainRules["mss_clamp"]?.rules, 3)
+        XCTAssertNil(NftRenderer.render(GatePeerConfig(forwarding: true, links: [])), "no links, no filter: no table")
+    }
+
     func testMSSClampOffRendersNoChain() throws {
         var off = config!
         off.filter?.mssClamp = false

@@ -220,26 +220,29 @@ final class MSSIPsecLabTests: KernelTestCase {
         NarrowPath.serve(in: site.name)
         let dev = try attachVPGAndDevice(to: a)
 
-        // gatepeer on a: the lab's link, a filter that lets the device out, the site.
+        // gatepeer on a: the lab's link and the site, first without a filter section (as
+        // netconfig/ipsec-site.json), then with one that lets the device out.
         let psk = sh([gatepeerBinary, "ipsec", "psk"])
         XCTAssertEqual(psk.status, 0, psk.stderr)
         let keyPath = labDir + "/lab.psk"
         XCTAssertTrue(FileManager.default.createFile(atPath: keyPath, contents: Data(psk.stdout.utf8), attributes: [.posixPermissions: 0o600]))
         var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab.json"))) as? [String: Any])
-        doc["filter"] = ["nat": "none", "outbound": [["name": "fleet", "default": "allow"]]]
         doc["ipsec"] = ["sites": [[
             "name": "lab", "overlapsDevicesIntended": true, "startAction": "start", "psk": ["file": keyPath],
             "local": ["address": "192.0.2.1", "id": "a.lab.example", "subnets": ["10.128.0.0/9"]],
             "remote": ["address": "192.0.2.2", "id": "b.lab.example", "subnets": ["10.2.0.0/24"]],
         ] as [String: Any]]]
-        let config = writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
-        let apply = sh(["ip", "netns", "exec", a, gatepeerBinary, "apply", "-c", config])
+        let plain = writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        doc["filter"] = ["nat": "none", "outbound": [["name": "fleet", "default": "allow"]]]
+        let filtered = writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+
+        let apply = sh(["ip", "netns", "exec", a, gatepeerBinary, "apply", "-c", plain])
         XCTAssertEqual(apply.status, 0, apply.stderr)
-        let render = sh([gatepeerBinary, "ipsec", "render", "--site", "lab", "--format", "swanctl", "--side", "remote", "--out", labDir + "/b/swanctl/conf.d", "-c", config])
+        let render = sh([gatepeerBinary, "ipsec", "render", "--site", "lab", "--format", "swanctl", "--side", "remote", "--out", labDir + "/b/swanctl/conf.d", "-c", plain])
         XCTAssertEqual(render.status, 0, render.stderr)
         let load = ipsecLab("ipsec_lab_exec b swanctl --load-all")
         XCTAssertEqual(load.status, 0, load.stderr + load.stdout)
-        let ipsecApply = ipsecLab("ipsec_lab_exec a \(gatepeerBinary) ipsec apply --site lab -c \(config)")
+        let ipsecApply = ipsecLab("ipsec_lab_exec a \(gatepeerBinary) ipsec apply --site lab -c \(plain)")
         XCTAssertEqual(ipsecApply.status, 0, ipsecApply.stderr + ipsecApply.stdout)
         for side in ["a", "b"] {
             let w = ipsecLab("ipsec_lab_wait_child \(side) lab 30")
@@ -247,13 +250,18 @@ final class MSSIPsecLabTests: KernelTestCase {
         }
         let ping = sh(["ip", "netns", "exec", dev.name, "ping", "-c", "2", "-W", "3", "-q", "10.2.0.80"])
         XCTAssertEqual(ping.status, 0, "device -> site through VXLAN and the SA: \(ping.stdout)")
-
-        let got = NarrowPath.downloadSeeingSYN(client: dev.name, server: site.name, host: "10.2.0.80")
-        XCTAssertEqual(got.bytes, NarrowPath.bytes, "device <- IPsec site; PMTU errors dropped at b: \(NarrowPath.droppedPMTUErrors(in: b))")
-        // The SYN left a through the SA: clamped to what its route (ipsec0) carries.
         let sa = try XCTUnwrap(site.json(sh(["ip", "-n", a, "-j", "link", "show", "ipsec0"]).stdout).first?["mtu"] as? Int)
         XCTAssertLessThan(sa, 1450, "the SA is narrower than the VXLAN tunnel")
-        XCTAssertEqual(got.mss, sa - 40, "MSS of the device's SYN at the site's server")
-        XCTAssertEqual(NarrowPath.droppedPMTUErrors(in: b), 0, "every segment fit the SA")
+
+        for (what, config) in [("without a filter section", plain), ("with a filter section", filtered)] {
+            let apply = sh(["ip", "netns", "exec", a, gatepeerBinary, "apply", "-c", config])
+            XCTAssertEqual(apply.status, 0, apply.stderr)
+            let dropped = NarrowPath.droppedPMTUErrors(in: b)
+            let got = NarrowPath.downloadSeeingSYN(client: dev.name, server: site.name, host: "10.2.0.80")
+            XCTAssertEqual(got.bytes, NarrowPath.bytes, "\(what): device <- IPsec site; PMTU errors dropped at b: \(NarrowPath.droppedPMTUErrors(in: b))")
+            // The SYN left a through the SA: clamped to what its route (ipsec0) carries.
+            XCTAssertEqual(got.mss, sa - 40, "\(what): MSS of the device's SYN at the site's server")
+            XCTAssertEqual(NarrowPath.droppedPMTUErrors(in: b), dropped, "\(what): every segment fit the SA")
+        }
     }
 }
