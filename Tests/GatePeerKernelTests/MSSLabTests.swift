@@ -39,12 +39,14 @@ enum NarrowPath {
         return items.compactMap { ($0["counter"] as? [String: Any])?["packets"] as? Int }.first ?? -1
     }
 
-    /// A TCP server in `ns` sending `bytes` zero bytes to every client, then closing;
-    /// stopped by `stopProcesses(in:)`. Returns once it listens.
-    static func serve(in ns: String, file: StaticString = #filePath, line: UInt = #line) {
+    /// A TCP server in `ns` (IPv6 socket, IPv4 too) sending `bytes` zero bytes to every
+    /// client, then closing; killed by PID when `test` ends, before its namespaces go.
+    /// Returns once it listens.
+    static func serve(in ns: String, for test: XCTestCase, file: StaticString = #filePath, line: UInt = #line) {
+        test.addTeardownBlock { stopProcesses(in: ns) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ip", "netns", "exec", ns, "socat", "TCP-LISTEN:\(port),fork,reuseaddr", "SYSTEM:head -c \(bytes) /dev/zero"]
+        p.arguments = ["ip", "netns", "exec", ns, "socat", "TCP6-LISTEN:\(port),ipv6only=0,fork,reuseaddr", "SYSTEM:head -c \(bytes) /dev/zero"]
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
@@ -55,14 +57,22 @@ enum NarrowPath {
         XCTAssertTrue(listening, "no listener on port \(port) in \(ns)", file: file, line: line)
     }
 
+    /// Runs `ip -n NS ARGS` for each (NS, "ARGS"); fails the test naming the line.
+    static func ip(_ lines: [(String, String)], file: StaticString = #filePath, line: UInt = #line) {
+        for (ns, args) in lines {
+            let r = sh(["ip", "-n", ns] + args.split(separator: " ").map(String.init))
+            XCTAssertEqual(r.status, 0, "ip -n \(ns) \(args): \(r.stderr)", file: file, line: line)
+        }
+    }
+
     /// Kills what runs in `ns` (the servers a test started there), by PID.
-    static func stopProcesses(in ns: String) {
+    private static func stopProcesses(in ns: String) {
         for pid in sh(["ip", "netns", "pids", ns]).stdout.split(separator: "\n").compactMap({ Int32($0) }) {
             kill(pid, SIGKILL)
         }
     }
 
-    /// Downloads from `serve` at `host` inside `ns`; the bytes that arrived. A stalled
+    /// Downloads from `serve` at `host` (an IPv6 address in brackets) inside `ns`; the bytes that arrived. A stalled
     /// transfer is cut off after 30 s: a bound so a black hole cannot hang the test,
     /// not a timing assertion (an unstalled one takes well under a second).
     static func download(in ns: String, from host: String) -> Int {
@@ -75,7 +85,10 @@ enum NarrowPath {
     /// bytes that arrived and the MSS option the server saw.
     static func downloadSeeingSYN(client: String, server: String, host: String) -> (bytes: Int, mss: Int?) {
         var bytes = -1
-        let syn = tcpdump(namespace: server, count: 1, filter: "tcp dst port \(port) and tcp[13] & 2 != 0") {
+        // tcp[13] (the flags) reaches no IPv6 packet: ip6[53] is the same byte behind a
+        // bare IPv6 header.
+        let flags = host.hasPrefix("[") ? "ip6[53]" : "tcp[13]"
+        let syn = tcpdump(namespace: server, count: 1, filter: "tcp dst port \(port) and \(flags) & 2 != 0") {
             bytes = download(in: client, from: host)
         }
         let mss = syn.range(of: #"mss \d+"#, options: .regularExpression).flatMap { Int(syn[$0].dropFirst(4)) }
@@ -88,30 +101,19 @@ enum NarrowPath {
 /// link: inet is the router that cannot forward the server's full-size segments, and
 /// its frag-needed answers are dropped.
 final class MSSLabTests: LabTestCase {
-    private var server: Namespace?
-
-    override func tearDown() {
-        if let server { NarrowPath.stopProcesses(in: server.name) }
-        super.tearDown()
-    }
-
     func testBulkDownloadOverANarrowUplinkWithICMPLost() throws {
         let srv = try makeNamespace("srv")
-        server = srv
         let inet = node("inet")
         XCTAssertEqual(inNode("inet", ["ip", "link", "add", "tosrv", "type", "veth", "peer", "name", "eth0", "netns", srv.name]).status, 0)
-        for (ns, cmd) in [(inet, "addr add 203.0.113.129/30 dev tosrv"), (inet, "link set tosrv up"),
-                          (srv.name, "addr add 203.0.113.130/30 dev eth0"), (srv.name, "link set eth0 up"),
-                          (srv.name, "route add default via 203.0.113.129"),
-                          (inet, "link set eth0 mtu 1280"), (node("peer"), "link set uplink mtu 1280")] {
-            let r = sh(["ip", "-n", ns] + cmd.split(separator: " ").map(String.init))
-            XCTAssertEqual(r.status, 0, "ip -n \(ns) \(cmd): \(r.stderr)")
-        }
+        NarrowPath.ip([(inet, "addr add 203.0.113.129/30 dev tosrv"), (inet, "link set tosrv up"),
+                       (srv.name, "addr add 203.0.113.130/30 dev eth0"), (srv.name, "link set eth0 up"),
+                       (srv.name, "route add default via 203.0.113.129"),
+                       (inet, "link set eth0 mtu 1280"), (node("peer"), "link set uplink mtu 1280")])
         XCTAssertEqual(inNode("inet", ["sysctl", "-qw", "net.ipv4.ip_forward=1"]).status, 0)
         // No packetization-layer probing: the server only ever learns from the clamp.
         XCTAssertEqual(srv.exec(["sysctl", "-qw", "net.ipv4.tcp_mtu_probing=0"]).status, 0)
         NarrowPath.dropPMTUErrors(in: inet)
-        NarrowPath.serve(in: srv.name)
+        NarrowPath.serve(in: srv.name, for: self)
 
         // The lab's filter, plus the server.
         var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab-filter.json"))) as? [String: Any])
@@ -143,7 +145,6 @@ final class MSSLabTests: LabTestCase {
 final class MSSIPsecLabTests: KernelTestCase {
     private var prefix = ""
     private var labDir = ""
-    private var server: Namespace?
     private let library = packageRoot.appendingPathComponent("scripts/lib/ipsec-lab.sh").path
 
     /// bash with the IPsec lab library loaded and this test's lab selected.
@@ -153,17 +154,8 @@ final class MSSIPsecLabTests: KernelTestCase {
     }
 
     override func tearDown() {
-        if let server { NarrowPath.stopProcesses(in: server.name) }
         if !labDir.isEmpty { ipsecLab("ipsec_lab_down \(prefix)") }
         super.tearDown()
-    }
-
-    /// Runs `ip -n NS ARGS` for each line "NS: ARGS"; fails the test naming the line.
-    func ipLines(_ lines: [(String, String)], file: StaticString = #filePath, line: UInt = #line) {
-        for (ns, args) in lines {
-            let r = sh(["ip", "-n", ns] + args.split(separator: " ").map(String.init))
-            XCTAssertEqual(r.status, 0, "ip -n \(ns) \(args): \(r.stderr)", file: file, line: line)
-        }
     }
 
     func sysctls(_ ns: String, _ keys: [String], file: StaticString = #filePath, line: UInt = #line) {
@@ -175,7 +167,7 @@ final class MSSIPsecLabTests: KernelTestCase {
     /// 10.128.0.11 behind it, attached to `peer` by a veth named eth0 (the link's underlay).
     func attachVPGAndDevice(to peer: String) throws -> Namespace {
         let vpg = try makeNamespace("vpg"), dev = try makeNamespace("dev")
-        ipLines([(peer, "link add eth0 type veth peer name eth0 netns \(vpg.name)"),
+        NarrowPath.ip([(peer, "link add eth0 type veth peer name eth0 netns \(vpg.name)"),
                  (peer, "addr add 172.31.0.254/24 dev eth0"), (peer, "link set eth0 up"),
                  (peer, "route add 100.64.0.0/10 via 172.31.0.1"),
                  (vpg.name, "addr add 172.31.0.1/24 dev eth0"), (vpg.name, "addr add 100.64.152.4/32 dev eth0"),
@@ -208,8 +200,7 @@ final class MSSIPsecLabTests: KernelTestCase {
 
         // The site: b forwards between the SA and the server's LAN.
         let site = try makeNamespace("site")
-        server = site
-        ipLines([(b, "addr del 10.2.0.1/24 dev lo"),
+        NarrowPath.ip([(b, "addr del 10.2.0.1/24 dev lo"),
                  (b, "link add tosite type veth peer name eth0 netns \(site.name)"),
                  (b, "addr add 10.2.0.1/24 dev tosite"), (b, "link set tosite up"),
                  (site.name, "addr add 10.2.0.80/24 dev eth0"), (site.name, "link set eth0 up"),
@@ -217,7 +208,7 @@ final class MSSIPsecLabTests: KernelTestCase {
         sysctls(b, ["net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"])
         sysctls(site.name, ["net.ipv4.tcp_mtu_probing=0"])
         NarrowPath.dropPMTUErrors(in: b)
-        NarrowPath.serve(in: site.name)
+        NarrowPath.serve(in: site.name, for: self)
         let dev = try attachVPGAndDevice(to: a)
 
         // gatepeer on a: the lab's link and the site, first without a filter section (as
@@ -263,5 +254,40 @@ final class MSSIPsecLabTests: KernelTestCase {
             XCTAssertEqual(got.mss, sa - 40, "\(what): MSS of the device's SYN at the site's server")
             XCTAssertEqual(NarrowPath.droppedPMTUErrors(in: b), dropped, "\(what): every segment fit the SA")
         }
+    }
+}
+
+/// IPv6, and a SYN that arrives from no tunnel: a LAN host behind gatepeer's peer
+/// (plain config, no filter section) downloads from a server beyond a router whose link
+/// to the peer is 1280 bytes (the IPv6 minimum); the router's packet-too-big is dropped.
+/// IPv6 routers never fragment, so without the clamp every full-size segment is lost.
+final class MSSIPv6Tests: KernelTestCase {
+    func testBulkDownloadOverANarrowIPv6PathWithPacketTooBigLost() throws {
+        let peer = try makePeerNamespace()
+        let client = try makeNamespace("cli"), router = try makeNamespace("rtr"), srv = try makeNamespace("srv")
+        NarrowPath.ip([(peer.name, "link add lan6 type veth peer name eth0 netns \(client.name)"),
+                       (peer.name, "link add up6 mtu 1280 type veth peer name eth0 mtu 1280 netns \(router.name)"),
+                       (router.name, "link add tosrv type veth peer name eth0 netns \(srv.name)"),
+                       (peer.name, "addr add 2001:db8:c::1/64 dev lan6 nodad"), (peer.name, "addr add 2001:db8:1::1/64 dev up6 nodad"),
+                       (client.name, "addr add 2001:db8:c::2/64 dev eth0 nodad"),
+                       (router.name, "addr add 2001:db8:1::2/64 dev eth0 nodad"), (router.name, "addr add 2001:db8:2::1/64 dev tosrv nodad"),
+                       (srv.name, "addr add 2001:db8:2::2/64 dev eth0 nodad"),
+                       (peer.name, "link set lan6 up"), (peer.name, "link set up6 up"), (client.name, "link set eth0 up"),
+                       (router.name, "link set eth0 up"), (router.name, "link set tosrv up"), (srv.name, "link set eth0 up"),
+                       (client.name, "-6 route add default via 2001:db8:c::1"),
+                       (peer.name, "-6 route add 2001:db8:2::/64 via 2001:db8:1::2"),
+                       (router.name, "-6 route add 2001:db8:c::/64 via 2001:db8:1::1"),
+                       (srv.name, "-6 route add default via 2001:db8:2::1")])
+        for ns in [peer, router] { XCTAssertEqual(ns.exec(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]).status, 0) }
+        XCTAssertEqual(srv.exec(["sysctl", "-qw", "net.ipv4.tcp_mtu_probing=0"]).status, 0)
+        NarrowPath.dropPMTUErrors(in: router.name)
+        NarrowPath.serve(in: srv.name, for: self)
+        let apply = peer.gatepeer("apply", "-c", writeConfig(configJSON(linkJSON())))
+        XCTAssertEqual(apply.status, 0, apply.stderr)
+
+        let got = NarrowPath.downloadSeeingSYN(client: client.name, server: srv.name, host: "[2001:db8:2::2]")
+        XCTAssertEqual(got.bytes, NarrowPath.bytes, "LAN host <- server over a 1280-byte IPv6 link; packet-too-big dropped: \(NarrowPath.droppedPMTUErrors(in: router.name))")
+        XCTAssertEqual(got.mss, 1280 - 60, "MSS of the client's SYN at the server")
+        XCTAssertEqual(NarrowPath.droppedPMTUErrors(in: router.name), 0, "every segment fit the narrow link")
     }
 }
