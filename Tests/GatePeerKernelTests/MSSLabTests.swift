@@ -96,26 +96,29 @@ enum NarrowPath {
     }
 }
 
-/// Device -> internet over a narrow uplink. The lab's uplink (peer <-> inet) is made a
-/// 1280-byte link, and the server sits one hop further, behind inet, on a 1500-byte
-/// link: inet is the router that cannot forward the server's full-size segments, and
-/// its frag-needed answers are dropped.
+/// Device -> internet over a narrow uplink. The server sits one hop past the lab's
+/// internet node, on a 1500-byte link; inet's link toward the peer is 1280 bytes, so inet
+/// is the router that cannot forward the server's full-size segments, and its frag-needed
+/// answers are dropped.
 final class MSSLabTests: LabTestCase {
-    func testBulkDownloadOverANarrowUplinkWithICMPLost() throws {
+    /// The server behind inet, the narrow link and the lab's filter plus the server,
+    /// applied. `peerKnows`: the peer's uplink is 1280 bytes too (PPPoE, WireGuard);
+    /// otherwise it stays at 1500 and only inet's end is narrow (a narrowing further out).
+    func narrowUplink(peerKnows: Bool, peerRoute: String? = nil) throws -> String {
         let srv = try makeNamespace("srv")
         let inet = node("inet")
         XCTAssertEqual(inNode("inet", ["ip", "link", "add", "tosrv", "type", "veth", "peer", "name", "eth0", "netns", srv.name]).status, 0)
         NarrowPath.ip([(inet, "addr add 203.0.113.129/30 dev tosrv"), (inet, "link set tosrv up"),
                        (srv.name, "addr add 203.0.113.130/30 dev eth0"), (srv.name, "link set eth0 up"),
-                       (srv.name, "route add default via 203.0.113.129"),
-                       (inet, "link set eth0 mtu 1280"), (node("peer"), "link set uplink mtu 1280")])
+                       (srv.name, "route add default via 203.0.113.129"), (inet, "link set eth0 mtu 1280")]
+                      + (peerKnows ? [(node("peer"), "link set uplink mtu 1280")] : [])
+                      + (peerRoute.map { [(node("peer"), "route replace \($0)")] } ?? []))
         XCTAssertEqual(inNode("inet", ["sysctl", "-qw", "net.ipv4.ip_forward=1"]).status, 0)
         // No packetization-layer probing: the server only ever learns from the clamp.
         XCTAssertEqual(srv.exec(["sysctl", "-qw", "net.ipv4.tcp_mtu_probing=0"]).status, 0)
         NarrowPath.dropPMTUErrors(in: inet)
         NarrowPath.serve(in: srv.name, for: self)
 
-        // The lab's filter, plus the server.
         var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab-filter.json"))) as? [String: Any])
         var filter = try XCTUnwrap(doc["filter"] as? [String: Any])
         var groups = try XCTUnwrap(filter["outbound"] as? [[String: Any]])
@@ -125,12 +128,28 @@ final class MSSLabTests: LabTestCase {
         let config = writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
         let apply = gatepeer("apply", "-c", config)
         XCTAssertEqual(apply.status, 0, apply.stderr)
+        return srv.name
+    }
 
-        let got = NarrowPath.downloadSeeingSYN(client: node("dev1"), server: srv.name, host: "203.0.113.130")
-        XCTAssertEqual(got.bytes, NarrowPath.bytes, "device -> internet over a 1280-byte uplink; PMTU errors dropped at inet: \(NarrowPath.droppedPMTUErrors(in: inet))")
+    func assertDownloadCompletes(from srv: String, mss: Int, file: StaticString = #filePath, line: UInt = #line) {
+        let inet = node("inet")
+        let got = NarrowPath.downloadSeeingSYN(client: node("dev1"), server: srv, host: "203.0.113.130")
+        XCTAssertEqual(got.bytes, NarrowPath.bytes, "device <- internet; PMTU errors dropped at inet: \(NarrowPath.droppedPMTUErrors(in: inet))", file: file, line: line)
+        XCTAssertEqual(got.mss, mss, "MSS of the device's SYN at the server", file: file, line: line)
+        XCTAssertEqual(NarrowPath.droppedPMTUErrors(in: inet), 0, "every segment fit the narrow link", file: file, line: line)
+    }
+
+    func testBulkDownloadOverANarrowUplinkWithICMPLost() throws {
+        let srv = try narrowUplink(peerKnows: true)
         // The device's SYN left through the uplink: clamped to its MTU 1280 - 40.
-        XCTAssertEqual(got.mss, 1240, "MSS of the device's SYN at the server")
-        XCTAssertEqual(NarrowPath.droppedPMTUErrors(in: inet), 0, "every segment fit the narrow link")
+        assertDownloadCompletes(from: srv, mss: 1240)
+    }
+
+    /// A narrowing the peer cannot see needs the ICMP, or the route's MTU set on the peer:
+    /// `rt mtu` reads the route's metric as well (docs/filter.md).
+    func testARouteMTUOnThePeerCoversANarrowingItCannotSee() throws {
+        let srv = try narrowUplink(peerKnows: false, peerRoute: "default via 192.0.2.2 dev uplink mtu lock 1280")
+        assertDownloadCompletes(from: srv, mss: 1240)
     }
 }
 
