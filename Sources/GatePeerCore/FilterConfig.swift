@@ -5,7 +5,8 @@ public struct FilterConfig: Equatable, Sendable {
     /// The interface devices' internet traffic leaves through (NAT is applied there).
     public var uplinkDevice: String?
     public var nat: NATMode
-    /// Clamp the MSS of forwarded TCP SYNs in and out of tunnel devices to the route MTU.
+    /// Clamp the MSS of every forwarded TCP SYN and SYN/ACK to what its route carries
+    /// (`rt mtu`), and of those out of a tunnel also to the tunnel MTU (docs/filter.md).
     public var mssClamp: Bool
     /// Log dropped packets (rate-limited) with the prefix "gatepeer-drop".
     public var logDrops: Bool

@@ -10,7 +10,8 @@
 ///     values are `return` (allow), `continue` (deny: the chain's last rule counts, logs and
 ///     drops) or bundle chains g<N>_b<K> (port map, protocol map, fallback); see MapInterval.
 ///   inbound: backend rules, then drop (counted, logged at a limited rate).
-///   mss_clamp (hook forward, priority mangle): SYNs in and out of tunnels clamped to the route MTU.
+///   mss_clamp (hook forward, priority mangle): every forwarded SYN clamped to what its route
+///     carries (`rt mtu`); SYNs out of a tunnel also to the tunnel MTU.
 ///   postrouting (hook nat): masquerade/SNAT of device traffic on the uplink; per-link SNAT of
 ///     backend traffic into the tunnel.
 public struct NftRuleset: Equatable, Sendable {
@@ -81,14 +82,15 @@ public enum NftRenderer {
     /// `mtus`: each link's MTU as the planner resolved it (config, or underlay minus
     /// overhead); SYNs arriving from a tunnel are clamped to fit back through it.
     /// nil only without links and without a filter section: every config with links gets
-    /// the table, for its VXLAN guard (`vxlanGuard`) if nothing else.
+    /// the table, for its MSS clamp (`mssClamp`) and VXLAN guard (`vxlanGuard`) if nothing else.
     /// `live`: what the kernel's own devices of config links run where it differs from the
     /// config (a change that is blocked or not made yet; Planner.liveTunnels): the guard
     /// covers it too until the device is what the config says.
     public static func render(_ config: GatePeerConfig, mtus: [String: Int] = [:], live: [LiveTunnel] = []) -> NftRuleset? {
         guard let f = config.filter else {
             guard !config.links.isEmpty else { return nil }
-            return finish(["table inet gatepeer {"] + vxlanGuard(config, live: live), maps: [], compiled: [], elements: 0)
+            return finish(["table inet gatepeer {"] + mssClamp(config, mtus: mtus) + vxlanGuard(config, live: live),
+                          maps: [], compiled: [], elements: 0)
         }
         var compiled: [CompiledPolicy] = f.compiled ?? []
         if f.compiled == nil {
@@ -331,19 +333,7 @@ public enum NftRenderer {
         out.append("    oifname \(tunnelSet) jump inbound")
         out.append("  }")
 
-        if f.mssClamp {
-            out.append("  chain mss_clamp {")
-            out.append("    type filter hook forward priority mangle; policy accept;")
-            // Into a tunnel: the route MTU. Out of a tunnel: the tunnel's own MTU, or the far
-            // end's full-size segments would not fit back through it. (The kernel only lowers MSS.)
-            for l in config.links {
-                guard let mtu = mtus[l.name] ?? l.mtu else { continue }
-                out.append("    iifname \(quote(l.name)) meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 40)")
-                out.append("    iifname \(quote(l.name)) meta nfproto ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 60)")
-            }
-            out.append("    oifname \(tunnelSet) tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu")
-            out.append("  }")
-        }
+        if f.mssClamp { out += mssClamp(config, mtus: mtus) }
 
         out.append("  chain postrouting {")
         out.append("    type nat hook postrouting priority srcnat; policy accept;")
@@ -365,6 +355,32 @@ public enum NftRenderer {
         out.append("  }")
         out += vxlanGuard(config, live: live)
         return finish(out, maps: maps, compiled: compiled, elements: elements)
+    }
+
+    /// Chain mss_clamp: forwarded TCP SYN and SYN/ACK clamped to what their route carries,
+    /// and out of a tunnel also to the tunnel MTU (`mtus`, else the link's `mtu`; a link
+    /// with neither gets no tunnel rule). Every config with links gets it unless
+    /// `filter.mssClamp` is false: devices' traffic is forwarded without a filter section too.
+    static func mssClamp(_ config: GatePeerConfig, mtus: [String: Int]) -> [String] {
+        var out = ["  chain mss_clamp {", "    type filter hook forward priority mangle; policy accept;"]
+        // Out of a tunnel: also the tunnel's own MTU, or the far end's full-size segments
+        // would not fit back through it (the kernel only lowers an MSS: the rules below
+        // leave the smaller of the two).
+        for l in config.links {
+            guard let mtu = mtus[l.name] ?? l.mtu else { continue }
+            out.append("    iifname \(quote(l.name)) meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 40)")
+            out.append("    iifname \(quote(l.name)) meta nfproto ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 60)")
+        }
+        // Every forwarded SYN and SYN/ACK, whichever interface it leaves by (a tunnel, the
+        // uplink, a PPPoE/WireGuard/TUN device, an IPsec SA): what its route carries.
+        // Senders whose ICMP "fragmentation needed" is lost on the way never learn a
+        // narrower path. `rt mtu` is the smaller of the MTU of the route out and of the
+        // route back to the source, less the IP and TCP headers (nft_rt.c); for IPsec,
+        // ip_forward has swapped in the xfrm bundle before this hook, so its MTU counts
+        // the ESP overhead.
+        out.append("    tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu")
+        out.append("  }")
+        return out
     }
 
     /// The table from its lines: fingerprints of the text (fs_) and of text and maps (fp_)
