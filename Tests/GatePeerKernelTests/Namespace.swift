@@ -149,6 +149,10 @@ final class Namespace {
         // No duplicate address detection: link-local addresses would otherwise change
         // state (tentative -> valid) while a test compares snapshots.
         exec(["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"])
+        // A new namespace copies the host's IPv4 settings (net.core.devconf_inherit_init_net=0,
+        // Documentation/networking/ip-sysctl.rst), so forwarding starts as whatever the host
+        // has at the moment; tests that assert gatepeer turns it on start from off.
+        exec(["sysctl", "-qw", "net.ipv4.ip_forward=0"])
     }
 
     func destroy() { sh(["ip", "netns", "del", name]) }
