@@ -95,10 +95,7 @@ public enum ConfigDecoder {
         if let items = o.array("peers", required: true, &p) {
             peers = decodePeers(items, path: "\(path).peers", outer: outer, inner: inner, &p)
         }
-        // Floors from what must fit, not from the kernel's 68: every IPv4 host accepts 576
-        // (RFC 791) and IPv6 needs 1280 (RFC 8200); the MSS clamp (mtu - 40 / - 60) then
-        // stays at or above TCP's defaults 536 / 1220.
-        let mtuFloor = inner?.family == .v6 ? 1280 : 576
+        let mtuFloor = (inner?.family ?? .v4).minimumLinkMTU
         let mtu = o.integer("mtu", in: mtuFloor...65535, &p,
                             hint: inner?.family == .v6 ? "(IPv6 inside needs at least 1280)" : "(IPv4 hosts must accept 576-byte packets, RFC 791; the MSS clamp mtu - 40 stays >= 536)")
         let learning = o.bool("learning", &p) ?? true

@@ -5,6 +5,11 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         case v4, v6
         public var bitCount: Int { self == .v4 ? 32 : 128 }
         public var name: String { self == .v4 ? "IPv4" : "IPv6" }
+        /// The smallest MTU a link carrying this family inside may have: what every host
+        /// must accept (576, RFC 791; 1280, RFC 8200), so the MSS clamp (MTU - 40 / - 60)
+        /// stays at or above TCP's default MSS (536 / 1220). The kernel's own floor, 68,
+        /// would give a clamp of 8 bytes.
+        public var minimumLinkMTU: Int { self == .v4 ? 576 : 1280 }
     }
 
     public let family: Family

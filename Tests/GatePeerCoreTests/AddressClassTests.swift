@@ -102,3 +102,19 @@ final class AddressClassTests: XCTestCase {
         XCTAssertFalse(vni.first?.message.contains("\"mtu\"?") ?? true, "\(vni)")
     }
 }
+
+/// Issue 10 item 8, derived values: without `mtu` the link's MTU comes from the underlay;
+/// an underlay too narrow for the floor would give an MSS clamp below TCP's default.
+final class DerivedMTUFloorTests: XCTestCase {
+    func testUnderlayTooNarrowForTheFloorBlocksTheLink() {
+        let config = decodeOK(labConfigText)!
+        var observed = baseObserved()
+        observed.links[1].mtu = 600  // 600 - 50 = 550 < 576
+        let plan = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(plan.blockers.count, 1, "\(plan.blockers)")
+        XCTAssertTrue(plan.blockers.first?.hasPrefix("links[0].mtu: eth0 (MTU 600) minus 50 bytes of VXLAN overhead leaves 550, below 576") ?? false, "\(plan.blockers)")
+        XCTAssertFalse(plan.changes.contains { if case .createLink = $0 { return true } else { return false } })
+        observed.links[1].mtu = 626  // 576 exactly: fine
+        XCTAssertEqual(Planner.plan(config: config, observed: observed).blockers, [])
+    }
+}
