@@ -238,9 +238,11 @@ func hasNetAdmin() -> Bool? {
     return bits & (1 << 12) != 0
 }
 
-/// What to do about a missing CAP_NET_ADMIN: said once, at startup or at the first EPERM.
+/// What to do about a missing CAP_NET_ADMIN, with the "gatepeer: " prefix: said once, at
+/// startup or at the first EPERM. "Over this network namespace": a process can show the
+/// capability in CapEff (a user namespace of its own) and still lack it where it counts.
 func netAdminHint(_ verb: String) -> String {
-    "gatepeer \(verb) needs CAP_NET_ADMIN (links, routes, FDB entries and nftables of this network namespace, reading them included), and this process does not have it; run it as root, or as the shipped gatepeer.service (AmbientCapabilities=CAP_NET_ADMIN)"
+    "gatepeer: \(verb) needs CAP_NET_ADMIN over this network namespace (its links, routes, FDB entries and nftables, reading them included), which this process does not have; run it as root, or as the shipped gatepeer.service (AmbientCapabilities=CAP_NET_ADMIN)"
 }
 
 /// Exits 1 with `netAdminHint` when the capability is missing: without it every kernel
@@ -331,6 +333,7 @@ func run(_ o: Options) -> Exit {
                 for ch in c.plan.changes { print(ch.line) }
             }
             for p in c.problems { stderr("gatepeer: \(p)") }
+            if c.failures.contains(where: { $0.errno == EPERM }) { stderr(netAdminHint(o.command)) }
             for b in c.plan.blockers { stderr("blocked: \(b)") }
             for w in c.plan.warnings { stderr("warning: \(w)") }
             if !o.json {

@@ -26,9 +26,27 @@ final class CapabilityTests: KernelTestCase {
         // validate touches no kernel and needs nothing.
         let plan = ns.exec(["capsh", "--drop=cap_net_admin", "--", "-c", "exec \"$0\" plan -c \"$1\"", gatepeerBinary, cfg])
         XCTAssertEqual(plan.status, 1, plan.stderr)
-        XCTAssertTrue(plan.stderr.contains("gatepeer plan needs CAP_NET_ADMIN"), plan.stderr)
+        XCTAssertTrue(plan.stderr.contains("gatepeer: plan needs CAP_NET_ADMIN over this network namespace"), plan.stderr)
         let validate = ns.exec(["capsh", "--drop=cap_net_admin", "--", "-c", "exec \"$0\" validate -c \"$1\"", gatepeerBinary, cfg])
         XCTAssertEqual(validate.status, 0, validate.stderr)
+    }
+
+    /// The startup check cannot see everything: in a user namespace of its own a process
+    /// shows every capability in CapEff, yet the network namespace (owned by the parent
+    /// user namespace) answers EPERM. The daemon stops at that first EPERM, exit 1 with
+    /// the hint, instead of logging it at every resync.
+    func testDaemonStopsAtTheFirstEPERM() throws {
+        let ns = try makePeerNamespace()
+        let cfg = packageRoot.appendingPathComponent("netconfig/lab.json").path
+        let probe = ns.exec(["unshare", "--user", "--map-root-user", "grep", "CapEff", "/proc/self/status"])
+        guard probe.status == 0 else { throw XCTSkip("no user namespaces here: \(probe.stderr)") }
+        XCTAssertTrue(probe.stdout.contains("ffffffff"), "the capability shows: \(probe.stdout)")
+        let before = ns.snapshot()
+        let r = ns.exec(["timeout", "60", "unshare", "--user", "--map-root-user", gatepeerBinary, "run", "--resync", "1", "-c", cfg])
+        XCTAssertEqual(r.status, 1, r.stderr.suffix(600).description)
+        XCTAssertEqual(r.stderr.components(separatedBy: "\n").filter { $0.contains("Operation not permitted") }.count, 1, r.stderr.suffix(600).description)
+        XCTAssertTrue(r.stderr.contains("gatepeer: run needs CAP_NET_ADMIN over this network namespace"), r.stderr.suffix(600).description)
+        XCTAssertEqual(ns.snapshot(), before)
     }
 }
 
