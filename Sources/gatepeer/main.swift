@@ -435,6 +435,11 @@ func runFilter(_ o: Options) -> Exit {
         }
         guard let src = IPAddress(args[0]) else { stderr("gatepeer: SRC \"\(args[0])\" is not an IP address"); return .usage }
         guard let dst = IPAddress(args[1]) else { stderr("gatepeer: DST \"\(args[1])\" is not an IP address"); return .usage }
+        // A mapped address would be checked against the IPv6 policy, which the kernel never
+        // applies to it: the packet is IPv4.
+        for (name, a) in [("SRC", src), ("DST", dst)] {
+            if let why = AddressField.filterMatch.problem(a, text: "\(a)") { stderr("gatepeer: \(name): \(why)"); return .usage }
+        }
         var proto: UInt8? = nil, port: UInt16? = nil
         if args.count == 3 {
             switch FilterCheck.parseProtocol(args[2]) {
