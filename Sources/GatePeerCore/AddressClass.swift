@@ -32,6 +32,20 @@ public enum AddressClass: String, Sendable, CaseIterable {
         case .ipv4LinkLocal: return "IPv4 link-local (169.254.0.0/16), which routers do not forward"
         }
     }
+
+    /// The class as a range, for a prefix inside it ("is inside the multicast range ...").
+    public var rangePhrase: String {
+        switch self {
+        case .unspecified: return "the unspecified address"
+        case .loopback: return "the loopback range (127.0.0.0/8, ::1), which never leaves the host"
+        case .multicast: return "the multicast range (224.0.0.0/4, ff00::/8)"
+        case .limitedBroadcast: return "the limited broadcast address"
+        case .ipv4Mapped: return "the IPv4-mapped range (::ffff:0:0/96), which stands for IPv4 inside one host's sockets and is never sent as IPv6"
+        case .ipv4Compatible: return "the deprecated IPv4-compatible range (::/96, RFC 4291), which nothing routes"
+        case .ipv6LinkLocal: return "the IPv6 link-local range (fe80::/10), which needs an interface scope this field cannot carry"
+        case .ipv4LinkLocal: return "the IPv4 link-local range (169.254.0.0/16), which routers do not forward"
+        }
+    }
 }
 
 extension IPAddress {
@@ -76,7 +90,7 @@ extension IPPrefix {
 /// |-----------------------------------------------|---------------------------------------------------|
 /// | links[].outerIpAddress, peers[].outerIpAddress | unspecified loopback multicast broadcast mapped compatible fe80 |
 /// | links[].innerIpAddress, peers[].innerIpAddress, routes[].via, ipsec route.*Inside | same |
-/// | routes[].destination                          | loopback multicast broadcast mapped compatible fe80, and /0 (checked by the decoder) |
+/// | routes[].destination                          | loopback multicast broadcast mapped compatible fe80 prefixes, and /0 |
 /// | filter.snatAddress                            | all of the above and 169.254/16 |
 /// | filter.resolvers[]                            | unspecified loopback multicast broadcast mapped compatible fe80 |
 /// | filter.backendPrefixes[]                      | loopback multicast mapped compatible fe80, and /0 |
@@ -143,9 +157,9 @@ public enum AddressField: Sendable {
         if p.length == 0, let why = wholeSpaceProblem { return "\(text) \(why)" }
         guard let c = p.addressClass, refused.contains(c) else { return nil }
         if let v4 = p.address.embeddedIPv4, p.length >= 96, c == .ipv4Mapped || c == .ipv4Compatible {
-            return "\(text) lies in \(c.phrase); valid: write it as IPv4, \(v4)/\(p.length - 96)"
+            return "\(text) is inside \(c.rangePhrase); valid: write it as IPv4, \(v4)/\(p.length - 96)"
         }
-        return "\(text) lies in \(c.phrase); valid: \(validText)"
+        return "\(text) is inside \(c.rangePhrase); valid: \(validText)"
     }
 
     /// What the field takes, for messages.
