@@ -182,7 +182,8 @@ func parseArguments(_ args: [String]) throws -> Options {
         case "-h", "--help":
             o.help = true
         case "--resync":
-            guard first == "run", i + 1 < args.count, let n = Int(args[i + 1]), (1...3600).contains(n) else {
+            guard first == "run", i + 1 < args.count, args[i + 1].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                  let n = Int(args[i + 1]), (1...3600).contains(n) else {
                 throw UsageError(message: "--resync needs a number of seconds 1..3600 (run only)")
             }
             if let r = resyncGiven { throw UsageError(message: OptionProblem.repeatedMessage("--resync", r, args[i + 1])) }

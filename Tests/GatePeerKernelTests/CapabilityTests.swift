@@ -68,6 +68,7 @@ final class RepeatedOptionTests: KernelTestCase {
             (["validate", "-c", cfg, "--config", ipsec], "-c/--config: given twice"),
             (["validate", "--config=\(cfg)", "-c", ipsec], "-c/--config: given twice"),
             (["run", "--resync", "5", "--resync", "10", "-c", cfg], "--resync: given twice"),
+            (["run", "--resync", "+5", "-c", cfg], "--resync needs a number of seconds 1..3600"),
             (["ipsec", "render", "--site", "a", "--site", "b", "--format", "swanctl", "--side", "local", "-c", ipsec], "--site: given twice"),
         ]
         // In a namespace of our own with its own state directory, and bounded by
