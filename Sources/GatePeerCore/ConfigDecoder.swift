@@ -88,16 +88,16 @@ public enum ConfigDecoder {
         let underlay = o.string("underlayDevice", required: true, &p)
             .flatMap { interfaceName($0, "\(path).underlayDevice", &p) }
         let outer = o.string("outerIpAddress", required: true, &p)
-            .flatMap { hostAddress($0, "\(path).outerIpAddress", &p) }
+            .flatMap { hostAddress($0, "\(path).outerIpAddress", field: .outerAddress, &p) }
         let inner = o.string("innerIpAddress", required: true, &p)
             .flatMap { interfaceAddress($0, "\(path).innerIpAddress", &p) }
         var peers: [GatePeer]? = nil
         if let items = o.array("peers", required: true, &p) {
             peers = decodePeers(items, path: "\(path).peers", outer: outer, inner: inner, &p)
         }
-        let mtuFloor = inner?.family == .v6 ? 1280 : 68
+        let mtuFloor = (inner?.family ?? .v4).minimumLinkMTU
         let mtu = o.integer("mtu", in: mtuFloor...65535, &p,
-                            hint: inner?.family == .v6 ? "(IPv6 inside needs at least 1280)" : nil)
+                            hint: inner?.family == .v6 ? "(IPv6 inside needs at least 1280)" : "(IPv4 hosts must accept 576-byte packets, RFC 791; the MSS clamp mtu - 40 stays >= 536)")
         let learning = o.bool("learning", &p) ?? true
         let snatBackend = o.bool("snatBackendTraffic", &p) ?? false
         var mac: MACAddress? = nil
@@ -161,11 +161,11 @@ public enum ConfigDecoder {
         for (i, item) in items.enumerated() {
             let pp = "\(path)[\(i)]"
             guard var o = ObjectReader(item, path: pp, &p) else { ok = false; continue }
-            let po = o.string("outerIpAddress", required: true, &p).flatMap { hostAddress($0, "\(pp).outerIpAddress", &p) }
+            let po = o.string("outerIpAddress", required: true, &p).flatMap { hostAddress($0, "\(pp).outerIpAddress", field: .outerAddress, &p) }
             var pi: IPAddress? = nil
             var innerOK = true
             if let t = o.string("innerIpAddress", required: false, &p) {
-                pi = hostAddress(t, "\(pp).innerIpAddress", &p)
+                pi = hostAddress(t, "\(pp).innerIpAddress", field: .innerAddress, &p)
                 innerOK = pi != nil
                 if let pi, let inner {
                     if !inner.network.contains(pi) {
@@ -210,15 +210,11 @@ public enum ConfigDecoder {
             var rpCache: String?
             func rpf() -> String { if let c = rpCache { return c }; let v = "\(path)[\(i)]"; rpCache = v; return v }
             guard var o = ObjectReader(item, path: rpf(), &p) else { ok = false; continue }
-            let dest = o.string("destination", required: true, &p).flatMap { network($0, "\(rpf()).destination", &p) }
-            let via = o.string("via", required: true, &p).flatMap { hostAddress($0, "\(rpf()).via", &p) }
+            let dest = o.string("destination", required: true, &p).flatMap { network($0, "\(rpf()).destination", field: .routeDestination, &p) }
+            let via = o.string("via", required: true, &p).flatMap { hostAddress($0, "\(rpf()).via", field: .innerAddress, &p) }
             o.finish(&p, known: ["destination", "via"])
             guard let dest, let via else { ok = false; continue }
             var good = true
-            if dest.length == 0 {
-                p.add("\(rpf()).destination", "\(dest) would take over the default route; valid: the LAN prefix behind the device")
-                good = false
-            }
             if let inner {
                 if !inner.network.contains(via) {
                     p.add("\(rpf()).via", "\(via) is outside the link's device subnet \(inner.network); valid: a device address in it")
@@ -320,13 +316,15 @@ public enum ConfigDecoder {
         return s
     }
 
-    static func hostAddress(_ s: String, _ path: @autoclosure () -> String, _ p: inout Problems) -> IPAddress? {
+    /// An address in `field`: refused when it does not parse or is of a class the field
+    /// cannot use (AddressField's table).
+    static func hostAddress(_ s: String, _ path: @autoclosure () -> String, field: AddressField, _ p: inout Problems) -> IPAddress? {
         guard let a = IPAddress(s) else {
             p.add(path(), "\"\(s)\" is not an IP address; valid: IPv4 such as 192.0.2.1 or IPv6 such as 2001:db8::1, without a prefix length")
             return nil
         }
-        if a.isZero || a.isMulticast || a.isLoopback || a.isLimitedBroadcast {
-            p.add(path(), "\(a) is not a unicast host address; valid: an address such as 192.0.2.1 or 2001:db8::1 (not unspecified, multicast, loopback or broadcast)")
+        if let why = field.problem(a, text: "\(a)") {
+            p.add(path(), why)
             return nil
         }
         return a
@@ -342,7 +340,7 @@ public enum ConfigDecoder {
     }
 
     /// A network prefix: host bits must be zero, so a typo like 192.168.10.1/24 is caught.
-    static func network(_ s: String, _ path: @autoclosure () -> String, _ p: inout Problems) -> IPPrefix? {
+    static func network(_ s: String, _ path: @autoclosure () -> String, field: AddressField, _ p: inout Problems) -> IPPrefix? {
         switch IPPrefix.parse(s) {
         case .failure(let e):
             p.add(path(), prefixMessage(s, e))
@@ -350,6 +348,10 @@ public enum ConfigDecoder {
         case .success(let pre):
             if pre.hasHostBits {
                 p.add(path(), "\(s) has host bits set; valid: the network address \(pre.network)")
+                return nil
+            }
+            if let why = field.problem(pre, text: "\(pre)") {
+                p.add(path(), why)
                 return nil
             }
             return pre
@@ -364,8 +366,8 @@ public enum ConfigDecoder {
             return nil
         case .success(let pre):
             let bits = pre.family.bitCount
-            if pre.address.isZero || pre.address.isMulticast || pre.address.isLoopback || pre.address.isLimitedBroadcast {
-                p.add(path(), "\(pre.address) is not a unicast host address; valid: such as 10.255.255.254/9")
+            if let why = AddressField.innerAddress.problem(pre.address, length: pre.length, text: "\(pre.address)") {
+                p.add(path(), why)
                 return nil
             }
             if pre.length == bits {
@@ -487,11 +489,21 @@ struct ObjectReader {
 
     func finish(_ p: inout Problems, known: [String]) {
         for m in members where !known.contains(m.key) {
-            let close = known.min { editDistance($0, m.key) < editDistance($1, m.key) }
-            let suggestion = close.flatMap { editDistance($0, m.key) <= 3 ? " (did you mean \"\($0)\"?)" : nil } ?? ""
+            let suggestion = suggestedField(m.key, known: known).map { " (did you mean \"\($0)\"?)" } ?? ""
             p.add(sub(m.key), "unknown field\(suggestion); valid here: \(known.joined(separator: ", "))")
         }
     }
+}
+
+/// The known field an unknown key was probably meant to be: a field's standard term (VNI
+/// for vxlanId), or a name at most half its length away in edits ("dport" -> "ports" is
+/// 2 of 5), so that a short different word ("vni" is 3 edits from "mtu") suggests nothing.
+func suggestedField(_ key: String, known: [String]) -> String? {
+    let terms = ["vni": "vxlanId", "vxlan": "vxlanId", "dstport": "port", "local": "outerIpAddress", "remote": "peers"]
+    if let t = terms[key.lowercased()], known.contains(t) { return t }
+    guard let close = known.min(by: { editDistance($0, key) < editDistance($1, key) }) else { return nil }
+    let d = editDistance(close, key)
+    return d <= 3 && 2 * d <= max(close.count, key.count) ? close : nil
 }
 
 func editDistance(_ a: String, _ b: String) -> Int {

@@ -36,7 +36,7 @@ extension ConfigDecoder {
         case "masquerade": f.nat = .masquerade
         case "none": f.nat = .none
         case "snat":
-            if let t = snatText, let a = hostAddress(t, "\(path).snatAddress", &p) { f.nat = .snat(a) } else {
+            if let t = snatText, let a = hostAddress(t, "\(path).snatAddress", field: .snatAddress, &p) { f.nat = .snat(a) } else {
                 if snatText == nil { p.add("\(path).snatAddress", "is required when nat is \"snat\"") }
                 ok = false
             }
@@ -54,7 +54,7 @@ extension ConfigDecoder {
         if let items = o.array("backendPrefixes", required: false, &p) {
             for (i, item) in items.enumerated() {
                 guard case .string(let s) = item else { p.add("\(path).backendPrefixes[\(i)]", "is \(item.typeName); valid: a prefix such as 172.31.0.0/24"); ok = false; continue }
-                if let pre = network(s, "\(path).backendPrefixes[\(i)]", &p) { f.backendPrefixes.append(pre) } else { ok = false }
+                if let pre = network(s, "\(path).backendPrefixes[\(i)]", field: .backendPrefix, &p) { f.backendPrefixes.append(pre) } else { ok = false }
             }
         }
         if let items = o.array("inbound", required: false, &p) {
@@ -62,7 +62,7 @@ extension ConfigDecoder {
             for (i, item) in items.enumerated() {
                 let rp = "\(path).inbound[\(i)]"
                 guard var r = ObjectReader(item, path: rp, &p) else { ok = false; continue }
-                let from = r.string("from", required: true, &p).flatMap { network($0, "\(rp).from", &p) }
+                let from = r.string("from", required: true, &p).flatMap { network($0, "\(rp).from", field: .filterMatch, &p) }
                 let proto = decodeProtocol(&r, path: rp, &p)
                 let ports = decodePorts(&r, path: rp, protocolMatch: proto, &p)
                 r.finish(&p, known: ["from", "protocol", "ports"])
@@ -72,7 +72,7 @@ extension ConfigDecoder {
         }
         if let items = o.array("resolvers", required: false, &p) {
             for (i, item) in items.enumerated() {
-                guard case .string(let s) = item, let a = hostAddress(s, "\(path).resolvers[\(i)]", &p) else {
+                guard case .string(let s) = item, let a = hostAddress(s, "\(path).resolvers[\(i)]", field: .resolver, &p) else {
                     if case .string = item {} else { p.add("\(path).resolvers[\(i)]", "is \(item.typeName); valid: an IP address") }
                     ok = false; continue
                 }
@@ -145,7 +145,7 @@ extension ConfigDecoder {
             if items.isEmpty { p.add("\(path).sources", "is empty; leave it out to mean every link's device subnet"); ok = false }
             for (i, item) in items.enumerated() {
                 guard case .string(let s) = item else { p.add("\(path).sources[\(i)]", "is \(item.typeName); valid: a prefix"); ok = false; continue }
-                if let pre = network(s, "\(path).sources[\(i)]", &p) { sources.append(pre) } else { ok = false }
+                if let pre = network(s, "\(path).sources[\(i)]", field: .filterMatch, &p) { sources.append(pre) } else { ok = false }
             }
         } else {
             sources = deviceSubnets
@@ -196,7 +196,8 @@ extension ConfigDecoder {
 
         var rule: OutboundRule? {
             guard let a = action.flatMap(FilterAction.init(rawValue:)), let d = destination,
-                  case .success(let pre) = IPPrefix.parse(d), !pre.hasHostBits else { return nil }
+                  case .success(let pre) = IPPrefix.parse(d), !pre.hasHostBits,
+                  AddressField.filterMatch.problem(pre, text: "") == nil else { return nil }  // the full decoder says why
             var pm = ProtocolMatch.any
             if let p = proto {
                 guard let m = ProtocolMatch.parse(p), UInt8(p) == nil else { return nil }
@@ -219,7 +220,7 @@ extension ConfigDecoder {
         var destination: RuleDestination? = nil
         switch (destText, domainText) {
         case (let d?, nil):
-            if let pre = network(d, "\(path()).destination", &p) { destination = .prefix(pre) } else { ok = false }
+            if let pre = network(d, "\(path()).destination", field: .filterMatch, &p) { destination = .prefix(pre) } else { ok = false }
         case (nil, let n?):
             if let d = domainPattern(n, "\(path()).domain", &p) { destination = .domain(d) } else { ok = false }
         case (nil, nil):

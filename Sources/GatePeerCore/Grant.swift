@@ -48,9 +48,11 @@ public struct Grant: Equatable, Sendable {
         return true
     }
 
-    /// "90s", "30m", "2h", "1d", "1h30m".
+    /// "90s", "30m", "2h", "1d", "1h30m": each unit at most once, largest first, so a
+    /// slip like "1d1d" (2 days) or "30m1h" is refused rather than summed.
     public static func parseDuration(_ s: String) -> Int64? {
         var total: Int64 = 0, number: Int64 = 0, sawDigit = false, sawUnit = false
+        var lastUnit = Int64.max  // seconds per unit of the previous unit
         for c in s.utf8 {
             if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
                 number = number * 10 + Int64(c - UInt8(ascii: "0"))
@@ -59,13 +61,17 @@ public struct Grant: Equatable, Sendable {
                 continue
             }
             guard sawDigit else { return nil }
+            let unit: Int64
             switch c {
-            case UInt8(ascii: "s"): total += number
-            case UInt8(ascii: "m"): total += number * 60
-            case UInt8(ascii: "h"): total += number * 3600
-            case UInt8(ascii: "d"): total += number * 86400
+            case UInt8(ascii: "s"): unit = 1
+            case UInt8(ascii: "m"): unit = 60
+            case UInt8(ascii: "h"): unit = 3600
+            case UInt8(ascii: "d"): unit = 86400
             default: return nil
             }
+            guard unit < lastUnit else { return nil }
+            total += number * unit
+            lastUnit = unit
             number = 0; sawDigit = false; sawUnit = true
         }
         guard !sawDigit, sawUnit, total > 0, total <= 366 * 86400 else { return nil }
@@ -95,8 +101,8 @@ public enum GrantState {
         for (i, item) in items.enumerated() {
             let path = "grants[\(i)]"
             guard var o = ObjectReader(item, path: path, &p) else { continue }
-            let from = o.string("from", required: true, &p).flatMap { ConfigDecoder.network($0, "\(path).from", &p) }
-            let to = o.string("to", required: true, &p).flatMap { ConfigDecoder.network($0, "\(path).to", &p) }
+            let from = o.string("from", required: true, &p).flatMap { ConfigDecoder.network($0, "\(path).from", field: .filterMatch, &p) }
+            let to = o.string("to", required: true, &p).flatMap { ConfigDecoder.network($0, "\(path).to", field: .filterMatch, &p) }
             let proto = ConfigDecoder.decodeProtocol(&o, path: path, &p)
             let ports = ConfigDecoder.decodePorts(&o, path: path, protocolMatch: proto, &p)
             var expires: Int64? = nil

@@ -5,6 +5,11 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         case v4, v6
         public var bitCount: Int { self == .v4 ? 32 : 128 }
         public var name: String { self == .v4 ? "IPv4" : "IPv6" }
+        /// The smallest MTU a link carrying this family inside may have: what every host
+        /// must accept (576, RFC 791; 1280, RFC 8200), so the MSS clamp (MTU - 40 / - 60)
+        /// stays at or above TCP's default MSS (536 / 1220). The kernel's own floor, 68,
+        /// would give a clamp of 8 bytes.
+        public var minimumLinkMTU: Int { self == .v4 ? 576 : 1280 }
     }
 
     public let family: Family
@@ -167,6 +172,18 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
             }
             return String(decoding: out, as: UTF8.self)
         case .v6:
+            // RFC 5952 section 5: the well-known embedded-IPv4 prefixes keep the IPv4 part
+            // dotted (::ffff:10.128.0.0, not ::ffff:a80:0); IPv4-compatible as inet_ntop
+            // writes it (only when the dotted part cannot be read as ::1-like hex).
+            if high == 0 {
+                let v4 = IPAddress(v4: UInt32(truncatingIfNeeded: low)).description
+                switch low >> 32 {
+                case 0xffff: return "::ffff:" + v4
+                case 0xffff_0000: return "::ffff:0:" + v4
+                case 0 where low >> 16 != 0: return "::" + v4
+                default: break
+                }
+            }
             // RFC 5952: lowercase, longest run (>= 2) of zero groups compressed, first wins.
             let g: [UInt16] = (0..<4).map { UInt16(high >> (48 - 16 * UInt64($0)) & 0xffff) }
                 + (0..<4).map { UInt16(low >> (48 - 16 * UInt64($0)) & 0xffff) }

@@ -177,8 +177,10 @@ extension ConfigDecoder {
             var address: IPAddress? = nil
             if let a = eo.string("address", required: true, &p) {
                 address = IPAddress(a)
-                if address == nil || address!.isZero || address!.isMulticast || address!.isLoopback {
+                if address == nil {
                     p.add("\(path).\(key).address", "\"\(escapedForMessage(a))\" is not a unicast IP address; valid: such as 192.0.2.1"); good = false
+                } else if let why = AddressField.ipsecEndpoint.problem(address!, text: "\(address!)") {
+                    p.add("\(path).\(key).address", why); address = nil; good = false
                 }
             } else { good = false }
             var id = address.map { "\($0)" } ?? ""
@@ -194,7 +196,7 @@ extension ConfigDecoder {
             if let items = eo.array("subnets", required: false, &p) {
                 for (k, item) in items.enumerated() {
                     guard case .string(let s) = item else { p.add("\(path).\(key).subnets[\(k)]", "is \(item.typeName); valid: a prefix such as 10.1.0.0/24"); good = false; continue }
-                    if let n = network(s, "\(path).\(key).subnets[\(k)]", &p) { subnets.append(n) } else { good = false }
+                    if let n = network(s, "\(path).\(key).subnets[\(k)]", field: .ipsecSubnet, &p) { subnets.append(n) } else { good = false }
                 }
             }
             eo.finish(&p, known: ["address", "id", "subnets"])

@@ -109,6 +109,13 @@ public enum Planner {
                 for r in link.routes { desiredRouteKeys.insert(r.destination) }
                 continue
             }
+            let floor = link.innerIpAddress.family.minimumLinkMTU
+            if link.mtu == nil, maxMTU < floor {
+                blockers.append("links[\(i)].mtu: \(link.underlayDevice) (MTU \(underlay.mtu)) minus \(link.overhead) bytes of VXLAN overhead leaves \(maxMTU), below \(floor), the least every \(link.innerIpAddress.family.name) host accepts (the MSS clamp would be \(maxMTU - (link.innerIpAddress.family == .v4 ? 40 : 60))); raise the underlay's MTU")
+                if let e = existing { protectedIndexes.insert(e.index) }
+                for r in link.routes { desiredRouteKeys.insert(r.destination) }
+                continue
+            }
             if existing == nil, let holder = observed.links.first(where: { $0.altNames.contains(link.name) }) {
                 blockers.append("links[\(i)].name: \(link.name) is an alternative name of device \(holder.name), which gatepeer does not own; the kernel refuses a device of that name: remove the altname or choose another name")
                 for r in link.routes { desiredRouteKeys.insert(r.destination) }

@@ -100,7 +100,17 @@ final class Daemon: @unchecked Sendable {
                 for ch in plan.changes { log(ch.line) }
             }
             for p in c.problems { log(p) }
+            if c.failures.contains(where: { $0.errno == EPERM }) {
+                stderr(netAdminHint("run"))
+                exit(Exit.runtime.rawValue)
+            }
             if let m = store.stateProblem(keptDynamic: config.filter != nil) { log(m) }
+        } catch let k as KernelError where k.errno == EPERM {
+            // The capability was taken away (or never there): every later try fails the
+            // same way, so say why once and stop instead of logging it at every resync.
+            log("reconcile failed: \(k)")
+            stderr(netAdminHint("run"))
+            exit(Exit.runtime.rawValue)
         } catch {
             log("reconcile failed: \(error)")
         }

@@ -25,20 +25,20 @@ func runIPsec(_ o: Options) -> Exit {
         stderr("gatepeer: ipsec needs a subcommand: render, lint, psk or apply")
         return .usage
     }
-    var flags: [String: String] = [:]
-    var args = Array(o.positional.dropFirst())
+    let flags: [String: String]
     let allowed: [String: [String]] = ["render": ["--site", "--format", "--side", "--out"], "lint": ["--site"], "psk": [], "apply": ["--site"]]
     guard let valid = allowed[sub] else {
         stderr("gatepeer: unknown ipsec subcommand \"\(sub)\"; valid: render, lint, psk, apply")
         return .usage
     }
-    while !args.isEmpty {
-        let flag = args.removeFirst()
-        guard valid.contains(flag), !args.isEmpty else {
-            stderr("gatepeer: ipsec \(sub): unexpected \"\(flag)\"\(valid.isEmpty ? "; it takes no options" : "; valid: " + valid.joined(separator: ", ") + " (each with a value)")")
-            return .usage
-        }
-        flags[flag] = args.removeFirst()
+    switch optionPairs(Array(o.positional.dropFirst()), allowed: valid) {
+    case .success(let f): flags = f
+    case .failure(.unexpected(let flag)):
+        stderr("gatepeer: ipsec \(sub): unexpected \"\(flag)\"\(valid.isEmpty ? "; it takes no options" : "; valid: " + valid.joined(separator: ", ") + " (each with a value)")")
+        return .usage
+    case .failure(.repeated(let flag, let a, let b)):
+        stderr("gatepeer: ipsec \(sub): " + OptionProblem.repeatedMessage(flag, a, b))
+        return .usage
     }
     if sub == "psk" {
         guard let key = IPsecLint.newPSK(random: { randomBytes(64) }) else {

@@ -333,7 +333,11 @@ final class NamespaceLock {
     /// is valid when it is not a number of seconds from 0 to 86400.
     static func waitFromEnvironment() throws -> Double {
         guard let t = ProcessInfo.processInfo.environment["GATEPEER_LOCK_WAIT"] else { return 10 }
-        guard let w = Double(t.trimmingCharacters(in: .whitespaces)), w.isFinite, w >= 0, w <= 86400 else {
+        // Plain decimal only: Double() also reads "0x10" (16), "1e1" and "+3".
+        let text = t.trimmingCharacters(in: .whitespaces)
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        let decimal = (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }
+        guard decimal, let w = Double(text), w.isFinite, w >= 0, w <= 86400 else {
             throw StateError(message: "GATEPEER_LOCK_WAIT=\"\(t)\" is not a number of seconds; valid: 0 to 86400, e.g. 10 or 2.5 (how long a writer waits for another)")
         }
         return w

@@ -9,6 +9,34 @@ enum Exit: Int32 { case ok = 0, runtime = 1, usage = 2 }
 
 struct UsageError: Error { let message: String }
 
+/// Why `--flag VALUE` pairs could not be read.
+enum OptionProblem: Error {
+    /// A word that is not one of the allowed flags, or a flag without its value.
+    case unexpected(String)
+    /// A single-value flag given twice, with both values.
+    case repeated(flag: String, first: String, second: String)
+
+    /// The refusal for a repeated flag ("--to: given twice (A, B); give it once").
+    static func repeatedMessage(_ flag: String, _ first: String, _ second: String) -> String {
+        "\(flag): given twice (\(first), \(second)); give it once"
+    }
+}
+
+/// `--flag VALUE` pairs, each flag at most once. Last-one-wins made `--to A --to B`
+/// silently use B; a second value is a mistake to report, not to resolve.
+func optionPairs(_ args: [String], allowed: [String]) -> Result<[String: String], OptionProblem> {
+    var fields: [String: String] = [:]
+    var i = 0
+    while i < args.count {
+        let flag = args[i]
+        guard allowed.contains(flag), i + 1 < args.count else { return .failure(.unexpected(flag)) }
+        if let first = fields[flag] { return .failure(.repeated(flag: flag, first: first, second: args[i + 1])) }
+        fields[flag] = args[i + 1]
+        i += 2
+    }
+    return .success(fields)
+}
+
 let defaultConfigPath = "/etc/gatepeer/gatepeer.json"
 
 let topUsage = """
@@ -131,13 +159,20 @@ func parseArguments(_ args: [String]) throws -> Options {
     if first == "--version" { return Options(command: "version") }
     guard commandUsage[first] != nil else { throw UsageError(message: "unknown command \"\(first)\"") }
     var o = Options(command: first)
+    var configGiven: String? = nil
+    func setConfig(_ path: String) throws {
+        if let c = configGiven { throw UsageError(message: OptionProblem.repeatedMessage("-c/--config", c, path)) }
+        configGiven = path
+        o.configPath = path
+    }
+    var resyncGiven: String? = nil
     var i = 1
     while i < args.count {
         let a = args[i]
         switch a {
         case "-c", "--config":
             guard i + 1 < args.count else { throw UsageError(message: "\(a) needs a file name") }
-            o.configPath = args[i + 1]
+            try setConfig(args[i + 1])
             i += 1
         case "--json":
             guard ["plan", "status", "apply", "down", "filter"].contains(first) else {
@@ -147,13 +182,16 @@ func parseArguments(_ args: [String]) throws -> Options {
         case "-h", "--help":
             o.help = true
         case "--resync":
-            guard first == "run", i + 1 < args.count, let n = Int(args[i + 1]), (1...3600).contains(n) else {
+            guard first == "run", i + 1 < args.count, args[i + 1].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                  let n = Int(args[i + 1]), (1...3600).contains(n) else {
                 throw UsageError(message: "--resync needs a number of seconds 1..3600 (run only)")
             }
+            if let r = resyncGiven { throw UsageError(message: OptionProblem.repeatedMessage("--resync", r, args[i + 1])) }
+            resyncGiven = args[i + 1]
             o.resync = n
             i += 1
         default:
-            if a.hasPrefix("--config=") { o.configPath = String(a.dropFirst("--config=".count)) } else if first == "filter" || first == "ipsec" {
+            if a.hasPrefix("--config=") { try setConfig(String(a.dropFirst("--config=".count))) } else if first == "filter" || first == "ipsec" {
                 o.positional.append(a)  // the filter and ipsec subcommands parse their own flags
             } else if a.hasPrefix("-") && a.count > 1 {
                 throw UsageError(message: "unknown option \"\(a)\" for \(first)")
@@ -192,7 +230,39 @@ func loadConfig(_ path: String) -> GatePeerConfig {
     }
 }
 
-func openKernel() -> Kernel {
+/// Whether this process holds CAP_NET_ADMIN (capability 12, linux/capability.h) in its
+/// effective set, from CapEff in /proc/self/status; nil when that cannot be read.
+func hasNetAdmin() -> Bool? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+          let bits = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+    return bits & (1 << 12) != 0
+}
+
+/// What to do about a missing CAP_NET_ADMIN, with the "gatepeer: " prefix: said once, at
+/// startup or at the first EPERM. "Over this network namespace": a process can show the
+/// capability in CapEff (a user namespace of its own) and still lack it where it counts.
+func netAdminHint(_ verb: String) -> String {
+    "gatepeer: \(verb) needs CAP_NET_ADMIN over this network namespace (its links, routes, FDB entries and nftables, reading them included), which this process does not have; run it as root, or as the shipped gatepeer.service (AmbientCapabilities=CAP_NET_ADMIN)"
+}
+
+/// Exits 1 with `netAdminHint` when the capability is missing: without it every kernel
+/// call answers EPERM, which the daemon would otherwise log at every resync forever.
+func requireNetAdmin(_ verb: String) {
+    if hasNetAdmin() == false {
+        stderr(netAdminHint(verb))
+        exit(Exit.runtime.rawValue)
+    }
+}
+
+/// The hint instead of a bare "Operation not permitted" when the kernel said EPERM.
+func describeKernelFailure(_ error: Error, verb: String) -> String {
+    if let k = error as? KernelError, k.errno == EPERM { return "gatepeer: \(error)\n\(netAdminHint(verb))" }
+    return "gatepeer: \(error)"
+}
+
+func openKernel(_ verb: String) -> Kernel {
+    requireNetAdmin(verb)
     do {
         return try Kernel()
     } catch {
@@ -231,7 +301,7 @@ func run(_ o: Options) -> Exit {
 
     case "plan", "apply", "down":
         let config = o.command == "down" ? GatePeerConfig(forwarding: false, links: []) : loadConfig(o.configPath)
-        let kernel = openKernel()
+        let kernel = openKernel(o.command)
         // One writer per network namespace: observe, plan, load and read back, with the
         // grants and learned addresses read under the same lock, so nothing lands between.
         let store = StateStore.open()
@@ -264,6 +334,7 @@ func run(_ o: Options) -> Exit {
                 for ch in c.plan.changes { print(ch.line) }
             }
             for p in c.problems { stderr("gatepeer: \(p)") }
+            if c.failures.contains(where: { $0.errno == EPERM }) { stderr(netAdminHint(o.command)) }
             for b in c.plan.blockers { stderr("blocked: \(b)") }
             for w in c.plan.warnings { stderr("warning: \(w)") }
             if !o.json {
@@ -277,7 +348,7 @@ func run(_ o: Options) -> Exit {
             }
             return c.converged ? .ok : .runtime
         } catch {
-            stderr("gatepeer: \(error)")
+            stderr(describeKernelFailure(error, verb: o.command))
             return .runtime
         }
 
@@ -289,16 +360,17 @@ func run(_ o: Options) -> Exit {
 
     case "run":
         let config = loadConfig(o.configPath)
+        requireNetAdmin("run")
         do {
             try Daemon(configPath: o.configPath, config: config, resync: o.resync).run()
         } catch {
-            stderr("gatepeer: \(error)")
+            stderr(describeKernelFailure(error, verb: "run"))
             return .runtime
         }
 
     case "status":
         let config = loadConfig(o.configPath)
-        let kernel = openKernel()
+        let kernel = openKernel(o.command)
         // No lock: status only reads, and must answer while a long load runs.
         let store = StateStore.open()
         kernel.filterReadCache = store.filterReadCache
@@ -321,7 +393,7 @@ func run(_ o: Options) -> Exit {
             print(o.json ? report.json.render() : report.text)
             return .ok
         } catch {
-            stderr("gatepeer: \(error)")
+            stderr(describeKernelFailure(error, verb: o.command))
             return .runtime
         }
 
@@ -364,6 +436,11 @@ func runFilter(_ o: Options) -> Exit {
         }
         guard let src = IPAddress(args[0]) else { stderr("gatepeer: SRC \"\(args[0])\" is not an IP address"); return .usage }
         guard let dst = IPAddress(args[1]) else { stderr("gatepeer: DST \"\(args[1])\" is not an IP address"); return .usage }
+        // A mapped address would be checked against the IPv6 policy, which the kernel never
+        // applies to it: the packet is IPv4.
+        for (name, a) in [("SRC", src), ("DST", dst)] {
+            if let why = AddressField.filterMatch.problem(a, text: "\(a)") { stderr("gatepeer: \(name): \(why)"); return .usage }
+        }
         var proto: UInt8? = nil, port: UInt16? = nil
         if args.count == 3 {
             switch FilterCheck.parseProtocol(args[2]) {
@@ -425,21 +502,23 @@ func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.dow
 
 /// filter grant|revoke --from PREFIX --to PREFIX [--proto P] [--port N[,M-K]] [--for DURATION]
 func runGrant(_ o: Options, revoke: Bool) -> Exit {
-    var args = Array(o.positional.dropFirst())
-    var fields: [String: String] = [:]
-    while !args.isEmpty {
-        let flag = args.removeFirst()
-        guard ["--from", "--to", "--proto", "--port", "--for"].contains(flag), !args.isEmpty else {
-            stderr("gatepeer: filter \(revoke ? "revoke" : "grant"): unexpected \"\(flag)\"; valid: --from PREFIX --to PREFIX [--proto tcp] [--port 443] \(revoke ? "" : "--for 2h")")
-            return .usage
-        }
-        fields[flag] = args.removeFirst()
+    let fields: [String: String]
+    switch optionPairs(Array(o.positional.dropFirst()), allowed: ["--from", "--to", "--proto", "--port", "--for"]) {
+    case .success(let f): fields = f
+    case .failure(.unexpected(let flag)):
+        stderr("gatepeer: filter \(revoke ? "revoke" : "grant"): unexpected \"\(flag)\"; valid: --from PREFIX --to PREFIX [--proto tcp] [--port 443] \(revoke ? "" : "--for 2h")")
+        return .usage
+    case .failure(.repeated(let flag, let a, let b)):
+        stderr("gatepeer: filter \(revoke ? "revoke" : "grant"): " + OptionProblem.repeatedMessage(flag, a, b))
+        return .usage
     }
     var problems: [String] = []
     func prefix(_ key: String) -> IPPrefix? {
         guard let t = fields[key] else { problems.append("\(key): is required; valid: a prefix such as 10.128.0.0/16 or an address"); return nil }
         switch IPPrefix.parse(t, bareAddressIsHost: true) {
-        case .success(let p) where !p.hasHostBits: return p
+        case .success(let p) where !p.hasHostBits:
+            if let why = AddressField.filterMatch.problem(p, text: t) { problems.append("\(key): \(why)"); return nil }
+            return p
         case .success(let p): problems.append("\(key): \(t) has host bits set; valid: \(p.network)"); return nil
         case .failure: problems.append("\(key): \"\(t)\" is not a prefix or address"); return nil
         }
@@ -470,7 +549,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     var seconds: Int64 = 0
     if !revoke {
         if let d = fields["--for"] {
-            if let s = Grant.parseDuration(d) { seconds = s } else { problems.append("--for: \"\(d)\" is not a duration; valid: 90s, 30m, 2h, 1d, 1h30m (at most 366d)") }
+            if let s = Grant.parseDuration(d) { seconds = s } else { problems.append("--for: \"\(d)\" is not a duration; valid: 90s, 30m, 2h, 1d, 1h30m (each unit once, largest first; at most 366d)") }
         } else { problems.append("--for: is required; valid: a duration such as 2h") }
     } else if fields["--for"] != nil {
         problems.append("--for: revoke takes no duration")
@@ -506,7 +585,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         return .runtime
     }
     var grants = (known ?? []).filter { $0.expires > n }
-    let kernel = openKernel()
+    let kernel = openKernel(revoke ? "filter revoke" : "filter grant")
     do {
         let tableThere = try kernel.observeFilter() != nil  // only the table's counters, no full dumps
         if revoke {
@@ -548,7 +627,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         }
         return .ok
     } catch {
-        stderr("gatepeer: \(error)")
+        stderr(describeKernelFailure(error, verb: revoke ? "filter revoke" : "filter grant"))
         return .runtime
     }
 }

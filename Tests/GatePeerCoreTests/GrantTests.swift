@@ -12,6 +12,9 @@ final class GrantTests: XCTestCase {
         XCTAssertEqual(Grant.parseDuration("1h30m"), 5400)
         XCTAssertEqual(Grant.parseDuration("1d"), 86400)
         for bad in ["", "2", "h", "2x", "-1h", "0s", "400d", "1h30"] { XCTAssertNil(Grant.parseDuration(bad), bad) }
+        // Issue 10 item 9: a unit given twice ("1d1d" read as 2 days) or out of order is a typo.
+        for bad in ["1d1d", "30m1h", "1h1h", "5s5s", "1m1d"] { XCTAssertNil(Grant.parseDuration(bad), bad) }
+        XCTAssertEqual(Grant.parseDuration("1d2h3m4s"), 93784)
         XCTAssertEqual(Grant.formatDuration(5400), "1h30m")
         XCTAssertEqual(Grant.formatDuration(59), "59s")
         XCTAssertEqual(Grant.formatDuration(0), "expired")

@@ -59,6 +59,11 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.contains("give a port"), r.stderr)
         XCTAssertEqual(sh([gatepeerBinary, "filter", "check", "10.128.0.11", "203.0.113.10", "icmp", "-c", cfg]).status, 0)
+        // Issue 10 item 8: a mapped address is IPv4 to the kernel; checking it against the
+        // IPv6 policy answered for a packet that never exists.
+        let mapped = sh([gatepeerBinary, "filter", "check", "::ffff:10.128.0.11", "203.0.113.10", "icmp", "-c", cfg])
+        XCTAssertEqual(mapped.status, 2, mapped.stdout)
+        XCTAssertTrue(mapped.stderr.contains("SRC: ::ffff:10.128.0.11 is an IPv4-mapped IPv6 address") && mapped.stderr.contains("write it as IPv4, 10.128.0.11"), mapped.stderr)
     }
 
     func testMissingConfigFileExitsTwo() {

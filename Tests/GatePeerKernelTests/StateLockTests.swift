@@ -468,9 +468,13 @@ final class StateLockTests: KernelTestCase {
     func testBadLockWaitIsRejectedAndKernelUntouched() throws {
         let ns = try makeFilterNamespace()
         let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
-        let r = ns.exec(["env", "GATEPEER_LOCK_WAIT=abc", gatepeerBinary, "apply", "-c", cfg])
-        XCTAssertEqual(r.status, 2, r.stderr)
-        XCTAssertTrue(r.stderr.contains("GATEPEER_LOCK_WAIT=\"abc\"") && r.stderr.contains("valid: 0 to 86400"), r.stderr)
+        // Issue 10 item 9's kind: a number of seconds is plain decimal; "0x10" (16 to
+        // Double()) and "1e1" were taken, "5s" and "1m" are not this variable's syntax.
+        for bad in ["abc", "0x10", "1e1", "5s", "1m30s", "+3", ""] {
+            let r = ns.exec(["env", "GATEPEER_LOCK_WAIT=\(bad)", gatepeerBinary, "apply", "-c", cfg])
+            XCTAssertEqual(r.status, 2, "\(bad): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("GATEPEER_LOCK_WAIT=\"\(bad)\"") && r.stderr.contains("valid: 0 to 86400"), r.stderr)
+        }
         XCTAssertNil(ns.link("gp0"), "a rejected apply changed the kernel")
     }
 
