@@ -99,28 +99,37 @@ extension ConfigDecoder {
             f.outbound = [OutboundGroup(name: "default", sources: deviceSubnets, defaultAction: .deny)]
         }
         // A device belongs to one group: sources may not overlap across groups.
-        for (i, a) in f.outbound.enumerated() {
-            for (j, b) in f.outbound.enumerated() where j < i {
-                for sa in a.sources {
-                    if let sb = b.sources.first(where: { $0.overlaps(sa) }) {
-                        p.add("\(path).outbound[\(i)].sources", "\(sa) overlaps \(sb) of \(path).outbound[\(j)] (\"\(b.name)\"); a device belongs to one group"); ok = false
-                    }
-                }
-            }
+        // One sweep over all sources (not group x group x source x source); each source
+        // is reported once, naming the first earlier group it overlaps.
+        let sources = f.outbound.enumerated().flatMap { gi, g in g.sources.map { PrefixOverlap.Item(prefix: $0, owner: gi, member: true) } }
+        for (item, owners) in zip(sources, PrefixOverlap.owners(sources)) {
+            guard let j = owners.first(except: item.owner), j < item.owner else { continue }
+            let b = f.outbound[j], sa = item.prefix
+            p.add("\(path).outbound[\(item.owner)].sources", "\(sa) overlaps \(b.sources.first(where: { $0.overlaps(sa) })!) of \(path).outbound[\(j)] (\"\(b.name)\"); a device belongs to one group")
+            ok = false
         }
         // Learned addresses of one group share maps keyed by address . protocol . port
         // range; nft refuses partly overlapping ranges there (identical ones share a key).
+        // Sorted per protocol, each distinct range is checked against the one reaching
+        // highest before it: n log n in the ranges. A clash is reported once, at the first
+        // rule with the later-starting range.
         for (gi, g) in f.outbound.enumerated() {
-            var seen: [(rule: Int, proto: ProtocolMatch, range: PortRange)] = []
+            var first: [PortKey: Int] = [:]
             for (k, r) in g.rules.enumerated() {
                 guard case .domain = r.destination else { continue }
-                for range in r.ports {
-                    if let clash = seen.first(where: { $0.proto == r.protocolMatch && $0.range != range && $0.range.low <= range.high && range.low <= $0.range.high }) {
-                        p.add("\(path).outbound[\(gi)].rules[\(k)].ports", "\(range.low)-\(range.high) partly overlaps \(clash.range.low)-\(clash.range.high) of \(clash.rule == k ? "this rule" : "rules[\(clash.rule)]"); domain rules of a group need identical or disjoint port ranges")
-                        ok = false
-                    }
-                    seen.append((k, r.protocolMatch, range))
+                for range in r.ports where first[PortKey(proto: r.protocolMatch, range: range)] == nil {
+                    first[PortKey(proto: r.protocolMatch, range: range)] = k
                 }
+            }
+            let sorted = first.keys.sorted { ($0.protoKey, $0.range.low, $0.range.high) < ($1.protoKey, $1.range.low, $1.range.high) }
+            var reach: PortKey? = nil
+            for key in sorted {
+                if let c = reach, c.proto == key.proto, c.range.high >= key.range.low {
+                    let k = first[key]!, ck = first[c]!
+                    p.add("\(path).outbound[\(gi)].rules[\(k)].ports", "\(key.range.low)-\(key.range.high) partly overlaps \(c.range.low)-\(c.range.high) of \(ck == k ? "this rule" : "rules[\(ck)]"); domain rules of a group need identical or disjoint port ranges")
+                    ok = false
+                }
+                if reach == nil || reach!.proto != key.proto || key.range.high > reach!.range.high { reach = key }
             }
         }
         let usesDomains = f.outbound.contains { $0.rules.contains { if case .domain = $0.destination { return true } else { return false } } }
@@ -332,5 +341,15 @@ final class StreamedRules {
                 self.groups[g, default: []].append(.value(try reader.readValue()))
             }
         }
+    }
+}
+
+/// A domain rule's protocol and port range, to find partly overlapping ranges.
+private struct PortKey: Hashable {
+    let proto: ProtocolMatch
+    let range: PortRange
+    var protoKey: Int {
+        if case .number(let n) = proto { return Int(n) }
+        return -1
     }
 }

@@ -82,12 +82,15 @@ extension ConfigDecoder {
     static func decodeIPsec(_ v: JSONValue, _ p: inout Problems) -> IPsecConfig? {
         guard var o = ObjectReader(v, path: "ipsec", &p) else { return nil }
         var sites: [IPsecSite] = []
+        var names: [String: Int] = [:]
         var ok = true
         if let items = o.array("sites", required: true, &p) {
             for (i, item) in items.enumerated() {
                 if let s = decodeSite(item, path: "ipsec.sites[\(i)]", &p) {
-                    if sites.contains(where: { $0.name == s.name }) {
-                        p.add("ipsec.sites[\(i)].name", "\"\(s.name)\" is used by another site; valid: a unique name"); ok = false
+                    if let j = names[s.name] {
+                        p.add("ipsec.sites[\(i)].name", "\"\(s.name)\" is used by another site (ipsec.sites[\(j)]); valid: a unique name"); ok = false
+                    } else {
+                        names[s.name] = i
                     }
                     sites.append(s)
                 } else { ok = false }

@@ -107,8 +107,11 @@ final class Daemon: @unchecked Sendable {
     }
 
     private func reload() {
-        guard let data = Files.readAll(configPath) else {
-            log("reload: cannot read \(configPath); keeping the running config")
+        let data: [UInt8]
+        switch Files.read(configPath, limit: Files.configLimit) {
+        case .success(let d): data = d
+        case .failure(let e):
+            log("reload: cannot read \(e.path): \(e.reason); keeping the running config")
             return
         }
         switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
@@ -118,8 +121,8 @@ final class Daemon: @unchecked Sendable {
             log("reloaded \(configPath)")
             reconcile()
         case .failure(let e):
-            log("reload: \(configPath) has \(e.problems.count) problem(s); keeping the running config")
-            for p in e.problems { log("  \(p)") }
+            log("reload: \(configPath) has \(e.count) problem(s); keeping the running config")
+            for line in e.report(indent: "  ") { log(line) }
         }
     }
 

@@ -178,16 +178,19 @@ func stderr(_ s: String) {
 func loadConfig(_ path: String) -> GatePeerConfig {
     // Before the first large allocation, which the file itself is.
     if let size = Files.size(path), size > 1 << 20 { Memory.prepareForLargeInput() }
-    guard let data = Files.readAll(path) else {
-        stderr("gatepeer: cannot read config \(path): \(String(cString: strerror(errno)))")
+    let data: [UInt8]
+    switch Files.read(path, limit: Files.configLimit) {
+    case .success(let d): data = d
+    case .failure(let e):
+        stderr("gatepeer: cannot read config \(e.path): \(e.reason)")
         exit(Exit.usage.rawValue)
     }
     // Strings are checked as UTF-8 where they are parsed; the error names the line.
     switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
     case .success(let c): return c
     case .failure(let e):
-        stderr("gatepeer: \(path): \(e.problems.count) problem(s):")
-        for p in e.problems { stderr("  \(p)") }
+        stderr("gatepeer: \(path): \(e.count) problem(s):")
+        for line in e.report(indent: "  ") { stderr(line) }
         exit(Exit.usage.rawValue)
     }
 }

@@ -1,0 +1,91 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Input made to hurt the reader (issue 10 items 6, 7 and 9): configs whose checks could
+/// grow faster than the file, values that would come back as huge or escape-laden lines,
+/// and paths that are not regular files. Runs the built binary; no kernel objects.
+final class HostileInputTests: XCTestCase {
+    var dir: URL!
+
+    override func setUp() {
+        super.setUp()
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: gatepeerBinary), "no binary at \(gatepeerBinary): run swift build")
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hostile-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        setenv("GATEPEER_STATE_DIR", dir.appendingPathComponent("state").path, 1)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: dir)
+        super.tearDown()
+    }
+
+    func write(_ name: String, _ text: String) -> String {
+        let url = dir.appendingPathComponent(name)
+        try? text.write(to: url, atomically: false, encoding: .utf8)
+        return url.path
+    }
+
+    /// The lab link as one JSON object, `count` times in `links`.
+    func repeatedLinks(_ count: Int) -> String {
+        let link = #"{"name":"gp0","vxlanId":10,"port":4789,"sourcePortRange":{"low":4789,"high":4789},"underlayDevice":"eth0","outerIpAddress":"172.31.0.254","innerIpAddress":"10.255.255.254/9","peers":[{"outerIpAddress":"100.64.152.4","innerIpAddress":"10.255.255.1"},{"outerIpAddress":"100.64.152.132","innerIpAddress":"10.255.255.2"}],"routes":[{"destination":"192.168.10.0/24","via":"10.129.3.7"}]}"#
+        return #"{"forwarding":true,"links":["# + Array(repeating: link, count: count).joined(separator: ",") + "]}"
+    }
+
+    /// gatepeer under a 1 GiB address-space limit and a 60 s timeout: a run that needs
+    /// more aborts (exit 134 or similar) instead of taking the machine, one that hangs is
+    /// killed (124).
+    func limited(_ args: [String]) -> Run {
+        sh(["timeout", "-s", "KILL", "60", "prlimit", "--as=1073741824", gatepeerBinary] + args)
+    }
+
+    /// The first line of the report: "gatepeer: PATH: N problem(s):".
+    func problemCount(_ stderr: String) -> Int? {
+        guard let first = stderr.split(separator: "\n").first, let r = first.range(of: #": (\d+) problem"#, options: .regularExpression) else { return nil }
+        return Int(first[r].dropFirst(2).prefix { $0.isNumber })
+    }
+
+    // MARK: item 6: work linear in the input, a bounded report
+
+    func testTheSameLinkThousandsOfTimesGivesABoundedReport() {
+        for count in [1000, 8000] {
+            let path = write("links\(count).json", repeatedLinks(count))
+            let r = limited(["validate", "-c", path])
+            XCTAssertEqual(r.status, 2, "\(count) links: \(r.stderr.prefix(500))")
+            XCTAssertLessThan(r.stderr.utf8.count, 32 * 1024, "\(count) links: the report must be bounded")
+            let lines = r.stderr.split(separator: "\n")
+            XCTAssertLessThanOrEqual(lines.count, 60, "\(count) links")
+            // Each repeated link is a duplicate of links[0] in four ways (name, VNI/port,
+            // subnet, route): reported once per duplicate, not once per pair.
+            let total = problemCount(r.stderr)
+            XCTAssertEqual(total, 4 * (count - 1), "\(count) links: \(lines.first ?? "")")
+            XCTAssertTrue(lines.last?.contains("... and \(4 * (count - 1) - 50) more problem(s)") == true, "\(count) links: \(lines.last ?? "")")
+            XCTAssertTrue(r.stderr.contains("links[1].name: \"gp0\" is already the name of links[0]"), r.stderr.prefix(2000).description)
+        }
+    }
+
+    func testAConfigOverTheSizeLimitIsRefusedByName() throws {
+        let path = dir.appendingPathComponent("huge.json").path
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertEqual(ftruncate(fd, 32 << 20 + 1), 0)  // sparse: no disk used
+        close(fd)
+        let r = limited(["validate", "-c", path])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains(path) && r.stderr.contains("33554433 bytes") && r.stderr.contains("32 MiB"), r.stderr)
+        XCTAssertLessThan(r.stderr.utf8.count, 1024, r.stderr)
+    }
+
+    func testAStateFileOverTheSizeLimitIsRefusedByName() throws {
+        let state = dir.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let path = state.appendingPathComponent("grants.json").path
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        XCTAssertEqual(ftruncate(fd, 32 << 20 + 1), 0)
+        close(fd)
+        let r = limited(["filter", "grants"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains(path) && r.stderr.contains("32 MiB"), r.stderr)
+    }
+}
