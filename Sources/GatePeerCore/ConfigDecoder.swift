@@ -1,9 +1,13 @@
 /// One thing wrong with a config: where it is (a JSON path such as `links[1].vxlanId`)
 /// and what would be valid.
+///
+/// Both are kept as `Echo.line` renders them: the sites quote values through
+/// `Echo.value`, and this catches any that does not, so no problem can carry raw
+/// control characters or an unbounded value into a terminal or a log.
 public struct ConfigProblem: Equatable, Sendable, CustomStringConvertible {
     public let path: String
     public let message: String
-    public init(_ path: String, _ message: String) { self.path = path; self.message = message }
+    public init(_ path: String, _ message: String) { self.path = Echo.line(path); self.message = Echo.line(message) }
     public var description: String { path.isEmpty ? message : "\(path): \(message)" }
 }
 
@@ -53,7 +57,7 @@ public enum ConfigDecoder {
         }
         var p = Problems()
         for d in dups {
-            p.add(d.path.isEmpty ? d.key : "\(d.path).\(d.key)",
+            p.add(d.path.isEmpty ? Echo.value(d.key) : "\(d.path).\(Echo.value(d.key))",
                   "key appears more than once (line \(d.line)); each key may be given once")
         }
         var config = decodeRoot(root, streamed: streamed, &p)
@@ -125,7 +129,7 @@ public enum ConfigDecoder {
             if let m = MACAddress(text), !m.isMulticast, !m.isZero {
                 mac = m
             } else {
-                p.add("\(path).mac", "\"\(text)\" is not a unicast MAC address; valid: six hex pairs such as 02:00:5e:10:00:01, first octet even, not all zero")
+                p.add("\(path).mac", "\(Echo.quoted(text)) is not a unicast MAC address; valid: six hex pairs such as 02:00:5e:10:00:01, first octet even, not all zero")
             }
         }
         var routes: [LANRoute]? = []
@@ -351,7 +355,7 @@ public enum ConfigDecoder {
                 || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
         }
         if s.isEmpty || s.utf8.count > 15 || !allowed || s == "." || s == ".." {
-            p.add(path(), "\"\(s)\" is not a usable interface name; valid: 1 to 15 characters of A-Z a-z 0-9 _ - . (not \".\" or \"..\")")
+            p.add(path(), "\(Echo.quoted(s)) is not a usable interface name; valid: 1 to 15 characters of A-Z a-z 0-9 _ - . (not \".\" or \"..\")")
             return nil
         }
         if s == "all" || s == "default" {
@@ -363,7 +367,7 @@ public enum ConfigDecoder {
 
     static func hostAddress(_ s: String, _ path: @autoclosure () -> String, _ p: inout Problems) -> IPAddress? {
         guard let a = IPAddress(s) else {
-            p.add(path(), "\"\(s)\" is not an IP address; valid: IPv4 such as 192.0.2.1 or IPv6 such as 2001:db8::1, without a prefix length")
+            p.add(path(), "\(Echo.quoted(s)) is not an IP address; valid: IPv4 such as 192.0.2.1 or IPv6 such as 2001:db8::1, without a prefix length")
             return nil
         }
         if a.isZero || a.isMulticast || a.isLoopback || a.isLimitedBroadcast {
@@ -433,9 +437,9 @@ public enum ConfigDecoder {
 
     private static func prefixMessage(_ s: String, _ e: IPPrefix.ParseError) -> String {
         switch e {
-        case .missingLength: return "\"\(s)\" has no prefix length; valid: ADDRESS/LENGTH such as 10.255.255.254/9"
-        case .badAddress: return "\"\(s)\" does not start with an IP address; valid: ADDRESS/LENGTH such as 192.168.10.0/24 or 2001:db8:10::/48"
-        case .badLength(let max): return "\"\(s)\" has a bad prefix length; valid: 0 to \(max)"
+        case .missingLength: return "\(Echo.quoted(s)) has no prefix length; valid: ADDRESS/LENGTH such as 10.255.255.254/9"
+        case .badAddress: return "\(Echo.quoted(s)) does not start with an IP address; valid: ADDRESS/LENGTH such as 192.168.10.0/24 or 2001:db8:10::/48"
+        case .badLength(let max): return "\(Echo.quoted(s)) has a bad prefix length; valid: 0 to \(max)"
         }
     }
 }
@@ -473,9 +477,10 @@ struct ObjectReader {
         self.members = m
     }
 
+    /// The member's path; keys come from the file, so they are echoed as values.
     private func sub(_ key: String) -> String {
         let text = path()
-        return text.isEmpty ? key : "\(text).\(key)"
+        return text.isEmpty ? Echo.value(key) : "\(text).\(Echo.value(key))"
     }
 
     /// The member's value; nil when absent. An explicit null is reported (leave the field
@@ -517,7 +522,7 @@ struct ObjectReader {
         }
         guard let n = Int(t) else {
             let integral = t.drop(while: { $0 == "-" }).allSatisfy { $0.isASCII && $0.isNumber }
-            p.add(sub(key), "\(t) is \(integral ? "out of range" : "not an integer"); valid: \(range.lowerBound)..\(range.upperBound)\(extra)")
+            p.add(sub(key), "\(Echo.value(t)) is \(integral ? "out of range" : "not an integer"); valid: \(range.lowerBound)..\(range.upperBound)\(extra)")
             return nil
         }
         guard range.contains(n) else {

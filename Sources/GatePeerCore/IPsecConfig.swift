@@ -281,10 +281,8 @@ extension ConfigDecoder {
                          allowWeak: allowWeak, overlapsDevicesIntended: intended, mtu: mtu, mss: mss)
     }
 
-    /// A value quoted back in a message with control characters made visible.
-    public static func escapedForMessage(_ s: String) -> String {
-        s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
-    }
+    /// A value quoted back in a message: `Echo.value` (escaped, bounded).
+    public static func escapedForMessage(_ s: String) -> String { Echo.value(s) }
 
     private static func describe(_ c: Character) -> String {
         switch c {

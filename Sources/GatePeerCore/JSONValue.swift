@@ -62,7 +62,7 @@ public struct JSONReader {
     private var pathText: String {
         steps.reduce(into: "") { out, step in
             switch step {
-            case .key(let k): out += out.isEmpty ? k : ".\(k)"
+            case .key(let k): out += out.isEmpty ? Echo.value(k) : ".\(Echo.value(k))"
             case .index(let i): out += "[\(i)]"
             }
         }
@@ -155,7 +155,7 @@ public struct JSONReader {
             let keyLine = line
             let key = try parseString()
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \(Echo.quoted(key))") }
             index += 1
             skipWhitespace()
             steps.append(.key(key))

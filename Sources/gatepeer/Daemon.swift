@@ -243,6 +243,8 @@ final class Daemon: @unchecked Sendable {
     }
 }
 
+/// One journal line: through Echo.line, so a value from the config or the kernel can
+/// neither forge a line with a newline nor make one of megabytes.
 func log(_ s: String) {
-    FileHandle.standardError.write(("gatepeer: " + s + "\n").data(using: .utf8)!)
+    FileHandle.standardError.write(("gatepeer: " + Echo.line(s) + "\n").data(using: .utf8)!)
 }

@@ -168,10 +168,12 @@ func parseArguments(_ args: [String]) throws -> Options {
     return o
 }
 
-/// Progress and problems; stdout is flushed first so the two streams stay in order on a terminal.
+/// Progress and problems; stdout is flushed first so the two streams stay in order on a
+/// terminal. Through Echo.text: a message echoing input cannot put raw control
+/// characters or an unbounded line on the operator's terminal.
 func stderr(_ s: String) {
     fflush(nil)  // all output streams
-    FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
+    FileHandle.standardError.write((Echo.text(s) + "\n").data(using: .utf8)!)
 }
 
 /// Loads and validates; on bad input prints every problem and exits 2 before any kernel access.
@@ -213,7 +215,7 @@ func printPlan(_ plan: Plan, json: Bool) {
         // A blocked link's changes are not planned: "no changes" alone would read as converged.
         print(plan.blockers.isEmpty ? "no changes" : "no changes (\(plan.blockers.count) blocked: see stderr)")
     } else {
-        for c in plan.changes { print(c.line) }
+        for c in plan.changes { print(Echo.line(c.line)) }  // names read from the kernel
     }
     for b in plan.blockers { stderr("blocked: \(b)") }
     for w in plan.warnings { stderr("warning: \(w)") }
@@ -264,7 +266,7 @@ func run(_ o: Options) -> Exit {
                     "applied": .int(Int64(c.readBack.applied)),
                 ]).render())
             } else {
-                for ch in c.plan.changes { print(ch.line) }
+                for ch in c.plan.changes { print(Echo.line(ch.line)) }
             }
             for p in c.problems { stderr("gatepeer: \(p)") }
             for b in c.plan.blockers { stderr("blocked: \(b)") }
@@ -321,7 +323,8 @@ func run(_ o: Options) -> Exit {
                 }
                 report.filter = FilterStatus(config: config, observed: observed, ruleset: plan.ruleset, elements: elements, pending: plan.changes)
             }
-            print(o.json ? report.json.render() : report.text)
+            // Names and aliases read from the kernel are anyone's input.
+            print(o.json ? report.json.render() : Echo.text(report.text))
             return .ok
         } catch {
             stderr("gatepeer: \(error)")

@@ -88,4 +88,46 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains(path) && r.stderr.contains("32 MiB"), r.stderr)
     }
+
+    // MARK: item 7: echoed values are escaped and bounded
+
+    /// The lab link with `name` (JSON text, already escaped as needed) and an extra member.
+    func link(name: String, extra: String = "") -> String {
+        #"{"links":[{"name":""# + name + #"","underlayDevice":"eth0","outerIpAddress":"172.31.0.254","innerIpAddress":"10.255.255.254/9","peers":[{"outerIpAddress":"100.64.152.4"}]"# + extra + "}]}"
+    }
+
+    /// The issue's 50 MB name is now refused by the config size limit (32 MiB) before it is
+    /// parsed; 20 MiB stays under it and must still come back short.
+    func testAHugeNameComesBackAsOneShortLine() {
+        let path = write("huge-name.json", link(name: String(repeating: "a", count: 20 << 20)))
+        let r = limited(["validate", "-c", path])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertLessThan(r.stderr.utf8.count, 2048, "stderr is \(r.stderr.utf8.count) bytes")
+        XCTAssertTrue(r.stderr.contains("links[0].name: \"aaaa") && r.stderr.contains("... (20971520 bytes)\" is not a usable interface name"), String(r.stderr.prefix(600)))
+        // The same as a key: an unknown field.
+        let key = write("huge-key.json", link(name: "gp0", extra: ",\"" + String(repeating: "k", count: 20 << 20) + "\":1"))
+        let k = limited(["validate", "-c", key])
+        XCTAssertEqual(k.status, 2)
+        XCTAssertLessThan(k.stderr.utf8.count, 2048, "stderr is \(k.stderr.utf8.count) bytes")
+        XCTAssertTrue(k.stderr.contains("links[0].kkkk") && k.stderr.contains("... (20971520 bytes): unknown field"), String(k.stderr.prefix(600)))
+    }
+
+    func testControlCharactersFromValuesAndKeysAreShownEscaped() {
+        // ESC [2J clears the screen, ESC ]0; sets the title; U+202E reverses what follows;
+        // U+009B is a one-byte CSI.
+        let path = write("escapes.json", link(name: #"gp\u001b[2J\u0000\u202eevil\u009b"#, extra: #","mtu\u001b]0;owned\u0007":1,"peers\u0000":[]"#))
+        let r = limited(["validate", "-c", path])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        for raw: Unicode.Scalar in ["\u{1b}", "\u{0}", "\u{7}", "\u{202e}", "\u{9b}"] {
+            XCTAssertFalse(r.stderr.unicodeScalars.contains(raw), "raw U+\(String(raw.value, radix: 16)) in: \(r.stderr)")
+        }
+        XCTAssertTrue(r.stderr.contains(#"links[0].name: "gp\u001b[2J\u0000\u202eevil\u009b" is not a usable interface name"#), r.stderr)
+        XCTAssertTrue(r.stderr.contains(#"links[0].mtu\u001b]0;owned\u0007: unknown field"#), r.stderr)
+        XCTAssertTrue(r.stderr.contains(#"links[0].peers\u0000: unknown field"#), r.stderr)
+        // Command-line arguments are input too.
+        let u = sh([gatepeerBinary, "plan", "--bo\u{1b}[2Jgus"])
+        XCTAssertEqual(u.status, 2)
+        XCTAssertFalse(u.stderr.unicodeScalars.contains("\u{1b}"), u.stderr)
+        XCTAssertTrue(u.stderr.contains(#"unknown option "--bo\u001b[2Jgus" for plan"#), u.stderr)
+    }
 }
