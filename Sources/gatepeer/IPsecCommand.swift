@@ -138,10 +138,12 @@ func readKey(_ s: IPsecSite, index: Int) -> (key: [UInt8]?, findings: [IPsecFind
     let input: IPsecLint.PSKInput
     if stat(file, &st) != 0 {
         input = .missing(String(cString: strerror(errno)))
-    } else if let bytes = Files.readAll(file) {
-        input = .file(mode: UInt32(st.st_mode), bytes: bytes)
     } else {
-        input = .missing(String(cString: strerror(errno)))
+        // A regular file only, opened without blocking (a FIFO hung lint), of key size.
+        switch Files.read(file, limit: Files.keyLimit) {
+        case .success(let bytes): input = .file(mode: UInt32(st.st_mode), bytes: bytes)
+        case .failure(let e): input = .missing(e.reason)
+        }
     }
     return IPsecLint.psk(input, path: "ipsec.sites[\(index)].psk.file", file: file)
 }

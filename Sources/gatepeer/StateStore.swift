@@ -439,7 +439,8 @@ final class NamespaceLock {
     /// The pid of the `gatepeer run` that manages this namespace, or nil when none does.
     static func runningDaemon(_ ns: NetworkNamespace) -> String? {
         let path = directory + "/netns-\(ns.inode).daemon"
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking like every read (Files.read): a FIFO here must not hang a command.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         if flock(fd, LOCK_SH | LOCK_NB) == 0 {

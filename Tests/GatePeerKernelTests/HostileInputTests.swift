@@ -130,4 +130,57 @@ final class HostileInputTests: XCTestCase {
         XCTAssertFalse(u.stderr.unicodeScalars.contains("\u{1b}"), u.stderr)
         XCTAssertTrue(u.stderr.contains(#"unknown option "--bo\u001b[2Jgus" for plan"#), u.stderr)
     }
+
+    // MARK: item 9: only regular files are read, without blocking
+
+    /// gatepeer with a 10 s timeout: a read that blocks (a FIFO nobody writes) is
+    /// stopped and shows as status 124.
+    func prompt(_ args: [String]) -> Run {
+        sh(["timeout", "10", gatepeerBinary] + args)
+    }
+
+    func fifo(_ name: String) -> String {
+        let path = dir.appendingPathComponent(name).path
+        XCTAssertEqual(mkfifo(path, 0o600), 0, "mkfifo \(path)")
+        return path
+    }
+
+    func testAConfigThatIsNotARegularFileIsRefusedAtOnce() {
+        let cases = [(fifo("config.fifo"), "is a FIFO, not a regular file"),
+                     (dir.path, "is a directory, not a regular file"),
+                     ("/dev/zero", "is a character device, not a regular file")]
+        for (path, why) in cases {
+            for verb in ["validate", "plan"] {
+                let r = prompt([verb, "-c", path])
+                XCTAssertEqual(r.status, 2, "\(verb) -c \(path): \(r.stderr)")
+                XCTAssertTrue(r.stderr.contains("cannot read config \(path): \(why)"), "\(verb) -c \(path): \(r.stderr)")
+            }
+        }
+    }
+
+    func testAKeyFileThatIsAFIFOFailsTheLintAtOnce() throws {
+        let key = fifo("hq.psk")
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("netconfig/ipsec-site.json"), encoding: .utf8)
+            .replacingOccurrences(of: "/etc/gatepeer/hq.psk", with: key)
+        let r = prompt(["ipsec", "lint", "--site", "hq", "-c", write("ipsec.json", text)])
+        XCTAssertNotEqual(r.status, 124, "ipsec lint hung on a FIFO")
+        XCTAssertNotEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue((r.stdout + r.stderr).contains("\(key) cannot be read (is a FIFO, not a regular file)"), r.stdout + r.stderr)
+    }
+
+    func testAStateFileThatIsAFIFOIsReportedNotWaitedFor() throws {
+        let state = dir.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let grants = state.appendingPathComponent("grants.json").path
+        XCTAssertEqual(mkfifo(grants, 0o600), 0)
+        let r = prompt(["filter", "grants"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(grants) cannot be read (is a FIFO, not a regular file)"), r.stderr)
+        // identity.json decides whose the directory is: not readable, nothing is used.
+        unlink(grants)
+        XCTAssertEqual(mkfifo(state.appendingPathComponent("identity.json").path, 0o600), 0)
+        let i = prompt(["filter", "grants"])
+        XCTAssertEqual(i.status, 1, i.stderr)
+        XCTAssertTrue(i.stderr.contains("identity.json cannot be read (is a FIFO, not a regular file)"), i.stderr)
+    }
 }
