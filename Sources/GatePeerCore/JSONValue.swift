@@ -149,6 +149,10 @@ public struct JSONReader {
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object([]) }
         let base = memberScratch.count
         defer { memberScratch.removeSubrange(base...) }
+        // Config objects are small, and a scan beats hashing every key; past a few
+        // members the keys go into a set, so a hostile object of 300,000 keys costs
+        // 300,000 lookups, not 4.5e10 comparisons.
+        var keys: Set<String>? = nil
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
@@ -161,10 +165,14 @@ public struct JSONReader {
             steps.append(.key(key))
             let value = try parseValue()
             steps.removeLast()
-            // Config objects are small: a scan beats hashing every key into a set.
-            if memberScratch[base...].contains(where: { $0.key == key }) {
-                duplicateKeys.append((path: pathText, key: key, line: keyLine))
+            let seen: Bool
+            if keys != nil {
+                seen = !keys!.insert(key).inserted
+            } else {
+                seen = memberScratch[base...].contains(where: { $0.key == key })
+                if memberScratch.count - base >= 16 { keys = Set(memberScratch[base...].map(\.key) + [key]) }
             }
+            if seen { duplicateKeys.append((path: pathText, key: key, line: keyLine)) }
             memberScratch.append(.init(key: key, value: value, line: keyLine))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of file in an object") }

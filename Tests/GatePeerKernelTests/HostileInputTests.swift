@@ -65,6 +65,19 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// 300,000 members in one object: the duplicate-key check was a scan of the members
+    /// before each (4.5e10 comparisons); now a set past a few members.
+    func testAnObjectWithManyKeysIsCheckedWithoutComparingEveryPair() {
+        var text = #"{"links":[],"#
+        for i in 0..<300_000 { text += "\"k\(i)\":0," }
+        text += #""k0":1}"#
+        let r = limited(["validate", "-c", write("keys.json", text)])
+        XCTAssertEqual(r.status, 2, String(r.stderr.prefix(500)))
+        // One repeated key, and every key is unknown (k0 twice).
+        XCTAssertTrue(r.stderr.contains("300002 problem(s)"), String(r.stderr.prefix(500)))
+        XCTAssertTrue(r.stderr.contains("k0: key appears more than once"), String(r.stderr.prefix(500)))
+    }
+
     func testAConfigOverTheSizeLimitIsRefusedByName() throws {
         let path = dir.appendingPathComponent("huge.json").path
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
