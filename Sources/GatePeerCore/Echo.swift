@@ -48,6 +48,13 @@ public enum Echo {
         }
     }
 
+    /// `\u001b`: JSON's spelling of a scalar of the Basic Multilingual Plane (all that
+    /// `needsEscape` selects).
+    static func escaped(_ u: Unicode.Scalar) -> String {
+        let hex = String(u.value, radix: 16)
+        return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+
     private static func render(_ s: String, limit: Int, quotes: Bool, keepNewlines: Bool) -> String {
         var out = ""
         var shown = 0
@@ -60,8 +67,7 @@ public enum Echo {
             if quotes && (u == "\"" || u == "\\") {
                 out += "\\" + String(Character(u))
             } else if needsEscape(u, keepNewlines: keepNewlines) {
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+                out += escaped(u)
             } else {
                 out.unicodeScalars.append(u)
             }

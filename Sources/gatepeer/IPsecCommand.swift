@@ -71,7 +71,7 @@ func runIPsec(_ o: Options) -> Exit {
             let i = sites.firstIndex(of: s)!
             var findings = IPsecLint.check(s, path: "ipsec.sites[\(i)]", deviceSubnets: config.links.map { ($0.name, $0.deviceSubnet) })
             findings += readKey(s, index: i).findings
-            for f in findings { print(f.description) }
+            for f in findings { print(Echo.line(f.description)) }
             errors += findings.filter { $0.severity == .error }.count
             if findings.isEmpty { print("ok: ipsec.sites[\(i)] (\(s.name))") }
         }

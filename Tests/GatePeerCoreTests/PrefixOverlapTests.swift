@@ -63,5 +63,7 @@ final class PrefixOverlapTests: XCTestCase {
         XCTAssertEqual(Echo.line("two\nlines"), #"two\u000alines"#)
         XCTAssertEqual(Echo.text("two\nlines\u{1b}"), "two\n" + #"lines\u001b"#)
         XCTAssertLessThan(Echo.line(String(repeating: "x", count: 1 << 20)).utf8.count, Echo.lineLimit + 32)
+        // JSON output escapes the same characters (still JSON: the escapes decode back).
+        XCTAssertEqual(JSONOut.string("a\u{9b}\u{202e}\u{1b}\u{7f}").render(), #""a\u009b\u202e\u001b\u007f""#)
     }
 }

@@ -144,6 +144,19 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(u.stderr.contains(#"unknown option "--bo\u001b[2Jgus" for plan"#), u.stderr)
     }
 
+    /// ipsec lint prints its findings on stdout: a key path with ESC in it (the path rule
+    /// refuses spaces, quotes and braces, not controls) comes back escaped there too,
+    /// as does --json output.
+    func testLintFindingsAndJSONOutputAreEscaped() throws {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("netconfig/ipsec-site.json"), encoding: .utf8)
+            .replacingOccurrences(of: "/etc/gatepeer/hq.psk", with: #"/nonexistent/\u001b[2J\u009b.psk"#)
+        let r = prompt(["ipsec", "lint", "--site", "hq", "-c", write("ipsec-esc.json", text)])
+        XCTAssertTrue(r.stdout.contains(#"/nonexistent/\u001b[2J\u009b.psk cannot be read"#), r.stdout + r.stderr)
+        for raw: Unicode.Scalar in ["\u{1b}", "\u{9b}"] {
+            XCTAssertFalse((r.stdout + r.stderr).unicodeScalars.contains(raw), "raw U+\(String(raw.value, radix: 16)): \(r.stdout)")
+        }
+    }
+
     // MARK: item 9: only regular files are read, without blocking
 
     /// gatepeer with a 10 s timeout: a read that blocks (a FIFO nobody writes) is
