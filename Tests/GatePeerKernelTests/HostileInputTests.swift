@@ -78,6 +78,31 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("k0: key appears more than once"), String(r.stderr.prefix(500)))
     }
 
+    /// An IPsec site listing one subnet 3,000 times: lint compared every pair of
+    /// subnets and reported every pair (4.5 million findings).
+    func testAnIPsecSiteRepeatingASubnetGivesABoundedReport() throws {
+        var doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/ipsec-site.json"))) as? [String: Any])
+        var ipsec = doc["ipsec"] as! [String: Any]
+        var sites = ipsec["sites"] as! [[String: Any]]
+        var local = sites[0]["local"] as! [String: Any]
+        local["subnets"] = Array(repeating: "10.128.0.0/9", count: 3000)
+        sites[0]["local"] = local
+        var remote = sites[0]["remote"] as! [String: Any]
+        remote["subnets"] = Array(repeating: "10.128.0.0/9", count: 3000)
+        sites[0]["remote"] = remote
+        sites[0]["overlapsDevicesIntended"] = false
+        sites[0]["mode"] = "policy"
+        ipsec["sites"] = sites
+        doc["ipsec"] = ipsec
+        let path = write("ipsec-subnets.json", String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        let r = limited(["validate", "-c", path])
+        XCTAssertEqual(r.status, 2, String(r.stderr.prefix(500)))
+        XCTAssertLessThan(r.stderr.utf8.count, 32 * 1024)
+        // Each repeated subnet once per end (2 x 2,999), each remote subnet once against
+        // the local ones (3,000), each subnet once against the device subnet (6,000).
+        XCTAssertEqual(problemCount(r.stderr), 2 * 2999 + 3000 + 6000, String(r.stderr.prefix(300)))
+    }
+
     func testAConfigOverTheSizeLimitIsRefusedByName() throws {
         let path = dir.appendingPathComponent("huge.json").path
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
