@@ -27,7 +27,7 @@ extension ConfigDecoder {
             f.uplinkDevice = interfaceName(u, "\(path).uplinkDevice", &p)
             if f.uplinkDevice == nil { ok = false }
             if let links, links.contains(where: { $0.name == u }) {
-                p.add("\(path).uplinkDevice", "\"\(u)\" is a tunnel link of ours; valid: the interface toward the internet"); ok = false
+                p.add("\(path).uplinkDevice", "\(Echo.quoted(u)) is a tunnel link of ours; valid: the interface toward the internet"); ok = false
             }
         }
         let natText = o.string("nat", required: false, &p) ?? "masquerade"
@@ -41,13 +41,13 @@ extension ConfigDecoder {
                 ok = false
             }
         default:
-            p.add("\(path).nat", "\"\(natText)\" is not a NAT mode; valid: masquerade, snat (with snatAddress), none"); ok = false
+            p.add("\(path).nat", "\(Echo.quoted(natText)) is not a NAT mode; valid: masquerade, snat (with snatAddress), none"); ok = false
         }
         if snatText != nil && natText != "snat" {
             p.add("\(path).snatAddress", "is only used with \"nat\": \"snat\""); ok = false
         }
         if f.nat != .none && f.uplinkDevice == nil && o.members.contains(where: { $0.key == "uplinkDevice" }) == false {
-            p.add("\(path).uplinkDevice", "is required for NAT (nat is \"\(natText)\"); or set \"nat\": \"none\""); ok = false
+            p.add("\(path).uplinkDevice", "is required for NAT (nat is \(Echo.quoted(natText))); or set \"nat\": \"none\""); ok = false
         }
         f.mssClamp = o.bool("mssClamp", &p) ?? true
         f.logDrops = o.bool("logDrops", &p) ?? true
@@ -89,7 +89,7 @@ extension ConfigDecoder {
                 let gp = "\(path).outbound[\(i)]"
                 guard let g = decodeGroup(item, path: gp, deviceSubnets: deviceSubnets, streamed: streamed?.groups[i], &p) else { ok = false; continue }
                 if let first = names[g.name] {
-                    p.add("\(gp).name", "\"\(g.name)\" is already the name of \(path).outbound[\(first)]"); ok = false; continue
+                    p.add("\(gp).name", "\(Echo.quoted(g.name)) is already the name of \(path).outbound[\(first)]"); ok = false; continue
                 }
                 names[g.name] = i
                 f.outbound.append(g)
@@ -105,7 +105,7 @@ extension ConfigDecoder {
         for (item, owners) in zip(sources, PrefixOverlap.owners(sources)) {
             guard let j = owners.first(except: item.owner), j < item.owner else { continue }
             let b = f.outbound[j], sa = item.prefix
-            p.add("\(path).outbound[\(item.owner)].sources", "\(sa) overlaps \(b.sources.first(where: { $0.overlaps(sa) })!) of \(path).outbound[\(j)] (\"\(b.name)\"); a device belongs to one group")
+            p.add("\(path).outbound[\(item.owner)].sources", "\(sa) overlaps \(b.sources.first(where: { $0.overlaps(sa) })!) of \(path).outbound[\(j)] (\(Echo.quoted(b.name))); a device belongs to one group")
             ok = false
         }
         // Learned addresses of one group share maps keyed by address . protocol . port
@@ -147,7 +147,7 @@ extension ConfigDecoder {
         var ok = true
         let name = o.string("name", required: true, &p)
         if let n = name, n.isEmpty || n.count > 32 || !n.utf8.allSatisfy({ isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }) {
-            p.add("\(path).name", "\"\(n)\" is not a usable group name; valid: 1 to 32 characters of A-Z a-z 0-9 _ -"); ok = false
+            p.add("\(path).name", "\(Echo.quoted(n)) is not a usable group name; valid: 1 to 32 characters of A-Z a-z 0-9 _ -"); ok = false
         }
         var sources: [IPPrefix] = []
         if let items = o.array("sources", required: false, &p) {
@@ -162,7 +162,7 @@ extension ConfigDecoder {
         var defaultAction = FilterAction.deny
         if let d = o.string("default", required: false, &p) {
             if let a = FilterAction(rawValue: d) { defaultAction = a } else {
-                p.add("\(path).default", "\"\(d)\" is not an action; valid: allow, deny"); ok = false
+                p.add("\(path).default", "\(Echo.quoted(d)) is not an action; valid: allow, deny"); ok = false
             }
         }
         var rules: [OutboundRule] = []
@@ -221,7 +221,7 @@ extension ConfigDecoder {
         var action: FilterAction? = nil
         if let a = o.string("action", required: true, &p) {
             action = FilterAction(rawValue: a)
-            if action == nil { p.add("\(path()).action", "\"\(a)\" is not an action; valid: allow, deny"); ok = false }
+            if action == nil { p.add("\(path()).action", "\(Echo.quoted(a)) is not an action; valid: allow, deny"); ok = false }
         } else { ok = false }
         let destText = o.string("destination", required: false, &p)
         let domainText = o.string("domain", required: false, &p)
@@ -248,7 +248,7 @@ extension ConfigDecoder {
         switch v {
         case .string(let s):
             if let m = ProtocolMatch.parse(s), UInt8(s) == nil { return m }
-            p.add("\(path()).protocol", "\"\(s)\" is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, any, or a number 0..255")
+            p.add("\(path()).protocol", "\(Echo.quoted(s)) is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, any, or a number 0..255")
             return nil
         case .number(let t):
             if let n = Int(t), (0...255).contains(n) { return .number(UInt8(n)) }
@@ -276,13 +276,13 @@ extension ConfigDecoder {
             switch item {
             case .number(let t):
                 if let n = Int(t), (1...65535).contains(n) { out.append(PortRange(low: UInt16(n), high: UInt16(n))) } else {
-                    p.add(ip, "\(t) is out of range; valid: 1..65535"); ok = false
+                    p.add(ip, "\(Echo.value(t)) is out of range; valid: 1..65535"); ok = false
                 }
             case .string(let s):
                 if let r = PortRange.parse(Substring(s)) {
                     out.append(r)
                 } else {
-                    p.add(ip, "\"\(s)\" is not a port or range; valid: 1..65535, or \"LOW-HIGH\" with LOW <= HIGH"); ok = false
+                    p.add(ip, "\(Echo.quoted(s)) is not a port or range; valid: 1..65535, or \"LOW-HIGH\" with LOW <= HIGH"); ok = false
                 }
             default:
                 p.add(ip, "is \(item.typeName); valid: a port number or a \"LOW-HIGH\" range"); ok = false
@@ -299,7 +299,7 @@ extension ConfigDecoder {
         if text.hasPrefix("*.") { wildcard = true; text.removeFirst(2) }
         let labels = text.split(separator: ".", omittingEmptySubsequences: false)
         if text.contains("*") {
-            p.add(path, "\"\(s)\" has a wildcard that is not the whole first label; valid: api.example.com or *.example.com")
+            p.add(path, "\(Echo.quoted(s)) has a wildcard that is not the whole first label; valid: api.example.com or *.example.com")
             return nil
         }
         let good = !text.isEmpty && text.count <= 253 && labels.count >= 2 && labels.allSatisfy { l in
@@ -307,7 +307,7 @@ extension ConfigDecoder {
                 && l.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
         }
         if !good {
-            p.add(path, "\"\(s)\" is not a domain name; valid: letters, digits and hyphens in dot-separated labels, such as api.example.com")
+            p.add(path, "\(Echo.quoted(s)) is not a domain name; valid: letters, digits and hyphens in dot-separated labels, such as api.example.com")
             return nil
         }
         return DomainPattern(name: text, wildcard: wildcard)

@@ -88,7 +88,7 @@ extension ConfigDecoder {
             for (i, item) in items.enumerated() {
                 if let s = decodeSite(item, path: "ipsec.sites[\(i)]", &p) {
                     if let j = names[s.name] {
-                        p.add("ipsec.sites[\(i)].name", "\"\(s.name)\" is used by another site (ipsec.sites[\(j)]); valid: a unique name"); ok = false
+                        p.add("ipsec.sites[\(i)].name", "\(Echo.quoted(s.name)) is used by another site (ipsec.sites[\(j)]); valid: a unique name"); ok = false
                     } else {
                         names[s.name] = i
                     }
@@ -122,7 +122,7 @@ extension ConfigDecoder {
         } else { ok = false }
         let modeText = o.string("mode", required: false, &p) ?? "policy"
         let mode = IPsecSite.Mode(rawValue: modeText)
-        if mode == nil { p.add("\(path).mode", "\"\(modeText)\" is not a mode; valid: policy, route"); ok = false }
+        if mode == nil { p.add("\(path).mode", "\(Echo.quoted(modeText)) is not a mode; valid: policy, route"); ok = false }
 
         var ifId: UInt32? = nil
         var insides: (IPPrefix?, IPPrefix?) = (nil, nil)
@@ -203,7 +203,7 @@ extension ConfigDecoder {
         }
         let profileText = o.string("profile", required: false, &p) ?? "strong"
         let profile = IPsecSite.Profile(rawValue: profileText)
-        if profile == nil { p.add("\(path).profile", "\"\(profileText)\" is not a profile; valid: strong, compatible"); ok = false }
+        if profile == nil { p.add("\(path).profile", "\(Echo.quoted(profileText)) is not a profile; valid: strong, compatible"); ok = false }
         func proposals(_ key: String) -> [String]? {
             guard let items = o.array(key, required: false, &p) else { return nil }
             if items.isEmpty { p.add("\(path).\(key)", "is empty; valid: at least one proposal, or leave it out for the profile's"); ok = false }
