@@ -8,13 +8,16 @@ public enum Files {
     }
 
     /// The largest config read (bytes). The largest real config, scripts/bench's policy of
-    /// 100,000 deny rules, is 9.9 MB as jq prints it; 32 MiB leaves room for three times
-    /// that while bounding what a wrong path (a disk image, a log) costs to refuse.
-    public static let configLimit = 32 << 20
+    /// 100,000 deny rules, is 9.9 MB as jq prints it (rules are streamed, so it costs
+    /// little memory). The worst a file at the limit can cost is a long array of `{}`:
+    /// 24 bytes of tree and five problems per 3 bytes of input: 366 MB max RSS and 28
+    /// million problems counted at 16 MiB (800 MB at 32 MiB, which aborted under a 1 GiB
+    /// limit); a daemon reloading such a file must survive it.
+    public static let configLimit = 16 << 20
     /// The largest state file read (grants.json, learned.json, identity.json, the filter
-    /// caches). They are derived from a config of at most `configLimit` and are smaller
-    /// than it (the map cache of the 100,000-rule policy holds 16 bytes a rule).
-    public static let stateLimit = 32 << 20
+    /// caches). The JSON ones are parsed like a config; the caches of the 100,000-rule
+    /// policy take a few MB, and one over the limit only costs a full read or load.
+    public static let stateLimit = 16 << 20
     /// The largest pre-shared key file read; a key is at most a few hundred bytes.
     public static let keyLimit = 64 << 10
 
