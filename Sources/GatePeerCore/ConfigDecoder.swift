@@ -17,6 +17,7 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public let problems: [ConfigProblem]
     /// Problems found beyond those kept.
     public let more: Int
+    /// `problems` in the order found; `more`: how many were found beyond them.
     public init(problems: [ConfigProblem], more: Int = 0) { self.problems = problems; self.more = more }
     /// Every problem found, kept or only counted.
     public var count: Int { problems.count + more }

@@ -24,9 +24,11 @@ public enum Files {
     /// Why a file was not read. `missing`: it does not exist (ENOENT), which callers of
     /// optional files treat as empty rather than as a fault.
     public struct ReadError: Error, Sendable, CustomStringConvertible {
+        /// The path as given (not resolved through symlinks).
         public let path: String
         /// What is wrong, e.g. "is a FIFO, not a regular file" or strerror's text.
         public let reason: String
+        /// open(2) answered ENOENT.
         public let missing: Bool
         public var description: String { "\(path): \(reason)" }
     }
