@@ -1,15 +1,40 @@
 /// One thing wrong with a config: where it is (a JSON path such as `links[1].vxlanId`)
 /// and what would be valid.
+///
+/// Both are kept as `Echo.line` renders them: the sites quote values through
+/// `Echo.value`, and this catches any that does not, so no problem can carry raw
+/// control characters or an unbounded value into a terminal or a log.
 public struct ConfigProblem: Equatable, Sendable, CustomStringConvertible {
     public let path: String
     public let message: String
-    public init(_ path: String, _ message: String) { self.path = path; self.message = message }
+    public init(_ path: String, _ message: String) { self.path = Echo.line(path); self.message = Echo.line(message) }
     public var description: String { path.isEmpty ? message : "\(path): \(message)" }
 }
 
+/// The problems of one input. Memory stays linear in the input and bounded: the first
+/// `Problems.kept` problems are kept, the rest only counted (`more`).
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public let problems: [ConfigProblem]
-    public var description: String { problems.map(\.description).joined(separator: "\n") }
+    /// Problems found beyond those kept.
+    public let more: Int
+    /// `problems` in the order found; `more`: how many were found beyond them.
+    public init(problems: [ConfigProblem], more: Int = 0) { self.problems = problems; self.more = more }
+    /// Every problem found, kept or only counted.
+    public var count: Int { problems.count + more }
+    public var description: String { report().joined(separator: "\n") }
+
+    /// How many problems a report lists: enough to fix a file in a round or two, few
+    /// enough that a hostile or badly generated file cannot flood a terminal or a log.
+    public static let reportLimit = 50
+
+    /// The problems as report lines, `indent` first: at most `reportLimit`, then
+    /// "... and N more problem(s)" counting the rest.
+    public func report(indent: String = "") -> [String] {
+        var lines = problems.prefix(ConfigError.reportLimit).map { indent + $0.description }
+        let rest = count - lines.count
+        if rest > 0 { lines.append("\(indent)... and \(rest) more problem(s)") }
+        return lines
+    }
 }
 
 /// Decodes and validates a config in one pass, collecting every problem instead of
@@ -33,7 +58,7 @@ public enum ConfigDecoder {
         }
         var p = Problems()
         for d in dups {
-            p.add(d.path.isEmpty ? d.key : "\(d.path).\(d.key)",
+            p.add(d.path.isEmpty ? Echo.value(d.key) : "\(d.path).\(Echo.value(d.key))",
                   "key appears more than once (line \(d.line)); each key may be given once")
         }
         var config = decodeRoot(root, streamed: streamed, &p)
@@ -47,7 +72,7 @@ public enum ConfigDecoder {
         }
         if let config { crossCheck(config, &p) }
         if p.list.isEmpty, let config { return .success(config) }
-        return .failure(ConfigError(problems: p.list))
+        return .failure(p.error)
     }
 
     // MARK: document structure
@@ -105,7 +130,7 @@ public enum ConfigDecoder {
             if let m = MACAddress(text), !m.isMulticast, !m.isZero {
                 mac = m
             } else {
-                p.add("\(path).mac", "\"\(text)\" is not a unicast MAC address; valid: six hex pairs such as 02:00:5e:10:00:01, first octet even, not all zero")
+                p.add("\(path).mac", "\(Echo.quoted(text)) is not a unicast MAC address; valid: six hex pairs such as 02:00:5e:10:00:01, first octet even, not all zero")
             }
         }
         var routes: [LANRoute]? = []
@@ -116,10 +141,13 @@ public enum ConfigDecoder {
                              "innerIpAddress", "peers", "mtu", "learning", "mac", "routes", "snatBackendTraffic"])
         guard let name, let range, let underlay, let outer, let inner, let peers, let routes else { return nil }
         var capturesOwnTunnel = false
-        for (ri, r) in routes.enumerated() {
-            let caught = ([outer] + peers.map(\.outerIpAddress)).filter { r.destination.contains($0) }
-            if let a = caught.first {
-                p.add("\(path).routes[\(ri)].destination", "\(r.destination) contains the tunnel's own outer address \(a); the encapsulated packets would be routed into the tunnel")
+        // One sweep, not routes x peers: both lists can be long.
+        let own = [outer] + peers.map(\.outerIpAddress)
+        let caught = PrefixOverlap.owners(own.enumerated().map { .init(prefix: IPPrefix(address: $1, length: $1.family.bitCount)!, owner: $0, member: true) }
+            + routes.map { .init(prefix: $0.destination, owner: -1, member: false) }).suffix(routes.count)
+        for ((ri, r), owners) in zip(routes.enumerated(), caught) {
+            if let k = owners.first(except: -1) {
+                p.add("\(path).routes[\(ri)].destination", "\(r.destination) contains the tunnel's own outer address \(own[k]); the encapsulated packets would be routed into the tunnel")
                 capturesOwnTunnel = true
             }
         }
@@ -254,47 +282,65 @@ public enum ConfigDecoder {
                 p.add(f.path, f.message)
             }
         }
-        for (i, a) in c.links.enumerated() {
-            for (j, b) in c.links.enumerated() where j < i {
-                if a.name == b.name {
-                    p.add("links[\(i)].name", "\"\(a.name)\" is already the name of links[\(j)]; names must be unique")
+        // Each check is a dictionary or one sweep over sorted prefixes (PrefixOverlap), so
+        // the cost stays n log n in the links and routes, and a link repeating another is
+        // reported once per check, naming the first link it repeats. Problems are then
+        // reported link by link, in file order.
+        let links = c.links
+        var names: [String: PrefixOverlap.FirstOwners] = [:]
+        // The kernel keys vxlan devices by VNI, port and outer family, not by the local
+        // address (checked: a second device with another local gets EEXIST).
+        var vxlanKeys: [String: Int] = [:]
+        var firstRoute: [IPPrefix: (link: Int, route: Int)] = [:]
+        var subnets: [PrefixOverlap.Item] = [], outers: [PrefixOverlap.Item] = [], routeItems: [PrefixOverlap.Item] = []
+        for (i, a) in links.enumerated() {
+            names[a.name, default: .init()].add(i)
+            if vxlanKeys[vxlanKey(a)] == nil { vxlanKeys[vxlanKey(a)] = i }
+            subnets.append(.init(prefix: a.deviceSubnet, owner: i, member: true))
+            for o in [a.outerIpAddress] + a.peers.map(\.outerIpAddress) {
+                outers.append(.init(prefix: IPPrefix(address: o, length: o.family.bitCount)!, owner: i, member: true))
+            }
+            for (ri, r) in a.routes.enumerated() {
+                routeItems.append(.init(prefix: r.destination, owner: i, member: false))
+                if firstRoute[r.destination] == nil { firstRoute[r.destination] = (i, ri) }
+            }
+        }
+        let subnetOwners = PrefixOverlap.owners(subnets)
+        // The link's own subnet and outer addresses are decodeLink's and decodeRoutes' to report.
+        var overSubnets = PrefixOverlap.owners(subnets + routeItems).suffix(routeItems.count).makeIterator()
+        var overOuters = PrefixOverlap.owners(outers + routeItems).suffix(routeItems.count).makeIterator()
+        for (i, a) in links.enumerated() {
+            if let j = names[a.name]?.first(except: -1), j < i {
+                p.add("links[\(i)].name", "\"\(a.name)\" is already the name of links[\(j)]; names must be unique")
+            }
+            if let j = vxlanKeys[vxlanKey(a)], j < i {
+                p.add("links[\(i)]", "vxlanId \(a.vxlanId), port \(a.port) and an \(a.outerIpAddress.family.name) outer address are the same as links[\(j)]'s; the kernel cannot hold both (EEXIST) even with different outerIpAddress: give one link another vxlanId or port")
+            }
+            if let j = names[a.underlayDevice]?.first(except: i) {
+                p.add("links[\(i)].underlayDevice", "\"\(a.underlayDevice)\" is links[\(j)].name; a tunnel cannot run over another tunnel of ours")
+            }
+            if let j = subnetOwners[i].first(except: i), j < i {
+                p.add("links[\(i)].innerIpAddress", "device subnet \(a.deviceSubnet) overlaps links[\(j)]'s \(links[j].deviceSubnet); each VPG needs its own subnet")
+            }
+            for (ri, r) in a.routes.enumerated() {
+                let bySubnet = overSubnets.next()!, byOuter = overOuters.next()!
+                // Within a link, decodeRoutes reported a repeated destination (the link is not here).
+                if let f = firstRoute[r.destination], f.link < i {
+                    p.add("links[\(i)].routes[\(ri)].destination", "\(r.destination) is already routed by links[\(f.link)].routes[\(f.route)]")
                 }
-                // The kernel keys vxlan devices by VNI, port and outer family, not by the
-                // local address (checked: a second device with another local gets EEXIST).
-                if a.vxlanId == b.vxlanId && a.port == b.port && a.outerIpAddress.family == b.outerIpAddress.family {
-                    p.add("links[\(i)]", "vxlanId \(a.vxlanId), port \(a.port) and an \(a.outerIpAddress.family.name) outer address are the same as links[\(j)]'s; the kernel cannot hold both (EEXIST) even with different outerIpAddress: give one link another vxlanId or port")
+                if let j = byOuter.first(except: i),
+                   let caught = ([links[j].outerIpAddress] + links[j].peers.map(\.outerIpAddress)).first(where: { r.destination.contains($0) }) {
+                    p.add("links[\(i)].routes[\(ri)].destination", "\(r.destination) contains \(caught), an outer address of links[\(j)]; that tunnel's packets would be routed into this one")
                 }
-                if a.deviceSubnet.overlaps(b.deviceSubnet) {
-                    p.add("links[\(i)].innerIpAddress", "device subnet \(a.deviceSubnet) overlaps links[\(j)]'s \(b.deviceSubnet); each VPG needs its own subnet")
-                }
-                if a.name == b.underlayDevice {
-                    p.add("links[\(i)].name", "\"\(a.name)\" is links[\(j)].underlayDevice; a tunnel cannot run over another tunnel of ours")
-                }
-                if b.name == a.underlayDevice {
-                    p.add("links[\(i)].underlayDevice", "\"\(a.underlayDevice)\" is links[\(j)].name; a tunnel cannot run over another tunnel of ours")
-                }
-                for (x, y, xi) in [(a, b, i), (b, a, j)] {
-                    for (ri, r) in x.routes.enumerated() {
-                        if let caught = ([y.outerIpAddress] + y.peers.map(\.outerIpAddress)).first(where: { r.destination.contains($0) }) {
-                            p.add("links[\(xi)].routes[\(ri)].destination", "\(r.destination) contains \(caught), an outer address of links[\(xi == i ? j : i)]; that tunnel's packets would be routed into this one")
-                        }
-                    }
-                }
-                for (ri, r) in a.routes.enumerated() {
-                    if b.deviceSubnet.family == r.destination.family, r.destination.overlaps(b.deviceSubnet) {
-                        p.add("links[\(i)].routes[\(ri)].destination", "\(r.destination) overlaps links[\(j)]'s device subnet \(b.deviceSubnet)")
-                    }
-                    if let rj = b.routes.firstIndex(where: { $0.destination == r.destination }) {
-                        p.add("links[\(i)].routes[\(ri)].destination", "\(r.destination) is already routed by links[\(j)].routes[\(rj)]")
-                    }
-                }
-                for (rj, r) in b.routes.enumerated()
-                where a.deviceSubnet.family == r.destination.family && r.destination.overlaps(a.deviceSubnet) {
-                    p.add("links[\(j)].routes[\(rj)].destination", "\(r.destination) overlaps links[\(i)]'s device subnet \(a.deviceSubnet)")
+                if let j = bySubnet.first(except: i) {
+                    p.add("links[\(i)].routes[\(ri)].destination", "\(r.destination) overlaps links[\(j)]'s device subnet \(links[j].deviceSubnet)")
                 }
             }
         }
     }
+
+    /// What the kernel keys a vxlan device by (see crossCheck).
+    private static func vxlanKey(_ l: VPGLink) -> String { "\(l.vxlanId) \(l.port) \(l.outerIpAddress.family.name)" }
 
     // MARK: field parsers
 
@@ -306,7 +352,7 @@ public enum ConfigDecoder {
                 || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
         }
         if s.isEmpty || s.utf8.count > 15 || !allowed || s == "." || s == ".." {
-            p.add(path(), "\"\(s)\" is not a usable interface name; valid: 1 to 15 characters of A-Z a-z 0-9 _ - . (not \".\" or \"..\")")
+            p.add(path(), "\(Echo.quoted(s)) is not a usable interface name; valid: 1 to 15 characters of A-Z a-z 0-9 _ - . (not \".\" or \"..\")")
             return nil
         }
         if s == "all" || s == "default" {
@@ -320,7 +366,7 @@ public enum ConfigDecoder {
     /// cannot use (AddressField's table).
     static func hostAddress(_ s: String, _ path: @autoclosure () -> String, field: AddressField, _ p: inout Problems) -> IPAddress? {
         guard let a = IPAddress(s) else {
-            p.add(path(), "\"\(s)\" is not an IP address; valid: IPv4 such as 192.0.2.1 or IPv6 such as 2001:db8::1, without a prefix length")
+            p.add(path(), "\(Echo.quoted(s)) is not an IP address; valid: IPv4 such as 192.0.2.1 or IPv6 such as 2001:db8::1, without a prefix length")
             return nil
         }
         if let why = field.problem(a, text: "\(a)") {
@@ -394,16 +440,26 @@ public enum ConfigDecoder {
 
     private static func prefixMessage(_ s: String, _ e: IPPrefix.ParseError) -> String {
         switch e {
-        case .missingLength: return "\"\(s)\" has no prefix length; valid: ADDRESS/LENGTH such as 10.255.255.254/9"
-        case .badAddress: return "\"\(s)\" does not start with an IP address; valid: ADDRESS/LENGTH such as 192.168.10.0/24 or 2001:db8:10::/48"
-        case .badLength(let max): return "\"\(s)\" has a bad prefix length; valid: 0 to \(max)"
+        case .missingLength: return "\(Echo.quoted(s)) has no prefix length; valid: ADDRESS/LENGTH such as 10.255.255.254/9"
+        case .badAddress: return "\(Echo.quoted(s)) does not start with an IP address; valid: ADDRESS/LENGTH such as 192.168.10.0/24 or 2001:db8:10::/48"
+        case .badLength(let max): return "\(Echo.quoted(s)) has a bad prefix length; valid: 0 to \(max)"
         }
     }
 }
 
 struct Problems {
+    /// Problems kept with their text; a config of 32 MiB of `{}` links would otherwise
+    /// hold several problems per three bytes of input.
+    static let kept = 1000
     var list: [ConfigProblem] = []
-    mutating func add(_ path: String, _ message: String) { list.append(ConfigProblem(path, message)) }
+    /// Problems found beyond `kept`.
+    var more = 0
+    /// Path and message are formatted only for problems that are kept, so the ones past
+    /// `kept` cost a count, whatever their message would have had to look up.
+    mutating func add(_ path: @autoclosure () -> String, _ message: @autoclosure () -> String) {
+        if list.count < Problems.kept { list.append(ConfigProblem(path(), message())) } else { more += 1 }
+    }
+    var error: ConfigError { ConfigError(problems: list, more: more) }
 }
 
 /// Reads one JSON object, remembering which keys were consumed so that unknown keys
@@ -424,9 +480,10 @@ struct ObjectReader {
         self.members = m
     }
 
+    /// The member's path; keys come from the file, so they are echoed as values.
     private func sub(_ key: String) -> String {
         let text = path()
-        return text.isEmpty ? key : "\(text).\(key)"
+        return text.isEmpty ? Echo.value(key) : "\(text).\(Echo.value(key))"
     }
 
     /// The member's value; nil when absent. An explicit null is reported (leave the field
@@ -468,7 +525,7 @@ struct ObjectReader {
         }
         guard let n = Int(t) else {
             let integral = t.drop(while: { $0 == "-" }).allSatisfy { $0.isASCII && $0.isNumber }
-            p.add(sub(key), "\(t) is \(integral ? "out of range" : "not an integer"); valid: \(range.lowerBound)..\(range.upperBound)\(extra)")
+            p.add(sub(key), "\(Echo.value(t)) is \(integral ? "out of range" : "not an integer"); valid: \(range.lowerBound)..\(range.upperBound)\(extra)")
             return nil
         }
         guard range.contains(n) else {
@@ -489,19 +546,29 @@ struct ObjectReader {
 
     func finish(_ p: inout Problems, known: [String]) {
         for m in members where !known.contains(m.key) {
-            let suggestion = suggestedField(m.key, known: known).map { " (did you mean \"\($0)\"?)" } ?? ""
-            p.add(sub(m.key), "unknown field\(suggestion); valid here: \(known.joined(separator: ", "))")
+            // The suggestion is worked out only for a problem that is kept (p.add's
+            // message is an autoclosure): an object of 300,000 unknown keys costs lookups.
+            p.add(sub(m.key), "unknown field\(ObjectReader.suggestion(m.key, known)); valid here: \(known.joined(separator: ", "))")
         }
+    }
+
+    /// " (did you mean "KEY"?)" when suggestedField finds one, else "".
+    static func suggestion(_ key: String, _ known: [String]) -> String {
+        suggestedField(key, known: known).map { " (did you mean \"\($0)\"?)" } ?? ""
     }
 }
 
 /// The known field an unknown key was probably meant to be: a field's standard term (VNI
-/// for vxlanId), or a name at most half its length away in edits ("dport" -> "ports" is
-/// 2 of 5), so that a short different word ("vni" is 3 edits from "mtu") suggests nothing.
+/// for vxlanId), or a name at most 3 and at most half its length away in edits ("dport" ->
+/// "ports" is 2 of 5), so that a short different word ("vni" is 3 edits from "mtu")
+/// suggests nothing.
 func suggestedField(_ key: String, known: [String]) -> String? {
     let terms = ["vni": "vxlanId", "vxlan": "vxlanId", "dstport": "port", "local": "outerIpAddress", "remote": "peers"]
-    if let t = terms[key.lowercased()], known.contains(t) { return t }
-    guard let close = known.min(by: { editDistance($0, key) < editDistance($1, key) }) else { return nil }
+    if key.utf8.count <= 16, let t = terms[key.lowercased()], known.contains(t) { return t }
+    // The distance is at least the difference in length: a long key (a hostile file's
+    // 50 MB one) is no typo of a field name and is not compared.
+    let near = known.filter { abs($0.utf8.count - key.utf8.count) <= 3 }
+    guard let close = near.min(by: { editDistance($0, key) < editDistance($1, key) }) else { return nil }
     let d = editDistance(close, key)
     return d <= 3 && 2 * d <= max(close.count, key.count) ? close : nil
 }

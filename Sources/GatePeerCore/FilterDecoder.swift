@@ -27,7 +27,7 @@ extension ConfigDecoder {
             f.uplinkDevice = interfaceName(u, "\(path).uplinkDevice", &p)
             if f.uplinkDevice == nil { ok = false }
             if let links, links.contains(where: { $0.name == u }) {
-                p.add("\(path).uplinkDevice", "\"\(u)\" is a tunnel link of ours; valid: the interface toward the internet"); ok = false
+                p.add("\(path).uplinkDevice", "\(Echo.quoted(u)) is a tunnel link of ours; valid: the interface toward the internet"); ok = false
             }
         }
         let natText = o.string("nat", required: false, &p) ?? "masquerade"
@@ -41,13 +41,13 @@ extension ConfigDecoder {
                 ok = false
             }
         default:
-            p.add("\(path).nat", "\"\(natText)\" is not a NAT mode; valid: masquerade, snat (with snatAddress), none"); ok = false
+            p.add("\(path).nat", "\(Echo.quoted(natText)) is not a NAT mode; valid: masquerade, snat (with snatAddress), none"); ok = false
         }
         if snatText != nil && natText != "snat" {
             p.add("\(path).snatAddress", "is only used with \"nat\": \"snat\""); ok = false
         }
         if f.nat != .none && f.uplinkDevice == nil && o.members.contains(where: { $0.key == "uplinkDevice" }) == false {
-            p.add("\(path).uplinkDevice", "is required for NAT (nat is \"\(natText)\"); or set \"nat\": \"none\""); ok = false
+            p.add("\(path).uplinkDevice", "is required for NAT (nat is \(Echo.quoted(natText))); or set \"nat\": \"none\""); ok = false
         }
         f.mssClamp = o.bool("mssClamp", &p) ?? true
         f.logDrops = o.bool("logDrops", &p) ?? true
@@ -89,7 +89,7 @@ extension ConfigDecoder {
                 let gp = "\(path).outbound[\(i)]"
                 guard let g = decodeGroup(item, path: gp, deviceSubnets: deviceSubnets, streamed: streamed?.groups[i], &p) else { ok = false; continue }
                 if let first = names[g.name] {
-                    p.add("\(gp).name", "\"\(g.name)\" is already the name of \(path).outbound[\(first)]"); ok = false; continue
+                    p.add("\(gp).name", "\(Echo.quoted(g.name)) is already the name of \(path).outbound[\(first)]"); ok = false; continue
                 }
                 names[g.name] = i
                 f.outbound.append(g)
@@ -99,28 +99,37 @@ extension ConfigDecoder {
             f.outbound = [OutboundGroup(name: "default", sources: deviceSubnets, defaultAction: .deny)]
         }
         // A device belongs to one group: sources may not overlap across groups.
-        for (i, a) in f.outbound.enumerated() {
-            for (j, b) in f.outbound.enumerated() where j < i {
-                for sa in a.sources {
-                    if let sb = b.sources.first(where: { $0.overlaps(sa) }) {
-                        p.add("\(path).outbound[\(i)].sources", "\(sa) overlaps \(sb) of \(path).outbound[\(j)] (\"\(b.name)\"); a device belongs to one group"); ok = false
-                    }
-                }
-            }
+        // One sweep over all sources (not group x group x source x source); each source
+        // is reported once, naming the first earlier group it overlaps.
+        let sources = f.outbound.enumerated().flatMap { gi, g in g.sources.map { PrefixOverlap.Item(prefix: $0, owner: gi, member: true) } }
+        for (item, owners) in zip(sources, PrefixOverlap.owners(sources)) {
+            guard let j = owners.first(except: item.owner), j < item.owner else { continue }
+            let b = f.outbound[j], sa = item.prefix
+            p.add("\(path).outbound[\(item.owner)].sources", "\(sa) overlaps \(b.sources.first(where: { $0.overlaps(sa) })!) of \(path).outbound[\(j)] (\(Echo.quoted(b.name))); a device belongs to one group")
+            ok = false
         }
         // Learned addresses of one group share maps keyed by address . protocol . port
         // range; nft refuses partly overlapping ranges there (identical ones share a key).
+        // Sorted per protocol, each distinct range is checked against the one reaching
+        // highest before it: n log n in the ranges. A clash is reported once, at the first
+        // rule with the later-starting range.
         for (gi, g) in f.outbound.enumerated() {
-            var seen: [(rule: Int, proto: ProtocolMatch, range: PortRange)] = []
+            var first: [PortKey: Int] = [:]
             for (k, r) in g.rules.enumerated() {
                 guard case .domain = r.destination else { continue }
-                for range in r.ports {
-                    if let clash = seen.first(where: { $0.proto == r.protocolMatch && $0.range != range && $0.range.low <= range.high && range.low <= $0.range.high }) {
-                        p.add("\(path).outbound[\(gi)].rules[\(k)].ports", "\(range.low)-\(range.high) partly overlaps \(clash.range.low)-\(clash.range.high) of \(clash.rule == k ? "this rule" : "rules[\(clash.rule)]"); domain rules of a group need identical or disjoint port ranges")
-                        ok = false
-                    }
-                    seen.append((k, r.protocolMatch, range))
+                for range in r.ports where first[PortKey(proto: r.protocolMatch, range: range)] == nil {
+                    first[PortKey(proto: r.protocolMatch, range: range)] = k
                 }
+            }
+            let sorted = first.keys.sorted { ($0.protoKey, $0.range.low, $0.range.high) < ($1.protoKey, $1.range.low, $1.range.high) }
+            var reach: PortKey? = nil
+            for key in sorted {
+                if let c = reach, c.proto == key.proto, c.range.high >= key.range.low {
+                    let k = first[key]!, ck = first[c]!
+                    p.add("\(path).outbound[\(gi)].rules[\(k)].ports", "\(key.range.low)-\(key.range.high) partly overlaps \(c.range.low)-\(c.range.high) of \(ck == k ? "this rule" : "rules[\(ck)]"); domain rules of a group need identical or disjoint port ranges")
+                    ok = false
+                }
+                if reach == nil || reach!.proto != key.proto || key.range.high > reach!.range.high { reach = key }
             }
         }
         let usesDomains = f.outbound.contains { $0.rules.contains { if case .domain = $0.destination { return true } else { return false } } }
@@ -138,7 +147,7 @@ extension ConfigDecoder {
         var ok = true
         let name = o.string("name", required: true, &p)
         if let n = name, n.isEmpty || n.count > 32 || !n.utf8.allSatisfy({ isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }) {
-            p.add("\(path).name", "\"\(n)\" is not a usable group name; valid: 1 to 32 characters of A-Z a-z 0-9 _ -"); ok = false
+            p.add("\(path).name", "\(Echo.quoted(n)) is not a usable group name; valid: 1 to 32 characters of A-Z a-z 0-9 _ -"); ok = false
         }
         var sources: [IPPrefix] = []
         if let items = o.array("sources", required: false, &p) {
@@ -153,7 +162,7 @@ extension ConfigDecoder {
         var defaultAction = FilterAction.deny
         if let d = o.string("default", required: false, &p) {
             if let a = FilterAction(rawValue: d) { defaultAction = a } else {
-                p.add("\(path).default", "\"\(d)\" is not an action; valid: allow, deny"); ok = false
+                p.add("\(path).default", "\(Echo.quoted(d)) is not an action; valid: allow, deny"); ok = false
             }
         }
         var rules: [OutboundRule] = []
@@ -213,7 +222,7 @@ extension ConfigDecoder {
         var action: FilterAction? = nil
         if let a = o.string("action", required: true, &p) {
             action = FilterAction(rawValue: a)
-            if action == nil { p.add("\(path()).action", "\"\(a)\" is not an action; valid: allow, deny"); ok = false }
+            if action == nil { p.add("\(path()).action", "\(Echo.quoted(a)) is not an action; valid: allow, deny"); ok = false }
         } else { ok = false }
         let destText = o.string("destination", required: false, &p)
         let domainText = o.string("domain", required: false, &p)
@@ -240,7 +249,7 @@ extension ConfigDecoder {
         switch v {
         case .string(let s):
             if let m = ProtocolMatch.parse(s), UInt8(s) == nil { return m }
-            p.add("\(path()).protocol", "\"\(s)\" is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, any, or a number 0..255")
+            p.add("\(path()).protocol", "\(Echo.quoted(s)) is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, any, or a number 0..255")
             return nil
         case .number(let t):
             if let n = Int(t), (0...255).contains(n) { return .number(UInt8(n)) }
@@ -268,13 +277,13 @@ extension ConfigDecoder {
             switch item {
             case .number(let t):
                 if let n = Int(t), (1...65535).contains(n) { out.append(PortRange(low: UInt16(n), high: UInt16(n))) } else {
-                    p.add(ip, "\(t) is out of range; valid: 1..65535"); ok = false
+                    p.add(ip, "\(Echo.value(t)) is out of range; valid: 1..65535"); ok = false
                 }
             case .string(let s):
                 if let r = PortRange.parse(Substring(s)) {
                     out.append(r)
                 } else {
-                    p.add(ip, "\"\(s)\" is not a port or range; valid: 1..65535, or \"LOW-HIGH\" with LOW <= HIGH"); ok = false
+                    p.add(ip, "\(Echo.quoted(s)) is not a port or range; valid: 1..65535, or \"LOW-HIGH\" with LOW <= HIGH"); ok = false
                 }
             default:
                 p.add(ip, "is \(item.typeName); valid: a port number or a \"LOW-HIGH\" range"); ok = false
@@ -291,7 +300,7 @@ extension ConfigDecoder {
         if text.hasPrefix("*.") { wildcard = true; text.removeFirst(2) }
         let labels = text.split(separator: ".", omittingEmptySubsequences: false)
         if text.contains("*") {
-            p.add(path, "\"\(s)\" has a wildcard that is not the whole first label; valid: api.example.com or *.example.com")
+            p.add(path, "\(Echo.quoted(s)) has a wildcard that is not the whole first label; valid: api.example.com or *.example.com")
             return nil
         }
         let good = !text.isEmpty && text.count <= 253 && labels.count >= 2 && labels.allSatisfy { l in
@@ -299,7 +308,7 @@ extension ConfigDecoder {
                 && l.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
         }
         if !good {
-            p.add(path, "\"\(s)\" is not a domain name; valid: letters, digits and hyphens in dot-separated labels, such as api.example.com")
+            p.add(path, "\(Echo.quoted(s)) is not a domain name; valid: letters, digits and hyphens in dot-separated labels, such as api.example.com")
             return nil
         }
         return DomainPattern(name: text, wildcard: wildcard)
@@ -333,5 +342,15 @@ final class StreamedRules {
                 self.groups[g, default: []].append(.value(try reader.readValue()))
             }
         }
+    }
+}
+
+/// A domain rule's protocol and port range, to find partly overlapping ranges.
+private struct PortKey: Hashable {
+    let proto: ProtocolMatch
+    let range: PortRange
+    var protoKey: Int {
+        if case .number(let n) = proto { return Int(n) }
+        return -1
     }
 }

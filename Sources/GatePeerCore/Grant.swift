@@ -112,7 +112,7 @@ public enum GrantState {
                 out.append(Grant(from: from, to: to, protocolMatch: proto, ports: ports, expires: expires))
             }
         }
-        return p.list.isEmpty ? .success(out) : .failure(ConfigError(problems: p.list))
+        return p.list.isEmpty ? .success(out) : .failure(p.error)
     }
 
     public static func encode(_ grants: [Grant]) -> String {

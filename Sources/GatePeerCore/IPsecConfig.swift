@@ -96,13 +96,17 @@ extension ConfigDecoder {
     static func decodeIPsec(_ v: JSONValue, _ p: inout Problems) -> IPsecConfig? {
         guard var o = ObjectReader(v, path: "ipsec", &p) else { return nil }
         var sites: [IPsecSite] = []
+        var names: [String: Int] = [:]
         var ok = true
         var indices: [Int] = []
         if let items = o.array("sites", required: true, &p) {
             for (i, item) in items.enumerated() {
                 if let s = decodeSite(item, path: "ipsec.sites[\(i)]", &p) {
-                    if sites.contains(where: { $0.name == s.name }) {
-                        p.add("ipsec.sites[\(i)].name", "\"\(s.name)\" is used by another site; valid: a unique name")
+                    if let j = names[s.name] {
+                        p.add("ipsec.sites[\(i)].name", "\(Echo.quoted(s.name)) is used by another site (ipsec.sites[\(j)]); valid: a unique name")
+                    } else {
+                        names[s.name] = i
+                    }
                     }
                     sites.append(s)
                     indices.append(i)
@@ -143,7 +147,7 @@ extension ConfigDecoder {
         } else { ok = false }
         let modeText = o.string("mode", required: false, &p) ?? "policy"
         let mode = IPsecSite.Mode(rawValue: modeText)
-        if mode == nil { p.add("\(path).mode", "\"\(modeText)\" is not a mode; valid: policy, route"); ok = false }
+        if mode == nil { p.add("\(path).mode", "\(Echo.quoted(modeText)) is not a mode; valid: policy, route"); ok = false }
 
         var ifId: UInt32? = nil
         var insides: (IPPrefix?, IPPrefix?) = (nil, nil)
@@ -226,11 +230,11 @@ extension ConfigDecoder {
         }
         let profileText = o.string("profile", required: false, &p) ?? "strong"
         let profile = IPsecSite.Profile(rawValue: profileText)
-        if profile == nil { p.add("\(path).profile", "\"\(profileText)\" is not a profile; valid: strong, compatible"); ok = false }
+        if profile == nil { p.add("\(path).profile", "\(Echo.quoted(profileText)) is not a profile; valid: strong, compatible"); ok = false }
         let childText = o.string("childSAs", required: false, &p) ?? "combined"
         let childSAs = IPsecSite.ChildSAs(rawValue: childText)
         if childSAs == nil {
-            p.add("\(path).childSAs", "\"\(escapedForMessage(childText))\" is not a CHILD_SA shape; valid: combined (one CHILD_SA with every subnet as traffic selectors), perPair (one CHILD_SA per local/remote subnet pair, as routers with one phase 2 per pair want)")
+            p.add("\(path).childSAs", "\(Echo.quoted(childText)) is not a CHILD_SA shape; valid: combined (one CHILD_SA with every subnet as traffic selectors), perPair (one CHILD_SA per local/remote subnet pair, as routers with one phase 2 per pair want)")
             ok = false
         }
         func proposals(_ key: String) -> [String]? {
@@ -323,10 +327,8 @@ extension ConfigDecoder {
                          allowWeak: allowWeak, overlapsDevicesIntended: intended, mtu: mtu, mss: mss)
     }
 
-    /// A value quoted back in a message with control characters made visible.
-    public static func escapedForMessage(_ s: String) -> String {
-        s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
-    }
+    /// A value quoted back in a message: `Echo.value` (escaped, bounded).
+    public static func escapedForMessage(_ s: String) -> String { Echo.value(s) }
 
     private static func describe(_ c: Character) -> String {
         switch c {

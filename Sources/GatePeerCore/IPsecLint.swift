@@ -170,22 +170,32 @@ public enum IPsecLint {
             if end.subnets.isEmpty {
                 finding(.error, "\(path).\(key).subnets", "is empty; valid: the prefixes this end protects, such as [\"10.1.0.0/24\"]")
             }
-            for (i, a) in end.subnets.enumerated() {
-                for (j, b) in end.subnets.enumerated() where j > i && a.overlaps(b) {
-                    finding(.error, "\(path).\(key).subnets[\(j)]", "\(b) overlaps \(a) (subnets[\(i)]); valid: disjoint prefixes")
+            // One sweep, not every pair: each subnet is reported once, naming the first
+            // earlier one it overlaps (issue 10 item 6).
+            let owners = PrefixOverlap.owners(end.subnets.enumerated().map { .init(prefix: $1, owner: $0, member: true) })
+            for (j, b) in end.subnets.enumerated() {
+                if let i = owners[j].first(except: j), i < j {
+                    finding(.error, "\(path).\(key).subnets[\(j)]", "\(b) overlaps \(end.subnets[i]) (subnets[\(i)]); valid: disjoint prefixes")
                 }
             }
         }
+        /// For each of `asking`, the first of `members` overlapping it.
+        func firstOverlapping(_ asking: [IPPrefix], in members: [IPPrefix]) -> [Int?] {
+            let items = members.enumerated().map { PrefixOverlap.Item(prefix: $1, owner: $0, member: true) }
+                + asking.map { PrefixOverlap.Item(prefix: $0, owner: -1, member: false) }
+            return PrefixOverlap.owners(items).suffix(asking.count).map { $0.first(except: -1) }
+        }
         if site.mode == .policy {
-            for (i, a) in site.local.subnets.enumerated() {
-                for (j, b) in site.remote.subnets.enumerated() where a.overlaps(b) {
-                    finding(.error, "\(path).remote.subnets[\(j)]", "\(b) overlaps local.subnets[\(i)] \(a): traffic between them could not be told apart; valid: disjoint prefixes")
+            for (j, (b, i)) in zip(site.remote.subnets, firstOverlapping(site.remote.subnets, in: site.local.subnets)).enumerated() {
+                if let i {
+                    finding(.error, "\(path).remote.subnets[\(j)]", "\(b) overlaps local.subnets[\(i)] \(site.local.subnets[i]): traffic between them could not be told apart; valid: disjoint prefixes")
                 }
             }
             if !site.overlapsDevicesIntended {
                 for (key, end) in [("local", site.local), ("remote", site.remote)] {
-                    for (i, s) in end.subnets.enumerated() {
-                        for d in deviceSubnets where d.subnet.overlaps(s) {
+                    for (i, (s, k)) in zip(end.subnets, firstOverlapping(end.subnets, in: deviceSubnets.map(\.subnet))).enumerated() {
+                        if let k {
+                            let d = deviceSubnets[k]
                             finding(.error, "\(path).\(key).subnets[\(i)]", "\(s) overlaps the device subnet \(d.subnet) of link \(d.link); if that is intended (devices reach the site through the tunnel), set \"overlapsDevicesIntended\": true")
                         }
                     }

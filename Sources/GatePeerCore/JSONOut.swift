@@ -54,9 +54,10 @@ public indirect enum JSONOut: Equatable, Sendable {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                // Beyond the C0 controls JSON requires: C1, DEL and the bidi controls
+                // too (Echo), as --json output is read on terminals as well.
+                if Echo.needsEscape(u, keepNewlines: false) {
+                    out += Echo.escaped(u)
                 } else {
                     out.unicodeScalars.append(u)
                 }

@@ -62,7 +62,7 @@ public struct JSONReader {
     private var pathText: String {
         steps.reduce(into: "") { out, step in
             switch step {
-            case .key(let k): out += out.isEmpty ? k : ".\(k)"
+            case .key(let k): out += out.isEmpty ? Echo.value(k) : ".\(Echo.value(k))"
             case .index(let i): out += "[\(i)]"
             }
         }
@@ -149,22 +149,30 @@ public struct JSONReader {
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object([]) }
         let base = memberScratch.count
         defer { memberScratch.removeSubrange(base...) }
+        // Config objects are small, and a scan beats hashing every key; past a few
+        // members the keys go into a set, so a hostile object of 300,000 keys costs
+        // 300,000 lookups, not 4.5e10 comparisons.
+        var keys: Set<String>? = nil
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
             let keyLine = line
             let key = try parseString()
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after key \(Echo.quoted(key))") }
             index += 1
             skipWhitespace()
             steps.append(.key(key))
             let value = try parseValue()
             steps.removeLast()
-            // Config objects are small: a scan beats hashing every key into a set.
-            if memberScratch[base...].contains(where: { $0.key == key }) {
-                duplicateKeys.append((path: pathText, key: key, line: keyLine))
+            let seen: Bool
+            if keys != nil {
+                seen = !keys!.insert(key).inserted
+            } else {
+                seen = memberScratch[base...].contains(where: { $0.key == key })
+                if memberScratch.count - base >= 16 { keys = Set(memberScratch[base...].map(\.key) + [key]) }
             }
+            if seen { duplicateKeys.append((path: pathText, key: key, line: keyLine)) }
             memberScratch.append(.init(key: key, value: value, line: keyLine))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of file in an object") }

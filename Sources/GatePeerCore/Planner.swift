@@ -65,7 +65,7 @@ public enum Planner {
         let ownedIndexes = Set(observed.links.filter(\.isOwned).map(\.index)).union(adopting)
         func isOwnedRoute(_ r: ObservedRoute) -> Bool { r.isOwned(through: ownedIndexes) }
         for l in observed.links where l.looksOwned && !adopting.contains(l.index) {
-            warnings.append("link \(l.name) (kind \(l.kind ?? "none")) has alias \"\(l.alias ?? "")\" but is not gatepeer's: only a vxlan device whose alias is exactly gatepeer:<its own name> is; it is left alone")
+            warnings.append("link \(Echo.value(l.name)) (kind \(Echo.value(l.kind ?? "none"))) has alias \(Echo.quoted(l.alias ?? "")) but is not gatepeer's: only a vxlan device whose alias is exactly gatepeer:<its own name> is; it is left alone")
         }
         for r in observed.routes where r.hasOurProtocol && !isOwnedRoute(r) {
             let dev = r.outputIndex.flatMap { observed.link(index: $0)?.name }.map { " dev \($0)" } ?? ""
@@ -84,7 +84,7 @@ public enum Planner {
             handledLinkNames.insert(link.name)
             let existing = observed.link(named: link.name)
             if let e = existing, !e.isOwned, !adopting.contains(e.index) {
-                blockers.append("links[\(i)].name: device \(link.name) exists and is not gatepeer's (alias \(e.alias.map { "\"\($0)\"" } ?? "unset")); it is left alone: rename it or choose another name")
+                blockers.append("links[\(i)].name: device \(link.name) exists and is not gatepeer's (alias \(e.alias.map { Echo.quoted($0) } ?? "unset")); it is left alone: rename it or choose another name")
                 protectedIndexes.insert(e.index)
                 for r in link.routes { desiredRouteKeys.insert(r.destination) }
                 continue

@@ -7,26 +7,93 @@ public enum Files {
         return stat(path, &st) == 0 ? Int(st.st_size) : nil
     }
 
+    /// The largest config read (bytes). The largest real config, scripts/bench's policy of
+    /// 100,000 deny rules, is 9.9 MB as jq prints it (rules are streamed, so it costs
+    /// little memory). The worst a file at the limit can cost is a long array of `{}`:
+    /// 24 bytes of tree and five problems per 3 bytes of input: 366 MB max RSS and 28
+    /// million problems counted at 16 MiB (800 MB at 32 MiB, which aborted under a 1 GiB
+    /// limit); a daemon reloading such a file must survive it.
+    public static let configLimit = 16 << 20
+    /// The largest state file read (grants.json, learned.json, identity.json, the filter
+    /// caches). The JSON ones are parsed like a config; the caches of the 100,000-rule
+    /// policy take a few MB, and one over the limit only costs a full read or load.
+    public static let stateLimit = 16 << 20
+    /// The largest pre-shared key file read; a key is at most a few hundred bytes.
+    public static let keyLimit = 64 << 10
+
+    /// Why a file was not read. `missing`: it does not exist (ENOENT), which callers of
+    /// optional files treat as empty rather than as a fault.
+    public struct ReadError: Error, Sendable, CustomStringConvertible {
+        /// The path as given (not resolved through symlinks).
+        public let path: String
+        /// What is wrong, e.g. "is a FIFO, not a regular file" or strerror's text.
+        public let reason: String
+        /// open(2) answered ENOENT.
+        public let missing: Bool
+        public var description: String { "\(path): \(reason)" }
+    }
+
     /// The whole file, read straight into one array (no Data, no String copy, no zeroing
-    /// pass first). nil and errno set when it cannot be opened or read.
-    public static func readAll(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+    /// pass first), if it is a regular file of at most `limit` bytes.
+    ///
+    /// Opened with O_NONBLOCK so that a FIFO (or a device) at the path cannot block the
+    /// open; fstat on the open descriptor then refuses anything but a regular file, so
+    /// what is checked is what is read. Symlinks are followed: configs and key files are
+    /// commonly symlinked (/etc/gatepeer -> a deployment's copy), and every file read
+    /// here is one the operator names or root's own state directory.
+    public static func read(_ path: String, limit: Int) -> Result<[UInt8], ReadError> {
+        func failure(_ reason: String, missing: Bool = false) -> Result<[UInt8], ReadError> {
+            .failure(ReadError(path: path, reason: reason, missing: missing))
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        guard fd >= 0 else {
+            let e = errno
+            return failure(String(cString: strerror(e)), missing: e == ENOENT)
+        }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { return nil }
-        var failed = false
+        guard fstat(fd, &st) == 0 else { return failure(String(cString: strerror(errno))) }
+        let kind = st.st_mode & S_IFMT
+        guard kind == S_IFREG else {
+            let name: String
+            switch kind {
+            case S_IFDIR: name = "a directory"
+            case S_IFIFO: name = "a FIFO"
+            case S_IFCHR: name = "a character device"
+            case S_IFBLK: name = "a block device"
+            case S_IFSOCK: name = "a socket"
+            default: name = "not a file"
+            }
+            return failure("is \(name), not a regular file")
+        }
+        guard Int(st.st_size) <= limit else {
+            return failure("is \(st.st_size) bytes; the limit is \(sizeText(limit)) (\(limit) bytes)")
+        }
+        var failed: Int32 = 0
         let out = [UInt8](unsafeUninitializedCapacity: Int(st.st_size)) { buffer, count in
             count = 0
             while count < buffer.count {
-                let n = read(fd, buffer.baseAddress! + count, buffer.count - count)
+                let n = Glibc.read(fd, buffer.baseAddress! + count, buffer.count - count)
                 if n < 0 && errno == EINTR { continue }
-                if n < 0 { failed = true; break }
+                if n < 0 { failed = errno; break }
                 if n == 0 { break }  // shrank while being read
                 count += n
             }
         }
-        return failed ? nil : out
+        return failed != 0 ? failure(String(cString: strerror(failed))) : .success(out)
+    }
+
+    /// `read` for callers that only need the bytes: nil when the file is missing,
+    /// refused or unreadable.
+    public static func readAll(_ path: String, limit: Int = stateLimit) -> [UInt8]? {
+        try? read(path, limit: limit).get()
+    }
+
+    /// "32 MiB", "64 KiB": a limit as people state it.
+    static func sizeText(_ bytes: Int) -> String {
+        if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+        if bytes >= 1 << 10 && bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
+        return "\(bytes) bytes"
     }
 
     /// Replaces `path` with `bytes`: written to a temporary next to it, created with

@@ -117,8 +117,11 @@ final class Daemon: @unchecked Sendable {
     }
 
     private func reload() {
-        guard let data = Files.readAll(configPath) else {
-            log("reload: cannot read \(configPath); keeping the running config")
+        let data: [UInt8]
+        switch Files.read(configPath, limit: Files.configLimit) {
+        case .success(let d): data = d
+        case .failure(let e):
+            log("reload: cannot read \(e.path): \(e.reason); keeping the running config")
             return
         }
         switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
@@ -128,8 +131,8 @@ final class Daemon: @unchecked Sendable {
             log("reloaded \(configPath)")
             reconcile()
         case .failure(let e):
-            log("reload: \(configPath) has \(e.problems.count) problem(s); keeping the running config")
-            for p in e.problems { log("  \(p)") }
+            log("reload: \(configPath) has \(e.count) problem(s); keeping the running config")
+            for line in e.report(indent: "  ") { log(line) }
         }
     }
 
@@ -271,6 +274,8 @@ final class Daemon: @unchecked Sendable {
     }
 }
 
+/// One journal line: through Echo.line, so a value from the config or the kernel can
+/// neither forge a line with a newline nor make one of megabytes.
 func log(_ s: String) {
-    FileHandle.standardError.write(("gatepeer: " + s + "\n").data(using: .utf8)!)
+    FileHandle.standardError.write(("gatepeer: " + Echo.line(s) + "\n").data(using: .utf8)!)
 }

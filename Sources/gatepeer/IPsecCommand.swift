@@ -71,7 +71,7 @@ func runIPsec(_ o: Options) -> Exit {
             let i = sites.firstIndex(of: s)!
             var findings = IPsecLint.check(s, path: "ipsec.sites[\(i)]", deviceSubnets: config.links.map { ($0.name, $0.deviceSubnet) })
             findings += readKey(s, index: i).findings
-            for f in findings { print(f.description) }
+            for f in findings { print(Echo.line(f.description)) }
             errors += findings.filter { $0.severity == .error }.count
             if findings.isEmpty { print("ok: ipsec.sites[\(i)] (\(s.name))") }
         }
@@ -138,10 +138,12 @@ func readKey(_ s: IPsecSite, index: Int) -> (key: [UInt8]?, findings: [IPsecFind
     let input: IPsecLint.PSKInput
     if stat(file, &st) != 0 {
         input = .missing(String(cString: strerror(errno)))
-    } else if let bytes = Files.readAll(file) {
-        input = .file(mode: UInt32(st.st_mode), bytes: bytes)
     } else {
-        input = .missing(String(cString: strerror(errno)))
+        // A regular file only, opened without blocking (a FIFO hung lint), of key size.
+        switch Files.read(file, limit: Files.keyLimit) {
+        case .success(let bytes): input = .file(mode: UInt32(st.st_mode), bytes: bytes)
+        case .failure(let e): input = .missing(e.reason)
+        }
     }
     return IPsecLint.psk(input, path: "ipsec.sites[\(index)].psk.file", file: file)
 }

@@ -111,11 +111,19 @@ final class StateStore {
         self.namespace = namespace
         self.table = table
         directory = namespace.name == "host" ? StateStore.base : StateStore.base + "/" + namespace.name
-        guard let bytes = Files.readAll(directory + "/identity.json") else {
+        let bytes: [UInt8]
+        switch Files.read(directory + "/identity.json", limit: Files.stateLimit) {
+        case .success(let b): bytes = b
+        case .failure(let e) where e.missing:
             // None yet: a new directory, or one from before directories had an identity
             // (only the host's base could hold such state, and it is the host's).
             refusal = nil
             identityStale = true
+            return
+        case .failure(let e):
+            refusal = "\(e.path) cannot be read (\(e.reason)), so whose state this is cannot be told; nothing is loaded from it or saved to it. "
+                + "Move the directory aside, or delete identity.json if it is this namespace's"
+            identityStale = false
             return
         }
         guard let identity = try? JSONReader.parse(String(decoding: bytes, as: UTF8.self)).0 else {
@@ -242,7 +250,15 @@ final class StateStore {
     /// operator repairs or removes it, so every reader and writer keeps reporting it and
     /// the kernel's grant elements stay (an empty start would strip live grants).
     func loadGrantsIfKnown() -> [Grant]? {
-        guard let text = read(grantsPath) else { return [] }
+        let text: String
+        switch read(grantsPath) {
+        case .success(let t?): text = t
+        case .success(nil): return []
+        case .failure(let e):
+            grantsUnknown = true
+            stderr("gatepeer: \(grantsPath) cannot be read (\(e.reason)); the grants are unknown, it is left in place until repaired or removed")
+            return nil
+        }
         switch GrantState.decode(text) {
         case .success(let g):
             grantsUnknown = false
@@ -258,7 +274,14 @@ final class StateStore {
 
     /// The addresses learned for domain names; a damaged file is moved aside and reported.
     func loadLearned() -> LearnedAddresses {
-        guard let text = read(learnedPath) else { return LearnedAddresses() }
+        let text: String
+        switch read(learnedPath) {
+        case .success(let t?): text = t
+        case .success(nil): return LearnedAddresses()
+        case .failure(let e):
+            moveAside(learnedPath, because: e.reason, lost: "no learned addresses loaded from it")
+            return LearnedAddresses()
+        }
         guard let l = LearnedAddresses.decode(text) else {
             moveAside(learnedPath, because: "not a learned-addresses file", lost: "no learned addresses loaded from it")
             return LearnedAddresses()
@@ -268,11 +291,17 @@ final class StateStore {
 
     func saveLearned(_ l: LearnedAddresses) throws { try write(learnedPath, l.encode()) }
 
-    /// The file's text; nil when refused or absent. Bytes that are not UTF-8 count as
-    /// damage and reach the decoder as replacement characters.
-    private func read(_ path: String) -> String? {
-        guard refusal == nil, let bytes = Files.readAll(path) else { return nil }
-        return String(decoding: bytes, as: UTF8.self)
+    /// The file's text; nil when the directory is refused or the file absent. Bytes that
+    /// are not UTF-8 count as damage and reach the decoder as replacement characters. A
+    /// file that is there but cannot be read (not a regular file, over Files.stateLimit,
+    /// an I/O error) is a failure naming why: damage, not an empty state.
+    private func read(_ path: String) -> Result<String?, Files.ReadError> {
+        guard refusal == nil else { return .success(nil) }
+        switch Files.read(path, limit: Files.stateLimit) {
+        case .success(let bytes): return .success(String(decoding: bytes, as: UTF8.self))
+        case .failure(let e) where e.missing: return .success(nil)
+        case .failure(let e): return .failure(e)
+        }
     }
 
     /// Removes `.NAME.tmp.PID` files (Files.replace's temporaries) whose writer is gone
@@ -414,7 +443,8 @@ final class NamespaceLock {
     /// The pid of the `gatepeer run` that manages this namespace, or nil when none does.
     static func runningDaemon(_ ns: NetworkNamespace) -> String? {
         let path = directory + "/netns-\(ns.inode).daemon"
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking like every read (Files.read): a FIFO here must not hang a command.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         if flock(fd, LOCK_SH | LOCK_NB) == 0 {

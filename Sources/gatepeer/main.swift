@@ -206,26 +206,31 @@ func parseArguments(_ args: [String]) throws -> Options {
     return o
 }
 
-/// Progress and problems; stdout is flushed first so the two streams stay in order on a terminal.
+/// Progress and problems; stdout is flushed first so the two streams stay in order on a
+/// terminal. Through Echo.text: a message echoing input cannot put raw control
+/// characters or an unbounded line on the operator's terminal.
 func stderr(_ s: String) {
     fflush(nil)  // all output streams
-    FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
+    FileHandle.standardError.write((Echo.text(s) + "\n").data(using: .utf8)!)
 }
 
 /// Loads and validates; on bad input prints every problem and exits 2 before any kernel access.
 func loadConfig(_ path: String) -> GatePeerConfig {
     // Before the first large allocation, which the file itself is.
     if let size = Files.size(path), size > 1 << 20 { Memory.prepareForLargeInput() }
-    guard let data = Files.readAll(path) else {
-        stderr("gatepeer: cannot read config \(path): \(String(cString: strerror(errno)))")
+    let data: [UInt8]
+    switch Files.read(path, limit: Files.configLimit) {
+    case .success(let d): data = d
+    case .failure(let e):
+        stderr("gatepeer: cannot read config \(e.path): \(e.reason)")
         exit(Exit.usage.rawValue)
     }
     // Strings are checked as UTF-8 where they are parsed; the error names the line.
     switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
     case .success(let c): return c
     case .failure(let e):
-        stderr("gatepeer: \(path): \(e.problems.count) problem(s):")
-        for p in e.problems { stderr("  \(p)") }
+        stderr("gatepeer: \(path): \(e.count) problem(s):")
+        for line in e.report(indent: "  ") { stderr(line) }
         exit(Exit.usage.rawValue)
     }
 }
@@ -280,7 +285,7 @@ func printPlan(_ plan: Plan, json: Bool) {
         // A blocked link's changes are not planned: "no changes" alone would read as converged.
         print(plan.blockers.isEmpty ? "no changes" : "no changes (\(plan.blockers.count) blocked: see stderr)")
     } else {
-        for c in plan.changes { print(c.line) }
+        for c in plan.changes { print(Echo.line(c.line)) }  // names read from the kernel
     }
     for b in plan.blockers { stderr("blocked: \(b)") }
     for w in plan.warnings { stderr("warning: \(w)") }
@@ -331,7 +336,7 @@ func run(_ o: Options) -> Exit {
                     "applied": .int(Int64(c.readBack.applied)),
                 ]).render())
             } else {
-                for ch in c.plan.changes { print(ch.line) }
+                for ch in c.plan.changes { print(Echo.line(ch.line)) }
             }
             for p in c.problems { stderr("gatepeer: \(p)") }
             if c.failures.contains(where: { $0.errno == EPERM }) { stderr(netAdminHint(o.command)) }
@@ -390,7 +395,8 @@ func run(_ o: Options) -> Exit {
                 }
                 report.filter = FilterStatus(config: config, observed: observed, ruleset: plan.ruleset, elements: elements, pending: plan.changes)
             }
-            print(o.json ? report.json.render() : report.text)
+            // Names and aliases read from the kernel are anyone's input.
+            print(o.json ? report.json.render() : Echo.text(report.text))
             return .ok
         } catch {
             stderr(describeKernelFailure(error, verb: o.command))

@@ -183,7 +183,7 @@ final class IPsecTests: XCTestCase {
             assertProblem(["local": ["address": "192.0.2.1", "id": bad, "subnets": ["10.128.0.0/9"]]], "ipsec.sites[0].local.id", what)
         }
         // Names in messages come back with control characters made visible.
-        XCTAssertTrue(problems(["name": "a\nb"]).contains { $0.contains("a\\u{a}b") })
+        XCTAssertTrue(problems(["name": "a\nb"]).contains { $0.contains("a\\u000ab") })
         assertProblem(["psk": ["file": "relative.psk"]], "ipsec.sites[0].psk.file", "absolute path")
         assertProblem(["psk": ["file": "/etc/my key"]], "ipsec.sites[0].psk.file", "absolute path")
     }

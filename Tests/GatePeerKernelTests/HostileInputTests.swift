@@ -1,0 +1,248 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Input made to hurt the reader (issue 10 items 6, 7 and 9): configs whose checks could
+/// grow faster than the file, values that would come back as huge or escape-laden lines,
+/// and paths that are not regular files. Runs the built binary; no kernel objects.
+final class HostileInputTests: XCTestCase {
+    var dir: URL!
+
+    override func setUp() {
+        super.setUp()
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: gatepeerBinary), "no binary at \(gatepeerBinary): run swift build")
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hostile-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        setenv("GATEPEER_STATE_DIR", dir.appendingPathComponent("state").path, 1)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: dir)
+        super.tearDown()
+    }
+
+    func write(_ name: String, _ text: String) -> String {
+        let url = dir.appendingPathComponent(name)
+        try? text.write(to: url, atomically: false, encoding: .utf8)
+        return url.path
+    }
+
+    /// The lab link as one JSON object, `count` times in `links`.
+    func repeatedLinks(_ count: Int) -> String {
+        let link = #"{"name":"gp0","vxlanId":10,"port":4789,"sourcePortRange":{"low":4789,"high":4789},"underlayDevice":"eth0","outerIpAddress":"172.31.0.254","innerIpAddress":"10.255.255.254/9","peers":[{"outerIpAddress":"100.64.152.4","innerIpAddress":"10.255.255.1"},{"outerIpAddress":"100.64.152.132","innerIpAddress":"10.255.255.2"}],"routes":[{"destination":"192.168.10.0/24","via":"10.129.3.7"}]}"#
+        return #"{"forwarding":true,"links":["# + Array(repeating: link, count: count).joined(separator: ",") + "]}"
+    }
+
+    /// gatepeer under a 1 GiB address-space limit and a 60 s timeout: a run that needs
+    /// more aborts (exit 134 or similar) instead of taking the machine, one that hangs is
+    /// killed (124).
+    func limited(_ args: [String]) -> Run {
+        sh(["timeout", "-s", "KILL", "60", "prlimit", "--as=1073741824", gatepeerBinary] + args)
+    }
+
+    /// The first line of the report: "gatepeer: PATH: N problem(s):".
+    func problemCount(_ stderr: String) -> Int? {
+        guard let first = stderr.split(separator: "\n").first, let r = first.range(of: #": (\d+) problem"#, options: .regularExpression) else { return nil }
+        return Int(first[r].dropFirst(2).prefix { $0.isNumber })
+    }
+
+    // MARK: item 6: work linear in the input, a bounded report
+
+    func testTheSameLinkThousandsOfTimesGivesABoundedReport() {
+        for count in [1000, 8000] {
+            let path = write("links\(count).json", repeatedLinks(count))
+            let r = limited(["validate", "-c", path])
+            XCTAssertEqual(r.status, 2, "\(count) links: \(r.stderr.prefix(500))")
+            XCTAssertLessThan(r.stderr.utf8.count, 32 * 1024, "\(count) links: the report must be bounded")
+            let lines = r.stderr.split(separator: "\n")
+            XCTAssertLessThanOrEqual(lines.count, 60, "\(count) links")
+            // Each repeated link is a duplicate of links[0] in four ways (name, VNI/port,
+            // subnet, route): reported once per duplicate, not once per pair.
+            let total = problemCount(r.stderr)
+            XCTAssertEqual(total, 4 * (count - 1), "\(count) links: \(lines.first ?? "")")
+            XCTAssertTrue(lines.last?.contains("... and \(4 * (count - 1) - 50) more problem(s)") == true, "\(count) links: \(lines.last ?? "")")
+            XCTAssertTrue(r.stderr.contains("links[1].name: \"gp0\" is already the name of links[0]"), r.stderr.prefix(2000).description)
+        }
+    }
+
+    /// 300,000 members in one object: the duplicate-key check was a scan of the members
+    /// before each (4.5e10 comparisons); now a set past a few members.
+    func testAnObjectWithManyKeysIsCheckedWithoutComparingEveryPair() {
+        var text = #"{"links":[],"#
+        for i in 0..<300_000 { text += "\"k\(i)\":0," }
+        text += #""k0":1}"#
+        let r = limited(["validate", "-c", write("keys.json", text)])
+        XCTAssertEqual(r.status, 2, String(r.stderr.prefix(500)))
+        // One repeated key, and every key is unknown (k0 twice).
+        XCTAssertTrue(r.stderr.contains("300002 problem(s)"), String(r.stderr.prefix(500)))
+        XCTAssertTrue(r.stderr.contains("k0: key appears more than once"), String(r.stderr.prefix(500)))
+    }
+
+    /// An IPsec site listing one subnet 3,000 times: lint compared every pair of
+    /// subnets and reported every pair (4.5 million findings).
+    func testAnIPsecSiteRepeatingASubnetGivesABoundedReport() throws {
+        var doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/ipsec-site.json"))) as? [String: Any])
+        var ipsec = doc["ipsec"] as! [String: Any]
+        var sites = ipsec["sites"] as! [[String: Any]]
+        var local = sites[0]["local"] as! [String: Any]
+        local["subnets"] = Array(repeating: "10.128.0.0/9", count: 3000)
+        sites[0]["local"] = local
+        var remote = sites[0]["remote"] as! [String: Any]
+        remote["subnets"] = Array(repeating: "10.128.0.0/9", count: 3000)
+        sites[0]["remote"] = remote
+        sites[0]["overlapsDevicesIntended"] = false
+        sites[0]["mode"] = "policy"
+        ipsec["sites"] = sites
+        doc["ipsec"] = ipsec
+        let path = write("ipsec-subnets.json", String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        let r = limited(["validate", "-c", path])
+        XCTAssertEqual(r.status, 2, String(r.stderr.prefix(500)))
+        XCTAssertLessThan(r.stderr.utf8.count, 32 * 1024)
+        // Each repeated subnet once per end (2 x 2,999), each remote subnet once against
+        // the local ones (3,000), each subnet once against the device subnet (6,000).
+        XCTAssertEqual(problemCount(r.stderr), 2 * 2999 + 3000 + 6000, String(r.stderr.prefix(300)))
+    }
+
+    /// The most problems per byte a config at the size limit can hold: 16 MiB of `{}`
+    /// links, five problems each. Checked, counted and reported within 1 GiB.
+    func testTheWorstConfigUnderTheLimitFitsInAGibibyte() {
+        let count = (16 << 20 - 12) / 3
+        let path = write("empty-links.json", #"{"links":["# + Array(repeating: "{}", count: count).joined(separator: ",") + "]}")
+        let r = limited(["validate", "-c", path])
+        XCTAssertEqual(r.status, 2, String(r.stderr.prefix(500)))
+        XCTAssertEqual(problemCount(r.stderr), 5 * count, String(r.stderr.prefix(300)))
+        XCTAssertLessThan(r.stderr.utf8.count, 32 * 1024)
+    }
+
+    func testAConfigOverTheSizeLimitIsRefusedByName() throws {
+        let path = dir.appendingPathComponent("huge.json").path
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertEqual(ftruncate(fd, 16 << 20 + 1), 0)  // sparse: no disk used
+        close(fd)
+        let r = limited(["validate", "-c", path])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains(path) && r.stderr.contains("16777217 bytes") && r.stderr.contains("16 MiB"), r.stderr)
+        XCTAssertLessThan(r.stderr.utf8.count, 1024, r.stderr)
+    }
+
+    func testAStateFileOverTheSizeLimitIsRefusedByName() throws {
+        let state = dir.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let path = state.appendingPathComponent("grants.json").path
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        XCTAssertEqual(ftruncate(fd, 16 << 20 + 1), 0)
+        close(fd)
+        let r = limited(["filter", "grants"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains(path) && r.stderr.contains("16 MiB"), r.stderr)
+    }
+
+    // MARK: item 7: echoed values are escaped and bounded
+
+    /// The lab link with `name` (JSON text, already escaped as needed) and an extra member.
+    func link(name: String, extra: String = "") -> String {
+        #"{"links":[{"name":""# + name + #"","underlayDevice":"eth0","outerIpAddress":"172.31.0.254","innerIpAddress":"10.255.255.254/9","peers":[{"outerIpAddress":"100.64.152.4"}]"# + extra + "}]}"
+    }
+
+    /// The issue's 50 MB name is now refused by the config size limit (16 MiB) before it is
+    /// parsed; 12 MiB stays under it and must still come back short.
+    func testAHugeNameComesBackAsOneShortLine() {
+        let path = write("huge-name.json", link(name: String(repeating: "a", count: 12 << 20)))
+        let r = limited(["validate", "-c", path])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertLessThan(r.stderr.utf8.count, 2048, "stderr is \(r.stderr.utf8.count) bytes")
+        XCTAssertTrue(r.stderr.contains("links[0].name: \"aaaa") && r.stderr.contains("... (12582912 bytes)\" is not a usable interface name"), String(r.stderr.prefix(600)))
+        // The same as a key: an unknown field.
+        let key = write("huge-key.json", link(name: "gp0", extra: ",\"" + String(repeating: "k", count: 12 << 20) + "\":1"))
+        let k = limited(["validate", "-c", key])
+        XCTAssertEqual(k.status, 2)
+        XCTAssertLessThan(k.stderr.utf8.count, 2048, "stderr is \(k.stderr.utf8.count) bytes")
+        XCTAssertTrue(k.stderr.contains("links[0].kkkk") && k.stderr.contains("... (12582912 bytes): unknown field"), String(k.stderr.prefix(600)))
+    }
+
+    func testControlCharactersFromValuesAndKeysAreShownEscaped() {
+        // ESC [2J clears the screen, ESC ]0; sets the title; U+202E reverses what follows;
+        // U+009B is a one-byte CSI.
+        let path = write("escapes.json", link(name: #"gp\u001b[2J\u0000\u202eevil\u009b"#, extra: #","mtu\u001b]0;owned\u0007":1,"peers\u0000":[]"#))
+        let r = limited(["validate", "-c", path])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        for raw: Unicode.Scalar in ["\u{1b}", "\u{0}", "\u{7}", "\u{202e}", "\u{9b}"] {
+            XCTAssertFalse(r.stderr.unicodeScalars.contains(raw), "raw U+\(String(raw.value, radix: 16)) in: \(r.stderr)")
+        }
+        XCTAssertTrue(r.stderr.contains(#"links[0].name: "gp\u001b[2J\u0000\u202eevil\u009b" is not a usable interface name"#), r.stderr)
+        XCTAssertTrue(r.stderr.contains(#"links[0].mtu\u001b]0;owned\u0007: unknown field"#), r.stderr)
+        XCTAssertTrue(r.stderr.contains(#"links[0].peers\u0000: unknown field"#), r.stderr)
+        // Command-line arguments are input too.
+        let u = sh([gatepeerBinary, "plan", "--bo\u{1b}[2Jgus"])
+        XCTAssertEqual(u.status, 2)
+        XCTAssertFalse(u.stderr.unicodeScalars.contains("\u{1b}"), u.stderr)
+        XCTAssertTrue(u.stderr.contains(#"unknown option "--bo\u001b[2Jgus" for plan"#), u.stderr)
+    }
+
+    /// ipsec lint prints its findings on stdout: a key path with ESC in it (the path rule
+    /// refuses spaces, quotes and braces, not controls) comes back escaped there too,
+    /// as does --json output.
+    func testLintFindingsAndJSONOutputAreEscaped() throws {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("netconfig/ipsec-site.json"), encoding: .utf8)
+            .replacingOccurrences(of: "/etc/gatepeer/hq.psk", with: #"/nonexistent/\u001b[2J\u009b.psk"#)
+        let r = prompt(["ipsec", "lint", "--site", "hq", "-c", write("ipsec-esc.json", text)])
+        XCTAssertTrue(r.stdout.contains(#"/nonexistent/\u001b[2J\u009b.psk cannot be read"#), r.stdout + r.stderr)
+        for raw: Unicode.Scalar in ["\u{1b}", "\u{9b}"] {
+            XCTAssertFalse((r.stdout + r.stderr).unicodeScalars.contains(raw), "raw U+\(String(raw.value, radix: 16)): \(r.stdout)")
+        }
+    }
+
+    // MARK: item 9: only regular files are read, without blocking
+
+    /// gatepeer with a 10 s timeout: a read that blocks (a FIFO nobody writes) is
+    /// stopped and shows as status 124.
+    func prompt(_ args: [String]) -> Run {
+        sh(["timeout", "10", gatepeerBinary] + args)
+    }
+
+    func fifo(_ name: String) -> String {
+        let path = dir.appendingPathComponent(name).path
+        XCTAssertEqual(mkfifo(path, 0o600), 0, "mkfifo \(path)")
+        return path
+    }
+
+    func testAConfigThatIsNotARegularFileIsRefusedAtOnce() {
+        let cases = [(fifo("config.fifo"), "is a FIFO, not a regular file"),
+                     (dir.path, "is a directory, not a regular file"),
+                     ("/dev/zero", "is a character device, not a regular file")]
+        for (path, why) in cases {
+            for verb in ["validate", "plan"] {
+                let r = prompt([verb, "-c", path])
+                XCTAssertEqual(r.status, 2, "\(verb) -c \(path): \(r.stderr)")
+                XCTAssertTrue(r.stderr.contains("cannot read config \(path): \(why)"), "\(verb) -c \(path): \(r.stderr)")
+            }
+        }
+    }
+
+    func testAKeyFileThatIsAFIFOFailsTheLintAtOnce() throws {
+        let key = fifo("hq.psk")
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("netconfig/ipsec-site.json"), encoding: .utf8)
+            .replacingOccurrences(of: "/etc/gatepeer/hq.psk", with: key)
+        let r = prompt(["ipsec", "lint", "--site", "hq", "-c", write("ipsec.json", text)])
+        XCTAssertNotEqual(r.status, 124, "ipsec lint hung on a FIFO")
+        XCTAssertNotEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue((r.stdout + r.stderr).contains("\(key) cannot be read (is a FIFO, not a regular file)"), r.stdout + r.stderr)
+    }
+
+    func testAStateFileThatIsAFIFOIsReportedNotWaitedFor() throws {
+        let state = dir.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let grants = state.appendingPathComponent("grants.json").path
+        XCTAssertEqual(mkfifo(grants, 0o600), 0)
+        let r = prompt(["filter", "grants"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(grants) cannot be read (is a FIFO, not a regular file)"), r.stderr)
+        // identity.json decides whose the directory is: not readable, nothing is used.
+        unlink(grants)
+        XCTAssertEqual(mkfifo(state.appendingPathComponent("identity.json").path, 0o600), 0)
+        let i = prompt(["filter", "grants"])
+        XCTAssertEqual(i.status, 1, i.stderr)
+        XCTAssertTrue(i.stderr.contains("identity.json cannot be read (is a FIFO, not a regular file)"), i.stderr)
+    }
+}
