@@ -107,7 +107,6 @@ extension ConfigDecoder {
                     } else {
                         names[s.name] = i
                     }
-                    }
                     sites.append(s)
                     indices.append(i)
                 } else { ok = false }
