@@ -65,6 +65,15 @@ public struct IPsecSite: Equatable, Sendable {
         local.subnets.flatMap { l in remote.subnets.map { (local: l, remote: $0) } }
     }
 
+    /// How many (local, remote) subnet pairs the site has, without building them: the
+    /// product grows with the square of the input, so checks count and never list.
+    public var subnetPairCount: Int { local.subnets.count * remote.subnets.count }
+
+    /// At most this many pairs with `childSAs: perPair`: each is a CHILD_SA of its own (an
+    /// SA pair in the kernel, a phase 2 entry on the router), so the rendered files and the
+    /// SAs grow with the product of the two subnet lists.
+    public static let maxPerPairChildren = 64
+
     /// Recommended TCP MSS inside the tunnel: MTU minus IPv4 and TCP headers.
     public var effectiveMSS: Int { mss ?? mtu - 40 }
 

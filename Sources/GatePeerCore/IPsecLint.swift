@@ -205,7 +205,10 @@ public enum IPsecLint {
         if site.effectiveMSS > site.mtu - 40 {
             finding(.error, "\(path).mss", "\(site.effectiveMSS) does not fit the tunnel MTU \(site.mtu); valid: at most \(site.mtu - 40)")
         }
-        let pairs = site.subnetPairs.count
+        let pairs = site.subnetPairCount
+        if site.childSAs == .perPair && pairs > IPsecSite.maxPerPairChildren {
+            finding(.error, "\(path).childSAs", "perPair: \(site.local.subnets.count) local x \(site.remote.subnets.count) remote subnets make \(pairs) CHILD_SAs; valid: at most \(IPsecSite.maxPerPairChildren) pairs, or combined (one CHILD_SA with every subnet)")
+        }
         if site.childSAs == .combined && pairs > 1 {
             finding(.warning, "\(path).childSAs", "combined: one CHILD_SA carries all \(pairs) subnet pairs; a router configured with one phase 2 per subnet pair (the Fortigate/Cisco way) narrows it to one pair and the other pairs lose every packet. The other end must take all selectors in one child SA (the sheet says so), or set \"childSAs\": \"perPair\"")
         }

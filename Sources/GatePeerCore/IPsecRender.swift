@@ -125,9 +125,8 @@ public enum IPsecRender {
     /// a single pair), or one per subnet pair named SITE-1, SITE-2, ... in local-major
     /// order (`perPair`). Names are local to each end; the sheet lists the pairs.
     static func children(_ s: IPsecSite) -> [(name: String, local: [IPPrefix], remote: [IPPrefix])] {
-        let pairs = s.subnetPairs
-        guard s.childSAs == .perPair, pairs.count > 1 else { return [(s.name, s.local.subnets, s.remote.subnets)] }
-        return pairs.enumerated().map { (name: "\(s.name)-\($0.offset + 1)", local: [$0.element.local], remote: [$0.element.remote]) }
+        guard s.childSAs == .perPair, s.subnetPairCount > 1 else { return [(s.name, s.local.subnets, s.remote.subnets)] }
+        return s.subnetPairs.enumerated().map { (name: "\(s.name)-\($0.offset + 1)", local: [$0.element.local], remote: [$0.element.remote]) }
     }
 
     // MARK: swanctl.conf
@@ -276,9 +275,9 @@ public enum IPsecRender {
     static func libreswan(_ s: IPsecSite, key: [UInt8], path: String) -> Result<(String, String), ConfigError> {
         // libreswan 4 carries one subnet pair per Child SA: leftsubnets=/rightsubnets= make
         // one per combination, which is `perPair`; it has no way to say `combined`.
-        if s.childSAs == .combined && s.subnetPairs.count > 1 {
+        if s.childSAs == .combined && s.subnetPairCount > 1 {
             return .failure(ConfigError(problems: [ConfigProblem("\(path).childSAs",
-                "combined (one Child SA for \(s.subnetPairs.count) subnet pairs) cannot be written for libreswan, which negotiates one Child SA per subnet pair (leftsubnets=/rightsubnets=); valid for libreswan: \"childSAs\": \"perPair\" (then every end, strongSwan included, uses one Child SA per pair), or one subnet on each side")]))
+                "combined (one Child SA for \(s.subnetPairCount) subnet pairs) cannot be written for libreswan, which negotiates one Child SA per subnet pair (leftsubnets=/rightsubnets=); valid for libreswan: \"childSAs\": \"perPair\" (then every end, strongSwan included, uses one Child SA per pair), or one subnet on each side")]))
         }
         func subnets(_ side: String, _ list: [IPPrefix]) -> String {
             list.count == 1 ? "    \(side)subnet=\(list[0])" : "    \(side)subnets={\(list.map(\.description).joined(separator: ","))}"
@@ -332,15 +331,15 @@ public enum IPsecRender {
         rows.append(("Remote IKE identity", s.remote.id))
         rows.append(("Local networks (traffic selectors)", s.local.subnets.map(\.description).joined(separator: ", ")))
         rows.append(("Remote networks (traffic selectors)", s.remote.subnets.map(\.description).joined(separator: ", ")))
-        let pairs = s.subnetPairs
-        if pairs.count == 1 {
+        let count = s.subnetPairCount
+        if count == 1 {
             rows.append(("Child SAs (phase 2)", "one, for the one pair of networks above"))
         } else if s.childSAs == .combined {
-            rows.append(("Child SAs (phase 2)", "ONE child SA carrying all \(s.local.subnets.count) local and \(s.remote.subnets.count) remote networks as its traffic selectors (\(pairs.count) subnet pairs)"))
+            rows.append(("Child SAs (phase 2)", "ONE child SA carrying all \(s.local.subnets.count) local and \(s.remote.subnets.count) remote networks as its traffic selectors (\(count) subnet pairs)"))
             rows.append(("", "do not configure one phase 2 per subnet pair: the child SA is then narrowed to one pair and the traffic of the others is lost; if your router can only do one phase 2 per pair, ask for \"childSAs\": \"perPair\""))
         } else {
-            rows.append(("Child SAs (phase 2)", "one per subnet pair: configure \(pairs.count) phase 2 entries (selectors), one for each pair below"))
-            for (i, pair) in pairs.enumerated() {
+            rows.append(("Child SAs (phase 2)", "one per subnet pair: configure \(count) phase 2 entries (selectors), one for each pair below"))
+            for (i, pair) in s.subnetPairs.enumerated() {
                 rows.append(("Phase 2 entry \(i + 1)", "local \(pair.local) <-> remote \(pair.remote)"))
             }
         }

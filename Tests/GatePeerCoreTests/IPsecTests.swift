@@ -156,6 +156,11 @@ final class IPsecTests: XCTestCase {
         perPairSite["childSAs"] = "perPair"
         let perPair = try site(perPairSite)
         XCTAssertTrue(IPsecLint.check(perPair, path: "p", deviceSubnets: []).isEmpty)
+        // perPair grows with the product of the lists: 9 x 8 = 72 CHILD_SAs is refused.
+        let many: [String: Any] = ["childSAs": "perPair",
+                                   "local": ["address": "192.0.2.1", "subnets": (0..<9).map { "10.\($0 + 1).0.0/16" }],
+                                   "remote": ["address": "198.51.100.7", "subnets": (0..<8).map { "192.168.\($0).0/24" }]]
+        assertProblem(many, "ipsec.sites[0].childSAs", "make 72 CHILD_SAs; valid: at most 64 pairs")
         let key = Array(repeating: UInt8(ascii: "k"), count: 48)
         func render(_ s: IPsecSite, _ f: IPsecFormat) -> Result<String, ConfigError> {
             IPsecRender.render(s, format: f, side: .local, key: key, path: "ipsec.sites[0]").map { $0.map(\.content).joined() }
