@@ -67,7 +67,9 @@ public enum ConfigDecoder {
         if var f = config?.filter {
             config?.filter = nil
             compileFilter(&f, path: "filter", &p)
-            // A policy that does not compile has no meaning to cross-check.
+            // A policy that does not compile has no meaning to cross-check; the IPsec sites
+            // are still linted, so that every problem is reported in one run.
+            if f.compiled == nil, let c = config { lintIPsec(c.ipsec, links: c.links, &p) }
             config = f.compiled == nil ? nil : config.map { var c = $0; c.filter = f; return c }
         }
         if let config { crossCheck(config, &p) }
@@ -98,6 +100,9 @@ public enum ConfigDecoder {
             if ipsec == nil { ok = false }
         }
         o.finish(&p, known: ["forwarding", "links", "filter", "ipsec"])
+        // crossCheck will not run: the IPsec sites are linted against the links that were
+        // built, so a broken link does not hide a weak proposal until it is fixed.
+        if !ok { lintIPsec(ipsec, links: links, &p) }
         return ok ? GatePeerConfig(forwarding: forwarding, links: links, filter: filter, ipsec: ipsec) : nil
     }
 
@@ -275,13 +280,19 @@ public enum ConfigDecoder {
 
     // MARK: rules across links
 
-    private static func crossCheck(_ c: GatePeerConfig, _ p: inout Problems) {
-        // IPsec proposals and selectors (errors only: warnings are `ipsec lint`'s to print).
-        for (i, site) in (c.ipsec?.sites ?? []).enumerated() {
-            for f in IPsecLint.check(site, path: "ipsec.sites[\(i)]", deviceSubnets: c.links.map { ($0.name, $0.deviceSubnet) }) where f.severity == .error {
+    /// IPsec proposals and selectors against `links`' device subnets (errors only:
+    /// warnings are `ipsec lint`'s to print).
+    private static func lintIPsec(_ ipsec: IPsecConfig?, links: [VPGLink], _ p: inout Problems) {
+        let subnets = links.map { ($0.name, $0.deviceSubnet) }
+        for (i, site) in (ipsec?.sites ?? []).enumerated() {
+            for f in IPsecLint.check(site, path: "ipsec.sites[\(i)]", deviceSubnets: subnets) where f.severity == .error {
                 p.add(f.path, f.message)
             }
         }
+    }
+
+    private static func crossCheck(_ c: GatePeerConfig, _ p: inout Problems) {
+        lintIPsec(c.ipsec, links: c.links, &p)
         // Each check is a dictionary or one sweep over sorted prefixes (PrefixOverlap), so
         // the cost stays n log n in the links and routes, and a link repeating another is
         // reported once per check, naming the first link it repeats. Problems are then

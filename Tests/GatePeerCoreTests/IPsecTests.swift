@@ -86,6 +86,21 @@ final class IPsecTests: XCTestCase {
     /// The example: an IKEv1 site without legacyIKEv1 and with a weak proposal
     /// reports the version AND every weak algorithm in one run; so does any site whose
     /// problems are in other fields (siblings of the same early return).
+    /// A broken link or a filter that does not compile does not hide the sites' proposal
+    /// problems until it is fixed (crossCheck does not run then).
+    func testABrokenLinkOrFilterDoesNotHideTheSitesProblems() {
+        let weakSite = Self.config(["ikeProposals": ["3des-sha1-modp1024"]])
+        for (broken, path) in [("\"mtu\":", "links[0].mtu"), ("\"links\":", "filter")] {
+            let text = broken == "\"links\":"
+                ? weakSite.replacingOccurrences(of: "\"links\":", with: "\"filter\": {\"rules\": [{\"action\": \"permit\"}]}, \"links\":")
+                : weakSite.replacingOccurrences(of: "\"name\":\"gp0\"", with: "\"mtu\":10,\"name\":\"gp0\"")
+            guard case .failure(let e) = ConfigDecoder.decode(text) else { XCTFail("\(path): decoded"); continue }
+            let lines = e.problems.map(\.description)
+            XCTAssertTrue(lines.contains { $0.hasPrefix(path) }, "\(path) in \(lines)")
+            XCTAssertTrue(lines.contains { $0.hasPrefix("ipsec.sites[0].ikeProposals[0]:") && $0.contains("3DES") }, "the site's proposal with \(path): \(lines)")
+        }
+    }
+
     func testEveryProblemOfASiteInOneRun() {
         let weak = ["3des-sha1-modp1024"]
         let v1 = problems(["ikeVersion": 1, "ikeProposals": weak])
