@@ -44,7 +44,7 @@ final class DaemonLabTests: LabTestCase {
         try "198.51.100.20 cdn.example.com\n203.0.113.10 deep.sub.example.com\n203.0.113.10 echo.example.net\n198.51.100.20 all.example.org\n"
             .write(to: hosts, atomically: true, encoding: .utf8)
         startDNS(hosts)
-        background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:echo ok"])
+        background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:read -r _; echo ok"])
         // One rule per learned-map shape: address . protocol . port (an interval map),
         // address . protocol, and address alone (hash maps).
         let cfg = try domainConfig([["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]],
@@ -118,7 +118,7 @@ final class DaemonLabTests: LabTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(at: hosts) }
         try "203.0.113.10 api.example.com\n".write(to: hosts, atomically: true, encoding: .utf8)
         let dns = startDNS(hosts)
-        for port in ["443"] { background("inet", ["socat", "TCP-LISTEN:\(port),fork,reuseaddr", "SYSTEM:echo ok"]) }
+        for port in ["443"] { background("inet", ["socat", "TCP-LISTEN:\(port),fork,reuseaddr", "SYSTEM:read -r _; echo ok"]) }
 
         // Devices may reach api.example.com on tcp/443, and nothing else on the internet.
         let cfg = try domainConfig([["action": "allow", "domain": "api.example.com", "protocol": "tcp", "ports": [443]]])
@@ -172,7 +172,7 @@ final class DaemonLabTests: LabTestCase {
         let added = inNode("inet", ["ip", "-batch", "-"], stdin: all.map { "addr add \($0)/32 dev lo" }.joined(separator: "\n") + "\n")
         XCTAssertEqual(added.status, 0, added.stderr)
         let dns = startDNS(hosts, ttl: 60, ["--cname=alias.example.com,big.example.com"])
-        background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:echo ok"])
+        background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:read -r _; echo ok"])
         let cfg = try domainConfig([["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]]], extra)
         let state = stateDir()
         let (_, log) = daemon(cfg, state: state, resync: resync)

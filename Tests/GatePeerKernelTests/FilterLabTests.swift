@@ -11,11 +11,11 @@ final class FilterLabTests: LabTestCase {
         try super.setUpWithError()
         // Every server answers with the address it saw, so NAT is visible to the client.
         for port in ["443", "22", "31314"] {
-            background("inet", ["socat", "TCP-LISTEN:\(port),fork,reuseaddr", "SYSTEM:echo peer=$SOCAT_PEERADDR"])
+            background("inet", ["socat", "TCP-LISTEN:\(port),fork,reuseaddr", "SYSTEM:read -r _; echo peer=$SOCAT_PEERADDR"])
         }
         // Bound to the service address: an unbound UDP server would answer from the
         // address its route picks, which conntrack cannot match to the NATed flow.
-        background("inet", ["socat", "UDP-RECVFROM:123,bind=198.51.100.20,fork", "SYSTEM:echo peer=$SOCAT_PEERADDR"])
+        background("inet", ["socat", "UDP-RECVFROM:123,bind=198.51.100.20,fork", "SYSTEM:read -r _; echo peer=$SOCAT_PEERADDR"])
         waitForListener("inet", "203.0.113.10", 443)
     }
 
@@ -104,7 +104,7 @@ final class FilterLabTests: LabTestCase {
 
     func testMSSIsClampedOnTheWireInBothDirections() throws {
         XCTAssertEqual(gatepeer("apply", "-c", filterConfig).status, 0)
-        background("dev1", ["socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:echo hi"])
+        background("dev1", ["socat", "TCP-LISTEN:8080,fork,reuseaddr", "SYSTEM:read -r _; echo hi"])
         waitForListener("dev1", "10.128.0.11", 8080)
         // Backend (MTU 1500, MSS 1460) -> device through gp0 (MTU 1450): 1410 arrives.
         let intoTunnel = capture(in: "dev1", filter: "tcp dst port 8080 and tcp[13] & 2 != 0") {

@@ -41,8 +41,12 @@ class LabTestCase: KernelTestCase {
     func gatepeer(_ args: String...) -> Run { inNode("peer", [gatepeerBinary] + args) }
 
     /// A TCP connection from a lab node; it sends one line and prints what comes back.
+    /// The lab's servers read that line before they answer and close: a socket closed with
+    /// unread data sends RST and drops what it had not sent yet (RFC 1122 4.2.2.13), which
+    /// lost the answer now and then on a busy machine. 5 s for the answer: a connection that
+    /// is not allowed fails at connect-timeout, so only a slow fork of the server waits.
     func tcp(from n: String, _ host: String, _ port: Int) -> Run {
-        inNode(n, ["socat", "-T2", "-t2", "-", "TCP:\(host):\(port),connect-timeout=2"], stdin: "x\n")
+        inNode(n, ["socat", "-T5", "-t5", "-", "TCP:\(host):\(port),connect-timeout=2"], stdin: "x\n")
     }
 
     /// Runs `action` while tcpdump listens on eth0 in a lab node; returns what it printed.
