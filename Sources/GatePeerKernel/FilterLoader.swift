@@ -120,7 +120,8 @@ extension Kernel {
     /// Every packet meets the old policy, the new one, or both. Stopped after 2, the
     /// staging table enforces the new policy and the live one sleeps: fail closed;
     /// dropStaging (every load starts with it) and the planner (a dormant table is
-    /// drift) finish the swap. Returns the failures of the last transaction.
+    /// drift) finish the swap. Returns the failures of the first transaction refused
+    /// (the ones after it are not sent).
     private func swap(_ nf: NetlinkSocket, _ staged: Staged, _ rs: NftRuleset, digest: String,
                       read: FilterReadCache.Entry?) throws -> [KernelError] {
         let stage = NftRuleset.stagingTable, live = NftRuleset.table
@@ -129,14 +130,16 @@ extension Kernel {
             fill.intervalElements(table: stage, map: m.name, m.intervals, add: true)
         }
         fill.finish()
-        if let e = try nf.send(fill).first { throw e }
+        let filled = try nf.send(fill)
+        if !filled.isEmpty { return filled }
 
         var b = NftBatch(firstSequence: nf.takeSequence())
         b.table(stage, dormant: false, create: false)
         b.deleteTable(live)
         b.copyTable(staged, maps: rs.maps, digest: digest, dormant: true)
         b.finish()
-        if let e = try nf.send(b).first { throw e }
+        let rebuilt = try nf.send(b)
+        if !rebuilt.isEmpty { return rebuilt }
 
         var wake = NftBatch(firstSequence: nf.takeSequence())
         wake.table(live, dormant: false, create: false)
