@@ -299,6 +299,11 @@ public struct ObservedFilter: Equatable, Sendable {
     /// The destination maps hold exactly what gatepeer's load or delta of this
     /// fingerprint sent, and nothing was committed since (their elements were not read).
     public var mapsAsLoaded: String?
+    /// The table is dormant (NFT_TABLE_F_DORMANT): it holds rules but no hook runs them.
+    /// A full load that stopped half way through its swap leaves it so (the staging
+    /// table then enforces); anyone can set it with `nft add table inet gatepeer { flags
+    /// dormant; }`. Either way it is drift.
+    public var dormant = false
     public init(fingerprint: String?, skeleton: String? = nil, counters: [String: PacketCount],
                 loadedContent: String? = nil, content: FilterContent? = nil) {
         self.fingerprint = fingerprint

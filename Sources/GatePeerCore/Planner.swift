@@ -298,6 +298,8 @@ public enum Planner {
     /// first: they are where traffic enters), then destination maps whose elements differ
     /// from the rendered intervals, then the stored digest of everything else.
     static func contentDrift(_ rs: NftRuleset, _ o: ObservedFilter) -> String? {
+        // Read from the table list, content read or not: a dormant table filters nothing.
+        if o.dormant { return "table dormant: no hook runs its rules" }
         guard let c = o.content else { return nil }
         var why: [String] = []
         let want = rs.chainRules

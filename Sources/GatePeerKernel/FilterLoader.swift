@@ -11,9 +11,11 @@ import Glibc
 ///
 /// - Full load: libnftables builds the skeleton (everything but the destination maps'
 ///   elements) in a dormant staging table, which costs milliseconds; gatepeer reads it
-///   back over netlink and sends one nf_tables transaction that deletes the old table,
-///   recreates it from the staging copy, adds the destination maps' elements raw and
-///   deletes the staging table. Readers see the old table or the new one, never a mix.
+///   back over netlink. A first load is one nf_tables transaction that creates the
+///   table from the staging copy, adds the destination maps' elements raw and deletes
+///   the staging table. A reload swaps through the staging table in three (Kernel.swap):
+///   no rule goes live in the transaction that fills the sets it looks up. Packets meet
+///   the old policy, the new one or both, never a mix and never empty maps.
 /// - Delta: when the kernel's skeleton fingerprint equals ours and the map cache holds
 ///   what is loaded, one transaction deletes and adds only the elements that differ and
 ///   swaps the fingerprint counter. Unchanged elements keep their counters.
@@ -65,6 +67,9 @@ extension Kernel {
         }
         cache?.remove()
 
+        // A staging table still enforcing after an interrupted swap holds the policy
+        // while the live table sleeps: wake the live one before the staging goes.
+        dropStaging(nf)
         // The skeleton, in a dormant staging table; extras inline in their sets.
         let deferred = try stage(rs, extras: extras)
         var failures: [KernelError]
@@ -74,44 +79,17 @@ extension Kernel {
             // the table itself and committed with it.
             let content = Kernel.content(of: staged)
             let digest = content.digest(excluding: Set(rs.maps.map(\.name)))
-            var b = NftBatch(firstSequence: nf.takeSequence())
-            let live = NftRuleset.table
-            if observed != nil {
-                b.begin(NFT_MSG_DELTABLE, what: "delete table inet \(live)")
-                b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: live)
-                b.end()
-            }
-            b.begin(NFT_MSG_NEWTABLE, flags: NLM_F_CREATE, what: "table inet \(live)")
-            b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: live)
-            b.attr(UInt16(NFTA_TABLE_FLAGS.rawValue), be32: 0)
-            b.end()
-            for o in staged.objects {
-                b.copy(o, as: NFT_MSG_NEWOBJ, into: live, flags: NLM_F_CREATE, keep: Kernel.objectKeep)
-            }
-            b.counter(table: live, name: "fk_\(digest)")
-            for (k, s) in staged.sets.enumerated() {
-                b.copy(s, as: NFT_MSG_NEWSET, into: live, flags: NLM_F_CREATE, keep: Kernel.setKeep) {
-                    $0.attr(UInt16(NFTA_SET_ID.rawValue), be32: UInt32(k + 1))
-                }
-            }
-            for c in staged.chains {
-                b.copy(c, as: NFT_MSG_NEWCHAIN, into: live, flags: NLM_F_CREATE, keep: Kernel.chainKeep)
-            }
-            for e in staged.elements {
-                b.copy(e, as: NFT_MSG_NEWSETELEM, into: live, flags: NLM_F_CREATE, keep: Kernel.elementListKeep)
-            }
-            for m in rs.maps {
-                b.intervalElements(table: live, map: m.name, m.intervals, add: true)
-            }
-            for r in staged.rules {
-                b.copy(r, as: NFT_MSG_NEWRULE, into: live, flags: NLM_F_CREATE | NLM_F_APPEND, keep: Kernel.ruleKeep)
-            }
-            b.begin(NFT_MSG_DELTABLE, what: "delete table inet \(NftRuleset.stagingTable)")
-            b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: NftRuleset.stagingTable)
-            b.end()
-            b.finish()
             let read = filterReadCache.map { FilterReadCache.Entry(key: $0.key, generation: 0, content: content, mapsAsLoaded: nil) }
-            failures = try ownCommit(nf, update: { _ in read?.loaded(rs) }) { try nf.send(b) }
+            if observed == nil {
+                // Nothing enforces yet: one transaction.
+                var b = NftBatch(firstSequence: nf.takeSequence())
+                b.copyTable(staged, maps: rs.maps, digest: digest, dormant: false)
+                b.deleteTable(NftRuleset.stagingTable)
+                b.finish()
+                failures = try ownCommit(nf, update: { _ in read?.loaded(rs) }) { try nf.send(b) }
+            } else {
+                failures = try swap(nf, staged, rs, digest: digest, read: read)
+            }
         } catch {
             dropStaging(nf)
             throw error
@@ -123,6 +101,51 @@ extension Kernel {
         }
         cache?.store(LoadedMaps(fingerprint: rs.fingerprint, maps: rs.maps))
         return deferred.isEmpty ? [] : try loadElements(deferred)
+    }
+
+    /// Replaces a live table without a window. The kernel makes a transaction's rules
+    /// visible to packets (the generation flip) before it publishes the lookup copies of
+    /// the sets the transaction filled: interval sets (rbtree, an array built at commit)
+    /// and concatenated ones (pipapo) answer "no match" for every key until the end of
+    /// the commit, which with 100,000 elements takes tens of milliseconds; a new flow
+    /// then falls through the empty destination map to the deny (nf_tables_commit:
+    /// nft_set_commit_update runs after the walk over the transaction). So no rule may
+    /// go live in the transaction that creates the sets it looks up:
+    ///
+    /// 1. fill the dormant staging table's destination maps;
+    /// 2. wake the staging table (its hooks register at once, so old and new policy both
+    ///    hold until the flip), delete the live table, create it again dormant, full;
+    /// 3. wake the live table (both hold the new policy), delete the staging table.
+    ///
+    /// Every packet meets the old policy, the new one, or both. Stopped after 2, the
+    /// staging table enforces the new policy and the live one sleeps: fail closed;
+    /// dropStaging (every load starts with it) and the planner (a dormant table is
+    /// drift) finish the swap. Returns the failures of the first transaction refused
+    /// (the ones after it are not sent).
+    private func swap(_ nf: NetlinkSocket, _ staged: Staged, _ rs: NftRuleset, digest: String,
+                      read: FilterReadCache.Entry?) throws -> [KernelError] {
+        let stage = NftRuleset.stagingTable, live = NftRuleset.table
+        var fill = NftBatch(firstSequence: nf.takeSequence())
+        for m in rs.maps {
+            fill.intervalElements(table: stage, map: m.name, m.intervals, add: true)
+        }
+        fill.finish()
+        let filled = try nf.send(fill)
+        if !filled.isEmpty { return filled }
+
+        var b = NftBatch(firstSequence: nf.takeSequence())
+        b.table(stage, dormant: false, create: false)
+        b.deleteTable(live)
+        b.copyTable(staged, maps: rs.maps, digest: digest, dormant: true)
+        b.finish()
+        let rebuilt = try nf.send(b)
+        if !rebuilt.isEmpty { return rebuilt }
+
+        var wake = NftBatch(firstSequence: nf.takeSequence())
+        wake.table(live, dormant: false, create: false)
+        wake.deleteTable(stage)
+        wake.finish()
+        return try ownCommit(nf, update: { _ in read?.loaded(rs) }) { try nf.send(wake) }
     }
 
     /// Whether the table is what gatepeer loaded, as far as the observation knows, so that
@@ -146,9 +169,7 @@ extension Kernel {
         dropStaging(nf)
         guard observed != nil else { return }
         var b = NftBatch(firstSequence: nf.takeSequence())
-        b.begin(NFT_MSG_DELTABLE, what: "delete table inet \(NftRuleset.table)")
-        b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: NftRuleset.table)
-        b.end()
+        b.deleteTable(NftRuleset.table)
         b.finish()
         if let e = try nf.send(b).first, e.errno != ENOENT { throw e }
     }
@@ -158,13 +179,31 @@ extension Kernel {
         dropStaging(try NetlinkSocket(bus: NETLINK_NETFILTER))
     }
 
+    /// Deletes the staging table; wakes the live table first when a swap stopped after
+    /// step 2 (Kernel.swap) left it dormant, in the same transaction, so the policy never
+    /// lapses. Best effort: what it could not do, the next plan sees.
     private func dropStaging(_ nf: NetlinkSocket) {
+        guard let tables = try? Kernel.tableFlags(nf) else { return }
         var b = NftBatch(firstSequence: nf.takeSequence())
-        b.begin(NFT_MSG_DELTABLE, what: "delete table inet \(NftRuleset.stagingTable)")
-        b.attr(UInt16(NFTA_TABLE_NAME.rawValue), string: NftRuleset.stagingTable)
-        b.end()
+        if let f = tables[NftRuleset.table], f & UInt32(NFT_TABLE_F_DORMANT.rawValue) != 0 {
+            b.table(NftRuleset.table, dormant: false, create: false)
+        }
+        if tables[NftRuleset.stagingTable] != nil { b.deleteTable(NftRuleset.stagingTable) }
+        guard b.messageCount > 0 else { return }
         b.finish()
         _ = try? nf.send(b)
+    }
+
+    /// The inet tables of the namespace by name, with their flags (NFTA_TABLE_FLAGS).
+    static func tableFlags(_ nf: NetlinkSocket) throws -> [String: UInt32] {
+        let tables = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETTABLE.rawValue), family: NftBatch.family,
+                                 headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables tables", parse: { m -> (String, UInt32)? in
+            guard Int(m.pointee.nlmsg_type) & 0xff == Int(NFT_MSG_NEWTABLE.rawValue) else { return nil }
+            let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size)
+            guard let name = a.string(UInt16(NFTA_TABLE_NAME.rawValue)) else { return nil }
+            return (name, a.u32(UInt16(NFTA_TABLE_FLAGS.rawValue)).map { UInt32(bigEndian: $0) } ?? 0)
+        })
+        return Dictionary(tables, uniquingKeysWith: { a, _ in a })
     }
 
     struct Staged {

@@ -25,15 +25,12 @@ extension Kernel {
     public func observeFilterTables() throws -> (filter: ObservedFilter?, staging: Bool) {
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
         let generation = try? Kernel.generation(nf)
-        let tables = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETTABLE.rawValue), family: NftBatch.family,
-                                 headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables tables", parse: { m -> String? in
-            guard Int(m.pointee.nlmsg_type) & 0xff == Int(NFT_MSG_NEWTABLE.rawValue) else { return nil }
-            return NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size).string(UInt16(NFTA_TABLE_NAME.rawValue))
-        })
-        let staging = tables.contains(NftRuleset.stagingTable)
-        guard tables.contains(NftRuleset.table) else { return (nil, staging) }
+        let tables = try Kernel.tableFlags(nf)
+        let staging = tables[NftRuleset.stagingTable] != nil
+        guard let flags = tables[NftRuleset.table] else { return (nil, staging) }
         var dumped = Staged()
         var f = ObservedFilter(fingerprint: nil, counters: [:])
+        f.dormant = flags & UInt32(NFT_TABLE_F_DORMANT.rawValue) != 0
         do {
             if let cache = filterReadCache, let g = generation, let e = cache.load(), e.key == cache.key, e.generation == g {
                 // Nothing was committed since: the table is what was recorded, but for

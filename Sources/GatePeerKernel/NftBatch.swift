@@ -258,6 +258,51 @@ extension NftBatch {
         end()
     }
 
+    /// Creates table inet `name`, or with `create: false` updates the existing one
+    /// (ENOENT when absent): `dormant` sets or clears NFT_TABLE_F_DORMANT. Waking a table
+    /// registers its base chains' hooks while the batch is processed, before the commit.
+    mutating func table(_ name: String, dormant: Bool, create: Bool) {
+        begin(NFT_MSG_NEWTABLE, flags: create ? NLM_F_CREATE : 0, what: "\(create ? "" : dormant ? "put to sleep " : "wake ")table inet \(name)")
+        attr(UInt16(NFTA_TABLE_NAME.rawValue), string: name)
+        attr(UInt16(NFTA_TABLE_FLAGS.rawValue), be32: dormant ? UInt32(NFT_TABLE_F_DORMANT.rawValue) : 0)
+        end()
+    }
+
+    mutating func deleteTable(_ name: String) {
+        begin(NFT_MSG_DELTABLE, what: "delete table inet \(name)")
+        attr(UInt16(NFTA_TABLE_NAME.rawValue), string: name)
+        end()
+    }
+
+    /// Table inet gatepeer created from the staging table's dump (`staged`): its objects,
+    /// the content digest counter fk_`digest`, sets, chains, elements, the destination
+    /// maps' elements (`maps`, loaded raw) and rules, in the order references need.
+    mutating func copyTable(_ staged: Kernel.Staged, maps: [IntervalMap], digest: String, dormant: Bool) {
+        let live = NftRuleset.table
+        table(live, dormant: dormant, create: true)
+        for o in staged.objects {
+            copy(o, as: NFT_MSG_NEWOBJ, into: live, flags: NLM_F_CREATE, keep: Kernel.objectKeep)
+        }
+        counter(table: live, name: "fk_\(digest)")
+        for (k, s) in staged.sets.enumerated() {
+            copy(s, as: NFT_MSG_NEWSET, into: live, flags: NLM_F_CREATE, keep: Kernel.setKeep) {
+                $0.attr(UInt16(NFTA_SET_ID.rawValue), be32: UInt32(k + 1))
+            }
+        }
+        for c in staged.chains {
+            copy(c, as: NFT_MSG_NEWCHAIN, into: live, flags: NLM_F_CREATE, keep: Kernel.chainKeep)
+        }
+        for e in staged.elements {
+            copy(e, as: NFT_MSG_NEWSETELEM, into: live, flags: NLM_F_CREATE, keep: Kernel.elementListKeep)
+        }
+        for m in maps {
+            intervalElements(table: live, map: m.name, m.intervals, add: true)
+        }
+        for r in staged.rules {
+            copy(r, as: NFT_MSG_NEWRULE, into: live, flags: NLM_F_CREATE | NLM_F_APPEND, keep: Kernel.ruleKeep)
+        }
+    }
+
     /// A copy of an object read from the staging table, into `table`: the attributes in
     /// `keep` as the kernel reported them, and the table name. A list of what to keep,
     /// not of what to drop: dumps carry read-only attributes (handles, use counts, and

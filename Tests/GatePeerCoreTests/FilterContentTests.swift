@@ -65,6 +65,21 @@ final class FilterContentTests: XCTestCase {
         XCTAssertEqual(lines(o), [])
     }
 
+    /// A dormant table runs none of its rules: a repair, also when the content was not
+    /// read (the fast path after gatepeer's own commit) and with a staging table left
+    /// by a swap stopped half way (deleted first; the load wakes the table).
+    func testDormantTableIsARepair() throws {
+        let rs = try XCTUnwrap(NftRenderer.render(config, mtus: Planner.linkMTUs(config, convergedObserved(config))))
+        let repair = "~ nftables table inet gatepeer: content differs from what gatepeer loaded (table dormant: no hook runs its rules)"
+        var o = loaded(rs)
+        o.filter!.dormant = true
+        XCTAssertEqual(lines(o), [repair])
+        o.filter!.content = nil
+        XCTAssertEqual(lines(o), [repair])
+        o.filterStaging = true
+        XCTAssertEqual(lines(o), ["- nftables table inet gatepeer_stage (left by an interrupted load)", repair])
+    }
+
     func testLeftoverStagingTableIsDeleted() throws {
         let rs = try XCTUnwrap(NftRenderer.render(config, mtus: Planner.linkMTUs(config, convergedObserved(config))))
         var o = loaded(rs)

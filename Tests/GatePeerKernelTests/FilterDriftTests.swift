@@ -264,7 +264,8 @@ extension FilterLabTests {
         XCTAssertEqual(inNode("peer", ["ip", "link", "del", "vxext"]).status, 0)
     }
 
-    /// A full load is one transaction: a denied destination probed without pause while
+    /// A full load never opens the filter (one transaction, or the swap through the
+    /// staging table for a reload): a denied destination probed without pause while
     /// the table is reloaded again and again never answers. (ICMP to 203.0.113.53 is
     /// denied by rules[3] in both policies; each apply changes the skeleton, so each is
     /// a full load, not a delta.)
