@@ -52,7 +52,8 @@ public enum IPsecRender {
         if let id = s.ifId, format != .sheet {
             // The XFRM interface is the host's, not the IKE daemon's: say how to make it.
             header += "# route-based: traffic is routed into XFRM interface id \(id), e.g.\n"
-            header += "#   ip link add ipsec\(id) type xfrm dev <outside device> if_id \(id)\n"
+            // It starts at 1500 bytes, and gatepeer's MSS clamp (`rt mtu`) reads its MTU.
+            header += "#   ip link add ipsec\(id) type xfrm dev <outside device> if_id \(id) mtu \(s.mtu)\n"
             if let a = s.local.insideAddress, let b = s.remote.insideAddress {
                 header += "#   ip addr add \(a) dev ipsec\(id)   (the other end: \(b.address))\n"
             }

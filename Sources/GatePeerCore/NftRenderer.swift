@@ -11,7 +11,8 @@
 ///     drops) or bundle chains g<N>_b<K> (port map, protocol map, fallback); see MapInterval.
 ///   inbound: backend rules, then drop (counted, logged at a limited rate).
 ///   mss_clamp (hook forward, priority mangle): every forwarded SYN clamped to what its route
-///     carries (`rt mtu`); SYNs out of a tunnel also to the tunnel MTU.
+///     carries (`rt mtu`); SYNs out of a tunnel also to the tunnel MTU, SYNs to or from an
+///     IPsec site's remote subnets (sets ipsec<N>_remote4/6) also to the site's MSS.
 ///   postrouting (hook nat): masquerade/SNAT of device traffic on the uplink; per-link SNAT of
 ///     backend traffic into the tunnel.
 public struct NftRuleset: Equatable, Sendable {
@@ -107,16 +108,9 @@ public enum NftRenderer {
         let tunnelSet = "@tunnels"
 
         func addrSet(_ name: String, _ family: IPAddress.Family, _ prefixes: [IPPrefix]) {
-            // Merged here: nft's auto-merge would load the kernel's whole ruleset first.
-            let merged = mergedRanges(prefixes.filter { $0.family == family }.map { ($0.network.address, $0.lastAddress) })
-            out.append("  set \(name) {")
-            out.append("    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr")")
-            out.append("    flags interval")
-            if !merged.isEmpty {
-                out.append("    elements = { " + merged.map { $0.0 == $0.1 ? "\($0.0)" : "\($0.0)-\($0.1)" }.joined(separator: ", ") + " }")
-                elements += merged.count
-            }
-            out.append("  }")
+            let (lines, count) = addressSet(name, family, prefixes)
+            out += lines
+            elements += count
         }
 
         out.append("table inet gatepeer {")
@@ -357,12 +351,44 @@ public enum NftRenderer {
         return finish(out, maps: maps, compiled: compiled, elements: elements)
     }
 
+    /// Named interval set `name` of the `family` addresses of `prefixes` (others ignored),
+    /// and how many elements it has. Merged here: nft's auto-merge would load the kernel's
+    /// whole ruleset first.
+    static func addressSet(_ name: String, _ family: IPAddress.Family, _ prefixes: [IPPrefix]) -> (lines: [String], elements: Int) {
+        let merged = mergedRanges(prefixes.filter { $0.family == family }.map { ($0.network.address, $0.lastAddress) })
+        var out = ["  set \(name) {", "    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr")", "    flags interval"]
+        if !merged.isEmpty {
+            out.append("    elements = { " + merged.map { $0.0 == $0.1 ? "\($0.0)" : "\($0.0)-\($0.1)" }.joined(separator: ", ") + " }")
+        }
+        out.append("  }")
+        return (out, merged.count)
+    }
+
     /// Chain mss_clamp: forwarded TCP SYN and SYN/ACK clamped to what their route carries,
     /// and out of a tunnel also to the tunnel MTU (`mtus`, else the link's `mtu`; a link
     /// with neither gets no tunnel rule). Every config with links gets it unless
     /// `filter.mssClamp` is false: devices' traffic is forwarded without a filter section too.
+    /// SYNs to or from an IPsec site's remote subnets (sets ipsec<N>_remote4/6, N the
+    /// site's index in `ipsec.sites`, declared before the chain) are clamped to the site's
+    /// `effectiveMSS` in both directions: with kernel XFRM policies the route back to a
+    /// site's host is the plain uplink, so `rt mtu` alone would leave a SYN from the site
+    /// toward a device at the tunnel's or the uplink's MSS. A route-based site's 0.0.0.0/0
+    /// or ::/0 selectors are left out (they would clamp every forwarded SYN): its traffic
+    /// is routed through its XFRM interface both ways, whose MTU `rt mtu` reads.
     static func mssClamp(_ config: GatePeerConfig, mtus: [String: Int]) -> [String] {
-        var out = ["  chain mss_clamp {", "    type filter hook forward priority mangle; policy accept;"]
+        var sets: [String] = []
+        var siteRules: [String] = []
+        for (i, site) in (config.ipsec?.sites ?? []).enumerated() {
+            let remote = site.remote.subnets.filter { site.mode == .policy || $0.length > 0 }
+            for (family, keyword) in [(IPAddress.Family.v4, "ip"), (.v6, "ip6")] where remote.contains(where: { $0.family == family }) {
+                let name = "ipsec\(i)_remote\(family == .v4 ? 4 : 6)"
+                sets += addressSet(name, family, remote).lines
+                for dir in ["daddr", "saddr"] {
+                    siteRules.append("    \(keyword) \(dir) @\(name) tcp flags & (syn | rst) == syn tcp option maxseg size set \(site.effectiveMSS)")
+                }
+            }
+        }
+        var out = sets + ["  chain mss_clamp {", "    type filter hook forward priority mangle; policy accept;"]
         // Out of a tunnel: also the tunnel's own MTU, or the far end's full-size segments
         // would not fit back through it (the kernel only lowers an MSS: the rules below
         // leave the smaller of the two).
@@ -371,6 +397,7 @@ public enum NftRenderer {
             out.append("    iifname \(quote(l.name)) meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 40)")
             out.append("    iifname \(quote(l.name)) meta nfproto ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 60)")
         }
+        out += siteRules
         // Every forwarded SYN and SYN/ACK, whichever interface it leaves by (a tunnel, the
         // uplink, a PPPoE/WireGuard/TUN device, an IPsec SA): what its route carries.
         // Senders whose ICMP "fragmentation needed" is lost on the way never learn a
