@@ -160,7 +160,10 @@ final class MSSLabTests: LabTestCase {
 /// into the SA, and its frag-needed answers are dropped. kernel-libipsec routes through
 /// ipsec0, so `rt mtu` reads that device's MTU: 1400, fixed by charon (its TUN reads are
 /// sized by the MTU it set, so the lab cannot raise it to the sheet's 1436). With kernel
-/// ESP it is the xfrm bundle's, which this kernel cannot run.
+/// ESP it is the xfrm bundle's, which this kernel cannot run. Then the site's own `mss`,
+/// set below that: SYNs toward the site and SYNs the site sends to a device server both
+/// carry it (the site -> device SYN leaves by the tunnel; with kernel XFRM policies no
+/// route back leads through the SA, so `rt mtu` cannot give it).
 final class MSSIPsecLabTests: KernelTestCase {
     private var prefix = ""
     private var labDir = ""
@@ -237,12 +240,20 @@ final class MSSIPsecLabTests: KernelTestCase {
         let keyPath = labDir + "/lab.psk"
         XCTAssertTrue(FileManager.default.createFile(atPath: keyPath, contents: Data(psk.stdout.utf8), attributes: [.posixPermissions: 0o600]))
         var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab.json"))) as? [String: Any])
-        doc["ipsec"] = ["sites": [[
+        var labSite: [String: Any] = [
             "name": "lab", "overlapsDevicesIntended": true, "startAction": "start", "psk": ["file": keyPath],
             "local": ["address": "192.0.2.1", "id": "a.lab.example", "subnets": ["10.128.0.0/9"]],
             "remote": ["address": "192.0.2.2", "id": "b.lab.example", "subnets": ["10.2.0.0/24"]],
-        ] as [String: Any]]]
+        ]
+        doc["ipsec"] = ["sites": [labSite]]
         let plain = writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        // The same site with an MSS below what the SA's route gives (`rt mtu`: 1360), as a
+        // site behind a narrower path announces; no filter section, so the site may open
+        // connections to the device.
+        labSite["mss"] = siteMSS
+        var narrowDoc = doc
+        narrowDoc["ipsec"] = ["sites": [labSite]]
+        let narrowSite = writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: narrowDoc), as: UTF8.self))
         doc["filter"] = ["nat": "none", "outbound": [["name": "fleet", "default": "allow"]]]
         let filtered = writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
 
@@ -273,7 +284,27 @@ final class MSSIPsecLabTests: KernelTestCase {
             XCTAssertEqual(got.mss, sa - 40, "\(what): MSS of the device's SYN at the site's server")
             XCTAssertEqual(NarrowPath.droppedPMTUErrors(in: b), dropped, "\(what): every segment fit the SA")
         }
+
+        // The site's own MSS (issue 10 item 1, round 3), both ways: SYNs toward the site's
+        // subnets and SYNs from them toward a device. The second leaves a by the tunnel, and
+        // with kernel XFRM policies no route back leads through the SA, so only the clamp
+        // by the site's subnets brings it down to the site's MSS.
+        let narrow = sh(["ip", "netns", "exec", a, gatepeerBinary, "apply", "-c", narrowSite])
+        XCTAssertEqual(narrow.status, 0, narrow.stderr)
+        // The site's sets and rules read back as loaded: nothing for the next apply to do.
+        let plan = sh(["ip", "netns", "exec", a, gatepeerBinary, "plan", "-c", narrowSite])
+        XCTAssertEqual(plan.stdout, "no changes\n", plan.stderr)
+        let toSite = NarrowPath.downloadSeeingSYN(client: dev.name, server: site.name, host: "10.2.0.80")
+        XCTAssertEqual(toSite.bytes, NarrowPath.bytes, "device <- IPsec site with mss \(siteMSS)")
+        XCTAssertEqual(toSite.mss, siteMSS, "MSS of the device's SYN at the site's server: the site's mss")
+        NarrowPath.serve(in: dev.name, for: self)
+        let fromSite = NarrowPath.downloadSeeingSYN(client: site.name, server: dev.name, host: "10.128.0.11")
+        XCTAssertEqual(fromSite.bytes, NarrowPath.bytes, "IPsec site <- device, a connection the site opened")
+        XCTAssertEqual(fromSite.mss, siteMSS, "MSS of the site's SYN at the device: the site's mss, not the tunnel's or rt mtu's")
     }
+
+    /// Below `rt mtu` through the lab's SA (ipsec0 1400 - 40), so only the site rule sets it.
+    private let siteMSS = 1300
 }
 
 /// IPv6, and a SYN that arrives from no tunnel: a LAN host behind gatepeer's peer
