@@ -390,8 +390,8 @@ public enum NftRenderer {
         }
         var out = sets + ["  chain mss_clamp {", "    type filter hook forward priority mangle; policy accept;"]
         // Out of a tunnel: also the tunnel's own MTU, or the far end's full-size segments
-        // would not fit back through it (the kernel only lowers an MSS: the rules below
-        // leave the smaller of the two).
+        // would not fit back through it (the kernel only lowers an MSS, nft_exthdr.c
+        // refuses an increase: the rules below leave the smallest, no `> N` guard needed).
         for l in config.links {
             guard let mtu = mtus[l.name] ?? l.mtu else { continue }
             out.append("    iifname \(quote(l.name)) meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 40)")
