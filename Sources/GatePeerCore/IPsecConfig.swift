@@ -74,8 +74,35 @@ public struct IPsecSite: Equatable, Sendable {
     /// SAs grow with the product of the two subnet lists.
     public static let maxPerPairChildren = 64
 
-    /// Recommended TCP MSS inside the tunnel: MTU minus IPv4 and TCP headers.
-    public var effectiveMSS: Int { mss ?? mtu - 40 }
+    /// Whether any traffic selector or inside address is IPv6: the tunnel then carries
+    /// IPv6 packets, which need a 1280-byte MTU and 20 more header bytes than IPv4.
+    public var carriesIPv6: Bool {
+        (local.subnets + remote.subnets).contains { $0.family == .v6 }
+            || [local.insideAddress, remote.insideAddress].contains { $0?.family == .v6 }
+    }
+
+    /// Whether any traffic selector or inside address is IPv4.
+    public var carriesIPv4: Bool {
+        (local.subnets + remote.subnets).contains { $0.family == .v4 }
+            || [local.insideAddress, remote.insideAddress].contains { $0?.family == .v4 }
+    }
+
+    /// The smallest `mtu` the site's families allow: IPv6 needs 1280 (RFC 8200 section 5),
+    /// IPv4 576 (RFC 791's datagram every host must accept).
+    public var minimumMTU: Int { carriesIPv6 ? IPsecSite.minimumIPv6MTU : 576 }
+    public static let minimumIPv6MTU = 1280
+
+    /// Recommended TCP MSS inside the tunnel, in bytes: `mss`, or the MTU minus the IP and
+    /// TCP headers of the largest family carried (40 for IPv4, 60 for IPv6), so one clamp
+    /// fits every packet the tunnel carries.
+    public var effectiveMSS: Int { mss ?? mtu - (carriesIPv6 ? 60 : 40) }
+
+    /// The MSS for a person (sheet, file headers): one value, or with both families and no
+    /// `mss` each family's own ("1396 (IPv4), 1376 (IPv6)").
+    public var mssText: String {
+        if mss != nil || !carriesIPv6 { return "\(effectiveMSS)" }
+        return carriesIPv4 ? "\(mtu - 40) (IPv4), \(mtu - 60) (IPv6)" : "\(mtu - 60) (IPv6)"
+    }
 
     /// The strong profile follows RFC 8221/8247 and strongSwan's recommendations (AEAD,
     /// a SHA-384 PRF, ECP-384; PFS on rekeying). The compatible one is what most
@@ -131,6 +158,21 @@ extension ConfigDecoder {
             return nil
         }
         return IPsecConfig(sites: sites)
+    }
+
+    /// Why `s` cannot be a file path of a site (nil: it can). Paths are written unquoted
+    /// into swanctl files, printed on the sheet and in shell commands gatepeer suggests, so
+    /// only characters that mean nothing in any of them are taken: an absolute path of
+    /// ASCII letters, digits and / . _ - + (no controls, spaces, quotes, commas, which
+    /// separate swanctl lists, or shell syntax such as ; $ `).
+    static func pathProblem(_ s: String) -> String? {
+        let allowed = "/._-+"
+        let bad = s.first { c in !(c.isASCII && (c.isLetter || c.isNumber || allowed.contains(c))) }
+        guard s.hasPrefix("/"), s.utf8.count < 4096, bad == nil else {
+            let why = bad.map { ", it contains \(describe($0))" } ?? (s.hasPrefix("/") ? ", it is longer than 4095 bytes" : "")
+            return "\"\(escapedForMessage(s))\" is not an absolute path of ASCII letters, digits and / . _ - +\(why); valid: such as /etc/gatepeer/hq.psk"
+        }
+        return nil
     }
 
     /// Characters that would break out of a value in one of the rendered formats.
@@ -284,9 +326,7 @@ extension ConfigDecoder {
         var auth: IPsecSite.Auth? = nil
         func pathValue(_ r: inout ObjectReader, _ key: String, _ at: String) -> String? {
             guard let s = r.string(key, required: true, &p) else { return nil }
-            guard s.hasPrefix("/"), !s.contains(where: { $0 == " " || $0 == "\"" || $0 == "\\" || $0 == "\n" || $0 == "#" || $0 == "{" || $0 == "}" }) else {
-                p.add("\(at).\(key)", "\"\(escapedForMessage(s))\" is not an absolute path without spaces, quotes, braces or '#'"); return nil
-            }
+            if let why = pathProblem(s) { p.add("\(at).\(key)", why); return nil }
             return s
         }
         let pskValue = o.value("psk", &p), certValue = o.value("certificate", &p)
@@ -312,6 +352,10 @@ extension ConfigDecoder {
         let intended = o.bool("overlapsDevicesIntended", &p) ?? false
         let mtu = o.integer("mtu", in: 576...9000, &p, hint: "bytes (inner MTU of the tunnel)") ?? 1436
         let mss = o.integer("mss", in: 536...8960, &p, hint: "bytes")
+        let v6 = [local?.subnets ?? [], remote?.subnets ?? [], [insides.0, insides.1].compactMap { $0 }].joined().first { $0.family == .v6 }
+        if let v6, mtu < IPsecSite.minimumIPv6MTU {
+            p.add("\(path).mtu", "\(mtu) is below \(IPsecSite.minimumIPv6MTU), the minimum MTU of a link carrying IPv6 (RFC 8200), and the site carries IPv6 (\(v6)); valid: \(IPsecSite.minimumIPv6MTU)...9000")
+        }
         o.finish(&p, known: ["name", "mode", "route", "local", "remote", "ikeVersion", "legacyIKEv1", "profile", "childSAs", "ikeProposals",
                              "espProposals", "ikeLifetime", "childLifetime", "dpd", "startAction", "psk", "certificate",
                              "allowWeak", "overlapsDevicesIntended", "mtu", "mss"])
@@ -341,6 +385,7 @@ extension ConfigDecoder {
     private static func describe(_ c: Character) -> String {
         switch c {
         case "\n": return "a newline"
+        case " ": return "a space"
         case "\"": return "a double quote"
         case "'": return "a single quote"
         case "{", "}": return "a brace"

@@ -137,8 +137,16 @@ public enum IPsecLint {
             (esp == nil ? "profile \(profile.rawValue) (ESP)" : "espProposals", esp ?? IPsecSite.profileProposals(profile).esp, false),
         ]
         for (key, list, ike) in proposalSets {
+            var first: [String: Int] = [:]
             for (i, prop) in list.enumerated() {
                 let at = key.hasPrefix("profile") ? "\(path).profile" : "\(path).\(key)[\(i)]"
+                // A repeat is never chosen (the first copy matches first): a mistake, reported
+                // once here instead of repeating every finding of the first copy.
+                if let j = first[prop] {
+                    finding(.error, at, "\"\(ConfigDecoder.escapedForMessage(prop))\" is the same as \(key)[\(j)]; valid: each proposal once")
+                    continue
+                }
+                first[prop] = i
                 let (errors, weak) = checkProposal(prop, ike: ike)
                 for e in errors { finding(.error, at, e) }
                 for w in weak {
@@ -202,8 +210,10 @@ public enum IPsecLint {
                 }
             }
         }
-        if site.effectiveMSS > site.mtu - 40 {
-            finding(.error, "\(path).mss", "\(site.effectiveMSS) does not fit the tunnel MTU \(site.mtu); valid: at most \(site.mtu - 40)")
+        let headers = site.carriesIPv6 ? 60 : 40
+        if site.effectiveMSS > site.mtu - headers {
+            let why = site.carriesIPv6 ? " with IPv6 headers (60 bytes with TCP's)" : ""
+            finding(.error, "\(path).mss", "\(site.effectiveMSS) does not fit the tunnel MTU \(site.mtu)\(why); valid: at most \(site.mtu - headers)")
         }
         let pairs = site.subnetPairCount
         if site.childSAs == .perPair && pairs > IPsecSite.maxPerPairChildren {
@@ -218,9 +228,13 @@ public enum IPsecLint {
         return out
     }
 
-    /// The pre-shared key as read from its file. `mode`: the file's permission bits.
+    /// The pre-shared key as read from its file. `absent`: no file at the path (ENOENT),
+    /// the only case where making one is suggested; `unreadable`: anything else that kept
+    /// it from being read (not a regular file, too large, permissions), with the reason;
+    /// `mode`: the file's permission bits.
     public enum PSKInput: Equatable, Sendable {
-        case missing(String)
+        case absent
+        case unreadable(String)
         case file(mode: UInt32, bytes: [UInt8])
     }
 
@@ -239,12 +253,16 @@ public enum IPsecLint {
             (findings.contains { $0.severity == .error } ? nil : key, findings)
         }
         switch input {
-        case .missing(let why):
-            error("\(file) cannot be read (\(why)); create it with: (umask 077; gatepeer ipsec psk > \(file))")
+        case .absent:
+            error("\(file) does not exist; create it with: (umask 077; gatepeer ipsec psk > \(Shell.quote(file)))")
+            return (nil, findings)
+        case .unreadable(let why):
+            // Following a "create it" hint here would overwrite a key, or block on a FIFO.
+            error("\(file) cannot be read (\(why)); valid: a regular file holding the key")
             return (nil, findings)
         case .file(let mode, var bytes):
             if mode & 0o077 != 0 {
-                error("\(file) has mode \(String(mode & 0o777, radix: 8)): readable or writable by group or others; valid: 600 or 400 (chmod 600 \(file))")
+                error("\(file) has mode \(String(mode & 0o777, radix: 8)): readable or writable by group or others; valid: 600 or 400 (chmod 600 \(Shell.quote(file)))")
             }
             var crlf = false
             while bytes.last == 0x0a {
@@ -348,6 +366,15 @@ public enum IPsecLint {
         case 0x41...0x46: return c - 0x41 + 10
         default: return nil
         }
+    }
+}
+
+/// Words of shell commands gatepeer prints for a person to run.
+public enum Shell {
+    /// `s` as one POSIX shell word: in single quotes, each ' written as '\'' (the only
+    /// character a single-quoted word cannot hold), so nothing in it is expanded or run.
+    public static func quote(_ s: String) -> String {
+        "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
     }
 }
 

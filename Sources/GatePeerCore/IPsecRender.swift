@@ -47,7 +47,7 @@ public enum IPsecRender {
         var header = "# gatepeer: IPsec site \"\(site.name)\", \(side == .local ? "this end (gatepeer's peer)" : "the other end (mirror image)"); generated, edit the gatepeer config instead\n"
         if format != .sheet {
             // Not a setting of the IKE daemon: the host's interface MTU and the MSS clamp.
-            header += "# recommended: tunnel MTU \(s.mtu), TCP MSS clamp \(s.effectiveMSS)\n"
+            header += "# recommended: tunnel MTU \(s.mtu), TCP MSS clamp \(s.mssText)\n"
         }
         if let id = s.ifId, format != .sheet {
             // The XFRM interface is the host's, not the IKE daemon's: say how to make it.
@@ -374,7 +374,7 @@ public enum IPsecRender {
             rows.append(("Mode", "policy-based"))
         }
         rows.append(("Tunnel MTU", "\(s.mtu)"))
-        rows.append(("TCP MSS clamp", "\(s.effectiveMSS)"))
+        rows.append(("TCP MSS clamp", s.mssText))
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { $0.0 + String(repeating: " ", count: width - $0.0.count + 2) + $0.1 }.joined(separator: "\n") + "\n"
     }

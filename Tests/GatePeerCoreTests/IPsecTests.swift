@@ -250,7 +250,7 @@ final class IPsecTests: XCTestCase {
         XCTAssertTrue(IPsecLint.psk(.file(mode: 0o100600, bytes: Array("0s\(Base64.encode(Array(repeating: 7, count: 16)))".utf8)), path: "p", file: "/k")
                         .findings.first!.message.contains("128-bit key"))
         XCTAssertEqual(IPsecLint.psk(.file(mode: 0o100400, bytes: Array("0x\(String(repeating: "ab", count: 32))".utf8)), path: "p", file: "/k").key?.count, 32)
-        XCTAssertTrue(IPsecLint.psk(.missing("No such file or directory"), path: "p", file: "/k").findings.first!.message.contains("umask 077"))
+        XCTAssertTrue(IPsecLint.psk(.absent, path: "p", file: "/k").findings.first!.message.contains("umask 077"))
         XCTAssertEqual(Base64.decode(Base64.encode(Array(0...255))), Array(0...255))
         XCTAssertEqual(Base64.encode(Array("foob".utf8)), "Zm9vYg==")
         XCTAssertNil(Base64.decode("Zm9v!g=="))
@@ -368,5 +368,87 @@ final class IPsecTests: XCTestCase {
                 }
             }
         }
+    }
+
+    // MARK: issue 10 round 2
+
+    /// Link-local, loopback and multicast prefixes cannot be carried by a tunnel policy:
+    /// `fe80::/64` and `169.254.0.0/16` were accepted as traffic selectors.
+    func testSelectorsRefuseLinkLocalLoopbackAndMulticastByField() {
+        for (bad, what) in [("fe80::/64", "IPv6 link-local"), ("169.254.0.0/16", "IPv4 link-local"), ("127.0.0.0/8", "loopback"),
+                            ("ff00::/8", "multicast"), ("224.0.0.0/4", "multicast")] {
+            let v6 = bad.contains(":")
+            assertProblem(["local": ["address": v6 ? "2001:db8::1" : "192.0.2.1", "subnets": [v6 ? "fd00:10::/64" : "10.128.0.0/9"]],
+                           "remote": ["address": v6 ? "2001:db8::7" : "198.51.100.7", "subnets": [bad]]],
+                          "ipsec.sites[0].remote.subnets[0]", what)
+        }
+    }
+
+    /// IPv6 needs a 1280-byte link MTU (RFC 8200 5): `mtu` 600 with IPv6 selectors or
+    /// inside addresses was accepted, and the sheet said MSS 560 (mtu - 40, IPv4's headers).
+    func testIPv6SelectorsNeedA1280MTUAndTheirOwnMSS() throws {
+        let v6: [String: Any] = ["local": ["address": "192.0.2.1", "subnets": ["fd00:10::/64"]],
+                                 "remote": ["address": "198.51.100.7", "subnets": ["fd00:20::/64"]]]
+        assertProblem(v6.merging(["mtu": 600]) { $1 }, "ipsec.sites[0].mtu", "1280")
+        assertProblem(["mode": "route", "mtu": 600, "route": ["ifId": 42, "localInside": "fd00:99::2/64", "remoteInside": "fd00:99::1/64"]],
+                      "ipsec.sites[0].mtu", "1280")
+        XCTAssertTrue(problems(["mtu": 600]).isEmpty, "576 stays the floor for IPv4 only: \(problems(["mtu": 600]))")
+        let key = Array("k".utf8) + Array(repeating: UInt8(ascii: "x"), count: 47)
+        func sheet(_ s: IPsecSite) throws -> String {
+            try IPsecRender.render(s, format: .sheet, side: .local, key: key, path: "p").get().map(\.content).joined()
+        }
+        let six = try site(v6.merging(["mtu": 1400]) { $1 })
+        XCTAssertEqual(six.effectiveMSS, 1340)
+        let sixSheet = try sheet(six)
+        XCTAssertTrue(sixSheet.contains("TCP MSS clamp") && sixSheet.contains("1340 (IPv6)"), sixSheet)
+        XCTAssertFalse(sixSheet.contains("1360"), sixSheet)
+        let mixed = try site(["local": ["address": "192.0.2.1", "subnets": ["10.128.0.0/9", "fd00:10::/64"]],
+                              "remote": ["address": "198.51.100.7", "subnets": ["192.168.50.0/24", "fd00:20::/64"]], "mtu": 1400])
+        let m = try sheet(mixed)
+        XCTAssertTrue(m.contains("1360 (IPv4), 1340 (IPv6)"), m)
+        let four = try sheet(site(["mtu": 1400]))
+        XCTAssertTrue(four.contains("1360\n") && !four.contains("(IPv4)"), four)
+        assertProblem(v6.merging(["mtu": 1400, "mss": 1360]) { $1 }, "ipsec.sites[0].mss", "at most 1340")
+    }
+
+    /// Every path field refuses control characters and what a rendered format or a shell
+    /// would read as syntax; nothing of such a path reaches a file or the terminal.
+    func testPathFieldsRefuseControlsAndSyntaxCharacters() {
+        let hostile = ["/x\u{1b}[2J\rcert", "/k';x", "/c$(id)", "/tmp/x/k;id>/tmp/x/PWNED;$(id)`id`", "/a,b", "/a\u{9b}b", "/é"]
+        for bad in hostile {
+            assertProblem(["psk": ["file": bad]], "ipsec.sites[0].psk.file", "not an absolute path")
+            for key in ["cert", "key", "ca"] {
+                var c = ["cert": "/etc/c.pem", "key": "/etc/k.pem", "ca": "/etc/ca.pem"]
+                c[key] = bad
+                assertProblem(["psk": NSNull(), "certificate": c], "ipsec.sites[0].certificate.\(key)", "not an absolute path")
+            }
+            for p in problems(["psk": ["file": bad]]) {
+                XCTAssertFalse(p.unicodeScalars.contains { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) }, "raw control in \(p.debugDescription)")
+            }
+        }
+        XCTAssertTrue(problems(["psk": ["file": "/etc/gatepeer/hq-1_2.psk"]]).isEmpty)
+    }
+
+    /// A proposal repeated within a site's list is a mistake (the second is never chosen);
+    /// 5,000 sites with 20 copies each made 500,000 lint lines.
+    func testAProposalRepeatedInAListIsRefusedByIndex() {
+        assertProblem(["ikeProposals": ["aes256gcm16-prfsha384-ecp384", "aes256-sha256-modp2048", "aes256gcm16-prfsha384-ecp384"]],
+                      "ipsec.sites[0].ikeProposals[2]", "same as ikeProposals[0]")
+        assertProblem(["espProposals": ["aes256gcm16-ecp384", "aes256gcm16-ecp384"]], "ipsec.sites[0].espProposals[1]", "same as espProposals[0]")
+        let weak = problems(["allowWeak": true, "espProposals": Array(repeating: "3des-sha256-modp2048", count: 20)])
+        XCTAssertEqual(weak.filter { $0.contains("same as") }.count, 19, "\(weak)")
+    }
+
+    /// The key file hint: only for a file that does not exist, and shell-quoted.
+    func testKeyFileHintOnlyForAMissingFileAndQuoted() {
+        let absent = IPsecLint.psk(.absent, path: "p", file: "/etc/gatepeer/it's.psk").findings.first!.message
+        XCTAssertTrue(absent.contains("(umask 077; gatepeer ipsec psk > '/etc/gatepeer/it'\\''s.psk')"), absent)
+        let fifo = IPsecLint.psk(.unreadable("is a FIFO, not a regular file"), path: "p", file: "/k").findings.first!.message
+        XCTAssertTrue(fifo.contains("cannot be read (is a FIFO"), fifo)
+        XCTAssertFalse(fifo.contains("create it") || fifo.contains("gatepeer ipsec psk >"), fifo)
+        let mode = IPsecLint.psk(.file(mode: 0o100644, bytes: Array(repeating: 0x41, count: 48)), path: "p", file: "/a b").findings.first!.message
+        XCTAssertTrue(mode.contains("chmod 600 '/a b'"), mode)
+        XCTAssertEqual(Shell.quote("/plain/path"), "'/plain/path'")
+        XCTAssertEqual(Shell.quote("a'b"), "'a'\\''b'")
     }
 }
