@@ -126,6 +126,17 @@ public enum IPsecLint {
         return (out, weak.map { "\"\(text)\" uses \($0)" })
     }
 
+    /// A proposal's identity: its keywords grouped by role, each group in the order given
+    /// (the order within a role is the preference, the order between roles means
+    /// nothing). A proposal with an unknown keyword is only equal to its own text.
+    static func canonical(_ proposal: String) -> String {
+        let tokens = proposal.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        let roles = tokens.compactMap { keywords[$0]?.kind }
+        guard roles.count == tokens.count else { return proposal }
+        let order: [Kind] = [.encryption, .aead, .integrity, .prf, .dh, .esn]
+        return order.map { k in zip(tokens, roles).filter { $0.1 == k }.map(\.0).joined(separator: "-") }.joined(separator: "|")
+    }
+
     /// The proposals (given, or the profile's) and the IKE version: the checks that need
     /// nothing else of a site, so the decoder can run them for a site it cannot build.
     static func checkAlgorithms(ike: [String]?, esp: [String]?, profile: IPsecSite.Profile, ikeVersion: Int, legacyIKEv1: Bool,
@@ -142,11 +153,13 @@ public enum IPsecLint {
                 let at = key.hasPrefix("profile") ? "\(path).profile" : "\(path).\(key)[\(i)]"
                 // A repeat is never chosen (the first copy matches first): a mistake, reported
                 // once here instead of repeating every finding of the first copy.
-                if let j = first[prop] {
-                    finding(.error, at, "\"\(ConfigDecoder.escapedForMessage(prop))\" is the same as \(key)[\(j)]; valid: each proposal once")
+                let same = canonical(prop)
+                if let j = first[same] {
+                    let spelled = list[j] == prop ? "" : " (\"\(ConfigDecoder.escapedForMessage(list[j]))\", the same algorithms in another order)"
+                    finding(.error, at, "\"\(ConfigDecoder.escapedForMessage(prop))\" is the same as \(key)[\(j)]\(spelled); valid: each proposal once")
                     continue
                 }
-                first[prop] = i
+                first[same] = i
                 let (errors, weak) = checkProposal(prop, ike: ike)
                 for e in errors { finding(.error, at, e) }
                 for w in weak {

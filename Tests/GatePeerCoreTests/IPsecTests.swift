@@ -435,6 +435,11 @@ final class IPsecTests: XCTestCase {
         assertProblem(["ikeProposals": ["aes256gcm16-prfsha384-ecp384", "aes256-sha256-modp2048", "aes256gcm16-prfsha384-ecp384"]],
                       "ipsec.sites[0].ikeProposals[2]", "same as ikeProposals[0]")
         assertProblem(["espProposals": ["aes256gcm16-ecp384", "aes256gcm16-ecp384"]], "ipsec.sites[0].espProposals[1]", "same as espProposals[0]")
+        // The same algorithms in another order between roles are the same proposal; the
+        // order within a role is a preference, so aes256-aes128 and aes128-aes256 differ.
+        assertProblem(["espProposals": ["aes256-sha256-modp2048", "modp2048-aes256-sha256"]], "ipsec.sites[0].espProposals[1]",
+                      #"is the same as espProposals[0] ("aes256-sha256-modp2048", the same algorithms in another order)"#)
+        XCTAssertTrue(problems(["espProposals": ["aes256-aes128-sha256-modp2048", "aes128-aes256-sha256-modp2048"]]).isEmpty)
         let weak = problems(["allowWeak": true, "espProposals": Array(repeating: "3des-sha256-modp2048", count: 20)])
         XCTAssertEqual(weak.filter { $0.contains("same as") }.count, 19, "\(weak)")
     }
