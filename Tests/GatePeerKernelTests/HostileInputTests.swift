@@ -294,6 +294,27 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(lines.count, 51, String(w.stdout.prefix(500)))
         XCTAssertEqual(lines.last, "... and 14950 more: 14950 warning(s)")
         XCTAssertTrue(lines.first?.hasPrefix("warning: ipsec.sites[0].espProposals[0]: \"3des-sha256-modp2048\" uses 3DES") == true, String(lines.first ?? ""))
+
+        // Errors come first, so thousands of warnings cannot push them out of view.
+        let missing = try ipsecSites("missing.json", count: 5000) { s in
+            s["allowWeak"] = true
+            s["psk"] = ["file": self.dir.appendingPathComponent("none.psk").path]
+            s["espProposals"] = ["3des-sha256-modp2048", "aes256-md5-modp2048", "aes128-sha256-modp1024"]
+        }
+        let m = limited(["ipsec", "lint", "-c", missing])
+        XCTAssertEqual(m.status, 2, String(m.stderr.prefix(500)))
+        let mLines = m.stdout.split(separator: "\n")
+        XCTAssertEqual(mLines.count, 51)
+        XCTAssertTrue(mLines.dropLast().allSatisfy { $0.hasPrefix("error: ") && $0.contains("none.psk does not exist") }, String(m.stdout.prefix(500)))
+        XCTAssertEqual(mLines.last, "... and 19950 more: 4950 error(s), 15000 warning(s)")
+
+        // Clean sites: one "ok" line each, bounded the same way.
+        let clean = try ipsecSites("clean.json", count: 5000) { s in s["psk"] = ["file": key] }
+        let c = limited(["ipsec", "lint", "-c", clean])
+        XCTAssertEqual(c.status, 0, String(c.stderr.prefix(500)))
+        let cLines = c.stdout.split(separator: "\n")
+        XCTAssertEqual(cLines.first, "ok: ipsec.sites[0] (hq0)")
+        XCTAssertEqual(cLines.last, "... and 4950 more: 4950 site(s) ok")
     }
 
     /// Key and certificate paths with controls or shell syntax: validated, then printed raw
