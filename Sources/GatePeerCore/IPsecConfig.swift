@@ -224,6 +224,9 @@ extension ConfigDecoder {
             p.add("\(path).route", "give both localInside and remoteInside, or neither")
         }
 
+        // Each end's subnets that decoded, with their config indices, and whether every one
+        // did: a site that cannot be built is still linted with them.
+        var decoded: [String: (subnets: [IPPrefix], indices: [Int], complete: Bool)] = [:]
         func end(_ key: String, inside: IPPrefix?) -> IPsecSite.End? {
             guard let ev = o.value(key, &p) else { p.add("\(path).\(key)", "is required; valid: { \"address\": ..., \"subnets\": [...] }"); return nil }
             guard var eo = ObjectReader(ev, path: "\(path).\(key)", &p) else { return nil }
@@ -246,13 +249,14 @@ extension ConfigDecoder {
                     good = false
                 } else { id = i }
             }
-            var subnets: [IPPrefix] = []
+            var subnets: [IPPrefix] = [], indices: [Int] = [], complete = true
             if let items = eo.array("subnets", required: false, &p) {
                 for (k, item) in items.enumerated() {
-                    guard case .string(let s) = item else { p.add("\(path).\(key).subnets[\(k)]", "is \(item.typeName); valid: a prefix such as 10.1.0.0/24"); good = false; continue }
-                    if let n = network(s, "\(path).\(key).subnets[\(k)]", field: .ipsecSubnet, &p) { subnets.append(n) } else { good = false }
+                    guard case .string(let s) = item else { p.add("\(path).\(key).subnets[\(k)]", "is \(item.typeName); valid: a prefix such as 10.1.0.0/24"); good = false; complete = false; continue }
+                    if let n = network(s, "\(path).\(key).subnets[\(k)]", field: .ipsecSubnet, &p) { subnets.append(n); indices.append(k) } else { good = false; complete = false }
                 }
-            }
+            } else if eo.members.contains(where: { $0.key == "subnets" }) { complete = false }
+            decoded[key] = (subnets, indices, complete)
             eo.finish(&p, known: ["address", "id", "subnets"])
             guard good, let address else { return nil }
             return IPsecSite.End(address: address, id: id, subnets: subnets, insideAddress: inside)
@@ -363,13 +367,21 @@ extension ConfigDecoder {
         // lifetimes, DPD, route settings, families, duplicate names) do not stop it: it is
         // built, so crossCheck lints its proposals and selectors in the same run; the
         // problems already recorded fail the decode. A site that cannot be built (a value
-        // missing or not valid) still gets its algorithms checked here.
+        // missing or not valid) is linted here with what decoded (issue 10 round 3).
         guard ok, let name, let mode, let local, let remote, let profile, let childSAs, let start, let auth else {
-            if let profile {
-                for f in IPsecLint.checkAlgorithms(ike: ike, esp: esp, profile: profile, ikeVersion: ikeVersion, legacyIKEv1: legacy,
-                                                   allowWeak: allowWeak, path: path) where f.severity == .error {
-                    p.add(f.path, f.message)
-                }
+            let partial = IPsecSite(name: name ?? "", local: local ?? partialEnd("local", decoded["local"], inside: insides.0, mode: mode),
+                                    remote: remote ?? partialEnd("remote", decoded["remote"], inside: insides.1, mode: mode),
+                                    mode: mode ?? .policy, ifId: ifId, ikeVersion: ikeVersion, legacyIKEv1: legacy, profile: profile ?? .strong,
+                                    childSAs: childSAs ?? .combined, ikeProposals: ike, espProposals: esp, ikeLifetime: ikeLifetime,
+                                    childLifetime: childLifetime, dpdDelay: dpdDelay, dpdTimeout: dpdTimeout, dpdAction: dpdAction,
+                                    startAction: start ?? .trap, auth: auth ?? .psk(file: ""), allowWeak: allowWeak,
+                                    overlapsDevicesIntended: intended, mtu: mtu, mss: mss)
+            let index = decoded.mapValues(\.indices)
+            // An end whose subnets did not all decode was already reported; it is not empty.
+            let incomplete = ["local", "remote"].filter { decoded[$0]?.complete != true }.map { "\(path).\($0).subnets" }
+            for f in IPsecLint.check(partial, path: path, deviceSubnets: [], configIndex: index)
+            where f.severity == .error && !incomplete.contains(f.path) {
+                p.add(f.path, f.message)
             }
             return nil
         }
@@ -377,6 +389,16 @@ extension ConfigDecoder {
                          profile: profile, childSAs: childSAs, ikeProposals: ike, espProposals: esp, ikeLifetime: ikeLifetime, childLifetime: childLifetime,
                          dpdDelay: dpdDelay, dpdTimeout: dpdTimeout, dpdAction: dpdAction, startAction: start, auth: auth,
                          allowWeak: allowWeak, overlapsDevicesIntended: intended, mtu: mtu, mss: mss)
+    }
+
+    /// An end of a site that cannot be built, for linting only: the subnets that decoded
+    /// (route mode's default when there are none) and a placeholder address, which no
+    /// check reads.
+    private static func partialEnd(_ key: String, _ d: (subnets: [IPPrefix], indices: [Int], complete: Bool)?, inside: IPPrefix?,
+                                   mode: IPsecSite.Mode?) -> IPsecSite.End {
+        var subnets = d?.subnets ?? []
+        if mode == .route && subnets.isEmpty { subnets = [IPPrefix("0.0.0.0/0")!] }
+        return IPsecSite.End(address: IPAddress("0.0.0.0")!, id: "", subnets: subnets, insideAddress: inside)
     }
 
     /// A value quoted back in a message: `Echo.value` (escaped, bounded).

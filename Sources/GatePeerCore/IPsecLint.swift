@@ -182,10 +182,16 @@ public enum IPsecLint {
 
     /// Config-only checks (no files): proposals, IKE version, selectors, device subnets.
     /// Weak algorithms are errors unless the site allows them; then they are warnings.
-    public static func check(_ site: IPsecSite, path: String, deviceSubnets: [(link: String, subnet: IPPrefix)]) -> [IPsecFinding] {
+    /// `configIndex`: for a site the decoder built from the fields that decoded, the
+    /// config index of each of an end's subnets ("local", "remote"); a subnet that did
+    /// not decode is left out of the site, and the ones after it keep their own index in
+    /// paths and messages. Empty: the site's indices are the config's.
+    public static func check(_ site: IPsecSite, path: String, deviceSubnets: [(link: String, subnet: IPPrefix)],
+                             configIndex: [String: [Int]] = [:]) -> [IPsecFinding] {
         var out = checkAlgorithms(ike: site.ikeProposals, esp: site.espProposals, profile: site.profile, ikeVersion: site.ikeVersion,
                                   legacyIKEv1: site.legacyIKEv1, allowWeak: site.allowWeak, path: path)
         func finding(_ sev: IPsecFinding.Severity, _ at: String, _ m: String) { out.append(IPsecFinding(severity: sev, path: at, message: m)) }
+        func at(_ key: String, _ i: Int) -> Int { configIndex[key].map { $0[i] } ?? i }
 
         for (key, end) in [("local", site.local), ("remote", site.remote)] {
             if end.subnets.isEmpty {
@@ -196,7 +202,7 @@ public enum IPsecLint {
             let owners = PrefixOverlap.owners(end.subnets.enumerated().map { .init(prefix: $1, owner: $0, member: true) })
             for (j, b) in end.subnets.enumerated() {
                 if let i = owners[j].first(except: j), i < j {
-                    finding(.error, "\(path).\(key).subnets[\(j)]", "\(b) overlaps \(end.subnets[i]) (subnets[\(i)]); valid: disjoint prefixes")
+                    finding(.error, "\(path).\(key).subnets[\(at(key, j))]", "\(b) overlaps \(end.subnets[i]) (subnets[\(at(key, i))]); valid: disjoint prefixes")
                 }
             }
         }
@@ -209,7 +215,7 @@ public enum IPsecLint {
         if site.mode == .policy {
             for (j, (b, i)) in zip(site.remote.subnets, firstOverlapping(site.remote.subnets, in: site.local.subnets)).enumerated() {
                 if let i {
-                    finding(.error, "\(path).remote.subnets[\(j)]", "\(b) overlaps local.subnets[\(i)] \(site.local.subnets[i]): traffic between them could not be told apart; valid: disjoint prefixes")
+                    finding(.error, "\(path).remote.subnets[\(at("remote", j))]", "\(b) overlaps local.subnets[\(at("local", i))] \(site.local.subnets[i]): traffic between them could not be told apart; valid: disjoint prefixes")
                 }
             }
             if !site.overlapsDevicesIntended {
@@ -217,7 +223,7 @@ public enum IPsecLint {
                     for (i, (s, k)) in zip(end.subnets, firstOverlapping(end.subnets, in: deviceSubnets.map(\.subnet))).enumerated() {
                         if let k {
                             let d = deviceSubnets[k]
-                            finding(.error, "\(path).\(key).subnets[\(i)]", "\(s) overlaps the device subnet \(d.subnet) of link \(d.link); if that is intended (devices reach the site through the tunnel), set \"overlapsDevicesIntended\": true")
+                            finding(.error, "\(path).\(key).subnets[\(at(key, i))]", "\(s) overlaps the device subnet \(d.subnet) of link \(d.link); if that is intended (devices reach the site through the tunnel), set \"overlapsDevicesIntended\": true")
                         }
                     }
                 }

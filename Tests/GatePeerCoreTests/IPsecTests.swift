@@ -456,4 +456,44 @@ final class IPsecTests: XCTestCase {
         XCTAssertEqual(Shell.quote("/plain/path"), "'/plain/path'")
         XCTAssertEqual(Shell.quote("a'b"), "'a'\\''b'")
     }
+
+    /// Issue 10 round 3, item 1: one bad value (an enum, a missing address, a relative key
+    /// path, a subnet that does not parse) made the site unbuildable and hid its selector
+    /// and MSS problems. Now every check runs on the fields that decoded.
+    func testABadValueDoesNotHideTheSitesSelectorAndMSSProblems() {
+        let s6: [String: Any] = [
+            "local": ["address": "192.0.2.1", "subnets": ["10.1.0.0/16"]],
+            "remote": ["address": "198.51.100.7", "subnets": ["192.168.50.0/24", "192.168.50.128/25", "10.1.0.0/16"]],
+            "mss": 2000, "childLifetime": 50000,
+        ]
+        let expected = ["ipsec.sites[0].childLifetime:", "ipsec.sites[0].remote.subnets[1]: 192.168.50.128/25 overlaps 192.168.50.0/24",
+                        "ipsec.sites[0].remote.subnets[2]: 10.1.0.0/16 overlaps local.subnets[0]", "ipsec.sites[0].mss: 2000 does not fit"]
+        let alone = problems(s6)
+        XCTAssertEqual(alone.count, 4, "\(alone)")
+        let bad: [(String, Any, String)] = [
+            ("startAction", "later", "ipsec.sites[0].startAction:"), ("mode", "bogus", "ipsec.sites[0].mode:"),
+            ("profile", "weird", "ipsec.sites[0].profile:"), ("childSAs", "perpair", "ipsec.sites[0].childSAs:"),
+            ("local", ["subnets": ["10.1.0.0/16"]], "ipsec.sites[0].local.address:"),
+            ("psk", ["file": "relative.psk"], "ipsec.sites[0].psk.file:"),
+            ("name", "9 bad", "ipsec.sites[0].name:"),
+        ]
+        for (field, value, path) in bad {
+            var s = s6
+            s[field] = value
+            let p = problems(s)
+            XCTAssertTrue(p.contains { $0.hasPrefix(path) }, "\(path) in \(p)")
+            for e in expected { XCTAssertTrue(p.contains { $0.hasPrefix(e) }, "with \(field) \(value): \(e) in \(p)") }
+            XCTAssertEqual(p.count, 5, "with \(field) \(value): \(p)")
+        }
+        // A subnet that does not parse is left out; the others keep their indices.
+        var s = s6
+        s["local"] = ["address": "192.0.2.1", "subnets": ["10.1.0.0/33", "10.1.0.0/16"]]
+        let p = problems(s)
+        XCTAssertTrue(p.contains { $0.hasPrefix("ipsec.sites[0].local.subnets[0]:") }, "\(p)")
+        XCTAssertTrue(p.contains { $0.hasPrefix("ipsec.sites[0].remote.subnets[2]: 10.1.0.0/16 overlaps local.subnets[1]") }, "\(p)")
+        XCTAssertEqual(p.count, 5, "\(p)")
+        // Every subnet bad: the end is not also reported as empty.
+        s["local"] = ["address": "192.0.2.1", "subnets": ["10.1.0.0/33"]]
+        XCTAssertFalse(problems(s).contains { $0.hasPrefix("ipsec.sites[0].local.subnets:") }, "\(problems(s))")
+    }
 }
