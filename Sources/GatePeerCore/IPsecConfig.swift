@@ -160,6 +160,24 @@ extension ConfigDecoder {
         return IPsecConfig(sites: sites)
     }
 
+    /// The pre-shared key files of a config's sites, read straight from the JSON (index in
+    /// `ipsec.sites`, the site's name when it is a string, the path): for `ipsec lint` on a
+    /// config that does not decode, so that a site's key file problems come in the same run
+    /// as its config problems. Only paths `pathProblem` accepts are listed (the others are
+    /// config problems already); nothing when the text is not JSON.
+    public static func ipsecKeyFiles(bytes: UnsafeBufferPointer<UInt8>) -> [(index: Int, name: String?, file: String)] {
+        func member(_ v: JSONValue?, _ key: String) -> JSONValue? {
+            guard case .object(let m)? = v else { return nil }
+            return m.first { $0.key == key }?.value
+        }
+        guard let root = try? JSONReader.parse(bytes: bytes).0, case .array(let sites)? = member(member(root, "ipsec"), "sites") else { return [] }
+        return sites.enumerated().compactMap { i, site in
+            guard case .string(let file)? = member(member(site, "psk"), "file"), pathProblem(file) == nil else { return nil }
+            guard case .string(let name)? = member(site, "name") else { return (i, nil, file) }
+            return (i, name, file)
+        }
+    }
+
     /// Why `s` cannot be a file path of a site (nil: it can). Paths are written unquoted
     /// into swanctl files, printed on the sheet and in shell commands gatepeer suggests, so
     /// only characters that mean nothing in any of them are taken: an absolute path of

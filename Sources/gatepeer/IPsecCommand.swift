@@ -48,7 +48,16 @@ func runIPsec(_ o: Options) -> Exit {
         return .ok
     }
 
-    let config = loadConfig(o.configPath)
+    // lint on a config that does not decode: its problems are printed (stderr), then the
+    // key files its sites name are checked too, so every problem comes in one run.
+    let config = loadConfig(o.configPath, beforeExit: sub != "lint" ? nil : { bytes in
+        var report = LintReport()
+        for (i, name, file) in bytes.withUnsafeBufferPointer({ ConfigDecoder.ipsecKeyFiles(bytes: $0) })
+        where flags["--site"] == nil || flags["--site"] == name {
+            for f in readKey(file: file, index: i).findings { report.add(f) }
+        }
+        for line in report.lines() { print(line) }
+    })
     let sites = config.ipsec?.sites ?? []
     func site(required: Bool) -> IPsecSite?? {
         guard let name = flags["--site"] else {
@@ -172,6 +181,11 @@ func renderSite(_ s: IPsecSite, index: Int, format: IPsecFormat, side: IPsecSide
 /// The site's pre-shared key, checked (mode, length); nil key with certificates.
 func readKey(_ s: IPsecSite, index: Int) -> (key: [UInt8]?, findings: [IPsecFinding]) {
     guard case .psk(let file) = s.auth else { return (nil, []) }
+    return readKey(file: file, index: index)
+}
+
+/// The key in `file`, the key file of site `index`, checked (mode, content, length).
+func readKey(file: String, index: Int) -> (key: [UInt8]?, findings: [IPsecFinding]) {
     var st = stat()
     let input: IPsecLint.PSKInput
     if stat(file, &st) != 0 {

@@ -362,4 +362,35 @@ final class HostileInputTests: XCTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: missing))
     }
+
+    /// Issue 10 round 3, item 1: lint read the key file only of a config without problems,
+    /// so a site with a bad value showed its key file problems only once that was fixed.
+    /// Now the config's problems (stderr) and the key files' (stdout) come in one run.
+    func testLintChecksTheKeyFilesOfAConfigWithProblems() throws {
+        let key = write("loose.psk", "AbCdEfGhIjKlMnOpQrStUv\tWxYz0123456789abcdefghijkl\n")
+        chmod(key, 0o644)
+        func s6(_ name: String, _ extra: [String: Any]) throws -> String {
+            try ipsecSites(name, count: 1) { s in
+                s["psk"] = ["file": key]
+                s["local"] = ["address": "192.0.2.1", "subnets": ["10.1.0.0/16"]]
+                s["remote"] = ["address": "198.51.100.7", "subnets": ["192.168.50.0/24", "192.168.50.128/25", "10.1.0.0/16"]]
+                s["mss"] = 2000
+                s["childLifetime"] = 50000
+                for (k, v) in extra { s[k] = v }
+            }
+        }
+        let clean = prompt(["ipsec", "lint", "-c", try ipsecSites("clean6.json", count: 1) { s in s["psk"] = ["file": key] }])
+        let keyErrors = clean.stdout.split(separator: "\n").filter { $0.hasPrefix("error: ipsec.sites[0].psk.file: ") }
+        XCTAssertEqual(keyErrors.count, 2, clean.stdout + clean.stderr)
+        for (name, extra, count) in [("s6.json", [String: Any](), 4), ("s6later.json", ["startAction": "later"], 5)] {
+            let r = prompt(["ipsec", "lint", "-c", try s6(name, extra)])
+            XCTAssertEqual(r.status, 2, r.stdout + r.stderr)
+            XCTAssertEqual(problemCount(r.stderr), count, r.stderr)
+            XCTAssertEqual(r.stdout.split(separator: "\n").filter { $0.hasPrefix("error: ipsec.sites[0].psk.file: ") }, keyErrors, "\(name): " + r.stdout)
+            XCTAssertTrue(r.stdout.contains("has mode 644") && r.stdout.contains("U+0009"), r.stdout)
+        }
+        let other = prompt(["ipsec", "lint", "--site", "elsewhere", "-c", try s6("s6site.json", [:])])
+        XCTAssertEqual(other.status, 2)
+        XCTAssertFalse(other.stdout.contains("psk.file"), other.stdout)
+    }
 }
