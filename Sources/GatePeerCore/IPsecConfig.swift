@@ -60,14 +60,19 @@ public struct IPsecSite: Equatable, Sendable {
 
     public var effectiveIKE: [String] { ikeProposals ?? IPsecSite.profileProposals(profile).ike }
     public var effectiveESP: [String] { espProposals ?? IPsecSite.profileProposals(profile).esp }
-    /// Every (local subnet, remote subnet) pair, local-major: the CHILD_SAs of `perPair`.
+    /// Every (local subnet, remote subnet) pair of one address family, local-major: the
+    /// CHILD_SAs of `perPair`. A selector pair of two families can match no packet (an
+    /// IPv6 packet has no IPv4 source), so such a pair is no pair.
     public var subnetPairs: [(local: IPPrefix, remote: IPPrefix)] {
-        local.subnets.flatMap { l in remote.subnets.map { (local: l, remote: $0) } }
+        local.subnets.flatMap { l in remote.subnets.filter { $0.family == l.family }.map { (local: l, remote: $0) } }
     }
 
-    /// How many (local, remote) subnet pairs the site has, without building them: the
-    /// product grows with the square of the input, so checks count and never list.
-    public var subnetPairCount: Int { local.subnets.count * remote.subnets.count }
+    /// How many (local, remote) subnet pairs of one family the site has, without building
+    /// them: the product grows with the square of the input, so checks count and never list.
+    public var subnetPairCount: Int {
+        [IPAddress.Family.v4, .v6].map { f in local.subnets.filter { $0.family == f }.count * remote.subnets.filter { $0.family == f }.count }
+            .reduce(0, +)
+    }
 
     /// At most this many pairs with `childSAs: perPair`: each is a CHILD_SA of its own (an
     /// SA pair in the kernel, a phase 2 entry on the router), so the rendered files and the
@@ -149,6 +154,21 @@ extension ConfigDecoder {
             }
         } else { ok = false }
         o.finish(&p, known: ["sites"])
+        // The names each site renders (its own, its perPair CHILD_SAs NAME-N, which are
+        // also legacy conns gatepeer-NAME-N) must be the only ones: site hq's hq-1 and a
+        // site named hq-1 would be the same conn. Names are not escaped into something a
+        // site name cannot hold (swanctl and ipsec.conf give section names no separator
+        // to spare), so a collision is refused naming the later site.
+        var rendered: [String: Int] = [:]
+        for (k, s) in sites.enumerated() where names[s.name] == indices[k] {
+            // Beyond maxPerPairChildren the site is refused anyway: its pairs are not built.
+            let own = Set([s.name] + (s.subnetPairCount > IPsecSite.maxPerPairChildren ? [] : IPsecRender.children(s).map(\.name)))
+            if let (n, j) = own.lazy.compactMap({ n in rendered[n].map { (n, $0) } }).first {
+                let other = sites[j]
+                p.add("ipsec.sites[\(indices[k])].name", "\(Echo.quoted(s.name)) renders the name \(Echo.quoted(n)) (conn gatepeer-\(n)), which ipsec.sites[\(indices[j])] (\(Echo.quoted(other.name))) renders too (perPair CHILD_SAs are named NAME-1, NAME-2, ...); valid: a name no other site renders")
+            }
+            for n in own { rendered[n] = rendered[n] ?? k }
+        }
         guard ok else {
             // crossCheck will not run: the sites that were built are linted here, in the
             // same run (all but the device-subnet overlaps, which need the links).

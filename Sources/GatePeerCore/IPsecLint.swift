@@ -206,6 +206,15 @@ public enum IPsecLint {
                 }
             }
         }
+        // A subnet of a family the other end has none of pairs with nothing: neither
+        // shape can carry its traffic (strongSwan narrows a combined CHILD_SA per family,
+        // perPair pairs within one family). An empty end was reported above.
+        for (key, end, otherKey, other) in [("local", site.local, "remote", site.remote), ("remote", site.remote, "local", site.local)] where !other.subnets.isEmpty {
+            let families = Set(other.subnets.map(\.family))
+            for (i, s) in end.subnets.enumerated() where !families.contains(s.family) {
+                finding(.error, "\(path).\(key).subnets[\(at(key, i))]", "\(s) is \(s.family.name), but \(otherKey).subnets has no \(s.family.name) prefix: no CHILD_SA can carry its traffic (selectors pair within one family); valid: an \(s.family.name) subnet at the \(otherKey) end too, or leave it out")
+            }
+        }
         /// For each of `asking`, the first of `members` overlapping it.
         func firstOverlapping(_ asking: [IPPrefix], in members: [IPPrefix]) -> [Int?] {
             let items = members.enumerated().map { PrefixOverlap.Item(prefix: $1, owner: $0, member: true) }
@@ -312,8 +321,10 @@ public enum IPsecLint {
             for (i, c) in text.unicodeScalars.enumerated() where invisible(c) {
                 error("\(file) contains \(scalarName(c)) at character \(i + 1), which nobody sees: the other end, given the visible key, would not have it; valid: printable characters on one line (or 0x<hex> / 0s<base64>)")
             }
-            if text.first == " " || text.last == " " {
-                warning("\(file) \(text.first == " " ? "begins" : "ends") with a space, which is part of the key; make sure the other end has it too")
+            let ends = [text.first == " " ? "begins" : nil, text.last == " " ? "ends" : nil].compactMap { $0 }
+            if !ends.isEmpty {
+                let many = text.hasPrefix("  ") || text.hasSuffix("  ") || ends.count == 2
+                warning("\(file) \(ends.joined(separator: " and ")) with \(many ? "spaces, which are" : "a space, which is") part of the key; make sure the other end has \(many ? "them" : "it") too")
             }
             if text.unicodeScalars.contains(where: { !$0.isASCII && !invisible($0) }) {
                 warning("\(file) holds non-ASCII characters: the key is their UTF-8 bytes, and a router given the text must encode it as UTF-8 too")

@@ -496,4 +496,61 @@ final class IPsecTests: XCTestCase {
         s["local"] = ["address": "192.0.2.1", "subnets": ["10.1.0.0/33"]]
         XCTAssertFalse(problems(s).contains { $0.hasPrefix("ipsec.sites[0].local.subnets:") }, "\(problems(s))")
     }
+
+    /// Issue 10 round 3, item 2: perPair paired subnets across families (an IPv6 local with
+    /// an IPv4 remote subnet), 4 children of which 2 could never carry a packet. A pair is
+    /// two subnets of one family, in every format and on the sheet.
+    func testPerPairPairsSubnetsOfOneFamilyOnly() throws {
+        let mixed: [String: Any] = ["childSAs": "perPair",
+                                    "local": ["address": "192.0.2.1", "subnets": ["2001:db8:1::/48", "10.1.0.0/16"]],
+                                    "remote": ["address": "198.51.100.7", "subnets": ["2001:db8:2::/48", "192.168.50.0/24"]]]
+        let s = try site(mixed)
+        XCTAssertEqual(s.subnetPairCount, 2)
+        XCTAssertEqual(IPsecRender.children(s).map { "\($0.name) \($0.local) \($0.remote)" },
+                       ["hq-1 [2001:db8:1::/48] [2001:db8:2::/48]", "hq-2 [10.1.0.0/16] [192.168.50.0/24]"])
+        let key = Array("k".utf8) + Array(repeating: UInt8(ascii: "x"), count: 47)
+        func render(_ f: IPsecFormat) throws -> String {
+            try IPsecRender.render(s, format: f, side: .local, key: key, path: "p").get().map(\.content).joined()
+        }
+        let swanctl = try render(.swanctl)
+        XCTAssertEqual(swanctl.components(separatedBy: "local_ts = ").count - 1, 2, swanctl)
+        XCTAssertTrue(swanctl.contains("local_ts = 10.1.0.0/16\n                remote_ts = 192.168.50.0/24"), swanctl)
+        let legacy = try render(.strongswanLegacy)
+        XCTAssertEqual(legacy.components(separatedBy: "conn gatepeer-hq-").count - 1, 2, legacy)
+        let libreswan = try render(.libreswan)
+        XCTAssertFalse(libreswan.contains("subnets={"), "no combinations across families: \(libreswan)")
+        XCTAssertTrue(libreswan.contains("conn gatepeer-hq-1\n") && libreswan.contains("conn gatepeer-hq-2\n"), libreswan)
+        XCTAssertTrue(libreswan.contains("leftsubnet=2001:db8:1::/48\n") && libreswan.contains("rightsubnet=192.168.50.0/24\n"), libreswan)
+        let sheet = try render(.sheet)
+        XCTAssertTrue(sheet.contains("configure 2 phase 2 entries"), sheet)
+        XCTAssertTrue(sheet.contains("local 2001:db8:1::/48 <-> remote 2001:db8:2::/48") && sheet.contains("local 10.1.0.0/16 <-> remote 192.168.50.0/24"), sheet)
+        XCTAssertFalse(sheet.contains("Phase 2 entry 3") || sheet.contains("2001:db8:1::/48 <-> remote 192.168.50.0/24"), sheet)
+        // One family on one end only: nothing can carry its traffic, in either shape.
+        for shape in ["perPair", "combined"] {
+            assertProblem(["childSAs": shape, "local": ["address": "192.0.2.1", "subnets": ["10.1.0.0/16", "2001:db8:1::/48"]]],
+                          "ipsec.sites[0].local.subnets[1]", "remote.subnets has no IPv6 prefix")
+        }
+    }
+
+    /// Issue 10 round 3, item 3: site hq's perPair children are hq-1, hq-2 (legacy conns
+    /// gatepeer-hq-1 ...), the names a site called hq-1 renders too. Refused, naming the
+    /// later site's name.
+    func testGeneratedNamesOfTwoSitesDoNotCollide() {
+        let pairs: [String: Any] = ["childSAs": "perPair", "remote": ["address": "198.51.100.7", "subnets": ["192.168.50.0/24", "192.168.51.0/24"]]]
+        func second(_ name: String) -> String {
+            Self.config(pairs).replacingOccurrences(of: "\"sites\":[", with: #""sites":[{"name":"\#(name)","local":{"address":"192.0.2.1","subnets":["10.128.0.0/9"]},"remote":{"address":"198.51.100.8","subnets":["192.168.60.0/24"]},"psk":{"file":"/etc/gatepeer/x.psk"},"overlapsDevicesIntended":true},"#)
+        }
+        guard case .failure(let e) = ConfigDecoder.decode(second("hq-1")) else { return XCTFail("decoded") }
+        XCTAssertTrue(e.problems.contains { $0.path == "ipsec.sites[1].name" && $0.message.contains("hq-1") && $0.message.contains("ipsec.sites[0]") }, "\(e.problems)")
+        if case .failure(let e) = ConfigDecoder.decode(second("hq-3")) { XCTFail("hq-3 collides with nothing: \(e.problems)") }
+    }
+
+    /// Issue 10 round 3, item 4: spaces at both ends of a key warned about the first only.
+    func testAKeyWithSpacesAtBothEndsWarnsAboutBoth() {
+        let w = IPsecLint.psk(.file(mode: 0o100600, bytes: Array(("  " + String(repeating: "K", count: 45) + "  ").utf8)), path: "p", file: "/k").findings
+        XCTAssertEqual(w.map(\.severity), [.warning], "\(w)")
+        XCTAssertTrue(w.first?.message.contains("begins and ends with spaces") == true, "\(w)")
+        let end = IPsecLint.psk(.file(mode: 0o100600, bytes: Array((String(repeating: "K", count: 45) + " ").utf8)), path: "p", file: "/k").findings
+        XCTAssertTrue(end.first?.message.contains("ends with a space") == true, "\(end)")
+    }
 }
