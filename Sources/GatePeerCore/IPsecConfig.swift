@@ -134,7 +134,10 @@ public struct IPsecConfig: Equatable, Sendable {
 }
 
 extension ConfigDecoder {
-    static func decodeIPsec(_ v: JSONValue, _ p: inout Problems) -> IPsecConfig? {
+    /// `links`: the links that decoded, whose device subnets the sites that cannot go on
+    /// to crossCheck are linted against here.
+    static func decodeIPsec(_ v: JSONValue, links: [VPGLink], _ p: inout Problems) -> IPsecConfig? {
+        let devices = links.map { (link: $0.name, subnet: $0.deviceSubnet) }
         guard var o = ObjectReader(v, path: "ipsec", &p) else { return nil }
         var sites: [IPsecSite] = []
         var names: [String: Int] = [:]
@@ -142,7 +145,7 @@ extension ConfigDecoder {
         var indices: [Int] = []
         if let items = o.array("sites", required: true, &p) {
             for (i, item) in items.enumerated() {
-                if let s = decodeSite(item, path: "ipsec.sites[\(i)]", &p) {
+                if let s = decodeSite(item, path: "ipsec.sites[\(i)]", devices: devices, &p) {
                     if let j = names[s.name] {
                         p.add("ipsec.sites[\(i)].name", "\(Echo.quoted(s.name)) is used by another site (ipsec.sites[\(j)]); valid: a unique name")
                     } else {
@@ -162,7 +165,7 @@ extension ConfigDecoder {
         var rendered: [String: Int] = [:]
         for (k, s) in sites.enumerated() where names[s.name] == indices[k] {
             // Beyond maxPerPairChildren the site is refused anyway: its pairs are not built.
-            let own = Set([s.name] + (s.subnetPairCount > IPsecSite.maxPerPairChildren ? [] : IPsecRender.children(s).map(\.name)))
+            let own = [s.name] + (s.subnetPairCount > IPsecSite.maxPerPairChildren ? [] : IPsecRender.children(s).map(\.name))
             if let (n, j) = own.lazy.compactMap({ n in rendered[n].map { (n, $0) } }).first {
                 let other = sites[j]
                 p.add("ipsec.sites[\(indices[k])].name", "\(Echo.quoted(s.name)) renders the name \(Echo.quoted(n)) (conn gatepeer-\(n)), which ipsec.sites[\(indices[j])] (\(Echo.quoted(other.name))) renders too (perPair CHILD_SAs are named NAME-1, NAME-2, ...); valid: a name no other site renders")
@@ -171,9 +174,9 @@ extension ConfigDecoder {
         }
         guard ok else {
             // crossCheck will not run: the sites that were built are linted here, in the
-            // same run (all but the device-subnet overlaps, which need the links).
+            // same run, against the links that decoded.
             for (i, s) in zip(indices, sites) {
-                for f in IPsecLint.check(s, path: "ipsec.sites[\(i)]", deviceSubnets: []) where f.severity == .error { p.add(f.path, f.message) }
+                for f in IPsecLint.check(s, path: "ipsec.sites[\(i)]", deviceSubnets: devices) where f.severity == .error { p.add(f.path, f.message) }
             }
             return nil
         }
@@ -221,7 +224,7 @@ extension ConfigDecoder {
         }
     }
 
-    private static func decodeSite(_ v: JSONValue, path: String, _ p: inout Problems) -> IPsecSite? {
+    private static func decodeSite(_ v: JSONValue, path: String, devices: [(link: String, subnet: IPPrefix)], _ p: inout Problems) -> IPsecSite? {
         guard var o = ObjectReader(v, path: path, &p) else { return nil }
         var ok = true
         let name = o.string("name", required: true, &p)
@@ -417,7 +420,7 @@ extension ConfigDecoder {
             let index = decoded.mapValues(\.indices)
             // An end whose subnets did not all decode was already reported; it is not empty.
             let incomplete = ["local", "remote"].filter { decoded[$0]?.complete != true }.map { "\(path).\($0).subnets" }
-            for f in IPsecLint.check(partial, path: path, deviceSubnets: [], configIndex: index)
+            for f in IPsecLint.check(partial, path: path, deviceSubnets: devices, configIndex: index)
             where f.severity == .error && !incomplete.contains(f.path) {
                 p.add(f.path, f.message)
             }

@@ -492,6 +492,13 @@ final class IPsecTests: XCTestCase {
         XCTAssertTrue(p.contains { $0.hasPrefix("ipsec.sites[0].local.subnets[0]:") }, "\(p)")
         XCTAssertTrue(p.contains { $0.hasPrefix("ipsec.sites[0].remote.subnets[2]: 10.1.0.0/16 overlaps local.subnets[1]") }, "\(p)")
         XCTAssertEqual(p.count, 5, "\(p)")
+        // The links that decoded are there too: the device-subnet overlap is found in the
+        // same run, for a site that cannot be built and for the sites beside it.
+        let devices = problems(["startAction": "later", "overlapsDevicesIntended": false])
+        XCTAssertTrue(devices.contains { $0.hasPrefix("ipsec.sites[0].local.subnets[0]: 10.128.0.0/9 overlaps the device subnet") }, "\(devices)")
+        let beside = Self.config(["overlapsDevicesIntended": false]).replacingOccurrences(of: "\"sites\":[", with: "\"sites\":[{\"name\":\"broken\"},")
+        guard case .failure(let e) = ConfigDecoder.decode(beside) else { return XCTFail("decoded") }
+        XCTAssertTrue(e.problems.contains { $0.path == "ipsec.sites[1].local.subnets[0]" && $0.message.contains("device subnet") }, "\(e.problems)")
         // Every subnet bad: the end is not also reported as empty.
         s["local"] = ["address": "192.0.2.1", "subnets": ["10.1.0.0/33"]]
         XCTAssertFalse(problems(s).contains { $0.hasPrefix("ipsec.sites[0].local.subnets:") }, "\(problems(s))")
