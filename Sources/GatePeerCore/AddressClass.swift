@@ -96,7 +96,7 @@ extension IPPrefix {
 /// | filter.backendPrefixes[]                      | loopback multicast mapped compatible fe80, and /0 |
 /// | filter outbound sources, rule destinations, inbound from, grants from/to | mapped compatible |
 /// | ipsec local/remote address                    | unspecified loopback multicast broadcast mapped compatible fe80 |
-/// | ipsec local/remote subnets                    | loopback multicast mapped compatible |
+/// | ipsec local/remote subnets                    | loopback multicast mapped compatible fe80 169.254/16 |
 public enum AddressField: Sendable {
     /// A tunnel endpoint on the underlay: our outer address or a gate peer's.
     case outerAddress
@@ -128,7 +128,9 @@ public enum AddressField: Sendable {
         case .snatAddress: return endpoint.union([.ipv4LinkLocal])
         case .backendPrefix: return [.loopback, .multicast, .ipv4Mapped, .ipv4Compatible, .ipv6LinkLocal]
         case .filterMatch: return [.ipv4Mapped, .ipv4Compatible]
-        case .ipsecSubnet: return [.loopback, .multicast, .ipv4Mapped, .ipv4Compatible]
+        // A tunnel policy carries routed traffic: link-local packets never leave their
+        // link, so a selector for them matches nothing a router hands the tunnel.
+        case .ipsecSubnet: return [.loopback, .multicast, .ipv4Mapped, .ipv4Compatible, .ipv6LinkLocal, .ipv4LinkLocal]
         }
     }
 

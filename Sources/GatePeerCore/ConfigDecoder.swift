@@ -96,7 +96,7 @@ public enum ConfigDecoder {
         }
         var ipsec: IPsecConfig? = nil
         if let v = o.value("ipsec", &p) {
-            ipsec = decodeIPsec(v, &p)
+            ipsec = decodeIPsec(v, links: links, &p)
             if ipsec == nil { ok = false }
         }
         o.finish(&p, known: ["forwarding", "links", "filter", "ipsec"])

@@ -60,22 +60,54 @@ public struct IPsecSite: Equatable, Sendable {
 
     public var effectiveIKE: [String] { ikeProposals ?? IPsecSite.profileProposals(profile).ike }
     public var effectiveESP: [String] { espProposals ?? IPsecSite.profileProposals(profile).esp }
-    /// Every (local subnet, remote subnet) pair, local-major: the CHILD_SAs of `perPair`.
+    /// Every (local subnet, remote subnet) pair of one address family, local-major: the
+    /// CHILD_SAs of `perPair`. A selector pair of two families can match no packet (an
+    /// IPv6 packet has no IPv4 source), so such a pair is no pair.
     public var subnetPairs: [(local: IPPrefix, remote: IPPrefix)] {
-        local.subnets.flatMap { l in remote.subnets.map { (local: l, remote: $0) } }
+        local.subnets.flatMap { l in remote.subnets.filter { $0.family == l.family }.map { (local: l, remote: $0) } }
     }
 
-    /// How many (local, remote) subnet pairs the site has, without building them: the
-    /// product grows with the square of the input, so checks count and never list.
-    public var subnetPairCount: Int { local.subnets.count * remote.subnets.count }
+    /// How many (local, remote) subnet pairs of one family the site has, without building
+    /// them: the product grows with the square of the input, so checks count and never list.
+    public var subnetPairCount: Int {
+        [IPAddress.Family.v4, .v6].map { f in local.subnets.filter { $0.family == f }.count * remote.subnets.filter { $0.family == f }.count }
+            .reduce(0, +)
+    }
 
     /// At most this many pairs with `childSAs: perPair`: each is a CHILD_SA of its own (an
     /// SA pair in the kernel, a phase 2 entry on the router), so the rendered files and the
     /// SAs grow with the product of the two subnet lists.
     public static let maxPerPairChildren = 64
 
-    /// Recommended TCP MSS inside the tunnel: MTU minus IPv4 and TCP headers.
-    public var effectiveMSS: Int { mss ?? mtu - 40 }
+    /// Whether any traffic selector or inside address is IPv6: the tunnel then carries
+    /// IPv6 packets, which need a 1280-byte MTU and 20 more header bytes than IPv4.
+    public var carriesIPv6: Bool {
+        (local.subnets + remote.subnets).contains { $0.family == .v6 }
+            || [local.insideAddress, remote.insideAddress].contains { $0?.family == .v6 }
+    }
+
+    /// Whether any traffic selector or inside address is IPv4.
+    public var carriesIPv4: Bool {
+        (local.subnets + remote.subnets).contains { $0.family == .v4 }
+            || [local.insideAddress, remote.insideAddress].contains { $0?.family == .v4 }
+    }
+
+    /// The smallest `mtu` the site's families allow: IPv6 needs 1280 (RFC 8200 section 5),
+    /// IPv4 576 (RFC 791's datagram every host must accept).
+    public var minimumMTU: Int { carriesIPv6 ? IPsecSite.minimumIPv6MTU : 576 }
+    public static let minimumIPv6MTU = 1280
+
+    /// Recommended TCP MSS inside the tunnel, in bytes: `mss`, or the MTU minus the IP and
+    /// TCP headers of the largest family carried (40 for IPv4, 60 for IPv6), so one clamp
+    /// fits every packet the tunnel carries.
+    public var effectiveMSS: Int { mss ?? mtu - (carriesIPv6 ? 60 : 40) }
+
+    /// The MSS for a person (sheet, file headers): one value, or with both families and no
+    /// `mss` each family's own ("1396 (IPv4), 1376 (IPv6)").
+    public var mssText: String {
+        if mss != nil || !carriesIPv6 { return "\(effectiveMSS)" }
+        return carriesIPv4 ? "\(mtu - 40) (IPv4), \(mtu - 60) (IPv6)" : "\(mtu - 60) (IPv6)"
+    }
 
     /// The strong profile follows RFC 8221/8247 and strongSwan's recommendations (AEAD,
     /// a SHA-384 PRF, ECP-384; PFS on rekeying). The compatible one is what most
@@ -102,7 +134,10 @@ public struct IPsecConfig: Equatable, Sendable {
 }
 
 extension ConfigDecoder {
-    static func decodeIPsec(_ v: JSONValue, _ p: inout Problems) -> IPsecConfig? {
+    /// `links`: the links that decoded, whose device subnets the sites that cannot go on
+    /// to crossCheck are linted against here.
+    static func decodeIPsec(_ v: JSONValue, links: [VPGLink], _ p: inout Problems) -> IPsecConfig? {
+        let devices = links.map { (link: $0.name, subnet: $0.deviceSubnet) }
         guard var o = ObjectReader(v, path: "ipsec", &p) else { return nil }
         var sites: [IPsecSite] = []
         var names: [String: Int] = [:]
@@ -110,7 +145,7 @@ extension ConfigDecoder {
         var indices: [Int] = []
         if let items = o.array("sites", required: true, &p) {
             for (i, item) in items.enumerated() {
-                if let s = decodeSite(item, path: "ipsec.sites[\(i)]", &p) {
+                if let s = decodeSite(item, path: "ipsec.sites[\(i)]", devices: devices, &p) {
                     if let j = names[s.name] {
                         p.add("ipsec.sites[\(i)].name", "\(Echo.quoted(s.name)) is used by another site (ipsec.sites[\(j)]); valid: a unique name")
                     } else {
@@ -122,15 +157,63 @@ extension ConfigDecoder {
             }
         } else { ok = false }
         o.finish(&p, known: ["sites"])
+        // The names each site renders (its own, its perPair CHILD_SAs NAME-N, which are
+        // also legacy conns gatepeer-NAME-N) must be the only ones: site hq's hq-1 and a
+        // site named hq-1 would be the same conn. Names are not escaped into something a
+        // site name cannot hold (swanctl and ipsec.conf give section names no separator
+        // to spare), so a collision is refused naming the later site.
+        var rendered: [String: Int] = [:]
+        for (k, s) in sites.enumerated() where names[s.name] == indices[k] {
+            // Beyond maxPerPairChildren the site is refused anyway: its pairs are not built.
+            let own = [s.name] + (s.subnetPairCount > IPsecSite.maxPerPairChildren ? [] : IPsecRender.children(s).map(\.name))
+            if let (n, j) = own.lazy.compactMap({ n in rendered[n].map { (n, $0) } }).first {
+                let other = sites[j]
+                p.add("ipsec.sites[\(indices[k])].name", "\(Echo.quoted(s.name)) renders the name \(Echo.quoted(n)) (conn gatepeer-\(n)), which ipsec.sites[\(indices[j])] (\(Echo.quoted(other.name))) renders too (perPair CHILD_SAs are named NAME-1, NAME-2, ...); valid: a name no other site renders")
+            }
+            for n in own { rendered[n] = rendered[n] ?? k }
+        }
         guard ok else {
             // crossCheck will not run: the sites that were built are linted here, in the
-            // same run (all but the device-subnet overlaps, which need the links).
+            // same run, against the links that decoded.
             for (i, s) in zip(indices, sites) {
-                for f in IPsecLint.check(s, path: "ipsec.sites[\(i)]", deviceSubnets: []) where f.severity == .error { p.add(f.path, f.message) }
+                for f in IPsecLint.check(s, path: "ipsec.sites[\(i)]", deviceSubnets: devices) where f.severity == .error { p.add(f.path, f.message) }
             }
             return nil
         }
         return IPsecConfig(sites: sites)
+    }
+
+    /// The pre-shared key files of a config's sites, read straight from the JSON (index in
+    /// `ipsec.sites`, the site's name when it is a string, the path): for `ipsec lint` on a
+    /// config that does not decode, so that a site's key file problems come in the same run
+    /// as its config problems. Only paths `pathProblem` accepts are listed (the others are
+    /// config problems already); nothing when the text is not JSON.
+    public static func ipsecKeyFiles(bytes: UnsafeBufferPointer<UInt8>) -> [(index: Int, name: String?, file: String)] {
+        func member(_ v: JSONValue?, _ key: String) -> JSONValue? {
+            guard case .object(let m)? = v else { return nil }
+            return m.first { $0.key == key }?.value
+        }
+        guard let root = try? JSONReader.parse(bytes: bytes).0, case .array(let sites)? = member(member(root, "ipsec"), "sites") else { return [] }
+        return sites.enumerated().compactMap { i, site in
+            guard case .string(let file)? = member(member(site, "psk"), "file"), pathProblem(file) == nil else { return nil }
+            guard case .string(let name)? = member(site, "name") else { return (i, nil, file) }
+            return (i, name, file)
+        }
+    }
+
+    /// Why `s` cannot be a file path of a site (nil: it can). Paths are written unquoted
+    /// into swanctl files, printed on the sheet and in shell commands gatepeer suggests, so
+    /// only characters that mean nothing in any of them are taken: an absolute path of
+    /// ASCII letters, digits and / . _ - + (no controls, spaces, quotes, commas, which
+    /// separate swanctl lists, or shell syntax such as ; $ `).
+    static func pathProblem(_ s: String) -> String? {
+        let allowed = "/._-+"
+        let bad = s.first { c in !(c.isASCII && (c.isLetter || c.isNumber || allowed.contains(c))) }
+        guard s.hasPrefix("/"), s.utf8.count < 4096, bad == nil else {
+            let why = bad.map { ", it contains \(describe($0))" } ?? (s.hasPrefix("/") ? ", it is longer than 4095 bytes" : "")
+            return "\"\(escapedForMessage(s))\" is not an absolute path of ASCII letters, digits and / . _ - +\(why); valid: such as /etc/gatepeer/hq.psk"
+        }
+        return nil
     }
 
     /// Characters that would break out of a value in one of the rendered formats.
@@ -141,7 +224,7 @@ extension ConfigDecoder {
         }
     }
 
-    private static func decodeSite(_ v: JSONValue, path: String, _ p: inout Problems) -> IPsecSite? {
+    private static func decodeSite(_ v: JSONValue, path: String, devices: [(link: String, subnet: IPPrefix)], _ p: inout Problems) -> IPsecSite? {
         guard var o = ObjectReader(v, path: path, &p) else { return nil }
         var ok = true
         let name = o.string("name", required: true, &p)
@@ -182,6 +265,9 @@ extension ConfigDecoder {
             p.add("\(path).route", "give both localInside and remoteInside, or neither")
         }
 
+        // Each end's subnets that decoded, with their config indices, and whether every one
+        // did: a site that cannot be built is still linted with them.
+        var decoded: [String: (subnets: [IPPrefix], indices: [Int], complete: Bool)] = [:]
         func end(_ key: String, inside: IPPrefix?) -> IPsecSite.End? {
             guard let ev = o.value(key, &p) else { p.add("\(path).\(key)", "is required; valid: { \"address\": ..., \"subnets\": [...] }"); return nil }
             guard var eo = ObjectReader(ev, path: "\(path).\(key)", &p) else { return nil }
@@ -204,13 +290,14 @@ extension ConfigDecoder {
                     good = false
                 } else { id = i }
             }
-            var subnets: [IPPrefix] = []
+            var subnets: [IPPrefix] = [], indices: [Int] = [], complete = true
             if let items = eo.array("subnets", required: false, &p) {
                 for (k, item) in items.enumerated() {
-                    guard case .string(let s) = item else { p.add("\(path).\(key).subnets[\(k)]", "is \(item.typeName); valid: a prefix such as 10.1.0.0/24"); good = false; continue }
-                    if let n = network(s, "\(path).\(key).subnets[\(k)]", field: .ipsecSubnet, &p) { subnets.append(n) } else { good = false }
+                    guard case .string(let s) = item else { p.add("\(path).\(key).subnets[\(k)]", "is \(item.typeName); valid: a prefix such as 10.1.0.0/24"); good = false; complete = false; continue }
+                    if let n = network(s, "\(path).\(key).subnets[\(k)]", field: .ipsecSubnet, &p) { subnets.append(n); indices.append(k) } else { good = false; complete = false }
                 }
-            }
+            } else if eo.members.contains(where: { $0.key == "subnets" }) { complete = false }
+            decoded[key] = (subnets, indices, complete)
             eo.finish(&p, known: ["address", "id", "subnets"])
             guard good, let address else { return nil }
             return IPsecSite.End(address: address, id: id, subnets: subnets, insideAddress: inside)
@@ -284,9 +371,7 @@ extension ConfigDecoder {
         var auth: IPsecSite.Auth? = nil
         func pathValue(_ r: inout ObjectReader, _ key: String, _ at: String) -> String? {
             guard let s = r.string(key, required: true, &p) else { return nil }
-            guard s.hasPrefix("/"), !s.contains(where: { $0 == " " || $0 == "\"" || $0 == "\\" || $0 == "\n" || $0 == "#" || $0 == "{" || $0 == "}" }) else {
-                p.add("\(at).\(key)", "\"\(escapedForMessage(s))\" is not an absolute path without spaces, quotes, braces or '#'"); return nil
-            }
+            if let why = pathProblem(s) { p.add("\(at).\(key)", why); return nil }
             return s
         }
         let pskValue = o.value("psk", &p), certValue = o.value("certificate", &p)
@@ -312,6 +397,10 @@ extension ConfigDecoder {
         let intended = o.bool("overlapsDevicesIntended", &p) ?? false
         let mtu = o.integer("mtu", in: 576...9000, &p, hint: "bytes (inner MTU of the tunnel)") ?? 1436
         let mss = o.integer("mss", in: 536...8960, &p, hint: "bytes")
+        let v6 = [local?.subnets ?? [], remote?.subnets ?? [], [insides.0, insides.1].compactMap { $0 }].joined().first { $0.family == .v6 }
+        if let v6, mtu < IPsecSite.minimumIPv6MTU {
+            p.add("\(path).mtu", "\(mtu) is below \(IPsecSite.minimumIPv6MTU), the minimum MTU of a link carrying IPv6 (RFC 8200), and the site carries IPv6 (\(v6)); valid: \(IPsecSite.minimumIPv6MTU)...9000")
+        }
         o.finish(&p, known: ["name", "mode", "route", "local", "remote", "ikeVersion", "legacyIKEv1", "profile", "childSAs", "ikeProposals",
                              "espProposals", "ikeLifetime", "childLifetime", "dpd", "startAction", "psk", "certificate",
                              "allowWeak", "overlapsDevicesIntended", "mtu", "mss"])
@@ -319,13 +408,21 @@ extension ConfigDecoder {
         // lifetimes, DPD, route settings, families, duplicate names) do not stop it: it is
         // built, so crossCheck lints its proposals and selectors in the same run; the
         // problems already recorded fail the decode. A site that cannot be built (a value
-        // missing or not valid) still gets its algorithms checked here.
+        // missing or not valid) is linted here with what decoded (issue 10 round 3).
         guard ok, let name, let mode, let local, let remote, let profile, let childSAs, let start, let auth else {
-            if let profile {
-                for f in IPsecLint.checkAlgorithms(ike: ike, esp: esp, profile: profile, ikeVersion: ikeVersion, legacyIKEv1: legacy,
-                                                   allowWeak: allowWeak, path: path) where f.severity == .error {
-                    p.add(f.path, f.message)
-                }
+            let partial = IPsecSite(name: name ?? "", local: local ?? partialEnd("local", decoded["local"], inside: insides.0, mode: mode),
+                                    remote: remote ?? partialEnd("remote", decoded["remote"], inside: insides.1, mode: mode),
+                                    mode: mode ?? .policy, ifId: ifId, ikeVersion: ikeVersion, legacyIKEv1: legacy, profile: profile ?? .strong,
+                                    childSAs: childSAs ?? .combined, ikeProposals: ike, espProposals: esp, ikeLifetime: ikeLifetime,
+                                    childLifetime: childLifetime, dpdDelay: dpdDelay, dpdTimeout: dpdTimeout, dpdAction: dpdAction,
+                                    startAction: start ?? .trap, auth: auth ?? .psk(file: ""), allowWeak: allowWeak,
+                                    overlapsDevicesIntended: intended, mtu: mtu, mss: mss)
+            let index = decoded.mapValues(\.indices)
+            // An end whose subnets did not all decode was already reported; it is not empty.
+            let incomplete = ["local", "remote"].filter { decoded[$0]?.complete != true }.map { "\(path).\($0).subnets" }
+            for f in IPsecLint.check(partial, path: path, deviceSubnets: devices, configIndex: index)
+            where f.severity == .error && !incomplete.contains(f.path) {
+                p.add(f.path, f.message)
             }
             return nil
         }
@@ -335,12 +432,23 @@ extension ConfigDecoder {
                          allowWeak: allowWeak, overlapsDevicesIntended: intended, mtu: mtu, mss: mss)
     }
 
+    /// An end of a site that cannot be built, for linting only: the subnets that decoded
+    /// (route mode's default when there are none) and a placeholder address, which no
+    /// check reads.
+    private static func partialEnd(_ key: String, _ d: (subnets: [IPPrefix], indices: [Int], complete: Bool)?, inside: IPPrefix?,
+                                   mode: IPsecSite.Mode?) -> IPsecSite.End {
+        var subnets = d?.subnets ?? []
+        if mode == .route && subnets.isEmpty { subnets = [IPPrefix("0.0.0.0/0")!] }
+        return IPsecSite.End(address: IPAddress("0.0.0.0")!, id: "", subnets: subnets, insideAddress: inside)
+    }
+
     /// A value quoted back in a message: `Echo.value` (escaped, bounded).
     public static func escapedForMessage(_ s: String) -> String { Echo.value(s) }
 
     private static func describe(_ c: Character) -> String {
         switch c {
         case "\n": return "a newline"
+        case " ": return "a space"
         case "\"": return "a double quote"
         case "'": return "a single quote"
         case "{", "}": return "a brace"

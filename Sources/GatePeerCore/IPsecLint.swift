@@ -126,6 +126,17 @@ public enum IPsecLint {
         return (out, weak.map { "\"\(text)\" uses \($0)" })
     }
 
+    /// A proposal's identity: its keywords grouped by role, each group in the order given
+    /// (the order within a role is the preference, the order between roles means
+    /// nothing). A proposal with an unknown keyword is only equal to its own text.
+    static func canonical(_ proposal: String) -> String {
+        let tokens = proposal.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        let roles = tokens.compactMap { keywords[$0]?.kind }
+        guard roles.count == tokens.count else { return proposal }
+        let order: [Kind] = [.encryption, .aead, .integrity, .prf, .dh, .esn]
+        return order.map { k in zip(tokens, roles).filter { $0.1 == k }.map(\.0).joined(separator: "-") }.joined(separator: "|")
+    }
+
     /// The proposals (given, or the profile's) and the IKE version: the checks that need
     /// nothing else of a site, so the decoder can run them for a site it cannot build.
     static func checkAlgorithms(ike: [String]?, esp: [String]?, profile: IPsecSite.Profile, ikeVersion: Int, legacyIKEv1: Bool,
@@ -137,8 +148,18 @@ public enum IPsecLint {
             (esp == nil ? "profile \(profile.rawValue) (ESP)" : "espProposals", esp ?? IPsecSite.profileProposals(profile).esp, false),
         ]
         for (key, list, ike) in proposalSets {
+            var first: [String: Int] = [:]
             for (i, prop) in list.enumerated() {
                 let at = key.hasPrefix("profile") ? "\(path).profile" : "\(path).\(key)[\(i)]"
+                // A repeat is never chosen (the first copy matches first): a mistake, reported
+                // once here instead of repeating every finding of the first copy.
+                let same = canonical(prop)
+                if let j = first[same] {
+                    let spelled = list[j] == prop ? "" : " (\"\(ConfigDecoder.escapedForMessage(list[j]))\", the same algorithms in another order)"
+                    finding(.error, at, "\"\(ConfigDecoder.escapedForMessage(prop))\" is the same as \(key)[\(j)]\(spelled); valid: each proposal once")
+                    continue
+                }
+                first[same] = i
                 let (errors, weak) = checkProposal(prop, ike: ike)
                 for e in errors { finding(.error, at, e) }
                 for w in weak {
@@ -161,10 +182,16 @@ public enum IPsecLint {
 
     /// Config-only checks (no files): proposals, IKE version, selectors, device subnets.
     /// Weak algorithms are errors unless the site allows them; then they are warnings.
-    public static func check(_ site: IPsecSite, path: String, deviceSubnets: [(link: String, subnet: IPPrefix)]) -> [IPsecFinding] {
+    /// `configIndex`: for a site the decoder built from the fields that decoded, the
+    /// config index of each of an end's subnets ("local", "remote"); a subnet that did
+    /// not decode is left out of the site, and the ones after it keep their own index in
+    /// paths and messages. Empty: the site's indices are the config's.
+    public static func check(_ site: IPsecSite, path: String, deviceSubnets: [(link: String, subnet: IPPrefix)],
+                             configIndex: [String: [Int]] = [:]) -> [IPsecFinding] {
         var out = checkAlgorithms(ike: site.ikeProposals, esp: site.espProposals, profile: site.profile, ikeVersion: site.ikeVersion,
                                   legacyIKEv1: site.legacyIKEv1, allowWeak: site.allowWeak, path: path)
         func finding(_ sev: IPsecFinding.Severity, _ at: String, _ m: String) { out.append(IPsecFinding(severity: sev, path: at, message: m)) }
+        func at(_ key: String, _ i: Int) -> Int { configIndex[key].map { $0[i] } ?? i }
 
         for (key, end) in [("local", site.local), ("remote", site.remote)] {
             if end.subnets.isEmpty {
@@ -175,8 +202,17 @@ public enum IPsecLint {
             let owners = PrefixOverlap.owners(end.subnets.enumerated().map { .init(prefix: $1, owner: $0, member: true) })
             for (j, b) in end.subnets.enumerated() {
                 if let i = owners[j].first(except: j), i < j {
-                    finding(.error, "\(path).\(key).subnets[\(j)]", "\(b) overlaps \(end.subnets[i]) (subnets[\(i)]); valid: disjoint prefixes")
+                    finding(.error, "\(path).\(key).subnets[\(at(key, j))]", "\(b) overlaps \(end.subnets[i]) (subnets[\(at(key, i))]); valid: disjoint prefixes")
                 }
+            }
+        }
+        // A subnet of a family the other end has none of pairs with nothing: neither
+        // shape can carry its traffic (strongSwan narrows a combined CHILD_SA per family,
+        // perPair pairs within one family). An empty end was reported above.
+        for (key, end, otherKey, other) in [("local", site.local, "remote", site.remote), ("remote", site.remote, "local", site.local)] where !other.subnets.isEmpty {
+            let families = Set(other.subnets.map(\.family))
+            for (i, s) in end.subnets.enumerated() where !families.contains(s.family) {
+                finding(.error, "\(path).\(key).subnets[\(at(key, i))]", "\(s) is \(s.family.name), but \(otherKey).subnets has no \(s.family.name) prefix: no CHILD_SA can carry its traffic (selectors pair within one family); valid: an \(s.family.name) subnet at the \(otherKey) end too, or leave it out")
             }
         }
         /// For each of `asking`, the first of `members` overlapping it.
@@ -188,7 +224,7 @@ public enum IPsecLint {
         if site.mode == .policy {
             for (j, (b, i)) in zip(site.remote.subnets, firstOverlapping(site.remote.subnets, in: site.local.subnets)).enumerated() {
                 if let i {
-                    finding(.error, "\(path).remote.subnets[\(j)]", "\(b) overlaps local.subnets[\(i)] \(site.local.subnets[i]): traffic between them could not be told apart; valid: disjoint prefixes")
+                    finding(.error, "\(path).remote.subnets[\(at("remote", j))]", "\(b) overlaps local.subnets[\(at("local", i))] \(site.local.subnets[i]): traffic between them could not be told apart; valid: disjoint prefixes")
                 }
             }
             if !site.overlapsDevicesIntended {
@@ -196,14 +232,16 @@ public enum IPsecLint {
                     for (i, (s, k)) in zip(end.subnets, firstOverlapping(end.subnets, in: deviceSubnets.map(\.subnet))).enumerated() {
                         if let k {
                             let d = deviceSubnets[k]
-                            finding(.error, "\(path).\(key).subnets[\(i)]", "\(s) overlaps the device subnet \(d.subnet) of link \(d.link); if that is intended (devices reach the site through the tunnel), set \"overlapsDevicesIntended\": true")
+                            finding(.error, "\(path).\(key).subnets[\(at(key, i))]", "\(s) overlaps the device subnet \(d.subnet) of link \(d.link); if that is intended (devices reach the site through the tunnel), set \"overlapsDevicesIntended\": true")
                         }
                     }
                 }
             }
         }
-        if site.effectiveMSS > site.mtu - 40 {
-            finding(.error, "\(path).mss", "\(site.effectiveMSS) does not fit the tunnel MTU \(site.mtu); valid: at most \(site.mtu - 40)")
+        let headers = site.carriesIPv6 ? 60 : 40
+        if site.effectiveMSS > site.mtu - headers {
+            let why = site.carriesIPv6 ? " with IPv6 headers (60 bytes with TCP's)" : ""
+            finding(.error, "\(path).mss", "\(site.effectiveMSS) does not fit the tunnel MTU \(site.mtu)\(why); valid: at most \(site.mtu - headers)")
         }
         let pairs = site.subnetPairCount
         if site.childSAs == .perPair && pairs > IPsecSite.maxPerPairChildren {
@@ -218,9 +256,13 @@ public enum IPsecLint {
         return out
     }
 
-    /// The pre-shared key as read from its file. `mode`: the file's permission bits.
+    /// The pre-shared key as read from its file. `absent`: no file at the path (ENOENT),
+    /// the only case where making one is suggested; `unreadable`: anything else that kept
+    /// it from being read (not a regular file, too large, permissions), with the reason;
+    /// `mode`: the file's permission bits.
     public enum PSKInput: Equatable, Sendable {
-        case missing(String)
+        case absent
+        case unreadable(String)
         case file(mode: UInt32, bytes: [UInt8])
     }
 
@@ -239,12 +281,16 @@ public enum IPsecLint {
             (findings.contains { $0.severity == .error } ? nil : key, findings)
         }
         switch input {
-        case .missing(let why):
-            error("\(file) cannot be read (\(why)); create it with: (umask 077; gatepeer ipsec psk > \(file))")
+        case .absent:
+            error("\(file) does not exist; create it with: (umask 077; gatepeer ipsec psk > \(Shell.quote(file)))")
+            return (nil, findings)
+        case .unreadable(let why):
+            // Following a "create it" hint here would overwrite a key, or block on a FIFO.
+            error("\(file) cannot be read (\(why)); valid: a regular file holding the key")
             return (nil, findings)
         case .file(let mode, var bytes):
             if mode & 0o077 != 0 {
-                error("\(file) has mode \(String(mode & 0o777, radix: 8)): readable or writable by group or others; valid: 600 or 400 (chmod 600 \(file))")
+                error("\(file) has mode \(String(mode & 0o777, radix: 8)): readable or writable by group or others; valid: 600 or 400 (chmod 600 \(Shell.quote(file)))")
             }
             var crlf = false
             while bytes.last == 0x0a {
@@ -275,8 +321,10 @@ public enum IPsecLint {
             for (i, c) in text.unicodeScalars.enumerated() where invisible(c) {
                 error("\(file) contains \(scalarName(c)) at character \(i + 1), which nobody sees: the other end, given the visible key, would not have it; valid: printable characters on one line (or 0x<hex> / 0s<base64>)")
             }
-            if text.first == " " || text.last == " " {
-                warning("\(file) \(text.first == " " ? "begins" : "ends") with a space, which is part of the key; make sure the other end has it too")
+            let ends = [text.first == " " ? "begins" : nil, text.last == " " ? "ends" : nil].compactMap { $0 }
+            if !ends.isEmpty {
+                let many = text.hasPrefix("  ") || text.hasSuffix("  ") || ends.count == 2
+                warning("\(file) \(ends.joined(separator: " and ")) with \(many ? "spaces, which are" : "a space, which is") part of the key; make sure the other end has \(many ? "them" : "it") too")
             }
             if text.unicodeScalars.contains(where: { !$0.isASCII && !invisible($0) }) {
                 warning("\(file) holds non-ASCII characters: the key is their UTF-8 bytes, and a router given the text must encode it as UTF-8 too")
@@ -348,6 +396,15 @@ public enum IPsecLint {
         case 0x41...0x46: return c - 0x41 + 10
         default: return nil
         }
+    }
+}
+
+/// Words of shell commands gatepeer prints for a person to run.
+public enum Shell {
+    /// `s` as one POSIX shell word: in single quotes, each ' written as '\'' (the only
+    /// character a single-quoted word cannot hold), so nothing in it is expanded or run.
+    public static func quote(_ s: String) -> String {
+        "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
     }
 }
 

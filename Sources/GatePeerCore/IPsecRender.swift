@@ -47,7 +47,7 @@ public enum IPsecRender {
         var header = "# gatepeer: IPsec site \"\(site.name)\", \(side == .local ? "this end (gatepeer's peer)" : "the other end (mirror image)"); generated, edit the gatepeer config instead\n"
         if format != .sheet {
             // Not a setting of the IKE daemon: the host's interface MTU and the MSS clamp.
-            header += "# recommended: tunnel MTU \(s.mtu), TCP MSS clamp \(s.effectiveMSS)\n"
+            header += "# recommended: tunnel MTU \(s.mtu), TCP MSS clamp \(s.mssText)\n"
         }
         if let id = s.ifId, format != .sheet {
             // The XFRM interface is the host's, not the IKE daemon's: say how to make it.
@@ -283,16 +283,6 @@ public enum IPsecRender {
         func subnets(_ side: String, _ list: [IPPrefix]) -> String {
             list.count == 1 ? "    \(side)subnet=\(list[0])" : "    \(side)subnets={\(list.map(\.description).joined(separator: ","))}"
         }
-        var o: [String] = ["conn \(connectionName(s))"]
-        o.append("    ikev2=\(s.ikeVersion == 2 ? "yes" : "no")")
-        o.append("    type=tunnel")
-        o.append("    authby=secret")
-        o.append("    left=\(s.local.address)")
-        o.append("    leftid=\(libreswanID(s.local.id))")
-        o.append(subnets("left", s.local.subnets))
-        o.append("    right=\(s.remote.address)")
-        o.append("    rightid=\(libreswanID(s.remote.id))")
-        o.append(subnets("right", s.remote.subnets))
         var ike: [String] = [], esp: [String] = []
         for (list, isIKE) in [(s.effectiveIKE, true), (s.effectiveESP, false)] {
             for p in list {
@@ -303,11 +293,32 @@ public enum IPsecRender {
                 if isIKE { ike.append(l) } else { esp.append(l) }
             }
         }
-        o.append("    ike=\(ike.joined(separator: ","))")
-        o.append("    esp=\(esp.joined(separator: ","))")
-        o += timing(s, childLifetime: "salifetime", dpdAction: s.dpdAction == .trap ? "hold" : s.dpdAction.rawValue)
-        if let id = s.ifId { o.append("    ipsec-interface=\(id)") }
-        o.append("    auto=\(s.startAction == .trap ? "ondemand" : s.startAction == .start ? "start" : "add")")
+        // One conn whose leftsubnets=/rightsubnets= libreswan expands into every
+        // combination; with both families that would pair an IPv6 subnet with an IPv4 one,
+        // so then one conn per pair of one family, named as the legacy strongSwan format's.
+        let families = Set((s.local.subnets + s.remote.subnets).map(\.family))
+        let conns = s.childSAs == .perPair && families.count > 1
+            ? children(s).map { (name: "gatepeer-\($0.name)", local: $0.local, remote: $0.remote) }
+            : [(name: connectionName(s), local: s.local.subnets, remote: s.remote.subnets)]
+        var o: [String] = []
+        for c in conns {
+            if !o.isEmpty { o.append("") }
+            o.append("conn \(c.name)")
+            o.append("    ikev2=\(s.ikeVersion == 2 ? "yes" : "no")")
+            o.append("    type=tunnel")
+            o.append("    authby=secret")
+            o.append("    left=\(s.local.address)")
+            o.append("    leftid=\(libreswanID(s.local.id))")
+            o.append(subnets("left", c.local))
+            o.append("    right=\(s.remote.address)")
+            o.append("    rightid=\(libreswanID(s.remote.id))")
+            o.append(subnets("right", c.remote))
+            o.append("    ike=\(ike.joined(separator: ","))")
+            o.append("    esp=\(esp.joined(separator: ","))")
+            o += timing(s, childLifetime: "salifetime", dpdAction: s.dpdAction == .trap ? "hold" : s.dpdAction.rawValue)
+            if let id = s.ifId { o.append("    ipsec-interface=\(id)") }
+            o.append("    auto=\(s.startAction == .trap ? "ondemand" : s.startAction == .start ? "start" : "add")")
+        }
         let secret = secretText(key, for: .libreswanSecrets)
         // Said in the file, so nobody "fixes" the base64 back to text.
         let note = isText(key) && secret.hasPrefix("0s") ? "# the key is text with a double quote, which libreswan's ipsec.secrets cannot quote: 0s<base64> of the same bytes\n" : ""
@@ -375,7 +386,7 @@ public enum IPsecRender {
             rows.append(("Mode", "policy-based"))
         }
         rows.append(("Tunnel MTU", "\(s.mtu)"))
-        rows.append(("TCP MSS clamp", "\(s.effectiveMSS)"))
+        rows.append(("TCP MSS clamp", s.mssText))
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { $0.0 + String(repeating: " ", count: width - $0.0.count + 2) + $0.1 }.joined(separator: "\n") + "\n"
     }

@@ -48,7 +48,16 @@ func runIPsec(_ o: Options) -> Exit {
         return .ok
     }
 
-    let config = loadConfig(o.configPath)
+    // lint on a config that does not decode: its problems are printed (stderr), then the
+    // key files its sites name are checked too, so every problem comes in one run.
+    let config = loadConfig(o.configPath, beforeExit: sub != "lint" ? nil : { bytes in
+        var report = LintReport()
+        for (i, name, file) in bytes.withUnsafeBufferPointer({ ConfigDecoder.ipsecKeyFiles(bytes: $0) })
+        where flags["--site"] == nil || flags["--site"] == name {
+            for f in readKey(file: file, index: i).findings { report.add(f) }
+        }
+        for line in report.lines() { print(line) }
+    })
     let sites = config.ipsec?.sites ?? []
     func site(required: Bool) -> IPsecSite?? {
         guard let name = flags["--site"] else {
@@ -65,17 +74,15 @@ func runIPsec(_ o: Options) -> Exit {
     switch sub {
     case "lint":
         guard let chosen = site(required: false) else { return .usage }
-        let list = chosen.map { [$0] } ?? sites
-        var errors = 0
-        for s in list {
-            let i = sites.firstIndex(of: s)!
-            var findings = IPsecLint.check(s, path: "ipsec.sites[\(i)]", deviceSubnets: config.links.map { ($0.name, $0.deviceSubnet) })
-            findings += readKey(s, index: i).findings
-            for f in findings { print(Echo.line(f.description)) }
-            errors += findings.filter { $0.severity == .error }.count
-            if findings.isEmpty { print("ok: ipsec.sites[\(i)] (\(s.name))") }
+        var report = LintReport()
+        let devices = config.links.map { ($0.name, $0.deviceSubnet) }
+        for (i, s) in sites.enumerated() where chosen == nil || chosen == s {
+            let findings = IPsecLint.check(s, path: "ipsec.sites[\(i)]", deviceSubnets: devices) + readKey(s, index: i).findings
+            for f in findings { report.add(f) }
+            if findings.isEmpty { report.ok("ok: ipsec.sites[\(i)] (\(s.name))") }
         }
-        return errors == 0 ? .ok : .usage
+        for line in report.lines() { print(line) }
+        return report.errors == 0 ? .ok : .usage
 
     case "render":
         guard let chosen = site(required: true), let s = chosen else { return .usage }
@@ -118,6 +125,46 @@ func runIPsec(_ o: Options) -> Exit {
     }
 }
 
+/// What `ipsec lint` prints, bounded like a config report (`ConfigError.reportLimit`
+/// lines, then one line counting the rest): a generated config can hold any number of
+/// sites and proposals, and each warning would otherwise be a line (5,000 sites with 20
+/// weak proposals made 70 MB). Errors come first, so warnings cannot push them out of
+/// view; each kind keeps only what it can show, so memory is bounded too.
+struct LintReport {
+    private(set) var errors = 0
+    private(set) var warnings = 0
+    private(set) var oks = 0
+    private var shown: (errors: [String], warnings: [String], oks: [String]) = ([], [], [])
+    private let limit = ConfigError.reportLimit
+
+    mutating func add(_ f: IPsecFinding) {
+        if f.severity == .error {
+            errors += 1
+            if shown.errors.count < limit { shown.errors.append(Echo.line(f.description)) }
+        } else {
+            warnings += 1
+            if shown.warnings.count < limit { shown.warnings.append(Echo.line(f.description)) }
+        }
+    }
+
+    mutating func ok(_ line: String) {
+        oks += 1
+        if shown.oks.count < limit { shown.oks.append(Echo.line(line)) }
+    }
+
+    /// At most `limit` lines of findings and "ok" lines, errors first, then "... and N
+    /// more: E error(s), W warning(s), K site(s) ok" for what was left out.
+    func lines() -> [String] {
+        let out = Array((shown.errors + shown.warnings + shown.oks).prefix(limit))
+        // shown.errors holds min(errors, limit) lines, so the first ones are all errors.
+        let e = min(errors, out.count), w = min(warnings, out.count - e), k = out.count - e - w
+        let rest = [(errors - e, "error(s)"), (warnings - w, "warning(s)"), (oks - k, "site(s) ok")].filter { $0.0 > 0 }
+        guard !rest.isEmpty else { return out }
+        let total = rest.map(\.0).reduce(0, +)
+        return out + ["... and \(total) more: " + rest.map { "\($0.0) \($0.1)" }.joined(separator: ", ")]
+    }
+}
+
 /// Lints the site (errors stop the render), reads its key, renders.
 func renderSite(_ s: IPsecSite, index: Int, format: IPsecFormat, side: IPsecSide) -> [RenderedFile]? {
     let (key, findings) = readKey(s, index: index)
@@ -134,15 +181,24 @@ func renderSite(_ s: IPsecSite, index: Int, format: IPsecFormat, side: IPsecSide
 /// The site's pre-shared key, checked (mode, length); nil key with certificates.
 func readKey(_ s: IPsecSite, index: Int) -> (key: [UInt8]?, findings: [IPsecFinding]) {
     guard case .psk(let file) = s.auth else { return (nil, []) }
+    return readKey(file: file, index: index)
+}
+
+/// The key in `file`, the key file of site `index`, checked (mode, content, length).
+func readKey(file: String, index: Int) -> (key: [UInt8]?, findings: [IPsecFinding]) {
     var st = stat()
     let input: IPsecLint.PSKInput
     if stat(file, &st) != 0 {
-        input = .missing(String(cString: strerror(errno)))
+        let e = errno
+        // Only a missing name gets the "create it" hint; a dangling symbolic link is not
+        // missing (writing through it would create its target somewhere else).
+        if e == ENOENT && lstat(file, &st) != 0 { input = .absent }
+        else { input = .unreadable(e == ENOENT ? "a symbolic link to a missing file" : String(cString: strerror(e))) }
     } else {
         // A regular file only, opened without blocking (a FIFO hung lint), of key size.
         switch Files.read(file, limit: Files.keyLimit) {
         case .success(let bytes): input = .file(mode: UInt32(st.st_mode), bytes: bytes)
-        case .failure(let e): input = .missing(e.reason)
+        case .failure(let e): input = .unreadable(e.reason)
         }
     }
     return IPsecLint.psk(input, path: "ipsec.sites[\(index)].psk.file", file: file)

@@ -215,7 +215,9 @@ func stderr(_ s: String) {
 }
 
 /// Loads and validates; on bad input prints every problem and exits 2 before any kernel access.
-func loadConfig(_ path: String) -> GatePeerConfig {
+/// `beforeExit`: run with the file's bytes after the problems of a config that does not
+/// decode are printed, before the exit (`ipsec lint` checks key files there).
+func loadConfig(_ path: String, beforeExit: (([UInt8]) -> Void)? = nil) -> GatePeerConfig {
     // Before the first large allocation, which the file itself is.
     if let size = Files.size(path), size > 1 << 20 { Memory.prepareForLargeInput() }
     let data: [UInt8]
@@ -231,6 +233,7 @@ func loadConfig(_ path: String) -> GatePeerConfig {
     case .failure(let e):
         stderr("gatepeer: \(path): \(e.count) problem(s):")
         for line in e.report(indent: "  ") { stderr(line) }
+        beforeExit?(data)
         exit(Exit.usage.rawValue)
     }
 }

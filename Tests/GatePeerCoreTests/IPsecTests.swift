@@ -250,7 +250,7 @@ final class IPsecTests: XCTestCase {
         XCTAssertTrue(IPsecLint.psk(.file(mode: 0o100600, bytes: Array("0s\(Base64.encode(Array(repeating: 7, count: 16)))".utf8)), path: "p", file: "/k")
                         .findings.first!.message.contains("128-bit key"))
         XCTAssertEqual(IPsecLint.psk(.file(mode: 0o100400, bytes: Array("0x\(String(repeating: "ab", count: 32))".utf8)), path: "p", file: "/k").key?.count, 32)
-        XCTAssertTrue(IPsecLint.psk(.missing("No such file or directory"), path: "p", file: "/k").findings.first!.message.contains("umask 077"))
+        XCTAssertTrue(IPsecLint.psk(.absent, path: "p", file: "/k").findings.first!.message.contains("umask 077"))
         XCTAssertEqual(Base64.decode(Base64.encode(Array(0...255))), Array(0...255))
         XCTAssertEqual(Base64.encode(Array("foob".utf8)), "Zm9vYg==")
         XCTAssertNil(Base64.decode("Zm9v!g=="))
@@ -368,5 +368,196 @@ final class IPsecTests: XCTestCase {
                 }
             }
         }
+    }
+
+    // MARK: issue 10 round 2
+
+    /// Link-local, loopback and multicast prefixes cannot be carried by a tunnel policy:
+    /// `fe80::/64` and `169.254.0.0/16` were accepted as traffic selectors.
+    func testSelectorsRefuseLinkLocalLoopbackAndMulticastByField() {
+        for (bad, what) in [("fe80::/64", "IPv6 link-local"), ("169.254.0.0/16", "IPv4 link-local"), ("127.0.0.0/8", "loopback"),
+                            ("ff00::/8", "multicast"), ("224.0.0.0/4", "multicast")] {
+            let v6 = bad.contains(":")
+            assertProblem(["local": ["address": v6 ? "2001:db8::1" : "192.0.2.1", "subnets": [v6 ? "fd00:10::/64" : "10.128.0.0/9"]],
+                           "remote": ["address": v6 ? "2001:db8::7" : "198.51.100.7", "subnets": [bad]]],
+                          "ipsec.sites[0].remote.subnets[0]", what)
+        }
+    }
+
+    /// IPv6 needs a 1280-byte link MTU (RFC 8200 5): `mtu` 600 with IPv6 selectors or
+    /// inside addresses was accepted, and the sheet said MSS 560 (mtu - 40, IPv4's headers).
+    func testIPv6SelectorsNeedA1280MTUAndTheirOwnMSS() throws {
+        let v6: [String: Any] = ["local": ["address": "192.0.2.1", "subnets": ["fd00:10::/64"]],
+                                 "remote": ["address": "198.51.100.7", "subnets": ["fd00:20::/64"]]]
+        assertProblem(v6.merging(["mtu": 600]) { $1 }, "ipsec.sites[0].mtu", "1280")
+        assertProblem(["mode": "route", "mtu": 600, "route": ["ifId": 42, "localInside": "fd00:99::2/64", "remoteInside": "fd00:99::1/64"]],
+                      "ipsec.sites[0].mtu", "1280")
+        XCTAssertTrue(problems(["mtu": 600]).isEmpty, "576 stays the floor for IPv4 only: \(problems(["mtu": 600]))")
+        let key = Array("k".utf8) + Array(repeating: UInt8(ascii: "x"), count: 47)
+        func sheet(_ s: IPsecSite) throws -> String {
+            try IPsecRender.render(s, format: .sheet, side: .local, key: key, path: "p").get().map(\.content).joined()
+        }
+        let six = try site(v6.merging(["mtu": 1400]) { $1 })
+        XCTAssertEqual(six.effectiveMSS, 1340)
+        let sixSheet = try sheet(six)
+        XCTAssertTrue(sixSheet.contains("TCP MSS clamp") && sixSheet.contains("1340 (IPv6)"), sixSheet)
+        XCTAssertFalse(sixSheet.contains("1360"), sixSheet)
+        let mixed = try site(["local": ["address": "192.0.2.1", "subnets": ["10.128.0.0/9", "fd00:10::/64"]],
+                              "remote": ["address": "198.51.100.7", "subnets": ["192.168.50.0/24", "fd00:20::/64"]], "mtu": 1400])
+        let m = try sheet(mixed)
+        XCTAssertTrue(m.contains("1360 (IPv4), 1340 (IPv6)"), m)
+        let four = try sheet(site(["mtu": 1400]))
+        XCTAssertTrue(four.contains("1360\n") && !four.contains("(IPv4)"), four)
+        assertProblem(v6.merging(["mtu": 1400, "mss": 1360]) { $1 }, "ipsec.sites[0].mss", "at most 1340")
+    }
+
+    /// Every path field refuses control characters and what a rendered format or a shell
+    /// would read as syntax; nothing of such a path reaches a file or the terminal.
+    func testPathFieldsRefuseControlsAndSyntaxCharacters() {
+        let hostile = ["/x\u{1b}[2J\rcert", "/k';x", "/c$(id)", "/tmp/x/k;id>/tmp/x/PWNED;$(id)`id`", "/a,b", "/a\u{9b}b", "/é"]
+        for bad in hostile {
+            assertProblem(["psk": ["file": bad]], "ipsec.sites[0].psk.file", "not an absolute path")
+            for key in ["cert", "key", "ca"] {
+                var c = ["cert": "/etc/c.pem", "key": "/etc/k.pem", "ca": "/etc/ca.pem"]
+                c[key] = bad
+                assertProblem(["psk": NSNull(), "certificate": c], "ipsec.sites[0].certificate.\(key)", "not an absolute path")
+            }
+            for p in problems(["psk": ["file": bad]]) {
+                XCTAssertFalse(p.unicodeScalars.contains { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) }, "raw control in \(p.debugDescription)")
+            }
+        }
+        XCTAssertTrue(problems(["psk": ["file": "/etc/gatepeer/hq-1_2.psk"]]).isEmpty)
+    }
+
+    /// A proposal repeated within a site's list is a mistake (the second is never chosen);
+    /// 5,000 sites with 20 copies each made 500,000 lint lines.
+    func testAProposalRepeatedInAListIsRefusedByIndex() {
+        assertProblem(["ikeProposals": ["aes256gcm16-prfsha384-ecp384", "aes256-sha256-modp2048", "aes256gcm16-prfsha384-ecp384"]],
+                      "ipsec.sites[0].ikeProposals[2]", "same as ikeProposals[0]")
+        assertProblem(["espProposals": ["aes256gcm16-ecp384", "aes256gcm16-ecp384"]], "ipsec.sites[0].espProposals[1]", "same as espProposals[0]")
+        // The same algorithms in another order between roles are the same proposal; the
+        // order within a role is a preference, so aes256-aes128 and aes128-aes256 differ.
+        assertProblem(["espProposals": ["aes256-sha256-modp2048", "modp2048-aes256-sha256"]], "ipsec.sites[0].espProposals[1]",
+                      #"is the same as espProposals[0] ("aes256-sha256-modp2048", the same algorithms in another order)"#)
+        XCTAssertTrue(problems(["espProposals": ["aes256-aes128-sha256-modp2048", "aes128-aes256-sha256-modp2048"]]).isEmpty)
+        let weak = problems(["allowWeak": true, "espProposals": Array(repeating: "3des-sha256-modp2048", count: 20)])
+        XCTAssertEqual(weak.filter { $0.contains("same as") }.count, 19, "\(weak)")
+    }
+
+    /// The key file hint: only for a file that does not exist, and shell-quoted.
+    func testKeyFileHintOnlyForAMissingFileAndQuoted() {
+        let absent = IPsecLint.psk(.absent, path: "p", file: "/etc/gatepeer/it's.psk").findings.first!.message
+        XCTAssertTrue(absent.contains("(umask 077; gatepeer ipsec psk > '/etc/gatepeer/it'\\''s.psk')"), absent)
+        let fifo = IPsecLint.psk(.unreadable("is a FIFO, not a regular file"), path: "p", file: "/k").findings.first!.message
+        XCTAssertTrue(fifo.contains("cannot be read (is a FIFO"), fifo)
+        XCTAssertFalse(fifo.contains("create it") || fifo.contains("gatepeer ipsec psk >"), fifo)
+        let mode = IPsecLint.psk(.file(mode: 0o100644, bytes: Array(repeating: 0x41, count: 48)), path: "p", file: "/a b").findings.first!.message
+        XCTAssertTrue(mode.contains("chmod 600 '/a b'"), mode)
+        XCTAssertEqual(Shell.quote("/plain/path"), "'/plain/path'")
+        XCTAssertEqual(Shell.quote("a'b"), "'a'\\''b'")
+    }
+
+    /// Issue 10 round 3, item 1: one bad value (an enum, a missing address, a relative key
+    /// path, a subnet that does not parse) made the site unbuildable and hid its selector
+    /// and MSS problems. Now every check runs on the fields that decoded.
+    func testABadValueDoesNotHideTheSitesSelectorAndMSSProblems() {
+        let s6: [String: Any] = [
+            "local": ["address": "192.0.2.1", "subnets": ["10.1.0.0/16"]],
+            "remote": ["address": "198.51.100.7", "subnets": ["192.168.50.0/24", "192.168.50.128/25", "10.1.0.0/16"]],
+            "mss": 2000, "childLifetime": 50000,
+        ]
+        let expected = ["ipsec.sites[0].childLifetime:", "ipsec.sites[0].remote.subnets[1]: 192.168.50.128/25 overlaps 192.168.50.0/24",
+                        "ipsec.sites[0].remote.subnets[2]: 10.1.0.0/16 overlaps local.subnets[0]", "ipsec.sites[0].mss: 2000 does not fit"]
+        let alone = problems(s6)
+        XCTAssertEqual(alone.count, 4, "\(alone)")
+        let bad: [(String, Any, String)] = [
+            ("startAction", "later", "ipsec.sites[0].startAction:"), ("mode", "bogus", "ipsec.sites[0].mode:"),
+            ("profile", "weird", "ipsec.sites[0].profile:"), ("childSAs", "perpair", "ipsec.sites[0].childSAs:"),
+            ("local", ["subnets": ["10.1.0.0/16"]], "ipsec.sites[0].local.address:"),
+            ("psk", ["file": "relative.psk"], "ipsec.sites[0].psk.file:"),
+            ("name", "9 bad", "ipsec.sites[0].name:"),
+        ]
+        for (field, value, path) in bad {
+            var s = s6
+            s[field] = value
+            let p = problems(s)
+            XCTAssertTrue(p.contains { $0.hasPrefix(path) }, "\(path) in \(p)")
+            for e in expected { XCTAssertTrue(p.contains { $0.hasPrefix(e) }, "with \(field) \(value): \(e) in \(p)") }
+            XCTAssertEqual(p.count, 5, "with \(field) \(value): \(p)")
+        }
+        // A subnet that does not parse is left out; the others keep their indices.
+        var s = s6
+        s["local"] = ["address": "192.0.2.1", "subnets": ["10.1.0.0/33", "10.1.0.0/16"]]
+        let p = problems(s)
+        XCTAssertTrue(p.contains { $0.hasPrefix("ipsec.sites[0].local.subnets[0]:") }, "\(p)")
+        XCTAssertTrue(p.contains { $0.hasPrefix("ipsec.sites[0].remote.subnets[2]: 10.1.0.0/16 overlaps local.subnets[1]") }, "\(p)")
+        XCTAssertEqual(p.count, 5, "\(p)")
+        // The links that decoded are there too: the device-subnet overlap is found in the
+        // same run, for a site that cannot be built and for the sites beside it.
+        let devices = problems(["startAction": "later", "overlapsDevicesIntended": false])
+        XCTAssertTrue(devices.contains { $0.hasPrefix("ipsec.sites[0].local.subnets[0]: 10.128.0.0/9 overlaps the device subnet") }, "\(devices)")
+        let beside = Self.config(["overlapsDevicesIntended": false]).replacingOccurrences(of: "\"sites\":[", with: "\"sites\":[{\"name\":\"broken\"},")
+        guard case .failure(let e) = ConfigDecoder.decode(beside) else { return XCTFail("decoded") }
+        XCTAssertTrue(e.problems.contains { $0.path == "ipsec.sites[1].local.subnets[0]" && $0.message.contains("device subnet") }, "\(e.problems)")
+        // Every subnet bad: the end is not also reported as empty.
+        s["local"] = ["address": "192.0.2.1", "subnets": ["10.1.0.0/33"]]
+        XCTAssertFalse(problems(s).contains { $0.hasPrefix("ipsec.sites[0].local.subnets:") }, "\(problems(s))")
+    }
+
+    /// Issue 10 round 3, item 2: perPair paired subnets across families (an IPv6 local with
+    /// an IPv4 remote subnet), 4 children of which 2 could never carry a packet. A pair is
+    /// two subnets of one family, in every format and on the sheet.
+    func testPerPairPairsSubnetsOfOneFamilyOnly() throws {
+        let mixed: [String: Any] = ["childSAs": "perPair",
+                                    "local": ["address": "192.0.2.1", "subnets": ["2001:db8:1::/48", "10.1.0.0/16"]],
+                                    "remote": ["address": "198.51.100.7", "subnets": ["2001:db8:2::/48", "192.168.50.0/24"]]]
+        let s = try site(mixed)
+        XCTAssertEqual(s.subnetPairCount, 2)
+        XCTAssertEqual(IPsecRender.children(s).map { "\($0.name) \($0.local) \($0.remote)" },
+                       ["hq-1 [2001:db8:1::/48] [2001:db8:2::/48]", "hq-2 [10.1.0.0/16] [192.168.50.0/24]"])
+        let key = Array("k".utf8) + Array(repeating: UInt8(ascii: "x"), count: 47)
+        func render(_ f: IPsecFormat) throws -> String {
+            try IPsecRender.render(s, format: f, side: .local, key: key, path: "p").get().map(\.content).joined()
+        }
+        let swanctl = try render(.swanctl)
+        XCTAssertEqual(swanctl.components(separatedBy: "local_ts = ").count - 1, 2, swanctl)
+        XCTAssertTrue(swanctl.contains("local_ts = 10.1.0.0/16\n                remote_ts = 192.168.50.0/24"), swanctl)
+        let legacy = try render(.strongswanLegacy)
+        XCTAssertEqual(legacy.components(separatedBy: "conn gatepeer-hq-").count - 1, 2, legacy)
+        let libreswan = try render(.libreswan)
+        XCTAssertFalse(libreswan.contains("subnets={"), "no combinations across families: \(libreswan)")
+        XCTAssertTrue(libreswan.contains("conn gatepeer-hq-1\n") && libreswan.contains("conn gatepeer-hq-2\n"), libreswan)
+        XCTAssertTrue(libreswan.contains("leftsubnet=2001:db8:1::/48\n") && libreswan.contains("rightsubnet=192.168.50.0/24\n"), libreswan)
+        let sheet = try render(.sheet)
+        XCTAssertTrue(sheet.contains("configure 2 phase 2 entries"), sheet)
+        XCTAssertTrue(sheet.contains("local 2001:db8:1::/48 <-> remote 2001:db8:2::/48") && sheet.contains("local 10.1.0.0/16 <-> remote 192.168.50.0/24"), sheet)
+        XCTAssertFalse(sheet.contains("Phase 2 entry 3") || sheet.contains("2001:db8:1::/48 <-> remote 192.168.50.0/24"), sheet)
+        // One family on one end only: nothing can carry its traffic, in either shape.
+        for shape in ["perPair", "combined"] {
+            assertProblem(["childSAs": shape, "local": ["address": "192.0.2.1", "subnets": ["10.1.0.0/16", "2001:db8:1::/48"]]],
+                          "ipsec.sites[0].local.subnets[1]", "remote.subnets has no IPv6 prefix")
+        }
+    }
+
+    /// Issue 10 round 3, item 3: site hq's perPair children are hq-1, hq-2 (legacy conns
+    /// gatepeer-hq-1 ...), the names a site called hq-1 renders too. Refused, naming the
+    /// later site's name.
+    func testGeneratedNamesOfTwoSitesDoNotCollide() {
+        let pairs: [String: Any] = ["childSAs": "perPair", "remote": ["address": "198.51.100.7", "subnets": ["192.168.50.0/24", "192.168.51.0/24"]]]
+        func second(_ name: String) -> String {
+            Self.config(pairs).replacingOccurrences(of: "\"sites\":[", with: #""sites":[{"name":"\#(name)","local":{"address":"192.0.2.1","subnets":["10.128.0.0/9"]},"remote":{"address":"198.51.100.8","subnets":["192.168.60.0/24"]},"psk":{"file":"/etc/gatepeer/x.psk"},"overlapsDevicesIntended":true},"#)
+        }
+        guard case .failure(let e) = ConfigDecoder.decode(second("hq-1")) else { return XCTFail("decoded") }
+        XCTAssertTrue(e.problems.contains { $0.path == "ipsec.sites[1].name" && $0.message.contains("hq-1") && $0.message.contains("ipsec.sites[0]") }, "\(e.problems)")
+        if case .failure(let e) = ConfigDecoder.decode(second("hq-3")) { XCTFail("hq-3 collides with nothing: \(e.problems)") }
+    }
+
+    /// Issue 10 round 3, item 4: spaces at both ends of a key warned about the first only.
+    func testAKeyWithSpacesAtBothEndsWarnsAboutBoth() {
+        let w = IPsecLint.psk(.file(mode: 0o100600, bytes: Array(("  " + String(repeating: "K", count: 45) + "  ").utf8)), path: "p", file: "/k").findings
+        XCTAssertEqual(w.map(\.severity), [.warning], "\(w)")
+        XCTAssertTrue(w.first?.message.contains("begins and ends with spaces") == true, "\(w)")
+        let end = IPsecLint.psk(.file(mode: 0o100600, bytes: Array((String(repeating: "K", count: 45) + " ").utf8)), path: "p", file: "/k").findings
+        XCTAssertTrue(end.first?.message.contains("ends with a space") == true, "\(end)")
     }
 }

@@ -180,14 +180,14 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(u.stderr.contains(#"unknown option "--bo\u001b[2Jgus" for plan"#), u.stderr)
     }
 
-    /// ipsec lint prints its findings on stdout: a key path with ESC in it (the path rule
-    /// refuses spaces, quotes and braces, not controls) comes back escaped there too,
-    /// as does --json output.
+    /// A key path with ESC or CSI in it is refused by the path rule (round 2: it used to
+    /// pass and reach lint's findings); the refusal quotes it escaped, never raw.
     func testLintFindingsAndJSONOutputAreEscaped() throws {
         let text = try String(contentsOf: packageRoot.appendingPathComponent("netconfig/ipsec-site.json"), encoding: .utf8)
             .replacingOccurrences(of: "/etc/gatepeer/hq.psk", with: #"/nonexistent/\u001b[2J\u009b.psk"#)
         let r = prompt(["ipsec", "lint", "--site", "hq", "-c", write("ipsec-esc.json", text)])
-        XCTAssertTrue(r.stdout.contains(#"/nonexistent/\u001b[2J\u009b.psk cannot be read"#), r.stdout + r.stderr)
+        XCTAssertEqual(r.status, 2, r.stdout + r.stderr)
+        XCTAssertTrue(r.stderr.contains(#"psk.file: "/nonexistent/\u001b[2J\u009b.psk" is not an absolute path"#), r.stdout + r.stderr)
         for raw: Unicode.Scalar in ["\u{1b}", "\u{9b}"] {
             XCTAssertFalse((r.stdout + r.stderr).unicodeScalars.contains(raw), "raw U+\(String(raw.value, radix: 16)): \(r.stdout)")
         }
@@ -244,5 +244,153 @@ final class HostileInputTests: XCTestCase {
         let i = prompt(["filter", "grants"])
         XCTAssertEqual(i.status, 1, i.stderr)
         XCTAssertTrue(i.stderr.contains("identity.json cannot be read (is a FIFO, not a regular file)"), i.stderr)
+    }
+
+    // MARK: issue 10 round 2: IPsec lint output and key paths
+
+    /// The example site of netconfig/ipsec-site.json with `change` applied, `count` times
+    /// (names hq0, hq1, ...), as a config file in the test directory.
+    func ipsecSites(_ name: String, count: Int, _ change: (inout [String: Any]) -> Void) throws -> String {
+        var doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/ipsec-site.json"))) as? [String: Any])
+        var site = try XCTUnwrap(((doc["ipsec"] as? [String: Any])?["sites"] as? [[String: Any]])?.first)
+        change(&site)
+        doc["ipsec"] = ["sites": (0..<count).map { i -> [String: Any] in var s = site; s["name"] = "hq\(i)"; return s }]
+        return write(name, String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+    }
+
+    /// A key file lint accepts, in the test directory.
+    func goodKey() -> String {
+        let key = write("hq.psk", "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijkl\n")
+        chmod(key, 0o600)
+        return key
+    }
+
+    /// 5,000 sites with allowWeak and 20 copies of a weak proposal: lint printed a warning
+    /// per copy (100,000 lines); errors were capped, warnings were not. Now a proposal
+    /// repeated in a list is an error naming the copy, and lint prints at most
+    /// ConfigError.reportLimit lines plus one counting the rest, errors first.
+    func testIPsecLintOutputIsBoundedAndRepeatedProposalsAreRefused() throws {
+        let key = goodKey()
+        let repeated = try ipsecSites("repeated.json", count: 5000) { s in
+            s["allowWeak"] = true
+            s["psk"] = ["file": key]
+            s["espProposals"] = Array(repeating: "3des-sha256-modp2048", count: 20)
+        }
+        let r = limited(["ipsec", "lint", "-c", repeated])
+        XCTAssertLessThan(r.stdout.utf8.count + r.stderr.utf8.count, 64 * 1024, "bounded: \(r.stdout.utf8.count) bytes")
+        XCTAssertEqual(r.status, 2, String(r.stderr.prefix(500)))
+        XCTAssertTrue((r.stdout + r.stderr).contains(#"ipsec.sites[0].espProposals[1]: "3des-sha256-modp2048" is the same as espProposals[0]"#),
+                      String((r.stdout + r.stderr).prefix(1000)))
+
+        // Distinct weak proposals are allowed with a warning each: bounded too, exit 0.
+        let weak = try ipsecSites("weak.json", count: 5000) { s in
+            s["allowWeak"] = true
+            s["psk"] = ["file": key]
+            s["espProposals"] = ["3des-sha256-modp2048", "aes256-md5-modp2048", "aes128-sha256-modp1024"]
+        }
+        let w = limited(["ipsec", "lint", "-c", weak])
+        XCTAssertEqual(w.status, 0, String(w.stderr.prefix(500)))
+        let lines = w.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 51, String(w.stdout.prefix(500)))
+        XCTAssertEqual(lines.last, "... and 14950 more: 14950 warning(s)")
+        XCTAssertTrue(lines.first?.hasPrefix("warning: ipsec.sites[0].espProposals[0]: \"3des-sha256-modp2048\" uses 3DES") == true, String(lines.first ?? ""))
+
+        // Errors come first, so thousands of warnings cannot push them out of view.
+        let missing = try ipsecSites("missing.json", count: 5000) { s in
+            s["allowWeak"] = true
+            s["psk"] = ["file": self.dir.appendingPathComponent("none.psk").path]
+            s["espProposals"] = ["3des-sha256-modp2048", "aes256-md5-modp2048", "aes128-sha256-modp1024"]
+        }
+        let m = limited(["ipsec", "lint", "-c", missing])
+        XCTAssertEqual(m.status, 2, String(m.stderr.prefix(500)))
+        let mLines = m.stdout.split(separator: "\n")
+        XCTAssertEqual(mLines.count, 51)
+        XCTAssertTrue(mLines.dropLast().allSatisfy { $0.hasPrefix("error: ") && $0.contains("none.psk does not exist") }, String(m.stdout.prefix(500)))
+        XCTAssertEqual(mLines.last, "... and 19950 more: 4950 error(s), 15000 warning(s)")
+
+        // Clean sites: one "ok" line each, bounded the same way.
+        let clean = try ipsecSites("clean.json", count: 5000) { s in s["psk"] = ["file": key] }
+        let c = limited(["ipsec", "lint", "-c", clean])
+        XCTAssertEqual(c.status, 0, String(c.stderr.prefix(500)))
+        let cLines = c.stdout.split(separator: "\n")
+        XCTAssertEqual(cLines.first, "ok: ipsec.sites[0] (hq0)")
+        XCTAssertEqual(cLines.last, "... and 4950 more: 4950 site(s) ok")
+    }
+
+    /// Key and certificate paths with controls or shell syntax: validated, then printed raw
+    /// on the sheet and in swanctl files, and lint's "create it with" hint ran whatever the
+    /// path held. Now each is refused naming the field, nothing raw reaches stderr.
+    func testHostileKeyAndCertificatePathsAreRefusedByField() throws {
+        let cert = try ipsecSites("cert.json", count: 1) { s in
+            s["psk"] = nil
+            s["certificate"] = ["cert": "/x\u{1b}[2J\rcert", "key": "/k';x", "ca": "/c$(id)"]
+        }
+        let v = sh([gatepeerBinary, "validate", "-c", cert])
+        XCTAssertEqual(v.status, 2, v.stdout + v.stderr)
+        for field in ["cert", "key", "ca"] {
+            XCTAssertTrue(v.stderr.contains("ipsec.sites[0].certificate.\(field): "), v.stderr)
+        }
+        XCTAssertTrue(v.stderr.contains(#""/x\u001b[2J\u000dcert" is not an absolute path"#), v.stderr)
+        XCTAssertFalse(v.stderr.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\r" }, v.stderr.debugDescription)
+        let sheet = sh([gatepeerBinary, "ipsec", "render", "--site", "hq0", "--format", "sheet", "--side", "local", "-c", cert])
+        XCTAssertEqual(sheet.status, 2)
+        XCTAssertFalse(sheet.stdout.contains("certificates ("), sheet.stdout)
+
+        let pwned = dir.appendingPathComponent("PWNED").path
+        let psk = try ipsecSites("psk.json", count: 1) { s in s["psk"] = ["file": "\(self.dir.path)/k;id>\(pwned);$(id)`id`"] }
+        let l = sh([gatepeerBinary, "ipsec", "lint", "-c", psk])
+        XCTAssertEqual(l.status, 2, l.stdout + l.stderr)
+        XCTAssertTrue(l.stderr.contains("ipsec.sites[0].psk.file: "), l.stderr)
+        XCTAssertFalse((l.stdout + l.stderr).contains("create it with"), l.stdout + l.stderr)
+    }
+
+    /// The "create it with" hint is for a file that does not exist; a FIFO, a character
+    /// device or a file over the key limit is reported without it (following it would
+    /// block, or overwrite the key).
+    func testKeyFileHintOnlyWhenTheFileDoesNotExist() throws {
+        let big = dir.appendingPathComponent("big.psk").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: big, contents: nil))
+        XCTAssertEqual(truncate(big, 2 << 30), 0)
+        chmod(big, 0o600)
+        let missing = dir.appendingPathComponent("missing.psk").path
+        for (file, hint) in [(fifo("fifo.psk"), false), ("/dev/zero", false), (big, false), (missing, true)] {
+            let config = try ipsecSites("hint.json", count: 1) { s in s["psk"] = ["file": file] }
+            let r = prompt(["ipsec", "lint", "-c", config])
+            XCTAssertEqual(r.status, 2, "\(file): \(r.stdout + r.stderr)")
+            XCTAssertEqual(r.stdout.contains("create it with"), hint, "\(file): \(r.stdout)")
+            if hint { XCTAssertTrue(r.stdout.contains("(umask 077; gatepeer ipsec psk > '\(missing)')"), r.stdout) }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: missing))
+    }
+
+    /// Issue 10 round 3, item 1: lint read the key file only of a config without problems,
+    /// so a site with a bad value showed its key file problems only once that was fixed.
+    /// Now the config's problems (stderr) and the key files' (stdout) come in one run.
+    func testLintChecksTheKeyFilesOfAConfigWithProblems() throws {
+        let key = write("loose.psk", "AbCdEfGhIjKlMnOpQrStUv\tWxYz0123456789abcdefghijkl\n")
+        chmod(key, 0o644)
+        func s6(_ name: String, _ extra: [String: Any]) throws -> String {
+            try ipsecSites(name, count: 1) { s in
+                s["psk"] = ["file": key]
+                s["local"] = ["address": "192.0.2.1", "subnets": ["10.1.0.0/16"]]
+                s["remote"] = ["address": "198.51.100.7", "subnets": ["192.168.50.0/24", "192.168.50.128/25", "10.1.0.0/16"]]
+                s["mss"] = 2000
+                s["childLifetime"] = 50000
+                for (k, v) in extra { s[k] = v }
+            }
+        }
+        let clean = prompt(["ipsec", "lint", "-c", try ipsecSites("clean6.json", count: 1) { s in s["psk"] = ["file": key] }])
+        let keyErrors = clean.stdout.split(separator: "\n").filter { $0.hasPrefix("error: ipsec.sites[0].psk.file: ") }
+        XCTAssertEqual(keyErrors.count, 2, clean.stdout + clean.stderr)
+        for (name, extra, count) in [("s6.json", [String: Any](), 4), ("s6later.json", ["startAction": "later"], 5)] {
+            let r = prompt(["ipsec", "lint", "-c", try s6(name, extra)])
+            XCTAssertEqual(r.status, 2, r.stdout + r.stderr)
+            XCTAssertEqual(problemCount(r.stderr), count, r.stderr)
+            XCTAssertEqual(r.stdout.split(separator: "\n").filter { $0.hasPrefix("error: ipsec.sites[0].psk.file: ") }, keyErrors, "\(name): " + r.stdout)
+            XCTAssertTrue(r.stdout.contains("has mode 644") && r.stdout.contains("U+0009"), r.stdout)
+        }
+        let other = prompt(["ipsec", "lint", "--site", "elsewhere", "-c", try s6("s6site.json", [:])])
+        XCTAssertEqual(other.status, 2)
+        XCTAssertFalse(other.stdout.contains("psk.file"), other.stdout)
     }
 }
