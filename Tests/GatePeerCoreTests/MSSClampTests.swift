@@ -113,6 +113,10 @@ final class MSSClampIPsecTests: XCTestCase {
             var remote = sites[0]["remote"] as! [String: Any]
             remote["subnets"] = ["192.168.50.0/24", "192.168.51.0/24", "fd00:50::/48"]
             sites[0]["remote"] = remote
+            // Selectors pair within one family: an IPv6 remote subnet needs an IPv6 local one.
+            var local = sites[0]["local"] as! [String: Any]
+            local["subnets"] = (local["subnets"] as! [String]) + ["fd00:10::/48"]
+            sites[0]["local"] = local
             sites[0]["mss"] = 1300
             sites[1]["remote"] = ["address": "203.0.113.9", "subnets": ["172.20.0.0/16"]]
             ipsec["sites"] = sites
