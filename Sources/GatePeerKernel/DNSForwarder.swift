@@ -24,13 +24,20 @@ public final class DNSForwarder: @unchecked Sendable {
     private var clients: [IPPrefix] = []
     /// Queries in flight; beyond this new ones are dropped (clients retry).
     private let inflight = DispatchSemaphore(value: 64)
-    /// TCP connections open at once; beyond this a new one is closed at once.
-    private let connections = DispatchSemaphore(value: DNSForwarder.maxConnections)
+    /// The TCP connections served, by id, and their descriptors; `lock` guards both.
+    private var pool = DNSConnectionPool(capacity: DNSForwarder.maxConnections, perSource: DNSForwarder.maxConnectionsPerSource,
+                                         idle: DNSForwarder.idleSeconds, lifetime: DNSForwarder.lifetimeSeconds)
+    private var descriptors: [Int: Int32] = [:]
+    private let lock = NSLock()
 
-    /// TCP connections served at once.
+    /// TCP connections served at once; a new one beyond closes the one idle the longest.
     public static let maxConnections = 32
+    /// TCP connections served at once from one source address (RFC 7766 6.2.2).
+    public static let maxConnectionsPerSource = 8
     /// Seconds a TCP connection may sit without a query before it is closed (RFC 7766 6.2.3).
     public static let idleSeconds = 10.0
+    /// Seconds a TCP connection is served at most, however busy (RFC 7766 6.2.3).
+    public static let lifetimeSeconds = 120.0
     /// Seconds to read one whole query once it started, or to write one answer.
     public static let messageSeconds = 5.0
     /// Longest query taken over TCP (bytes); a longer one closes the connection.
@@ -112,8 +119,24 @@ public final class DNSForwarder: @unchecked Sendable {
         }
     }
 
+    /// Admits connection `c` into the pool (nil: every connection it could displace is
+    /// busy). The connections it displaces are shut down here, under the lock, so their
+    /// descriptors cannot have been closed and reused: their threads see end of file and
+    /// close them.
+    private func admit(_ c: Int32, from source: IPAddress) -> Int? {
+        lock.withLock {
+            guard let (id, displaced) = pool.admit(source, now: DNSTransport.now()) else { return nil }
+            for d in displaced {
+                if let fd = descriptors.removeValue(forKey: d) { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+            }
+            descriptors[id] = c
+            return id
+        }
+    }
+
     /// Accepts TCP connections from devices; each is served on a thread of its own, at
-    /// most `maxConnections` at once, so a slow client holds only its own connection.
+    /// most `maxConnections` at once and `maxConnectionsPerSource` per device address, so
+    /// a slow client holds only its own connections and a greedy one only its share.
     private func accept(_ fd: Int32) {
         while true {
             var from = sockaddr_storage()
@@ -131,10 +154,13 @@ public final class DNSForwarder: @unchecked Sendable {
             // Glibc does not export accept4: close-on-exec and non-blocking set after.
             _ = fcntl(c, F_SETFD, FD_CLOEXEC)
             _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
-            guard isClient(from), connections.wait(timeout: .now()) == .success else { close(c); continue }
+            guard isClient(from), let source = SocketAddress.address(of: from), let id = admit(c, from: source) else { close(c); continue }
             let t = Thread { [self] in
-                defer { close(c); connections.signal() }
-                converse(c)
+                defer {
+                    lock.withLock { if descriptors[id] == c { descriptors[id] = nil; pool.remove(id) } }
+                    close(c)
+                }
+                converse(c, id)
             }
             t.name = "dns forwarder tcp"
             t.start()
@@ -143,9 +169,12 @@ public final class DNSForwarder: @unchecked Sendable {
 
     /// Length-prefixed queries on one connection (RFC 1035 4.2.2), answered in order,
     /// until the client closes, stays idle `idleSeconds`, is slower than `messageSeconds`
-    /// with a query or an answer, or sends something that is no query.
-    private func converse(_ c: Int32) {
-        while DNSTransport.wait(c, for: Int16(POLLIN), until: DNSTransport.now() + DNSForwarder.idleSeconds) {
+    /// with a query or an answer, sends something that is no query, reaches
+    /// `lifetimeSeconds`, or the connection is closed for a newcomer (`admit`).
+    private func converse(_ c: Int32, _ id: Int) {
+        while let until = lock.withLock({ pool.waitUntil(id) }), DNSTransport.wait(c, for: Int16(POLLIN), until: until) {
+            guard lock.withLock({ pool.mark(id, busy: true, now: DNSTransport.now()) }) else { return }
+            defer { lock.withLock { pool.mark(id, busy: false, now: DNSTransport.now()) } }
             let deadline = DNSTransport.now() + DNSForwarder.messageSeconds
             guard let prefix = DNSTransport.receiveExactly(c, 2, until: deadline) else { return }
             let length = Int(prefix[0]) << 8 | Int(prefix[1])

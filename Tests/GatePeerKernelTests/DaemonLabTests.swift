@@ -1,4 +1,5 @@
 import Foundation
+import GatePeerCore
 import XCTest
 
 /// `gatepeer run` in the lab: drift repair, SIGHUP reload, and domain rules resolved
@@ -288,6 +289,42 @@ final class DaemonLabTests: LabTestCase {
         XCTAssertTrue(run.stdout.contains("closed 40"), "the forwarder closes slow connections itself: \(run.stdout)\(run.stderr)")
         let tcp = inNode("dev1", ["dig", "+tcp", "+short", "+time=3", "+tries=1", "@10.255.255.254", "cdn.example.com"])
         XCTAssertEqual(tcp.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", tcp.stdout + tcp.stderr)
+    }
+
+    /// One device holds 32 TCP connections to the forwarder (all it serves), each sending a
+    /// query every 4 s, under the idle timeout: another device still gets answers over TCP
+    /// across 12 s, the device itself too, and the forwarder keeps at most 8 of its
+    /// connections (RFC 7766 6.2.2; before, dev2 got "connection reset" every time).
+    func testOneDeviceWithManyTCPConnectionsShutsNobodyOut() throws {
+        _ = try bigNameLab()
+        let query = DNSMessage.query(id: 0x4242, name: "cdn.example.com", type: .a)
+        let escaped = ([UInt8(query.count >> 8), UInt8(query.count & 0xff)] + query).map { String(format: "\\x%02x", $0) }.joined()
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-opened-\(prefix)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: marker) }
+        // SIGPIPE ignored: a connection the forwarder closed must not end the script (and
+        // with it the connections it still holds).
+        let script = """
+        trap '' PIPE
+        fds=()
+        for i in $(seq 32); do exec {fd}<>/dev/tcp/10.255.255.254/53 || exit 1; fds+=($fd); done
+        echo opened > \(marker.path)
+        while :; do sleep 4; for fd in "${fds[@]}"; do printf '\(escaped)' >&$fd 2>/dev/null; done; done
+        """
+        background("dev1", ["bash", "-c", script])
+        XCTAssertTrue(eventually(10) { FileManager.default.fileExists(atPath: marker.path) }, "dev1 did not open its connections")
+        for round in 0..<3 {
+            if round > 0 { Thread.sleep(forTimeInterval: 6) }
+            let dig = inNode("dev2", ["dig", "+tcp", "+short", "+time=3", "+tries=1", "@10.255.255.254", "cdn.example.com"])
+            XCTAssertEqual(dig.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", "dev2, round \(round): \(dig.stdout)\(dig.stderr)")
+        }
+        let own = inNode("dev1", ["dig", "+tcp", "+short", "+time=3", "+tries=1", "@10.255.255.254", "cdn.example.com"])
+        XCTAssertEqual(own.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", "dev1's new connection: \(own.stdout)\(own.stderr)")
+        // The kernel's view in the peer: dev1's connections to port 53 still established
+        // (DNSForwarder.maxConnectionsPerSource).
+        func held() -> [Substring] {
+            inNode("peer", ["ss", "-Htn", "state", "established", "( sport = :53 )"]).stdout.split(separator: "\n").filter { $0.contains("10.128.0.11:") }
+        }
+        XCTAssertTrue(eventually(5) { held().count <= 8 }, "dev1 holds \(held().count): \(held())")
     }
 
     /// The name's 40 addresses are replaced by 40 others while the first ones are within
