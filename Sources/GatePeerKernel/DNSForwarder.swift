@@ -207,11 +207,18 @@ public final class DNSForwarder: @unchecked Sendable {
 
     /// The upstream's reply to the device's query: over TCP for a TCP query, else over UDP
     /// and again over TCP when that answer is truncated (the whole answer is learned and
-    /// cut; the truncated one is kept when TCP fails).
+    /// cut; the truncated one is kept when TCP fails). A TCP query whose TCP exchange fails
+    /// (TCP/53 blocked or refused, timeout) is asked over UDP, and that answer is taken
+    /// when it is whole (no TC): a device that asked over TCP is never given a cut answer.
     private func exchange(_ query: [UInt8], with server: IPAddress, tcp: Bool) -> [UInt8]? {
         func ours(_ reply: [UInt8]) -> Bool { reply.count >= 12 && reply[0] == query[0] && reply[1] == query[1] && reply[2] & 0x80 != 0 }
         let deadline = DNSTransport.now() + timeout
-        if tcp { return DNSTransport.exchange(query, with: server, tcp: true, until: deadline, accept: ours) }
+        if tcp {
+            if let reply = DNSTransport.exchange(query, with: server, tcp: true, until: deadline, accept: ours) { return reply }
+            guard let udp = DNSTransport.exchange(query, with: server, tcp: false, until: DNSTransport.now() + timeout, accept: ours),
+                  udp[2] & 0x02 == 0 else { return nil }
+            return udp
+        }
         guard let udp = DNSTransport.exchange(query, with: server, tcp: false, until: deadline, accept: ours) else { return nil }
         guard udp[2] & 0x02 != 0 else { return udp }
         return DNSTransport.exchange(query, with: server, tcp: true, until: DNSTransport.now() + timeout, accept: ours) ?? udp

@@ -327,6 +327,24 @@ final class DaemonLabTests: LabTestCase {
         XCTAssertTrue(eventually(5) { held().count <= 8 }, "dev1 holds \(held().count): \(held())")
     }
 
+    /// TCP/53 to the resolver is dropped (nft in the resolver's namespace): a device's TCP
+    /// query is answered from the resolver's UDP answer when that is whole, learned and
+    /// cut as always (before: SERVFAIL).
+    func testTCPQueryFallsBackToUDPWhenTheResolversTCPIsBlocked() throws {
+        _ = try bigNameLab()
+        let block = inNode("inet", ["nft", "-f", "-"], stdin: "table inet gptblock {\n chain input {\n type filter hook input priority 0; policy accept;\n tcp dport 53 drop\n }\n}\n")
+        XCTAssertEqual(block.status, 0, block.stderr)
+        let direct = inNode("inet", ["dig", "+tcp", "+short", "+time=2", "+tries=1", "@203.0.113.53", "cdn.example.com"])
+        XCTAssertFalse(direct.stdout.contains("198.51.100.20"), "TCP/53 is not blocked: \(direct.stdout)")
+        let dig = inNode("dev1", ["dig", "+tcp", "+time=8", "+tries=1", "@10.255.255.254", "cdn.example.com"])
+        XCTAssertEqual(told(dig), ["198.51.100.20"], dig.stdout + dig.stderr)
+        let big = inNode("dev1", ["dig", "+tcp", "+time=8", "+tries=1", "@10.255.255.254", "big.example.com"])
+        let kept = told(big)
+        XCTAssertEqual(kept.count, 16, big.stdout + big.stderr)
+        let inKernel = try learnedInKernel()
+        XCTAssertTrue(Set(kept).isSubset(of: inKernel), "told \(kept), the kernel holds \(inKernel)")
+    }
+
     /// The name's 40 addresses are replaced by 40 others while the first ones are within
     /// their TTL: the name keeps the addresses devices may hold, the device is told those,
     /// and kernel and `filter check` agree about all 80 (before, the new answer displaced
