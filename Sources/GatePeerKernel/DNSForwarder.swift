@@ -23,13 +23,20 @@ public final class DNSForwarder: @unchecked Sendable {
     private var sockets: [Int32] = []
     private var clients: [IPPrefix] = []
     /// Queries in flight; beyond this new ones are dropped (clients retry).
-    private let inflight = DispatchSemaphore(value: 64)
+    private let inflight = DispatchSemaphore(value: DNSForwarder.maxInflight)
+    /// UDP queries in flight by source address, under `lock`.
+    private var inflightBySource: [IPAddress: Int] = [:]
     /// The TCP connections served, by id, and their descriptors; `lock` guards both.
     private var pool = DNSConnectionPool(capacity: DNSForwarder.maxConnections, perSource: DNSForwarder.maxConnectionsPerSource,
                                          idle: DNSForwarder.idleSeconds, lifetime: DNSForwarder.lifetimeSeconds)
     private var descriptors: [Int: Int32] = [:]
     private let lock = NSLock()
 
+    /// UDP queries asked upstream at once; more are dropped (clients retry).
+    public static let maxInflight = 64
+    /// UDP queries in flight from one source address: a device asking for names whose
+    /// upstream is slow cannot take every slot from the others.
+    public static let maxInflightPerSource = 16
     /// TCP connections served at once; a new one beyond closes the one idle the longest.
     public static let maxConnections = 32
     /// TCP connections served at once from one source address (RFC 7766 6.2.2).
@@ -86,9 +93,10 @@ public final class DNSForwarder: @unchecked Sendable {
         }
     }
 
-    private func isClient(_ from: sockaddr_storage) -> Bool {
-        guard let source = SocketAddress.address(of: from) else { return false }
-        return clients.contains { $0.contains(source) }
+    /// The source address of `from` when it is one of `clients`, else nil.
+    private func client(_ from: sockaddr_storage) -> IPAddress? {
+        guard let source = SocketAddress.address(of: from), clients.contains(where: { $0.contains(source) }) else { return nil }
+        return source
     }
 
     private func serve(_ fd: Int32) {
@@ -102,12 +110,26 @@ public final class DNSForwarder: @unchecked Sendable {
                 }
             }
             if n < 0 { if errno == EINTR { continue } else { return } }
-            guard n >= 17, n <= 512, isClient(from) else { continue }
-            guard inflight.wait(timeout: .now()) == .success else { continue }
+            guard n >= 17, n <= 512, let source = client(from) else { continue }
+            let admitted = lock.withLock {
+                guard inflightBySource[source, default: 0] < DNSForwarder.maxInflightPerSource,
+                      inflight.wait(timeout: .now()) == .success else { return false }
+                inflightBySource[source, default: 0] += 1
+                return true
+            }
+            guard admitted else { continue }
             let query = Array(buf[0..<n])
             let client = from, clientLen = fromLen
-            DispatchQueue.global().async { [self] in
-                defer { inflight.signal() }
+            // A thread per query, not the global queue: libdispatch runs about one task per
+            // core there, so queries waiting on a slow upstream queued every other one.
+            let t = Thread { [self] in
+                defer {
+                    lock.withLock {
+                        let left = inflightBySource[source, default: 1] - 1
+                        inflightBySource[source] = left > 0 ? left : nil
+                    }
+                    inflight.signal()
+                }
                 guard let reply = self.answer(query, tcp: false) else { return }
                 var c = client
                 _ = reply.withUnsafeBytes { b in
@@ -116,6 +138,8 @@ public final class DNSForwarder: @unchecked Sendable {
                     }
                 }
             }
+            t.name = "dns forwarder udp"
+            t.start()
         }
     }
 
@@ -154,7 +178,7 @@ public final class DNSForwarder: @unchecked Sendable {
             // Glibc does not export accept4: close-on-exec and non-blocking set after.
             _ = fcntl(c, F_SETFD, FD_CLOEXEC)
             _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
-            guard isClient(from), let source = SocketAddress.address(of: from), let id = admit(c, from: source) else { close(c); continue }
+            guard let source = client(from), let id = admit(c, from: source) else { close(c); continue }
             let t = Thread { [self] in
                 defer {
                     lock.withLock { if descriptors[id] == c { descriptors[id] = nil; pool.remove(id) } }
