@@ -164,7 +164,10 @@ public enum DNSMessage {
     /// chain). Other answer records (CNAMEs) stay, and so
     /// does the EDNS OPT record; authority and other additional records go, as names in
     /// the rewritten message are written without compression into the old one.
-    /// A reply that needs no change goes out byte for byte.
+    /// A reply that needs no change goes out byte for byte. DNSSEC: when records of an
+    /// RRset are cut or replaced, the RRSIGs covering that RRset go and the AD bit is
+    /// cleared, so a validating device sees an unsigned answer, not a signature over a
+    /// changed RRset (a capped TTL alone keeps both).
     ///
     /// `limit`: the largest message the client takes (`q.udpLimit` over UDP, 65535 over
     /// TCP); a bigger one becomes header, question and OPT with TC set (RFC 2181 9), so
@@ -206,6 +209,10 @@ public enum DNSMessage {
         }
 
         var changed = false
+        // RRsets whose records were cut or replaced, as owner + type: the upstream's
+        // signatures over them no longer verify (a lowered TTL keeps them valid, RFC 4035 5.3.3).
+        var altered: Set<[UInt8]> = []
+        func rrset(_ owner: [UInt8], _ type: UInt16) -> [UInt8] { owner + [UInt8(type >> 8), UInt8(type & 0xff)] }
         if let trim {
             var kept: [Record] = [], dropped = 0, told = 0
             let isAddress = { (t: UInt16) in t == DNSRecordType.a.rawValue || t == DNSRecordType.aaaa.rawValue }
@@ -213,6 +220,7 @@ public enum DNSMessage {
                 if a.rrClass == 1, a.type == 64 || a.type == 65, let data = withoutHints(a.data, keep: trim.keep) {
                     kept.append((a.owner, a.type, a.rrClass, a.ttl, data))
                     changed = true
+                    altered.insert(rrset(a.owner, a.type))
                     continue
                 }
                 // Any address record (also in an ANY answer), not only the queried type's.
@@ -220,6 +228,7 @@ public enum DNSMessage {
                 guard let most = trim.keep[address] else {
                     if a.type == q.type { dropped += 1 }
                     changed = true
+                    altered.insert(rrset(a.owner, a.type))
                     continue
                 }
                 if a.ttl > most { changed = true }
@@ -235,14 +244,18 @@ public enum DNSMessage {
                 }
                 for i in trim.instead where i.address.bytes.count == (q.type == DNSRecordType.a.rawValue ? 4 : 16) {
                     kept.append((owner, q.type, 1, i.ttl, i.address.bytes))
+                    altered.insert(rrset(owner, q.type))
                 }
             }
-            answers = kept
+            // RRSIG (46): its first two data bytes name the type it covers (RFC 4034 3.1).
+            answers = kept.filter { !($0.type == 46 && $0.data.count >= 2 && altered.contains(rrset($0.owner, UInt16($0.data[0]) << 8 | UInt16($0.data[1])))) }
         }
         guard changed || reply.count > limit else { return reply }
 
         func u16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
         var out = Array(reply[0..<questionEnd])
+        // AD (RFC 4035 3.2.3): what the upstream validated is not what the device is told.
+        if !altered.isEmpty { out[3] &= ~0x20 }
         out.replaceSubrange(6..<12, with: u16(answers.count) + u16(0) + u16(opt == nil ? 0 : 1))
         // Whole names already written, for compression pointers to them (RFC 1035 4.1.4).
         var written: [[UInt8]: Int] = [encodeName(q.name, lowercased: true): 12]

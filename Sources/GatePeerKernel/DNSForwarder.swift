@@ -23,14 +23,28 @@ public final class DNSForwarder: @unchecked Sendable {
     private var sockets: [Int32] = []
     private var clients: [IPPrefix] = []
     /// Queries in flight; beyond this new ones are dropped (clients retry).
-    private let inflight = DispatchSemaphore(value: 64)
-    /// TCP connections open at once; beyond this a new one is closed at once.
-    private let connections = DispatchSemaphore(value: DNSForwarder.maxConnections)
+    private let inflight = DispatchSemaphore(value: DNSForwarder.maxInflight)
+    /// UDP queries in flight by source address, under `lock`.
+    private var inflightBySource: [IPAddress: Int] = [:]
+    /// The TCP connections served, by id, and their descriptors; `lock` guards both.
+    private var pool = DNSConnectionPool(capacity: DNSForwarder.maxConnections, perSource: DNSForwarder.maxConnectionsPerSource,
+                                         idle: DNSForwarder.idleSeconds, lifetime: DNSForwarder.lifetimeSeconds)
+    private var descriptors: [Int: Int32] = [:]
+    private let lock = NSLock()
 
-    /// TCP connections served at once.
+    /// UDP queries asked upstream at once; more are dropped (clients retry).
+    public static let maxInflight = 64
+    /// UDP queries in flight from one source address: a device asking for names whose
+    /// upstream is slow cannot take every slot from the others.
+    public static let maxInflightPerSource = 16
+    /// TCP connections served at once; a new one beyond closes the one idle the longest.
     public static let maxConnections = 32
+    /// TCP connections served at once from one source address (RFC 7766 6.2.2).
+    public static let maxConnectionsPerSource = 8
     /// Seconds a TCP connection may sit without a query before it is closed (RFC 7766 6.2.3).
     public static let idleSeconds = 10.0
+    /// Seconds a TCP connection is served at most, however busy (RFC 7766 6.2.3).
+    public static let lifetimeSeconds = 120.0
     /// Seconds to read one whole query once it started, or to write one answer.
     public static let messageSeconds = 5.0
     /// Longest query taken over TCP (bytes); a longer one closes the connection.
@@ -79,9 +93,10 @@ public final class DNSForwarder: @unchecked Sendable {
         }
     }
 
-    private func isClient(_ from: sockaddr_storage) -> Bool {
-        guard let source = SocketAddress.address(of: from) else { return false }
-        return clients.contains { $0.contains(source) }
+    /// The source address of `from` when it is one of `clients`, else nil.
+    private func client(_ from: sockaddr_storage) -> IPAddress? {
+        guard let source = SocketAddress.address(of: from), clients.contains(where: { $0.contains(source) }) else { return nil }
+        return source
     }
 
     private func serve(_ fd: Int32) {
@@ -95,12 +110,26 @@ public final class DNSForwarder: @unchecked Sendable {
                 }
             }
             if n < 0 { if errno == EINTR { continue } else { return } }
-            guard n >= 17, n <= 512, isClient(from) else { continue }
-            guard inflight.wait(timeout: .now()) == .success else { continue }
+            guard n >= 17, n <= 512, let source = client(from) else { continue }
+            let admitted = lock.withLock {
+                guard inflightBySource[source, default: 0] < DNSForwarder.maxInflightPerSource,
+                      inflight.wait(timeout: .now()) == .success else { return false }
+                inflightBySource[source, default: 0] += 1
+                return true
+            }
+            guard admitted else { continue }
             let query = Array(buf[0..<n])
             let client = from, clientLen = fromLen
-            DispatchQueue.global().async { [self] in
-                defer { inflight.signal() }
+            // A thread per query, not the global queue: libdispatch runs about one task per
+            // core there, so queries waiting on a slow upstream queued every other one.
+            let t = Thread { [self] in
+                defer {
+                    lock.withLock {
+                        let left = inflightBySource[source, default: 1] - 1
+                        inflightBySource[source] = left > 0 ? left : nil
+                    }
+                    inflight.signal()
+                }
                 guard let reply = self.answer(query, tcp: false) else { return }
                 var c = client
                 _ = reply.withUnsafeBytes { b in
@@ -109,11 +138,29 @@ public final class DNSForwarder: @unchecked Sendable {
                     }
                 }
             }
+            t.name = "dns forwarder udp"
+            t.start()
+        }
+    }
+
+    /// Admits connection `c` into the pool (nil: every connection it could displace is
+    /// busy). The connections it displaces are shut down here, under the lock, so their
+    /// descriptors cannot have been closed and reused: their threads see end of file and
+    /// close them.
+    private func admit(_ c: Int32, from source: IPAddress) -> Int? {
+        lock.withLock {
+            guard let (id, displaced) = pool.admit(source, now: DNSTransport.now()) else { return nil }
+            for d in displaced {
+                if let fd = descriptors.removeValue(forKey: d) { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+            }
+            descriptors[id] = c
+            return id
         }
     }
 
     /// Accepts TCP connections from devices; each is served on a thread of its own, at
-    /// most `maxConnections` at once, so a slow client holds only its own connection.
+    /// most `maxConnections` at once and `maxConnectionsPerSource` per device address, so
+    /// a slow client holds only its own connections and a greedy one only its share.
     private func accept(_ fd: Int32) {
         while true {
             var from = sockaddr_storage()
@@ -131,10 +178,13 @@ public final class DNSForwarder: @unchecked Sendable {
             // Glibc does not export accept4: close-on-exec and non-blocking set after.
             _ = fcntl(c, F_SETFD, FD_CLOEXEC)
             _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
-            guard isClient(from), connections.wait(timeout: .now()) == .success else { close(c); continue }
+            guard let source = client(from), let id = admit(c, from: source) else { close(c); continue }
             let t = Thread { [self] in
-                defer { close(c); connections.signal() }
-                converse(c)
+                defer {
+                    lock.withLock { if descriptors[id] == c { descriptors[id] = nil; pool.remove(id) } }
+                    close(c)
+                }
+                converse(c, id)
             }
             t.name = "dns forwarder tcp"
             t.start()
@@ -143,9 +193,12 @@ public final class DNSForwarder: @unchecked Sendable {
 
     /// Length-prefixed queries on one connection (RFC 1035 4.2.2), answered in order,
     /// until the client closes, stays idle `idleSeconds`, is slower than `messageSeconds`
-    /// with a query or an answer, or sends something that is no query.
-    private func converse(_ c: Int32) {
-        while DNSTransport.wait(c, for: Int16(POLLIN), until: DNSTransport.now() + DNSForwarder.idleSeconds) {
+    /// with a query or an answer, sends something that is no query, reaches
+    /// `lifetimeSeconds`, or the connection is closed for a newcomer (`admit`).
+    private func converse(_ c: Int32, _ id: Int) {
+        while let until = lock.withLock({ pool.waitUntil(id) }), DNSTransport.wait(c, for: Int16(POLLIN), until: until) {
+            guard lock.withLock({ pool.mark(id, busy: true, now: DNSTransport.now()) }) else { return }
+            defer { lock.withLock { pool.mark(id, busy: false, now: DNSTransport.now()) } }
             let deadline = DNSTransport.now() + DNSForwarder.messageSeconds
             guard let prefix = DNSTransport.receiveExactly(c, 2, until: deadline) else { return }
             let length = Int(prefix[0]) << 8 | Int(prefix[1])
@@ -178,11 +231,18 @@ public final class DNSForwarder: @unchecked Sendable {
 
     /// The upstream's reply to the device's query: over TCP for a TCP query, else over UDP
     /// and again over TCP when that answer is truncated (the whole answer is learned and
-    /// cut; the truncated one is kept when TCP fails).
+    /// cut; the truncated one is kept when TCP fails). A TCP query whose TCP exchange fails
+    /// (TCP/53 blocked or refused, timeout) is asked over UDP, and that answer is taken
+    /// when it is whole (no TC): a device that asked over TCP is never given a cut answer.
     private func exchange(_ query: [UInt8], with server: IPAddress, tcp: Bool) -> [UInt8]? {
         func ours(_ reply: [UInt8]) -> Bool { reply.count >= 12 && reply[0] == query[0] && reply[1] == query[1] && reply[2] & 0x80 != 0 }
         let deadline = DNSTransport.now() + timeout
-        if tcp { return DNSTransport.exchange(query, with: server, tcp: true, until: deadline, accept: ours) }
+        if tcp {
+            if let reply = DNSTransport.exchange(query, with: server, tcp: true, until: deadline, accept: ours) { return reply }
+            guard let udp = DNSTransport.exchange(query, with: server, tcp: false, until: DNSTransport.now() + timeout, accept: ours),
+                  udp[2] & 0x02 == 0 else { return nil }
+            return udp
+        }
         guard let udp = DNSTransport.exchange(query, with: server, tcp: false, until: deadline, accept: ours) else { return nil }
         guard udp[2] & 0x02 != 0 else { return udp }
         return DNSTransport.exchange(query, with: server, tcp: true, until: DNSTransport.now() + timeout, accept: ours) ?? udp

@@ -418,3 +418,60 @@ extension DNSRelayTests {
         XCTAssertEqual(Array(anyOut.suffix(4)), IPAddress("192.0.2.2")!.bytes)
     }
 }
+
+/// An RRSIG over `covered` at `owner` (RFC 4034 3.1; algorithm 13, signer example.com).
+private func rrsig(_ owner: String, covering covered: UInt16, ttl: UInt32 = 300) -> DNSBuilder.RR {
+    var data: [UInt8] = [UInt8(covered >> 8), UInt8(covered & 0xff), 13, 3, 0, 0, 1, 44]
+    data += [0x6a, 0, 0, 0, 0x69, 0, 0, 0, 0x30, 0x39]  // expiration, inception, key tag
+    data += [7] + Array("example".utf8) + [3] + Array("com".utf8) + [0]  // signer, uncompressed
+    data += Array(repeating: 0xab, count: 64)
+    return DNSBuilder.RR(name: owner, type: 46, ttl: ttl, data: .raw(data))
+}
+
+extension DNSRelayTests {
+    /// RRSIGs (type covered) left in the answer section of a relayed message.
+    private func signatures(_ m: [UInt8]) -> [UInt16] {
+        var r = DNSMessage.Reader(bytes: m, offset: 12)
+        _ = try? r.name(); _ = try? r.take(4)
+        var covered: [UInt16] = []
+        for _ in 0..<count(m, 6) {
+            guard (try? r.name()) != nil, let type = try? r.u16(), (try? r.take(6)) != nil,
+                  let length = try? r.u16(), let data = try? r.take(Int(length)) else { XCTFail("unreadable"); return covered }
+            if type == 46 { covered.append(UInt16(data[data.startIndex]) << 8 | UInt16(data[data.startIndex + 1])) }
+        }
+        return covered
+    }
+
+    /// A trimmed answer is no longer what the upstream validated: the RRSIGs over the cut
+    /// RRsets go and AD is cleared; the CNAME's signature stays. A TTL cap alone keeps both.
+    func testATrimmedAnswerDropsItsSignaturesAndTheADFlag() throws {
+        let reply = DNSBuilder.response(flags: 0x81a0, answers: [cname("api.example.com", "edge.example.com", ttl: 300),
+                                                                 rrsig("api.example.com", covering: 5),
+                                                                 a("edge.example.com", "192.0.2.1", ttl: 300),
+                                                                 a("edge.example.com", "192.0.2.2", ttl: 300),
+                                                                 rrsig("edge.example.com", covering: 1)],
+                                        additional: [opt(size: 1232)])
+        XCTAssertEqual(signatures(reply), [5, 1])
+        let cut = try XCTUnwrap(DNSMessage.relay(reply, query: query(), trim: DNSTrim(keep: [IPAddress("192.0.2.1")!: 400], instead: []), limit: 4096))
+        XCTAssertEqual(try parse(cut).records, [rec("192.0.2.1", 300)])
+        XCTAssertEqual(signatures(cut), [5], "the A RRset changed: its RRSIG goes, the CNAME's stays")
+        XCTAssertEqual(cut[3] & 0x20, 0, "AD cleared")
+        // Only TTLs capped: the RRset is the same, its signature still verifies.
+        let both: [IPAddress: UInt32] = [IPAddress("192.0.2.1")!: 100, IPAddress("192.0.2.2")!: 100]
+        let capped = try XCTUnwrap(DNSMessage.relay(reply, query: query(), trim: DNSTrim(keep: both, instead: []), limit: 4096))
+        XCTAssertEqual(signatures(capped), [5, 1])
+        XCTAssertEqual(capped[3] & 0x20, 0x20)
+        // Addresses told instead of the answer's: not signed by anyone.
+        let instead = try XCTUnwrap(DNSMessage.relay(reply, query: query(), trim: DNSTrim(keep: [IPAddress("192.0.2.9")!: 400], instead: [rec("192.0.2.9", 20)]), limit: 4096))
+        XCTAssertEqual(signatures(instead), [5])
+        XCTAssertEqual(instead[3] & 0x20, 0)
+        // HTTPS hints cut: the HTTPS RRSIG goes too.
+        let rdata: [UInt8] = [0, 1, 0] + [0, 4, 0, 8] + IPAddress("192.0.2.1")!.bytes + IPAddress("192.0.2.2")!.bytes
+        let https = DNSBuilder.response(flags: 0x81a0, qtype: 65, answers: [DNSBuilder.RR(name: "api.example.com", type: 65, ttl: 60, data: .raw(rdata)),
+                                                                            rrsig("api.example.com", covering: 65)])
+        let q = DNSQuery.parse(DNSMessage.query(id: 0x1234, name: "api.example.com", type: .a).enumerated().map { $0.offset == 12 + 18 ? 65 : $0.element })!
+        let hints = try XCTUnwrap(DNSMessage.relay(https, query: q, trim: DNSTrim(keep: [IPAddress("192.0.2.1")!: 400], instead: []), limit: 4096))
+        XCTAssertEqual(signatures(hints), [])
+        XCTAssertEqual(hints[3] & 0x20, 0)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import GatePeerCore
 import XCTest
 
 /// `gatepeer run` in the lab: drift repair, SIGHUP reload, and domain rules resolved
@@ -162,7 +163,7 @@ final class DaemonLabTests: LabTestCase {
     /// on the internet node with a tcp/443 server, and 40 IPv6 addresses (2001:db8:100::100
     /// ...); alias.example.com a CNAME of it. The daemon runs with a rule allowing
     /// *.example.com on tcp/443. Returns the config, the state directory and the addresses.
-    func bigNameLab(_ extra: [String: Any] = [:], resync: Int = 2) throws -> (cfg: String, state: URL, all: [String], dns: Process, hosts: URL) {
+    func bigNameLab(_ extra: [String: Any] = [:], resync: Int = 2, dnsmasq: [String] = []) throws -> (cfg: String, state: URL, all: [String], dns: Process, hosts: URL) {
         let all = (100..<140).map { "198.51.100.\($0)" }
         let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hosts-\(prefix)")
         addTeardownBlock { try? FileManager.default.removeItem(at: hosts) }
@@ -171,7 +172,7 @@ final class DaemonLabTests: LabTestCase {
             .write(to: hosts, atomically: true, encoding: .utf8)
         let added = inNode("inet", ["ip", "-batch", "-"], stdin: all.map { "addr add \($0)/32 dev lo" }.joined(separator: "\n") + "\n")
         XCTAssertEqual(added.status, 0, added.stderr)
-        let dns = startDNS(hosts, ttl: 60, ["--cname=alias.example.com,big.example.com"])
+        let dns = startDNS(hosts, ttl: 60, ["--cname=alias.example.com,big.example.com"] + dnsmasq)
         background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:read -r _; echo ok"])
         let cfg = try domainConfig([["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]]], extra)
         let state = stateDir()
@@ -288,6 +289,84 @@ final class DaemonLabTests: LabTestCase {
         XCTAssertTrue(run.stdout.contains("closed 40"), "the forwarder closes slow connections itself: \(run.stdout)\(run.stderr)")
         let tcp = inNode("dev1", ["dig", "+tcp", "+short", "+time=3", "+tries=1", "@10.255.255.254", "cdn.example.com"])
         XCTAssertEqual(tcp.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", tcp.stdout + tcp.stderr)
+    }
+
+    /// One device holds 32 TCP connections to the forwarder (all it serves), each sending a
+    /// query every 4 s, under the idle timeout: another device still gets answers over TCP
+    /// across 12 s, the device itself too, and the forwarder keeps at most 8 of its
+    /// connections (RFC 7766 6.2.2; before, dev2 got "connection reset" every time).
+    func testOneDeviceWithManyTCPConnectionsShutsNobodyOut() throws {
+        _ = try bigNameLab()
+        let query = DNSMessage.query(id: 0x4242, name: "cdn.example.com", type: .a)
+        let escaped = ([UInt8(query.count >> 8), UInt8(query.count & 0xff)] + query).map { String(format: "\\x%02x", $0) }.joined()
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-opened-\(prefix)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: marker) }
+        // SIGPIPE ignored: a connection the forwarder closed must not end the script (and
+        // with it the connections it still holds).
+        let script = """
+        trap '' PIPE
+        fds=()
+        for i in $(seq 32); do exec {fd}<>/dev/tcp/10.255.255.254/53 || exit 1; fds+=($fd); done
+        echo opened > \(marker.path)
+        while :; do sleep 4; for fd in "${fds[@]}"; do printf '\(escaped)' >&$fd 2>/dev/null; done; done
+        """
+        background("dev1", ["bash", "-c", script])
+        XCTAssertTrue(eventually(10) { FileManager.default.fileExists(atPath: marker.path) }, "dev1 did not open its connections")
+        for round in 0..<3 {
+            if round > 0 { Thread.sleep(forTimeInterval: 6) }
+            let dig = inNode("dev2", ["dig", "+tcp", "+short", "+time=3", "+tries=1", "@10.255.255.254", "cdn.example.com"])
+            XCTAssertEqual(dig.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", "dev2, round \(round): \(dig.stdout)\(dig.stderr)")
+        }
+        let own = inNode("dev1", ["dig", "+tcp", "+short", "+time=3", "+tries=1", "@10.255.255.254", "cdn.example.com"])
+        XCTAssertEqual(own.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", "dev1's new connection: \(own.stdout)\(own.stderr)")
+        // The kernel's view in the peer: dev1's connections to port 53 still established
+        // (DNSForwarder.maxConnectionsPerSource).
+        func held() -> [Substring] {
+            inNode("peer", ["ss", "-Htn", "state", "established", "( sport = :53 )"]).stdout.split(separator: "\n").filter { $0.contains("10.128.0.11:") }
+        }
+        XCTAssertTrue(eventually(5) { held().count <= 8 }, "dev1 holds \(held().count): \(held())")
+    }
+
+    /// Sibling over UDP: one device keeps asking for a name whose upstream never answers
+    /// (each query holds a slot 2 s): another device's queries still get a slot, as the
+    /// device may hold 16 of the 64 (before, dev2's query was dropped while dev1 held all).
+    func testOneDeviceWithSlowUDPQueriesShutsNobodyOut() throws {
+        // slow.example.org is forwarded to a server that takes queries and never answers.
+        background("inet", ["socat", "-u", "UDP-RECV:5353,bind=203.0.113.10", "/dev/null"])
+        _ = try bigNameLab(dnsmasq: ["--server=/slow.example.org/203.0.113.10#5353", "--dns-forward-max=1000"])
+        let query = DNSMessage.query(id: 0x5151, name: "slow.example.org", type: .a)
+        let escaped = query.map { String(format: "\\x%02x", $0) }.joined()
+        // 50 queries every 0.2 s (250/s), each a datagram of its own on a connected socket.
+        let script = """
+        exec {fd}<>/dev/udp/10.255.255.254/53 || exit 1
+        while :; do for i in $(seq 50); do printf '\(escaped)' >&$fd; done; sleep 0.2; done
+        """
+        background("dev1", ["bash", "-c", script])
+        Thread.sleep(forTimeInterval: 3)  // past the first queries' 2 s: the slots stay taken
+        for round in 0..<3 {
+            let dig = inNode("dev2", ["dig", "+short", "+time=2", "+tries=1", "@10.255.255.254", "cdn.example.com"])
+            XCTAssertEqual(dig.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "198.51.100.20", "dev2, round \(round): \(dig.stdout)\(dig.stderr)")
+        }
+        let slow = inNode("dev1", ["dig", "+time=4", "+tries=1", "@10.255.255.254", "slow.example.org"])
+        XCTAssertFalse(slow.stdout.contains("status: NOERROR"), "slow.example.org must get no answer: \(slow.stdout)")
+    }
+
+    /// TCP/53 to the resolver is dropped (nft in the resolver's namespace): a device's TCP
+    /// query is answered from the resolver's UDP answer when that is whole, learned and
+    /// cut as always (before: SERVFAIL).
+    func testTCPQueryFallsBackToUDPWhenTheResolversTCPIsBlocked() throws {
+        _ = try bigNameLab()
+        let block = inNode("inet", ["nft", "-f", "-"], stdin: "table inet gptblock {\n chain input {\n type filter hook input priority 0; policy accept;\n tcp dport 53 drop\n }\n}\n")
+        XCTAssertEqual(block.status, 0, block.stderr)
+        let direct = inNode("inet", ["dig", "+tcp", "+short", "+time=2", "+tries=1", "@203.0.113.53", "cdn.example.com"])
+        XCTAssertFalse(direct.stdout.contains("198.51.100.20"), "TCP/53 is not blocked: \(direct.stdout)")
+        let dig = inNode("dev1", ["dig", "+tcp", "+time=8", "+tries=1", "@10.255.255.254", "cdn.example.com"])
+        XCTAssertEqual(told(dig), ["198.51.100.20"], dig.stdout + dig.stderr)
+        let big = inNode("dev1", ["dig", "+tcp", "+time=8", "+tries=1", "@10.255.255.254", "big.example.com"])
+        let kept = told(big)
+        XCTAssertEqual(kept.count, 16, big.stdout + big.stderr)
+        let inKernel = try learnedInKernel()
+        XCTAssertTrue(Set(kept).isSubset(of: inKernel), "told \(kept), the kernel holds \(inKernel)")
     }
 
     /// The name's 40 addresses are replaced by 40 others while the first ones are within
