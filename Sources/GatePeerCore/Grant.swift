@@ -115,13 +115,17 @@ public enum GrantState {
         return p.list.isEmpty ? .success(out) : .failure(p.error)
     }
 
+    /// grants.json: one compact object per line, so the file stays about as large as the
+    /// grants (pretty-printing grew a compact 10.3 MB file to 17.1 MB, over the read
+    /// limit) and still reads and diffs line by line.
     public static func encode(_ grants: [Grant]) -> String {
-        JSONOut.object(["grants": .array(grants.map { g in
+        let lines = grants.map { g in
             var d: [String: JSONOut] = ["from": .string(g.from.description), "to": .string(g.to.description), "expires": .int(g.expires)]
             if case .number(let n) = g.protocolMatch { d["protocol"] = .int(Int64(n)) }
             if !g.ports.isEmpty { d["ports"] = .array(g.ports.map { .string("\($0.low)-\($0.high)") }) }
-            return .object(d)
-        })]).render() + "\n"
+            return JSONOut.object(d).render(pretty: false)
+        }
+        return lines.isEmpty ? "{\"grants\": []}\n" : "{\"grants\": [\n" + lines.joined(separator: ",\n") + "\n]}\n"
     }
 
     /// The set elements of `grants` (the active ones), each with the time left to the

@@ -229,7 +229,7 @@ final class StateStore {
         var identity: [String: JSONOut] = ["netnsInode": .int(Int64(namespace.inode)), "namespace": .string(namespace.name), "table": .string(table)]
         if let boot = NetworkNamespace.bootID() { identity["bootId"] = .string(boot) }
         let text = JSONOut.object(identity).render() + "\n"
-        if let e = Files.replace(directory + "/identity.json", with: Array(text.utf8), mode: 0o600) { throw StateError(message: e) }
+        if let e = Files.replace(directory + "/identity.json", with: Array(text.utf8), mode: 0o600, limit: Files.stateLimit) { throw StateError(message: e) }
         identityStale = false
     }
 
@@ -270,7 +270,20 @@ final class StateStore {
         }
     }
 
-    func saveGrants(_ grants: [Grant]) throws { try write(grantsPath, GrantState.encode(grants)) }
+    func saveGrants(_ grants: [Grant]) throws { try saveGrants(text: grantsText(grants)) }
+
+    /// grants.json's new text; throws (naming the file and the limit) when it would be
+    /// larger than a read accepts, so a writer can refuse before it changes the kernel.
+    func grantsText(_ grants: [Grant]) throws -> String {
+        let text = GrantState.encode(grants)
+        if let why = Files.tooLarge(grantsPath, bytes: text.utf8.count, limit: Files.stateLimit) {
+            throw StateError(message: why + "; revoke grants or let some expire first")
+        }
+        return text
+    }
+
+    /// Writes `grantsText`'s result.
+    func saveGrants(text: String) throws { try write(grantsPath, text) }
 
     /// The addresses learned for domain names; a damaged file is moved aside and reported.
     func loadLearned() -> LearnedAddresses {
@@ -328,13 +341,16 @@ final class StateStore {
         stderr("gatepeer: \(path) is damaged (\(reason)); " + (moved ? "moved to \(aside), " : "cannot move it aside (\(String(cString: strerror(errno)))), ") + lost)
     }
 
-    /// Writes a state file (0600 from the start, synced, renamed over the old one).
+    /// Writes a state file (0600 from the start, synced, renamed over the old one). One
+    /// larger than Files.stateLimit is refused before anything is written: the next read
+    /// would refuse it and take the state with it.
     private func write(_ path: String, _ text: String) throws {
+        if let why = Files.tooLarge(path, bytes: text.utf8.count, limit: Files.stateLimit) { throw StateError(message: why) }
         try claim()
         if damaged.contains(path), holdsWriterLock {
             moveAside(path, because: "found damaged earlier", lost: "replaced by this write")
         }
-        if let e = Files.replace(path, with: Array(text.utf8), mode: 0o600) { throw StateError(message: e) }
+        if let e = Files.replace(path, with: Array(text.utf8), mode: 0o600, limit: Files.stateLimit) { throw StateError(message: e) }
     }
 }
 

@@ -621,11 +621,17 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         } else {
             grants.append(grant)
         }
+        // A file too large to read back is refused before the kernel changes.
+        let text: String
+        do { text = try store.grantsText(grants) } catch {
+            stderr("gatepeer: filter grant: \(error)")
+            return .runtime
+        }
         // The kernel first: a grant it refuses is not recorded as if it held.
         if tableThere {
             if let refused = try kernel.loadElements(GrantState.elements([grant], nowMs: nowMs())).first { throw refused }
         }
-        try store.saveGrants(grants)
+        try store.saveGrants(text: text)
         if tableThere {
             print("granted \(grant.summary) for \(Grant.formatDuration(seconds))")
         } else {

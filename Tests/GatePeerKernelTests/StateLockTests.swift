@@ -514,3 +514,72 @@ final class StateLockTests: KernelTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: live.path), "a live writer's temporary was removed")
     }
 }
+
+/// State files are never written larger than their reader accepts (issue 10 round 2,
+/// item 6): a writer refuses, naming the file and the limit, before anything changes.
+final class StateSizeLimitTests: KernelTestCase {
+    var stateBase: String { ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"]! }
+
+    func filterConfig() -> String {
+        writeConfig("""
+        {"forwarding": true, "links": [\(linkJSON(vxlanId: 10))],
+         "filter": {"uplinkDevice": "uplink", "nat": "masquerade", "backendPrefixes": ["172.31.0.0/24"],
+          "outbound": [{"name": "fleet", "default": "deny", "rules": []}]}}
+        """)
+    }
+
+    /// `count` grants from 10.1xx.1xx.1xx/32 to 198.51.100.7/32 udp (port 53 with
+    /// `port`), one compact object a line: every line is 88 bytes with its ",\n" (108
+    /// with the port).
+    func grantsFile(_ count: Int, expires: Int, port: Bool = false) -> String {
+        let ports = port ? #","ports":["53-53"]"# : ""
+        var lines: [String] = []
+        lines.reserveCapacity(count)
+        for i in 0..<count {
+            lines.append(#"{"expires":\#(expires),"from":"10.\#(100 + i / 10000).\#(100 + i / 100 % 100).\#(100 + i % 100)/32"\#(ports),"protocol":17,"to":"198.51.100.7/32"}"#)
+        }
+        return "{\"grants\": [\n" + lines.joined(separator: ",\n") + "\n]}\n"
+    }
+
+    func udpGrantElements(_ ns: Namespace) -> Int {
+        let out = ns.exec(["nft", "-j", "list", "set", "inet", "gatepeer", "grants4p"]).stdout
+        let doc = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any]
+        let items = doc?["nftables"] as? [[String: Any]] ?? []
+        return items.compactMap { ($0["set"] as? [String: Any])?["elem"] as? [Any] }.flatMap { $0 }.count
+    }
+
+    func testAGrantNeverWritesAGrantsFileTheReaderRefuses() throws {
+        let ns = try makePeerNamespace()
+        ns.ip("link", "add", "uplink", "type", "veth", "peer", "name", "uplink-peer")
+        ns.ip("link", "set", "uplink", "up")
+        let cfg = filterConfig()
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        let dir = namespaceStateDirectory(base: stateBase, namespace: ns.name)
+        let grants = dir.appendingPathComponent("grants.json")
+        let expires = Int(Date().timeIntervalSince1970) + 86400
+        let scope = ["--from", "10.200.200.200", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg]
+
+        // The issue's example: 103,000 grants (10.3 MB compact). Rewritten pretty-printed it
+        // was 17.1 MB, over the read limit, and every later command failed.
+        try grantsFile(103_000, expires: expires, port: true).write(to: grants, atomically: true, encoding: .utf8)
+        let g = ns.exec([gatepeerBinary, "filter", "grant"] + scope)
+        XCTAssertEqual(g.status, 0, g.stderr)
+        XCTAssertLessThanOrEqual((try FileManager.default.attributesOfItem(atPath: grants.path)[.size] as? Int) ?? .max, 16 << 20)
+        let listed = ns.gatepeer("filter", "grants", "--json")
+        XCTAssertEqual(listed.status, 0, String(listed.stderr.prefix(500)))
+        XCTAssertEqual(udpGrantElements(ns), 1)
+
+        // At the limit: one more grant would make the file larger than a read accepts, so
+        // it is refused by name and limit, and neither the file nor the kernel changes.
+        let header = "{\"grants\": [\n".utf8.count + "\n]}\n".utf8.count
+        let full = grantsFile((16 << 20 - header + 2) / 88, expires: expires)
+        XCTAssertGreaterThan(full.utf8.count + 88, 16 << 20)
+        try full.write(to: grants, atomically: true, encoding: .utf8)
+        let refused = ns.exec([gatepeerBinary, "filter", "grant", "--from", "10.201.201.201", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg])
+        XCTAssertEqual(refused.status, 1, refused.stdout + refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("\(grants.path) would be") && refused.stderr.contains("the limit is 16 MiB"), refused.stderr)
+        XCTAssertEqual(try String(contentsOf: grants, encoding: .utf8), full, "grants.json changed")
+        XCTAssertEqual(udpGrantElements(ns), 1, "a refused grant reached the kernel")
+        XCTAssertEqual(ns.gatepeer("filter", "grants", "--json").status, 0)
+    }
+}
