@@ -82,7 +82,7 @@ final class Daemon: @unchecked Sendable {
         resolveTimer.resume()
         sources.append(resolveTimer)
 
-        log("running with \(configPath): \(config.links.count) link(s), resync every \(resync)s")
+        log("running with \(Echo.path(configPath)): \(config.links.count) link(s), resync every \(resync)s")
         queue.async { [unowned self] in self.startForwarder() }
         dispatchMain()
     }
@@ -121,17 +121,17 @@ final class Daemon: @unchecked Sendable {
         switch Files.read(configPath, limit: Files.configLimit) {
         case .success(let d): data = d
         case .failure(let e):
-            log("reload: cannot read \(e.path): \(e.reason); keeping the running config")
+            log("reload: cannot read \(Echo.path(e.path)): \(e.reason); keeping the running config")
             return
         }
         switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
         case .success(let c):
             config = c
             nextResolve = [:]
-            log("reloaded \(configPath)")
+            log("reloaded \(Echo.path(configPath))")
             reconcile()
         case .failure(let e):
-            log("reload: \(configPath) has \(e.count) problem(s); keeping the running config")
+            log("reload: \(Echo.path(configPath)) has \(e.count) problem(s); keeping the running config")
             for line in e.report(indent: "  ") { log(line) }
         }
     }
