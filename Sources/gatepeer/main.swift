@@ -525,7 +525,8 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         case .success(let p) where !p.hasHostBits:
             if let why = AddressField.filterMatch.problem(p, text: t) { problems.append("\(key): \(why)"); return nil }
             return p
-        case .success(let p): problems.append("\(key): \(Echo.value(t)) has host bits set; valid: \(p.network)"); return nil
+        case .success(let p):
+            problems.append("\(key): " + ConfigDecoder.hostBitsProblem(p, text: Echo.value(t), field: .filterMatch)!); return nil
         case .failure: problems.append("\(key): \(Echo.quoted(t)) is not a prefix or address"); return nil
         }
     }
