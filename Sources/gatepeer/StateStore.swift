@@ -101,6 +101,9 @@ final class StateStore {
     private var damaged = Set<String>()
     /// grants.json was found damaged at the last read (`loadGrantsIfKnown`).
     private(set) var grantsUnknown = false
+    /// Damage reports already written: the daemon reads the state at every resync, and a
+    /// file that stays damaged is said once (its `stateProblem` is logged when it clears).
+    private var reported = Set<String>()
     /// The identity must be written (missing, or inherited from an earlier incarnation of
     /// this namespace, e.g. before a reboot); `claim()` does it.
     private var identityStale: Bool
@@ -256,7 +259,7 @@ final class StateStore {
         case .success(nil): return []
         case .failure(let e):
             grantsUnknown = true
-            stderr("gatepeer: \(grantsPath) cannot be read (\(e.reason)); the grants are unknown, it is left in place until repaired or removed")
+            report("gatepeer: \(grantsPath) cannot be read (\(e.reason)); the grants are unknown, it is left in place until repaired or removed")
             return nil
         }
         switch GrantState.decode(text) {
@@ -265,7 +268,7 @@ final class StateStore {
             return g
         case .failure(let e):
             grantsUnknown = true
-            stderr("gatepeer: \(grantsPath) is damaged (\(e)); the grants are unknown, it is left in place until repaired or removed")
+            report("gatepeer: \(grantsPath) is damaged (\(e)); the grants are unknown, it is left in place until repaired or removed")
             return nil
         }
     }
@@ -327,12 +330,17 @@ final class StateStore {
         }
     }
 
+    /// `message` on stderr unless this store said it before.
+    private func report(_ message: String) {
+        if reported.insert(message).inserted { stderr(message) }
+    }
+
     /// Keeps the evidence of a damaged file: the next write must not replace it unseen.
     /// Only a holder of the writer lock moves it; a reader reports it and reads nothing.
     private func moveAside(_ path: String, because reason: String, lost: String) {
         guard holdsWriterLock else {
             damaged.insert(path)
-            stderr("gatepeer: \(path) is damaged (\(reason)); " + lost + " (a writer moves it aside)")
+            report("gatepeer: \(path) is damaged (\(reason)); " + lost + " (a writer moves it aside)")
             return
         }
         damaged.remove(path)

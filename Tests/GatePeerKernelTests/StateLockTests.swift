@@ -437,25 +437,41 @@ final class StateLockTests: KernelTestCase {
         let (daemon, log) = start(ns, ["run", "-c", cfg, "--resync", "1"])
         let pid = daemon.processIdentifier
         addTeardownBlock { kill(pid, SIGKILL) }
-        XCTAssertTrue(eventually(20) { self.text(log).components(separatedBy: "so the grants are unknown").count > 3 }, "not logged at every reconcile: \(text(log))")
+        XCTAssertTrue(eventually(20) { self.text(log).contains("so the grants are unknown") }, "not logged: \(text(log))")
+        repairRouteTwice(ns, log)
         XCTAssertEqual(elements(ns, "grants4p").count, 1, "the daemon stripped a live grant: \(text(log))")
         XCTAssertEqual(try String(contentsOf: grants, encoding: .utf8), "{bad", "the daemon replaced the damaged file")
         try FileManager.default.removeItem(at: grants)
         XCTAssertEqual(ns.gatepeer("filter", "grant", "--from", "10.128.0.12", "--to", "198.51.100.8", "--proto", "tcp", "--port", "22", "--for", "1h", "-c", cfg).status, 0)
         XCTAssertTrue(eventually(20) { self.elements(ns, "grants4p").isEmpty }, "the removed file's grant stayed: \(text(log))")
         XCTAssertEqual(elements(ns, "grants4").count, 1, "the new grant is not in the kernel: \(text(log))")
+        // Round 2, item 4: said when it appears and when it clears, not at every resync.
+        XCTAssertTrue(eventually(20) { self.text(log).contains("cleared: \(grants.path) is damaged") }, text(log))
+        XCTAssertEqual(text(log).components(separatedBy: "so the grants are unknown").count, 3, "logged more than when it appeared and cleared: \(text(log))")
+        XCTAssertEqual(text(log).components(separatedBy: "the grants are unknown, it is left in place").count, 2, text(log))
         kill(pid, SIGTERM)
         daemon.waitUntilExit()
     }
 
-    /// The daemon with a refused directory keeps the kernel's grants and says so at every
-    /// reconcile; `down` then removes the table and fails naming the directory.
+    /// Deletes gp0's LAN route twice and waits each time for the daemon to put it back:
+    /// at least two reconciles ran after this point.
+    func repairRouteTwice(_ ns: Namespace, _ log: URL) {
+        for _ in 0..<2 {
+            ns.ip("route", "del", "192.168.10.0/24")
+            XCTAssertTrue(eventually(20) { ns.routes().contains { $0["dst"] as? String == "192.168.10.0/24" } }, "route not repaired: \(text(log))")
+        }
+    }
+
+    /// The daemon with a refused directory keeps the kernel's grants and says so (once
+    /// while it stands); `down` then removes the table and fails naming the directory.
     func testDaemonWithRefusedStateKeepsGrantsAndLogsIt() throws {
         let (ns, cfg, dir) = try grantThenDamageIdentity()
         let (daemon, log) = start(ns, ["run", "-c", cfg, "--resync", "1"])
         let pid = daemon.processIdentifier
         addTeardownBlock { kill(pid, SIGKILL) }
-        XCTAssertTrue(eventually(20) { self.text(log).components(separatedBy: "state not used").count > 3 }, "not logged at every reconcile: \(text(log))")
+        XCTAssertTrue(eventually(20) { self.text(log).contains("state not used") }, "not logged: \(text(log))")
+        repairRouteTwice(ns, log)
+        XCTAssertEqual(text(log).components(separatedBy: "state not used").count, 2, "logged at every resync: \(text(log))")
         XCTAssertEqual(elements(ns, "grants4p").count, 1, "the daemon stripped a live grant: \(text(log))")
         kill(pid, SIGTERM)
         daemon.waitUntilExit()
@@ -581,5 +597,50 @@ final class StateSizeLimitTests: KernelTestCase {
         XCTAssertEqual(try String(contentsOf: grants, encoding: .utf8), full, "grants.json changed")
         XCTAssertEqual(udpGrantElements(ns), 1, "a refused grant reached the kernel")
         XCTAssertEqual(ns.gatepeer("filter", "grants", "--json").status, 0)
+    }
+}
+
+/// A standing fault is logged when it appears and when it clears, not at every resync
+/// (issue 10 round 2, item 4: an underlay at MTU 620 logged its blocker 6 times in 6 s).
+final class DaemonLogTests: KernelTestCase {
+    func testABlockerIsLoggedWhenItAppearsAndWhenItClears() throws {
+        let ns = try makePeerNamespace()
+        ns.ip("link", "add", "up0", "type", "veth", "peer", "name", "up0-peer")
+        ns.ip("link", "set", "up0", "mtu", "620")
+        ns.ip("addr", "add", "172.31.1.254/24", "dev", "up0")
+        ns.ip("link", "set", "up0", "up")
+        ns.ip("link", "set", "up0-peer", "up")
+        let blocked = linkJSON(name: "gp1", vxlanId: 20, inner: "192.168.77.1/24", peers: ["100.64.152.5"], routes: [])
+            .replacingOccurrences(of: "\"eth0\"", with: "\"up0\"").replacingOccurrences(of: "172.31.0.254", with: "172.31.1.254")
+        let cfg = writeConfig(configJSON(blocked, linkJSON()))
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-daemonlog-\(UUID().uuidString.prefix(8)).out")
+        _ = FileManager.default.createFile(atPath: state.path, contents: nil)
+        addTeardownBlock { try? FileManager.default.removeItem(at: state) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", ns.name, gatepeerBinary, "run", "-c", cfg, "--resync", "1"]
+        let h = try FileHandle(forWritingTo: state)
+        p.standardOutput = h
+        p.standardError = h
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        addTeardownBlock { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        func log() -> String { (try? String(contentsOf: state, encoding: .utf8)) ?? "" }
+        func blockedLines() -> Int { log().split(separator: "\n").filter { $0.contains("blocked: links[0].mtu: up0 (MTU 620)") }.count }
+
+        XCTAssertTrue(eventually(20) { ns.link("gp0") != nil && blockedLines() == 1 }, log())
+        XCTAssertNil(ns.link("gp1"))
+        // Drift the daemon repairs: each repair is a reconcile that found the blocker again.
+        for _ in 0..<3 {
+            ns.ip("route", "del", "192.168.10.0/24")
+            XCTAssertTrue(eventually(20) { ns.routes().contains { $0["dst"] as? String == "192.168.10.0/24" } }, "route not repaired: \(log())")
+        }
+        XCTAssertEqual(blockedLines(), 1, "the standing blocker was logged at every resync: \(log())")
+        // It clears: the link is made and the log says the blocker is gone, once.
+        ns.ip("link", "set", "up0", "mtu", "1500")
+        XCTAssertTrue(eventually(20) { ns.link("gp1") != nil && log().contains("cleared: blocked: links[0].mtu: up0 (MTU 620)") }, log())
+        XCTAssertEqual(blockedLines(), 2, log())  // the blocker and its "cleared" line
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
     }
 }
