@@ -104,7 +104,7 @@ func runIPsec(_ o: Options) -> Exit {
     case "apply":
         guard let chosen = site(required: true), let s = chosen else { return .usage }
         guard let files = renderSite(s, index: sites.firstIndex(of: s)!, format: .swanctl, side: .local) else { return .usage }
-        let dir = ProcessInfo.processInfo.environment["GATEPEER_SWANCTL_DIR"] ?? "/etc/swanctl/conf.d"
+        guard let dir = try? Settings.directory("GATEPEER_SWANCTL_DIR", default: "/etc/swanctl/conf.d") else { return .usage }  // Settings.check said why
         for f in files {
             if let e = writeFile(dir: dir, RenderedFile(name: f.name, content: f.content, secret: true)) { stderr("gatepeer: \(e)"); return .runtime }
             stderr("wrote \(Echo.path(dir + "/" + f.name)) (0600)")

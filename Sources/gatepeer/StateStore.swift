@@ -108,7 +108,16 @@ final class StateStore {
     /// this namespace, e.g. before a reboot); `claim()` does it.
     private var identityStale: Bool
 
-    static var base: String { ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"] ?? "/var/lib/gatepeer" }
+    /// $GATEPEER_STATE_DIR or /var/lib/gatepeer. `run` checked it first (`Settings.check`);
+    /// a bad value here still ends the process rather than fall back to the host's.
+    static var base: String {
+        do {
+            return try Settings.directory("GATEPEER_STATE_DIR", default: "/var/lib/gatepeer")
+        } catch {
+            stderr("gatepeer: \(error)")
+            exit(Exit.usage.rawValue)
+        }
+    }
 
     init(namespace: NetworkNamespace, table: String = NftRuleset.table) {
         self.namespace = namespace
@@ -362,6 +371,30 @@ final class StateStore {
     }
 }
 
+/// The GATEPEER_* environment variables gatepeer reads, checked before any command does
+/// anything: a bad value is bad input (exit 2, naming the variable and what is valid),
+/// never a fallback. An empty or relative directory resolved against the cwd ("relstate")
+/// or the root ("" + "/netns/..."), so state landed wherever the command was started.
+enum Settings {
+    /// Every variable: GATEPEER_LOCK_WAIT (seconds), GATEPEER_STATE_DIR and
+    /// GATEPEER_SWANCTL_DIR (absolute directories). Throws the first problem.
+    static func check() throws {
+        _ = try NamespaceLock.waitFromEnvironment()
+        _ = try directory("GATEPEER_STATE_DIR", default: "/var/lib/gatepeer")
+        _ = try directory("GATEPEER_SWANCTL_DIR", default: "/etc/swanctl/conf.d")
+    }
+
+    /// The directory in variable `name`, `default` when unset; throws when it is set but
+    /// not an absolute path.
+    static func directory(_ name: String, default fallback: String) throws -> String {
+        guard let v = ProcessInfo.processInfo.environment[name] else { return fallback }
+        guard v.hasPrefix("/") else {
+            throw StateError(message: "\(name)=\(Echo.quoted(v, limit: Echo.pathLimit)) is not an absolute path; valid: an absolute directory such as \(fallback) (unset: \(fallback))")
+        }
+        return v
+    }
+}
+
 /// Another gatepeer process holds a lock we need: who, so the message can name it.
 struct LockBusy: Error, CustomStringConvertible {
     let path: String
@@ -391,7 +424,7 @@ final class NamespaceLock {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         let decimal = (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }
         guard decimal, let w = Double(text), w.isFinite, w >= 0, w <= 86400 else {
-            throw StateError(message: "GATEPEER_LOCK_WAIT=\"\(t)\" is not a number of seconds; valid: 0 to 86400, e.g. 10 or 2.5 (how long a writer waits for another)")
+            throw StateError(message: "GATEPEER_LOCK_WAIT=\(Echo.quoted(t)) is not a number of seconds; valid: 0 to 86400, e.g. 10 or 2.5 (how long a writer waits for another)")
         }
         return w
     }

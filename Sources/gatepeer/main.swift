@@ -293,7 +293,7 @@ func printPlan(_ plan: Plan, json: Bool) {
 
 func run(_ o: Options) -> Exit {
     do {
-        _ = try NamespaceLock.waitFromEnvironment()
+        try Settings.check()
     } catch {
         stderr("gatepeer: \(error)")
         return .usage

@@ -481,6 +481,35 @@ final class StateLockTests: KernelTestCase {
         XCTAssertNil(ns.link("gp0"))
     }
 
+    /// Round 2, item 5: GATEPEER_STATE_DIR empty or relative resolved against the cwd
+    /// ("relstate") or the root ("/netns/..."); every GATEPEER_* directory must be absolute:
+    /// exit 2 naming the variable, nothing written, the kernel untouched.
+    func testRelativeOrEmptyDirectoriesInTheEnvironmentAreRefused() throws {
+        let ns = try makeFilterNamespace()
+        let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        let cwd = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-cwd-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: cwd, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: cwd) }
+        let grant = [gatepeerBinary, "filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg]
+        let r = ns.exec(["env", "-C", cwd.path, "GATEPEER_STATE_DIR=relstate"] + grant)
+        XCTAssertEqual(r.status, 2, r.stdout + r.stderr)
+        XCTAssertTrue(r.stderr.contains(#"GATEPEER_STATE_DIR="relstate" is not an absolute path; valid: an absolute directory"#), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cwd.path), [], "state written under the cwd")
+        XCTAssertEqual(elements(ns, "grants4p").count, 0, "a refused grant reached the kernel")
+        // Empty read "/netns/NAME" as the state: even a reader refuses.
+        let e = ns.exec(["env", "GATEPEER_STATE_DIR=", gatepeerBinary, "filter", "grants"])
+        XCTAssertEqual(e.status, 2, e.stdout + e.stderr)
+        XCTAssertTrue(e.stderr.contains(#"GATEPEER_STATE_DIR="" is not an absolute path"#), e.stderr)
+        for v in ["", "conf.d"] {
+            let s = ns.exec(["env", "-C", cwd.path, "GATEPEER_SWANCTL_DIR=\(v)", gatepeerBinary, "validate", "-c", cfg])
+            XCTAssertEqual(s.status, 2, s.stdout + s.stderr)
+            XCTAssertTrue(s.stderr.contains("GATEPEER_SWANCTL_DIR=\"\(v)\" is not an absolute path"), s.stderr)
+        }
+        XCTAssertEqual(ns.exec(["env", "-C", cwd.path, "GATEPEER_STATE_DIR=\(stateBase)"] + grant).status, 0)
+        XCTAssertEqual(elements(ns, "grants4p").count, 1)
+    }
+
     func testBadLockWaitIsRejectedAndKernelUntouched() throws {
         let ns = try makeFilterNamespace()
         let cfg = filterConfig(vxlanId: 10, destination: "203.0.113.10/32")
