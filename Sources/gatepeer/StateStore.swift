@@ -422,7 +422,10 @@ final class NamespaceLock {
         // Plain decimal only: Double() also reads "0x10" (16), "1e1" and "+3".
         let text = t.trimmingCharacters(in: .whitespaces)
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        let decimal = (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }
+        // The whole seconds as every number (DecimalText: "010" and "+3" are not), the
+        // fraction any digits ("2.05").
+        let decimal = (1...2).contains(parts.count) && DecimalText.parse(parts[0], in: 0...86400) != nil
+            && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }
         guard decimal, let w = Double(text), w.isFinite, w >= 0, w <= 86400 else {
             throw StateError(message: "GATEPEER_LOCK_WAIT=\(Echo.quoted(t)) is not a number of seconds; valid: 0 to 86400, e.g. 10 or 2.5 (how long a writer waits for another)")
         }

@@ -182,8 +182,7 @@ func parseArguments(_ args: [String]) throws -> Options {
         case "-h", "--help":
             o.help = true
         case "--resync":
-            guard first == "run", i + 1 < args.count, args[i + 1].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                  let n = Int(args[i + 1]), (1...3600).contains(n) else {
+            guard first == "run", i + 1 < args.count, let n = DecimalText.parse(args[i + 1], in: 1...3600) else {
                 throw UsageError(message: "--resync needs a number of seconds 1..3600 (run only)")
             }
             if let r = resyncGiven { throw UsageError(message: OptionProblem.repeatedMessage("--resync", r, args[i + 1])) }
@@ -417,6 +416,11 @@ func runFilter(_ o: Options) -> Exit {
         stderr("gatepeer: filter needs a subcommand: check or show")
         return .usage
     }
+    // --json is read for the whole command line; only check and grants have such output.
+    if o.json, ["show", "grant", "revoke"].contains(sub) {
+        stderr("gatepeer: filter \(Echo.value(sub)) has no --json output; valid: filter check --json, filter grants --json")
+        return .usage
+    }
     switch sub {
     case "show":
         guard o.positional.count == 1 else { stderr("gatepeer: filter show takes no argument"); return .usage }
@@ -434,6 +438,11 @@ func runFilter(_ o: Options) -> Exit {
         let args = Array(o.positional.dropFirst())
         if args.count == 3, case .success(let (pr?, nil)) = FilterCheck.parseProtocol(args[2]), ProtocolMatch.number(pr).carriesPorts {
             stderr("gatepeer: give a port, such as \(Echo.value(args[2]))/443: the verdict can depend on it")
+            return .usage
+        }
+        if args.count == 3, args[2].hasSuffix("/"), case .success(let (pr?, nil)) = FilterCheck.parseProtocol(String(args[2].dropLast())),
+           ProtocolMatch.number(pr).carriesPorts {
+            stderr("gatepeer: \(Echo.quoted(args[2])) has no port after the slash; valid: such as \(Echo.value(String(args[2].dropLast())))/443")
             return .usage
         }
         guard args.count == 2 || args.count == 3 else {
@@ -556,7 +565,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     var seconds: Int64 = 0
     if !revoke {
         if let d = fields["--for"] {
-            if let s = Grant.parseDuration(d) { seconds = s } else { problems.append("--for: \(Echo.quoted(d)) is not a duration; valid: 90s, 30m, 2h, 1d, 1h30m (each unit once, largest first; at most 366d)") }
+            if let s = Grant.parseDuration(d) { seconds = s } else { problems.append("--for: \(Echo.quoted(d)) is not a duration; valid: 90s, 30m, 2h, 1d, 1h30m (each unit once, largest first, a later one below the one before: 1h59m, not 1h60m; no sign or leading zero; at most 366d)") }
         } else { problems.append("--for: is required; valid: a duration such as 2h") }
     } else if fields["--for"] != nil {
         problems.append("--for: revoke takes no duration")

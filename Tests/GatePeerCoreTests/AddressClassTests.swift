@@ -113,6 +113,18 @@ final class AddressClassTests: XCTestCase {
         XCTAssertTrue(typo.first?.message.contains("host bits set; valid: the network address 192.168.10.0/24") ?? false, "\(typo)")
     }
 
+    func testConfigPortRangesAreStrictDecimal() {
+        func filter(_ f: String) -> [ConfigProblem] {
+            problems(labConfigText.replacingOccurrences(of: "\n  ]\n}", with: "\n  ],\n  \"filter\": \(f)\n}"))
+        }
+        for bad in ["+80-+90", "080-090", "+443", "0443"] {
+            let p = filter(#"{"nat": "none", "outbound": [{"name": "g", "rules": [{"action": "allow", "destination": "203.0.113.0/24", "protocol": "tcp", "ports": ["\#(bad)"]}]}]}"#)
+            XCTAssertEqual(p.map(\.path), ["filter.outbound[0].rules[0].ports[0]"], bad)
+        }
+        let p = filter(#"{"nat": "none", "outbound": [{"name": "g", "rules": [{"action": "allow", "destination": "203.0.113.0/24", "protocol": "+6"}]}]}"#)
+        XCTAssertEqual(p.map(\.path), ["filter.outbound[0].rules[0].protocol"], "\(p)")
+    }
+
     func testMTUFloorKeepsTheMSSClampSane() {
         for bad in ["68", "575"] {
             let p = problems(labConfigText.replacingOccurrences(of: "\"name\": \"gp0\"", with: "\"name\": \"gp0\", \"mtu\": \(bad)"))
