@@ -260,6 +260,17 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// docs/config.md: `-c /dev/stdin` reads a redirected file and refuses a pipe.
+    func testStdinConfigIsReadFromAFileAndRefusedFromAPipe() throws {
+        let lab = packageRoot.appendingPathComponent("netconfig/lab.json").path
+        let file = sh(["sh", "-c", "exec timeout 10 \"$0\" validate -c /dev/stdin < \"$1\"", gatepeerBinary, lab])
+        XCTAssertEqual(file.status, 0, file.stderr)
+        XCTAssertEqual(file.stdout, "/dev/stdin: valid, 1 link(s)\n")
+        let pipe = sh(["sh", "-c", "cat \"$1\" | timeout 10 \"$0\" validate -c /dev/stdin", gatepeerBinary, lab])
+        XCTAssertEqual(pipe.status, 2, pipe.stdout + pipe.stderr)
+        XCTAssertTrue(pipe.stderr.contains("cannot read config /dev/stdin: is a FIFO, not a regular file"), pipe.stderr)
+    }
+
     func testAKeyFileThatIsAFIFOFailsTheLintAtOnce() throws {
         let key = fifo("hq.psk")
         let text = try String(contentsOf: packageRoot.appendingPathComponent("netconfig/ipsec-site.json"), encoding: .utf8)
