@@ -18,6 +18,11 @@ public enum AddressClass: String, Sendable, CaseIterable {
     case ipv6LinkLocal
     /// 169.254.0.0/16 (RFC 3927): routers do not forward it.
     case ipv4LinkLocal
+    /// ::ffff:0:0:0/96 (RFC 2765's IPv4-translated addresses, obsoleted by RFC 6145 and
+    /// 6052's 64:ff9b::/96): a stateless translator's internal form, not a host's address.
+    case ipv4Translated
+    /// fec0::/10 (site-local, deprecated by RFC 3879): its scope was never defined.
+    case ipv6SiteLocal
 
     /// What the class is, for messages ("is an IPv4-mapped IPv6 address (::ffff:0:0/96), ...").
     public var phrase: String {
@@ -30,6 +35,8 @@ public enum AddressClass: String, Sendable, CaseIterable {
         case .ipv4Compatible: return "a deprecated IPv4-compatible IPv6 address (::/96, RFC 4291), which nothing routes"
         case .ipv6LinkLocal: return "IPv6 link-local (fe80::/10), which needs an interface scope this field cannot carry"
         case .ipv4LinkLocal: return "IPv4 link-local (169.254.0.0/16), which routers do not forward"
+        case .ipv4Translated: return "an IPv4-translated IPv6 address (::ffff:0:0:0/96, RFC 2765, obsolete), a translator's internal form"
+        case .ipv6SiteLocal: return "a deprecated IPv6 site-local address (fec0::/10, RFC 3879)"
         }
     }
 
@@ -44,6 +51,8 @@ public enum AddressClass: String, Sendable, CaseIterable {
         case .ipv4Compatible: return "the deprecated IPv4-compatible range (::/96, RFC 4291), which nothing routes"
         case .ipv6LinkLocal: return "the IPv6 link-local range (fe80::/10), which needs an interface scope this field cannot carry"
         case .ipv4LinkLocal: return "the IPv4 link-local range (169.254.0.0/16), which routers do not forward"
+        case .ipv4Translated: return "the IPv4-translated range (::ffff:0:0:0/96, RFC 2765, obsolete), a translator's internal form"
+        case .ipv6SiteLocal: return "the deprecated IPv6 site-local range (fec0::/10, RFC 3879)"
         }
     }
 }
@@ -60,6 +69,8 @@ extension IPAddress {
             return low >> 16 == 0xa9fe ? .ipv4LinkLocal : nil
         case .v6:
             if high == 0 && low >> 32 == 0xffff { return .ipv4Mapped }
+            if high == 0 && low >> 32 == 0xffff_0000 { return .ipv4Translated }
+            if high >> 54 == 0x3fb { return .ipv6SiteLocal }  // fec0::/10
             if high == 0 && low >> 32 == 0 { return .ipv4Compatible }  // :: and ::1 are caught above
             return isIPv6LinkLocal ? .ipv6LinkLocal : nil
         }
@@ -91,10 +102,10 @@ extension IPPrefix {
 /// | links[].outerIpAddress, peers[].outerIpAddress | unspecified loopback multicast broadcast mapped compatible fe80 |
 /// | links[].innerIpAddress, peers[].innerIpAddress, routes[].via, ipsec route.*Inside | same |
 /// | routes[].destination                          | loopback multicast broadcast mapped compatible fe80 prefixes, and /0 |
-/// | filter.snatAddress                            | all of the above and 169.254/16 |
-/// | filter.resolvers[]                            | unspecified loopback multicast broadcast mapped compatible fe80 |
+/// | filter.snatAddress                            | all of the above, 169.254/16, translated, fec0 |
+/// | filter.resolvers[]                            | unspecified loopback multicast broadcast mapped compatible fe80 translated fec0 |
 /// | filter.backendPrefixes[]                      | loopback multicast mapped compatible fe80, and /0 |
-/// | filter outbound sources, rule destinations, inbound from, grants from/to | mapped compatible |
+/// | filter outbound sources, rule destinations, inbound from, grants from/to, filter check | unspecified loopback multicast broadcast mapped compatible fe80 (never in a forwarded packet) |
 /// | ipsec local/remote address                    | unspecified loopback multicast broadcast mapped compatible fe80 |
 /// | ipsec local/remote subnets                    | loopback multicast mapped compatible fe80 169.254/16 |
 public enum AddressField: Sendable {
@@ -123,11 +134,14 @@ public enum AddressField: Sendable {
     public var refused: Set<AddressClass> {
         let endpoint: Set<AddressClass> = [.unspecified, .loopback, .multicast, .limitedBroadcast, .ipv4Mapped, .ipv4Compatible, .ipv6LinkLocal]
         switch self {
-        case .outerAddress, .innerAddress, .resolver, .ipsecEndpoint: return endpoint
+        case .outerAddress, .innerAddress, .ipsecEndpoint: return endpoint
+        case .resolver: return endpoint.union([.ipv4Translated, .ipv6SiteLocal])
         case .routeDestination: return endpoint.subtracting([.unspecified])
-        case .snatAddress: return endpoint.union([.ipv4LinkLocal])
+        case .snatAddress: return endpoint.union([.ipv4LinkLocal, .ipv4Translated, .ipv6SiteLocal])
         case .backendPrefix: return [.loopback, .multicast, .ipv4Mapped, .ipv4Compatible, .ipv6LinkLocal]
-        case .filterMatch: return [.ipv4Mapped, .ipv4Compatible]
+        // A forwarded packet never carries these (the kernel drops martians, keeps
+        // loopback, multicast and link-local to the host): a rule on them never matches.
+        case .filterMatch: return endpoint
         // A tunnel policy carries routed traffic: link-local packets never leave their
         // link, so a selector for them matches nothing a router hands the tunnel.
         case .ipsecSubnet: return [.loopback, .multicast, .ipv4Mapped, .ipv4Compatible, .ipv6LinkLocal, .ipv4LinkLocal]

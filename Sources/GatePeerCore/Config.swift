@@ -75,12 +75,13 @@ public struct PortRange: Equatable, Hashable, Sendable, CustomStringConvertible 
     /// "443" or "8000-8080": how nft, the CLI and rule summaries write a port range.
     public var portText: String { low == high ? "\(low)" : "\(low)-\(high)" }
 
-    /// Parses "443" or "8000-8080" (1..65535, LOW <= HIGH); nil otherwise.
+    /// Parses "443" or "8000-8080" (1..65535, LOW <= HIGH, each strict decimal as
+    /// `DecimalText` reads it); nil otherwise.
     public static func parse(_ s: Substring) -> PortRange? {
         let parts = s.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 1 || parts.count == 2,
-              let a = Int(parts[0]), let b = Int(parts[parts.count - 1]),
-              (1...65535).contains(a), (1...65535).contains(b), a <= b else { return nil }
+              let a = DecimalText.parse(parts[0], in: 1...65535), let b = DecimalText.parse(parts[parts.count - 1], in: 1...65535),
+              a <= b else { return nil }
         return PortRange(low: UInt16(a), high: UInt16(b))
     }
 

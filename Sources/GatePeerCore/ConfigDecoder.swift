@@ -403,8 +403,8 @@ public enum ConfigDecoder {
             p.add(path(), prefixMessage(s, e))
             return nil
         case .success(let pre):
-            if pre.hasHostBits {
-                p.add(path(), "\(s) has host bits set; valid: the network address \(pre.network)")
+            if let why = hostBitsProblem(pre, text: s, field: field) {
+                p.add(path(), why)
                 return nil
             }
             if let why = field.problem(pre, text: "\(pre)") {
@@ -413,6 +413,14 @@ public enum ConfigDecoder {
             }
             return pre
         }
+    }
+
+    /// Why `pre` (written `text`) is no network prefix for `field`: host bits set. The
+    /// suggested network address is the one the field takes; when the field refuses its
+    /// class, that is the problem reported (never a suggestion the next run refuses).
+    public static func hostBitsProblem(_ pre: IPPrefix, text: String, field: AddressField) -> String? {
+        guard pre.hasHostBits else { return nil }
+        return field.problem(pre.network, text: text) ?? "\(text) has host bits set; valid: the network address \(pre.network)"
     }
 
     /// An interface address with its subnet length: the address itself must be a usable host.

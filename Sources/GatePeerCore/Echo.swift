@@ -11,6 +11,9 @@
 public enum Echo {
     /// How many characters (Unicode scalars) of a value a message shows.
     public static let valueLimit = 64
+    /// How many characters of a file path a message shows: a real path fits whole (the
+    /// test state paths are about 80), a 100 kB `-c` argument does not become the line.
+    public static let pathLimit = 256
     /// The longest line written to stderr or a log (characters); a line is longer only
     /// when a message echoes input without `value`, which this bounds all the same.
     public static let lineLimit = 8192
@@ -20,6 +23,9 @@ public enum Echo {
     public static func value(_ s: String, limit: Int = valueLimit) -> String {
         render(s, limit: limit, quotes: true, keepNewlines: false)
     }
+
+    /// A file path as a message shows it: `value` with `pathLimit`.
+    public static func path(_ s: String) -> String { value(s, limit: pathLimit) }
 
     /// `value` in double quotes, as messages show strings.
     public static func quoted(_ s: String, limit: Int = valueLimit) -> String { "\"" + value(s, limit: limit) + "\"" }

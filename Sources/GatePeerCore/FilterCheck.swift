@@ -10,9 +10,9 @@ public enum FilterCheck {
 
     public enum ParseError: Error, Equatable { case badProtocol(String) }
 
-    /// "tcp/443", "udp", "icmp", "6/443", "any".
+    /// "tcp/443", "udp", "icmp", "6/443", "any"; "tcp/" (no port after the slash) is not.
     public static func parseProtocol(_ s: String) -> Result<(UInt8?, UInt16?), ParseError> {
-        let parts = s.split(separator: "/", maxSplits: 1).map(String.init)
+        let parts = s.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         var proto: UInt8? = nil
         switch ProtocolMatch.parse(parts[0]) {
         case nil: return .failure(.badProtocol(s))
@@ -21,7 +21,7 @@ public enum FilterCheck {
         }
         var port: UInt16? = nil
         if parts.count == 2 {
-            guard let p = UInt16(parts[1]), p > 0, let pr = proto, ProtocolMatch.number(pr).carriesPorts else { return .failure(.badProtocol(s)) }
+            guard let p = DecimalText.parse(parts[1], in: 1...65535).map(UInt16.init), let pr = proto, ProtocolMatch.number(pr).carriesPorts else { return .failure(.badProtocol(s)) }
             port = p
         }
         return .success((proto, port))

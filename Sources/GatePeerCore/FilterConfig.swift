@@ -66,7 +66,7 @@ public enum ProtocolMatch: Hashable, Sendable, CustomStringConvertible {
     public static func parse(_ s: String) -> ProtocolMatch? {
         if s == "any" { return .any }
         if let n = names[s] { return .number(n) }
-        if let n = UInt8(s) { return .number(n) }
+        if let n = DecimalText.parse(s, in: 0...255) { return .number(UInt8(n)) }
         return nil
     }
 

@@ -209,7 +209,7 @@ extension ConfigDecoder {
                   AddressField.filterMatch.problem(pre, text: "") == nil else { return nil }  // the full decoder says why
             var pm = ProtocolMatch.any
             if let p = proto {
-                guard let m = ProtocolMatch.parse(p), UInt8(p) == nil else { return nil }
+                guard let m = ProtocolMatch.parse(p), DecimalText.parse(p, in: 0...255) == nil else { return nil }
                 pm = m
             }
             return OutboundRule(action: a, destination: .prefix(pre), protocolMatch: pm, ports: [])
@@ -248,7 +248,7 @@ extension ConfigDecoder {
         guard let v = o.value("protocol", &p) else { return .any }
         switch v {
         case .string(let s):
-            if let m = ProtocolMatch.parse(s), UInt8(s) == nil { return m }
+            if let m = ProtocolMatch.parse(s), DecimalText.parse(s, in: 0...255) == nil { return m }
             p.add("\(path()).protocol", "\(Echo.quoted(s)) is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, any, or a number 0..255")
             return nil
         case .number(let t):

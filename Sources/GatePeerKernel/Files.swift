@@ -89,6 +89,12 @@ public enum Files {
         try? read(path, limit: limit).get()
     }
 
+    /// Why a file of `bytes` must not be written to `path`: its reader's `limit` would refuse
+    /// it; nil when it fits.
+    public static func tooLarge(_ path: String, bytes: Int, limit: Int) -> String? {
+        bytes <= limit ? nil : "not written: \(path) would be \(bytes) bytes; the limit is \(sizeText(limit)) (\(limit) bytes), which reading it enforces"
+    }
+
     /// "32 MiB", "64 KiB": a limit as people state it.
     static func sizeText(_ bytes: Int) -> String {
         if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
@@ -99,8 +105,11 @@ public enum Files {
     /// Replaces `path` with `bytes`: written to a temporary next to it, created with
     /// `mode` from the start (never wider, whatever the umask), then renamed over, so a
     /// reader never sees half a file. `sync`: fsync before the rename, so a crash leaves
-    /// the old file or the new one. nil on success, else what went wrong.
-    public static func replace(_ path: String, with bytes: [UInt8], mode: mode_t, sync: Bool = true) -> String? {
+    /// the old file or the new one. `limit`: the size its reader accepts (bytes); a larger
+    /// file is not written (`tooLarge`), since every later read would refuse it. nil on
+    /// success, else what went wrong.
+    public static func replace(_ path: String, with bytes: [UInt8], mode: mode_t, sync: Bool = true, limit: Int? = nil) -> String? {
+        if let limit, let why = tooLarge(path, bytes: bytes.count, limit: limit) { return why }
         let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
         let tmp = String(path[..<slash]) + "." + String(path[slash...]) + ".tmp.\(getpid())"
         unlink(tmp)  // a leftover of a crashed run with this pid

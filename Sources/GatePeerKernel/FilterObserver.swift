@@ -357,7 +357,8 @@ public final class FilterReadCache {
         out += e.content.dynamic.keys.sorted().map { "dynamic \($0)" }
         let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         if !dir.isEmpty { mkdir(dir, 0o700) }
-        _ = Files.replace(path, with: Array((out.joined(separator: "\n") + "\n").utf8), mode: 0o600, sync: false)
+        // Over the read limit: none rather than a stale copy (a cache only saves work).
+        if Files.replace(path, with: Array((out.joined(separator: "\n") + "\n").utf8), mode: 0o600, sync: false, limit: Files.stateLimit) != nil { unlink(path) }
     }
 
     func remove() { unlink(path) }

@@ -23,6 +23,10 @@ final class Daemon: @unchecked Sendable {
     private let store: StateStore
     /// Held for the daemon's whole life: one `gatepeer run` per network namespace.
     private let daemonLock: NamespaceLock
+    /// The reconcile's standing problems (blockers, refused changes, unusable state).
+    private var reconcileProblems = StandingProblems()
+    /// Per name, the failure of its last lookup.
+    private var resolveProblems: [String: StandingProblems] = [:]
 
     /// Throws when another `gatepeer run` manages this network namespace (naming its pid).
     init(configPath: String, config: GatePeerConfig, resync: Int) throws {
@@ -82,7 +86,7 @@ final class Daemon: @unchecked Sendable {
         resolveTimer.resume()
         sources.append(resolveTimer)
 
-        log("running with \(configPath): \(config.links.count) link(s), resync every \(resync)s")
+        log("running with \(Echo.path(configPath)): \(config.links.count) link(s), resync every \(resync)s")
         queue.async { [unowned self] in self.startForwarder() }
         dispatchMain()
     }
@@ -93,18 +97,22 @@ final class Daemon: @unchecked Sendable {
     }
 
     private func reconcileLocked() {
+        // Logged through reconcileProblems: the same blocker at every resync is one line
+        // when it appears (or changes) and one when it clears, not 2,880 a day at 30 s.
+        var problems: [String] = []
+        defer { reconcileProblems.update(problems) }
         do {
             if store.refusal == nil { try store.claim() }
             let c = try Converge.run(kernel, config: config, mapCache: store.mapCache, dynamic: extras) { plan in
-                for b in plan.blockers { log("blocked: \(b)") }
+                problems += plan.blockers.map { "blocked: \($0)" }
                 for ch in plan.changes { log(ch.line) }
             }
-            for p in c.problems { log(p) }
+            problems += c.problems
             if c.failures.contains(where: { $0.errno == EPERM }) {
                 stderr(netAdminHint("run"))
                 exit(Exit.runtime.rawValue)
             }
-            if let m = store.stateProblem(keptDynamic: config.filter != nil) { log(m) }
+            if let m = store.stateProblem(keptDynamic: config.filter != nil) { problems.append(m) }
         } catch let k as KernelError where k.errno == EPERM {
             // The capability was taken away (or never there): every later try fails the
             // same way, so say why once and stop instead of logging it at every resync.
@@ -112,7 +120,7 @@ final class Daemon: @unchecked Sendable {
             stderr(netAdminHint("run"))
             exit(Exit.runtime.rawValue)
         } catch {
-            log("reconcile failed: \(error)")
+            problems.append("reconcile failed: \(error)")
         }
     }
 
@@ -121,17 +129,17 @@ final class Daemon: @unchecked Sendable {
         switch Files.read(configPath, limit: Files.configLimit) {
         case .success(let d): data = d
         case .failure(let e):
-            log("reload: cannot read \(e.path): \(e.reason); keeping the running config")
+            log("reload: cannot read \(Echo.path(e.path)): \(e.reason); keeping the running config")
             return
         }
         switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
         case .success(let c):
             config = c
             nextResolve = [:]
-            log("reloaded \(configPath)")
+            log("reloaded \(Echo.path(configPath))")
             reconcile()
         case .failure(let e):
-            log("reload: \(configPath) has \(e.count) problem(s); keeping the running config")
+            log("reload: \(Echo.path(configPath)) has \(e.count) problem(s); keeping the running config")
             for line in e.report(indent: "  ") { log(line) }
         }
     }
@@ -227,11 +235,13 @@ final class Daemon: @unchecked Sendable {
         var changed = false
         for r in results {
             if let failure = r.failure, r.answer.isEmpty {
-                let kept = learned.names[r.name]?.filter { $0.expires > n }.count ?? 0
-                log("warning: resolving \(r.name) failed (\(failure)); keeping \(kept) address(es) until they expire")
+                // Retried every 15 s: logged when it starts failing or fails differently.
+                resolveProblems[r.name, default: StandingProblems()].update(["warning: resolving \(r.name) failed (\(failure)); keeping the addresses learned until they expire"])
                 nextResolve[r.name] = n + 15
                 continue
             }
+            resolveProblems[r.name]?.update([])
+            resolveProblems[r.name] = nil
             learned.merge(name: r.name, answer: r.answer, now: n, slack: f.domainSlackSeconds, cap: f.maxAddressesPerName)
             let shown = r.answer.map { "\($0.0) ttl \($0.1)" }.joined(separator: ", ")
             log("resolved \(r.name): \(shown.isEmpty ? "no addresses" : shown)")
@@ -271,6 +281,22 @@ final class Daemon: @unchecked Sendable {
                 return false
             }
         } ?? false
+    }
+}
+
+/// Problems that stand from one run of a periodic task to the next (a blocked link, a
+/// change the kernel refuses, a resolver that does not answer): each is logged when it
+/// appears, again only when its text changes, and once more when it clears, so a
+/// standing fault is two journal lines, not one per resync.
+struct StandingProblems {
+    private var current: [String] = []
+
+    /// Logs what is new in `now` and what of the last run's is gone ("cleared: ...").
+    mutating func update(_ now: [String], log: (String) -> Void = { log($0) }) {
+        let was = Set(current), isNow = Set(now)
+        for m in now where !was.contains(m) { log(m) }
+        for m in current where !isNow.contains(m) { log("cleared: " + m) }
+        current = now
     }
 }
 

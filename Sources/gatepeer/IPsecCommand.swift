@@ -28,13 +28,13 @@ func runIPsec(_ o: Options) -> Exit {
     let flags: [String: String]
     let allowed: [String: [String]] = ["render": ["--site", "--format", "--side", "--out"], "lint": ["--site"], "psk": [], "apply": ["--site"]]
     guard let valid = allowed[sub] else {
-        stderr("gatepeer: unknown ipsec subcommand \"\(sub)\"; valid: render, lint, psk, apply")
+        stderr("gatepeer: unknown ipsec subcommand \(Echo.quoted(sub)); valid: render, lint, psk, apply")
         return .usage
     }
     switch optionPairs(Array(o.positional.dropFirst()), allowed: valid) {
     case .success(let f): flags = f
     case .failure(.unexpected(let flag)):
-        stderr("gatepeer: ipsec \(sub): unexpected \"\(flag)\"\(valid.isEmpty ? "; it takes no options" : "; valid: " + valid.joined(separator: ", ") + " (each with a value)")")
+        stderr("gatepeer: ipsec \(sub): unexpected \(Echo.quoted(flag))\(valid.isEmpty ? "; it takes no options" : "; valid: " + valid.joined(separator: ", ") + " (each with a value)")")
         return .usage
     case .failure(.repeated(let flag, let a, let b)):
         stderr("gatepeer: ipsec \(sub): " + OptionProblem.repeatedMessage(flag, a, b))
@@ -65,7 +65,7 @@ func runIPsec(_ o: Options) -> Exit {
             return required ? nil : .some(nil)
         }
         guard let s = sites.first(where: { $0.name == name }) else {
-            stderr("gatepeer: --site: no site \"\(ConfigDecoder.escapedForMessage(name))\" in \(o.configPath); valid: \(sites.isEmpty ? "(no ipsec.sites)" : sites.map(\.name).joined(separator: ", "))")
+            stderr("gatepeer: --site: no site \"\(ConfigDecoder.escapedForMessage(name))\" in \(Echo.path(o.configPath)); valid: \(sites.isEmpty ? "(no ipsec.sites)" : sites.map(\.name).joined(separator: ", "))")
             return nil
         }
         return .some(s)
@@ -87,22 +87,22 @@ func runIPsec(_ o: Options) -> Exit {
     case "render":
         guard let chosen = site(required: true), let s = chosen else { return .usage }
         guard let formatText = flags["--format"], let format = IPsecFormat(rawValue: formatText) else {
-            stderr("gatepeer: ipsec render: --format \(flags["--format"].map { "\"\($0)\" is not a format" } ?? "is required"); valid: \(IPsecFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            stderr("gatepeer: ipsec render: --format \(flags["--format"].map { "\(Echo.quoted($0)) is not a format" } ?? "is required"); valid: \(IPsecFormat.allCases.map(\.rawValue).joined(separator: ", "))")
             return .usage
         }
         guard let sideText = flags["--side"], let side = IPsecSide(rawValue: sideText) else {
-            stderr("gatepeer: ipsec render: --side \(flags["--side"].map { "\"\($0)\" is not a side" } ?? "is required"); valid: local, remote")
+            stderr("gatepeer: ipsec render: --side \(flags["--side"].map { "\(Echo.quoted($0)) is not a side" } ?? "is required"); valid: local, remote")
             return .usage
         }
         guard let files = renderSite(s, index: sites.firstIndex(of: s)!, format: format, side: side) else { return .usage }
         if let dir = flags["--out"] {
             for f in files {
                 if let e = writeFile(dir: dir, f) { stderr("gatepeer: \(e)"); return .runtime }
-                stderr("wrote \(dir)/\(f.name)\(f.secret ? " (0600)" : "")")
+                stderr("wrote \(Echo.path(dir + "/" + f.name))\(f.secret ? " (0600)" : "")")
             }
         } else {
             for f in files {
-                if files.count > 1 { print("# ---- \(f.name) ----") }
+                if files.count > 1 { print(Echo.line("# ---- \(f.name) ----")) }
                 print(f.content, terminator: "")
             }
         }
@@ -111,10 +111,10 @@ func runIPsec(_ o: Options) -> Exit {
     case "apply":
         guard let chosen = site(required: true), let s = chosen else { return .usage }
         guard let files = renderSite(s, index: sites.firstIndex(of: s)!, format: .swanctl, side: .local) else { return .usage }
-        let dir = ProcessInfo.processInfo.environment["GATEPEER_SWANCTL_DIR"] ?? "/etc/swanctl/conf.d"
+        guard let dir = try? Settings.directory("GATEPEER_SWANCTL_DIR", default: "/etc/swanctl/conf.d") else { return .usage }  // Settings.check said why
         for f in files {
             if let e = writeFile(dir: dir, RenderedFile(name: f.name, content: f.content, secret: true)) { stderr("gatepeer: \(e)"); return .runtime }
-            stderr("wrote \(dir)/\(f.name) (0600)")
+            stderr("wrote \(Echo.path(dir + "/" + f.name)) (0600)")
         }
         let status = spawn("swanctl", ["--load-all"])
         if status != 0 { stderr("gatepeer: swanctl --load-all exited \(status)") }

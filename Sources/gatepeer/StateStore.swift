@@ -101,11 +101,23 @@ final class StateStore {
     private var damaged = Set<String>()
     /// grants.json was found damaged at the last read (`loadGrantsIfKnown`).
     private(set) var grantsUnknown = false
+    /// Damage reports already written: the daemon reads the state at every resync, and a
+    /// file that stays damaged is said once (its `stateProblem` is logged when it clears).
+    private var reported = Set<String>()
     /// The identity must be written (missing, or inherited from an earlier incarnation of
     /// this namespace, e.g. before a reboot); `claim()` does it.
     private var identityStale: Bool
 
-    static var base: String { ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"] ?? "/var/lib/gatepeer" }
+    /// $GATEPEER_STATE_DIR or /var/lib/gatepeer. `run` checked it first (`Settings.check`);
+    /// a bad value here still ends the process rather than fall back to the host's.
+    static var base: String {
+        do {
+            return try Settings.directory("GATEPEER_STATE_DIR", default: "/var/lib/gatepeer")
+        } catch {
+            stderr("gatepeer: \(error)")
+            exit(Exit.usage.rawValue)
+        }
+    }
 
     init(namespace: NetworkNamespace, table: String = NftRuleset.table) {
         self.namespace = namespace
@@ -229,7 +241,7 @@ final class StateStore {
         var identity: [String: JSONOut] = ["netnsInode": .int(Int64(namespace.inode)), "namespace": .string(namespace.name), "table": .string(table)]
         if let boot = NetworkNamespace.bootID() { identity["bootId"] = .string(boot) }
         let text = JSONOut.object(identity).render() + "\n"
-        if let e = Files.replace(directory + "/identity.json", with: Array(text.utf8), mode: 0o600) { throw StateError(message: e) }
+        if let e = Files.replace(directory + "/identity.json", with: Array(text.utf8), mode: 0o600, limit: Files.stateLimit) { throw StateError(message: e) }
         identityStale = false
     }
 
@@ -256,7 +268,7 @@ final class StateStore {
         case .success(nil): return []
         case .failure(let e):
             grantsUnknown = true
-            stderr("gatepeer: \(grantsPath) cannot be read (\(e.reason)); the grants are unknown, it is left in place until repaired or removed")
+            report("gatepeer: \(grantsPath) cannot be read (\(e.reason)); the grants are unknown, it is left in place until repaired or removed")
             return nil
         }
         switch GrantState.decode(text) {
@@ -265,12 +277,25 @@ final class StateStore {
             return g
         case .failure(let e):
             grantsUnknown = true
-            stderr("gatepeer: \(grantsPath) is damaged (\(e)); the grants are unknown, it is left in place until repaired or removed")
+            report("gatepeer: \(grantsPath) is damaged (\(e)); the grants are unknown, it is left in place until repaired or removed")
             return nil
         }
     }
 
-    func saveGrants(_ grants: [Grant]) throws { try write(grantsPath, GrantState.encode(grants)) }
+    func saveGrants(_ grants: [Grant]) throws { try saveGrants(text: grantsText(grants)) }
+
+    /// grants.json's new text; throws (naming the file and the limit) when it would be
+    /// larger than a read accepts, so a writer can refuse before it changes the kernel.
+    func grantsText(_ grants: [Grant]) throws -> String {
+        let text = GrantState.encode(grants)
+        if let why = Files.tooLarge(grantsPath, bytes: text.utf8.count, limit: Files.stateLimit) {
+            throw StateError(message: why + "; revoke grants or let some expire first")
+        }
+        return text
+    }
+
+    /// Writes `grantsText`'s result.
+    func saveGrants(text: String) throws { try write(grantsPath, text) }
 
     /// The addresses learned for domain names; a damaged file is moved aside and reported.
     func loadLearned() -> LearnedAddresses {
@@ -314,12 +339,17 @@ final class StateStore {
         }
     }
 
+    /// `message` on stderr unless this store said it before.
+    private func report(_ message: String) {
+        if reported.insert(message).inserted { stderr(message) }
+    }
+
     /// Keeps the evidence of a damaged file: the next write must not replace it unseen.
     /// Only a holder of the writer lock moves it; a reader reports it and reads nothing.
     private func moveAside(_ path: String, because reason: String, lost: String) {
         guard holdsWriterLock else {
             damaged.insert(path)
-            stderr("gatepeer: \(path) is damaged (\(reason)); " + lost + " (a writer moves it aside)")
+            report("gatepeer: \(path) is damaged (\(reason)); " + lost + " (a writer moves it aside)")
             return
         }
         damaged.remove(path)
@@ -328,13 +358,40 @@ final class StateStore {
         stderr("gatepeer: \(path) is damaged (\(reason)); " + (moved ? "moved to \(aside), " : "cannot move it aside (\(String(cString: strerror(errno)))), ") + lost)
     }
 
-    /// Writes a state file (0600 from the start, synced, renamed over the old one).
+    /// Writes a state file (0600 from the start, synced, renamed over the old one). One
+    /// larger than Files.stateLimit is refused before anything is written: the next read
+    /// would refuse it and take the state with it.
     private func write(_ path: String, _ text: String) throws {
+        if let why = Files.tooLarge(path, bytes: text.utf8.count, limit: Files.stateLimit) { throw StateError(message: why) }
         try claim()
         if damaged.contains(path), holdsWriterLock {
             moveAside(path, because: "found damaged earlier", lost: "replaced by this write")
         }
-        if let e = Files.replace(path, with: Array(text.utf8), mode: 0o600) { throw StateError(message: e) }
+        if let e = Files.replace(path, with: Array(text.utf8), mode: 0o600, limit: Files.stateLimit) { throw StateError(message: e) }
+    }
+}
+
+/// The GATEPEER_* environment variables gatepeer reads, checked before any command does
+/// anything: a bad value is bad input (exit 2, naming the variable and what is valid),
+/// never a fallback. An empty or relative directory resolved against the cwd ("relstate")
+/// or the root ("" + "/netns/..."), so state landed wherever the command was started.
+enum Settings {
+    /// Every variable: GATEPEER_LOCK_WAIT (seconds), GATEPEER_STATE_DIR and
+    /// GATEPEER_SWANCTL_DIR (absolute directories). Throws the first problem.
+    static func check() throws {
+        _ = try NamespaceLock.waitFromEnvironment()
+        _ = try directory("GATEPEER_STATE_DIR", default: "/var/lib/gatepeer")
+        _ = try directory("GATEPEER_SWANCTL_DIR", default: "/etc/swanctl/conf.d")
+    }
+
+    /// The directory in variable `name`, `default` when unset; throws when it is set but
+    /// not an absolute path.
+    static func directory(_ name: String, default fallback: String) throws -> String {
+        guard let v = ProcessInfo.processInfo.environment[name] else { return fallback }
+        guard v.hasPrefix("/") else {
+            throw StateError(message: "\(name)=\(Echo.quoted(v, limit: Echo.pathLimit)) is not an absolute path; valid: an absolute directory such as \(fallback) (unset: \(fallback))")
+        }
+        return v
     }
 }
 
@@ -365,9 +422,12 @@ final class NamespaceLock {
         // Plain decimal only: Double() also reads "0x10" (16), "1e1" and "+3".
         let text = t.trimmingCharacters(in: .whitespaces)
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        let decimal = (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }
+        // The whole seconds as every number (DecimalText: "010" and "+3" are not), the
+        // fraction any digits ("2.05").
+        let decimal = (1...2).contains(parts.count) && DecimalText.parse(parts[0], in: 0...86400) != nil
+            && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }
         guard decimal, let w = Double(text), w.isFinite, w >= 0, w <= 86400 else {
-            throw StateError(message: "GATEPEER_LOCK_WAIT=\"\(t)\" is not a number of seconds; valid: 0 to 86400, e.g. 10 or 2.5 (how long a writer waits for another)")
+            throw StateError(message: "GATEPEER_LOCK_WAIT=\(Echo.quoted(t)) is not a number of seconds; valid: 0 to 86400, e.g. 10 or 2.5 (how long a writer waits for another)")
         }
         return w
     }

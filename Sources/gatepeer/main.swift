@@ -18,7 +18,7 @@ enum OptionProblem: Error {
 
     /// The refusal for a repeated flag ("--to: given twice (A, B); give it once").
     static func repeatedMessage(_ flag: String, _ first: String, _ second: String) -> String {
-        "\(flag): given twice (\(first), \(second)); give it once"
+        "\(Echo.value(flag)): given twice (\(Echo.value(first)), \(Echo.value(second))); give it once"
     }
 }
 
@@ -157,7 +157,7 @@ func parseArguments(_ args: [String]) throws -> Options {
         return Options(command: args.dropFirst().first ?? "", help: true)
     }
     if first == "--version" { return Options(command: "version") }
-    guard commandUsage[first] != nil else { throw UsageError(message: "unknown command \"\(first)\"") }
+    guard commandUsage[first] != nil else { throw UsageError(message: "unknown command \(Echo.quoted(first))") }
     var o = Options(command: first)
     var configGiven: String? = nil
     func setConfig(_ path: String) throws {
@@ -182,8 +182,7 @@ func parseArguments(_ args: [String]) throws -> Options {
         case "-h", "--help":
             o.help = true
         case "--resync":
-            guard first == "run", i + 1 < args.count, args[i + 1].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                  let n = Int(args[i + 1]), (1...3600).contains(n) else {
+            guard first == "run", i + 1 < args.count, let n = DecimalText.parse(args[i + 1], in: 1...3600) else {
                 throw UsageError(message: "--resync needs a number of seconds 1..3600 (run only)")
             }
             if let r = resyncGiven { throw UsageError(message: OptionProblem.repeatedMessage("--resync", r, args[i + 1])) }
@@ -194,11 +193,11 @@ func parseArguments(_ args: [String]) throws -> Options {
             if a.hasPrefix("--config=") { try setConfig(String(a.dropFirst("--config=".count))) } else if first == "filter" || first == "ipsec" {
                 o.positional.append(a)  // the filter and ipsec subcommands parse their own flags
             } else if a.hasPrefix("-") && a.count > 1 {
-                throw UsageError(message: "unknown option \"\(a)\" for \(first)")
+                throw UsageError(message: "unknown option \(Echo.quoted(a)) for \(first)")
             } else if first == "filter" {
                 o.positional.append(a)
             } else {
-                throw UsageError(message: "\(first) takes no argument \"\(a)\"")
+                throw UsageError(message: "\(first) takes no argument \(Echo.quoted(a))")
             }
         }
         i += 1
@@ -224,14 +223,14 @@ func loadConfig(_ path: String, beforeExit: (([UInt8]) -> Void)? = nil) -> GateP
     switch Files.read(path, limit: Files.configLimit) {
     case .success(let d): data = d
     case .failure(let e):
-        stderr("gatepeer: cannot read config \(e.path): \(e.reason)")
+        stderr("gatepeer: cannot read config \(Echo.path(e.path)): \(e.reason)")
         exit(Exit.usage.rawValue)
     }
     // Strings are checked as UTF-8 where they are parsed; the error names the line.
     switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
     case .success(let c): return c
     case .failure(let e):
-        stderr("gatepeer: \(path): \(e.count) problem(s):")
+        stderr("gatepeer: \(Echo.path(path)): \(e.count) problem(s):")
         for line in e.report(indent: "  ") { stderr(line) }
         beforeExit?(data)
         exit(Exit.usage.rawValue)
@@ -296,7 +295,7 @@ func printPlan(_ plan: Plan, json: Bool) {
 
 func run(_ o: Options) -> Exit {
     do {
-        _ = try NamespaceLock.waitFromEnvironment()
+        try Settings.check()
     } catch {
         stderr("gatepeer: \(error)")
         return .usage
@@ -304,7 +303,7 @@ func run(_ o: Options) -> Exit {
     switch o.command {
     case "validate":
         let c = loadConfig(o.configPath)
-        print("\(o.configPath): valid, \(c.links.count) link(s)")
+        print("\(Echo.path(o.configPath)): valid, \(c.links.count) link(s)")
         return .ok
 
     case "plan", "apply", "down":
@@ -420,6 +419,11 @@ func runFilter(_ o: Options) -> Exit {
         stderr("gatepeer: filter needs a subcommand: check or show")
         return .usage
     }
+    // --json is read for the whole command line; only check and grants have such output.
+    if o.json, ["show", "grant", "revoke"].contains(sub) {
+        stderr("gatepeer: filter \(Echo.value(sub)) has no --json output; valid: filter check --json, filter grants --json")
+        return .usage
+    }
     switch sub {
     case "show":
         guard o.positional.count == 1 else { stderr("gatepeer: filter show takes no argument"); return .usage }
@@ -428,7 +432,7 @@ func runFilter(_ o: Options) -> Exit {
         let observed = (try? Kernel().observe(sysctls: [])) ?? ObservedState()
         // The plan's table: what apply would load, blocked links' running tunnels included.
         guard let rs = Planner.plan(config: config, observed: observed).ruleset else {
-            stderr("gatepeer: \(o.configPath) has no links and no filter section; gatepeer keeps no nftables table")
+            stderr("gatepeer: \(Echo.path(o.configPath)) has no links and no filter section; gatepeer keeps no nftables table")
             return .ok
         }
         print(rs.fullText, terminator: "")
@@ -436,15 +440,20 @@ func runFilter(_ o: Options) -> Exit {
     case "check":
         let args = Array(o.positional.dropFirst())
         if args.count == 3, case .success(let (pr?, nil)) = FilterCheck.parseProtocol(args[2]), ProtocolMatch.number(pr).carriesPorts {
-            stderr("gatepeer: give a port, such as \(args[2])/443: the verdict can depend on it")
+            stderr("gatepeer: give a port, such as \(Echo.value(args[2]))/443: the verdict can depend on it")
+            return .usage
+        }
+        if args.count == 3, args[2].hasSuffix("/"), case .success(let (pr?, nil)) = FilterCheck.parseProtocol(String(args[2].dropLast())),
+           ProtocolMatch.number(pr).carriesPorts {
+            stderr("gatepeer: \(Echo.quoted(args[2])) has no port after the slash; valid: such as \(Echo.value(String(args[2].dropLast())))/443")
             return .usage
         }
         guard args.count == 2 || args.count == 3 else {
             stderr("gatepeer: usage: gatepeer filter check SRC DST [PROTO[/PORT]]")
             return .usage
         }
-        guard let src = IPAddress(args[0]) else { stderr("gatepeer: SRC \"\(args[0])\" is not an IP address"); return .usage }
-        guard let dst = IPAddress(args[1]) else { stderr("gatepeer: DST \"\(args[1])\" is not an IP address"); return .usage }
+        guard let src = IPAddress(args[0]) else { stderr("gatepeer: SRC \(Echo.quoted(args[0])) is not an IP address"); return .usage }
+        guard let dst = IPAddress(args[1]) else { stderr("gatepeer: DST \(Echo.quoted(args[1])) is not an IP address"); return .usage }
         // A mapped address would be checked against the IPv6 policy, which the kernel never
         // applies to it: the packet is IPv4.
         for (name, a) in [("SRC", src), ("DST", dst)] {
@@ -455,7 +464,7 @@ func runFilter(_ o: Options) -> Exit {
             switch FilterCheck.parseProtocol(args[2]) {
             case .success(let (pr, po)): proto = pr; port = po
             case .failure:
-                stderr("gatepeer: \"\(args[2])\" is not PROTO[/PORT]; valid: tcp/443, udp/123, icmp, icmpv6, 47, any")
+                stderr("gatepeer: \(Echo.quoted(args[2])) is not PROTO[/PORT]; valid: tcp/443, udp/123, icmp, icmpv6, 47, any")
                 return .usage
             }
         }
@@ -472,7 +481,7 @@ func runFilter(_ o: Options) -> Exit {
         if o.json {
             print(JSONOut.object(["verdict": .string(verdict), "reason": .string(reason)]).render())
         } else {
-            print("\(verdict): \(reason)")
+            print(Echo.line("\(verdict): \(reason)"))  // rule names are the config's
         }
         return problem == nil ? .ok : .runtime
     case "grant", "revoke":
@@ -500,7 +509,7 @@ func runFilter(_ o: Options) -> Exit {
         }
         return .ok
     default:
-        stderr("gatepeer: unknown filter subcommand \"\(sub)\"; valid: check, show, grant, revoke, grants")
+        stderr("gatepeer: unknown filter subcommand \(Echo.quoted(sub)); valid: check, show, grant, revoke, grants")
         return .usage
     }
 }
@@ -515,7 +524,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     switch optionPairs(Array(o.positional.dropFirst()), allowed: ["--from", "--to", "--proto", "--port", "--for"]) {
     case .success(let f): fields = f
     case .failure(.unexpected(let flag)):
-        stderr("gatepeer: filter \(revoke ? "revoke" : "grant"): unexpected \"\(flag)\"; valid: --from PREFIX --to PREFIX [--proto tcp] [--port 443] \(revoke ? "" : "--for 2h")")
+        stderr("gatepeer: filter \(revoke ? "revoke" : "grant"): unexpected \(Echo.quoted(flag)); valid: --from PREFIX --to PREFIX [--proto tcp] [--port 443] \(revoke ? "" : "--for 2h")")
         return .usage
     case .failure(.repeated(let flag, let a, let b)):
         stderr("gatepeer: filter \(revoke ? "revoke" : "grant"): " + OptionProblem.repeatedMessage(flag, a, b))
@@ -528,15 +537,16 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         case .success(let p) where !p.hasHostBits:
             if let why = AddressField.filterMatch.problem(p, text: t) { problems.append("\(key): \(why)"); return nil }
             return p
-        case .success(let p): problems.append("\(key): \(t) has host bits set; valid: \(p.network)"); return nil
-        case .failure: problems.append("\(key): \"\(t)\" is not a prefix or address"); return nil
+        case .success(let p):
+            problems.append("\(key): " + ConfigDecoder.hostBitsProblem(p, text: Echo.value(t), field: .filterMatch)!); return nil
+        case .failure: problems.append("\(key): \(Echo.quoted(t)) is not a prefix or address"); return nil
         }
     }
     let from = prefix("--from"), to = prefix("--to")
     var proto = ProtocolMatch.any
     if let p = fields["--proto"] {
         if let m = ProtocolMatch.parse(p) { proto = m } else {
-            problems.append("--proto: \"\(p)\" is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, or 0..255")
+            problems.append("--proto: \(Echo.quoted(p)) is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, or 0..255")
         }
     }
     var ports: [PortRange] = []
@@ -545,7 +555,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
             if let r = PortRange.parse(part) {
                 ports.append(r)
             } else {
-                problems.append("--port: \"\(part)\" is not a port or range; valid: 1..65535 or LOW-HIGH, comma-separated")
+                problems.append("--port: \(Echo.quoted(String(part))) is not a port or range; valid: 1..65535 or LOW-HIGH, comma-separated")
             }
         }
         if !proto.carriesPorts { problems.append("--port: needs --proto tcp, udp, sctp, dccp or udplite") }
@@ -558,7 +568,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     var seconds: Int64 = 0
     if !revoke {
         if let d = fields["--for"] {
-            if let s = Grant.parseDuration(d) { seconds = s } else { problems.append("--for: \"\(d)\" is not a duration; valid: 90s, 30m, 2h, 1d, 1h30m (each unit once, largest first; at most 366d)") }
+            if let s = Grant.parseDuration(d) { seconds = s } else { problems.append("--for: \(Echo.quoted(d)) is not a duration; valid: 90s, 30m, 2h, 1d, 1h30m (each unit once, largest first, a later one below the one before: 1h59m, not 1h60m; no sign or leading zero; at most 366d)") }
         } else { problems.append("--for: is required; valid: a duration such as 2h") }
     } else if fields["--for"] != nil {
         problems.append("--for: revoke takes no duration")
@@ -570,7 +580,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     }
     let config = loadConfig(o.configPath)
     guard config.filter != nil else {
-        stderr("gatepeer: \(o.configPath) has no filter section; grants need one")
+        stderr("gatepeer: \(Echo.path(o.configPath)) has no filter section; grants need one")
         return .usage
     }
     // The deadline is the next whole second plus the duration: never shorter than asked,
@@ -612,7 +622,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
                 try store.saveGrants(grants)
             }
             let kernelPart = tableThere ? "\(deleted) element(s) deleted from table inet \(NftRuleset.table)" : "no filter table loaded"
-            print("revoked \(grant.summary) (\(kernelPart)" + (inFile ? ")" : "; \(fileText))"))
+            print(Echo.line("revoked \(grant.summary) (\(kernelPart)" + (inFile ? ")" : "; \(fileText))")))
             return .ok
         }
         if let c = grants.first(where: { $0.conflicts(with: grant) }) {
@@ -624,11 +634,17 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
         } else {
             grants.append(grant)
         }
+        // A file too large to read back is refused before the kernel changes.
+        let text: String
+        do { text = try store.grantsText(grants) } catch {
+            stderr("gatepeer: filter grant: \(error)")
+            return .runtime
+        }
         // The kernel first: a grant it refuses is not recorded as if it held.
         if tableThere {
             if let refused = try kernel.loadElements(GrantState.elements([grant], nowMs: nowMs())).first { throw refused }
         }
-        try store.saveGrants(grants)
+        try store.saveGrants(text: text)
         if tableThere {
             print("granted \(grant.summary) for \(Grant.formatDuration(seconds))")
         } else {

@@ -82,6 +82,49 @@ final class AddressClassTests: XCTestCase {
         XCTAssertEqual(dest.map(\.path), ["filter.outbound[0].rules[0].destination"], "\(dest)")
     }
 
+    /// Round 2, item 3: classes no forwarded packet carries are refused in every filter
+    /// match field (a rule on them never matches); IPv4-translated and site-local are
+    /// refused where gatepeer sends from or to the address; a prefix with host bits whose
+    /// network is of a refused class gets the class problem, not a suggestion that the
+    /// next run refuses.
+    func testFilterMatchFieldsRefuseWhatNoForwardedPacketCarries() {
+        func filter(_ f: String) -> [ConfigProblem] {
+            problems(labConfigText.replacingOccurrences(of: "\n  ]\n}", with: "\n  ],\n  \"filter\": \(f)\n}"))
+        }
+        for bad in ["127.0.0.0/8", "ff00::/8", "fe80::/64", "224.0.0.0/4", "::1/128", "255.255.255.255/32", "0.0.0.0/32"] {
+            let out = filter(#"{"nat": "none", "outbound": [{"name": "g", "sources": ["\#(bad)"], "rules": [{"action": "deny", "destination": "\#(bad)"}]}], "inbound": [{"from": "\#(bad)"}]}"#)
+            for path in ["filter.outbound[0].sources[0]", "filter.outbound[0].rules[0].destination", "filter.inbound[0].from"] {
+                XCTAssertTrue(out.contains { $0.path == path && $0.message.contains("valid") }, "\(bad) at \(path): \(out)")
+            }
+        }
+        for bad in ["::ffff:0:1.2.3.4", "fec0::1"] {
+            XCTAssertEqual(filter(#"{"nat": "snat", "uplinkDevice": "eth1", "snatAddress": "\#(bad)"}"#).map(\.path), ["filter.snatAddress"], bad)
+            XCTAssertEqual(filter(#"{"nat": "none", "resolvers": ["\#(bad)"]}"#).map(\.path), ["filter.resolvers[0]"], bad)
+        }
+        let mapped = filter(#"{"nat": "none", "outbound": [{"name": "g", "rules": [{"action": "deny", "destination": "0:0:0:0:0:ffff:0a80:0/104"}]}]}"#)
+        XCTAssertEqual(mapped.map(\.path), ["filter.outbound[0].rules[0].destination"], "\(mapped)")
+        XCTAssertTrue(mapped.first?.message.contains("IPv4-mapped") ?? false, "\(mapped)")
+        XCTAssertFalse(mapped.first?.message.contains("::ffff:10.0.0.0/104") ?? true, "suggests a refused value: \(mapped)")
+        let loop = filter(#"{"nat": "none", "outbound": [{"name": "g", "rules": [{"action": "deny", "destination": "127.0.0.1/8"}]}]}"#)
+        XCTAssertTrue(loop.first?.message.contains("loopback") ?? false, "\(loop)")
+        // Ordinary prefixes, the whole space and a plain host-bits typo are as before.
+        XCTAssertEqual(filter(#"{"nat": "none", "outbound": [{"name": "g", "sources": ["10.128.0.0/16"], "rules": [{"action": "deny", "destination": "0.0.0.0/0"}, {"action": "deny", "destination": "::/0"}]}], "inbound": [{"from": "2001:db8::/32"}]}"#), [])
+        let typo = filter(#"{"nat": "none", "outbound": [{"name": "g", "rules": [{"action": "deny", "destination": "192.168.10.1/24"}]}]}"#)
+        XCTAssertTrue(typo.first?.message.contains("host bits set; valid: the network address 192.168.10.0/24") ?? false, "\(typo)")
+    }
+
+    func testConfigPortRangesAreStrictDecimal() {
+        func filter(_ f: String) -> [ConfigProblem] {
+            problems(labConfigText.replacingOccurrences(of: "\n  ]\n}", with: "\n  ],\n  \"filter\": \(f)\n}"))
+        }
+        for bad in ["+80-+90", "080-090", "+443", "0443"] {
+            let p = filter(#"{"nat": "none", "outbound": [{"name": "g", "rules": [{"action": "allow", "destination": "203.0.113.0/24", "protocol": "tcp", "ports": ["\#(bad)"]}]}]}"#)
+            XCTAssertEqual(p.map(\.path), ["filter.outbound[0].rules[0].ports[0]"], bad)
+        }
+        let p = filter(#"{"nat": "none", "outbound": [{"name": "g", "rules": [{"action": "allow", "destination": "203.0.113.0/24", "protocol": "+6"}]}]}"#)
+        XCTAssertEqual(p.map(\.path), ["filter.outbound[0].rules[0].protocol"], "\(p)")
+    }
+
     func testMTUFloorKeepsTheMSSClampSane() {
         for bad in ["68", "575"] {
             let p = problems(labConfigText.replacingOccurrences(of: "\"name\": \"gp0\"", with: "\"name\": \"gp0\", \"mtu\": \(bad)"))

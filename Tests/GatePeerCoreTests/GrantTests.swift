@@ -99,4 +99,28 @@ final class GrantTests: XCTestCase {
         XCTAssertFalse(a.covers(source: IPAddress("10.128.5.5")!, destination: IPAddress("203.0.113.9")!, proto: 17, port: 443, now: 0))
         XCTAssertFalse(a.covers(source: IPAddress("10.129.5.5")!, destination: IPAddress("203.0.113.9")!, proto: 6, port: 443, now: 0))
     }
+
+    /// Round 2, item 6: one strict decimal reader for every number written as text: no
+    /// sign, no leading zero, and a duration's later unit stays below the one before.
+    func testNumbersAreStrictDecimalEverywhere() {
+        XCTAssertEqual(DecimalText.parse("443", in: 1...65535), 443)
+        XCTAssertEqual(DecimalText.parse("0", in: 0...255), 0)
+        for bad in ["+443", "0443", "00", "-1", " 443", "443 ", "", "4_43", "٤٤٣", "99999999999999999999"] {
+            XCTAssertNil(DecimalText.parse(bad, in: 0...Int.max), bad)
+        }
+        XCTAssertEqual(PortRange.parse("80-90"), PortRange(low: 80, high: 90))
+        for bad in ["+80-+90", "080-090", "+443", "0443", "80-", "-90"] { XCTAssertNil(PortRange.parse(Substring(bad)), bad) }
+        XCTAssertEqual(ProtocolMatch.parse("6"), .number(6))
+        for bad in ["+6", "06", "256"] { XCTAssertNil(ProtocolMatch.parse(bad), bad) }
+        for bad in ["tcp/+443", "tcp/0443", "tcp/", "6/+1"] {
+            if case .success = FilterCheck.parseProtocol(bad) { XCTFail("\(bad) accepted") }
+        }
+        XCTAssertEqual(Grant.parseDuration("90s"), 90)
+        XCTAssertEqual(Grant.parseDuration("90m"), 5400)
+        XCTAssertEqual(Grant.parseDuration("1h30m"), 5400)
+        XCTAssertEqual(Grant.parseDuration("1d23h59m59s"), 86400 * 2 - 1)
+        for bad in ["1h60m", "1d24h", "2m60s", "1h3600s", "+1h", "01h", "1h05m", "h", "1h+5m"] {
+            XCTAssertNil(Grant.parseDuration(bad), bad)
+        }
+    }
 }

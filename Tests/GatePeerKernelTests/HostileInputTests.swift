@@ -180,6 +180,46 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(u.stderr.contains(#"unknown option "--bo\u001b[2Jgus" for plan"#), u.stderr)
     }
 
+    /// Round 2, item 2: every value echoed from the command line is escaped and cut at
+    /// Echo.valueLimit (paths at Echo.pathLimit), on stdout as on stderr; they came back
+    /// as 8,216-byte lines (only --site was cut), and validate's "valid" line printed a
+    /// path's escapes raw.
+    func testCommandLineValuesComeBackEscapedAndShort() throws {
+        let long = String(repeating: "x", count: 100_000)
+        let site = packageRoot.appendingPathComponent("netconfig/ipsec-site.json").path
+        let cases: [[String]] = [
+            ["filter", "grant", "--to", "A", "--to", long],
+            ["filter", "grant", "--from", "10.0.0.1", "--to", long, "--for", "1h"],
+            ["filter", "grant", "--from", "10.0.0.1", "--to", "10.0.0.2", "--for", long],
+            ["filter", "grant", "--from", "10.0.0.1", "--to", "10.0.0.2", "--proto", long, "--for", "1h"],
+            ["filter", "grant", "--from", "10.0.0.1", "--to", "10.0.0.2", "--proto", "tcp", "--port", long, "--for", "1h"],
+            ["filter", "grant", long, "x"],
+            ["filter", long],
+            ["filter", "check", long, "10.0.0.1"],
+            [long],
+            ["plan", long],
+            ["plan", "-" + long],
+            ["validate", "-c", "/nonexistent/" + long],
+            ["ipsec", "render", "--site", "hq", "--side", "local", "--format", long, "-c", site],
+            ["ipsec", long],
+        ]
+        for args in cases {
+            let r = prompt(args)
+            XCTAssertEqual(r.status, 2, "\(args.map { String($0.prefix(20)) }): \(r.stderr.prefix(300))")
+            for line in (r.stdout + r.stderr).split(separator: "\n") {
+                XCTAssertLessThan(line.utf8.count, 600, "\(args.map { String($0.prefix(20)) }): \(line.prefix(300))... (\(line.utf8.count) bytes)")
+            }
+            XCTAssertTrue(r.stderr.contains("... (1000"), "\(args.map { String($0.prefix(20)) }): \(r.stderr.prefix(300))")
+        }
+        // The path is the operator's input too, also on stdout.
+        let name = dir.appendingPathComponent("c\u{1b}[2J\u{1b}]0;T\u{7}.json").path
+        try FileManager.default.copyItem(atPath: site, toPath: name)
+        let v = prompt(["validate", "-c", name])
+        XCTAssertEqual(v.status, 0, v.stderr)
+        XCTAssertFalse((v.stdout + v.stderr).unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\u{7}" }, v.stdout)
+        XCTAssertTrue(v.stdout.contains(#"c\u001b[2J\u001b]0;T\u0007.json: valid"#), v.stdout)
+    }
+
     /// A key path with ESC or CSI in it is refused by the path rule (round 2: it used to
     /// pass and reach lint's findings); the refusal quotes it escaped, never raw.
     func testLintFindingsAndJSONOutputAreEscaped() throws {
@@ -218,6 +258,17 @@ final class HostileInputTests: XCTestCase {
                 XCTAssertTrue(r.stderr.contains("cannot read config \(path): \(why)"), "\(verb) -c \(path): \(r.stderr)")
             }
         }
+    }
+
+    /// docs/config.md: `-c /dev/stdin` reads a redirected file and refuses a pipe.
+    func testStdinConfigIsReadFromAFileAndRefusedFromAPipe() throws {
+        let lab = packageRoot.appendingPathComponent("netconfig/lab.json").path
+        let file = sh(["sh", "-c", "exec timeout 10 \"$0\" validate -c /dev/stdin < \"$1\"", gatepeerBinary, lab])
+        XCTAssertEqual(file.status, 0, file.stderr)
+        XCTAssertEqual(file.stdout, "/dev/stdin: valid, 1 link(s)\n")
+        let pipe = sh(["sh", "-c", "cat \"$1\" | timeout 10 \"$0\" validate -c /dev/stdin", gatepeerBinary, lab])
+        XCTAssertEqual(pipe.status, 2, pipe.stdout + pipe.stderr)
+        XCTAssertTrue(pipe.stderr.contains("cannot read config /dev/stdin: is a FIFO, not a regular file"), pipe.stderr)
     }
 
     func testAKeyFileThatIsAFIFOFailsTheLintAtOnce() throws {
