@@ -47,8 +47,9 @@ public struct CompiledPolicy: Equatable, Sendable {
         public let outcome: Outcome
     }
 
+    /// A bundle: its levels, innermost prefix first, as indexes into `levels`.
     public struct Bundle: Hashable, Sendable {
-        public var levels: [Level]
+        public var levels: [Int]
         /// What decides when no level matches: an any-protocol rule or the group default.
         public var fallback: Outcome
     }
@@ -56,6 +57,10 @@ public struct CompiledPolicy: Equatable, Sendable {
     public var v4: [Interval]
     public var v6: [Interval]
     public var bundles: [Bundle]
+    /// The distinct levels the bundles use, each once: every address inside a prefix
+    /// inherits that prefix's level, so one /8 with 2,000 ports under 5,000 nested hosts
+    /// is one level referenced 5,000 times (rendered as one port map, not 5,000 copies).
+    public var levels: [Level]
     /// Rules by domain, resolved at run time; they are checked before prefixes, since a
     /// learned address is a host (/32, /128), the most specific prefix there is.
     public var domainRules: [Int]
@@ -74,7 +79,8 @@ public struct CompiledPolicy: Equatable, Sendable {
         case .outcome(let o): return o
         case .bundle(let b):
             let bundle = bundles[b]
-            for level in bundle.levels {
+            for id in bundle.levels {
+                let level = levels[id]
                 if let proto, let port, let r = level.portRules.first(where: { $0.proto == proto && $0.ports.low <= port && port <= $0.ports.high }) {
                     return r.outcome
                 }
@@ -168,19 +174,33 @@ public enum PolicyCompiler {
         }
         if !problems.isEmpty { return .failure(ConfigError(problems: problems)) }
 
-        // Decisions are keyed by the chain of nodes a packet falls through.
+        // Decisions are keyed by the chain of nodes a packet falls through. Each node's
+        // level is hashed once, when first used, and given an index by content; bundles
+        // are keyed by those indexes, so their cost is the nesting depth, not the size
+        // of the port maps they inherit.
         var bundles: [CompiledPolicy.Bundle] = []
         var bundleIndex: [CompiledPolicy.Bundle: Int] = [:]
+        var levels: [CompiledPolicy.Level] = []
+        var levelIndex: [CompiledPolicy.Level: Int] = [:]
+        var nodeLevel = [Int?](repeating: nil, count: nodes.count)
+        func levelID(_ n: Int) -> Int {
+            if let id = nodeLevel[n] { return id }
+            let level = nodes[n].level
+            let id = levelIndex[level] ?? levels.count
+            if id == levels.count { levels.append(level); levelIndex[level] = id }
+            nodeLevel[n] = id
+            return id
+        }
         func target(forStack stack: [Int]) -> CompiledPolicy.Target {
-            var levels: [CompiledPolicy.Level] = []
+            var ids: [Int] = []
             var fallback = defaultOutcome
             for n in stack.reversed() {
                 let node = nodes[n]
-                if !node.level.portRules.isEmpty || !node.level.protocolRules.isEmpty { levels.append(node.level) }
+                if !node.level.portRules.isEmpty || !node.level.protocolRules.isEmpty { ids.append(levelID(n)) }
                 if let any = node.any { fallback = any; break }
             }
-            if levels.isEmpty { return .outcome(fallback) }
-            let b = CompiledPolicy.Bundle(levels: levels, fallback: fallback)
+            if ids.isEmpty { return .outcome(fallback) }
+            let b = CompiledPolicy.Bundle(levels: ids, fallback: fallback)
             if let i = bundleIndex[b] { return .bundle(i) }
             bundles.append(b)
             bundleIndex[b] = bundles.count - 1
@@ -228,7 +248,7 @@ public enum PolicyCompiler {
 
         let v4 = flatten(.v4)
         let v6 = flatten(.v6)
-        return .success(CompiledPolicy(v4: v4, v6: v6, bundles: bundles, domainRules: domainRules))
+        return .success(CompiledPolicy(v4: v4, v6: v6, bundles: bundles, levels: levels, domainRules: domainRules))
     }
 
     private static func tie(_ a: Int, _ b: Int?, _ what: String) -> ConfigProblem {
