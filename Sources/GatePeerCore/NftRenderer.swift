@@ -8,7 +8,8 @@
 ///   g<N>: domain sets first (learned hosts are the most specific prefixes), then
 ///     `ip daddr vmap @g<N>_dst4` (disjoint intervals with per-element counters) whose
 ///     values are `return` (allow), `continue` (deny: the chain's last rule counts, logs and
-///     drops) or bundle chains g<N>_b<K> (port map, protocol map, fallback); see MapInterval.
+///     drops) or bundle chains g<N>_b<K> (per level: port map, protocol map; then the fallback;
+///     the level maps g<N>_l<K>p/t are shared by every bundle that inherits them); see MapInterval.
 ///   inbound: backend rules, then drop (counted, logged at a limited rate).
 ///   mss_clamp (hook forward, priority mangle): every forwarded SYN clamped to what its route
 ///     carries (`rt mtu`); SYNs out of a tunnel also to the tunnel MTU, SYNs to or from an
@@ -38,13 +39,19 @@ public struct NftRuleset: Equatable, Sendable {
 
     /// The whole table as nft text, elements included (`filter show`).
     public var fullText: String {
-        var out = text
-        for m in maps where !m.intervals.isEmpty {
-            let marker = "  map \(m.name) {\n"
-            guard let r = out.firstRange(of: marker) else { continue }
-            out.insert(contentsOf: "    elements = { " + m.elementsText + " }\n", at: r.upperBound)
+        // One pass over the lines: searching the text once per map was the product of
+        // the shard count and the text size (9.5 s for 20,000 hosts in one /8).
+        var elements: [Substring: String] = [:]
+        for m in maps where !m.intervals.isEmpty { elements[Substring(m.name)] = m.elementsText }
+        guard !elements.isEmpty else { return text }
+        var out: [Substring] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            out.append(line)
+            if line.hasPrefix("  map "), line.hasSuffix(" {"), let e = elements[line.dropFirst(6).dropLast(2)] {
+                out.append(Substring("    elements = { " + e + " }"))
+            }
         }
-        return out
+        return out.joined(separator: "\n")
     }
 
     /// One nft transaction that builds the skeleton in a dormant staging table (its
@@ -75,6 +82,10 @@ public struct NftRuleset: Equatable, Sendable {
     /// Counter of the VXLAN guard's drops for `config.links[link]` (NftRenderer.vxlanGuard).
     public static func guardCounter(link: Int) -> String { "vx\(link)_drop" }
     public static func groupMap(group: Int, family: IPAddress.Family) -> String { "g\(group)_dst\(family == .v4 ? 4 : 6)" }
+    /// The map of `CompiledPolicy.levels[level]` of group `group`: its port rules
+    /// (`g<N>_l<K>p`, protocol . port) or its protocol rules (`g<N>_l<K>t`); one per
+    /// distinct level, shared by every bundle chain that inherits it.
+    public static func levelMap(group: Int, level: Int, ports: Bool) -> String { "g\(group)_l\(level)\(ports ? "p" : "t")" }
     /// Destination maps larger than this are split into shards (IntervalMap.shards).
     public static let shardLimit = 2048
 }
@@ -139,13 +150,11 @@ public enum NftRenderer {
         var ruleChains: [(group: Int, rule: Int, action: FilterAction)] = []
         for (gi, c) in compiled.enumerated() {
             var used = Set<Int>()
-            for b in c.bundles {
-                for level in b.levels {
-                    for r in level.portRules { if let k = r.outcome.rule { used.insert(k) } }
-                    for r in level.protocolRules { if let k = r.outcome.rule { used.insert(k) } }
-                }
-                if let k = b.fallback.rule { used.insert(k) }
+            for level in c.levels {
+                for r in level.portRules { if let k = r.outcome.rule { used.insert(k) } }
+                for r in level.protocolRules { if let k = r.outcome.rule { used.insert(k) } }
             }
+            for b in c.bundles { if let k = b.fallback.rule { used.insert(k) } }
             for k in c.domainRules { used.insert(k) }
             for k in used.sorted() { ruleChains.append((gi, k, f.outbound[gi].rules[k].action)) }
         }
@@ -215,24 +224,32 @@ public enum NftRenderer {
                 }
                 elements += intervals.count
             }
+            // Each distinct level once, as maps g<N>_l<K>p (ports) and g<N>_l<K>t
+            // (protocols); every bundle under that prefix looks them up by name. Copies per
+            // bundle made the table the product of the two rule sets (a /8's 2,000 ports
+            // under 5,000 hosts: 219 MB of nft text).
+            for (li, level) in c.levels.enumerated() {
+                if !level.portRules.isEmpty {
+                    let items = level.portRules.map { r in
+                        "\(r.proto) . \(r.ports.portText) : \(jumpFor(gi, r.outcome, viaRuleChain: true))"
+                    }
+                    out.append(contentsOf: ["  map \(NftRuleset.levelMap(group: gi, level: li, ports: true)) {", "    type inet_proto . inet_service : verdict",
+                                            "    flags interval", "    elements = { " + items.joined(separator: ", ") + " }", "  }"])
+                }
+                if !level.protocolRules.isEmpty {
+                    let items = level.protocolRules.map { "\($0.proto) : \(jumpFor(gi, $0.outcome, viaRuleChain: true))" }
+                    out.append(contentsOf: ["  map \(NftRuleset.levelMap(group: gi, level: li, ports: false)) {", "    type inet_proto : verdict",
+                                            "    elements = { " + items.joined(separator: ", ") + " }", "  }"])
+                }
+            }
             for (bi, b) in c.bundles.enumerated() {
                 var rules: [String] = []
-                for (li, level) in b.levels.enumerated() {
-                    if !level.portRules.isEmpty {
-                        let items = level.portRules.map { r in
-                            "\(r.proto) . \(r.ports.portText) : \(jumpFor(gi, r.outcome, viaRuleChain: true))"
-                        }
-                        let name = "g\(gi)_b\(bi)_\(li)p"
-                        out.append(contentsOf: ["  map \(name) {", "    type inet_proto . inet_service : verdict", "    flags interval",
-                                                "    elements = { " + items.joined(separator: ", ") + " }", "  }"])
-                        rules.append("    meta l4proto . th dport vmap @\(name)")
+                for li in b.levels {
+                    if !c.levels[li].portRules.isEmpty {
+                        rules.append("    meta l4proto . th dport vmap @\(NftRuleset.levelMap(group: gi, level: li, ports: true))")
                     }
-                    if !level.protocolRules.isEmpty {
-                        let items = level.protocolRules.map { "\($0.proto) : \(jumpFor(gi, $0.outcome, viaRuleChain: true))" }
-                        let name = "g\(gi)_b\(bi)_\(li)t"
-                        out.append(contentsOf: ["  map \(name) {", "    type inet_proto : verdict",
-                                                "    elements = { " + items.joined(separator: ", ") + " }", "  }"])
-                        rules.append("    meta l4proto vmap @\(name)")
+                    if !c.levels[li].protocolRules.isEmpty {
+                        rules.append("    meta l4proto vmap @\(NftRuleset.levelMap(group: gi, level: li, ports: false))")
                     }
                 }
                 out.append("  chain g\(gi)_b\(bi) {")
@@ -269,12 +286,23 @@ public enum NftRenderer {
         // Source -> group.
         for family in [IPAddress.Family.v4, .v6] {
             var entries: [(IPPrefix, Int)] = []
+            var seen = Set<IPPrefix>()
             for (gi, g) in f.outbound.enumerated() {
                 let mine = g.sources.filter { $0.family == family }
-                // Nested sources of one group would overlap in the interval map: keep the widest.
-                for s in mine where !mine.contains(where: { $0 != s && $0.length < s.length && $0.overlaps(s) }) {
-                    if !entries.contains(where: { $0.0 == s }) { entries.append((s, gi)) }
+                // Nested sources of one group would overlap in the interval map: keep the
+                // widest. One sweep in (network, length) order, where a prefix's wider
+                // cover comes first: comparing every pair took 92 s for 20,000 sources.
+                var covered = [Bool](repeating: false, count: mine.count)
+                var cover: IPPrefix? = nil
+                for i in mine.indices.sorted(by: { (mine[$0].network.address, mine[$0].length) < (mine[$1].network.address, mine[$1].length) }) {
+                    let s = mine[i]
+                    if let c = cover, s.network.address <= c.lastAddress {
+                        covered[i] = c.length < s.length
+                    } else {
+                        cover = s
+                    }
                 }
+                for (i, s) in mine.enumerated() where !covered[i] && seen.insert(s).inserted { entries.append((s, gi)) }
             }
             out.append("  map groups\(family == .v4 ? 4 : 6) {")
             out.append("    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr") : verdict")

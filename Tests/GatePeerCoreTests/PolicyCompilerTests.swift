@@ -135,6 +135,68 @@ final class PolicyCompilerTests: XCTestCase {
         XCTAssertGreaterThan(compared, 5000, "seed \(seed)")
     }
 
+    /// The port flattening is a sweep over sorted cut points; it must give exactly what
+    /// the old quadratic form (every candidate checked at every cut point, kept below as
+    /// the reference) gave: the same pieces, outcomes and the same tie report.
+    func testPortSweepAgreesWithQuadraticReference() {
+        let seed = ProcessInfo.processInfo.environment["GATEPEER_TEST_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        var rng = SplitMix64(seed: seed)
+        var ties = 0, flattened = 0
+        for _ in 0..<3000 {
+            var candidates: [(PortRange, CompiledPolicy.Outcome)] = []
+            var rule = 0
+            for _ in 0..<Int.random(in: 1...10, using: &rng) {
+                let outcome = CompiledPolicy.Outcome(action: Bool.random(using: &rng) ? .allow : .deny, rule: rule)
+                for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                    // Near the ends of the port space too: high + 1 is past UInt16 there.
+                    let lo = Bool.random(using: &rng) ? UInt16.random(in: 0...40, using: &rng) : UInt16.random(in: 65_500...65_535, using: &rng)
+                    let hi = lo &+ UInt16.random(in: 0...30, using: &rng)
+                    candidates.append((PortRange(low: lo, high: hi < lo ? .max : hi), outcome))
+                }
+                rule += Int.random(in: 1...2, using: &rng)
+            }
+            let got = PolicyCompiler.flattenPorts(candidates), want = quadraticFlatten(candidates)
+            switch (got, want) {
+            case (.success(let a), .success(let b)):
+                XCTAssertEqual(a.map { "\($0.0.portText)=\($0.1.action)\($0.1.rule ?? -1)" }, b.map { "\($0.0.portText)=\($0.1.action)\($0.1.rule ?? -1)" }, "seed \(seed)")
+                flattened += 1
+            case (.failure(let a), .failure(let b)):
+                XCTAssertEqual("\(a.a) \(a.b) \(a.range)", "\(b.a) \(b.b) \(b.range)", "seed \(seed)")
+                ties += 1
+            default:
+                XCTFail("seed \(seed): \(candidates.map { "\($0.0.portText)=\($0.1.action)\($0.1.rule ?? -1)" }): \(got) vs \(want)")
+            }
+        }
+        XCTAssertGreaterThan(ties, 100, "seed \(seed)")
+        XCTAssertGreaterThan(flattened, 100, "seed \(seed)")
+    }
+
+    /// The flattening as it was before the sweep (O(cut points x candidates)).
+    func quadraticFlatten(_ candidates: [(PortRange, CompiledPolicy.Outcome)]) -> Result<[(PortRange, CompiledPolicy.Outcome)], PolicyCompiler.PortTie> {
+        func width(_ r: PortRange) -> Int { Int(r.high) - Int(r.low) }
+        var cuts = Set<Int>()
+        for (r, _) in candidates { cuts.insert(Int(r.low)); cuts.insert(Int(r.high) + 1) }
+        let points = cuts.sorted()
+        var out: [(PortRange, CompiledPolicy.Outcome)] = []
+        for (i, start) in points.enumerated() where i + 1 < points.count {
+            let end = points[i + 1] - 1
+            let covering = candidates.filter { Int($0.0.low) <= start && end <= Int($0.0.high) }
+            guard let narrowest = covering.min(by: { width($0.0) < width($1.0) }) else { continue }
+            if let rival = covering.first(where: { width($0.0) == width(narrowest.0) && $0.1.action != narrowest.1.action }) {
+                let a = max(narrowest.1.rule ?? 0, rival.1.rule ?? 0), b = min(narrowest.1.rule ?? 0, rival.1.rule ?? 0)
+                return .failure(PolicyCompiler.PortTie(a, b, "\(start)-\(end)"))
+            }
+            let winner = covering.filter { width($0.0) == width(narrowest.0) }.min { ($0.1.rule ?? 0) < ($1.1.rule ?? 0) }!
+            let piece = PortRange(low: UInt16(start), high: UInt16(end))
+            if let last = out.last, last.1 == winner.1, Int(last.0.high) + 1 == start {
+                out[out.count - 1] = (PortRange(low: last.0.low, high: piece.high), winner.1)
+            } else {
+                out.append((piece, winner.1))
+            }
+        }
+        return .success(out)
+    }
+
     /// The definition: most specific prefix, then specific protocol, then the narrowest
     /// port range; nothing matching means the default.
     func reference(_ g: OutboundGroup, _ dst: IPAddress, _ proto: UInt8, _ port: UInt16?) -> CompiledPolicy.Outcome {

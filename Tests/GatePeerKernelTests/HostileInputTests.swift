@@ -138,6 +138,41 @@ final class HostileInputTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains(path) && r.stderr.contains("16 MiB"), r.stderr)
     }
 
+    /// netconfig/lab-filter.json with the outbound group's rules replaced by `rules`
+    /// (JSON objects, already encoded).
+    func labFilter(rules: [String]) throws -> String {
+        let data = try Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab-filter.json"))
+        var root = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var filter = try XCTUnwrap(root["filter"] as? [String: Any])
+        var groups = try XCTUnwrap(filter["outbound"] as? [[String: Any]])
+        groups[0]["rules"] = []
+        filter["outbound"] = groups
+        root["filter"] = filter
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: root), as: UTF8.self)
+        return text.replacingOccurrences(of: #""rules":[]"#, with: #""rules":["# + rules.joined(separator: ",") + "]")
+    }
+
+    /// gatepeer with a 20 s timeout (killed: exit 137), for inputs whose old cost was
+    /// minutes: a bound far above the work, far below the old cost, not a timing claim.
+    func bounded(_ args: [String]) -> Run {
+        sh(["timeout", "-s", "KILL", "20", "prlimit", "--as=1073741824", gatepeerBinary] + args)
+    }
+
+    /// Round 2: the port flattening filtered every candidate at every cut point. One rule
+    /// with 30,000 single ports (205 KB) took 110 s to validate; 20,000 rules of "N-65535"
+    /// on one prefix took 91 s. Now a sweep over the sorted cut points.
+    func testThirtyThousandPortsOnOneRuleValidateInBoundedWork() throws {
+        let ports = stride(from: 1, through: 59_999, by: 2).map(String.init).joined(separator: ",")
+        let one = write("ports30k.json", try labFilter(rules: [#"{"action":"allow","destination":"1.2.3.0/24","protocol":"tcp","ports":["# + ports + "]}"]))
+        let r = bounded(["validate", "-c", one])
+        XCTAssertEqual(r.status, 0, "30,000 ports: \(r.stderr.prefix(500))")
+        let many = write("ranges20k.json", try labFilter(rules: (1...20_000).map {
+            #"{"action":"\#($0 % 2 == 0 ? "allow" : "deny")","destination":"1.2.3.0/24","protocol":"tcp","ports":["\#($0)-65535"]}"#
+        }))
+        let m = bounded(["validate", "-c", many])
+        XCTAssertEqual(m.status, 0, "20,000 nested port ranges: \(m.stderr.prefix(500))")
+    }
+
     // MARK: item 7: echoed values are escaped and bounded
 
     /// The lab link with `name` (JSON text, already escaped as needed) and an extra member.
