@@ -159,8 +159,11 @@ public enum AddressField: Sendable {
 
     /// The refusal for address `a` in this field, nil when it can work here. `length` is
     /// the prefix length written with an interface address, kept in the suggestion.
-    public func problem(_ a: IPAddress, length: Int? = nil, text: String) -> String? {
+    /// `text` (how the value was written) is formatted only for a refusal: a config of
+    /// 10,000 routes checks 20,000 addresses that almost always pass.
+    public func problem(_ a: IPAddress, length: Int? = nil, text: @autoclosure () -> String) -> String? {
         guard let c = a.addressClass, refused.contains(c) else { return nil }
+        let text = text()
         if let v4 = a.embeddedIPv4, c == .ipv4Mapped || c == .ipv4Compatible {
             let suffix = length.map { $0 >= 96 ? "/\($0 - 96)" : "" } ?? ""
             return "\(text) is \(c.phrase); valid: write it as IPv4, \(v4)\(suffix)"
@@ -169,9 +172,10 @@ public enum AddressField: Sendable {
     }
 
     /// The refusal for network prefix `p` in this field, nil when it can work here.
-    public func problem(_ p: IPPrefix, text: String) -> String? {
-        if p.length == 0, let why = wholeSpaceProblem { return "\(text) \(why)" }
+    public func problem(_ p: IPPrefix, text: @autoclosure () -> String) -> String? {
+        if p.length == 0, let why = wholeSpaceProblem { return "\(text()) \(why)" }
         guard let c = p.addressClass, refused.contains(c) else { return nil }
+        let text = text()
         if let v4 = p.address.embeddedIPv4, p.length >= 96, c == .ipv4Mapped || c == .ipv4Compatible {
             return "\(text) is inside \(c.rangePhrase); valid: write it as IPv4, \(v4)/\(p.length - 96)"
         }

@@ -238,6 +238,8 @@ public enum ConfigDecoder {
                                      _ p: inout Problems) -> [LANRoute]? {
         var routes: [LANRoute] = []
         var seen: [IPPrefix: Int] = [:]
+        routes.reserveCapacity(items.count)
+        seen.reserveCapacity(items.count)
         var ok = true
         for (i, item) in items.enumerated() {
             var rpCache: String?
@@ -303,6 +305,7 @@ public enum ConfigDecoder {
         // address (checked: a second device with another local gets EEXIST).
         var vxlanKeys: [String: Int] = [:]
         var firstRoute: [IPPrefix: (link: Int, route: Int)] = [:]
+        firstRoute.reserveCapacity(links.reduce(0) { $0 + $1.routes.count })  // no rehash while it fills
         var subnets: [PrefixOverlap.Item] = [], outers: [PrefixOverlap.Item] = [], routeItems: [PrefixOverlap.Item] = []
         for (i, a) in links.enumerated() {
             names[a.name, default: .init()].add(i)
