@@ -1,13 +1,12 @@
 import Foundation
 import XCTest
 
-/// IPsec end to end with real strongSwan: two namespaces joined by a veth pair
-/// (192.0.2.1 <-> 192.0.2.2), protected subnets 10.1.0.0/24 and 10.2.0.0/24 on their
-/// loopbacks with no route between them but the tunnel, one charon per side with its own
-/// /run and /etc/swanctl (scripts/lib/ipsec-lab.sh). ESP runs in kernel-libipsec.
-final class IPsecLabTests: KernelTestCase {
-    private var prefix = ""
-    private var labDir = ""
+/// A test case that runs an IPsec lab (scripts/lib/ipsec-lab.sh): two namespaces
+/// PREFIX-a and PREFIX-b with one charon each, brought up by `startLab` and torn down,
+/// charons stopped by PID and namespaces deleted by exact name, in tearDown.
+class IPsecLabTestCase: KernelTestCase {
+    private(set) var prefix = ""
+    private(set) var labDir = ""
     private let library = packageRoot.appendingPathComponent("scripts/lib/ipsec-lab.sh").path
 
     /// Runs bash with the lab library loaded and this test's lab selected.
@@ -16,10 +15,10 @@ final class IPsecLabTests: KernelTestCase {
         sh(["bash", "-c", "set -euo pipefail; source \"$0\"; export IPSEC_LAB_PREFIX=\(prefix) IPSEC_LAB_DIR=\(labDir); \(script)", library])
     }
 
-    override func setUpWithError() throws {
-        try super.setUpWithError()
+    /// Brings up the lab as gpeXXX-TAG and starts both charons; throws when there is none.
+    func startLab(tag: String) throws {
         // Registered by exact name (ipsec_lab_up); scripts/test deletes it if a run dies before tearDown.
-        prefix = "gpe" + String(UInt32.random(in: 0...0xfff), radix: 16).leftPadded(3) + "-ip"
+        prefix = "gpe" + String(UInt32.random(in: 0...0xfff), radix: 16).leftPadded(3) + "-" + tag
         let r = sh(["bash", "-c", "set -euo pipefail; source \"$0\"; ipsec_lab_up \(prefix) >&2; echo \"$IPSEC_LAB_DIR\"", library])
         XCTAssertEqual(r.status, 0, r.stderr)
         labDir = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -35,6 +34,17 @@ final class IPsecLabTests: KernelTestCase {
     override func tearDown() {
         if !labDir.isEmpty { lab("ipsec_lab_down \(prefix)") }
         super.tearDown()
+    }
+}
+
+/// IPsec end to end with real strongSwan: two namespaces joined by a veth pair
+/// (192.0.2.1 <-> 192.0.2.2), protected subnets 10.1.0.0/24 and 10.2.0.0/24 on their
+/// loopbacks with no route between them but the tunnel, one charon per side with its own
+/// /run and /etc/swanctl (scripts/lib/ipsec-lab.sh). ESP runs in kernel-libipsec.
+final class IPsecLabTests: IPsecLabTestCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try startLab(tag: "ip")
     }
 
     /// A key file (0600) made by `gatepeer ipsec psk`, and a config with site "lab".

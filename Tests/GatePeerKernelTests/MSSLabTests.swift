@@ -164,21 +164,7 @@ final class MSSLabTests: LabTestCase {
 /// set below that: SYNs toward the site and SYNs the site sends to a device server both
 /// carry it (the site -> device SYN leaves by the tunnel; with kernel XFRM policies no
 /// route back leads through the SA, so `rt mtu` cannot give it).
-final class MSSIPsecLabTests: KernelTestCase {
-    private var prefix = ""
-    private var labDir = ""
-    private let library = packageRoot.appendingPathComponent("scripts/lib/ipsec-lab.sh").path
-
-    /// bash with the IPsec lab library loaded and this test's lab selected.
-    @discardableResult
-    func ipsecLab(_ script: String) -> Run {
-        sh(["bash", "-c", "set -euo pipefail; source \"$0\"; export IPSEC_LAB_PREFIX=\(prefix) IPSEC_LAB_DIR=\(labDir); \(script)", library])
-    }
-
-    override func tearDown() {
-        if !labDir.isEmpty { ipsecLab("ipsec_lab_down \(prefix)") }
-        super.tearDown()
-    }
+final class MSSIPsecLabTests: IPsecLabTestCase {
 
     func sysctls(_ ns: String, _ keys: [String], file: StaticString = #filePath, line: UInt = #line) {
         let r = sh(["ip", "netns", "exec", ns, "sysctl", "-qw"] + keys)
@@ -209,16 +195,8 @@ final class MSSIPsecLabTests: KernelTestCase {
     }
 
     func testBulkDownloadFromAnIPsecSiteWithICMPLost() throws {
-        prefix = "gpe" + String(UInt32.random(in: 0...0xfff), radix: 16).leftPadded(3) + "-mss"
-        let up = sh(["bash", "-c", "set -euo pipefail; source \"$0\"; ipsec_lab_up \(prefix) >&2; echo \"$IPSEC_LAB_DIR\"", library])
-        XCTAssertEqual(up.status, 0, up.stderr)
-        labDir = up.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !labDir.isEmpty else { return XCTFail("no IPsec lab: \(up.stderr)") }
+        try startLab(tag: "mss")
         let a = prefix + "-a", b = prefix + "-b"
-        for side in ["a", "b"] {
-            let s = ipsecLab("ipsec_lab_start \(side)")
-            XCTAssertEqual(s.status, 0, "charon \(side): \(s.stderr)")
-        }
 
         // The site: b forwards between the SA and the server's LAN.
         let site = try makeNamespace("site")
@@ -261,12 +239,12 @@ final class MSSIPsecLabTests: KernelTestCase {
         XCTAssertEqual(apply.status, 0, apply.stderr)
         let render = sh([gatepeerBinary, "ipsec", "render", "--site", "lab", "--format", "swanctl", "--side", "remote", "--out", labDir + "/b/swanctl/conf.d", "-c", plain])
         XCTAssertEqual(render.status, 0, render.stderr)
-        let load = ipsecLab("ipsec_lab_exec b swanctl --load-all")
+        let load = lab("ipsec_lab_exec b swanctl --load-all")
         XCTAssertEqual(load.status, 0, load.stderr + load.stdout)
-        let ipsecApply = ipsecLab("ipsec_lab_exec a \(gatepeerBinary) ipsec apply --site lab -c \(plain)")
+        let ipsecApply = lab("ipsec_lab_exec a \(gatepeerBinary) ipsec apply --site lab -c \(plain)")
         XCTAssertEqual(ipsecApply.status, 0, ipsecApply.stderr + ipsecApply.stdout)
         for side in ["a", "b"] {
-            let w = ipsecLab("ipsec_lab_wait_child \(side) lab 30")
+            let w = lab("ipsec_lab_wait_child \(side) lab 30")
             XCTAssertEqual(w.status, 0, "CHILD_SA on \(side): \(w.stderr)")
         }
         let ping = sh(["ip", "netns", "exec", dev.name, "ping", "-c", "2", "-W", "3", "-q", "10.2.0.80"])
