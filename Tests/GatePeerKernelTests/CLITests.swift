@@ -72,10 +72,116 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("cannot read config /nonexistent/gatepeer.json"), r.stderr)
     }
 
+    /// gatepeer with GATEPEER_STATE_DIR set to a fresh directory of its own: `filter check`
+    /// reads the state directory, and a test must never read or make the host's.
+    func gatepeerWithOwnState(_ args: [String]) -> Run {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-cli-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: state) }
+        return sh(["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary] + args)
+    }
+
+    /// Issue 11 item 4: one option dialect for every command. `--opt=value` worked only for
+    /// `--config` (`--from=x` was "unexpected"), options before the verb were an unknown
+    /// command, `-j` did not exist and `--` was an unknown option.
+    func testEveryOptionTakesBothSpellingsAnywhere() {
+        let cfg = packageRoot.appendingPathComponent("netconfig/lab-filter.json").path
+        // Every value option as --opt=value: the grant gets as far as its own checks.
+        let eq = gatepeer("filter", "grant", "--from=10.128.0.11", "--to=203.0.113.10", "--proto=tcp", "--port=70000", "--for=1h", "--config=\(cfg)")
+        XCTAssertEqual(eq.status, 2, eq.stderr)
+        XCTAssertTrue(eq.stderr.contains("--port: \"70000\" is not a port"), eq.stderr)
+        XCTAssertFalse(eq.stderr.contains("--from"), eq.stderr)
+        // Options before the verb, and between a command and its subcommand.
+        let valid = gatepeer("validate", "-c", cfg)
+        XCTAssertEqual(valid.status, 0, valid.stderr)
+        for args in [["-c", cfg, "validate"], ["--config", cfg, "validate"], ["--config=\(cfg)", "validate"]] {
+            let r = sh([gatepeerBinary] + args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stdout, valid.stdout, "\(args)")
+        }
+        let before = gatepeer("-c", "/nonexistent/gatepeer.json", "plan")
+        XCTAssertEqual(before.status, 2, before.stderr)
+        XCTAssertTrue(before.stderr.contains("cannot read config /nonexistent/gatepeer.json"), before.stderr)
+        let between = gatepeer("filter", "--port", "70000", "grant", "--from", "10.128.0.11", "--to", "203.0.113.10", "--proto", "tcp", "--for", "1h", "-c", cfg)
+        XCTAssertEqual(between.status, 2, between.stderr)
+        XCTAssertTrue(between.stderr.contains("--port: \"70000\" is not a port"), between.stderr)
+        // -j is --json, wherever it stands.
+        let check = ["filter", "check", "10.128.0.11", "203.0.113.10", "icmp", "-c", cfg]
+        let json = gatepeerWithOwnState(check + ["--json"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        XCTAssertTrue(json.stdout.contains("\"verdict\": \"allow\""), json.stdout)
+        for args in [check + ["-j"], ["-j"] + check, ["filter", "-j"] + check.dropFirst()] {
+            let r = gatepeerWithOwnState(args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stdout, json.stdout, "\(args)")
+        }
+        // -- ends the options: what follows is an argument, even with a dash.
+        let dash = gatepeer("validate", "-c", cfg, "--", "-x")
+        XCTAssertEqual(dash.status, 2, dash.stderr)
+        XCTAssertTrue(dash.stderr.contains("validate takes no argument \"-x\""), dash.stderr)
+        let ended = gatepeerWithOwnState(["filter", "check", "-c", cfg, "--", "10.128.0.11", "203.0.113.10", "icmp"])
+        XCTAssertEqual(ended.status, 0, ended.stderr)
+        XCTAssertEqual(ended.stdout, gatepeerWithOwnState(check).stdout)
+    }
+
+    /// An option the command does not have is refused naming it and the ones it has; a
+    /// flag given a value, and a value option without one, are usage errors too.
+    func testUnknownOptionsListTheValidOnes() {
+        let cfg = packageRoot.appendingPathComponent("netconfig/lab-filter.json").path
+        let cases: [([String], [String])] = [
+            (["plan", "--bogus"], ["unknown option \"--bogus\" for plan; valid: -c/--config FILE, -j/--json, -h/--help"]),
+            (["-x", "status"], ["unknown option \"-x\" for status; valid: -c/--config FILE, -j/--json, -h/--help"]),
+            (["filter", "grant", "--bogus", "1", "-c", cfg], ["unknown option \"--bogus\" for filter grant; valid: -c/--config FILE, --from PREFIX, --to PREFIX, --proto PROTO, --port PORTS, --for DURATION, -h/--help"]),
+            (["ipsec", "lint", "--format", "sheet"], ["unknown option \"--format\" for ipsec lint; valid: -c/--config FILE, --site NAME, -h/--help"]),
+            (["run", "--json"], ["run has no --json output"]),
+            (["filter", "show", "-j", "-c", cfg], ["filter show has no --json output"]),
+            (["plan", "--json=yes"], ["--json takes no value"]),
+            (["filter", "grant", "--from"], ["--from needs a prefix such as 10.128.0.0/16 or an address"]),
+        ]
+        for (args, messages) in cases {
+            let r = sh([gatepeerBinary] + args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            for m in messages { XCTAssertTrue(r.stderr.contains(m), "\(args): \(r.stderr)") }
+            XCTAssertEqual(r.stdout, "", "\(args)")
+        }
+    }
+
     func testShippedConfigsValidate() {
         for name in ["netconfig/lab.json", "netconfig/gatepeer.example.json", "netconfig/lab-filter.json", "netconfig/ipsec-site.json"] {
             let r = gatepeer("validate", "-c", packageRoot.appendingPathComponent(name).path)
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+        }
+    }
+}
+
+/// The option dialect on commands that read the kernel, each in a namespace of its own.
+final class CLIKernelTests: KernelTestCase {
+    /// `-c FILE plan` (the option before the verb) plans what `plan -c FILE` plans, and
+    /// `status` answers the same with --json, -j and options in any order.
+    func testOptionsBeforeTheVerbAndJSONSpellings() throws {
+        let ns = try makePeerNamespace()
+        let cfg = packageRoot.appendingPathComponent("netconfig/lab.json").path
+        let plan = ns.gatepeer("plan", "-c", cfg)
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        XCTAssertTrue(plan.stdout.contains("+ link gp0 vxlan id 10"), plan.stdout)
+        for args in [["-c", cfg, "plan"], ["--config=\(cfg)", "plan"], ["plan", "--config", cfg]] {
+            let r = ns.exec([gatepeerBinary] + args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stdout, plan.stdout, "\(args)")
+        }
+        let apply = ns.gatepeer("apply", "-c", cfg)
+        XCTAssertEqual(apply.status, 0, apply.stderr)
+        // Counters move (IPv6 sends on a new link): compare with them masked.
+        func masked(_ r: Run) -> String {
+            r.stdout.replacingOccurrences(of: #"("[a-z]*([Pp]ackets|[Bb]ytes)"): [0-9]+"#, with: "$1: N", options: .regularExpression)
+        }
+        let status = ns.gatepeer("status", "--json", "-c", cfg)
+        XCTAssertEqual(status.status, 0, status.stderr)
+        XCTAssertTrue(status.stdout.hasPrefix("{\n  \"blockers\": [],\n  \"filter\": {"), status.stdout)
+        XCTAssertTrue(status.stdout.contains("\"inSync\": true"), status.stdout)
+        for args in [["status", "-j", "-c", cfg], ["-j", "-c", cfg, "status"], ["--json", "status", "--config=\(cfg)"]] {
+            let r = ns.exec([gatepeerBinary] + args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            XCTAssertEqual(masked(r), masked(status), "\(args)")
         }
     }
 }

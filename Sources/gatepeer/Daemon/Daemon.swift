@@ -109,7 +109,7 @@ final class Daemon: @unchecked Sendable {
             }
             problems += c.problems
             if c.failures.contains(where: { $0.errno == EPERM }) {
-                stderr(netAdminHint("run"))
+                Console.error(NetAdmin.hint("run"))
                 exit(Exit.runtime.rawValue)
             }
             if let m = store.stateProblem(keptDynamic: config.filter != nil) { problems.append(m) }
@@ -117,7 +117,7 @@ final class Daemon: @unchecked Sendable {
             // The capability was taken away (or never there): every later try fails the
             // same way, so say why once and stop instead of logging it at every resync.
             log("reconcile failed: \(k)")
-            stderr(netAdminHint("run"))
+            Console.error(NetAdmin.hint("run"))
             exit(Exit.runtime.rawValue)
         } catch {
             problems.append("reconcile failed: \(error)")
@@ -168,7 +168,7 @@ final class Daemon: @unchecked Sendable {
     /// be loaded), so what it resolves and what the filter allows stay one set.
     private func learnFromAnswer(_ name: String, _ records: [DNSRecord]) -> DNSTrim? {
         guard let f = config.filter, f.domainPatterns.contains(where: { $0.matches(name) }) else { return nil }
-        let n = now()
+        let n = WallClock.seconds()
         guard !records.isEmpty else { return learned.trim(name: name, now: n, slack: f.domainSlackSeconds) }
         let before = learned
         let kept = learned.merge(name: name, answer: records.map { ($0.address, $0.ttl) }, now: n, slack: f.domainSlackSeconds, cap: f.maxAddressesPerName)
@@ -191,7 +191,7 @@ final class Daemon: @unchecked Sendable {
     /// answers for devices, drift repair and signals never wait on the network.
     private func resolveDue() {
         guard !resolving, let f = config.filter, !f.resolvers.isEmpty else { return }
-        let n = now()
+        let n = WallClock.seconds()
         let due = f.exactDomainNames.filter { (nextResolve[$0] ?? 0) <= n }
         guard !due.isEmpty else { return }
         resolving = true
@@ -230,7 +230,7 @@ final class Daemon: @unchecked Sendable {
 
     private func merge(_ results: [Lookup]) {
         guard let f = config.filter else { return }
-        let n = now()
+        let n = WallClock.seconds()
         let before = learned
         var changed = false
         for r in results {
@@ -268,7 +268,7 @@ final class Daemon: @unchecked Sendable {
                 log("cannot save \(store.learnedPath): \(error)")
             }
             do {
-                let ms = nowMs()
+                let ms = WallClock.milliseconds()
                 let elements = learned.elements(config, nowMs: ms)
                 let now = Set(elements.map { $0.set + "|" + $0.keyText })
                 let gone = previous.elements(config, nowMs: ms).filter { !now.contains($0.set + "|" + $0.keyText) }

@@ -114,7 +114,7 @@ final class StateStore {
         do {
             return try Settings.directory("GATEPEER_STATE_DIR", default: "/var/lib/gatepeer")
         } catch {
-            stderr("gatepeer: \(error)")
+            Console.error("gatepeer: \(error)")
             exit(Exit.usage.rawValue)
         }
     }
@@ -176,10 +176,10 @@ final class StateStore {
     static func open() -> StateStore {
         do {
             let s = StateStore(namespace: try NetworkNamespace.current())
-            if let r = s.refusal { stderr("gatepeer: \(r)") }
+            if let r = s.refusal { Console.error("gatepeer: \(r)") }
             return s
         } catch {
-            stderr("gatepeer: \(error)")
+            Console.error("gatepeer: \(error)")
             exit(Exit.runtime.rawValue)
         }
     }
@@ -205,7 +205,7 @@ final class StateStore {
     func dynamicElements(_ config: GatePeerConfig, observed: ObservedState, learned: LearnedAddresses? = nil) -> [NftElement] {
         guard config.filter != nil else { return [] }
         if refusal != nil { return StateStore.kernelDynamicElements(observed) }
-        let ms = nowMs()
+        let ms = WallClock.milliseconds()
         let grants = loadGrantsIfKnown().map { GrantState.elements($0, nowMs: ms) }
             ?? StateStore.kernelDynamicElements(observed).filter { $0.set.hasPrefix("grants") }
         return grants + (learned ?? loadLearned()).elements(config, nowMs: ms)
@@ -341,7 +341,7 @@ final class StateStore {
 
     /// `message` on stderr unless this store said it before.
     private func report(_ message: String) {
-        if reported.insert(message).inserted { stderr(message) }
+        if reported.insert(message).inserted { Console.error(message) }
     }
 
     /// Keeps the evidence of a damaged file: the next write must not replace it unseen.
@@ -353,9 +353,9 @@ final class StateStore {
             return
         }
         damaged.remove(path)
-        let aside = path + ".damaged-\(now())"
+        let aside = path + ".damaged-\(WallClock.seconds())"
         let moved = rename(path, aside) == 0
-        stderr("gatepeer: \(path) is damaged (\(reason)); " + (moved ? "moved to \(aside), " : "cannot move it aside (\(String(cString: strerror(errno)))), ") + lost)
+        Console.error("gatepeer: \(path) is damaged (\(reason)); " + (moved ? "moved to \(aside), " : "cannot move it aside (\(String(cString: strerror(errno)))), ") + lost)
     }
 
     /// Writes a state file (0600 from the start, synced, renamed over the old one). One
@@ -453,7 +453,7 @@ final class NamespaceLock {
     /// take it shared, so they run together but never beside a writer. Waits up to `wait`
     /// seconds, telling the user once who it waits for (when `announce`); throws LockBusy.
     static func writer(_ ns: NetworkNamespace, command: String, shared: Bool = false, wait: Double = defaultWait,
-                       announce: (String) -> Void = { stderr("gatepeer: \($0)") }) throws -> NamespaceLock {
+                       announce: (String) -> Void = { Console.error("gatepeer: \($0)") }) throws -> NamespaceLock {
         let path = directory + "/netns-\(ns.inode).lock"
         let fd = try openLockFile(path)
         let deadline = Date().addingTimeInterval(wait)
@@ -552,12 +552,12 @@ func lockNamespace(_ command: String, _ store: StateStore) -> NamespaceLock? {
         let lock = try NamespaceLock.writer(store.namespace, command: String(line.prefix(200)), shared: command == "plan")
         store.holdsWriterLock = command != "plan"
         if command == "apply" || command == "down", let pid = NamespaceLock.runningDaemon(store.namespace) {
-            stderr("gatepeer: " + NamespaceLock.daemonMessage(pid: pid))
+            Console.error("gatepeer: " + NamespaceLock.daemonMessage(pid: pid))
             return nil
         }
         return lock
     } catch {
-        stderr("gatepeer: \(command): \(error)")
+        Console.error("gatepeer: \(command): \(error)")
         return nil
     }
 }

@@ -1,0 +1,15 @@
+/// Exit statuses: 0 done, 1 runtime failure (the kernel refused, a device is missing, a
+/// file could not be written), 2 bad input or usage. Data goes to stdout, progress and
+/// problems to stderr (Console).
+enum Exit: Int32 { case ok = 0, runtime = 1, usage = 2 }
+
+/// A bad command line, and nothing else: an unknown command or option, a missing or
+/// repeated value, an argument a command does not take. Exit 2 after the message and
+/// `usage` (the command's help text, or the top one). A failed system call is a
+/// SystemError or StateError (exit 1), a bad config file a ConfigError (exit 2).
+struct UsageError: Error {
+    /// What is wrong, naming the word given and what is valid.
+    let message: String
+    /// The help text printed after it on stderr.
+    var usage: String
+}

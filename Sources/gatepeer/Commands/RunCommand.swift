@@ -1,0 +1,28 @@
+import GatePeerCore
+import GatePeerKernel
+
+/// `gatepeer run`: the service. Checks its options and the config, then hands over to
+/// the daemon (Daemon/), which does not return.
+enum RunCommand: GatePeerCommand {
+    static let words = ["run"]
+    static let options: [OptionSpec] = [.config, .resync]
+
+    static func run(_ c: CommandContext) -> Exit {
+        var resync = 30
+        if let text = c.invocation.value(.resync) {
+            guard let n = DecimalText.parse(text, in: 1...3600) else {
+                Console.error("gatepeer: --resync needs a number of seconds 1..3600, not \(Echo.quoted(text))")
+                return .usage
+            }
+            resync = n
+        }
+        let config = c.loadConfig()
+        NetAdmin.require("run")
+        do {
+            try Daemon(configPath: c.configPath, config: config, resync: resync).run()
+        } catch {
+            Console.error(NetAdmin.describe(error, verb: "run"))
+            return .runtime
+        }
+    }
+}

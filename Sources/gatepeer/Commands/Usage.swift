@@ -1,0 +1,129 @@
+/// The help texts: `gatepeer --help` (`top`) and `gatepeer COMMAND --help` (`command`,
+/// by the first word). Printed on stdout for help, on stderr after a usage error.
+enum Usage {
+    /// The config file commands read when -c/--config is not given.
+    static let defaultConfigPath = "/etc/gatepeer/gatepeer.json"
+
+    /// `gatepeer --help`: the commands, the global options and the exit statuses.
+    static let top = """
+    usage: gatepeer <command> [options]
+
+    Keeps VXLAN links to a VPG (virtual private gateway) converged to one config.
+
+    commands:
+      validate   check the config and report every problem with its place in the file
+      plan       show the changes apply would make (+ create, ~ change, - delete)
+      apply      make the kernel match the config
+      status     show each link as the kernel holds it, and whether it is in sync
+      down       remove everything gatepeer made (links, FDB entries, addresses, routes, nftables table)
+      run        the service: apply, then keep converging (drift repair, SIGHUP reload, DNS refresh)
+      filter     check SRC DST [PROTO[/PORT]]: the verdict for one packet and the rule deciding it;
+                 show: the nftables table the config compiles to
+      ipsec      render (swanctl, strongswan-legacy, libreswan, sheet; --side local|remote), lint,
+                 psk, apply: IPsec site-to-site configuration for both ends
+
+    options (before or after the command; --opt VALUE or --opt=VALUE; -- ends the options):
+      -c, --config FILE   config file (default \(defaultConfigPath))
+      -j, --json          machine-readable output (plan, status, apply, down, filter check, filter grants)
+      -h, --help          help for gatepeer or a command
+
+    exit status: 0 ok, 1 runtime failure, 2 bad input or usage
+    """
+
+    /// `gatepeer COMMAND --help` by the command's first word (filter and ipsec cover their subcommands).
+    static let command: [String: String] = [
+        "validate": """
+        usage: gatepeer validate [-c FILE]
+
+        Decodes and checks the config without touching the kernel. Every problem is printed
+        on its own line as PATH: MESSAGE, e.g. links[0].vxlanId: 0 is out of range; valid: 1..16777215.
+        Exit 0 when valid, 2 otherwise.
+        """,
+        "plan": """
+        usage: gatepeer plan [-c FILE] [--json]
+
+        Reads the kernel and prints the changes apply would make, one per line:
+          + created   ~ changed (attribute old -> new)   - deleted
+        Nothing is changed. Prints "no changes" when the kernel matches the config.
+        Exit 0, or 1 when something blocks part of the config (e.g. a missing underlay device).
+        """,
+        "apply": """
+        usage: gatepeer apply [-c FILE] [--json]
+
+        Makes the kernel match the config: creates, changes in place, or recreates the
+        vxlan devices, their FDB entries, addresses, routes and sysctls. Only objects
+        gatepeer owns are changed or deleted. A second apply changes nothing.
+        After the changes the kernel is read back and planned again; a change it did not
+        take is named ("not taken by the kernel: ...") and not counted as applied.
+        Exit 0 when converged, 1 when something was refused, not taken or blocked.
+        One writer per network namespace: waits up to 10 s for another gatepeer writer, then
+        fails naming it; refuses while gatepeer run manages the namespace (reload it instead).
+        """,
+        "status": """
+        usage: gatepeer status [-c FILE] [--json]
+
+        Per link: device, oper state, vxlanId, port, outer address, MTU, inner address,
+        gate peers (FDB), rx/tx packets and bytes, routes; forwarding sysctls; pending changes.
+        """,
+        "filter": """
+        usage: gatepeer filter check SRC DST [PROTO[/PORT]] [-c FILE] [--json]
+               gatepeer filter show [-c FILE]
+               gatepeer filter grant --from PREFIX --to PREFIX [--proto P] [--port N[,LOW-HIGH]] --for DURATION
+               gatepeer filter revoke --from PREFIX --to PREFIX [--proto P] [--port N[,LOW-HIGH]]
+               gatepeer filter grants [--json]
+
+        check: the verdict for one packet from SRC to DST (PROTO: tcp, udp, icmp, icmpv6, a
+        number, or any; PORT for tcp/udp/sctp/dccp/udplite), and the rule that decides it,
+        evaluated on the same compiled policy gatepeer loads into the kernel. A deny while
+        grants.json is damaged or the state directory refused is "unknown", exit 1.
+        show: the text of table inet gatepeer as apply would load it (nothing is changed).
+        grant: a temporary allow from devices in --from to --to, for DURATION (90s, 30m, 2h,
+        1d, 1h30m); it takes effect at once, is kept in /var/lib/gatepeer/grants.json (0600;
+        another network namespace's in /var/lib/gatepeer/netns/NAME), survives re-apply and
+        restart, and its nft elements expire by themselves.
+        revoke: remove a grant (same --from/--to/--proto/--port); its kernel elements are
+        deleted even when grants.json does not list it. grants: list active grants.
+        A damaged grants.json is left in place and makes the grants unknown: grants, grant,
+        plan and apply exit 1 and the kernel's grant elements are kept; revoke still works.
+        """,
+        "ipsec": ipsec,
+        "run": """
+        usage: gatepeer run [-c FILE] [--resync SECONDS]
+
+        The service (systemd runs this). Applies the config, then every --resync seconds
+        (default 30) reads the kernel back and repairs drift; SIGHUP re-reads the config
+        (a bad file is reported and the running config kept); domain names in filter rules
+        are resolved against filter.resolvers when their TTL runs out, and their addresses
+        loaded with TTL + domainSlackSeconds. SIGTERM stops it and leaves the kernel as it is.
+        One per network namespace: a second run refuses, and apply and down refuse while it runs.
+        """,
+        "down": """
+        usage: gatepeer down [--json]
+
+        Removes every object gatepeer owns in this network namespace: vxlan links whose
+        alias is exactly gatepeer:<their name> (with their FDB entries and addresses) and
+        routes with protocol gatepeer through those links. Look-alikes (a gatepeer: alias on
+        another kind of device or naming another device, protocol gatepeer through another
+        device) are reported as warnings and left alone, as is everything else. Sysctls are
+        left as they are. What down changed is read back: exit 1 names what is still there.
+        """,
+    ]
+
+    /// `gatepeer ipsec --help`: every ipsec subcommand.
+    static let ipsec = """
+    usage: gatepeer ipsec render --site NAME --format swanctl|strongswan-legacy|libreswan|sheet
+                                 --side local|remote [--out DIR] [-c FILE]
+           gatepeer ipsec lint [--site NAME] [-c FILE]
+           gatepeer ipsec psk
+           gatepeer ipsec apply --site NAME [-c FILE]
+
+    render: the site's configuration for our end (--side local) or the mirror image for the
+    other end (--side remote). Without --out it is printed; with --out the files are written
+    into DIR (files holding keys 0600, the others 0644; nothing else in DIR is touched).
+    lint: the site's proposals, selectors and key file; warnings (weak algorithms a site
+    allowed with allowWeak, start action none) and errors, one per line. Exit 2 on errors.
+    psk: a fresh pre-shared key: 48 letters and digits starting with a letter, 285 bits of entropy (for a 0600 key file).
+    apply: writes our end to /etc/swanctl/conf.d/gatepeer-NAME.conf (0600) and runs
+    swanctl --load-all (GATEPEER_SWANCTL_DIR overrides the directory).
+    """
+}

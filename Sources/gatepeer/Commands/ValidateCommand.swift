@@ -1,0 +1,13 @@
+import GatePeerCore
+
+/// `gatepeer validate`: decodes and checks the config without touching the kernel.
+enum ValidateCommand: GatePeerCommand {
+    static let words = ["validate"]
+    static let options: [OptionSpec] = [.config]
+
+    static func run(_ c: CommandContext) -> Exit {
+        let config = c.loadConfig()
+        print("\(Echo.path(c.configPath)): valid, \(config.links.count) link(s)")
+        return .ok
+    }
+}
