@@ -41,6 +41,7 @@ struct CommandLineParser {
     private enum Word {
         case option(OptionSpec, value: String?, given: String)
         case flagWithValue(OptionSpec)
+        case missingValue(OptionSpec, given: String)
         case unknown(String)
         case argument(String)
     }
@@ -48,7 +49,7 @@ struct CommandLineParser {
     /// Reads `args` (without the program name). Throws UsageError with the usage text of
     /// the command when one was named, else the top usage.
     func parse(_ args: [String]) throws -> ParsedCommandLine {
-        let words = try split(args)
+        let words = split(args)
         let positional = words.compactMap { if case .argument(let a) = $0 { return a } else { return nil } }
         let helpWanted = words.contains { if case .option(.help, _, _) = $0 { return true } else { return false } }
         if positional.first == "help" || helpWanted {
@@ -72,6 +73,8 @@ struct CommandLineParser {
                 throw UsageError(message: "unknown option \(Echo.quoted(given)) for \(name); valid: \(command.validOptions)", usage: usage)
             case .flagWithValue(let o):
                 throw UsageError(message: "\(o.long) takes no value", usage: usage)
+            case .missingValue(let o, let given):
+                throw UsageError(message: "\(given) needs \(o.needs)", usage: usage)
             case .option(let o, let value, let given):
                 guard command.options.contains(o) else {
                     if o == .json { throw UsageError(message: "\(name) has no --json output", usage: usage) }
@@ -108,7 +111,7 @@ struct CommandLineParser {
 
     /// Each word as an option or an argument. A value option takes the rest of its word
     /// after "=" or else the next word, whatever it looks like (`--to -x` is a value).
-    private func split(_ args: [String]) throws -> [Word] {
+    private func split(_ args: [String]) -> [Word] {
         var words: [Word] = []
         var i = 0
         var optionsEnded = false
@@ -142,7 +145,7 @@ struct CommandLineParser {
                 words.append(.option(o, value: args[i], given: name))
                 i += 1
             } else {
-                throw UsageError(message: "\(name) needs \(o.needs)", usage: Usage.top)
+                words.append(.missingValue(o, given: name))
             }
         }
         return words
