@@ -133,7 +133,7 @@ final class CLITests: XCTestCase {
             (["filter", "grant", "--bogus", "1", "-c", cfg], ["unknown option \"--bogus\" for filter grant; valid: -c/--config FILE, --from PREFIX, --to PREFIX, --proto PROTO, --port PORTS, --for DURATION, -h/--help"]),
             (["ipsec", "lint", "--format", "sheet"], ["unknown option \"--format\" for ipsec lint; valid: -c/--config FILE, --site NAME, -h/--help"]),
             (["run", "--json"], ["run has no --json output"]),
-            (["filter", "show", "-j", "-c", cfg], ["filter show has no --json output"]),
+            (["filter", "show", "-j", "-c", cfg], ["filter show has no --json output; valid: filter check --json, filter grants --json"]),
             (["plan", "--json=yes"], ["--json takes no value"]),
             (["filter", "grant", "--from"], ["--from needs a prefix such as 10.128.0.0/16 or an address"]),
         ]

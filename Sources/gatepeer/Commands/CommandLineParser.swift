@@ -77,7 +77,11 @@ struct CommandLineParser {
                 throw UsageError(message: "\(given) needs \(o.needs)", usage: usage)
             case .option(let o, let value, let given):
                 guard command.options.contains(o) else {
-                    if o == .json { throw UsageError(message: "\(name) has no --json output", usage: usage) }
+                    if o == .json {
+                        // Where a sibling has it (filter check, filter grants), say so.
+                        let siblings = commands.filter { $0.words[0] == first && $0.options.contains(.json) }.map { "\($0.name) --json" }
+                        throw UsageError(message: "\(name) has no --json output" + (siblings.isEmpty ? "" : "; valid: " + siblings.joined(separator: ", ")), usage: usage)
+                    }
                     throw UsageError(message: "unknown option \(Echo.quoted(given)) for \(name); valid: \(command.validOptions)", usage: usage)
                 }
                 guard let value else { invocation.flags.insert(o.long); continue }
