@@ -16,25 +16,15 @@ enum IPsecApplyCommand: GatePeerCommand {
         guard let dir = try? Settings.directory("GATEPEER_SWANCTL_DIR", default: "/etc/swanctl/conf.d") else { return .usage }  // Settings.check said why
         let written = IPsecSites.write(files.map { RenderedFile(name: $0.name, content: $0.content, secret: true) }, into: dir)
         guard written == .ok else { return written }
-        let status = spawn("swanctl", ["--load-all"])
-        if status != 0 { Console.error("gatepeer: swanctl --load-all exited \(status)") }
-        return status == 0 ? .ok : .runtime
-    }
-
-    /// Runs a program found on PATH with an argument array (no shell), output inherited.
-    /// Its exit status, or 127 when it cannot be started.
-    static func spawn(_ program: String, _ args: [String]) -> Int32 {
-        fflush(nil)
-        var pid: pid_t = 0
-        let argv = ([program] + args).map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        guard posix_spawnp(&pid, program, nil, nil, argv, environ) == 0 else {
-            Console.error("gatepeer: cannot run \(program): not found on PATH")
-            return 127
+        do {
+            let status = try Child.run("swanctl", ["--load-all"])
+            if status.exitCode == 0 { return .ok }
+            Console.error("gatepeer: swanctl --load-all exited \(status.shellCode)")
+        } catch where error.errno == .noSuchFile {
+            Console.error("gatepeer: cannot run swanctl: not found on PATH")
+        } catch {
+            Console.error("gatepeer: cannot run swanctl --load-all: \(error)")
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // WIFEXITED / WEXITSTATUS by hand (macros are not imported).
-        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return .runtime
     }
 }

@@ -1,4 +1,5 @@
 import GatePeerCore
+import GatePeerKernel
 import Glibc
 
 /// `gatepeer ipsec psk`: a fresh pre-shared key on stdout, from the kernel's CSPRNG.
@@ -8,27 +9,29 @@ enum IPsecPSKCommand: GatePeerCommand {
     static let options: [OptionSpec] = [.config]
 
     static func run(_ c: CommandContext) -> Exit {
-        guard let key = IPsecLint.newPSK(random: { randomBytes(64) }) else {
-            Console.error("gatepeer: no random bytes: \(String(cString: strerror(errno)))")
+        var failure: SystemError?
+        let key = IPsecLint.newPSK(random: {
+            do throws(SystemError) { return try randomBytes(64) } catch { failure = error; return nil }
+        })
+        guard let key else {
+            Console.error("gatepeer: no random bytes: \(failure.map { "\($0)" } ?? "the generator gave up")")
             return .runtime
         }
         print(key)
         return .ok
     }
 
-    /// `n` bytes from the kernel's CSPRNG (/dev/urandom never blocks once the pool is seeded).
-    static func randomBytes(_ n: Int) -> [UInt8]? {
-        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+    /// `n` bytes from the kernel's CSPRNG (/dev/urandom never blocks once the pool is
+    /// seeded); throws the failed call naming /dev/urandom.
+    static func randomBytes(_ n: Int) throws(SystemError) -> [UInt8] {
+        let path = "/dev/urandom"
+        let fd: Int32
+        do { fd = try valueOrErrno { open(path, O_RDONLY | O_CLOEXEC) } } catch { throw SystemError("open", path, error) }
         defer { close(fd) }
-        var out = [UInt8](repeating: 0, count: n)
-        var got = 0
-        while got < n {
-            let r = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, n - got) }
-            if r < 0 && errno == EINTR { continue }
-            guard r > 0 else { return nil }
-            got += r
-        }
-        return out
+        let bytes: [UInt8]
+        do { bytes = try IO.read(fd, exactly: n) } catch { throw SystemError("read", path, error) }
+        // A character device that ends early: not the kernel's urandom.
+        guard bytes.count == n else { throw SystemError("read", path, .ioError) }
+        return bytes
     }
 }

@@ -80,7 +80,7 @@ struct IPsecSites {
     static func write(_ files: [RenderedFile], into dir: String) -> Exit {
         var st = stat()
         if stat(dir, &st) != 0 && mkdir(dir, 0o755) != 0 {
-            Console.error("gatepeer: cannot create \(dir): \(String(cString: strerror(errno)))")
+            Console.error("gatepeer: cannot create \(SystemError("mkdir", dir, Errno(rawValue: errno)))")
             return .runtime
         }
         for f in files {

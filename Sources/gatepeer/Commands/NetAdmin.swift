@@ -1,4 +1,3 @@
-import Foundation
 import GatePeerCore
 import GatePeerKernel
 import Glibc
@@ -10,9 +9,10 @@ enum NetAdmin {
     /// effective set, from the CapEff line of /proc/self/status (hexadecimal); nil when that
     /// cannot be read.
     static func held() -> Bool? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
-              let bits = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+        guard let bytes = Files.readAll("/proc/self/status") else { return nil }
+        let status = String(decoding: bytes, as: UTF8.self)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let bits = UInt64(line.dropFirst("CapEff:".count).filter { $0 != " " && $0 != "\t" }, radix: 16) else { return nil }
         return bits & (1 << 12) != 0
     }
 
