@@ -8,7 +8,7 @@ let commands: [any GatePeerCommand.Type] = [
     IPsecRenderCommand.self, IPsecLintCommand.self, IPsecPSKCommand.self, IPsecApplyCommand.self,
 ]
 
-do {
+do throws(UsageError) {
     switch try CommandLineParser(commands: commands).parse(Array(CommandLine.arguments.dropFirst())) {
     case .help(let text):
         print(text)
@@ -24,10 +24,10 @@ do {
             Console.error("gatepeer: \(error)")
             exit(Exit.usage.rawValue)
         }
-        exit(command.run(CommandContext(invocation: invocation)).rawValue)
+        exit(try command.run(CommandContext(invocation: invocation)).rawValue)
     }
-} catch let e as UsageError {
-    Console.error("gatepeer: \(e.message)")
-    Console.error(e.usage)
+} catch {
+    for line in error.message.split(separator: "\n") { Console.error("gatepeer: \(line)") }
+    if let usage = error.usage { Console.error(usage) }
     exit(Exit.usage.rawValue)
 }

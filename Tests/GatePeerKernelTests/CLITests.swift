@@ -145,6 +145,37 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// A file gatepeer cannot write is a runtime failure (exit 1) naming the path, never a
+    /// usage error: the command line was good (issue 11 item 5). Passed before the command
+    /// split too; kept as the guard for the error labels.
+    func testAFailedWriteExitsOneNamingThePath() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-cli-out-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let key = dir.appendingPathComponent("hq.psk").path
+        let psk = sh([gatepeerBinary, "ipsec", "psk"])
+        XCTAssertEqual(psk.status, 0, psk.stderr)
+        XCTAssertTrue(FileManager.default.createFile(atPath: key, contents: Data(psk.stdout.utf8), attributes: [.posixPermissions: 0o600]))
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("netconfig/ipsec-site.json"), encoding: .utf8)
+            .replacingOccurrences(of: "/etc/gatepeer/hq.psk", with: key)
+        let cfg = dir.appendingPathComponent("ipsec.json").path
+        try text.write(toFile: cfg, atomically: true, encoding: .utf8)
+        let render = ["ipsec", "render", "--site", "hq", "--format", "swanctl", "--side", "local", "-c", cfg]
+        // The target name taken by a directory: the rename over it fails.
+        let out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out.appendingPathComponent("gatepeer-hq.conf"), withIntermediateDirectories: true)
+        let blocked = sh([gatepeerBinary] + render + ["--out", out.path])
+        XCTAssertEqual(blocked.status, 1, blocked.stderr)
+        XCTAssertTrue(blocked.stderr.contains(out.appendingPathComponent("gatepeer-hq.conf").path), blocked.stderr)
+        // A directory that cannot be made.
+        let nowhere = sh([gatepeerBinary] + render + ["--out", "/proc/gatepeer-cli-test/out"])
+        XCTAssertEqual(nowhere.status, 1, nowhere.stderr)
+        XCTAssertTrue(nowhere.stderr.contains("cannot create /proc/gatepeer-cli-test/out"), nowhere.stderr)
+        // The same render to a writable directory works, so the two above failed on the write.
+        let fine = sh([gatepeerBinary] + render + ["--out", dir.appendingPathComponent("fine").path])
+        XCTAssertEqual(fine.status, 0, fine.stderr)
+    }
+
     func testShippedConfigsValidate() {
         for name in ["netconfig/lab.json", "netconfig/gatepeer.example.json", "netconfig/lab-filter.json", "netconfig/ipsec-site.json"] {
             let r = gatepeer("validate", "-c", packageRoot.appendingPathComponent(name).path)

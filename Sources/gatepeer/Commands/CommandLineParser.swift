@@ -48,7 +48,7 @@ struct CommandLineParser {
 
     /// Reads `args` (without the program name). Throws UsageError with the usage text of
     /// the command when one was named, else the top usage.
-    func parse(_ args: [String]) throws -> ParsedCommandLine {
+    func parse(_ args: [String]) throws(UsageError) -> ParsedCommandLine {
         let words = split(args)
         let positional = words.compactMap { if case .argument(let a) = $0 { return a } else { return nil } }
         let helpWanted = words.contains { if case .option(.help, _, _) = $0 { return true } else { return false } }
@@ -98,7 +98,7 @@ struct CommandLineParser {
     }
 
     /// The command the leading arguments name: one word, or a command and its subcommand.
-    private func resolve(_ positional: [String]) throws -> any GatePeerCommand.Type {
+    private func resolve(_ positional: [String]) throws(UsageError) -> any GatePeerCommand.Type {
         let first = positional[0]
         let family = commands.filter { $0.words[0] == first }
         guard !family.isEmpty else { throw UsageError(message: "unknown command \(Echo.quoted(first))", usage: Usage.top) }

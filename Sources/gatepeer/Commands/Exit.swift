@@ -4,12 +4,14 @@
 enum Exit: Int32 { case ok = 0, runtime = 1, usage = 2 }
 
 /// A bad command line, and nothing else: an unknown command or option, a missing or
-/// repeated value, an argument a command does not take. Exit 2 after the message and
-/// `usage` (the command's help text, or the top one). A failed system call is a
-/// SystemError or StateError (exit 1), a bad config file a ConfigError (exit 2).
+/// repeated value, an argument or option value a command cannot use. Exit 2 after the
+/// message (each line prefixed "gatepeer: ") and `usage`. A failed system call is a
+/// SystemError or StateError (exit 1), a bad config file a ConfigError (exit 2), a
+/// request the kernel refused a KernelError (exit 1).
 struct UsageError: Error {
-    /// What is wrong, naming the word given and what is valid.
+    /// What is wrong, naming the word given and what is valid; one problem per line.
     let message: String
-    /// The help text printed after it on stderr.
-    var usage: String
+    /// The help text printed after it on stderr: the parser gives the command's (or the
+    /// top one); a command that refuses a value says only what is wrong with it.
+    var usage: String? = nil
 }

@@ -8,35 +8,31 @@ enum FilterCheckCommand: GatePeerCommand {
     static let options: [OptionSpec] = [.config, .json]
     static let takesArguments = true
 
-    static func run(_ c: CommandContext) -> Exit {
+    static func run(_ c: CommandContext) throws(UsageError) -> Exit {
         let args = c.arguments
         if args.count == 3, case .success(let (pr?, nil)) = FilterCheck.parseProtocol(args[2]), ProtocolMatch.number(pr).carriesPorts {
-            Console.error("gatepeer: give a port, such as \(Echo.value(args[2]))/443: the verdict can depend on it")
-            return .usage
+            throw UsageError(message: "give a port, such as \(Echo.value(args[2]))/443: the verdict can depend on it")
         }
         if args.count == 3, args[2].hasSuffix("/"), case .success(let (pr?, nil)) = FilterCheck.parseProtocol(String(args[2].dropLast())),
            ProtocolMatch.number(pr).carriesPorts {
-            Console.error("gatepeer: \(Echo.quoted(args[2])) has no port after the slash; valid: such as \(Echo.value(String(args[2].dropLast())))/443")
-            return .usage
+            throw UsageError(message: "\(Echo.quoted(args[2])) has no port after the slash; valid: such as \(Echo.value(String(args[2].dropLast())))/443")
         }
         guard args.count == 2 || args.count == 3 else {
-            Console.error("gatepeer: usage: gatepeer filter check SRC DST [PROTO[/PORT]]")
-            return .usage
+            throw UsageError(message: "usage: gatepeer filter check SRC DST [PROTO[/PORT]]")
         }
-        guard let src = IPAddress(args[0]) else { Console.error("gatepeer: SRC \(Echo.quoted(args[0])) is not an IP address"); return .usage }
-        guard let dst = IPAddress(args[1]) else { Console.error("gatepeer: DST \(Echo.quoted(args[1])) is not an IP address"); return .usage }
+        guard let src = IPAddress(args[0]) else { throw UsageError(message: "SRC \(Echo.quoted(args[0])) is not an IP address") }
+        guard let dst = IPAddress(args[1]) else { throw UsageError(message: "DST \(Echo.quoted(args[1])) is not an IP address") }
         // A mapped address would be checked against the IPv6 policy, which the kernel never
         // applies to it: the packet is IPv4.
         for (name, a) in [("SRC", src), ("DST", dst)] {
-            if let why = AddressField.filterMatch.problem(a, text: "\(a)") { Console.error("gatepeer: \(name): \(why)"); return .usage }
+            if let why = AddressField.filterMatch.problem(a, text: "\(a)") { throw UsageError(message: "\(name): \(why)") }
         }
         var proto: UInt8? = nil, port: UInt16? = nil
         if args.count == 3 {
             switch FilterCheck.parseProtocol(args[2]) {
             case .success(let (pr, po)): proto = pr; port = po
             case .failure:
-                Console.error("gatepeer: \(Echo.quoted(args[2])) is not PROTO[/PORT]; valid: tcp/443, udp/123, icmp, icmpv6, 47, any")
-                return .usage
+                throw UsageError(message: "\(Echo.quoted(args[2])) is not PROTO[/PORT]; valid: tcp/443, udp/123, icmp, icmpv6, 47, any")
             }
         }
         let config = c.loadConfig()

@@ -7,8 +7,8 @@ enum FilterGrantCommand: GatePeerCommand {
     static let words = ["filter", "grant"]
     static let options: [OptionSpec] = [.config, .from, .to, .proto, .port, .duration]
 
-    static func run(_ c: CommandContext) -> Exit {
-        guard let request = GrantRequest.read(c, revoke: false) else { return .usage }
+    static func run(_ c: CommandContext) throws(UsageError) -> Exit {
+        let request = try GrantRequest.read(c, revoke: false)
         let grant = request.grant
         return request.locked(c) { store, known, kernel in
             guard let known else {

@@ -8,8 +8,8 @@ enum FilterRevokeCommand: GatePeerCommand {
     /// --for is read only to refuse it by name ("revoke takes no duration").
     static let options: [OptionSpec] = [.config, .from, .to, .proto, .port, .duration]
 
-    static func run(_ c: CommandContext) -> Exit {
-        guard let request = GrantRequest.read(c, revoke: true) else { return .usage }
+    static func run(_ c: CommandContext) throws(UsageError) -> Exit {
+        let request = try GrantRequest.read(c, revoke: true)
         let grant = request.grant
         return request.locked(c) { store, known, kernel in
             let n = WallClock.seconds()

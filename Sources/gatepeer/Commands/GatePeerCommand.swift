@@ -9,8 +9,9 @@ protocol GatePeerCommand {
     /// Whether words after the command's own are its arguments (`filter check SRC DST`);
     /// otherwise the parser refuses them.
     static var takesArguments: Bool { get }
-    /// Runs the command; the exit status says how it ended.
-    static func run(_ context: CommandContext) -> Exit
+    /// Runs the command; the exit status says how it ended. Throws when an argument or
+    /// option value cannot be used, before anything is changed.
+    static func run(_ context: CommandContext) throws(UsageError) -> Exit
 }
 
 extension GatePeerCommand {

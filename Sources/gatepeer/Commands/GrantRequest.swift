@@ -12,9 +12,9 @@ struct GrantRequest {
     /// --for in seconds (0 for a revoke).
     let seconds: Int64
 
-    /// Reads the options; prints each problem (naming the option and what is valid) and
-    /// returns nil on any. The config is read only once the options are good.
-    static func read(_ c: CommandContext, revoke: Bool) -> GrantRequest? {
+    /// Reads the options; throws every problem (naming the option and what is valid), one
+    /// per line. The config is read only once the options are good.
+    static func read(_ c: CommandContext, revoke: Bool) throws(UsageError) -> GrantRequest {
         let verb = revoke ? "revoke" : "grant"
         let given = c.invocation
         var problems: [String] = []
@@ -63,8 +63,7 @@ struct GrantRequest {
         }
         if let from, let to, from.family != to.family { problems.append("--to: \(to) and --from \(from) are of different families") }
         if !problems.isEmpty {
-            for p in problems { Console.error("gatepeer: filter \(verb): \(p)") }
-            return nil
+            throw UsageError(message: problems.map { "filter \(verb): \($0)" }.joined(separator: "\n"))
         }
         // The deadline is the next whole second plus the duration: never shorter than asked,
         // at most a second longer, and the kernel drops the element at that very second.

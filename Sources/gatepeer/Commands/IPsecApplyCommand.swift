@@ -9,10 +9,10 @@ enum IPsecApplyCommand: GatePeerCommand {
     static let words = ["ipsec", "apply"]
     static let options: [OptionSpec] = [.config, .site]
 
-    static func run(_ c: CommandContext) -> Exit {
+    static func run(_ c: CommandContext) throws(UsageError) -> Exit {
         let sites = IPsecSites(c, verb: "apply", config: c.loadConfig())
-        guard let chosen = sites.chosen(c.invocation.value(.site), required: true), let s = chosen,
-              let files = sites.render(s, format: .swanctl, side: .local) else { return .usage }
+        let s = try sites.required(c.invocation.value(.site))
+        guard let files = sites.render(s, format: .swanctl, side: .local) else { return .usage }
         guard let dir = try? Settings.directory("GATEPEER_SWANCTL_DIR", default: "/etc/swanctl/conf.d") else { return .usage }  // Settings.check said why
         let written = IPsecSites.write(files.map { RenderedFile(name: $0.name, content: $0.content, secret: true) }, into: dir)
         guard written == .ok else { return written }

@@ -6,7 +6,7 @@ enum IPsecLintCommand: GatePeerCommand {
     static let words = ["ipsec", "lint"]
     static let options: [OptionSpec] = [.config, .site]
 
-    static func run(_ c: CommandContext) -> Exit {
+    static func run(_ c: CommandContext) throws(UsageError) -> Exit {
         let siteName = c.invocation.value(.site)
         // On a config that does not decode its problems are printed (stderr), then the key
         // files its sites name are checked too, so every problem comes in one run.
@@ -19,7 +19,7 @@ enum IPsecLintCommand: GatePeerCommand {
             for line in report.lines() { print(line) }
         })
         let sites = IPsecSites(c, verb: "lint", config: config)
-        guard let chosen = sites.chosen(siteName, required: false) else { return .usage }
+        let chosen = try sites.chosen(siteName)
         var report = LintReport()
         let devices = config.links.map { ($0.name, $0.deviceSubnet) }
         for (i, s) in sites.sites.enumerated() where chosen == nil || chosen == s {

@@ -18,18 +18,22 @@ struct IPsecSites {
         configPath = c.configPath
     }
 
-    /// The site --site names: .some(nil) when none is named and none is `required`; nil
-    /// after printing why (missing, or no such site, listing the valid names).
-    func chosen(_ name: String?, required: Bool) -> IPsecSite?? {
-        guard let name else {
-            if required { Console.error("gatepeer: ipsec \(verb): --site is required; sites: \(sites.map(\.name).joined(separator: ", "))") }
-            return required ? nil : .some(nil)
-        }
+    /// The site --site names, nil when none is named (all sites). Throws when it names no
+    /// site of the config (listing the valid names).
+    func chosen(_ name: String?) throws(UsageError) -> IPsecSite? {
+        guard let name else { return nil }
         guard let s = sites.first(where: { $0.name == name }) else {
-            Console.error("gatepeer: --site: no site \"\(ConfigDecoder.escapedForMessage(name))\" in \(Echo.path(configPath)); valid: \(sites.isEmpty ? "(no ipsec.sites)" : sites.map(\.name).joined(separator: ", "))")
-            return nil
+            throw UsageError(message: "--site: no site \"\(ConfigDecoder.escapedForMessage(name))\" in \(Echo.path(configPath)); valid: \(sites.isEmpty ? "(no ipsec.sites)" : sites.map(\.name).joined(separator: ", "))")
         }
-        return .some(s)
+        return s
+    }
+
+    /// The site --site names; throws when none is named or it names no site of the config.
+    func required(_ name: String?) throws(UsageError) -> IPsecSite {
+        guard let s = try chosen(name) else {
+            throw UsageError(message: "ipsec \(verb): --site is required; sites: \(sites.map(\.name).joined(separator: ", "))")
+        }
+        return s
     }
 
     /// Lints the site (errors stop the render), reads its key, renders; nil after printing

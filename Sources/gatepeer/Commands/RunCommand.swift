@@ -7,12 +7,11 @@ enum RunCommand: GatePeerCommand {
     static let words = ["run"]
     static let options: [OptionSpec] = [.config, .resync]
 
-    static func run(_ c: CommandContext) -> Exit {
+    static func run(_ c: CommandContext) throws(UsageError) -> Exit {
         var resync = 30
         if let text = c.invocation.value(.resync) {
             guard let n = DecimalText.parse(text, in: 1...3600) else {
-                Console.error("gatepeer: --resync needs a number of seconds 1..3600, not \(Echo.quoted(text))")
-                return .usage
+                throw UsageError(message: "--resync needs a number of seconds 1..3600, not \(Echo.quoted(text))")
             }
             resync = n
         }
