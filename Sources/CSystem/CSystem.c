@@ -1,5 +1,7 @@
+#define _GNU_SOURCE
 #include "CSystem.h"
 #include <errno.h>
+#include <sched.h>
 #include <sys/wait.h>
 
 int gatepeer_wifexited(int status) { return WIFEXITED(status); }
@@ -8,3 +10,4 @@ int gatepeer_wifsignaled(int status) { return WIFSIGNALED(status); }
 int gatepeer_wtermsig(int status) { return WTERMSIG(status); }
 int gatepeer_errno(void) { return errno; }
 void gatepeer_set_errno(int value) { errno = value; }
+int gatepeer_enter_network_namespace(int fd) { return setns(fd, CLONE_NEWNET); }

@@ -16,5 +16,8 @@ int gatepeer_wtermsig(int status);
 int gatepeer_errno(void);
 /// Sets the calling thread's errno (to clear it before a call that reports only there).
 void gatepeer_set_errno(int value);
+/// setns(fd, CLONE_NEWNET): moves the calling thread into the network namespace `fd`
+/// refers to (setns(2) needs _GNU_SOURCE, which Swift's Glibc module lacks). 0 or -1.
+int gatepeer_enter_network_namespace(int fd);
 
 #endif
