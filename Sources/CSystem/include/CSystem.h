@@ -19,5 +19,8 @@ void gatepeer_set_errno(int value);
 /// setns(fd, CLONE_NEWNET): moves the calling thread into the network namespace `fd`
 /// refers to (setns(2) needs _GNU_SOURCE, which Swift's Glibc module lacks). 0 or -1.
 int gatepeer_enter_network_namespace(int fd);
+/// Names the calling thread (pthread_setname_np, _GNU_SOURCE only); `name` is cut to 15
+/// bytes, the kernel's limit. 0 or an error number.
+int gatepeer_set_thread_name(const char *name);
 
 #endif
