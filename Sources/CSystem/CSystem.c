@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -19,4 +20,12 @@ int gatepeer_set_thread_name(const char *name) {
     strncpy(cut, name, sizeof cut - 1);
     cut[sizeof cut - 1] = 0;
     return pthread_setname_np(pthread_self(), cut);
+}
+
+void gatepeer_grow_heap(size_t size) {
+    volatile unsigned char *p = (volatile unsigned char *)malloc(size);
+    if (p) {
+        p[0] = 1;
+        free((void *)p);
+    }
 }
