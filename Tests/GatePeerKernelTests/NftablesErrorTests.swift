@@ -1,4 +1,3 @@
-import CSystem
 import Foundation
 @testable import GatePeerKernel
 import Glibc
@@ -6,28 +5,8 @@ import XCTest
 
 /// nft failures carry nft's own message and no errno: libnftables reports text only, and
 /// the errno used to be guessed from it (EINVAL for anything but two English phrases).
-/// libnftables runs on a thread moved into a namespace this test creates.
+/// libnftables runs on a thread moved into a namespace this test creates (`inside`).
 final class NftablesErrorTests: XCTestCase {
-    /// Runs `body` on a thread inside `ns`; never on the host: a failed setns fails the test.
-    private func inside(_ ns: Namespace, _ body: @escaping @Sendable () -> Error?) -> Error? {
-        final class Box: @unchecked Sendable { var error: Error?; var entered = false }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let path = "/run/netns/\(ns.name)"
-        let thread = Thread {
-            defer { done.signal() }
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0, gatepeer_enter_network_namespace(fd) == 0 else { return }
-            close(fd)
-            box.entered = true
-            box.error = body()
-        }
-        thread.start()
-        done.wait()
-        XCTAssertTrue(box.entered, "could not enter \(path)")
-        return box.error
-    }
-
     func testNftRefusalsAreNftablesErrorsWithoutAGuessedErrno() throws {
         let ns = try Namespace("nfterr")
         defer { ns.destroy() }
@@ -36,10 +15,10 @@ final class NftablesErrorTests: XCTestCase {
         let cases = [("add tabel inet gpt", "syntax error"),
                      ("delete table inet gpt-absent", "No such file or directory")]
         for (command, expected) in cases {
-            let error = inside(ns) {
+            let error = inside(ns) { () -> Error? in
                 do { try Nftables().run(command, what: "test transaction", dryRun: command.hasPrefix("add")) } catch { return error }
                 return nil
-            }
+            } ?? nil
             let nft = try XCTUnwrap(error as? NftablesError, "\(command): \(String(describing: error))")
             XCTAssertTrue(nft.message.contains(expected), nft.message)
             XCTAssertEqual(nft.command, command)
