@@ -128,7 +128,9 @@ final class PolicyCompilerTests: XCTestCase {
                 let port: UInt16? = proto == 1 ? nil : UInt16.random(in: 1...90, using: &rng)
                 let got = p.evaluate(destination: dst, proto: proto, port: port)
                 let want = reference(group, dst, proto, port)
-                XCTAssertEqual(got.action, want.action, "seed \(seed): \(rules.map(\.summary)) \(dst) \(proto)/\(port ?? 0)")
+                // The deciding rule too: it names the counter and `filter check`'s answer
+                // (comparing actions alone passed with a tie credited to the wrong rule).
+                XCTAssertEqual(got, want, "seed \(seed): \(rules.map(\.summary)) \(dst) \(proto)/\(port ?? 0)")
                 compared += 1
             }
         }
