@@ -3,7 +3,7 @@ import XCTest
 
 /// Hand-assembled DNS messages: header, question, records; names optionally compressed
 /// against every name suffix written before.
-private struct DNSBuilder {
+struct DNSBuilder {
     enum RData {
         case raw([UInt8])
         case name(String)
