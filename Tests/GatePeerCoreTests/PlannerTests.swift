@@ -147,6 +147,13 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(reused.changes.map(\.line), renamed.changes.map(\.line))
         XCTAssertTrue(reused.changes.contains { $0.line.hasPrefix("~ nftables table inet gatepeer") })
         XCTAssertEqual(reused.ruleset?.fingerprint, renamed.ruleset?.fingerprint)
+        // The table given is the one planned with, not a fresh render: one rendered for
+        // other MTUs shows through (the comparisons above pass whether or not it is reused).
+        var narrower = config!
+        narrower.links[0].mtu = 1400
+        let marked = Planner.plan(config: narrower, observed: observed)
+        XCTAssertNotEqual(marked.ruleset?.fingerprint, renamed.ruleset?.fingerprint)
+        XCTAssertEqual(Planner.plan(config: config, observed: observed, rendered: marked).ruleset?.fingerprint, marked.ruleset?.fingerprint)
     }
 
     func testRenamedLinkGetsItsTableBeforeItExists() {
