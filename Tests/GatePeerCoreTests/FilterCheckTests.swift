@@ -28,7 +28,9 @@ final class FilterCheckTests: XCTestCase {
            {"action": "allow", "destination": "2001:db8:1::/48", "protocol": "tcp", "ports": [443]},
            {"action": "deny", "destination": "2001:db8:1:2::/64"},
            {"action": "deny", "domain": "mail.example.org", "protocol": "tcp", "ports": [25]},
-           {"action": "allow", "domain": "mail.example.org", "protocol": "tcp", "ports": [25]}
+           {"action": "allow", "domain": "mail.example.org", "protocol": "tcp", "ports": [25]},
+           {"action": "deny", "domain": "a.cdn.example.net", "protocol": "tcp"},
+           {"action": "allow", "domain": "a.cdn.example.net", "protocol": "tcp", "ports": [443]}
          ]},
          {"name": "lab", "sources": ["10.192.0.0/11"], "default": "allow", "rules": [
            {"action": "deny", "destination": "198.51.100.0/24"}]},
@@ -79,8 +81,8 @@ final class FilterCheckTests: XCTestCase {
         Case(src: "10.128.0.5", dst: "203.0.113.7", proto: "icmp", allowed: false, decidedBy: "\(staff).rules[7]", why: "learned beats the icmp prefix rule"),
         Case(src: "10.128.0.5", dst: "203.0.113.25", proto: "tcp/25", allowed: false, decidedBy: "\(staff).rules[12]", why: "deny wins over a later allow"),
         Case(src: "10.128.0.5", dst: "203.0.113.25", proto: "tcp/26", allowed: true, decidedBy: "\(staff).rules[0]", why: "off the learned port: prefix rules"),
-        Case(src: "10.128.0.5", dst: "198.51.100.9", proto: "tcp/443", allowed: true, decidedBy: "\(staff).rules[8]", why: "the port map first"),
-        Case(src: "10.128.0.5", dst: "198.51.100.9", proto: "tcp/80", allowed: false, decidedBy: "\(staff).rules[9]", why: "then the protocol map"),
+        Case(src: "10.128.0.5", dst: "198.51.100.9", proto: "tcp/443", allowed: true, decidedBy: "\(staff).rules[8]", why: "the port map first; a tie with rules[15] is the first rule's"),
+        Case(src: "10.128.0.5", dst: "198.51.100.9", proto: "tcp/80", allowed: false, decidedBy: "\(staff).rules[9]", why: "then the protocol map; a tie with rules[14] is the first rule's"),
         Case(src: "10.128.0.5", dst: "198.51.100.9", proto: "udp/53", allowed: false, decidedBy: "\(staff).default", why: "no learned key, no prefix"),
         Case(src: "10.128.0.5", dst: "203.0.113.99", proto: "tcp/443", allowed: true, decidedBy: "\(staff).rules[0]", why: "an expired address is not learned"),
         // IPv6.
