@@ -20,11 +20,13 @@ let package = Package(
             pkgConfig: "libnftables",
             providers: [.apt(["libnftables-dev"])]
         ),
-        .target(name: "GatePeerKernel", dependencies: ["GatePeerCore", "CNetlink", "CNftables"]),
+        // The wait(2) status macros and errno, which Swift cannot import (System layer).
+        .target(name: "CSystem"),
+        .target(name: "GatePeerKernel", dependencies: ["GatePeerCore", "CNetlink", "CNftables", "CSystem"]),
         .executableTarget(name: "gatepeer", dependencies: ["GatePeerCore", "GatePeerKernel"]),
         // Golden renders and the invalid-config corpus are read through #filePath, not
         // bundled; the kernel tests read the corpus from here too.
         .testTarget(name: "GatePeerCoreTests", dependencies: ["GatePeerCore"], exclude: ["Golden", "InvalidConfigs"]),
-        .testTarget(name: "GatePeerKernelTests", dependencies: ["GatePeerCore"]),
+        .testTarget(name: "GatePeerKernelTests", dependencies: ["GatePeerCore", "GatePeerKernel"]),
     ]
 )
