@@ -9,9 +9,9 @@ import XCTest
 /// 100,000 rules the streamer must keep as JSON values (`"protocol": 6` is not plain),
 /// which decode to the same config. With streaming the plain policy peaks about 17 MB
 /// lower; without it the two cost the same. Each decode runs in a child process (this
-/// test binary, running this test with GATEPEER_STREAMING_CHILD set), whose peak
-/// resident size the kernel reports at wait4: a fresh process per case, so nothing
-/// the other tests allocated counts.
+/// test binary, running this test with GATEPEER_STREAMING_CHILD set), which reports
+/// its peak resident size (getrusage): a fresh process per case, so nothing the other
+/// tests allocated counts.
 final class RuleStreamingTests: XCTestCase {
     static let rules = 100_000
     static let childVariable = "GATEPEER_STREAMING_CHILD"
@@ -30,13 +30,17 @@ final class RuleStreamingTests: XCTestCase {
 
     func testPlainRulesAreNotBuiltAsJSONObjects() throws {
         if let proto = ProcessInfo.processInfo.environment[Self.childVariable] {
-            // The child: decode, check, leave without XCTest's summary.
+            // The child: decode, check, report its peak resident size, leave without
+            // XCTest's summary.
             let bytes = Self.policy(proto: proto)
             let ok = bytes.withUnsafeBufferPointer { b -> Bool in
                 guard case .success(let c) = ConfigDecoder.decode(bytes: b) else { return false }
                 return c.filter?.outbound.first?.rules.count == Self.rules
                     && c.filter?.outbound.first?.rules.first?.protocolMatch == .number(6)
             }
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            FileHandle.standardOutput.write(Data("\n\(Self.marker)\(usage.ru_maxrss)\n".utf8))
             _exit(ok ? 0 : 3)
         }
         let plain = try peakKiB(child: #""tcp""#)
@@ -47,31 +51,23 @@ final class RuleStreamingTests: XCTestCase {
                              "peak \(plain) KiB with plain rules, \(kept) KiB with rules kept as JSON values: plain rules are not streamed")
     }
 
-    /// Runs this test in a child with GATEPEER_STREAMING_CHILD=`proto`; its peak resident
-    /// size in KiB (ru_maxrss). Fails unless the child decoded the policy and exited 0.
+    static let marker = "peak KiB: "
+
+    /// Runs this test in a child with GATEPEER_STREAMING_CHILD=`proto`; the peak resident
+    /// size in KiB (ru_maxrss) the child reports. Fails unless the child decoded the
+    /// policy and exited 0.
     func peakKiB(child proto: String) throws -> Int {
-        let exe = try XCTUnwrap(try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-        let args = [exe, "GatePeerCoreTests.RuleStreamingTests/testPlainRulesAreNotBuiltAsJSONObjects"]
-        var env = ProcessInfo.processInfo.environment
-        env[Self.childVariable] = proto
-        let envText = env.map { "\($0.key)=\($0.value)" }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        var argv = args.map { strdup($0) } + [nil]
-        var envp = envText.map { strdup($0) } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, exe, &actions, nil, &argv, &envp)
-        guard rc == 0 else { throw XCTSkip("cannot start \(exe): errno \(rc)") }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 {
-            guard errno == EINTR else { XCTFail("wait4: errno \(errno)"); return 0 }
-        }
-        let exited = (status & 0x7f) == 0, code = (status >> 8) & 0xff
-        XCTAssertTrue(exited && code == 0, "child for protocol \(proto): wait status \(status)")
-        return usage.ru_maxrss
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        p.arguments = ["GatePeerCoreTests.RuleStreamingTests/testPlainRulesAreNotBuiltAsJSONObjects"]
+        p.environment = ProcessInfo.processInfo.environment.merging([Self.childVariable: proto]) { $1 }
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "child for protocol \(proto): \(text.suffix(500))")
+        let line = try XCTUnwrap(text.split(separator: "\n").first { $0.hasPrefix(Self.marker) }, text)
+        return try XCTUnwrap(Int(line.dropFirst(Self.marker.count)))
     }
 }
