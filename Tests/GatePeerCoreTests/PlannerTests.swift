@@ -112,7 +112,13 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(link { $0.mtu = 1400 }, ["~ link gp0 mtu 1450 -> 1400"])
         XCTAssertEqual(link { $0.underlayDevice = "eth1"; $0.outerIpAddress = IPAddress("172.31.1.254")! },
                        ["~ link gp0 local 172.31.0.254 -> 172.31.1.254, dev eth0 -> eth1"])
+        let mac = MACAddress.derived(fromLinkName: "other")
+        XCTAssertEqual(link { $0.mac = mac }, ["~ link gp0 mac \(MACAddress.derived(fromLinkName: "gp0")) -> \(mac)"])
         XCTAssertEqual(link { _ in }, [])
+        // What the kernel cannot change on a live vxlan device recreates it.
+        XCTAssertEqual(link { $0.port = 4790 }.first, "- link gp0 (recreate: port 4789 -> 4790 cannot change in place)")
+        XCTAssertEqual(link { $0.sourcePortRange = PortRange(low: 4789, high: 4790) }.first,
+                       "- link gp0 (recreate: sourcePortRange 4789-4789 -> 4789-4790 cannot change in place)")
     }
 
     func testRemovingOnePeerRemovesOnlyItsEntry() {
