@@ -223,6 +223,9 @@ final class FuzzTests: XCTestCase {
                                           rr("api.example.com", 65, 60, .raw(https))], compress: false),
             DNSBuilder.response(flags: 0x8383, authority: [rr("example.com", 6, 300, .soa(minimum: 30))]),
             DNSBuilder.response(flags: 0x8380, answers: (1...40).map { rr("api.example.com", 1, 60, v4("192.0.2.\($0)")) }),
+            // Padded OPT (RFC 7830): a cut answer must still fit the client's limit.
+            DNSBuilder.response(answers: (1...40).map { rr("api.example.com", 1, 60, v4("192.0.2.\($0)")) },
+                                additional: [rr(".", 41, 0, .raw([0, 12, 2, 0x58] + Array(repeating: 0, count: 600)), cls: 4096)]),
             dnsQuery, dnsQuery + [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0],
         ]
     }
