@@ -103,10 +103,10 @@ public enum GrantState {
         for (i, item) in items.enumerated() {
             let path = "grants[\(i)]"
             guard var o = ObjectReader(item, path: path, &p) else { continue }
-            let from = o.string("from", required: true, &p).flatMap { ConfigDecoder.network($0, "\(path).from", field: .filterMatch, &p) }
-            let to = o.string("to", required: true, &p).flatMap { ConfigDecoder.network($0, "\(path).to", field: .filterMatch, &p) }
-            let proto = ConfigDecoder.decodeProtocol(&o, path: path, &p)
-            let ports = ConfigDecoder.decodePorts(&o, path: path, protocolMatch: proto, &p)
+            let from = o.string("from", required: true, &p).flatMap { FieldReader.network($0, "\(path).from", field: .filterMatch, &p) }
+            let to = o.string("to", required: true, &p).flatMap { FieldReader.network($0, "\(path).to", field: .filterMatch, &p) }
+            let proto = FieldReader.protocolMatch(&o, path: path, &p)
+            let ports = FieldReader.ports(&o, path: path, protocolMatch: proto, &p)
             var expires: Int64? = nil
             if case .number(let t)? = o.value("expires", &p) { expires = Int64(t) } else { p.add("\(path).expires", "is required") }
             o.finish(&p, known: ["from", "to", "protocol", "ports", "expires"])
@@ -114,7 +114,7 @@ public enum GrantState {
                 out.append(Grant(from: from, to: to, protocolMatch: proto, ports: ports, expires: expires))
             }
         }
-        return p.list.isEmpty ? .success(out) : .failure(p.error)
+        return p.result(out)
     }
 
     /// grants.json: one compact object per line, so the file stays about as large as the

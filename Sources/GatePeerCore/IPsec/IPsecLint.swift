@@ -97,8 +97,8 @@ public enum IPsecLint {
         var weak: [String] = []
         for t in tokens {
             guard let k = keywords[t.lowercased()], t == t.lowercased() else {
-                let hint = t.isEmpty ? "an empty keyword (two '-' in a row?)" : "unknown keyword \"\(ConfigDecoder.escapedForMessage(t))\""
-                error("\(hint) in \"\(ConfigDecoder.escapedForMessage(text))\"; valid keywords are strongSwan's, such as aes256gcm16, aes256, sha384, prfsha384, ecp384, modp3072, curve25519")
+                let hint = t.isEmpty ? "an empty keyword (two '-' in a row?)" : "unknown keyword \"\(Echo.value(t))\""
+                error("\(hint) in \"\(Echo.value(text))\"; valid keywords are strongSwan's, such as aes256gcm16, aes256, sha384, prfsha384, ecp384, modp3072, curve25519")
                 continue
             }
             if k.kind == .esn && ike { error("\(t) applies to ESP only, not to IKE proposals") }
@@ -155,8 +155,8 @@ public enum IPsecLint {
                 // once here instead of repeating every finding of the first copy.
                 let same = canonical(prop)
                 if let j = first[same] {
-                    let spelled = list[j] == prop ? "" : " (\"\(ConfigDecoder.escapedForMessage(list[j]))\", the same algorithms in another order)"
-                    finding(.error, at, "\"\(ConfigDecoder.escapedForMessage(prop))\" is the same as \(key)[\(j)]\(spelled); valid: each proposal once")
+                    let spelled = list[j] == prop ? "" : " (\"\(Echo.value(list[j]))\", the same algorithms in another order)"
+                    finding(.error, at, "\"\(Echo.value(prop))\" is the same as \(key)[\(j)]\(spelled); valid: each proposal once")
                     continue
                 }
                 first[same] = i
