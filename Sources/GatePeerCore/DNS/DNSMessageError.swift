@@ -1,0 +1,1 @@
+public enum DNSMessageError: Error, Equatable { case malformed(String), idMismatch, questionMismatch, notAResponse }

@@ -1,0 +1,3 @@
+public enum FilterAction: String, Equatable, Sendable {
+    case allow, deny
+}

@@ -1,0 +1,5 @@
+public enum NATMode: Equatable, Sendable {
+    case none
+    case masquerade
+    case snat(IPAddress)
+}
