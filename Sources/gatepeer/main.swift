@@ -227,7 +227,7 @@ func loadConfig(_ path: String, beforeExit: (([UInt8]) -> Void)? = nil) -> GateP
         exit(Exit.usage.rawValue)
     }
     // Strings are checked as UTF-8 where they are parsed; the error names the line.
-    switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
+    switch ConfigDecoder.decode(bytes: data) {
     case .success(let c): return c
     case .failure(let e):
         stderr("gatepeer: \(Echo.path(path)): \(e.count) problem(s):")

@@ -64,7 +64,7 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
     /// config that does not decode, so that a site's key file problems come in the same run
     /// as its config problems. Only paths `pathProblem` accepts are listed (the others are
     /// config problems already); nothing when the text is not JSON.
-    public static func keyFiles(bytes: UnsafeBufferPointer<UInt8>) -> [(index: Int, name: String?, file: String)] {
+    public static func keyFiles(bytes: [UInt8]) -> [(index: Int, name: String?, file: String)] {
         func member(_ v: JSONValue?, _ key: String) -> JSONValue? {
             guard case .object(let m)? = v else { return nil }
             return m.first { $0.key == key }?.value

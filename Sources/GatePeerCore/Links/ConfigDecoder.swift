@@ -6,15 +6,14 @@
 public enum ConfigDecoder {
     /// `decode(bytes:)` of the text's UTF-8.
     public static func decode(_ text: String) -> Result<GatePeerConfig, ConfigError> {
-        var text = text
-        return text.withUTF8 { decode(bytes: $0) }
+        decode(bytes: Array(text.utf8))
     }
 
     /// The config in `bytes` (JSON, UTF-8), or every problem found (at most
     /// `Problems.kept` with their text): JSON syntax, duplicate keys, unknown fields,
     /// values out of range, links, routes and filter groups that clash, IPsec sites that
-    /// lint with errors. The bytes are only read during the call.
-    public static func decode(bytes: UnsafeBufferPointer<UInt8>) -> Result<GatePeerConfig, ConfigError> {
+    /// lint with errors.
+    public static func decode(bytes: [UInt8]) -> Result<GatePeerConfig, ConfigError> {
         var root: JSONValue
         let dups: [(path: String, key: String, line: Int)]
         var streamed: StreamedRules? = StreamedRules()

@@ -52,7 +52,7 @@ func runIPsec(_ o: Options) -> Exit {
     // key files its sites name are checked too, so every problem comes in one run.
     let config = loadConfig(o.configPath, beforeExit: sub != "lint" ? nil : { bytes in
         var report = LintReport()
-        for (i, name, file) in bytes.withUnsafeBufferPointer({ IPsecDecoder.keyFiles(bytes: $0) })
+        for (i, name, file) in IPsecDecoder.keyFiles(bytes: bytes)
         where flags["--site"] == nil || flags["--site"] == name {
             for f in readKey(file: file, index: i).findings { report.add(f) }
         }
