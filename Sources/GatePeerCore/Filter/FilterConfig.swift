@@ -4,6 +4,7 @@
 public struct FilterConfig: Equatable, Sendable {
     /// The interface devices' internet traffic leaves through (NAT is applied there).
     public var uplinkDevice: String?
+    /// How devices' traffic to the internet is translated on `uplinkDevice` (default masquerade).
     public var nat: NATMode
     /// Clamp the MSS of every forwarded TCP SYN and SYN/ACK to what its route carries
     /// (`rt mtu`), and of those out of a tunnel also to the tunnel MTU (docs/filter.md).
@@ -14,21 +15,27 @@ public struct FilterConfig: Equatable, Sendable {
     public var backendPrefixes: [IPPrefix]
     /// Who may open connections toward devices. nil: every backend prefix, anything.
     public var inbound: [InboundRule]?
+    /// Device groups and their rules; one group `default` (deny) when the config has none.
     public var outbound: [OutboundGroup]
+    /// DNS servers asked for the names of domain rules and by the DNS forwarder.
     public var resolvers: [IPAddress]
     /// Learned addresses stay at least TTL + this many seconds.
     public var domainSlackSeconds: Int
+    /// At most this many addresses are learned per domain name (1...1024, default 16).
     public var maxAddressesPerName: Int
     /// Serve DNS on the links' inner addresses and learn from the answers (wildcard
     /// rules need it). nil: on when a rule names a domain.
     public var dnsForwarder: Bool?
 
+    /// Whether the daemon serves DNS to devices: `dnsForwarder`, else whether any rule names a domain.
     public var runsDNSForwarder: Bool { dnsForwarder ?? !domainPatterns.isEmpty }
 
     /// The outbound groups compiled, once, by the decoder (which must compile them anyway
     /// to find ties); nil for a FilterConfig built by hand, which the renderer compiles.
     public var compiled: [CompiledPolicy]?
 
+    /// A filter built by hand (tests, tools); the defaults are the config's. `compiled` stays
+    /// nil: the renderer compiles the groups itself.
     public init(uplinkDevice: String? = nil, nat: NATMode = .masquerade, mssClamp: Bool = true, logDrops: Bool = true,
                 backendPrefixes: [IPPrefix] = [], inbound: [InboundRule]? = nil, outbound: [OutboundGroup] = [],
                 resolvers: [IPAddress] = [], domainSlackSeconds: Int = 300, maxAddressesPerName: Int = 16) {

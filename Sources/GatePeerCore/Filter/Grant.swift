@@ -2,9 +2,13 @@
 /// `expires`. Grants live in a state file (so they survive a re-apply and a restart) and
 /// in nft sets whose elements time out by themselves.
 public struct Grant: Equatable, Sendable {
+    /// Source prefix: the devices granted.
     public var from: IPPrefix
+    /// Destination prefix.
     public var to: IPPrefix
+    /// IP protocol; `.any` for every protocol.
     public var protocolMatch: ProtocolMatch
+    /// Destination port ranges (only with tcp, udp, sctp, dccp, udplite); empty: any port.
     public var ports: [PortRange]
     /// Unix time, seconds.
     public var expires: Int64
@@ -32,6 +36,7 @@ public struct Grant: Equatable, Sendable {
         return ports.contains { a in g.ports.contains { b in a.low <= b.high && b.low <= a.high } }
     }
 
+    /// "FROM -> TO [PROTOCOL] [PORTS]", as `filter grants` lists it.
     public var summary: String {
         var s = "\(from.network) -> \(to.network)"
         if protocolMatch != .any { s += " \(protocolMatch)" }
@@ -39,6 +44,8 @@ public struct Grant: Equatable, Sendable {
         return s
     }
 
+    /// Whether the grant allows a packet at `now` (Unix seconds): source, destination, IP
+    /// protocol number (nil: unknown) and destination port (nil: none), as `filter check` asks.
     public func covers(source: IPAddress, destination: IPAddress, proto: UInt8?, port: UInt16?, now: Int64) -> Bool {
         guard expires > now, from.contains(source), to.contains(destination) else { return false }
         if case .number(let n) = protocolMatch, n != proto { return false }
@@ -80,6 +87,7 @@ public struct Grant: Equatable, Sendable {
         return total
     }
 
+    /// Seconds as `parseDuration` reads them ("1d2h", "90s" -> "1m30s"); "expired" for <= 0.
     public static func formatDuration(_ seconds: Int64) -> String {
         if seconds <= 0 { return "expired" }
         let d = seconds / 86400, h = seconds % 86400 / 3600, m = seconds % 3600 / 60, s = seconds % 60

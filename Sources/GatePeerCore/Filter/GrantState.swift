@@ -1,5 +1,7 @@
 /// The grants state file: JSON, written 0600 by the CLI.
 public enum GrantState {
+    /// The grants of a state file, or every problem with its path (`grants[N].FIELD`); a
+    /// file that is not `{"grants": [...]}` is one problem at `grants`.
     public static func decode(_ text: String) -> Result<[Grant], ConfigError> {
         guard let (doc, _) = try? JSONReader.parse(text), case .array(let items)? = doc["grants"] else {
             return .failure(ConfigError(problems: [ConfigProblem("grants", "state file is not {\"grants\": [...]}")]))

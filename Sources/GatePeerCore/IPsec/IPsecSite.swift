@@ -1,9 +1,16 @@
 /// IPsec site-to-site links: one source of truth per site, rendered for both ends
 /// (IPsecRender) and linted (IPsecLint). docs/ipsec.md explains the fields.
 public struct IPsecSite: Equatable, Sendable {
+    /// `policy`: XFRM policies match the traffic selectors; `route`: an XFRM interface
+    /// (`ifId`) carries what is routed into it, selectors 0.0.0.0/0 unless given.
     public enum Mode: String, Sendable, CaseIterable { case policy, route }
+    /// swanctl's `start_action`: `trap` installs policies and negotiates on the first packet
+    /// (nothing leaks while down), `start` negotiates at once, `none` waits for the peer.
     public enum StartAction: String, Sendable, CaseIterable { case trap, start, none }
+    /// What to do when dead peer detection (RFC 3706) gives up on the peer: `restart`
+    /// the SA, `clear` it, or `trap` (renegotiate on the next packet).
     public enum DPDAction: String, Sendable, CaseIterable { case restart, clear, trap }
+    /// The proposals used when a site gives none (`profileProposals`).
     public enum Profile: String, Sendable, CaseIterable { case strong, compatible }
     /// How the subnets become CHILD_SAs (IKEv2; "phase 2" in vendor terms). `combined`:
     /// one CHILD_SA whose traffic selectors list every local and every remote subnet
@@ -13,6 +20,7 @@ public struct IPsecSite: Equatable, Sendable {
     /// narrowed to one pair and the other pairs get no SA.
     public enum ChildSAs: String, Sendable, CaseIterable { case combined, perPair }
 
+    /// One end of the tunnel: IKE endpoint, identity, traffic selectors, inside address.
     public struct End: Equatable, Sendable {
         /// Outside (public) address.
         public var address: IPAddress
@@ -24,6 +32,7 @@ public struct IPsecSite: Equatable, Sendable {
         public var insideAddress: IPPrefix?
     }
 
+    /// How the ends authenticate each other (IKE AUTH).
     public enum Auth: Equatable, Sendable {
         /// A pre-shared key read from a file (0600 or stricter).
         case psk(file: String)
@@ -31,34 +40,54 @@ public struct IPsecSite: Equatable, Sendable {
         case certificates(cert: String, key: String, ca: String)
     }
 
+    /// 1-32 letters, digits, '-' or '_', starting with a letter; the connection is `gatepeer-NAME`.
     public var name: String
+    /// This peer's end.
     public var local: End
+    /// The other end (a vendor router, another gatepeer).
     public var remote: End
+    /// Policy-based or route-based (XFRM interface).
     public var mode: Mode
     /// Route mode: the XFRM interface id (if_id_in = if_id_out).
     public var ifId: UInt32?
+    /// 2 (IKEv2, RFC 7296); 1 only with `legacyIKEv1`.
     public var ikeVersion: Int
+    /// Allows `ikeVersion` 1 (weak, RFC 8247), for routers that speak nothing else.
     public var legacyIKEv1: Bool
+    /// Proposals used where `ikeProposals` or `espProposals` is nil.
     public var profile: Profile
     /// One CHILD_SA for all subnets or one per subnet pair (default combined).
     public var childSAs: ChildSAs
     /// nil: the profile's.
     public var ikeProposals: [String]?
+    /// strongSwan proposal strings for the CHILD_SAs (ESP), such as aes256gcm16-ecp384.
     public var espProposals: [String]?
+    /// IKE SA rekey time, seconds (300...86400, default 28800).
     public var ikeLifetime: Int
+    /// CHILD_SA rekey time, seconds (120...86400, shorter than ikeLifetime, default 3600).
     public var childLifetime: Int
+    /// Seconds between dead peer detection probes when idle (default 10).
     public var dpdDelay: Int
+    /// Seconds without an answer before `dpdAction` (at least 3 x dpdDelay, default 30).
     public var dpdTimeout: Int
+    /// What happens when the peer is declared dead.
     public var dpdAction: DPDAction
+    /// When the tunnel is negotiated (default trap).
     public var startAction: StartAction
+    /// Pre-shared key or certificates.
     public var auth: Auth
+    /// Weak algorithms are warnings instead of errors (each still printed by `ipsec lint`).
     public var allowWeak: Bool
     /// Traffic selectors may overlap a link's device subnet (usually: local = devices).
     public var overlapsDevicesIntended: Bool
+    /// Inner MTU of the tunnel, bytes (576...9000, 1280 or more with IPv6; default 1436).
     public var mtu: Int
+    /// TCP MSS clamp inside the tunnel, bytes; nil: derived from `mtu` (`effectiveMSS`).
     public var mss: Int?
 
+    /// The IKE proposals rendered: the site's, else its profile's.
     public var effectiveIKE: [String] { ikeProposals ?? IPsecSite.profileProposals(profile).ike }
+    /// The ESP proposals rendered: the site's, else its profile's.
     public var effectiveESP: [String] { espProposals ?? IPsecSite.profileProposals(profile).esp }
     /// Every (local subnet, remote subnet) pair of one address family, local-major: the
     /// CHILD_SAs of `perPair`. A selector pair of two families can match no packet (an
@@ -95,6 +124,7 @@ public struct IPsecSite: Equatable, Sendable {
     /// The smallest `mtu` the site's families allow: IPv6 needs 1280 (RFC 8200 section 5),
     /// IPv4 576 (RFC 791's datagram every host must accept).
     public var minimumMTU: Int { carriesIPv6 ? IPsecSite.minimumIPv6MTU : 576 }
+    /// RFC 8200 section 5: every link carrying IPv6 has an MTU of at least 1280 bytes.
     public static let minimumIPv6MTU = 1280
 
     /// Recommended TCP MSS inside the tunnel, in bytes: `mss`, or the MTU minus the IP and

@@ -8,6 +8,7 @@ public struct RenderedFile: Equatable, Sendable {
     /// Holds key material: written 0600.
     public let secret: Bool
 
+    /// A file as a renderer builds it.
     public init(name: String, content: String, secret: Bool) {
         self.name = name
         self.content = content

@@ -12,12 +12,17 @@ public enum JSONValue: Equatable, Sendable {
     case bool(Bool)
     case null
 
+    /// One member of an object, with the line its key is on (for messages).
     public struct Member: Equatable, Sendable {
+        /// The key, unescaped.
         public let key: String
+        /// The value.
         public let value: JSONValue
+        /// 1-based line of the key.
         public let line: Int
     }
 
+    /// The type with its article, as messages say it: "an object", "a string", "null".
     public var typeName: String {
         switch self {
         case .object: return "an object"
@@ -29,6 +34,7 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// The value of the first member named `key` of an object; nil when absent or not an object.
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.key == key }?.value

@@ -6,5 +6,6 @@ public enum Ownership {
     public static let routeProtocol: UInt8 = 201
     /// Interface alias prefix: a link is ours only if its alias is `gatepeer:<name>`.
     public static let aliasPrefix = "gatepeer:"
+    /// The alias (IFLA_IFALIAS) of our link `name`.
     public static func alias(forLink name: String) -> String { aliasPrefix + name }
 }

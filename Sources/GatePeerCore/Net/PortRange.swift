@@ -1,7 +1,12 @@
+/// An inclusive range of ports, low <= high (1...65535 in configs).
 public struct PortRange: Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// First port of the range.
     public var low: UInt16
+    /// Last port of the range (included).
     public var high: UInt16
+    /// No check: callers keep low <= high.
     public init(low: UInt16, high: UInt16) { self.low = low; self.high = high }
+    /// "LOW-HIGH", also for a single port (`portText` writes it alone).
     public var description: String { "\(low)-\(high)" }
 
     /// "443" or "8000-8080": how nft, the CLI and rule summaries write a port range.
@@ -23,6 +28,7 @@ public struct PortRange: Equatable, Hashable, Sendable, CustomStringConvertible 
     /// always fits the 16-bit field); these convert both ways.
     public var kernelHalfOpen: PortRange { PortRange(low: low, high: high + 1) }
 
+    /// The inclusive range of the kernel's half-open IFLA_VXLAN_PORT_RANGE [low, high).
     public init(kernelLow: UInt16, kernelHigh: UInt16) {
         self.init(low: kernelLow, high: kernelHigh > kernelLow ? kernelHigh - 1 : kernelHigh)
     }

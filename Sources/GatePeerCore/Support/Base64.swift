@@ -2,6 +2,7 @@
 public enum Base64 {
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
+    /// Standard alphabet, padded with '='.
     public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         var i = 0
@@ -17,6 +18,7 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The bytes of padded standard base64; nil for any other character or a bad length.
     public static func decode(_ s: String) -> [UInt8]? {
         var values: [UInt8] = []
         var padding = 0
