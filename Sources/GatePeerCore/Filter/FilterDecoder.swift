@@ -23,7 +23,7 @@ enum FilterDecoder {
 
     static func decode(_ v: JSONValue, links: [VPGLink]?, streamed: StreamedRules?, _ p: inout Problems) -> FilterConfig? {
         let path = "filter"
-        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        guard let o = ObjectReader(v, path: path, &p) else { return nil }
         var ok = true
         var f = FilterConfig()
         if let u = o.string("uplinkDevice", required: false, &p) {
@@ -64,10 +64,10 @@ enum FilterDecoder {
             var rules: [InboundRule] = []
             for (i, item) in items.enumerated() {
                 let rp = "\(path).inbound[\(i)]"
-                guard var r = ObjectReader(item, path: rp, &p) else { ok = false; continue }
+                guard let r = ObjectReader(item, path: rp, &p) else { ok = false; continue }
                 let from = r.string("from", required: true, &p).flatMap { FieldReader.network($0, "\(rp).from", field: .filterMatch, &p) }
-                let proto = FieldReader.protocolMatch(&r, path: rp, &p)
-                let ports = FieldReader.ports(&r, path: rp, protocolMatch: proto, &p)
+                let proto = FieldReader.protocolMatch(r, path: rp, &p)
+                let ports = FieldReader.ports(r, path: rp, protocolMatch: proto, &p)
                 r.finish(&p, known: ["from", "protocol", "ports"])
                 if let from, let proto, let ports { rules.append(InboundRule(from: from, protocolMatch: proto, ports: ports)) } else { ok = false }
             }
@@ -146,7 +146,7 @@ enum FilterDecoder {
 
     static func decodeGroup(_ v: JSONValue, path: String, deviceSubnets: [IPPrefix], streamed: [StreamedRules.Item]?,
                             _ p: inout Problems) -> OutboundGroup? {
-        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        guard let o = ObjectReader(v, path: path, &p) else { return nil }
         var ok = true
         let name = o.string("name", required: true, &p)
         if let n = name, n.isEmpty || n.count > 32 || !n.utf8.allSatisfy({ FieldReader.isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }) {
@@ -220,7 +220,7 @@ enum FilterDecoder {
     }
 
     static func decodeOutboundRule(_ v: JSONValue, path: @escaping @autoclosure () -> String, _ p: inout Problems) -> OutboundRule? {
-        guard var o = ObjectReader(v, path: path(), &p) else { return nil }
+        guard let o = ObjectReader(v, path: path(), &p) else { return nil }
         var ok = true
         var action: FilterAction? = nil
         if let a = o.string("action", required: true, &p) {
@@ -240,8 +240,8 @@ enum FilterDecoder {
         default:
             p.add("\(path()).domain", "give \"destination\" or \"domain\", not both"); ok = false
         }
-        let proto = FieldReader.protocolMatch(&o, path: path(), &p)
-        let ports = FieldReader.ports(&o, path: path(), protocolMatch: proto, &p)
+        let proto = FieldReader.protocolMatch(o, path: path(), &p)
+        let ports = FieldReader.ports(o, path: path(), protocolMatch: proto, &p)
         o.finish(&p, known: ruleFields)
         guard ok, let action, let destination, let proto, let ports else { return nil }
         return OutboundRule(action: action, destination: destination, protocolMatch: proto, ports: ports)

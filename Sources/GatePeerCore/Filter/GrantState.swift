@@ -10,11 +10,11 @@ public enum GrantState {
         var p = Problems()
         for (i, item) in items.enumerated() {
             let path = "grants[\(i)]"
-            guard var o = ObjectReader(item, path: path, &p) else { continue }
+            guard let o = ObjectReader(item, path: path, &p) else { continue }
             let from = o.string("from", required: true, &p).flatMap { FieldReader.network($0, "\(path).from", field: .filterMatch, &p) }
             let to = o.string("to", required: true, &p).flatMap { FieldReader.network($0, "\(path).to", field: .filterMatch, &p) }
-            let proto = FieldReader.protocolMatch(&o, path: path, &p)
-            let ports = FieldReader.ports(&o, path: path, protocolMatch: proto, &p)
+            let proto = FieldReader.protocolMatch(o, path: path, &p)
+            let ports = FieldReader.ports(o, path: path, protocolMatch: proto, &p)
             var expires: Int64? = nil
             if case .number(let t)? = o.value("expires", &p) { expires = Int64(t) } else { p.add("\(path).expires", "is required") }
             o.finish(&p, known: ["from", "to", "protocol", "ports", "expires"])

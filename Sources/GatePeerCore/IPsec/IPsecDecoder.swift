@@ -5,7 +5,7 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
     /// to crossCheck are linted against here.
     static func decode(_ v: JSONValue, links: [VPGLink], _ p: inout Problems) -> IPsecConfig? {
         let devices = links.map { (link: $0.name, subnet: $0.deviceSubnet) }
-        guard var o = ObjectReader(v, path: "ipsec", &p) else { return nil }
+        guard let o = ObjectReader(v, path: "ipsec", &p) else { return nil }
         var sites: [IPsecSite] = []
         var names: [String: Int] = [:]
         var ok = true
@@ -101,7 +101,7 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
     }
 
     private static func decodeSite(_ v: JSONValue, path: String, devices: [(link: String, subnet: IPPrefix)], _ p: inout Problems) -> IPsecSite? {
-        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        guard let o = ObjectReader(v, path: path, &p) else { return nil }
         var ok = true
         let name = o.string("name", required: true, &p)
         if let n = name {
@@ -120,7 +120,7 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
         var insides: (IPPrefix?, IPPrefix?) = (nil, nil)
         if let r = o.value("route", &p) {
             if mode != .route { p.add("\(path).route", "is only valid with \"mode\": \"route\"") }
-            if var ro = ObjectReader(r, path: "\(path).route", &p) {
+            if let ro = ObjectReader(r, path: "\(path).route", &p) {
                 ifId = ro.integer("ifId", in: 1...0xffff_ffff, &p).map { UInt32($0) }
                 for (k, key) in ["localInside", "remoteInside"].enumerated() {
                     if let s = ro.string(key, required: false, &p) {
@@ -146,7 +146,7 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
         var decoded: [String: (subnets: [IPPrefix], indices: [Int], complete: Bool)] = [:]
         func end(_ key: String, inside: IPPrefix?) -> IPsecSite.End? {
             guard let ev = o.value(key, &p) else { p.add("\(path).\(key)", "is required; valid: { \"address\": ..., \"subnets\": [...] }"); return nil }
-            guard var eo = ObjectReader(ev, path: "\(path).\(key)", &p) else { return nil }
+            guard let eo = ObjectReader(ev, path: "\(path).\(key)", &p) else { return nil }
             var good = true
             var address: IPAddress? = nil
             if let a = eo.string("address", required: true, &p) {
@@ -226,7 +226,7 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
         }
         var dpdDelay = 10, dpdTimeout = 30, dpdAction = IPsecSite.DPDAction.restart
         if let d = o.value("dpd", &p) {
-            if var dp = ObjectReader(d, path: "\(path).dpd", &p) {
+            if let dp = ObjectReader(d, path: "\(path).dpd", &p) {
                 dpdDelay = dp.integer("delay", in: 1...3600, &p, hint: "seconds") ?? dpdDelay
                 dpdTimeout = dp.integer("timeout", in: 3...86400, &p, hint: "seconds") ?? dpdTimeout
                 if let a = dp.string("action", required: false, &p) {
@@ -245,7 +245,7 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
         if start == nil { p.add("\(path).startAction", "\"\(Echo.value(startText))\" is not a start action; valid: trap (default: nothing leaks while down), start, none"); ok = false }
 
         var auth: IPsecSite.Auth? = nil
-        func pathValue(_ r: inout ObjectReader, _ key: String, _ at: String) -> String? {
+        func pathValue(_ r: ObjectReader, _ key: String, _ at: String) -> String? {
             guard let s = r.string(key, required: true, &p) else { return nil }
             if let why = pathProblem(s) { p.add("\(at).\(key)", why); return nil }
             return s
@@ -253,13 +253,13 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
         let pskValue = o.value("psk", &p), certValue = o.value("certificate", &p)
         switch (pskValue, certValue) {
         case (let v?, nil):
-            if var po = ObjectReader(v, path: "\(path).psk", &p) {
-                if let f = pathValue(&po, "file", "\(path).psk") { auth = .psk(file: f) }
+            if let po = ObjectReader(v, path: "\(path).psk", &p) {
+                if let f = pathValue(po, "file", "\(path).psk") { auth = .psk(file: f) }
                 po.finish(&p, known: ["file"])
             }
         case (nil, let v?):
-            if var co = ObjectReader(v, path: "\(path).certificate", &p) {
-                let c = pathValue(&co, "cert", "\(path).certificate"), k = pathValue(&co, "key", "\(path).certificate"), a = pathValue(&co, "ca", "\(path).certificate")
+            if let co = ObjectReader(v, path: "\(path).certificate", &p) {
+                let c = pathValue(co, "cert", "\(path).certificate"), k = pathValue(co, "key", "\(path).certificate"), a = pathValue(co, "ca", "\(path).certificate")
                 if let c, let k, let a { auth = .certificates(cert: c, key: k, ca: a) }
                 co.finish(&p, known: ["cert", "key", "ca"])
             }

@@ -121,9 +121,6 @@ public struct IPsecSite: Equatable, Sendable {
             || [local.insideAddress, remote.insideAddress].contains { $0?.family == .v4 }
     }
 
-    /// The smallest `mtu` the site's families allow: IPv6 needs 1280 (RFC 8200 section 5),
-    /// IPv4 576 (RFC 791's datagram every host must accept).
-    public var minimumMTU: Int { carriesIPv6 ? IPsecSite.minimumIPv6MTU : 576 }
     /// RFC 8200 section 5: every link carrying IPv6 has an MTU of at least 1280 bytes.
     public static let minimumIPv6MTU = 1280
 

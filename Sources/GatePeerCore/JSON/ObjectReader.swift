@@ -29,7 +29,7 @@ struct ObjectReader {
 
     /// The member's value; nil when absent. An explicit null is reported (leave the field
     /// out for its default), so a half-edited file does not silently fall back.
-    mutating func value(_ key: String, _ p: inout Problems) -> JSONValue? {
+    func value(_ key: String, _ p: inout Problems) -> JSONValue? {
         guard let v = members.first(where: { $0.key == key })?.value else { return nil }
         if case .null = v {
             p.add(sub(key), "is null; leave the field out to use its default, or give a value")
@@ -39,7 +39,7 @@ struct ObjectReader {
     }
 
     /// A string member; nil when absent (a problem when `required`), null or not a string.
-    mutating func string(_ key: String, required: Bool, _ p: inout Problems) -> String? {
+    func string(_ key: String, required: Bool, _ p: inout Problems) -> String? {
         guard let v = value(key, &p) else {
             if required { p.add(sub(key), "is required") }
             return nil
@@ -49,7 +49,7 @@ struct ObjectReader {
     }
 
     /// A boolean member; nil when absent, null or not true/false.
-    mutating func bool(_ key: String, _ p: inout Problems) -> Bool? {
+    func bool(_ key: String, _ p: inout Problems) -> Bool? {
         guard let v = value(key, &p) else { return nil }
         guard case .bool(let b) = v else { p.add(sub(key), "is \(v.typeName); valid: true or false"); return nil }
         return b
@@ -57,7 +57,7 @@ struct ObjectReader {
 
     /// An integer member within `range`; nil when absent (a problem when `required`), not
     /// an integer, or out of range. `hint` follows the valid range in messages (a unit, a why).
-    mutating func integer(_ key: String, in range: ClosedRange<Int>, required: Bool = false,
+    func integer(_ key: String, in range: ClosedRange<Int>, required: Bool = false,
                           _ p: inout Problems, hint: String? = nil) -> Int? {
         guard let v = value(key, &p) else {
             if required { p.add(sub(key), "is required; valid: \(range.lowerBound)..\(range.upperBound)") }
@@ -81,7 +81,7 @@ struct ObjectReader {
     }
 
     /// An array member; nil when absent (a problem when `required`), null or not an array.
-    mutating func array(_ key: String, required: Bool, _ p: inout Problems) -> [JSONValue]? {
+    func array(_ key: String, required: Bool, _ p: inout Problems) -> [JSONValue]? {
         guard let v = value(key, &p) else {
             if required { p.add(sub(key), "is required; valid: an array [ ... ]") }
             return nil

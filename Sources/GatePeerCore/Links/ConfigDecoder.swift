@@ -47,7 +47,7 @@ public enum ConfigDecoder {
     // MARK: document structure
 
     private static func decodeRoot(_ root: JSONValue, streamed: StreamedRules?, _ p: inout Problems) -> GatePeerConfig? {
-        guard var o = ObjectReader(root, path: "", &p) else { return nil }
+        guard let o = ObjectReader(root, path: "", &p) else { return nil }
         let forwarding = o.bool("forwarding", &p) ?? true
         var links: [VPGLink] = []
         var ok = true
@@ -74,7 +74,7 @@ public enum ConfigDecoder {
     }
 
     private static func decodeLink(_ v: JSONValue, path: String, _ p: inout Problems) -> VPGLink? {
-        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        guard let o = ObjectReader(v, path: path, &p) else { return nil }
         let name = o.string("name", required: true, &p).flatMap { FieldReader.interfaceName($0, "\(path).name", &p) }
         let vxlanId = o.integer("vxlanId", in: 1...16_777_215, &p) ?? Int(VPGLink.defaultVxlanId)
         let port = o.integer("port", in: 1...65535, &p) ?? Int(VPGLink.defaultPort)
@@ -135,7 +135,7 @@ public enum ConfigDecoder {
     }
 
     private static func decodePortRange(_ v: JSONValue, path: String, _ p: inout Problems) -> PortRange? {
-        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        guard let o = ObjectReader(v, path: path, &p) else { return nil }
         let low = o.integer("low", in: 1...65535, required: true, &p)
         // 65535 cannot be the top: the kernel's range is half-open and 16 bits wide.
         let high = o.integer("high", in: 1...65534, required: true, &p)
@@ -160,7 +160,7 @@ public enum ConfigDecoder {
         var ok = true
         for (i, item) in items.enumerated() {
             let pp = "\(path)[\(i)]"
-            guard var o = ObjectReader(item, path: pp, &p) else { ok = false; continue }
+            guard let o = ObjectReader(item, path: pp, &p) else { ok = false; continue }
             let po = o.string("outerIpAddress", required: true, &p).flatMap { FieldReader.hostAddress($0, "\(pp).outerIpAddress", field: .outerAddress, &p) }
             var pi: IPAddress? = nil
             var innerOK = true
@@ -211,7 +211,7 @@ public enum ConfigDecoder {
         for (i, item) in items.enumerated() {
             var rpCache: String?
             func rpf() -> String { if let c = rpCache { return c }; let v = "\(path)[\(i)]"; rpCache = v; return v }
-            guard var o = ObjectReader(item, path: rpf(), &p) else { ok = false; continue }
+            guard let o = ObjectReader(item, path: rpf(), &p) else { ok = false; continue }
             let dest = o.string("destination", required: true, &p).flatMap { FieldReader.network($0, "\(rpf()).destination", field: .routeDestination, &p) }
             let via = o.string("via", required: true, &p).flatMap { FieldReader.hostAddress($0, "\(rpf()).via", field: .innerAddress, &p) }
             o.finish(&p, known: ["destination", "via"])

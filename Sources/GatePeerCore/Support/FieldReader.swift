@@ -108,7 +108,7 @@ enum FieldReader {
 
     /// The object's `protocol` member: a name (tcp, udp, icmp, ...), "any", or a number
     /// 0..255; `.any` when absent, nil (with a problem) when not valid.
-    static func protocolMatch(_ o: inout ObjectReader, path: @autoclosure () -> String, _ p: inout Problems) -> ProtocolMatch? {
+    static func protocolMatch(_ o: ObjectReader, path: @autoclosure () -> String, _ p: inout Problems) -> ProtocolMatch? {
         guard let v = o.value("protocol", &p) else { return .any }
         switch v {
         case .string(let s):
@@ -127,7 +127,7 @@ enum FieldReader {
 
     /// `ports`: a list of integers (443) and ranges ("8000-8080"); only with tcp, udp,
     /// sctp, dccp or udplite.
-    static func ports(_ o: inout ObjectReader, path: @autoclosure () -> String, protocolMatch: ProtocolMatch?, _ p: inout Problems) -> [PortRange]? {
+    static func ports(_ o: ObjectReader, path: @autoclosure () -> String, protocolMatch: ProtocolMatch?, _ p: inout Problems) -> [PortRange]? {
         guard let items = o.array("ports", required: false, &p) else { return [] }
         if items.isEmpty { p.add("\(path()).ports", "is empty; leave it out to mean any port"); return nil }
         if let proto = protocolMatch, !proto.carriesPorts {
