@@ -8,5 +8,6 @@ public struct DNSTrim: Equatable, Sendable {
     /// full): the name's kept addresses whose TTL has not run out, with what is left of it.
     public var instead: [DNSRecord]
 
+    /// A trim as LearnedAddresses.trim builds it.
     public init(keep: [IPAddress: UInt32], instead: [DNSRecord]) { self.keep = keep; self.instead = instead }
 }

@@ -1,13 +1,19 @@
 /// Filter counters: per verdict, and per rule (element counters of the destination maps
 /// for prefix rules, named counters for rules reached through bundle chains).
 public struct FilterStatus: Sendable {
+    /// The packets one rule (or a group's default) decided.
     public struct RuleCount: Sendable {
+        /// The rule's JSON path, such as `filter.outbound[0].rules[3]` or `...default`.
         public let path: String
+        /// The rule as `OutboundRule.summary` writes it.
         public let summary: String
+        /// Packets and bytes counted for it in the kernel.
         public let count: PacketCount
     }
 
+    /// The kernel has table inet gatepeer.
     public var present: Bool
+    /// The table is what the config renders (no pending filter change).
     public var inSync: Bool
     /// The config has a filter section (outbound policy, NAT, inbound guard).
     public var policy: Bool
@@ -18,7 +24,9 @@ public struct FilterStatus: Sendable {
     /// kernel has no such counter (the table is absent, or was edited): then there is no
     /// guard, which a count of 0 would hide.
     public var vxlanGuard: [(link: String, dropped: PacketCount?)]
+    /// Packets per verdict counter: out_allow, out_deny, in_allow, in_drop, grant_allow.
     public var verdicts: [(String, PacketCount)]
+    /// Packets per rule and per group default, in config order.
     public var rules: [RuleCount]
 
     /// `ruleset`: what the planner rendered (Plan.ruleset). `elements`: per group index,
@@ -62,6 +70,7 @@ public struct FilterStatus: Sendable {
         }
     }
 
+    /// The filter block of `status` for a person.
     public var text: String {
         let state = !present ? "absent" : edited.map { "edited outside gatepeer (\($0))" } ?? (inSync ? "in sync" : "differs from the config")
         var out = ["filter: table inet gatepeer \(state)"]
@@ -80,6 +89,7 @@ public struct FilterStatus: Sendable {
         return out.joined(separator: "\n")
     }
 
+    /// The filter object of `status --json`.
     public var json: JSONOut {
         var v: [String: JSONOut] = [:]
         for (name, c) in verdicts { v[name] = .object(["packets": .uint(c.packets), "bytes": .uint(c.bytes)]) }

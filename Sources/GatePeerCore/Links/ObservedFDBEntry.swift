@@ -5,8 +5,11 @@
 /// remote VNI is the device's VNI, NDA_SRC_VNI unless the device is in collect-metadata
 /// mode, NDA_IFINDEX when no outgoing device was given. nil here means "not sent".
 public struct ObservedFDBEntry: Equatable, Sendable {
+    /// ndm_ifindex: the vxlan device the entry is on.
     public var linkIndex: Int32
+    /// NDA_LLADDR; all zeros for the default (flood) entries gatepeer makes toward gate peers.
     public var mac: MACAddress
+    /// NDA_DST: the remote's underlay address; nil when not sent.
     public var destination: IPAddress?
     /// ndm_state: NUD_PERMANENT (0x80) for entries made by hand or by us, NUD_NOARP (0x40)
     /// for `static` ones, NUD_REACHABLE (0x02) for learned ones.
@@ -29,6 +32,8 @@ public struct ObservedFDBEntry: Equatable, Sendable {
     /// NTF_SELF (linux/neighbour.h): the device's own table, not a bridge master's.
     public static let ntfSelf: UInt8 = 0x02
 
+    /// An entry with `state` NUD_PERMANENT (`permanent`) or NUD_REACHABLE, as tests and the
+    /// planner build expected entries.
     public init(linkIndex: Int32, mac: MACAddress, destination: IPAddress?, permanent: Bool,
                 flags: UInt8 = ObservedFDBEntry.ntfSelf, port: UInt16? = nil, vni: UInt32? = nil,
                 sourceVNI: UInt32? = nil, outgoingIndex: Int32? = nil) {
@@ -37,6 +42,7 @@ public struct ObservedFDBEntry: Equatable, Sendable {
                   flags: flags, port: port, vni: vni, sourceVNI: sourceVNI, outgoingIndex: outgoingIndex)
     }
 
+    /// An entry as the kernel layer decodes it, every field given.
     public init(linkIndex: Int32, mac: MACAddress, destination: IPAddress?, state: UInt16, flags: UInt8,
                 port: UInt16?, vni: UInt32?, sourceVNI: UInt32?, outgoingIndex: Int32?) {
         self.linkIndex = linkIndex; self.mac = mac; self.destination = destination; self.state = state

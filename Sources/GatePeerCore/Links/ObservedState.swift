@@ -1,9 +1,13 @@
 /// What a dump of the kernel returned, decoded into plain values. The kernel layer fills
 /// it; the planner and status views read it. Nothing here holds a pointer.
 public struct ObservedState: Sendable {
+    /// Every interface of the namespace, ours or not.
     public var links: [ObservedLink]
+    /// Every interface address.
     public var addresses: [ObservedAddress]
+    /// FDB entries of the vxlan devices.
     public var fdb: [ObservedFDBEntry]
+    /// Routes (IPv4 and IPv6) as dumped; `table` and `protocolNumber` say whose.
     public var routes: [ObservedRoute]
     /// Values of the sysctls the planner asked for (see `Planner.sysctlKeys`); a key is
     /// absent when its file does not exist (e.g. the device is not there yet).
@@ -16,6 +20,7 @@ public struct ObservedState: Sendable {
     /// the copy transaction (which deletes it).
     public var filterStaging = false
 
+    /// A state as the kernel layer reads it, without the filter (defaults for tests).
     public init(links: [ObservedLink] = [], addresses: [ObservedAddress] = [], fdb: [ObservedFDBEntry] = [],
                 routes: [ObservedRoute] = [], sysctls: [SysctlKey: String] = [:], ipv6Enabled: Bool = true) {
         self.links = links
@@ -26,14 +31,17 @@ public struct ObservedState: Sendable {
         self.ipv6Enabled = ipv6Enabled
     }
 
+    /// The interface named `name`; nil when absent.
     public func link(named name: String) -> ObservedLink? { links.first { $0.name == name } }
 
+    /// A state with gatepeer's nftables table as read back (`filter`, nil when absent).
     public init(links: [ObservedLink] = [], addresses: [ObservedAddress] = [], fdb: [ObservedFDBEntry] = [],
                 routes: [ObservedRoute] = [], sysctls: [SysctlKey: String] = [:], ipv6Enabled: Bool = true,
                 filter: ObservedFilter?) {
         self.init(links: links, addresses: addresses, fdb: fdb, routes: routes, sysctls: sysctls, ipv6Enabled: ipv6Enabled)
         self.filter = filter
     }
+    /// The interface with ifindex `index`; nil when absent.
     public func link(index: Int32) -> ObservedLink? { links.first { $0.index == index } }
 
     /// A route is ours only when everything we would have made matches: protocol 201,

@@ -1,10 +1,18 @@
+/// What `gatepeer status` shows: each link as the kernel holds it, the sysctls, the
+/// changes an apply would make and what blocks it, and the filter's counters; read from
+/// ObservedState and the Plan, for people (`text`) and scripts (`json`).
 public struct StatusReport: Sendable {
+    /// The config's links in order, then owned links the config no longer names.
     public var links: [LinkStatus]
+    /// The sysctls the planner watches with their values, sorted by name.
     public var sysctls: [(SysctlKey, String)]
+    /// The plan's changes, one line each as `plan` prints them; empty when in sync.
     public var pendingChanges: [String]
+    /// Why an apply would refuse (Plan.blockers).
     public var blockers: [String]
     /// Look-alikes that are not gatepeer's, from the plan (left alone).
     public var warnings: [String] = []
+    /// The filter's state and counters, filled in by the caller that read them; nil when not read.
     public var filter: FilterStatus?
 
     /// Links from the config (present or not) plus owned links the config no longer names.
@@ -41,6 +49,7 @@ public struct StatusReport: Sendable {
             stats: l.stats, routes: routes)
     }
 
+    /// The report for a person, one block per link.
     public var text: String {
         var out: [String] = []
         for l in links {
@@ -74,6 +83,8 @@ public struct StatusReport: Sendable {
         return out.joined(separator: "\n")
     }
 
+    /// The report for scripts (`status --json`): links, sysctls, filter, pendingChanges,
+    /// blockers, warnings, inSync.
     public var json: JSONOut {
         func opt<T: CustomStringConvertible>(_ v: T?) -> JSONOut { v.map { .string($0.description) } ?? .null }
         let ls: [JSONOut] = links.map { l in

@@ -1,9 +1,16 @@
+/// A vxlan device's settings as the kernel reports them (IFLA_VXLAN_* in IFLA_INFO_DATA).
 public struct VXLANAttributes: Equatable, Sendable {
+    /// IFLA_VXLAN_ID: the VNI.
     public var id: UInt32
+    /// IFLA_VXLAN_PORT: UDP destination port (sent big-endian; here in host order).
     public var port: UInt16
+    /// IFLA_VXLAN_PORT_RANGE converted to an inclusive range (PortRange(kernelLow:kernelHigh:)).
     public var portRange: PortRange
+    /// IFLA_VXLAN_LOCAL/LOCAL6: the source address of encapsulated packets; nil when unset.
     public var local: IPAddress?
+    /// IFLA_VXLAN_LINK: ifindex of the underlay device; nil when unset.
     public var underlayIndex: Int32?
+    /// IFLA_VXLAN_LEARNING.
     public var learning: Bool
     /// IFLA_VXLAN_GROUP/GROUP6: the default remote (unicast or multicast), if any.
     public var group: IPAddress? = nil
@@ -18,6 +25,7 @@ public struct VXLANAttributes: Equatable, Sendable {
     /// (VXLAN_F_RCV_FLAGS): `receiveFlags`, plus "vnifilter". Empty for ours.
     public var receiveOptions: [String] { receiveFlags + (vniFilter ? ["vnifilter"] : []) }
 
+    /// Attributes as the kernel layer decodes them (no group, no receive flags).
     public init(id: UInt32, port: UInt16, portRange: PortRange, local: IPAddress?, underlayIndex: Int32?, learning: Bool) {
         self.id = id
         self.port = port
