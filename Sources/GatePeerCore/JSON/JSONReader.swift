@@ -21,7 +21,7 @@ public struct JSONReader {
     private var pathText: String {
         steps.reduce(into: "") { out, step in
             switch step {
-            case .key(let k): out += out.isEmpty ? Echo.value(k) : ".\(Echo.value(k))"
+            case .key(let k): out = Problems.memberPath(out, k)
             case .index(let i): out += "[\(i)]"
             }
         }

@@ -21,11 +21,8 @@ struct ObjectReader {
         self.members = m
     }
 
-    /// The member's path; keys come from the file, so they are echoed as values.
-    private func sub(_ key: String) -> String {
-        let text = path()
-        return text.isEmpty ? Echo.value(key) : "\(text).\(Echo.value(key))"
-    }
+    /// The member's path.
+    private func sub(_ key: String) -> String { Problems.memberPath(path(), key) }
 
     /// The member's value; nil when absent. An explicit null is reported (leave the field
     /// out for its default), so a half-edited file does not silently fall back.

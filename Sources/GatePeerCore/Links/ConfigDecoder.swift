@@ -26,7 +26,7 @@ public enum ConfigDecoder {
         }
         var p = Problems()
         for d in dups {
-            p.add(d.path.isEmpty ? Echo.value(d.key) : "\(d.path).\(Echo.value(d.key))",
+            p.add(Problems.memberPath(d.path, d.key),
                   "key appears more than once (line \(d.line)); each key may be given once")
         }
         var config = decodeRoot(root, streamed: streamed, &p)

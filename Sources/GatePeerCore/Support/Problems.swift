@@ -21,6 +21,13 @@ struct Problems {
         if list.count < Problems.kept { list.append(ConfigProblem(path(), message())) } else { more += 1 }
     }
 
+    /// The JSON path of member `key` of the value at `path` ("" for the document):
+    /// `links[0].mtu`, or the key alone at the top. Keys come from the input, so they are
+    /// echoed as values (escaped, bounded).
+    static func memberPath(_ path: String, _ key: String) -> String {
+        path.isEmpty ? Echo.value(key) : "\(path).\(Echo.value(key))"
+    }
+
     /// Whether nothing was found.
     var isEmpty: Bool { list.isEmpty }
 
