@@ -85,13 +85,13 @@ final class FuzzTests: XCTestCase {
             let input = m.mutate(pool.randomElement(using: &m.rng)!, pool: pool)
             let text = String(decoding: input, as: UTF8.self)
             // The config decoder reads bytes as they are (streaming rules); the state files as text.
-            switch input.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
+            switch ConfigDecoder.decode(bytes: input) {
             case .success: configs += 1
             case .failure(let e): if !(e.problems.first?.message.hasPrefix("not valid JSON") ?? true) { configs += 1 }
             }
             if let l = LearnedAddresses.decode(text) { XCTAssertEqual(LearnedAddresses.decode(l.encode()), l, "iteration \(i)") }
             if case .success(let g) = GrantState.decode(text) { XCTAssertEqual(try? GrantState.decode(GrantState.encode(g)).get(), g, "iteration \(i)") }
-            guard let (v, _) = input.withUnsafeBufferPointer({ try? JSONReader.parse(bytes: $0) }) else { continue }
+            guard let (v, _) = try? JSONReader.parse(bytes: input) else { continue }
             parsed += 1
             let again = Self.render(v)
             guard let (w, _) = try? JSONReader.parse(again) else { XCTFail("iteration \(i): written form does not parse: \(again.prefix(200))"); continue }

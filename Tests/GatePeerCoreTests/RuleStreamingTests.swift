@@ -33,10 +33,12 @@ final class RuleStreamingTests: XCTestCase {
             // The child: decode, check, report its peak resident size, leave without
             // XCTest's summary.
             let bytes = Self.policy(proto: proto)
-            let ok = bytes.withUnsafeBufferPointer { b -> Bool in
-                guard case .success(let c) = ConfigDecoder.decode(bytes: b) else { return false }
-                return c.filter?.outbound.first?.rules.count == Self.rules
+            let ok: Bool
+            if case .success(let c) = ConfigDecoder.decode(bytes: bytes) {
+                ok = c.filter?.outbound.first?.rules.count == Self.rules
                     && c.filter?.outbound.first?.rules.first?.protocolMatch == .number(6)
+            } else {
+                ok = false
             }
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
