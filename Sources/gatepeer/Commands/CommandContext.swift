@@ -32,7 +32,7 @@ struct CommandContext {
             exit(Exit.usage.rawValue)
         }
         // Strings are checked as UTF-8 where they are parsed; the error names the line.
-        switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
+        switch ConfigDecoder.decode(bytes: data) {
         case .success(let c): return c
         case .failure(let e):
             Console.error("gatepeer: \(Echo.path(path)): \(e.count) problem(s):")

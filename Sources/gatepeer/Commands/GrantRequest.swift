@@ -26,7 +26,7 @@ struct GrantRequest {
                 if let why = AddressField.filterMatch.problem(p, text: t) { problems.append("\(key): \(why)"); return nil }
                 return p
             case .success(let p):
-                problems.append("\(key): " + ConfigDecoder.hostBitsProblem(p, text: Echo.value(t), field: .filterMatch)!); return nil
+                problems.append("\(key): " + AddressField.filterMatch.hostBitsProblem(p, text: Echo.value(t))!); return nil
             case .failure: problems.append("\(key): \(Echo.quoted(t)) is not a prefix or address"); return nil
             }
         }

@@ -12,7 +12,7 @@ enum IPsecLintCommand: GatePeerCommand {
         // files its sites name are checked too, so every problem comes in one run.
         let config = c.loadConfig(beforeExit: { bytes in
             var report = LintReport()
-            for (i, name, file) in bytes.withUnsafeBufferPointer({ ConfigDecoder.ipsecKeyFiles(bytes: $0) })
+            for (i, name, file) in IPsecDecoder.keyFiles(bytes: bytes)
             where siteName == nil || siteName == name {
                 for f in IPsecSites.readKey(file: file, index: i).findings { report.add(f) }
             }

@@ -23,7 +23,7 @@ struct IPsecSites {
     func chosen(_ name: String?) throws(UsageError) -> IPsecSite? {
         guard let name else { return nil }
         guard let s = sites.first(where: { $0.name == name }) else {
-            throw UsageError(message: "--site: no site \"\(ConfigDecoder.escapedForMessage(name))\" in \(Echo.path(configPath)); valid: \(sites.isEmpty ? "(no ipsec.sites)" : sites.map(\.name).joined(separator: ", "))")
+            throw UsageError(message: "--site: no site \"\(Echo.value(name))\" in \(Echo.path(configPath)); valid: \(sites.isEmpty ? "(no ipsec.sites)" : sites.map(\.name).joined(separator: ", "))")
         }
         return s
     }
