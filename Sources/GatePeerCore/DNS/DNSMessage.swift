@@ -235,7 +235,10 @@ public enum DNSMessage {
         }
         if let opt { out += opt }
         guard out.count > limit else { return out }
-        var cut = Array(reply[0..<questionEnd]) + (opt ?? [])
+        // Options are the upstream hop's (RFC 6891 6.1.1): when they would not fit either,
+        // the OPT record goes without them (header, question and OPT fit: at most 282 bytes).
+        let fitted = opt.map { questionEnd + $0.count <= limit ? $0 : Array($0.prefix(9)) + [0, 0] }
+        var cut = Array(reply[0..<questionEnd]) + (fitted ?? [])
         cut[2] |= 0x02  // TC
         cut.replaceSubrange(6..<12, with: u16(0) + u16(0) + u16(opt == nil ? 0 : 1))
         return cut
