@@ -30,7 +30,9 @@ final class Daemon: @unchecked Sendable {
             ForwarderService(context),
         ]
         log("running with \(Echo.path(context.configPath)): \(context.config.links.count) link(s), resync every \(resync)s")
-        context.queue.async { [self] in
+        // Before dispatchMain: a SIGHUP or SIGTERM from now on is handled, not the default
+        // action (which would end the process).
+        context.queue.sync { [self] in
             for s in services { s.start() }
         }
         dispatchMain()
