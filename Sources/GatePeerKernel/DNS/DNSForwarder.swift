@@ -93,8 +93,8 @@ public final class DNSForwarder: @unchecked Sendable {
     /// `listen` (IP_FREEBIND: the address may come later). Sockets of addresses that stay
     /// are kept (and their TCP connections); those of addresses no longer listed are shut
     /// down. Each socket is served on a thread of its own, each TCP connection on one more.
-    /// Throws KernelError naming the address when a new socket cannot be made, bound or
-    /// listened on; then nothing changed (the old settings keep serving).
+    /// Throws SystemError naming the call and the address when a new socket cannot be
+    /// made, bound or listened on; then nothing changed (the old settings keep serving).
     public func configure(upstream: [IPAddress], listen: [IPAddress], clients: [IPPrefix], port: UInt16 = 53) throws {
         let wanted = Set(listen.flatMap { a in [false, true].map { ListenKey(address: a, port: port, tcp: $0) } })
         // Bind every new socket first: a half-moved forwarder would serve unseen.
@@ -132,18 +132,18 @@ public final class DNSForwarder: @unchecked Sendable {
 
     /// A socket bound to `key` (TCP: listening), close-on-exec, with IP_FREEBIND and
     /// SO_REUSEADDR (a socket of a stopped forwarder may still linger on the port).
-    private static func bind(_ key: ListenKey) throws -> Listener {
+    /// Throws SystemError naming the call and the address.
+    private static func bind(_ key: ListenKey) throws(SystemError) -> Listener {
+        let what = "dns forwarder \(key.tcp ? "TCP" : "UDP") \(key.address) port \(key.port)"
         let kind = (key.tcp ? SOCK_STREAM : SOCK_DGRAM).rawValue
         let fd = socket(key.address.family == .v4 ? AF_INET : AF_INET6, Int32(kind) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw KernelError(object: "dns forwarder socket", errno: errno) }
+        guard fd >= 0 else { throw SystemError("socket", what, .current) }
         let l = Listener(fd: fd, tcp: key.tcp)
         var one: Int32 = 1
         _ = setsockopt(fd, Int32(SOL_IP), IP_FREEBIND, &one, socklen_t(MemoryLayout<Int32>.size))
         _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let rc = SocketAddress.with(key.address, key.port) { Glibc.bind(fd, $0, $1) }
-        guard rc == 0, !key.tcp || Glibc.listen(fd, 64) == 0 else {
-            throw KernelError(object: "dns forwarder \(key.tcp ? "TCP" : "UDP") \(rc == 0 ? "listen" : "bind") \(key.address) port \(key.port)", errno: errno)
-        }
+        guard SocketAddress.with(key.address, key.port, { Glibc.bind(fd, $0, $1) }) == 0 else { throw SystemError("bind", what, .current) }
+        guard !key.tcp || Glibc.listen(fd, 64) == 0 else { throw SystemError("listen", what, .current) }
         return l
     }
 
@@ -161,10 +161,10 @@ public final class DNSForwarder: @unchecked Sendable {
             var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let n = buf.withUnsafeMutableBytes { b in
                 withUnsafeMutablePointer(to: &from) { p in
-                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, b.baseAddress, b.count, 0, $0, &fromLen) }
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in retryingInterrupts { recvfrom(fd, b.baseAddress, b.count, 0, a, &fromLen) } }
                 }
             }
-            if n < 0 { if errno == EINTR { continue } else { return } }
+            if n < 0 { return }
             guard n >= 17, n <= 512, !l.isStopped, let source = client(from) else { continue }
             let admitted = lock.withLock {
                 guard inflightBySource[source, default: 0] < DNSForwarder.maxInflightPerSource,
@@ -190,7 +190,7 @@ public final class DNSForwarder: @unchecked Sendable {
                 var c = client
                 _ = reply.withUnsafeBytes { b in
                     withUnsafeMutablePointer(to: &c) { p in
-                        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(l.fd, b.baseAddress, b.count, 0, $0, clientLen) }
+                        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in retryingInterrupts { sendto(l.fd, b.baseAddress, b.count, 0, a, clientLen) } }
                     }
                 }
             }
@@ -223,13 +223,13 @@ public final class DNSForwarder: @unchecked Sendable {
             var from = sockaddr_storage()
             var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let c = withUnsafeMutablePointer(to: &from) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &fromLen) }
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in retryingInterrupts { Glibc.accept(fd, a, &fromLen) } }
             }
             if c < 0 {
-                switch errno {
-                case EINTR, ECONNABORTED, EPROTO: continue
+                switch Errno.current.rawValue {
+                case ECONNABORTED, EPROTO: continue  // that connection is gone, not the socket
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM: usleep(100_000); continue  // out of descriptors: let some close
-                default: return
+                default: return  // EINVAL: shut down by `stop` or `configure`
                 }
             }
             // Glibc does not export accept4: close-on-exec and non-blocking set after.

@@ -1,5 +1,6 @@
 import Foundation
 import GatePeerCore
+import GatePeerKernel
 import Glibc
 
 /// Another gatepeer process holds a lock we need: who, so the message can name it.
@@ -63,15 +64,15 @@ final class NamespaceLock {
                        announce: (String) -> Void = { stderr("gatepeer: \($0)") }) throws -> NamespaceLock {
         let path = directory + "/netns-\(ns.inode).lock"
         let fd = try openLockFile(path)
-        let deadline = Date().addingTimeInterval(wait)
+        let deadline = Clock.monotonic() + wait
         var announced = false
-        while flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK || errno == EINTR else {
-                let e = String(cString: strerror(errno))
+        while retryingInterrupts({ flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) }) != 0 {
+            let e = Errno.current
+            guard e == .wouldBlock else {
                 close(fd)
-                throw StateError(message: "cannot lock \(path): \(e)")
+                throw SystemError("flock", path, e)
             }
-            if Date() >= deadline {
+            if Clock.monotonic() >= deadline {
                 let holder = holderText(fd)
                 close(fd)
                 throw LockBusy(path: path, holder: holder, waited: wait)
@@ -82,29 +83,31 @@ final class NamespaceLock {
             }
             usleep(20_000)
         }
-        if !shared {
-            // For the message another process prints; a reader holding it shared writes nothing.
-            let text = Array("pid \(getpid()) (\(command))\n".utf8)
-            ftruncate(fd, 0)
-            _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        }
+        // For the message another process prints; a reader holding it shared writes nothing.
+        if !shared { name(fd, "pid \(getpid()) (\(command))") }
         return NamespaceLock(fd: fd, named: !shared)
     }
 
     /// The daemon lock, held by `gatepeer run` for its whole life. Throws LockBusy naming
-    /// the running daemon when there is one.
+    /// the running daemon when there is one, SystemError when the lock file cannot be made.
     static func daemon(_ ns: NetworkNamespace) throws -> NamespaceLock {
         let path = directory + "/netns-\(ns.inode).daemon"
         let fd = try openLockFile(path)
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard retryingInterrupts({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 else {
             let holder = holderText(fd)
             close(fd)
             throw LockBusy(path: path, holder: holder, waited: 0)
         }
-        let text = Array("\(getpid())\n".utf8)
-        ftruncate(fd, 0)
-        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        name(fd, "\(getpid())")
         return NamespaceLock(fd: fd, named: false)
+    }
+
+    /// Writes `text` and a newline as the whole content of the lock file `fd` (freshly
+    /// opened, so at offset 0): who holds it, for the message of a process that waits.
+    /// Best effort: a name that cannot be written leaves the holder unnamed.
+    private static func name(_ fd: Int32, _ text: String) {
+        ftruncate(fd, 0)
+        try? IO.writeAll(fd, Array((text + "\n").utf8))
     }
 
     /// The pid of the `gatepeer run` that manages this namespace, or nil when none does.
@@ -114,7 +117,7 @@ final class NamespaceLock {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+        if retryingInterrupts({ flock(fd, LOCK_SH | LOCK_NB) }) == 0 {
             flock(fd, LOCK_UN)
             return nil
         }
@@ -127,13 +130,15 @@ final class NamespaceLock {
         "gatepeer run (pid \(pid)) manages this network namespace; edit the config and reload it (kill -HUP \(pid), or systemctl reload gatepeer)"
     }
 
-    private static func openLockFile(_ path: String) throws -> Int32 {
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            throw StateError(message: "cannot make \(directory): \(String(cString: strerror(errno)))")
+    /// Opens (creating it 0600, and /run/gatepeer 0700) the lock file `path`; throws
+    /// SystemError naming the call and the path.
+    private static func openLockFile(_ path: String) throws(SystemError) -> Int32 {
+        if mkdir(directory, 0o700) != 0 && Errno.current != .exists { throw SystemError("mkdir", directory, .current) }
+        do {
+            return try valueOrErrno { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        } catch {
+            throw SystemError("open", path, error)
         }
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StateError(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
-        return fd
     }
 
     private static func holderText(_ fd: Int32) -> String {
@@ -143,7 +148,7 @@ final class NamespaceLock {
 
     private static func contents(_ fd: Int32) -> String {
         var buf = [UInt8](repeating: 0, count: 512)
-        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        let n = buf.withUnsafeMutableBytes { b in retryingInterrupts { pread(fd, b.baseAddress, b.count, 0) } }
         return n > 0 ? String(decoding: buf[..<n], as: UTF8.self) : ""
     }
 }
