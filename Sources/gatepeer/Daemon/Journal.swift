@@ -1,5 +1,6 @@
-import Foundation
 import GatePeerCore
+import GatePeerKernel
+import Glibc
 
 /// Problems that stand from one run of a periodic task to the next (a blocked link, a
 /// change the kernel refuses, a resolver that does not answer): each is logged when it
@@ -20,5 +21,6 @@ struct StandingProblems {
 /// One journal line: through Echo.line, so a value from the config or the kernel can
 /// neither forge a line with a newline nor make one of megabytes.
 func log(_ s: String) {
-    FileHandle.standardError.write(("gatepeer: " + Echo.line(s) + "\n").data(using: .utf8)!)
+    // One write(2) per line (IO.writeAll): lines from the forwarder's threads never mix.
+    try? IO.writeAll(STDERR_FILENO, Array(("gatepeer: " + Echo.line(s) + "\n").utf8))
 }

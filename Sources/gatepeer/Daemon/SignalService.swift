@@ -1,4 +1,4 @@
-import Foundation
+import Dispatch
 import Glibc
 
 /// Signal handling: SIGHUP reloads, SIGTERM and SIGINT stop the daemon. The signals are

@@ -1,5 +1,5 @@
-import Foundation
 import GatePeerCore
+import GatePeerKernel
 
 /// The GATEPEER_* environment variables gatepeer reads, checked before any command does
 /// anything: a bad value is bad input (exit 2, naming the variable and what is valid),
@@ -17,7 +17,7 @@ enum Settings {
     /// The directory in variable `name`, `default` when unset; throws when it is set but
     /// not an absolute path.
     static func directory(_ name: String, default fallback: String) throws -> String {
-        guard let v = ProcessInfo.processInfo.environment[name] else { return fallback }
+        guard let v = Environment.get(name) else { return fallback }
         guard v.hasPrefix("/") else {
             throw StateError(message: "\(name)=\(Echo.quoted(v, limit: Echo.pathLimit)) is not an absolute path; valid: an absolute directory such as \(fallback) (unset: \(fallback))")
         }
