@@ -95,6 +95,8 @@ public final class DNSForwarder: @unchecked Sendable {
     /// down. Each socket is served on a thread of its own, each TCP connection on one more.
     /// Throws SystemError naming the call and the address when a new socket cannot be
     /// made, bound or listened on; then nothing changed (the old settings keep serving).
+    /// `configure` and `stop` are called from one thread or serial queue at a time (the
+    /// daemon's state queue); queries are served meanwhile.
     public func configure(upstream: [IPAddress], listen: [IPAddress], clients: [IPPrefix], port: UInt16 = 53) throws {
         let wanted = Set(listen.flatMap { a in [false, true].map { ListenKey(address: a, port: port, tcp: $0) } })
         // Bind every new socket first: a half-moved forwarder would serve unseen.
