@@ -1,4 +1,4 @@
-import Foundation
+import Dispatch
 import GatePeerCore
 import Glibc
 
@@ -34,7 +34,7 @@ public final class DNSForwarder: @unchecked Sendable {
     private var pool = DNSConnectionPool(capacity: DNSForwarder.maxConnections, perSource: DNSForwarder.maxConnectionsPerSource,
                                          idle: DNSForwarder.idleSeconds, lifetime: DNSForwarder.lifetimeSeconds)
     private var descriptors: [Int: Int32] = [:]
-    private let lock = NSLock()
+    private let lock = Lock()
 
     /// UDP queries asked upstream at once; more are dropped (clients retry).
     public static let maxInflight = 64
@@ -67,7 +67,7 @@ public final class DNSForwarder: @unchecked Sendable {
     private final class Listener: @unchecked Sendable {
         let fd: Int32
         let tcp: Bool
-        private let state = NSLock()
+        private let state = Lock()
         private var stopped = false
         init(fd: Int32, tcp: Bool) { self.fd = fd; self.tcp = tcp }
         deinit { close(fd) }
@@ -106,6 +106,7 @@ public final class DNSForwarder: @unchecked Sendable {
             added[key] = try DNSForwarder.bind(key)  // on a throw, `added` closes what it bound
         }
         let gone = listeners.filter { !wanted.contains($0.key) }
+        var failed: [SystemError] = []
         lock.withLock {
             self.upstream = upstream
             self.clients = clients
@@ -115,11 +116,16 @@ public final class DNSForwarder: @unchecked Sendable {
             listeners[key] = nil
         }
         for (key, l) in added {
-            listeners[key] = l
-            let t = Thread { l.tcp ? self.accept(l) : self.serve(l) }
-            t.name = "dns forwarder"
-            t.start()
+            do {
+                try Threads.detach(name: "dns forwarder") { l.tcp ? self.accept(l) : self.serve(l) }
+                listeners[key] = l
+            } catch {
+                // No thread to serve it (the thread limit): the socket closes with `l`;
+                // the next configure binds it again.
+                failed.append(error)
+            }
         }
+        if let first = failed.first { throw first }
     }
 
     /// Stops serving: every socket and TCP connection is shut down (their threads end and
@@ -180,14 +186,15 @@ public final class DNSForwarder: @unchecked Sendable {
             // A thread per query, not the global queue: libdispatch runs about one task per
             // core there, so queries waiting on a slow upstream queued every other one.
             // It holds `l`: the socket it answers through stays open until it is done.
-            let t = Thread { [self] in
-                defer {
-                    lock.withLock {
-                        let left = inflightBySource[source, default: 1] - 1
-                        inflightBySource[source] = left > 0 ? left : nil
-                    }
-                    inflight.signal()
+            let release: @Sendable () -> Void = { [self] in
+                lock.withLock {
+                    let left = inflightBySource[source, default: 1] - 1
+                    inflightBySource[source] = left > 0 ? left : nil
                 }
+                inflight.signal()
+            }
+            let started: ()? = try? Threads.detach(name: "dns forwarder udp") { [self] in
+                defer { release() }
                 guard let reply = self.answer(query, tcp: false) else { return }
                 var c = client
                 _ = reply.withUnsafeBytes { b in
@@ -196,8 +203,9 @@ public final class DNSForwarder: @unchecked Sendable {
                     }
                 }
             }
-            t.name = "dns forwarder udp"
-            t.start()
+            // No thread (the thread limit): dropped like a query over the limits; the
+            // client retries, and its slot is given back here.
+            if started == nil { release() }
         }
     }
 
@@ -207,7 +215,7 @@ public final class DNSForwarder: @unchecked Sendable {
     /// close them.
     private func admit(_ c: Int32, from source: IPAddress) -> Int? {
         lock.withLock {
-            guard let (id, displaced) = pool.admit(source, now: DNSTransport.now()) else { return nil }
+            guard let (id, displaced) = pool.admit(source, now: Clock.monotonic()) else { return nil }
             for d in displaced {
                 if let fd = descriptors.removeValue(forKey: d) { _ = shutdown(fd, Int32(SHUT_RDWR)) }
             }
@@ -238,15 +246,18 @@ public final class DNSForwarder: @unchecked Sendable {
             _ = fcntl(c, F_SETFD, FD_CLOEXEC)
             _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
             guard let source = client(from), let id = admit(c, from: source) else { close(c); continue }
-            let t = Thread { [self] in
-                defer {
-                    lock.withLock { if descriptors[id] == c { descriptors[id] = nil; pool.remove(id) } }
-                    close(c)
-                }
-                converse(c, id)
+            let end: @Sendable () -> Void = { [self] in
+                lock.withLock { if descriptors[id] == c { descriptors[id] = nil; pool.remove(id) } }
+                close(c)
             }
-            t.name = "dns forwarder tcp"
-            t.start()
+            do {
+                try Threads.detach(name: "dns forwarder tcp") { [self] in
+                    defer { end() }
+                    converse(c, id)
+                }
+            } catch {
+                end()  // no thread (the thread limit): the connection is closed, the client retries
+            }
         }
     }
 
@@ -256,15 +267,15 @@ public final class DNSForwarder: @unchecked Sendable {
     /// `lifetimeSeconds`, or the connection is closed for a newcomer (`admit`).
     private func converse(_ c: Int32, _ id: Int) {
         while let until = lock.withLock({ pool.waitUntil(id) }), DNSTransport.wait(c, for: Int16(POLLIN), until: until) {
-            guard lock.withLock({ pool.mark(id, busy: true, now: DNSTransport.now()) }) else { return }
-            defer { lock.withLock { pool.mark(id, busy: false, now: DNSTransport.now()) } }
-            let deadline = DNSTransport.now() + DNSForwarder.messageSeconds
+            guard lock.withLock({ pool.mark(id, busy: true, now: Clock.monotonic()) }) else { return }
+            defer { lock.withLock { pool.mark(id, busy: false, now: Clock.monotonic()) } }
+            let deadline = Clock.monotonic() + DNSForwarder.messageSeconds
             guard let prefix = DNSTransport.receiveExactly(c, 2, until: deadline) else { return }
             let length = Int(prefix[0]) << 8 | Int(prefix[1])
             guard (17...DNSForwarder.maxQueryBytes).contains(length),
                   let query = DNSTransport.receiveExactly(c, length, until: deadline),
                   let reply = answer(query, tcp: true),
-                  DNSTransport.sendAll(c, DNSTransport.framed(reply), until: DNSTransport.now() + DNSForwarder.messageSeconds)
+                  DNSTransport.sendAll(c, DNSTransport.framed(reply), until: Clock.monotonic() + DNSForwarder.messageSeconds)
             else { return }
         }
     }
@@ -295,15 +306,15 @@ public final class DNSForwarder: @unchecked Sendable {
     /// when it is whole (no TC): a device that asked over TCP is never given a cut answer.
     private func exchange(_ query: [UInt8], with server: IPAddress, tcp: Bool) -> [UInt8]? {
         func ours(_ reply: [UInt8]) -> Bool { reply.count >= 12 && reply[0] == query[0] && reply[1] == query[1] && reply[2] & 0x80 != 0 }
-        let deadline = DNSTransport.now() + timeout
+        let deadline = Clock.monotonic() + timeout
         if tcp {
             if let reply = DNSTransport.exchange(query, with: server, tcp: true, until: deadline, accept: ours) { return reply }
-            guard let udp = DNSTransport.exchange(query, with: server, tcp: false, until: DNSTransport.now() + timeout, accept: ours),
+            guard let udp = DNSTransport.exchange(query, with: server, tcp: false, until: Clock.monotonic() + timeout, accept: ours),
                   udp[2] & 0x02 == 0 else { return nil }
             return udp
         }
         guard let udp = DNSTransport.exchange(query, with: server, tcp: false, until: deadline, accept: ours) else { return nil }
         guard udp[2] & 0x02 != 0 else { return udp }
-        return DNSTransport.exchange(query, with: server, tcp: true, until: DNSTransport.now() + timeout, accept: ours) ?? udp
+        return DNSTransport.exchange(query, with: server, tcp: true, until: Clock.monotonic() + timeout, accept: ours) ?? udp
     }
 }

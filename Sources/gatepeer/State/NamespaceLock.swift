@@ -1,4 +1,3 @@
-import Foundation
 import GatePeerCore
 import GatePeerKernel
 import Glibc
@@ -26,9 +25,11 @@ final class NamespaceLock {
     /// $GATEPEER_LOCK_WAIT as seconds (10 when unset); throws naming the variable and what
     /// is valid when it is not a number of seconds from 0 to 86400.
     static func waitFromEnvironment() throws -> Double {
-        guard let t = ProcessInfo.processInfo.environment["GATEPEER_LOCK_WAIT"] else { return 10 }
+        guard let t = Environment.get("GATEPEER_LOCK_WAIT") else { return 10 }
         // Plain decimal only: Double() also reads "0x10" (16), "1e1" and "+3".
-        let text = t.trimmingCharacters(in: .whitespaces)
+        // Spaces and tabs around it, not a newline: "10\n" is no number of seconds.
+        let blank: (Character) -> Bool = { $0.isWhitespace && !$0.isNewline }
+        let text = String(t.drop(while: blank).reversed().drop(while: blank).reversed())
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         // The whole seconds as every number (DecimalText: "010" and "+3" are not), the
         // fraction any digits ("2.05").
@@ -121,7 +122,7 @@ final class NamespaceLock {
             flock(fd, LOCK_UN)
             return nil
         }
-        let pid = contents(fd).trimmingCharacters(in: .whitespacesAndNewlines)
+        let pid = contents(fd).trimmingWhitespace()
         return pid.isEmpty ? "?" : pid
     }
 
@@ -142,7 +143,7 @@ final class NamespaceLock {
     }
 
     private static func holderText(_ fd: Int32) -> String {
-        let t = contents(fd).trimmingCharacters(in: .whitespacesAndNewlines)
+        let t = contents(fd).trimmingWhitespace()
         return t.isEmpty ? "another gatepeer process (a plan, or one that has not written its name yet)" : t
     }
 

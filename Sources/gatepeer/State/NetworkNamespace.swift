@@ -1,4 +1,4 @@
-import Foundation
+import GatePeerKernel
 import Glibc
 
 /// The network namespace this process runs in. `inode` is the inode of /proc/self/ns/net
@@ -41,16 +41,15 @@ struct NetworkNamespace: Equatable {
 
     /// The entries of /run/netns (as `ip netns add` makes them) with their inodes.
     static func namedNamespaces() -> [(name: String, inode: UInt64)] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+        let names = (try? Files.entries("/run/netns")) ?? []
         return names.filter { !$0.hasPrefix(".") }.compactMap { n in inode(of: "/run/netns/" + n).map { (n, $0) } }
     }
 
     /// This boot's id (/proc/sys/kernel/random/boot_id); nil when unreadable. Every network
     /// namespace dies at reboot, so a namespace recorded under another boot id is gone.
     static func bootID() -> String? {
-        // Not Files.readAll: /proc files report size 0.
-        (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        Files.readAll("/proc/sys/kernel/random/boot_id")
+            .map { String(decoding: $0, as: UTF8.self).trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Whether the namespace with this inode is provably gone: no /run/netns entry holds it
@@ -60,7 +59,7 @@ struct NetworkNamespace: Equatable {
     /// kept only by an open descriptor or a bind mount outside /run/netns is not seen.
     static func provablyGone(inode: UInt64) -> Bool {
         if namedNamespaces().contains(where: { $0.inode == inode }) { return false }
-        guard let pids = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return false }
+        guard let pids = try? Files.entries("/proc") else { return false }
         for pid in pids where pid.first?.isNumber == true {
             var st = stat()
             if stat("/proc/\(pid)/ns/net", &st) == 0 {

@@ -1,4 +1,3 @@
-import Foundation
 import GatePeerCore
 import GatePeerKernel
 import Glibc
@@ -157,9 +156,9 @@ final class StateStore {
 
     private func makeDirectory() throws {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try Files.makeDirectories(directory, mode: 0o700)
         } catch {
-            throw StateError(message: "cannot make state directory \(directory): \(error.localizedDescription)")
+            throw StateError(message: "cannot make state directory \(directory): \(error)")
         }
     }
 
@@ -179,9 +178,9 @@ final class StateStore {
     /// Removes `.NAME.tmp.PID` files (Files.replace's temporaries) whose writer is gone
     /// (kill(PID, 0) answers ESRCH), left by a write that was killed before its rename.
     private func removeStaleTemporaries() {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        guard let names = try? Files.entries(directory) else { return }
         for n in names where n.hasPrefix(".") {
-            guard let r = n.range(of: ".tmp.", options: .backwards), let pid = Int32(n[r.upperBound...]), pid > 0 else { continue }
+            guard let r = n.ranges(of: ".tmp.").last, let pid = Int32(n[r.upperBound...]), pid > 0 else { continue }
             if kill(pid, 0) != 0 && errno == ESRCH { unlink(directory + "/" + n) }
         }
     }
