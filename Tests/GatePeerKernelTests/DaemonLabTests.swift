@@ -427,11 +427,14 @@ final class DaemonLabTests: LabTestCase {
         let tmp = FileManager.default.temporaryDirectory
         let oldHosts = tmp.appendingPathComponent("gatepeer-hosts-\(prefix)-old"), newHosts = tmp.appendingPathComponent("gatepeer-hosts-\(prefix)-new")
         addTeardownBlock { for h in [oldHosts, newHosts] { try? FileManager.default.removeItem(at: h) } }
-        try "203.0.113.10 which.example.com\n".write(to: oldHosts, atomically: true, encoding: .utf8)
-        try "198.51.100.20 which.example.com\n".write(to: newHosts, atomically: true, encoding: .utf8)
+        try "203.0.113.10 which.example.com\n203.0.113.10 api.example.org\n".write(to: oldHosts, atomically: true, encoding: .utf8)
+        try "198.51.100.20 which.example.com\n198.51.100.21 api.example.org\n".write(to: newHosts, atomically: true, encoding: .utf8)
         startDNS(oldHosts)
         startDNS(newHosts, at: "198.51.100.20")
-        let rules: [[String: Any]] = [["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]]]
+        // A wildcard rule (learned through the forwarder) and an exact name (resolved by the
+        // daemon itself, at the resolvers of the running config).
+        let rules: [[String: Any]] = [["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]],
+                                      ["action": "allow", "domain": "api.example.org", "protocol": "tcp", "ports": [443]]]
         let cfg = try domainConfig(rules)
         let (p, log) = daemon(cfg, state: stateDir(), resync: 2)
         func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
@@ -455,6 +458,9 @@ final class DaemonLabTests: LabTestCase {
         try reload(["resolvers": ["198.51.100.20"]])
         XCTAssertTrue(eventually(10) { answer() == "198.51.100.20" }, "still the old resolver after the reload: \(answer())\n\(logText())")
         XCTAssertEqual(answer(tcp: true), "198.51.100.20", "over TCP")
+        XCTAssertTrue(eventually(10) {
+            self.inNode("peer", ["nft", "list", "map", "inet", "gatepeer", "g0_dom4"]).stdout.contains("198.51.100.21 . tcp . 443")
+        }, "the exact name was not resolved at the new resolver: \(logText())")
 
         try reload(["dnsForwarder": false])
         XCTAssertTrue(eventually(10) { answer() == "" && answer(tcp: true) == "" }, "the forwarder still answers after it was turned off: \(logText())")
