@@ -50,7 +50,7 @@ final class Daemon: @unchecked Sendable {
             log("reload: cannot read \(Echo.path(e.path)): \(e.reason); keeping the running config")
             return
         }
-        switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
+        switch ConfigDecoder.decode(bytes: data) {
         case .success(let c):
             context.config = c
             log("reloaded \(Echo.path(path))")
