@@ -3,7 +3,7 @@ import GatePeerKernel
 
 /// What `filter grant` and `filter revoke` were asked: the grant's scope (--from, --to,
 /// --proto, --port) and, for a grant, its duration (--for), checked together so every
-/// problem is reported in one run; and the locked state both then work on.
+/// problem is reported in one run; GrantStore then does the work.
 struct GrantRequest {
     /// "grant" or "revoke", for messages.
     let verb: String
@@ -11,6 +11,8 @@ struct GrantRequest {
     let grant: Grant
     /// --for in seconds (0 for a revoke).
     let seconds: Int64
+    /// When the request was read (Unix seconds): grants expired by then are dropped.
+    let now: Int64
 
     /// Reads the options; throws every problem (naming the option and what is valid), one
     /// per line. The config is read only once the options are good.
@@ -69,32 +71,26 @@ struct GrantRequest {
         // at most a second longer, and the kernel drops the element at that very second.
         let ms = WallClock.milliseconds()
         return GrantRequest(verb: verb, grant: Grant(from: from!, to: to!, protocolMatch: proto, ports: ports, expires: (ms + 999) / 1000 + seconds),
-                            seconds: seconds)
+                            seconds: seconds, now: ms / 1000)
     }
 
-    /// Checks the config has a filter section, then takes the namespace's writer lock (the
-    /// one every load holds: the grant file and the kernel change together, and a load in
-    /// progress is waited for, not raced; allowed while the daemon runs, which reads
-    /// grants.json under the same lock at each load) and calls `body` with the store, the
-    /// grants grants.json lists (nil when it is damaged) and the kernel. Errors `body`
-    /// throws (netlink, the state files) end the command with exit 1, naming them.
-    func locked(_ c: CommandContext, _ body: (StateStore, [Grant]?, Kernel) throws -> Exit) -> Exit {
+    /// Checks the config has a filter section (grants need one: exit 2), then lets `body`
+    /// grant or revoke through GrantStore (under the namespace's writer lock, the kernel
+    /// opened by the closure it is given once the state is known to be usable) and prints
+    /// the line it returns. A GrantRefusal ends the command with its message and status;
+    /// a kernel or state failure with exit 1, naming it.
+    func perform(_ c: CommandContext, _ body: (GrantStore, _ kernel: () -> Kernel) throws -> String) -> Exit {
         let config = c.loadConfig()
         guard config.filter != nil else {
             Console.error("gatepeer: \(Echo.path(c.configPath)) has no filter section; grants need one")
             return .usage
         }
-        let store = StateStore.open()
-        if let r = store.refusal {
-            Console.error("gatepeer: filter \(verb): not done: \(r)")
-            return .runtime
-        }
-        guard let lock = lockNamespace(verb, store) else { return .runtime }
-        defer { withExtendedLifetime(lock) {} }
-        let known = store.loadGrantsIfKnown()
-        let kernel = c.openKernel("filter \(verb)")
         do {
-            return try body(store, known, kernel)
+            print(try body(GrantStore(), { c.openKernel("filter \(verb)") }))
+            return .ok
+        } catch let r as GrantRefusal {
+            Console.error("gatepeer: \(r.message)")
+            return r.exit
         } catch {
             Console.error(NetAdmin.describe(error, verb: "filter \(verb)"))
             return .runtime
