@@ -29,5 +29,8 @@ let package = Package(
             dependencies: ["GatePeerCore"],
             resources: [.copy("InvalidConfigs")]
         ),
+        // Root-free: the netlink codec against golden bytes and captured dumps (read
+        // through #filePath, like the core golden renders).
+        .testTarget(name: "GatePeerKernelUnitTests", dependencies: ["GatePeerKernel", "GatePeerCore"], exclude: ["Fixtures"]),
     ]
 )

@@ -198,7 +198,7 @@ extension Kernel {
     static func tableFlags(_ nf: NetlinkSocket) throws -> [String: UInt32] {
         let tables = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETTABLE.rawValue), family: NftBatch.family,
                                  headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables tables", parse: { m -> (String, UInt32)? in
-            guard Int(m.pointee.nlmsg_type) & 0xff == Int(NFT_MSG_NEWTABLE.rawValue) else { return nil }
+            guard Int(m.type) & 0xff == Int(NFT_MSG_NEWTABLE.rawValue) else { return nil }
             let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size)
             guard let name = a.string(UInt16(NFTA_TABLE_NAME.rawValue)) else { return nil }
             return (name, a.u32(UInt16(NFTA_TABLE_FLAGS.rawValue)).map { UInt32(bigEndian: $0) } ?? 0)
@@ -241,19 +241,19 @@ extension Kernel {
     /// The element messages of one set (each NFTA_SET_ELEM_LIST_ELEMENTS holds many).
     func dumpElements(_ nf: NetlinkSocket, _ table: String, set: String) throws -> [NftObject] {
         try dumpKind(nf, table, NFT_MSG_GETSETELEM, NFT_MSG_NEWSETELEM, kind: "elements of set", tableAttr: Int(NFTA_SET_ELEM_LIST_TABLE.rawValue),
-                     nameAttr: UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), extra: { $0.putString(Int(NFTA_SET_ELEM_LIST_SET.rawValue), set) })
+                     nameAttr: UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), extra: { $0.attribute(UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), string: set) })
             .filter { $0.attributes.contains { $0.0 == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) } }
     }
 
     /// One nf_tables dump of `table`'s objects of one kind, as raw attributes.
     private func dumpKind(_ nf: NetlinkSocket, _ table: String, _ get: nf_tables_msg_types, _ reply: nf_tables_msg_types, kind: String,
-                          tableAttr: Int?, nameAttr: UInt16, extra: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in }) throws -> [NftObject] {
+                          tableAttr: Int?, nameAttr: UInt16, extra: (inout NetlinkWriter) -> Void = { _ in }) throws -> [NftObject] {
         try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(get.rawValue), family: NftBatch.family,
-                    headerSize: MemoryLayout<nfgenmsg>.size, what: "\(table) \(kind)s", attributes: { nlh in
-            if let t = tableAttr { nlh.putString(t, table) }
-            extra(nlh)
+                    headerSize: MemoryLayout<nfgenmsg>.size, what: "\(table) \(kind)s", attributes: { w in
+            if let t = tableAttr { w.attribute(UInt16(t), string: table) }
+            extra(&w)
         }, parse: { m in
-            guard Int(m.pointee.nlmsg_type) & 0xff == Int(reply.rawValue) else { return nil }
+            guard Int(m.type) & 0xff == Int(reply.rawValue) else { return nil }
             let o = NftObject(m, kind: kind, nameType: nameAttr)
             // Every *_TABLE attribute is type 1; dumps without a table filter list all tables.
             guard let t = o.attributes.first(where: { $0.0 == 1 })?.1, String(decoding: t.prefix { $0 != 0 }, as: UTF8.self) == table else { return nil }

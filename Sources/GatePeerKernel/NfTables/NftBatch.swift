@@ -10,149 +10,72 @@ import Glibc
 /// this carries what it is slow at: hundreds of thousands of map elements, and copies of
 /// a staging table's objects into the live one.
 struct NftBatch {
-    private(set) var bytes: [UInt8] = []
-    /// Where the last nf_tables message begins (finish() sets its ACK flag).
-    private var lastMessageStart = 0
+    /// The transaction's messages, written with the one netlink encoder.
+    private var writer = NetlinkWriter(capacity: 1 << 16)
+    /// The bytes that go to the kernel in one sendmsg.
+    var bytes: [UInt8] { writer.bytes }
     /// What each message was, by sequence number, for error reports.
     private(set) var descriptions: [UInt32: String] = [:]
     private(set) var beginSequence: UInt32 = 0
     private(set) var lastSequence: UInt32 = 0
+    /// nf_tables messages (BATCH_BEGIN and BATCH_END not counted).
     private(set) var messageCount = 0
     private var sequence: UInt32
-    private var open: Int?
 
     static let family = UInt8(1)  // NFPROTO_INET
     /// Element messages stay well under the 64 KiB an attribute nest can describe.
     static let elementBytes = 48 * 1024
+    /// BATCH_BEGIN and BATCH_END name the subsystem the batch is for in res_id.
+    private static let subsystem = UInt16(NFNL_SUBSYS_NFTABLES)
 
     init(firstSequence: UInt32) {
         sequence = firstSequence
-        bytes.reserveCapacity(1 << 16)
-        beginSequence = header(UInt16(NFNL_MSG_BATCH_BEGIN), flags: 0, family: UInt8(AF_UNSPEC),
-                               resID: UInt16(NFNL_SUBSYS_NFTABLES))
+        beginSequence = control(UInt16(NFNL_MSG_BATCH_BEGIN))
         descriptions[beginSequence] = "nftables transaction"
     }
 
-    private mutating func header(_ type: UInt16, flags: UInt16, family: UInt8, resID: UInt16 = 0) -> UInt32 {
+    /// BATCH_BEGIN or BATCH_END: a bare nfgenmsg (AF_UNSPEC) whose res_id names nf_tables.
+    private mutating func control(_ type: UInt16) -> UInt32 {
         sequence &+= 1
-        let start = bytes.count
-        append32(0)  // length, patched by `end`
-        append16(type)
-        append16(UInt16(NLM_F_REQUEST) | flags)
-        append32(sequence)
-        append32(0)
-        bytes.append(family)
-        bytes.append(UInt8(NFNETLINK_V0))
-        bytes.append(UInt8(resID >> 8)); bytes.append(UInt8(resID & 0xff))
-        open = start
-        end()
+        writer.message(type: type, sequence: sequence) { $0.nfgenHeader(family: UInt8(AF_UNSPEC), resourceID: NftBatch.subsystem) }
         return sequence
     }
 
     /// Starts an nf_tables message; `end()` closes it.
     mutating func begin(_ type: nf_tables_msg_types, flags: Int32 = 0, what: @autoclosure () -> String) {
-        precondition(open == nil)
-        let start = bytes.count
-        let seq = header(UInt16(NFNL_SUBSYS_NFTABLES) << 8 | UInt16(type.rawValue), flags: UInt16(flags), family: NftBatch.family)
-        open = start
-        lastMessageStart = start
-        descriptions[seq] = what()
-        lastSequence = seq
+        sequence &+= 1
+        writer.beginMessage(type: NftBatch.subsystem << 8 | UInt16(type.rawValue), flags: UInt16(flags), sequence: sequence)
+        writer.nfgenHeader(family: NftBatch.family)
+        descriptions[sequence] = what()
+        lastSequence = sequence
         messageCount += 1
     }
 
-    mutating func end() {
-        guard let start = open else { return }
-        patch32(at: start, UInt32(bytes.count - start))
-        open = nil
-    }
+    mutating func end() { writer.endMessage() }
 
     /// Size of the message being built.
-    var openSize: Int { open.map { bytes.count - $0 } ?? 0 }
+    var openSize: Int { writer.openSize }
 
     /// Closes the transaction. The last message asks for an ACK: the kernel handles the
     /// whole batch before answering, so its answer means the batch is done.
     mutating func finish() {
         end()
-        if lastSequence != 0 {
-            // Set NLM_F_ACK on the last message (flags at offset 6).
-            let lastAt = lastMessageStart
-            let flags = UInt16(bytes[lastAt + 6]) | UInt16(bytes[lastAt + 7]) << 8
-            let f = flags | UInt16(NLM_F_ACK)
-            bytes[lastAt + 6] = UInt8(f & 0xff); bytes[lastAt + 7] = UInt8(f >> 8)
-        }
-        _ = header(UInt16(NFNL_MSG_BATCH_END), flags: 0, family: UInt8(AF_UNSPEC), resID: UInt16(NFNL_SUBSYS_NFTABLES))
+        if lastSequence != 0 { writer.addFlags(toLast: NetlinkFlags.ack) }
+        _ = control(UInt16(NFNL_MSG_BATCH_END))
     }
 
     // MARK: attributes
 
-    mutating func attr(_ type: UInt16, _ payload: UnsafeRawBufferPointer) {
-        append16(UInt16(4 + payload.count))
-        append16(type)
-        bytes.append(contentsOf: payload)
-        pad()
-    }
-
-    mutating func attr(_ type: UInt16, _ payload: [UInt8]) {
-        payload.withUnsafeBytes { attr(type, $0) }
-    }
-
+    mutating func attr(_ type: UInt16, _ payload: UnsafeRawBufferPointer) { writer.attribute(type, payload) }
+    mutating func attr(_ type: UInt16, _ payload: [UInt8]) { writer.attribute(type, payload) }
     /// NUL-terminated, as nf_tables names are.
-    mutating func attr(_ type: UInt16, string: String) {
-        let n = string.utf8.count + 1
-        append16(UInt16(4 + n))
-        append16(type)
-        bytes.append(contentsOf: string.utf8)
-        bytes.append(0)
-        pad()
-    }
-
-    mutating func attr(_ type: UInt16, be32 v: UInt32) {
-        append16(8); append16(type)
-        bytes.append(UInt8(v >> 24)); bytes.append(UInt8(v >> 16 & 0xff)); bytes.append(UInt8(v >> 8 & 0xff)); bytes.append(UInt8(v & 0xff))
-    }
-
-    mutating func attr(_ type: UInt16, be64 v: UInt64) {
-        append16(12); append16(type)
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(v >> UInt64(shift) & 0xff)) }
-    }
-
-    mutating func nestStart(_ type: UInt16) -> Int {
-        let at = bytes.count
-        append16(0)
-        append16(type | UInt16(NLA_F_NESTED))
-        return at
-    }
-
-    mutating func nestEnd(_ at: Int) {
-        let len = UInt16(bytes.count - at)
-        bytes[at] = UInt8(len & 0xff); bytes[at + 1] = UInt8(len >> 8)
-    }
-
+    mutating func attr(_ type: UInt16, string: String) { writer.attribute(type, string: string) }
+    mutating func attr(_ type: UInt16, be32 v: UInt32) { writer.attribute(type, be32: v) }
+    mutating func attr(_ type: UInt16, be64 v: UInt64) { writer.attribute(type, be64: v) }
     /// An address in network order.
-    mutating func attr(_ type: UInt16, address a: IPAddress) {
-        if a.family == .v4 {
-            attr(type, be32: UInt32(truncatingIfNeeded: a.low))
-        } else {
-            append16(20); append16(type)
-            for v in [a.high, a.low] {
-                for k in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(v >> UInt64(k) & 0xff)) }
-            }
-        }
-    }
-
-    // MARK: bytes
-
-    private mutating func pad() {
-        while bytes.count & 3 != 0 { bytes.append(0) }
-    }
-    private mutating func append16(_ v: UInt16) { bytes.append(UInt8(v & 0xff)); bytes.append(UInt8(v >> 8)) }
-    private mutating func append32(_ v: UInt32) {
-        bytes.append(UInt8(v & 0xff)); bytes.append(UInt8(v >> 8 & 0xff)); bytes.append(UInt8(v >> 16 & 0xff)); bytes.append(UInt8(v >> 24))
-    }
-    private mutating func patch32(at i: Int, _ v: UInt32) {
-        bytes[i] = UInt8(v & 0xff); bytes[i + 1] = UInt8(v >> 8 & 0xff); bytes[i + 2] = UInt8(v >> 16 & 0xff); bytes[i + 3] = UInt8(v >> 24)
-    }
+    mutating func attr(_ type: UInt16, address a: IPAddress) { writer.attribute(type, address: a) }
+    mutating func nestStart(_ type: UInt16) -> Int { writer.beginNest(type) }
+    mutating func nestEnd(_ at: Int) { writer.endNest(at) }
 }
 
 extension NftBatch {
@@ -329,22 +252,21 @@ struct NftObject {
     let name: String
     let attributes: [(UInt16, [UInt8])]
 
-    /// `nameType`: the attribute that names the object (for reports).
-    init(_ m: UnsafePointer<nlmsghdr>, kind: String, nameType: UInt16) {
+    /// `nameType`: the attribute that names the object (for reports). The attributes
+    /// are copied out of the receive buffer, as far as they are well formed.
+    init(_ m: NetlinkMessage, kind: String, nameType: UInt16) {
         self.kind = kind
         var attrs: [(UInt16, [UInt8])] = []
         var name = ""
-        let start = UnsafeRawPointer(mnl_nlmsg_get_payload_offset(m, MemoryLayout<nfgenmsg>.size)!)
-        var remaining = Int(m.pointee.nlmsg_len) - (start - UnsafeRawPointer(m))
-        var a = start.assumingMemoryBound(to: nlattr.self)
-        while remaining > 0 && mnl_attr_ok(a, Int32(remaining)) {
-            let t = mnl_attr_get_type(a)
-            let p = UnsafeRawBufferPointer(start: mnl_attr_get_payload(a), count: Int(mnl_attr_get_payload_len(a)))
-            attrs.append((t, Array(p)))
-            if t == nameType { name = String(decoding: p.prefix { $0 != 0 }, as: UTF8.self) }
-            let next = UnsafePointer(mnl_attr_next(a)!)
-            remaining -= UnsafeRawPointer(next) - UnsafeRawPointer(a)
-            a = next
+        let payload = m.payload
+        let start = NetlinkLayout.align(MemoryLayout<nfgenmsg>.size)
+        if start <= payload.count {
+            NetlinkReader.forEachAttribute(in: payload, start..<payload.count) { t, _, range in
+                let p = UnsafeRawBufferPointer(rebasing: payload[range])
+                attrs.append((t, Array(p)))
+                if t == nameType { name = String(decoding: p.prefix { $0 != 0 }, as: UTF8.self) }
+                return true
+            }
         }
         attributes = attrs
         self.name = name
@@ -356,47 +278,17 @@ struct NftObject {
     }
 }
 
-/// Attributes of a raw buffer: (type without flags, full type, payload range).
-func netlinkAttributes(_ b: [UInt8], in range: Range<Int>) -> [(type: UInt16, rawType: UInt16, payload: Range<Int>)] {
-    var out: [(type: UInt16, rawType: UInt16, payload: Range<Int>)] = []
-    forEachNetlinkAttribute(b, in: range) { out.append(($0, $1, $2)) }
-    return out
-}
-
-/// Walks the attributes of a raw buffer without collecting them (element dumps hold
-/// hundreds of thousands): `body(type without flags, full type, payload range)`.
-@inline(__always)
-func forEachNetlinkAttribute(_ b: [UInt8], in range: Range<Int>, _ body: (UInt16, UInt16, Range<Int>) -> Void) {
-    var at = range.lowerBound
-    while at + 4 <= range.upperBound {
-        let len = Int(UInt16(b[at]) | UInt16(b[at + 1]) << 8)
-        let raw = UInt16(b[at + 2]) | UInt16(b[at + 3]) << 8
-        guard len >= 4, at + len <= range.upperBound else { break }
-        body(raw & 0x3fff, raw, at + 4..<at + len)
-        at += (len + 3) & ~3
-    }
-}
-
 enum NftExpressions {
     /// A rule's expression list as dumped, made acceptable as a request. The kernel
     /// dumps an `exthdr` that writes (tcp option maxseg size set ...) with
     /// NFTA_EXTHDR_FLAGS, which it refuses on input alongside NFTA_EXTHDR_SREG.
     static func forRequest(_ list: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(list.count)
-        func put(_ rawType: UInt16, _ payload: ArraySlice<UInt8>) {
-            let len = UInt16(4 + payload.count)
-            out.append(UInt8(len & 0xff)); out.append(UInt8(len >> 8))
-            out.append(UInt8(rawType & 0xff)); out.append(UInt8(rawType >> 8))
-            out.append(contentsOf: payload)
-            while out.count & 3 != 0 { out.append(0) }
-        }
+        var out = NetlinkWriter(capacity: list.count)
+        func put(_ rawType: UInt16, _ payload: ArraySlice<UInt8>) { out.attribute(rawType, payload) }
         func nest(_ rawType: UInt16, _ body: () -> Void) {
-            let at = out.count
-            out.append(contentsOf: [0, 0, UInt8(rawType & 0xff), UInt8(rawType >> 8)])
+            let at = out.beginNest(rawType: rawType)
             body()
-            let len = UInt16(out.count - at)
-            out[at] = UInt8(len & 0xff); out[at + 1] = UInt8(len >> 8)
+            out.endNest(at)
         }
         for elem in netlinkAttributes(list, in: 0..<list.count) {
             let parts = netlinkAttributes(list, in: elem.payload)
@@ -417,6 +309,6 @@ enum NftExpressions {
                 }
             }
         }
-        return out
+        return out.bytes
     }
 }
