@@ -10,11 +10,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "GatePeerCore"),
-        .systemLibrary(
-            name: "CNetlink",
-            pkgConfig: "libmnl",
-            providers: [.apt(["libmnl-dev"])]
-        ),
+        // The kernel's uapi netlink headers; gatepeer encodes and decodes netlink itself.
+        .systemLibrary(name: "CNetlink"),
         .systemLibrary(
             name: "CNftables",
             pkgConfig: "libnftables",
