@@ -51,10 +51,11 @@ final class NetlinkSequence {
 /// handles a sendmsg synchronously and reports every failure anyway. Replies are matched
 /// to requests by sequence number.
 ///
-/// Sending: netlink sockets are datagram sockets, so sendmsg(2) takes a whole chunk or
+/// Sending: netlink sockets are datagram sockets, so sendto(2) takes a whole chunk or
 /// fails; a chunk that was sent is never sent again (a partial count would be a kernel
-/// bug and is reported as EIO rather than resent). EINTR is retried and ENOBUFS (replies
-/// lost because the receive buffer overflowed) reported, in one place each.
+/// bug and is reported as EIO rather than resent). EINTR is retried by the System
+/// layer's `retryingInterrupts`, and ENOBUFS (replies lost because the receive buffer
+/// overflowed) is reported, each in one place (`sendChunk`, `receive`).
 final class NetlinkSocket {
     private let fd: Int32
     private let portID: UInt32
@@ -126,14 +127,14 @@ final class NetlinkSocket {
     private func sendChunk(_ chunk: UnsafeRawBufferPointer, what: @autoclosure () -> String) throws {
         var kernel = sockaddr_nl()
         kernel.nl_family = sa_family_t(AF_NETLINK)
-        let n = NetlinkSocket.retryingInterrupts {
+        let n = retryingInterrupts {
             withUnsafePointer(to: &kernel) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     sendto(fd, chunk.baseAddress, chunk.count, 0, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
                 }
             }
         }
-        if n < 0 { throw KernelError(object: what(), errno: Glibc.errno) }
+        if n < 0 { throw KernelError(object: what(), errno: Errno.current.rawValue) }
         if n != chunk.count {
             throw KernelError(object: what(), errno: EIO, kernelMessage: "sent \(n) of \(chunk.count) bytes; not resent")
         }
@@ -143,10 +144,10 @@ final class NetlinkSocket {
     /// ENOBUFS means the kernel dropped replies: what the lost ones said is unknown.
     private func receive(what: @autoclosure () -> String, _ body: (NetlinkMessage) throws -> Void) throws {
         let n = receiveBuffer.withUnsafeMutableBytes { b in
-            NetlinkSocket.retryingInterrupts { recv(fd, b.baseAddress, b.count, 0) }
+            retryingInterrupts { recv(fd, b.baseAddress, b.count, 0) }
         }
         if n < 0 {
-            let e = Glibc.errno
+            let e = Errno.current.rawValue
             throw KernelError(object: what(), errno: e,
                               kernelMessage: e == ENOBUFS ? "replies were lost; the outcome is unknown, run apply again" : nil)
         }
@@ -160,14 +161,6 @@ final class NetlinkSocket {
             } catch let e as NetlinkDecodeError {
                 throw KernelError(object: what(), errno: EBADMSG, kernelMessage: e.description)
             }
-        }
-    }
-
-    /// The one EINTR loop of the netlink layer.
-    private static func retryingInterrupts(_ call: () -> Int) -> Int {
-        while true {
-            let r = call()
-            if r >= 0 || Glibc.errno != EINTR { return r }
         }
     }
 

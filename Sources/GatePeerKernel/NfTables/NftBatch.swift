@@ -87,37 +87,37 @@ extension NftBatch {
         while i < intervals.count {
             begin(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, flags: add ? NLM_F_CREATE : 0,
                   what: "\(add ? "add" : "delete") elements of map \(map) from \(intervals[i].low)")
-            attr(UInt16(NFTA_SET_ELEM_LIST_TABLE.rawValue), string: table)
-            attr(UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), string: map)
-            let list = nestStart(UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue))
+            attr(NftElementListAttribute.table, string: table)
+            attr(NftElementListAttribute.set, string: map)
+            let list = nestStart(NftElementListAttribute.elements)
             while i < intervals.count && openSize < NftBatch.elementBytes {
                 let iv = intervals[i]
-                let start = nestStart(UInt16(NFTA_LIST_ELEM.rawValue))
-                let key = nestStart(UInt16(NFTA_SET_ELEM_KEY.rawValue))
-                attr(UInt16(NFTA_DATA_VALUE.rawValue), address: iv.low)
+                let start = nestStart(NftElementListAttribute.element)
+                let key = nestStart(NftElementAttribute.key)
+                attr(NftDataAttribute.value, address: iv.low)
                 nestEnd(key)
                 if add {
-                    let data = nestStart(UInt16(NFTA_SET_ELEM_DATA.rawValue))
-                    let verdict = nestStart(UInt16(NFTA_DATA_VERDICT.rawValue))
+                    let data = nestStart(NftElementAttribute.data)
+                    let verdict = nestStart(NftDataAttribute.verdict)
                     switch iv.verdict {
                     case MapInterval.allow:
-                        attr(UInt16(NFTA_VERDICT_CODE.rawValue), be32: UInt32(bitPattern: NFT_RETURN.rawValue))
+                        attr(NftDataAttribute.verdictCode, be32: NftVerdict.return)
                     case MapInterval.deny:
-                        attr(UInt16(NFTA_VERDICT_CODE.rawValue), be32: UInt32(bitPattern: NFT_CONTINUE.rawValue))
+                        attr(NftDataAttribute.verdictCode, be32: NftVerdict.continue)
                     default:
-                        attr(UInt16(NFTA_VERDICT_CODE.rawValue), be32: UInt32(bitPattern: NFT_GOTO.rawValue))
-                        attr(UInt16(NFTA_VERDICT_CHAIN.rawValue), string: iv.verdict)
+                        attr(NftDataAttribute.verdictCode, be32: NftVerdict.goto)
+                        attr(NftDataAttribute.verdictChain, string: iv.verdict)
                     }
                     nestEnd(verdict)
                     nestEnd(data)
                 }
                 nestEnd(start)
                 if let next = iv.high.successor {
-                    let end = nestStart(UInt16(NFTA_LIST_ELEM.rawValue))
-                    let key = nestStart(UInt16(NFTA_SET_ELEM_KEY.rawValue))
-                    attr(UInt16(NFTA_DATA_VALUE.rawValue), address: next)
+                    let end = nestStart(NftElementListAttribute.element)
+                    let key = nestStart(NftElementAttribute.key)
+                    attr(NftDataAttribute.value, address: next)
                     nestEnd(key)
-                    attr(UInt16(NFTA_SET_ELEM_FLAGS.rawValue), be32: UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue))
+                    attr(NftElementAttribute.flags, be32: UInt32(NFT_SET_ELEM_INTERVAL_END.rawValue))
                     nestEnd(end)
                 }
                 i += 1
@@ -137,29 +137,29 @@ extension NftBatch {
             let set = elements[i].set
             begin(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, flags: add ? NLM_F_CREATE : 0,
                   what: "\(add ? "add" : "delete") element \(set) { \(elements[i].keyText) }")
-            attr(UInt16(NFTA_SET_ELEM_LIST_TABLE.rawValue), string: table)
-            attr(UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), string: set)
-            let list = nestStart(UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue))
+            attr(NftElementListAttribute.table, string: table)
+            attr(NftElementListAttribute.set, string: set)
+            let list = nestStart(NftElementListAttribute.elements)
             while i < elements.count && elements[i].set == set && openSize < NftBatch.elementBytes {
                 let e = elements[i]
-                let item = nestStart(UInt16(NFTA_LIST_ELEM.rawValue))
-                let key = nestStart(UInt16(NFTA_SET_ELEM_KEY.rawValue))
-                attr(UInt16(NFTA_DATA_VALUE.rawValue), e.keyBytes(end: false))
+                let item = nestStart(NftElementListAttribute.element)
+                let key = nestStart(NftElementAttribute.key)
+                attr(NftDataAttribute.value, e.keyBytes(end: false))
                 nestEnd(key)
                 if e.interval {
-                    let keyEnd = nestStart(UInt16(NFTA_SET_ELEM_KEY_END.rawValue))
-                    attr(UInt16(NFTA_DATA_VALUE.rawValue), e.keyBytes(end: true))
+                    let keyEnd = nestStart(NftElementAttribute.keyEnd)
+                    attr(NftDataAttribute.value, e.keyBytes(end: true))
                     nestEnd(keyEnd)
                 }
                 if add, let t = e.timeoutMs {
-                    attr(UInt16(NFTA_SET_ELEM_TIMEOUT.rawValue), be64: UInt64(t))
-                    attr(UInt16(NFTA_SET_ELEM_EXPIRATION.rawValue), be64: UInt64(t))
+                    attr(NftElementAttribute.timeout, be64: UInt64(t))
+                    attr(NftElementAttribute.expiration, be64: UInt64(t))
                 }
                 if add, let chain = e.gotoChain {
-                    let data = nestStart(UInt16(NFTA_SET_ELEM_DATA.rawValue))
-                    let verdict = nestStart(UInt16(NFTA_DATA_VERDICT.rawValue))
-                    attr(UInt16(NFTA_VERDICT_CODE.rawValue), be32: UInt32(bitPattern: NFT_GOTO.rawValue))
-                    attr(UInt16(NFTA_VERDICT_CHAIN.rawValue), string: chain)
+                    let data = nestStart(NftElementAttribute.data)
+                    let verdict = nestStart(NftDataAttribute.verdict)
+                    attr(NftDataAttribute.verdictCode, be32: NftVerdict.goto)
+                    attr(NftDataAttribute.verdictChain, string: chain)
                     nestEnd(verdict)
                     nestEnd(data)
                 }
@@ -174,10 +174,10 @@ extension NftBatch {
     /// A named counter whose name carries metadata (fp_, fs_, fk_ followed by a digest).
     mutating func counter(table: String, name: String) {
         begin(NFT_MSG_NEWOBJ, flags: NLM_F_CREATE, what: "counter \(name)")
-        attr(UInt16(NFTA_OBJ_TABLE.rawValue), string: table)
-        attr(UInt16(NFTA_OBJ_NAME.rawValue), string: name)
-        attr(UInt16(NFTA_OBJ_TYPE.rawValue), be32: Kernel.counterType)
-        nestEnd(nestStart(UInt16(NFTA_OBJ_DATA.rawValue)))
+        attr(NftObjectAttribute.table, string: table)
+        attr(NftObjectAttribute.name, string: name)
+        attr(NftObjectAttribute.type, be32: Kernel.counterType)
+        nestEnd(nestStart(NftObjectAttribute.data))
         end()
     }
 
@@ -186,14 +186,14 @@ extension NftBatch {
     /// registers its base chains' hooks while the batch is processed, before the commit.
     mutating func table(_ name: String, dormant: Bool, create: Bool) {
         begin(NFT_MSG_NEWTABLE, flags: create ? NLM_F_CREATE : 0, what: "\(create ? "" : dormant ? "put to sleep " : "wake ")table inet \(name)")
-        attr(UInt16(NFTA_TABLE_NAME.rawValue), string: name)
-        attr(UInt16(NFTA_TABLE_FLAGS.rawValue), be32: dormant ? UInt32(NFT_TABLE_F_DORMANT.rawValue) : 0)
+        attr(NftTableAttribute.name, string: name)
+        attr(NftTableAttribute.flags, be32: dormant ? UInt32(NFT_TABLE_F_DORMANT.rawValue) : 0)
         end()
     }
 
     mutating func deleteTable(_ name: String) {
         begin(NFT_MSG_DELTABLE, what: "delete table inet \(name)")
-        attr(UInt16(NFTA_TABLE_NAME.rawValue), string: name)
+        attr(NftTableAttribute.name, string: name)
         end()
     }
 
@@ -209,7 +209,7 @@ extension NftBatch {
         counter(table: live, name: "fk_\(digest)")
         for (k, s) in staged.sets.enumerated() {
             copy(s, as: NFT_MSG_NEWSET, into: live, flags: NLM_F_CREATE, keep: Kernel.setKeep) {
-                $0.attr(UInt16(NFTA_SET_ID.rawValue), be32: UInt32(k + 1))
+                $0.attr(NftSetAttribute.id, be32: UInt32(k + 1))
             }
         }
         for c in staged.chains {
@@ -235,7 +235,7 @@ extension NftBatch {
         for (t, payload) in object.attributes where t == 1 || keep.contains(t) {
             if t == 1 {  // NFTA_{TABLE_NAME,CHAIN,RULE,SET,SET_ELEM_LIST,OBJ}_TABLE are all 1
                 attr(t, string: table)
-            } else if type == NFT_MSG_NEWRULE && t == UInt16(NFTA_RULE_EXPRESSIONS.rawValue) {
+            } else if type == NFT_MSG_NEWRULE && t == NftRuleAttribute.expressions {
                 attr(t | UInt16(NLA_F_NESTED), NftExpressions.forRequest(payload))
             } else {
                 attr(t, payload)
@@ -292,23 +292,89 @@ enum NftExpressions {
         }
         for elem in netlinkAttributes(list, in: 0..<list.count) {
             let parts = netlinkAttributes(list, in: elem.payload)
-            let name = parts.first { $0.type == UInt16(NFTA_EXPR_NAME.rawValue) }
+            let name = parts.first { $0.type == NftExpressionAttribute.name }
                 .map { String(decoding: list[$0.payload].prefix { $0 != 0 }, as: UTF8.self) }
-            guard name == "exthdr", let data = parts.first(where: { $0.type == UInt16(NFTA_EXPR_DATA.rawValue) }) else {
+            guard name == "exthdr", let data = parts.first(where: { $0.type == NftExpressionAttribute.data }) else {
                 put(elem.rawType, list[elem.payload])
                 continue
             }
             let fields = netlinkAttributes(list, in: data.payload)
-            let writes = fields.contains { $0.type == UInt16(NFTA_EXTHDR_SREG.rawValue) }
+            let writes = fields.contains { $0.type == NftExpressionAttribute.exthdrSourceRegister }
             nest(elem.rawType) {
                 for p in parts {
-                    if p.type != UInt16(NFTA_EXPR_DATA.rawValue) { put(p.rawType, list[p.payload]); continue }
+                    if p.type != NftExpressionAttribute.data { put(p.rawType, list[p.payload]); continue }
                     nest(p.rawType) {
-                        for f in fields where !(writes && f.type == UInt16(NFTA_EXTHDR_FLAGS.rawValue)) { put(f.rawType, list[f.payload]) }
+                        for f in fields where !(writes && f.type == NftExpressionAttribute.exthdrFlags) { put(f.rawType, list[f.payload]) }
                     }
                 }
             }
         }
         return out.bytes
     }
+}
+
+/// nf_tables attribute types (<linux/netfilter/nf_tables.h>), typed once.
+/// NFTA_TABLE_* of a table message.
+enum NftTableAttribute {
+    static let name = UInt16(NFTA_TABLE_NAME.rawValue)
+    static let flags = UInt16(NFTA_TABLE_FLAGS.rawValue)
+}
+
+/// NFTA_OBJ_* of a stateful object (counter) message.
+enum NftObjectAttribute {
+    static let table = UInt16(NFTA_OBJ_TABLE.rawValue)
+    static let name = UInt16(NFTA_OBJ_NAME.rawValue)
+    static let type = UInt16(NFTA_OBJ_TYPE.rawValue)
+    static let data = UInt16(NFTA_OBJ_DATA.rawValue)
+}
+
+/// NFTA_SET_* of a set message.
+enum NftSetAttribute {
+    static let id = UInt16(NFTA_SET_ID.rawValue)
+}
+
+/// NFTA_RULE_* of a rule message.
+enum NftRuleAttribute {
+    static let expressions = UInt16(NFTA_RULE_EXPRESSIONS.rawValue)
+}
+
+/// NFTA_SET_ELEM_LIST_* of an element message, and NFTA_LIST_ELEM inside its list.
+enum NftElementListAttribute {
+    static let table = UInt16(NFTA_SET_ELEM_LIST_TABLE.rawValue)
+    static let set = UInt16(NFTA_SET_ELEM_LIST_SET.rawValue)
+    static let elements = UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue)
+    static let element = UInt16(NFTA_LIST_ELEM.rawValue)
+}
+
+/// NFTA_SET_ELEM_* of one element.
+enum NftElementAttribute {
+    static let key = UInt16(NFTA_SET_ELEM_KEY.rawValue)
+    static let keyEnd = UInt16(NFTA_SET_ELEM_KEY_END.rawValue)
+    static let data = UInt16(NFTA_SET_ELEM_DATA.rawValue)
+    static let flags = UInt16(NFTA_SET_ELEM_FLAGS.rawValue)
+    static let timeout = UInt16(NFTA_SET_ELEM_TIMEOUT.rawValue)
+    static let expiration = UInt16(NFTA_SET_ELEM_EXPIRATION.rawValue)
+}
+
+/// NFTA_DATA_* (a key or a verdict) and NFTA_VERDICT_* inside a verdict.
+enum NftDataAttribute {
+    static let value = UInt16(NFTA_DATA_VALUE.rawValue)
+    static let verdict = UInt16(NFTA_DATA_VERDICT.rawValue)
+    static let verdictCode = UInt16(NFTA_VERDICT_CODE.rawValue)
+    static let verdictChain = UInt16(NFTA_VERDICT_CHAIN.rawValue)
+}
+
+/// NFTA_EXPR_* of an expression, and the exthdr expression fields gatepeer rewrites.
+enum NftExpressionAttribute {
+    static let name = UInt16(NFTA_EXPR_NAME.rawValue)
+    static let data = UInt16(NFTA_EXPR_DATA.rawValue)
+    static let exthdrSourceRegister = UInt16(NFTA_EXTHDR_SREG.rawValue)
+    static let exthdrFlags = UInt16(NFTA_EXTHDR_FLAGS.rawValue)
+}
+
+/// Verdict codes (enum nft_verdicts) as NFTA_VERDICT_CODE carries them (big-endian u32).
+enum NftVerdict {
+    static let goto = UInt32(bitPattern: NFT_GOTO.rawValue)
+    static let `return` = UInt32(bitPattern: NFT_RETURN.rawValue)
+    static let `continue` = UInt32(bitPattern: NFT_CONTINUE.rawValue)
 }
