@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import GatePeerCore
 @testable import GatePeerKernel
+import CNetlink
 
 /// "N of M applied" counts changes, not requests: a change of two requests that both
 /// fail is one failed change, and the other changes still count as applied.
@@ -52,6 +53,40 @@ final class ApplyReportTests: XCTestCase {
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         XCTAssertTrue(out.contains("\"local\":\"10.99.0.1\""), out)
+    }
+
+    /// An attribute the kernel's policy refuses (IFLA_MTU one byte long) comes back with
+    /// errno, message and the attribute's offset in the request (NLMSGERR_ATTR_OFFS).
+    func testRefusalNamesTheAttribute() throws {
+        try XCTSkipUnless(getuid() == 0, "needs root for a network namespace of its own")
+        let ns = "gpt-codec-\(UInt32.random(in: 0..<UInt32.max))"
+        XCTAssertEqual(Self.run(["ip", "netns", "add", ns]), 0)
+        defer { _ = Self.run(["ip", "netns", "del", ns]) }
+        let failures = try Self.inNamespace(ns) { () -> [NetlinkFailureSummary] in
+            let socket = try NetlinkSocket()
+            let batch = RequestBatch(socket: socket)
+            batch.add("set lo's mtu", tag: ChangeTag(3), type: RtnetlinkMessage.newLink) { w in
+                var ifi = ifinfomsg()
+                ifi.ifi_index = 1
+                w.fixedHeader(ifi)
+                w.attribute(LinkAttribute.mtu, [0x05])
+            }
+            batch.finish()
+            return try socket.send(batch).map { NetlinkFailureSummary(tag: $0.tag, errno: $0.error.errno, message: $0.error.kernelMessage, offset: $0.error.attributeOffset) }
+        }
+        XCTAssertEqual(failures.count, 1)
+        let f = try XCTUnwrap(failures.first)
+        XCTAssertEqual(f.tag, ChangeTag(3))
+        XCTAssertNotEqual(f.errno, 0)
+        // nlmsghdr (16) + ifinfomsg (16): the first attribute starts at byte 32.
+        XCTAssertEqual(f.offset, 32, "\(f)")
+    }
+
+    struct NetlinkFailureSummary: Sendable {
+        let tag: ChangeTag?
+        let errno: Int32
+        let message: String?
+        let offset: UInt32?
     }
 
     static func run(_ argv: [String]) -> Int32 {

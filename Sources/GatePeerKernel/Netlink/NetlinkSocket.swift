@@ -2,33 +2,11 @@ import CNetlink
 import GatePeerCore
 import Glibc
 
-/// The one error type of the kernel layer: which object, the errno, and the kernel's
-/// own extended-ack message when it sent one ("Cannot change VNI", ...).
-public struct KernelError: Error, Sendable, CustomStringConvertible {
-    public let object: String
-    public let errno: Int32
-    public let kernelMessage: String?
-
-    public init(object: String, errno: Int32, kernelMessage: String? = nil) {
-        self.object = object
-        self.errno = errno
-        self.kernelMessage = kernelMessage
-    }
-
-    public var description: String {
-        let text = String(cString: strerror(errno))
-        let km = kernelMessage.map { ": \($0)" } ?? ""
-        return "\(object): \(text) (errno \(errno))\(km)"
-    }
-}
-
-/// A request the kernel refused: the error (errno and extended-ACK text), the request's
-/// tag (the plan change it was sent for, nil outside a plan) and, when the kernel named
-/// it (NLMSGERR_ATTR_OFFS), the byte offset of the refused attribute in the request.
+/// A request the kernel refused: the error (errno, extended-ACK text and attribute
+/// offset) and the request's tag (the plan change it was sent for, nil outside a plan).
 struct NetlinkFailure {
     let tag: ChangeTag?
     let error: KernelError
-    let attributeOffset: UInt32?
 }
 
 /// Sequence numbers of one socket: every request and dump takes the next, so replies
@@ -221,8 +199,8 @@ final class NetlinkSocket {
             try bytes.bytes.withUnsafeBytes { try sendChunk($0, what: "netlink send") }
             failures += try receiveAcknowledgements(what: "netlink", last: chunk.lastSequence) { seq, err, ack in
                 let r = chunk.requests[seq]
-                return NetlinkFailure(tag: r?.tag, error: KernelError(object: r?.describe() ?? "request \(seq)", errno: err, kernelMessage: ack.message),
-                                      attributeOffset: ack.attributeOffset)
+                return NetlinkFailure(tag: r?.tag, error: KernelError(object: r?.describe() ?? "request \(seq)", errno: err,
+                                                                      kernelMessage: ack.message, attributeOffset: ack.attributeOffset))
             }
         }
         return failures
@@ -239,7 +217,8 @@ final class NetlinkSocket {
         // up on the whole of it.
         return try receiveAcknowledgements(what: "nftables transaction",
                                            last: batch.lastSequence, orFailed: batch.beginSequence) { seq, err, ack in
-            KernelError(object: batch.descriptions[seq] ?? "nftables message \(seq)", errno: err, kernelMessage: ack.message)
+            KernelError(object: batch.descriptions[seq] ?? "nftables message \(seq)", errno: err,
+                        kernelMessage: ack.message, attributeOffset: ack.attributeOffset)
         }
     }
 
