@@ -125,4 +125,29 @@ final class NetlinkGoldenTests: XCTestCase {
         cb.finish()
         try assertGolden("nft-rule-copy", cb.bytes)
     }
+
+    /// What iproute2 6.1 sends for the same objects (strace -e write= of `ip addr add
+    /// 10.128.0.1/24 dev gp-test`, `ip route add 10.200.0.0/16 via 10.128.0.254 dev gp-test
+    /// proto 201`, `bridge fdb append 00:00:00:00:00:00 dev gp-test dst 198.51.100.7`,
+    /// `ip link del gp-test`; gp-test was index 4): the same bytes once the sequence
+    /// number and NLM_F_ACK (ours is set when the chunk is sent) are set aside. One
+    /// known difference: bridge marks the FDB entry NUD_NOARP|NUD_PERMANENT, gatepeer
+    /// NUD_PERMANENT only; the vxlan driver needs either of PERMANENT or REACHABLE and
+    /// dumps the entry as permanent both ways.
+    func testSameBytesAsIproute2() throws {
+        func iproute2(_ name: String) throws -> [UInt8] {
+            var b = Fixtures.zeroingSequences(try Fixtures.hex("iproute2/\(name).hex"))
+            b[6] &= ~UInt8(NLM_F_ACK)
+            return b
+        }
+        func ours(_ build: (RequestBatch) -> Void) -> [UInt8] { Fixtures.zeroingSequences(encode(build).0) }
+        XCTAssertEqual(ours { RtnetlinkCodec.address($0, add: true, link: "gp-test", index: 4, IPPrefix("10.128.0.1/24")!, tag: nil) }, try iproute2("addr"))
+        XCTAssertEqual(ours { RtnetlinkCodec.route($0, .add, destination: IPPrefix("10.200.0.0/16")!, via: IPAddress("10.128.0.254")!, index: 4, label: "gp-test", tag: nil) },
+                       try iproute2("route"))
+        XCTAssertEqual(ours { RtnetlinkCodec.deleteLink($0, name: "gp-test", index: 4, tag: nil) }, try iproute2("linkdel"))
+        var fdb = try iproute2("fdb")
+        XCTAssertEqual(fdb[24], UInt8(NUD_NOARP | NUD_PERMANENT))
+        fdb[24] = UInt8(NUD_PERMANENT)
+        XCTAssertEqual(ours { RtnetlinkCodec.appendFDB($0, link: "gp-test", index: 4, destination: IPAddress("198.51.100.7")!, tag: nil) }, fdb)
+    }
 }
