@@ -32,11 +32,11 @@ public final class Kernel {
     /// One dump of each object kind, plus the sysctls the planner asked for.
     public func observe(sysctls keys: [SysctlKey]) throws -> ObservedState {
         let links = try dumpLinks()
-        let addrs = try socket.dump(type: RTM_GETADDR, family: UInt8(AF_UNSPEC),
+        let addrs = try socket.dump(type: Int(RtnetlinkMessage.getAddress), family: UInt8(AF_UNSPEC),
                                     headerSize: MemoryLayout<ifaddrmsg>.size, what: "addresses", parse: RtnetlinkCodec.parseAddress)
-        let fdb = try socket.dump(type: RTM_GETNEIGH, family: RtnetlinkCodec.familyBridge,
+        let fdb = try socket.dump(type: Int(RtnetlinkMessage.getNeighbour), family: RtnetlinkCodec.familyBridge,
                                   headerSize: MemoryLayout<ndmsg>.size, what: "fdb", parse: RtnetlinkCodec.parseFDB)
-        let routes = try socket.dump(type: RTM_GETROUTE, family: UInt8(AF_UNSPEC),
+        let routes = try socket.dump(type: Int(RtnetlinkMessage.getRoute), family: UInt8(AF_UNSPEC),
                                      headerSize: MemoryLayout<rtmsg>.size, what: "routes", parse: RtnetlinkCodec.parseRoute)
         var values: [SysctlKey: String] = [:]
         for k in keys { if let v = Sysctl.read(k) { values[k] = v } }
@@ -278,7 +278,7 @@ public final class Kernel {
     }
 
     private func dumpLinks() throws -> [ObservedLink] {
-        try socket.dump(type: RTM_GETLINK, family: UInt8(AF_UNSPEC),
+        try socket.dump(type: Int(RtnetlinkMessage.getLink), family: UInt8(AF_UNSPEC),
                         headerSize: MemoryLayout<ifinfomsg>.size, what: "links", parse: RtnetlinkCodec.parseLink)
     }
 

@@ -163,12 +163,6 @@ struct NetlinkAttributes {
         return UInt16(b[0]) << 8 | UInt16(b[1])
     }
 
-    /// A network-order 32-bit value (nf_tables' integers).
-    func be32(_ t: UInt16) -> UInt32? {
-        guard let b = table[t], b.count >= 4 else { return nil }
-        return (0..<4).reduce(UInt32(0)) { $0 << 8 | UInt32(b[$1]) }
-    }
-
     /// A network-order 64-bit value (nf_tables counters).
     func be64(_ t: UInt16) -> UInt64? {
         guard let b = table[t], b.count >= 8 else { return nil }

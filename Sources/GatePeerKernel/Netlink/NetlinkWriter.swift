@@ -16,8 +16,6 @@ struct NetlinkWriter {
     private var open: Int?
     /// Where the last message begun starts (for `addFlags(toLast:)`).
     private(set) var lastMessageStart: Int?
-    /// Messages begun so far.
-    private(set) var messageCount = 0
 
     /// `capacity`: bytes to reserve up front (a guess; the buffer grows as needed).
     init(capacity: Int = 4096) {
@@ -25,7 +23,6 @@ struct NetlinkWriter {
     }
 
     var count: Int { bytes.count }
-    var isEmpty: Bool { bytes.isEmpty }
 
     /// Size of the open message so far (0 when none is open).
     var openSize: Int { open.map { bytes.count - $0 } ?? 0 }
@@ -44,7 +41,6 @@ struct NetlinkWriter {
         put32(0)
         open = start
         lastMessageStart = start
-        messageCount += 1
     }
 
     /// Closes the open message: its nlmsg_len becomes everything appended since it began.
@@ -65,7 +61,6 @@ struct NetlinkWriter {
     mutating func append(_ other: NetlinkWriter) {
         precondition(open == nil && other.open == nil, "netlink writer appended with an open message")
         if let last = other.lastMessageStart { lastMessageStart = bytes.count + last }
-        messageCount += other.messageCount
         bytes.append(contentsOf: other.bytes)
     }
 
