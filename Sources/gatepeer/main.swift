@@ -227,7 +227,7 @@ func loadConfig(_ path: String, beforeExit: (([UInt8]) -> Void)? = nil) -> GateP
         exit(Exit.usage.rawValue)
     }
     // Strings are checked as UTF-8 where they are parsed; the error names the line.
-    switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
+    switch ConfigDecoder.decode(bytes: data) {
     case .success(let c): return c
     case .failure(let e):
         stderr("gatepeer: \(Echo.path(path)): \(e.count) problem(s):")
@@ -538,7 +538,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
             if let why = AddressField.filterMatch.problem(p, text: t) { problems.append("\(key): \(why)"); return nil }
             return p
         case .success(let p):
-            problems.append("\(key): " + ConfigDecoder.hostBitsProblem(p, text: Echo.value(t), field: .filterMatch)!); return nil
+            problems.append("\(key): " + AddressField.filterMatch.hostBitsProblem(p, text: Echo.value(t))!); return nil
         case .failure: problems.append("\(key): \(Echo.quoted(t)) is not a prefix or address"); return nil
         }
     }

@@ -77,6 +77,7 @@ final class ApplyReportTests: XCTestCase {
         XCTAssertEqual(failures.count, 1)
         let f = try XCTUnwrap(failures.first)
         XCTAssertEqual(f.tag, ChangeTag(3))
+        XCTAssertNotNil(f.errno)
         XCTAssertNotEqual(f.errno, 0)
         // nlmsghdr (16) + ifinfomsg (16): the first attribute starts at byte 32.
         XCTAssertEqual(f.offset, 32, "\(f)")
@@ -84,7 +85,7 @@ final class ApplyReportTests: XCTestCase {
 
     struct NetlinkFailureSummary: Sendable {
         let tag: ChangeTag?
-        let errno: Int32
+        let errno: Int32?
         let message: String?
         let offset: UInt32?
     }

@@ -97,3 +97,14 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
         (a.address, a.length) < (b.address, b.length)
     }
 }
+
+extension IPPrefix {
+    /// The prefix whose range is exactly low...high, if there is one.
+    static func covering(_ low: IPAddress, _ high: IPAddress) -> IPPrefix? {
+        guard low.family == high.family else { return nil }
+        for len in 0...low.family.bitCount {
+            if let p = IPPrefix(address: low, length: len), p.network.address == low, p.lastAddress == high { return p }
+        }
+        return nil
+    }
+}

@@ -132,7 +132,7 @@ final class Daemon: @unchecked Sendable {
             log("reload: cannot read \(Echo.path(e.path)): \(e.reason); keeping the running config")
             return
         }
-        switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
+        switch ConfigDecoder.decode(bytes: data) {
         case .success(let c):
             config = c
             nextResolve = [:]
