@@ -75,6 +75,29 @@ final class NetlinkGoldenTests: XCTestCase {
         XCTAssertTrue(sizes.allSatisfy { $0 <= 96 * 1024 })
     }
 
+    /// Each chunk knows where its last request starts (it gets NLM_F_ACK when sent) and
+    /// that request's sequence number (its ACK closes the chunk), also across a split.
+    func testChunkEnds() throws {
+        let b = RequestBatch(sequence: NetlinkSequence(start: 0), limit: 200)
+        for i in 0..<7 {
+            RtnetlinkCodec.address(b, add: true, link: "gp-test", index: 7, IPPrefix(address: IPAddress(v4: 0x0a00_0000 | UInt32(i)), length: 32)!, tag: ChangeTag(i))
+        }
+        b.finish()
+        XCTAssertEqual(b.chunks.map(\.requests.count), [5, 2])  // 40-byte requests, 200 bytes a chunk
+        for chunk in b.chunks {
+            var starts: [(Int, UInt32)] = []
+            try chunk.writer.bytes.withUnsafeBytes { raw in
+                try NetlinkReader.forEachMessage(in: raw) { m in
+                    starts.append((raw.baseAddress!.distance(to: m.payload.baseAddress!) - 16, m.sequence))
+                }
+            }
+            XCTAssertEqual(chunk.writer.lastMessageStart, starts.last?.0)
+            XCTAssertEqual(chunk.lastSequence, starts.last?.1)
+            XCTAssertEqual(Set(chunk.requests.keys), Set(starts.map(\.1)))
+        }
+        XCTAssertEqual(b.chunks.flatMap { $0.requests.values.compactMap(\.tag) }.sorted(), (0..<7).map(ChangeTag.init))
+    }
+
     func testNftablesBatch() throws {
         var n = NftBatch(firstSequence: 100)
         n.table("gatepeer", dormant: true, create: true)

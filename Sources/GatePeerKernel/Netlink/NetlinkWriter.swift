@@ -57,11 +57,17 @@ struct NetlinkWriter {
         endMessage()
     }
 
-    /// Appends the whole messages of `other` (none may be open in either).
-    mutating func append(_ other: NetlinkWriter) {
-        precondition(open == nil && other.open == nil, "netlink writer appended with an open message")
-        if let last = other.lastMessageStart { lastMessageStart = bytes.count + last }
-        bytes.append(contentsOf: other.bytes)
+    /// Moves the messages from byte `offset` on (a message start) into a new writer and
+    /// keeps the rest; `lastRemaining` is where the last message that stays begins. No
+    /// message may be open.
+    mutating func splitOff(from offset: Int, lastRemaining: Int?) -> NetlinkWriter {
+        precondition(open == nil, "netlink writer split with an open message")
+        var tail = NetlinkWriter(capacity: max(bytes.count - offset, 4096))
+        tail.bytes.append(contentsOf: bytes[offset...])
+        if let last = lastMessageStart, last >= offset { tail.lastMessageStart = last - offset }
+        bytes.removeSubrange(offset...)
+        lastMessageStart = lastRemaining
+        return tail
     }
 
     /// ORs `flags` into the nlmsg_flags of the last message begun (NLM_F_ACK on the last

@@ -46,13 +46,15 @@ final class RequestBatch {
     func add(_ description: @escaping @autoclosure () -> String, tag: ChangeTag?, type: UInt16, flags: UInt16 = 0,
              build: (inout NetlinkWriter) -> Void) {
         let seq = sequence.next()
-        var message = NetlinkWriter(capacity: 256)
-        message.message(type: type, flags: flags, sequence: seq, build)
-        if !current.requests.isEmpty && current.writer.count + message.count > limit {
+        // Written in place; when it takes the chunk past the limit it moves to the next.
+        let start = current.writer.count
+        let previousLast = current.writer.lastMessageStart
+        current.writer.message(type: type, flags: flags, sequence: seq, build)
+        if !current.requests.isEmpty && current.writer.count > limit {
+            let moved = current.writer.splitOff(from: start, lastRemaining: previousLast)
             chunks.append(current)
-            current = Chunk()
+            current = Chunk(writer: moved)
         }
-        current.writer.append(message)
         current.requests[seq] = Request(tag: tag, describe: description)
         current.lastSequence = seq
     }
