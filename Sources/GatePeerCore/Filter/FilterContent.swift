@@ -10,13 +10,16 @@
 /// - `dynamic`: elements of sets with timeouts (grants, learned addresses), compared one
 ///   by one with the state files (Planner.plan's `dynamic`), never digested.
 public struct FilterContent: Equatable, Sendable {
+    /// Chains, rules, set definitions and named objects as normalised text (see above).
     public var structure: String
+    /// Digest and count of the elements of each set with fixed elements, by set name.
     public var elements: [String: SetElements]
     /// Rules per chain (for the plan line: "chain forward: 0 rules, want 4").
     public var rules: [String: Int]
     /// Elements of sets with timeouts, by set name.
     public var dynamic: [String: [ObservedElement]]
 
+    /// Content as the kernel layer reads or stages it.
     public init(structure: String, elements: [String: SetElements], rules: [String: Int], dynamic: [String: [ObservedElement]]) {
         self.structure = structure
         self.elements = elements
@@ -29,8 +32,11 @@ public struct FilterContent: Equatable, Sendable {
     public struct SetElements: Equatable, Sendable {
         /// Sum of the elements' hashes (NftElementHash): independent of dump order.
         public var digest: UInt64
+        /// How many elements were added.
         public var count: Int
+        /// An empty set's digest, or given values.
         public init(digest: UInt64 = 0, count: Int = 0) { self.digest = digest; self.count = count }
+        /// Adds one element's hash (NftElementHash.of).
         public mutating func add(_ h: UInt64) { digest &+= h; count += 1 }
     }
 

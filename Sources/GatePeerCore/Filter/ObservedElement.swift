@@ -1,16 +1,19 @@
 /// One element of a set with timeouts as the kernel holds it: the key (and key end of a
 /// concatenated interval set) in the kernel's layout, and the goto chain of a verdict map.
 public struct ObservedElement: Equatable, Hashable, Sendable {
+    /// The set's name in table inet gatepeer.
     public var set: String
     /// NFTA_SET_ELEM_KEY's value, as dumped.
     public var key: [UInt8]
     /// NFTA_SET_ELEM_KEY_END's value; empty outside concatenated interval sets.
     public var keyEnd: [UInt8]
+    /// NFTA_DATA_VERDICT's chain for a goto verdict; nil for plain sets.
     public var gotoChain: String?
     /// NFTA_SET_ELEM_EXPIRATION as dumped: milliseconds until the kernel drops it; nil
     /// without a timeout. Not part of equality (it runs down); carried by `element` so an
     /// element re-added from what the kernel held keeps its deadline, never becomes permanent.
     public var expiresMs: Int64?
+    /// An element as the kernel layer decodes it.
     public init(set: String, key: [UInt8], keyEnd: [UInt8], gotoChain: String?, expiresMs: Int64? = nil) {
         self.set = set
         self.key = key
@@ -19,10 +22,12 @@ public struct ObservedElement: Equatable, Hashable, Sendable {
         self.expiresMs = expiresMs
     }
 
+    /// Same set, key, key end and chain (`expiresMs` runs down and is left out).
     public static func == (a: ObservedElement, b: ObservedElement) -> Bool {
         a.set == b.set && a.key == b.key && a.keyEnd == b.keyEnd && a.gotoChain == b.gotoChain
     }
 
+    /// The fields of `==`.
     public func hash(into h: inout Hasher) {
         h.combine(set)
         h.combine(key)

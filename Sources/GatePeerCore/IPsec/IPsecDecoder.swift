@@ -48,6 +48,15 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
         return IPsecConfig(sites: sites)
     }
 
+    /// The errors IPsecLint finds in the sites of `ipsec` (proposals, and selectors against
+    /// `links`' device subnets), added to `p`; warnings are `ipsec lint`'s to print.
+    static func lintErrors(_ ipsec: IPsecConfig?, links: [VPGLink], _ p: inout Problems) {
+        let devices = links.map { (link: $0.name, subnet: $0.deviceSubnet) }
+        for (i, site) in (ipsec?.sites ?? []).enumerated() {
+            lintErrors(site, path: "ipsec.sites[\(i)]", devices: devices, &p)
+        }
+    }
+
     /// The errors IPsecLint finds in `site` (at JSON path `path`, against the links'
     /// device subnets `devices`), added to `p` unless at a path in `except`; warnings are
     /// `ipsec lint`'s to print.

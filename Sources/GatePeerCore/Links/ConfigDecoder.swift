@@ -19,9 +19,8 @@ public enum ConfigDecoder {
         var streamed: StreamedRules? = StreamedRules()
         do {
             (root, dups) = try JSONReader.parse(bytes: bytes, stream: { [streamed] in streamed?.consumer(for: $0) })
-        } catch let e as JSONSyntaxError {
-            return .failure(ConfigError(problems: [ConfigProblem("", "not valid JSON: \(e)")]))
         } catch {
+            // A JSONSyntaxError: "line L, column C: MESSAGE".
             return .failure(ConfigError(problems: [ConfigProblem("", "not valid JSON: \(error)")]))
         }
         var p = Problems()
@@ -37,7 +36,7 @@ public enum ConfigDecoder {
             FilterDecoder.compile(&f, path: "filter", &p)
             // A policy that does not compile has no meaning to cross-check; the IPsec sites
             // are still linted, so that every problem is reported in one run.
-            if f.compiled == nil, let c = config { lintIPsec(c.ipsec, links: c.links, &p) }
+            if f.compiled == nil, let c = config { IPsecDecoder.lintErrors(c.ipsec, links: c.links, &p) }
             config = f.compiled == nil ? nil : config.map { var c = $0; c.filter = f; return c }
         }
         if let config { crossCheck(config, &p) }
@@ -69,7 +68,7 @@ public enum ConfigDecoder {
         o.finish(&p, known: ["forwarding", "links", "filter", "ipsec"])
         // crossCheck will not run: the IPsec sites are linted against the links that were
         // built, so a broken link does not hide a weak proposal until it is fixed.
-        if !ok { lintIPsec(ipsec, links: links, &p) }
+        if !ok { IPsecDecoder.lintErrors(ipsec, links: links, &p) }
         return ok ? GatePeerConfig(forwarding: forwarding, links: links, filter: filter, ipsec: ipsec) : nil
     }
 
@@ -249,17 +248,8 @@ public enum ConfigDecoder {
 
     // MARK: rules across links
 
-    /// IPsec proposals and selectors against `links`' device subnets (errors only:
-    /// warnings are `ipsec lint`'s to print).
-    private static func lintIPsec(_ ipsec: IPsecConfig?, links: [VPGLink], _ p: inout Problems) {
-        let subnets = links.map { (link: $0.name, subnet: $0.deviceSubnet) }
-        for (i, site) in (ipsec?.sites ?? []).enumerated() {
-            IPsecDecoder.lintErrors(site, path: "ipsec.sites[\(i)]", devices: subnets, &p)
-        }
-    }
-
     private static func crossCheck(_ c: GatePeerConfig, _ p: inout Problems) {
-        lintIPsec(c.ipsec, links: c.links, &p)
+        IPsecDecoder.lintErrors(c.ipsec, links: c.links, &p)
         // Each check is a dictionary or one sweep over sorted prefixes (PrefixOverlap), so
         // the cost stays n log n in the links and routes, and a link repeating another is
         // reported once per check, naming the first link it repeats. Problems are then

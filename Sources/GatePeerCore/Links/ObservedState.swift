@@ -20,27 +20,23 @@ public struct ObservedState: Sendable {
     /// the copy transaction (which deletes it).
     public var filterStaging = false
 
-    /// A state as the kernel layer reads it, without the filter (defaults for tests).
+    /// A state as the kernel layer reads it (defaults for tests); `filter`: gatepeer's
+    /// nftables table as read back, nil when absent.
     public init(links: [ObservedLink] = [], addresses: [ObservedAddress] = [], fdb: [ObservedFDBEntry] = [],
-                routes: [ObservedRoute] = [], sysctls: [SysctlKey: String] = [:], ipv6Enabled: Bool = true) {
+                routes: [ObservedRoute] = [], sysctls: [SysctlKey: String] = [:], ipv6Enabled: Bool = true,
+                filter: ObservedFilter? = nil) {
         self.links = links
         self.addresses = addresses
         self.fdb = fdb
         self.routes = routes
         self.sysctls = sysctls
         self.ipv6Enabled = ipv6Enabled
+        self.filter = filter
     }
 
     /// The interface named `name`; nil when absent.
     public func link(named name: String) -> ObservedLink? { links.first { $0.name == name } }
 
-    /// A state with gatepeer's nftables table as read back (`filter`, nil when absent).
-    public init(links: [ObservedLink] = [], addresses: [ObservedAddress] = [], fdb: [ObservedFDBEntry] = [],
-                routes: [ObservedRoute] = [], sysctls: [SysctlKey: String] = [:], ipv6Enabled: Bool = true,
-                filter: ObservedFilter?) {
-        self.init(links: links, addresses: addresses, fdb: fdb, routes: routes, sysctls: sysctls, ipv6Enabled: ipv6Enabled)
-        self.filter = filter
-    }
     /// The interface with ifindex `index`; nil when absent.
     public func link(index: Int32) -> ObservedLink? { links.first { $0.index == index } }
 
