@@ -51,12 +51,13 @@ extension Kernel {
                 b.intervalElements(table: NftRuleset.table, map: new.name, remove, add: false)
                 b.intervalElements(table: NftRuleset.table, map: new.name, add, add: true)
             }
-            b.begin(NFT_MSG_DELOBJ, what: "counter fp_\(old)")
+            let oldCounter = NftNames.Metadata.fingerprint.counter(old)
+            b.begin(NFT_MSG_DELOBJ, what: "counter \(oldCounter)")
             b.attr(UInt16(NFTA_OBJ_TABLE.rawValue), string: NftRuleset.table)
-            b.attr(UInt16(NFTA_OBJ_NAME.rawValue), string: "fp_\(old)")
+            b.attr(UInt16(NFTA_OBJ_NAME.rawValue), string: oldCounter)
             b.attr(UInt16(NFTA_OBJ_TYPE.rawValue), be32: Kernel.counterType)
             b.end()
-            b.counter(table: NftRuleset.table, name: "fp_\(rs.fingerprint)")
+            b.counter(table: NftRuleset.table, name: NftNames.Metadata.fingerprint.counter(rs.fingerprint))
             b.finish()
             // Refused (the kernel does not hold what the cache says, say): load in full.
             let delta = try ownCommit(nf, update: { $0?.loaded(rs) }) { try nf.send(b) }

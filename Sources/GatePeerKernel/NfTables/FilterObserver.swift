@@ -61,9 +61,12 @@ extension Kernel {
     static func readCounters(_ objects: [NftObject], into f: inout ObservedFilter) {
         var counters: [String: PacketCount] = [:]
         for o in objects where o.u32(UInt16(NFTA_OBJ_TYPE.rawValue)) == Kernel.counterType {
-            if let v = Kernel.metadata(o.name, "fp_") { f.fingerprint = v; continue }
-            if let v = Kernel.metadata(o.name, "fs_") { f.skeleton = v; continue }
-            if let v = Kernel.metadata(o.name, "fk_") { f.loadedContent = v; continue }
+            switch NftNames.Metadata.parse(o.name) {
+            case (.fingerprint, let v)?: f.fingerprint = v; continue
+            case (.skeleton, let v)?: f.skeleton = v; continue
+            case (.content, let v)?: f.loadedContent = v; continue
+            case nil: break
+            }
             let d = o.attributes.first { $0.0 == UInt16(NFTA_OBJ_DATA.rawValue) }?.1 ?? []
             func be64(_ t: nft_counter_attributes) -> UInt64 {
                 guard let a = netlinkAttributes(d, in: 0..<d.count).first(where: { $0.type == UInt16(t.rawValue) }), a.payload.count >= 8 else { return 0 }
@@ -124,11 +127,6 @@ extension Kernel {
         try ownCommit(nf, update: { $0 }, send)
     }
 
-    /// The value of a metadata counter's name (fp_<hex>, fs_<hex>, fk_<hex>).
-    static func metadata(_ name: String, _ prefix: String) -> String? {
-        name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : nil
-    }
-
     /// The content digest of a dumped table (the staging table at a load, the live one
     /// at every observe): both go through this one function, so what was sent and what
     /// is read back digest the same.
@@ -154,7 +152,7 @@ extension Kernel {
         }
         for o in t.objects.sorted(by: { $0.name < $1.name }) {
             let isCounter = o.u32(UInt16(NFTA_OBJ_TYPE.rawValue)) == counterType
-            if isCounter && ["fp_", "fs_", "fk_"].contains(where: { o.name.hasPrefix($0) }) { continue }
+            if isCounter && NftNames.Metadata.parse(o.name) != nil { continue }
             put(1, o, isCounter ? attrs(NFTA_OBJ_NAME, NFTA_OBJ_TYPE) : objectKeep)
         }
         var dynamicSets = known ?? Set<String>()
