@@ -1,3 +1,6 @@
+/// Table inet gatepeer as NftRenderer renders it for one config: the model (`table`),
+/// its nft text, the destination maps whose elements are loaded raw, and the
+/// fingerprints the kernel keeps as counter names (NftNames.Metadata).
 public struct NftRuleset: Equatable, Sendable {
     /// NftNames.family, NftNames.table, NftNames.stagingTable, for the callers that name
     /// the table only.
@@ -19,7 +22,12 @@ public struct NftRuleset: Equatable, Sendable {
     /// FNV-1a 64 of the text alone (NftNames.Metadata.skeleton): when the kernel's equals
     /// ours, only map elements differ and a delta suffices.
     public let skeletonFingerprint: String
+    /// The outbound groups as compiled, in config order (`status` credits the maps'
+    /// element counters to rules by them).
     public let compiled: [CompiledPolicy]
+    /// Elements of the device, backend and source sets and intervals of the destination
+    /// maps (the plan line's "N set elements"); level maps, port sets and the guard's sets
+    /// are not counted.
     public let elementCount: Int
 
     /// The whole table as nft text, the destination maps' elements included (`filter show`).

@@ -26,8 +26,8 @@ extension Kernel {
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
         let generation = try? Kernel.generation(nf)
         let tables = try Kernel.tableFlags(nf)
-        let staging = tables[NftRuleset.stagingTable] != nil
-        guard let flags = tables[NftRuleset.table] else { return (nil, staging) }
+        let staging = tables[NftNames.stagingTable] != nil
+        guard let flags = tables[NftNames.table] else { return (nil, staging) }
         var dumped = Staged()
         var f = ObservedFilter(fingerprint: nil, counters: [:])
         f.dormant = flags & UInt32(NFT_TABLE_F_DORMANT.rawValue) != 0
@@ -35,16 +35,16 @@ extension Kernel {
             if let cache = filterReadCache, let g = generation, let e = cache.load(), e.key == cache.key, e.generation == g {
                 // Nothing was committed since: the table is what was recorded, but for
                 // the elements of sets with timeouts (they expire without a commit).
-                dumped.objects = try dumpObjects(nf, NftRuleset.table)
+                dumped.objects = try dumpObjects(nf, NftNames.table)
                 var content = e.content
                 for set in content.dynamic.keys {
-                    dumped.elements += try dumpElements(nf, NftRuleset.table, set: set)
+                    dumped.elements += try dumpElements(nf, NftNames.table, set: set)
                 }
                 content.dynamic = Kernel.content(of: dumped, dynamicSets: Set(content.dynamic.keys)).dynamic
                 f.content = content
                 f.mapsAsLoaded = e.mapsAsLoaded
             } else {
-                dumped = try readTable(nf, NftRuleset.table, staging: false)
+                dumped = try readTable(nf, NftNames.table, staging: false)
                 f.content = Kernel.content(of: dumped)
                 if let cache = filterReadCache, let g = generation, let content = f.content, (try? Kernel.generation(nf)) == g {
                     cache.store(FilterReadCache.Entry(key: cache.key, generation: g, content: content, mapsAsLoaded: nil))
@@ -82,7 +82,7 @@ extension Kernel {
     public func observeFilter() throws -> ObservedFilter? {
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
         let objects: [NftObject]
-        do { objects = try dumpObjects(nf, NftRuleset.table) } catch let e as KernelError where e.errno == ENOENT { return nil }
+        do { objects = try dumpObjects(nf, NftNames.table) } catch let e as KernelError where e.errno == ENOENT { return nil }
         // Our table always holds counters; none means no table.
         if objects.isEmpty { return nil }
         var f = ObservedFilter(fingerprint: nil, counters: [:])
