@@ -20,13 +20,15 @@ let package = Package(
             pkgConfig: "libnftables",
             providers: [.apt(["libnftables-dev"])]
         ),
-        .target(name: "GatePeerKernel", dependencies: ["GatePeerCore", "CNetlink", "CNftables"]),
+        // The wait(2) status macros and errno, which Swift cannot import (System layer).
+        .target(name: "CSystem"),
+        .target(name: "GatePeerKernel", dependencies: ["GatePeerCore", "CNetlink", "CNftables", "CSystem"]),
         .executableTarget(name: "gatepeer", dependencies: ["GatePeerCore", "GatePeerKernel"]),
         // Golden renders are read through #filePath, not bundled.
         .testTarget(name: "GatePeerCoreTests", dependencies: ["GatePeerCore"], exclude: ["Golden"]),
         .testTarget(
             name: "GatePeerKernelTests",
-            dependencies: ["GatePeerCore"],
+            dependencies: ["GatePeerCore", "GatePeerKernel"],
             resources: [.copy("InvalidConfigs")]
         ),
     ]

@@ -25,11 +25,11 @@ public struct DNSResolver: Sendable {
     /// Queries the servers in order, `attempts` rounds, until one answers NOERROR or
     /// NXDOMAIN. When none does, an answer with another rcode (SERVFAIL, REFUSED) or a
     /// truncated answer that TCP could not complete is returned if there was one; otherwise
-    /// throws EPROTO when every server sent malformed answers, ETIMEDOUT when not.
-    public func resolve(_ name: String, type: DNSRecordType) throws -> DNSResponse {
-        let object = "resolve \(name)"
+    /// throws `DNSResolverError`: `.malformedAnswers` when every server sent malformed
+    /// answers, `.noAnswer` when not (timeouts, refusals, no servers).
+    public func resolve(_ name: String, type: DNSRecordType) throws(DNSResolverError) -> DNSResponse {
         guard DNSMessage.isValidName(name) else {
-            throw KernelError(object: object, errno: EINVAL, kernelMessage: "not a valid DNS name")
+            throw DNSResolverError(name: name, reason: .invalidName, detail: "not a valid DNS name")
         }
         var fallback: DNSResponse?
         var malformed: [IPAddress: String] = [:]
@@ -57,11 +57,11 @@ public struct DNSResolver: Sendable {
         let list = servers.map(\.description).joined(separator: ", ")
         if !servers.isEmpty, servers.allSatisfy({ malformed[$0] != nil }) {
             let detail = servers.map { "\($0): \(malformed[$0]!)" }.joined(separator: "; ")
-            throw KernelError(object: object, errno: EPROTO, kernelMessage: "malformed answers from \(detail)")
+            throw DNSResolverError(name: name, reason: .malformedAnswers, detail: "malformed answers from \(detail)")
         }
         let bad = servers.filter { malformed[$0] != nil }.map { "\($0): \(malformed[$0]!)" }
         let note = bad.isEmpty ? "" : "; malformed answers from " + bad.joined(separator: "; ")
-        throw KernelError(object: object, errno: ETIMEDOUT, kernelMessage: "no answer from \(list.isEmpty ? "(no servers)" : list)\(note)")
+        throw DNSResolverError(name: name, reason: .noAnswer, detail: "no answer from \(list.isEmpty ? "(no servers)" : list)\(note)")
     }
 
     /// One query to one server on a fresh socket, waiting at most `timeout`.
@@ -69,7 +69,7 @@ public struct DNSResolver: Sendable {
         let id = UInt16.random(in: 0...UInt16.max)
         let query = DNSMessage.query(id: id, name: name, type: type)
         var malformed: String?
-        let reply = DNSTransport.exchange(query, with: server, tcp: tcp, until: DNSTransport.now() + timeout) { bytes in
+        let reply = DNSTransport.exchange(query, with: server, tcp: tcp, until: Clock.monotonic() + timeout) { bytes in
             // Over UDP someone else's id or question is skipped: keep waiting for ours.
             malformed = nil
             do { _ = try DNSMessage.parseResponse(bytes, id: id, name: name, type: type); return true } catch DNSMessageError.malformed(let why) {
@@ -80,6 +80,33 @@ public struct DNSResolver: Sendable {
         if let malformed { return .malformed(malformed) }
         do { return .answer(try DNSMessage.parseResponse(reply, id: id, name: name, type: type)) } catch { return .malformed("\(error)") }
     }
+}
+
+/// Why `DNSResolver.resolve` has no answer for a name. Not a `KernelError` (the kernel
+/// refused nothing) nor a `SystemError` (a silent or broken server is not a failed call).
+///
+/// `description`: "resolve NAME: DETAIL", e.g. "resolve example.com: no answer from
+/// 192.0.2.53, 192.0.2.54".
+public struct DNSResolverError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong, for callers that act on the kind.
+    public enum Reason: Sendable, Equatable {
+        /// The name is not a valid DNS name (DNSMessage.isValidName); nothing was sent.
+        case invalidName
+        /// Every server answered, but only with messages that do not parse or do not
+        /// match the question.
+        case malformedAnswers
+        /// Some server stayed silent (timeout), refused (ICMP port unreachable), closed
+        /// the TCP connection early, or there are no servers.
+        case noAnswer
+    }
+
+    /// The name that was asked for, as given.
+    public let name: String
+    public let reason: Reason
+    /// Which servers and what each did, for the operator.
+    public let detail: String
+
+    public var description: String { "resolve \(name): \(detail)" }
 }
 
 /// DNS over UDP and TCP (RFC 1035 4.2, RFC 7766) on non-blocking sockets with deadlines
@@ -102,15 +129,9 @@ enum DNSTransport {
                   accept(reply) else { return nil }
             return reply
         }
-        guard query.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == query.count else { return nil }
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while wait(fd, for: Int16(POLLIN), until: deadline) {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                return nil  // ECONNREFUSED: ICMP port unreachable from the server
-            }
-            let reply = Array(buffer[0..<n])
+        guard sendAll(fd, query, until: deadline) else { return nil }
+        // Errors end the wait: ECONNREFUSED is an ICMP port unreachable from the server.
+        while let reply = try? IO.read(fd, upTo: 65536, until: deadline) {
             if accept(reply) { return reply }
         }
         return nil
@@ -121,23 +142,12 @@ enum DNSTransport {
         [UInt8(message.count >> 8 & 0xff), UInt8(message.count & 0xff)] + message
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    /// Clock.monotonic(); kept for DNSForwarder's call sites (its owner moves them).
+    static func now() -> Double { Clock.monotonic() }
 
     /// Polls `fd` for `events` until the deadline; false on timeout or error.
     static func wait(_ fd: Int32, for events: Int16, until deadline: Double) -> Bool {
-        while true {
-            let left = deadline - now()
-            guard left > 0 else { return false }
-            var pfd = pollfd(fd: fd, events: events, revents: 0)
-            let rc = poll(&pfd, 1, Int32(min((left * 1000).rounded(.up), 60_000)))
-            if rc < 0 && errno == EINTR { continue }
-            guard rc > 0 else { if rc < 0 { return false }; continue }
-            return pfd.revents & (events | Int16(POLLERR) | Int16(POLLHUP)) != 0
-        }
+        (try? Poll.wait(fd, for: events, until: deadline)) ?? false
     }
 
     static func socketError(_ fd: Int32) -> Int32 {
@@ -155,27 +165,13 @@ enum DNSTransport {
     /// All of `bytes` on a non-blocking socket by the deadline (a slow reader cannot hold
     /// the caller longer).
     static func sendAll(_ fd: Int32, _ bytes: [UInt8], until deadline: Double) -> Bool {
-        var sent = 0
-        while sent < bytes.count {
-            guard wait(fd, for: Int16(POLLOUT), until: deadline) else { return false }
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; return false }
-            sent += n
-        }
-        return true
+        (try? IO.sendAll(fd, bytes, until: deadline)) != nil
     }
 
     /// Exactly `count` bytes from a non-blocking socket by the deadline; nil when it is
     /// closed before (or times out).
     static func receiveExactly(_ fd: Int32, _ count: Int, until deadline: Double) -> [UInt8]? {
-        var out = [UInt8](repeating: 0, count: count), got = 0
-        while got < count {
-            guard wait(fd, for: Int16(POLLIN), until: deadline) else { return nil }
-            let n = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, count - got, 0) }
-            if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; return nil }
-            if n == 0 { return nil }  // closed early
-            got += n
-        }
-        return out
+        guard let bytes = try? IO.read(fd, exactly: count, until: deadline), bytes.count == count else { return nil }
+        return bytes
     }
 }

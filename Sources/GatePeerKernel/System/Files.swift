@@ -45,14 +45,14 @@ public enum Files {
         func failure(_ reason: String, missing: Bool = false) -> Result<[UInt8], ReadError> {
             .failure(ReadError(path: path, reason: reason, missing: missing))
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        let fd = retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
         guard fd >= 0 else {
-            let e = errno
-            return failure(String(cString: strerror(e)), missing: e == ENOENT)
+            let e = Errno.current
+            return failure(e.message, missing: e == .noSuchFile)
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { return failure(String(cString: strerror(errno))) }
+        guard fstat(fd, &st) == 0 else { return failure(Errno.current.message) }
         let kind = st.st_mode & S_IFMT
         guard kind == S_IFREG else {
             let name: String
@@ -69,18 +69,22 @@ public enum Files {
         guard Int(st.st_size) <= limit else {
             return failure("is \(st.st_size) bytes; the limit is \(sizeText(limit)) (\(limit) bytes)")
         }
-        var failed: Int32 = 0
-        let out = [UInt8](unsafeUninitializedCapacity: Int(st.st_size)) { buffer, count in
-            count = 0
-            while count < buffer.count {
-                let n = Glibc.read(fd, buffer.baseAddress! + count, buffer.count - count)
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { failed = errno; break }
-                if n == 0 { break }  // shrank while being read
-                count += n
+        do throws(Errno) {
+            // Files of /proc and /sys report size 0 but have contents: read those to the end.
+            if st.st_size == 0 { return .success(try IO.readAll(fd, limit: limit)) }
+            var failed: Errno?
+            let out = [UInt8](unsafeUninitializedCapacity: Int(st.st_size)) { buffer, count in
+                // Fewer bytes than stat said: the file shrank while being read.
+                do throws(Errno) { count = try IO.readFully(fd, into: UnsafeMutableRawBufferPointer(buffer)) } catch {
+                    count = 0
+                    failed = error
+                }
             }
+            if let failed { throw failed }
+            return .success(out)
+        } catch {
+            return failure(error == Errno(rawValue: EFBIG) ? "is more than the limit of \(sizeText(limit)) (\(limit) bytes)" : error.message)
         }
-        return failed != 0 ? failure(String(cString: strerror(failed))) : .success(out)
     }
 
     /// `read` for callers that only need the bytes: nil when the file is missing,
@@ -113,22 +117,19 @@ public enum Files {
         let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
         let tmp = String(path[..<slash]) + "." + String(path[slash...]) + ".tmp.\(getpid())"
         unlink(tmp)  // a leftover of a crashed run with this pid
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { return "cannot write \(tmp): \(String(cString: strerror(errno)))" }
+        let fd = retryingInterrupts { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
+        guard fd >= 0 else { return "cannot write \(tmp): \(Errno.current.message)" }
         fchmod(fd, mode)  // the umask may have narrowed it
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            done += n
-        }
-        let synced = !sync || fsync(fd) == 0
+        var failure: Errno?
+        do throws(Errno) {
+            try IO.writeAll(fd, bytes)
+            if sync { _ = try valueOrErrno { fsync(fd) } }
+        } catch { failure = error }
         close(fd)
-        guard done == bytes.count, synced, rename(tmp, path) == 0 else {
-            let e = String(cString: strerror(errno))
+        if failure == nil, rename(tmp, path) != 0 { failure = .current }
+        if let failure {
             unlink(tmp)
-            return "cannot replace \(path): \(e)"
+            return "cannot replace \(path): \(failure.message)"
         }
         return nil
     }
