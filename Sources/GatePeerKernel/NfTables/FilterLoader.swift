@@ -280,10 +280,17 @@ public final class MapCache {
     /// Written to a 0600 temporary and renamed over; not synced: a copy lost in a crash
     /// only costs one full load (its checksum and fingerprint are checked on use).
     func store(_ maps: LoadedMaps) {
+        MapCache.storeCache(path, maps.encode())
+    }
+
+    /// Writes a cache file of the state directory (made 0700 if missing): a 0600
+    /// temporary renamed over, not synced. A write that fails or would pass the read
+    /// limit (Files.stateLimit) leaves no file rather than a stale one: a cache only
+    /// saves work, and its users check what they read.
+    static func storeCache(_ path: String, _ bytes: [UInt8]) {
         let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         if !dir.isEmpty { mkdir(dir, 0o700) }
-        // Over the read limit: none rather than a stale copy (a cache only saves work).
-        if Files.replace(path, with: maps.encode(), mode: 0o600, sync: false, limit: Files.stateLimit) != nil { unlink(path) }
+        if Files.replace(path, with: bytes, mode: 0o600, sync: false, limit: Files.stateLimit) != nil { unlink(path) }
     }
 
     func remove() { unlink(path) }

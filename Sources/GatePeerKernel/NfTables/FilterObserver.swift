@@ -353,10 +353,7 @@ public final class FilterReadCache {
         out += e.content.rules.sorted { $0.key < $1.key }.map { "chain \($0.key) \($0.value)" }
         out += e.content.elements.sorted { $0.key < $1.key }.map { "set \($0.key) \(String($0.value.digest, radix: 16)) \($0.value.count)" }
         out += e.content.dynamic.keys.sorted().map { "dynamic \($0)" }
-        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        if !dir.isEmpty { mkdir(dir, 0o700) }
-        // Over the read limit: none rather than a stale copy (a cache only saves work).
-        if Files.replace(path, with: Array((out.joined(separator: "\n") + "\n").utf8), mode: 0o600, sync: false, limit: Files.stateLimit) != nil { unlink(path) }
+        MapCache.storeCache(path, Array((out.joined(separator: "\n") + "\n").utf8))
     }
 
     func remove() { unlink(path) }
