@@ -115,9 +115,6 @@ extension IntervalMap {
         return out
     }
 
-    /// The outbound group a destination map belongs to (NftNames.destinationGroup).
-    public var group: Int? { NftNames.destinationGroup(ofMap: name) }
-
     /// NftNames.destinationGroup, for callers that read map names back.
     public static func destinationGroup(ofMap name: String) -> Int? { NftNames.destinationGroup(ofMap: name) }
 }
