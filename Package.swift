@@ -24,12 +24,9 @@ let package = Package(
         .target(name: "CSystem"),
         .target(name: "GatePeerKernel", dependencies: ["GatePeerCore", "CNetlink", "CNftables", "CSystem"]),
         .executableTarget(name: "gatepeer", dependencies: ["GatePeerCore", "GatePeerKernel"]),
-        // Golden renders are read through #filePath, not bundled.
-        .testTarget(name: "GatePeerCoreTests", dependencies: ["GatePeerCore"], exclude: ["Golden"]),
-        .testTarget(
-            name: "GatePeerKernelTests",
-            dependencies: ["GatePeerCore", "GatePeerKernel"],
-            resources: [.copy("InvalidConfigs")]
-        ),
+        // Golden renders and the invalid-config corpus are read through #filePath, not
+        // bundled; the kernel tests read the corpus from here too.
+        .testTarget(name: "GatePeerCoreTests", dependencies: ["GatePeerCore"], exclude: ["Golden", "InvalidConfigs"]),
+        .testTarget(name: "GatePeerKernelTests", dependencies: ["GatePeerCore", "GatePeerKernel"]),
     ]
 )

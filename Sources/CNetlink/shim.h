@@ -14,17 +14,4 @@
 #include <net/if.h>
 #include <sys/socket.h>
 #include <errno.h>
-// Heap tuning for large policies (see Memory in Sources/GatePeerKernel).
-#include <malloc.h>
-#include <stdlib.h>
-
-// Grows the heap by glibc's top pad: one allocation that is touched (a volatile store,
-// which the optimizer may not drop with the malloc/free pair around it) and freed.
-static inline void gatepeer_grow_heap(size_t size) {
-    volatile unsigned char *p = (volatile unsigned char *)malloc(size);
-    if (p) {
-        p[0] = 1;
-        free((void *)p);
-    }
-}
 #endif

@@ -265,12 +265,3 @@ public enum Sysctl {
         guard n == bytes.count else { throw KernelError(object: "sysctl \(key) = \(value)", errno: Glibc.errno) }
     }
 }
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s.removeFirst() }
-        while let c = s.last, c.isWhitespace { s.removeLast() }
-        return String(s)
-    }
-}

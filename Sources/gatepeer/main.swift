@@ -227,7 +227,7 @@ func loadConfig(_ path: String, beforeExit: (([UInt8]) -> Void)? = nil) -> GateP
         exit(Exit.usage.rawValue)
     }
     // Strings are checked as UTF-8 where they are parsed; the error names the line.
-    switch data.withUnsafeBufferPointer({ ConfigDecoder.decode(bytes: $0) }) {
+    switch ConfigDecoder.decode(bytes: data) {
     case .success(let c): return c
     case .failure(let e):
         stderr("gatepeer: \(Echo.path(path)): \(e.count) problem(s):")
@@ -488,18 +488,11 @@ func runFilter(_ o: Options) -> Exit {
         return runGrant(o, revoke: sub == "revoke")
     case "grants":
         let n = now()
-        let store = StateStore.open()
-        if store.refusal != nil {
-            // open() printed why; "no active grants" would hide the kernel's live ones.
-            stderr("gatepeer: filter grants: state refused, so the active grants are unknown (the kernel keeps its grant elements; see nft list table inet \(NftRuleset.table))")
-            return .runtime
+        let active: [Grant]
+        do { active = try GrantStore().active(now: n) } catch {
+            stderr("gatepeer: \(error.message)")
+            return error.exit
         }
-        guard let grants = store.loadGrantsIfKnown() else {
-            // An empty list would hide the kernel's live grants.
-            stderr("gatepeer: filter grants: " + store.stateProblem(keptDynamic: true, verb: "stay")!)
-            return .runtime
-        }
-        let active = grants.filter { $0.expires > n }
         if o.json {
             print(JSONOut.array(active.map { .object(["grant": .string($0.summary), "expires": .int($0.expires), "remainingSeconds": .int($0.expires - n)]) }).render())
         } else if active.isEmpty {
@@ -538,7 +531,7 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
             if let why = AddressField.filterMatch.problem(p, text: t) { problems.append("\(key): \(why)"); return nil }
             return p
         case .success(let p):
-            problems.append("\(key): " + ConfigDecoder.hostBitsProblem(p, text: Echo.value(t), field: .filterMatch)!); return nil
+            problems.append("\(key): " + AddressField.filterMatch.hostBitsProblem(p, text: Echo.value(t))!); return nil
         case .failure: problems.append("\(key): \(Echo.quoted(t)) is not a prefix or address"); return nil
         }
     }
@@ -587,72 +580,16 @@ func runGrant(_ o: Options, revoke: Bool) -> Exit {
     // at most a second longer, and the kernel drops the element at that very second.
     let ms = nowMs(), n = ms / 1000
     let grant = Grant(from: from!, to: to!, protocolMatch: proto, ports: ports, expires: (ms + 999) / 1000 + seconds)
-    // The namespace's writer lock (the one every load holds): the grant file and the
-    // kernel change together, and a load in progress is waited for, not raced. Allowed
-    // while the daemon runs: it reads grants.json under the same lock at each load.
-    let store = StateStore.open()
-    if let r = store.refusal {
-        stderr("gatepeer: filter \(revoke ? "revoke" : "grant"): not done: \(r)")
-        return .runtime
-    }
-    guard let lock = lockNamespace(revoke ? "revoke" : "grant", store) else { return .runtime }
-    defer { withExtendedLifetime(lock) {} }
-    let known = store.loadGrantsIfKnown()
-    if known == nil && !revoke {
-        // Writing a file with only this grant would let the next apply strip the others.
-        stderr("gatepeer: filter grant: not done: " + store.stateProblem(keptDynamic: true, verb: "stay")!)
-        return .runtime
-    }
-    var grants = (known ?? []).filter { $0.expires > n }
-    let kernel = openKernel(revoke ? "filter revoke" : "filter grant")
+    let verb = revoke ? "filter revoke" : "filter grant"
     do {
-        let tableThere = try kernel.observeFilter() != nil  // only the table's counters, no full dumps
-        if revoke {
-            // The kernel's elements for this scope go whatever the file says: a damaged or
-            // stale grants.json must not leave a live grant unrevocable.
-            let inFile = grants.contains { $0.sameScope(as: grant) }
-            let deleted = tableThere ? try kernel.deleteElements(GrantState.deleteElements(grant)) : 0
-            let fileText = known == nil ? "\(store.grantsPath) is damaged and was left as it is" : "it was not in \(store.grantsPath)"
-            guard inFile || deleted > 0 else {
-                stderr("gatepeer: no active grant \(grant.summary): \(known == nil ? fileText : "not in \(store.grantsPath)"), none of its elements in table inet \(NftRuleset.table)")
-                return .runtime
-            }
-            if inFile {
-                grants.removeAll { $0.sameScope(as: grant) }
-                try store.saveGrants(grants)
-            }
-            let kernelPart = tableThere ? "\(deleted) element(s) deleted from table inet \(NftRuleset.table)" : "no filter table loaded"
-            print(Echo.line("revoked \(grant.summary) (\(kernelPart)" + (inFile ? ")" : "; \(fileText))")))
-            return .ok
-        }
-        if let c = grants.first(where: { $0.conflicts(with: grant) }) {
-            stderr("gatepeer: filter grant: overlaps the active grant \(c.summary) (expires in \(Grant.formatDuration(c.expires - n))); revoke it or grant a disjoint scope")
-            return .usage
-        }
-        if let old = grants.firstIndex(where: { $0.sameScope(as: grant) }) {
-            grants[old].expires = grant.expires  // a renewal
-        } else {
-            grants.append(grant)
-        }
-        // A file too large to read back is refused before the kernel changes.
-        let text: String
-        do { text = try store.grantsText(grants) } catch {
-            stderr("gatepeer: filter grant: \(error)")
-            return .runtime
-        }
-        // The kernel first: a grant it refuses is not recorded as if it held.
-        if tableThere {
-            if let refused = try kernel.loadElements(GrantState.elements([grant], nowMs: nowMs())).first { throw refused }
-        }
-        try store.saveGrants(text: text)
-        if tableThere {
-            print("granted \(grant.summary) for \(Grant.formatDuration(seconds))")
-        } else {
-            print("granted \(grant.summary) for \(Grant.formatDuration(seconds)) (active once gatepeer apply loads the filter)")
-        }
+        let store = GrantStore(), kernel = { openKernel(verb) }
+        print(revoke ? try store.revoke(grant, now: n, kernel: kernel) : try store.grant(grant, seconds: seconds, now: n, kernel: kernel))
         return .ok
+    } catch let r as GrantRefusal {
+        stderr("gatepeer: \(r.message)")
+        return r.exit
     } catch {
-        stderr(describeKernelFailure(error, verb: revoke ? "filter revoke" : "filter grant"))
+        stderr(describeKernelFailure(error, verb: verb))
         return .runtime
     }
 }

@@ -3,7 +3,7 @@ import XCTest
 
 /// Hand-assembled DNS messages: header, question, records; names optionally compressed
 /// against every name suffix written before.
-private struct DNSBuilder {
+struct DNSBuilder {
     enum RData {
         case raw([UInt8])
         case name(String)
@@ -380,6 +380,25 @@ final class DNSRelayTests: XCTestCase {
         let trimmed = try XCTUnwrap(DNSMessage.relay(reply, query: query(), trim: DNSTrim(keep: keep, instead: []), limit: 512))
         XCTAssertEqual(try parse(trimmed).records.count, 16)
         XCTAssertEqual(trimmed[2] & 0x02, 0)
+    }
+
+    /// Found while adding FuzzTests' size invariant: an upstream OPT record with 600 bytes of
+    /// options (EDNS padding, say) made the truncated answer 648 bytes for a client that
+    /// takes 512. The cut answer keeps the OPT record without its options.
+    func testATruncatedAnswerFitsTheLimitWhateverTheUpstreamsOPTCarries() throws {
+        let answers = (1...40).map { a("api.example.com", "198.51.100.\($0)", ttl: 60) }
+        let padded = DNSBuilder.RR(name: ".", type: 41, cls: 4096, ttl: 0, data: .raw([0, 12, 2, 0x58] + Array(repeating: 0, count: 600)))
+        let reply = DNSBuilder.response(answers: answers, additional: [padded])
+        let cut = try XCTUnwrap(DNSMessage.relay(reply, query: query(), trim: nil, limit: 512))
+        XCTAssertLessThanOrEqual(cut.count, 512)
+        XCTAssertEqual(cut[2] & 0x02, 0x02, "TC")
+        XCTAssertEqual([count(cut, 6), count(cut, 8), count(cut, 10)], [0, 0, 1])
+        XCTAssertEqual(Array(cut.suffix(11)), [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0], "the OPT record, without options")
+        XCTAssertTrue(try parse(cut).truncated)
+        // Options that fit stay as the upstream sent them.
+        let small = DNSBuilder.RR(name: ".", type: 41, cls: 4096, ttl: 0, data: .raw([0, 12, 0, 4, 0, 0, 0, 0]))
+        let kept = try XCTUnwrap(DNSMessage.relay(DNSBuilder.response(answers: answers, additional: [small]), query: query(), trim: nil, limit: 512))
+        XCTAssertEqual(Array(kept.suffix(19)), [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 8, 0, 12, 0, 4, 0, 0, 0, 0])
     }
 
     func testTheClientsUDPLimitComesFromItsOPTRecord() {

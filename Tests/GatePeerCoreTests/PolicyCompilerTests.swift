@@ -100,39 +100,52 @@ final class PolicyCompilerTests: XCTestCase {
     }
 
     /// The compiled form must agree with the definition, evaluated by brute force, for
-    /// random policies: nested prefixes, protocols, overlapping port ranges.
+    /// random policies: nested prefixes, protocols, overlapping port ranges. Every other
+    /// policy is dense (three prefixes, a few short port ranges, mostly one action), so
+    /// rules tie on prefix, protocol and port width and the credit for a tie is checked.
     func testAgreesWithBruteForceReference() throws {
         // A fresh seed each run, named in every failure; GATEPEER_TEST_SEED replays one.
         let seed = ProcessInfo.processInfo.environment["GATEPEER_TEST_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         var rng = SplitMix64(seed: seed)
-        var compared = 0
-        for _ in 0..<300 {
+        var compared = 0, tiesCompared = 0
+        let densePrefixes = ["10.0.0.0/24", "10.0.0.0/28", "10.0.0.16/28"].map { IPPrefix($0)! }
+        for n in 0..<600 {
+            let dense = n % 2 == 1
             var rules: [OutboundRule] = []
             for _ in 0..<Int.random(in: 1...8, using: &rng) {
-                let len = Int.random(in: 20...32, using: &rng)
-                let addr = IPAddress(v4: 0x0a00_0000 | UInt32.random(in: 0...0xffff, using: &rng) << 4)
-                let pre = IPPrefix(address: addr, length: len)!.network
+                let pre: IPPrefix
+                if dense {
+                    pre = densePrefixes.randomElement(using: &rng)!
+                } else {
+                    let len = Int.random(in: 20...32, using: &rng)
+                    pre = IPPrefix(address: IPAddress(v4: 0x0a00_0000 | UInt32.random(in: 0...0xffff, using: &rng) << 4), length: len)!.network
+                }
                 let proto: ProtocolMatch = [.any, tcp, udp].randomElement(using: &rng)!
                 var pr: [PortRange] = []
                 if proto != .any && Bool.random(using: &rng) {
-                    let lo = UInt16.random(in: 1...60, using: &rng)
-                    pr = [PortRange(low: lo, high: lo + UInt16.random(in: 0...20, using: &rng))]
+                    let lo = dense ? UInt16.random(in: 1...6, using: &rng) : UInt16.random(in: 1...60, using: &rng)
+                    pr = [PortRange(low: lo, high: lo + UInt16.random(in: 0...(dense ? 2 : 20), using: &rng))]
                 }
-                rules.append(OutboundRule(action: Bool.random(using: &rng) ? .allow : .deny, destination: .prefix(pre), protocolMatch: proto, ports: pr))
+                let allow = dense ? Int.random(in: 0..<5, using: &rng) > 0 : Bool.random(using: &rng)
+                rules.append(OutboundRule(action: allow ? .allow : .deny, destination: .prefix(pre), protocolMatch: proto, ports: pr))
             }
             let group = OutboundGroup(name: "g", sources: [], defaultAction: Bool.random(using: &rng) ? .allow : .deny, rules: rules)
             guard case .success(let p) = PolicyCompiler.compile(group) else { continue }
             for _ in 0..<40 {
-                let dst = IPAddress(v4: 0x0a00_0000 | UInt32.random(in: 0...0xfffff, using: &rng))
+                let dst = IPAddress(v4: 0x0a00_0000 | (dense ? UInt32.random(in: 0...0x3f, using: &rng) : UInt32.random(in: 0...0xfffff, using: &rng)))
                 let proto: UInt8 = [6, 17, 1].randomElement(using: &rng)!
-                let port: UInt16? = proto == 1 ? nil : UInt16.random(in: 1...90, using: &rng)
+                let port: UInt16? = proto == 1 ? nil : UInt16.random(in: 1...(dense ? 10 : 90), using: &rng)
                 let got = p.evaluate(destination: dst, proto: proto, port: port)
                 let want = reference(group, dst, proto, port)
-                XCTAssertEqual(got.action, want.action, "seed \(seed): \(rules.map(\.summary)) \(dst) \(proto)/\(port ?? 0)")
+                // The deciding rule too: it names the counter and `filter check`'s answer
+                // (comparing actions alone passed with a tie credited to the wrong rule).
+                XCTAssertEqual(got, want.outcome, "seed \(seed): \(rules.map(\.summary)) \(dst) \(proto)/\(port ?? 0)")
                 compared += 1
+                if want.tied > 1 { tiesCompared += 1 }
             }
         }
-        XCTAssertGreaterThan(compared, 5000, "seed \(seed)")
+        XCTAssertGreaterThan(compared, 10_000, "seed \(seed)")
+        XCTAssertGreaterThan(tiesCompared, 200, "seed \(seed): too few packets decided by a tie")
     }
 
     /// The port flattening is a sweep over sorted cut points; it must give exactly what
@@ -199,8 +212,10 @@ final class PolicyCompilerTests: XCTestCase {
 
     /// The definition: most specific prefix, then specific protocol, then the narrowest
     /// port range; nothing matching means the default.
-    func reference(_ g: OutboundGroup, _ dst: IPAddress, _ proto: UInt8, _ port: UInt16?) -> CompiledPolicy.Outcome {
+    /// `tied`: how many rules share the winner's key (the first of them wins).
+    func reference(_ g: OutboundGroup, _ dst: IPAddress, _ proto: UInt8, _ port: UInt16?) -> (outcome: CompiledPolicy.Outcome, tied: Int) {
         var best: (key: (Int, Int, Int), outcome: CompiledPolicy.Outcome)? = nil
+        var tied = 0
         for (i, r) in g.rules.enumerated() {
             guard case .prefix(let pre) = r.destination, pre.contains(dst) else { continue }
             var protoScore = 0, portScore = 0
@@ -213,9 +228,9 @@ final class PolicyCompilerTests: XCTestCase {
                 portScore = 100_000 - (Int(range.high) - Int(range.low))
             }
             let key = (pre.length, protoScore, portScore)
-            if best == nil || key > best!.key { best = (key, .init(action: r.action, rule: i)) }
+            if best == nil || key > best!.key { best = (key, .init(action: r.action, rule: i)); tied = 1 } else if key == best!.key { tied += 1 }
         }
-        return best?.outcome ?? .init(action: g.defaultAction, rule: nil)
+        return (best?.outcome ?? .init(action: g.defaultAction, rule: nil), tied)
     }
 }
 

@@ -12,15 +12,16 @@ final class DaemonLabTests: LabTestCase {
         return (p, log)
     }
 
-    /// dnsmasq on the lab's DNS address, answering from `hosts` with TTL `ttl` seconds.
+    /// dnsmasq on the lab's DNS address (or `address`, one of the internet node's), answering
+    /// from `hosts` with TTL `ttl` seconds.
     @discardableResult
-    func startDNS(_ hosts: URL, ttl: Int = 3, _ extra: [String] = []) -> Process {
+    func startDNS(_ hosts: URL, ttl: Int = 3, _ extra: [String] = [], at address: String = "203.0.113.53") -> Process {
         let p = background("inet", ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                                    "--listen-address=203.0.113.53", "--bind-interfaces", "--addn-hosts=\(hosts.path)",
+                                    "--listen-address=\(address)", "--bind-interfaces", "--addn-hosts=\(hosts.path)",
                                     "--local-ttl=\(ttl)", "--pid-file=", "--user=root"] + extra)
         // Answering before the daemon's first lookup, which would otherwise back off.
         XCTAssertTrue(eventually(10) {
-            self.inNode("inet", ["dig", "+time=1", "+tries=1", "@203.0.113.53", "ready.example.com"]).status == 0
+            self.inNode("inet", ["dig", "+time=1", "+tries=1", "@\(address)", "ready.example.com"]).status == 0
         }, "dnsmasq never answered")
         return p
     }
@@ -413,5 +414,110 @@ final class DaemonLabTests: LabTestCase {
         XCTAssertEqual(direct.count, 16)
         XCTAssertEqual(Set(direct), try learnedInKernel().intersection(all).intersection(direct))
         assertCheckAgreesWithKernel(cfg, state, v6, kernel: Set(expiry.keys), packets: false)
+    }
+
+    // MARK: the forwarder follows a reload (issue 11 item 4)
+
+    /// What the forwarder on `server` tells dev1 about which.example.com ("" when nothing answers).
+    func which(_ server: String = "10.255.255.254", tcp: Bool = false) -> String {
+        let dig = inNode("dev1", ["dig", "+short", "+time=1", "+tries=1"] + (tcp ? ["+tcp"] : []) + ["@\(server)", "which.example.com"])
+        return dig.status == 0 ? dig.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : ""
+    }
+
+    /// Rewrites config `cfg` with `filter` merged into its filter section (and `links`
+    /// appended when given), then sends SIGHUP to the daemon `hangUp`.
+    func rewrite(_ cfg: String, _ filter: [String: Any], links: [[String: Any]]? = nil, hangUp: Process) throws {
+        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cfg))) as? [String: Any])
+        var f = doc["filter"] as! [String: Any]
+        f.merge(filter) { $1 }
+        doc["filter"] = f
+        if let links { doc["links"] = (doc["links"] as! [Any]) + links }
+        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: cfg))
+        kill(hangUp.processIdentifier, SIGHUP)
+    }
+
+    /// A second link: its inner address (10.64.255.254) is one more listen address of the
+    /// forwarder, and dev1 reaches it through the peer like any address of the peer.
+    let secondLink: [String: Any] = ["name": "gp1", "vxlanId": 11, "port": 4789, "underlayDevice": "eth0", "outerIpAddress": "172.31.0.254",
+                                     "innerIpAddress": "10.64.255.254/16", "peers": [["outerIpAddress": "100.64.152.200", "innerIpAddress": "10.64.255.1"]], "routes": []]
+
+    /// SIGHUP takes a changed `resolvers`, `dnsForwarder` and set of inner addresses into the
+    /// running forwarder: a device's query is answered by the new resolver, the port closes
+    /// when the forwarder is turned off and opens again when it is turned on, and a link
+    /// added with its inner address is listened on too. Two resolvers that answer the same
+    /// name differently tell which one answered.
+    func testReloadMovesTheForwarderToNewResolversAddressesAndOnOff() throws {
+        let tmp = FileManager.default.temporaryDirectory
+        let oldHosts = tmp.appendingPathComponent("gatepeer-hosts-\(prefix)-old"), newHosts = tmp.appendingPathComponent("gatepeer-hosts-\(prefix)-new")
+        addTeardownBlock { for h in [oldHosts, newHosts] { try? FileManager.default.removeItem(at: h) } }
+        try "203.0.113.10 which.example.com\n203.0.113.10 api.example.org\n".write(to: oldHosts, atomically: true, encoding: .utf8)
+        try "198.51.100.20 which.example.com\n198.51.100.21 api.example.org\n".write(to: newHosts, atomically: true, encoding: .utf8)
+        startDNS(oldHosts)
+        startDNS(newHosts, at: "198.51.100.20")
+        // A wildcard rule (learned through the forwarder) and an exact name (resolved by the
+        // daemon itself, at the resolvers of the running config).
+        let rules: [[String: Any]] = [["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]],
+                                      ["action": "allow", "domain": "api.example.org", "protocol": "tcp", "ports": [443]]]
+        let cfg = try domainConfig(rules)
+        let (p, log) = daemon(cfg, state: stateDir(), resync: 2)
+        func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        func answer(_ server: String = "10.255.255.254", tcp: Bool = false) -> String { which(server, tcp: tcp) }
+        func reload(_ filter: [String: Any], links: [[String: Any]]? = nil) throws { try rewrite(cfg, filter, links: links, hangUp: p) }
+        XCTAssertTrue(eventually(10) { answer() == "203.0.113.10" }, "the old resolver never answered through the forwarder: \(logText())")
+
+        try reload(["resolvers": ["198.51.100.20"]])
+        XCTAssertTrue(eventually(10) { answer() == "198.51.100.20" }, "still the old resolver after the reload: \(answer())\n\(logText())")
+        XCTAssertEqual(answer(tcp: true), "198.51.100.20", "over TCP")
+        XCTAssertTrue(eventually(10) {
+            self.inNode("peer", ["nft", "list", "map", "inet", "gatepeer", "g0_dom4"]).stdout.contains("198.51.100.21 . tcp . 443")
+        }, "the exact name was not resolved at the new resolver: \(logText())")
+
+        try reload(["dnsForwarder": false])
+        XCTAssertTrue(eventually(10) { answer() == "" && answer(tcp: true) == "" }, "the forwarder still answers after it was turned off: \(logText())")
+        let closed = inNode("dev1", ["socat", "-T2", "-", "TCP:10.255.255.254:53,connect-timeout=2"], stdin: "")
+        XCTAssertNotEqual(closed.status, 0, "TCP port 53 still open with the forwarder off")
+
+        try reload(["dnsForwarder": true])
+        XCTAssertTrue(eventually(10) { answer() == "198.51.100.20" }, "the forwarder did not come back on: \(logText())")
+
+        try reload([:], links: [secondLink])
+        XCTAssertTrue(eventually(10) { answer("10.64.255.254") == "198.51.100.20" }, "not listening on the added inner address: \(logText())")
+        XCTAssertEqual(answer(), "198.51.100.20", "the first inner address still answers")
+
+        // A config that fails validation changes nothing: the forwarder keeps serving.
+        try #"{ "links": [], "filter": { "dnsForwarder": "yes" } }"#.write(toFile: cfg, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        XCTAssertTrue(eventually(5) { logText().contains("keeping the running config") }, logText())
+        XCTAssertEqual(answer("10.64.255.254"), "198.51.100.20", "a refused reload stopped the forwarder")
+        XCTAssertTrue(p.isRunning)
+    }
+
+    /// A reload whose new inner address cannot be bound (another process listens on its TCP
+    /// port 53) leaves the forwarder serving what it served, says why, and a later SIGHUP
+    /// binds it once the port is free.
+    func testReloadThatCannotBindKeepsTheForwarderAndRetries() throws {
+        let hosts = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-hosts-\(prefix)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: hosts) }
+        try "203.0.113.10 which.example.com\n".write(to: hosts, atomically: true, encoding: .utf8)
+        startDNS(hosts)
+        let cfg = try domainConfig([["action": "allow", "domain": "*.example.com", "protocol": "tcp", "ports": [443]]])
+        let (p, log) = daemon(cfg, state: stateDir(), resync: 2)
+        func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        XCTAssertTrue(eventually(10) { self.which() == "203.0.113.10" }, "the forwarder never answered: \(logText())")
+        // Someone else listens on TCP port 53 of the address the next config adds.
+        let squatter = background("peer", ["socat", "TCP-LISTEN:53,bind=10.64.255.254,ip-freebind=1", "-"])
+        XCTAssertTrue(eventually(10) { self.inNode("peer", ["ss", "-Hltn", "src", "10.64.255.254:53"]).stdout.contains("LISTEN") }, "socat did not listen")
+
+        try rewrite(cfg, [:], links: [secondLink], hangUp: p)
+        XCTAssertTrue(eventually(10) { logText().contains("dns forwarder keeps its settings") }, logText())
+        XCTAssertTrue(logText().contains("10.64.255.254 port 53: bind: Address already in use (EADDRINUSE)"), logText())
+        XCTAssertEqual(which(), "203.0.113.10", "the running forwarder stopped answering")
+        XCTAssertEqual(which("10.64.255.254"), "", "half-bound: the UDP socket of the refused address answers")
+
+        squatter.terminate()
+        squatter.waitUntilExit()
+        kill(p.processIdentifier, SIGHUP)
+        XCTAssertTrue(eventually(10) { self.which("10.64.255.254") == "203.0.113.10" }, "not bound after the port was freed: \(logText())")
+        XCTAssertEqual(which(), "203.0.113.10")
     }
 }

@@ -593,6 +593,80 @@ final class StateLockTests: KernelTestCase {
     }
 }
 
+/// Read-only commands (status, plan, filter show, grants, check) never create, rename or
+/// rewrite anything under the state base (issue 11 item 4): the state is the writers'.
+final class StateReadOnlyTests: KernelTestCase {
+    var stateBase: String { ProcessInfo.processInfo.environment["GATEPEER_STATE_DIR"]! }
+
+    /// Every path below `base` (and `base` itself) with its inode, type and mode, size,
+    /// and modification and change times in nanoseconds; "absent" when `base` is not there.
+    func snapshot(_ base: String) -> [String: String] {
+        var out: [String: String] = [:]
+        func record(_ path: String) {
+            var st = stat()
+            guard lstat(path, &st) == 0 else { out[path] = "absent"; return }
+            out[path] = "ino \(st.st_ino) mode \(String(st.st_mode, radix: 8)) size \(st.st_size) "
+                + "mtime \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) ctime \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
+        }
+        record(base)
+        for rel in FileManager.default.subpaths(atPath: base) ?? [] { record(base + "/" + rel) }
+        return out
+    }
+
+    /// Runs every read-only command in `ns` and asserts the state base did not change.
+    func assertReadersLeaveTheState(_ ns: Namespace, _ cfg: String, _ when: String, file: StaticString = #filePath, line: UInt = #line) {
+        let readers: [[String]] = [
+            ["status", "-c", cfg], ["status", "--json", "-c", cfg], ["plan", "-c", cfg], ["plan", "--json", "-c", cfg],
+            ["filter", "show", "-c", cfg], ["filter", "grants"], ["filter", "grants", "--json"],
+            ["filter", "check", "10.128.0.11", "203.0.113.10", "tcp/443", "-c", cfg],
+        ]
+        for args in readers {
+            let before = snapshot(stateBase)
+            let r = ns.exec([gatepeerBinary] + args)
+            XCTAssertNotEqual(r.status, 2, "\(args): \(r.stderr)", file: file, line: line)
+            let after = snapshot(stateBase)
+            let changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+            XCTAssertEqual(changed, [], "\(when): gatepeer \(args.joined(separator: " ")) changed the state: "
+                + changed.map { "\($0): \(before[$0] ?? "absent") -> \(after[$0] ?? "absent")" }.joined(separator: "; "), file: file, line: line)
+        }
+    }
+
+    func testReadOnlyCommandsNeverCreateRenameOrRewriteState() throws {
+        let ns = try makePeerNamespace()
+        ns.ip("link", "add", "uplink", "type", "veth", "peer", "name", "uplink-peer")
+        ns.ip("link", "set", "uplink", "up")
+        let cfg = writeConfig("""
+        {"forwarding": true, "links": [\(linkJSON(vxlanId: 10))],
+         "filter": {"uplinkDevice": "uplink", "nat": "masquerade", "backendPrefixes": ["172.31.0.0/24"], "resolvers": ["203.0.113.53"],
+          "outbound": [{"name": "fleet", "default": "deny",
+                        "rules": [{"action": "allow", "destination": "203.0.113.10/32", "protocol": "tcp", "ports": [443]},
+                                  {"action": "allow", "domain": "api.example.com", "protocol": "tcp", "ports": [443]}]}]}}
+        """)
+        // Nothing applied yet: no state directory, and a reader must not make one.
+        assertReadersLeaveTheState(ns, cfg, "before any apply")
+
+        XCTAssertEqual(ns.gatepeer("apply", "-c", cfg).status, 0)
+        let g = ns.gatepeer("filter", "grant", "--from", "10.128.0.11", "--to", "198.51.100.7", "--proto", "udp", "--for", "1h", "-c", cfg)
+        XCTAssertEqual(g.status, 0, g.stderr)
+        let dir = namespaceStateDirectory(base: stateBase, namespace: ns.name)
+        let expires = Int(Date().timeIntervalSince1970) + 3600
+        try #"{"names":{"api.example.com":[{"address":"203.0.113.20","expires":\#(expires)}]}}"#
+            .write(to: dir.appendingPathComponent("learned.json"), atomically: true, encoding: .utf8)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("grants.json").path))
+        assertReadersLeaveTheState(ns, cfg, "after apply and grant")
+
+        // Someone else commits to nf_tables: the recorded read no longer holds, so the
+        // readers read the table in full, and must still not record that read.
+        XCTAssertEqual(ns.exec(["nft", "add", "table", "inet", "someone-else"]).status, 0)
+        assertReadersLeaveTheState(ns, cfg, "after another commit")
+
+        // Damaged files are reported, and left for a writer to move aside.
+        try "not json".write(to: dir.appendingPathComponent("learned.json"), atomically: true, encoding: .utf8)
+        try "{ damaged".write(to: dir.appendingPathComponent("grants.json"), atomically: true, encoding: .utf8)
+        assertReadersLeaveTheState(ns, cfg, "with damaged files")
+    }
+}
+
 /// State files are never written larger than their reader accepts (issue 10 round 2,
 /// item 6): a writer refuses, naming the file and the limit, before anything changes.
 final class StateSizeLimitTests: KernelTestCase {

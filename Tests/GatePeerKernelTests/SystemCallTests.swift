@@ -190,3 +190,48 @@ final class SystemCallTests: XCTestCase {
         }
     }
 }
+
+/// The Foundation-free replacements in the System layer (foundation.md): directory
+/// listing, mkdir -p, threads, lock, trimming, environment, clock.
+final class FoundationReplacementTests: XCTestCase {
+    func testEntriesAndMakeDirectoriesAgreeWithFileManager() throws {
+        let dir = NSTemporaryDirectory() + "gpt-sys-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        try Files.makeDirectories(dir + "/a/b", mode: 0o700)
+        try Files.makeDirectories(dir + "/a/b", mode: 0o700)  // again: already there
+        XCTAssertNil(Files.replace(dir + "/a/f", with: [1], mode: 0o600))
+        XCTAssertEqual(try Files.entries(dir + "/a").sorted(), ["b", "f"])
+        XCTAssertEqual(try Files.entries(dir + "/a").sorted(), try FileManager.default.contentsOfDirectory(atPath: dir + "/a").sorted())
+        var st = stat()
+        XCTAssertEqual(stat(dir + "/a/b", &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o700)
+        XCTAssertThrowsError(try Files.makeDirectories(dir + "/a/f/g", mode: 0o700)) { error in
+            XCTAssertEqual((error as? SystemError)?.object, dir + "/a/f")
+            XCTAssertEqual((error as? SystemError)?.errno, .notDirectory)
+        }
+        XCTAssertThrowsError(try Files.entries(dir + "/none")) { error in
+            XCTAssertEqual((error as? SystemError)?.errno, .noSuchFile)
+        }
+    }
+
+    func testThreadsLockTrimEnvironmentClock() throws {
+        let lock = Lock()
+        final class Count: @unchecked Sendable { var n = 0 }
+        let count = Count()
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<8 {
+            try Threads.detach(name: "gatepeer-test-thread") {
+                for _ in 0..<10_000 { lock.withLock { count.n += 1 } }
+                done.signal()
+            }
+        }
+        for _ in 0..<8 { done.wait() }
+        XCTAssertEqual(lock.withLock { count.n }, 80_000)
+
+        XCTAssertEqual(" \t pid 42 (apply)\n".trimmingWhitespace(), "pid 42 (apply)")
+        XCTAssertEqual(" \n ".trimmingWhitespace(), "")
+        XCTAssertEqual(Environment.get("PATH"), ProcessInfo.processInfo.environment["PATH"])
+        XCTAssertNil(Environment.get("GATEPEER_SURELY_UNSET_\(getpid())"))
+        XCTAssertEqual(Clock.now(), Date().timeIntervalSince1970, accuracy: 60)
+    }
+}

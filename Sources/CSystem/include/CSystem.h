@@ -4,6 +4,10 @@
 #ifndef GATEPEER_CSYSTEM_H
 #define GATEPEER_CSYSTEM_H
 
+#include <stddef.h>
+// mallopt and its M_* parameters, for Memory.prepareForLargeInput.
+#include <malloc.h>
+
 /// WIFEXITED(status): nonzero when the child ended by exit(2) or returning from main.
 int gatepeer_wifexited(int status);
 /// WEXITSTATUS(status): the low 8 bits of the exit code; meaningful only if WIFEXITED.
@@ -16,5 +20,15 @@ int gatepeer_wtermsig(int status);
 int gatepeer_errno(void);
 /// Sets the calling thread's errno (to clear it before a call that reports only there).
 void gatepeer_set_errno(int value);
+/// setns(fd, CLONE_NEWNET): moves the calling thread into the network namespace `fd`
+/// refers to (setns(2) needs _GNU_SOURCE, which Swift's Glibc module lacks). 0 or -1.
+int gatepeer_enter_network_namespace(int fd);
+/// Names the calling thread (pthread_setname_np, _GNU_SOURCE only); `name` is cut to 15
+/// bytes, the kernel's limit. 0 or an error number.
+int gatepeer_set_thread_name(const char *name);
+/// Grows the heap by glibc's top pad (Memory.prepareForLargeInput): one allocation of
+/// `size` bytes that is touched (a volatile store, which the optimizer may not drop with
+/// the malloc/free pair around it) and freed.
+void gatepeer_grow_heap(size_t size);
 
 #endif

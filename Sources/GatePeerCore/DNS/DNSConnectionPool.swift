@@ -10,19 +10,29 @@ public struct DNSConnectionPool: Sendable {
     /// One admitted connection. `busy`: a query is being read, asked upstream or answered
     /// (such a connection is never closed for a newcomer; `messageSeconds` bounds it).
     public struct Connection: Equatable, Sendable {
+        /// The client's address.
         public let source: IPAddress
+        /// When it was admitted, CLOCK_MONOTONIC seconds.
         public let opened: Double
+        /// When the connection was admitted or a query last started or was answered (`mark`), CLOCK_MONOTONIC seconds.
         public var lastActive: Double
+        /// A query is in progress on it.
         public var busy: Bool
     }
 
+    /// Connections kept in all (at least 1).
     public let capacity: Int
+    /// Connections kept per client address (1...capacity).
     public let perSource: Int
+    /// Seconds without activity after which a connection is closed.
     public let idle: Double
+    /// Seconds after which a connection is closed however active it is.
     public let lifetime: Double
+    /// The admitted connections by id.
     public private(set) var connections: [Int: Connection] = [:]
     private var nextID = 0
 
+    /// A pool; `capacity` and `perSource` are raised to 1 and `perSource` capped at `capacity`.
     public init(capacity: Int, perSource: Int, idle: Double, lifetime: Double) {
         self.capacity = max(capacity, 1)
         self.perSource = max(min(perSource, capacity), 1)

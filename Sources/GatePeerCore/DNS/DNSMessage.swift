@@ -1,48 +1,5 @@
 /// DNS wire format (RFC 1035) for the one thing gatepeer needs: ask a recursive server for
 /// the A/AAAA records of one name and read its answer defensively. Pure bytes, no I/O.
-
-public enum DNSRecordType: UInt16, Sendable { case a = 1, cname = 5, aaaa = 28 }
-
-public struct DNSRecord: Equatable, Sendable {
-    public let address: IPAddress
-    /// Seconds; after following CNAMEs, the minimum TTL along the chain.
-    public let ttl: UInt32
-
-    public init(address: IPAddress, ttl: UInt32) { self.address = address; self.ttl = ttl }
-}
-
-public struct DNSResponse: Equatable, Sendable {
-    public let id: UInt16
-    /// 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED ...
-    public let rcode: UInt8
-    public let truncated: Bool
-    /// Addresses of the queried type for the queried name, CNAMEs in the answer followed.
-    public let records: [DNSRecord]
-    /// RFC 2308: min(SOA TTL, SOA minimum) from the authority section when `records` is
-    /// empty (capped by the CNAME TTLs followed to get there), else nil.
-    public let negativeTTL: UInt32?
-
-    public init(id: UInt16, rcode: UInt8, truncated: Bool, records: [DNSRecord], negativeTTL: UInt32?) {
-        self.id = id; self.rcode = rcode; self.truncated = truncated
-        self.records = records; self.negativeTTL = negativeTTL
-    }
-}
-
-/// What the DNS forwarder may tell a device about one name that domain rules cover: the
-/// addresses the filter holds for it (LearnedAddresses.trim), for DNSMessage.relay.
-public struct DNSTrim: Equatable, Sendable {
-    /// Address to the longest TTL (seconds) a device may be given for it: less than the
-    /// time the filter keeps it.
-    public var keep: [IPAddress: UInt32]
-    /// Told when the filter keeps none of the addresses of an answer (the name's cap is
-    /// full): the name's kept addresses whose TTL has not run out, with what is left of it.
-    public var instead: [DNSRecord]
-
-    public init(keep: [IPAddress: UInt32], instead: [DNSRecord]) { self.keep = keep; self.instead = instead }
-}
-
-public enum DNSMessageError: Error, Equatable { case malformed(String), idMismatch, questionMismatch, notAResponse }
-
 public enum DNSMessage {
     /// CNAME hops followed inside one answer.
     static let maxCNAMEHops = 8
@@ -278,7 +235,10 @@ public enum DNSMessage {
         }
         if let opt { out += opt }
         guard out.count > limit else { return out }
-        var cut = Array(reply[0..<questionEnd]) + (opt ?? [])
+        // Options are the upstream hop's (RFC 6891 6.1.1): when they would not fit either,
+        // the OPT record goes without them (header, question and OPT fit: at most 282 bytes).
+        let fitted = opt.map { questionEnd + $0.count <= limit ? $0 : Array($0.prefix(9)) + [0, 0] }
+        var cut = Array(reply[0..<questionEnd]) + (fitted ?? [])
         cut[2] |= 0x02  // TC
         cut.replaceSubrange(6..<12, with: u16(0) + u16(0) + u16(opt == nil ? 0 : 1))
         return cut

@@ -4,6 +4,12 @@
 public enum FilterCheck {
     public struct Verdict: Equatable, Sendable {
         public let allowed: Bool
+        /// What decided, by name: the config path of the deciding rule
+        /// (`filter.outbound[0].rules[3]`, `filter.outbound[0].default`, `filter.inbound[1]`,
+        /// `filter.backendPrefixes[0]`), or, where no single rule decides, `grant`,
+        /// `tunnel-to-tunnel`, `inbound` (no inbound rule matched), `sources` (the device
+        /// is in no group), `filter` (no filter section).
+        public let decidedBy: String
         /// Where the decision comes from, as a config path plus the rule in words.
         public let reason: String
     }
@@ -27,18 +33,25 @@ public enum FilterCheck {
         return .success((proto, port))
     }
 
+    /// The verdict for one packet from `source` to `destination` (`proto`: IP protocol
+    /// number, nil for any; `port`: destination port, only with a protocol that carries
+    /// ports), in the order the table applies: tunnel to tunnel, inbound, backends, grants,
+    /// then the device's group (most specific source): learned addresses of domain rules
+    /// (deny wins on one key), then the compiled prefix rules, then the group default.
+    /// `learned` and `grants` are the daemon's state files as read; `now` is seconds since
+    /// the epoch, against which their expiries are compared.
     public static func check(_ config: GatePeerConfig, source: IPAddress, destination: IPAddress,
                              proto: UInt8?, port: UInt16?, learned: LearnedAddresses = LearnedAddresses(),
                              grants: [Grant] = [], now: Int64 = 0) -> Verdict {
         let learned = learned.byRule(config, now: now)
         guard let f = config.filter else {
-            return Verdict(allowed: true, reason: "no filter section: gatepeer keeps no table, forwarding is not filtered")
+            return Verdict(allowed: true, decidedBy: "filter", reason: "no filter section: gatepeer keeps no table, forwarding is not filtered")
         }
         let tunnels = config.links
         let intoTunnel = tunnels.contains { $0.deviceSubnet.contains(destination) || $0.routes.contains { $0.destination.contains(destination) } }
         let fromTunnel = tunnels.contains { $0.deviceSubnet.contains(source) || $0.routes.contains { $0.destination.contains(source) } }
         if intoTunnel && fromTunnel {
-            return Verdict(allowed: true, reason: "tunnel to tunnel: accepted (chain outbound)")
+            return Verdict(allowed: true, decidedBy: "tunnel-to-tunnel", reason: "tunnel to tunnel: accepted (chain outbound)")
         }
         if intoTunnel {
             let rules = f.inbound ?? f.backendPrefixes.map { InboundRule(from: $0) }
@@ -48,15 +61,16 @@ public enum FilterCheck {
                     guard let port, r.ports.contains(where: { $0.low <= port && port <= $0.high }) else { continue }
                 }
                 let path = f.inbound == nil ? "filter.backendPrefixes[\(i)]" : "filter.inbound[\(i)]"
-                return Verdict(allowed: true, reason: "\(path): \(r.from) may open connections to devices")
+                return Verdict(allowed: true, decidedBy: path, reason: "\(path): \(r.from) may open connections to devices")
             }
-            return Verdict(allowed: false, reason: "inbound: no rule lets \(source) open this connection (dropped, counted in in_drop)")
+            return Verdict(allowed: false, decidedBy: "inbound", reason: "inbound: no rule lets \(source) open this connection (dropped, counted in in_drop)")
         }
         if let i = f.backendPrefixes.firstIndex(where: { $0.contains(destination) }) {
-            return Verdict(allowed: true, reason: "filter.backendPrefixes[\(i)]: \(f.backendPrefixes[i]) is a backend, always reachable")
+            let path = "filter.backendPrefixes[\(i)]"
+            return Verdict(allowed: true, decidedBy: path, reason: "\(path): \(f.backendPrefixes[i]) is a backend, always reachable")
         }
         if let g = grants.first(where: { $0.covers(source: source, destination: destination, proto: proto, port: port, now: now) }) {
-            return Verdict(allowed: true, reason: "grant \(g.summary), expires in \(Grant.formatDuration(g.expires - now))")
+            return Verdict(allowed: true, decidedBy: "grant", reason: "grant \(g.summary), expires in \(Grant.formatDuration(g.expires - now))")
         }
         // The group whose source prefix is most specific for this device.
         var best: (group: Int, length: Int)? = nil
@@ -64,7 +78,7 @@ public enum FilterCheck {
             for s in g.sources where s.contains(source) && s.length > (best?.length ?? -1) { best = (gi, s.length) }
         }
         guard let gi = best?.group else {
-            return Verdict(allowed: false, reason: "\(source) is in no outbound group's sources (denied)")
+            return Verdict(allowed: false, decidedBy: "sources", reason: "\(source) is in no outbound group's sources (denied)")
         }
         let group = f.outbound[gi]
         // Domain rules: a learned address is a host, more specific than any prefix rule.
@@ -84,19 +98,21 @@ public enum FilterCheck {
                 if hit == nil || (r.action == .deny && group.rules[hit!].action == .allow) { hit = k }
             }
             if let k = hit {
-                return Verdict(allowed: group.rules[k].action == .allow, reason: "filter.outbound[\(gi)].rules[\(k)] (group \"\(group.name)\"): \(group.rules[k].summary), learned address")
+                let path = "filter.outbound[\(gi)].rules[\(k)]"
+                return Verdict(allowed: group.rules[k].action == .allow, decidedBy: path, reason: "\(path) (group \"\(group.name)\"): \(group.rules[k].summary), learned address")
             }
         }
         // The decoder's compilation when there is one: the very structure the table is rendered from.
-        let compiledGroup: CompiledPolicy
-        if let c = f.compiled?[gi] { compiledGroup = c } else if case .success(let c) = PolicyCompiler.compile(group) { compiledGroup = c } else {
-            return Verdict(allowed: false, reason: "group \"\(group.name)\" does not compile")
+        let compiled: CompiledPolicy
+        if let c = f.compiled?[gi] { compiled = c } else if case .success(let c) = PolicyCompiler.compile(group) { compiled = c } else {
+            return Verdict(allowed: false, decidedBy: "filter.outbound[\(gi)]", reason: "group \"\(group.name)\" does not compile")
         }
-        let compiled = compiledGroup
         let o = compiled.evaluate(destination: destination, proto: proto, port: port)
         if let k = o.rule {
-            return Verdict(allowed: o.action == .allow, reason: "filter.outbound[\(gi)].rules[\(k)] (group \"\(group.name)\"): \(group.rules[k].summary)")
+            let path = "filter.outbound[\(gi)].rules[\(k)]"
+            return Verdict(allowed: o.action == .allow, decidedBy: path, reason: "\(path) (group \"\(group.name)\"): \(group.rules[k].summary)")
         }
-        return Verdict(allowed: o.action == .allow, reason: "filter.outbound[\(gi)].default (group \"\(group.name)\"): \(o.action.rawValue), no rule matches")
+        let path = "filter.outbound[\(gi)].default"
+        return Verdict(allowed: o.action == .allow, decidedBy: path, reason: "\(path) (group \"\(group.name)\"): \(o.action.rawValue), no rule matches")
     }
 }

@@ -1,10 +1,13 @@
-/// Decoding and validation of the `filter` section; same conventions as the rest of
-/// ConfigDecoder: every problem at once, each with its JSON path and what is valid.
-extension ConfigDecoder {
+/// Decodes and validates the `filter` section of a config: NAT, backends, inbound rules,
+/// resolvers and the outbound groups with their rules, reporting every problem at once
+/// to `Problems`, each with its JSON path and what is valid. The links decoder
+/// (ConfigDecoder) calls it with the links that decoded, whose device subnets are the
+/// groups' default sources.
+enum FilterDecoder {
     /// The outbound groups compiled (ties and the rest of the policy semantics are the
     /// compiler's to find). Run once the document tree is gone: the compiler's arrays then
     /// reuse its memory instead of faulting in fresh pages (100,000 rules).
-    static func compileFilter(_ f: inout FilterConfig, path: String, _ p: inout Problems) {
+    static func compile(_ f: inout FilterConfig, path: String, _ p: inout Problems) {
         var compiled: [CompiledPolicy] = []
         for (i, g) in f.outbound.enumerated() {
             switch PolicyCompiler.compile(g) {
@@ -18,13 +21,13 @@ extension ConfigDecoder {
         if compiled.count == f.outbound.count { f.compiled = compiled }
     }
 
-    static func decodeFilter(_ v: JSONValue, links: [VPGLink]?, streamed: StreamedRules?, _ p: inout Problems) -> FilterConfig? {
+    static func decode(_ v: JSONValue, links: [VPGLink]?, streamed: StreamedRules?, _ p: inout Problems) -> FilterConfig? {
         let path = "filter"
-        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        guard let o = ObjectReader(v, path: path, &p) else { return nil }
         var ok = true
         var f = FilterConfig()
         if let u = o.string("uplinkDevice", required: false, &p) {
-            f.uplinkDevice = interfaceName(u, "\(path).uplinkDevice", &p)
+            f.uplinkDevice = FieldReader.interfaceName(u, "\(path).uplinkDevice", &p)
             if f.uplinkDevice == nil { ok = false }
             if let links, links.contains(where: { $0.name == u }) {
                 p.add("\(path).uplinkDevice", "\(Echo.quoted(u)) is a tunnel link of ours; valid: the interface toward the internet"); ok = false
@@ -36,7 +39,7 @@ extension ConfigDecoder {
         case "masquerade": f.nat = .masquerade
         case "none": f.nat = .none
         case "snat":
-            if let t = snatText, let a = hostAddress(t, "\(path).snatAddress", field: .snatAddress, &p) { f.nat = .snat(a) } else {
+            if let t = snatText, let a = FieldReader.hostAddress(t, "\(path).snatAddress", field: .snatAddress, &p) { f.nat = .snat(a) } else {
                 if snatText == nil { p.add("\(path).snatAddress", "is required when nat is \"snat\"") }
                 ok = false
             }
@@ -54,17 +57,17 @@ extension ConfigDecoder {
         if let items = o.array("backendPrefixes", required: false, &p) {
             for (i, item) in items.enumerated() {
                 guard case .string(let s) = item else { p.add("\(path).backendPrefixes[\(i)]", "is \(item.typeName); valid: a prefix such as 172.31.0.0/24"); ok = false; continue }
-                if let pre = network(s, "\(path).backendPrefixes[\(i)]", field: .backendPrefix, &p) { f.backendPrefixes.append(pre) } else { ok = false }
+                if let pre = FieldReader.network(s, "\(path).backendPrefixes[\(i)]", field: .backendPrefix, &p) { f.backendPrefixes.append(pre) } else { ok = false }
             }
         }
         if let items = o.array("inbound", required: false, &p) {
             var rules: [InboundRule] = []
             for (i, item) in items.enumerated() {
                 let rp = "\(path).inbound[\(i)]"
-                guard var r = ObjectReader(item, path: rp, &p) else { ok = false; continue }
-                let from = r.string("from", required: true, &p).flatMap { network($0, "\(rp).from", field: .filterMatch, &p) }
-                let proto = decodeProtocol(&r, path: rp, &p)
-                let ports = decodePorts(&r, path: rp, protocolMatch: proto, &p)
+                guard let r = ObjectReader(item, path: rp, &p) else { ok = false; continue }
+                let from = r.string("from", required: true, &p).flatMap { FieldReader.network($0, "\(rp).from", field: .filterMatch, &p) }
+                let proto = FieldReader.protocolMatch(r, path: rp, &p)
+                let ports = FieldReader.ports(r, path: rp, protocolMatch: proto, &p)
                 r.finish(&p, known: ["from", "protocol", "ports"])
                 if let from, let proto, let ports { rules.append(InboundRule(from: from, protocolMatch: proto, ports: ports)) } else { ok = false }
             }
@@ -72,7 +75,7 @@ extension ConfigDecoder {
         }
         if let items = o.array("resolvers", required: false, &p) {
             for (i, item) in items.enumerated() {
-                guard case .string(let s) = item, let a = hostAddress(s, "\(path).resolvers[\(i)]", field: .resolver, &p) else {
+                guard case .string(let s) = item, let a = FieldReader.hostAddress(s, "\(path).resolvers[\(i)]", field: .resolver, &p) else {
                     if case .string = item {} else { p.add("\(path).resolvers[\(i)]", "is \(item.typeName); valid: an IP address") }
                     ok = false; continue
                 }
@@ -143,10 +146,10 @@ extension ConfigDecoder {
 
     static func decodeGroup(_ v: JSONValue, path: String, deviceSubnets: [IPPrefix], streamed: [StreamedRules.Item]?,
                             _ p: inout Problems) -> OutboundGroup? {
-        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        guard let o = ObjectReader(v, path: path, &p) else { return nil }
         var ok = true
         let name = o.string("name", required: true, &p)
-        if let n = name, n.isEmpty || n.count > 32 || !n.utf8.allSatisfy({ isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }) {
+        if let n = name, n.isEmpty || n.count > 32 || !n.utf8.allSatisfy({ FieldReader.isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }) {
             p.add("\(path).name", "\(Echo.quoted(n)) is not a usable group name; valid: 1 to 32 characters of A-Z a-z 0-9 _ -"); ok = false
         }
         var sources: [IPPrefix] = []
@@ -154,7 +157,7 @@ extension ConfigDecoder {
             if items.isEmpty { p.add("\(path).sources", "is empty; leave it out to mean every link's device subnet"); ok = false }
             for (i, item) in items.enumerated() {
                 guard case .string(let s) = item else { p.add("\(path).sources[\(i)]", "is \(item.typeName); valid: a prefix"); ok = false; continue }
-                if let pre = network(s, "\(path).sources[\(i)]", field: .filterMatch, &p) { sources.append(pre) } else { ok = false }
+                if let pre = FieldReader.network(s, "\(path).sources[\(i)]", field: .filterMatch, &p) { sources.append(pre) } else { ok = false }
             }
         } else {
             sources = deviceSubnets
@@ -217,7 +220,7 @@ extension ConfigDecoder {
     }
 
     static func decodeOutboundRule(_ v: JSONValue, path: @escaping @autoclosure () -> String, _ p: inout Problems) -> OutboundRule? {
-        guard var o = ObjectReader(v, path: path(), &p) else { return nil }
+        guard let o = ObjectReader(v, path: path(), &p) else { return nil }
         var ok = true
         var action: FilterAction? = nil
         if let a = o.string("action", required: true, &p) {
@@ -229,7 +232,7 @@ extension ConfigDecoder {
         var destination: RuleDestination? = nil
         switch (destText, domainText) {
         case (let d?, nil):
-            if let pre = network(d, "\(path()).destination", field: .filterMatch, &p) { destination = .prefix(pre) } else { ok = false }
+            if let pre = FieldReader.network(d, "\(path()).destination", field: .filterMatch, &p) { destination = .prefix(pre) } else { ok = false }
         case (nil, let n?):
             if let d = domainPattern(n, "\(path()).domain", &p) { destination = .domain(d) } else { ok = false }
         case (nil, nil):
@@ -237,59 +240,11 @@ extension ConfigDecoder {
         default:
             p.add("\(path()).domain", "give \"destination\" or \"domain\", not both"); ok = false
         }
-        let proto = decodeProtocol(&o, path: path(), &p)
-        let ports = decodePorts(&o, path: path(), protocolMatch: proto, &p)
+        let proto = FieldReader.protocolMatch(o, path: path(), &p)
+        let ports = FieldReader.ports(o, path: path(), protocolMatch: proto, &p)
         o.finish(&p, known: ruleFields)
         guard ok, let action, let destination, let proto, let ports else { return nil }
         return OutboundRule(action: action, destination: destination, protocolMatch: proto, ports: ports)
-    }
-
-    static func decodeProtocol(_ o: inout ObjectReader, path: @autoclosure () -> String, _ p: inout Problems) -> ProtocolMatch? {
-        guard let v = o.value("protocol", &p) else { return .any }
-        switch v {
-        case .string(let s):
-            if let m = ProtocolMatch.parse(s), DecimalText.parse(s, in: 0...255) == nil { return m }
-            p.add("\(path()).protocol", "\(Echo.quoted(s)) is not a protocol; valid: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, any, or a number 0..255")
-            return nil
-        case .number(let t):
-            if let n = Int(t), (0...255).contains(n) { return .number(UInt8(n)) }
-            p.add("\(path()).protocol", "\(t) is out of range; valid: 0..255 or a name such as tcp")
-            return nil
-        default:
-            p.add("\(path()).protocol", "is \(v.typeName); valid: a name such as tcp or a number 0..255")
-            return nil
-        }
-    }
-
-    /// `ports`: a list of integers (443) and ranges ("8000-8080"); only with tcp, udp,
-    /// sctp, dccp or udplite.
-    static func decodePorts(_ o: inout ObjectReader, path: @autoclosure () -> String, protocolMatch: ProtocolMatch?, _ p: inout Problems) -> [PortRange]? {
-        guard let items = o.array("ports", required: false, &p) else { return [] }
-        if items.isEmpty { p.add("\(path()).ports", "is empty; leave it out to mean any port"); return nil }
-        if let proto = protocolMatch, !proto.carriesPorts {
-            p.add("\(path()).ports", "needs a protocol with ports (tcp, udp, sctp, dccp, udplite); protocol is \(proto)")
-            return nil
-        }
-        var out: [PortRange] = []
-        var ok = true
-        for (i, item) in items.enumerated() {
-            let ip = "\(path()).ports[\(i)]"
-            switch item {
-            case .number(let t):
-                if let n = Int(t), (1...65535).contains(n) { out.append(PortRange(low: UInt16(n), high: UInt16(n))) } else {
-                    p.add(ip, "\(Echo.value(t)) is out of range; valid: 1..65535"); ok = false
-                }
-            case .string(let s):
-                if let r = PortRange.parse(Substring(s)) {
-                    out.append(r)
-                } else {
-                    p.add(ip, "\(Echo.quoted(s)) is not a port or range; valid: 1..65535, or \"LOW-HIGH\" with LOW <= HIGH"); ok = false
-                }
-            default:
-                p.add(ip, "is \(item.typeName); valid: a port number or a \"LOW-HIGH\" range"); ok = false
-            }
-        }
-        return ok ? out : nil
     }
 
     /// Lowercase LDH labels, at most 253 characters; `*.` only as the whole first label.
@@ -305,43 +260,13 @@ extension ConfigDecoder {
         }
         let good = !text.isEmpty && text.count <= 253 && labels.count >= 2 && labels.allSatisfy { l in
             !l.isEmpty && l.count <= 63 && l.first != "-" && l.last != "-"
-                && l.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
+                && l.utf8.allSatisfy { FieldReader.isAlnum($0) || $0 == UInt8(ascii: "-") }
         }
         if !good {
             p.add(path, "\(Echo.quoted(s)) is not a domain name; valid: letters, digits and hyphens in dot-separated labels, such as api.example.com")
             return nil
         }
         return DomainPattern(name: text, wildcard: wildcard)
-    }
-}
-
-func isAlnum(_ c: UInt8) -> Bool {
-    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
-}
-
-/// The rules of `filter.outbound[N].rules`, read while the document is parsed instead of
-/// being built into the tree: a plain rule (action, destination, perhaps a protocol name,
-/// all strings) is decoded on the spot without a JSON object; anything else is kept as
-/// its JSON value for the general decoder, which reports problems with their paths. A
-/// policy of 100,000 rules then never holds 100,000 JSON objects.
-final class StreamedRules {
-    enum Item { case plain(OutboundRule), value(JSONValue) }
-    private(set) var groups: [Int: [Item]] = [:]
-
-    func consumer(for path: [JSONPathStep]) -> ((inout JSONReader, Int) throws -> Void)? {
-        guard path.count == 4, path[0] == .key("filter"), path[1] == .key("outbound"), path[3] == .key("rules"),
-              case .index(let g) = path[2] else { return nil }
-        groups[g] = []
-        return { [unowned self] reader, _ in
-            let start = reader.mark()
-            var fields = ConfigDecoder.PlainFields()
-            if try reader.readFlatStrings({ fields.take($0, $1) }), let rule = fields.rule {
-                self.groups[g, default: []].append(.plain(rule))
-            } else {
-                reader.rewind(to: start)
-                self.groups[g, default: []].append(.value(try reader.readValue()))
-            }
-        }
     }
 }
 

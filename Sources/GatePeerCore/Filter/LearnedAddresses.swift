@@ -59,6 +59,8 @@ public struct LearnedAddresses: Equatable, Sendable {
         return DNSTrim(keep: keep, instead: instead)
     }
 
+    /// Names the daemon keeps at most (limitNames), so a flood of answers for distinct
+    /// names cannot grow the state file and the kernel's sets without bound.
     public static let maxNames = 4096
 
     /// Keeps the `limit` names that stay longest.
@@ -68,6 +70,7 @@ public struct LearnedAddresses: Equatable, Sendable {
         names = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
     }
 
+    /// Drops entries whose expiry (seconds since the epoch) is not after `now`, and names left empty.
     public mutating func prune(now: Int64) {
         for (n, e) in names {
             let live = e.filter { $0.expires > now }
@@ -75,12 +78,15 @@ public struct LearnedAddresses: Equatable, Sendable {
         }
     }
 
+    /// The live entries of every name the pattern matches (exact, or `*.` for subdomains).
     public func addresses(matching pattern: DomainPattern, now: Int64) -> [Entry] {
         names.filter { pattern.matches($0.key) }.flatMap(\.value).filter { $0.expires > now }
     }
 
     // MARK: state file
 
+    /// The state file (learned.json): `{"names": {NAME: [{"address", "expires"}]}}`,
+    /// expiries in seconds since the epoch.
     public func encode() -> String {
         var d: [String: JSONOut] = [:]
         for (n, entries) in names {
@@ -89,6 +95,8 @@ public struct LearnedAddresses: Equatable, Sendable {
         return JSONOut.object(["names": .object(d)]).render() + "\n"
     }
 
+    /// The state file as `encode` writes it; nil for anything else (the caller moves the
+    /// file aside and starts empty).
     public static func decode(_ text: String) -> LearnedAddresses? {
         guard let (doc, _) = try? JSONReader.parse(text), case .object(let members)? = doc["names"] else { return nil }
         var out = LearnedAddresses()

@@ -91,7 +91,11 @@ public struct CompiledPolicy: Equatable, Sendable {
     }
 }
 
+/// Builds CompiledPolicy from an outbound group (see CompiledPolicy for the semantics).
 public enum PolicyCompiler {
+    /// The group's prefix rules compiled; domain rules are only listed (`domainRules`).
+    /// Fails with every pair of rules that tie with opposite actions, each problem at
+    /// `rules[N]` relative to the group (the decoder prefixes the group's path).
     public static func compile(_ group: OutboundGroup) -> Result<CompiledPolicy, ConfigError> {
         var problems: [ConfigProblem] = []
         let defaultOutcome = CompiledPolicy.Outcome(action: group.defaultAction, rule: nil)
@@ -367,6 +371,7 @@ extension IPAddress {
         }
     }
 
+    /// The previous address, nil at the family's first address.
     public var predecessor: IPAddress? {
         switch family {
         case .v4: return low == 0 ? nil : IPAddress(v4: UInt32(low - 1))

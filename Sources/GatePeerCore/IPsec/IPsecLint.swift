@@ -2,14 +2,6 @@
 /// (IKEv2) and strongSwan's recommendations, traffic selectors, and the pre-shared key.
 /// Errors stop validate/render/apply; warnings are printed (and are the only trace of a
 /// weak algorithm a site allowed with `allowWeak`).
-public struct IPsecFinding: Equatable, Sendable, CustomStringConvertible {
-    public enum Severity: String, Sendable { case error, warning }
-    public let severity: Severity
-    public let path: String
-    public let message: String
-    public var description: String { "\(severity.rawValue): \(path): \(message)" }
-}
-
 public enum IPsecLint {
     enum Kind { case encryption, aead, integrity, prf, dh, esn }
 
@@ -97,8 +89,8 @@ public enum IPsecLint {
         var weak: [String] = []
         for t in tokens {
             guard let k = keywords[t.lowercased()], t == t.lowercased() else {
-                let hint = t.isEmpty ? "an empty keyword (two '-' in a row?)" : "unknown keyword \"\(ConfigDecoder.escapedForMessage(t))\""
-                error("\(hint) in \"\(ConfigDecoder.escapedForMessage(text))\"; valid keywords are strongSwan's, such as aes256gcm16, aes256, sha384, prfsha384, ecp384, modp3072, curve25519")
+                let hint = t.isEmpty ? "an empty keyword (two '-' in a row?)" : "unknown keyword \"\(Echo.value(t))\""
+                error("\(hint) in \"\(Echo.value(text))\"; valid keywords are strongSwan's, such as aes256gcm16, aes256, sha384, prfsha384, ecp384, modp3072, curve25519")
                 continue
             }
             if k.kind == .esn && ike { error("\(t) applies to ESP only, not to IKE proposals") }
@@ -155,8 +147,8 @@ public enum IPsecLint {
                 // once here instead of repeating every finding of the first copy.
                 let same = canonical(prop)
                 if let j = first[same] {
-                    let spelled = list[j] == prop ? "" : " (\"\(ConfigDecoder.escapedForMessage(list[j]))\", the same algorithms in another order)"
-                    finding(.error, at, "\"\(ConfigDecoder.escapedForMessage(prop))\" is the same as \(key)[\(j)]\(spelled); valid: each proposal once")
+                    let spelled = list[j] == prop ? "" : " (\"\(Echo.value(list[j]))\", the same algorithms in another order)"
+                    finding(.error, at, "\"\(Echo.value(prop))\" is the same as \(key)[\(j)]\(spelled); valid: each proposal once")
                     continue
                 }
                 first[same] = i
@@ -396,54 +388,5 @@ public enum IPsecLint {
         case 0x41...0x46: return c - 0x41 + 10
         default: return nil
         }
-    }
-}
-
-/// Words of shell commands gatepeer prints for a person to run.
-public enum Shell {
-    /// `s` as one POSIX shell word: in single quotes, each ' written as '\'' (the only
-    /// character a single-quoted word cannot hold), so nothing in it is expanded or run.
-    public static func quote(_ s: String) -> String {
-        "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
-    }
-}
-
-/// RFC 4648 base64 (Core has no Foundation).
-public enum Base64 {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    public static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        var i = 0
-        while i < bytes.count {
-            let n = min(3, bytes.count - i)
-            let b0 = bytes[i], b1 = n > 1 ? bytes[i + 1] : 0, b2 = n > 2 ? bytes[i + 2] : 0
-            out.append(alphabet[Int(b0 >> 2)])
-            out.append(alphabet[Int((b0 & 3) << 4 | b1 >> 4)])
-            out.append(n > 1 ? alphabet[Int((b1 & 15) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            out.append(n > 2 ? alphabet[Int(b2 & 63)] : UInt8(ascii: "="))
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    public static func decode(_ s: String) -> [UInt8]? {
-        var values: [UInt8] = []
-        var padding = 0
-        for c in s.utf8 {
-            if c == UInt8(ascii: "=") { padding += 1; continue }
-            guard padding == 0, let v = alphabet.firstIndex(of: c) else { return nil }
-            values.append(UInt8(v))
-        }
-        guard (values.count + padding) % 4 == 0, padding <= 2, !values.isEmpty else { return nil }
-        var out: [UInt8] = []
-        var i = 0
-        while i + 1 < values.count {
-            out.append(values[i] << 2 | values[i + 1] >> 4)
-            if i + 2 < values.count { out.append((values[i + 1] & 15) << 4 | values[i + 2] >> 2) }
-            if i + 3 < values.count { out.append((values[i + 2] & 3) << 6 | values[i + 3]) }
-            i += 4
-        }
-        return out
     }
 }

@@ -2,28 +2,6 @@
 /// the other side) in strongSwan's swanctl.conf, strongSwan's legacy ipsec.conf/secrets,
 /// libreswan's ipsec.conf/secrets, or a parameter sheet for a person at a vendor router.
 /// Pure: the key is passed in (read and checked by the caller, IPsecLint.psk).
-public struct RenderedFile: Equatable, Sendable {
-    public let name: String
-    public let content: String
-    /// Holds key material: written 0600.
-    public let secret: Bool
-
-    public init(name: String, content: String, secret: Bool) {
-        self.name = name
-        self.content = content
-        self.secret = secret
-    }
-}
-
-public enum IPsecFormat: String, Sendable, CaseIterable {
-    case swanctl
-    case strongswanLegacy = "strongswan-legacy"
-    case libreswan
-    case sheet
-}
-
-public enum IPsecSide: String, Sendable, CaseIterable { case local, remote }
-
 public enum IPsecRender {
     /// Connection name in every format.
     public static func connectionName(_ site: IPsecSite) -> String { "gatepeer-\(site.name)" }

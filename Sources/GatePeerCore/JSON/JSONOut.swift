@@ -8,6 +8,7 @@ public indirect enum JSONOut: Equatable, Sendable {
     case bool(Bool)
     case null
 
+    /// JSON text, keys sorted: indented by two spaces per level when `pretty`, else on one line.
     public func render(pretty: Bool = true) -> String {
         var out = ""
         write(into: &out, indent: pretty ? 0 : nil)

@@ -1,64 +1,31 @@
-/// One thing wrong with a config: where it is (a JSON path such as `links[1].vxlanId`)
-/// and what would be valid.
-///
-/// Both are kept as `Echo.line` renders them: the sites quote values through
-/// `Echo.value`, and this catches any that does not, so no problem can carry raw
-/// control characters or an unbounded value into a terminal or a log.
-public struct ConfigProblem: Equatable, Sendable, CustomStringConvertible {
-    public let path: String
-    public let message: String
-    public init(_ path: String, _ message: String) { self.path = Echo.line(path); self.message = Echo.line(message) }
-    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
-}
-
-/// The problems of one input. Memory stays linear in the input and bounded: the first
-/// `Problems.kept` problems are kept, the rest only counted (`more`).
-public struct ConfigError: Error, Sendable, CustomStringConvertible {
-    public let problems: [ConfigProblem]
-    /// Problems found beyond those kept.
-    public let more: Int
-    /// `problems` in the order found; `more`: how many were found beyond them.
-    public init(problems: [ConfigProblem], more: Int = 0) { self.problems = problems; self.more = more }
-    /// Every problem found, kept or only counted.
-    public var count: Int { problems.count + more }
-    public var description: String { report().joined(separator: "\n") }
-
-    /// How many problems a report lists: enough to fix a file in a round or two, few
-    /// enough that a hostile or badly generated file cannot flood a terminal or a log.
-    public static let reportLimit = 50
-
-    /// The problems as report lines, `indent` first: at most `reportLimit`, then
-    /// "... and N more problem(s)" counting the rest.
-    public func report(indent: String = "") -> [String] {
-        var lines = problems.prefix(ConfigError.reportLimit).map { indent + $0.description }
-        let rest = count - lines.count
-        if rest > 0 { lines.append("\(indent)... and \(rest) more problem(s)") }
-        return lines
-    }
-}
-
 /// Decodes and validates a config in one pass, collecting every problem instead of
-/// stopping at the first, so an operator fixes a file in one round.
+/// stopping at the first, so an operator fixes a file in one round. This type reads the
+/// document and its links (peers, routes) and checks the links against each other; the
+/// `filter` section is FilterDecoder's, `ipsec` IPsecDecoder's; all report to one
+/// `Problems`, whose field readers are ObjectReader and FieldReader.
 public enum ConfigDecoder {
+    /// `decode(bytes:)` of the text's UTF-8.
     public static func decode(_ text: String) -> Result<GatePeerConfig, ConfigError> {
-        var text = text
-        return text.withUTF8 { decode(bytes: $0) }
+        decode(bytes: Array(text.utf8))
     }
 
-    public static func decode(bytes: UnsafeBufferPointer<UInt8>) -> Result<GatePeerConfig, ConfigError> {
+    /// The config in `bytes` (JSON, UTF-8), or every problem found (at most
+    /// `Problems.kept` with their text): JSON syntax, duplicate keys, unknown fields,
+    /// values out of range, links, routes and filter groups that clash, IPsec sites that
+    /// lint with errors.
+    public static func decode(bytes: [UInt8]) -> Result<GatePeerConfig, ConfigError> {
         var root: JSONValue
         let dups: [(path: String, key: String, line: Int)]
         var streamed: StreamedRules? = StreamedRules()
         do {
             (root, dups) = try JSONReader.parse(bytes: bytes, stream: { [streamed] in streamed?.consumer(for: $0) })
-        } catch let e as JSONSyntaxError {
-            return .failure(ConfigError(problems: [ConfigProblem("", "not valid JSON: \(e)")]))
         } catch {
+            // A JSONSyntaxError: "line L, column C: MESSAGE".
             return .failure(ConfigError(problems: [ConfigProblem("", "not valid JSON: \(error)")]))
         }
         var p = Problems()
         for d in dups {
-            p.add(d.path.isEmpty ? Echo.value(d.key) : "\(d.path).\(Echo.value(d.key))",
+            p.add(Problems.memberPath(d.path, d.key),
                   "key appears more than once (line \(d.line)); each key may be given once")
         }
         var config = decodeRoot(root, streamed: streamed, &p)
@@ -66,21 +33,20 @@ public enum ConfigDecoder {
         streamed = nil
         if var f = config?.filter {
             config?.filter = nil
-            compileFilter(&f, path: "filter", &p)
+            FilterDecoder.compile(&f, path: "filter", &p)
             // A policy that does not compile has no meaning to cross-check; the IPsec sites
             // are still linted, so that every problem is reported in one run.
-            if f.compiled == nil, let c = config { lintIPsec(c.ipsec, links: c.links, &p) }
+            if f.compiled == nil, let c = config { IPsecDecoder.lintErrors(c.ipsec, links: c.links, &p) }
             config = f.compiled == nil ? nil : config.map { var c = $0; c.filter = f; return c }
         }
         if let config { crossCheck(config, &p) }
-        if p.list.isEmpty, let config { return .success(config) }
-        return .failure(p.error)
+        return p.result(config)
     }
 
     // MARK: document structure
 
     private static func decodeRoot(_ root: JSONValue, streamed: StreamedRules?, _ p: inout Problems) -> GatePeerConfig? {
-        guard var o = ObjectReader(root, path: "", &p) else { return nil }
+        guard let o = ObjectReader(root, path: "", &p) else { return nil }
         let forwarding = o.bool("forwarding", &p) ?? true
         var links: [VPGLink] = []
         var ok = true
@@ -91,24 +57,24 @@ public enum ConfigDecoder {
         } else { ok = false }
         var filter: FilterConfig? = nil
         if let f = o.value("filter", &p) {
-            filter = decodeFilter(f, links: ok ? links : nil, streamed: streamed, &p)
+            filter = FilterDecoder.decode(f, links: ok ? links : nil, streamed: streamed, &p)
             if filter == nil { ok = false }
         }
         var ipsec: IPsecConfig? = nil
         if let v = o.value("ipsec", &p) {
-            ipsec = decodeIPsec(v, links: links, &p)
+            ipsec = IPsecDecoder.decode(v, links: links, &p)
             if ipsec == nil { ok = false }
         }
         o.finish(&p, known: ["forwarding", "links", "filter", "ipsec"])
         // crossCheck will not run: the IPsec sites are linted against the links that were
         // built, so a broken link does not hide a weak proposal until it is fixed.
-        if !ok { lintIPsec(ipsec, links: links, &p) }
+        if !ok { IPsecDecoder.lintErrors(ipsec, links: links, &p) }
         return ok ? GatePeerConfig(forwarding: forwarding, links: links, filter: filter, ipsec: ipsec) : nil
     }
 
     private static func decodeLink(_ v: JSONValue, path: String, _ p: inout Problems) -> VPGLink? {
-        guard var o = ObjectReader(v, path: path, &p) else { return nil }
-        let name = o.string("name", required: true, &p).flatMap { interfaceName($0, "\(path).name", &p) }
+        guard let o = ObjectReader(v, path: path, &p) else { return nil }
+        let name = o.string("name", required: true, &p).flatMap { FieldReader.interfaceName($0, "\(path).name", &p) }
         let vxlanId = o.integer("vxlanId", in: 1...16_777_215, &p) ?? Int(VPGLink.defaultVxlanId)
         let port = o.integer("port", in: 1...65535, &p) ?? Int(VPGLink.defaultPort)
         var range: PortRange? = PortRange(low: VPGLink.defaultPort, high: VPGLink.defaultPort)
@@ -116,11 +82,11 @@ public enum ConfigDecoder {
             range = decodePortRange(r, path: "\(path).sourcePortRange", &p)
         }
         let underlay = o.string("underlayDevice", required: true, &p)
-            .flatMap { interfaceName($0, "\(path).underlayDevice", &p) }
+            .flatMap { FieldReader.interfaceName($0, "\(path).underlayDevice", &p) }
         let outer = o.string("outerIpAddress", required: true, &p)
-            .flatMap { hostAddress($0, "\(path).outerIpAddress", field: .outerAddress, &p) }
+            .flatMap { FieldReader.hostAddress($0, "\(path).outerIpAddress", field: .outerAddress, &p) }
         let inner = o.string("innerIpAddress", required: true, &p)
-            .flatMap { interfaceAddress($0, "\(path).innerIpAddress", &p) }
+            .flatMap { FieldReader.interfaceAddress($0, "\(path).innerIpAddress", &p) }
         var peers: [GatePeer]? = nil
         if let items = o.array("peers", required: true, &p) {
             peers = decodePeers(items, path: "\(path).peers", outer: outer, inner: inner, &p)
@@ -168,7 +134,7 @@ public enum ConfigDecoder {
     }
 
     private static func decodePortRange(_ v: JSONValue, path: String, _ p: inout Problems) -> PortRange? {
-        guard var o = ObjectReader(v, path: path, &p) else { return nil }
+        guard let o = ObjectReader(v, path: path, &p) else { return nil }
         let low = o.integer("low", in: 1...65535, required: true, &p)
         // 65535 cannot be the top: the kernel's range is half-open and 16 bits wide.
         let high = o.integer("high", in: 1...65534, required: true, &p)
@@ -193,19 +159,19 @@ public enum ConfigDecoder {
         var ok = true
         for (i, item) in items.enumerated() {
             let pp = "\(path)[\(i)]"
-            guard var o = ObjectReader(item, path: pp, &p) else { ok = false; continue }
-            let po = o.string("outerIpAddress", required: true, &p).flatMap { hostAddress($0, "\(pp).outerIpAddress", field: .outerAddress, &p) }
+            guard let o = ObjectReader(item, path: pp, &p) else { ok = false; continue }
+            let po = o.string("outerIpAddress", required: true, &p).flatMap { FieldReader.hostAddress($0, "\(pp).outerIpAddress", field: .outerAddress, &p) }
             var pi: IPAddress? = nil
             var innerOK = true
             if let t = o.string("innerIpAddress", required: false, &p) {
-                pi = hostAddress(t, "\(pp).innerIpAddress", field: .innerAddress, &p)
+                pi = FieldReader.hostAddress(t, "\(pp).innerIpAddress", field: .innerAddress, &p)
                 innerOK = pi != nil
                 if let pi, let inner {
                     if !inner.network.contains(pi) {
                         p.add("\(pp).innerIpAddress", "\(pi) is outside the link's device subnet \(inner.network)"); innerOK = false
                     } else if pi == inner.address {
                         p.add("\(pp).innerIpAddress", "\(pi) is this link's own innerIpAddress"); innerOK = false
-                    } else if let why = deviceAddressProblem(pi, in: inner.network) {
+                    } else if let why = FieldReader.deviceAddressProblem(pi, in: inner.network) {
                         p.add("\(pp).innerIpAddress", why); innerOK = false
                     } else if let first = seenInner[pi] {
                         p.add("\(pp).innerIpAddress", "\(pi) is already the innerIpAddress of \(path)[\(first)]"); innerOK = false
@@ -244,9 +210,9 @@ public enum ConfigDecoder {
         for (i, item) in items.enumerated() {
             var rpCache: String?
             func rpf() -> String { if let c = rpCache { return c }; let v = "\(path)[\(i)]"; rpCache = v; return v }
-            guard var o = ObjectReader(item, path: rpf(), &p) else { ok = false; continue }
-            let dest = o.string("destination", required: true, &p).flatMap { network($0, "\(rpf()).destination", field: .routeDestination, &p) }
-            let via = o.string("via", required: true, &p).flatMap { hostAddress($0, "\(rpf()).via", field: .innerAddress, &p) }
+            guard let o = ObjectReader(item, path: rpf(), &p) else { ok = false; continue }
+            let dest = o.string("destination", required: true, &p).flatMap { FieldReader.network($0, "\(rpf()).destination", field: .routeDestination, &p) }
+            let via = o.string("via", required: true, &p).flatMap { FieldReader.hostAddress($0, "\(rpf()).via", field: .innerAddress, &p) }
             o.finish(&p, known: ["destination", "via"])
             guard let dest, let via else { ok = false; continue }
             var good = true
@@ -257,7 +223,7 @@ public enum ConfigDecoder {
                 } else if via == inner.address {
                     p.add("\(rpf()).via", "\(via) is this link's own innerIpAddress; valid: a device address")
                     good = false
-                } else if let why = deviceAddressProblem(via, in: inner.network) {
+                } else if let why = FieldReader.deviceAddressProblem(via, in: inner.network) {
                     p.add("\(rpf()).via", why)
                     good = false
                 }
@@ -282,19 +248,8 @@ public enum ConfigDecoder {
 
     // MARK: rules across links
 
-    /// IPsec proposals and selectors against `links`' device subnets (errors only:
-    /// warnings are `ipsec lint`'s to print).
-    private static func lintIPsec(_ ipsec: IPsecConfig?, links: [VPGLink], _ p: inout Problems) {
-        let subnets = links.map { ($0.name, $0.deviceSubnet) }
-        for (i, site) in (ipsec?.sites ?? []).enumerated() {
-            for f in IPsecLint.check(site, path: "ipsec.sites[\(i)]", deviceSubnets: subnets) where f.severity == .error {
-                p.add(f.path, f.message)
-            }
-        }
-    }
-
     private static func crossCheck(_ c: GatePeerConfig, _ p: inout Problems) {
-        lintIPsec(c.ipsec, links: c.links, &p)
+        IPsecDecoder.lintErrors(c.ipsec, links: c.links, &p)
         // Each check is a dictionary or one sweep over sorted prefixes (PrefixOverlap), so
         // the cost stays n log n in the links and routes, and a link repeating another is
         // reported once per check, naming the first link it repeats. Problems are then
@@ -355,257 +310,4 @@ public enum ConfigDecoder {
 
     /// What the kernel keys a vxlan device by (see crossCheck).
     private static func vxlanKey(_ l: VPGLink) -> String { "\(l.vxlanId) \(l.port) \(l.outerIpAddress.family.name)" }
-
-    // MARK: field parsers
-
-    /// Linux accepts 1..15 bytes without '/', ':' or whitespace; we also refuse anything
-    /// outside [A-Za-z0-9_.-] so names survive shells, sysctl paths and systemd units.
-    static func interfaceName(_ s: String, _ path: @autoclosure () -> String, _ p: inout Problems) -> String? {
-        let allowed = s.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
-                || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
-        }
-        if s.isEmpty || s.utf8.count > 15 || !allowed || s == "." || s == ".." {
-            p.add(path(), "\(Echo.quoted(s)) is not a usable interface name; valid: 1 to 15 characters of A-Z a-z 0-9 _ - . (not \".\" or \"..\")")
-            return nil
-        }
-        if s == "all" || s == "default" {
-            p.add(path(), "\"\(s)\" names the sysctl directories net.ipv4.conf.\(s) that apply to every interface; choose another name")
-            return nil
-        }
-        return s
-    }
-
-    /// An address in `field`: refused when it does not parse or is of a class the field
-    /// cannot use (AddressField's table).
-    static func hostAddress(_ s: String, _ path: @autoclosure () -> String, field: AddressField, _ p: inout Problems) -> IPAddress? {
-        guard let a = IPAddress(s) else {
-            p.add(path(), "\(Echo.quoted(s)) is not an IP address; valid: IPv4 such as 192.0.2.1 or IPv6 such as 2001:db8::1, without a prefix length")
-            return nil
-        }
-        if let why = field.problem(a, text: "\(a)") {
-            p.add(path(), why)
-            return nil
-        }
-        return a
-    }
-
-    /// A device's address inside the device subnet: not the subnet's network address,
-    /// nor (IPv4) its broadcast address, for subnets that have them.
-    static func deviceAddressProblem(_ a: IPAddress, in subnet: IPPrefix) -> String? {
-        guard subnet.length < subnet.family.bitCount - 1 else { return nil }
-        if a == subnet.address.masked(subnet.length) { return "\(a) is the network address of \(subnet); valid: a device address in it" }
-        if subnet.family == .v4, a == subnet.lastAddress { return "\(a) is the broadcast address of \(subnet); valid: a device address in it" }
-        return nil
-    }
-
-    /// A network prefix: host bits must be zero, so a typo like 192.168.10.1/24 is caught.
-    static func network(_ s: String, _ path: @autoclosure () -> String, field: AddressField, _ p: inout Problems) -> IPPrefix? {
-        switch IPPrefix.parse(s) {
-        case .failure(let e):
-            p.add(path(), prefixMessage(s, e))
-            return nil
-        case .success(let pre):
-            if let why = hostBitsProblem(pre, text: s, field: field) {
-                p.add(path(), why)
-                return nil
-            }
-            if let why = field.problem(pre, text: "\(pre)") {
-                p.add(path(), why)
-                return nil
-            }
-            return pre
-        }
-    }
-
-    /// Why `pre` (written `text`) is no network prefix for `field`: host bits set. The
-    /// suggested network address is the one the field takes; when the field refuses its
-    /// class, that is the problem reported (never a suggestion the next run refuses).
-    public static func hostBitsProblem(_ pre: IPPrefix, text: String, field: AddressField) -> String? {
-        guard pre.hasHostBits else { return nil }
-        return field.problem(pre.network, text: text) ?? "\(text) has host bits set; valid: the network address \(pre.network)"
-    }
-
-    /// An interface address with its subnet length: the address itself must be a usable host.
-    static func interfaceAddress(_ s: String, _ path: @autoclosure () -> String, _ p: inout Problems) -> IPPrefix? {
-        switch IPPrefix.parse(s) {
-        case .failure(let e):
-            p.add(path(), prefixMessage(s, e))
-            return nil
-        case .success(let pre):
-            let bits = pre.family.bitCount
-            if let why = AddressField.innerAddress.problem(pre.address, length: pre.length, text: "\(pre.address)") {
-                p.add(path(), why)
-                return nil
-            }
-            if pre.length == bits {
-                p.add(path(), "\(s) is a single address, which leaves no device subnet; valid: the device subnet's length, such as /9")
-                return nil
-            }
-            if pre.address.isIPv6LinkLocal {
-                p.add(path(), "\(s) is IPv6 link-local (fe80::/10), which the kernel manages itself; valid: a global or unique-local address such as fd00:10::fffe/64")
-                return nil
-            }
-            if pre.length < bits - 1 {
-                if !pre.hasHostBits {
-                    p.add(path(), "\(s) is the subnet's network address; valid: a host address in \(pre.network) with its length, such as \(pre.network.lastAddress.family == .v4 ? "10.255.255.254/9" : "2001:db8::fffe/64")")
-                    return nil
-                }
-                if pre.family == .v4, pre.address == pre.lastAddress {
-                    p.add(path(), "\(s) is the subnet's broadcast address; valid: a host address in \(pre.network)")
-                    return nil
-                }
-            }
-            return pre
-        }
-    }
-
-    private static func prefixMessage(_ s: String, _ e: IPPrefix.ParseError) -> String {
-        switch e {
-        case .missingLength: return "\(Echo.quoted(s)) has no prefix length; valid: ADDRESS/LENGTH such as 10.255.255.254/9"
-        case .badAddress: return "\(Echo.quoted(s)) does not start with an IP address; valid: ADDRESS/LENGTH such as 192.168.10.0/24 or 2001:db8:10::/48"
-        case .badLength(let max): return "\(Echo.quoted(s)) has a bad prefix length; valid: 0 to \(max)"
-        }
-    }
-}
-
-struct Problems {
-    /// Problems kept with their text; a config of 32 MiB of `{}` links would otherwise
-    /// hold several problems per three bytes of input.
-    static let kept = 1000
-    var list: [ConfigProblem] = []
-    /// Problems found beyond `kept`.
-    var more = 0
-    /// Path and message are formatted only for problems that are kept, so the ones past
-    /// `kept` cost a count, whatever their message would have had to look up.
-    mutating func add(_ path: @autoclosure () -> String, _ message: @autoclosure () -> String) {
-        if list.count < Problems.kept { list.append(ConfigProblem(path(), message())) } else { more += 1 }
-    }
-    var error: ConfigError { ConfigError(problems: list, more: more) }
-}
-
-/// Reads one JSON object, remembering which keys were consumed so that unknown keys
-/// (typos) can be reported by `finish`.
-struct ObjectReader {
-    /// The object's JSON path, formatted only when a problem is reported: configs can
-    /// hold 10,000s of routes and almost never have problems.
-    let path: () -> String
-    let members: [JSONValue.Member]
-
-    init?(_ v: JSONValue, path: @escaping @autoclosure () -> String, _ p: inout Problems) {
-        guard case .object(let m) = v else {
-            let text = path()
-            p.add(text.isEmpty ? "(top level)" : text, "is \(v.typeName); valid: an object { ... }")
-            return nil
-        }
-        self.path = path
-        self.members = m
-    }
-
-    /// The member's path; keys come from the file, so they are echoed as values.
-    private func sub(_ key: String) -> String {
-        let text = path()
-        return text.isEmpty ? Echo.value(key) : "\(text).\(Echo.value(key))"
-    }
-
-    /// The member's value; nil when absent. An explicit null is reported (leave the field
-    /// out for its default), so a half-edited file does not silently fall back.
-    mutating func value(_ key: String, _ p: inout Problems) -> JSONValue? {
-        guard let v = members.first(where: { $0.key == key })?.value else { return nil }
-        if case .null = v {
-            p.add(sub(key), "is null; leave the field out to use its default, or give a value")
-            return nil
-        }
-        return v
-    }
-
-    mutating func string(_ key: String, required: Bool, _ p: inout Problems) -> String? {
-        guard let v = value(key, &p) else {
-            if required { p.add(sub(key), "is required") }
-            return nil
-        }
-        guard case .string(let s) = v else { p.add(sub(key), "is \(v.typeName); valid: a string"); return nil }
-        return s
-    }
-
-    mutating func bool(_ key: String, _ p: inout Problems) -> Bool? {
-        guard let v = value(key, &p) else { return nil }
-        guard case .bool(let b) = v else { p.add(sub(key), "is \(v.typeName); valid: true or false"); return nil }
-        return b
-    }
-
-    mutating func integer(_ key: String, in range: ClosedRange<Int>, required: Bool = false,
-                          _ p: inout Problems, hint: String? = nil) -> Int? {
-        guard let v = value(key, &p) else {
-            if required { p.add(sub(key), "is required; valid: \(range.lowerBound)..\(range.upperBound)") }
-            return nil
-        }
-        let extra = hint.map { " \($0)" } ?? ""
-        guard case .number(let t) = v else {
-            p.add(sub(key), "is \(v.typeName); valid: an integer \(range.lowerBound)..\(range.upperBound)\(extra)")
-            return nil
-        }
-        guard let n = Int(t) else {
-            let integral = t.drop(while: { $0 == "-" }).allSatisfy { $0.isASCII && $0.isNumber }
-            p.add(sub(key), "\(Echo.value(t)) is \(integral ? "out of range" : "not an integer"); valid: \(range.lowerBound)..\(range.upperBound)\(extra)")
-            return nil
-        }
-        guard range.contains(n) else {
-            p.add(sub(key), "\(n) is out of range; valid: \(range.lowerBound)..\(range.upperBound)\(extra)")
-            return nil
-        }
-        return n
-    }
-
-    mutating func array(_ key: String, required: Bool, _ p: inout Problems) -> [JSONValue]? {
-        guard let v = value(key, &p) else {
-            if required { p.add(sub(key), "is required; valid: an array [ ... ]") }
-            return nil
-        }
-        guard case .array(let a) = v else { p.add(sub(key), "is \(v.typeName); valid: an array [ ... ]"); return nil }
-        return a
-    }
-
-    func finish(_ p: inout Problems, known: [String]) {
-        for m in members where !known.contains(m.key) {
-            // The suggestion is worked out only for a problem that is kept (p.add's
-            // message is an autoclosure): an object of 300,000 unknown keys costs lookups.
-            p.add(sub(m.key), "unknown field\(ObjectReader.suggestion(m.key, known)); valid here: \(known.joined(separator: ", "))")
-        }
-    }
-
-    /// " (did you mean "KEY"?)" when suggestedField finds one, else "".
-    static func suggestion(_ key: String, _ known: [String]) -> String {
-        suggestedField(key, known: known).map { " (did you mean \"\($0)\"?)" } ?? ""
-    }
-}
-
-/// The known field an unknown key was probably meant to be: a field's standard term (VNI
-/// for vxlanId), or a name at most 3 and at most half its length away in edits ("dport" ->
-/// "ports" is 2 of 5), so that a short different word ("vni" is 3 edits from "mtu")
-/// suggests nothing.
-func suggestedField(_ key: String, known: [String]) -> String? {
-    let terms = ["vni": "vxlanId", "vxlan": "vxlanId", "dstport": "port", "local": "outerIpAddress", "remote": "peers"]
-    if key.utf8.count <= 16, let t = terms[key.lowercased()], known.contains(t) { return t }
-    // The distance is at least the difference in length: a long key (a hostile file's
-    // 50 MB one) is no typo of a field name and is not compared.
-    let near = known.filter { abs($0.utf8.count - key.utf8.count) <= 3 }
-    guard let close = near.min(by: { editDistance($0, key) < editDistance($1, key) }) else { return nil }
-    let d = editDistance(close, key)
-    return d <= 3 && 2 * d <= max(close.count, key.count) ? close : nil
-}
-
-func editDistance(_ a: String, _ b: String) -> Int {
-    let x = Array(a.lowercased()), y = Array(b.lowercased())
-    if x.isEmpty { return y.count }
-    if y.isEmpty { return x.count }
-    var prev = Array(0...y.count)
-    for i in 1...x.count {
-        var cur = [i] + Array(repeating: 0, count: y.count)
-        for j in 1...y.count {
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
-        }
-        prev = cur
-    }
-    return prev[y.count]
 }

@@ -1,9 +1,12 @@
 /// An IPv4 or IPv6 address held as 128 bits (IPv4 in the low 32), so that prefix math is
 /// one code path for both families.
 public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// IPv4 or IPv6.
     public enum Family: Sendable, Hashable {
         case v4, v6
+        /// Address width in bits: 32 or 128.
         public var bitCount: Int { self == .v4 ? 32 : 128 }
+        /// "IPv4" or "IPv6", as messages say it.
         public var name: String { self == .v4 ? "IPv4" : "IPv6" }
         /// The smallest MTU a link carrying this family inside may have: what every host
         /// must accept (576, RFC 791; 1280, RFC 8200), so the MSS clamp (MTU - 40 / - 60)
@@ -12,15 +15,19 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         public var minimumLinkMTU: Int { self == .v4 ? 576 : 1280 }
     }
 
+    /// Which family; an IPv4 address is never equal to an IPv6 one (not even ::ffff:a.b.c.d).
     public let family: Family
     /// High and low 64 bits. IPv4 lives in `low` (upper 32 bits zero).
     public let high: UInt64
+    /// Low 64 bits (for IPv4, the address in the lower 32).
     public let low: UInt64
 
+    /// An IPv4 address from its 32 bits in host order (192.0.2.1 is 0xc000_0201).
     public init(v4 value: UInt32) {
         family = .v4; high = 0; low = UInt64(value)
     }
 
+    /// An IPv6 address from its high and low 64 bits in host order.
     public init(v6High: UInt64, v6Low: UInt64) {
         family = .v6; high = v6High; low = v6Low
     }
@@ -38,6 +45,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         }
     }
 
+    /// Network-order bytes, as netlink attributes carry them: 4 for IPv4, 16 for IPv6.
     public var bytes: [UInt8] {
         switch family {
         case .v4:
@@ -49,10 +57,13 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         }
     }
 
+    /// The unspecified address, 0.0.0.0 or ::.
     public var isZero: Bool { high == 0 && low == 0 }
 
+    /// In fe80::/10 (RFC 4291 2.5.6).
     public var isIPv6LinkLocal: Bool { family == .v6 && high >> 54 == 0x3fa }  // fe80::/10
 
+    /// In 127.0.0.0/8, or ::1.
     public var isLoopback: Bool {
         switch family {
         case .v4: return low >> 24 == 127
@@ -60,8 +71,10 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         }
     }
 
+    /// 255.255.255.255.
     public var isLimitedBroadcast: Bool { family == .v4 && low == 0xffff_ffff }
 
+    /// In 224.0.0.0/4, or ff00::/8.
     public var isMulticast: Bool {
         switch family {
         case .v4: return low >> 28 == 0xe
@@ -157,6 +170,8 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
 
     // MARK: formatting
 
+    /// Dotted quad for IPv4; RFC 5952 text for IPv6 (lowercase, the longest zero run
+    /// compressed, embedded IPv4 dotted).
     public var description: String {
         switch family {
         case .v4:
@@ -204,6 +219,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         }
     }
 
+    /// IPv4 before IPv6, then numerically.
     public static func < (a: IPAddress, b: IPAddress) -> Bool {
         if a.family != b.family { return a.family == .v4 }
         return (a.high, a.low) < (b.high, b.low)

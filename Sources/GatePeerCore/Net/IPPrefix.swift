@@ -2,20 +2,25 @@
 /// host bits must be zero) and an interface address (`10.255.255.254/9`, host bits are
 /// the point). Which one is meant is decided by the caller, never silently fixed up.
 public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The address as written (host bits kept, see `network`).
     public let address: IPAddress
+    /// Prefix length in bits: 0...32 for IPv4, 0...128 for IPv6.
     public let length: Int
 
+    /// nil when `length` is outside 0...`address.family.bitCount`.
     public init?(address: IPAddress, length: Int) {
         guard length >= 0, length <= address.family.bitCount else { return nil }
         self.address = address
         self.length = length
     }
 
+    /// Why `parse` refused a text: no `/LENGTH`, no address before it, or a length above
+    /// `maximum` (32 or 128) or not a decimal number.
     public enum ParseError: Error, Equatable {
         case missingLength, badAddress, badLength(maximum: Int)
     }
 
-    /// Parses `ADDRESS/LENGTH`. With `defaultHostLength`, a bare address means a host
+    /// Parses `ADDRESS/LENGTH`. With `bareAddressIsHost`, a bare address means a host
     /// prefix (/32 or /128).
     public static func parse(_ text: String, bareAddressIsHost: Bool = false) -> Result<IPPrefix, ParseError> {
         if let p = v4Prefix(text.utf8) { return .success(p) }
@@ -65,21 +70,25 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
         return IPPrefix(address: IPAddress(v4: value), length: length)
     }
 
+    /// `parse(text)`, nil on any error (for literals and tests).
     public init?(_ text: String) {
         guard case .success(let p) = IPPrefix.parse(text) else { return nil }
         self = p
     }
 
+    /// The address's family.
     public var family: IPAddress.Family { address.family }
 
     /// The network this prefix belongs to (host bits cleared).
     public var network: IPPrefix { IPPrefix(address: address.masked(length), length: length)! }
 
+    /// Whether bits past `length` are set (`192.168.10.1/24`: yes).
     public var hasHostBits: Bool { address.masked(length) != address }
 
     /// The last address of the network (the IPv4 broadcast address).
     public var lastAddress: IPAddress { address.withHostBitsSet(length) }
 
+    /// Whether `a` is in the network (same family, same first `length` bits).
     public func contains(_ a: IPAddress) -> Bool {
         a.family == family && a.masked(length) == address.masked(length)
     }
@@ -91,9 +100,22 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
         return address.masked(shorter) == other.address.masked(shorter)
     }
 
+    /// `ADDRESS/LENGTH` as written (host bits kept).
     public var description: String { "\(address)/\(length)" }
 
+    /// By address (IPv4 first), then by length.
     public static func < (a: IPPrefix, b: IPPrefix) -> Bool {
         (a.address, a.length) < (b.address, b.length)
+    }
+}
+
+extension IPPrefix {
+    /// The prefix whose range is exactly low...high, if there is one.
+    static func covering(_ low: IPAddress, _ high: IPAddress) -> IPPrefix? {
+        guard low.family == high.family else { return nil }
+        for len in 0...low.family.bitCount {
+            if let p = IPPrefix(address: low, length: len), p.network.address == low, p.lastAddress == high { return p }
+        }
+        return nil
     }
 }

@@ -2,13 +2,16 @@
 /// MACAddressPolicy=persistent) picked it, it could change across recreation and the
 /// VPG's learned entries would go stale.
 public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
+    /// The six octets in transmission order.
     public let bytes: [UInt8]
 
+    /// nil unless there are exactly six bytes.
     public init?(bytes: [UInt8]) {
         guard bytes.count == 6 else { return nil }
         self.bytes = bytes
     }
 
+    /// Six colon-separated hex pairs (either case), such as 02:00:5e:10:00:01; nil otherwise.
     public init?(_ text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 6 else { return nil }
@@ -20,11 +23,15 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
         self.bytes = out
     }
 
+    /// 00:00:00:00:00:00: the FDB's default entry, where flooded frames go.
     public static let zero = MACAddress(bytes: [0, 0, 0, 0, 0, 0])!
 
+    /// The I/G bit (least significant bit of the first octet): group address.
     public var isMulticast: Bool { bytes[0] & 0x01 != 0 }
+    /// All six octets zero.
     public var isZero: Bool { bytes.allSatisfy { $0 == 0 } }
 
+    /// Lowercase hex pairs joined by ':', as `ip link` prints them.
     public var description: String {
         bytes.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined(separator: ":")
     }

@@ -1,4 +1,4 @@
-import Foundation
+import Dispatch
 import GatePeerCore
 import Glibc
 
@@ -17,11 +17,15 @@ public final class DNSForwarder: @unchecked Sendable {
     /// reply goes out unchanged).
     public typealias Learn = @Sendable (_ name: String, _ records: [DNSRecord]) -> DNSTrim?
 
-    private let upstream: [IPAddress]
+    /// Seconds one upstream exchange may take before the next server is asked.
     private let timeout: Double
     private let learn: Learn
-    private var sockets: [Int32] = []
+    /// The resolvers asked, in order, and the source prefixes answered; `lock` guards
+    /// both, as `configure` replaces them while queries run.
+    private var upstream: [IPAddress] = []
     private var clients: [IPPrefix] = []
+    /// The bound sockets by address and transport; changed only by `configure` and `stop`.
+    private var listeners: [ListenKey: Listener] = [:]
     /// Queries in flight; beyond this new ones are dropped (clients retry).
     private let inflight = DispatchSemaphore(value: DNSForwarder.maxInflight)
     /// UDP queries in flight by source address, under `lock`.
@@ -30,7 +34,7 @@ public final class DNSForwarder: @unchecked Sendable {
     private var pool = DNSConnectionPool(capacity: DNSForwarder.maxConnections, perSource: DNSForwarder.maxConnectionsPerSource,
                                          idle: DNSForwarder.idleSeconds, lifetime: DNSForwarder.lifetimeSeconds)
     private var descriptors: [Int: Int32] = [:]
-    private let lock = NSLock()
+    private let lock = Lock()
 
     /// UDP queries asked upstream at once; more are dropped (clients retry).
     public static let maxInflight = 64
@@ -50,67 +54,126 @@ public final class DNSForwarder: @unchecked Sendable {
     /// Longest query taken over TCP (bytes); a longer one closes the connection.
     public static let maxQueryBytes = 4096
 
-    public init(upstream: [IPAddress], timeout: Double = 2.0, learn: @escaping Learn) {
-        self.upstream = upstream
+    /// A forwarder that serves nothing until `configure`. `timeout`: seconds per upstream
+    /// exchange.
+    public init(timeout: Double = 2.0, learn: @escaping Learn) {
         self.timeout = timeout
         self.learn = learn
     }
 
-    /// Binds UDP and TCP `port` on each address (IP_FREEBIND: the address may come later)
-    /// and serves each socket on a thread of its own, each TCP connection on one more.
-    /// `clients`: source prefixes answered (the devices); anything else is ignored.
-    public func start(listen: [IPAddress], clients: [IPPrefix], port: UInt16 = 53) throws {
-        self.clients = clients
-        // Bind everything first: a half-started forwarder would serve unseen.
-        var bound: [(fd: Int32, tcp: Bool)] = []
-        for a in listen {
-            for tcp in [false, true] {
-                let kind = (tcp ? SOCK_STREAM : SOCK_DGRAM).rawValue
-                let fd = socket(a.family == .v4 ? AF_INET : AF_INET6, Int32(kind) | Int32(SOCK_CLOEXEC.rawValue), 0)
-                guard fd >= 0 else {
-                    let e = errno
-                    for b in bound { close(b.fd) }
-                    throw KernelError(object: "dns forwarder socket", errno: e)
-                }
-                var one: Int32 = 1
-                _ = setsockopt(fd, Int32(SOL_IP), IP_FREEBIND, &one, socklen_t(MemoryLayout<Int32>.size))
-                _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-                let rc = SocketAddress.with(a, port) { bind(fd, $0, $1) }
-                guard rc == 0, !tcp || Glibc.listen(fd, 64) == 0 else {
-                    let e = errno
-                    close(fd)
-                    for b in bound { close(b.fd) }
-                    throw KernelError(object: "dns forwarder \(tcp ? "TCP" : "UDP") \(rc == 0 ? "listen" : "bind") \(a) port \(port)", errno: e)
-                }
-                bound.append((fd, tcp))
+    /// One socket the forwarder serves. Closed when the last thread using it lets go (the
+    /// loop that reads it and every UDP query that still has to answer through it), so a
+    /// descriptor is never closed under a thread that may still use its number.
+    private final class Listener: @unchecked Sendable {
+        let fd: Int32
+        let tcp: Bool
+        private let state = Lock()
+        private var stopped = false
+        init(fd: Int32, tcp: Bool) { self.fd = fd; self.tcp = tcp }
+        deinit { close(fd) }
+        /// Whether `shut` was called: the loop serving this socket ends.
+        var isStopped: Bool { state.withLock { stopped } }
+        /// Wakes the thread blocked in recvfrom or accept (Linux ends both on a shut-down
+        /// socket, also an unconnected UDP one) and tells it to end.
+        func shut() {
+            state.withLock { stopped = true }
+            _ = shutdown(fd, Int32(SHUT_RDWR))
+        }
+    }
+
+    private struct ListenKey: Hashable {
+        let address: IPAddress
+        let port: UInt16
+        let tcp: Bool
+    }
+
+    /// Starts serving, or moves the running forwarder to new settings without a restart:
+    /// queries go to `upstream` (tried in order), are answered for sources in `clients`
+    /// (the devices; anything else is ignored), on UDP and TCP `port` of each address of
+    /// `listen` (IP_FREEBIND: the address may come later). Sockets of addresses that stay
+    /// are kept (and their TCP connections); those of addresses no longer listed are shut
+    /// down. Each socket is served on a thread of its own, each TCP connection on one more.
+    /// Throws SystemError naming the call and the address when a new socket cannot be
+    /// made, bound or listened on; then nothing changed (the old settings keep serving).
+    /// `configure` and `stop` are called from one thread or serial queue at a time (the
+    /// daemon's state queue); queries are served meanwhile.
+    public func configure(upstream: [IPAddress], listen: [IPAddress], clients: [IPPrefix], port: UInt16 = 53) throws {
+        let wanted = Set(listen.flatMap { a in [false, true].map { ListenKey(address: a, port: port, tcp: $0) } })
+        // Bind every new socket first: a half-moved forwarder would serve unseen.
+        var added: [ListenKey: Listener] = [:]
+        for key in wanted.sorted(by: { ($0.address.description, $0.tcp ? 1 : 0) < ($1.address.description, $1.tcp ? 1 : 0) })
+            where listeners[key] == nil {
+            added[key] = try DNSForwarder.bind(key)  // on a throw, `added` closes what it bound
+        }
+        let gone = listeners.filter { !wanted.contains($0.key) }
+        var failed: [SystemError] = []
+        lock.withLock {
+            self.upstream = upstream
+            self.clients = clients
+        }
+        for (key, l) in gone {
+            l.shut()
+            listeners[key] = nil
+        }
+        for (key, l) in added {
+            do {
+                try Threads.detach(name: "dns forwarder") { l.tcp ? self.accept(l) : self.serve(l) }
+                listeners[key] = l
+            } catch {
+                // No thread to serve it (the thread limit): the socket closes with `l`;
+                // the next configure binds it again.
+                failed.append(error)
             }
         }
-        sockets = bound.map(\.fd)
-        for b in bound {
-            let t = Thread { b.tcp ? self.accept(b.fd) : self.serve(b.fd) }
-            t.name = "dns forwarder"
-            t.start()
+        if let first = failed.first { throw first }
+    }
+
+    /// Stops serving: every socket and TCP connection is shut down (their threads end and
+    /// close them). `configure` starts it again.
+    public func stop() {
+        for l in listeners.values { l.shut() }
+        listeners = [:]
+        lock.withLock {
+            for fd in descriptors.values { _ = shutdown(fd, Int32(SHUT_RDWR)) }
         }
+    }
+
+    /// A socket bound to `key` (TCP: listening), close-on-exec, with IP_FREEBIND and
+    /// SO_REUSEADDR (a socket of a stopped forwarder may still linger on the port).
+    /// Throws SystemError naming the call and the address.
+    private static func bind(_ key: ListenKey) throws(SystemError) -> Listener {
+        let what = "dns forwarder \(key.tcp ? "TCP" : "UDP") \(key.address) port \(key.port)"
+        let kind = (key.tcp ? SOCK_STREAM : SOCK_DGRAM).rawValue
+        let fd = socket(key.address.family == .v4 ? AF_INET : AF_INET6, Int32(kind) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket", what, .current) }
+        let l = Listener(fd: fd, tcp: key.tcp)
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(SOL_IP), IP_FREEBIND, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard SocketAddress.with(key.address, key.port, { Glibc.bind(fd, $0, $1) }) == 0 else { throw SystemError("bind", what, .current) }
+        guard !key.tcp || Glibc.listen(fd, 64) == 0 else { throw SystemError("listen", what, .current) }
+        return l
     }
 
     /// The source address of `from` when it is one of `clients`, else nil.
     private func client(_ from: sockaddr_storage) -> IPAddress? {
-        guard let source = SocketAddress.address(of: from), clients.contains(where: { $0.contains(source) }) else { return nil }
+        guard let source = SocketAddress.address(of: from), lock.withLock({ clients.contains(where: { $0.contains(source) }) }) else { return nil }
         return source
     }
 
-    private func serve(_ fd: Int32) {
+    private func serve(_ l: Listener) {
+        let fd = l.fd
         var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
+        while !l.isStopped {
             var from = sockaddr_storage()
             var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let n = buf.withUnsafeMutableBytes { b in
                 withUnsafeMutablePointer(to: &from) { p in
-                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, b.baseAddress, b.count, 0, $0, &fromLen) }
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in retryingInterrupts { recvfrom(fd, b.baseAddress, b.count, 0, a, &fromLen) } }
                 }
             }
-            if n < 0 { if errno == EINTR { continue } else { return } }
-            guard n >= 17, n <= 512, let source = client(from) else { continue }
+            if n < 0 { return }
+            guard n >= 17, n <= 512, !l.isStopped, let source = client(from) else { continue }
             let admitted = lock.withLock {
                 guard inflightBySource[source, default: 0] < DNSForwarder.maxInflightPerSource,
                       inflight.wait(timeout: .now()) == .success else { return false }
@@ -122,24 +185,27 @@ public final class DNSForwarder: @unchecked Sendable {
             let client = from, clientLen = fromLen
             // A thread per query, not the global queue: libdispatch runs about one task per
             // core there, so queries waiting on a slow upstream queued every other one.
-            let t = Thread { [self] in
-                defer {
-                    lock.withLock {
-                        let left = inflightBySource[source, default: 1] - 1
-                        inflightBySource[source] = left > 0 ? left : nil
-                    }
-                    inflight.signal()
+            // It holds `l`: the socket it answers through stays open until it is done.
+            let release: @Sendable () -> Void = { [self] in
+                lock.withLock {
+                    let left = inflightBySource[source, default: 1] - 1
+                    inflightBySource[source] = left > 0 ? left : nil
                 }
+                inflight.signal()
+            }
+            let started: ()? = try? Threads.detach(name: "dns forwarder udp") { [self] in
+                defer { release() }
                 guard let reply = self.answer(query, tcp: false) else { return }
                 var c = client
                 _ = reply.withUnsafeBytes { b in
                     withUnsafeMutablePointer(to: &c) { p in
-                        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, b.count, 0, $0, clientLen) }
+                        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in retryingInterrupts { sendto(l.fd, b.baseAddress, b.count, 0, a, clientLen) } }
                     }
                 }
             }
-            t.name = "dns forwarder udp"
-            t.start()
+            // No thread (the thread limit): dropped like a query over the limits; the
+            // client retries, and its slot is given back here.
+            if started == nil { release() }
         }
     }
 
@@ -149,7 +215,7 @@ public final class DNSForwarder: @unchecked Sendable {
     /// close them.
     private func admit(_ c: Int32, from source: IPAddress) -> Int? {
         lock.withLock {
-            guard let (id, displaced) = pool.admit(source, now: DNSTransport.now()) else { return nil }
+            guard let (id, displaced) = pool.admit(source, now: Clock.monotonic()) else { return nil }
             for d in displaced {
                 if let fd = descriptors.removeValue(forKey: d) { _ = shutdown(fd, Int32(SHUT_RDWR)) }
             }
@@ -161,33 +227,37 @@ public final class DNSForwarder: @unchecked Sendable {
     /// Accepts TCP connections from devices; each is served on a thread of its own, at
     /// most `maxConnections` at once and `maxConnectionsPerSource` per device address, so
     /// a slow client holds only its own connections and a greedy one only its share.
-    private func accept(_ fd: Int32) {
-        while true {
+    private func accept(_ l: Listener) {
+        let fd = l.fd
+        while !l.isStopped {
             var from = sockaddr_storage()
             var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let c = withUnsafeMutablePointer(to: &from) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &fromLen) }
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in retryingInterrupts { Glibc.accept(fd, a, &fromLen) } }
             }
             if c < 0 {
-                switch errno {
-                case EINTR, ECONNABORTED, EPROTO: continue
+                switch Errno.current.rawValue {
+                case ECONNABORTED, EPROTO: continue  // that connection is gone, not the socket
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM: usleep(100_000); continue  // out of descriptors: let some close
-                default: return
+                default: return  // EINVAL: shut down by `stop` or `configure`
                 }
             }
             // Glibc does not export accept4: close-on-exec and non-blocking set after.
             _ = fcntl(c, F_SETFD, FD_CLOEXEC)
             _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
             guard let source = client(from), let id = admit(c, from: source) else { close(c); continue }
-            let t = Thread { [self] in
-                defer {
-                    lock.withLock { if descriptors[id] == c { descriptors[id] = nil; pool.remove(id) } }
-                    close(c)
-                }
-                converse(c, id)
+            let end: @Sendable () -> Void = { [self] in
+                lock.withLock { if descriptors[id] == c { descriptors[id] = nil; pool.remove(id) } }
+                close(c)
             }
-            t.name = "dns forwarder tcp"
-            t.start()
+            do {
+                try Threads.detach(name: "dns forwarder tcp") { [self] in
+                    defer { end() }
+                    converse(c, id)
+                }
+            } catch {
+                end()  // no thread (the thread limit): the connection is closed, the client retries
+            }
         }
     }
 
@@ -197,15 +267,15 @@ public final class DNSForwarder: @unchecked Sendable {
     /// `lifetimeSeconds`, or the connection is closed for a newcomer (`admit`).
     private func converse(_ c: Int32, _ id: Int) {
         while let until = lock.withLock({ pool.waitUntil(id) }), DNSTransport.wait(c, for: Int16(POLLIN), until: until) {
-            guard lock.withLock({ pool.mark(id, busy: true, now: DNSTransport.now()) }) else { return }
-            defer { lock.withLock { pool.mark(id, busy: false, now: DNSTransport.now()) } }
-            let deadline = DNSTransport.now() + DNSForwarder.messageSeconds
+            guard lock.withLock({ pool.mark(id, busy: true, now: Clock.monotonic()) }) else { return }
+            defer { lock.withLock { pool.mark(id, busy: false, now: Clock.monotonic()) } }
+            let deadline = Clock.monotonic() + DNSForwarder.messageSeconds
             guard let prefix = DNSTransport.receiveExactly(c, 2, until: deadline) else { return }
             let length = Int(prefix[0]) << 8 | Int(prefix[1])
             guard (17...DNSForwarder.maxQueryBytes).contains(length),
                   let query = DNSTransport.receiveExactly(c, length, until: deadline),
                   let reply = answer(query, tcp: true),
-                  DNSTransport.sendAll(c, DNSTransport.framed(reply), until: DNSTransport.now() + DNSForwarder.messageSeconds)
+                  DNSTransport.sendAll(c, DNSTransport.framed(reply), until: Clock.monotonic() + DNSForwarder.messageSeconds)
             else { return }
         }
     }
@@ -215,7 +285,7 @@ public final class DNSForwarder: @unchecked Sendable {
     /// a query. `tcp`: the device asked over TCP (no size limit below 65535 bytes).
     func answer(_ query: [UInt8], tcp: Bool) -> [UInt8]? {
         guard let q = DNSQuery.parse(query) else { return nil }
-        for server in upstream {
+        for server in lock.withLock({ upstream }) {
             guard let reply = exchange(query, with: server, tcp: tcp) else { continue }
             var records: [DNSRecord] = []
             if let type = DNSRecordType(rawValue: q.type), type != .cname,
@@ -236,15 +306,15 @@ public final class DNSForwarder: @unchecked Sendable {
     /// when it is whole (no TC): a device that asked over TCP is never given a cut answer.
     private func exchange(_ query: [UInt8], with server: IPAddress, tcp: Bool) -> [UInt8]? {
         func ours(_ reply: [UInt8]) -> Bool { reply.count >= 12 && reply[0] == query[0] && reply[1] == query[1] && reply[2] & 0x80 != 0 }
-        let deadline = DNSTransport.now() + timeout
+        let deadline = Clock.monotonic() + timeout
         if tcp {
             if let reply = DNSTransport.exchange(query, with: server, tcp: true, until: deadline, accept: ours) { return reply }
-            guard let udp = DNSTransport.exchange(query, with: server, tcp: false, until: DNSTransport.now() + timeout, accept: ours),
+            guard let udp = DNSTransport.exchange(query, with: server, tcp: false, until: Clock.monotonic() + timeout, accept: ours),
                   udp[2] & 0x02 == 0 else { return nil }
             return udp
         }
         guard let udp = DNSTransport.exchange(query, with: server, tcp: false, until: deadline, accept: ours) else { return nil }
         guard udp[2] & 0x02 != 0 else { return udp }
-        return DNSTransport.exchange(query, with: server, tcp: true, until: DNSTransport.now() + timeout, accept: ours) ?? udp
+        return DNSTransport.exchange(query, with: server, tcp: true, until: Clock.monotonic() + timeout, accept: ours) ?? udp
     }
 }

@@ -142,9 +142,6 @@ enum DNSTransport {
         [UInt8(message.count >> 8 & 0xff), UInt8(message.count & 0xff)] + message
     }
 
-    /// Clock.monotonic(); kept for DNSForwarder's call sites (its owner moves them).
-    static func now() -> Double { Clock.monotonic() }
-
     /// Polls `fd` for `events` until the deadline; false on timeout or error.
     static func wait(_ fd: Int32, for events: Int16, until deadline: Double) -> Bool {
         (try? Poll.wait(fd, for: events, until: deadline)) ?? false

@@ -2,26 +2,6 @@ import CNetlink
 import GatePeerCore
 import Glibc
 
-/// The one error type of the kernel layer: which object, the errno, and the kernel's
-/// own extended-ack message when it sent one ("Cannot change VNI", ...).
-public struct KernelError: Error, Sendable, CustomStringConvertible {
-    public let object: String
-    public let errno: Int32
-    public let kernelMessage: String?
-
-    public init(object: String, errno: Int32, kernelMessage: String? = nil) {
-        self.object = object
-        self.errno = errno
-        self.kernelMessage = kernelMessage
-    }
-
-    public var description: String {
-        let text = String(cString: strerror(errno))
-        let km = kernelMessage.map { ": \($0)" } ?? ""
-        return "\(object): \(text) (errno \(errno))\(km)"
-    }
-}
-
 /// A rtnetlink socket over libmnl. Requests go out in batches (many messages per
 /// sendmsg); only the last message of a batch asks for an ACK, because rtnetlink handles
 /// a sendmsg synchronously and reports every failure anyway. Failures are matched back

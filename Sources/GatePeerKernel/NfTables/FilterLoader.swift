@@ -28,11 +28,14 @@ extension Kernel {
 
     /// Builds the skeleton in the staging table with `extras` inline; if nft refuses them
     /// (an element that no longer fits, say), without. Returns the extras still to load.
+    /// nft's refusal becomes a KernelError (without errno) so it joins apply's failures.
     private func stage(_ rs: NftRuleset, extras: [NftElement]) throws -> [NftElement] {
-        if let text = rs.stagingTransaction(extras: extras), (try? nft.run(text, what: "nftables staging table")) != nil {
-            return []
-        }
-        try nft.run(rs.stagingTransaction(extras: [])!, what: "nftables staging table")
+        do {
+            if let text = rs.stagingTransaction(extras: extras), (try? nft.run(text, what: "nftables staging table")) != nil {
+                return []
+            }
+            try nft.run(rs.stagingTransaction(extras: [])!, what: "nftables staging table")
+        } catch let e as NftablesError { throw KernelError(e) }
         return extras
     }
 

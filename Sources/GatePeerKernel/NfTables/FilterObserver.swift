@@ -281,6 +281,9 @@ public final class FilterReadCache {
     /// the recorded one would then be trusted. Without a cookie (Linux before 5.14) the
     /// key is unique to this process, so only this process's own records are trusted.
     let key: String
+    /// Whether this process may write the record now (the state store answers: only while
+    /// it holds the namespace's writer lock); a reader uses the record but never writes it.
+    public var mayRecord: () -> Bool = { true }
 
     public init(directory: String) {
         path = directory + "/filter-read.txt"
@@ -349,6 +352,7 @@ public final class FilterReadCache {
     /// Written to a 0600 temporary and renamed over, not synced: a lost or stale copy
     /// costs one full read (its generation no longer matches).
     func store(_ e: Entry) {
+        guard mayRecord() else { return }
         var out = ["key \(e.key)", "generation \(e.generation)", "maps \(e.mapsAsLoaded ?? "-")", "structure \(e.content.structure)"]
         out += e.content.rules.sorted { $0.key < $1.key }.map { "chain \($0.key) \($0.value)" }
         out += e.content.elements.sorted { $0.key < $1.key }.map { "set \($0.key) \(String($0.value.digest, radix: 16)) \($0.value.count)" }
@@ -356,5 +360,5 @@ public final class FilterReadCache {
         MapCache.storeCache(path, Array((out.joined(separator: "\n") + "\n").utf8))
     }
 
-    func remove() { unlink(path) }
+    func remove() { if mayRecord() { unlink(path) } }
 }

@@ -2,14 +2,32 @@ import CNftables
 import GatePeerCore
 import Glibc
 
+/// nft refused a command buffer (libnftables returned nonzero): its parser, its
+/// evaluation, or the kernel behind it. libnftables reports text only, so there is no
+/// errno here; nothing guesses one from the English.
+///
+/// `description`: "WHAT: MESSAGE", e.g. "nftables staging table: Error: Could not
+/// process rule: No such file or directory | add rule inet ... | ^^^".
+public struct NftablesError: Error, Sendable, CustomStringConvertible {
+    /// What the commands were for ("nftables staging table").
+    public let what: String
+    /// The first line of the commands, at most 200 characters (a buffer can be megabytes).
+    public let command: String
+    /// nft's own error output, its first lines joined by " | " (it repeats the offending
+    /// command under its message).
+    public let message: String
+
+    public var description: String { "\(what): \(message)" }
+}
+
 /// One long-lived libnftables context. Commands go in as text (one buffer is one
 /// transaction: all of it or none of it); listings come back as JSON.
 final class Nftables {
     private let ctx: OpaquePointer
 
-    init() throws {
+    init() throws(NftablesError) {
         guard let c = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else {
-            throw KernelError(object: "nftables context", errno: ENOMEM)
+            throw NftablesError(what: "nftables context", command: "", message: "nft_ctx_new failed")
         }
         ctx = c
         _ = nft_ctx_buffer_output(c)
@@ -19,9 +37,9 @@ final class Nftables {
     deinit { nft_ctx_free(ctx) }
 
     /// Runs `commands` as one transaction; returns what nft printed. `json` asks for
-    /// JSON output (listings). A refusal carries nft's own message.
+    /// JSON output (listings). Throws `NftablesError` with nft's own message.
     @discardableResult
-    func run(_ commands: String, what: String, json: Bool = false, dryRun: Bool = false) throws -> String {
+    func run(_ commands: String, what: String, json: Bool = false, dryRun: Bool = false) throws(NftablesError) -> String {
         nft_ctx_output_set_flags(ctx, json ? UInt32(NFT_CTX_OUTPUT_JSON) : 0)
         nft_ctx_set_dry_run(ctx, dryRun)
         defer { nft_ctx_set_dry_run(ctx, false) }
@@ -29,8 +47,8 @@ final class Nftables {
         let output = nft_ctx_get_output_buffer(ctx).map { String(cString: $0) } ?? ""
         let error = nft_ctx_get_error_buffer(ctx).map { String(cString: $0) } ?? ""
         if rc != 0 {
-            let errnoValue = error.contains("No such file or directory") ? ENOENT : (error.contains("Operation not permitted") ? EPERM : EINVAL)
-            throw KernelError(object: what, errno: errnoValue, kernelMessage: Nftables.firstLines(error))
+            let first = commands.prefix { $0 != "\n" }.prefix(200)
+            throw NftablesError(what: what, command: String(first), message: Nftables.firstLines(error))
         }
         return output
     }

@@ -133,4 +133,48 @@ public enum Files {
         }
         return nil
     }
+
+    /// The names in directory `path`, without "." and "..", in the order readdir(3) gives
+    /// (unsorted). Replaces FileManager.contentsOfDirectory. Throws opendir's error.
+    public static func entries(_ path: String) throws(SystemError) -> [String] {
+        guard let dir = opendir(path) else { throw SystemError("opendir", path, .current) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Makes directory `path` and any missing parents with `mode` (mkdir -p -m; the
+    /// umask may narrow it, as with mkdir(2)). Existing directories are left as they are.
+    /// Replaces FileManager.createDirectory(withIntermediateDirectories:). Throws mkdir's
+    /// error naming the component that failed.
+    public static func makeDirectories(_ path: String, mode: mode_t) throws(SystemError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part
+            if mkdir(prefix, mode) != 0 {
+                let e = Errno.current
+                var st = stat()
+                guard e == .exists, stat(prefix, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+                    throw SystemError("mkdir", prefix, e == .exists ? .notDirectory : e)
+                }
+            }
+            prefix += "/"
+        }
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing whitespace (Character.isWhitespace: spaces,
+    /// tabs, newlines). Replaces Foundation's trimmingCharacters(in: .whitespacesAndNewlines)
+    /// for the short lines gatepeer reads from /proc and its lock files.
+    public func trimmingWhitespace() -> String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(self[first...last])
+    }
 }

@@ -1,4 +1,4 @@
-import CNetlink
+import CSystem
 import Glibc
 
 /// A policy of 100,000 rules makes ~100 MB of short-lived arrays. With glibc's defaults

@@ -52,7 +52,7 @@ func runIPsec(_ o: Options) -> Exit {
     // key files its sites name are checked too, so every problem comes in one run.
     let config = loadConfig(o.configPath, beforeExit: sub != "lint" ? nil : { bytes in
         var report = LintReport()
-        for (i, name, file) in bytes.withUnsafeBufferPointer({ ConfigDecoder.ipsecKeyFiles(bytes: $0) })
+        for (i, name, file) in IPsecDecoder.keyFiles(bytes: bytes)
         where flags["--site"] == nil || flags["--site"] == name {
             for f in readKey(file: file, index: i).findings { report.add(f) }
         }
@@ -65,7 +65,7 @@ func runIPsec(_ o: Options) -> Exit {
             return required ? nil : .some(nil)
         }
         guard let s = sites.first(where: { $0.name == name }) else {
-            stderr("gatepeer: --site: no site \"\(ConfigDecoder.escapedForMessage(name))\" in \(Echo.path(o.configPath)); valid: \(sites.isEmpty ? "(no ipsec.sites)" : sites.map(\.name).joined(separator: ", "))")
+            stderr("gatepeer: --site: no site \"\(Echo.value(name))\" in \(Echo.path(o.configPath)); valid: \(sites.isEmpty ? "(no ipsec.sites)" : sites.map(\.name).joined(separator: ", "))")
             return nil
         }
         return .some(s)

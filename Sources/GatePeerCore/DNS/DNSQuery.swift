@@ -1,9 +1,11 @@
 /// The question of a DNS query as a forwarder sees it: enough to relay the query, match
 /// the answer, and answer SERVFAIL when no upstream server replies.
 public struct DNSQuery: Equatable, Sendable {
+    /// The query's message ID (RFC 1035 4.1.1), copied into the answer.
     public let id: UInt16
     /// Lowercased, without the trailing dot.
     public let name: String
+    /// QTYPE: 1 A, 28 AAAA, 5 CNAME, ... (RFC 1035 3.2.2, RFC 3596).
     public let type: UInt16
     /// Offset just past the question (header + name + type + class).
     let questionEnd: Int

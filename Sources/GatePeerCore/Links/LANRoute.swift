@@ -1,0 +1,12 @@
+/// A LAN behind a device: `destination` is reached via the device's address.
+public struct LANRoute: Equatable, Hashable, Sendable {
+    /// The LAN's network prefix (host bits zero).
+    public var destination: IPPrefix
+    /// The device's address in the link's device subnet: the route's gateway.
+    public var via: IPAddress
+    /// A route as the decoder builds it.
+    public init(destination: IPPrefix, via: IPAddress) {
+        self.destination = destination
+        self.via = via
+    }
+}

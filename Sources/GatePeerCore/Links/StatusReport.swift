@@ -1,0 +1,123 @@
+/// What `gatepeer status` shows: each link as the kernel holds it, the sysctls, the
+/// changes an apply would make and what blocks it, and the filter's counters; read from
+/// ObservedState and the Plan, for people (`text`) and scripts (`json`).
+public struct StatusReport: Sendable {
+    /// The config's links in order, then owned links the config no longer names.
+    public var links: [LinkStatus]
+    /// The sysctls the planner watches with their values, sorted by name.
+    public var sysctls: [(SysctlKey, String)]
+    /// The plan's changes, one line each as `plan` prints them; empty when in sync.
+    public var pendingChanges: [String]
+    /// Why an apply would refuse (Plan.blockers).
+    public var blockers: [String]
+    /// Look-alikes that are not gatepeer's, from the plan (left alone).
+    public var warnings: [String] = []
+    /// The filter's state and counters, filled in by the caller that read them; nil when not read.
+    public var filter: FilterStatus?
+
+    /// Links from the config (present or not) plus owned links the config no longer names.
+    public init(config: GatePeerConfig, observed: ObservedState, plan: Plan) {
+        var names = config.links.map(\.name)
+        for l in observed.links where l.isOwned && !names.contains(l.name) { names.append(l.name) }
+        links = names.map { StatusReport.linkStatus($0, observed) }
+        for (i, l) in links.enumerated() {
+            links[i].strayFDB = plan.changes.compactMap { c in
+                guard case .deleteFDB(let link, _, _) = c, link == l.name else { return nil }
+                return String(c.line.dropFirst("- fdb \(link) ".count))
+            }
+        }
+        sysctls = observed.sysctls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        pendingChanges = plan.changes.map(\.line)
+        blockers = plan.blockers
+        warnings = plan.warnings
+    }
+
+    static func linkStatus(_ name: String, _ o: ObservedState) -> LinkStatus {
+        guard let l = o.link(named: name) else {
+            return LinkStatus(name: name, present: false, owned: false, operState: "absent", innerAddresses: [], peers: [], routes: [])
+        }
+        let v = l.vxlan
+        let routes = o.routes.filter { o.isOwned($0) && $0.outputIndex == l.index }
+            .compactMap { r in r.gateway.map { LANRoute(destination: r.destination, via: $0) } }
+            .sorted { $0.destination < $1.destination }
+        return LinkStatus(
+            name: name, present: true, owned: l.isOwned, operState: l.operState, vxlanId: v?.id, port: v?.port,
+            sourcePortRange: v?.portRange, underlayDevice: v?.underlayIndex.flatMap { o.link(index: $0)?.name },
+            outerIpAddress: v?.local, mtu: l.mtu, mac: l.mac, learning: v?.learning,
+            innerAddresses: o.addresses.filter { $0.linkIndex == l.index && !$0.prefix.address.isIPv6LinkLocal }.map(\.prefix),
+            peers: o.fdb.filter { $0.linkIndex == l.index && $0.isGatePeerEntry }.compactMap(\.destination),
+            stats: l.stats, routes: routes)
+    }
+
+    /// The report for a person, one block per link.
+    public var text: String {
+        var out: [String] = []
+        for l in links {
+            guard l.present else {
+                out.append("link \(l.name): absent")
+                continue
+            }
+            out.append("link \(l.name): \(l.operState)\(l.owned ? "" : " (NOT gatepeer's: left alone)")")
+            var vx = "  vxlan id \(l.vxlanId.map(String.init) ?? "-") port \(l.port.map(String.init) ?? "-")"
+            vx += " srcport \(l.sourcePortRange?.description ?? "-") dev \(l.underlayDevice ?? "-")"
+            vx += " local \(l.outerIpAddress?.description ?? "-") mtu \(l.mtu.map(String.init) ?? "-")"
+            vx += " learning \(l.learning.map { $0 ? "on" : "off" } ?? "-")"
+            out.append(vx)
+            out.append("  mac \(l.mac?.description ?? "-")  inner \(l.innerAddresses.map(\.description).joined(separator: ", ").orDash)")
+            out.append("  peers \(l.peers.map(\.description).joined(separator: ", ").orDash)")
+            for f in l.strayFDB { out.append("  fdb to remove: \(f)") }
+            if let s = l.stats {
+                out.append("  rx \(s.rxPackets) packets \(s.rxBytes) bytes  tx \(s.txPackets) packets \(s.txBytes) bytes")
+            }
+            out.append("  routes \(l.routes.map { "\($0.destination) via \($0.via)" }.joined(separator: ", ").orDash)")
+        }
+        for (k, v) in sysctls where k == .ipv4Forward || k == .ipv6Forward { out.append("sysctl \(k) = \(v)") }
+        if let filter { out.append(filter.text) }
+        if pendingChanges.isEmpty && blockers.isEmpty {
+            out.append("in sync with the config")
+        } else {
+            if !pendingChanges.isEmpty { out.append("\(pendingChanges.count) change(s) pending (gatepeer plan)") }
+            for b in blockers { out.append("blocked: \(b)") }
+        }
+        for w in warnings { out.append("warning: \(w)") }
+        return out.joined(separator: "\n")
+    }
+
+    /// The report for scripts (`status --json`): links, sysctls, filter, pendingChanges,
+    /// blockers, warnings, inSync.
+    public var json: JSONOut {
+        func opt<T: CustomStringConvertible>(_ v: T?) -> JSONOut { v.map { .string($0.description) } ?? .null }
+        let ls: [JSONOut] = links.map { l in
+            var d: [String: JSONOut] = [
+                "name": .string(l.name), "present": .bool(l.present), "owned": .bool(l.owned),
+                "operState": .string(l.operState),
+                "vxlanId": l.vxlanId.map { .uint(UInt64($0)) } ?? .null,
+                "port": l.port.map { .uint(UInt64($0)) } ?? .null,
+                "sourcePortRange": l.sourcePortRange.map { .object(["low": .uint(UInt64($0.low)), "high": .uint(UInt64($0.high))]) } ?? .null,
+                "underlayDevice": opt(l.underlayDevice), "outerIpAddress": opt(l.outerIpAddress),
+                "mtu": l.mtu.map { .int(Int64($0)) } ?? .null, "mac": opt(l.mac),
+                "learning": l.learning.map { .bool($0) } ?? .null,
+                "innerIpAddresses": .array(l.innerAddresses.map { .string($0.description) }),
+                "peers": .array(l.peers.map { .string($0.description) }),
+                "strayFdb": .array(l.strayFDB.map { .string($0) }),
+                "routes": .array(l.routes.map { .object(["destination": .string($0.destination.description), "via": .string($0.via.description)]) }),
+            ]
+            if let s = l.stats {
+                d["stats"] = .object(["rxPackets": .uint(s.rxPackets), "rxBytes": .uint(s.rxBytes),
+                                      "txPackets": .uint(s.txPackets), "txBytes": .uint(s.txBytes)])
+            } else { d["stats"] = .null }
+            return .object(d)
+        }
+        var sys: [String: JSONOut] = [:]
+        for (k, v) in sysctls { sys[k.description] = .string(v) }
+        return .object(["links": .array(ls), "sysctls": .object(sys), "filter": filter?.json ?? .null,
+                        "pendingChanges": .array(pendingChanges.map { .string($0) }),
+                        "blockers": .array(blockers.map { .string($0) }),
+                        "warnings": .array(warnings.map { .string($0) }),
+                        "inSync": .bool(pendingChanges.isEmpty && blockers.isEmpty)])
+    }
+}
+
+private extension String {
+    var orDash: String { isEmpty ? "-" : self }
+}

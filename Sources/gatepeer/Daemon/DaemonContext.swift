@@ -1,0 +1,89 @@
+import Dispatch
+import GatePeerCore
+import GatePeerKernel
+import Glibc
+
+/// What the services of `gatepeer run` share: the running config, the kernel, the state
+/// store and the addresses learned for domain names. Used only on `queue`, the one serial
+/// queue every service's work and every kernel call of the daemon runs on, so nothing
+/// races.
+final class DaemonContext: @unchecked Sendable {
+    let configPath: String
+    /// The running config: the one read at start or by the last SIGHUP that validated.
+    var config: GatePeerConfig
+    let queue = DispatchQueue(label: "gatepeer.state")
+    let kernel: Kernel
+    let store: StateStore
+    /// The addresses learned for domain names (learned.json as the daemon last saved it).
+    var learned: LearnedAddresses
+    /// Held for the daemon's whole life: one `gatepeer run` per network namespace.
+    private let daemonLock: NamespaceLock
+
+    /// Throws when another `gatepeer run` manages this network namespace (naming its pid),
+    /// or when the kernel's netlink sockets cannot be opened (KernelError).
+    init(configPath: String, config: GatePeerConfig) throws {
+        self.configPath = configPath
+        self.config = config
+        store = StateStore.open()
+        do {
+            daemonLock = try NamespaceLock.daemon(store.namespace)
+        } catch let busy as LockBusy {
+            throw StateError(message: "gatepeer run (pid \(busy.holder)) already manages this network namespace (\(busy.path)); stop it first, or reload it (kill -HUP \(busy.holder))")
+        }
+        kernel = try Kernel()
+        kernel.filterReadCache = store.filterReadCache
+        // Without the writer lock: the file is replaced by rename, so it is read whole, and
+        // waiting here could only end in an empty copy that the next save writes over it.
+        learned = store.loadLearned()
+    }
+
+    /// Runs `body` under the namespace's writer lock (waiting a bounded time for a grant
+    /// or revoke to finish); nil, logged, when another writer keeps it longer.
+    func writing<T>(_ body: () throws -> T) rethrows -> T? {
+        let lock: NamespaceLock
+        do {
+            lock = try NamespaceLock.writer(store.namespace, command: "gatepeer run", announce: { log($0) })
+        } catch {
+            log("\(error); trying again later")
+            return nil
+        }
+        store.holdsWriterLock = true
+        defer { store.holdsWriterLock = false }
+        return try withExtendedLifetime(lock) { try body() }
+    }
+
+    /// The grant and learned elements the kernel must hold (from grants.json and the
+    /// learned addresses in memory) for a plan against `observed`.
+    func dynamicElements(_ observed: ObservedState) -> [NftElement] {
+        store.dynamicElements(config, observed: observed, learned: learned)
+    }
+
+    /// learned.json and the kernel's learned elements change together under the writer
+    /// lock, so a full load in between cannot miss them. Elements of `previous` that are
+    /// gone (an address that made room for another) are deleted at once, so the kernel
+    /// and `filter check` never differ. False when the elements could not be loaded at all
+    /// (netlink failed, or another writer kept the lock).
+    @discardableResult
+    func saveAndLoadLearned(replacing previous: LearnedAddresses) -> Bool {
+        writing { () -> Bool in
+            do {
+                try store.saveLearned(learned)
+            } catch {
+                log("cannot save \(store.learnedPath): \(error)")
+            }
+            do {
+                let ms = nowMs()
+                let elements = learned.elements(config, nowMs: ms)
+                let now = Set(elements.map { $0.set + "|" + $0.keyText })
+                let gone = previous.elements(config, nowMs: ms).filter { !now.contains($0.set + "|" + $0.keyText) }
+                try kernel.deleteElements(gone)
+                // One refused element (logged) does not make the others untrue.
+                for f in try kernel.loadElements(elements) { log("learned address not loaded: \(f)") }
+                return true
+            } catch {
+                log("loading learned addresses failed: \(error)")
+                return false
+            }
+        } ?? false
+    }
+}
