@@ -100,7 +100,7 @@ public final class Kernel {
     /// would pay that again and again.
     /// (low address, counter) of every element of the maps whose names `include` accepts.
     public func mapElementCounters(_ include: (String) -> Bool) throws -> [String: [(IPAddress, PacketCount)]] {
-        let text = try nft.run("list table inet gatepeer", what: "nftables list table", json: true)
+        let text = try nft.run("list table \(NftNames.family) \(NftNames.table)", what: "nftables list table", json: true)
         var out: [String: [(IPAddress, PacketCount)]] = [:]
         for obj in NftJSON.objects(text, kind: "map") {
             guard case .string(let name)? = obj["name"], include(name), case .array(let elems)? = obj["elem"] else { continue }
