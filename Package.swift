@@ -10,11 +10,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "GatePeerCore"),
-        .systemLibrary(
-            name: "CNetlink",
-            pkgConfig: "libmnl",
-            providers: [.apt(["libmnl-dev"])]
-        ),
+        // The kernel's uapi netlink headers; gatepeer encodes and decodes netlink itself.
+        .systemLibrary(name: "CNetlink"),
         .systemLibrary(
             name: "CNftables",
             pkgConfig: "libnftables",
@@ -28,5 +25,8 @@ let package = Package(
         // bundled; the kernel tests read the corpus from here too.
         .testTarget(name: "GatePeerCoreTests", dependencies: ["GatePeerCore"], exclude: ["Golden", "InvalidConfigs"]),
         .testTarget(name: "GatePeerKernelTests", dependencies: ["GatePeerCore", "GatePeerKernel"]),
+        // Root-free: the netlink codec against golden bytes and captured dumps (read
+        // through #filePath, like the core golden renders).
+        .testTarget(name: "GatePeerKernelUnitTests", dependencies: ["GatePeerKernel", "GatePeerCore"], exclude: ["Fixtures"]),
     ]
 )

@@ -1,8 +1,8 @@
-// The C surface gatepeer uses: libmnl for sockets, message building, batching and
-// attribute walking; the kernel's uapi headers for message layouts and constants.
+// The C surface gatepeer's netlink codec uses: the kernel's uapi headers for message
+// layouts and constants. Encoding and decoding are gatepeer's own (NetlinkWriter,
+// NetlinkReader); no netlink library is linked.
 #ifndef GATEPEER_CNETLINK_SHIM_H
 #define GATEPEER_CNETLINK_SHIM_H
-#include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/if_link.h>

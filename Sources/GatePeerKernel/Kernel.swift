@@ -31,13 +31,12 @@ public final class Kernel {
 
     /// One dump of each object kind, plus the sysctls the planner asked for.
     public func observe(sysctls keys: [SysctlKey]) throws -> ObservedState {
-        let links = try socket.dump(type: RTM_GETLINK, family: UInt8(AF_UNSPEC),
-                                    headerSize: MemoryLayout<ifinfomsg>.size, what: "links", parse: RtnetlinkCodec.parseLink)
-        let addrs = try socket.dump(type: RTM_GETADDR, family: UInt8(AF_UNSPEC),
+        let links = try dumpLinks()
+        let addrs = try socket.dump(type: Int(RtnetlinkMessage.getAddress), family: UInt8(AF_UNSPEC),
                                     headerSize: MemoryLayout<ifaddrmsg>.size, what: "addresses", parse: RtnetlinkCodec.parseAddress)
-        let fdb = try socket.dump(type: RTM_GETNEIGH, family: RtnetlinkCodec.familyBridge,
+        let fdb = try socket.dump(type: Int(RtnetlinkMessage.getNeighbour), family: RtnetlinkCodec.familyBridge,
                                   headerSize: MemoryLayout<ndmsg>.size, what: "fdb", parse: RtnetlinkCodec.parseFDB)
-        let routes = try socket.dump(type: RTM_GETROUTE, family: UInt8(AF_UNSPEC),
+        let routes = try socket.dump(type: Int(RtnetlinkMessage.getRoute), family: UInt8(AF_UNSPEC),
                                      headerSize: MemoryLayout<rtmsg>.size, what: "routes", parse: RtnetlinkCodec.parseRoute)
         var values: [SysctlKey: String] = [:]
         for k in keys { if let v = Sysctl.read(k) { values[k] = v } }
@@ -101,7 +100,7 @@ public final class Kernel {
     /// would pay that again and again.
     /// (low address, counter) of every element of the maps whose names `include` accepts.
     public func mapElementCounters(_ include: (String) -> Bool) throws -> [String: [(IPAddress, PacketCount)]] {
-        let text = try nft.run("list table inet gatepeer", what: "nftables list table", json: true)
+        let text = try nft.run("list table \(NftNames.family) \(NftNames.table)", what: "nftables list table", json: true)
         var out: [String: [(IPAddress, PacketCount)]] = [:]
         for obj in NftJSON.objects(text, kind: "map") {
             guard case .string(let name)? = obj["name"], include(name), case .array(let elems)? = obj["elem"] else { continue }
@@ -117,29 +116,65 @@ public final class Kernel {
 
     // MARK: apply
 
+    /// What became of each change of an applied plan.
+    public enum ChangeOutcome: Equatable, Sendable {
+        /// The kernel took every request of the change.
+        case applied
+        /// The kernel refused at least one of its requests (the errors are in `failures`).
+        case failed
+        /// Not tried: the link it needs is missing (its creation failed).
+        case skipped
+    }
+
+    /// The outcome of `Kernel.apply`: one outcome per change of the plan, by index, and
+    /// the errors, each with the change it belongs to.
     public struct ApplyReport: Sendable {
-        public var applied: Int
-        /// What the kernel refused, plus one entry per link whose dependent changes were
-        /// skipped because the link itself could not be created.
+        /// `outcomes[i]` is what became of `plan.changes[i]`.
+        public var outcomes: [ChangeOutcome]
+        /// What the kernel refused (a change may have several: a link change is two
+        /// requests, a filter load and its extra elements several), plus one entry per
+        /// link whose dependent changes were skipped because the link could not be
+        /// created. `failureTags[i]` is the change of `failures[i]`.
         public var failures: [KernelError]
+        public var failureTags: [ChangeTag]
+
+        /// Changes the kernel took (0 ... plan.changes.count).
+        public var applied: Int { outcomes.filter { $0 == .applied }.count }
+
+        /// A report for `count` changes with these failures (tagged by change) and
+        /// changes skipped for want of their link. A change with any failure failed; a
+        /// skipped change is never also counted as failed or applied.
+        init(count: Int, failures: [(ChangeTag, KernelError)], skipped: Set<ChangeTag>) {
+            var outcomes = [ChangeOutcome](repeating: .applied, count: count)
+            for (tag, _) in failures where outcomes.indices.contains(tag.index) { outcomes[tag.index] = .failed }
+            for tag in skipped where outcomes.indices.contains(tag.index) { outcomes[tag.index] = .skipped }
+            self.outcomes = outcomes
+            self.failures = failures.map(\.1)
+            self.failureTags = failures.map(\.0)
+        }
     }
 
     /// Carries out `plan.changes` in order. Consecutive netlink changes share a batch;
     /// a batch is sent before anything that depends on it (a sysctl on a new device, or
-    /// a change that needs the index of a device just created).
+    /// a change that needs the index of a device just created). Every request carries
+    /// its change's tag (ChangeTag: the index in `plan.changes`), so each refusal is
+    /// counted against the change it belongs to.
     /// `filterExtras`: nft commands loaded in the same transaction as a new filter table
     /// (active grants, learned domain addresses), so a reload never drops them.
     /// `mapCache`: where the destination maps last loaded are kept, for element deltas.
     public func apply(_ plan: Plan, observed: ObservedState, filterExtras: [NftElement] = [], mapCache: MapCache? = nil) throws -> ApplyReport {
         var index: [String: Int32] = [:]
         for l in observed.links { index[l.name] = l.index }
-        var failures: [KernelError] = []
+        var failures: [(ChangeTag, KernelError)] = []
         var batch = RequestBatch(socket: socket)
-        var created: [String: String] = [:]  // name -> alias, until marked
+        var created: [String: (alias: String, tag: ChangeTag)] = [:]  // until marked
 
         func flush() throws {
             batch.finish()
-            if batch.count > 0 { failures += try socket.send(batch) }
+            if batch.count > 0 {
+                // Requests outside a change do not exist in apply; every one is tagged.
+                failures += try socket.send(batch).map { ($0.tag ?? ChangeTag(-1), $0.error) }
+            }
             batch = RequestBatch(socket: socket)
         }
         /// Sends what is queued, learns the indexes of the links it created (one dump) and
@@ -148,12 +183,12 @@ public final class Kernel {
         func settleCreated() throws {
             try flush()
             guard !created.isEmpty else { return }
-            let refused = Set(failures.map(\.object))
+            let refused = Set(failures.map(\.0))
             let now = try indexesByName()
-            for (name, alias) in created.sorted(by: { $0.key < $1.key }) {
-                guard !refused.contains("create link \(name)"), let idx = now[name] else { continue }
+            for (name, c) in created.sorted(by: { $0.key < $1.key }) {
+                guard !refused.contains(c.tag), let idx = now[name] else { continue }
                 index[name] = idx
-                RtnetlinkCodec.markLink(batch, name: name, alias: alias, index: idx)
+                RtnetlinkCodec.markLink(batch, name: name, alias: c.alias, index: idx, tag: c.tag)
             }
             created.removeAll()
         }
@@ -163,105 +198,119 @@ public final class Kernel {
             return index[name]
         }
         /// Changes that depend on a link that is not there (its creation failed) are
-        /// skipped and counted, not reported one by one.
-        var skipped: [String: Int] = [:]
-        func missing(_ name: String) { skipped[name, default: 0] += 1 }
+        /// skipped and counted per link, not reported one by one.
+        var skipped: [String: [ChangeTag]] = [:]
 
-        for change in plan.changes {
+        for (i, change) in plan.changes.enumerated() {
+            let tag = ChangeTag(i)
+            func missing(_ name: String) { skipped[name, default: []].append(tag) }
+            /// Runs a step that is not a netlink batch, its KernelError counted against this change.
+            func step(_ body: () throws -> [KernelError]) throws {
+                do { failures += try body().map { (tag, $0) } } catch let e as KernelError { failures.append((tag, e)) }
+            }
             switch change {
             case .deleteRoute(let r, let link):
-                RtnetlinkCodec.deleteRoute(batch, r, label: link ?? "")
+                RtnetlinkCodec.deleteRoute(batch, r, label: link ?? "", tag: tag)
             case .deleteLink(let name, let idx, _):
-                RtnetlinkCodec.deleteLink(batch, name: name, index: idx)
+                RtnetlinkCodec.deleteLink(batch, name: name, index: idx, tag: tag)
                 index[name] = nil
             case .createLink(let spec):
-                RtnetlinkCodec.createLink(batch, spec)
-                created[spec.name] = spec.alias
+                RtnetlinkCodec.createLink(batch, spec, tag: tag)
+                created[spec.name] = (spec.alias, tag)
             case .changeLink(let spec, let idx, let attrs):
-                RtnetlinkCodec.changeLink(batch, spec, index: idx, attrs)
+                RtnetlinkCodec.changeLink(batch, spec, index: idx, attrs, tag: tag)
             case .setSysctl(let key, _, let value):
                 try settleCreated()
                 if let dev = key.device, index[dev] == nil {
                     missing(dev)
                     continue
                 }
-                do { try Sysctl.write(key, value) } catch let e as KernelError { failures.append(e) }
+                try step { try Sysctl.write(key, value); return [] }
             case .deleteFDB(let link, let entry, _):
-                RtnetlinkCodec.deleteFDB(batch, link: link, entry)
+                RtnetlinkCodec.deleteFDB(batch, link: link, entry, tag: tag)
             case .appendFDB(let link, let dst):
                 guard let idx = try resolve(link) else { missing(link); continue }
-                RtnetlinkCodec.appendFDB(batch, link: link, index: idx, destination: dst)
+                RtnetlinkCodec.appendFDB(batch, link: link, index: idx, destination: dst, tag: tag)
             case .deleteAddress(let link, let idx, let p):
-                RtnetlinkCodec.address(batch, add: false, link: link, index: idx, p)
+                RtnetlinkCodec.address(batch, add: false, link: link, index: idx, p, tag: tag)
             case .addAddress(let link, let p):
                 guard let idx = try resolve(link) else { missing(link); continue }
-                RtnetlinkCodec.address(batch, add: true, link: link, index: idx, p)
+                RtnetlinkCodec.address(batch, add: true, link: link, index: idx, p, tag: tag)
             case .setLinkUp(let link):
                 guard let idx = try resolve(link) else { missing(link); continue }
-                RtnetlinkCodec.setLinkUp(batch, name: link, index: idx)
+                RtnetlinkCodec.setLinkUp(batch, name: link, index: idx, tag: tag)
             case .addRoute(let link, let r):
                 guard let idx = try resolve(link) else { missing(link); continue }
-                RtnetlinkCodec.route(batch, .add, destination: r.destination, via: r.via, index: idx, label: link)
+                RtnetlinkCodec.route(batch, .add, destination: r.destination, via: r.via, index: idx, label: link, tag: tag)
             case .replaceRoute(let link, let r, _):
                 guard let idx = try resolve(link) else { missing(link); continue }
-                RtnetlinkCodec.route(batch, .replace, destination: r.destination, via: r.via, index: idx, label: link)
+                RtnetlinkCodec.route(batch, .replace, destination: r.destination, via: r.via, index: idx, label: link, tag: tag)
             case .replaceFilter(let rs, _):
                 try flush()
                 // An extra element the kernel refuses (say, two learned entries that
                 // overlap) does not keep the policy out: it is loaded after, one by one.
-                do { failures += try loadFilter(rs, observed: observed.filter, extras: filterExtras, cache: mapCache) } catch let e as KernelError { failures.append(e) }
+                try step { try loadFilter(rs, observed: observed.filter, extras: filterExtras, cache: mapCache) }
             case .deleteFilter:
                 try flush()
-                do { try deleteFilter(observed: observed.filter, cache: mapCache) } catch let e as KernelError { failures.append(e) }
+                try step { try deleteFilter(observed: observed.filter, cache: mapCache); return [] }
             case .repairFilter(let rs, _):
                 try flush()
-                do { failures += try loadFilter(rs, observed: observed.filter, extras: filterExtras, cache: mapCache, full: true) } catch let e as KernelError { failures.append(e) }
+                try step { try loadFilter(rs, observed: observed.filter, extras: filterExtras, cache: mapCache, full: true) }
             case .deleteStaging:
                 try flush()
                 try deleteStaging()
             case .addElement(let e):
                 try flush()
-                failures += try loadElements([e])
+                failures += try loadElements([e]).map { (tag, $0) }
             case .deleteElement(let e):
                 try flush()
-                do { try deleteElements([e]) } catch let e as KernelError { failures.append(e) }
+                try step { try deleteElements([e]); return [] }
             }
         }
         try settleCreated()
         try flush()
-        let skippedCount = skipped.values.reduce(0, +)
-        for (name, n) in skipped.sorted(by: { $0.key < $1.key }) {
-            failures.append(KernelError(object: "link \(name)", errno: ENODEV, kernelMessage: "device is missing; \(n) dependent change(s) skipped"))
+        for (name, tags) in skipped.sorted(by: { $0.key < $1.key }) {
+            // Reported once per link, under the first change it held back.
+            failures.append((tags[0], KernelError(object: "link \(name)", errno: ENODEV,
+                                                  kernelMessage: "device is missing; \(tags.count) dependent change(s) skipped")))
         }
-        // One change can fail more than once (a filter load and its extras): never below 0.
-        return ApplyReport(applied: max(0, plan.changes.count - failures.count - skippedCount + skipped.count), failures: failures)
+        return ApplyReport(count: plan.changes.count, failures: failures, skipped: Set(skipped.values.joined()))
+    }
+
+    private func dumpLinks() throws -> [ObservedLink] {
+        try socket.dump(type: Int(RtnetlinkMessage.getLink), family: UInt8(AF_UNSPEC),
+                        headerSize: MemoryLayout<ifinfomsg>.size, what: "links", parse: RtnetlinkCodec.parseLink)
     }
 
     func indexesByName() throws -> [String: Int32] {
-        let links = try socket.dump(type: RTM_GETLINK, family: UInt8(AF_UNSPEC),
-                                    headerSize: MemoryLayout<ifinfomsg>.size, what: "links", parse: RtnetlinkCodec.parseLink)
+        let links = try dumpLinks()
         return Dictionary(links.map { ($0.name, $0.index) }, uniquingKeysWith: { a, _ in a })
     }
 }
 
-/// /proc/sys of the calling process's network namespace.
+/// /proc/sys of the calling process's network namespace. Reads and writes go through
+/// the System layer (EINTR retried, writes complete or an error).
 public enum Sysctl {
+    /// The value with surrounding whitespace trimmed; nil when the key does not exist
+    /// (no such device, IPv6 off) or cannot be read.
     public static func read(_ key: SysctlKey) -> String? {
-        let fd = open(key.procPath, O_RDONLY | O_CLOEXEC)
+        let fd = retryingInterrupts { open(key.procPath, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 256)
-        let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        return String(decoding: buf[0..<n], as: UTF8.self).trimmingWhitespace()
+        guard let bytes = try? IO.read(fd, upTo: 256), !bytes.isEmpty else { return nil }
+        return String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
     }
 
+    /// Writes `value` and a newline. Throws KernelError naming the key and the errno the
+    /// kernel answered (EINVAL for a value out of range, ENOENT for a missing key).
     public static func write(_ key: SysctlKey, _ value: String) throws {
-        let fd = open(key.procPath, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw KernelError(object: "sysctl \(key)", errno: Glibc.errno) }
+        let fd = retryingInterrupts { open(key.procPath, O_WRONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw KernelError(object: "sysctl \(key)", errno: Errno.current.rawValue) }
         defer { close(fd) }
-        let bytes = Array((value + "\n").utf8)
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard n == bytes.count else { throw KernelError(object: "sysctl \(key) = \(value)", errno: Glibc.errno) }
+        do {
+            try IO.writeAll(fd, Array((value + "\n").utf8))
+        } catch {
+            throw KernelError(object: "sysctl \(key) = \(value)", errno: error.rawValue)
+        }
     }
 }

@@ -5,7 +5,7 @@ export PATH="/opt/swift/usr/bin:/usr/sbin:/sbin:$PATH"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # Packages the product, the lab, the tests and the benchmarks need.
-GATEPEER_PACKAGES=(libmnl-dev libnftables-dev nftables pkg-config iproute2 iputils-ping tcpdump procps strace socat dnsmasq-base bind9-dnsutils iperf3 iptables hyperfine jq systemd-container debootstrap libcap2-bin binutils)
+GATEPEER_PACKAGES=(libnftables-dev nftables pkg-config iproute2 iputils-ping tcpdump procps strace socat dnsmasq-base bind9-dnsutils iperf3 iptables hyperfine jq systemd-container debootstrap libcap2-bin binutils)
 
 # gatepeer keeps state (grants, the filter map cache) in $GATEPEER_STATE_DIR; scripts
 # that run it on the lab give it a directory of their own, never the host's /var/lib.

@@ -77,24 +77,3 @@ extension IntervalMap {
         return s
     }
 }
-
-extension NftRuleset {
-    /// Rules per chain as rendered (one rule per line of a chain block, the base chain's
-    /// `type ... hook ...` line aside), and whether the chain is a base chain.
-    public var chainRules: [String: (rules: Int, base: Bool)] {
-        var out: [String: (rules: Int, base: Bool)] = [:]
-        var chain: String? = nil
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("  chain "), line.hasSuffix(" {") {
-                let name = String(line.dropFirst(8).dropLast(2))
-                chain = name
-                out[name] = (0, false)
-            } else if line == "  }" {
-                chain = nil
-            } else if let c = chain {
-                if line.hasPrefix("    type ") { out[c]!.base = true } else { out[c]!.rules += 1 }
-            }
-        }
-        return out
-    }
-}

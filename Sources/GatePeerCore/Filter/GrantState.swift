@@ -49,15 +49,14 @@ public enum GrantState {
     public static func deleteElements(_ g: Grant) -> [NftElement] { keys(g, timeoutMs: nil) }
 
     private static func keys(_ g: Grant, timeoutMs: Int64?) -> [NftElement] {
-        let fam = g.from.family == .v4 ? "4" : "6"
         let pair: [NftElement.Field] = [.prefix(g.from), .prefix(g.to)]
         switch (g.protocolMatch, g.ports.isEmpty) {
         case (.any, _):
-            return [NftElement(set: "grants\(fam)a", key: pair, interval: true, timeoutMs: timeoutMs)]
+            return [NftElement(set: NftNames.grants(g.from.family, .address), key: pair, interval: true, timeoutMs: timeoutMs)]
         case (.number(let n), true):
-            return [NftElement(set: "grants\(fam)p", key: pair + [.proto(n)], interval: true, timeoutMs: timeoutMs)]
+            return [NftElement(set: NftNames.grants(g.from.family, .proto), key: pair + [.proto(n)], interval: true, timeoutMs: timeoutMs)]
         case (.number(let n), false):
-            return g.ports.map { NftElement(set: "grants\(fam)", key: pair + [.proto(n), .ports($0)], interval: true, timeoutMs: timeoutMs) }
+            return g.ports.map { NftElement(set: NftNames.grants(g.from.family, .ports), key: pair + [.proto(n), .ports($0)], interval: true, timeoutMs: timeoutMs) }
         }
     }
 }

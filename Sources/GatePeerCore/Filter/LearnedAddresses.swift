@@ -128,16 +128,16 @@ public struct LearnedAddresses: Equatable, Sendable {
             for (k, rule) in group.rules.enumerated() {
                 guard case .domain(let pattern) = rule.destination else { continue }
                 for e in addresses(matching: pattern, now: now) {
-                    let fam = e.address.family == .v4 ? "4" : "6"
-                    let chain = NftRuleset.ruleCounter(group: gi, rule: k)
+                    let chain = NftNames.ruleCounter(group: gi, rule: k)
+                    func set(_ shape: NftNames.KeyShape) -> String { NftNames.learned(group: gi, family: e.address.family, shape) }
                     var keys: [NftElement] = []
                     switch (rule.protocolMatch, rule.ports.isEmpty) {
                     case (.any, _):
-                        keys = [NftElement(set: "g\(gi)_dom\(fam)a", key: [.address(e.address)], interval: false, gotoChain: chain)]
+                        keys = [NftElement(set: set(.address), key: [.address(e.address)], interval: false, gotoChain: chain)]
                     case (.number(let n), true):
-                        keys = [NftElement(set: "g\(gi)_dom\(fam)p", key: [.address(e.address), .proto(n)], interval: false, gotoChain: chain)]
+                        keys = [NftElement(set: set(.proto), key: [.address(e.address), .proto(n)], interval: false, gotoChain: chain)]
                     case (.number(let n), false):
-                        keys = rule.ports.map { NftElement(set: "g\(gi)_dom\(fam)", key: [.address(e.address), .proto(n), .ports($0)], interval: true, gotoChain: chain) }
+                        keys = rule.ports.map { NftElement(set: set(.ports), key: [.address(e.address), .proto(n), .ports($0)], interval: true, gotoChain: chain) }
                     }
                     for element in keys {
                         let id = element.set + "|" + element.keyText

@@ -115,29 +115,8 @@ extension IntervalMap {
         return out
     }
 
-    /// Name of the shard map (and of its chain) for `prefix` of group `group`.
-    public static func shardName(group: Int, prefix: IPPrefix) -> String {
-        let a = prefix.address
-        let digits = a.family == .v4 ? hex(a.low, width: 8) : hex(a.high, width: 16) + hex(a.low, width: 16)
-        return "g\(group)_d\(a.family == .v4 ? 4 : 6)_\(digits)_\(prefix.length)"
-    }
-
-    private static func hex(_ v: UInt64, width: Int) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, width - s.count)) + s
-    }
-
-    /// The outbound group a destination map belongs to.
-    public var group: Int? { IntervalMap.destinationGroup(ofMap: name) }
-
-    /// N for a destination map of group N (`g<N>_dst4`, `g<N>_dst6`, shards `g<N>_d4_...`,
-    /// `g<N>_d6_...`), nil for any other set.
-    public static func destinationGroup(ofMap name: String) -> Int? {
-        guard name.hasPrefix("g"), let u = name.dropFirst().firstIndex(of: "_") else { return nil }
-        let rest = name[name.index(after: u)...]
-        guard rest == "dst4" || rest == "dst6" || rest.hasPrefix("d4_") || rest.hasPrefix("d6_") else { return nil }
-        return Int(name[name.index(after: name.startIndex)..<u])
-    }
+    /// NftNames.destinationGroup, for callers that read map names back.
+    public static func destinationGroup(ofMap name: String) -> Int? { NftNames.destinationGroup(ofMap: name) }
 }
 
 /// What gatepeer last loaded into the destination maps, kept in the state directory so
@@ -298,22 +277,5 @@ extension IntervalMap {
             if iv.verdict != lastVerdict { lastVerdict = iv.verdict; verdictHash = fnv1a64(iv.verdict.utf8) }
             mix(iv.low.high); mix(iv.low.low); mix(iv.high.high); mix(iv.high.low); mix(verdictHash)
         }
-    }
-}
-
-extension StringProtocol {
-    /// The first occurrence of `needle` (Core has no Foundation, hence no range(of:)).
-    func firstRange(of needle: String) -> Range<Index>? {
-        let n = Array(needle.utf8)
-        guard let first = n.first else { return nil }
-        let u = utf8
-        var i = u.startIndex
-        while let start = u[i...].firstIndex(of: first) {
-            var a = start, k = 0
-            while k < n.count, a != u.endIndex, u[a] == n[k] { a = u.index(after: a); k += 1 }
-            if k == n.count { return start..<a }
-            i = u.index(after: start)
-        }
-        return nil
     }
 }

@@ -1,95 +1,92 @@
-/// Renders the filter section into gatepeer's one nftables table, `inet gatepeer`.
-///
-/// Layout (names are prefixed: nft keywords such as `fwd` cannot be chain names):
-///   forward (hook forward): established/related accepted; traffic from tunnels -> outbound
-///     (what returns from there is allowed: counted and accepted), traffic into tunnels -> inbound.
-///   outbound: tunnel to tunnel and to backends accepted; `ip saddr vmap @groups4` picks the
-///     device's group chain; sources in no group are denied.
-///   g<N>: domain sets first (learned hosts are the most specific prefixes), then
-///     `ip daddr vmap @g<N>_dst4` (disjoint intervals with per-element counters) whose
-///     values are `return` (allow), `continue` (deny: the chain's last rule counts, logs and
-///     drops) or bundle chains g<N>_b<K> (per level: port map, protocol map; then the fallback;
-///     the level maps g<N>_l<K>p/t are shared by every bundle that inherits them); see MapInterval.
-///   inbound: backend rules, then drop (counted, logged at a limited rate).
-///   mss_clamp (hook forward, priority mangle): every forwarded SYN clamped to what its route
-///     carries (`rt mtu`); SYNs out of a tunnel also to the tunnel MTU, SYNs to or from an
-///     IPsec site's remote subnets (sets ipsec<N>_remote4/6) also to the site's MSS.
-///   postrouting (hook nat): masquerade/SNAT of device traffic on the uplink; per-link SNAT of
-///     backend traffic into the tunnel.
+/// Table inet gatepeer as NftRenderer renders it for one config: the model (`table`),
+/// its nft text, the destination maps whose elements are loaded raw, and the
+/// fingerprints the kernel keeps as counter names (NftNames.Metadata).
 public struct NftRuleset: Equatable, Sendable {
-    public static let family = "inet"
-    public static let table = "gatepeer"
-    /// Where the skeleton is built before it is copied into `table` (see Kernel.loadFilter).
-    public static let stagingTable = "gatepeer_stage"
-    /// The table without the elements of the destination maps (`maps`): everything nft
-    /// parses. No set asks nft to merge intervals (`auto-merge`), and elements are
-    /// declared inline: either would make libnftables load the kernel's whole ruleset,
-    /// 100,000 elements included, first.
+    /// NftNames.family, NftNames.table, NftNames.stagingTable, for the callers that name
+    /// the table only.
+    public static let family = NftNames.family
+    public static let table = NftNames.table
+    public static let stagingTable = NftNames.stagingTable
+    /// The table as a value (NftTable), fingerprint counters included; the destination
+    /// maps are declared without their elements (those are `maps`).
+    public let table: NftTable
+    /// `table` as nft text: everything nft parses. No set asks nft to merge intervals
+    /// (`auto-merge`), and elements are declared inline: either would make libnftables
+    /// load the kernel's whole ruleset, 100,000 elements included, first.
     public let text: String
     /// The destination maps' elements, loaded as raw nf_tables elements.
     public let maps: [IntervalMap]
     /// FNV-1a 64 of the text and the maps; kept in the kernel as the name of a counter
-    /// (fp_<hex>).
+    /// (NftNames.Metadata.fingerprint).
     public let fingerprint: String
-    /// FNV-1a 64 of the text alone (counter fs_<hex>): when the kernel's equals ours,
-    /// only map elements differ and a delta suffices.
+    /// FNV-1a 64 of the text alone (NftNames.Metadata.skeleton): when the kernel's equals
+    /// ours, only map elements differ and a delta suffices.
     public let skeletonFingerprint: String
+    /// The outbound groups as compiled, in config order (`status` credits the maps'
+    /// element counters to rules by them).
     public let compiled: [CompiledPolicy]
+    /// Elements of the device, backend and source sets and intervals of the destination
+    /// maps (the plan line's "N set elements"); level maps, port sets and the guard's sets
+    /// are not counted.
     public let elementCount: Int
 
-    /// The whole table as nft text, elements included (`filter show`).
+    /// The whole table as nft text, the destination maps' elements included (`filter show`).
     public var fullText: String {
-        // One pass over the lines: searching the text once per map was the product of
-        // the shard count and the text size (9.5 s for 20,000 hosts in one /8).
-        var elements: [Substring: String] = [:]
-        for m in maps where !m.intervals.isEmpty { elements[Substring(m.name)] = m.elementsText }
-        guard !elements.isEmpty else { return text }
-        var out: [Substring] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            out.append(line)
-            if line.hasPrefix("  map "), line.hasSuffix(" {"), let e = elements[line.dropFirst(6).dropLast(2)] {
-                out.append(Substring("    elements = { " + e + " }"))
-            }
-        }
-        return out.joined(separator: "\n")
+        var elements: [String: String] = [:]
+        for m in maps where !m.intervals.isEmpty { elements[m.name] = m.elementsText }
+        return table.text(leading: elements)
     }
 
     /// One nft transaction that builds the skeleton in a dormant staging table (its
     /// hooks are not registered, so it never sees a packet), with `extras` (grant and
     /// learned elements) declared inline in their sets: an `add element` command would
-    /// make libnftables load the whole ruleset. nil when an extra's set is not in it.
+    /// make libnftables load the whole ruleset. nil when an extra's set is not declared.
     public func stagingTransaction(extras: [NftElement]) -> String? {
-        var body = text
-        let head = "table inet gatepeer {\n"
-        guard body.hasPrefix(head) else { return nil }
-        body.replaceSubrange(body.startIndex..<body.index(body.startIndex, offsetBy: head.count),
-                             with: "table inet \(NftRuleset.stagingTable) {\n  flags dormant\n")
-        var bySet: [(String, [String])] = []
+        var bySet: [String: [String]] = [:]
         for e in extras {
-            if let i = bySet.firstIndex(where: { $0.0 == e.set }) { bySet[i].1.append(e.text) } else { bySet.append((e.set, [e.text])) }
+            guard table.set(named: e.set) != nil else { return nil }
+            bySet[e.set, default: []].append(e.text)
         }
-        for (set, elements) in bySet {
-            guard let r = body.firstRange(of: "  set \(set) {\n") ?? body.firstRange(of: "  map \(set) {\n") else { return nil }
-            body.insert(contentsOf: "    elements = { " + elements.joined(separator: ", ") + " }\n", at: r.upperBound)
-        }
-        let t = "inet \(NftRuleset.stagingTable)"
-        return "table \(t)\ndelete table \(t)\n" + body
+        var staged = table
+        staged.name = NftNames.stagingTable
+        staged.dormant = true
+        let t = "\(staged.family) \(staged.name)"
+        return "table \(t)\ndelete table \(t)\n" + staged.text(leading: bySet.mapValues { $0.joined(separator: ", ") })
     }
 
-    /// Counter names that hold per-rule counts for rules reached through bundle chains.
-    public static func ruleCounter(group: Int, rule: Int) -> String { "r\(group)_\(rule)" }
-    public static func defaultCounter(group: Int) -> String { "g\(group)_default" }
-    /// Counter of the VXLAN guard's drops for `config.links[link]` (NftRenderer.vxlanGuard).
-    public static func guardCounter(link: Int) -> String { "vx\(link)_drop" }
-    public static func groupMap(group: Int, family: IPAddress.Family) -> String { "g\(group)_dst\(family == .v4 ? 4 : 6)" }
-    /// The map of `CompiledPolicy.levels[level]` of group `group`: its port rules
-    /// (`g<N>_l<K>p`, protocol . port) or its protocol rules (`g<N>_l<K>t`); one per
-    /// distinct level, shared by every bundle chain that inherits it.
-    public static func levelMap(group: Int, level: Int, ports: Bool) -> String { "g\(group)_l\(level)\(ports ? "p" : "t")" }
+    /// Rules per chain as rendered, and whether the chain is a base chain (has a hook).
+    public var chainRules: [String: (rules: Int, base: Bool)] {
+        var out: [String: (rules: Int, base: Bool)] = [:]
+        for c in table.chains { out[c.name] = (c.rules.count, c.hook != nil) }
+        return out
+    }
+
     /// Destination maps larger than this are split into shards (IntervalMap.shards).
     public static let shardLimit = 2048
 }
 
+/// Renders the config into gatepeer's one nftables table, `inet gatepeer`, as an NftTable
+/// (names from NftNames). One function per part, in the order the table declares them:
+///   sets (`addressSets`): tunnel names, device and backend prefixes, grants.
+///   verdicts (`verdicts`): counters and the chains that count and decide.
+///   g<N> (`group`): domain maps first (learned hosts are the most specific prefixes), then
+///     `ip daddr vmap @g<N>_dst4` (disjoint intervals with per-element counters) whose
+///     values are `return` (allow), `continue` (deny: the chain's last rule counts, logs and
+///     drops) or bundle chains g<N>_b<K> (per level: port map, protocol map; then the fallback;
+///     the level maps g<N>_l<K>p/t are shared by every bundle that inherits them); see MapInterval.
+///   groups4/6 (`sourceMaps`), outbound (`outbound`): tunnel to tunnel and to backends
+///     accepted; grants; `ip saddr vmap @groups4` picks the device's group chain; sources
+///     in no group are denied.
+///   inbound (`inbound`): backend rules, then drop (counted, logged at a limited rate).
+///   forward (`forward`, hook forward): established/related accepted; traffic from tunnels
+///     -> outbound (what returns from there is allowed: counted and accepted), traffic into
+///     tunnels -> inbound.
+///   mss_clamp (`mssClamp`, hook forward, priority mangle): every forwarded SYN clamped to
+///     what its route carries (`rt mtu`); SYNs out of a tunnel also to the tunnel MTU, SYNs
+///     to or from an IPsec site's remote subnets also to the site's MSS.
+///   postrouting (`postrouting`, hook nat): masquerade/SNAT of device traffic on the uplink;
+///     per-link SNAT of backend traffic into the tunnel.
+///   vxlan_guard (`vxlanGuard`, hook input).
 public enum NftRenderer {
     /// `mtus`: each link's MTU as the planner resolved it (config, or underlay minus
     /// overhead); SYNs arriving from a tunnel are clamped to fit back through it.
@@ -99,10 +96,12 @@ public enum NftRenderer {
     /// config (a change that is blocked or not made yet; Planner.liveTunnels): the guard
     /// covers it too until the device is what the config says.
     public static func render(_ config: GatePeerConfig, mtus: [String: Int] = [:], live: [LiveTunnel] = []) -> NftRuleset? {
+        var t = NftTable()
         guard let f = config.filter else {
             guard !config.links.isEmpty else { return nil }
-            return finish(["table inet gatepeer {"] + mssClamp(config, mtus: mtus) + vxlanGuard(config, live: live),
-                          maps: [], compiled: [], elements: 0)
+            mssClamp(config, mtus: mtus, into: &t)
+            vxlanGuard(config, live: live, into: &t)
+            return finish(t, maps: [], compiled: [], elements: 0)
         }
         var compiled: [CompiledPolicy] = f.compiled ?? []
         if f.compiled == nil {
@@ -112,42 +111,47 @@ public enum NftRenderer {
                 compiled.append(c)
             }
         }
-        var out: [String] = []
-        var elements = 0
+        var elements = addressSets(config, f, into: &t)
+        verdicts(f, compiled, into: &t)
+        var maps: [IntervalMap] = []
+        for (gi, c) in compiled.enumerated() { elements += group(gi, c, into: &t, maps: &maps) }
+        elements += sourceMaps(f, into: &t)
+        outbound(into: &t)
+        inbound(f, into: &t)
+        forward(into: &t)
+        if f.mssClamp { mssClamp(config, mtus: mtus, into: &t) }
+        postrouting(config, f, into: &t)
+        vxlanGuard(config, live: live, into: &t)
+        return finish(t, maps: maps, compiled: compiled, elements: elements)
+    }
+
+    // Named sets only (`@tunnels`, never `{ ... }` in a rule): the staging copy
+    // (Kernel.loadFilter) cannot carry anonymous ones.
+
+    /// Sets `tunnels`, devices4/6 (devices' subnets and the LANs behind them: the sources
+    /// NAT applies to), backends4/6, and the grant sets (filled from the grants state;
+    /// elements time out by themselves). Returns the address elements declared.
+    static func addressSets(_ config: GatePeerConfig, _ f: FilterConfig, into t: inout NftTable) -> Int {
         let tunnels = config.links.map { quote($0.name) }
-        // Named sets only: the staging copy (Kernel.loadFilter) cannot carry anonymous ones.
-        let tunnelSet = "@tunnels"
-
-        func addrSet(_ name: String, _ family: IPAddress.Family, _ prefixes: [IPPrefix]) {
-            let (lines, count) = addressSet(name, family, prefixes)
-            out += lines
-            elements += count
+        t.declarations.append(.set(NftSet(NftNames.tunnels, key: [.ifname], elements: tunnels.isEmpty ? ["\"gatepeer-none\""] : tunnels)))
+        let devicePrefixes = config.links.flatMap { [$0.deviceSubnet] + $0.routes.map(\.destination) } + f.outbound.flatMap(\.sources)
+        var elements = 0
+        for (name, prefixes) in [(NftNames.devices, devicePrefixes), (NftNames.backends, f.backendPrefixes)] {
+            for family in [IPAddress.Family.v4, .v6] { elements += addressSet(name(family), family, prefixes, into: &t) }
         }
-
-        out.append("table inet gatepeer {")
-        out.append(contentsOf: ["  set tunnels {", "    type ifname",
-                                "    elements = { " + (tunnels.isEmpty ? "\"gatepeer-none\"" : tunnels.joined(separator: ", ")) + " }", "  }"])
-        // Devices: their subnets and the LANs behind them (the sources NAT applies to).
-        let devicePrefixes = config.links.flatMap { [$0.deviceSubnet] + $0.routes.map(\.destination) }
-            + f.outbound.flatMap(\.sources)
-        addrSet("devices4", .v4, devicePrefixes)
-        addrSet("devices6", .v6, devicePrefixes)
-        addrSet("backends4", .v4, f.backendPrefixes)
-        addrSet("backends6", .v6, f.backendPrefixes)
-        // Temporary grants (filled from the grants state; elements time out by themselves).
-        for fam in ["4", "6"] {
-            let a = fam == "4" ? "ipv4_addr" : "ipv6_addr"
-            for (suffix, type) in [("", "\(a) . \(a) . inet_proto . inet_service"), ("p", "\(a) . \(a) . inet_proto"), ("a", "\(a) . \(a)")] {
-                out.append("  set grants\(fam)\(suffix) {")
-                out.append("    type \(type)")
-                out.append("    flags interval,timeout")
-                out.append("  }")
+        for family in [IPAddress.Family.v4, .v6] {
+            let a = NftDataType.address(family)
+            for shape in NftNames.KeyShape.allCases {
+                t.declarations.append(.set(NftSet(NftNames.grants(family, shape), key: [a, a] + shape.tail, flags: [.interval, .timeout])))
             }
         }
+        return elements
+    }
 
-        // Counters: per verdict, per rule (rules reached through bundles), and the fingerprint slot.
-        var counters = ["out_allow", "out_deny", "in_allow", "in_drop", "grant_allow"]
-        var ruleChains: [(group: Int, rule: Int, action: FilterAction)] = []
+    /// The rules whose outcomes need a counting chain (reached through bundle chains or
+    /// domain maps), by group, in rule order.
+    static func countedRules(_ compiled: [CompiledPolicy]) -> [(group: Int, rule: Int)] {
+        var out: [(group: Int, rule: Int)] = []
         for (gi, c) in compiled.enumerated() {
             var used = Set<Int>()
             for level in c.levels {
@@ -156,134 +160,154 @@ public enum NftRenderer {
             }
             for b in c.bundles { if let k = b.fallback.rule { used.insert(k) } }
             for k in c.domainRules { used.insert(k) }
-            for k in used.sorted() { ruleChains.append((gi, k, f.outbound[gi].rules[k].action)) }
+            for k in used.sorted() { out.append((gi, k)) }
         }
-        counters += ruleChains.map { NftRuleset.ruleCounter(group: $0.group, rule: $0.rule) }
-        counters += compiled.indices.map { NftRuleset.defaultCounter(group: $0) }
-        for c in counters { out.append("  counter \(c) {\n  }") }
+        return out
+    }
 
-        // Verdict chains.
-        let logOut = f.logDrops ? ["    limit rate 10/second burst 20 packets log prefix \"gatepeer-drop out: \" level info"] : []
-        let logIn = f.logDrops ? ["    limit rate 10/second burst 20 packets log prefix \"gatepeer-drop in: \" level info"] : []
-        out.append(contentsOf: ["  chain v_out_allow {", "    counter name \"out_allow\" accept", "  }"])
-        out.append(contentsOf: ["  chain v_out_deny {"] + logOut + ["    counter name \"out_deny\" drop", "  }"])
-        out.append(contentsOf: ["  chain v_in_allow {", "    counter name \"in_allow\" accept", "  }"])
-        out.append(contentsOf: ["  chain v_grant {", "    counter name \"grant_allow\" goto v_out_allow", "  }"])
-        out.append(contentsOf: ["  chain v_in_drop {"] + logIn + ["    counter name \"in_drop\" drop", "  }"])
-        func verdictChain(_ a: FilterAction) -> String { a == .allow ? "v_out_allow" : "v_out_deny" }
-        for rc in ruleChains {
-            let name = NftRuleset.ruleCounter(group: rc.group, rule: rc.rule)
-            out.append(contentsOf: ["  chain \(name) {", "    counter name \"\(name)\" goto \(verdictChain(rc.action))", "  }"])
+    /// Counters (per verdict, per counted rule, per group default) and the chains that
+    /// count in them and decide: v_* (drops logged at a limited rate if `logDrops`),
+    /// r<N>_<K> and g<N>_default (counted, then the verdict chain).
+    static func verdicts(_ f: FilterConfig, _ compiled: [CompiledPolicy], into t: inout NftTable) {
+        let counted = countedRules(compiled)
+        var counters = NftNames.verdicts.map(\.counter)
+        counters += counted.map { NftNames.ruleCounter(group: $0.group, rule: $0.rule) }
+        counters += compiled.indices.map { NftNames.defaultCounter(group: $0) }
+        t.declarations += counters.map { .counter($0) }
+
+        func log(_ direction: String) -> [String] {
+            f.logDrops ? ["limit rate 10/second burst 20 packets log prefix \"gatepeer-drop \(direction): \" level info"] : []
+        }
+        func counting(_ v: NftNames.Verdict, _ then: String, log: [String] = []) {
+            t.declarations.append(.chain(NftChain(v.chain, rules: log + ["counter name \(quote(v.counter)) \(then)"])))
+        }
+        counting(NftNames.outAllow, "accept")
+        counting(NftNames.outDeny, "drop", log: log("out"))
+        counting(NftNames.inAllow, "accept")
+        counting(NftNames.grantAllow, "goto \(NftNames.outAllow.chain)")
+        counting(NftNames.inDrop, "drop", log: log("in"))
+        for rc in counted {
+            let name = NftNames.ruleCounter(group: rc.group, rule: rc.rule)
+            counting(NftNames.Verdict(chain: name, counter: name), "goto \(verdictChain(f.outbound[rc.group].rules[rc.rule].action))")
         }
         for (gi, g) in f.outbound.enumerated() {
-            let name = NftRuleset.defaultCounter(group: gi)
-            out.append(contentsOf: ["  chain \(name) {", "    counter name \"\(name)\" goto \(verdictChain(g.defaultAction))", "  }"])
+            let name = NftNames.defaultCounter(group: gi)
+            counting(NftNames.Verdict(chain: name, counter: name), "goto \(verdictChain(g.defaultAction))")
         }
-        /// Inside bundles every outcome goes through a counting chain (its rule's or the
-        /// group default's); map elements count for themselves.
-        func chainFor(_ gi: Int, _ o: CompiledPolicy.Outcome, viaRuleChain: Bool) -> String {
-            if viaRuleChain {
-                return o.rule.map { NftRuleset.ruleCounter(group: gi, rule: $0) } ?? NftRuleset.defaultCounter(group: gi)
-            }
-            return verdictChain(o.action)
-        }
-        func jumpFor(_ gi: Int, _ o: CompiledPolicy.Outcome, viaRuleChain: Bool) -> String {
-            "goto " + chainFor(gi, o, viaRuleChain: viaRuleChain)
-        }
+    }
 
-        // Group chains, their destination maps and bundles.
-        var maps: [IntervalMap] = []
-        for (gi, c) in compiled.enumerated() {
-            for (family, intervals) in [(IPAddress.Family.v4, c.v4), (.v6, c.v6)] {
-                let name = NftRuleset.groupMap(group: gi, family: family)
-                let type = family == .v4 ? "ipv4_addr" : "ipv6_addr"
-                // Elements go in raw (NftRuleset.maps), each with the map's counter.
-                let mapped = intervals.map { iv in
-                    switch iv.target {
-                    case .outcome(let o):
-                        return MapInterval(low: iv.low, high: iv.high, verdict: o.action == .allow ? MapInterval.allow : MapInterval.deny)
-                    case .bundle(let b): return MapInterval(low: iv.low, high: iv.high, verdict: "g\(gi)_b\(b)")
-                    }
-                }
-                let shards = IntervalMap.shards(mapped, family: family, limit: NftRuleset.shardLimit)
-                if shards.count == 1 {
-                    out.append(contentsOf: ["  map \(name) {", "    type \(type) : verdict", "    flags interval", "    counter", "  }"])
-                    maps.append(IntervalMap(name: name, family: family, intervals: mapped))
-                } else {
-                    // g<N>_dst<F> picks the shard: a map and a chain of the same name per prefix.
-                    for (prefix, part) in shards {
-                        let s = IntervalMap.shardName(group: gi, prefix: prefix)
-                        out.append(contentsOf: ["  map \(s) {", "    type \(type) : verdict", "    flags interval", "    counter", "  }",
-                                                "  chain \(s) {", "    \(family == .v4 ? "ip" : "ip6") daddr vmap @\(s)",
-                                                "    goto v_out_deny", "  }"])
-                        maps.append(IntervalMap(name: s, family: family, intervals: part))
-                    }
-                    out.append(contentsOf: ["  map \(name) {", "    type \(type) : verdict", "    flags interval",
-                                            "    elements = { " + shards.map { "\($0.prefix) : goto \(IntervalMap.shardName(group: gi, prefix: $0.prefix))" }
-                                                .joined(separator: ", ") + " }", "  }"])
-                }
-                elements += intervals.count
-            }
-            // Each distinct level once, as maps g<N>_l<K>p (ports) and g<N>_l<K>t
-            // (protocols); every bundle under that prefix looks them up by name. Copies per
-            // bundle made the table the product of the two rule sets (a /8's 2,000 ports
-            // under 5,000 hosts: 219 MB of nft text).
-            for (li, level) in c.levels.enumerated() {
-                if !level.portRules.isEmpty {
-                    let items = level.portRules.map { r in
-                        "\(r.proto) . \(r.ports.portText) : \(jumpFor(gi, r.outcome, viaRuleChain: true))"
-                    }
-                    out.append(contentsOf: ["  map \(NftRuleset.levelMap(group: gi, level: li, ports: true)) {", "    type inet_proto . inet_service : verdict",
-                                            "    flags interval", "    elements = { " + items.joined(separator: ", ") + " }", "  }"])
-                }
-                if !level.protocolRules.isEmpty {
-                    let items = level.protocolRules.map { "\($0.proto) : \(jumpFor(gi, $0.outcome, viaRuleChain: true))" }
-                    out.append(contentsOf: ["  map \(NftRuleset.levelMap(group: gi, level: li, ports: false)) {", "    type inet_proto : verdict",
-                                            "    elements = { " + items.joined(separator: ", ") + " }", "  }"])
-                }
-            }
-            for (bi, b) in c.bundles.enumerated() {
-                var rules: [String] = []
-                for li in b.levels {
-                    if !c.levels[li].portRules.isEmpty {
-                        rules.append("    meta l4proto . th dport vmap @\(NftRuleset.levelMap(group: gi, level: li, ports: true))")
-                    }
-                    if !c.levels[li].protocolRules.isEmpty {
-                        rules.append("    meta l4proto vmap @\(NftRuleset.levelMap(group: gi, level: li, ports: false))")
-                    }
-                }
-                out.append("  chain g\(gi)_b\(bi) {")
-                out.append(contentsOf: rules)
-                out.append("    \(jumpFor(gi, b.fallback, viaRuleChain: true))")
-                out.append("  }")
-            }
-            // Learned addresses of domain rules: verdict maps whose elements time out.
-            if !c.domainRules.isEmpty {
-                for (fam, a) in [("4", "ipv4_addr"), ("6", "ipv6_addr")] {
-                    for (suffix, type, flags) in [("", "\(a) . inet_proto . inet_service", "interval,timeout"), ("p", "\(a) . inet_proto", "timeout"), ("a", a, "timeout")] {
-                        out.append("  map g\(gi)_dom\(fam)\(suffix) {")
-                        out.append("    type \(type) : verdict")
-                        out.append("    flags \(flags)")
-                        out.append("  }")
-                    }
-                }
-            }
-            out.append("  chain g\(gi) {")
-            if !c.domainRules.isEmpty {
-                out.append("    ip daddr . meta l4proto . th dport vmap @g\(gi)_dom4")
-                out.append("    ip daddr . meta l4proto vmap @g\(gi)_dom4p")
-                out.append("    ip daddr vmap @g\(gi)_dom4a")
-                out.append("    ip6 daddr . meta l4proto . th dport vmap @g\(gi)_dom6")
-                out.append("    ip6 daddr . meta l4proto vmap @g\(gi)_dom6p")
-                out.append("    ip6 daddr vmap @g\(gi)_dom6a")
-            }
-            out.append("    ip daddr vmap @\(NftRuleset.groupMap(group: gi, family: .v4))")
-            out.append("    ip6 daddr vmap @\(NftRuleset.groupMap(group: gi, family: .v6))")
-            out.append("    goto v_out_deny")  // the maps' `continue`
-            out.append("  }")
-        }
+    static func verdictChain(_ a: FilterAction) -> String { a == .allow ? NftNames.outAllow.chain : NftNames.outDeny.chain }
 
-        // Source -> group.
+    /// Inside bundles every outcome goes through a counting chain (its rule's or the
+    /// group default's); map elements count for themselves.
+    static func countingChain(_ gi: Int, _ o: CompiledPolicy.Outcome) -> String {
+        o.rule.map { NftNames.ruleCounter(group: gi, rule: $0) } ?? NftNames.defaultCounter(group: gi)
+    }
+
+    /// Group `gi`'s destination maps, level maps, bundle chains, learned-address maps and
+    /// its chain. Appends the maps whose elements are loaded raw to `maps`; returns the
+    /// destination intervals.
+    static func group(_ gi: Int, _ c: CompiledPolicy, into t: inout NftTable, maps: inout [IntervalMap]) -> Int {
+        var elements = 0
+        for (family, intervals) in [(IPAddress.Family.v4, c.v4), (.v6, c.v6)] {
+            destinationMap(gi, family, intervals, into: &t, maps: &maps)
+            elements += intervals.count
+        }
+        levelMaps(gi, c, into: &t)
+        for (bi, b) in c.bundles.enumerated() {
+            var rules: [String] = []
+            for li in b.levels {
+                if !c.levels[li].portRules.isEmpty {
+                    rules.append("meta l4proto . th dport vmap @\(NftNames.levelMap(group: gi, level: li, ports: true))")
+                }
+                if !c.levels[li].protocolRules.isEmpty {
+                    rules.append("meta l4proto vmap @\(NftNames.levelMap(group: gi, level: li, ports: false))")
+                }
+            }
+            t.declarations.append(.chain(NftChain(NftNames.bundleChain(group: gi, bundle: bi), rules: rules + ["goto " + countingChain(gi, b.fallback)])))
+        }
+        var rules: [String] = []
+        if !c.domainRules.isEmpty { rules = learnedMaps(gi, into: &t) }
+        rules.append("ip daddr vmap @\(NftNames.groupMap(group: gi, family: .v4))")
+        rules.append("ip6 daddr vmap @\(NftNames.groupMap(group: gi, family: .v6))")
+        rules.append("goto \(NftNames.outDeny.chain)")  // the maps' `continue`
+        t.declarations.append(.chain(NftChain(NftNames.groupChain(group: gi), rules: rules)))
+        return elements
+    }
+
+    /// g<N>_dst<F>, its elements loaded raw (NftRuleset.maps), each with the map's
+    /// counter; or, past NftRuleset.shardLimit intervals, a map and a chain per shard and
+    /// g<N>_dst<F> picking the shard.
+    static func destinationMap(_ gi: Int, _ family: IPAddress.Family, _ intervals: [CompiledPolicy.Interval], into t: inout NftTable, maps: inout [IntervalMap]) {
+        let name = NftNames.groupMap(group: gi, family: family)
+        let key = [NftDataType.address(family)]
+        let mapped = intervals.map { iv in
+            switch iv.target {
+            case .outcome(let o):
+                return MapInterval(low: iv.low, high: iv.high, verdict: o.action == .allow ? MapInterval.allow : MapInterval.deny)
+            case .bundle(let b): return MapInterval(low: iv.low, high: iv.high, verdict: NftNames.bundleChain(group: gi, bundle: b))
+            }
+        }
+        let shards = IntervalMap.shards(mapped, family: family, limit: NftRuleset.shardLimit)
+        if shards.count == 1 {
+            t.declarations.append(.set(NftSet(name, key: key, verdictMap: true, flags: [.interval], counter: true)))
+            maps.append(IntervalMap(name: name, family: family, intervals: mapped))
+            return
+        }
+        for (prefix, part) in shards {
+            let s = NftNames.shard(group: gi, prefix: prefix)
+            t.declarations.append(.set(NftSet(s, key: key, verdictMap: true, flags: [.interval], counter: true)))
+            t.declarations.append(.chain(NftChain(s, rules: ["\(family == .v4 ? "ip" : "ip6") daddr vmap @\(s)", "goto \(NftNames.outDeny.chain)"])))
+            maps.append(IntervalMap(name: s, family: family, intervals: part))
+        }
+        let picks = shards.map { "\($0.prefix) : goto \(NftNames.shard(group: gi, prefix: $0.prefix))" }
+        t.declarations.append(.set(NftSet(name, key: key, verdictMap: true, flags: [.interval], elements: picks)))
+    }
+
+    /// Each distinct level once, as maps g<N>_l<K>p (ports) and g<N>_l<K>t (protocols);
+    /// every bundle under that prefix looks them up by name. Copies per bundle made the
+    /// table the product of the two rule sets (a /8's 2,000 ports under 5,000 hosts:
+    /// 219 MB of nft text).
+    static func levelMaps(_ gi: Int, _ c: CompiledPolicy, into t: inout NftTable) {
+        for (li, level) in c.levels.enumerated() {
+            if !level.portRules.isEmpty {
+                let items = level.portRules.map { "\($0.proto) . \($0.ports.portText) : goto \(countingChain(gi, $0.outcome))" }
+                t.declarations.append(.set(NftSet(NftNames.levelMap(group: gi, level: li, ports: true), key: [.proto, .service],
+                                                  verdictMap: true, flags: [.interval], elements: items)))
+            }
+            if !level.protocolRules.isEmpty {
+                let items = level.protocolRules.map { "\($0.proto) : goto \(countingChain(gi, $0.outcome))" }
+                t.declarations.append(.set(NftSet(NftNames.levelMap(group: gi, level: li, ports: false), key: [.proto],
+                                                  verdictMap: true, elements: items)))
+            }
+        }
+    }
+
+    /// Learned addresses of group `gi`'s domain rules: verdict maps whose elements time
+    /// out (filled from the learned-addresses state). Returns the group chain's rules that
+    /// look them up.
+    static func learnedMaps(_ gi: Int, into t: inout NftTable) -> [String] {
+        var rules: [String] = []
+        for family in [IPAddress.Family.v4, .v6] {
+            for shape in NftNames.KeyShape.allCases {
+                let name = NftNames.learned(group: gi, family: family, shape)
+                // Only the port shape's key is a range (pipapo); the others are exact.
+                t.declarations.append(.set(NftSet(name, key: [.address(family)] + shape.tail, verdictMap: true,
+                                                  flags: shape == .ports ? [.interval, .timeout] : [.timeout])))
+            }
+        }
+        for family in [IPAddress.Family.v4, .v6] {
+            let ip = family == .v4 ? "ip" : "ip6"
+            for shape in NftNames.KeyShape.allCases {
+                rules.append("\(ip) daddr\(shape.match) vmap @\(NftNames.learned(group: gi, family: family, shape))")
+            }
+        }
+        return rules
+    }
+
+    /// Maps groups4/6: source -> group chain. Returns their elements.
+    static func sourceMaps(_ f: FilterConfig, into t: inout NftTable) -> Int {
+        var elements = 0
         for family in [IPAddress.Family.v4, .v6] {
             var entries: [(IPPrefix, Int)] = []
             var seen = Set<IPPrefix>()
@@ -304,92 +328,91 @@ public enum NftRenderer {
                 }
                 for (i, s) in mine.enumerated() where !covered[i] && seen.insert(s).inserted { entries.append((s, gi)) }
             }
-            out.append("  map groups\(family == .v4 ? 4 : 6) {")
-            out.append("    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr") : verdict")
-            out.append("    flags interval")
-            if !entries.isEmpty {
-                out.append("    elements = { " + entries.map { "\($0.0.network) : goto g\($0.1)" }.joined(separator: ", ") + " }")
-                elements += entries.count
-            }
-            out.append("  }")
+            t.declarations.append(.set(NftSet(NftNames.groups(family), key: [.address(family)], verdictMap: true, flags: [.interval],
+                                              elements: entries.map { "\($0.0.network) : goto \(NftNames.groupChain(group: $0.1))" })))
+            elements += entries.count
         }
+        return elements
+    }
 
-        out.append("  chain outbound {")
-        out.append("    oifname \(tunnelSet) accept")
-        out.append("    ip daddr @backends4 accept")
-        out.append("    ip6 daddr @backends6 accept")
-        out.append("    ip saddr . ip daddr . meta l4proto . th dport @grants4 goto v_grant")
-        out.append("    ip saddr . ip daddr . meta l4proto @grants4p goto v_grant")
-        out.append("    ip saddr . ip daddr @grants4a goto v_grant")
-        out.append("    ip6 saddr . ip6 daddr . meta l4proto . th dport @grants6 goto v_grant")
-        out.append("    ip6 saddr . ip6 daddr . meta l4proto @grants6p goto v_grant")
-        out.append("    ip6 saddr . ip6 daddr @grants6a goto v_grant")
-        out.append("    ip saddr vmap @groups4")
-        out.append("    ip6 saddr vmap @groups6")
-        out.append("    goto v_out_deny")
-        out.append("  }")
+    /// Chain outbound: to tunnels and backends accepted, grants, then the source's group.
+    static func outbound(into t: inout NftTable) {
+        var rules = ["oifname @\(NftNames.tunnels) accept",
+                     "ip daddr @\(NftNames.backends(.v4)) accept",
+                     "ip6 daddr @\(NftNames.backends(.v6)) accept"]
+        for family in [IPAddress.Family.v4, .v6] {
+            let ip = family == .v4 ? "ip" : "ip6"
+            for shape in NftNames.KeyShape.allCases {
+                rules.append("\(ip) saddr . \(ip) daddr\(shape.match) @\(NftNames.grants(family, shape)) goto \(NftNames.grantAllow.chain)")
+            }
+        }
+        rules += ["ip saddr vmap @\(NftNames.groups(.v4))", "ip6 saddr vmap @\(NftNames.groups(.v6))", "goto \(NftNames.outDeny.chain)"]
+        t.declarations.append(.chain(NftChain(NftNames.outbound, rules: rules)))
+    }
 
+    /// Chain inbound: the inbound rules (the backends by default), each port list a set
+    /// in<K>_ports declared before the chain; then drop.
+    static func inbound(_ f: FilterConfig, into t: inout NftTable) {
         let inbound = f.inbound ?? f.backendPrefixes.map { InboundRule(from: $0) }
-        var inboundRules: [String] = []
+        var rules: [String] = []
         for (k, r) in inbound.enumerated() {
-            var s = "    \(r.from.family == .v4 ? "ip" : "ip6") saddr \(r.from.network)"
+            var s = "\(r.from.family == .v4 ? "ip" : "ip6") saddr \(r.from.network)"
             if case .number(let n) = r.protocolMatch { s += " meta l4proto \(n)" }
             if !r.ports.isEmpty {
                 let ports = mergedRanges(r.ports.map { ($0.low, $0.high) }).map { PortRange(low: $0.0, high: $0.1).portText }
-                out.append(contentsOf: ["  set in\(k)_ports {", "    type inet_service", "    flags interval",
-                                        "    elements = { " + ports.joined(separator: ", ") + " }", "  }"])
-                s += " th dport @in\(k)_ports"
+                let name = NftNames.inboundPorts(rule: k)
+                t.declarations.append(.set(NftSet(name, key: [.service], flags: [.interval], elements: ports)))
+                s += " th dport @\(name)"
             }
-            inboundRules.append(s + " goto v_in_allow")
+            rules.append(s + " goto \(NftNames.inAllow.chain)")
         }
-        out.append("  chain inbound {")
-        out.append(contentsOf: inboundRules)
-        out.append("    goto v_in_drop")
-        out.append("  }")
+        t.declarations.append(.chain(NftChain(NftNames.inbound, rules: rules + ["goto \(NftNames.inDrop.chain)"])))
+    }
 
-        out.append("  chain forward {")
-        out.append("    type filter hook forward priority filter; policy accept;")
-        out.append("    ct state established,related accept")
-        out.append("    iifname \(tunnelSet) jump outbound")
-        out.append("    iifname \(tunnelSet) goto v_out_allow")  // a destination map's `return`
-        out.append("    oifname \(tunnelSet) jump inbound")
-        out.append("  }")
+    /// Chain forward (hook forward, priority filter): established and related accepted,
+    /// from tunnels through outbound (its `return` lands on the counted accept), into
+    /// tunnels through inbound.
+    static func forward(into t: inout NftTable) {
+        let tunnels = "@" + NftNames.tunnels
+        t.declarations.append(.chain(NftChain(NftNames.forward, hook: .init(hook: "forward", priority: "filter"), rules: [
+            "ct state established,related accept",
+            "iifname \(tunnels) jump \(NftNames.outbound)",
+            "iifname \(tunnels) goto \(NftNames.outAllow.chain)",  // a destination map's `return`
+            "oifname \(tunnels) jump \(NftNames.inbound)",
+        ])))
+    }
 
-        if f.mssClamp { out += mssClamp(config, mtus: mtus) }
-
-        out.append("  chain postrouting {")
-        out.append("    type nat hook postrouting priority srcnat; policy accept;")
+    /// Chain postrouting (hook nat, priority srcnat): masquerade or SNAT of the devices'
+    /// traffic on the uplink; per-link SNAT of backend traffic into the tunnel.
+    static func postrouting(_ config: GatePeerConfig, _ f: FilterConfig, into t: inout NftTable) {
+        var rules: [String] = []
         if let up = f.uplinkDevice {
             switch f.nat {
             case .none: break
             case .masquerade:
-                out.append("    oifname \(quote(up)) ip saddr @devices4 masquerade")
-                out.append("    oifname \(quote(up)) ip6 saddr @devices6 masquerade")
+                rules.append("oifname \(quote(up)) ip saddr @\(NftNames.devices(.v4)) masquerade")
+                rules.append("oifname \(quote(up)) ip6 saddr @\(NftNames.devices(.v6)) masquerade")
             case .snat(let a):
                 let fam = a.family == .v4 ? "ip" : "ip6"
-                out.append("    oifname \(quote(up)) \(fam) saddr @devices\(a.family == .v4 ? 4 : 6) snat \(fam) to \(a)")
+                rules.append("oifname \(quote(up)) \(fam) saddr @\(NftNames.devices(a.family)) snat \(fam) to \(a)")
             }
         }
         for l in config.links where l.snatBackendTraffic {
             let fam = l.innerIpAddress.family == .v4 ? "ip" : "ip6"
-            out.append("    oifname \(quote(l.name)) \(fam) daddr \(l.deviceSubnet) \(fam) saddr != \(l.deviceSubnet) snat \(fam) to \(l.innerIpAddress.address)")
+            rules.append("oifname \(quote(l.name)) \(fam) daddr \(l.deviceSubnet) \(fam) saddr != \(l.deviceSubnet) snat \(fam) to \(l.innerIpAddress.address)")
         }
-        out.append("  }")
-        out += vxlanGuard(config, live: live)
-        return finish(out, maps: maps, compiled: compiled, elements: elements)
+        t.declarations.append(.chain(NftChain(NftNames.postrouting, hook: .init(type: "nat", hook: "postrouting", priority: "srcnat"), rules: rules)))
     }
 
-    /// Named interval set `name` of the `family` addresses of `prefixes` (others ignored),
-    /// and how many elements it has. Merged here: nft's auto-merge would load the kernel's
-    /// whole ruleset first.
-    static func addressSet(_ name: String, _ family: IPAddress.Family, _ prefixes: [IPPrefix]) -> (lines: [String], elements: Int) {
+    /// Declares named interval set `name` of the `family` addresses of `prefixes` (others
+    /// ignored); returns how many elements it has. Merged here: nft's auto-merge would
+    /// load the kernel's whole ruleset first.
+    @discardableResult
+    static func addressSet(_ name: String, _ family: IPAddress.Family, _ prefixes: [IPPrefix], into t: inout NftTable) -> Int {
         let merged = mergedRanges(prefixes.filter { $0.family == family }.map { ($0.network.address, $0.lastAddress) })
-        var out = ["  set \(name) {", "    type \(family == .v4 ? "ipv4_addr" : "ipv6_addr")", "    flags interval"]
-        if !merged.isEmpty {
-            out.append("    elements = { " + merged.map { $0.0 == $0.1 ? "\($0.0)" : "\($0.0)-\($0.1)" }.joined(separator: ", ") + " }")
-        }
-        out.append("  }")
-        return (out, merged.count)
+        t.declarations.append(.set(NftSet(name, key: [.address(family)], flags: [.interval],
+                                          elements: merged.map { $0.0 == $0.1 ? "\($0.0)" : "\($0.0)-\($0.1)" })))
+        return merged.count
     }
 
     /// Chain mss_clamp: forwarded TCP SYN and SYN/ACK clamped to what their route carries,
@@ -403,29 +426,28 @@ public enum NftRenderer {
     /// toward a device at the tunnel's or the uplink's MSS. A route-based site's 0.0.0.0/0
     /// or ::/0 selectors are left out (they would clamp every forwarded SYN): its traffic
     /// is routed through its XFRM interface both ways, whose MTU `rt mtu` reads.
-    static func mssClamp(_ config: GatePeerConfig, mtus: [String: Int]) -> [String] {
-        var sets: [String] = []
+    static func mssClamp(_ config: GatePeerConfig, mtus: [String: Int], into t: inout NftTable) {
         var siteRules: [String] = []
         for (i, site) in (config.ipsec?.sites ?? []).enumerated() {
             let remote = site.remote.subnets.filter { site.mode == .policy || $0.length > 0 }
             for (family, keyword) in [(IPAddress.Family.v4, "ip"), (.v6, "ip6")] where remote.contains(where: { $0.family == family }) {
-                let name = "ipsec\(i)_remote\(family == .v4 ? 4 : 6)"
-                sets += addressSet(name, family, remote).lines
+                let name = NftNames.ipsecRemote(site: i, family: family)
+                addressSet(name, family, remote, into: &t)
                 for dir in ["daddr", "saddr"] {
-                    siteRules.append("    \(keyword) \(dir) @\(name) tcp flags & (syn | rst) == syn tcp option maxseg size set \(site.effectiveMSS)")
+                    siteRules.append("\(keyword) \(dir) @\(name) tcp flags & (syn | rst) == syn tcp option maxseg size set \(site.effectiveMSS)")
                 }
             }
         }
-        var out = sets + ["  chain mss_clamp {", "    type filter hook forward priority mangle; policy accept;"]
+        var rules: [String] = []
         // Out of a tunnel: also the tunnel's own MTU, or the far end's full-size segments
         // would not fit back through it (the kernel only lowers an MSS, nft_exthdr.c
         // refuses an increase: the rules below leave the smallest, no `> N` guard needed).
         for l in config.links {
             guard let mtu = mtus[l.name] ?? l.mtu else { continue }
-            out.append("    iifname \(quote(l.name)) meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 40)")
-            out.append("    iifname \(quote(l.name)) meta nfproto ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 60)")
+            rules.append("iifname \(quote(l.name)) meta nfproto ipv4 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 40)")
+            rules.append("iifname \(quote(l.name)) meta nfproto ipv6 tcp flags & (syn | rst) == syn tcp option maxseg size set \(mtu - 60)")
         }
-        out += siteRules
+        rules += siteRules
         // Every forwarded SYN and SYN/ACK, whichever interface it leaves by (a tunnel, the
         // uplink, a PPPoE/WireGuard/TUN device, an IPsec SA): what its route carries.
         // Senders whose ICMP "fragmentation needed" is lost on the way never learn a
@@ -433,21 +455,25 @@ public enum NftRenderer {
         // route back to the source, less the IP and TCP headers (nft_rt.c); for IPsec,
         // ip_forward has swapped in the xfrm bundle before this hook, so its MTU counts
         // the ESP overhead.
-        out.append("    tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu")
-        out.append("  }")
-        return out
+        rules.append("tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu")
+        t.declarations.append(.chain(NftChain(NftNames.mssClamp, hook: .init(hook: "forward", priority: "mangle"), rules: rules)))
     }
 
-    /// The table from its lines: fingerprints of the text (fs_) and of text and maps (fp_)
-    /// as counter names, and the closing brace.
-    static func finish(_ out: [String], maps: [IntervalMap], compiled: [CompiledPolicy], elements: Int) -> NftRuleset {
-        let body = out.joined(separator: "\n")
-        var h = fnv1a64(body.utf8)
+    /// The ruleset from the table: fingerprints of its text (fs_) and of text and maps
+    /// (fp_), declared last as counter names.
+    static func finish(_ table: NftTable, maps: [IntervalMap], compiled: [CompiledPolicy], elements: Int) -> NftRuleset {
+        var t = table
+        let body = t.text(leading: [:]).dropLast(2)  // without "}\n"
+        // The skeleton hash covers the text up to its last declaration, newline excluded.
+        var h = fnv1a64(body.utf8.dropLast())
         let skeleton = hex(h)
         for m in maps { m.digest(into: &h) }
         let fp = hex(h)
-        let text = body + "\n  counter fs_\(skeleton) {\n  }\n  counter fp_\(fp) {\n  }\n}\n"
-        return NftRuleset(text: text, maps: maps, fingerprint: fp, skeletonFingerprint: skeleton, compiled: compiled, elementCount: elements)
+        t.declarations += [.counter(NftNames.Metadata.skeleton.counter(skeleton)), .counter(NftNames.Metadata.fingerprint.counter(fp))]
+        var text = String(body)
+        for d in t.declarations.suffix(2) { d.write(to: &text, leading: [:]) }
+        text += "}\n"
+        return NftRuleset(table: t, text: text, maps: maps, fingerprint: fp, skeletonFingerprint: skeleton, compiled: compiled, elementCount: elements)
     }
 
     /// The VXLAN guard (input hook): VXLAN for one of our links (its UDP port and its VNI,
@@ -467,34 +493,32 @@ public enum NftRenderer {
     /// or the tunnel's own address reach the link just as well. Matching the VNI leaves
     /// other tools' VXLAN on the same port alone. A link with no peer of its outer family
     /// accepts no VXLAN at all.
-    static func vxlanGuard(_ config: GatePeerConfig, live: [LiveTunnel] = []) -> [String] {
-        var out: [String] = []
+    static func vxlanGuard(_ config: GatePeerConfig, live: [LiveTunnel] = [], into t: inout NftTable) {
         var rules: [String] = []
         for (i, l) in config.links.enumerated() {
-            let v4 = l.outerIpAddress.family == .v4
             var peers: [IPAddress] = []
             for p in l.peers.map(\.outerIpAddress) where p.family == l.outerIpAddress.family && !peers.contains(p) { peers.append(p) }
-            out += ["  set vx\(i)_peers {", "    type \(v4 ? "ipv4_addr" : "ipv6_addr")"]
-            if !peers.isEmpty { out.append("    elements = { " + peers.map(\.description).joined(separator: ", ") + " }") }
-            out += ["  }", "  counter \(NftRuleset.guardCounter(link: i)) {", "  }"]
+            let peerSet = NftNames.vxlanPeers(link: i), deviceSet = NftNames.vxlanDevices(link: i), drop = NftNames.guardCounter(link: i)
+            t.declarations.append(.set(NftSet(peerSet, key: [.address(l.outerIpAddress.family)], elements: peers.map(\.description))))
+            t.declarations.append(.counter(drop))
             // What the config says, then what the kernel's device still runs where it differs.
             var tunnels = [LiveTunnel(link: i, port: l.port, vni: l.vxlanId, family: l.outerIpAddress.family, underlay: l.underlayDevice)]
-            for t in live where t.link == i && !tunnels.contains(t) { tunnels.append(t) }
+            for lt in live where lt.link == i && !tunnels.contains(lt) { tunnels.append(lt) }
             var devices: [String] = []
-            for t in tunnels where !devices.contains(t.underlay) { devices.append(t.underlay) }
-            out += ["  set vx\(i)_dev {", "    type ifname", "    elements = { " + devices.map(quote).joined(separator: ", ") + " }", "  }"]
-            out += ["  chain vx\(i)_drop {",
-                    "    limit rate 10/second burst 20 packets log prefix \(quote("gatepeer-vxlan \(l.name): ")) level info",
-                    "    counter name \(quote(NftRuleset.guardCounter(link: i))) drop", "  }"]
-            for t in tunnels {
-                let ip = t.family == .v4 ? "ip" : "ip6"
-                let match = "    udp dport \(t.port) @th,96,24 \(t.vni)"
-                rules.append("\(match) iifname != @vx\(i)_dev goto vx\(i)_drop")
-                rules.append("\(match) \(ip) saddr != @vx\(i)_peers goto vx\(i)_drop")
+            for lt in tunnels where !devices.contains(lt.underlay) { devices.append(lt.underlay) }
+            t.declarations.append(.set(NftSet(deviceSet, key: [.ifname], elements: devices.map(quote))))
+            t.declarations.append(.chain(NftChain(drop, rules: [
+                "limit rate 10/second burst 20 packets log prefix \(quote("gatepeer-vxlan \(l.name): ")) level info",
+                "counter name \(quote(drop)) drop",
+            ])))
+            for lt in tunnels {
+                let ip = lt.family == .v4 ? "ip" : "ip6"
+                let match = "udp dport \(lt.port) @th,96,24 \(lt.vni)"
+                rules.append("\(match) iifname != @\(deviceSet) goto \(drop)")
+                rules.append("\(match) \(ip) saddr != @\(peerSet) goto \(drop)")
             }
         }
-        out += ["  chain vxlan_guard {", "    type filter hook input priority filter; policy accept;"] + rules + ["  }"]
-        return out
+        t.declarations.append(.chain(NftChain(NftNames.vxlanGuard, hook: .init(hook: "input", priority: "filter"), rules: rules)))
     }
 
     /// Sorted, merged (overlapping or adjacent) closed ranges.
@@ -526,6 +550,26 @@ public enum NftRenderer {
 
     static func quote(_ s: String) -> String { "\"\(s)\"" }
 
+}
+
+extension NftNames.KeyShape {
+    /// The key's types after the address(es).
+    var tail: [NftDataType] {
+        switch self {
+        case .ports: return [.proto, .service]
+        case .proto: return [.proto]
+        case .address: return []
+        }
+    }
+
+    /// What a rule matches after the address(es), in the key's order.
+    var match: String {
+        switch self {
+        case .ports: return " . meta l4proto . th dport"
+        case .proto: return " . meta l4proto"
+        case .address: return ""
+        }
+    }
 }
 
 /// A VXLAN tunnel the guard covers: config link `link`'s UDP port, VNI, outer family and

@@ -41,16 +41,21 @@ public struct ObservedElement: Equatable, Hashable, Sendable {
     }
 
     /// The element as NftElement (for the plan line and the delete request), its fields
-    /// decoded by the layout of gatepeer's sets: grants<F>[p|a] are source . destination
-    /// [. protocol [. port]], g<N>_dom<F>[p|a] destination [. protocol [. port]].
+    /// decoded by the layout of gatepeer's sets (NftNames.dynamicLayout): grant sets are
+    /// source . destination [. protocol [. port]], learned-address maps destination
+    /// [. protocol [. port]].
     /// Bytes that do not fit that layout are kept as one raw field.
     public var element: NftElement {
         let interval = !keyEnd.isEmpty
         let raw = NftElement(set: set, key: [.raw(key, keyEnd)], interval: interval, timeoutMs: expiresMs, gotoChain: gotoChain)
-        let v6 = set.hasPrefix("grants6") || set.contains("_dom6")
-        let width = v6 ? 16 : 4
-        var kinds: [Int] = set.hasPrefix("grants") ? [0, 0] : [0]  // 0 address, 1 proto, 2 port
-        if set.hasSuffix("p") { kinds.append(1) } else if !set.hasSuffix("a") { kinds += [1, 2] }
+        guard let layout = NftNames.dynamicLayout(ofSet: set) else { return raw }
+        let width = layout.family == .v4 ? 4 : 16
+        var kinds: [Int] = layout.grant ? [0, 0] : [0]  // 0 address, 1 proto, 2 port
+        switch layout.shape {
+        case .ports: kinds += [1, 2]
+        case .proto: kinds.append(1)
+        case .address: break
+        }
         let total = kinds.reduce(0) { $0 + ($1 == 0 ? width : 4) }
         guard key.count == total, keyEnd.isEmpty || keyEnd.count == total else { return raw }
         var fields: [NftElement.Field] = []

@@ -40,8 +40,8 @@ public struct FilterStatus: Sendable {
         inSync = ruleset?.fingerprint == observed.filter?.fingerprint && !pending.contains { $0.object == "nftables" }
         edited = pending.lazy.compactMap { c -> String? in if case .repairFilter(_, let r) = c { return r } else { return nil } }.first
         let counters = observed.filter?.counters ?? [:]
-        verdicts = ["out_allow", "out_deny", "in_allow", "in_drop", "grant_allow"].map { ($0, counters[$0] ?? PacketCount(packets: 0, bytes: 0)) }
-        vxlanGuard = config.links.enumerated().map { ($1.name, counters[NftRuleset.guardCounter(link: $0)]) }
+        verdicts = NftNames.verdicts.map(\.counter).map { ($0, counters[$0] ?? PacketCount(packets: 0, bytes: 0)) }
+        vxlanGuard = config.links.enumerated().map { ($1.name, counters[NftNames.guardCounter(link: $0)]) }
         rules = []
         guard let f = config.filter, let ruleset else { return }
         for (gi, group) in f.outbound.enumerated() {
@@ -61,11 +61,11 @@ public struct FilterStatus: Sendable {
                 if case .outcome(let o) = iv.target { perRule[o.rule, default: PacketCount(packets: 0, bytes: 0)] = perRule[o.rule, default: PacketCount(packets: 0, bytes: 0)] + count }
             }
             for k in group.rules.indices {
-                let named = counters[NftRuleset.ruleCounter(group: gi, rule: k)] ?? PacketCount(packets: 0, bytes: 0)
+                let named = counters[NftNames.ruleCounter(group: gi, rule: k)] ?? PacketCount(packets: 0, bytes: 0)
                 let total = named + (perRule[k] ?? PacketCount(packets: 0, bytes: 0))
                 rules.append(RuleCount(path: "filter.outbound[\(gi)].rules[\(k)]", summary: group.rules[k].summary, count: total))
             }
-            let d = (perRule[nil] ?? PacketCount(packets: 0, bytes: 0)) + (counters[NftRuleset.defaultCounter(group: gi)] ?? PacketCount(packets: 0, bytes: 0))
+            let d = (perRule[nil] ?? PacketCount(packets: 0, bytes: 0)) + (counters[NftNames.defaultCounter(group: gi)] ?? PacketCount(packets: 0, bytes: 0))
             rules.append(RuleCount(path: "filter.outbound[\(gi)].default", summary: "\(group.defaultAction.rawValue) (group \"\(group.name)\")", count: d))
         }
     }
@@ -79,7 +79,7 @@ public struct FilterStatus: Sendable {
         if policy && present { out.append("  " + verdicts.map { "\($0.0) \($0.1.packets) packets" }.joined(separator: ", ")) }
         for (i, g) in vxlanGuard.enumerated() {
             guard let d = g.dropped else {
-                let why = present ? "no counter \(NftRuleset.guardCounter(link: i)) in table inet gatepeer" : "table inet gatepeer absent"
+                let why = present ? "no counter \(NftNames.guardCounter(link: i)) in table inet gatepeer" : "table inet gatepeer absent"
                 out.append("  vxlan guard \(g.link): missing (\(why))")
                 continue
             }

@@ -135,7 +135,7 @@ extension Plan.Change {
         case .addElement(let e):
             return "+ nftables element \(e.set) { \(e.keyText) }"
         case .deleteElement(let e):
-            return "- nftables element \(e.set) { \(e.keyText) } (no \(e.set.hasPrefix("grants") ? "grant" : "learned address") explains it)"
+            return "- nftables element \(e.set) { \(e.keyText) } (no \(NftNames.isGrantSet(e.set) ? "grant" : "learned address") explains it)"
         }
     }
 

@@ -7,7 +7,8 @@ import Glibc
 /// line is wrong).
 ///
 /// `description`: "OBJECT: strerror (errno N): MESSAGE", or "OBJECT: MESSAGE" without
-/// an errno.
+/// an errno; " (attribute at byte K of the request)" follows when the kernel named the
+/// attribute it refused.
 public struct KernelError: Error, Sendable, CustomStringConvertible {
     /// The object the request was for, as the plan names it ("link vx0", "route 10.0.0.0/8").
     public let object: String
@@ -17,11 +18,15 @@ public struct KernelError: Error, Sendable, CustomStringConvertible {
     public let errno: Int32?
     /// The extended ACK (NLMSGERR_ATTR_MSG), or nft's own message; nil when none came.
     public let kernelMessage: String?
+    /// NLMSGERR_ATTR_OFFS: where the refused attribute starts, in bytes from the start of
+    /// the request's nlmsghdr; nil when the kernel did not say.
+    public let attributeOffset: UInt32?
 
-    public init(object: String, errno: Int32?, kernelMessage: String? = nil) {
+    public init(object: String, errno: Int32?, kernelMessage: String? = nil, attributeOffset: UInt32? = nil) {
         self.object = object
         self.errno = errno
         self.kernelMessage = kernelMessage
+        self.attributeOffset = attributeOffset
     }
 
     /// A refusal reported by libnftables, to join the kernel failures of an apply: no
@@ -32,7 +37,8 @@ public struct KernelError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         let km = kernelMessage.map { ": \($0)" } ?? ""
-        guard let errno else { return object + km }
-        return "\(object): \(String(cString: strerror(errno))) (errno \(errno))\(km)"
+        let at = attributeOffset.map { " (attribute at byte \($0) of the request)" } ?? ""
+        guard let errno else { return object + km + at }
+        return "\(object): \(String(cString: strerror(errno))) (errno \(errno))\(km)\(at)"
     }
 }

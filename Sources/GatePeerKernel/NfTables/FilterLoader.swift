@@ -51,15 +51,16 @@ extension Kernel {
             var b = NftBatch(firstSequence: nf.takeSequence())
             for (new, before) in zip(rs.maps, previous.maps) {
                 let (remove, add) = new.delta(from: before)
-                b.intervalElements(table: NftRuleset.table, map: new.name, remove, add: false)
-                b.intervalElements(table: NftRuleset.table, map: new.name, add, add: true)
+                b.intervalElements(table: NftNames.table, map: new.name, remove, add: false)
+                b.intervalElements(table: NftNames.table, map: new.name, add, add: true)
             }
-            b.begin(NFT_MSG_DELOBJ, what: "counter fp_\(old)")
-            b.attr(UInt16(NFTA_OBJ_TABLE.rawValue), string: NftRuleset.table)
-            b.attr(UInt16(NFTA_OBJ_NAME.rawValue), string: "fp_\(old)")
+            let oldCounter = NftNames.Metadata.fingerprint.counter(old)
+            b.begin(NFT_MSG_DELOBJ, what: "counter \(oldCounter)")
+            b.attr(UInt16(NFTA_OBJ_TABLE.rawValue), string: NftNames.table)
+            b.attr(UInt16(NFTA_OBJ_NAME.rawValue), string: oldCounter)
             b.attr(UInt16(NFTA_OBJ_TYPE.rawValue), be32: Kernel.counterType)
             b.end()
-            b.counter(table: NftRuleset.table, name: "fp_\(rs.fingerprint)")
+            b.counter(table: NftNames.table, name: NftNames.Metadata.fingerprint.counter(rs.fingerprint))
             b.finish()
             // Refused (the kernel does not hold what the cache says, say): load in full.
             let delta = try ownCommit(nf, update: { $0?.loaded(rs) }) { try nf.send(b) }
@@ -77,7 +78,7 @@ extension Kernel {
         let deferred = try stage(rs, extras: extras)
         var failures: [KernelError]
         do {
-            let staged = try readTable(nf, NftRuleset.stagingTable, staging: true)
+            let staged = try readTable(nf, NftNames.stagingTable, staging: true)
             // What the live copy must read back as (Planner.contentDrift compares), kept in
             // the table itself and committed with it.
             let content = Kernel.content(of: staged)
@@ -87,7 +88,7 @@ extension Kernel {
                 // Nothing enforces yet: one transaction.
                 var b = NftBatch(firstSequence: nf.takeSequence())
                 b.copyTable(staged, maps: rs.maps, digest: digest, dormant: false)
-                b.deleteTable(NftRuleset.stagingTable)
+                b.deleteTable(NftNames.stagingTable)
                 b.finish()
                 failures = try ownCommit(nf, update: { _ in read?.loaded(rs) }) { try nf.send(b) }
             } else {
@@ -127,7 +128,7 @@ extension Kernel {
     /// (the ones after it are not sent).
     private func swap(_ nf: NetlinkSocket, _ staged: Staged, _ rs: NftRuleset, digest: String,
                       read: FilterReadCache.Entry?) throws -> [KernelError] {
-        let stage = NftRuleset.stagingTable, live = NftRuleset.table
+        let stage = NftNames.stagingTable, live = NftNames.table
         var fill = NftBatch(firstSequence: nf.takeSequence())
         for m in rs.maps {
             fill.intervalElements(table: stage, map: m.name, m.intervals, add: true)
@@ -172,7 +173,7 @@ extension Kernel {
         dropStaging(nf)
         guard observed != nil else { return }
         var b = NftBatch(firstSequence: nf.takeSequence())
-        b.deleteTable(NftRuleset.table)
+        b.deleteTable(NftNames.table)
         b.finish()
         if let e = try nf.send(b).first, e.errno != ENOENT { throw e }
     }
@@ -188,10 +189,10 @@ extension Kernel {
     private func dropStaging(_ nf: NetlinkSocket) {
         guard let tables = try? Kernel.tableFlags(nf) else { return }
         var b = NftBatch(firstSequence: nf.takeSequence())
-        if let f = tables[NftRuleset.table], f & UInt32(NFT_TABLE_F_DORMANT.rawValue) != 0 {
-            b.table(NftRuleset.table, dormant: false, create: false)
+        if let f = tables[NftNames.table], f & UInt32(NFT_TABLE_F_DORMANT.rawValue) != 0 {
+            b.table(NftNames.table, dormant: false, create: false)
         }
-        if tables[NftRuleset.stagingTable] != nil { b.deleteTable(NftRuleset.stagingTable) }
+        if tables[NftNames.stagingTable] != nil { b.deleteTable(NftNames.stagingTable) }
         guard b.messageCount > 0 else { return }
         b.finish()
         _ = try? nf.send(b)
@@ -201,7 +202,7 @@ extension Kernel {
     static func tableFlags(_ nf: NetlinkSocket) throws -> [String: UInt32] {
         let tables = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETTABLE.rawValue), family: NftBatch.family,
                                  headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables tables", parse: { m -> (String, UInt32)? in
-            guard Int(m.pointee.nlmsg_type) & 0xff == Int(NFT_MSG_NEWTABLE.rawValue) else { return nil }
+            guard Int(m.type) & 0xff == Int(NFT_MSG_NEWTABLE.rawValue) else { return nil }
             let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size)
             guard let name = a.string(UInt16(NFTA_TABLE_NAME.rawValue)) else { return nil }
             return (name, a.u32(UInt16(NFTA_TABLE_FLAGS.rawValue)).map { UInt32(bigEndian: $0) } ?? 0)
@@ -244,19 +245,19 @@ extension Kernel {
     /// The element messages of one set (each NFTA_SET_ELEM_LIST_ELEMENTS holds many).
     func dumpElements(_ nf: NetlinkSocket, _ table: String, set: String) throws -> [NftObject] {
         try dumpKind(nf, table, NFT_MSG_GETSETELEM, NFT_MSG_NEWSETELEM, kind: "elements of set", tableAttr: Int(NFTA_SET_ELEM_LIST_TABLE.rawValue),
-                     nameAttr: UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), extra: { $0.putString(Int(NFTA_SET_ELEM_LIST_SET.rawValue), set) })
+                     nameAttr: UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), extra: { $0.attribute(UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), string: set) })
             .filter { $0.attributes.contains { $0.0 == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) } }
     }
 
     /// One nf_tables dump of `table`'s objects of one kind, as raw attributes.
     private func dumpKind(_ nf: NetlinkSocket, _ table: String, _ get: nf_tables_msg_types, _ reply: nf_tables_msg_types, kind: String,
-                          tableAttr: Int?, nameAttr: UInt16, extra: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in }) throws -> [NftObject] {
+                          tableAttr: Int?, nameAttr: UInt16, extra: (inout NetlinkWriter) -> Void = { _ in }) throws -> [NftObject] {
         try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(get.rawValue), family: NftBatch.family,
-                    headerSize: MemoryLayout<nfgenmsg>.size, what: "\(table) \(kind)s", attributes: { nlh in
-            if let t = tableAttr { nlh.putString(t, table) }
-            extra(nlh)
+                    headerSize: MemoryLayout<nfgenmsg>.size, what: "\(table) \(kind)s", attributes: { w in
+            if let t = tableAttr { w.attribute(UInt16(t), string: table) }
+            extra(&w)
         }, parse: { m in
-            guard Int(m.pointee.nlmsg_type) & 0xff == Int(reply.rawValue) else { return nil }
+            guard Int(m.type) & 0xff == Int(reply.rawValue) else { return nil }
             let o = NftObject(m, kind: kind, nameType: nameAttr)
             // Every *_TABLE attribute is type 1; dumps without a table filter list all tables.
             guard let t = o.attributes.first(where: { $0.0 == 1 })?.1, String(decoding: t.prefix { $0 != 0 }, as: UTF8.self) == table else { return nil }
@@ -282,10 +283,17 @@ public final class MapCache {
     /// Written to a 0600 temporary and renamed over; not synced: a copy lost in a crash
     /// only costs one full load (its checksum and fingerprint are checked on use).
     func store(_ maps: LoadedMaps) {
+        MapCache.storeCache(path, maps.encode())
+    }
+
+    /// Writes a cache file of the state directory (made 0700 if missing): a 0600
+    /// temporary renamed over, not synced. A write that fails or would pass the read
+    /// limit (Files.stateLimit) leaves no file rather than a stale one: a cache only
+    /// saves work, and its users check what they read.
+    static func storeCache(_ path: String, _ bytes: [UInt8]) {
         let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         if !dir.isEmpty { mkdir(dir, 0o700) }
-        // Over the read limit: none rather than a stale copy (a cache only saves work).
-        if Files.replace(path, with: maps.encode(), mode: 0o600, sync: false, limit: Files.stateLimit) != nil { unlink(path) }
+        if Files.replace(path, with: bytes, mode: 0o600, sync: false, limit: Files.stateLimit) != nil { unlink(path) }
     }
 
     func remove() { unlink(path) }

@@ -26,8 +26,8 @@ extension Kernel {
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
         let generation = try? Kernel.generation(nf)
         let tables = try Kernel.tableFlags(nf)
-        let staging = tables[NftRuleset.stagingTable] != nil
-        guard let flags = tables[NftRuleset.table] else { return (nil, staging) }
+        let staging = tables[NftNames.stagingTable] != nil
+        guard let flags = tables[NftNames.table] else { return (nil, staging) }
         var dumped = Staged()
         var f = ObservedFilter(fingerprint: nil, counters: [:])
         f.dormant = flags & UInt32(NFT_TABLE_F_DORMANT.rawValue) != 0
@@ -35,16 +35,16 @@ extension Kernel {
             if let cache = filterReadCache, let g = generation, let e = cache.load(), e.key == cache.key, e.generation == g {
                 // Nothing was committed since: the table is what was recorded, but for
                 // the elements of sets with timeouts (they expire without a commit).
-                dumped.objects = try dumpObjects(nf, NftRuleset.table)
+                dumped.objects = try dumpObjects(nf, NftNames.table)
                 var content = e.content
                 for set in content.dynamic.keys {
-                    dumped.elements += try dumpElements(nf, NftRuleset.table, set: set)
+                    dumped.elements += try dumpElements(nf, NftNames.table, set: set)
                 }
                 content.dynamic = Kernel.content(of: dumped, dynamicSets: Set(content.dynamic.keys)).dynamic
                 f.content = content
                 f.mapsAsLoaded = e.mapsAsLoaded
             } else {
-                dumped = try readTable(nf, NftRuleset.table, staging: false)
+                dumped = try readTable(nf, NftNames.table, staging: false)
                 f.content = Kernel.content(of: dumped)
                 if let cache = filterReadCache, let g = generation, let content = f.content, (try? Kernel.generation(nf)) == g {
                     cache.store(FilterReadCache.Entry(key: cache.key, generation: g, content: content, mapsAsLoaded: nil))
@@ -61,9 +61,12 @@ extension Kernel {
     static func readCounters(_ objects: [NftObject], into f: inout ObservedFilter) {
         var counters: [String: PacketCount] = [:]
         for o in objects where o.u32(UInt16(NFTA_OBJ_TYPE.rawValue)) == Kernel.counterType {
-            if let v = Kernel.metadata(o.name, "fp_") { f.fingerprint = v; continue }
-            if let v = Kernel.metadata(o.name, "fs_") { f.skeleton = v; continue }
-            if let v = Kernel.metadata(o.name, "fk_") { f.loadedContent = v; continue }
+            switch NftNames.Metadata.parse(o.name) {
+            case (.fingerprint, let v)?: f.fingerprint = v; continue
+            case (.skeleton, let v)?: f.skeleton = v; continue
+            case (.content, let v)?: f.loadedContent = v; continue
+            case nil: break
+            }
             let d = o.attributes.first { $0.0 == UInt16(NFTA_OBJ_DATA.rawValue) }?.1 ?? []
             func be64(_ t: nft_counter_attributes) -> UInt64 {
                 guard let a = netlinkAttributes(d, in: 0..<d.count).first(where: { $0.type == UInt16(t.rawValue) }), a.payload.count >= 8 else { return 0 }
@@ -79,7 +82,7 @@ extension Kernel {
     public func observeFilter() throws -> ObservedFilter? {
         let nf = try NetlinkSocket(bus: NETLINK_NETFILTER)
         let objects: [NftObject]
-        do { objects = try dumpObjects(nf, NftRuleset.table) } catch let e as KernelError where e.errno == ENOENT { return nil }
+        do { objects = try dumpObjects(nf, NftNames.table) } catch let e as KernelError where e.errno == ENOENT { return nil }
         // Our table always holds counters; none means no table.
         if objects.isEmpty { return nil }
         var f = ObservedFilter(fingerprint: nil, counters: [:])
@@ -91,7 +94,7 @@ extension Kernel {
     static func generation(_ nf: NetlinkSocket) throws -> UInt32 {
         let ids = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETGEN.rawValue), family: UInt8(AF_UNSPEC),
                               headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables generation", single: true, parse: { m -> UInt32? in
-            guard Int(m.pointee.nlmsg_type) & 0xff == Int(NFT_MSG_NEWGEN.rawValue) else { return nil }
+            guard Int(m.type) & 0xff == Int(NFT_MSG_NEWGEN.rawValue) else { return nil }
             return NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size).u32(UInt16(NFTA_GEN_ID.rawValue)).map { UInt32(bigEndian: $0) }
         })
         guard let id = ids.first else { throw KernelError(object: "nftables generation", errno: ENODATA) }
@@ -124,11 +127,6 @@ extension Kernel {
         try ownCommit(nf, update: { $0 }, send)
     }
 
-    /// The value of a metadata counter's name (fp_<hex>, fs_<hex>, fk_<hex>).
-    static func metadata(_ name: String, _ prefix: String) -> String? {
-        name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : nil
-    }
-
     /// The content digest of a dumped table (the staging table at a load, the live one
     /// at every observe): both go through this one function, so what was sent and what
     /// is read back digest the same.
@@ -154,7 +152,7 @@ extension Kernel {
         }
         for o in t.objects.sorted(by: { $0.name < $1.name }) {
             let isCounter = o.u32(UInt16(NFTA_OBJ_TYPE.rawValue)) == counterType
-            if isCounter && ["fp_", "fs_", "fk_"].contains(where: { o.name.hasPrefix($0) }) { continue }
+            if isCounter && NftNames.Metadata.parse(o.name) != nil { continue }
             put(1, o, isCounter ? attrs(NFTA_OBJ_NAME, NFTA_OBJ_TYPE) : objectKeep)
         }
         var dynamicSets = known ?? Set<String>()
@@ -359,10 +357,7 @@ public final class FilterReadCache {
         out += e.content.rules.sorted { $0.key < $1.key }.map { "chain \($0.key) \($0.value)" }
         out += e.content.elements.sorted { $0.key < $1.key }.map { "set \($0.key) \(String($0.value.digest, radix: 16)) \($0.value.count)" }
         out += e.content.dynamic.keys.sorted().map { "dynamic \($0)" }
-        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        if !dir.isEmpty { mkdir(dir, 0o700) }
-        // Over the read limit: none rather than a stale copy (a cache only saves work).
-        if Files.replace(path, with: Array((out.joined(separator: "\n") + "\n").utf8), mode: 0o600, sync: false, limit: Files.stateLimit) != nil { unlink(path) }
+        MapCache.storeCache(path, Array((out.joined(separator: "\n") + "\n").utf8))
     }
 
     func remove() { if mayRecord() { unlink(path) } }

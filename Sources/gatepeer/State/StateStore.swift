@@ -116,7 +116,7 @@ final class StateStore {
         if refusal != nil { return StateStore.kernelDynamicElements(observed) }
         let ms = WallClock.milliseconds()
         let grants = loadGrantsIfKnown().map { GrantState.elements($0, nowMs: ms) }
-            ?? StateStore.kernelDynamicElements(observed).filter { $0.set.hasPrefix("grants") }
+            ?? StateStore.kernelDynamicElements(observed).filter { NftNames.isGrantSet($0.set) }
         return grants + (learned ?? loadLearned()).elements(config, nowMs: ms)
     }
 

@@ -1,0 +1,202 @@
+/// An nftables table as a value: its sets and maps (key type, flags, elements), named
+/// counters and chains (hook, priority, policy, rules), in declaration order. NftRenderer
+/// builds one; it renders to the nft text libnftables parses (`text`), and the elements
+/// the loader sends raw are checked against its declarations (`refusal(of:)`), so no
+/// code searches rendered text for a set.
+///
+/// Rules and inline elements are nft text: libnftables compiles them into expressions
+/// (the loader reads the compiled table back over netlink, Kernel.loadFilter).
+public struct NftTable: Equatable, Sendable {
+    public var family: String
+    public var name: String
+    /// `flags dormant`: the table's base chains are not registered with their hooks (the
+    /// staging copy, which must never see a packet).
+    public var dormant: Bool
+    /// Sets, maps, counters and chains in the order the text declares them (nft resolves
+    /// names within one transaction, but the order is what the fingerprints cover).
+    public var declarations: [NftDeclaration]
+
+    public init(family: String = NftNames.family, name: String = NftNames.table, dormant: Bool = false, declarations: [NftDeclaration] = []) {
+        self.family = family
+        self.name = name
+        self.dormant = dormant
+        self.declarations = declarations
+    }
+
+    /// The set or map named `name`, if declared.
+    public func set(named name: String) -> NftSet? {
+        for case .set(let s) in declarations where s.name == name { return s }
+        return nil
+    }
+
+    /// The chains, in declaration order.
+    public var chains: [NftChain] {
+        declarations.compactMap { if case .chain(let c) = $0 { return c } else { return nil } }
+    }
+
+    /// The names of the named counters, in declaration order.
+    public var counters: [String] {
+        declarations.compactMap { if case .counter(let c) = $0 { return c } else { return nil } }
+    }
+
+    /// The table as nft text (ends in a newline).
+    public var text: String { text(leading: [:]) }
+
+    /// The table as nft text, with `leading[set]` (an elements list as nft text) declared
+    /// first in that set's block: the destination maps' elements for `filter show`, grant
+    /// and learned elements in the staging copy.
+    public func text(leading: [String: String]) -> String {
+        var out = head
+        for d in declarations { d.write(to: &out, leading: leading) }
+        out += "}\n"
+        return out
+    }
+
+    /// The first line, and `flags dormant` for a dormant table.
+    var head: String { "table \(family) \(name) {\n" + (dormant ? "  flags dormant\n" : "") }
+
+    /// Why `e` does not fit this table, nil when it does: its set must be declared with
+    /// its key's types, `flags interval` exactly when the element is an interval, and a
+    /// verdict map whose goto chain is declared exactly when it has one. The kernel
+    /// would refuse such an element (ENOENT, EINVAL) or, worse, store bytes of another layout.
+    public func refusal(of e: NftElement) -> String? {
+        guard let s = set(named: e.set) else { return "no set \(e.set) in table \(family) \(name)" }
+        let types = e.key.map(\.dataType)
+        if types.contains(nil) { return "element of \(e.set) has a raw key" }
+        if types.compactMap({ $0 }) != s.key { return "set \(e.set) has type \(s.keyText), element \(e.keyText) does not" }
+        if e.interval != s.flags.contains(.interval) { return "set \(e.set) \(e.interval ? "is not" : "is") an interval set" }
+        if e.timeoutMs != nil && !s.flags.contains(.timeout) { return "set \(e.set) has no timeouts" }
+        switch (e.gotoChain, s.verdictMap) {
+        case (nil, false): return nil
+        case (let c?, true): return chains.contains { $0.name == c } ? nil : "no chain \(c) for element of \(e.set)"
+        case (nil, true): return "map \(e.set) needs a verdict"
+        case (_?, false): return "set \(e.set) is not a verdict map"
+        }
+    }
+}
+
+/// One declaration in a table block.
+public enum NftDeclaration: Equatable, Sendable {
+    case set(NftSet)
+    /// A named counter (`counter NAME { }`); its values are the kernel's.
+    case counter(String)
+    case chain(NftChain)
+
+    func write(to out: inout String, leading: [String: String]) {
+        switch self {
+        case .set(let s): s.write(to: &out, leading: leading[s.name])
+        case .counter(let name): out += "  counter \(name) {\n  }\n"
+        case .chain(let c): c.write(to: &out)
+        }
+    }
+}
+
+/// nft data types of set keys (nft's names; each field of a key is padded to 4 bytes).
+public enum NftDataType: String, Equatable, Sendable {
+    case ipv4 = "ipv4_addr"
+    case ipv6 = "ipv6_addr"
+    /// One byte: the IP protocol number.
+    case proto = "inet_proto"
+    /// Two bytes, network order: a port.
+    case service = "inet_service"
+    /// IFNAMSIZ bytes: an interface name.
+    case ifname
+
+    public static func address(_ family: IPAddress.Family) -> NftDataType { family == .v4 ? .ipv4 : .ipv6 }
+}
+
+/// A set flag (NFT_SET_INTERVAL, NFT_SET_TIMEOUT).
+public enum NftSetFlag: String, Equatable, Sendable {
+    case interval
+    case timeout
+}
+
+/// A named set, or a verdict map (`verdictMap`): key type, flags, per-element counters
+/// and the elements nft parses (nft text).
+public struct NftSet: Equatable, Sendable {
+    public var name: String
+    /// The key's types, concatenated (`ipv4_addr . inet_proto`).
+    public var key: [NftDataType]
+    /// `type KEY : verdict`: each element carries a verdict.
+    public var verdictMap: Bool
+    public var flags: [NftSetFlag]
+    /// `counter`: every element counts its packets and bytes.
+    public var counter: Bool
+    /// Elements declared with the set, as nft text (one per item).
+    public var elements: [String]
+
+    public init(_ name: String, key: [NftDataType], verdictMap: Bool = false, flags: [NftSetFlag] = [], counter: Bool = false, elements: [String] = []) {
+        self.name = name
+        self.key = key
+        self.verdictMap = verdictMap
+        self.flags = flags
+        self.counter = counter
+        self.elements = elements
+    }
+
+    /// nft's text of the key type.
+    public var keyText: String { key.map(\.rawValue).joined(separator: " . ") }
+
+    func write(to out: inout String, leading: String?) {
+        out += "  \(verdictMap ? "map" : "set") \(name) {\n"
+        if let l = leading { out += "    elements = { " + l + " }\n" }
+        out += "    type " + keyText + (verdictMap ? " : verdict\n" : "\n")
+        if !flags.isEmpty { out += "    flags " + flags.map(\.rawValue).joined(separator: ",") + "\n" }
+        if counter { out += "    counter\n" }
+        if !elements.isEmpty { out += "    elements = { " + elements.joined(separator: ", ") + " }\n" }
+        out += "  }\n"
+    }
+}
+
+/// A chain: a base chain when it has a hook, else reached by jump or goto only.
+public struct NftChain: Equatable, Sendable {
+    /// Where a base chain is registered.
+    public struct Hook: Equatable, Sendable {
+        /// `filter` or `nat`.
+        public var type: String
+        /// `forward`, `input`, `postrouting`.
+        public var hook: String
+        /// nft's named priority (`filter` 0, `mangle` -150, `srcnat` 100).
+        public var priority: String
+        /// What a packet that no rule decides gets.
+        public var policy: String
+
+        public init(type: String = "filter", hook: String, priority: String, policy: String = "accept") {
+            self.type = type
+            self.hook = hook
+            self.priority = priority
+            self.policy = policy
+        }
+    }
+
+    public var name: String
+    public var hook: Hook?
+    /// The rules in order, each as nft text.
+    public var rules: [String]
+
+    public init(_ name: String, hook: Hook? = nil, rules: [String] = []) {
+        self.name = name
+        self.hook = hook
+        self.rules = rules
+    }
+
+    func write(to out: inout String) {
+        out += "  chain \(name) {\n"
+        if let h = hook { out += "    type \(h.type) hook \(h.hook) priority \(h.priority); policy \(h.policy);\n" }
+        for r in rules { out += "    " + r + "\n" }
+        out += "  }\n"
+    }
+}
+
+extension NftElement.Field {
+    /// The nft type of the field; nil for raw bytes.
+    var dataType: NftDataType? {
+        switch self {
+        case .prefix(let p): return .address(p.family)
+        case .address(let a): return .address(a.family)
+        case .proto: return .proto
+        case .ports: return .service
+        case .raw: return nil
+        }
+    }
+}
