@@ -176,21 +176,3 @@ public struct LearnedAddresses: Equatable, Sendable {
         return out
     }
 }
-
-extension FilterConfig {
-    /// Exact names gatepeer resolves itself; wildcard patterns are learned from answers
-    /// that pass through its DNS forwarder.
-    public var exactDomainNames: [String] {
-        var out: [String] = []
-        for g in outbound {
-            for r in g.rules {
-                if case .domain(let p) = r.destination, !p.wildcard, !out.contains(p.name) { out.append(p.name) }
-            }
-        }
-        return out
-    }
-
-    public var domainPatterns: [DomainPattern] {
-        outbound.flatMap(\.rules).compactMap { if case .domain(let p) = $0.destination { return p } else { return nil } }
-    }
-}

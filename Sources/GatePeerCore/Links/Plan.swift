@@ -1,19 +1,3 @@
-/// Everything the kernel needs to hold for one VXLAN link, resolved against the
-/// observed underlay (its index and MTU).
-public struct LinkSpec: Equatable, Sendable {
-    public var name: String
-    public var alias: String
-    public var vxlanId: UInt32
-    public var port: UInt16
-    public var portRange: PortRange
-    public var underlayName: String
-    public var underlayIndex: Int32
-    public var local: IPAddress
-    public var mtu: Int
-    public var mac: MACAddress
-    public var learning: Bool
-}
-
 /// An ordered list of changes on objects gatepeer owns, plus what blocked the rest.
 public struct Plan: Sendable {
     public var changes: [Change]
@@ -208,28 +192,5 @@ extension Plan.Change {
         case .addElement(let e): return "add element \(e.set) \(e.keyText)"
         case .deleteElement(let e): return "delete element \(e.set) \(e.keyText)"
         }
-    }
-}
-
-/// What an apply achieved, judged by reading the kernel back: the plan made after the
-/// apply lists what the kernel still does not hold. A change the kernel answered with
-/// success but did not carry out (an FDB delete that matched no remote) shows up here.
-public struct ReadBack: Equatable, Sendable {
-    /// Changes of the applied plan that are no longer wanted (0 ... planned count).
-    public var applied: Int
-    /// Lines of the plan made after the apply that the applied plan already held: changes
-    /// gatepeer asked for and the kernel did not take (refused, or answered success and did
-    /// nothing).
-    public var notTaken: [String]
-    /// Lines of the plan made after the apply that the applied plan did not hold: drift
-    /// that appeared while it ran (another tool deleted or changed something), never tried.
-    public var changedDuringApply: [String]
-
-    public init(planned: Plan, after: Plan) {
-        let still = Set(after.changes.map(\.identity))
-        let asked = Set(planned.changes.map(\.identity))
-        applied = planned.changes.filter { !still.contains($0.identity) }.count
-        notTaken = after.changes.filter { asked.contains($0.identity) }.map(\.line)
-        changedDuringApply = after.changes.filter { !asked.contains($0.identity) }.map(\.line)
     }
 }

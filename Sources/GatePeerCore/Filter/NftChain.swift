@@ -1,0 +1,39 @@
+/// A chain: a base chain when it has a hook, else reached by jump or goto only.
+public struct NftChain: Equatable, Sendable {
+    /// Where a base chain is registered.
+    public struct Hook: Equatable, Sendable {
+        /// `filter` or `nat`.
+        public var type: String
+        /// `forward`, `input`, `postrouting`.
+        public var hook: String
+        /// nft's named priority (`filter` 0, `mangle` -150, `srcnat` 100).
+        public var priority: String
+        /// What a packet that no rule decides gets.
+        public var policy: String
+
+        public init(type: String = "filter", hook: String, priority: String, policy: String = "accept") {
+            self.type = type
+            self.hook = hook
+            self.priority = priority
+            self.policy = policy
+        }
+    }
+
+    public var name: String
+    public var hook: Hook?
+    /// The rules in order, each as nft text.
+    public var rules: [String]
+
+    public init(_ name: String, hook: Hook? = nil, rules: [String] = []) {
+        self.name = name
+        self.hook = hook
+        self.rules = rules
+    }
+
+    func write(to out: inout String) {
+        out += "  chain \(name) {\n"
+        if let h = hook { out += "    type \(h.type) hook \(h.hook) priority \(h.priority); policy \(h.policy);\n" }
+        for r in rules { out += "    " + r + "\n" }
+        out += "  }\n"
+    }
+}
