@@ -87,8 +87,8 @@ public final class Kernel {
     /// One transaction on table inet gatepeer: delete `delete`, then add `add`.
     private func elementTransaction(_ nf: NetlinkSocket, delete: [NftElement] = [], add: [NftElement] = []) throws -> [KernelError] {
         var b = NftBatch(firstSequence: nf.takeSequence())
-        b.elements(table: NftRuleset.table, delete, add: false)
-        b.elements(table: NftRuleset.table, add, add: true)
+        b.elements(table: NftNames.table, delete, add: false)
+        b.elements(table: NftNames.table, add, add: true)
         b.finish()
         // Only sets with timeouts change: what the read cache holds stays true.
         return try ownCommit(nf) { try nf.send(b) }

@@ -82,9 +82,6 @@ extension IntervalMap {
         split(whole, 0, intervals.count - 1)
         return out
     }
-
-    /// NftNames.destinationGroup, for callers that read map names back.
-    public static func destinationGroup(ofMap name: String) -> Int? { NftNames.destinationGroup(ofMap: name) }
 }
 
 extension IntervalMap {

@@ -2,11 +2,6 @@
 /// its nft text, the destination maps whose elements are loaded raw, and the
 /// fingerprints the kernel keeps as counter names (NftNames.Metadata).
 public struct NftRuleset: Equatable, Sendable {
-    /// NftNames.family, NftNames.table, NftNames.stagingTable, for the callers that name
-    /// the table only.
-    public static let family = NftNames.family
-    public static let table = NftNames.table
-    public static let stagingTable = NftNames.stagingTable
     /// The table as a value (NftTable), fingerprint counters included; the destination
     /// maps are declared without their elements (those are `maps`).
     public let table: NftTable

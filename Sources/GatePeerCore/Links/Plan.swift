@@ -115,7 +115,7 @@ extension Plan.Change {
         case .repairFilter(_, let reason):
             return "~ nftables table inet gatepeer: content differs from what gatepeer loaded (\(reason))"
         case .deleteStaging:
-            return "- nftables table inet \(NftRuleset.stagingTable) (left by an interrupted load)"
+            return "- nftables table inet \(NftNames.stagingTable) (left by an interrupted load)"
         case .addElement(let e):
             return "+ nftables element \(e.set) { \(e.keyText) }"
         case .deleteElement(let e):
@@ -162,7 +162,7 @@ extension Plan.Change {
         case .repairFilter(let rs, let reason):
             d["table"] = .string("inet gatepeer"); d["fingerprint"] = .string(rs.fingerprint); d["reason"] = .string(reason)
         case .deleteStaging:
-            d["table"] = .string("inet \(NftRuleset.stagingTable)")
+            d["table"] = .string("inet \(NftNames.stagingTable)")
         case .addElement(let e), .deleteElement(let e):
             d["set"] = .string(e.set); d["element"] = .string(e.keyText)
         }

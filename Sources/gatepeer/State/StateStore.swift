@@ -40,7 +40,7 @@ final class StateStore {
         }
     }
 
-    init(namespace: NetworkNamespace, table: String = NftRuleset.table) {
+    init(namespace: NetworkNamespace, table: String = NftNames.table) {
         self.namespace = namespace
         self.table = table
         directory = namespace.name == "host" ? StateStore.base : StateStore.base + "/" + namespace.name
