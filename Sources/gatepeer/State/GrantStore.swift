@@ -157,8 +157,8 @@ struct GrantStore {
         if let r = state.refusal { throw GrantRefusal(message: "filter \(command): not done: \(r)", exit: .runtime) }
         do {
             return try state.lockForWriting(command)
-        } catch let e as StateError {
-            throw GrantRefusal(message: e.message, exit: .runtime)
+        } catch {
+            throw GrantRefusal(message: error.message, exit: .runtime)
         }
     }
 }
