@@ -23,6 +23,8 @@ public final class Kernel {
     /// the whole table.
     public var filterReadCache: FilterReadCache?
 
+    /// Opens the rtnetlink socket every request and dump of this value uses; throws
+    /// KernelError ("netlink socket", "netlink bind") when it cannot be opened or bound.
     public init() throws {
         socket = try NetlinkSocket()
     }
@@ -136,6 +138,7 @@ public final class Kernel {
         /// link whose dependent changes were skipped because the link could not be
         /// created. `failureTags[i]` is the change of `failures[i]`.
         public var failures: [KernelError]
+        /// The plan change of each entry of `failures`, index for index.
         public var failureTags: [ChangeTag]
 
         /// Changes the kernel took (0 ... plan.changes.count).

@@ -15,47 +15,69 @@
 public struct CompiledPolicy: Equatable, Sendable {
     /// Who decided: a rule index into the group's rules, or nil for the group default.
     public struct Outcome: Hashable, Sendable {
+        /// The action of the deciding rule, or the group default's.
         public let action: FilterAction
+        /// Index into the group's `rules`; nil when the group default decided.
         public let rule: Int?
     }
 
+    /// What an interval of the address space maps to: a decision, or a bundle to consult
+    /// (an index into `bundles`) when ports or protocols decide below that prefix.
     public enum Target: Hashable, Sendable {
         case outcome(Outcome)
         case bundle(Int)
     }
 
+    /// One element of a destination map: the closed address range `low`...`high` (same
+    /// family) and what it maps to.
     public struct Interval: Equatable, Sendable {
+        /// First address of the range (inclusive).
         public let low: IPAddress
+        /// Last address of the range (inclusive).
         public let high: IPAddress
+        /// The decision for every address in the range.
         public let target: Target
     }
 
     /// One nesting level of a bundle: port rules (disjoint per protocol), then protocol rules.
     public struct Level: Hashable, Sendable {
+        /// Port ranges per protocol, disjoint within one protocol, most specific rule per port.
         public var portRules: [PortRule]
+        /// Rules that name a protocol but no port; checked after the port rules.
         public var protocolRules: [ProtocolRule]
     }
 
+    /// A protocol and port range (inclusive) and the decision for it.
     public struct PortRule: Hashable, Sendable {
+        /// IP protocol number (6 tcp, 17 udp; IANA protocol numbers).
         public let proto: UInt8
+        /// Destination ports, inclusive.
         public let ports: PortRange
+        /// The decision for a packet that matches.
         public let outcome: Outcome
     }
 
+    /// A protocol, any port, and the decision for it.
     public struct ProtocolRule: Hashable, Sendable {
+        /// IP protocol number (IANA).
         public let proto: UInt8
+        /// The decision for a packet of that protocol.
         public let outcome: Outcome
     }
 
     /// A bundle: its levels, innermost prefix first, as indexes into `levels`.
     public struct Bundle: Hashable, Sendable {
+        /// Indexes into `CompiledPolicy.levels`, innermost prefix first.
         public var levels: [Int]
         /// What decides when no level matches: an any-protocol rule or the group default.
         public var fallback: Outcome
     }
 
+    /// IPv4 intervals: sorted, disjoint, covering 0.0.0.0 to 255.255.255.255.
     public var v4: [Interval]
+    /// IPv6 intervals: sorted, disjoint, covering :: to ffff:...:ffff.
     public var v6: [Interval]
+    /// The bundles `Target.bundle` indexes; one chain `g<N>_b<K>` each (NftNames.bundleChain).
     public var bundles: [Bundle]
     /// The distinct levels the bundles use, each once: every address inside a prefix
     /// inherits that prefix's level, so one /8 with 2,000 ports under 5,000 nested hosts

@@ -65,6 +65,8 @@ extension FilterConfig {
         return out
     }
 
+    /// Every domain pattern of the outbound rules, exact and wildcard, in rule order
+    /// (duplicates kept): what the DNS forwarder watches answers for.
     public var domainPatterns: [DomainPattern] {
         outbound.flatMap(\.rules).compactMap { if case .domain(let p) = $0.destination { return p } else { return nil } }
     }

@@ -1,9 +1,16 @@
+/// One destination verdict map of an outbound group (`g<N>_dst4`/`g<N>_dst6`, or a shard
+/// `g<N>_d4_...`, NftNames): a `flags interval` map keyed by a single address, which the
+/// kernel backs with nft_set_rbtree (net/netfilter/nft_set_rbtree.c; concatenated interval
+/// keys get nft_set_pipapo instead). Its elements are loaded raw, not as nft text.
 public struct IntervalMap: Equatable, Sendable {
+    /// The map's name in table inet gatepeer (NftNames.groupMap or NftNames.shard).
     public let name: String
+    /// The key's family: ipv4_addr or ipv6_addr.
     public let family: IPAddress.Family
     /// Sorted, disjoint; together they cover the family's whole address space.
     public let intervals: [MapInterval]
 
+    /// `intervals` must already be sorted, disjoint and covering (CompiledPolicy does that).
     public init(name: String, family: IPAddress.Family, intervals: [MapInterval]) {
         self.name = name
         self.family = family

@@ -4,9 +4,12 @@
 /// at that size). The copy is only trusted when the kernel's table carries the same
 /// fingerprint, and it ends in a checksum, so a stale or torn file means a full load.
 public struct LoadedMaps: Equatable, Sendable {
+    /// NftRuleset.fingerprint of the table the maps were loaded with (16 hex digits).
     public let fingerprint: String
+    /// The destination maps as loaded, elements included.
     public let maps: [IntervalMap]
 
+    /// `fingerprint`: the loaded table's; `maps`: its destination maps.
     public init(fingerprint: String, maps: [IntervalMap]) {
         self.fingerprint = fingerprint
         self.maps = maps
@@ -28,6 +31,9 @@ public struct LoadedMaps: Equatable, Sendable {
         return h
     }
 
+    /// The file's bytes: magic line, the maps (IPv4 bounds 4 bytes, IPv6 16, verdict chains
+    /// as indexes into a per-map name table), then a checksum over all before it. `decode`
+    /// reads it back, nil when the magic, the layout or the checksum does not match.
     public func encode() -> [UInt8] {
         // Sized first, then stored with raw pointer writes; IPv4 bounds take 4 bytes each:
         // 100,000 IPv4 intervals are 1.2 MB.

@@ -4,7 +4,9 @@
 /// nft's parser nor makes libnftables load its whole cache, and a changed rule becomes
 /// an element delta instead of a reload.
 public struct MapInterval: Equatable, Hashable, Sendable {
+    /// First address of the interval (inclusive); the element's key.
     public let low: IPAddress
+    /// Last address of the interval (inclusive); the element's key end.
     public let high: IPAddress
     /// The element's verdict: `MapInterval.allow` (return), `MapInterval.deny` (continue),
     /// or the name of a chain to goto (a bundle, or a rule's counting chain).
@@ -16,8 +18,10 @@ public struct MapInterval: Equatable, Hashable, Sendable {
     /// for the forward chain, whose next rule counts and accepts; `continue` falls to the
     /// group chain's last rule, which counts, logs and drops.
     public static let allow = "return"
+    /// See `allow`.
     public static let deny = "continue"
 
+    /// `low` <= `high`, same family; `verdict` as documented on the property.
     public init(low: IPAddress, high: IPAddress, verdict: String) {
         self.low = low
         self.high = high

@@ -11,6 +11,7 @@ public struct NftChain: Equatable, Sendable {
         /// What a packet that no rule decides gets.
         public var policy: String
 
+        /// Defaults: a filter chain whose policy accepts.
         public init(type: String = "filter", hook: String, priority: String, policy: String = "accept") {
             self.type = type
             self.hook = hook
@@ -19,11 +20,14 @@ public struct NftChain: Equatable, Sendable {
         }
     }
 
+    /// The chain's name in the table (NftNames).
     public var name: String
+    /// Where a base chain is registered; nil for a regular chain (jump/goto only).
     public var hook: Hook?
     /// The rules in order, each as nft text.
     public var rules: [String]
 
+    /// A regular chain unless `hook` is given; `rules` as nft text.
     public init(_ name: String, hook: Hook? = nil, rules: [String] = []) {
         self.name = name
         self.hook = hook

@@ -9,5 +9,6 @@ public enum NftDataType: String, Equatable, Sendable {
     /// IFNAMSIZ bytes: an interface name.
     case ifname
 
+    /// ipv4_addr or ipv6_addr for `family`.
     public static func address(_ family: IPAddress.Family) -> NftDataType { family == .v4 ? .ipv4 : .ipv6 }
 }

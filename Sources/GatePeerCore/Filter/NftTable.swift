@@ -7,7 +7,9 @@
 /// Rules and inline elements are nft text: libnftables compiles them into expressions
 /// (the loader reads the compiled table back over netlink, Kernel.loadFilter).
 public struct NftTable: Equatable, Sendable {
+    /// nft address family of the table: `inet` (IPv4 and IPv6 in one table).
     public var family: String
+    /// The table's name: NftNames.table, or NftNames.stagingTable for the staging copy.
     public var name: String
     /// `flags dormant`: the table's base chains are not registered with their hooks (the
     /// staging copy, which must never see a packet).
@@ -16,6 +18,7 @@ public struct NftTable: Equatable, Sendable {
     /// names within one transaction, but the order is what the fingerprints cover).
     public var declarations: [NftDeclaration]
 
+    /// Defaults: table inet gatepeer, active, empty.
     public init(family: String = NftNames.family, name: String = NftNames.table, dormant: Bool = false, declarations: [NftDeclaration] = []) {
         self.family = family
         self.name = name

@@ -1,5 +1,6 @@
 /// An ordered list of changes on objects gatepeer owns, plus what blocked the rest.
 public struct Plan: Sendable {
+    /// The changes in the order apply carries them out.
     public var changes: [Change]
     /// Problems found while planning (missing underlay, a foreign device holding our
     /// name, a foreign route in the way). Their objects are left alone; apply exits 1.
@@ -8,20 +9,27 @@ public struct Plan: Sendable {
     /// planner compared it; status reuses it instead of rendering again.
     public var ruleset: NftRuleset? = nil
 
+    /// No changes (blockers and warnings aside): the kernel holds the config.
     public var isEmpty: Bool { changes.isEmpty }
 
     /// Look-alikes that are not gatepeer's (a `gatepeer:` alias on a bridge, protocol 201
     /// through the underlay): reported, left alone, and no reason to fail.
     public var warnings: [String] = []
 
+    /// One attribute of a link that differs: its name as `plan` prints it and both values as text.
     public struct AttributeChange: Equatable, Sendable {
+        /// The attribute as `plan` names it ("mtu", "mac", "alias", "local", "dev").
         public let attribute: String
+        /// The value the kernel holds.
         public let old: String
+        /// The value the config wants.
         public let new: String
         /// Why, when it is not the plain drift (an adoption).
         public var note: String? = nil
     }
 
+    /// One change to an object gatepeer owns; `line` is its text in `plan`, `json` its
+    /// `plan --json` form, `identity` what it is about regardless of values.
     public enum Change: Equatable, Sendable {
         case deleteRoute(ObservedRoute, linkName: String?)
         case deleteLink(name: String, index: Int32, reason: String)
@@ -66,6 +74,8 @@ extension Plan.Change {
         }
     }
 
+    /// The kind of object as `plan --json` names it: "route", "link", "sysctl", "fdb",
+    /// "address" or "nftables".
     public var object: String {
         switch self {
         case .deleteRoute, .addRoute, .replaceRoute: return "route"

@@ -12,6 +12,8 @@ public struct ReadBack: Equatable, Sendable {
     /// that appeared while it ran (another tool deleted or changed something), never tried.
     public var changedDuringApply: [String]
 
+    /// `planned`: the plan that was applied; `after`: the plan made by observing the kernel
+    /// again afterwards. Changes are matched by `Plan.Change.identity`, not by text.
     public init(planned: Plan, after: Plan) {
         let still = Set(after.changes.map(\.identity))
         let asked = Set(planned.changes.map(\.identity))

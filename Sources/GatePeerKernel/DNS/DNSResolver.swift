@@ -6,10 +6,14 @@ import Glibc
 /// random ephemeral source port, and a random id; the socket is connected, so only the
 /// server's datagrams reach it, and replies that do not match the query are skipped.
 public struct DNSResolver: Sendable {
+    /// Recursive servers, asked in order (port 53).
     public let servers: [IPAddress]
+    /// Seconds to wait for each server's answer per attempt.
     public let timeout: Double
+    /// Rounds over all servers before `resolve` gives up.
     public let attempts: Int
 
+    /// Defaults: 2 s per server, 2 rounds.
     public init(servers: [IPAddress], timeout: Double = 2.0, attempts: Int = 2) {
         self.servers = servers
         self.timeout = max(timeout, 0.001)

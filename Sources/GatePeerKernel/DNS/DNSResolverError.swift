@@ -21,9 +21,11 @@ public struct DNSResolverError: Error, Sendable, Equatable, CustomStringConverti
 
     /// The name that was asked for, as given.
     public let name: String
+    /// Why there is no answer, for callers that act on the kind.
     public let reason: Reason
     /// Which servers and what each did, for the operator.
     public let detail: String
 
+    /// "resolve NAME: DETAIL".
     public var description: String { "resolve \(name): \(detail)" }
 }

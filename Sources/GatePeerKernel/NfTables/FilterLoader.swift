@@ -265,8 +265,10 @@ extension Kernel {
 /// The copy of the destination maps last loaded (LoadedMaps), in the state directory.
 /// Best effort: without it the next change is a full load.
 public final class MapCache {
+    /// `DIR/filter-maps.bin` in the state directory.
     public let path: String
 
+    /// `directory`: the state directory; the file is made on the first store.
     public init(directory: String) {
         path = directory + "/filter-maps.bin"
     }

@@ -273,6 +273,7 @@ extension NftExpressions {
 /// 200,000 elements of a 100,000-rule policy. Best effort: without it, or when anything
 /// else committed, the table is read in full (and the read recorded).
 public final class FilterReadCache {
+    /// `DIR/filter-read.txt` in the state directory.
     public let path: String
     /// Boot and network namespace ("BOOT_ID/netns-COOKIE"): generations of other
     /// namespaces or boots say nothing. The namespace is named by its cookie, not its
@@ -285,6 +286,8 @@ public final class FilterReadCache {
     /// it holds the namespace's writer lock); a reader uses the record but never writes it.
     public var mayRecord: () -> Bool = { true }
 
+    /// `directory`: the state directory; the key is read from /proc (boot_id) and the
+    /// namespace cookie (SO_NETNS_COOKIE) once, here.
     public init(directory: String) {
         path = directory + "/filter-read.txt"
         let boot = Sysctl.read(SysctlKey("kernel", "random", "boot_id")) ?? "-"

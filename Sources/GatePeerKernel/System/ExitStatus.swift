@@ -7,6 +7,7 @@ public struct ExitStatus: RawRepresentable, Sendable, Equatable, CustomStringCon
     /// The raw status word from waitpid(2).
     public let rawValue: Int32
 
+    /// `rawValue`: the status word waitpid(2) stored.
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// WEXITSTATUS when the child exited (WIFEXITED), else nil.
@@ -18,6 +19,7 @@ public struct ExitStatus: RawRepresentable, Sendable, Equatable, CustomStringCon
     /// The status as a shell reports it in `$?`: the exit code, or 128 + the signal.
     public var shellCode: Int32 { exitCode ?? (128 + (signal ?? 0)) }
 
+    /// "exited with status N", "killed by signal N (strsignal)", or the raw word in hex.
     public var description: String {
         if let code = exitCode { return "exited with status \(code)" }
         if let sig = signal { return "killed by signal \(sig) (\(String(cString: strsignal(sig))))" }

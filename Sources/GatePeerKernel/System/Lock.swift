@@ -6,6 +6,7 @@ import Glibc
 public final class Lock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
+    /// A new unlocked mutex (pthread_mutex_init, default attributes).
     public init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
