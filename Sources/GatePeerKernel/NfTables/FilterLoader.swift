@@ -196,9 +196,9 @@ extension Kernel {
 
     /// The inet tables of the namespace by name, with their flags (NFTA_TABLE_FLAGS).
     static func tableFlags(_ nf: NetlinkSocket) throws -> [String: UInt32] {
-        let tables = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETTABLE.rawValue), family: NftBatch.family,
+        let tables = try nf.dump(type: Int(NftBatch.messageType(NFT_MSG_GETTABLE)), family: NftBatch.family,
                                  headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables tables", parse: { m -> (String, UInt32)? in
-            guard Int(m.type) & 0xff == Int(NFT_MSG_NEWTABLE.rawValue) else { return nil }
+            guard NftBatch.isReply(m, NFT_MSG_NEWTABLE) else { return nil }
             let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size)
             guard let name = a.string(NftTableAttribute.name) else { return nil }
             return (name, a.u32(NftTableAttribute.flags).map { UInt32(bigEndian: $0) } ?? 0)
@@ -248,12 +248,12 @@ extension Kernel {
     /// One nf_tables dump of `table`'s objects of one kind, as raw attributes.
     private func dumpKind(_ nf: NetlinkSocket, _ table: String, _ get: nf_tables_msg_types, _ reply: nf_tables_msg_types, kind: String,
                           tableAttr: UInt16?, nameAttr: UInt16, extra: (inout NetlinkWriter) -> Void = { _ in }) throws -> [NftObject] {
-        try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(get.rawValue), family: NftBatch.family,
+        try nf.dump(type: Int(NftBatch.messageType(get)), family: NftBatch.family,
                     headerSize: MemoryLayout<nfgenmsg>.size, what: "\(table) \(kind)s", attributes: { w in
             if let t = tableAttr { w.attribute(t, string: table) }
             extra(&w)
         }, parse: { m in
-            guard Int(m.type) & 0xff == Int(reply.rawValue) else { return nil }
+            guard NftBatch.isReply(m, reply) else { return nil }
             let o = NftObject(m, kind: kind, nameType: nameAttr)
             // Every *_TABLE attribute is type 1; dumps without a table filter list all tables.
             guard let t = o.attributes.first(where: { $0.0 == 1 })?.1, String(decoding: t.prefix { $0 != 0 }, as: UTF8.self) == table else { return nil }

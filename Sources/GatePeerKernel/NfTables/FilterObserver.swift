@@ -92,9 +92,9 @@ extension Kernel {
 
     /// The namespace's nf_tables generation (NFTA_GEN_ID): every commit, by anyone, moves it.
     static func generation(_ nf: NetlinkSocket) throws -> UInt32 {
-        let ids = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETGEN.rawValue), family: UInt8(AF_UNSPEC),
+        let ids = try nf.dump(type: Int(NftBatch.messageType(NFT_MSG_GETGEN)), family: UInt8(AF_UNSPEC),
                               headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables generation", single: true, parse: { m -> UInt32? in
-            guard Int(m.type) & 0xff == Int(NFT_MSG_NEWGEN.rawValue) else { return nil }
+            guard NftBatch.isReply(m, NFT_MSG_NEWGEN) else { return nil }
             return NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size).u32(NftGenerationAttribute.id).map { UInt32(bigEndian: $0) }
         })
         guard let id = ids.first else { throw KernelError(object: "nftables generation", errno: ENODATA) }

@@ -28,6 +28,13 @@ struct NftBatch {
     /// BATCH_BEGIN and BATCH_END name the subsystem the batch is for in res_id.
     private static let subsystem = UInt16(NFNL_SUBSYS_NFTABLES)
 
+    /// nlmsg_type of an nf_tables message: the nfnetlink subsystem in the high byte, the
+    /// NFT_MSG_* in the low byte (NFNL_MSG_TYPE, <linux/netfilter/nfnetlink.h>).
+    static func messageType(_ type: nf_tables_msg_types) -> UInt16 { subsystem << 8 | UInt16(type.rawValue) }
+
+    /// Whether `message` is a reply of kind `type` (its low byte; the high byte is the subsystem).
+    static func isReply(_ message: NetlinkMessage, _ type: nf_tables_msg_types) -> Bool { message.type & 0xff == UInt16(type.rawValue) }
+
     init(firstSequence: UInt32) {
         sequence = firstSequence
         beginSequence = control(UInt16(NFNL_MSG_BATCH_BEGIN))
@@ -44,7 +51,7 @@ struct NftBatch {
     /// Starts an nf_tables message; `end()` closes it.
     mutating func begin(_ type: nf_tables_msg_types, flags: Int32 = 0, what: @autoclosure () -> String) {
         sequence &+= 1
-        writer.beginMessage(type: NftBatch.subsystem << 8 | UInt16(type.rawValue), flags: UInt16(flags), sequence: sequence)
+        writer.beginMessage(type: NftBatch.messageType(type), flags: UInt16(flags), sequence: sequence)
         writer.nfgenHeader(family: NftBatch.family)
         descriptions[sequence] = what()
         lastSequence = sequence
