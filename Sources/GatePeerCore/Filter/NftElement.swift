@@ -5,7 +5,7 @@
 /// into its cache before an `add element` to an interval set: about 0.4 s with a
 /// 100,000-rule policy, for one grant or one refreshed DNS answer.)
 public struct NftElement: Equatable, Sendable {
-    public enum Field: Equatable, Sendable {
+    public enum Field: Hashable, Sendable {
         /// An address range: from the network to the last address.
         case prefix(IPPrefix)
         case address(IPAddress)
@@ -64,18 +64,24 @@ public struct NftElement: Equatable, Sendable {
     /// register by register). `end`: the last value of each field, for interval sets.
     public func keyBytes(end: Bool) -> [UInt8] {
         var out: [UInt8] = []
+        appendKey(end: end, to: &out)
+        return out
+    }
+
+    /// `keyBytes(end:)` appended to `out`, with no array per field: the netlink encoder
+    /// writes each element's key straight into its message with it.
+    public func appendKey(end: Bool, to out: inout [UInt8]) {
         for f in key {
             switch f {
-            case .prefix(let p): out += (end ? p.lastAddress : p.network.address).bytes
-            case .address(let a): out += a.bytes
-            case .proto(let n): out += [n, 0, 0, 0]
+            case .prefix(let p): (end ? p.lastAddress : p.network.address).appendBytes(to: &out)
+            case .address(let a): a.appendBytes(to: &out)
+            case .proto(let n): out.append(n); out.append(0); out.append(0); out.append(0)
             case .ports(let r):
                 let v = end ? r.high : r.low
-                out += [UInt8(v >> 8), UInt8(v & 0xff), 0, 0]
-            case .raw(let a, let b): out += end && !b.isEmpty ? b : a
+                out.append(UInt8(v >> 8)); out.append(UInt8(v & 0xff)); out.append(0); out.append(0)
+            case .raw(let a, let b): out.append(contentsOf: end && !b.isEmpty ? b : a)
             }
         }
-        return out
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
