@@ -41,7 +41,7 @@ public struct NftElement: Equatable, Sendable {
             case .address(let a): return a.description
             case .proto(let n): return "\(n)"
             case .ports(let r): return r.portText
-            case .raw(let a, let b): return "0x" + (b.isEmpty ? NftElement.hex(a) : NftElement.hex(a) + "-0x" + NftElement.hex(b))
+            case .raw(let a, let b): return "0x" + (b.isEmpty ? Hex.bytes(a) : Hex.bytes(a) + "-0x" + Hex.bytes(b))
             }
         }.joined(separator: " . ")
     }
@@ -82,9 +82,5 @@ public struct NftElement: Equatable, Sendable {
             case .raw(let a, let b): out.append(contentsOf: end && !b.isEmpty ? b : a)
             }
         }
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { b in String(b >> 4, radix: 16) + String(b & 0xf, radix: 16) }.joined()
     }
 }
