@@ -101,6 +101,11 @@ final class AddressClassTests: XCTestCase {
             XCTAssertEqual(filter(#"{"nat": "snat", "uplinkDevice": "eth1", "snatAddress": "\#(bad)"}"#).map(\.path), ["filter.snatAddress"], bad)
             XCTAssertEqual(filter(#"{"nat": "none", "resolvers": ["\#(bad)"]}"#).map(\.path), ["filter.resolvers[0]"], bad)
         }
+        // Issue 11: with a domain rule, a refused resolver is not also "required".
+        let domainRule = #""outbound": [{"name": "g", "rules": [{"action": "allow", "domain": "api.example.com"}]}]"#
+        XCTAssertEqual(filter(#"{"nat": "none", "resolvers": ["not-an-ip"], \#(domainRule)}"#).map(\.path), ["filter.resolvers[0]"])
+        XCTAssertEqual(filter(#"{"nat": "none", "resolvers": "203.0.113.53", \#(domainRule)}"#).map(\.path), ["filter.resolvers"])
+        XCTAssertTrue(filter(#"{"nat": "none", "resolvers": [], \#(domainRule)}"#).contains { $0.message.hasPrefix("is required") })
         let mapped = filter(#"{"nat": "none", "outbound": [{"name": "g", "rules": [{"action": "deny", "destination": "0:0:0:0:0:ffff:0a80:0/104"}]}]}"#)
         XCTAssertEqual(mapped.map(\.path), ["filter.outbound[0].rules[0].destination"], "\(mapped)")
         XCTAssertTrue(mapped.first?.message.contains("IPv4-mapped") ?? false, "\(mapped)")

@@ -42,6 +42,14 @@ final class IPsecTests: XCTestCase {
         XCTAssertTrue(p.contains { $0.hasPrefix(path + ":") && $0.contains(fragment) }, "wanted \(path): ...\(fragment)... in \(p)", file: file, line: line)
     }
 
+    /// Issue 11: a field refused for its own value is not also reported as missing
+    /// (`route.ifId: 0` gave "out of range" and "is required in route mode").
+    func testRefusedIfIdIsNotAlsoRequired() {
+        XCTAssertEqual(problems(["mode": "route", "route": ["ifId": 0]]), ["ipsec.sites[0].route.ifId: 0 is out of range; valid: 1..4294967295"])
+        XCTAssertEqual(problems(["mode": "route", "route": "x"]).count, 1, "\(problems(["mode": "route", "route": "x"]))")
+        assertProblem(["mode": "route", "route": [:] as [String: Any]], "ipsec.sites[0].route.ifId", "is required in route mode")
+    }
+
     func testDefaultsAreTheStrongProfileTrapAndCommonLifetimes() throws {
         let s = try site()
         XCTAssertEqual(s.ikeVersion, 2)

@@ -187,6 +187,71 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(needed.filter { $0.contains("Foundation") }, [], r.stdout)
     }
 
+    /// Issue 11: each refusal names what is wrong, not only the usage line (exit 2 as before).
+    func testEmptyOptionValueIsRefusedNamingTheOption() {
+        for args in [["validate", "--config="], ["validate", "--config", ""], ["ipsec", "render", "--site=", "-c", "x.json"]] {
+            let r = sh([gatepeerBinary] + args)
+            XCTAssertEqual(r.status, 2, "\(args)")
+            let option = args.contains("--site=") ? "--site" : "--config"
+            XCTAssertTrue(r.stderr.contains("gatepeer: \(option): the value is empty"), "\(args): \(r.stderr)")
+            XCTAssertFalse(r.stderr.contains("cannot read config"), "\(args): \(r.stderr)")
+        }
+    }
+
+    func testFilterCheckNamesMissingAndExtraArguments() {
+        let cfg = packageRoot.appendingPathComponent("netconfig/lab-filter.json").path
+        let cases: [([String], String)] = [
+            ([], "filter check: SRC and DST are missing"),
+            (["10.128.0.11"], "filter check: DST is missing"),
+            (["10.128.0.11", "203.0.113.10", "tcp/443", "extra"], "filter check: extra argument \"extra\" after PROTO[/PORT] \"tcp/443\""),
+            (["10.128.0.11", "203.0.113.10", "tcp/443", "a", "b"], "filter check: extra arguments \"a\" \"b\""),
+        ]
+        for (args, message) in cases {
+            let r = gatepeerWithOwnState(["filter", "check", "-c", cfg] + args)
+            XCTAssertEqual(r.status, 2, "\(args)")
+            XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
+        }
+    }
+
+    func testIPsecRenderReportsEveryOptionProblemBeforeTheConfig() {
+        let cfg = packageRoot.appendingPathComponent("netconfig/ipsec-site.json").path
+        let r = gatepeer("ipsec", "render", "-c", cfg, "--format=bogus")
+        XCTAssertEqual(r.status, 2)
+        for line in ["ipsec render: --format \"bogus\" is not a format; valid: ", "ipsec render: --side is required; valid: local, remote",
+                     "ipsec render: --site is required"] {
+            XCTAssertTrue(r.stderr.contains(line), "\(line): \(r.stderr)")
+        }
+        // Option values are checked before the config is read: a missing file is not reported.
+        let noFile = gatepeer("ipsec", "render", "-c", "/nonexistent/gatepeer.json", "--format", "swanctl", "--side", "upstream", "--site", "x")
+        XCTAssertEqual(noFile.status, 2)
+        XCTAssertTrue(noFile.stderr.contains("--side \"upstream\" is not a side"), noFile.stderr)
+        XCTAssertFalse(noFile.stderr.contains("cannot read config"), noFile.stderr)
+        // Alone, a missing --site still lists the config's sites.
+        let noSite = gatepeer("ipsec", "render", "-c", cfg, "--format", "swanctl", "--side", "local")
+        XCTAssertEqual(noSite.status, 2)
+        XCTAssertTrue(noSite.stderr.contains("--site is required; sites: "), noSite.stderr)
+    }
+
+    func testBadResolverIsReportedOnceWithoutRequired() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-cli-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cfg = dir.appendingPathComponent("resolvers.json")
+        for resolvers in [#"["not-an-ip"]"#, #""203.0.113.53""#] {
+            try """
+            {"links": [{"name": "gp0", "underlayDevice": "eth0", "outerIpAddress": "172.31.0.254", "innerIpAddress": "10.255.255.254/9",
+               "peers": [{"outerIpAddress": "100.64.152.4"}]}],
+             "filter": {"uplinkDevice": "uplink", "resolvers": \(resolvers),
+               "outbound": [{"name": "staff", "default": "deny", "rules": [{"action": "allow", "domain": "api.example.com"}]}]}}
+            """.write(to: cfg, atomically: true, encoding: .utf8)
+            let r = gatepeer("validate", "-c", cfg.path)
+            XCTAssertEqual(r.status, 2, resolvers)
+            XCTAssertTrue(r.stderr.contains("1 problem(s)"), "\(resolvers): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(resolvers.hasPrefix("[") ? "filter.resolvers[0]: " : "filter.resolvers: is a string"), "\(resolvers): \(r.stderr)")
+            XCTAssertFalse(r.stderr.contains("is required"), "\(resolvers): \(r.stderr)")
+        }
+    }
+
     func testShippedConfigsValidate() {
         for name in ["netconfig/lab.json", "netconfig/gatepeer.example.json", "netconfig/lab-filter.json", "netconfig/ipsec-site.json"] {
             let r = gatepeer("validate", "-c", packageRoot.appendingPathComponent(name).path)

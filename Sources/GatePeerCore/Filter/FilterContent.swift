@@ -53,7 +53,7 @@ public struct FilterContent: Equatable, Sendable {
             h = (h ^ e.digest) &* 0x0000_0100_0000_01b3
             h = (h ^ UInt64(e.count)) &* 0x0000_0100_0000_01b3
         }
-        return NftRenderer.hex(h)
+        return Hex.digits(h, width: 16)
     }
 }
 

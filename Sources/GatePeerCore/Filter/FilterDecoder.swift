@@ -73,6 +73,8 @@ enum FilterDecoder {
             }
             f.inbound = rules
         }
+        // Problems found in `resolvers` itself: then it is not also "required" below.
+        let problemsBeforeResolvers = p.list.count + p.more
         if let items = o.array("resolvers", required: false, &p) {
             for (i, item) in items.enumerated() {
                 guard case .string(let s) = item, let a = FieldReader.hostAddress(s, "\(path).resolvers[\(i)]", field: .resolver, &p) else {
@@ -82,6 +84,7 @@ enum FilterDecoder {
                 f.resolvers.append(a)
             }
         }
+        let resolversRefused = p.list.count + p.more > problemsBeforeResolvers
         f.domainSlackSeconds = o.integer("domainSlackSeconds", in: 0...86400, &p) ?? 300
         f.maxAddressesPerName = o.integer("maxAddressesPerName", in: 1...1024, &p) ?? 16
         f.dnsForwarder = o.bool("dnsForwarder", &p)
@@ -136,7 +139,7 @@ enum FilterDecoder {
             }
         }
         let usesDomains = f.outbound.contains { $0.rules.contains { if case .domain = $0.destination { return true } else { return false } } }
-        if (usesDomains || f.dnsForwarder == true) && f.resolvers.isEmpty {
+        if (usesDomains || f.dnsForwarder == true) && f.resolvers.isEmpty && !resolversRefused {
             p.add("\(path).resolvers", "is required when a rule names a domain or dnsForwarder is on; valid: DNS server addresses such as [\"203.0.113.53\"]"); ok = false
         }
         o.finish(&p, known: ["uplinkDevice", "nat", "snatAddress", "mssClamp", "logDrops", "backendPrefixes", "inbound",

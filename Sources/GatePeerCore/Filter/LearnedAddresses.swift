@@ -129,8 +129,8 @@ public struct LearnedAddresses: Equatable, Sendable {
         let now = nowMs / 1000
         var out: [NftElement] = []
         for (gi, group) in f.outbound.enumerated() {
-            var chosen: [String: (element: NftElement, expires: Int64, action: FilterAction)] = [:]
-            var order: [String] = []
+            var chosen: [ElementKey: (element: NftElement, expires: Int64, action: FilterAction)] = [:]
+            var order: [ElementKey] = []
             for (k, rule) in group.rules.enumerated() {
                 guard case .domain(let pattern) = rule.destination else { continue }
                 for e in addresses(matching: pattern, now: now) {
@@ -146,7 +146,7 @@ public struct LearnedAddresses: Equatable, Sendable {
                         keys = rule.ports.map { NftElement(set: set(.ports), key: [.address(e.address), .proto(n), .ports($0)], interval: true, gotoChain: chain) }
                     }
                     for element in keys {
-                        let id = element.set + "|" + element.keyText
+                        let id = ElementKey(set: element.set, key: element.key)
                         if var existing = chosen[id] {
                             // One key: deny wins; for the same action the later expiry does.
                             if existing.action == rule.action || existing.action == .deny {
@@ -180,5 +180,11 @@ public struct LearnedAddresses: Equatable, Sendable {
             }
         }
         return out
+    }
+
+    /// One element's identity in `elements`: its set and key (timeout and verdict aside).
+    private struct ElementKey: Hashable {
+        var set: String
+        var key: [NftElement.Field]
     }
 }

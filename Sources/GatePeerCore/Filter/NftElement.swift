@@ -7,7 +7,7 @@
 public struct NftElement: Equatable, Sendable {
     /// One field of a key, in the set's key order; on the wire each is padded to 4 bytes
     /// (NFT_REG32_SIZE), addresses in network byte order.
-    public enum Field: Equatable, Sendable {
+    public enum Field: Hashable, Sendable {
         /// An address range: from the network to the last address.
         case prefix(IPPrefix)
         case address(IPAddress)
@@ -48,7 +48,7 @@ public struct NftElement: Equatable, Sendable {
             case .address(let a): return a.description
             case .proto(let n): return "\(n)"
             case .ports(let r): return r.portText
-            case .raw(let a, let b): return "0x" + (b.isEmpty ? NftElement.hex(a) : NftElement.hex(a) + "-0x" + NftElement.hex(b))
+            case .raw(let a, let b): return "0x" + (b.isEmpty ? Hex.bytes(a) : Hex.bytes(a) + "-0x" + Hex.bytes(b))
             }
         }.joined(separator: " . ")
     }
@@ -71,21 +71,23 @@ public struct NftElement: Equatable, Sendable {
     /// register by register). `end`: the last value of each field, for interval sets.
     public func keyBytes(end: Bool) -> [UInt8] {
         var out: [UInt8] = []
-        for f in key {
-            switch f {
-            case .prefix(let p): out += (end ? p.lastAddress : p.network.address).bytes
-            case .address(let a): out += a.bytes
-            case .proto(let n): out += [n, 0, 0, 0]
-            case .ports(let r):
-                let v = end ? r.high : r.low
-                out += [UInt8(v >> 8), UInt8(v & 0xff), 0, 0]
-            case .raw(let a, let b): out += end && !b.isEmpty ? b : a
-            }
-        }
+        appendKey(end: end, to: &out)
         return out
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { b in String(b >> 4, radix: 16) + String(b & 0xf, radix: 16) }.joined()
+    /// `keyBytes(end:)` appended to `out`, with no array per field: the netlink encoder
+    /// writes each element's key straight into its message with it.
+    public func appendKey(end: Bool, to out: inout [UInt8]) {
+        for f in key {
+            switch f {
+            case .prefix(let p): (end ? p.lastAddress : p.network.address).appendBytes(to: &out)
+            case .address(let a): a.appendBytes(to: &out)
+            case .proto(let n): out.append(n); out.append(0); out.append(0); out.append(0)
+            case .ports(let r):
+                let v = end ? r.high : r.low
+                out.append(UInt8(v >> 8)); out.append(UInt8(v & 0xff)); out.append(0); out.append(0)
+            case .raw(let a, let b): out.append(contentsOf: end && !b.isEmpty ? b : a)
+            }
+        }
     }
 }

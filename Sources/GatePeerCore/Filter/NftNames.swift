@@ -45,7 +45,7 @@ public enum NftNames {
     /// The shard map (and its chain) of group `group` for `prefix` (IntervalMap.shards).
     public static func shard(group: Int, prefix: IPPrefix) -> String {
         let a = prefix.address
-        let digits = a.family == .v4 ? hex(a.low, width: 8) : hex(a.high, width: 16) + hex(a.low, width: 16)
+        let digits = a.family == .v4 ? Hex.digits(a.low, width: 8) : Hex.digits(a.high, width: 16) + Hex.digits(a.low, width: 16)
         return "g\(group)_d" + digit(a.family) + "_\(digits)_\(prefix.length)"
     }
     /// The map of `CompiledPolicy.levels[level]` of group `group`: its port rules
@@ -159,9 +159,4 @@ public enum NftNames {
 
     /// Whether `name` is one of the grant sets.
     public static func isGrantSet(_ name: String) -> Bool { dynamicLayout(ofSet: name)?.grant == true }
-
-    private static func hex(_ v: UInt64, width: Int) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, width - s.count)) + s
-    }
 }

@@ -399,9 +399,9 @@ public enum NftRenderer {
         let body = t.text(leading: [:]).dropLast(2)  // without "}\n"
         // The skeleton hash covers the text up to its last declaration, newline excluded.
         var h = fnv1a64(body.utf8.dropLast())
-        let skeleton = hex(h)
+        let skeleton = Hex.digits(h, width: 16)
         for m in maps { m.digest(into: &h) }
-        let fp = hex(h)
+        let fp = Hex.digits(h, width: 16)
         t.declarations += [.counter(NftNames.Metadata.skeleton.counter(skeleton)), .counter(NftNames.Metadata.fingerprint.counter(fp))]
         var text = String(body)
         for d in t.declarations.suffix(2) { d.write(to: &text, leading: [:]) }
@@ -473,12 +473,6 @@ public enum NftRenderer {
 
     static func mergedRanges(_ ranges: [(UInt16, UInt16)]) -> [(UInt16, UInt16)] {
         mergedRanges(ranges, successor: { $0 == .max ? nil : $0 + 1 })
-    }
-
-    /// 16 lower-case hex digits (fingerprint and digest counter names).
-    public static func hex(_ h: UInt64) -> String {
-        let s = String(h, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
     }
 
     static func quote(_ s: String) -> String { "\"\(s)\"" }

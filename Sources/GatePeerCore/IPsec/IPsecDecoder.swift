@@ -127,10 +127,13 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
 
         var ifId: UInt32? = nil
         var insides: (IPPrefix?, IPPrefix?) = (nil, nil)
+        // A route or ifId refused for its own value is not also "required" below.
+        var ifIdRefused = false
         if let r = o.value("route", &p) {
             if mode != .route { p.add("\(path).route", "is only valid with \"mode\": \"route\"") }
             if let ro = ObjectReader(r, path: "\(path).route", &p) {
                 ifId = ro.integer("ifId", in: 1...0xffff_ffff, &p).map { UInt32($0) }
+                ifIdRefused = ifId == nil && ro.members.contains { $0.key == "ifId" }
                 for (k, key) in ["localInside", "remoteInside"].enumerated() {
                     if let s = ro.string(key, required: false, &p) {
                         let a = FieldReader.interfaceAddress(s, "\(path).route.\(key)", &p)
@@ -139,9 +142,9 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
                     }
                 }
                 ro.finish(&p, known: ["ifId", "localInside", "remoteInside"])
-            } else { ok = false }
+            } else { ok = false; ifIdRefused = true }
         }
-        if mode == .route && ifId == nil { p.add("\(path).route.ifId", "is required in route mode; valid: 1..4294967295 (the XFRM interface id)") }
+        if mode == .route && ifId == nil && !ifIdRefused { p.add("\(path).route.ifId", "is required in route mode; valid: 1..4294967295 (the XFRM interface id)") }
         if let a = insides.0, let b = insides.1 {
             if a.network != b.network || a.address == b.address {
                 p.add("\(path).route.remoteInside", "\(b) must be another address of \(a.network) (the local inside address's subnet)")

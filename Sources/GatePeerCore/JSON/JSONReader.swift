@@ -98,8 +98,8 @@ public struct JSONReader {
         }
     }
 
-    private mutating func expectWord(_ w: String) throws {
-        let u = Array(w.utf8)
+    private mutating func expectWord(_ w: StaticString) throws {
+        let u = UnsafeBufferPointer(start: w.utf8Start, count: w.utf8CodeUnitCount)
         guard index + u.count <= bytes.count, bytes[index..<index + u.count].elementsEqual(u) else {
             throw error("expected a value")
         }

@@ -47,13 +47,20 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// Network-order bytes, as netlink attributes carry them: 4 for IPv4, 16 for IPv6.
     public var bytes: [UInt8] {
-        switch family {
-        case .v4:
-            let v = UInt32(truncatingIfNeeded: low)
-            return [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)]
-        case .v6:
-            return (0..<8).map { UInt8(high >> (56 - 8 * UInt64($0)) & 0xff) }
-                + (0..<8).map { UInt8(low >> (56 - 8 * UInt64($0)) & 0xff) }
+        var out: [UInt8] = []
+        out.reserveCapacity(16)
+        appendBytes(to: &out)
+        return out
+    }
+
+    /// `bytes` appended to `out`, for encoders that build one buffer (nf_tables keys,
+    /// netlink attributes) and should not allocate an array per address.
+    public func appendBytes(to out: inout [UInt8]) {
+        if family == .v4 {
+            for k in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: low >> UInt64(k))) }
+        } else {
+            for k in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: high >> UInt64(k))) }
+            for k in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: low >> UInt64(k))) }
         }
     }
 

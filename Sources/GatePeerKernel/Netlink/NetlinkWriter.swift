@@ -119,6 +119,20 @@ struct NetlinkWriter {
         payload.withUnsafeBytes { attribute(type, $0) }
     }
 
+    /// An attribute whose payload `body` appends to the buffer itself (nf_tables element
+    /// keys, written without an array of their own); nla_len is patched afterwards.
+    mutating func attribute(_ type: UInt16, appending body: (inout [UInt8]) -> Void) {
+        let at = bytes.count
+        put16(0)
+        put16(type)
+        body(&bytes)
+        let length = bytes.count - at
+        precondition(length <= Int(UInt16.max), "netlink attribute of \(length - 4) bytes")
+        bytes[at] = UInt8(length & 0xff)
+        bytes[at + 1] = UInt8(length >> 8)
+        pad()
+    }
+
     /// A NUL-terminated string (IFLA_IFNAME, nf_tables names).
     mutating func attribute(_ type: UInt16, string: String) {
         let utf8 = string.utf8

@@ -195,7 +195,7 @@ extension Kernel {
             }
             elements[set] = digest
         }
-        return FilterContent(structure: NftRenderer.hex(fnv1a64(s)), elements: elements, rules: rules, dynamic: dynamic)
+        return FilterContent(structure: Hex.digits(fnv1a64(s), width: 16), elements: elements, rules: rules, dynamic: dynamic)
     }
 }
 

@@ -151,11 +151,11 @@ extension NftBatch {
                 let e = elements[i]
                 let item = nestStart(NftElementListAttribute.element)
                 let key = nestStart(NftElementAttribute.key)
-                attr(NftDataAttribute.value, e.keyBytes(end: false))
+                writer.attribute(NftDataAttribute.value) { e.appendKey(end: false, to: &$0) }
                 nestEnd(key)
                 if e.interval {
                     let keyEnd = nestStart(NftElementAttribute.keyEnd)
-                    attr(NftDataAttribute.value, e.keyBytes(end: true))
+                    writer.attribute(NftDataAttribute.value) { e.appendKey(end: true, to: &$0) }
                     nestEnd(keyEnd)
                 }
                 if add, let t = e.timeoutMs {

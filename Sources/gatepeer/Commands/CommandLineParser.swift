@@ -42,6 +42,7 @@ struct CommandLineParser {
         case option(OptionSpec, value: String?, given: String)
         case flagWithValue(OptionSpec)
         case missingValue(OptionSpec, given: String)
+        case emptyValue(OptionSpec, given: String)
         case unknown(String)
         case argument(String)
     }
@@ -75,6 +76,8 @@ struct CommandLineParser {
                 throw UsageError(message: "\(o.long) takes no value", usage: usage)
             case .missingValue(let o, let given):
                 throw UsageError(message: "\(given) needs \(o.needs)", usage: usage)
+            case .emptyValue(let o, let given):
+                throw UsageError(message: "\(given): the value is empty; it needs \(o.needs)", usage: usage)
             case .option(let o, let value, let given):
                 guard command.options.contains(o) else {
                     if o == .json {
@@ -143,10 +146,12 @@ struct CommandLineParser {
                 words.append(inline == nil ? .option(o, value: nil, given: a) : .flagWithValue(o))
                 continue
             }
+            // No option takes an empty value: `--config=` read as a file named "" ended in
+            // "cannot read config : No such file or directory".
             if let inline {
-                words.append(.option(o, value: inline, given: name))
+                words.append(inline.isEmpty ? .emptyValue(o, given: name) : .option(o, value: inline, given: name))
             } else if i < args.count {
-                words.append(.option(o, value: args[i], given: name))
+                words.append(args[i].isEmpty ? .emptyValue(o, given: name) : .option(o, value: args[i], given: name))
                 i += 1
             } else {
                 words.append(.missingValue(o, given: name))

@@ -17,8 +17,14 @@ enum FilterCheckCommand: GatePeerCommand {
            ProtocolMatch.number(pr).carriesPorts {
             throw UsageError(message: "\(Echo.quoted(args[2])) has no port after the slash; valid: such as \(Echo.value(String(args[2].dropLast())))/443")
         }
-        guard args.count == 2 || args.count == 3 else {
-            throw UsageError(message: "usage: gatepeer filter check SRC DST [PROTO[/PORT]]")
+        // Name what is missing or extra; the usage line alone left the operator to count.
+        let usage = "usage: gatepeer filter check SRC DST [PROTO[/PORT]]"
+        if args.count < 2 {
+            throw UsageError(message: "filter check: \(args.isEmpty ? "SRC and DST are" : "DST is") missing\n\(usage)")
+        }
+        if args.count > 3 {
+            let extra = args[3...].map { Echo.quoted($0) }.joined(separator: " ")
+            throw UsageError(message: "filter check: extra argument\(args.count > 4 ? "s" : "") \(extra) after PROTO[/PORT] \(Echo.quoted(args[2]))\n\(usage)")
         }
         guard let src = IPAddress(args[0]) else { throw UsageError(message: "SRC \(Echo.quoted(args[0])) is not an IP address") }
         guard let dst = IPAddress(args[1]) else { throw UsageError(message: "DST \(Echo.quoted(args[1])) is not an IP address") }

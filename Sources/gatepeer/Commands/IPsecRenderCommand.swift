@@ -8,16 +8,31 @@ enum IPsecRenderCommand: GatePeerCommand {
 
     static func run(_ c: CommandContext) throws(UsageError) -> Exit {
         let given = c.invocation
-        let sites = IPsecSites(c, verb: "render", config: c.loadConfig())
-        let s = try sites.required(given.value(.site))
-        guard let formatText = given.value(.format), let format = IPsecFormat(rawValue: formatText) else {
-            throw UsageError(message: "ipsec render: --format \(given.value(.format).map { "\(Echo.quoted($0)) is not a format" } ?? "is required"); valid: \(IPsecFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        // Every option value is checked before the config is read, and every problem is
+        // reported at once: a bad --format was hidden behind a missing --site.
+        var problems: [String] = []
+        let format = given.value(.format).flatMap(IPsecFormat.init(rawValue:))
+        if format == nil {
+            problems.append("--format \(given.value(.format).map { "\(Echo.quoted($0)) is not a format" } ?? "is required"); valid: \(IPsecFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard let sideText = given.value(.side), let side = IPsecSide(rawValue: sideText) else {
-            throw UsageError(message: "ipsec render: --side \(given.value(.side).map { "\(Echo.quoted($0)) is not a side" } ?? "is required"); valid: local, remote")
+        let side = given.value(.side).flatMap(IPsecSide.init(rawValue:))
+        if side == nil {
+            problems.append("--side \(given.value(.side).map { "\(Echo.quoted($0)) is not a side" } ?? "is required"); valid: local, remote")
         }
-        guard let files = sites.render(s, format: format, side: side) else { return .usage }
-        if let dir = given.value(.out) { return IPsecSites.write(files, into: dir) }
+        // Alone, a missing --site is reported below with the config's site names.
+        if given.value(.site) == nil, !problems.isEmpty { problems.append("--site is required; valid: a name in ipsec.sites") }
+        if let format, let side, problems.isEmpty {
+            let sites = IPsecSites(c, verb: "render", config: c.loadConfig())
+            let s = try sites.required(given.value(.site))
+            return output(sites.render(s, format: format, side: side), into: given.value(.out))
+        }
+        throw UsageError(message: problems.map { "ipsec render: \($0)" }.joined(separator: "\n"))
+    }
+
+    /// Prints the rendered files, or writes them into `dir`; nil files: the problems were printed.
+    private static func output(_ rendered: [RenderedFile]?, into dir: String?) -> Exit {
+        guard let files = rendered else { return .usage }
+        if let dir { return IPsecSites.write(files, into: dir) }
         for f in files {
             if files.count > 1 { print(Echo.line("# ---- \(f.name) ----")) }
             print(f.content, terminator: "")
