@@ -84,7 +84,7 @@ final class ApplyReportTests: XCTestCase {
     }
 
     struct NetlinkFailureSummary: Sendable {
-        let tag: ChangeTag?
+        let tag: ChangeTag
         let errno: Int32?
         let message: String?
         let offset: UInt32?

@@ -129,7 +129,7 @@ extension RtnetlinkCodec {
         }
     }
 
-    static func createLink(_ b: RequestBatch, _ s: LinkSpec, tag: ChangeTag?) {
+    static func createLink(_ b: RequestBatch, _ s: LinkSpec, tag: ChangeTag) {
         b.add("create link \(s.name)", tag: tag, type: RtnetlinkMessage.newLink, flags: NetlinkFlags.create | NetlinkFlags.exclusive) { w in
             linkHeader(&w, index: 0)
             w.attribute(LinkAttribute.name, string: s.name)
@@ -142,14 +142,14 @@ extension RtnetlinkCodec {
     /// The kernel ignores IFLA_IFALIAS on creation. The marker is set by index, and only
     /// once the create succeeded: by name it could land on a foreign device that took
     /// the name meanwhile. `tag`: the create's.
-    static func markLink(_ b: RequestBatch, name: String, alias: String, index: Int32, tag: ChangeTag?) {
+    static func markLink(_ b: RequestBatch, name: String, alias: String, index: Int32, tag: ChangeTag) {
         b.add("mark link \(name) as gatepeer's", tag: tag, type: RtnetlinkMessage.newLink) { w in
             linkHeader(&w, index: index)
             w.attribute(LinkAttribute.alias, string: alias)
         }
     }
 
-    static func changeLink(_ b: RequestBatch, _ s: LinkSpec, index: Int32, _ attrs: [Plan.AttributeChange], tag: ChangeTag?) {
+    static func changeLink(_ b: RequestBatch, _ s: LinkSpec, index: Int32, _ attrs: [Plan.AttributeChange], tag: ChangeTag) {
         let names = Set(attrs.map(\.attribute))
         let generic = names.intersection(["mtu", "mac", "alias"])
         let vxlan = names.intersection(["local", "dev", "learning"])
@@ -172,13 +172,13 @@ extension RtnetlinkCodec {
         }
     }
 
-    static func setLinkUp(_ b: RequestBatch, name: String, index: Int32, tag: ChangeTag?) {
+    static func setLinkUp(_ b: RequestBatch, name: String, index: Int32, tag: ChangeTag) {
         b.add("set link \(name) up", tag: tag, type: RtnetlinkMessage.newLink) { w in
             linkHeader(&w, index: index, flags: UInt32(IFF_UP), change: UInt32(IFF_UP))
         }
     }
 
-    static func deleteLink(_ b: RequestBatch, name: String, index: Int32, tag: ChangeTag?) {
+    static func deleteLink(_ b: RequestBatch, name: String, index: Int32, tag: ChangeTag) {
         b.add("delete link \(name)", tag: tag, type: RtnetlinkMessage.deleteLink) { w in
             linkHeader(&w, index: index)
         }
