@@ -46,7 +46,7 @@ final class AcknowledgementTests: XCTestCase {
     /// A plan of three changes, four requests (a link change is two: vxlan, then
     /// generic); the kernel refuses the second request and the third.
     func testRefusalsCountAgainstTheirChanges() throws {
-        let attrs = ["local", "mtu"].map { Plan.AttributeChange(attribute: $0, old: "a", new: "b") }
+        let attrs = [LinkAttribute.local, .mtu].map { Plan.AttributeChange(attribute: $0, old: "a", new: "b") }
         let plan = Plan(changes: [
             .changeLink(spec, index: 7, attrs),
             .addRoute(link: "gp0", LANRoute(destination: IPPrefix("192.168.10.0/24")!, via: IPAddress("10.129.3.7")!)),

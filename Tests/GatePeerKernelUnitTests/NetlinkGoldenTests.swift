@@ -45,12 +45,23 @@ final class NetlinkGoldenTests: XCTestCase {
         spec6.learning = true
         try assertGolden("create-link", encode { RtnetlinkCodec.createLink($0, spec, tag: ChangeTag(0)) }.0)
         try assertGolden("create-link-v6", encode { RtnetlinkCodec.createLink($0, spec6, tag: ChangeTag(0)) }.0)
-        let attrs = ["local", "dev", "learning", "mtu", "mac", "alias"].map { Plan.AttributeChange(attribute: $0, old: "a", new: "b") }
+        let attrs = [LinkAttribute.local, .dev, .learning, .mtu, .mac, .alias].map { Plan.AttributeChange(attribute: $0, old: "a", new: "b") }
         try assertGolden("change-link", encode { RtnetlinkCodec.changeLink($0, spec, index: 7, attrs, tag: ChangeTag(0)) }.0)
         try assertGolden("change-link-mtu", encode { RtnetlinkCodec.changeLink($0, spec, index: 7, [attrs[3]], tag: ChangeTag(0)) }.0)
         try assertGolden("mark-link", encode { RtnetlinkCodec.markLink($0, name: "gp-test", alias: "gatepeer:gp-test", index: 7, tag: ChangeTag(0)) }.0)
         try assertGolden("link-up", encode { RtnetlinkCodec.setLinkUp($0, name: "gp-test", index: 7, tag: ChangeTag(0)) }.0)
         try assertGolden("delete-link", encode { RtnetlinkCodec.deleteLink($0, name: "gp-test", index: 7, tag: ChangeTag(0)) }.0)
+    }
+
+    /// Every attribute the planner can change goes out in exactly one request that names it.
+    func testEveryLinkAttributeIsSent() {
+        for a in LinkAttribute.allCases {
+            let b = RequestBatch(sequence: NetlinkSequence(start: 0))
+            RtnetlinkCodec.changeLink(b, spec, index: 7, [Plan.AttributeChange(attribute: a, old: "x", new: "y")], tag: ChangeTag(0))
+            b.finish()
+            let described = b.chunks.flatMap { $0.requests.values.map { $0.describe() } }
+            XCTAssertEqual(described, ["change link gp-test (\(a))"], "\(a)")
+        }
     }
 
     func testAddressRequests() throws {

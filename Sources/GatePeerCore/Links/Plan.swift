@@ -31,7 +31,7 @@ public struct Plan: Sendable {
     public var warnings: [String] = []
 
     public struct AttributeChange: Equatable, Sendable {
-        public let attribute: String
+        public let attribute: LinkAttribute
         public let old: String
         public let new: String
         /// Why, when it is not the plain drift (an adoption).
@@ -153,7 +153,7 @@ extension Plan.Change {
             d["link"] = .string(s.name)
         case .changeLink(let s, _, let attrs):
             d["link"] = .string(s.name)
-            d["changes"] = .array(attrs.map { .object(["attribute": .string($0.attribute), "old": .string($0.old), "new": .string($0.new)]) })
+            d["changes"] = .array(attrs.map { .object(["attribute": .string($0.attribute.rawValue), "old": .string($0.old), "new": .string($0.new)]) })
         case .setSysctl(let key, let old, let new):
             d["key"] = .string(key.description); d["old"] = old.map { .string($0) } ?? .null; d["new"] = .string(new)
         case .deleteFDB(let link, let e, let reason):

@@ -151,7 +151,7 @@ public enum Planner {
             }
             if let e = current {
                 var attrs = attributeChanges(spec, e, observed)
-                if adopting.contains(e.index), let a = attrs.firstIndex(where: { $0.attribute == "alias" }) {
+                if adopting.contains(e.index), let a = attrs.firstIndex(where: { $0.attribute == .alias }) {
                     attrs[a].note = "adopting a device left by an interrupted apply"
                 }
                 if !attrs.isEmpty { linkWrites.append(.changeLink(spec, index: e.index, attrs)) }
@@ -420,17 +420,17 @@ public enum Planner {
 
     static func attributeChanges(_ s: LinkSpec, _ e: ObservedLink, _ observed: ObservedState) -> [Plan.AttributeChange] {
         var out: [Plan.AttributeChange] = []
-        if e.mtu != s.mtu { out.append(.init(attribute: "mtu", old: "\(e.mtu)", new: "\(s.mtu)")) }
-        if e.mac != s.mac { out.append(.init(attribute: "mac", old: e.mac?.description ?? "none", new: s.mac.description)) }
-        if e.alias != s.alias { out.append(.init(attribute: "alias", old: e.alias ?? "none", new: s.alias)) }
+        if e.mtu != s.mtu { out.append(.init(attribute: .mtu, old: "\(e.mtu)", new: "\(s.mtu)")) }
+        if e.mac != s.mac { out.append(.init(attribute: .mac, old: e.mac?.description ?? "none", new: s.mac.description)) }
+        if e.alias != s.alias { out.append(.init(attribute: .alias, old: e.alias ?? "none", new: s.alias)) }
         if let v = e.vxlan {
-            if v.local != s.local { out.append(.init(attribute: "local", old: v.local?.description ?? "none", new: s.local.description)) }
+            if v.local != s.local { out.append(.init(attribute: .local, old: v.local?.description ?? "none", new: s.local.description)) }
             if v.underlayIndex != s.underlayIndex {
                 let old = v.underlayIndex.flatMap { observed.link(index: $0)?.name } ?? "none"
-                out.append(.init(attribute: "dev", old: old, new: s.underlayName))
+                out.append(.init(attribute: .dev, old: old, new: s.underlayName))
             }
             if v.learning != s.learning {
-                out.append(.init(attribute: "learning", old: v.learning ? "on" : "off", new: s.learning ? "on" : "off"))
+                out.append(.init(attribute: .learning, old: v.learning ? "on" : "off", new: s.learning ? "on" : "off"))
             }
         }
         return out
