@@ -8,7 +8,8 @@
 ///   3. links are created or changed in place;
 ///   4. per-device sysctls (rp_filter loose, accept_ra off);
 ///   5. FDB entries (stale ones out, missing ones appended);
-///   6. addresses; 7. links up; 8. routes (they need the address and the link up);
+///   6. addresses; 7. links up; 8. routes (they need the address and the link up,
+///      and are put back when an address change makes the kernel flush them);
 ///   9. global forwarding last, so forwarding starts only when the path is complete.
 /// Only objects gatepeer owns are ever deleted or changed; look-alikes that are not
 /// ours (a `gatepeer:` alias on a bridge, protocol 201 through the underlay) are
@@ -205,6 +206,12 @@ public enum Planner {
 
             if !(current?.isUp ?? false) { ups.append(.setLinkUp(link: link.name)) }
 
+            // When a device's last address of a family goes, the kernel flushes the
+            // device's routes of that family (IPv4: fib_disable_ip), ours via gateways
+            // on it included. The new address comes later in the plan, so those routes
+            // are (re)placed after it rather than kept: one apply converges.
+            let flushedFamilies = Set(haveAddrs.map(\.family)).subtracting(haveAddrs.filter { $0 == link.innerIpAddress }.map(\.family))
+
             // Routes to LANs behind devices.
             for r in link.routes {
                 desiredRouteKeys.insert(r.destination)
@@ -216,6 +223,9 @@ public enum Planner {
                 let name = { (x: ObservedRoute) in x.outputIndex.flatMap { observed.link(index: $0)?.name } }
                 if let e = current, let keep = mine.firstIndex(where: { $0.outputIndex == e.index && $0.gateway == r.via }) {
                     for (j, m) in mine.enumerated() where j != keep { staleDuplicates.append((m, name(m))) }
+                    if flushedFamilies.contains(r.destination.family) {
+                        routeWrites.append(.replaceRoute(link: link.name, r, old: mine[keep]))
+                    }
                     continue
                 }
                 // Replace works on the route at our metric; owned routes at other metrics go.
