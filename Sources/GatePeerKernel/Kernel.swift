@@ -23,6 +23,8 @@ public final class Kernel {
     /// the whole table.
     public var filterReadCache: FilterReadCache?
 
+    /// Opens the rtnetlink socket every request and dump of this value uses; throws
+    /// KernelError ("netlink socket", "netlink bind") when it cannot be opened or bound.
     public init() throws {
         socket = try NetlinkSocket()
     }
@@ -87,8 +89,8 @@ public final class Kernel {
     /// One transaction on table inet gatepeer: delete `delete`, then add `add`.
     private func elementTransaction(_ nf: NetlinkSocket, delete: [NftElement] = [], add: [NftElement] = []) throws -> [KernelError] {
         var b = NftBatch(firstSequence: nf.takeSequence())
-        b.elements(table: NftRuleset.table, delete, add: false)
-        b.elements(table: NftRuleset.table, add, add: true)
+        b.elements(table: NftNames.table, delete, add: false)
+        b.elements(table: NftNames.table, add, add: true)
         b.finish()
         // Only sets with timeouts change: what the read cache holds stays true.
         return try ownCommit(nf) { try nf.send(b) }
@@ -136,6 +138,7 @@ public final class Kernel {
         /// link whose dependent changes were skipped because the link could not be
         /// created. `failureTags[i]` is the change of `failures[i]`.
         public var failures: [KernelError]
+        /// The plan change of each entry of `failures`, index for index.
         public var failureTags: [ChangeTag]
 
         /// Changes the kernel took (0 ... plan.changes.count).
@@ -285,32 +288,5 @@ public final class Kernel {
     func indexesByName() throws -> [String: Int32] {
         let links = try dumpLinks()
         return Dictionary(links.map { ($0.name, $0.index) }, uniquingKeysWith: { a, _ in a })
-    }
-}
-
-/// /proc/sys of the calling process's network namespace. Reads and writes go through
-/// the System layer (EINTR retried, writes complete or an error).
-public enum Sysctl {
-    /// The value with surrounding whitespace trimmed; nil when the key does not exist
-    /// (no such device, IPv6 off) or cannot be read.
-    public static func read(_ key: SysctlKey) -> String? {
-        let fd = retryingInterrupts { open(key.procPath, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        guard let bytes = try? IO.read(fd, upTo: 256), !bytes.isEmpty else { return nil }
-        return String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
-    }
-
-    /// Writes `value` and a newline. Throws KernelError naming the key and the errno the
-    /// kernel answered (EINVAL for a value out of range, ENOENT for a missing key).
-    public static func write(_ key: SysctlKey, _ value: String) throws {
-        let fd = retryingInterrupts { open(key.procPath, O_WRONLY | O_CLOEXEC) }
-        guard fd >= 0 else { throw KernelError(object: "sysctl \(key)", errno: Errno.current.rawValue) }
-        defer { close(fd) }
-        do {
-            try IO.writeAll(fd, Array((value + "\n").utf8))
-        } catch {
-            throw KernelError(object: "sysctl \(key) = \(value)", errno: error.rawValue)
-        }
     }
 }

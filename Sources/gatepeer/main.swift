@@ -18,7 +18,7 @@ do throws(UsageError) {
         exit(Exit.ok.rawValue)
     case .run(let command, let invocation):
         // The environment is input too: a bad GATEPEER_* value stops every command before it acts.
-        do {
+        do throws(SettingError) {
             try Settings.check()
         } catch {
             Console.error("gatepeer: \(error)")

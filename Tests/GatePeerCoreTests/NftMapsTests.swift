@@ -89,7 +89,7 @@ final class NftMapsTests: XCTestCase {
         XCTAssertEqual(NftNames.shard(group: 0, prefix: IPPrefix("2001:db8::/32")!), "g0_d6_20010db8000000000000000000000000_32")
         XCTAssertEqual(NftNames.destinationGroup(ofMap: "g12_d4_0a001000_20"), 12)
         XCTAssertEqual(["g0_dst4", "g3_dst6", "g3_d6_20010db8000000000000000000000000_32", "g0_l1p", "groups4", "g0_dom4a", "in0_ports"]
-                        .map { IntervalMap.destinationGroup(ofMap: $0) }, [0, 3, 3, nil, nil, nil, nil])
+                        .map { NftNames.destinationGroup(ofMap: $0) }, [0, 3, 3, nil, nil, nil, nil])
     }
 
     /// Round 2: a /8 with 2,000 ports and 5,000 hosts inside it gave 219 MB of nft text:

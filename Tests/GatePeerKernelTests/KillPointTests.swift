@@ -4,7 +4,8 @@ import XCTest
 /// Issue 9 item 5, tested the way it was found: gatepeer is killed (SIGKILL, injected by
 /// strace) at its N-th netlink request, for every N of a cold `apply` and of a `down`;
 /// after each kill the next `apply` must converge and `plan` must be empty. Our netlink
-/// code sends with sendto (mnl_socket_sendto); libnftables sends its batch with sendmsg.
+/// code sends every request, dump and nf_tables transaction with sendto(2)
+/// (NetlinkSocket.sendChunk); libnftables (the staging table, listings) sends with sendmsg.
 final class KillPointTests: KernelTestCase {
     /// Two links, peers, routes and a small filter: every kind of object apply makes.
     let configText = """

@@ -2,7 +2,9 @@
 /// rule that decides it, computed from the same compiled policy the kernel holds and in
 /// the order the table's chains apply (see NftRenderer).
 public enum FilterCheck {
+    /// The answer for one packet: allowed or not, and what decided.
     public struct Verdict: Equatable, Sendable {
+        /// True when the packet would be accepted (forwarded), false when dropped.
         public let allowed: Bool
         /// What decided, by name: the config path of the deciding rule
         /// (`filter.outbound[0].rules[3]`, `filter.outbound[0].default`, `filter.inbound[1]`,
@@ -14,6 +16,7 @@ public enum FilterCheck {
         public let reason: String
     }
 
+    /// Why a PROTO[/PORT] argument is refused: `badProtocol` carries the text as given.
     public enum ParseError: Error, Equatable { case badProtocol(String) }
 
     /// "tcp/443", "udp", "icmp", "6/443", "any"; "tcp/" (no port after the slash) is not.

@@ -51,3 +51,23 @@ public struct FilterConfig: Equatable, Sendable {
         self.maxAddressesPerName = maxAddressesPerName
     }
 }
+
+extension FilterConfig {
+    /// Exact names gatepeer resolves itself; wildcard patterns are learned from answers
+    /// that pass through its DNS forwarder.
+    public var exactDomainNames: [String] {
+        var out: [String] = []
+        for g in outbound {
+            for r in g.rules {
+                if case .domain(let p) = r.destination, !p.wildcard, !out.contains(p.name) { out.append(p.name) }
+            }
+        }
+        return out
+    }
+
+    /// Every domain pattern of the outbound rules, exact and wildcard, in rule order
+    /// (duplicates kept): what the DNS forwarder watches answers for.
+    public var domainPatterns: [DomainPattern] {
+        outbound.flatMap(\.rules).compactMap { if case .domain(let p) = $0.destination { return p } else { return nil } }
+    }
+}

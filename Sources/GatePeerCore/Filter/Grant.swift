@@ -13,6 +13,7 @@ public struct Grant: Equatable, Sendable {
     /// Unix time, seconds.
     public var expires: Int64
 
+    /// `expires`: Unix time in seconds; `ports` empty means any port.
     public init(from: IPPrefix, to: IPPrefix, protocolMatch: ProtocolMatch = .any, ports: [PortRange] = [], expires: Int64) {
         self.from = from
         self.to = to

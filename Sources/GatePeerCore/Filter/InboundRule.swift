@@ -7,6 +7,7 @@ public struct InboundRule: Equatable, Sendable {
     /// Destination port ranges on the device; empty: any port.
     public var ports: [PortRange]
 
+    /// `ports` empty means any port; `protocolMatch` .any means every protocol.
     public init(from: IPPrefix, protocolMatch: ProtocolMatch = .any, ports: [PortRange] = []) {
         self.from = from
         self.protocolMatch = protocolMatch

@@ -3,15 +3,21 @@
 /// removed early: clients may still use it from their own caches and live flows must
 /// not break. A failed lookup changes nothing; the old answer simply runs out.
 public struct LearnedAddresses: Equatable, Sendable {
+    /// One learned address of a name and when it runs out.
     public struct Entry: Equatable, Sendable {
+        /// An address from an A or AAAA answer.
         public var address: IPAddress
+        /// Unix time in seconds: the answer's TTL plus the filter's domain slack, from the
+        /// last answer that contained the address.
         public var expires: Int64
+        /// `expires`: Unix time in seconds.
         public init(address: IPAddress, expires: Int64) { self.address = address; self.expires = expires }
     }
 
     /// Lowercased names without the trailing dot.
     public var names: [String: [Entry]]
 
+    /// `names`: lowercased names without the trailing dot, each with its entries.
     public init(names: [String: [Entry]] = [:]) { self.names = names }
 
     /// Merges one answer for `name`: addresses in it get now + ttl + slack (never less than
@@ -174,23 +180,5 @@ public struct LearnedAddresses: Equatable, Sendable {
             }
         }
         return out
-    }
-}
-
-extension FilterConfig {
-    /// Exact names gatepeer resolves itself; wildcard patterns are learned from answers
-    /// that pass through its DNS forwarder.
-    public var exactDomainNames: [String] {
-        var out: [String] = []
-        for g in outbound {
-            for r in g.rules {
-                if case .domain(let p) = r.destination, !p.wildcard, !out.contains(p.name) { out.append(p.name) }
-            }
-        }
-        return out
-    }
-
-    public var domainPatterns: [DomainPattern] {
-        outbound.flatMap(\.rules).compactMap { if case .domain(let p) = $0.destination { return p } else { return nil } }
     }
 }

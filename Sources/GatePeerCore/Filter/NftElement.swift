@@ -5,6 +5,8 @@
 /// into its cache before an `add element` to an interval set: about 0.4 s with a
 /// 100,000-rule policy, for one grant or one refreshed DNS answer.)
 public struct NftElement: Equatable, Sendable {
+    /// One field of a key, in the set's key order; on the wire each is padded to 4 bytes
+    /// (NFT_REG32_SIZE), addresses in network byte order.
     public enum Field: Equatable, Sendable {
         /// An address range: from the network to the last address.
         case prefix(IPPrefix)
@@ -16,15 +18,20 @@ public struct NftElement: Equatable, Sendable {
         case raw([UInt8], [UInt8])
     }
 
+    /// The set or map the element belongs to (NftNames).
     public var set: String
+    /// The key's fields in the set's key order.
     public var key: [Field]
     /// The set is `flags interval` with a concatenated key (nft's pipapo sets): the
     /// kernel takes a key and a key end per element, not two elements.
     public var interval: Bool
+    /// Per-element timeout in milliseconds (NFTA_SET_ELEM_TIMEOUT) for sets with `flags
+    /// timeout`; nil: no timeout.
     public var timeoutMs: Int64?
     /// The verdict of a verdict-map element: goto this chain.
     public var gotoChain: String?
 
+    /// Values as documented on the properties.
     public init(set: String, key: [Field], interval: Bool, timeoutMs: Int64? = nil, gotoChain: String? = nil) {
         self.set = set
         self.key = key

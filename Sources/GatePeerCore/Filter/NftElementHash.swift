@@ -21,7 +21,10 @@ public enum NftElementHash {
 
     /// nf_tables verdict codes the destination maps use, and the interval-end flag.
     public static let continueCode: Int32 = -1  // NFT_CONTINUE
+    /// NFT_GOTO (enum nft_verdicts, <linux/netfilter/nf_tables.h>).
     public static let gotoCode: Int32 = -4      // NFT_GOTO
+    /// NFT_RETURN (enum nft_verdicts).
     public static let returnCode: Int32 = -5    // NFT_RETURN
+    /// NFT_SET_ELEM_INTERVAL_END (enum nft_set_elem_flags): the element ends an interval.
     public static let intervalEnd: UInt32 = 1   // NFT_SET_ELEM_INTERVAL_END
 }

@@ -85,13 +85,20 @@ public enum NftNames {
 
     /// A verdict and its counter: chain `chain` counts in counter `counter`, then decides.
     public struct Verdict: Equatable, Sendable {
+        /// The verdict chain (`v_...`): counts, then accepts or drops.
         public let chain: String
+        /// The named counter that chain updates; `status` reads it.
         public let counter: String
     }
+    /// Outbound traffic allowed by a group rule or default.
     public static let outAllow = Verdict(chain: "v_out_allow", counter: "out_allow")
+    /// Outbound traffic denied (logged at a limited rate, then dropped).
     public static let outDeny = Verdict(chain: "v_out_deny", counter: "out_deny")
+    /// Traffic into a tunnel allowed by an inbound rule or backend prefix.
     public static let inAllow = Verdict(chain: "v_in_allow", counter: "in_allow")
+    /// Traffic into a tunnel that no inbound rule allows.
     public static let inDrop = Verdict(chain: "v_in_drop", counter: "in_drop")
+    /// Traffic allowed by a grant (`gatepeer filter grant`).
     public static let grantAllow = Verdict(chain: "v_grant", counter: "grant_allow")
     /// The verdict counters in the order `status` lists them.
     public static let verdicts = [outAllow, outDeny, inAllow, inDrop, grantAllow]

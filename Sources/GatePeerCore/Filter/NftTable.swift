@@ -7,7 +7,9 @@
 /// Rules and inline elements are nft text: libnftables compiles them into expressions
 /// (the loader reads the compiled table back over netlink, Kernel.loadFilter).
 public struct NftTable: Equatable, Sendable {
+    /// nft address family of the table: `inet` (IPv4 and IPv6 in one table).
     public var family: String
+    /// The table's name: NftNames.table, or NftNames.stagingTable for the staging copy.
     public var name: String
     /// `flags dormant`: the table's base chains are not registered with their hooks (the
     /// staging copy, which must never see a packet).
@@ -16,6 +18,7 @@ public struct NftTable: Equatable, Sendable {
     /// names within one transaction, but the order is what the fingerprints cover).
     public var declarations: [NftDeclaration]
 
+    /// Defaults: table inet gatepeer, active, empty.
     public init(family: String = NftNames.family, name: String = NftNames.table, dormant: Bool = false, declarations: [NftDeclaration] = []) {
         self.family = family
         self.name = name
@@ -72,119 +75,6 @@ public struct NftTable: Equatable, Sendable {
         case (nil, true): return "map \(e.set) needs a verdict"
         case (_?, false): return "set \(e.set) is not a verdict map"
         }
-    }
-}
-
-/// One declaration in a table block.
-public enum NftDeclaration: Equatable, Sendable {
-    case set(NftSet)
-    /// A named counter (`counter NAME { }`); its values are the kernel's.
-    case counter(String)
-    case chain(NftChain)
-
-    func write(to out: inout String, leading: [String: String]) {
-        switch self {
-        case .set(let s): s.write(to: &out, leading: leading[s.name])
-        case .counter(let name): out += "  counter \(name) {\n  }\n"
-        case .chain(let c): c.write(to: &out)
-        }
-    }
-}
-
-/// nft data types of set keys (nft's names; each field of a key is padded to 4 bytes).
-public enum NftDataType: String, Equatable, Sendable {
-    case ipv4 = "ipv4_addr"
-    case ipv6 = "ipv6_addr"
-    /// One byte: the IP protocol number.
-    case proto = "inet_proto"
-    /// Two bytes, network order: a port.
-    case service = "inet_service"
-    /// IFNAMSIZ bytes: an interface name.
-    case ifname
-
-    public static func address(_ family: IPAddress.Family) -> NftDataType { family == .v4 ? .ipv4 : .ipv6 }
-}
-
-/// A set flag (NFT_SET_INTERVAL, NFT_SET_TIMEOUT).
-public enum NftSetFlag: String, Equatable, Sendable {
-    case interval
-    case timeout
-}
-
-/// A named set, or a verdict map (`verdictMap`): key type, flags, per-element counters
-/// and the elements nft parses (nft text).
-public struct NftSet: Equatable, Sendable {
-    public var name: String
-    /// The key's types, concatenated (`ipv4_addr . inet_proto`).
-    public var key: [NftDataType]
-    /// `type KEY : verdict`: each element carries a verdict.
-    public var verdictMap: Bool
-    public var flags: [NftSetFlag]
-    /// `counter`: every element counts its packets and bytes.
-    public var counter: Bool
-    /// Elements declared with the set, as nft text (one per item).
-    public var elements: [String]
-
-    public init(_ name: String, key: [NftDataType], verdictMap: Bool = false, flags: [NftSetFlag] = [], counter: Bool = false, elements: [String] = []) {
-        self.name = name
-        self.key = key
-        self.verdictMap = verdictMap
-        self.flags = flags
-        self.counter = counter
-        self.elements = elements
-    }
-
-    /// nft's text of the key type.
-    public var keyText: String { key.map(\.rawValue).joined(separator: " . ") }
-
-    func write(to out: inout String, leading: String?) {
-        out += "  \(verdictMap ? "map" : "set") \(name) {\n"
-        if let l = leading { out += "    elements = { " + l + " }\n" }
-        out += "    type " + keyText + (verdictMap ? " : verdict\n" : "\n")
-        if !flags.isEmpty { out += "    flags " + flags.map(\.rawValue).joined(separator: ",") + "\n" }
-        if counter { out += "    counter\n" }
-        if !elements.isEmpty { out += "    elements = { " + elements.joined(separator: ", ") + " }\n" }
-        out += "  }\n"
-    }
-}
-
-/// A chain: a base chain when it has a hook, else reached by jump or goto only.
-public struct NftChain: Equatable, Sendable {
-    /// Where a base chain is registered.
-    public struct Hook: Equatable, Sendable {
-        /// `filter` or `nat`.
-        public var type: String
-        /// `forward`, `input`, `postrouting`.
-        public var hook: String
-        /// nft's named priority (`filter` 0, `mangle` -150, `srcnat` 100).
-        public var priority: String
-        /// What a packet that no rule decides gets.
-        public var policy: String
-
-        public init(type: String = "filter", hook: String, priority: String, policy: String = "accept") {
-            self.type = type
-            self.hook = hook
-            self.priority = priority
-            self.policy = policy
-        }
-    }
-
-    public var name: String
-    public var hook: Hook?
-    /// The rules in order, each as nft text.
-    public var rules: [String]
-
-    public init(_ name: String, hook: Hook? = nil, rules: [String] = []) {
-        self.name = name
-        self.hook = hook
-        self.rules = rules
-    }
-
-    func write(to out: inout String) {
-        out += "  chain \(name) {\n"
-        if let h = hook { out += "    type \(h.type) hook \(h.hook) priority \(h.priority); policy \(h.policy);\n" }
-        for r in rules { out += "    " + r + "\n" }
-        out += "  }\n"
     }
 }
 

@@ -1,21 +1,6 @@
-/// Everything the kernel needs to hold for one VXLAN link, resolved against the
-/// observed underlay (its index and MTU).
-public struct LinkSpec: Equatable, Sendable {
-    public var name: String
-    public var alias: String
-    public var vxlanId: UInt32
-    public var port: UInt16
-    public var portRange: PortRange
-    public var underlayName: String
-    public var underlayIndex: Int32
-    public var local: IPAddress
-    public var mtu: Int
-    public var mac: MACAddress
-    public var learning: Bool
-}
-
 /// An ordered list of changes on objects gatepeer owns, plus what blocked the rest.
 public struct Plan: Sendable {
+    /// The changes in the order apply carries them out.
     public var changes: [Change]
     /// Problems found while planning (missing underlay, a foreign device holding our
     /// name, a foreign route in the way). Their objects are left alone; apply exits 1.
@@ -24,20 +9,27 @@ public struct Plan: Sendable {
     /// planner compared it; status reuses it instead of rendering again.
     public var ruleset: NftRuleset? = nil
 
+    /// No changes (blockers and warnings aside): the kernel holds the config.
     public var isEmpty: Bool { changes.isEmpty }
 
     /// Look-alikes that are not gatepeer's (a `gatepeer:` alias on a bridge, protocol 201
     /// through the underlay): reported, left alone, and no reason to fail.
     public var warnings: [String] = []
 
+    /// One attribute of a link that differs: its name as `plan` prints it and both values as text.
     public struct AttributeChange: Equatable, Sendable {
+        /// The attribute; its raw value is the name `plan` prints ("mtu", "mac", "alias", "local", "dev", "learning").
         public let attribute: LinkAttribute
+        /// The value the kernel holds.
         public let old: String
+        /// The value the config wants.
         public let new: String
         /// Why, when it is not the plain drift (an adoption).
         public var note: String? = nil
     }
 
+    /// One change to an object gatepeer owns; `line` is its text in `plan`, `json` its
+    /// `plan --json` form, `identity` what it is about regardless of values.
     public enum Change: Equatable, Sendable {
         case deleteRoute(ObservedRoute, linkName: String?)
         case deleteLink(name: String, index: Int32, reason: String)
@@ -82,6 +74,8 @@ extension Plan.Change {
         }
     }
 
+    /// The kind of object as `plan --json` names it: "route", "link", "sysctl", "fdb",
+    /// "address" or "nftables".
     public var object: String {
         switch self {
         case .deleteRoute, .addRoute, .replaceRoute: return "route"
@@ -131,7 +125,7 @@ extension Plan.Change {
         case .repairFilter(_, let reason):
             return "~ nftables table inet gatepeer: content differs from what gatepeer loaded (\(reason))"
         case .deleteStaging:
-            return "- nftables table inet \(NftRuleset.stagingTable) (left by an interrupted load)"
+            return "- nftables table inet \(NftNames.stagingTable) (left by an interrupted load)"
         case .addElement(let e):
             return "+ nftables element \(e.set) { \(e.keyText) }"
         case .deleteElement(let e):
@@ -178,7 +172,7 @@ extension Plan.Change {
         case .repairFilter(let rs, let reason):
             d["table"] = .string("inet gatepeer"); d["fingerprint"] = .string(rs.fingerprint); d["reason"] = .string(reason)
         case .deleteStaging:
-            d["table"] = .string("inet \(NftRuleset.stagingTable)")
+            d["table"] = .string("inet \(NftNames.stagingTable)")
         case .addElement(let e), .deleteElement(let e):
             d["set"] = .string(e.set); d["element"] = .string(e.keyText)
         }
@@ -208,28 +202,5 @@ extension Plan.Change {
         case .addElement(let e): return "add element \(e.set) \(e.keyText)"
         case .deleteElement(let e): return "delete element \(e.set) \(e.keyText)"
         }
-    }
-}
-
-/// What an apply achieved, judged by reading the kernel back: the plan made after the
-/// apply lists what the kernel still does not hold. A change the kernel answered with
-/// success but did not carry out (an FDB delete that matched no remote) shows up here.
-public struct ReadBack: Equatable, Sendable {
-    /// Changes of the applied plan that are no longer wanted (0 ... planned count).
-    public var applied: Int
-    /// Lines of the plan made after the apply that the applied plan already held: changes
-    /// gatepeer asked for and the kernel did not take (refused, or answered success and did
-    /// nothing).
-    public var notTaken: [String]
-    /// Lines of the plan made after the apply that the applied plan did not hold: drift
-    /// that appeared while it ran (another tool deleted or changed something), never tried.
-    public var changedDuringApply: [String]
-
-    public init(planned: Plan, after: Plan) {
-        let still = Set(after.changes.map(\.identity))
-        let asked = Set(planned.changes.map(\.identity))
-        applied = planned.changes.filter { !still.contains($0.identity) }.count
-        notTaken = after.changes.filter { asked.contains($0.identity) }.map(\.line)
-        changedDuringApply = after.changes.filter { !asked.contains($0.identity) }.map(\.line)
     }
 }

@@ -370,6 +370,9 @@ public enum Planner {
         return out
     }
 
+    /// Each config link's MTU in bytes by link name: the config's `mtu`, else the observed
+    /// underlay's MTU minus the link's encapsulation overhead (VPGLink.overhead); links
+    /// whose underlay is missing are absent.
     public static func linkMTUs(_ config: GatePeerConfig, _ observed: ObservedState) -> [String: Int] {
         var out: [String: Int] = [:]
         for l in config.links {

@@ -252,3 +252,25 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         return IPAddress(v6High: high | ~mh, v6Low: low | ~ml)
     }
 }
+
+extension IPAddress {
+    /// The next address, nil past the family's last address.
+    public var successor: IPAddress? {
+        switch family {
+        case .v4: return low == 0xffff_ffff ? nil : IPAddress(v4: UInt32(low + 1))
+        case .v6:
+            if low == .max { return high == .max ? nil : IPAddress(v6High: high + 1, v6Low: 0) }
+            return IPAddress(v6High: high, v6Low: low + 1)
+        }
+    }
+
+    /// The previous address, nil at the family's first address.
+    public var predecessor: IPAddress? {
+        switch family {
+        case .v4: return low == 0 ? nil : IPAddress(v4: UInt32(low - 1))
+        case .v6:
+            if low == 0 { return high == 0 ? nil : IPAddress(v6High: high - 1, v6Low: .max) }
+            return IPAddress(v6High: high, v6Low: low - 1)
+        }
+    }
+}

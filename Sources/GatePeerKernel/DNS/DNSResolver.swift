@@ -6,10 +6,14 @@ import Glibc
 /// random ephemeral source port, and a random id; the socket is connected, so only the
 /// server's datagrams reach it, and replies that do not match the query are skipped.
 public struct DNSResolver: Sendable {
+    /// Recursive servers, asked in order (port 53).
     public let servers: [IPAddress]
+    /// Seconds to wait for each server's answer per attempt.
     public let timeout: Double
+    /// Rounds over all servers before `resolve` gives up.
     public let attempts: Int
 
+    /// Defaults: 2 s per server, 2 rounds.
     public init(servers: [IPAddress], timeout: Double = 2.0, attempts: Int = 2) {
         self.servers = servers
         self.timeout = max(timeout, 0.001)
@@ -80,33 +84,6 @@ public struct DNSResolver: Sendable {
         if let malformed { return .malformed(malformed) }
         do { return .answer(try DNSMessage.parseResponse(reply, id: id, name: name, type: type)) } catch { return .malformed("\(error)") }
     }
-}
-
-/// Why `DNSResolver.resolve` has no answer for a name. Not a `KernelError` (the kernel
-/// refused nothing) nor a `SystemError` (a silent or broken server is not a failed call).
-///
-/// `description`: "resolve NAME: DETAIL", e.g. "resolve example.com: no answer from
-/// 192.0.2.53, 192.0.2.54".
-public struct DNSResolverError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What went wrong, for callers that act on the kind.
-    public enum Reason: Sendable, Equatable {
-        /// The name is not a valid DNS name (DNSMessage.isValidName); nothing was sent.
-        case invalidName
-        /// Every server answered, but only with messages that do not parse or do not
-        /// match the question.
-        case malformedAnswers
-        /// Some server stayed silent (timeout), refused (ICMP port unreachable), closed
-        /// the TCP connection early, or there are no servers.
-        case noAnswer
-    }
-
-    /// The name that was asked for, as given.
-    public let name: String
-    public let reason: Reason
-    /// Which servers and what each did, for the operator.
-    public let detail: String
-
-    public var description: String { "resolve \(name): \(detail)" }
 }
 
 /// DNS over UDP and TCP (RFC 1035 4.2, RFC 7766) on non-blocking sockets with deadlines

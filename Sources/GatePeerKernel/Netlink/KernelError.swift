@@ -22,6 +22,8 @@ public struct KernelError: Error, Sendable, CustomStringConvertible {
     /// the request's nlmsghdr; nil when the kernel did not say.
     public let attributeOffset: UInt32?
 
+    /// `errno`: positive errno from the kernel's NLMSG_ERROR (nil when none applies);
+    /// `kernelMessage` and `attributeOffset`: the extended ACK (NLMSGERR_ATTR_MSG, _OFFS).
     public init(object: String, errno: Int32?, kernelMessage: String? = nil, attributeOffset: UInt32? = nil) {
         self.object = object
         self.errno = errno
@@ -35,6 +37,8 @@ public struct KernelError: Error, Sendable, CustomStringConvertible {
         self.init(object: nft.what, errno: nil, kernelMessage: nft.message)
     }
 
+    /// "OBJECT: strerror (errno N): kernel message (attribute at byte N of the request)",
+    /// the last two parts only when the extended ACK carried them.
     public var description: String {
         let km = kernelMessage.map { ": \($0)" } ?? ""
         let at = attributeOffset.map { " (attribute at byte \($0) of the request)" } ?? ""

@@ -4,8 +4,11 @@ import Glibc
 /// The plan change a request belongs to: its index in `Plan.changes`. Failures carry it
 /// back, so `Kernel.apply` maps each refusal to its change without reading descriptions.
 public struct ChangeTag: Hashable, Sendable, Comparable {
+    /// Index into `Plan.changes`.
     public let index: Int
+    /// The tag of `Plan.changes[index]`.
     public init(_ index: Int) { self.index = index }
+    /// Plan order.
     public static func < (a: ChangeTag, b: ChangeTag) -> Bool { a.index < b.index }
 }
 

@@ -22,10 +22,6 @@ import Glibc
 extension Kernel {
     static let counterType = UInt32(1)  // NFT_OBJECT_COUNTER
 
-    static func attrs<T: RawRepresentable>(_ a: T...) -> Set<UInt16> where T.RawValue: BinaryInteger {
-        Set(a.map { UInt16($0.rawValue) })
-    }
-
     /// Builds the skeleton in the staging table with `extras` inline; if nft refuses them
     /// (an element that no longer fits, say), without. Returns the extras still to load.
     /// nft's refusal becomes a KernelError (without errno) so it joins apply's failures.
@@ -56,9 +52,9 @@ extension Kernel {
             }
             let oldCounter = NftNames.Metadata.fingerprint.counter(old)
             b.begin(NFT_MSG_DELOBJ, what: "counter \(oldCounter)")
-            b.attr(UInt16(NFTA_OBJ_TABLE.rawValue), string: NftNames.table)
-            b.attr(UInt16(NFTA_OBJ_NAME.rawValue), string: oldCounter)
-            b.attr(UInt16(NFTA_OBJ_TYPE.rawValue), be32: Kernel.counterType)
+            b.attr(NftObjectAttribute.table, string: NftNames.table)
+            b.attr(NftObjectAttribute.name, string: oldCounter)
+            b.attr(NftObjectAttribute.type, be32: Kernel.counterType)
             b.end()
             b.counter(table: NftNames.table, name: NftNames.Metadata.fingerprint.counter(rs.fingerprint))
             b.finish()
@@ -189,7 +185,7 @@ extension Kernel {
     private func dropStaging(_ nf: NetlinkSocket) {
         guard let tables = try? Kernel.tableFlags(nf) else { return }
         var b = NftBatch(firstSequence: nf.takeSequence())
-        if let f = tables[NftNames.table], f & UInt32(NFT_TABLE_F_DORMANT.rawValue) != 0 {
+        if let f = tables[NftNames.table], f & NftTableFlag.dormant != 0 {
             b.table(NftNames.table, dormant: false, create: false)
         }
         if tables[NftNames.stagingTable] != nil { b.deleteTable(NftNames.stagingTable) }
@@ -200,12 +196,12 @@ extension Kernel {
 
     /// The inet tables of the namespace by name, with their flags (NFTA_TABLE_FLAGS).
     static func tableFlags(_ nf: NetlinkSocket) throws -> [String: UInt32] {
-        let tables = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETTABLE.rawValue), family: NftBatch.family,
+        let tables = try nf.dump(type: Int(NftBatch.messageType(NFT_MSG_GETTABLE)), family: NftBatch.family,
                                  headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables tables", parse: { m -> (String, UInt32)? in
-            guard Int(m.type) & 0xff == Int(NFT_MSG_NEWTABLE.rawValue) else { return nil }
+            guard NftBatch.isReply(m, NFT_MSG_NEWTABLE) else { return nil }
             let a = NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size)
-            guard let name = a.string(UInt16(NFTA_TABLE_NAME.rawValue)) else { return nil }
-            return (name, a.u32(UInt16(NFTA_TABLE_FLAGS.rawValue)).map { UInt32(bigEndian: $0) } ?? 0)
+            guard let name = a.string(NftTableAttribute.name) else { return nil }
+            return (name, a.u32(NftTableAttribute.flags).map { UInt32(bigEndian: $0) } ?? 0)
         })
         return Dictionary(tables, uniquingKeysWith: { a, _ in a })
     }
@@ -224,13 +220,13 @@ extension Kernel {
     func readTable(_ nf: NetlinkSocket, _ table: String, staging: Bool) throws -> Staged {
         var s = Staged()
         s.objects = try dumpObjects(nf, table)
-        s.sets = try dumpKind(nf, table, NFT_MSG_GETSET, NFT_MSG_NEWSET, kind: "set", tableAttr: Int(NFTA_SET_TABLE.rawValue), nameAttr: UInt16(NFTA_SET_NAME.rawValue))
-        s.chains = try dumpKind(nf, table, NFT_MSG_GETCHAIN, NFT_MSG_NEWCHAIN, kind: "chain", tableAttr: nil, nameAttr: UInt16(NFTA_CHAIN_NAME.rawValue))
-        s.rules = try dumpKind(nf, table, NFT_MSG_GETRULE, NFT_MSG_NEWRULE, kind: "rule in chain", tableAttr: Int(NFTA_RULE_TABLE.rawValue), nameAttr: UInt16(NFTA_RULE_CHAIN.rawValue))
+        s.sets = try dumpKind(nf, table, NFT_MSG_GETSET, NFT_MSG_NEWSET, kind: "set", tableAttr: NftSetAttribute.table, nameAttr: NftSetAttribute.name)
+        s.chains = try dumpKind(nf, table, NFT_MSG_GETCHAIN, NFT_MSG_NEWCHAIN, kind: "chain", tableAttr: nil, nameAttr: NftChainAttribute.name)
+        s.rules = try dumpKind(nf, table, NFT_MSG_GETRULE, NFT_MSG_NEWRULE, kind: "rule in chain", tableAttr: NftRuleAttribute.table, nameAttr: NftRuleAttribute.chain)
         for set in s.sets {
             // Anonymous sets get kernel-chosen names and are bound by id; the renderer
             // only makes named ones, and a copy of an anonymous one would be wrong.
-            if staging, let flags = set.u32(UInt16(NFTA_SET_FLAGS.rawValue)), flags & UInt32(NFT_SET_ANONYMOUS.rawValue) != 0 {
+            if staging, let flags = set.u32(NftSetAttribute.flags), flags & NftSetFlagBits.anonymous != 0 {
                 throw KernelError(object: "staging set \(set.name)", errno: EINVAL, kernelMessage: "anonymous sets cannot be copied; render named sets")
             }
             s.elements += try dumpElements(nf, table, set: set.name)
@@ -239,25 +235,25 @@ extension Kernel {
     }
 
     func dumpObjects(_ nf: NetlinkSocket, _ table: String) throws -> [NftObject] {
-        try dumpKind(nf, table, NFT_MSG_GETOBJ, NFT_MSG_NEWOBJ, kind: "counter", tableAttr: Int(NFTA_OBJ_TABLE.rawValue), nameAttr: UInt16(NFTA_OBJ_NAME.rawValue))
+        try dumpKind(nf, table, NFT_MSG_GETOBJ, NFT_MSG_NEWOBJ, kind: "counter", tableAttr: NftObjectAttribute.table, nameAttr: NftObjectAttribute.name)
     }
 
     /// The element messages of one set (each NFTA_SET_ELEM_LIST_ELEMENTS holds many).
     func dumpElements(_ nf: NetlinkSocket, _ table: String, set: String) throws -> [NftObject] {
-        try dumpKind(nf, table, NFT_MSG_GETSETELEM, NFT_MSG_NEWSETELEM, kind: "elements of set", tableAttr: Int(NFTA_SET_ELEM_LIST_TABLE.rawValue),
-                     nameAttr: UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), extra: { $0.attribute(UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), string: set) })
-            .filter { $0.attributes.contains { $0.0 == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) } }
+        try dumpKind(nf, table, NFT_MSG_GETSETELEM, NFT_MSG_NEWSETELEM, kind: "elements of set", tableAttr: NftElementListAttribute.table,
+                     nameAttr: NftElementListAttribute.set, extra: { $0.attribute(NftElementListAttribute.set, string: set) })
+            .filter { $0.attributes.contains { $0.0 == NftElementListAttribute.elements } }
     }
 
     /// One nf_tables dump of `table`'s objects of one kind, as raw attributes.
     private func dumpKind(_ nf: NetlinkSocket, _ table: String, _ get: nf_tables_msg_types, _ reply: nf_tables_msg_types, kind: String,
-                          tableAttr: Int?, nameAttr: UInt16, extra: (inout NetlinkWriter) -> Void = { _ in }) throws -> [NftObject] {
-        try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(get.rawValue), family: NftBatch.family,
+                          tableAttr: UInt16?, nameAttr: UInt16, extra: (inout NetlinkWriter) -> Void = { _ in }) throws -> [NftObject] {
+        try nf.dump(type: Int(NftBatch.messageType(get)), family: NftBatch.family,
                     headerSize: MemoryLayout<nfgenmsg>.size, what: "\(table) \(kind)s", attributes: { w in
-            if let t = tableAttr { w.attribute(UInt16(t), string: table) }
+            if let t = tableAttr { w.attribute(t, string: table) }
             extra(&w)
         }, parse: { m in
-            guard Int(m.type) & 0xff == Int(reply.rawValue) else { return nil }
+            guard NftBatch.isReply(m, reply) else { return nil }
             let o = NftObject(m, kind: kind, nameType: nameAttr)
             // Every *_TABLE attribute is type 1; dumps without a table filter list all tables.
             guard let t = o.attributes.first(where: { $0.0 == 1 })?.1, String(decoding: t.prefix { $0 != 0 }, as: UTF8.self) == table else { return nil }
@@ -269,8 +265,10 @@ extension Kernel {
 /// The copy of the destination maps last loaded (LoadedMaps), in the state directory.
 /// Best effort: without it the next change is a full load.
 public final class MapCache {
+    /// `DIR/filter-maps.bin` in the state directory.
     public let path: String
 
+    /// `directory`: the state directory; the file is made on the first store.
     public init(directory: String) {
         path = directory + "/filter-maps.bin"
     }

@@ -10,13 +10,13 @@ extension Kernel {
     /// The attributes a copy keeps (NftBatch.copy) and the content digest covers, per
     /// object kind: what decides traffic, none of the read-only ones (handles, use
     /// counts) a request may not carry.
-    static let objectKeep = attrs(NFTA_OBJ_NAME, NFTA_OBJ_TYPE, NFTA_OBJ_DATA, NFTA_OBJ_USERDATA)
-    static let setKeep = attrs(NFTA_SET_NAME, NFTA_SET_FLAGS, NFTA_SET_KEY_TYPE, NFTA_SET_KEY_LEN, NFTA_SET_DATA_TYPE, NFTA_SET_DATA_LEN,
-                               NFTA_SET_POLICY, NFTA_SET_DESC, NFTA_SET_TIMEOUT, NFTA_SET_GC_INTERVAL, NFTA_SET_USERDATA,
-                               NFTA_SET_OBJ_TYPE, NFTA_SET_EXPR, NFTA_SET_EXPRESSIONS)
-    static let chainKeep = attrs(NFTA_CHAIN_NAME, NFTA_CHAIN_HOOK, NFTA_CHAIN_POLICY, NFTA_CHAIN_TYPE, NFTA_CHAIN_USERDATA)
-    static let ruleKeep = attrs(NFTA_RULE_CHAIN, NFTA_RULE_EXPRESSIONS, NFTA_RULE_USERDATA, NFTA_RULE_COMPAT)
-    static let elementListKeep = attrs(NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_ELEMENTS)
+    static let objectKeep: Set<UInt16> = [NftObjectAttribute.name, NftObjectAttribute.type, NftObjectAttribute.data, NftObjectAttribute.userdata]
+    static let setKeep: Set<UInt16> = [NftSetAttribute.name, NftSetAttribute.flags, NftSetAttribute.keyType, NftSetAttribute.keyLength, NftSetAttribute.dataType, NftSetAttribute.dataLength,
+                                            NftSetAttribute.policy, NftSetAttribute.desc, NftSetAttribute.timeout, NftSetAttribute.gcInterval, NftSetAttribute.userdata,
+                                            NftSetAttribute.objectType, NftSetAttribute.expression, NftSetAttribute.expressions]
+    static let chainKeep: Set<UInt16> = [NftChainAttribute.name, NftChainAttribute.hook, NftChainAttribute.policy, NftChainAttribute.type, NftChainAttribute.userdata]
+    static let ruleKeep: Set<UInt16> = [NftRuleAttribute.chain, NftRuleAttribute.expressions, NftRuleAttribute.userdata, NftRuleAttribute.compat]
+    static let elementListKeep: Set<UInt16> = [NftElementListAttribute.set, NftElementListAttribute.elements]
 
     /// Table inet gatepeer (nil when absent) and whether a staging table was left behind.
     /// The content is read in full only when the namespace's nf_tables generation moved
@@ -30,7 +30,7 @@ extension Kernel {
         guard let flags = tables[NftNames.table] else { return (nil, staging) }
         var dumped = Staged()
         var f = ObservedFilter(fingerprint: nil, counters: [:])
-        f.dormant = flags & UInt32(NFT_TABLE_F_DORMANT.rawValue) != 0
+        f.dormant = flags & NftTableFlag.dormant != 0
         do {
             if let cache = filterReadCache, let g = generation, let e = cache.load(), e.key == cache.key, e.generation == g {
                 // Nothing was committed since: the table is what was recorded, but for
@@ -60,19 +60,19 @@ extension Kernel {
     /// The fingerprints and counters of `objects` (an object dump of our table).
     static func readCounters(_ objects: [NftObject], into f: inout ObservedFilter) {
         var counters: [String: PacketCount] = [:]
-        for o in objects where o.u32(UInt16(NFTA_OBJ_TYPE.rawValue)) == Kernel.counterType {
+        for o in objects where o.u32(NftObjectAttribute.type) == Kernel.counterType {
             switch NftNames.Metadata.parse(o.name) {
             case (.fingerprint, let v)?: f.fingerprint = v; continue
             case (.skeleton, let v)?: f.skeleton = v; continue
             case (.content, let v)?: f.loadedContent = v; continue
             case nil: break
             }
-            let d = o.attributes.first { $0.0 == UInt16(NFTA_OBJ_DATA.rawValue) }?.1 ?? []
-            func be64(_ t: nft_counter_attributes) -> UInt64 {
-                guard let a = netlinkAttributes(d, in: 0..<d.count).first(where: { $0.type == UInt16(t.rawValue) }), a.payload.count >= 8 else { return 0 }
+            let d = o.attributes.first { $0.0 == NftObjectAttribute.data }?.1 ?? []
+            func be64(_ t: UInt16) -> UInt64 {
+                guard let a = netlinkAttributes(d, in: 0..<d.count).first(where: { $0.type == t }), a.payload.count >= 8 else { return 0 }
                 return d[a.payload].prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             }
-            counters[o.name] = PacketCount(packets: be64(NFTA_COUNTER_PACKETS), bytes: be64(NFTA_COUNTER_BYTES))
+            counters[o.name] = PacketCount(packets: be64(NftCounterAttribute.packets), bytes: be64(NftCounterAttribute.bytes))
         }
         f.counters = counters
     }
@@ -92,10 +92,10 @@ extension Kernel {
 
     /// The namespace's nf_tables generation (NFTA_GEN_ID): every commit, by anyone, moves it.
     static func generation(_ nf: NetlinkSocket) throws -> UInt32 {
-        let ids = try nf.dump(type: Int(NFNL_SUBSYS_NFTABLES) << 8 | Int(NFT_MSG_GETGEN.rawValue), family: UInt8(AF_UNSPEC),
+        let ids = try nf.dump(type: Int(NftBatch.messageType(NFT_MSG_GETGEN)), family: UInt8(AF_UNSPEC),
                               headerSize: MemoryLayout<nfgenmsg>.size, what: "nftables generation", single: true, parse: { m -> UInt32? in
-            guard Int(m.type) & 0xff == Int(NFT_MSG_NEWGEN.rawValue) else { return nil }
-            return NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size).u32(UInt16(NFTA_GEN_ID.rawValue)).map { UInt32(bigEndian: $0) }
+            guard NftBatch.isReply(m, NFT_MSG_NEWGEN) else { return nil }
+            return NetlinkAttributes(message: m, headerSize: MemoryLayout<nfgenmsg>.size).u32(NftGenerationAttribute.id).map { UInt32(bigEndian: $0) }
         })
         guard let id = ids.first else { throw KernelError(object: "nftables generation", errno: ENODATA) }
         return id
@@ -144,21 +144,21 @@ extension Kernel {
             s.append(tag)
             for (type, payload) in o.attributes where keep.contains(type) {
                 s.append(UInt8(type & 0xff)); s.append(UInt8(type >> 8))
-                let p = rule && type == UInt16(NFTA_RULE_EXPRESSIONS.rawValue) ? NftExpressions.withoutCounterValues(payload) : payload
+                let p = rule && type == NftRuleAttribute.expressions ? NftExpressions.withoutCounterValues(payload) : payload
                 let n = UInt32(p.count)
                 s += [UInt8(n & 0xff), UInt8(n >> 8 & 0xff), UInt8(n >> 16 & 0xff), UInt8(n >> 24)]
                 s += p
             }
         }
         for o in t.objects.sorted(by: { $0.name < $1.name }) {
-            let isCounter = o.u32(UInt16(NFTA_OBJ_TYPE.rawValue)) == counterType
+            let isCounter = o.u32(NftObjectAttribute.type) == counterType
             if isCounter && NftNames.Metadata.parse(o.name) != nil { continue }
-            put(1, o, isCounter ? attrs(NFTA_OBJ_NAME, NFTA_OBJ_TYPE) : objectKeep)
+            put(1, o, isCounter ? [NftObjectAttribute.name, NftObjectAttribute.type] : objectKeep)
         }
         var dynamicSets = known ?? Set<String>()
         for o in t.sets.sorted(by: { $0.name < $1.name }) {
             put(2, o, setKeep)
-            if let flags = o.u32(UInt16(NFTA_SET_FLAGS.rawValue)), flags & UInt32(NFT_SET_TIMEOUT.rawValue) != 0 { dynamicSets.insert(o.name) }
+            if let flags = o.u32(NftSetAttribute.flags), flags & NftSetFlagBits.timeout != 0 { dynamicSets.insert(o.name) }
         }
         for o in t.chains.sorted(by: { $0.name < $1.name }) { put(3, o, chainKeep) }
         var rules: [String: Int] = [:]
@@ -175,7 +175,7 @@ extension Kernel {
         for set in dynamicSets { dynamic[set] = [] }
         for m in t.elements {
             let set = m.name
-            guard let list = m.attributes.first(where: { $0.0 == UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) })?.1 else { continue }
+            guard let list = m.attributes.first(where: { $0.0 == NftElementListAttribute.elements })?.1 else { continue }
             if dynamicSets.contains(set) {
                 forEachNetlinkAttribute(list, in: 0..<list.count) { _, _, item in
                     let e = ElementFields(list, item)
@@ -217,7 +217,7 @@ struct ElementFields {
         var userdata = 0..<0, value = 0..<0
         func dataValue(_ r: Range<Int>) -> Range<Int> {
             var v = 0..<0
-            forEachNetlinkAttribute(b, in: r) { t, _, p in if t == UInt16(NFTA_DATA_VALUE.rawValue) { v = p } }
+            forEachNetlinkAttribute(b, in: r) { t, _, p in if t == NftDataAttribute.value { v = p } }
             return v
         }
         func be32(_ r: Range<Int>) -> UInt32 {
@@ -225,19 +225,19 @@ struct ElementFields {
         }
         forEachNetlinkAttribute(b, in: range) { type, _, payload in
             switch type {
-            case UInt16(NFTA_SET_ELEM_KEY.rawValue): key = dataValue(payload)
-            case UInt16(NFTA_SET_ELEM_KEY_END.rawValue): keyEnd = dataValue(payload)
-            case UInt16(NFTA_SET_ELEM_FLAGS.rawValue): flags = be32(payload)
-            case UInt16(NFTA_SET_ELEM_EXPIRATION.rawValue) where payload.count >= 8:
+            case NftElementAttribute.key: key = dataValue(payload)
+            case NftElementAttribute.keyEnd: keyEnd = dataValue(payload)
+            case NftElementAttribute.flags: flags = be32(payload)
+            case NftElementAttribute.expiration where payload.count >= 8:
                 expiresMs = Int64(bitPattern: UInt64(be32(payload)) << 32 | UInt64(be32(payload.lowerBound + 4..<payload.upperBound)))
-            case UInt16(NFTA_SET_ELEM_USERDATA.rawValue), UInt16(NFTA_SET_ELEM_OBJREF.rawValue): userdata = payload
-            case UInt16(NFTA_SET_ELEM_DATA.rawValue):
+            case NftElementAttribute.userdata, NftElementAttribute.objectReference: userdata = payload
+            case NftElementAttribute.data:
                 forEachNetlinkAttribute(b, in: payload) { t, _, d in
-                    if t == UInt16(NFTA_DATA_VALUE.rawValue) { value = d }
-                    guard t == UInt16(NFTA_DATA_VERDICT.rawValue) else { return }
+                    if t == NftDataAttribute.value { value = d }
+                    guard t == NftDataAttribute.verdict else { return }
                     forEachNetlinkAttribute(b, in: d) { vt, _, v in
-                        if vt == UInt16(NFTA_VERDICT_CODE.rawValue) { verdict = Int32(bitPattern: be32(v)) }
-                        if vt == UInt16(NFTA_VERDICT_CHAIN.rawValue) { chain = v.lowerBound..<(b[v].firstIndex(of: 0) ?? v.upperBound) }
+                        if vt == NftDataAttribute.verdictCode { verdict = Int32(bitPattern: be32(v)) }
+                        if vt == NftDataAttribute.verdictChain { chain = v.lowerBound..<(b[v].firstIndex(of: 0) ?? v.upperBound) }
                     }
                 }
             default: break
@@ -254,7 +254,7 @@ extension NftExpressions {
         var out: [UInt8] = []
         for elem in netlinkAttributes(list, in: 0..<list.count) {
             let parts = netlinkAttributes(list, in: elem.payload)
-            let name = parts.first { $0.type == UInt16(NFTA_EXPR_NAME.rawValue) }.map { list[$0.payload].prefix { $0 != 0 } }
+            let name = parts.first { $0.type == NftExpressionAttribute.name }.map { list[$0.payload].prefix { $0 != 0 } }
             if let name, Array(name) == Array("counter".utf8) {
                 out += Array("counter".utf8) + [0]
             } else {
@@ -273,6 +273,7 @@ extension NftExpressions {
 /// 200,000 elements of a 100,000-rule policy. Best effort: without it, or when anything
 /// else committed, the table is read in full (and the read recorded).
 public final class FilterReadCache {
+    /// `DIR/filter-read.txt` in the state directory.
     public let path: String
     /// Boot and network namespace ("BOOT_ID/netns-COOKIE"): generations of other
     /// namespaces or boots say nothing. The namespace is named by its cookie, not its
@@ -285,6 +286,8 @@ public final class FilterReadCache {
     /// it holds the namespace's writer lock); a reader uses the record but never writes it.
     public var mayRecord: () -> Bool = { true }
 
+    /// `directory`: the state directory; the key is read from /proc (boot_id) and the
+    /// namespace cookie (SO_NETNS_COOKIE) once, here.
     public init(directory: String) {
         path = directory + "/filter-read.txt"
         let boot = Sysctl.read(SysctlKey("kernel", "random", "boot_id")) ?? "-"

@@ -28,6 +28,13 @@ struct NftBatch {
     /// BATCH_BEGIN and BATCH_END name the subsystem the batch is for in res_id.
     private static let subsystem = UInt16(NFNL_SUBSYS_NFTABLES)
 
+    /// nlmsg_type of an nf_tables message: the nfnetlink subsystem in the high byte, the
+    /// NFT_MSG_* in the low byte (NFNL_MSG_TYPE, <linux/netfilter/nfnetlink.h>).
+    static func messageType(_ type: nf_tables_msg_types) -> UInt16 { subsystem << 8 | UInt16(type.rawValue) }
+
+    /// Whether `message` is a reply of kind `type` (its low byte; the high byte is the subsystem).
+    static func isReply(_ message: NetlinkMessage, _ type: nf_tables_msg_types) -> Bool { message.type & 0xff == UInt16(type.rawValue) }
+
     init(firstSequence: UInt32) {
         sequence = firstSequence
         beginSequence = control(UInt16(NFNL_MSG_BATCH_BEGIN))
@@ -44,7 +51,7 @@ struct NftBatch {
     /// Starts an nf_tables message; `end()` closes it.
     mutating func begin(_ type: nf_tables_msg_types, flags: Int32 = 0, what: @autoclosure () -> String) {
         sequence &+= 1
-        writer.beginMessage(type: NftBatch.subsystem << 8 | UInt16(type.rawValue), flags: UInt16(flags), sequence: sequence)
+        writer.beginMessage(type: NftBatch.messageType(type), flags: UInt16(flags), sequence: sequence)
         writer.nfgenHeader(family: NftBatch.family)
         descriptions[sequence] = what()
         lastSequence = sequence
@@ -198,15 +205,15 @@ extension NftBatch {
     }
 
     /// Table inet gatepeer created from the staging table's dump (`staged`): its objects,
-    /// the content digest counter fk_`digest`, sets, chains, elements, the destination
+    /// the content digest counter (NftNames.Metadata.content), sets, chains, elements, the destination
     /// maps' elements (`maps`, loaded raw) and rules, in the order references need.
     mutating func copyTable(_ staged: Kernel.Staged, maps: [IntervalMap], digest: String, dormant: Bool) {
-        let live = NftRuleset.table
+        let live = NftNames.table
         table(live, dormant: dormant, create: true)
         for o in staged.objects {
             copy(o, as: NFT_MSG_NEWOBJ, into: live, flags: NLM_F_CREATE, keep: Kernel.objectKeep)
         }
-        counter(table: live, name: "fk_\(digest)")
+        counter(table: live, name: NftNames.Metadata.content.counter(digest))
         for (k, s) in staged.sets.enumerated() {
             copy(s, as: NFT_MSG_NEWSET, into: live, flags: NLM_F_CREATE, keep: Kernel.setKeep) {
                 $0.attr(NftSetAttribute.id, be32: UInt32(k + 1))
@@ -320,22 +327,74 @@ enum NftTableAttribute {
     static let flags = UInt16(NFTA_TABLE_FLAGS.rawValue)
 }
 
+/// NFT_TABLE_F_* in NFTA_TABLE_FLAGS (host order after the big-endian read).
+enum NftTableFlag {
+    static let dormant = UInt32(NFT_TABLE_F_DORMANT.rawValue)
+}
+
 /// NFTA_OBJ_* of a stateful object (counter) message.
 enum NftObjectAttribute {
     static let table = UInt16(NFTA_OBJ_TABLE.rawValue)
     static let name = UInt16(NFTA_OBJ_NAME.rawValue)
     static let type = UInt16(NFTA_OBJ_TYPE.rawValue)
     static let data = UInt16(NFTA_OBJ_DATA.rawValue)
+    static let userdata = UInt16(NFTA_OBJ_USERDATA.rawValue)
+}
+
+/// NFTA_COUNTER_* inside a counter object's NFTA_OBJ_DATA (big-endian u64 each).
+enum NftCounterAttribute {
+    static let packets = UInt16(NFTA_COUNTER_PACKETS.rawValue)
+    static let bytes = UInt16(NFTA_COUNTER_BYTES.rawValue)
 }
 
 /// NFTA_SET_* of a set message.
 enum NftSetAttribute {
+    static let table = UInt16(NFTA_SET_TABLE.rawValue)
+    static let name = UInt16(NFTA_SET_NAME.rawValue)
+    static let flags = UInt16(NFTA_SET_FLAGS.rawValue)
+    static let keyType = UInt16(NFTA_SET_KEY_TYPE.rawValue)
+    static let keyLength = UInt16(NFTA_SET_KEY_LEN.rawValue)
+    static let dataType = UInt16(NFTA_SET_DATA_TYPE.rawValue)
+    static let dataLength = UInt16(NFTA_SET_DATA_LEN.rawValue)
+    static let policy = UInt16(NFTA_SET_POLICY.rawValue)
+    static let desc = UInt16(NFTA_SET_DESC.rawValue)
     static let id = UInt16(NFTA_SET_ID.rawValue)
+    static let timeout = UInt16(NFTA_SET_TIMEOUT.rawValue)
+    static let gcInterval = UInt16(NFTA_SET_GC_INTERVAL.rawValue)
+    static let userdata = UInt16(NFTA_SET_USERDATA.rawValue)
+    static let objectType = UInt16(NFTA_SET_OBJ_TYPE.rawValue)
+    static let expression = UInt16(NFTA_SET_EXPR.rawValue)
+    static let expressions = UInt16(NFTA_SET_EXPRESSIONS.rawValue)
+}
+
+/// NFT_SET_* in NFTA_SET_FLAGS (host order after the big-endian read). Not GatePeerCore's
+/// NftSetFlag, which names the flags as nft text spells them.
+enum NftSetFlagBits {
+    static let anonymous = UInt32(NFT_SET_ANONYMOUS.rawValue)
+    static let timeout = UInt32(NFT_SET_TIMEOUT.rawValue)
+}
+
+/// NFTA_CHAIN_* of a chain message.
+enum NftChainAttribute {
+    static let name = UInt16(NFTA_CHAIN_NAME.rawValue)
+    static let hook = UInt16(NFTA_CHAIN_HOOK.rawValue)
+    static let policy = UInt16(NFTA_CHAIN_POLICY.rawValue)
+    static let type = UInt16(NFTA_CHAIN_TYPE.rawValue)
+    static let userdata = UInt16(NFTA_CHAIN_USERDATA.rawValue)
 }
 
 /// NFTA_RULE_* of a rule message.
 enum NftRuleAttribute {
+    static let table = UInt16(NFTA_RULE_TABLE.rawValue)
+    static let chain = UInt16(NFTA_RULE_CHAIN.rawValue)
     static let expressions = UInt16(NFTA_RULE_EXPRESSIONS.rawValue)
+    static let userdata = UInt16(NFTA_RULE_USERDATA.rawValue)
+    static let compat = UInt16(NFTA_RULE_COMPAT.rawValue)
+}
+
+/// NFTA_GEN_* of a generation message (NFT_MSG_NEWGEN).
+enum NftGenerationAttribute {
+    static let id = UInt16(NFTA_GEN_ID.rawValue)
 }
 
 /// NFTA_SET_ELEM_LIST_* of an element message, and NFTA_LIST_ELEM inside its list.
@@ -354,6 +413,8 @@ enum NftElementAttribute {
     static let flags = UInt16(NFTA_SET_ELEM_FLAGS.rawValue)
     static let timeout = UInt16(NFTA_SET_ELEM_TIMEOUT.rawValue)
     static let expiration = UInt16(NFTA_SET_ELEM_EXPIRATION.rawValue)
+    static let userdata = UInt16(NFTA_SET_ELEM_USERDATA.rawValue)
+    static let objectReference = UInt16(NFTA_SET_ELEM_OBJREF.rawValue)
 }
 
 /// NFTA_DATA_* (a key or a verdict) and NFTA_VERDICT_* inside a verdict.

@@ -17,6 +17,7 @@ public struct NftablesError: Error, Sendable, CustomStringConvertible {
     /// command under its message).
     public let message: String
 
+    /// "WHAT: MESSAGE", e.g. "nftables staging table: Error: No such file or directory | ...".
     public var description: String { "\(what): \(message)" }
 }
 

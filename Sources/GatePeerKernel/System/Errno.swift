@@ -11,6 +11,7 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
     /// The number as errno(3) holds it.
     public let rawValue: Int32
 
+    /// `rawValue`: the errno number as <errno.h> defines it.
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// This thread's errno now; read it right after the failing call, before anything
@@ -124,5 +125,6 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
     /// strerror(3)'s text alone, e.g. "No such file or directory".
     public var message: String { String(cString: strerror(rawValue)) }
 
+    /// strerror's text and the constant's name: "Permission denied (EACCES)".
     public var description: String { "\(message) (\(name ?? "errno \(rawValue)"))" }
 }

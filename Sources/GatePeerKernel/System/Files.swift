@@ -1,5 +1,7 @@
 import Glibc
 
+/// Whole-file reads and atomic replacements on Glibc (no Foundation): bounded reads that
+/// refuse FIFOs and devices, writes through a 0600 temporary renamed over the target.
 public enum Files {
     /// The file's size in bytes, nil when it cannot be read.
     public static func size(_ path: String) -> Int? {
@@ -30,6 +32,7 @@ public enum Files {
         public let reason: String
         /// open(2) answered ENOENT.
         public let missing: Bool
+        /// "PATH: REASON".
         public var description: String { "\(path): \(reason)" }
     }
 

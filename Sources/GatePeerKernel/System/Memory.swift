@@ -7,6 +7,8 @@ import Glibc
 /// come from one heap that grows in large steps, keeps what is freed, and is backed by
 /// transparent huge pages where the system allows them (madvise mode).
 public enum Memory {
+    /// Sets glibc's malloc thresholds (mallopt M_MMAP_THRESHOLD, M_TRIM_THRESHOLD) for the
+    /// rest of the process; call once, before building a large policy.
     public static func prepareForLargeInput() {
         _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)  // glibc's maximum on 64-bit
         _ = mallopt(M_TRIM_THRESHOLD, 1 << 30)

@@ -13,11 +13,13 @@ public struct SystemError: Error, Sendable, CustomStringConvertible {
     /// What the call returned in errno (or, for a deadline that passed, `.timedOut`).
     public let errno: Errno
 
+    /// `call` as its man page names it, `object` what it was for, `errno` as returned.
     public init(_ call: String, _ object: String, _ errno: Errno) {
         self.call = call
         self.object = object
         self.errno = errno
     }
 
+    /// "OBJECT: CALL: strerror (ENAME)".
     public var description: String { "\(object): \(call): \(errno)" }
 }

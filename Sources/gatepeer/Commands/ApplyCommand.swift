@@ -19,7 +19,8 @@ enum ApplyCommand: GatePeerCommand {
         let (kernel, store) = c.kernelAndState(verb)
         // One writer per network namespace: observe, plan, load and read back, with the
         // grants and learned addresses read under the same lock, so nothing lands between.
-        guard let lock = lockNamespace(verb, store) else { return .runtime }
+        let lock: NamespaceLock
+        do { lock = try store.lockForWriting(verb) } catch { Console.error("gatepeer: \(error)"); return .runtime }
         defer { withExtendedLifetime(lock) {} }
         do {
             if verb == "apply" && store.refusal == nil { try store.claim() }

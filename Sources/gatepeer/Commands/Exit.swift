@@ -6,8 +6,9 @@ enum Exit: Int32 { case ok = 0, runtime = 1, usage = 2 }
 /// A bad command line, and nothing else: an unknown command or option, a missing or
 /// repeated value, an argument or option value a command cannot use. Exit 2 after the
 /// message (each line prefixed "gatepeer: ") and `usage`. A failed system call is a
-/// SystemError or StateError (exit 1), a bad config file a ConfigError (exit 2), a
-/// request the kernel refused a KernelError (exit 1).
+/// SystemError (exit 1), a state directory or lock gatepeer cannot use a StateError
+/// (exit 1), a bad config file a ConfigError and a bad GATEPEER_* variable a
+/// SettingError (exit 2), a request the kernel refused a KernelError (exit 1).
 struct UsageError: Error {
     /// What is wrong, naming the word given and what is valid; one problem per line.
     let message: String

@@ -11,7 +11,8 @@ enum PlanCommand: GatePeerCommand {
         let (kernel, store) = c.kernelAndState("plan")
         // Under the writer lock taken shared: the grants and learned addresses read here and
         // the kernel observed agree, and no writer is halfway through.
-        guard let lock = lockNamespace("plan", store) else { return .runtime }
+        let lock: NamespaceLock
+        do { lock = try store.lockForWriting("plan") } catch { Console.error("gatepeer: \(error)"); return .runtime }
         defer { withExtendedLifetime(lock) {} }
         do {
             let plan = try CommandContext.observeAndPlan(kernel, store, config).plan

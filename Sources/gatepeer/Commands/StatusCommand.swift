@@ -18,9 +18,9 @@ enum StatusCommand: GatePeerCommand {
                 var elements: [Int: [(IPAddress, PacketCount)]] = [:]
                 if let f = config.filter, observed.filter != nil {
                     // The maps the kernel holds, sharded or not, whatever this config renders.
-                    let counted = (try? kernel.mapElementCounters { IntervalMap.destinationGroup(ofMap: $0) != nil }) ?? [:]
+                    let counted = (try? kernel.mapElementCounters { NftNames.destinationGroup(ofMap: $0) != nil }) ?? [:]
                     for (name, list) in counted {
-                        guard let gi = IntervalMap.destinationGroup(ofMap: name), f.outbound.indices.contains(gi) else { continue }
+                        guard let gi = NftNames.destinationGroup(ofMap: name), f.outbound.indices.contains(gi) else { continue }
                         elements[gi, default: []] += list
                     }
                 }

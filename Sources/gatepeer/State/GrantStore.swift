@@ -76,7 +76,7 @@ struct GrantStore {
     func active(now: Int64) throws(GrantRefusal) -> [Grant] {
         if state.refusal != nil {
             // open() printed why.
-            throw GrantRefusal(message: "filter grants: state refused, so the active grants are unknown (the kernel keeps its grant elements; see nft list table inet \(NftRuleset.table))", exit: .runtime)
+            throw GrantRefusal(message: "filter grants: state refused, so the active grants are unknown (the kernel keeps its grant elements; see nft list table inet \(NftNames.table))", exit: .runtime)
         }
         guard let grants = state.loadGrantsIfKnown() else {
             throw GrantRefusal(message: "filter grants: " + state.stateProblem(keptDynamic: true, verb: "stay")!, exit: .runtime)
@@ -140,13 +140,13 @@ struct GrantStore {
             let deleted = tableThere ? try kernel.deleteElements(GrantState.deleteElements(grant)) : 0
             let fileText = known == nil ? "\(state.grantsPath) is damaged and was left as it is" : "it was not in \(state.grantsPath)"
             guard inFile || deleted > 0 else {
-                throw GrantRefusal(message: "no active grant \(grant.summary): \(known == nil ? fileText : "not in \(state.grantsPath)"), none of its elements in table inet \(NftRuleset.table)", exit: .runtime)
+                throw GrantRefusal(message: "no active grant \(grant.summary): \(known == nil ? fileText : "not in \(state.grantsPath)"), none of its elements in table inet \(NftNames.table)", exit: .runtime)
             }
             if inFile {
                 grants.removeAll { $0.sameScope(as: grant) }
                 try state.saveGrants(grants)
             }
-            let kernelPart = tableThere ? "\(deleted) element(s) deleted from table inet \(NftRuleset.table)" : "no filter table loaded"
+            let kernelPart = tableThere ? "\(deleted) element(s) deleted from table inet \(NftNames.table)" : "no filter table loaded"
             return Echo.line("revoked \(grant.summary) (\(kernelPart)" + (inFile ? ")" : "; \(fileText))"))
         }
     }
@@ -157,8 +157,8 @@ struct GrantStore {
         if let r = state.refusal { throw GrantRefusal(message: "filter \(command): not done: \(r)", exit: .runtime) }
         do {
             return try state.lockForWriting(command)
-        } catch let e as StateError {
-            throw GrantRefusal(message: e.message, exit: .runtime)
+        } catch {
+            throw GrantRefusal(message: error.message, exit: .runtime)
         }
     }
 }

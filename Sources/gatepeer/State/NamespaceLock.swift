@@ -24,7 +24,7 @@ final class NamespaceLock {
 
     /// $GATEPEER_LOCK_WAIT as seconds (10 when unset); throws naming the variable and what
     /// is valid when it is not a number of seconds from 0 to 86400.
-    static func waitFromEnvironment() throws -> Double {
+    static func waitFromEnvironment() throws(SettingError) -> Double {
         guard let t = Environment.get("GATEPEER_LOCK_WAIT") else { return 10 }
         // Plain decimal only: Double() also reads "0x10" (16), "1e1" and "+3".
         // Spaces and tabs around it, not a newline: "10\n" is no number of seconds.
@@ -36,7 +36,7 @@ final class NamespaceLock {
         let decimal = (1...2).contains(parts.count) && DecimalText.parse(parts[0], in: 0...86400) != nil
             && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }
         guard decimal, let w = Double(text), w.isFinite, w >= 0, w <= 86400 else {
-            throw StateError(message: "GATEPEER_LOCK_WAIT=\(Echo.quoted(t)) is not a number of seconds; valid: 0 to 86400, e.g. 10 or 2.5 (how long a writer waits for another)")
+            throw SettingError(message: "GATEPEER_LOCK_WAIT=\(Echo.quoted(t)) is not a number of seconds; valid: 0 to 86400, e.g. 10 or 2.5 (how long a writer waits for another)")
         }
         return w
     }
@@ -161,8 +161,11 @@ extension StateStore {
     /// manages the namespace: the daemon would put its own config back at its next resync,
     /// so the change would not hold. Checked after the writer lock is held, so a daemon
     /// that starts meanwhile waits for this command and then converges after it. Throws
-    /// StateError with the message for the user (without the "gatepeer: " prefix).
-    func lockForWriting(_ command: String) throws -> NamespaceLock {
+    /// StateError with the message for the user (without the "gatepeer: " prefix): the
+    /// command, then LockBusy's or SystemError's text, or the daemon that manages the
+    /// namespace. The one way a command takes the writer lock (apply, down, plan, grant,
+    /// revoke); the daemon takes NamespaceLock.writer itself around each reconcile.
+    func lockForWriting(_ command: String) throws(StateError) -> NamespaceLock {
         let line = (["gatepeer"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let lock: NamespaceLock
         do {
@@ -175,16 +178,5 @@ extension StateStore {
             throw StateError(message: NamespaceLock.daemonMessage(pid: pid))
         }
         return lock
-    }
-}
-
-/// The writer lock for a command run from the shell (StateStore.lockForWriting), or nil
-/// after saying why not (exit 1).
-func lockNamespace(_ command: String, _ store: StateStore) -> NamespaceLock? {
-    do {
-        return try store.lockForWriting(command)
-    } catch {
-        Console.error("gatepeer: \(error)")
-        return nil
     }
 }

@@ -13,7 +13,8 @@ struct NetworkNamespace: Equatable {
     let name: String
 
     /// Reads /proc/self/ns/net, the bind mounts in /run/netns and /proc/1/ns/net.
-    /// Throws when our own namespace cannot be read (no /proc).
+    /// Throws SystemError (stat of /proc/self/ns/net) when our own namespace cannot be
+    /// read (no /proc): without it gatepeer cannot tell network namespaces apart.
     ///
     /// A namespace with a /run/netns name is that name. Otherwise it is the host's when it
     /// is PID 1's, and also when PID 1's cannot be read: the hardened unit has no
@@ -21,9 +22,9 @@ struct NetworkNamespace: Equatable {
     /// with ptrace access (proc(5), /proc/pid/ns), which PID 1 with its full capability
     /// set refuses. Keying that case by inode instead put the service's state in a new
     /// directory at every boot of a container, whose namespace inode changes.
-    static func current() throws -> NetworkNamespace {
+    static func current() throws(SystemError) -> NetworkNamespace {
         guard let ours = inode(of: "/proc/self/ns/net") else {
-            throw StateError(message: "cannot read /proc/self/ns/net: \(String(cString: strerror(errno))); gatepeer needs /proc to tell network namespaces apart")
+            throw SystemError("stat", "/proc/self/ns/net (gatepeer needs /proc to tell network namespaces apart)", .current)
         }
         if let named = namedNamespaces().first(where: { $0.inode == ours })?.name {
             return NetworkNamespace(inode: ours, name: "netns/" + named)

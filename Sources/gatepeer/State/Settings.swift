@@ -8,7 +8,7 @@ import GatePeerKernel
 enum Settings {
     /// Every variable: GATEPEER_LOCK_WAIT (seconds), GATEPEER_STATE_DIR and
     /// GATEPEER_SWANCTL_DIR (absolute directories). Throws the first problem.
-    static func check() throws {
+    static func check() throws(SettingError) {
         _ = try NamespaceLock.waitFromEnvironment()
         _ = try directory("GATEPEER_STATE_DIR", default: "/var/lib/gatepeer")
         _ = try directory("GATEPEER_SWANCTL_DIR", default: "/etc/swanctl/conf.d")
@@ -16,10 +16,10 @@ enum Settings {
 
     /// The directory in variable `name`, `default` when unset; throws when it is set but
     /// not an absolute path.
-    static func directory(_ name: String, default fallback: String) throws -> String {
+    static func directory(_ name: String, default fallback: String) throws(SettingError) -> String {
         guard let v = Environment.get(name) else { return fallback }
         guard v.hasPrefix("/") else {
-            throw StateError(message: "\(name)=\(Echo.quoted(v, limit: Echo.pathLimit)) is not an absolute path; valid: an absolute directory such as \(fallback) (unset: \(fallback))")
+            throw SettingError(message: "\(name)=\(Echo.quoted(v, limit: Echo.pathLimit)) is not an absolute path; valid: an absolute directory such as \(fallback) (unset: \(fallback))")
         }
         return v
     }

@@ -40,7 +40,7 @@ final class StateStore {
         }
     }
 
-    init(namespace: NetworkNamespace, table: String = NftRuleset.table) {
+    init(namespace: NetworkNamespace, table: String = NftNames.table) {
         self.namespace = namespace
         self.table = table
         directory = namespace.name == "host" ? StateStore.base : StateStore.base + "/" + namespace.name
@@ -154,11 +154,12 @@ final class StateStore {
         identityStale = false
     }
 
-    private func makeDirectory() throws {
+    /// Throws SystemError naming the state directory and the component mkdir refused.
+    private func makeDirectory() throws(SystemError) {
         do {
             try Files.makeDirectories(directory, mode: 0o700)
         } catch {
-            throw StateError(message: "cannot make state directory \(directory): \(error)")
+            throw SystemError(error.call, "state directory \(directory) (at \(error.object))", error.errno)
         }
     }
 
