@@ -149,8 +149,10 @@ public final class Kernel {
         /// skipped change is never also counted as failed or applied.
         init(count: Int, failures: [(ChangeTag, KernelError)], skipped: Set<ChangeTag>) {
             var outcomes = [ChangeOutcome](repeating: .applied, count: count)
-            for (tag, _) in failures where outcomes.indices.contains(tag.index) { outcomes[tag.index] = .failed }
-            for tag in skipped where outcomes.indices.contains(tag.index) { outcomes[tag.index] = .skipped }
+            // Every tag is an index of the plan's changes; one that is not is a bug, and
+            // trapping beats counting the change as applied.
+            for (tag, _) in failures { outcomes[tag.index] = .failed }
+            for tag in skipped { outcomes[tag.index] = .skipped }
             self.outcomes = outcomes
             self.failures = failures.map(\.1)
             self.failureTags = failures.map(\.0)
@@ -175,8 +177,7 @@ public final class Kernel {
         func flush() throws {
             batch.finish()
             if batch.count > 0 {
-                // Requests outside a change do not exist in apply; every one is tagged.
-                failures += try socket.send(batch).map { ($0.tag ?? ChangeTag(-1), $0.error) }
+                failures += try socket.send(batch).map { ($0.tag, $0.error) }
             }
             batch = RequestBatch(socket: socket)
         }
@@ -204,8 +205,7 @@ public final class Kernel {
         /// skipped and counted per link, not reported one by one.
         var skipped: [String: [ChangeTag]] = [:]
 
-        for (i, change) in plan.changes.enumerated() {
-            let tag = ChangeTag(i)
+        for (tag, change) in plan.taggedChanges {
             func missing(_ name: String) { skipped[name, default: []].append(tag) }
             /// Runs a step that is not a netlink batch, its KernelError counted against this change.
             func step(_ body: () throws -> [KernelError]) throws {

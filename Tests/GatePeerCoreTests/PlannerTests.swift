@@ -237,6 +237,18 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line), ["- address 10.200.0.1/9 dev gp0"])
     }
 
+    /// A changed inner address: the old one is the device's last IPv4 address, and the
+    /// kernel flushes the device's IPv4 routes when it goes; so the LAN route is
+    /// (re)placed after the new address, not kept. An extra address that goes while the
+    /// inner one stays flushes nothing (above), so its routes stay untouched.
+    func testInnerAddressChangeReplacesTheRoutesAfterTheAddress() {
+        let observed = convergedObserved(config)
+        config.links[0].innerIpAddress = IPPrefix("10.255.255.253/9")!
+        XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line),
+                       ["- address 10.255.255.254/9 dev gp0", "+ address 10.255.255.253/9 dev gp0",
+                        "~ route 192.168.10.0/24 via 10.129.3.7 -> 10.129.3.7 dev gp0"])
+    }
+
     func testIPv6ConfigAsksForIPv6Forwarding() {
         let c = decodeOK("""
         {"links": [{"name": "gp6", "underlayDevice": "eth0", "outerIpAddress": "2001:db8:1::10",

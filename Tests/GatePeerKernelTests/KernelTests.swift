@@ -114,6 +114,25 @@ final class KernelTests: KernelTestCase {
         XCTAssertEqual(ns.gatepeer("plan", "-c", cfg).stdout, "no changes\n")
     }
 
+    /// A new inner address: deleting the old one (the device's last IPv4 address) makes
+    /// the kernel flush the routes through the device, so the LAN route is put back
+    /// after the new address, in the same apply, which converges (nothing "changed
+    /// during apply", the next plan empty).
+    func testChangingInnerAddressKeepsTheLANRoute() throws {
+        let ns = try makePeerNamespace()
+        applyOK(ns, writeConfig(configJSON(linkJSON())))
+        let cfg = writeConfig(configJSON(linkJSON(inner: "10.255.255.253/9")))
+        let r = ns.gatepeer("apply", "-c", cfg)
+        XCTAssertEqual(r.status, 0, "apply: \(r.stdout)\(r.stderr)")
+        XCTAssertFalse((r.stdout + r.stderr).contains("changed during apply"), r.stdout + r.stderr)
+        XCTAssertEqual(ns.addresses("gp0"), ["10.255.255.253/9"])
+        let ours = ns.routes("proto", "201")
+        XCTAssertEqual(ours.compactMap { $0["dst"] as? String }, ["192.168.10.0/24"], "\(ours)")
+        XCTAssertEqual(ours.first?["gateway"] as? String, "10.129.3.7")
+        XCTAssertEqual(ours.first?["dev"] as? String, "gp0")
+        XCTAssertEqual(ns.gatepeer("plan", "-c", cfg).stdout, "no changes\n")
+    }
+
     func testRemovingOnePeerRemovesOnlyItsFDBEntry() throws {
         let ns = try makePeerNamespace()
         applyOK(ns, writeConfig(configJSON(linkJSON())))

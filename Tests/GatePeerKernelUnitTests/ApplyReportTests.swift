@@ -35,7 +35,7 @@ final class ApplyReportTests: XCTestCase {
         let spec = LinkSpec(name: "gp-gone", alias: "gatepeer:gp-gone", vxlanId: 7, port: 4789, portRange: PortRange(low: 4789, high: 4789),
                             underlayName: "lo", underlayIndex: 1, local: IPAddress("127.0.0.1")!, mtu: 1400,
                             mac: MACAddress("02:00:00:00:00:07")!, learning: false)
-        let attrs = ["local", "mtu"].map { Plan.AttributeChange(attribute: $0, old: "a", new: "b") }
+        let attrs = [LinkAttribute.local, .mtu].map { Plan.AttributeChange(attribute: $0, old: "a", new: "b") }
         let plan = Plan(changes: [.changeLink(spec, index: 9999, attrs), .addAddress(link: "lo", IPPrefix("10.99.0.1/32")!)], blockers: [])
         let observed = ObservedState(links: [ObservedLink(index: 1, name: "lo")])
 
@@ -69,7 +69,7 @@ final class ApplyReportTests: XCTestCase {
                 var ifi = ifinfomsg()
                 ifi.ifi_index = 1
                 w.fixedHeader(ifi)
-                w.attribute(LinkAttribute.mtu, [0x05])
+                w.attribute(IFLA.mtu, [0x05])
             }
             batch.finish()
             return try socket.send(batch).map { NetlinkFailureSummary(tag: $0.tag, errno: $0.error.errno, message: $0.error.kernelMessage, offset: $0.error.attributeOffset) }
@@ -84,7 +84,7 @@ final class ApplyReportTests: XCTestCase {
     }
 
     struct NetlinkFailureSummary: Sendable {
-        let tag: ChangeTag?
+        let tag: ChangeTag
         let errno: Int32?
         let message: String?
         let offset: UInt32?

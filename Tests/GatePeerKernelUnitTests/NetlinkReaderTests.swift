@@ -167,12 +167,14 @@ final class NetlinkFuzzTests: XCTestCase {
         }
     }
 
-    /// Inputs that once crashed a decoder (none so far: the directory holds what the
-    /// fuzz loop finds).
+    /// Inputs that once crashed a decoder, and malformed seeds (Fixtures/crashes,
+    /// see its README). A missing directory or one without cases fails: a loop over
+    /// nothing would pass whatever the decoders do.
     func testCrashes() throws {
         let dir = Fixtures.directory + "/crashes"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        for name in names where name.hasSuffix(".hex") {
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".hex") }.sorted()
+        XCTAssertFalse(names.isEmpty, "no .hex cases in \(dir)")
+        for name in names {
             Self.decodeEverything(try Fixtures.hex("crashes/\(name)"))
         }
     }

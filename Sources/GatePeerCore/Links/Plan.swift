@@ -18,8 +18,8 @@ public struct Plan: Sendable {
 
     /// One attribute of a link that differs: its name as `plan` prints it and both values as text.
     public struct AttributeChange: Equatable, Sendable {
-        /// The attribute as `plan` names it ("mtu", "mac", "alias", "local", "dev").
-        public let attribute: String
+        /// The attribute; its raw value is the name `plan` prints ("mtu", "mac", "alias", "local", "dev", "learning").
+        public let attribute: LinkAttribute
         /// The value the kernel holds.
         public let old: String
         /// The value the config wants.
@@ -147,7 +147,7 @@ extension Plan.Change {
             d["link"] = .string(s.name)
         case .changeLink(let s, _, let attrs):
             d["link"] = .string(s.name)
-            d["changes"] = .array(attrs.map { .object(["attribute": .string($0.attribute), "old": .string($0.old), "new": .string($0.new)]) })
+            d["changes"] = .array(attrs.map { .object(["attribute": .string($0.attribute.rawValue), "old": .string($0.old), "new": .string($0.new)]) })
         case .setSysctl(let key, let old, let new):
             d["key"] = .string(key.description); d["old"] = old.map { .string($0) } ?? .null; d["new"] = .string(new)
         case .deleteFDB(let link, let e, let reason):

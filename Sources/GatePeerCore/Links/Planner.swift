@@ -8,7 +8,8 @@
 ///   3. links are created or changed in place;
 ///   4. per-device sysctls (rp_filter loose, accept_ra off);
 ///   5. FDB entries (stale ones out, missing ones appended);
-///   6. addresses; 7. links up; 8. routes (they need the address and the link up);
+///   6. addresses; 7. links up; 8. routes (they need the address and the link up,
+///      and are put back when an address change makes the kernel flush them);
 ///   9. global forwarding last, so forwarding starts only when the path is complete.
 /// Only objects gatepeer owns are ever deleted or changed; look-alikes that are not
 /// ours (a `gatepeer:` alias on a bridge, protocol 201 through the underlay) are
@@ -151,7 +152,7 @@ public enum Planner {
             }
             if let e = current {
                 var attrs = attributeChanges(spec, e, observed)
-                if adopting.contains(e.index), let a = attrs.firstIndex(where: { $0.attribute == "alias" }) {
+                if adopting.contains(e.index), let a = attrs.firstIndex(where: { $0.attribute == .alias }) {
                     attrs[a].note = "adopting a device left by an interrupted apply"
                 }
                 if !attrs.isEmpty { linkWrites.append(.changeLink(spec, index: e.index, attrs)) }
@@ -205,6 +206,12 @@ public enum Planner {
 
             if !(current?.isUp ?? false) { ups.append(.setLinkUp(link: link.name)) }
 
+            // When a device's last address of a family goes, the kernel flushes the
+            // device's routes of that family (IPv4: fib_disable_ip), ours via gateways
+            // on it included. The new address comes later in the plan, so those routes
+            // are (re)placed after it rather than kept: one apply converges.
+            let flushedFamilies = Set(haveAddrs.map(\.family)).subtracting(haveAddrs.filter { $0 == link.innerIpAddress }.map(\.family))
+
             // Routes to LANs behind devices.
             for r in link.routes {
                 desiredRouteKeys.insert(r.destination)
@@ -216,6 +223,9 @@ public enum Planner {
                 let name = { (x: ObservedRoute) in x.outputIndex.flatMap { observed.link(index: $0)?.name } }
                 if let e = current, let keep = mine.firstIndex(where: { $0.outputIndex == e.index && $0.gateway == r.via }) {
                     for (j, m) in mine.enumerated() where j != keep { staleDuplicates.append((m, name(m))) }
+                    if flushedFamilies.contains(r.destination.family) {
+                        routeWrites.append(.replaceRoute(link: link.name, r, old: mine[keep]))
+                    }
                     continue
                 }
                 // Replace works on the route at our metric; owned routes at other metrics go.
@@ -423,17 +433,17 @@ public enum Planner {
 
     static func attributeChanges(_ s: LinkSpec, _ e: ObservedLink, _ observed: ObservedState) -> [Plan.AttributeChange] {
         var out: [Plan.AttributeChange] = []
-        if e.mtu != s.mtu { out.append(.init(attribute: "mtu", old: "\(e.mtu)", new: "\(s.mtu)")) }
-        if e.mac != s.mac { out.append(.init(attribute: "mac", old: e.mac?.description ?? "none", new: s.mac.description)) }
-        if e.alias != s.alias { out.append(.init(attribute: "alias", old: e.alias ?? "none", new: s.alias)) }
+        if e.mtu != s.mtu { out.append(.init(attribute: .mtu, old: "\(e.mtu)", new: "\(s.mtu)")) }
+        if e.mac != s.mac { out.append(.init(attribute: .mac, old: e.mac?.description ?? "none", new: s.mac.description)) }
+        if e.alias != s.alias { out.append(.init(attribute: .alias, old: e.alias ?? "none", new: s.alias)) }
         if let v = e.vxlan {
-            if v.local != s.local { out.append(.init(attribute: "local", old: v.local?.description ?? "none", new: s.local.description)) }
+            if v.local != s.local { out.append(.init(attribute: .local, old: v.local?.description ?? "none", new: s.local.description)) }
             if v.underlayIndex != s.underlayIndex {
                 let old = v.underlayIndex.flatMap { observed.link(index: $0)?.name } ?? "none"
-                out.append(.init(attribute: "dev", old: old, new: s.underlayName))
+                out.append(.init(attribute: .dev, old: old, new: s.underlayName))
             }
             if v.learning != s.learning {
-                out.append(.init(attribute: "learning", old: v.learning ? "on" : "off", new: s.learning ? "on" : "off"))
+                out.append(.init(attribute: .learning, old: v.learning ? "on" : "off", new: s.learning ? "on" : "off"))
             }
         }
         return out

@@ -130,10 +130,12 @@ enum DNSTransport {
         return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ? err : errno
     }
 
-    /// Non-blocking connect to port 53; true when done or in progress.
+    /// Non-blocking connect to port 53; true when done or in progress. A signal during
+    /// a non-blocking connect (EINTR) does not abort it: the connection completes
+    /// asynchronously like EINPROGRESS, and calling connect again would say EALREADY.
     static func connect(_ fd: Int32, to server: IPAddress) -> Bool {
         let rc = SocketAddress.with(server, 53) { Glibc.connect(fd, $0, $1) }
-        return rc == 0 || errno == EINPROGRESS
+        return rc == 0 || [EINPROGRESS, EINTR].contains(Errno.current.rawValue)
     }
 
     /// All of `bytes` on a non-blocking socket by the deadline (a slow reader cannot hold

@@ -3,9 +3,9 @@ import GatePeerCore
 import Glibc
 
 /// A request the kernel refused: the error (errno, extended-ACK text and attribute
-/// offset) and the request's tag (the plan change it was sent for, nil outside a plan).
+/// offset) and the request's tag (the plan change it was sent for).
 struct NetlinkFailure {
-    let tag: ChangeTag?
+    let tag: ChangeTag
     let error: KernelError
 }
 
@@ -130,15 +130,21 @@ final class NetlinkSocket {
                               kernelMessage: e == ENOBUFS ? "replies were lost; the outcome is unknown, run apply again" : nil)
         }
         try receiveBuffer.withUnsafeBytes { b in
-            do {
-                try NetlinkReader.forEachMessage(in: UnsafeRawBufferPointer(rebasing: b[0..<n])) { m in
-                    // Only replies to this socket's requests (the kernel's port id is 0).
-                    guard m.portID == portID else { return }
-                    try body(m)
-                }
-            } catch let e as NetlinkDecodeError {
-                throw KernelError(object: what(), errno: EBADMSG, kernelMessage: e.description)
+            try Self.forEachReply(in: UnsafeRawBufferPointer(rebasing: b[0..<n]), portID: portID, what: what(), body)
+        }
+    }
+
+    /// Walks the messages of one received datagram that answer port `portID` (the
+    /// kernel's own port id is 0). A malformed datagram throws EBADMSG naming `what`.
+    static func forEachReply(in datagram: UnsafeRawBufferPointer, portID: UInt32, what: @autoclosure () -> String,
+                             _ body: (NetlinkMessage) throws -> Void) throws {
+        do {
+            try NetlinkReader.forEachMessage(in: datagram) { m in
+                guard m.portID == portID else { return }
+                try body(m)
             }
+        } catch let e as NetlinkDecodeError {
+            throw KernelError(object: what(), errno: EBADMSG, kernelMessage: e.description)
         }
     }
 
@@ -189,18 +195,17 @@ final class NetlinkSocket {
     // MARK: batches
 
     /// Sends `batch` chunk by chunk and waits for the kernel to finish each. Returns the
-    /// refusals, each with its request's tag and description.
+    /// refusals, each with its request's tag and description (`RequestBatch.Chunk.acknowledge`).
     func send(_ batch: RequestBatch) throws -> [NetlinkFailure] {
         var failures: [NetlinkFailure] = []
         for chunk in batch.chunks where !chunk.requests.isEmpty {
-            var bytes = chunk.writer
-            // Ask for an ACK on the last message only; it tells us the chunk is done.
-            bytes.addFlags(toLast: NetlinkFlags.ack)
-            try bytes.bytes.withUnsafeBytes { try sendChunk($0, what: "netlink send") }
-            failures += try receiveAcknowledgements(what: "netlink", last: chunk.lastSequence) { seq, err, ack in
-                let r = chunk.requests[seq]
-                return NetlinkFailure(tag: r?.tag, error: KernelError(object: r?.describe() ?? "request \(seq)", errno: err,
-                                                                      kernelMessage: ack.message, attributeOffset: ack.attributeOffset))
+            // The last request already asks for an ACK (RequestBatch seals each chunk).
+            try chunk.writer.bytes.withUnsafeBytes { try sendChunk($0, what: "netlink send") }
+            var done = false
+            while !done {
+                try receive(what: "netlink acknowledgements") { m in
+                    if try chunk.acknowledge(m, into: &failures) { done = true }
+                }
             }
         }
         return failures

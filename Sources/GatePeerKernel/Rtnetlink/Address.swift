@@ -17,7 +17,7 @@ extension RtnetlinkCodec {
         return ObservedAddress(linkIndex: Int32(bitPattern: ifa.ifa_index), prefix: p)
     }
 
-    static func address(_ b: RequestBatch, add: Bool, link: String, index: Int32, _ p: IPPrefix, tag: ChangeTag?) {
+    static func address(_ b: RequestBatch, add: Bool, link: String, index: Int32, _ p: IPPrefix, tag: ChangeTag) {
         b.add("\(add ? "add" : "delete") address \(p) on \(link)", tag: tag,
               type: add ? RtnetlinkMessage.newAddress : RtnetlinkMessage.deleteAddress,
               flags: add ? NetlinkFlags.create | NetlinkFlags.exclusive : 0) { w in

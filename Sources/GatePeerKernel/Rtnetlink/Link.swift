@@ -3,7 +3,7 @@ import GatePeerCore
 import Glibc
 
 /// IFLA_* attributes of a link message (<linux/if_link.h>).
-enum LinkAttribute {
+enum IFLA {
     static let address = UInt16(IFLA_ADDRESS)
     static let name = UInt16(IFLA_IFNAME)
     static let mtu = UInt16(IFLA_MTU)
@@ -44,14 +44,14 @@ enum VXLANAttribute {
 extension RtnetlinkCodec {
     static func parseLink(_ m: NetlinkMessage) -> ObservedLink? {
         guard let (ifi, a) = decode(m, type: RtnetlinkMessage.newLink, ifinfomsg.self),
-              let name = a.string(LinkAttribute.name) else { return nil }
+              let name = a.string(IFLA.name) else { return nil }
         var link = ObservedLink(index: ifi.ifi_index, name: name)
-        link.mtu = Int(a.u32(LinkAttribute.mtu) ?? 0)
-        link.alias = a.string(LinkAttribute.alias)
-        if let mac = a.bytes(LinkAttribute.address), mac.count == 6 { link.mac = MACAddress(bytes: mac) }
+        link.mtu = Int(a.u32(IFLA.mtu) ?? 0)
+        link.alias = a.string(IFLA.alias)
+        if let mac = a.bytes(IFLA.address), mac.count == 6 { link.mac = MACAddress(bytes: mac) }
         link.isUp = ifi.ifi_flags & UInt32(IFF_UP) != 0
-        link.operState = operStateName(a.u8(LinkAttribute.operState) ?? 0)
-        if let s = a.raw(LinkAttribute.stats64), s.count >= 32 {
+        link.operState = operStateName(a.u8(IFLA.operState) ?? 0)
+        if let s = a.raw(IFLA.stats64), s.count >= 32 {
             // struct rtnl_link_stats64 starts rx_packets, tx_packets, rx_bytes, tx_bytes.
             link.stats = LinkStats(rxPackets: s.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
                                    rxBytes: s.loadUnaligned(fromByteOffset: 16, as: UInt64.self),
@@ -59,12 +59,12 @@ extension RtnetlinkCodec {
                                    txBytes: s.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
         }
         // IFLA_ALT_IFNAME repeats inside the property list: every one counts.
-        if let props = a.nested(LinkAttribute.propertyList) {
-            link.altNames = props.all(LinkAttribute.altName).map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if let props = a.nested(IFLA.propertyList) {
+            link.altNames = props.all(IFLA.altName).map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         }
-        if let info = a.nested(LinkAttribute.linkInfo) {
-            link.kind = info.string(LinkAttribute.infoKind)
-            if link.kind == "vxlan", let d = info.nested(LinkAttribute.infoData) {
+        if let info = a.nested(IFLA.linkInfo) {
+            link.kind = info.string(IFLA.infoKind)
+            if link.kind == "vxlan", let d = info.nested(IFLA.infoData) {
                 link.vxlan = parseVXLAN(d)
             }
         }
@@ -113,9 +113,9 @@ extension RtnetlinkCodec {
 
     /// The vxlan attributes that may change on a live device, plus (on create) the rest.
     private static func putVXLAN(_ w: inout NetlinkWriter, _ s: LinkSpec, create: Bool) {
-        w.nest(LinkAttribute.linkInfo) { w in
-            w.attribute(LinkAttribute.infoKind, string: "vxlan")
-            w.nest(LinkAttribute.infoData) { w in
+        w.nest(IFLA.linkInfo) { w in
+            w.attribute(IFLA.infoKind, string: "vxlan")
+            w.nest(IFLA.infoData) { w in
                 if create {
                     w.attribute(VXLANAttribute.id, u32: s.vxlanId)
                     w.attribute(VXLANAttribute.port, be16: s.port)
@@ -129,12 +129,12 @@ extension RtnetlinkCodec {
         }
     }
 
-    static func createLink(_ b: RequestBatch, _ s: LinkSpec, tag: ChangeTag?) {
+    static func createLink(_ b: RequestBatch, _ s: LinkSpec, tag: ChangeTag) {
         b.add("create link \(s.name)", tag: tag, type: RtnetlinkMessage.newLink, flags: NetlinkFlags.create | NetlinkFlags.exclusive) { w in
             linkHeader(&w, index: 0)
-            w.attribute(LinkAttribute.name, string: s.name)
-            w.attribute(LinkAttribute.mtu, u32: UInt32(s.mtu))
-            w.attribute(LinkAttribute.address, s.mac.bytes)
+            w.attribute(IFLA.name, string: s.name)
+            w.attribute(IFLA.mtu, u32: UInt32(s.mtu))
+            w.attribute(IFLA.address, s.mac.bytes)
             putVXLAN(&w, s, create: true)
         }
     }
@@ -142,43 +142,54 @@ extension RtnetlinkCodec {
     /// The kernel ignores IFLA_IFALIAS on creation. The marker is set by index, and only
     /// once the create succeeded: by name it could land on a foreign device that took
     /// the name meanwhile. `tag`: the create's.
-    static func markLink(_ b: RequestBatch, name: String, alias: String, index: Int32, tag: ChangeTag?) {
+    static func markLink(_ b: RequestBatch, name: String, alias: String, index: Int32, tag: ChangeTag) {
         b.add("mark link \(name) as gatepeer's", tag: tag, type: RtnetlinkMessage.newLink) { w in
             linkHeader(&w, index: index)
-            w.attribute(LinkAttribute.alias, string: alias)
+            w.attribute(IFLA.alias, string: alias)
         }
     }
 
-    static func changeLink(_ b: RequestBatch, _ s: LinkSpec, index: Int32, _ attrs: [Plan.AttributeChange], tag: ChangeTag?) {
-        let names = Set(attrs.map(\.attribute))
-        let generic = names.intersection(["mtu", "mac", "alias"])
-        let vxlan = names.intersection(["local", "dev", "learning"])
-        // Two requests: vxlan's changelink refuses IFLA_MTU next to IFLA_LINKINFO
-        // ("Cannot change mtu"), although a plain setlink changes it fine. The vxlan one
-        // goes first: the kernel checks a new MTU against the underlay the device has.
+    /// Two requests: vxlan's changelink refuses IFLA_MTU next to IFLA_LINKINFO
+    /// ("Cannot change mtu"), although a plain setlink changes it fine. The vxlan one
+    /// goes first: the kernel checks a new MTU against the underlay the device has.
+    static func changeLink(_ b: RequestBatch, _ s: LinkSpec, index: Int32, _ attrs: [Plan.AttributeChange], tag: ChangeTag) {
+        let changed = Set(attrs.map(\.attribute))
+        // In LinkAttribute's order, so the request's bytes do not depend on the plan's.
+        let generic = LinkAttribute.allCases.compactMap { a in changed.contains(a) ? genericWrite(a, s).map { (a, $0) } : nil }
+        let vxlan = LinkAttribute.allCases.filter { changed.contains($0) && genericWrite($0, s) == nil }
+        func names(_ a: [LinkAttribute]) -> String { a.map(\.rawValue).sorted().joined(separator: ", ") }
         if !vxlan.isEmpty {
-            b.add("change link \(s.name) (\(vxlan.sorted().joined(separator: ", ")))", tag: tag, type: RtnetlinkMessage.newLink) { w in
+            b.add("change link \(s.name) (\(names(vxlan)))", tag: tag, type: RtnetlinkMessage.newLink) { w in
                 linkHeader(&w, index: index)
                 putVXLAN(&w, s, create: false)
             }
         }
         if !generic.isEmpty {
-            b.add("change link \(s.name) (\(generic.sorted().joined(separator: ", ")))", tag: tag, type: RtnetlinkMessage.newLink) { w in
+            b.add("change link \(s.name) (\(names(generic.map(\.0))))", tag: tag, type: RtnetlinkMessage.newLink) { w in
                 linkHeader(&w, index: index)
-                if generic.contains("mtu") { w.attribute(LinkAttribute.mtu, u32: UInt32(s.mtu)) }
-                if generic.contains("mac") { w.attribute(LinkAttribute.address, s.mac.bytes) }
-                if generic.contains("alias") { w.attribute(LinkAttribute.alias, string: s.alias) }
+                for (_, write) in generic { write(&w) }
             }
         }
     }
 
-    static func setLinkUp(_ b: RequestBatch, name: String, index: Int32, tag: ChangeTag?) {
+    /// How `a` is written in the generic (setlink) request; nil for an attribute of the
+    /// vxlan request, which carries the device's whole vxlan data (putVXLAN).
+    private static func genericWrite(_ a: LinkAttribute, _ s: LinkSpec) -> ((inout NetlinkWriter) -> Void)? {
+        switch a {
+        case .mtu: return { $0.attribute(IFLA.mtu, u32: UInt32(s.mtu)) }
+        case .mac: return { $0.attribute(IFLA.address, s.mac.bytes) }
+        case .alias: return { $0.attribute(IFLA.alias, string: s.alias) }
+        case .local, .dev, .learning: return nil
+        }
+    }
+
+    static func setLinkUp(_ b: RequestBatch, name: String, index: Int32, tag: ChangeTag) {
         b.add("set link \(name) up", tag: tag, type: RtnetlinkMessage.newLink) { w in
             linkHeader(&w, index: index, flags: UInt32(IFF_UP), change: UInt32(IFF_UP))
         }
     }
 
-    static func deleteLink(_ b: RequestBatch, name: String, index: Int32, tag: ChangeTag?) {
+    static func deleteLink(_ b: RequestBatch, name: String, index: Int32, tag: ChangeTag) {
         b.add("delete link \(name)", tag: tag, type: RtnetlinkMessage.deleteLink) { w in
             linkHeader(&w, index: index)
         }

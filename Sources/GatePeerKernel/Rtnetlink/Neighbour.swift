@@ -36,7 +36,7 @@ extension RtnetlinkCodec {
     }
 
     /// Appends the all-zero entry toward a gate peer with the device's port and VNI.
-    static func appendFDB(_ b: RequestBatch, link: String, index: Int32, destination: IPAddress, tag: ChangeTag?) {
+    static func appendFDB(_ b: RequestBatch, link: String, index: Int32, destination: IPAddress, tag: ChangeTag) {
         // APPEND: several all-zero entries coexist, one per gate peer.
         b.add("append fdb 00:00:00:00:00:00 dst \(destination) on \(link)", tag: tag,
               type: RtnetlinkMessage.newNeighbour, flags: NetlinkFlags.create | NetlinkFlags.append) { w in
@@ -50,7 +50,7 @@ extension RtnetlinkCodec {
     /// out with the device's own value and then looks for a remote matching destination,
     /// port, VNI and outgoing device; when none matches it answers success and deletes
     /// nothing, so a delete that names only the destination misses a drifted entry.
-    static func deleteFDB(_ b: RequestBatch, link: String, _ e: ObservedFDBEntry, tag: ChangeTag?) {
+    static func deleteFDB(_ b: RequestBatch, link: String, _ e: ObservedFDBEntry, tag: ChangeTag) {
         b.add("delete fdb \(e.mac)\(e.destination.map { " dst \($0)" } ?? "")\(e.attributeText) on \(link)", tag: tag,
               type: RtnetlinkMessage.deleteNeighbour) { w in
             fdbHeader(&w, index: e.linkIndex, state: e.state)

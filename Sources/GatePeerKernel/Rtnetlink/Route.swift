@@ -33,7 +33,7 @@ extension RtnetlinkCodec {
 
     /// A delete names the route exactly as observed (metric, scope, type), so a duplicate
     /// at another metric is the one removed.
-    static func deleteRoute(_ b: RequestBatch, _ r: ObservedRoute, label: String, tag: ChangeTag?) {
+    static func deleteRoute(_ b: RequestBatch, _ r: ObservedRoute, label: String, tag: ChangeTag) {
         b.add(routeText("delete", r.destination, r.gateway, label), tag: tag, type: RtnetlinkMessage.deleteRoute) { w in
             var rt = rtmsg()
             rt.rtm_family = family(r.destination.family)
@@ -52,7 +52,7 @@ extension RtnetlinkCodec {
         }
     }
 
-    static func route(_ b: RequestBatch, _ op: RouteOp, destination: IPPrefix, via: IPAddress?, index: Int32?, label: String, tag: ChangeTag?) {
+    static func route(_ b: RequestBatch, _ op: RouteOp, destination: IPPrefix, via: IPAddress?, index: Int32?, label: String, tag: ChangeTag) {
         let flags = NetlinkFlags.create | (op == .add ? NetlinkFlags.exclusive : NetlinkFlags.replace)
         b.add(routeText(op == .add ? "add" : "replace", destination, via, label), tag: tag, type: RtnetlinkMessage.newRoute, flags: flags) { w in
             var rt = rtmsg()
