@@ -16,5 +16,6 @@ public enum LinkAttribute: String, CaseIterable, Sendable, CustomStringConvertib
     /// IFLA_VXLAN_LEARNING: whether the device learns FDB entries from traffic.
     case learning
 
+    /// The name as the plan prints it (the raw value).
     public var description: String { rawValue }
 }
