@@ -1,8 +1,10 @@
 /// An nftables table as a value: its sets and maps (key type, flags, elements), named
 /// counters and chains (hook, priority, policy, rules), in declaration order. NftRenderer
-/// builds one; it renders to the nft text libnftables parses (`text`), and the elements
-/// the loader sends raw are checked against its declarations (`refusal(of:)`), so no
-/// code searches rendered text for a set.
+/// builds one; it renders to the nft text libnftables parses (`text`) and names the sets
+/// the loader fills with raw elements, so no code searches rendered text for a set.
+/// `refusal(of:)` says whether an element fits a declared set; the tests use it as the
+/// oracle for every element shape the loader sends (NftTableTests), the loader does not
+/// call it per element (a declaration scan per element on the hot path).
 ///
 /// Rules and inline elements are nft text: libnftables compiles them into expressions
 /// (the loader reads the compiled table back over netlink, Kernel.loadFilter).
