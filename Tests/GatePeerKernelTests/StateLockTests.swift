@@ -506,6 +506,14 @@ final class StateLockTests: KernelTestCase {
             XCTAssertEqual(s.status, 2, s.stdout + s.stderr)
             XCTAssertTrue(s.stderr.contains("GATEPEER_SWANCTL_DIR=\"\(v)\" is not an absolute path"), s.stderr)
         }
+        // A regular file as the state directory: every state read failed with ENOTDIR, yet
+        // `down` and `apply` went on to change the kernel (exit 1). Refused up front now.
+        let file = cwd.appendingPathComponent("not-a-directory")
+        try Data("x".utf8).write(to: file)
+        let d = ns.exec(["env", "GATEPEER_STATE_DIR=\(file.path)", gatepeerBinary, "down"])
+        XCTAssertEqual(d.status, 2, d.stdout + d.stderr)
+        XCTAssertTrue(d.stderr.contains("GATEPEER_STATE_DIR=\"\(file.path)\" is not a directory"), d.stderr)
+        XCTAssertNotNil(ns.link("gp0"), "down went ahead with a file as the state directory")
         XCTAssertEqual(ns.exec(["env", "-C", cwd.path, "GATEPEER_STATE_DIR=\(stateBase)"] + grant).status, 0)
         XCTAssertEqual(elements(ns, "grants4p").count, 1)
     }

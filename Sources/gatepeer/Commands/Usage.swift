@@ -98,7 +98,7 @@ enum Usage {
         One per network namespace: a second run refuses, and apply and down refuse while it runs.
         """,
         "down": """
-        usage: gatepeer down [--json]
+        usage: gatepeer down [-c FILE (not read)] [--json]
 
         Removes every object gatepeer owns in this network namespace: vxlan links whose
         alias is exactly gatepeer:<their name> (with their FDB entries and addresses) and
@@ -106,6 +106,8 @@ enum Usage {
         another kind of device or naming another device, protocol gatepeer through another
         device) are reported as warnings and left alone, as is everything else. Sysctls are
         left as they are. What down changed is read back: exit 1 names what is still there.
+        -c FILE is accepted so scripts can give every command the same options, and not read:
+        down removes everything gatepeer owns, whatever a config says.
         """,
     ]
 
