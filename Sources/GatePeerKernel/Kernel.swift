@@ -2,8 +2,10 @@ import CNetlink
 import GatePeerCore
 import Glibc
 
-/// The only door to the kernel: dump what is there, carry out a plan. It makes no
-/// decisions; the planner in GatePeerCore does.
+/// The only door to the kernel: dump what is there, carry out a plan. What to change is
+/// the planner's decision (GatePeerCore); this type decides only how to carry it out:
+/// where a batch ends, delta or full filter load, skipping the dependents of a link that
+/// could not be created (docs/architecture.md, "Where decisions are made", lists each).
 public final class Kernel {
     private let socket: NetlinkSocket
     /// Created on first use: reading state goes through netlink, so most runs never

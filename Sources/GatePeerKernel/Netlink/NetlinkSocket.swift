@@ -25,8 +25,8 @@ final class NetlinkSequence {
 
 /// A netlink socket (rtnetlink, or nfnetlink for nf_tables) speaking through
 /// NetlinkWriter and NetlinkReader. Requests go out in batches (many messages per
-/// sendmsg); only the last message of a batch asks for an ACK, because the kernel
-/// handles a sendmsg synchronously and reports every failure anyway. Replies are matched
+/// sendto); only the last message of a batch asks for an ACK, because the kernel
+/// handles a send synchronously and reports every failure anyway. Replies are matched
 /// to requests by sequence number.
 ///
 /// Sending: netlink sockets are datagram sockets, so sendto(2) takes a whole chunk or
@@ -71,7 +71,7 @@ final class NetlinkSocket {
         }
         // Room for the replies to a full batch; FORCE works as root, plain RCVBUF otherwise.
         setBuffer(SO_RCVBUFFORCE, SO_RCVBUF, 8 << 20)
-        // A chunk is up to 96 KiB in one sendmsg; make sure the send buffer takes it
+        // A chunk is up to 96 KiB in one sendto; make sure the send buffer takes it
         // whatever net.core.wmem_default says.
         setBuffer(SO_SNDBUFFORCE, SO_SNDBUF, 1 << 20)
         // The kernel always answers; a receive that waits this long means something is wrong.
@@ -99,7 +99,7 @@ final class NetlinkSocket {
 
     // MARK: the system calls
 
-    /// Sends one chunk in one sendmsg. A netlink datagram is taken whole or not at all;
+    /// Sends one chunk in one sendto. A netlink datagram is taken whole or not at all;
     /// the invariant that a sent chunk is never sent again is kept here: the only retry
     /// is of a call that sent nothing (EINTR).
     private func sendChunk(_ chunk: UnsafeRawBufferPointer, what: @autoclosure () -> String) throws {
@@ -211,7 +211,7 @@ final class NetlinkSocket {
         return failures
     }
 
-    /// Sends one nf_tables transaction in one sendmsg (the kernel only treats a batch
+    /// Sends one nf_tables transaction in one sendto (the kernel only treats a batch
     /// as one transaction when it arrives in one piece) and returns what it refused.
     /// Any refusal means nothing was committed.
     func send(_ batch: NftBatch) throws -> [KernelError] {

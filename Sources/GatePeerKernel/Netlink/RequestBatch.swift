@@ -21,7 +21,7 @@ extension Plan {
 }
 
 /// rtnetlink requests packed back to back, split into chunks of at most `limit` bytes
-/// (one sendmsg each), the last request of each chunk with NLM_F_ACK. Each request is remembered by sequence number with its tag and
+/// (one sendto each), the last request of each chunk with NLM_F_ACK. Each request is remembered by sequence number with its tag and
 /// a description that is built only if the kernel refuses it.
 final class RequestBatch {
     struct Request {
@@ -63,7 +63,7 @@ final class RequestBatch {
     /// Requests queued so far.
     var count: Int { chunks.reduce(current.requests.count) { $0 + $1.requests.count } }
 
-    /// `limit` bytes per sendmsg; well under the socket's send buffer (1 MiB, see
+    /// `limit` bytes per sendto; well under the socket's send buffer (1 MiB, see
     /// NetlinkSocket). `sequence`: the socket's, so replies match requests.
     init(sequence: NetlinkSequence, limit: Int = 96 * 1024) {
         self.sequence = sequence

@@ -3,7 +3,7 @@ import GatePeerCore
 import Glibc
 
 /// One nf_tables transaction built byte by byte: BATCH_BEGIN, the messages, BATCH_END,
-/// all in one buffer that goes to the kernel in one sendmsg. The kernel commits all of
+/// all in one buffer that goes to the kernel in one sendto. The kernel commits all of
 /// it or none of it.
 ///
 /// libnftables is still what turns nft text into expressions (see Kernel.loadFilter);
@@ -12,7 +12,7 @@ import Glibc
 struct NftBatch {
     /// The transaction's messages, written with the one netlink encoder.
     private var writer = NetlinkWriter(capacity: 1 << 16)
-    /// The bytes that go to the kernel in one sendmsg.
+    /// The bytes that go to the kernel in one sendto.
     var bytes: [UInt8] { writer.bytes }
     /// What each message was, by sequence number, for error reports.
     private(set) var descriptions: [UInt32: String] = [:]
