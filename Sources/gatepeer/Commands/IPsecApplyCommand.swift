@@ -13,7 +13,7 @@ enum IPsecApplyCommand: GatePeerCommand {
         let sites = IPsecSites(c, verb: "apply", config: c.loadConfig())
         let s = try sites.required(c.invocation.value(.site))
         guard let files = sites.render(s, format: .swanctl, side: .local) else { return .usage }
-        guard let dir = try? Settings.directory("GATEPEER_SWANCTL_DIR", default: "/etc/swanctl/conf.d") else { return .usage }  // Settings.check said why
+        let dir = Settings.current.swanctlDirectory
         let written = IPsecSites.write(files.map { RenderedFile(name: $0.name, content: $0.content, secret: true) }, into: dir)
         guard written == .ok else { return written }
         do {

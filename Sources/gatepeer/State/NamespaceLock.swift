@@ -20,7 +20,7 @@ struct LockBusy: Error, CustomStringConvertible {
 final class NamespaceLock {
     static let directory = "/run/gatepeer"
     /// How long a writer waits for another (seconds): $GATEPEER_LOCK_WAIT or 10.
-    static var defaultWait: Double { (try? waitFromEnvironment()) ?? 10 }
+    static var defaultWait: Double { Settings.current.lockWait }
 
     /// $GATEPEER_LOCK_WAIT as seconds (10 when unset); throws naming the variable and what
     /// is valid when it is not a number of seconds from 0 to 86400.

@@ -6,13 +6,33 @@ import Glibc
 /// anything: a bad value is bad input (exit 2, naming the variable and what is valid),
 /// never a fallback. An empty or relative directory resolved against the cwd ("relstate")
 /// or the root ("" + "/netns/..."), so state landed wherever the command was started.
-enum Settings {
-    /// Every variable: GATEPEER_LOCK_WAIT (seconds), GATEPEER_STATE_DIR and
-    /// GATEPEER_SWANCTL_DIR (absolute directories). Throws the first problem.
-    static func check() throws(SettingError) {
-        _ = try NamespaceLock.waitFromEnvironment()
-        _ = try directory("GATEPEER_STATE_DIR", default: "/var/lib/gatepeer")
-        _ = try directory("GATEPEER_SWANCTL_DIR", default: "/etc/swanctl/conf.d")
+struct Settings: Sendable {
+    /// $GATEPEER_STATE_DIR or /var/lib/gatepeer: grants, learned addresses, table caches.
+    let stateDirectory: String
+    /// $GATEPEER_SWANCTL_DIR or /etc/swanctl/conf.d: where `ipsec apply` writes.
+    let swanctlDirectory: String
+    /// $GATEPEER_LOCK_WAIT or 10: seconds a writer waits for the namespace's lock.
+    let lockWait: Double
+
+    /// Every variable, read and checked once per process; `check()` reports the first
+    /// problem before any command acts, so `current` is only read after it passed.
+    private static let resolved: Result<Settings, SettingError> = Result { () throws(SettingError) in
+        let wait = try NamespaceLock.waitFromEnvironment()
+        return Settings(stateDirectory: try directory("GATEPEER_STATE_DIR", default: "/var/lib/gatepeer"),
+                        swanctlDirectory: try directory("GATEPEER_SWANCTL_DIR", default: "/etc/swanctl/conf.d"),
+                        lockWait: wait)
+    }
+
+    /// Throws the first bad GATEPEER_* value (main calls it before any command).
+    static func check() throws(SettingError) { _ = try resolved.get() }
+
+    /// The checked settings. A bad value was refused by `check()` before any command ran
+    /// (exit 2), so a failure here is a command run without it: it stops the process.
+    static var current: Settings {
+        switch resolved {
+        case .success(let s): return s
+        case .failure(let e): fatalError("Settings.current read before Settings.check(): \(e)")
+        }
     }
 
     /// The directory in variable `name`, `default` when unset; throws when it is set but

@@ -29,16 +29,8 @@ final class StateStore {
     /// this namespace, e.g. before a reboot); `claim()` does it.
     private var identityStale: Bool
 
-    /// $GATEPEER_STATE_DIR or /var/lib/gatepeer. `run` checked it first (`Settings.check`);
-    /// a bad value here still ends the process rather than fall back to the host's.
-    static var base: String {
-        do {
-            return try Settings.directory("GATEPEER_STATE_DIR", default: "/var/lib/gatepeer")
-        } catch {
-            Console.error("gatepeer: \(error)")
-            exit(Exit.usage.rawValue)
-        }
-    }
+    /// $GATEPEER_STATE_DIR or /var/lib/gatepeer, checked before the command ran.
+    static var base: String { Settings.current.stateDirectory }
 
     init(namespace: NetworkNamespace, table: String = NftNames.table) {
         self.namespace = namespace
