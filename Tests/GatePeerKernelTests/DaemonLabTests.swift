@@ -227,6 +227,9 @@ final class DaemonLabTests: LabTestCase {
         }
         guard packets else { return }
         let inSet = all.filter { kernel.contains($0) }, outside = all.filter { !kernel.contains($0) }
+        // Packets prove something only if some address is expected open: an empty set here
+        // would let a filter that drops everything (or allows nothing learned) pass.
+        XCTAssertFalse(inSet.isEmpty, "no learned address among \(all) to send packets to", file: file, line: line)
         for a in inSet.prefix(2) { XCTAssertTrue(tcp443("dev1", a), "\(a) is learned but closed", file: file, line: line) }
         for a in outside.prefix(2) { XCTAssertFalse(tcp443("dev1", a), "\(a) is not learned but open", file: file, line: line) }
     }

@@ -232,7 +232,6 @@ extension FilterLabTests {
             XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
         }
         var before = dropped()
-        XCTAssertGreaterThanOrEqual(before, 0)
         XCTAssertNotEqual(inNode("inet", ["ping", "-c", "2", "-W", "2", "-I", "spoof10", "10.255.255.254"]).status, 0,
                           "a spoofed gate peer on the uplink reached the peer through VXLAN")
         XCTAssertGreaterThan(dropped(), before, "the guard did not count the spoofed peer")
