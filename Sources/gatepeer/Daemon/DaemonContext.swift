@@ -16,6 +16,10 @@ final class DaemonContext: @unchecked Sendable {
     let store: StateStore
     /// The addresses learned for domain names (learned.json as the daemon last saved it).
     var learned: LearnedAddresses
+    /// The daemon's counters since it started (applies, repairs by kind, events, ...).
+    var counters = DaemonCounters()
+    /// Liveness of every configured VPG gate peer, one entry per (link, outer address).
+    var peers: [PeerLiveness] = []
     /// Held for the daemon's whole life: one `gatepeer run` per network namespace.
     private let daemonLock: NamespaceLock
 

@@ -10,7 +10,7 @@ struct StandingProblems {
     private var current: [String] = []
 
     /// Logs what is new in `now` and what of the last run's is gone ("cleared: ...").
-    mutating func update(_ now: [String], log: (String) -> Void = { log($0) }) {
+    mutating func update(_ now: [String], log: (String) -> Void = { log(.warning, $0) }) {
         let was = Set(current), isNow = Set(now)
         for m in now where !was.contains(m) { log(m) }
         for m in current where !isNow.contains(m) { log("cleared: " + m) }
@@ -18,9 +18,55 @@ struct StandingProblems {
     }
 }
 
-/// One journal line: through Echo.line, so a value from the config or the kernel can
-/// neither forge a line with a newline nor make one of megabytes.
-func log(_ s: String) {
-    // One write(2) per line (IO.writeAll): lines from the forwarder's threads never mix.
-    try? IO.writeAll(STDERR_FILENO, Array(("gatepeer: " + Echo.line(s) + "\n").utf8))
+/// A journal priority, as syslog(3) and sd-daemon(3) number them: the line's `<N>`
+/// prefix when stderr is the journal.
+enum LogPriority: Int, Sendable {
+    case error = 3
+    case warning = 4
+    case info = 6
+    case debug = 7
+}
+
+/// One journal line at `priority`: the message, then each field as ` key=value` in the
+/// order given (a value with a space or a quote is quoted). Keys are the stable ones the
+/// docs list (link=, peer=, object=, change=, ...). Through Echo.line, so a value from the
+/// config or the kernel can neither forge a line with a newline nor make one of megabytes.
+func log(_ priority: LogPriority, _ message: String, _ fields: KeyValuePairs<String, String> = [:]) {
+    var line = message
+    for (k, v) in fields { line += " \(k)=\(Journal.value(v))" }
+    Journal.write(priority, line)
+}
+
+/// An info line (the daemon's progress), as `log(.info, s)`.
+func log(_ s: String) { log(.info, s) }
+
+/// Where the daemon's lines go: stderr, with a `<N>` priority prefix when stderr is the
+/// journal (systemd sets JOURNAL_STREAM to stderr's "device:inode"; sd-daemon(3)).
+enum Journal {
+    static func value(_ v: String) -> String {
+        guard v.isEmpty || v.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) else { return v }
+        var out = "\""
+        for ch in v {
+            if ch == "\"" || ch == "\\" { out.append("\\") }
+            out.append(ch)
+        }
+        return out + "\""
+    }
+
+    static func write(_ priority: LogPriority, _ line: String) {
+        let prefix = toJournal ? "<\(priority.rawValue)>" : ""
+        // One write(2) per line (IO.writeAll): lines from the forwarder's threads never mix.
+        try? IO.writeAll(STDERR_FILENO, Array((prefix + "gatepeer: " + Echo.line(line) + "\n").utf8))
+    }
+
+    /// True when stderr is the stream JOURNAL_STREAM names (not when a child of the
+    /// service merely inherited the variable with stderr redirected).
+    static let toJournal: Bool = {
+        guard let v = Environment.get("JOURNAL_STREAM") else { return false }
+        let parts = v.split(separator: ":")
+        guard parts.count == 2, let dev = UInt64(parts[0]), let ino = UInt64(parts[1]) else { return false }
+        var st = stat()
+        guard fstat(STDERR_FILENO, &st) == 0 else { return false }
+        return UInt64(st.st_dev) == dev && UInt64(st.st_ino) == ino
+    }()
 }
