@@ -20,6 +20,11 @@ final class DaemonContext: @unchecked Sendable {
     var counters = DaemonCounters()
     /// Liveness of every configured VPG gate peer, one entry per (link, outer address).
     var peers: [PeerLiveness] = []
+
+    /// Called after `counters` or `peers` change: publishes the runtime report (read by
+    /// `status` and `metrics`) and the metrics textfile. Issue 12 item 5 fills this in;
+    /// until then nothing reads them.
+    func runtimeChanged() {}
     /// Held for the daemon's whole life: one `gatepeer run` per network namespace.
     private let daemonLock: NamespaceLock
 
