@@ -29,6 +29,7 @@ final class Daemon: @unchecked Sendable {
             ResolveService(context),
             ForwarderService(context),
             LivenessService(context),
+            RuntimeReportService(context),
         ]
         log("running with \(Echo.path(context.configPath)): \(context.config.links.count) link(s), resync every \(resync)s")
         // Before dispatchMain: a SIGHUP or SIGTERM from now on is handled, not the default
