@@ -240,6 +240,9 @@ final class SystemdUnitTests: KernelTestCase {
         XCTAssertEqual(s["ExecMainStatus"], "2")
         let journal = lab.journal("gatepeer")
         XCTAssertTrue(journal.contains("links[0].name: is a number"), "the journal names the field:\n\(journal)")
+        // At error priority (Console.error's <3> when stderr is the journal).
+        let errors = lab.journal("gatepeer", priority: "err")
+        XCTAssertTrue(errors.contains("links[0].name: is a number"), "journalctl -p err:\n\(errors)")
         XCTAssertNil(lab.link("gp0"), "a bad config touched the kernel")
     }
 
@@ -288,8 +291,10 @@ final class SystemdUnitTests: KernelTestCase {
         XCTAssertEqual(s["ActiveState"], "active")
         XCTAssertEqual(s["MainPID"], firstPID, "a reload restarted the daemon")
 
-        // A bad file: the reload is reported as failed, the old config keeps serving.
-        write(lab, #"{"links": [{"name": 5}]}"#)
+        // A bad file: the reload is reported as failed, the old config keeps serving. It
+        // holds a key pasted where its file belongs: named in the journal, never shown.
+        let secret = "0sSup3rS3cretPSKvalue"
+        write(lab, #"{"links": [{"name": 5}], "ipsec": {"sites": [{"name": "hq", "psk": {"file": "\#(secret)"}}]}}"#)
         let bad = lab.exec("systemctl", "reload", "gatepeer")
         XCTAssertNotEqual(bad.status, 0, "systemctl reload of a bad config succeeded\n\(lab.journal("gatepeer"))")
         s = lab.show("gatepeer", Self.watched)
@@ -310,6 +315,10 @@ final class SystemdUnitTests: KernelTestCase {
         XCTAssertTrue(warnings.contains("reload refused"), "journalctl -p warning:\n\(warnings)")
         XCTAssertFalse(warnings.contains("reloaded /etc/gatepeer/gatepeer.json"), "an info line at warning:\n\(warnings)")
         XCTAssertTrue(lab.journal("gatepeer", priority: "info").contains("reloaded /etc/gatepeer/gatepeer.json"))
+        // ExecReload's check and the daemon both reported the file, at error priority.
+        let errors = lab.journal("gatepeer", priority: "err")
+        XCTAssertTrue(errors.contains("ipsec.sites[0].psk.file: is not an absolute path"), "journalctl -p err:\n\(errors)")
+        XCTAssertFalse(lab.exec("journalctl", "--no-pager", "-b", "-o", "verbose").stdout.contains("Sup3rS3cret"), "a key reached the journal")
 
         // SIGKILL: systemd restarts it (with the good file back) and it is READY again.
         write(lab, Self.config(mtu: 1400))

@@ -51,7 +51,7 @@ final class SystemdNotifier: DaemonService, @unchecked Sendable {
         guard socket != nil else { return }
         if let watchdogInterval {
             timers.append(repeating(every: watchdogInterval) { [unowned self] in self.send("WATCHDOG=1") })
-            log(.info, "systemd watchdog on", ["interval": "\(watchdogInterval)s"])
+            log(.info, "systemd watchdog on", ["object": "systemd", "interval": "\(watchdogInterval)s"])
         }
         timers.append(repeating(every: 1) { [unowned self] in self.refresh() })
     }
@@ -131,9 +131,9 @@ final class SystemdNotifier: DaemonService, @unchecked Sendable {
         guard let socket else { return }
         do {
             try UnixDatagram.send(Array(message.utf8), to: socket)
-            sendProblem.update([])
+            sendProblem.update([], ["object": "systemd"])
         } catch {
-            sendProblem.update(["cannot notify systemd: \(error)"])
+            sendProblem.update(["cannot notify systemd: \(error)"], ["object": "systemd"])
         }
     }
 }
