@@ -281,6 +281,11 @@ final class SystemdUnitTests: KernelTestCase {
         let firstPID = s["MainPID"] ?? "0"
         XCTAssertNotEqual(firstPID, "0")
         XCTAssertEqual(lab.show("gatepeer", ["Type", "NotifyAccess"]), ["Type": "notify", "NotifyAccess": "main"])
+        // CAP_NET_RAW (13) for the liveness probes' raw ICMP socket, in the daemon's
+        // effective set, next to CAP_NET_ADMIN (12); nothing else it was not given.
+        let capEff = lab.exec("awk", "/^CapEff:/ { print $2 }", "/proc/\(firstPID)/status").stdout
+        let caps = UInt64(capEff.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16)
+        XCTAssertEqual(caps, 1 << 10 | 1 << 12 | 1 << 13 | 1 << 23, "CapEff \(capEff): want NET_BIND_SERVICE, NET_ADMIN, NET_RAW, SYS_NICE")
 
         // A good reload: taken by the same process, and the kernel follows.
         write(lab, Self.config(mtu: 1400))

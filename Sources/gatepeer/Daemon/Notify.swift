@@ -71,11 +71,12 @@ final class SystemdNotifier: DaemonService, @unchecked Sendable {
     }
 
     /// The SIGHUP is done: `refused` says why the file was not taken (the running config
-    /// stays), nil when it was taken and applied.
+    /// stays), nil when it was taken and applied. READY=1 only once the first reconcile
+    /// has sent it: a SIGHUP during start must not make systemd think the start is done.
     func reloaded(refused: String?) {
         reloadRefused = refused
         let status = statusText()
-        send("READY=1\nSTATUS=" + status)
+        send((ready ? "READY=1\n" : "") + "STATUS=" + status)
         sentStatus = status
     }
 
