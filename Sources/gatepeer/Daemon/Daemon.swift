@@ -32,6 +32,8 @@ final class Daemon: @unchecked Sendable {
             ReconcileService(context, resync: resync),
             ResolveService(context),
             ForwarderService(context),
+            LivenessService(context),
+            RuntimeReportService(context),
             // Last: stopped first, so STOPPING=1 goes out before the others wind down.
             notifier,
         ]
