@@ -21,6 +21,13 @@ final class DaemonContext: @unchecked Sendable {
     /// Liveness of every configured VPG gate peer, one entry per (link, outer address).
     var peers: [PeerLiveness] = []
 
+    /// What the last reconcile pass left standing (blockers, refused changes, a failed
+    /// kernel read), one line each; nil before the first pass, empty when it converged.
+    var reconcileProblems: [String]?
+    /// Run by the reconcile after each pass, once `reconcileProblems` is set: systemd's
+    /// READY=1 after the first and its status line (SystemdNotifier).
+    var afterReconcile: () -> Void = {}
+
     /// Called after `counters` or `peers` change: publishes the runtime report (read by
     /// `status` and `metrics`) and the metrics textfile, at most once a second.
     func runtimeChanged() { runtimePublisher?.changed() }
