@@ -238,3 +238,30 @@ final class MetricsLabTests: LabTestCase {
                       journal())
     }
 }
+
+/// The metrics textfile from the shipped unit under a real systemd: ProtectSystem=strict
+/// makes /var/lib read-only for the daemon but for the paths the unit names, so the
+/// default textfile must be one of them.
+extension SystemdUnitTests {
+    func testShippedUnitWritesTheDefaultMetricsTextfile() throws {
+        let lab = try bootLab(config: Self.config())
+        // What Debian's prometheus-node-exporter package makes.
+        XCTAssertEqual(lab.exec("mkdir", "-p", "/var/lib/prometheus/node-exporter").status, 0)
+        XCTAssertEqual(lab.exec("systemctl", "start", "gatepeer").status, 0, lab.journal("gatepeer"))
+        let file = "/var/lib/prometheus/node-exporter/gatepeer.prom"
+        XCTAssertTrue(eventually(20) { lab.exec("cat", file).stdout.contains("gatepeer_daemon_running 1") },
+                      "no textfile at \(file):\n\(lab.journal("gatepeer"))")
+        // node_exporter runs as its own user: readable by all, whatever the unit's UMask.
+        XCTAssertEqual(lab.exec("stat", "-c", "%a", file).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "644")
+        XCTAssertEqual(lab.exec("stat", "-c", "%a", "/var/lib/gatepeer/runtime.json").stdout.trimmingCharacters(in: .whitespacesAndNewlines), "600")
+        // The daemon's report is what status reads: its pid is the unit's main pid.
+        let pid = lab.show("gatepeer", ["MainPID"])["MainPID"] ?? "?"
+        // Not the test's GATEPEER_STATE_DIR (exec keeps the environment): the unit's.
+        let status = lab.exec("env", "-u", "GATEPEER_STATE_DIR", "/usr/local/bin/gatepeer", "status", "--json")
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], status.stderr)
+        XCTAssertEqual((doc["daemon"] as? [String: Any])?["pid"] as? Int, Int(pid), status.stdout + status.stderr)
+        XCTAssertFalse(lab.journal("gatepeer").contains("not written"), lab.journal("gatepeer"))
+        XCTAssertEqual(lab.exec("systemctl", "stop", "gatepeer").status, 0)
+        XCTAssertTrue(lab.exec("cat", file).stdout.contains("gatepeer_daemon_running 0"), "a stopped daemon's last textfile says so")
+    }
+}
