@@ -3,7 +3,7 @@ import Glibc
 
 /// Every command, each in its own file under Commands/.
 let commands: [any GatePeerCommand.Type] = [
-    ValidateCommand.self, PlanCommand.self, ApplyCommand.self, StatusCommand.self, DownCommand.self, RunCommand.self,
+    ValidateCommand.self, PlanCommand.self, ApplyCommand.self, StatusCommand.self, MetricsCommand.self, DownCommand.self, RunCommand.self,
     FilterCheckCommand.self, FilterShowCommand.self, FilterGrantCommand.self, FilterRevokeCommand.self, FilterGrantsCommand.self,
     IPsecRenderCommand.self, IPsecLintCommand.self, IPsecPSKCommand.self, IPsecApplyCommand.self,
 ]

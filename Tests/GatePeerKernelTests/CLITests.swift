@@ -283,7 +283,8 @@ final class CLIKernelTests: KernelTestCase {
         }
         let status = ns.gatepeer("status", "--json", "-c", cfg)
         XCTAssertEqual(status.status, 0, status.stderr)
-        XCTAssertTrue(status.stdout.hasPrefix("{\n  \"blockers\": [],\n  \"filter\": {"), status.stdout)
+        // Keys sorted; "daemon" (issue 12) is null: no gatepeer run in this namespace.
+        XCTAssertTrue(status.stdout.hasPrefix("{\n  \"blockers\": [],\n  \"daemon\": null,\n  \"degraded\": false,\n  \"degradedReasons\": [],\n  \"filter\": {"), status.stdout)
         XCTAssertTrue(status.stdout.contains("\"inSync\": true"), status.stdout)
         for args in [["status", "-j", "-c", cfg], ["-j", "-c", cfg, "status"], ["--json", "status", "--config=\(cfg)"]] {
             let r = ns.exec([gatepeerBinary] + args)

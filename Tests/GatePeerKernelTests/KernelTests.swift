@@ -288,7 +288,11 @@ final class KernelTests: KernelTestCase {
         XCTAssertEqual(link["outerIpAddress"] as? String, "172.31.0.254")
         XCTAssertEqual(link["mtu"] as? Int, 1450)
         XCTAssertEqual(link["innerIpAddresses"] as? [String], ["10.255.255.254/9"])
-        XCTAssertEqual(Set(link["peers"] as? [String] ?? []), ["100.64.152.4", "100.64.152.132"])
+        // Peers are objects (issue 12): no daemon runs here, so their liveness is unknown.
+        let peers = try XCTUnwrap(link["peers"] as? [[String: Any]])
+        XCTAssertEqual(Set(peers.compactMap { $0["address"] as? String }), ["100.64.152.4", "100.64.152.132"])
+        XCTAssertEqual(Set(peers.compactMap { $0["state"] as? String }), ["unknown"])
+        XCTAssertEqual(doc["degraded"] as? Bool, false)
         XCTAssertNotNil((link["stats"] as? [String: Any])?["txPackets"])
         XCTAssertEqual((link["routes"] as? [[String: Any]])?.first?["via"] as? String, "10.129.3.7")
         let text = ns.gatepeer("status", "-c", cfg).stdout

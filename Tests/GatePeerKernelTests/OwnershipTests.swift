@@ -39,9 +39,11 @@ final class OwnershipTests: KernelTestCase {
         + fdb gp0 00:00:00:00:00:00 dst 100.64.152.4
 
         """, plan.stderr)
-        let status = ns.gatepeer("status", "-c", cfg).stdout
+        let run = ns.gatepeer("status", "-c", cfg)
+        let status = run.stdout
+        XCTAssertEqual(run.status, 3, "drift is degraded")
         XCTAssertFalse(status.contains("in sync with the config"), status)
-        XCTAssertTrue(status.contains("  peers 100.64.152.132\n"), "the drifted entry is no gate peer:\n\(status)")
+        XCTAssertTrue(status.contains("  peers 100.64.152.132 unknown\n"), "the drifted entry is no gate peer:\n\(status)")
         XCTAssertTrue(status.contains("  fdb to remove: 00:00:00:00:00:00 dst 100.64.152.4 port 8472 vni 20 (not as gatepeer makes it)"), status)
         applyOK(ns, cfg)
         let e = try XCTUnwrap(entry(ns, "100.64.152.4"))

@@ -624,7 +624,7 @@ final class StateReadOnlyTests: KernelTestCase {
     /// Runs every read-only command in `ns` and asserts the state base did not change.
     func assertReadersLeaveTheState(_ ns: Namespace, _ cfg: String, _ when: String, file: StaticString = #filePath, line: UInt = #line) {
         let readers: [[String]] = [
-            ["status", "-c", cfg], ["status", "--json", "-c", cfg], ["plan", "-c", cfg], ["plan", "--json", "-c", cfg],
+            ["status", "-c", cfg], ["status", "--json", "-c", cfg], ["metrics", "-c", cfg], ["plan", "-c", cfg], ["plan", "--json", "-c", cfg],
             ["filter", "show", "-c", cfg], ["filter", "grants"], ["filter", "grants", "--json"],
             ["filter", "check", "10.128.0.11", "203.0.113.10", "tcp/443", "-c", cfg],
         ]

@@ -35,6 +35,26 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# promtool (to check `gatepeer metrics`) from Debian's prometheus package, unpacked
+# into a cache the tests own instead of installed: the package's postinst would start a
+# Prometheus server on the host. Prints nothing; the binary is $GATEPEER_PROMTOOL.
+GATEPEER_PROMTOOL_CACHE=/var/cache/gatepeer-test/promtool
+GATEPEER_PROMTOOL=$GATEPEER_PROMTOOL_CACHE/usr/bin/promtool
+ensure_promtool() {
+  [ -x "$GATEPEER_PROMTOOL" ] && return 0
+  say "unpacking promtool (Debian prometheus package, not installed) into $GATEPEER_PROMTOOL_CACHE"
+  local tmp
+  tmp=$(mktemp -d /tmp/gatepeer-promtool.XXXXXX) || return 1
+  if ! (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1); then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    (cd "$tmp" && apt-get download -qq prometheus >/dev/null) || { rm -rf "$tmp"; return 1; }
+  fi
+  mkdir -p "$GATEPEER_PROMTOOL_CACHE" && dpkg-deb -x "$tmp"/prometheus_*.deb "$GATEPEER_PROMTOOL_CACHE"
+  local rc=$?
+  rm -rf "$tmp"
+  [ $rc -eq 0 ] && [ -x "$GATEPEER_PROMTOOL" ]
+}
+
 ensure_toolchain() {
   if ! command -v swift >/dev/null 2>&1; then
     echo "${0##*/}: no Swift toolchain found (expected /opt/swift/usr/bin/swift)" >&2

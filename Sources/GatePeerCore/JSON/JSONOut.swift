@@ -5,6 +5,9 @@ public indirect enum JSONOut: Equatable, Sendable {
     case string(String)
     case int(Int64)
     case uint(UInt64)
+    /// A fractional number (seconds, Unix times); NaN and infinities, which JSON cannot
+    /// hold, are written as null.
+    case double(Double)
     case bool(Bool)
     case null
 
@@ -40,6 +43,7 @@ public indirect enum JSONOut: Equatable, Sendable {
         case .string(let s): out += JSONOut.quote(s)
         case .int(let n): out += String(n)
         case .uint(let n): out += String(n)
+        case .double(let d): out += d.isFinite ? "\(d)" : "null"
         case .bool(let b): out += b ? "true" : "false"
         case .null: out += "null"
         }

@@ -65,11 +65,16 @@ public enum ConfigDecoder {
             ipsec = IPsecDecoder.decode(v, links: links, &p)
             if ipsec == nil { ok = false }
         }
-        o.finish(&p, known: ["forwarding", "links", "filter", "ipsec"])
+        var textfile: MetricsTextfile? = .automatic
+        if let m = o.value("metrics", &p) { textfile = MetricsTextfile.decode(m, path: "metrics", &p) }
+        o.finish(&p, known: ["forwarding", "links", "filter", "ipsec", "metrics"])
         // crossCheck will not run: the IPsec sites are linted against the links that were
         // built, so a broken link does not hide a weak proposal until it is fixed.
         if !ok { IPsecDecoder.lintErrors(ipsec, links: links, &p) }
-        return ok ? GatePeerConfig(forwarding: forwarding, links: links, filter: filter, ipsec: ipsec) : nil
+        guard ok, let textfile else { return nil }
+        var config = GatePeerConfig(forwarding: forwarding, links: links, filter: filter, ipsec: ipsec)
+        config.metricsTextfile = textfile
+        return config
     }
 
     private static func decodeLink(_ v: JSONValue, path: String, _ p: inout Problems) -> VPGLink? {

@@ -9,6 +9,9 @@ public struct FilterStatus: Sendable {
         public let summary: String
         /// Packets and bytes counted for it in the kernel.
         public let count: PacketCount
+        /// Index of its group in filter.outbound, and of the rule in the group (nil: the
+        /// group's default), for metric labels.
+        public var group = 0, rule: Int? = nil
     }
 
     /// The kernel has table inet gatepeer.
@@ -63,10 +66,10 @@ public struct FilterStatus: Sendable {
             for k in group.rules.indices {
                 let named = counters[NftNames.ruleCounter(group: gi, rule: k)] ?? PacketCount(packets: 0, bytes: 0)
                 let total = named + (perRule[k] ?? PacketCount(packets: 0, bytes: 0))
-                rules.append(RuleCount(path: "filter.outbound[\(gi)].rules[\(k)]", summary: group.rules[k].summary, count: total))
+                rules.append(RuleCount(path: "filter.outbound[\(gi)].rules[\(k)]", summary: group.rules[k].summary, count: total, group: gi, rule: k))
             }
             let d = (perRule[nil] ?? PacketCount(packets: 0, bytes: 0)) + (counters[NftNames.defaultCounter(group: gi)] ?? PacketCount(packets: 0, bytes: 0))
-            rules.append(RuleCount(path: "filter.outbound[\(gi)].default", summary: "\(group.defaultAction.rawValue) (group \"\(group.name)\")", count: d))
+            rules.append(RuleCount(path: "filter.outbound[\(gi)].default", summary: "\(group.defaultAction.rawValue) (group \"\(group.name)\")", count: d, group: gi))
         }
     }
 

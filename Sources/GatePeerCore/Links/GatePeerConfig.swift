@@ -9,6 +9,8 @@ public struct GatePeerConfig: Equatable, Sendable {
     public var filter: FilterConfig?
     /// IPsec site-to-site links (rendered and applied by `gatepeer ipsec`).
     public var ipsec: IPsecConfig?
+    /// Where `gatepeer run` writes its metrics textfile (top-level `metrics.textfile`).
+    public var metricsTextfile: MetricsTextfile = .automatic
 
     /// A config as the decoder builds it, or by hand (tests); no check here.
     public init(forwarding: Bool = true, links: [VPGLink], filter: FilterConfig? = nil, ipsec: IPsecConfig? = nil) {

@@ -14,6 +14,9 @@ public struct StatusReport: Sendable {
     public var warnings: [String] = []
     /// The filter's state and counters, filled in by the caller that read them; nil when not read.
     public var filter: FilterStatus?
+    /// The live daemon's runtime report (`attach`); nil when no `gatepeer run` manages the
+    /// namespace (or its report is stale): peers are then "unknown".
+    public private(set) var daemon: RuntimeReport?
 
     /// Links from the config (present or not) plus owned links the config no longer names.
     public init(config: GatePeerConfig, observed: ObservedState, plan: Plan) {
@@ -45,8 +48,34 @@ public struct StatusReport: Sendable {
             sourcePortRange: v?.portRange, underlayDevice: v?.underlayIndex.flatMap { o.link(index: $0)?.name },
             outerIpAddress: v?.local, mtu: l.mtu, mac: l.mac, learning: v?.learning,
             innerAddresses: o.addresses.filter { $0.linkIndex == l.index && !$0.prefix.address.isIPv6LinkLocal }.map(\.prefix),
-            peers: o.fdb.filter { $0.linkIndex == l.index && $0.isGatePeerEntry }.compactMap(\.destination),
+            peers: o.fdb.filter { $0.linkIndex == l.index && $0.isGatePeerEntry }.compactMap(\.destination).map { PeerStatus(address: $0) },
             stats: l.stats, routes: routes)
+    }
+
+    /// Takes the live daemon's report (nil: none, or a stale one): each peer's liveness
+    /// by (link, outer address); a peer the daemon does not probe stays unknown.
+    public mutating func attach(_ runtime: RuntimeReport?) {
+        daemon = runtime
+        for i in links.indices {
+            links[i].peers = links[i].peers.map { p in
+                PeerStatus(address: p.address, liveness: runtime?.peers.first { $0.link == links[i].name && $0.outerIpAddress == p.address })
+            }
+        }
+    }
+
+    /// Why the namespace is degraded (`status` exits 3), empty when it is not: changes not
+    /// applied yet (drift the daemon has not repaired, or no daemon), blockers, and VPG
+    /// gate peers the live daemon judged down. Unknown peers (no live daemon, nothing to
+    /// probe, too few probes yet) do not degrade: without a daemon nothing can be known
+    /// of them, and the kernel's part is still checked.
+    public var degradedReasons: [String] {
+        var out: [String] = []
+        if !pendingChanges.isEmpty { out.append("\(pendingChanges.count) change(s) pending") }
+        out += blockers.map { "blocked: \($0)" }
+        for p in daemon?.peers ?? [] where p.state == .down {
+            out.append("peer \(p.outerIpAddress) of link \(p.link) down")
+        }
+        return out
     }
 
     /// The report for a person, one block per link.
@@ -64,7 +93,7 @@ public struct StatusReport: Sendable {
             vx += " learning \(l.learning.map { $0 ? "on" : "off" } ?? "-")"
             out.append(vx)
             out.append("  mac \(l.mac?.description ?? "-")  inner \(l.innerAddresses.map(\.description).joined(separator: ", ").orDash)")
-            out.append("  peers \(l.peers.map(\.description).joined(separator: ", ").orDash)")
+            out.append("  peers \(l.peers.map(\.text).joined(separator: ", ").orDash)")
             for f in l.strayFDB { out.append("  fdb to remove: \(f)") }
             if let s = l.stats {
                 out.append("  rx \(s.rxPackets) packets \(s.rxBytes) bytes  tx \(s.txPackets) packets \(s.txBytes) bytes")
@@ -79,12 +108,19 @@ public struct StatusReport: Sendable {
             if !pendingChanges.isEmpty { out.append("\(pendingChanges.count) change(s) pending (gatepeer plan)") }
             for b in blockers { out.append("blocked: \(b)") }
         }
+        for p in daemon?.peers ?? [] where p.state == .down { out.append("degraded: peer \(p.outerIpAddress) of link \(p.link) down") }
+        if let daemon {
+            out.append("daemon: gatepeer run pid \(daemon.pid)")
+        } else {
+            out.append("daemon: none running in this network namespace (peer liveness unknown)")
+        }
         for w in warnings { out.append("warning: \(w)") }
         return out.joined(separator: "\n")
     }
 
     /// The report for scripts (`status --json`): links, sysctls, filter, pendingChanges,
-    /// blockers, warnings, inSync.
+    /// blockers, warnings, inSync, degraded, degradedReasons, daemon (docs/status.md
+    /// documents the shape as stable).
     public var json: JSONOut {
         func opt<T: CustomStringConvertible>(_ v: T?) -> JSONOut { v.map { .string($0.description) } ?? .null }
         let ls: [JSONOut] = links.map { l in
@@ -98,7 +134,7 @@ public struct StatusReport: Sendable {
                 "mtu": l.mtu.map { .int(Int64($0)) } ?? .null, "mac": opt(l.mac),
                 "learning": l.learning.map { .bool($0) } ?? .null,
                 "innerIpAddresses": .array(l.innerAddresses.map { .string($0.description) }),
-                "peers": .array(l.peers.map { .string($0.description) }),
+                "peers": .array(l.peers.map(\.json)),
                 "strayFdb": .array(l.strayFDB.map { .string($0) }),
                 "routes": .array(l.routes.map { .object(["destination": .string($0.destination.description), "via": .string($0.via.description)]) }),
             ]
@@ -114,7 +150,11 @@ public struct StatusReport: Sendable {
                         "pendingChanges": .array(pendingChanges.map { .string($0) }),
                         "blockers": .array(blockers.map { .string($0) }),
                         "warnings": .array(warnings.map { .string($0) }),
-                        "inSync": .bool(pendingChanges.isEmpty && blockers.isEmpty)])
+                        "inSync": .bool(pendingChanges.isEmpty && blockers.isEmpty),
+                        "degraded": .bool(!degradedReasons.isEmpty),
+                        "degradedReasons": .array(degradedReasons.map { .string($0) }),
+                        "daemon": daemon.map { .object(["pid": .int(Int64($0.pid)), "startTime": .double($0.startTime),
+                                                        "lastConverged": $0.counters.lastConverged.map { .double($0) } ?? .null]) } ?? .null])
     }
 }
 

@@ -1,7 +1,8 @@
 /// Exit statuses: 0 done, 1 runtime failure (the kernel refused, a device is missing, a
-/// file could not be written), 2 bad input or usage. Data goes to stdout, progress and
+/// file could not be written), 2 bad input or usage, 3 degraded (only `status`: drift not
+/// repaired yet, blockers, a VPG gate peer down). Data goes to stdout, progress and
 /// problems to stderr (Console).
-enum Exit: Int32 { case ok = 0, runtime = 1, usage = 2 }
+enum Exit: Int32 { case ok = 0, runtime = 1, usage = 2, degraded = 3 }
 
 /// A bad command line, and nothing else: an unknown command or option, a missing or
 /// repeated value, an argument or option value a command cannot use. Exit 2 after the

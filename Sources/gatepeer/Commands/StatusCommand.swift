@@ -2,7 +2,10 @@ import GatePeerCore
 import GatePeerKernel
 
 /// `gatepeer status`: each link as the kernel holds it (observed now), the filter's
-/// counters (nf_tables counters and map element counters), and what a plan would change.
+/// counters (nf_tables counters and map element counters), what a plan would change, and
+/// each VPG gate peer's liveness from the running daemon's runtime report. Exit 0 in
+/// sync with every judged peer up, 3 degraded (StatusReport.degradedReasons), 1 when the
+/// kernel cannot be read.
 enum StatusCommand: GatePeerCommand {
     static let words = ["status"]
     static let options: [OptionSpec] = [.config, .json]
@@ -12,26 +15,36 @@ enum StatusCommand: GatePeerCommand {
         // No lock: status only reads, and must answer while a long load runs.
         let (kernel, store) = c.kernelAndState("status")
         do {
-            let (observed, plan) = try CommandContext.observeAndPlan(kernel, store, config)
-            var report = StatusReport(config: config, observed: observed, plan: plan)
-            if plan.ruleset != nil {
-                var elements: [Int: [(IPAddress, PacketCount)]] = [:]
-                if let f = config.filter, observed.filter != nil {
-                    // The maps the kernel holds, sharded or not, whatever this config renders.
-                    let counted = (try? kernel.mapElementCounters { NftNames.destinationGroup(ofMap: $0) != nil }) ?? [:]
-                    for (name, list) in counted {
-                        guard let gi = NftNames.destinationGroup(ofMap: name), f.outbound.indices.contains(gi) else { continue }
-                        elements[gi, default: []] += list
-                    }
-                }
-                report.filter = FilterStatus(config: config, observed: observed, ruleset: plan.ruleset, elements: elements, pending: plan.changes)
-            }
+            var report = try observe(kernel, store, config)
+            report.attach(store.liveRuntimeReport())
             // Names and aliases read from the kernel are anyone's input.
             print(c.json ? report.json.render() : Echo.text(report.text))
-            return .ok
+            return report.degradedReasons.isEmpty ? .ok : .degraded
         } catch {
             Console.error(NetAdmin.describe(error, verb: "status"))
             return .runtime
         }
+    }
+
+    /// The kernel's part of the status: links, sysctls, the plan's changes and blockers,
+    /// and the filter's counters (verdicts, per rule through the destination maps'
+    /// element counters). Shared by `status`, `metrics` and the daemon's textfile.
+    /// Throws when netlink fails.
+    static func observe(_ kernel: Kernel, _ store: StateStore, _ config: GatePeerConfig) throws -> StatusReport {
+        let (observed, plan) = try CommandContext.observeAndPlan(kernel, store, config)
+        var report = StatusReport(config: config, observed: observed, plan: plan)
+        if plan.ruleset != nil {
+            var elements: [Int: [(IPAddress, PacketCount)]] = [:]
+            if let f = config.filter, observed.filter != nil {
+                // The maps the kernel holds, sharded or not, whatever this config renders.
+                let counted = (try? kernel.mapElementCounters { NftNames.destinationGroup(ofMap: $0) != nil }) ?? [:]
+                for (name, list) in counted {
+                    guard let gi = NftNames.destinationGroup(ofMap: name), f.outbound.indices.contains(gi) else { continue }
+                    elements[gi, default: []] += list
+                }
+            }
+            report.filter = FilterStatus(config: config, observed: observed, ruleset: plan.ruleset, elements: elements, pending: plan.changes)
+        }
+        return report
     }
 }

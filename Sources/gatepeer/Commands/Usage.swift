@@ -14,7 +14,8 @@ enum Usage {
       validate   check the config and report every problem with its place in the file
       plan       show the changes apply would make (+ create, ~ change, - delete)
       apply      make the kernel match the config
-      status     show each link as the kernel holds it, and whether it is in sync
+      status     show each link as the kernel holds it, and whether it is in sync (exit 3 when degraded)
+      metrics    print Prometheus metrics (links, VPG gate peers, filter counters, daemon counters)
       down       remove everything gatepeer made (links, FDB entries, addresses, routes, nftables table)
       run        the service: apply, then keep converging (drift repair, SIGHUP reload, DNS refresh)
       filter     check SRC DST [PROTO[/PORT]]: the verdict for one packet and the rule deciding it;
@@ -27,7 +28,7 @@ enum Usage {
       -j, --json          machine-readable output (plan, status, apply, down, filter check, filter grants)
       -h, --help          help for gatepeer or a command
 
-    exit status: 0 ok, 1 runtime failure, 2 bad input or usage
+    exit status: 0 ok, 1 runtime failure, 2 bad input or usage, 3 degraded (status only)
     """
 
     /// `gatepeer COMMAND --help` by the command's first word (filter and ipsec cover their subcommands).
@@ -63,7 +64,23 @@ enum Usage {
         usage: gatepeer status [-c FILE] [--json]
 
         Per link: device, oper state, vxlanId, port, outer address, MTU, inner address,
-        gate peers (FDB), rx/tx packets and bytes, routes; forwarding sysctls; pending changes.
+        gate peers (FDB) with their liveness (state up, down or unknown, RTT, probes lost)
+        from the running gatepeer run, rx/tx packets and bytes, routes; forwarding sysctls;
+        pending changes. The --json shape is stable (docs/status.md).
+        Exit 0: in sync and no VPG gate peer down. 3: degraded: changes pending (drift not
+        repaired yet), something blocked, or a peer the daemon judged down. 1: the kernel
+        cannot be read. A peer is "unknown" when no gatepeer run manages the namespace (or
+        it has not probed the peer enough yet); unknown does not count as degraded.
+        """,
+        "metrics": """
+        usage: gatepeer metrics [-c FILE]
+
+        Prints the Prometheus text exposition (format 0.0.4) of this network namespace:
+        per link state and rx/tx packets and bytes, filter verdict and per-rule counters,
+        grants and learned addresses, and from the running gatepeer run its counters
+        (applies, repairs by kind, failures, last converge) and each VPG gate peer's state,
+        RTT and probes. The daemon writes the same text to its textfile (metrics.textfile,
+        docs/metrics.md). Exit 0, or 1 when the kernel cannot be read.
         """,
         "filter": """
         usage: gatepeer filter check SRC DST [PROTO[/PORT]] [-c FILE] [--json]

@@ -28,6 +28,7 @@ final class Daemon: @unchecked Sendable {
             ReconcileService(context, resync: resync),
             ResolveService(context),
             ForwarderService(context),
+            RuntimeReportService(context),
         ]
         log("running with \(Echo.path(context.configPath)): \(context.config.links.count) link(s), resync every \(resync)s")
         // Before dispatchMain: a SIGHUP or SIGTERM from now on is handled, not the default

@@ -22,9 +22,10 @@ final class DaemonContext: @unchecked Sendable {
     var peers: [PeerLiveness] = []
 
     /// Called after `counters` or `peers` change: publishes the runtime report (read by
-    /// `status` and `metrics`) and the metrics textfile. Issue 12 item 5 fills this in;
-    /// until then nothing reads them.
-    func runtimeChanged() {}
+    /// `status` and `metrics`) and the metrics textfile, at most once a second.
+    func runtimeChanged() { runtimePublisher?.changed() }
+    /// The service that writes them (set when it starts).
+    weak var runtimePublisher: RuntimeReportService?
     /// Held for the daemon's whole life: one `gatepeer run` per network namespace.
     private let daemonLock: NamespaceLock
 

@@ -1,0 +1,172 @@
+/// What a running `gatepeer run` knows that the kernel does not hold: its pid and start
+/// time, its counters and the liveness of every VPG gate peer. The daemon writes it to
+/// `<state directory>/runtime.json` (0600, replaced atomically, at most about once a
+/// second); `status` and `metrics` read it. A report is only believed while `pid` is the
+/// live daemon of the same network namespace (the holder of its daemon lock): a report
+/// left by a daemon that died is stale, and its peers are then "unknown".
+public struct RuntimeReport: Equatable, Sendable {
+    /// The version of the file's shape; a reader refuses another one.
+    public static let version: UInt64 = 1
+
+    /// The daemon's process id.
+    public var pid: Int32
+    /// When the daemon started, Unix time in seconds.
+    public var startTime: Double
+    /// When this report was written, Unix time in seconds.
+    public var written: Double
+    /// The daemon's counters since it started.
+    public var counters: DaemonCounters
+    /// One entry per configured VPG gate peer (link, outer address), in config order.
+    public var peers: [PeerLiveness]
+
+    /// A report as the daemon fills it.
+    public init(pid: Int32, startTime: Double, written: Double, counters: DaemonCounters, peers: [PeerLiveness]) {
+        self.pid = pid
+        self.startTime = startTime
+        self.written = written
+        self.counters = counters
+        self.peers = peers
+    }
+
+    /// The file's content: one JSON object, keys sorted.
+    public var json: JSONOut {
+        let c = counters
+        var repairs: [String: JSONOut] = [:]
+        for (k, v) in c.repairs { repairs[k] = .uint(v) }
+        let counterObject: JSONOut = .object([
+            "applies": .uint(c.applies), "changesApplied": .uint(c.changesApplied), "repairs": .object(repairs),
+            "failures": .uint(c.failures), "configLoadErrors": .uint(c.configLoadErrors), "reloads": .uint(c.reloads),
+            "events": .uint(c.events), "eventOverruns": .uint(c.eventOverruns), "peerFlushes": .uint(c.peerFlushes),
+            "lastConverged": c.lastConverged.map { .double($0) } ?? .null,
+        ])
+        let peerObjects: [JSONOut] = peers.map { p in
+            .object([
+                "link": .string(p.link), "outerIpAddress": .string(p.outerIpAddress.description),
+                "probeTarget": p.probeTarget.map { .string($0.description) } ?? .null,
+                "state": .string(p.state.rawValue), "since": p.since.map { .double($0) } ?? .null,
+                "rttSeconds": p.rttSeconds.map { .double($0) } ?? .null,
+                "probesSent": .uint(p.probesSent), "probesLost": .uint(p.probesLost), "transitions": .uint(p.transitions),
+            ])
+        }
+        return .object(["version": .uint(RuntimeReport.version), "pid": .int(Int64(pid)), "startTime": .double(startTime),
+                        "written": .double(written), "counters": counterObject, "peers": .array(peerObjects)])
+    }
+
+    /// The report `text` holds. Throws RuntimeReportError naming the first field that is
+    /// missing or not what `json` writes (the file is the daemon's, so anything else is
+    /// damage or another version).
+    public static func decode(_ text: String) throws(RuntimeReportError) -> RuntimeReport {
+        let root: JSONValue
+        do {
+            root = try JSONReader.parse(text).0
+        } catch {
+            throw RuntimeReportError(field: "", problem: "not valid JSON: \(error)")
+        }
+        let r = Fields(root, path: "")
+        guard try r.uint("version") == version else {
+            throw RuntimeReportError(field: "version", problem: "not \(version), the version this gatepeer reads")
+        }
+        guard let pid = Int32(exactly: try r.uint("pid")) else { throw RuntimeReportError(field: "pid", problem: "out of range") }
+        let c = Fields(try r.member("counters"), path: "counters")
+        var counters = DaemonCounters()
+        counters.applies = try c.uint("applies")
+        counters.changesApplied = try c.uint("changesApplied")
+        counters.failures = try c.uint("failures")
+        counters.configLoadErrors = try c.uint("configLoadErrors")
+        counters.reloads = try c.uint("reloads")
+        counters.events = try c.uint("events")
+        counters.eventOverruns = try c.uint("eventOverruns")
+        counters.peerFlushes = try c.uint("peerFlushes")
+        counters.lastConverged = try c.optionalDouble("lastConverged")
+        guard case .object(let repairs) = try c.member("repairs") else {
+            throw RuntimeReportError(field: "counters.repairs", problem: "not an object")
+        }
+        let rr = Fields(.object(repairs), path: "counters.repairs")
+        for m in repairs { counters.repairs[m.key] = try rr.uint(m.key) }
+        guard case .array(let items) = try r.member("peers") else { throw RuntimeReportError(field: "peers", problem: "not an array") }
+        var peers: [PeerLiveness] = []
+        for (i, item) in items.enumerated() {
+            let p = Fields(item, path: "peers[\(i)]")
+            guard let outer = IPAddress(try p.string("outerIpAddress")) else {
+                throw RuntimeReportError(field: "peers[\(i)].outerIpAddress", problem: "not an IP address")
+            }
+            let target = try p.optionalString("probeTarget").map { t throws(RuntimeReportError) -> IPAddress in
+                guard let a = IPAddress(t) else { throw RuntimeReportError(field: "peers[\(i)].probeTarget", problem: "not an IP address") }
+                return a
+            }
+            guard let state = PeerLiveness.State(rawValue: try p.string("state")) else {
+                throw RuntimeReportError(field: "peers[\(i)].state", problem: "not up, down or unknown")
+            }
+            peers.append(PeerLiveness(link: try p.string("link"), outerIpAddress: outer, probeTarget: target, state: state,
+                                      since: try p.optionalDouble("since"), rttSeconds: try p.optionalDouble("rttSeconds"),
+                                      probesSent: try p.uint("probesSent"), probesLost: try p.uint("probesLost"),
+                                      transitions: try p.uint("transitions")))
+        }
+        return RuntimeReport(pid: pid, startTime: try r.double("startTime"), written: try r.double("written"),
+                             counters: counters, peers: peers)
+    }
+
+    /// The members of one object of the report, each read with the path for the error.
+    private struct Fields {
+        let value: JSONValue
+        let path: String
+        init(_ value: JSONValue, path: String) {
+            self.value = value
+            self.path = path
+        }
+
+        func name(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+        func member(_ key: String) throws(RuntimeReportError) -> JSONValue {
+            guard case .object = value else { throw RuntimeReportError(field: path, problem: "not an object") }
+            guard let v = value[key] else { throw RuntimeReportError(field: name(key), problem: "missing") }
+            return v
+        }
+
+        func uint(_ key: String) throws(RuntimeReportError) -> UInt64 {
+            guard case .number(let t) = try member(key), let n = UInt64(t) else {
+                throw RuntimeReportError(field: name(key), problem: "not a whole number from 0 to \(UInt64.max)")
+            }
+            return n
+        }
+
+        func optionalDouble(_ key: String) throws(RuntimeReportError) -> Double? {
+            switch try member(key) {
+            case .null: return nil
+            case .number(let t):
+                if let d = Double(t), d.isFinite { return d }
+            default: break
+            }
+            throw RuntimeReportError(field: name(key), problem: "not a number or null")
+        }
+
+        func double(_ key: String) throws(RuntimeReportError) -> Double {
+            guard let d = try optionalDouble(key) else { throw RuntimeReportError(field: name(key), problem: "not a number") }
+            return d
+        }
+
+        func optionalString(_ key: String) throws(RuntimeReportError) -> String? {
+            switch try member(key) {
+            case .null: return nil
+            case .string(let s): return s
+            default: throw RuntimeReportError(field: name(key), problem: "not a string or null")
+            }
+        }
+
+        func string(_ key: String) throws(RuntimeReportError) -> String {
+            guard let s = try optionalString(key) else { throw RuntimeReportError(field: name(key), problem: "not a string") }
+            return s
+        }
+    }
+}
+
+/// Why a runtime report cannot be read: the field (a JSON path, empty for the whole file)
+/// and what is wrong with it.
+public struct RuntimeReportError: Error, Equatable, CustomStringConvertible {
+    /// JSON path of the field, such as `peers[0].state`; empty for the document.
+    public let field: String
+    /// What is wrong with it.
+    public let problem: String
+    /// `field: problem`, or only the problem for the whole document.
+    public var description: String { field.isEmpty ? problem : "\(field): \(problem)" }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import XCTest
+
+/// `gatepeer metrics` and `status` against the lab's kernel: the exposition passes
+/// `promtool check metrics` and its values are the kernel's; `status` exits 3 on drift
+/// and 0 in sync; the daemon's runtime report is believed only while that daemon lives.
+final class MetricsLabTests: LabTestCase {
+    let filterConfig = packageRoot.appendingPathComponent("netconfig/lab-filter.json").path
+    let plainConfig = packageRoot.appendingPathComponent("netconfig/lab.json").path
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        // The allowed destination answers (FilterLabTests' server): a connection the
+        // filter lets through completes, so its packets are counted by rules[0].
+        background("inet", ["socat", "TCP-LISTEN:443,fork,reuseaddr", "SYSTEM:read -r _; echo ok"])
+        XCTAssertTrue(eventually(5) { self.tcp(from: "inet", "203.0.113.10", 443).status == 0 }, "no listener on 203.0.113.10:443")
+    }
+
+    /// promtool from Debian's prometheus package, unpacked (not installed) by
+    /// scripts/lib/common.sh's ensure_promtool into a cache the tests own.
+    func promtool() throws -> String {
+        let path = "/var/cache/gatepeer-test/promtool/usr/bin/promtool"
+        if !FileManager.default.isExecutableFile(atPath: path) {
+            let r = sh(["bash", "-c", "source \"$1\" && ensure_promtool", "bash", packageRoot.appendingPathComponent("scripts/lib/common.sh").path])
+            XCTAssertEqual(r.status, 0, "ensure_promtool: \(r.stderr)")
+        }
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: path), "no promtool at \(path)")
+        return path
+    }
+
+    func assertPromtoolAccepts(_ text: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = sh([try promtool(), "check", "metrics"], stdin: text)
+        XCTAssertEqual(r.status, 0, "promtool check metrics: \(r.stdout)\(r.stderr)\n\(text)", file: file, line: line)
+        XCTAssertEqual(r.stdout + r.stderr, "", "promtool's lint findings", file: file, line: line)
+    }
+
+    /// The samples of `text`: "name{labels}" -> value.
+    func samples(_ text: String) -> [String: Double] {
+        var out: [String: Double] = [:]
+        for l in text.split(separator: "\n") where !l.hasPrefix("#") {
+            guard let sp = l.lastIndex(of: " "), let v = Double(l[l.index(after: sp)...]) else { continue }
+            out[String(l[..<sp])] = v
+        }
+        return out
+    }
+
+    /// The kernel's own view: a named counter of table inet gatepeer (nft -j).
+    func nftCounter(_ name: String) throws -> (packets: Double, bytes: Double) {
+        let r = inNode("peer", ["nft", "-j", "list", "counter", "inet", "gatepeer", name])
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stderr)
+        for item in doc["nftables"] as? [[String: Any]] ?? [] {
+            if let c = item["counter"] as? [String: Any], let p = c["packets"] as? Double, let b = c["bytes"] as? Double { return (p, b) }
+        }
+        XCTFail("no counter \(name): \(r.stdout)")
+        return (-1, -1)
+    }
+
+    /// tx bytes of gp0 as `ip -s` reads IFLA_STATS64.
+    func linkTxBytes() throws -> Double {
+        let r = inNode("peer", ["ip", "-j", "-s", "link", "show", "gp0"])
+        let l = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])?.first)
+        return try XCTUnwrap(((l["stats64"] as? [String: Any])?["tx"] as? [String: Any])?["bytes"] as? Double)
+    }
+
+    func testMetricsPassPromtoolAndAreTheKernelsCounters() throws {
+        let apply = gatepeer("apply", "-c", filterConfig)
+        XCTAssertEqual(apply.status, 0, apply.stderr)
+        let rule0 = "gatepeer_filter_rule_packets_total{group=\"0\",group_name=\"fleet\",rule=\"0\"}"
+        let before = gatepeer("metrics", "-c", filterConfig)
+        XCTAssertEqual(before.status, 0, before.stderr)
+        try assertPromtoolAccepts(before.stdout)
+        let b = samples(before.stdout)
+
+        // Allowed by rules[0] (tcp 443 to 203.0.113.10), denied by the default (tcp 22).
+        for _ in 0..<3 { XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 443).status, 0) }
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0)
+        XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0)
+
+        let txLow = try linkTxBytes()
+        let after = gatepeer("metrics", "-c", filterConfig)
+        let txHigh = try linkTxBytes()
+        XCTAssertEqual(after.status, 0, after.stderr)
+        try assertPromtoolAccepts(after.stdout)
+        let a = samples(after.stdout)
+        // Each allowed connection's first packet is decided by rules[0] (the rest are established).
+        XCTAssertGreaterThanOrEqual((a[rule0] ?? -1) - (b[rule0] ?? 0), 3, after.stdout)
+        let deny = "gatepeer_filter_rule_packets_total{group=\"0\",group_name=\"fleet\",rule=\"default\"}"
+        XCTAssertGreaterThanOrEqual((a[deny] ?? -1) - (b[deny] ?? 0), 1, after.stdout)
+        // The same numbers the kernel holds (no traffic in between).
+        let allow = try nftCounter("out_allow")
+        XCTAssertEqual(a["gatepeer_filter_verdict_packets_total{verdict=\"out_allow\"}"], allow.packets)
+        XCTAssertEqual(a["gatepeer_filter_verdict_bytes_total{verdict=\"out_allow\"}"], allow.bytes)
+        let tx = try XCTUnwrap(a["gatepeer_link_transmit_bytes_total{link=\"gp0\"}"])
+        XCTAssertGreaterThan(tx, b["gatepeer_link_transmit_bytes_total{link=\"gp0\"}"] ?? .infinity, "link bytes grow with the pings")
+        XCTAssertTrue(txLow <= tx && tx <= txHigh, "\(txLow) <= \(tx) <= \(txHigh)")
+        XCTAssertEqual(a["gatepeer_link_up{link=\"gp0\"}"], 1)
+        XCTAssertEqual(a["gatepeer_in_sync"], 1)
+        XCTAssertEqual(a["gatepeer_daemon_running"], 0, "no daemon runs: no daemon counters")
+        XCTAssertNil(a["gatepeer_applies_total"])
+        XCTAssertFalse(after.stdout.contains("gatepeer_peer_up"), "no daemon: peer liveness unknown, so absent")
+    }
+
+    /// Issue 12 item 6: drift makes `status` exit 3 (it exited 0, "in sync" aside), until
+    /// it is repaired.
+    func testStatusExitsThreeOnDriftAndZeroInSync() throws {
+        XCTAssertEqual(gatepeer("apply", "-c", plainConfig).status, 0)
+        var s = gatepeer("status", "-c", plainConfig)
+        XCTAssertEqual(s.status, 0, s.stdout + s.stderr)
+        _ = inNode("peer", ["ip", "route", "del", "192.168.10.0/24"])
+        s = gatepeer("status", "-c", plainConfig)
+        XCTAssertEqual(s.status, 3, s.stdout + s.stderr)
+        XCTAssertTrue(s.stdout.contains("1 change(s) pending"), s.stdout)
+        let j = gatepeer("status", "--json", "-c", plainConfig)
+        XCTAssertEqual(j.status, 3)
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(doc["degraded"] as? Bool, true)
+        XCTAssertEqual(doc["degradedReasons"] as? [String], ["1 change(s) pending"])
+        let m = samples(gatepeer("metrics", "-c", plainConfig).stdout)
+        XCTAssertEqual(m["gatepeer_in_sync"], 0)
+        XCTAssertEqual(m["gatepeer_pending_changes"], 1)
+        XCTAssertEqual(gatepeer("apply", "-c", plainConfig).status, 0)
+        XCTAssertEqual(gatepeer("status", "-c", plainConfig).status, 0)
+    }
+
+    /// The daemon writes runtime.json (0600) and its textfile; status and metrics show its
+    /// pid and counters only while it lives: after it stops (or for a report naming
+    /// another live process) peers are unknown and there are no daemon counters.
+    func testRuntimeReportIsBelievedOnlyWhileItsDaemonLives() throws {
+        let state = stateDir()
+        let textfile = state.deletingLastPathComponent().appendingPathComponent(state.lastPathComponent + ".prom")
+        addTeardownBlock { try? FileManager.default.removeItem(at: textfile) }
+        var text = try String(contentsOfFile: filterConfig, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"forwarding\": true,", with: "\"forwarding\": true, \"metrics\": {\"textfile\": \"\(textfile.path)\"},")
+        let cfg = writeConfig(text)
+        XCTAssertEqual(gatepeer("validate", "-c", cfg).status, 0)
+        let log = state.deletingLastPathComponent().appendingPathComponent(state.lastPathComponent + ".log")
+        addTeardownBlock { try? FileManager.default.removeItem(at: log) }
+        let p = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", cfg], log: log)
+        func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        // The state of a named namespace lives in <base>/netns/<name>.
+        let runtime = state.appendingPathComponent("netns/\(node("peer"))/runtime.json")
+        func withState(_ args: String...) -> Run { inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary] + args) }
+        func statusDoc() throws -> [String: Any] {
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(withState("status", "--json", "-c", cfg).stdout.utf8)) as? [String: Any])
+        }
+        XCTAssertTrue(eventually(15) { FileManager.default.fileExists(atPath: runtime.path) && FileManager.default.fileExists(atPath: textfile.path) },
+                      "no runtime.json or textfile: \(logText())")
+        let mode = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: runtime.path)[.posixPermissions] as? Int)
+        XCTAssertEqual(mode, 0o600)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: runtime)) as? [String: Any])
+        let pid = try XCTUnwrap(report["pid"] as? Int)
+        XCTAssertEqual(sh(["cat", "/proc/\(pid)/comm"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "gatepeer")
+        XCTAssertTrue(eventually(10) { ((try? statusDoc()["daemon"]) as? [String: Any])?["pid"] as? Int == pid }, "status does not name the live daemon")
+        let m = withState("metrics", "-c", cfg)
+        XCTAssertEqual(samples(m.stdout)["gatepeer_daemon_running"], 1, m.stdout + m.stderr)
+        try assertPromtoolAccepts(m.stdout)
+        try assertPromtoolAccepts(try String(contentsOf: textfile, encoding: .utf8))
+        XCTAssertEqual(samples(try String(contentsOf: textfile, encoding: .utf8))["gatepeer_daemon_running"], 1)
+
+        // A report naming a live process that is not this namespace's daemon is stale.
+        p.terminate()
+        p.waitUntilExit()
+        XCTAssertTrue(eventually(5) { sh(["kill", "-0", "\(pid)"]).status != 0 }, "daemon \(pid) still running")
+        var forged = try String(contentsOf: runtime, encoding: .utf8)
+        forged = forged.replacingOccurrences(of: "\"pid\": \(pid)", with: "\"pid\": \(getpid())")
+        for r in [try String(contentsOf: runtime, encoding: .utf8), forged] {
+            try r.write(to: runtime, atomically: true, encoding: .utf8)
+            let doc = try statusDoc()
+            XCTAssertTrue(doc["daemon"] is NSNull, "\(doc["daemon"] ?? "nil")")
+            let peers = try XCTUnwrap((doc["links"] as? [[String: Any]])?.first?["peers"] as? [[String: Any]])
+            XCTAssertEqual(Set(peers.compactMap { $0["state"] as? String }), ["unknown"])
+            XCTAssertEqual(samples(withState("metrics", "-c", cfg).stdout)["gatepeer_daemon_running"], 0)
+        }
+        // The stopped daemon's last textfile says it is gone.
+        XCTAssertEqual(samples(try String(contentsOf: textfile, encoding: .utf8))["gatepeer_daemon_running"], 0, logText())
+    }
+}
