@@ -28,7 +28,7 @@ final class Daemon: @unchecked Sendable {
     /// what was applied).
     func run() -> Never {
         services = [
-            SignalService(queue: context.queue, onReload: { [unowned self] in self.reload() }, onStop: { [unowned self] in self.stop($0) }),
+            SignalService(queue: context.queue, onReload: { [unowned self] in self.reload(); Memory.returnFreed() }, onStop: { [unowned self] in self.stop($0) }),
             ReconcileService(context, resync: resync),
             ResolveService(context),
             ForwarderService(context),
