@@ -55,11 +55,12 @@ final class LivenessTests: XCTestCase {
         XCTAssertEqual(m.state, .unknown, "two of three")
         XCTAssertEqual(step(&m, &seq, now: &now, rtt: 5 * ms), [.up])
         XCTAssertEqual(m.lastRTT, 5 * ms)
+        XCTAssertEqual(step(&m, &seq, now: &now, rtt: 5 * ms), [], "measured: the timeout follows the RTT")
         XCTAssertEqual(step(&m, &seq, now: &now, rtt: nil), [])
         XCTAssertEqual(step(&m, &seq, now: &now, rtt: nil), [])
         XCTAssertEqual(m.state, .up, "two lost of three")
         XCTAssertEqual(step(&m, &seq, now: &now, rtt: nil), [.down])
-        XCTAssertEqual(m.probesSent, 6)
+        XCTAssertEqual(m.probesSent, 7)
         XCTAssertEqual(m.probesLost, 3)
         // One answer does not make it up again; rise answers in a row do.
         XCTAssertEqual(step(&m, &seq, now: &now, rtt: 5 * ms), [])
@@ -101,11 +102,23 @@ final class LivenessTests: XCTestCase {
         XCTAssertLessThanOrEqual(slow.timeout, 2000 * ms, "never above timeoutMs")
     }
 
+    /// The answers that make a peer up wait for ARP/NDP: they do not set the timeout.
+    func testSlowFirstAnswersDoNotLengthenTheTimeout() {
+        var m = LivenessMachine(settings: settings(rise: 2), now: 0)
+        var seq: UInt16 = 0, now: UInt64 = 0
+        XCTAssertEqual(step(&m, &seq, now: &now, rtt: 900 * ms), [])
+        XCTAssertEqual(step(&m, &seq, now: &now, rtt: 600 * ms), [.up])
+        XCTAssertEqual(m.timeout, 2000 * ms, "nothing measured on the up peer yet")
+        _ = step(&m, &seq, now: &now, rtt: ms / 10)
+        XCTAssertEqual(m.timeout, LivenessMachine.minimumTimeout)
+        XCTAssertEqual(m.lastRTT, ms / 10)
+    }
+
     /// A dead peer at a 1 s interval and fall 3 is judged in a few RTOs, not 3 intervals.
     func testAnUpPeerLosingProbesIsProbedAtTheRTOsPace() {
         var m = LivenessMachine(settings: settings(interval: 1000), now: 0)
         var seq: UInt16 = 0, now: UInt64 = 0
-        for _ in 0..<3 { _ = step(&m, &seq, now: &now, rtt: ms / 10) }
+        for _ in 0..<5 { _ = step(&m, &seq, now: &now, rtt: ms / 10) }
         XCTAssertEqual(m.state, .up)
         let killed = now + 1   // just after a probe was answered: the worst case
         var changes: [PeerLiveness.State] = []
