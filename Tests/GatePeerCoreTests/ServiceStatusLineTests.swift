@@ -18,12 +18,16 @@ final class ServiceStatusLineTests: XCTestCase {
         line.peers[1].state = .down
         line.peers[2].state = .unknown
         line.secondsSinceRepair = 3 * 3600 + 5
-        XCTAssertEqual(line.text, "2 links, 2 of 4 peers up, 1 down, filter loaded, last repair 3h ago")
+        XCTAssertEqual(line.text, "2 links, 2/4 peers up, 1 down, 1 probing, filter loaded, last repair 3h ago")
         line.problems = ["blocked: gp0: underlay device eth9 is missing", "reconcile failed: x"]
         line.reloadRefused = "1 problem(s) in /etc/gatepeer/gatepeer.json"
-        XCTAssertEqual(line.text, "2 links, 2 of 4 peers up, 1 down, not converged: blocked: gp0: underlay device eth9 is missing (+1 more), "
+        XCTAssertEqual(line.text, "2 links, 2/4 peers up, 1 down, 1 probing, not converged: blocked: gp0: underlay device eth9 is missing (+1 more), "
                        + "last repair 3h ago; last reload refused: 1 problem(s) in /etc/gatepeer/gatepeer.json")
         XCTAssertEqual(ServiceStatusLine(links: 1, configuredPeers: 1, filter: false, problems: []).text, "1 link, 1 peer, no filter, no repairs")
+        XCTAssertEqual(ServiceStatusLine(links: 1, configuredPeers: 1, peers: [peer(1, .unknown)], filter: true, problems: []).text,
+                       "1 link, 0/1 peers up, 1 probing, filter loaded, no repairs")
+        XCTAssertEqual(ServiceStatusLine(links: 1, configuredPeers: 1, peers: [peer(1, .up)], filter: true, problems: []).text,
+                       "1 link, 1 peer up, filter loaded, no repairs")
     }
 
     /// One line for systemd, bounded: a problem quoting a newline or a long kernel message

@@ -56,13 +56,14 @@ public struct ServiceStatusLine: Equatable, Sendable {
         return Self.oneLine(line)
     }
 
-    /// "4 peers up"; "3 of 4 peers up, 1 down" (the rest not judged yet); "4 peers"
-    /// when nothing probes them.
+    /// "4 peers up"; "2/4 peers up, 1 down, 1 probing" (probing: not judged yet); "4
+    /// peers" when nothing probes them.
     private var peerPart: String {
         guard !peers.isEmpty else { return Self.count(configuredPeers, "peer") }
         let up = peers.filter { $0.state == .up }.count, down = peers.filter { $0.state == .down }.count
         if up == peers.count { return Self.count(up, "peer") + " up" }
-        return "\(up) of " + Self.count(peers.count, "peer") + " up" + (down > 0 ? ", \(down) down" : "")
+        let probing = peers.count - up - down
+        return "\(up)/\(peers.count) peers up" + (down > 0 ? ", \(down) down" : "") + (probing > 0 ? ", \(probing) probing" : "")
     }
 
     /// Echo.line (no control or newline can reach systemd's one line), cut at `limit`

@@ -39,6 +39,7 @@ final class DaemonContext: @unchecked Sendable {
     /// Throws when another `gatepeer run` manages this network namespace (naming its pid),
     /// or when the kernel's netlink sockets cannot be opened (KernelError).
     init(configPath: String, config: GatePeerConfig) throws {
+        Memory.prepareForLongRunning()
         self.configPath = configPath
         self.config = config
         store = StateStore.open()
@@ -59,13 +60,16 @@ final class DaemonContext: @unchecked Sendable {
     func writing<T>(_ body: () throws -> T) rethrows -> T? {
         let lock: NamespaceLock
         do {
-            lock = try NamespaceLock.writer(store.namespace, command: "gatepeer run", announce: { log($0) })
+            lock = try NamespaceLock.writer(store.namespace, command: "gatepeer run", announce: { log(.info, $0, ["object": "lock"]) })
         } catch {
-            log("\(error); trying again later")
+            log(.warning, "\(error); trying again later", ["object": "lock"])
             return nil
         }
         store.holdsWriterLock = true
-        defer { store.holdsWriterLock = false }
+        // After every write cycle (a reconcile, a load of learned elements), whatever it
+        // freed goes back to the kernel: the daemon keeps the one-shot heap settings for a
+        // fast converge, but not their never-return policy (Memory.returnFreed).
+        defer { store.holdsWriterLock = false; Memory.returnFreed() }
         return try withExtendedLifetime(lock) { try body() }
     }
 
@@ -86,7 +90,7 @@ final class DaemonContext: @unchecked Sendable {
             do {
                 try store.saveLearned(learned)
             } catch {
-                log("cannot save \(store.learnedPath): \(error)")
+                log(.error, "cannot save learned addresses: \(error)", ["object": "file", "path": store.learnedPath])
             }
             do {
                 let ms = WallClock.milliseconds()
@@ -95,10 +99,10 @@ final class DaemonContext: @unchecked Sendable {
                 let gone = previous.elements(config, nowMs: ms).filter { !now.contains($0.set + "|" + $0.keyText) }
                 try kernel.deleteElements(gone)
                 // One refused element (logged) does not make the others untrue.
-                for f in try kernel.loadElements(elements) { log("learned address not loaded: \(f)") }
+                for f in try kernel.loadElements(elements) { log(.warning, "learned address not loaded: \(f)", ["object": "filter"]) }
                 return true
             } catch {
-                log("loading learned addresses failed: \(error)")
+                log(.error, "loading learned addresses failed: \(error)", ["object": "filter"])
                 return false
             }
         } ?? false

@@ -51,7 +51,7 @@ final class SystemdNotifier: DaemonService, @unchecked Sendable {
         guard socket != nil else { return }
         if let watchdogInterval {
             timers.append(repeating(every: watchdogInterval) { [unowned self] in self.send("WATCHDOG=1") })
-            log(.info, "systemd watchdog on", ["interval": "\(watchdogInterval)s"])
+            log(.info, "systemd watchdog on", ["object": "systemd", "interval": "\(watchdogInterval)s"])
         }
         timers.append(repeating(every: 1) { [unowned self] in self.refresh() })
     }
@@ -71,11 +71,12 @@ final class SystemdNotifier: DaemonService, @unchecked Sendable {
     }
 
     /// The SIGHUP is done: `refused` says why the file was not taken (the running config
-    /// stays), nil when it was taken and applied.
+    /// stays), nil when it was taken and applied. READY=1 only once the first reconcile
+    /// has sent it: a SIGHUP during start must not make systemd think the start is done.
     func reloaded(refused: String?) {
         reloadRefused = refused
         let status = statusText()
-        send("READY=1\nSTATUS=" + status)
+        send((ready ? "READY=1\n" : "") + "STATUS=" + status)
         sentStatus = status
     }
 
@@ -131,9 +132,9 @@ final class SystemdNotifier: DaemonService, @unchecked Sendable {
         guard let socket else { return }
         do {
             try UnixDatagram.send(Array(message.utf8), to: socket)
-            sendProblem.update([])
+            sendProblem.update([], ["object": "systemd"])
         } catch {
-            sendProblem.update(["cannot notify systemd: \(error)"])
+            sendProblem.update(["cannot notify systemd: \(error)"], ["object": "systemd"])
         }
     }
 }
