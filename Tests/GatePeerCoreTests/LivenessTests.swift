@@ -140,3 +140,33 @@ final class LivenessTests: XCTestCase {
         XCTAssertNil(m.lastRTT)
     }
 }
+
+/// What a peer's "down" flushes: only what the kernel learned toward it, on its device.
+final class PeerFlushTests: XCTestCase {
+    let dead = IPAddress("100.64.152.4")!, live = IPAddress("100.64.152.132")!
+    let vpg1 = MACAddress("02:00:00:00:00:01")!, vpg2 = MACAddress("02:00:00:00:00:02")!
+
+    func testOnlyLearnedEntriesTowardTheDeadPeerAndTheNeighboursBehindThem() {
+        let fdb = [
+            ObservedFDBEntry(linkIndex: 5, mac: .zero, destination: dead, permanent: true),          // the config's flood entry
+            ObservedFDBEntry(linkIndex: 5, mac: vpg1, destination: dead, permanent: false),          // learned: goes
+            ObservedFDBEntry(linkIndex: 5, mac: vpg2, destination: live, permanent: false),          // learned toward the live peer
+            ObservedFDBEntry(linkIndex: 6, mac: MACAddress("02:00:00:00:00:03")!, destination: dead, permanent: false),  // another device
+            ObservedFDBEntry(linkIndex: 5, mac: MACAddress("02:00:00:00:00:04")!, destination: dead, permanent: true),   // pinned by hand
+        ]
+        let neighbours = [
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.128.0.11")!, mac: vpg1, state: 0x02),   // REACHABLE: goes
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.255.255.1")!, mac: vpg1, state: 0x04),  // STALE: goes
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("fd00::11")!, mac: vpg1, state: 0x02),      // NDP: goes
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.129.3.7")!, mac: vpg2, state: 0x02),    // the live peer's
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.128.0.99")!, mac: vpg1, state: 0x80),   // permanent
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.128.0.98")!, mac: vpg1, state: 0x40),   // noarp
+            ObservedNeighbour(linkIndex: 7, address: IPAddress("10.128.0.11")!, mac: vpg1, state: 0x02),   // another device
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.128.0.12")!, mac: nil, state: 0x20),    // FAILED, no MAC
+        ]
+        let chosen = PeerFlush.select(fdb: fdb, neighbours: neighbours, linkIndex: 5, peer: dead)
+        XCTAssertEqual(chosen.fdb, [fdb[1]])
+        XCTAssertEqual(chosen.neighbours, Array(neighbours[0...2]))
+        XCTAssertTrue(PeerFlush.select(fdb: fdb, neighbours: neighbours, linkIndex: 5, peer: IPAddress("100.64.152.200")!) == ([], []))
+    }
+}
