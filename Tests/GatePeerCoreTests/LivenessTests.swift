@@ -55,11 +55,12 @@ final class LivenessTests: XCTestCase {
         XCTAssertEqual(m.state, .unknown, "two of three")
         XCTAssertEqual(step(&m, &seq, now: &now, rtt: 5 * ms), [.up])
         XCTAssertEqual(m.lastRTT, 5 * ms)
+        XCTAssertEqual(step(&m, &seq, now: &now, rtt: 5 * ms), [], "measured: the timeout follows the RTT")
         XCTAssertEqual(step(&m, &seq, now: &now, rtt: nil), [])
         XCTAssertEqual(step(&m, &seq, now: &now, rtt: nil), [])
         XCTAssertEqual(m.state, .up, "two lost of three")
         XCTAssertEqual(step(&m, &seq, now: &now, rtt: nil), [.down])
-        XCTAssertEqual(m.probesSent, 6)
+        XCTAssertEqual(m.probesSent, 7)
         XCTAssertEqual(m.probesLost, 3)
         // One answer does not make it up again; rise answers in a row do.
         XCTAssertEqual(step(&m, &seq, now: &now, rtt: 5 * ms), [])
@@ -101,11 +102,23 @@ final class LivenessTests: XCTestCase {
         XCTAssertLessThanOrEqual(slow.timeout, 2000 * ms, "never above timeoutMs")
     }
 
+    /// The answers that make a peer up wait for ARP/NDP: they do not set the timeout.
+    func testSlowFirstAnswersDoNotLengthenTheTimeout() {
+        var m = LivenessMachine(settings: settings(rise: 2), now: 0)
+        var seq: UInt16 = 0, now: UInt64 = 0
+        XCTAssertEqual(step(&m, &seq, now: &now, rtt: 900 * ms), [])
+        XCTAssertEqual(step(&m, &seq, now: &now, rtt: 600 * ms), [.up])
+        XCTAssertEqual(m.timeout, 2000 * ms, "nothing measured on the up peer yet")
+        _ = step(&m, &seq, now: &now, rtt: ms / 10)
+        XCTAssertEqual(m.timeout, LivenessMachine.minimumTimeout)
+        XCTAssertEqual(m.lastRTT, ms / 10)
+    }
+
     /// A dead peer at a 1 s interval and fall 3 is judged in a few RTOs, not 3 intervals.
     func testAnUpPeerLosingProbesIsProbedAtTheRTOsPace() {
         var m = LivenessMachine(settings: settings(interval: 1000), now: 0)
         var seq: UInt16 = 0, now: UInt64 = 0
-        for _ in 0..<3 { _ = step(&m, &seq, now: &now, rtt: ms / 10) }
+        for _ in 0..<5 { _ = step(&m, &seq, now: &now, rtt: ms / 10) }
         XCTAssertEqual(m.state, .up)
         let killed = now + 1   // just after a probe was answered: the worst case
         var changes: [PeerLiveness.State] = []
@@ -125,5 +138,35 @@ final class LivenessTests: XCTestCase {
         XCTAssertNil(m.answered(sequence: 8, at: 2100 * ms), "never sent")
         XCTAssertEqual(m.state, .down)
         XCTAssertNil(m.lastRTT)
+    }
+}
+
+/// What a peer's "down" flushes: only what the kernel learned toward it, on its device.
+final class PeerFlushTests: XCTestCase {
+    let dead = IPAddress("100.64.152.4")!, live = IPAddress("100.64.152.132")!
+    let vpg1 = MACAddress("02:00:00:00:00:01")!, vpg2 = MACAddress("02:00:00:00:00:02")!
+
+    func testOnlyLearnedEntriesTowardTheDeadPeerAndTheNeighboursBehindThem() {
+        let fdb = [
+            ObservedFDBEntry(linkIndex: 5, mac: .zero, destination: dead, permanent: true),          // the config's flood entry
+            ObservedFDBEntry(linkIndex: 5, mac: vpg1, destination: dead, permanent: false),          // learned: goes
+            ObservedFDBEntry(linkIndex: 5, mac: vpg2, destination: live, permanent: false),          // learned toward the live peer
+            ObservedFDBEntry(linkIndex: 6, mac: MACAddress("02:00:00:00:00:03")!, destination: dead, permanent: false),  // another device
+            ObservedFDBEntry(linkIndex: 5, mac: MACAddress("02:00:00:00:00:04")!, destination: dead, permanent: true),   // pinned by hand
+        ]
+        let neighbours = [
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.128.0.11")!, mac: vpg1, state: 0x02),   // REACHABLE: goes
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.255.255.1")!, mac: vpg1, state: 0x04),  // STALE: goes
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("fd00::11")!, mac: vpg1, state: 0x02),      // NDP: goes
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.129.3.7")!, mac: vpg2, state: 0x02),    // the live peer's
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.128.0.99")!, mac: vpg1, state: 0x80),   // permanent
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.128.0.98")!, mac: vpg1, state: 0x40),   // noarp
+            ObservedNeighbour(linkIndex: 7, address: IPAddress("10.128.0.11")!, mac: vpg1, state: 0x02),   // another device
+            ObservedNeighbour(linkIndex: 5, address: IPAddress("10.128.0.12")!, mac: nil, state: 0x20),    // FAILED, no MAC
+        ]
+        let chosen = PeerFlush.select(fdb: fdb, neighbours: neighbours, linkIndex: 5, peer: dead)
+        XCTAssertEqual(chosen.fdb, [fdb[1]])
+        XCTAssertEqual(chosen.neighbours, Array(neighbours[0...2]))
+        XCTAssertTrue(PeerFlush.select(fdb: fdb, neighbours: neighbours, linkIndex: 5, peer: IPAddress("100.64.152.200")!) == ([], []))
     }
 }

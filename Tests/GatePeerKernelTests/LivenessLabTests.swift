@@ -69,6 +69,9 @@ final class LivenessLabTests: LabTestCase {
         let dead = try XCTUnwrap(macs.first { $0.value == used }?.key, "dev1 resolved to a VPG: \(neighbour)")
         let live = dead == "vpg1" ? "vpg2" : "vpg1"
 
+        // An operator's permanent neighbour entry toward the same MAC is not gatepeer's to flush.
+        XCTAssertEqual(inNode("peer", ["ip", "neigh", "replace", "10.128.0.99", "lladdr", used, "dev", "gp0", "nud", "permanent"]).status, 0)
+
         let pings = URL(fileURLWithPath: state.path + ".ping")
         addTeardownBlock { try? FileManager.default.removeItem(at: pings) }
         background("backend", ["ping", "-D", "-i", "0.01", "10.128.0.11"], log: pings)
@@ -88,6 +91,8 @@ final class LivenessLabTests: LabTestCase {
                       "the live VPG's MAC is learned toward its VTEP: \(entries)")
         let now = try XCTUnwrap(json(inNode("peer", ["ip", "-j", "neigh", "show", "10.128.0.11", "dev", "gp0"]).stdout).first)
         XCTAssertEqual(now["lladdr"] as? String, macs[live], "dev1 resolves through the live VPG")
+        let pinned = json(inNode("peer", ["ip", "-j", "neigh", "show", "10.128.0.99", "dev", "gp0"]).stdout).first
+        XCTAssertEqual(pinned?["lladdr"] as? String, used, "the permanent neighbour entry stays")
         for vtep in vteps.values {
             XCTAssertTrue(entries.contains { $0["mac"] as? String == "00:00:00:00:00:00" && $0["dst"] as? String == vtep
                 && ($0["state"] as? String) == "permanent" }, "the config's all-zero entry toward \(vtep) stays: \(entries)")

@@ -69,7 +69,9 @@ failover_once() {
   [ "$(ip -n "$GATEPEER_LAB-vpg1" -j link show vxlan10 | jq -r '.[0].address')" = "$used" ] && dead=vpg1
   $be ping -D -i 0.01 -w "$((limit + 3))" 10.128.0.11 > "$pings" 2>&1 &
   ping=$!
-  sleep 1
+  # Pinging for 3 s first: the peer has answered a few probes while up, as a peer that
+  # has served for a while has (its RTO follows the measured RTT).
+  sleep 3
   local cut done
   cut=$(date +%s.%N)
   "$lab" cut "$dead" >/dev/null

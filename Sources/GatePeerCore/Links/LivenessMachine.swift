@@ -3,8 +3,8 @@
 /// Pure (times are CLOCK_MONOTONIC nanoseconds handed in), so the daemon's liveness
 /// service only sends, receives and asks it.
 ///
-/// When is a probe lost: before any answer, after `timeoutMs` (slow first packets are
-/// not a death); once RTTs are known, when it is unanswered past the retransmission
+/// When is a probe lost: until the peer is up, after `timeoutMs` (slow first packets are
+/// not a death); once RTTs of the up peer are known, when it is unanswered past the retransmission
 /// timeout of RFC 6298 (smoothed RTT + 4 x its variation, at least 100 ms, at most
 /// `timeoutMs`). While an up peer is losing probes it is probed at that pace, not at
 /// `intervalMs`, as a neighbour in PROBE state is (RFC 4861 7.3.3): a dead peer is
@@ -66,7 +66,17 @@ public struct LivenessMachine: Sendable {
         guard let at = outstanding.removeValue(forKey: sequence) else { return nil }
         let rtt = now >= at ? now - at : 0
         lastRTT = rtt
-        // RFC 6298 2.2 and 2.3: alpha 1/8, beta 1/4.
+        if state == .up { estimate(rtt) }
+        lostInRow = 0
+        answeredInRow += 1
+        return judge(answeredInRow >= settings.rise ? .up : nil)
+    }
+
+    /// Feeds the RTO estimator (RFC 6298 2.2 and 2.3: alpha 1/8, beta 1/4). Only answers
+    /// an up peer gives count: the first ones wait for ARP/NDP (and IPv6 duplicate address
+    /// detection on a new link), 0.5 s where the path takes 0.3 ms, and would keep the
+    /// timeout long for dozens of probes.
+    private mutating func estimate(_ rtt: UInt64) {
         let r = Double(rtt)
         if let s = smoothed {
             variation = 0.75 * variation + 0.25 * abs(s - r)
@@ -75,9 +85,6 @@ public struct LivenessMachine: Sendable {
             smoothed = r
             variation = r / 2
         }
-        lostInRow = 0
-        answeredInRow += 1
-        return judge(answeredInRow >= settings.rise ? .up : nil)
     }
 
     /// Judges lost every probe unanswered for `timeout` at `now`, oldest first. Returns

@@ -65,10 +65,19 @@ public final class EchoSocket {
         guard n == p.count else { throw SystemError("sendto", "echo probe to \(target) on \(device)", n < 0 ? .current : .ioError) }
     }
 
+    /// CLOCK_MONOTONIC in nanoseconds: the clock probes are timed with (RTT = the
+    /// reply's `at` minus the moment just before its request's sendto).
+    public static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
     /// Every echo reply waiting on the socket that answers one of this socket's probes:
-    /// (who answered, sequence). Returns when the socket has nothing more (EAGAIN).
-    public func receiveReplies() -> [(from: IPAddress, sequence: UInt16)] {
-        var out: [(IPAddress, UInt16)] = []
+    /// (who answered, sequence, `now()` when it was read). Returns when the socket has
+    /// nothing more (EAGAIN).
+    public func receiveReplies() -> [(from: IPAddress, sequence: UInt16, at: UInt64)] {
+        var out: [(IPAddress, UInt16, UInt64)] = []
         while true {
             var from = sockaddr_storage()
             var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -79,9 +88,10 @@ public final class EchoSocket {
             }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return out }
+            let at = EchoSocket.now()
             if let r = EchoSocket.reply(Array(buffer[0..<n]), family: family, identifier: identifier),
                let a = SocketAddress.address(of: from) {
-                out.append((a, r))
+                out.append((a, r, at))
             }
         }
     }

@@ -119,8 +119,8 @@ final class LivenessService: DaemonService, @unchecked Sendable {
         return "\(us / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)ms"
     }
 
-    /// Nanoseconds of CLOCK_MONOTONIC.
-    fileprivate static func monotonic() -> UInt64 { UInt64(Clock.monotonic() * 1e9) }
+    /// Nanoseconds of CLOCK_MONOTONIC, the probes' clock.
+    fileprivate static func monotonic() -> UInt64 { EchoSocket.now() }
 
     /// One link's socket, timer and peer machines.
     fileprivate final class LinkProber {
@@ -212,6 +212,7 @@ final class LivenessService: DaemonService, @unchecked Sendable {
                 guard peers[i].machine.nextSend <= now, let target = peers[i].peer.probeTarget, let socket else { continue }
                 sequence &+= 1
                 pending[sequence] = i
+                let sentAt = LivenessService.monotonic()
                 do {
                     try socket.send(to: target, sequence: sequence)
                 } catch let e as SystemError where e.errno == .noSuchDevice || e.errno.rawValue == ENXIO {
@@ -219,7 +220,7 @@ final class LivenessService: DaemonService, @unchecked Sendable {
                 } catch {
                     // Unreachable for now (no neighbour yet): the probe will be judged lost.
                 }
-                peers[i].machine.sent(sequence: sequence, at: now)
+                peers[i].machine.sent(sequence: sequence, at: sentAt)
                 service.update(link.name, peers[i].peer.outerIpAddress) { $0.probesSent += 1 }
             }
             prunePending()
@@ -236,10 +237,9 @@ final class LivenessService: DaemonService, @unchecked Sendable {
 
         private func receive() {
             guard let socket else { return }
-            let now = LivenessService.monotonic()
             for r in socket.receiveReplies() {
                 guard let i = pending.removeValue(forKey: r.sequence), peers[i].peer.probeTarget == r.from else { continue }
-                let verdict = peers[i].machine.answered(sequence: r.sequence, at: now)
+                let verdict = peers[i].machine.answered(sequence: r.sequence, at: r.at)
                 let rtt = peers[i].machine.lastRTT.map { Double($0) / 1e9 }
                 service.update(link.name, peers[i].peer.outerIpAddress) { $0.rttSeconds = rtt }
                 if let verdict { service.changed(link: link.name, peer: peers[i].peer, to: verdict, machine: peers[i].machine) }
