@@ -35,6 +35,17 @@ final class LivenessLabTests: LabTestCase {
         }
     }
 
+    /// `gatepeer status --json` beside the daemon (its state directory holds the runtime
+    /// report): exit status and the peers of gp0 by outer address.
+    func status(_ cfg: String, state: URL) -> (exit: Int32, peers: [String: [String: Any]], reasons: [String]) {
+        let r = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "status", "--json", "-c", cfg])
+        let doc = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        let link = (doc["links"] as? [[String: Any]])?.first { $0["name"] as? String == "gp0" } ?? [:]
+        var peers: [String: [String: Any]] = [:]
+        for p in link["peers"] as? [[String: Any]] ?? [] { if let a = p["address"] as? String { peers[a] = p } }
+        return (r.status, peers, doc["degradedReasons"] as? [String] ?? [])
+    }
+
     func testPingsResumeThroughTheOtherVPGWhenTheOneInUseDies() throws {
         let cfg = try config(liveness: ["intervalMs": 100])
         let state = stateDir()
@@ -46,6 +57,9 @@ final class LivenessLabTests: LabTestCase {
             journal().contains("peer up link=gp0 peer=100.64.152.4 ") && journal().contains("peer up link=gp0 peer=100.64.152.132 ")
         }, "both VPG gate peers up:\n\(journal())")
         XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0)
+        let before = status(cfg, state: state)
+        XCTAssertEqual(before.peers["100.64.152.4"]?["state"] as? String, "up", "\(before)")
+        XCTAssertEqual(before.peers["100.64.152.132"]?["state"] as? String, "up", "\(before)")
 
         // The VPG the peer's neighbour entry for dev1 points at is the one to kill.
         let neighbour = try XCTUnwrap(json(inNode("peer", ["ip", "-j", "neigh", "show", "10.128.0.11", "dev", "gp0"]).stdout).first)
@@ -79,10 +93,25 @@ final class LivenessLabTests: LabTestCase {
                 && ($0["state"] as? String) == "permanent" }, "the config's all-zero entry toward \(vtep) stays: \(entries)")
         }
 
-        // Back again: judged up, the transition logged.
+        // status sees the dead peer from the daemon's runtime report: degraded, exit 3.
+        XCTAssertTrue(eventually(5) { self.status(cfg, state: state).peers[vteps[dead]!]?["state"] as? String == "down" },
+                      "status shows the peer down: \(status(cfg, state: state))")
+        let down = status(cfg, state: state)
+        XCTAssertEqual(down.exit, 3, "\(down)")
+        XCTAssertTrue(down.reasons.contains("peer \(vteps[dead]!) of link gp0 down"), "\(down.reasons)")
+        XCTAssertEqual(down.peers[vteps[live]!]?["state"] as? String, "up")
+        XCTAssertGreaterThanOrEqual(down.peers[vteps[dead]!]?["probesLost"] as? Int ?? 0, 3)
+
+        // Back again: judged up, the transition logged and counted.
         XCTAssertEqual(lab("mend", dead).status, 0)
         XCTAssertTrue(eventually(10) {
             journal().components(separatedBy: "peer up link=gp0 peer=\(vteps[dead]!) ").count == 3
         }, "up again:\n\(journal())")
+        XCTAssertTrue(eventually(5) { self.status(cfg, state: state).peers[vteps[dead]!]?["state"] as? String == "up" })
+        let metrics = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "metrics", "-c", cfg]).stdout
+        XCTAssertTrue(eventually(5) {
+            self.inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "metrics", "-c", cfg]).stdout
+                .contains("gatepeer_peer_transitions_total{link=\"gp0\",peer=\"\(vteps[dead]!)\"} 2")
+        }, "down and up again are two transitions:\n\(metrics)")
     }
 }

@@ -18,7 +18,10 @@ enum RunCommand: GatePeerCommand {
         let config = c.loadConfig()
         NetAdmin.require("run")
         do {
-            try Daemon(configPath: c.configPath, config: config, resync: resync).run()
+            // consume: run() never returns, so a copy kept in this frame would hold the
+            // first config (tens of MB for a large policy) for the daemon's whole life,
+            // beside the one each reload brings.
+            try Daemon(configPath: c.configPath, config: consume config, resync: resync).run()
         } catch {
             Console.error(NetAdmin.describe(error, verb: "run"))
             return .runtime

@@ -28,7 +28,7 @@ final class Daemon: @unchecked Sendable {
     /// what was applied).
     func run() -> Never {
         services = [
-            SignalService(queue: context.queue, onReload: { [unowned self] in self.reload() }, onStop: { [unowned self] in self.stop($0) }),
+            SignalService(queue: context.queue, onReload: { [unowned self] in self.reload(); Memory.returnFreed() }, onStop: { [unowned self] in self.stop($0) }),
             ReconcileService(context, resync: resync),
             ResolveService(context),
             ForwarderService(context),
@@ -51,7 +51,11 @@ final class Daemon: @unchecked Sendable {
     /// config stays and the problems are logged.
     private func reload() {
         notifier.reloading()
-        notifier.reloaded(refused: takeConfig())
+        let refused = takeConfig()
+        // gatepeer_config_reloads_total / gatepeer_config_load_errors_total.
+        if refused == nil { context.counters.reloads += 1 } else { context.counters.configLoadErrors += 1 }
+        context.runtimeChanged()
+        notifier.reloaded(refused: refused)
     }
 
     /// Reads and decodes the config file; a valid one becomes the running config and the

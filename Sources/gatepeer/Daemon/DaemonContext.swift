@@ -39,6 +39,7 @@ final class DaemonContext: @unchecked Sendable {
     /// Throws when another `gatepeer run` manages this network namespace (naming its pid),
     /// or when the kernel's netlink sockets cannot be opened (KernelError).
     init(configPath: String, config: GatePeerConfig) throws {
+        Memory.prepareForLongRunning()
         self.configPath = configPath
         self.config = config
         store = StateStore.open()
@@ -65,7 +66,10 @@ final class DaemonContext: @unchecked Sendable {
             return nil
         }
         store.holdsWriterLock = true
-        defer { store.holdsWriterLock = false }
+        // After every write cycle (a reconcile, a load of learned elements), whatever it
+        // freed goes back to the kernel: the daemon keeps the one-shot heap settings for a
+        // fast converge, but not their never-return policy (Memory.returnFreed).
+        defer { store.holdsWriterLock = false; Memory.returnFreed() }
         return try withExtendedLifetime(lock) { try body() }
     }
 

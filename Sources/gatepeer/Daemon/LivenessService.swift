@@ -186,7 +186,10 @@ final class LivenessService: DaemonService, @unchecked Sendable {
                 reader = r
                 problems.update([])
             } catch let e as SystemError where e.errno == .notPermitted {
-                problems.update(["liveness probes on \(link.name) need CAP_NET_RAW: \(e)"], log: { log(.error, $0, ["link": self.link.name]) })
+                // Not the errno's text: "Operation not permitted" is the line that tells of a
+                // missing CAP_NET_ADMIN, said once (CapabilityTests).
+                problems.update(["liveness probes on \(link.name) need CAP_NET_RAW (\(e.call) refused with EPERM); peers stay unknown"],
+                                log: { log(.error, $0, ["link": self.link.name]) })
             } catch {
                 problems.update(["liveness probes on \(link.name) cannot start: \(error)"], log: { log(.warning, $0, ["link": self.link.name]) })
             }

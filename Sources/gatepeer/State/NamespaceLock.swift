@@ -16,7 +16,15 @@ struct LockBusy: Error, CustomStringConvertible {
 /// flock(2) locks in /run/gatepeer (0700) keyed by the namespace inode, so every gatepeer
 /// process in one network namespace meets the same locks whatever its state directory,
 /// and processes in other namespaces never wait on them. The kernel drops a lock when its
-/// holder exits, also on SIGKILL, so a crash leaves nothing to clean up.
+/// holder exits, also on SIGKILL.
+///
+/// The files do not pile up (one pair per namespace ever used, 726 on a test machine):
+/// the last holder unlinks its file when it lets go, and the commands that take a lock
+/// remove those of namespaces that no longer exist (`sweep`). Unlinking a lock file is
+/// safe only because every taker checks, once it holds the lock, that the path still
+/// names the file it locked (`isCurrent`), and opens the path again when not: a process
+/// that opened the file just before it was unlinked would otherwise hold a lock nobody
+/// else can meet.
 final class NamespaceLock {
     static let directory = "/run/gatepeer"
     /// How long a writer waits for another (seconds): $GATEPEER_LOCK_WAIT or 10.
@@ -42,17 +50,23 @@ final class NamespaceLock {
     }
 
     private let fd: Int32
+    private let path: String
     /// Whether we wrote our name into the file, to clear it before letting go (so a reader
     /// holding it shared later is not named after us).
     private let named: Bool
 
-    private init(fd: Int32, named: Bool) {
+    private init(fd: Int32, path: String, named: Bool) {
         self.fd = fd
+        self.path = path
         self.named = named
     }
 
+    /// Lets go, unlinking the file first when no one else holds or waits on it (we hold
+    /// it exclusively, or a shared holder finds itself the last): a waiter that had it
+    /// open finds the path changed and opens it anew.
     deinit {
         if named { ftruncate(fd, 0) }
+        if retryingInterrupts({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 { Self.unlinkIfCurrent(fd, path) }
         close(fd)
     }
 
@@ -64,10 +78,17 @@ final class NamespaceLock {
     static func writer(_ ns: NetworkNamespace, command: String, shared: Bool = false, wait: Double = defaultWait,
                        announce: (String) -> Void = { Console.error("gatepeer: \($0)") }) throws -> NamespaceLock {
         let path = directory + "/netns-\(ns.inode).lock"
-        let fd = try openLockFile(path)
         let deadline = Clock.monotonic() + wait
         var announced = false
-        while retryingInterrupts({ flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) }) != 0 {
+        var fd = try openLockFile(path)
+        while true {
+            if retryingInterrupts({ flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) }) == 0 {
+                if isCurrent(fd, path) { break }
+                // Unlinked by its last holder after we opened it: the lock is the new file's.
+                close(fd)
+                fd = try openLockFile(path)
+                continue
+            }
             let e = Errno.current
             guard e == .wouldBlock else {
                 close(fd)
@@ -86,21 +107,33 @@ final class NamespaceLock {
         }
         // For the message another process prints; a reader holding it shared writes nothing.
         if !shared { name(fd, "pid \(getpid()) (\(command))") }
-        return NamespaceLock(fd: fd, named: !shared)
+        return NamespaceLock(fd: fd, path: path, named: !shared)
     }
 
     /// The daemon lock, held by `gatepeer run` for its whole life. Throws LockBusy naming
     /// the running daemon when there is one, SystemError when the lock file cannot be made.
     static func daemon(_ ns: NetworkNamespace) throws -> NamespaceLock {
+        sweep(keeping: ns)
         let path = directory + "/netns-\(ns.inode).daemon"
-        let fd = try openLockFile(path)
-        guard retryingInterrupts({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 else {
-            let holder = holderText(fd)
+        var fd = try openLockFile(path)
+        // A file that is being unlinked, or one a sweep holds for a moment (it has no pid
+        // in it then), is no running daemon: try again, for at most a second.
+        let deadline = Clock.monotonic() + 1
+        while true {
+            if retryingInterrupts({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 {
+                if isCurrent(fd, path) { break }
+            } else if !contents(fd).trimmingWhitespace().isEmpty || Clock.monotonic() >= deadline {
+                let holder = holderText(fd)
+                close(fd)
+                throw LockBusy(path: path, holder: holder, waited: 0)
+            } else {
+                usleep(20_000)
+            }
             close(fd)
-            throw LockBusy(path: path, holder: holder, waited: 0)
+            fd = try openLockFile(path)
         }
         name(fd, "\(getpid())")
-        return NamespaceLock(fd: fd, named: false)
+        return NamespaceLock(fd: fd, path: path, named: false)
     }
 
     /// Writes `text` and a newline as the whole content of the lock file `fd` (freshly
@@ -118,12 +151,19 @@ final class NamespaceLock {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        if retryingInterrupts({ flock(fd, LOCK_SH | LOCK_NB) }) == 0 {
-            flock(fd, LOCK_UN)
-            return nil
+        // A daemon writes its pid as soon as it holds the file; a holder without one for
+        // a second is a sweep or a daemon starting, so look again until then.
+        let deadline = Clock.monotonic() + 1
+        while true {
+            if retryingInterrupts({ flock(fd, LOCK_SH | LOCK_NB) }) == 0 {
+                flock(fd, LOCK_UN)
+                return nil
+            }
+            let pid = contents(fd).trimmingWhitespace()
+            if !pid.isEmpty { return pid }
+            if Clock.monotonic() >= deadline { return "?" }
+            usleep(20_000)
         }
-        let pid = contents(fd).trimmingWhitespace()
-        return pid.isEmpty ? "?" : pid
     }
 
     /// The message for `apply` and `down` while a daemon manages the namespace.
@@ -139,6 +179,42 @@ final class NamespaceLock {
             return try valueOrErrno { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
         } catch {
             throw SystemError("open", path, error)
+        }
+    }
+
+    /// Whether `path` still names the file open as `fd` (same device and inode): false
+    /// once its last holder unlinked it (or a sweep did), after which the path, created
+    /// again, is the lock every other process meets.
+    private static func isCurrent(_ fd: Int32, _ path: String) -> Bool {
+        var open = stat(), named = stat()
+        guard fstat(fd, &open) == 0, lstat(path, &named) == 0 else { return false }
+        return open.st_dev == named.st_dev && open.st_ino == named.st_ino
+    }
+
+    /// Unlinks `path` if it still names `fd`'s file; the caller holds that file exclusively.
+    private static func unlinkIfCurrent(_ fd: Int32, _ path: String) {
+        if isCurrent(fd, path) { unlink(path) }
+    }
+
+    /// Removes the lock files of network namespaces that no longer exist: no /run/netns
+    /// entry and no process we can see is in them (one scan of /proc for all files), and
+    /// not `ours`. Each is unlinked only while held exclusively and still named by its
+    /// path, so a process that opened it meanwhile goes on to the new file; that makes
+    /// removing even a live namespace's unused file harmless (say one whose processes we
+    /// may not see, as PID 1's), which is why a partial scan of /proc is enough. Best
+    /// effort: whatever fails stays for the next sweep.
+    static func sweep(keeping ours: NetworkNamespace) {
+        guard let names = try? Files.entries(directory), var live = NetworkNamespace.liveInodes(partial: true) else { return }
+        live.insert(ours.inode)
+        for name in names where name.hasPrefix("netns-") {
+            let stem = name.dropFirst("netns-".count).prefix { $0 != "." }
+            guard let inode = UInt64(stem), !live.contains(inode),
+                  name.hasSuffix(".lock") || name.hasSuffix(".daemon") else { continue }
+            let path = directory + "/" + name
+            let fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+            guard fd >= 0 else { continue }
+            if retryingInterrupts({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 { unlinkIfCurrent(fd, path) }
+            close(fd)
         }
     }
 
@@ -167,6 +243,7 @@ extension StateStore {
     /// revoke); the daemon takes NamespaceLock.writer itself around each reconcile.
     func lockForWriting(_ command: String) throws(StateError) -> NamespaceLock {
         let line = (["gatepeer"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        NamespaceLock.sweep(keeping: namespace)
         let lock: NamespaceLock
         do {
             lock = try NamespaceLock.writer(namespace, command: String(line.prefix(200)), shared: command == "plan")

@@ -59,16 +59,26 @@ struct NetworkNamespace: Equatable {
     /// that exits during the scan is no evidence either way and is skipped. A namespace
     /// kept only by an open descriptor or a bind mount outside /run/netns is not seen.
     static func provablyGone(inode: UInt64) -> Bool {
-        if namedNamespaces().contains(where: { $0.inode == inode }) { return false }
-        guard let pids = try? Files.entries("/proc") else { return false }
+        guard let live = liveInodes() else { return false }
+        return !live.contains(inode)
+    }
+
+    /// The inodes of every network namespace with a /run/netns entry or a process in it;
+    /// nil when the scan of /proc is incomplete (a /proc/PID/ns/net we may not read), so
+    /// that no namespace is called gone on partial evidence, unless `partial`: then such
+    /// processes are skipped (PID 1's is unreadable under the hardened unit and in some
+    /// containers). A process that exits during the scan is skipped.
+    static func liveInodes(partial: Bool = false) -> Set<UInt64>? {
+        var live = Set(namedNamespaces().map(\.inode))
+        guard let pids = try? Files.entries("/proc") else { return nil }
         for pid in pids where pid.first?.isNumber == true {
             var st = stat()
             if stat("/proc/\(pid)/ns/net", &st) == 0 {
-                if UInt64(st.st_ino) == inode { return false }
-            } else if errno != ENOENT && errno != ESRCH {
-                return false
+                live.insert(UInt64(st.st_ino))
+            } else if errno != ENOENT && errno != ESRCH && !partial {
+                return nil
             }
         }
-        return true
+        return live
     }
 }
