@@ -348,6 +348,31 @@ final class SystemdUnitTests: KernelTestCase {
         assertCleanJournal(lab.journal("gatepeer").replacingOccurrences(of: "Main process exited, code=killed, status=9/KILL", with: ""))
     }
 
+    /// READY=1 also after a first converge that could not apply (a clear failure, not a
+    /// start that hangs until TimeoutStartSec= and is restarted): the unit is active and
+    /// its status names the blocker; a reload that removes it converges.
+    func testReadyWithTheBlockerInTheStatus() throws {
+        let lab = try bootLab(config: Self.config().replacingOccurrences(of: "\"underlayDevice\": \"eth0\"", with: "\"underlayDevice\": \"eth9\""))
+        let start = lab.exec("systemctl", "start", "gatepeer")
+        XCTAssertEqual(start.status, 0, start.stderr + lab.journal("gatepeer"))
+        var s = lab.show("gatepeer", Self.watched)
+        XCTAssertEqual(s["ActiveState"], "active", "\(s)")
+        XCTAssertEqual(s["NRestarts"], "0")
+        XCTAssertTrue(s["StatusText"]?.hasPrefix("1 link, 0/1 peers up, 1 probing, not converged: blocked: links[0].underlayDevice: device eth9 does not exist") == true,
+                      "\(s)\n\(lab.journal("gatepeer"))")
+        XCTAssertNil(lab.link("gp0"), "a blocked link was made")
+        XCTAssertTrue(lab.journal("gatepeer", priority: "warning").contains("blocked: links[0].underlayDevice"))
+        // The fixed file, reloaded: converged, and the status says so.
+        write(lab, Self.config())
+        XCTAssertEqual(lab.exec("systemctl", "reload", "gatepeer").status, 0)
+        XCTAssertTrue(eventually(60) { lab.link("gp0")?["ifalias"] as? String == "gatepeer:gp0" }, lab.journal("gatepeer"))
+        XCTAssertTrue(eventually(30) {
+            s = lab.show("gatepeer", Self.watched)
+            return s["StatusText"]?.contains("filter loaded, no repairs") == true
+        }, "\(s)")
+        XCTAssertEqual(s["NRestarts"], "0")
+    }
+
     /// WATCHDOG=1 comes from a timer on the daemon's state queue: while it runs, systemd
     /// never fires the watchdog; once the process stops (SIGSTOP, as a wedged queue
     /// would), systemd kills and restarts it. A short WatchdogSec= in a drop-in.

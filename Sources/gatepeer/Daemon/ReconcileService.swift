@@ -37,7 +37,12 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
 
     /// Read the kernel back and apply whatever differs (nothing, most of the time).
     private func reconcile() {
-        context.writing { reconcileLocked() }
+        if context.writing({ reconcileLocked() }) == nil {
+            // Another writer kept the lock (logged): a pass all the same for systemd, so a
+            // start is READY with the reason in its status, not held until a later resync.
+            context.reconcileProblems = ["another gatepeer command holds the writer lock; trying again at the next resync"]
+            context.afterReconcile()
+        }
     }
 
     private func reconcileLocked() {
