@@ -7,7 +7,7 @@ import Glibc
 /// where a batch ends, delta or full filter load, skipping the dependents of a link that
 /// could not be created (docs/architecture.md, "Where decisions are made", lists each).
 public final class Kernel {
-    private let socket: NetlinkSocket
+    let socket: NetlinkSocket
     /// Created on first use: reading state goes through netlink, so most runs never
     /// need libnftables (its context costs a few milliseconds to set up).
     private var nftContext: Nftables?

@@ -42,6 +42,21 @@ final class IPsecTests: XCTestCase {
         XCTAssertTrue(p.contains { $0.hasPrefix(path + ":") && $0.contains(fragment) }, "wanted \(path): ...\(fragment)... in \(p)", file: file, line: line)
     }
 
+    /// Issue 12 item 4: no secret reaches a log. A key pasted where its file belongs (the
+    /// daemon logs a refused reload's problems to the journal) is named, never echoed; a
+    /// path that is one is still shown.
+    func testAKeyPastedInPlaceOfItsFileIsNotEchoed() {
+        let secret = "0sSup3rS3cretPSKvalue"
+        for auth: [String: Any] in [["psk": ["file": secret]], ["psk": secret], ["psk": ["file": secret + " "]],
+                                    ["certificate": ["cert": secret, "key": secret, "ca": secret]]] {
+            let p = problems(auth)
+            XCTAssertFalse(p.isEmpty, "\(auth)")
+            XCTAssertFalse(p.joined(separator: "\n").contains("Sup3rS3cret"), "\(p)")
+        }
+        assertProblem(["psk": ["file": secret]], "ipsec.sites[0].psk.file", "is not an absolute path (the value is not shown")
+        assertProblem(["psk": ["file": "/etc/gatepeer/hq psk"]], "ipsec.sites[0].psk.file", "\"/etc/gatepeer/hq psk\" is not an absolute path")
+    }
+
     /// Issue 11: a field refused for its own value is not also reported as missing
     /// (`route.ifId: 0` gave "out of range" and "is required in route mode").
     func testRefusedIfIdIsNotAlsoRequired() {

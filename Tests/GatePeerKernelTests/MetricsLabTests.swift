@@ -174,4 +174,94 @@ final class MetricsLabTests: LabTestCase {
         // The stopped daemon's last textfile says it is gone.
         XCTAssertEqual(samples(try String(contentsOf: textfile, encoding: .utf8))["gatepeer_daemon_running"], 0, logText())
     }
+
+    /// Issue 12 item 6 with a real daemon: while both VPG gate peers answer, status exits
+    /// 0 and metrics show them up with an RTT; once one VPG is unplugged and the daemon
+    /// judges it down, status exits 3 naming it and gatepeer_peer_up is 0. A refused
+    /// reload is counted.
+    func testStatusExitsThreeWhenTheDaemonJudgesAPeerDown() throws {
+        let state = stateDir()
+        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: plainConfig))) as? [String: Any])
+        var links = try XCTUnwrap(doc["links"] as? [[String: Any]])
+        links[0]["liveness"] = ["intervalMs": 100]
+        doc["links"] = links
+        let cfgText = String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self)
+        let cfg = writeConfig(cfgText)
+        let log = URL(fileURLWithPath: state.path + ".log")
+        addTeardownBlock { try? FileManager.default.removeItem(at: log) }
+        let p = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", cfg], log: log)
+        func journal() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        func withState(_ args: String...) -> Run { inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary] + args) }
+        func peers(_ r: Run) -> [String: String] {
+            let d = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
+            let ps = ((d?["links"] as? [[String: Any]])?.first?["peers"] as? [[String: Any]]) ?? []
+            return Dictionary(uniqueKeysWithValues: ps.map { ($0["address"] as? String ?? "?", $0["state"] as? String ?? "?") })
+        }
+        let up = ["100.64.152.4": "up", "100.64.152.132": "up"]
+        var status = Run(status: -1, stdout: "", stderr: "")
+        XCTAssertTrue(eventually(15) { status = withState("status", "--json", "-c", cfg); return peers(status) == up },
+                      "both peers up: \(status.stdout)\n\(journal())")
+        XCTAssertEqual(status.status, 0, status.stdout)
+        var m = withState("metrics", "-c", cfg)
+        try assertPromtoolAccepts(m.stdout)
+        var s = samples(m.stdout)
+        XCTAssertEqual(s["gatepeer_peer_up{link=\"gp0\",peer=\"100.64.152.4\"}"], 1, m.stdout)
+        XCTAssertGreaterThan(s["gatepeer_peer_rtt_seconds{link=\"gp0\",peer=\"100.64.152.4\"}"] ?? 0, 0, m.stdout)
+        XCTAssertGreaterThan(s["gatepeer_peer_probes_sent_total{link=\"gp0\",peer=\"100.64.152.4\"}"] ?? 0, 0, m.stdout)
+
+        XCTAssertEqual(lab("cut", "vpg1").status, 0)
+        XCTAssertTrue(eventually(10) { status = withState("status", "--json", "-c", cfg); return peers(status)["100.64.152.4"] == "down" },
+                      "peer judged down: \(status.stdout)\n\(journal())")
+        XCTAssertEqual(status.status, 3, status.stdout)
+        let d = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(d["degradedReasons"] as? [String], ["peer 100.64.152.4 of link gp0 down"])
+        XCTAssertEqual(peers(status)["100.64.152.132"], "up")
+        let text = withState("status", "-c", cfg)
+        XCTAssertEqual(text.status, 3)
+        XCTAssertTrue(text.stdout.contains("degraded: peer 100.64.152.4 of link gp0 down"), text.stdout)
+        m = withState("metrics", "-c", cfg)
+        try assertPromtoolAccepts(m.stdout)
+        s = samples(m.stdout)
+        XCTAssertEqual(s["gatepeer_peer_up{link=\"gp0\",peer=\"100.64.152.4\"}"], 0, m.stdout)
+        XCTAssertEqual(s["gatepeer_peer_up{link=\"gp0\",peer=\"100.64.152.132\"}"], 1, m.stdout)
+        XCTAssertGreaterThanOrEqual(s["gatepeer_peer_transitions_total{link=\"gp0\",peer=\"100.64.152.4\"}"] ?? 0, 1, m.stdout)
+
+        // A refused reload is counted, a taken one too.
+        try "{ not json".write(toFile: cfg, atomically: true, encoding: .utf8)
+        kill(p.processIdentifier, SIGHUP)
+        XCTAssertTrue(eventually(5) { journal().contains("reload refused") }, journal())
+        try cfgText.write(toFile: cfg, atomically: true, encoding: .utf8)
+        XCTAssertTrue(eventually(5) { self.samples(withState("metrics", "-c", cfg).stdout)["gatepeer_config_load_errors_total"] == 1 },
+                      journal())
+        kill(p.processIdentifier, SIGHUP)
+        XCTAssertTrue(eventually(5) { self.samples(withState("metrics", "-c", cfg).stdout)["gatepeer_config_reloads_total"] == 1 },
+                      journal())
+    }
+}
+
+/// The metrics textfile from the shipped unit under a real systemd: ProtectSystem=strict
+/// makes /var/lib read-only for the daemon but for the paths the unit names, so the
+/// default textfile must be one of them.
+extension SystemdUnitTests {
+    func testShippedUnitWritesTheDefaultMetricsTextfile() throws {
+        let lab = try bootLab(config: Self.config())
+        // What Debian's prometheus-node-exporter package makes.
+        XCTAssertEqual(lab.exec("mkdir", "-p", "/var/lib/prometheus/node-exporter").status, 0)
+        XCTAssertEqual(lab.exec("systemctl", "start", "gatepeer").status, 0, lab.journal("gatepeer"))
+        let file = "/var/lib/prometheus/node-exporter/gatepeer.prom"
+        XCTAssertTrue(eventually(20) { lab.exec("cat", file).stdout.contains("gatepeer_daemon_running 1") },
+                      "no textfile at \(file):\n\(lab.journal("gatepeer"))")
+        // node_exporter runs as its own user: readable by all, whatever the unit's UMask.
+        XCTAssertEqual(lab.exec("stat", "-c", "%a", file).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "644")
+        XCTAssertEqual(lab.exec("stat", "-c", "%a", "/var/lib/gatepeer/runtime.json").stdout.trimmingCharacters(in: .whitespacesAndNewlines), "600")
+        // The daemon's report is what status reads: its pid is the unit's main pid.
+        let pid = lab.show("gatepeer", ["MainPID"])["MainPID"] ?? "?"
+        // Not the test's GATEPEER_STATE_DIR (exec keeps the environment): the unit's.
+        let status = lab.exec("env", "-u", "GATEPEER_STATE_DIR", "/usr/local/bin/gatepeer", "status", "--json")
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], status.stderr)
+        XCTAssertEqual((doc["daemon"] as? [String: Any])?["pid"] as? Int, Int(pid), status.stdout + status.stderr)
+        XCTAssertFalse(lab.journal("gatepeer").contains("not written"), lab.journal("gatepeer"))
+        XCTAssertEqual(lab.exec("systemctl", "stop", "gatepeer").status, 0)
+        XCTAssertTrue(lab.exec("cat", file).stdout.contains("gatepeer_daemon_running 0"), "a stopped daemon's last textfile says so")
+    }
 }

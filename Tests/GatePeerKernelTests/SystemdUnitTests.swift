@@ -55,6 +55,12 @@ final class SystemdLab {
     /// The journal of `unit` since boot (systemd's own lines about it included).
     func journal(_ unit: String) -> String { Self.lab(["journal", name, unit]).stdout }
 
+    /// `journalctl -u unit -p priority`: the unit's lines at `priority` ("warning") or
+    /// more severe, message text only.
+    func journal(_ unit: String, priority: String) -> String {
+        exec("journalctl", "--no-pager", "-q", "-b", "-o", "cat", "-u", unit, "-p", priority).stdout
+    }
+
     /// `ip -j -d link show` in the container's namespace, the link named `dev`.
     func link(_ dev: String) -> [String: Any]? {
         let r = net("ip", "-j", "-d", "link", "show")
@@ -234,6 +240,142 @@ final class SystemdUnitTests: KernelTestCase {
         XCTAssertEqual(s["ExecMainStatus"], "2")
         let journal = lab.journal("gatepeer")
         XCTAssertTrue(journal.contains("links[0].name: is a number"), "the journal names the field:\n\(journal)")
+        // At error priority (Console.error's <3> when stderr is the journal).
+        let errors = lab.journal("gatepeer", priority: "err")
+        XCTAssertTrue(errors.contains("links[0].name: is a number"), "journalctl -p err:\n\(errors)")
         XCTAssertNil(lab.link("gp0"), "a bad config touched the kernel")
+    }
+
+    /// The unit's state as the tests read it.
+    static let watched = ["ActiveState", "SubState", "StatusText", "NRestarts", "MainPID", "Result"]
+
+    /// The routes the kernel holds for `prefix` in the container (ip -j route show).
+    func routes(_ lab: SystemdLab, _ prefix: String) -> [[String: Any]] {
+        let r = lab.net("ip", "-j", "route", "show", prefix)
+        return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [[String: Any]] ?? []
+    }
+
+    /// Issue 12 item 3, on the shipped unit: Type=notify (start returns once the kernel
+    /// holds the config, STATUS= is the line a person reads), a reload that validates
+    /// first (a bad file fails the reload, the old config keeps serving), a restart after
+    /// SIGKILL (READY again), and a stop that leaves the data plane up. Item 4: the
+    /// journal's priorities reach journald (`journalctl -p warning` filters them).
+    func testNotifyReadyStatusReloadRestartAndStop() throws {
+        let lab = try bootLab(config: Self.config())
+        // The hardening score of the shipped unit, by the container's own systemd 252.
+        let security = lab.exec("systemd-analyze", "security", "--offline=yes", "--no-pager", "/etc/systemd/system/gatepeer.service")
+        let level = security.stdout.split(separator: "\n").first { $0.contains("Overall exposure level") }
+        let exposure = level.flatMap { l in l.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) } }
+        XCTAssertNotNil(exposure, "no exposure level from systemd-analyze: \(security.stdout.suffix(300)) \(security.stderr)")
+        XCTAssertLessThanOrEqual(exposure ?? 99, 2.5, String(level ?? ""))
+
+        // Type=notify: `systemctl start` returns at READY=1, after the first converge, so
+        // the kernel already holds the config when it does.
+        let start = lab.exec("systemctl", "start", "gatepeer")
+        XCTAssertEqual(start.status, 0, start.stderr + lab.journal("gatepeer"))
+        var s = lab.show("gatepeer", Self.watched)
+        XCTAssertEqual(lab.link("gp0")?["ifalias"] as? String, "gatepeer:gp0", "active before the first converge: \(s)")
+        XCTAssertEqual(s["ActiveState"], "active")
+        XCTAssertEqual(s["SubState"], "running")
+        // Nothing answers the VPG gate peer's probes here: probing at READY, down later.
+        XCTAssertEqual(s["StatusText"], "1 link, 0/1 peers up, 1 probing, filter loaded, no repairs", "\(s)\n\(lab.journal("gatepeer"))")
+        XCTAssertTrue(eventually(60) { lab.show("gatepeer", ["StatusText"])["StatusText"] == "1 link, 0/1 peers up, 1 down, filter loaded, no repairs" },
+                      "the status line does not follow the peer: \(lab.show("gatepeer", Self.watched))")
+        let firstPID = s["MainPID"] ?? "0"
+        XCTAssertNotEqual(firstPID, "0")
+        XCTAssertEqual(lab.show("gatepeer", ["Type", "NotifyAccess"]), ["Type": "notify", "NotifyAccess": "main"])
+        // CAP_NET_RAW (13) for the liveness probes' raw ICMP socket, in the daemon's
+        // effective set, next to CAP_NET_ADMIN (12); nothing else it was not given.
+        let capEff = lab.exec("awk", "/^CapEff:/ { print $2 }", "/proc/\(firstPID)/status").stdout
+        let caps = UInt64(capEff.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16)
+        XCTAssertEqual(caps, 1 << 10 | 1 << 12 | 1 << 13 | 1 << 23, "CapEff \(capEff): want NET_BIND_SERVICE, NET_ADMIN, NET_RAW, SYS_NICE")
+
+        // A good reload: taken by the same process, and the kernel follows.
+        write(lab, Self.config(mtu: 1400))
+        let good = lab.exec("systemctl", "reload", "gatepeer")
+        XCTAssertEqual(good.status, 0, good.stderr + lab.journal("gatepeer"))
+        XCTAssertTrue(eventually(60) { lab.link("gp0")?["mtu"] as? Int == 1400 }, "reload did not reach the kernel\n\(lab.journal("gatepeer"))")
+        s = lab.show("gatepeer", Self.watched)
+        XCTAssertEqual(s["ActiveState"], "active")
+        XCTAssertEqual(s["MainPID"], firstPID, "a reload restarted the daemon")
+
+        // A bad file: the reload is reported as failed, the old config keeps serving. It
+        // holds a key pasted where its file belongs: named in the journal, never shown.
+        let secret = "0sSup3rS3cretPSKvalue"
+        write(lab, #"{"links": [{"name": 5}], "ipsec": {"sites": [{"name": "hq", "psk": {"file": "\#(secret)"}}]}}"#)
+        let bad = lab.exec("systemctl", "reload", "gatepeer")
+        XCTAssertNotEqual(bad.status, 0, "systemctl reload of a bad config succeeded\n\(lab.journal("gatepeer"))")
+        s = lab.show("gatepeer", Self.watched)
+        XCTAssertEqual(s["ActiveState"], "active", "\(s)")
+        XCTAssertEqual(s["MainPID"], firstPID)
+        XCTAssertEqual(lab.link("gp0")?["mtu"] as? Int, 1400, "the kernel changed after a refused reload")
+        XCTAssertEqual(routes(lab, "192.168.10.0/24").first?["gateway"] as? String, "10.129.3.7")
+        // The same file sent straight to the daemon (the race ExecReload's check cannot
+        // close: the file changed after it): refused there too, and the status says so.
+        XCTAssertEqual(lab.exec("systemctl", "kill", "-s", "HUP", "--kill-who=main", "gatepeer").status, 0)
+        XCTAssertTrue(eventually(30) { lab.show("gatepeer", ["StatusText"])["StatusText"]?.contains("last reload refused") == true },
+                      "\(lab.show("gatepeer", Self.watched))\n\(lab.journal("gatepeer"))")
+        XCTAssertEqual(lab.show("gatepeer", ["ActiveState"])["ActiveState"], "active")
+        XCTAssertEqual(lab.link("gp0")?["mtu"] as? Int, 1400)
+
+        // Priorities reach journald: the refusal is an error, the good reload is info.
+        let warnings = lab.journal("gatepeer", priority: "warning")
+        XCTAssertTrue(warnings.contains("reload refused"), "journalctl -p warning:\n\(warnings)")
+        XCTAssertFalse(warnings.contains("reloaded /etc/gatepeer/gatepeer.json"), "an info line at warning:\n\(warnings)")
+        XCTAssertTrue(lab.journal("gatepeer", priority: "info").contains("reloaded /etc/gatepeer/gatepeer.json"))
+        // ExecReload's check and the daemon both reported the file, at error priority.
+        let errors = lab.journal("gatepeer", priority: "err")
+        XCTAssertTrue(errors.contains("ipsec.sites[0].psk.file: is not an absolute path"), "journalctl -p err:\n\(errors)")
+        XCTAssertFalse(lab.exec("journalctl", "--no-pager", "-b", "-o", "verbose").stdout.contains("Sup3rS3cret"), "a key reached the journal")
+
+        // SIGKILL: systemd restarts it (with the good file back) and it is READY again.
+        write(lab, Self.config(mtu: 1400))
+        XCTAssertEqual(lab.exec("kill", "-KILL", firstPID).status, 0)
+        XCTAssertTrue(eventually(90) {
+            s = lab.show("gatepeer", Self.watched)
+            return s["NRestarts"] == "1" && s["ActiveState"] == "active" && s["MainPID"] != firstPID && s["MainPID"] != "0"
+        }, "not restarted after SIGKILL: \(s)\n\(lab.journal("gatepeer"))")
+        XCTAssertTrue(["1 link, 0/1 peers up, 1 probing, filter loaded, no repairs", "1 link, 0/1 peers up, 1 down, filter loaded, no repairs"]
+                        .contains(s["StatusText"] ?? ""), "\(s)")
+
+        // Stop: the unit goes, the data plane stays (device, route, filter table).
+        XCTAssertEqual(lab.exec("systemctl", "stop", "gatepeer").status, 0)
+        XCTAssertEqual(lab.show("gatepeer", ["ActiveState"])["ActiveState"], "inactive")
+        XCTAssertEqual(lab.link("gp0")?["ifalias"] as? String, "gatepeer:gp0")
+        XCTAssertEqual(lab.link("gp0")?["mtu"] as? Int, 1400)
+        XCTAssertEqual(routes(lab, "192.168.10.0/24").first?["gateway"] as? String, "10.129.3.7")
+        XCTAssertEqual(lab.net("nft", "list", "table", "inet", "gatepeer").status, 0, "stop took the filter table")
+        assertCleanJournal(lab.journal("gatepeer").replacingOccurrences(of: "Main process exited, code=killed, status=9/KILL", with: ""))
+    }
+
+    /// WATCHDOG=1 comes from a timer on the daemon's state queue: while it runs, systemd
+    /// never fires the watchdog; once the process stops (SIGSTOP, as a wedged queue
+    /// would), systemd kills and restarts it. A short WatchdogSec= in a drop-in.
+    func testWatchdogRestartsAStoppedDaemon() throws {
+        let lab = try bootLab(config: Self.config())
+        let dropIn = lab.exec("sh", "-c", "mkdir -p /etc/systemd/system/gatepeer.service.d && printf '[Service]\\nWatchdogSec=3s\\n' > /etc/systemd/system/gatepeer.service.d/watchdog.conf && systemctl daemon-reload")
+        XCTAssertEqual(dropIn.status, 0, dropIn.stderr)
+        XCTAssertEqual(lab.exec("systemctl", "start", "gatepeer").status, 0, lab.journal("gatepeer"))
+        // systemd shows the watchdog it armed only while the unit runs.
+        XCTAssertEqual(lab.show("gatepeer", ["WatchdogUSec"])["WatchdogUSec"], "3s")
+        var s = lab.show("gatepeer", Self.watched)
+        let pid = s["MainPID"] ?? "0"
+        XCTAssertNotEqual(pid, "0")
+        // Three watchdog periods: pinged, so no restart.
+        let until = Date().addingTimeInterval(9)
+        while Date() < until {
+            s = lab.show("gatepeer", Self.watched)
+            guard s["ActiveState"] == "active", s["MainPID"] == pid, s["NRestarts"] == "0" else {
+                XCTFail("the watchdog fired on a running daemon: \(s)\n\(lab.journal("gatepeer"))")
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        XCTAssertEqual(lab.exec("kill", "-STOP", pid).status, 0)
+        XCTAssertTrue(eventually(120) {
+            s = lab.show("gatepeer", Self.watched)
+            return s["NRestarts"] == "1" && s["ActiveState"] == "active" && s["MainPID"] != pid && s["MainPID"] != "0"
+        }, "not restarted by the watchdog: \(s)\n\(lab.journal("gatepeer"))")
+        XCTAssertTrue(lab.journal("gatepeer").contains("Watchdog timeout"), lab.journal("gatepeer"))
     }
 }

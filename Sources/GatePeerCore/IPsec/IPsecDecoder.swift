@@ -90,12 +90,18 @@ public enum IPsecDecoder {    /// `links`: the links that decoded, whose device 
     /// into swanctl files, printed on the sheet and in shell commands gatepeer suggests, so
     /// only characters that mean nothing in any of them are taken: an absolute path of
     /// ASCII letters, digits and / . _ - + (no controls, spaces, quotes, commas, which
-    /// separate swanctl lists, or shell syntax such as ; $ `).
+    /// separate swanctl lists, or shell syntax such as ; $ `). A value without the leading
+    /// "/" is not echoed (it may be a secret).
     static func pathProblem(_ s: String) -> String? {
         let allowed = "/._-+"
         let bad = s.first { c in !(c.isASCII && (c.isLetter || c.isNumber || allowed.contains(c))) }
         guard s.hasPrefix("/"), s.utf8.count < 4096, bad == nil else {
-            let why = bad.map { ", it contains \(describe($0))" } ?? (s.hasPrefix("/") ? ", it is longer than 4095 bytes" : "")
+            // Not shown unless it looks like a path: a value that does not start with "/" may
+            // be the key itself, pasted where its file belongs, and problems reach the journal.
+            guard s.hasPrefix("/") else {
+                return "is not an absolute path (the value is not shown: it may be a key pasted in place of its file); valid: such as /etc/gatepeer/hq.psk"
+            }
+            let why = bad.map { ", it contains \(describe($0))" } ?? ", it is longer than 4095 bytes"
             return "\"\(Echo.value(s))\" is not an absolute path of ASCII letters, digits and / . _ - +\(why); valid: such as /etc/gatepeer/hq.psk"
         }
         return nil

@@ -113,9 +113,13 @@ public enum ConfigDecoder {
         if let items = o.array("routes", required: false, &p) {
             routes = decodeRoutes(items, path: "\(path).routes", inner: inner, &p)
         }
+        var liveness: LivenessSettings? = .default
+        if let v = o.value("liveness", &p) {
+            liveness = decodeLiveness(v, path: "\(path).liveness", &p)
+        }
         o.finish(&p, known: ["name", "vxlanId", "port", "sourcePortRange", "underlayDevice", "outerIpAddress",
-                             "innerIpAddress", "peers", "mtu", "learning", "mac", "routes", "snatBackendTraffic"])
-        guard let name, let range, let underlay, let outer, let inner, let peers, let routes else { return nil }
+                             "innerIpAddress", "peers", "mtu", "learning", "mac", "routes", "snatBackendTraffic", "liveness"])
+        guard let name, let range, let underlay, let outer, let inner, let peers, let routes, let liveness else { return nil }
         var capturesOwnTunnel = false
         // One sweep, not routes x peers: both lists can be long.
         let own = [outer] + peers.map(\.outerIpAddress)
@@ -135,6 +139,7 @@ public enum ConfigDecoder {
                            underlayDevice: underlay, outerIpAddress: outer, innerIpAddress: inner, peers: peers,
                            mtu: mtu, learning: learning, mac: mac, routes: routes)
         link.snatBackendTraffic = snatBackend
+        link.liveness = liveness
         return link
     }
 
@@ -161,6 +166,7 @@ public enum ConfigDecoder {
         var peers: [GatePeer] = []
         var seen: [IPAddress: Int] = [:]
         var seenInner: [IPAddress: Int] = [:]
+        var seenTarget: [IPAddress: Int] = [:]
         var ok = true
         for (i, item) in items.enumerated() {
             let pp = "\(path)[\(i)]"
@@ -169,23 +175,32 @@ public enum ConfigDecoder {
             var pi: IPAddress? = nil
             var innerOK = true
             if let t = o.string("innerIpAddress", required: false, &p) {
-                pi = FieldReader.hostAddress(t, "\(pp).innerIpAddress", field: .innerAddress, &p)
+                pi = peerInsideAddress(t, "\(pp).innerIpAddress", inner: inner, &p)
                 innerOK = pi != nil
-                if let pi, let inner {
-                    if !inner.network.contains(pi) {
-                        p.add("\(pp).innerIpAddress", "\(pi) is outside the link's device subnet \(inner.network)"); innerOK = false
-                    } else if pi == inner.address {
-                        p.add("\(pp).innerIpAddress", "\(pi) is this link's own innerIpAddress"); innerOK = false
-                    } else if let why = FieldReader.deviceAddressProblem(pi, in: inner.network) {
-                        p.add("\(pp).innerIpAddress", why); innerOK = false
-                    } else if let first = seenInner[pi] {
+                if let pi, inner != nil {
+                    if let first = seenInner[pi] {
                         p.add("\(pp).innerIpAddress", "\(pi) is already the innerIpAddress of \(path)[\(first)]"); innerOK = false
                     } else {
                         seenInner[pi] = i
                     }
                 }
             }
-            o.finish(&p, known: ["outerIpAddress", "innerIpAddress"])
+            var probe: IPAddress? = nil
+            if let t = o.string("probeAddress", required: false, &p) {
+                probe = peerInsideAddress(t, "\(pp).probeAddress", inner: inner, &p)
+                if probe == nil { innerOK = false }
+            }
+            o.finish(&p, known: ["outerIpAddress", "innerIpAddress", "probeAddress"])
+            // Two peers probed at one address would both be judged by whoever answers it.
+            if innerOK, let target = probe ?? pi {
+                if let first = seenTarget[target] {
+                    p.add(probe != nil ? "\(pp).probeAddress" : "\(pp).innerIpAddress",
+                          "\(target) is already the probe target of \(path)[\(first)]; valid: an address only this gate peer answers")
+                    innerOK = false
+                } else {
+                    seenTarget[target] = i
+                }
+            }
             guard let po, innerOK else { ok = false; continue }
             if let outer, po.family != outer.family {
                 p.add("\(pp).outerIpAddress", "\(po) is \(po.family.name) but the link's outerIpAddress \(outer) is \(outer.family.name); valid: the same family")
@@ -200,9 +215,42 @@ public enum ConfigDecoder {
                 ok = false; continue
             }
             seen[po] = i
-            peers.append(GatePeer(outerIpAddress: po, innerIpAddress: pi))
+            peers.append(GatePeer(outerIpAddress: po, innerIpAddress: pi, probeAddress: probe))
         }
         return ok ? peers : nil
+    }
+
+    /// A peer's address inside the tunnel (`innerIpAddress`, `probeAddress`): a host
+    /// address in the link's device subnet that is not the link's own; nil (reported) otherwise.
+    private static func peerInsideAddress(_ text: String, _ path: String, inner: IPPrefix?, _ p: inout Problems) -> IPAddress? {
+        guard let a = FieldReader.hostAddress(text, path, field: .innerAddress, &p) else { return nil }
+        guard let inner else { return a }
+        if !inner.network.contains(a) {
+            p.add(path, "\(a) is outside the link's device subnet \(inner.network)")
+        } else if a == inner.address {
+            p.add(path, "\(a) is this link's own innerIpAddress")
+        } else if let why = FieldReader.deviceAddressProblem(a, in: inner.network) {
+            p.add(path, why)
+        } else {
+            return a
+        }
+        return nil
+    }
+
+    /// The link's `liveness` object; the defaults for what it leaves out.
+    private static func decodeLiveness(_ v: JSONValue, path: String, _ p: inout Problems) -> LivenessSettings? {
+        guard let o = ObjectReader(v, path: path, &p) else { return nil }
+        let d = LivenessSettings.default
+        let found = p.list.count + p.more
+        let interval = o.integer("intervalMs", in: LivenessSettings.intervalRange, &p, hint: "(milliseconds between probes)")
+        let timeout = o.integer("timeoutMs", in: LivenessSettings.timeoutRange, &p, hint: "(milliseconds an echo may take)")
+        let rise = o.integer("rise", in: LivenessSettings.countRange, &p, hint: "(answered probes in a row that make a peer up)")
+        let fall = o.integer("fall", in: LivenessSettings.countRange, &p, hint: "(lost probes in a row that make a peer down)")
+        let enabled = o.bool("enabled", &p)
+        o.finish(&p, known: ["intervalMs", "timeoutMs", "rise", "fall", "enabled"])
+        if p.list.count + p.more != found { return nil }
+        return LivenessSettings(intervalMs: interval ?? d.intervalMs, timeoutMs: timeout ?? d.timeoutMs,
+                                rise: rise ?? d.rise, fall: fall ?? d.fall, enabled: enabled ?? d.enabled)
     }
 
     private static func decodeRoutes(_ items: [JSONValue], path: String, inner: IPPrefix?,

@@ -28,6 +28,8 @@ public struct VPGLink: Equatable, Sendable {
     /// SNAT backend traffic toward devices to innerIpAddress, so replies return through
     /// this peer even when the VPG has no route back to the backends.
     public var snatBackendTraffic: Bool = false
+    /// How `gatepeer run` probes the gate peers (the link's `liveness` object).
+    public var liveness: LivenessSettings = .default
 
     /// The subnet the devices and we share inside the tunnel.
     public var deviceSubnet: IPPrefix { innerIpAddress.network }

@@ -63,3 +63,35 @@ extension RtnetlinkCodec {
         }
     }
 }
+
+/// IP neighbours (ARP and NDP entries, AF_INET/AF_INET6): the ones that resolved through
+/// a dead gate peer are deleted, so the next packet resolves again.
+extension RtnetlinkCodec {
+    /// One ARP/NDP entry: device, address, link-layer address (nil while unresolved), NUD state.
+    struct IPNeighbour {
+        let linkIndex: Int32
+        let family: UInt8
+        let address: IPAddress
+        let mac: MACAddress?
+        let state: UInt16
+    }
+
+    static func parseIPNeighbour(_ m: NetlinkMessage) -> IPNeighbour? {
+        guard let (nd, a) = decode(m, type: RtnetlinkMessage.newNeighbour, ndmsg.self),
+              nd.ndm_family == UInt8(AF_INET) || nd.ndm_family == UInt8(AF_INET6),
+              let dst = a.address(NeighbourAttribute.destination) else { return nil }
+        return IPNeighbour(linkIndex: nd.ndm_ifindex, family: nd.ndm_family, address: dst,
+                           mac: a.bytes(NeighbourAttribute.linkLayerAddress).flatMap { MACAddress(bytes: $0) }, state: nd.ndm_state)
+    }
+
+    /// Deletes one ARP/NDP entry (`ip neigh del ADDRESS dev LINK`).
+    static func deleteIPNeighbour(_ b: RequestBatch, link: String, _ n: IPNeighbour, tag: ChangeTag) {
+        b.add("delete neighbour \(n.address) on \(link)", tag: tag, type: RtnetlinkMessage.deleteNeighbour) { w in
+            var nd = ndmsg()
+            nd.ndm_family = n.family
+            nd.ndm_ifindex = n.linkIndex
+            w.fixedHeader(nd)
+            w.attribute(NeighbourAttribute.destination, address: n.address)
+        }
+    }
+}

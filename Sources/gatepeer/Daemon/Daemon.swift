@@ -12,12 +12,16 @@ final class Daemon: @unchecked Sendable {
     private let context: DaemonContext
     private let resync: Int
     private var services: [DaemonService] = []
+    /// systemd's READY/STATUS/WATCHDOG/RELOADING/STOPPING (nothing without $NOTIFY_SOCKET).
+    private let notifier: SystemdNotifier
 
     /// Throws when another `gatepeer run` manages this network namespace (naming its pid),
     /// or the kernel cannot be reached (see DaemonContext).
     init(configPath: String, config: GatePeerConfig, resync: Int) throws {
         context = try DaemonContext(configPath: configPath, config: config)
         self.resync = resync
+        notifier = SystemdNotifier(context)
+        context.afterReconcile = { [notifier] in notifier.reconciled() }
     }
 
     /// Starts every service and serves until SIGTERM or SIGINT (exit 0: the kernel keeps
@@ -28,9 +32,12 @@ final class Daemon: @unchecked Sendable {
             ReconcileService(context, resync: resync),
             ResolveService(context),
             ForwarderService(context),
+            LivenessService(context),
             RuntimeReportService(context),
+            // Last: stopped first, so STOPPING=1 goes out before the others wind down.
+            notifier,
         ]
-        log("running with \(Echo.path(context.configPath)): \(context.config.links.count) link(s), resync every \(resync)s")
+        log(.info, "running", ["config": context.configPath, "links": "\(context.config.links.count)", "resync": "\(resync)s"])
         // Before dispatchMain: a SIGHUP or SIGTERM from now on is handled, not the default
         // action (which would end the process).
         context.queue.sync { [self] in
@@ -43,27 +50,41 @@ final class Daemon: @unchecked Sendable {
     /// and every service reloads (the reconcile applies it at once); otherwise the running
     /// config stays and the problems are logged.
     private func reload() {
+        notifier.reloading()
+        let refused = takeConfig()
+        // gatepeer_config_reloads_total / gatepeer_config_load_errors_total.
+        if refused == nil { context.counters.reloads += 1 } else { context.counters.configLoadErrors += 1 }
+        context.runtimeChanged()
+        notifier.reloaded(refused: refused)
+    }
+
+    /// Reads and decodes the config file; a valid one becomes the running config and the
+    /// services reload. Returns why it was refused (the running config stays), nil when
+    /// taken.
+    private func takeConfig() -> String? {
         let path = context.configPath
         let data: [UInt8]
         switch Files.read(path, limit: Files.configLimit) {
         case .success(let d): data = d
         case .failure(let e):
-            log("reload: cannot read \(Echo.path(e.path)): \(e.reason); keeping the running config")
-            return
+            log(.error, "reload refused: cannot read the config; keeping the running config", ["config": e.path, "reason": e.reason])
+            return "cannot read \(Echo.path(e.path)): \(e.reason)"
         }
         switch ConfigDecoder.decode(bytes: data) {
         case .success(let c):
             context.config = c
-            log("reloaded \(Echo.path(path))")
+            log(.info, "reloaded \(Echo.path(path))", ["config": path])
             for s in services { s.reload() }
+            return nil
         case .failure(let e):
-            log("reload: \(Echo.path(path)) has \(e.count) problem(s); keeping the running config")
-            for line in e.report(indent: "  ") { log(line) }
+            log(.error, "reload refused: \(e.count) problem(s); keeping the running config", ["config": path])
+            for line in e.report(indent: "  ") { log(.error, line, ["config": path]) }
+            return "\(e.count) problem(s) in \(Echo.path(path))"
         }
     }
 
     private func stop(_ sig: Int32) {
-        log("stopping (signal \(sig)); the kernel keeps what was applied")
+        log(.info, "stopping; the kernel keeps what was applied", ["signal": "\(sig)"])
         for s in services.reversed() { s.stop() }
         exit(0)
     }

@@ -21,6 +21,13 @@ final class DaemonContext: @unchecked Sendable {
     /// Liveness of every configured VPG gate peer, one entry per (link, outer address).
     var peers: [PeerLiveness] = []
 
+    /// What the last reconcile pass left standing (blockers, refused changes, a failed
+    /// kernel read), one line each; nil before the first pass, empty when it converged.
+    var reconcileProblems: [String]?
+    /// Run by the reconcile after each pass, once `reconcileProblems` is set: systemd's
+    /// READY=1 after the first and its status line (SystemdNotifier).
+    var afterReconcile: () -> Void = {}
+
     /// Called after `counters` or `peers` change: publishes the runtime report (read by
     /// `status` and `metrics`) and the metrics textfile, at most once a second.
     func runtimeChanged() { runtimePublisher?.changed() }
@@ -53,9 +60,9 @@ final class DaemonContext: @unchecked Sendable {
     func writing<T>(_ body: () throws -> T) rethrows -> T? {
         let lock: NamespaceLock
         do {
-            lock = try NamespaceLock.writer(store.namespace, command: "gatepeer run", announce: { log($0) })
+            lock = try NamespaceLock.writer(store.namespace, command: "gatepeer run", announce: { log(.info, $0, ["object": "lock"]) })
         } catch {
-            log("\(error); trying again later")
+            log(.warning, "\(error); trying again later", ["object": "lock"])
             return nil
         }
         store.holdsWriterLock = true
@@ -83,7 +90,7 @@ final class DaemonContext: @unchecked Sendable {
             do {
                 try store.saveLearned(learned)
             } catch {
-                log("cannot save \(store.learnedPath): \(error)")
+                log(.error, "cannot save learned addresses: \(error)", ["object": "file", "path": store.learnedPath])
             }
             do {
                 let ms = WallClock.milliseconds()
@@ -92,10 +99,10 @@ final class DaemonContext: @unchecked Sendable {
                 let gone = previous.elements(config, nowMs: ms).filter { !now.contains($0.set + "|" + $0.keyText) }
                 try kernel.deleteElements(gone)
                 // One refused element (logged) does not make the others untrue.
-                for f in try kernel.loadElements(elements) { log("learned address not loaded: \(f)") }
+                for f in try kernel.loadElements(elements) { log(.warning, "learned address not loaded: \(f)", ["object": "filter"]) }
                 return true
             } catch {
-                log("loading learned addresses failed: \(error)")
+                log(.error, "loading learned addresses failed: \(error)", ["object": "filter"])
                 return false
             }
         } ?? false

@@ -48,7 +48,7 @@ final class ForwarderService: DaemonService, @unchecked Sendable {
         guard wanted != serving else { return }
         guard let wanted else {
             stop()
-            log("dns forwarder off (dnsForwarder, domain rules or resolvers of the reloaded config)")
+            log(.info, "dns forwarder off (dnsForwarder, domain rules or resolvers of the reloaded config)", ["object": "dns-forwarder"])
             return
         }
         let fw = forwarder ?? DNSForwarder { [unowned self] name, records in
@@ -58,9 +58,14 @@ final class ForwarderService: DaemonService, @unchecked Sendable {
             try fw.configure(upstream: wanted.upstream, listen: wanted.listen, clients: wanted.clients)
             forwarder = fw
             serving = wanted
-            log("dns forwarder on \(wanted.listen.map(\.description).joined(separator: ", ")) port 53 -> \(wanted.upstream.map(\.description).joined(separator: ", "))")
+            log(.info, "dns forwarder on \(wanted.listen.map(\.description).joined(separator: ", ")) port 53 -> \(wanted.upstream.map(\.description).joined(separator: ", "))", ["object": "dns-forwarder"])
         } catch {
-            log(serving == nil ? "dns forwarder not started: \(error)" : "dns forwarder keeps its settings: \(error)")
+            // Not started: devices get no DNS from us (an error); kept: they still do.
+            if serving == nil {
+                log(.error, "dns forwarder not started: \(error)", ["object": "dns-forwarder"])
+            } else {
+                log(.warning, "dns forwarder keeps its settings: \(error)", ["object": "dns-forwarder"])
+            }
         }
     }
 
@@ -77,8 +82,10 @@ final class ForwarderService: DaemonService, @unchecked Sendable {
         context.learned.prune(now: n)
         context.learned.limitNames(LearnedAddresses.maxNames)
         let over = records.filter { !kept.contains($0.address) }.count
-        log("learned \(name) from a device's lookup: \(records.filter { kept.contains($0.address) }.map { "\($0.address) ttl \($0.ttl)" }.joined(separator: ", "))"
-            + (over == 0 ? "" : "; \(over) more address(es) not kept (maxAddressesPerName \(f.maxAddressesPerName)), not told to the device"))
+        log(over == 0 ? .info : .warning,
+            "learned \(name) from a device's lookup: \(records.filter { kept.contains($0.address) }.map { "\($0.address) ttl \($0.ttl)" }.joined(separator: ", "))"
+            + (over == 0 ? "" : "; \(over) more address(es) not kept (maxAddressesPerName \(f.maxAddressesPerName)), not told to the device"),
+            ["object": "dns", "name": name])
         guard context.saveAndLoadLearned(replacing: before) else { return DNSTrim(keep: [:], instead: []) }
         return context.learned.trim(name: name, now: n, slack: f.domainSlackSeconds)
     }

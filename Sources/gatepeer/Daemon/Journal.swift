@@ -9,11 +9,21 @@ import Glibc
 struct StandingProblems {
     private var current: [String] = []
 
-    /// Logs what is new in `now` and what of the last run's is gone ("cleared: ...").
-    mutating func update(_ now: [String], log: (String) -> Void = { log(.warning, $0) }) {
+    /// Logs what is new in `now` at `priority` and, at info, what of the last run's is
+    /// gone ("cleared: ..."), each with `fields`.
+    mutating func update(_ now: [String], priority: LogPriority = .warning, _ fields: KeyValuePairs<String, String> = [:]) {
+        update(now, new: { log(priority, $0, fields) }, cleared: { log(.info, $0, fields) })
+    }
+
+    /// Logs what is new and what is gone ("cleared: ...") both through `log`.
+    mutating func update(_ now: [String], log: (String) -> Void) {
+        update(now, new: log, cleared: log)
+    }
+
+    private mutating func update(_ now: [String], new: (String) -> Void, cleared: (String) -> Void) {
         let was = Set(current), isNow = Set(now)
-        for m in now where !was.contains(m) { log(m) }
-        for m in current where !isNow.contains(m) { log("cleared: " + m) }
+        for m in now where !was.contains(m) { new(m) }
+        for m in current where !isNow.contains(m) { cleared("cleared: " + m) }
         current = now
     }
 }

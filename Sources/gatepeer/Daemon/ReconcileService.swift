@@ -44,7 +44,11 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
         // Logged through `problems`: the same blocker at every resync is one line when it
         // appears (or changes) and one when it clears, not 2,880 a day at 30 s.
         var found: [String] = []
-        defer { problems.update(found) }
+        defer {
+            problems.update(found)
+            context.reconcileProblems = found
+            context.afterReconcile()
+        }
         let store = context.store, config = context.config
         do {
             if store.refusal == nil { try store.claim() }

@@ -84,15 +84,15 @@ final class ResolveService: DaemonService, @unchecked Sendable {
         for r in results {
             if let failure = r.failure, r.answer.isEmpty {
                 // Retried every 15 s: logged when it starts failing or fails differently.
-                problems[r.name, default: StandingProblems()].update(["warning: resolving \(r.name) failed (\(failure)); keeping the addresses learned until they expire"])
+                problems[r.name, default: StandingProblems()].update(["resolving \(r.name) failed (\(failure)); keeping the addresses learned until they expire"], ["object": "dns", "name": r.name])
                 nextResolve[r.name] = n + 15
                 continue
             }
-            problems[r.name]?.update([])
+            problems[r.name]?.update([], ["object": "dns", "name": r.name])
             problems[r.name] = nil
             context.learned.merge(name: r.name, answer: r.answer, now: n, slack: f.domainSlackSeconds, cap: f.maxAddressesPerName)
             let shown = r.answer.map { "\($0.0) ttl \($0.1)" }.joined(separator: ", ")
-            log("resolved \(r.name): \(shown.isEmpty ? "no addresses" : shown)")
+            log(.info, "resolved \(r.name): \(shown.isEmpty ? "no addresses" : shown)", ["object": "dns", "name": r.name])
             // Ask again when the shortest TTL runs out (within 5 s .. 1 h).
             nextResolve[r.name] = n + Int64(max(5, min(3600, r.minTTL)))
             changed = true

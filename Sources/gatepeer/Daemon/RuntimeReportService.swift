@@ -59,7 +59,7 @@ final class RuntimeReportService: DaemonService, @unchecked Sendable {
         pending = false
         lastWrite = Clock.monotonic()
         var found: [String] = []
-        defer { problems.update(found) }
+        defer { problems.update(found) { log(.warning, $0, ["object": "metrics"]) } }
         let report = RuntimeReport(pid: getpid(), startTime: startTime, written: Clock.now(), counters: context.counters, peers: context.peers)
         if running {
             do {

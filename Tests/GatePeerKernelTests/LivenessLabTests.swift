@@ -1,0 +1,117 @@
+import Foundation
+import XCTest
+
+/// VPG gate peer liveness on the lab (docs/config.md, "VPG gate peer liveness"): every
+/// device is reachable through either VPG; when the one the peer uses dies, gatepeer run
+/// judges it down from its probes and flushes what was learned through it, so the
+/// backend's pings go through the other VPG at once instead of after the neighbour entry
+/// fails (tens of seconds).
+final class LivenessLabTests: LabTestCase {
+    func json(_ text: String) -> [[String: Any]] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [[String: Any]] ?? []
+    }
+
+    /// netconfig/lab.json with the link's `liveness` object.
+    func config(liveness: [String: Any]) throws -> String {
+        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab.json"))) as? [String: Any])
+        var links = try XCTUnwrap(doc["links"] as? [[String: Any]])
+        links[0]["liveness"] = liveness
+        doc["links"] = links
+        return writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+    }
+
+    func vxlanMAC(_ vpg: String) throws -> String {
+        try XCTUnwrap(json(inNode(vpg, ["ip", "-j", "link", "show", "vxlan10"]).stdout).first?["address"] as? String)
+    }
+
+    func fdb() -> [[String: Any]] { json(inNode("peer", ["bridge", "-j", "fdb", "show", "dev", "gp0"]).stdout) }
+
+    /// Unix times of the echo replies `ping -D` printed.
+    func replyTimes(_ file: URL) -> [Double] {
+        let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("["), line.contains("bytes from"), let end = line.firstIndex(of: "]") else { return nil }
+            return Double(line[line.index(after: line.startIndex)..<end])
+        }
+    }
+
+    /// `gatepeer status --json` beside the daemon (its state directory holds the runtime
+    /// report): exit status and the peers of gp0 by outer address.
+    func status(_ cfg: String, state: URL) -> (exit: Int32, peers: [String: [String: Any]], reasons: [String]) {
+        let r = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "status", "--json", "-c", cfg])
+        let doc = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        let link = (doc["links"] as? [[String: Any]])?.first { $0["name"] as? String == "gp0" } ?? [:]
+        var peers: [String: [String: Any]] = [:]
+        for p in link["peers"] as? [[String: Any]] ?? [] { if let a = p["address"] as? String { peers[a] = p } }
+        return (r.status, peers, doc["degradedReasons"] as? [String] ?? [])
+    }
+
+    func testPingsResumeThroughTheOtherVPGWhenTheOneInUseDies() throws {
+        let cfg = try config(liveness: ["intervalMs": 100])
+        let state = stateDir()
+        let log = URL(fileURLWithPath: state.path + ".log")
+        addTeardownBlock { try? FileManager.default.removeItem(at: log) }
+        background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", cfg], log: log)
+        func journal() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        XCTAssertTrue(eventually(10) {
+            journal().contains("peer up link=gp0 peer=100.64.152.4 ") && journal().contains("peer up link=gp0 peer=100.64.152.132 ")
+        }, "both VPG gate peers up:\n\(journal())")
+        XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0)
+        let before = status(cfg, state: state)
+        XCTAssertEqual(before.peers["100.64.152.4"]?["state"] as? String, "up", "\(before)")
+        XCTAssertEqual(before.peers["100.64.152.132"]?["state"] as? String, "up", "\(before)")
+
+        // The VPG the peer's neighbour entry for dev1 points at is the one to kill.
+        let neighbour = try XCTUnwrap(json(inNode("peer", ["ip", "-j", "neigh", "show", "10.128.0.11", "dev", "gp0"]).stdout).first)
+        let used = try XCTUnwrap(neighbour["lladdr"] as? String)
+        let macs = ["vpg1": try vxlanMAC("vpg1"), "vpg2": try vxlanMAC("vpg2")]
+        let vteps = ["vpg1": "100.64.152.4", "vpg2": "100.64.152.132"]
+        let dead = try XCTUnwrap(macs.first { $0.value == used }?.key, "dev1 resolved to a VPG: \(neighbour)")
+        let live = dead == "vpg1" ? "vpg2" : "vpg1"
+
+        let pings = URL(fileURLWithPath: state.path + ".ping")
+        addTeardownBlock { try? FileManager.default.removeItem(at: pings) }
+        background("backend", ["ping", "-D", "-i", "0.01", "10.128.0.11"], log: pings)
+        XCTAssertTrue(eventually(5) { self.replyTimes(pings).count >= 20 }, "pings answered before the kill")
+        XCTAssertEqual(lab("cut", dead).status, 0)
+        let cut = Date().timeIntervalSince1970
+
+        // Replies again after the kill: through the other VPG, within far less than the
+        // 20 s or more a neighbour entry takes to fail on its own.
+        XCTAssertTrue(eventually(8) { self.replyTimes(pings).contains { $0 > cut } }, "no reply after the kill:\n\(journal())")
+        XCTAssertTrue(journal().contains("peer down link=gp0 peer=\(vteps[dead]!) "), journal())
+        XCTAssertTrue(journal().contains("flushed entries learned through the dead peer link=gp0 peer=\(vteps[dead]!)"), journal())
+        let entries = fdb()
+        XCTAssertFalse(entries.contains { $0["dst"] as? String == vteps[dead] && $0["mac"] as? String != "00:00:00:00:00:00" },
+                       "nothing learned toward the dead VTEP is left: \(entries)")
+        XCTAssertTrue(entries.contains { $0["mac"] as? String == macs[live] && $0["dst"] as? String == vteps[live] },
+                      "the live VPG's MAC is learned toward its VTEP: \(entries)")
+        let now = try XCTUnwrap(json(inNode("peer", ["ip", "-j", "neigh", "show", "10.128.0.11", "dev", "gp0"]).stdout).first)
+        XCTAssertEqual(now["lladdr"] as? String, macs[live], "dev1 resolves through the live VPG")
+        for vtep in vteps.values {
+            XCTAssertTrue(entries.contains { $0["mac"] as? String == "00:00:00:00:00:00" && $0["dst"] as? String == vtep
+                && ($0["state"] as? String) == "permanent" }, "the config's all-zero entry toward \(vtep) stays: \(entries)")
+        }
+
+        // status sees the dead peer from the daemon's runtime report: degraded, exit 3.
+        XCTAssertTrue(eventually(5) { self.status(cfg, state: state).peers[vteps[dead]!]?["state"] as? String == "down" },
+                      "status shows the peer down: \(status(cfg, state: state))")
+        let down = status(cfg, state: state)
+        XCTAssertEqual(down.exit, 3, "\(down)")
+        XCTAssertTrue(down.reasons.contains("peer \(vteps[dead]!) of link gp0 down"), "\(down.reasons)")
+        XCTAssertEqual(down.peers[vteps[live]!]?["state"] as? String, "up")
+        XCTAssertGreaterThanOrEqual(down.peers[vteps[dead]!]?["probesLost"] as? Int ?? 0, 3)
+
+        // Back again: judged up, the transition logged and counted.
+        XCTAssertEqual(lab("mend", dead).status, 0)
+        XCTAssertTrue(eventually(10) {
+            journal().components(separatedBy: "peer up link=gp0 peer=\(vteps[dead]!) ").count == 3
+        }, "up again:\n\(journal())")
+        XCTAssertTrue(eventually(5) { self.status(cfg, state: state).peers[vteps[dead]!]?["state"] as? String == "up" })
+        let metrics = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "metrics", "-c", cfg]).stdout
+        XCTAssertTrue(eventually(5) {
+            self.inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "metrics", "-c", cfg]).stdout
+                .contains("gatepeer_peer_transitions_total{link=\"gp0\",peer=\"\(vteps[dead]!)\"} 2")
+        }, "down and up again are two transitions:\n\(metrics)")
+    }
+}
