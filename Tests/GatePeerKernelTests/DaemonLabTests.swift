@@ -335,17 +335,8 @@ final class DaemonLabTests: LabTestCase {
     /// (each query holds a slot 2 s): another device's queries still get a slot, as the
     /// device may hold 16 of the 64 (before, dev2's query was dropped while dev1 held all).
     func testOneDeviceWithSlowUDPQueriesShutsNobodyOut() throws {
-        // slow.example.org is forwarded to a server that takes queries and never answers.
-        background("inet", ["socat", "-u", "UDP-RECV:5353,bind=203.0.113.10", "/dev/null"])
-        _ = try bigNameLab(dnsmasq: ["--server=/slow.example.org/203.0.113.10#5353", "--dns-forward-max=1000"])
-        let query = DNSMessage.query(id: 0x5151, name: "slow.example.org", type: .a)
-        let escaped = query.map { String(format: "\\x%02x", $0) }.joined()
-        // 50 queries every 0.2 s (250/s), each a datagram of its own on a connected socket.
-        let script = """
-        exec {fd}<>/dev/udp/10.255.255.254/53 || exit 1
-        while :; do for i in $(seq 50); do printf '\(escaped)' >&$fd; done; sleep 0.2; done
-        """
-        background("dev1", ["bash", "-c", script])
+        try slowNameLab()
+        floodSlowName()
         Thread.sleep(forTimeInterval: 3)  // past the first queries' 2 s: the slots stay taken
         for round in 0..<3 {
             let dig = inNode("dev2", ["dig", "+short", "+time=2", "+tries=1", "@10.255.255.254", "cdn.example.com"])

@@ -5,7 +5,7 @@
 #define GATEPEER_CSYSTEM_H
 
 #include <stddef.h>
-// mallopt and its M_* parameters, for Memory.prepareForLargeInput.
+// mallopt and its M_* parameters, malloc_trim and mallinfo2, for Memory.
 #include <malloc.h>
 
 /// WIFEXITED(status): nonzero when the child ended by exit(2) or returning from main.

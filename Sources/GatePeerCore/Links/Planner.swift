@@ -272,13 +272,15 @@ public enum Planner {
         // created, changed or set up: ip_forward is often 1 already (down leaves it, the
         // sysctl drop-in sets it), so a link up before its table forwards unfiltered, and
         // conntrack keeps such a flow open after the table arrives. The ruleset names
-        // devices (iifname/oifname) and takes MTUs from the config or the underlay, never
-        // from the links it is loaded ahead of. Only the table's delete (no links, no
-        // filter) stays last, after the links it guarded are gone.
+        // devices (iifname/oifname) and takes each link's MTU as it will be after the
+        // apply: from the config or the underlay, never from the links it is loaded ahead
+        // of, except that a blocked link's device keeps the MTU the kernel gave it. Only
+        // the table's delete (no links, no filter) stays last, after the links it guarded
+        // are gone.
         var filter: [Plan.Change] = []
         var filterLast: [Plan.Change] = []
         if observed.filterStaging { filter.append(.deleteStaging) }
-        let ruleset = rendered.map { $0.ruleset } ?? NftRenderer.render(config, mtus: linkMTUs(config, observed), live: liveTunnels(config, observed, blocked: protectedIndexes))
+        let ruleset = rendered.map { $0.ruleset } ?? NftRenderer.render(config, mtus: linkMTUs(config, observed, blocked: protectedIndexes), live: liveTunnels(config, observed, blocked: protectedIndexes))
         switch (ruleset, observed.filter) {
         case (nil, nil): break
         case (nil, .some): filterLast.append(.deleteFilter)
@@ -370,13 +372,21 @@ public enum Planner {
         return out
     }
 
-    /// Each config link's MTU in bytes by link name: the config's `mtu`, else the observed
-    /// underlay's MTU minus the link's encapsulation overhead (VPGLink.overhead); links
-    /// whose underlay is missing are absent.
-    public static func linkMTUs(_ config: GatePeerConfig, _ observed: ObservedState) -> [String: Int] {
+    /// Each config link's MTU in bytes by link name, as it will be after the apply: for a
+    /// link whose device a blocker leaves alone (`blocked`: the indexes of those devices),
+    /// the device's MTU as the kernel has it (the table must not clamp to an MTU no device
+    /// has); else the config's `mtu`, else the observed underlay's MTU minus the link's
+    /// encapsulation overhead (VPGLink.overhead); links whose underlay is missing are absent.
+    public static func linkMTUs(_ config: GatePeerConfig, _ observed: ObservedState, blocked: Set<Int32> = []) -> [String: Int] {
         var out: [String: Int] = [:]
         for l in config.links {
-            if let m = l.mtu { out[l.name] = m } else if let u = observed.link(named: l.underlayDevice) { out[l.name] = u.mtu - l.overhead }
+            if let e = observed.link(named: l.name), blocked.contains(e.index) {
+                out[l.name] = e.mtu
+            } else if let m = l.mtu {
+                out[l.name] = m
+            } else if let u = observed.link(named: l.underlayDevice) {
+                out[l.name] = u.mtu - l.overhead
+            }
         }
         return out
     }

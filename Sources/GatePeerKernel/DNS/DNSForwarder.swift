@@ -35,6 +35,11 @@ public final class DNSForwarder: @unchecked Sendable {
                                          idle: DNSForwarder.idleSeconds, lifetime: DNSForwarder.lifetimeSeconds)
     private var descriptors: [Int: Int32] = [:]
     private let lock = Lock()
+    /// Where UDP sockets are read and upstream UDP exchanges wait (dispatch sources).
+    private let io = DispatchQueue(label: "gatepeer.dns.io")
+    /// Where UDP answers are learned from and sent back, in order: `learn` may wait on the
+    /// daemon's state queue, which must not stop `io` from reading.
+    private let deliver = DispatchQueue(label: "gatepeer.dns.deliver")
 
     /// UDP queries asked upstream at once; more are dropped (clients retry).
     public static let maxInflight = 64
@@ -69,15 +74,25 @@ public final class DNSForwarder: @unchecked Sendable {
         let tcp: Bool
         private let state = Lock()
         private var stopped = false
+        /// The read source of a UDP socket; its cancel handler holds the listener, so the
+        /// descriptor stays open until dispatch no longer watches it.
+        private var source: DispatchSourceRead?
         init(fd: Int32, tcp: Bool) { self.fd = fd; self.tcp = tcp }
         deinit { close(fd) }
         /// Whether `shut` was called: the loop serving this socket ends.
         var isStopped: Bool { state.withLock { stopped } }
-        /// Wakes the thread blocked in recvfrom or accept (Linux ends both on a shut-down
-        /// socket, also an unconnected UDP one) and tells it to end.
+        /// Keeps `s`, the UDP socket's read source, for `shut` to cancel.
+        func watch(_ s: DispatchSourceRead) { state.withLock { source = s } }
+        /// Wakes the thread blocked in accept (Linux ends it on a shut-down socket) and
+        /// tells it to end; a UDP socket's read source is cancelled.
         func shut() {
-            state.withLock { stopped = true }
+            let s = state.withLock { () -> DispatchSourceRead? in
+                stopped = true
+                defer { source = nil }
+                return source
+            }
             _ = shutdown(fd, Int32(SHUT_RDWR))
+            s?.cancel()
         }
     }
 
@@ -92,7 +107,8 @@ public final class DNSForwarder: @unchecked Sendable {
     /// (the devices; anything else is ignored), on UDP and TCP `port` of each address of
     /// `listen` (IP_FREEBIND: the address may come later). Sockets of addresses that stay
     /// are kept (and their TCP connections); those of addresses no longer listed are shut
-    /// down. Each socket is served on a thread of its own, each TCP connection on one more.
+    /// down. Each TCP socket is served on a thread of its own, each TCP connection on one
+    /// more; UDP sockets and their upstream exchanges wait on dispatch sources (`io`).
     /// Throws SystemError naming the call and the address when a new socket cannot be
     /// made, bound or listened on; then nothing changed (the old settings keep serving).
     /// `configure` and `stop` are called from one thread or serial queue at a time (the
@@ -117,7 +133,7 @@ public final class DNSForwarder: @unchecked Sendable {
         }
         for (key, l) in added {
             do {
-                try Threads.detach(name: "dns forwarder") { l.tcp ? self.accept(l) : self.serve(l) }
+                if l.tcp { try Threads.detach(name: "dns forwarder") { self.accept(l) } } else { serve(l) }
                 listeners[key] = l
             } catch {
                 // No thread to serve it (the thread limit): the socket closes with `l`;
@@ -161,19 +177,30 @@ public final class DNSForwarder: @unchecked Sendable {
         return source
     }
 
+    /// Serves a UDP socket from a read source on `io`: no thread per socket or per query.
     private func serve(_ l: Listener) {
-        let fd = l.fd
+        _ = fcntl(l.fd, F_SETFL, fcntl(l.fd, F_GETFL) | O_NONBLOCK)
+        let s = DispatchSource.makeReadSource(fileDescriptor: l.fd, queue: io)
+        s.setEventHandler { [self] in self.readQueries(l) }
+        s.setCancelHandler { withExtendedLifetime(l) {} }
+        l.watch(s)
+        s.resume()
+    }
+
+    /// Every datagram waiting on `l` (until EAGAIN): each admitted query is asked upstream
+    /// without blocking (`UDPExchange`); what is over the limits is dropped (clients retry).
+    private func readQueries(_ l: Listener) {
         var buf = [UInt8](repeating: 0, count: 4096)
         while !l.isStopped {
             var from = sockaddr_storage()
             var fromLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let n = buf.withUnsafeMutableBytes { b in
                 withUnsafeMutablePointer(to: &from) { p in
-                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in retryingInterrupts { recvfrom(fd, b.baseAddress, b.count, 0, a, &fromLen) } }
+                    p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in retryingInterrupts { recvfrom(l.fd, b.baseAddress, b.count, 0, a, &fromLen) } }
                 }
             }
-            if n < 0 { return }
-            guard n >= 17, n <= 512, !l.isStopped, let source = client(from) else { continue }
+            if n < 0 { return }  // EAGAIN: all read; anything else: the socket is shut
+            guard n >= 17, n <= 512, let source = client(from), let q = DNSQuery.parse(Array(buf[0..<n])) else { continue }
             let admitted = lock.withLock {
                 guard inflightBySource[source, default: 0] < DNSForwarder.maxInflightPerSource,
                       inflight.wait(timeout: .now()) == .success else { return false }
@@ -183,29 +210,34 @@ public final class DNSForwarder: @unchecked Sendable {
             guard admitted else { continue }
             let query = Array(buf[0..<n])
             let client = from, clientLen = fromLen
-            // A thread per query, not the global queue: libdispatch runs about one task per
-            // core there, so queries waiting on a slow upstream queued every other one.
-            // It holds `l`: the socket it answers through stays open until it is done.
-            let release: @Sendable () -> Void = { [self] in
+            // The answer goes out through `l` (held until then) and the slots are given back.
+            let finish: @Sendable ([UInt8]?) -> Void = { [self] upstreamReply in
+                if let reply = self.reply(query, q, upstream: upstreamReply, tcp: false) {
+                    var c = client
+                    _ = reply.withUnsafeBytes { b in
+                        withUnsafeMutablePointer(to: &c) { p in
+                            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in retryingInterrupts { sendto(l.fd, b.baseAddress, b.count, 0, a, clientLen) } }
+                        }
+                    }
+                }
                 lock.withLock {
                     let left = inflightBySource[source, default: 1] - 1
                     inflightBySource[source] = left > 0 ? left : nil
                 }
                 inflight.signal()
             }
-            let started: ()? = try? Threads.detach(name: "dns forwarder udp") { [self] in
-                defer { release() }
-                guard let reply = self.answer(query, tcp: false) else { return }
-                var c = client
-                _ = reply.withUnsafeBytes { b in
-                    withUnsafeMutablePointer(to: &c) { p in
-                        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in retryingInterrupts { sendto(l.fd, b.baseAddress, b.count, 0, a, clientLen) } }
-                    }
+            UDPExchange(query, servers: lock.withLock { upstream }, timeout: timeout, queue: io) { [self] udp in
+                // Learning waits on the daemon's state queue: never on `io`, which must
+                // keep reading. A truncated answer is asked again over TCP (rare; blocking,
+                // so on a thread of its own; without one the truncated answer is taken).
+                guard let udp, udp.reply[2] & 0x02 != 0 else { return deliver.async { finish(udp?.reply) } }
+                let retried: ()? = try? Threads.detach(name: "dns forwarder tcp") { [self] in
+                    let ours = DNSForwarder.matches(query)
+                    let tcp = DNSTransport.exchange(query, with: udp.server, tcp: true, until: Clock.monotonic() + timeout, accept: ours)
+                    deliver.async { finish(tcp ?? udp.reply) }
                 }
-            }
-            // No thread (the thread limit): dropped like a query over the limits; the
-            // client retries, and its slot is given back here.
-            if started == nil { release() }
+                if retried == nil { deliver.async { finish(udp.reply) } }
+            }.start()
         }
     }
 
@@ -287,16 +319,29 @@ public final class DNSForwarder: @unchecked Sendable {
         guard let q = DNSQuery.parse(query) else { return nil }
         for server in lock.withLock({ upstream }) {
             guard let reply = exchange(query, with: server, tcp: tcp) else { continue }
-            var records: [DNSRecord] = []
-            if let type = DNSRecordType(rawValue: q.type), type != .cname,
-               let parsed = try? DNSMessage.parseResponse(reply, id: q.id, name: q.name, type: type) {
-                records = parsed.records
-            }
-            // Also for other types: addresses in ANY answers and HTTPS/SVCB hints are cut.
-            let trim = learn(q.name, records)
-            return DNSMessage.relay(reply, query: q, trim: trim, limit: tcp ? 65535 : q.udpLimit) ?? DNSQuery.servfail(query, q)
+            return self.reply(query, q, upstream: reply, tcp: tcp)
         }
-        return DNSQuery.servfail(query, q)
+        return self.reply(query, q, upstream: nil, tcp: tcp)
+    }
+
+    /// What the device is told for query `q` given the `upstream` answer (nil: no server
+    /// answered, SERVFAIL): learned from, then cut to what the filter keeps. Waits for
+    /// `learn`, which runs on the daemon's state queue.
+    private func reply(_ query: [UInt8], _ q: DNSQuery, upstream reply: [UInt8]?, tcp: Bool) -> [UInt8]? {
+        guard let reply else { return DNSQuery.servfail(query, q) }
+        var records: [DNSRecord] = []
+        if let type = DNSRecordType(rawValue: q.type), type != .cname,
+           let parsed = try? DNSMessage.parseResponse(reply, id: q.id, name: q.name, type: type) {
+            records = parsed.records
+        }
+        // Also for other types: addresses in ANY answers and HTTPS/SVCB hints are cut.
+        let trim = learn(q.name, records)
+        return DNSMessage.relay(reply, query: q, trim: trim, limit: tcp ? 65535 : q.udpLimit) ?? DNSQuery.servfail(query, q)
+    }
+
+    /// Whether `reply` answers `query`: its ID and the QR bit (RFC 1035 4.1.1).
+    static func matches(_ query: [UInt8]) -> @Sendable ([UInt8]) -> Bool {
+        { reply in reply.count >= 12 && reply[0] == query[0] && reply[1] == query[1] && reply[2] & 0x80 != 0 }
     }
 
     /// The upstream's reply to the device's query: over TCP for a TCP query, else over UDP
@@ -305,7 +350,7 @@ public final class DNSForwarder: @unchecked Sendable {
     /// (TCP/53 blocked or refused, timeout) is asked over UDP, and that answer is taken
     /// when it is whole (no TC): a device that asked over TCP is never given a cut answer.
     private func exchange(_ query: [UInt8], with server: IPAddress, tcp: Bool) -> [UInt8]? {
-        func ours(_ reply: [UInt8]) -> Bool { reply.count >= 12 && reply[0] == query[0] && reply[1] == query[1] && reply[2] & 0x80 != 0 }
+        let ours = DNSForwarder.matches(query)
         let deadline = Clock.monotonic() + timeout
         if tcp {
             if let reply = DNSTransport.exchange(query, with: server, tcp: true, until: deadline, accept: ours) { return reply }
