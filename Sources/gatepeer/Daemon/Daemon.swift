@@ -23,13 +23,15 @@ final class Daemon: @unchecked Sendable {
     /// Starts every service and serves until SIGTERM or SIGINT (exit 0: the kernel keeps
     /// what was applied).
     func run() -> Never {
+        let reconcile = ReconcileService(context, resync: resync)
         services = [
             SignalService(queue: context.queue, onReload: { [unowned self] in self.reload() }, onStop: { [unowned self] in self.stop($0) }),
-            ReconcileService(context, resync: resync),
+            EventService(context, reconcile: reconcile),
+            reconcile,
             ResolveService(context),
             ForwarderService(context),
         ]
-        log("running with \(Echo.path(context.configPath)): \(context.config.links.count) link(s), resync every \(resync)s")
+        log("running with \(Echo.path(context.configPath)): \(context.config.links.count) link(s), repairs on kernel events, resync every \(resync)s")
         // Before dispatchMain: a SIGHUP or SIGTERM from now on is handled, not the default
         // action (which would end the process).
         context.queue.sync { [self] in
