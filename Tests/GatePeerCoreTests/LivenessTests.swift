@@ -70,6 +70,24 @@ final class LivenessTests: XCTestCase {
         XCTAssertEqual(step(&m, &seq, now: &now, rtt: 5 * ms), [.up])
     }
 
+    /// Review finding: with the vxlan device deleted no probe can be sent, and the peer
+    /// stayed up for ever. A probe that cannot be sent is sent and lost.
+    func testProbesThatCannotBeSentMakeAnUpPeerDown() {
+        var m = LivenessMachine(settings: settings(), now: 0)
+        var seq: UInt16 = 0, now: UInt64 = 0
+        for _ in 0..<3 { _ = step(&m, &seq, now: &now, rtt: 5 * ms) }
+        XCTAssertEqual(m.state, .up)
+        var changes: [PeerLiveness.State] = []
+        for _ in 0..<3 {
+            now = max(now, m.nextSend)
+            if let s = m.unsent(at: now) { changes.append(s) }
+        }
+        XCTAssertEqual(changes, [.down])
+        XCTAssertEqual(m.probesSent, 6)
+        XCTAssertEqual(m.probesLost, 3)
+        XCTAssertGreaterThan(m.nextSend, now, "the next attempt waits, it does not spin")
+    }
+
     func testAPeerThatNeverAnswersIsDownAfterFall() {
         var m = LivenessMachine(settings: settings(fall: 2), now: 0)
         var seq: UInt16 = 0, now: UInt64 = 0

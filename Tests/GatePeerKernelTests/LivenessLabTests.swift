@@ -11,14 +11,28 @@ final class LivenessLabTests: LabTestCase {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [[String: Any]] ?? []
     }
 
-    /// netconfig/lab.json with the link's `liveness` object.
-    func config(liveness: [String: Any]) throws -> String {
+    /// netconfig/lab.json with the link's `liveness` object and `morePeers` after its two.
+    func configText(liveness: [String: Any], morePeers: [[String: Any]] = []) throws -> String {
         var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("netconfig/lab.json"))) as? [String: Any])
         var links = try XCTUnwrap(doc["links"] as? [[String: Any]])
         links[0]["liveness"] = liveness
+        links[0]["peers"] = try XCTUnwrap(links[0]["peers"] as? [[String: Any]]) + morePeers
         doc["links"] = links
-        return writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        return String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self)
     }
+
+    func config(liveness: [String: Any]) throws -> String { writeConfig(try configText(liveness: liveness)) }
+
+    /// The peers of the daemon's runtime.json (in the peer namespace's state directory) by outer address.
+    func runtimePeers(_ state: URL) -> [String: [String: Any]] {
+        let file = state.appendingPathComponent("netns/\(node("peer"))/runtime.json")
+        let doc = (try? JSONSerialization.jsonObject(with: Data(contentsOf: file))) as? [String: Any]
+        var out: [String: [String: Any]] = [:]
+        for p in doc?["peers"] as? [[String: Any]] ?? [] { if let a = p["outerIpAddress"] as? String { out[a] = p } }
+        return out
+    }
+
+    func count(_ text: String, _ part: String) -> Int { text.components(separatedBy: part).count - 1 }
 
     func vxlanMAC(_ vpg: String) throws -> String {
         try XCTUnwrap(json(inNode(vpg, ["ip", "-j", "link", "show", "vxlan10"]).stdout).first?["address"] as? String)
@@ -51,12 +65,13 @@ final class LivenessLabTests: LabTestCase {
         let state = stateDir()
         let log = URL(fileURLWithPath: state.path + ".log")
         addTeardownBlock { try? FileManager.default.removeItem(at: log) }
-        background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", cfg], log: log)
+        let daemon = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", cfg], log: log)
         func journal() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
         XCTAssertTrue(eventually(10) {
             journal().contains("peer up link=gp0 peer=100.64.152.4 ") && journal().contains("peer up link=gp0 peer=100.64.152.132 ")
         }, "both VPG gate peers up:\n\(journal())")
         XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0)
+        XCTAssertTrue(eventually(5) { self.runtimePeers(state).values.allSatisfy { $0["rttSeconds"] is Double } }, "\(runtimePeers(state))")
         let before = status(cfg, state: state)
         XCTAssertEqual(before.peers["100.64.152.4"]?["state"] as? String, "up", "\(before)")
         XCTAssertEqual(before.peers["100.64.152.132"]?["state"] as? String, "up", "\(before)")
@@ -83,7 +98,9 @@ final class LivenessLabTests: LabTestCase {
         // 20 s or more a neighbour entry takes to fail on its own.
         XCTAssertTrue(eventually(8) { self.replyTimes(pings).contains { $0 > cut } }, "no reply after the kill:\n\(journal())")
         XCTAssertTrue(journal().contains("peer down link=gp0 peer=\(vteps[dead]!) "), journal())
-        XCTAssertTrue(journal().contains("flushed entries learned through the dead peer link=gp0 peer=\(vteps[dead]!)"), journal())
+        // One line per kind of entry deleted, counted in entries (fdb 1: dev1's MAC).
+        XCTAssertTrue(journal().contains("flushed entries learned through the dead peer link=gp0 peer=\(vteps[dead]!) object=fdb change=flush count="), journal())
+        XCTAssertTrue(journal().contains("flushed entries learned through the dead peer link=gp0 peer=\(vteps[dead]!) object=neighbour change=flush count="), journal())
         let entries = fdb()
         XCTAssertFalse(entries.contains { $0["dst"] as? String == vteps[dead] && $0["mac"] as? String != "00:00:00:00:00:00" },
                        "nothing learned toward the dead VTEP is left: \(entries)")
@@ -106,6 +123,29 @@ final class LivenessLabTests: LabTestCase {
         XCTAssertTrue(down.reasons.contains("peer \(vteps[dead]!) of link gp0 down"), "\(down.reasons)")
         XCTAssertEqual(down.peers[vteps[live]!]?["state"] as? String, "up")
         XCTAssertGreaterThanOrEqual(down.peers[vteps[dead]!]?["probesLost"] as? Int ?? 0, 3)
+        // A down peer has no round-trip time (it kept the last one measured while up).
+        XCTAssertTrue(eventually(5) { self.runtimePeers(state)[vteps[dead]!]?["state"] as? String == "down" })
+        XCTAssertTrue(runtimePeers(state)[vteps[dead]!]?["rttSeconds"] is NSNull, "\(runtimePeers(state))")
+        XCTAssertTrue(runtimePeers(state)[vteps[live]!]?["rttSeconds"] is Double, "\(runtimePeers(state))")
+
+        // A reload that adds a peer keeps the judgement of the two that did not change:
+        // the dead one stays down (status exit 3 throughout), the live one is not judged
+        // up again. The new peer has no VPG behind it: down, and with nothing learned
+        // through it, no flush line.
+        let ghost = "100.64.152.200"
+        try configText(liveness: ["intervalMs": 100], morePeers: [["outerIpAddress": ghost, "innerIpAddress": "10.255.255.3"]])
+            .write(toFile: cfg, atomically: true, encoding: .utf8)
+        let upsBefore = count(journal(), "peer up link=gp0 peer=\(vteps[live]!) ")
+        kill(daemon.processIdentifier, SIGHUP)
+        XCTAssertTrue(eventually(5) { self.runtimePeers(state)[ghost] != nil }, "the reload took the new peer: \(journal())")
+        let reloaded = status(cfg, state: state)
+        XCTAssertEqual(reloaded.peers[vteps[dead]!]?["state"] as? String, "down", "\(reloaded)")
+        XCTAssertEqual(reloaded.exit, 3, "\(reloaded)")
+        XCTAssertTrue(eventually(10) { journal().contains("peer down link=gp0 peer=\(ghost) ") }, journal())
+        XCTAssertEqual(count(journal(), "peer up link=gp0 peer=\(vteps[live]!) "), upsBefore, journal())
+        XCTAssertEqual(count(journal(), "peer down link=gp0 peer=\(vteps[dead]!) "), 1, journal())
+        XCTAssertFalse(journal().contains("peer=\(ghost) object="), "nothing flushed, nothing said:\n\(journal())")
+        XCTAssertFalse(journal().contains("count=0"), journal())
 
         // Back again: judged up, the transition logged and counted.
         XCTAssertEqual(lab("mend", dead).status, 0)
@@ -118,5 +158,29 @@ final class LivenessLabTests: LabTestCase {
             self.inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "metrics", "-c", cfg]).stdout
                 .contains("gatepeer_peer_transitions_total{link=\"gp0\",peer=\"\(vteps[dead]!)\"} 2")
         }, "down and up again are two transitions:\n\(metrics)")
+    }
+
+    /// Review finding: with the vxlan device gone no probe could be sent, and the peers
+    /// stayed up for ever (status said gp0 absent, gatepeer_peer_up 1 for both). The
+    /// underlay device is deleted here, which takes gp0 with it (the kernel deletes a
+    /// vxlan device with its lower device) and keeps gatepeer from making it again.
+    func testPeersGoDownWhenTheirProbesCannotBeSent() throws {
+        let cfg = try config(liveness: ["intervalMs": 100])
+        let state = stateDir()
+        let log = URL(fileURLWithPath: state.path + ".log")
+        addTeardownBlock { try? FileManager.default.removeItem(at: log) }
+        background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", cfg], log: log)
+        func journal() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        let vteps = ["100.64.152.4", "100.64.152.132"]
+        XCTAssertTrue(eventually(10) { vteps.allSatisfy { journal().contains("peer up link=gp0 peer=\($0) ") } }, journal())
+
+        XCTAssertEqual(inNode("peer", ["ip", "link", "del", "eth0"]).status, 0)
+        XCTAssertNotEqual(inNode("peer", ["ip", "link", "show", "gp0"]).status, 0, "gp0 went with its underlay")
+        XCTAssertTrue(eventually(10) { vteps.allSatisfy { journal().contains("peer down link=gp0 peer=\($0) ") } },
+                      "both peers down:\n\(journal())")
+        XCTAssertTrue(journal().contains("liveness probes on gp0 cannot be sent"), journal())
+        XCTAssertTrue(eventually(5) { vteps.allSatisfy { self.runtimePeers(state)[$0]?["state"] as? String == "down" } },
+                      "\(runtimePeers(state))")
+        for v in vteps { XCTAssertGreaterThanOrEqual(runtimePeers(state)[v]?["probesLost"] as? Int ?? 0, 3) }
     }
 }

@@ -18,7 +18,9 @@ public struct DaemonCounters: Equatable, Sendable {
     /// (ENOBUFS: events lost, answered with a full resync).
     public var events: UInt64 = 0
     public var eventOverruns: UInt64 = 0
-    /// Learned FDB and neighbour entries flushed because their VPG gate peer went down.
+    /// Learned FDB and neighbour entries deleted because their VPG gate peer went down,
+    /// counted in entries, not flushes: one peer down that deleted one FDB entry and two
+    /// neighbours adds 3 (exported as gatepeer_peer_flushed_entries_total).
     public var peerFlushes: UInt64 = 0
     /// Unix time in seconds of the last converge that left nothing to do; nil before the first.
     public var lastConverged: Double?

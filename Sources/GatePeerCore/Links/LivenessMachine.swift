@@ -60,6 +60,19 @@ public struct LivenessMachine: Sendable {
         nextSend = now + (suspect ? min(interval, timeout) : interval)
     }
 
+    /// A probe due at `now` that could not be sent (no socket: the vxlan device is gone,
+    /// or the send failed with ENODEV/ENXIO): counted as sent and at once as lost, so a
+    /// peer that cannot be reached through the tunnel goes down after `fall` of them
+    /// instead of keeping the state its last answers gave it. Returns the new state when
+    /// it changed.
+    public mutating func unsent(at now: UInt64) -> PeerLiveness.State? {
+        probesSent += 1
+        let verdict = lose()
+        let interval = UInt64(settings.intervalMs) * 1_000_000
+        nextSend = now + (suspect ? min(interval, timeout) : interval)
+        return verdict
+    }
+
     /// The answer to `sequence` came at `now`. Returns the new state when it changed. An
     /// answer to a probe already judged lost (or never sent) changes nothing.
     public mutating func answered(sequence: UInt16, at now: UInt64) -> PeerLiveness.State? {
@@ -96,14 +109,19 @@ public struct LivenessMachine: Sendable {
         var changed: PeerLiveness.State?
         for (seq, _) in late {
             outstanding[seq] = nil
-            probesLost += 1
-            answeredInRow = 0
-            lostInRow += 1
-            if let s = judge(lostInRow >= settings.fall ? .down : nil) { changed = s }
+            if let s = lose() { changed = s }
         }
         // A loss of an up peer is checked again at once, not an interval later.
         if suspect { nextSend = min(nextSend, now) }
         return changed
+    }
+
+    /// One probe lost: counted, and judged against `fall`.
+    private mutating func lose() -> PeerLiveness.State? {
+        probesLost += 1
+        answeredInRow = 0
+        lostInRow += 1
+        return judge(lostInRow >= settings.fall ? .down : nil)
     }
 
     private mutating func judge(_ verdict: PeerLiveness.State?) -> PeerLiveness.State? {

@@ -20,6 +20,9 @@ final class DaemonContext: @unchecked Sendable {
     var counters = DaemonCounters()
     /// Liveness of every configured VPG gate peer, one entry per (link, outer address).
     var peers: [PeerLiveness] = []
+    /// Why a link's peers cannot be probed (no CAP_NET_RAW, the vxlan device missing), by
+    /// link name; absent while its probes go out. Set by the liveness service.
+    var livenessProblems: [String: String] = [:]
 
     /// What the last reconcile pass left standing (blockers, refused changes, a failed
     /// kernel read), one line each; nil before the first pass, empty when it converged.

@@ -12,10 +12,12 @@ import Glibc
 /// Keeps `context.peers` (one PeerLiveness per configured peer) and the flush counter.
 final class LivenessService: DaemonService, @unchecked Sendable {
     private let context: DaemonContext
-    private var probers: [LinkProber] = []
-    /// Unix seconds of the last runtimeChanged() for probe counts alone (state changes
-    /// publish at once): at 100 ms probes the report would otherwise be rewritten 10x a second.
-    private var lastPublished = 0.0
+    /// One prober per configured link, by link name.
+    private var probers: [String: LinkProber] = [:]
+    /// CLOCK_MONOTONIC seconds of the last runtimeChanged() for probe counts alone (state
+    /// changes publish at once): at 100 ms probes the report would otherwise be rewritten
+    /// 10x a second. Monotonic: a wall clock stepped back would stop the publishing.
+    private var lastPublished = -Double.infinity
 
     init(_ context: DaemonContext) {
         self.context = context
@@ -23,32 +25,30 @@ final class LivenessService: DaemonService, @unchecked Sendable {
 
     func start() { build() }
 
-    /// Links whose name, peers and settings are unchanged keep their probers (and peer
-    /// states); the others start over from unknown.
+    /// Each peer's machine (its judgement and counts) carries over a reload that keeps
+    /// the peer's link, outer address, probe target and the link's liveness settings;
+    /// only the peers that changed start over from unknown.
     func reload() { build() }
 
     func stop() {
-        for p in probers { p.cancel() }
+        for p in probers.values { p.cancel() }
         probers.removeAll()
+        context.livenessProblems.removeAll()
     }
 
     private func build() {
-        var keep: [String: LinkProber] = [:]
-        for p in probers { keep[p.link.name] = p }
-        var next: [LinkProber] = []
-        var restarted: Set<String> = []
+        var next: [String: LinkProber] = [:]
+        var carried: Set<PeerKey> = []
         for link in context.config.links {
-            if let p = keep.removeValue(forKey: link.name), p.probes(like: link) {
-                next.append(p)
-            } else {
-                next.append(LinkProber(link: link, service: self))
-                restarted.insert(link.name)
-            }
+            let p = probers.removeValue(forKey: link.name) ?? LinkProber(name: link.name, service: self)
+            carried.formUnion(p.configure(link))
+            next[link.name] = p
         }
-        for p in keep.values { p.cancel() }
+        for p in probers.values { p.cancel() }
         probers = next
+        context.livenessProblems = context.livenessProblems.filter { next[$0.key] != nil }
         // One entry per configured peer; counters carry over for peers still configured,
-        // the state only where the link's prober (and so its judgement) carries over.
+        // the state only where the peer's machine (and so its judgement) carries over.
         var old: [String: PeerLiveness] = [:]
         for e in context.peers { old[e.link + " " + e.outerIpAddress.description] = e }
         context.peers = context.config.links.flatMap { link in
@@ -56,12 +56,30 @@ final class LivenessService: DaemonService, @unchecked Sendable {
                 var e = old[link.name + " " + peer.outerIpAddress.description]
                     ?? PeerLiveness(link: link.name, outerIpAddress: peer.outerIpAddress, probeTarget: peer.probeTarget)
                 e.probeTarget = link.liveness.enabled ? peer.probeTarget : nil
-                if e.probeTarget == nil || restarted.contains(link.name) { e.state = .unknown; e.since = nil; e.rttSeconds = nil }
+                if !(PeerKey(link: link, peer: peer).map(carried.contains) ?? false) { e.state = .unknown; e.since = nil; e.rttSeconds = nil }
                 return e
             }
         }
-        for p in probers { p.start() }
+        for p in probers.values { p.start() }
         context.runtimeChanged()
+    }
+
+    /// What a peer's machine is judged by: a reload that changes none of it keeps the machine.
+    fileprivate struct PeerKey: Hashable {
+        var link: String
+        var peer: IPAddress
+        var target: IPAddress
+        var intervalMs, timeoutMs, rise, fall: Int
+
+        /// nil when the peer is not probed (no target, or liveness off on the link).
+        init?(link: VPGLink, peer: GatePeer) {
+            guard link.liveness.enabled, let t = peer.probeTarget else { return nil }
+            self.link = link.name
+            self.peer = peer.outerIpAddress
+            target = t
+            let s = link.liveness
+            intervalMs = s.intervalMs; timeoutMs = s.timeoutMs; rise = s.rise; fall = s.fall
+        }
     }
 
     /// The context.peers entry of `peer` on `link`.
@@ -70,9 +88,17 @@ final class LivenessService: DaemonService, @unchecked Sendable {
         body(&context.peers[i])
     }
 
+    /// Why `link`'s probes cannot go out (nil: they do); published at once when it changes.
+    fileprivate func problem(_ link: String, _ text: String?) {
+        guard context.livenessProblems[link] != text else { return }
+        context.livenessProblems[link] = text
+        lastPublished = Clock.monotonic()
+        context.runtimeChanged()
+    }
+
     /// A probe result (no state change): published at most once a second.
     fileprivate func counted() {
-        let now = Clock.now()
+        let now = Clock.monotonic()
         if now - lastPublished >= 1 {
             lastPublished = now
             context.runtimeChanged()
@@ -86,6 +112,8 @@ final class LivenessService: DaemonService, @unchecked Sendable {
             was = e.state
             e.state = state
             e.since = Clock.now()
+            // A down peer has no round-trip time: the last one measured is no longer true.
+            e.rttSeconds = state == .up ? machine.lastRTT.map { Double($0) / 1e9 } : nil
             if was != .unknown { e.transitions += 1 }
         }
         let rtt = machine.lastRTT.map(LivenessService.milliseconds) ?? "none"
@@ -97,18 +125,23 @@ final class LivenessService: DaemonService, @unchecked Sendable {
                                         "lost": "\(machine.lostInRow)", "rtt": rtt])
             flush(link: link, peer: peer.outerIpAddress)
         }
-        lastPublished = Clock.now()
+        lastPublished = Clock.monotonic()
         context.runtimeChanged()
     }
 
+    /// Deletes what was learned through the dead peer: one line per kind of entry that had
+    /// any (object=fdb, object=neighbour), none when nothing was deleted. The counter
+    /// counts entries, not flushes.
     private func flush(link: String, peer: IPAddress) {
         do {
             guard let f = try context.kernel.flushLearned(link: link, toward: peer) else { return }
             context.counters.peerFlushes += UInt64(f.total)
-            log(.info, "flushed entries learned through the dead peer",
-                ["link": link, "peer": peer.description, "object": "fdb", "fdb": "\(f.fdb)", "neighbours": "\(f.neighbours)"])
+            for (object, count) in [("fdb", f.fdb), ("neighbour", f.neighbours)] where count > 0 {
+                log(.info, "flushed entries learned through the dead peer",
+                    ["link": link, "peer": peer.description, "object": object, "change": "flush", "count": "\(count)"])
+            }
         } catch {
-            log(.error, "flush failed: \(error)", ["link": link, "peer": peer.description])
+            log(.error, "flush failed: \(error)", ["link": link, "peer": peer.description, "object": "fdb", "change": "flush"])
         }
     }
 
@@ -124,36 +157,51 @@ final class LivenessService: DaemonService, @unchecked Sendable {
 
     /// One link's socket, timer and peer machines.
     fileprivate final class LinkProber {
-        let link: VPGLink
+        let name: String
         private unowned let service: LivenessService
         private var queue: DispatchQueue { service.context.queue }
-        /// (peer, machine) for every peer with a probe target; empty when liveness is off.
-        private var peers: [(peer: GatePeer, machine: LivenessMachine)] = []
+        /// (peer, key, machine) for every probed peer; empty when liveness is off.
+        private var peers: [(peer: GatePeer, key: PeerKey, machine: LivenessMachine)] = []
         private var socket: EchoSocket?
         private var reader: DispatchSourceRead?
         private var timer: DispatchSourceTimer?
         private var sequence = UInt16.random(in: 0...UInt16.max)
-        /// Outstanding probes: sequence -> index in `peers`.
-        private var pending: [UInt16: Int] = [:]
+        /// Outstanding probes: sequence -> the peer's key.
+        private var pending: [UInt16: PeerKey] = [:]
         /// Why the socket cannot be opened, logged when it appears, changes or clears.
         private var problems = StandingProblems()
+        /// The socket cannot be opened for want of CAP_NET_RAW: nothing is known of the
+        /// peers (they stay as they are) until it can.
+        private var notPermitted = false
 
-        init(link: VPGLink, service: LivenessService) {
-            self.link = link
+        init(name: String, service: LivenessService) {
+            self.name = name
             self.service = service
         }
 
-        /// True when `other` probes the same peers the same way (a reload that changed
-        /// only routes or the MTU keeps the judgement).
-        func probes(like other: VPGLink) -> Bool {
-            link.name == other.name && link.peers == other.peers && link.liveness == other.liveness
+        /// Takes `link`'s peers and settings. Returns the keys of the peers whose machines
+        /// carried over (unchanged peer, target and settings); the others start anew.
+        func configure(_ link: VPGLink) -> Set<PeerKey> {
+            var old: [PeerKey: LivenessMachine] = [:]
+            for p in peers { old[p.key] = p.machine }
+            let now = LivenessService.monotonic()
+            var carried: Set<PeerKey> = []
+            peers = link.peers.compactMap { peer in
+                guard let key = PeerKey(link: link, peer: peer) else { return nil }
+                if let m = old[key] { carried.insert(key); return (peer, key, m) }
+                return (peer, key, LivenessMachine(settings: link.liveness, now: now))
+            }
+            pending = pending.filter { carried.contains($0.value) }
+            // The socket's family follows the targets'; a change of it needs a new one.
+            if let s = socket, peers.first?.peer.probeTarget?.family != s.family { closeSocket() }
+            if peers.isEmpty { cancel() }
+            return carried
         }
 
+        /// Starts the timer (once; a reload reschedules it for the peers it brought).
         func start() {
-            guard timer == nil, link.liveness.enabled else { return }
-            let now = LivenessService.monotonic()
-            peers = link.peers.filter { $0.probeTarget != nil }.map { ($0, LivenessMachine(settings: link.liveness, now: now)) }
             guard !peers.isEmpty else { return }
+            if timer != nil { schedule(); return }
             let t = DispatchSource.makeTimerSource(queue: queue)
             t.setEventHandler { [unowned self] in self.tick() }
             timer = t
@@ -164,19 +212,20 @@ final class LivenessService: DaemonService, @unchecked Sendable {
         func cancel() {
             timer?.cancel(); timer = nil
             closeSocket()
+            problems.update([], log: { log(.info, $0, ["link": self.name]) })
+            service.problem(name, nil)
         }
 
         private func closeSocket() {
             reader?.cancel(); reader = nil
             socket = nil
-            pending.removeAll()
         }
 
         /// Opens the socket when there is none (the device may not exist yet, or was recreated).
         private func openSocket() {
             guard socket == nil, let family = peers.first?.peer.probeTarget?.family else { return }
             do {
-                let s = try EchoSocket(device: link.name, family: family)
+                let s = try EchoSocket(device: name, family: family)
                 let r = DispatchSource.makeReadSource(fileDescriptor: s.fd, queue: queue)
                 r.setEventHandler { [unowned self] in self.receive() }
                 // The socket outlives the source's last handler: cancelled before it closes.
@@ -184,48 +233,75 @@ final class LivenessService: DaemonService, @unchecked Sendable {
                 r.resume()
                 socket = s
                 reader = r
-                problems.update([])
+                notPermitted = false
+                problems.update([], log: { log(.info, $0, ["link": self.name]) })
+                service.problem(name, nil)
             } catch let e as SystemError where e.errno == .notPermitted {
                 // Not the errno's text: "Operation not permitted" is the line that tells of a
                 // missing CAP_NET_ADMIN, said once (CapabilityTests).
-                problems.update(["liveness probes on \(link.name) need CAP_NET_RAW (\(e.call) refused with EPERM); peers stay unknown"],
-                                log: { log(.error, $0, ["link": self.link.name]) })
+                notPermitted = true
+                let text = "liveness probes on \(name) need CAP_NET_RAW (\(e.call) refused with EPERM); peers stay unknown"
+                problems.update([text], log: { log(.error, $0, ["link": self.name]) })
+                service.problem(name, text)
             } catch {
-                problems.update(["liveness probes on \(link.name) cannot start: \(error)"], log: { log(.warning, $0, ["link": self.link.name]) })
+                notPermitted = false
+                let text = "liveness probes on \(name) cannot be sent: \(error)"
+                problems.update([text], log: { log(.warning, $0, ["link": self.name]) })
+                service.problem(name, text)
             }
         }
 
         private func tick() {
             openSocket()
-            guard socket != nil else {
-                // Tried again in a second, not at the probes' pace: nothing can be sent.
+            if notPermitted {
+                // Tried again in a second, not at the probes' pace: nothing can be sent,
+                // and nothing is known of the peers.
                 timer?.schedule(deadline: .now() + .seconds(1), leeway: .milliseconds(10))
                 return
             }
+            // Judged before anything is sent, with or without a socket: a probe that went
+            // out before the device vanished is still lost when its time is up.
             let now = LivenessService.monotonic()
             for i in peers.indices {
                 let lostBefore = peers[i].machine.probesLost
                 let verdict = peers[i].machine.expire(at: now)
-                let lost = peers[i].machine.probesLost - lostBefore
-                if lost > 0 { service.update(link.name, peers[i].peer.outerIpAddress) { $0.probesLost += lost } }
-                if let verdict { service.changed(link: link.name, peer: peers[i].peer, to: verdict, machine: peers[i].machine) }
-                guard peers[i].machine.nextSend <= now, let target = peers[i].peer.probeTarget, let socket else { continue }
-                sequence &+= 1
-                pending[sequence] = i
+                record(i, lostBefore: lostBefore, verdict: verdict)
+                guard peers[i].machine.nextSend <= now, let target = peers[i].peer.probeTarget else { continue }
                 let sentAt = LivenessService.monotonic()
-                do {
-                    try socket.send(to: target, sequence: sequence)
-                } catch let e as SystemError where e.errno == .noSuchDevice || e.errno.rawValue == ENXIO {
-                    closeSocket()   // the device went away or was recreated: a new socket next time
-                } catch {
-                    // Unreachable for now (no neighbour yet): the probe will be judged lost.
+                if let socket {
+                    sequence &+= 1
+                    do {
+                        try socket.send(to: target, sequence: sequence)
+                        pending[sequence] = peers[i].key
+                        peers[i].machine.sent(sequence: sequence, at: sentAt)
+                        service.update(name, peers[i].peer.outerIpAddress) { $0.probesSent += 1 }
+                        continue
+                    } catch let e as SystemError where e.errno == .noSuchDevice || e.errno.rawValue == ENXIO {
+                        closeSocket()   // the device went away or was recreated: a new socket next time
+                    } catch {
+                        // Unreachable for now (no neighbour yet): the probe will be judged lost.
+                        pending[sequence] = peers[i].key
+                        peers[i].machine.sent(sequence: sequence, at: sentAt)
+                        service.update(name, peers[i].peer.outerIpAddress) { $0.probesSent += 1 }
+                        continue
+                    }
                 }
-                peers[i].machine.sent(sequence: sequence, at: sentAt)
-                service.update(link.name, peers[i].peer.outerIpAddress) { $0.probesSent += 1 }
+                // Could not be sent (no socket: the device is missing): sent and lost.
+                let before = peers[i].machine.probesLost
+                let v = peers[i].machine.unsent(at: sentAt)
+                service.update(name, peers[i].peer.outerIpAddress) { $0.probesSent += 1 }
+                record(i, lostBefore: before, verdict: v)
             }
             prunePending()
             service.counted()
             schedule()
+        }
+
+        /// Counts the probes peer `i`'s machine judged lost since `lostBefore`, and its new state.
+        private func record(_ i: Int, lostBefore: UInt64, verdict: PeerLiveness.State?) {
+            let lost = peers[i].machine.probesLost - lostBefore
+            if lost > 0 { service.update(name, peers[i].peer.outerIpAddress) { $0.probesLost += lost } }
+            if let verdict { service.changed(link: name, peer: peers[i].peer, to: verdict, machine: peers[i].machine) }
         }
 
         /// Forgets the sequence numbers of probes judged lost (never answered), keeping the
@@ -238,11 +314,16 @@ final class LivenessService: DaemonService, @unchecked Sendable {
         private func receive() {
             guard let socket else { return }
             for r in socket.receiveReplies() {
-                guard let i = pending.removeValue(forKey: r.sequence), peers[i].peer.probeTarget == r.from else { continue }
+                guard let key = pending.removeValue(forKey: r.sequence),
+                      let i = peers.firstIndex(where: { $0.key == key }), key.target == r.from else { continue }
                 let verdict = peers[i].machine.answered(sequence: r.sequence, at: r.at)
-                let rtt = peers[i].machine.lastRTT.map { Double($0) / 1e9 }
-                service.update(link.name, peers[i].peer.outerIpAddress) { $0.rttSeconds = rtt }
-                if let verdict { service.changed(link: link.name, peer: peers[i].peer, to: verdict, machine: peers[i].machine) }
+                // Shown while the peer is not judged down: one answer of a down peer is
+                // no round-trip time of a path in use.
+                if peers[i].machine.state != .down {
+                    let rtt = peers[i].machine.lastRTT.map { Double($0) / 1e9 }
+                    service.update(name, peers[i].peer.outerIpAddress) { $0.rttSeconds = rtt }
+                }
+                if let verdict { service.changed(link: name, peer: peers[i].peer, to: verdict, machine: peers[i].machine) }
             }
             service.counted()
         }
