@@ -1,4 +1,7 @@
 import Foundation
+import GatePeerCore
+import GatePeerKernel
+import Glibc
 import XCTest
 
 /// VPG gate peer liveness on the lab (docs/config.md, "VPG gate peer liveness"): every
@@ -182,5 +185,34 @@ final class LivenessLabTests: LabTestCase {
         XCTAssertTrue(eventually(5) { vteps.allSatisfy { self.runtimePeers(state)[$0]?["state"] as? String == "down" } },
                       "\(runtimePeers(state))")
         for v in vteps { XCTAssertGreaterThanOrEqual(runtimePeers(state)[v]?["probesLost"] as? Int ?? 0, 3) }
+    }
+}
+
+/// The probe socket of an IPv6 link wakes the daemon for echo replies only: before
+/// ICMP6_FILTER every neighbour solicitation, MLD report and echo request arriving on
+/// the vxlan device reached it (review finding). Two namespaces joined by a veth; the
+/// other side pings this one, whose probe socket must then have nothing to read.
+final class EchoSocketFilterTests: KernelTestCase {
+    func testTheIPv6ProbeSocketReadsNoOtherICMPv6() throws {
+        let here = try makeNamespace("e6a")
+        let there = try makeNamespace("e6b")
+        XCTAssertEqual(sh(["ip", "link", "add", "pa", "netns", here.name, "type", "veth", "peer", "name", "pb", "netns", there.name]).status, 0)
+        here.ip("addr", "add", "fd00:e6::1/64", "dev", "pa", "nodad")
+        there.ip("addr", "add", "fd00:e6::2/64", "dev", "pb", "nodad")
+        here.ip("link", "set", "pa", "up")
+        there.ip("link", "set", "pb", "up")
+        let other = there.name
+        let read = inside(here) { () -> (opened: Bool, packets: Int, pingStatus: Int32) in
+            guard let s = try? EchoSocket(device: "pa", family: .v6) else { return (false, 0, -1) }
+            // Echo requests, neighbour solicitations and adverts all arrive on pa.
+            let ping = sh(["ip", "netns", "exec", other, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "fd00:e6::1"])
+            var buffer = [UInt8](repeating: 0, count: 2048)
+            var packets = 0
+            while buffer.withUnsafeMutableBytes({ recv(s.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 { packets += 1 }
+            return (true, packets, ping.status)
+        }
+        XCTAssertEqual(read?.opened, true)
+        XCTAssertEqual(read?.pingStatus, 0, "the other side's pings were answered (so they arrived)")
+        XCTAssertEqual(read?.packets, 0, "nothing but echo replies reaches the probe socket")
     }
 }

@@ -223,7 +223,7 @@ public enum ConfigDecoder {
     /// A peer's address inside the tunnel (`innerIpAddress`, `probeAddress`): a host
     /// address in the link's device subnet that is not the link's own; nil (reported) otherwise.
     private static func peerInsideAddress(_ text: String, _ path: String, inner: IPPrefix?, _ p: inout Problems) -> IPAddress? {
-        guard let a = FieldReader.hostAddress(text, path, field: .innerAddress, &p) else { return nil }
+        guard let a = FieldReader.hostAddress(text, path, field: .deviceAddress, &p) else { return nil }
         guard let inner else { return a }
         if !inner.network.contains(a) {
             p.add(path, "\(a) is outside the link's device subnet \(inner.network)")
@@ -265,7 +265,7 @@ public enum ConfigDecoder {
             func rpf() -> String { if let c = rpCache { return c }; let v = "\(path)[\(i)]"; rpCache = v; return v }
             guard let o = ObjectReader(item, path: rpf(), &p) else { ok = false; continue }
             let dest = o.string("destination", required: true, &p).flatMap { FieldReader.network($0, "\(rpf()).destination", field: .routeDestination, &p) }
-            let via = o.string("via", required: true, &p).flatMap { FieldReader.hostAddress($0, "\(rpf()).via", field: .innerAddress, &p) }
+            let via = o.string("via", required: true, &p).flatMap { FieldReader.hostAddress($0, "\(rpf()).via", field: .deviceAddress, &p) }
             o.finish(&p, known: ["destination", "via"])
             guard let dest, let via else { ok = false; continue }
             var good = true

@@ -5,7 +5,8 @@
 /// | field                                         | refuses                                           |
 /// |-----------------------------------------------|---------------------------------------------------|
 /// | links[].outerIpAddress, peers[].outerIpAddress | unspecified loopback multicast broadcast mapped compatible fe80 |
-/// | links[].innerIpAddress, peers[].innerIpAddress, routes[].via, ipsec route.*Inside | same |
+/// | links[].innerIpAddress, ipsec route.*Inside   | same                                              |
+/// | peers[].innerIpAddress, peers[].probeAddress, routes[].via | same (written without a length) |
 /// | routes[].destination                          | loopback multicast broadcast mapped compatible fe80 prefixes, and /0 |
 /// | filter.snatAddress                            | all of the above, 169.254/16, translated, fec0 |
 /// | filter.resolvers[]                            | unspecified loopback multicast broadcast mapped compatible fe80 translated fec0 |
@@ -16,9 +17,12 @@
 public enum AddressField: Sendable {
     /// A tunnel endpoint on the underlay: our outer address or a gate peer's.
     case outerAddress
-    /// An address on the device subnet: our inner address, a device's, a route's gateway,
-    /// an IPsec route-mode inside address.
+    /// An address on the device subnet written with its length: our inner address, an
+    /// IPsec route-mode inside address.
     case innerAddress
+    /// An address of the device side written without a length: a peer's
+    /// `innerIpAddress` and `probeAddress`, a route's `via`.
+    case deviceAddress
     /// A LAN route's destination prefix.
     case routeDestination
     /// The source address NAT writes into packets bound for the internet.
@@ -39,7 +43,7 @@ public enum AddressField: Sendable {
     public var refused: Set<AddressClass> {
         let endpoint: Set<AddressClass> = [.unspecified, .loopback, .multicast, .limitedBroadcast, .ipv4Mapped, .ipv4Compatible, .ipv6LinkLocal]
         switch self {
-        case .outerAddress, .innerAddress, .ipsecEndpoint: return endpoint
+        case .outerAddress, .innerAddress, .deviceAddress, .ipsecEndpoint: return endpoint
         case .resolver: return endpoint.union([.ipv4Translated, .ipv6SiteLocal])
         case .routeDestination: return endpoint.subtracting([.unspecified])
         case .snatAddress: return endpoint.union([.ipv4LinkLocal, .ipv4Translated, .ipv6SiteLocal])
@@ -100,6 +104,7 @@ public enum AddressField: Sendable {
         switch self {
         case .outerAddress: return "a unicast address the underlay routes, such as 192.0.2.1 or 2001:db8::1"
         case .innerAddress: return "a unicast address such as 10.255.255.254/9 or fd00:10::fffe/64"
+        case .deviceAddress: return "a unicast address without a length, such as 10.255.255.1 or fd00:10::1"
         case .routeDestination: return "the LAN prefix behind the device, such as 192.168.10.0/24"
         case .snatAddress: return "a public unicast address of this host, such as 203.0.113.5"
         case .resolver: return "a DNS server's unicast address, such as 203.0.113.53"

@@ -40,6 +40,17 @@ public final class EchoSocket {
             // echo replies (type 0) reach this socket, not every error of the namespace.
             var filter: UInt32 = ~UInt32(1)
             _ = setsockopt(s, 255 /* SOL_RAW */, 1 /* ICMP_FILTER */, &filter, socklen_t(MemoryLayout<UInt32>.size))
+        } else {
+            // ICMP6_FILTER (IPPROTO_ICMPV6, RFC 3542 3.2): without it every ICMPv6 message
+            // on the device (neighbour solicitations and adverts, MLD, router adverts)
+            // wakes the daemon. A bit set blocks that type; only echo replies pass.
+            var filter = EchoSocket.echoReplyOnlyICMPv6Filter
+            let set = setsockopt(s, Int32(IPPROTO_ICMPV6), 1 /* ICMP6_FILTER */, &filter, socklen_t(MemoryLayout<UInt32>.size * 8))
+            guard set == 0 else {
+                let e = Errno.current
+                close(s)
+                throw SystemError("setsockopt(ICMP6_FILTER)", "echo probe socket on \(device)", e)
+            }
         }
         fd = s
         self.family = family
@@ -48,6 +59,13 @@ public final class EchoSocket {
     }
 
     deinit { close(fd) }
+
+    /// struct icmp6_filter (eight 32-bit words, bit `type` set = blocked) that passes
+    /// only echo replies (type 129).
+    public static var echoReplyOnlyICMPv6Filter: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) {
+        let all = UInt32.max
+        return (all, all, all, all, all & ~(UInt32(1) << (129 & 31)), all, all, all)
+    }
 
     /// Sends one echo request with `sequence` to `target`. Throws SystemError (the
     /// device went away: ENODEV or ENXIO; no route; a full send buffer: EAGAIN).
