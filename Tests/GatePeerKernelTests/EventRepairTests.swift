@@ -12,12 +12,12 @@ final class EventRepairTests: LabTestCase {
 
     /// Starts the daemon in the peer node on lab-filter.json (links and a filter, so there
     /// is a table) and waits for the first converge (the backend reaches a device).
-    private func startDaemon() {
+    private func startDaemon(_ env: [String] = []) {
         let cfg = packageRoot.appendingPathComponent("netconfig/lab-filter.json").path
         let state = stateDir()
         log = state.deletingLastPathComponent().appendingPathComponent(state.lastPathComponent + ".log")
         addTeardownBlock { [log] in try? FileManager.default.removeItem(at: log!) }
-        daemonProcess = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", cfg, "--resync", "3600"], log: log)
+        daemonProcess = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)"] + env + [gatepeerBinary, "run", "-c", cfg, "--resync", "3600"], log: log)
         XCTAssertTrue(eventually(15) { self.ping(from: "backend", "10.128.0.11").status == 0 }, "daemon did not converge: \(logText())")
     }
 
@@ -143,6 +143,22 @@ final class EventRepairTests: LabTestCase {
         XCTAssertFalse(learned.isEmpty, "the traffic taught gp0 no address, so this test proves nothing")
         XCTAssertEqual(count("gatepeer: applied "), applied, "applied while idle: \(logText())")
         XCTAssertEqual(count("gatepeer: kernel events "), woken, "learned entries woke the reconcile: \(logText())")
+    }
+
+    /// An event whose reconcile found the namespace's writer lock taken (a grant or an
+    /// apply of another process) is retried once the lock is free, not left to the resync
+    /// an hour away: the event will not come again.
+    func testRepairThatFoundTheWriterLockTakenIsRetried() throws {
+        startDaemon(["GATEPEER_LOCK_WAIT=1"])
+        let inode = sh(["stat", "-L", "-c", "%i", "/run/netns/\(node("peer"))"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let lock = "/run/gatepeer/netns-\(inode).lock"
+        XCTAssertFalse(inode.isEmpty)
+        background("peer", ["flock", lock, "sleep", "4"])
+        XCTAssertTrue(eventually(5) { sh(["flock", "-n", lock, "true"]).status != 0 }, "the test could not take \(lock)")
+        XCTAssertEqual(peer("ip", "route", "del", "192.168.10.0/24").status, 0)
+        XCTAssertTrue(eventually(5) { self.logText().contains("trying again") }, "the daemon never met the held lock: \(logText())")
+        XCTAssertFalse(ourRoute(), "repaired while another writer held the lock")
+        XCTAssertTrue(eventually(10) { self.ourRoute() }, "not repaired once the lock was free: \(logText())")
     }
 
     /// Events the kernel could not queue (ENOBUFS) lead to a full resync. The daemon is
