@@ -20,8 +20,9 @@ final class DaemonContext: @unchecked Sendable {
     var counters = DaemonCounters()
     /// Liveness of every configured VPG gate peer, one entry per (link, outer address).
     var peers: [PeerLiveness] = []
-    /// Why a link's peers cannot be probed (no CAP_NET_RAW, the vxlan device missing), by
-    /// link name; absent while its probes go out. Set by the liveness service.
+    /// Per link name: why its peers cannot be probed (e.g. the probe socket cannot be
+    /// opened without CAP_NET_RAW); set and cleared by the liveness service, then
+    /// runtimeChanged(). Shown by `status` (degraded) and `metrics`.
     var livenessProblems: [String: String] = [:]
 
     /// What the last reconcile pass left standing (blockers, refused changes, a failed
