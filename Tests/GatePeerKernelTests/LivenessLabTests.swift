@@ -163,6 +163,33 @@ final class LivenessLabTests: LabTestCase {
         }, "down and up again are two transitions:\n\(metrics)")
     }
 
+    /// Review finding: without CAP_NET_RAW one error line, then nothing: peers unknown for
+    /// ever and nothing anywhere said liveness was lost. The daemon's runtime report names
+    /// the link's liveness problem (status and metrics show it from there); the peers
+    /// stay unknown (no probe was sent, none is counted lost) and the line is said once.
+    func testWithoutCapNetRawTheLinksLivenessProblemIsReported() throws {
+        let cfg = try config(liveness: ["intervalMs": 100])
+        let state = stateDir()
+        let log = URL(fileURLWithPath: state.path + ".log")
+        addTeardownBlock { try? FileManager.default.removeItem(at: log) }
+        background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", "capsh", "--drop=cap_net_raw", "--", "-c",
+                            "exec \"$0\" run -c \"$1\"", gatepeerBinary, cfg], log: log)
+        func journal() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        let file = state.appendingPathComponent("netns/\(node("peer"))/runtime.json")
+        func report() -> [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(contentsOf: file))) as? [String: Any] ?? [:]
+        }
+        XCTAssertTrue(eventually(10) { journal().contains("liveness probes on gp0 need CAP_NET_RAW") }, journal())
+        XCTAssertTrue(eventually(5) {
+            ((report()["livenessProblems"] as? [String: String])?["gp0"] ?? "").contains("CAP_NET_RAW")
+        }, "the runtime report names the problem: \(report())")
+        for v in ["100.64.152.4", "100.64.152.132"] {
+            XCTAssertEqual(runtimePeers(state)[v]?["state"] as? String, "unknown")
+            XCTAssertEqual(runtimePeers(state)[v]?["probesSent"] as? Int, 0)
+        }
+        XCTAssertEqual(count(journal(), "need CAP_NET_RAW"), 1, journal())
+    }
+
     /// Review finding: with the vxlan device gone no probe could be sent, and the peers
     /// stayed up for ever (status said gp0 absent, gatepeer_peer_up 1 for both). The
     /// underlay device is deleted here, which takes gp0 with it (the kernel deletes a
