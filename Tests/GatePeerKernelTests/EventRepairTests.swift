@@ -9,16 +9,25 @@ import XCTest
 final class EventRepairTests: LabTestCase {
     private var log: URL!
     private var daemonProcess: Process!
+    private var state: URL!
+    private let cfg = packageRoot.appendingPathComponent("netconfig/lab-filter.json").path
 
     /// Starts the daemon in the peer node on lab-filter.json (links and a filter, so there
     /// is a table) and waits for the first converge (the backend reaches a device).
-    private func startDaemon() {
-        let cfg = packageRoot.appendingPathComponent("netconfig/lab-filter.json").path
-        let state = stateDir()
+    private func startDaemon(_ env: [String] = []) {
+        state = stateDir()
         log = state.deletingLastPathComponent().appendingPathComponent(state.lastPathComponent + ".log")
         addTeardownBlock { [log] in try? FileManager.default.removeItem(at: log!) }
-        daemonProcess = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", cfg, "--resync", "3600"], log: log)
+        daemonProcess = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)"] + env + [gatepeerBinary, "run", "-c", cfg, "--resync", "3600"], log: log)
         XCTAssertTrue(eventually(15) { self.ping(from: "backend", "10.128.0.11").status == 0 }, "daemon did not converge: \(logText())")
+    }
+
+    /// The value of one sample of `gatepeer metrics` (the daemon's counters, from its
+    /// runtime report), e.g. `gatepeer_repairs_total{kind="route"}`; nil when absent.
+    private func metric(_ sample: String) -> Double? {
+        let m = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "metrics", "-c", cfg])
+        return m.stdout.split(separator: "\n").first { $0.hasPrefix(sample + " ") }
+            .flatMap { Double($0.dropFirst(sample.count + 1)) }
     }
 
     private func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
@@ -57,46 +66,49 @@ final class EventRepairTests: LabTestCase {
 
     /// Makes `change`, sees that it took (`holds` false), then waits up to 5 s for the
     /// daemon to make `holds` true again.
-    private func assertRepaired(_ what: String, change: () -> Void, holds: () -> Bool, file: StaticString = #filePath, line: UInt = #line) {
+    /// `kind`: the repair kind the daemon counts it under (gatepeer_repairs_total).
+    private func assertRepaired(_ what: String, kind: String, change: () -> Void, holds: () -> Bool, file: StaticString = #filePath, line: UInt = #line) {
         startDaemon()
         XCTAssertTrue(holds(), "\(what) missing after the first converge", file: file, line: line)
+        XCTAssertEqual(metric("gatepeer_repairs_total{kind=\"\(kind)\"}"), 0, "a repair before any drift", file: file, line: line)
         change()
         XCTAssertTrue(eventually(5, holds), "\(what) not repaired within 5 s (resync is 3600 s): \(logText())", file: file, line: line)
+        XCTAssertTrue(eventually(5) { (self.metric("gatepeer_repairs_total{kind=\"\(kind)\"}") ?? 0) >= 1 }, "repair not counted as \(kind)", file: file, line: line)
         XCTAssertTrue(daemonProcess.isRunning, file: file, line: line)
     }
 
     func testDeletedRouteIsRepairedOnTheEvent() {
-        assertRepaired("route 192.168.10.0/24", change: {
+        assertRepaired("route 192.168.10.0/24", kind: "route", change: {
             XCTAssertEqual(peer("ip", "route", "del", "192.168.10.0/24").status, 0)
         }, holds: ourRoute)
     }
 
     func testDeletedAllZeroFDBEntryIsRepairedOnTheEvent() {
-        assertRepaired("fdb 00:00:00:00:00:00 dst 100.64.152.4", change: {
+        assertRepaired("fdb 00:00:00:00:00:00 dst 100.64.152.4", kind: "fdb", change: {
             XCTAssertEqual(peer("bridge", "fdb", "del", "00:00:00:00:00:00", "dev", "gp0", "dst", "100.64.152.4").status, 0)
         }, holds: { zeroEntry("100.64.152.4") })
     }
 
     func testDeletedVxlanDeviceIsRecreatedOnTheEvent() {
-        assertRepaired("vxlan device gp0 with its route", change: {
+        assertRepaired("vxlan device gp0 with its route", kind: "link", change: {
             XCTAssertEqual(peer("ip", "link", "del", "gp0").status, 0)
         }, holds: { device() && innerAddress() && ourRoute() && zeroEntry("100.64.152.132") })
     }
 
     func testDeletedInnerAddressIsRepairedOnTheEvent() {
-        assertRepaired("address 10.255.255.254/9 on gp0", change: {
+        assertRepaired("address 10.255.255.254/9 on gp0", kind: "address", change: {
             XCTAssertEqual(peer("ip", "addr", "del", "10.255.255.254/9", "dev", "gp0").status, 0)
         }, holds: { innerAddress() && ourRoute() })
     }
 
     func testChangedRPFilterIsRepairedOnTheNetconfEvent() {
-        assertRepaired("net.ipv4.conf.gp0.rp_filter = 2", change: {
+        assertRepaired("net.ipv4.conf.gp0.rp_filter = 2", kind: "sysctl", change: {
             XCTAssertEqual(peer("sysctl", "-qw", "net.ipv4.conf.gp0.rp_filter=1").status, 0)
         }, holds: { sysctl("net.ipv4.conf.gp0.rp_filter") == "2" })
     }
 
     func testIPForwardTurnedOffIsRepairedOnTheNetconfEvent() {
-        assertRepaired("net.ipv4.ip_forward = 1", change: {
+        assertRepaired("net.ipv4.ip_forward = 1", kind: "sysctl", change: {
             XCTAssertEqual(peer("sysctl", "-qw", "net.ipv4.ip_forward=0").status, 0)
         }, holds: { sysctl("net.ipv4.ip_forward") == "1" })
     }
@@ -105,7 +117,7 @@ final class EventRepairTests: LabTestCase {
     /// again. No read-back of the emptied table: the daemon may already have refilled it.
     private func assertTableRepaired(_ verb: String, file: StaticString = #filePath, line: UInt = #line) {
         var rules = 0
-        assertRepaired("table inet gatepeer after nft \(verb)", change: {
+        assertRepaired("table inet gatepeer after nft \(verb)", kind: "filter", change: {
             rules = tableRules()
             XCTAssertGreaterThan(rules, 0, file: file, line: line)
             XCTAssertEqual(peer("nft", verb, "table", "inet", "gatepeer").status, 0, file: file, line: line)
@@ -134,6 +146,8 @@ final class EventRepairTests: LabTestCase {
             return logText() == now
         }, "log never settled: \(logText())")
         let applied = count("gatepeer: applied "), woken = count("gatepeer: kernel events ")
+        let applies = metric("gatepeer_applies_total")
+        XCTAssertNotNil(applies, "no gatepeer_applies_total in gatepeer metrics")
         XCTAssertGreaterThan(applied, 0, "the start applied nothing? \(logText())")
         // Learned traffic: backend to both devices through the tunnel for 2 s.
         let p = inNode("backend", ["ping", "-c", "40", "-i", "0.05", "-q", "10.128.0.11"])
@@ -142,7 +156,24 @@ final class EventRepairTests: LabTestCase {
         let learned = json(peer("bridge", "-j", "fdb", "show", "dev", "gp0")).filter { ($0["mac"] as? String) != "00:00:00:00:00:00" }
         XCTAssertFalse(learned.isEmpty, "the traffic taught gp0 no address, so this test proves nothing")
         XCTAssertEqual(count("gatepeer: applied "), applied, "applied while idle: \(logText())")
+        XCTAssertEqual(metric("gatepeer_applies_total"), applies, "the applies counter grew while idle")
         XCTAssertEqual(count("gatepeer: kernel events "), woken, "learned entries woke the reconcile: \(logText())")
+    }
+
+    /// An event whose reconcile found the namespace's writer lock taken (a grant or an
+    /// apply of another process) is retried once the lock is free, not left to the resync
+    /// an hour away: the event will not come again.
+    func testRepairThatFoundTheWriterLockTakenIsRetried() throws {
+        startDaemon(["GATEPEER_LOCK_WAIT=1"])
+        let inode = sh(["stat", "-L", "-c", "%i", "/run/netns/\(node("peer"))"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let lock = "/run/gatepeer/netns-\(inode).lock"
+        XCTAssertFalse(inode.isEmpty)
+        background("peer", ["flock", lock, "sleep", "4"])
+        XCTAssertTrue(eventually(5) { sh(["flock", "-n", lock, "true"]).status != 0 }, "the test could not take \(lock)")
+        XCTAssertEqual(peer("ip", "route", "del", "192.168.10.0/24").status, 0)
+        XCTAssertTrue(eventually(5) { self.logText().contains("trying again") }, "the daemon never met the held lock: \(logText())")
+        XCTAssertFalse(ourRoute(), "repaired while another writer held the lock")
+        XCTAssertTrue(eventually(10) { self.ourRoute() }, "not repaired once the lock was free: \(logText())")
     }
 
     /// Events the kernel could not queue (ENOBUFS) lead to a full resync. The daemon is
@@ -168,5 +199,6 @@ final class EventRepairTests: LabTestCase {
         stopped = false
         XCTAssertTrue(eventually(10) { self.ourRoute() }, "route not repaired after the overrun: \(logText())")
         XCTAssertTrue(logText().contains("kernel events lost"), "no overrun seen: \(logText())")
+        XCTAssertTrue(eventually(5) { (self.metric("gatepeer_kernel_event_overruns_total") ?? 0) >= 1 }, "overrun not counted")
     }
 }

@@ -11,8 +11,8 @@
 # command name, which may hold spaces).
 daemon_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 daemon_rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-# Lines of applied changes in a daemon log ("+ ...", "~ ...", "- ..." after the prefix).
-daemon_change_lines() { sed 's/^gatepeer: //; s/^<[0-9]>//' "$1" | grep -cE '^[-+~] ' || true; }
+# Lines of applied changes in a daemon log ("applied object=... change=..." after the prefix).
+daemon_change_lines() { sed 's/^<[0-9]>//; s/^gatepeer: //' "$1" | grep -c '^applied ' || true; }
 daemon_applies_total() { # config -> gatepeer_applies_total, or "-" without metrics
   $IN "$BIN" metrics -c "$1" 2>/dev/null | awk '/^gatepeer_applies_total / { v = $2 } END { print (v == "" ? "-" : v) }'
 }

@@ -108,8 +108,8 @@ enum Usage {
         usage: gatepeer run [-c FILE] [--resync SECONDS]
 
         The service (systemd runs this). Applies the config, then repairs drift as the
-        kernel reports it (rtnetlink and nf_tables events, within milliseconds), and every
-        --resync seconds (default 300) reads the kernel back as a safety net; SIGHUP re-reads the config
+        kernel reports it (rtnetlink and nf_tables events, within milliseconds) and every
+        --resync seconds (1..3600, default 300) as a safety net; SIGHUP re-reads the config
         (a bad file is reported and the running config kept); domain names in filter rules
         are resolved against filter.resolvers when their TTL runs out, and their addresses
         loaded with TTL + domainSlackSeconds. SIGTERM stops it and leaves the kernel as it is.

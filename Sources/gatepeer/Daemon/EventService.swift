@@ -52,6 +52,9 @@ final class EventService: DaemonService, @unchecked Sendable {
             // Without events drift would wait for the resync: a daemon that cannot see
             // the kernel change says so and stops rather than repair minutes late.
             log(.error, "cannot open the kernel event sockets: \(error)", ["object": "events"])
+            // Joining NFNLGRP_NFTABLES needs CAP_NET_ADMIN over the namespace: the same
+            // hint as the reconcile's first EPERM.
+            if (error as? KernelError)?.errno == EPERM { Console.error(NetAdmin.hint("run")) }
             exit(Exit.runtime.rawValue)
         }
         socket = s

@@ -20,6 +20,8 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
     private let resync: Int
     private var timer: DispatchSourceTimer?
     private var started = false
+    /// A pass that found the writer lock taken is tried again in a second (one at a time).
+    private var retryPending = false
     /// The reconcile's standing problems (blockers, refused changes, unusable state).
     private var problems = StandingProblems()
 
@@ -54,8 +56,16 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
         if context.writing({ reconcileLocked(trigger) }) == nil {
             // Another writer kept the lock (logged): a pass all the same for systemd, so a
             // start is READY with the reason in its status, not held until a later resync.
-            context.reconcileProblems = ["another gatepeer command holds the writer lock; trying again at the next resync"]
+            context.reconcileProblems = ["another gatepeer command holds the writer lock; trying again in 1 s"]
             context.afterReconcile()
+            // The event that asked for this pass will not come again: retry soon rather
+            // than leave the drift to the resync minutes away.
+            guard !retryPending else { return }
+            retryPending = true
+            context.queue.asyncAfter(deadline: .now() + 1) { [weak self] in
+                self?.retryPending = false
+                self?.reconcile(trigger)
+            }
         }
     }
 
