@@ -166,7 +166,7 @@ public enum ConfigDecoder {
         var peers: [GatePeer] = []
         var seen: [IPAddress: Int] = [:]
         var seenInner: [IPAddress: Int] = [:]
-        var seenTarget: [IPAddress: Int] = [:]
+        var seenTarget: [IPAddress: (Int, String)] = [:]
         var ok = true
         for (i, item) in items.enumerated() {
             let pp = "\(path)[\(i)]"
@@ -193,12 +193,12 @@ public enum ConfigDecoder {
             o.finish(&p, known: ["outerIpAddress", "innerIpAddress", "probeAddress"])
             // Two peers probed at one address would both be judged by whoever answers it.
             if innerOK, let target = probe ?? pi {
-                if let first = seenTarget[target] {
+                if let (first, field) = seenTarget[target] {
                     p.add(probe != nil ? "\(pp).probeAddress" : "\(pp).innerIpAddress",
-                          "\(target) is already the probe target of \(path)[\(first)]; valid: an address only this gate peer answers")
+                          "\(target) is already the probe target of \(path)[\(first)] (its \(field)); valid: an address only this gate peer answers")
                     innerOK = false
                 } else {
-                    seenTarget[target] = i
+                    seenTarget[target] = (i, probe != nil ? "probeAddress" : "innerIpAddress")
                 }
             }
             guard let po, innerOK else { ok = false; continue }
@@ -226,9 +226,9 @@ public enum ConfigDecoder {
         guard let a = FieldReader.hostAddress(text, path, field: .deviceAddress, &p) else { return nil }
         guard let inner else { return a }
         if !inner.network.contains(a) {
-            p.add(path, "\(a) is outside the link's device subnet \(inner.network)")
+            p.add(path, "\(a) is outside the link's device subnet \(inner.network); valid: an address of the gate peer in it")
         } else if a == inner.address {
-            p.add(path, "\(a) is this link's own innerIpAddress")
+            p.add(path, "\(a) is this link's own innerIpAddress; valid: an address of the gate peer")
         } else if let why = FieldReader.deviceAddressProblem(a, in: inner.network) {
             p.add(path, why)
         } else {
