@@ -24,7 +24,8 @@ final class MetricsTests: XCTestCase {
         try ConfigDecoder.decode(text).get()
     }
 
-    /// A daemon's report: one peer up with an RTT, one down, repairs of two kinds.
+    /// A daemon's report: one peer up with an RTT, one down (keeping its last RTT, as the
+    /// liveness service leaves it), repairs of two kinds.
     func runtime() -> RuntimeReport {
         var c = DaemonCounters()
         c.applies = 3
@@ -41,7 +42,7 @@ final class MetricsTests: XCTestCase {
             PeerLiveness(link: "gp0", outerIpAddress: IPAddress("100.64.152.4")!, probeTarget: IPAddress("10.255.255.1"), state: .up,
                          since: 1_764_569_010, rttSeconds: 0.00125, probesSent: 990, probesLost: 2, transitions: 1),
             PeerLiveness(link: "gp0", outerIpAddress: IPAddress("100.64.152.132")!, probeTarget: IPAddress("10.255.255.2"), state: .down,
-                         since: 1_764_569_900, rttSeconds: nil, probesSent: 990, probesLost: 95, transitions: 3),
+                         since: 1_764_569_900, rttSeconds: 0.002, probesSent: 990, probesLost: 95, transitions: 3),
         ])
     }
 
@@ -166,13 +167,14 @@ final class MetricsTests: XCTestCase {
         let live = status(config, runtime: runtime())
         let peers = live.links[0].peers
         XCTAssertEqual(peers.map(\.state), [.up, .down])
-        XCTAssertEqual(peers[0].rttSeconds, 0.00125)
+        XCTAssertEqual(peers[0].liveness?.currentRTT, 0.00125)
         XCTAssertEqual(live.degradedReasons, ["peer 100.64.152.132 of link gp0 down"])
-        XCTAssertTrue(live.text.contains("  peers 100.64.152.4 up rtt 1.25 ms (2/990 probes lost), 100.64.152.132 down (95/990 probes lost)"), live.text)
+        XCTAssertTrue(live.text.contains("  peers 100.64.152.4 up rtt 1.25 ms (2/990 probes lost), 100.64.152.132 down since 2025-12-01 06:18:20 UTC (95/990 probes lost)"), live.text)
         guard case .object(let root) = live.json, case .array(let links)? = root["links"], case .object(let l0) = links[0],
               case .array(let ps)? = l0["peers"] else { return XCTFail("shape") }
         XCTAssertEqual(ps[0], .object(["address": .string("100.64.152.4"), "state": .string("up"), "since": .double(1_764_569_010),
-                                       "rttSeconds": .double(0.00125), "probesSent": .uint(990), "probesLost": .uint(2)]))
+                                       "rttSeconds": .double(0.00125), "probesSent": .uint(990), "probesLost": .uint(2),
+                                       "transitions": .uint(1)]))
         XCTAssertEqual(root["degraded"], .bool(true))
 
         var allUp = runtime()

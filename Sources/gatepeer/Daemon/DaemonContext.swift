@@ -20,6 +20,10 @@ final class DaemonContext: @unchecked Sendable {
     var counters = DaemonCounters()
     /// Liveness of every configured VPG gate peer, one entry per (link, outer address).
     var peers: [PeerLiveness] = []
+    /// Per link name: why its peers cannot be probed (e.g. the probe socket cannot be
+    /// opened without CAP_NET_RAW); set and cleared by the liveness service, then
+    /// runtimeChanged(). Shown by `status` (degraded) and `metrics`.
+    var livenessProblems: [String: String] = [:]
 
     /// What the last reconcile pass left standing (blockers, refused changes, a failed
     /// kernel read), one line each; nil before the first pass, empty when it converged.
