@@ -229,6 +229,35 @@ final class MetricsLabTests: LabTestCase {
         XCTAssertEqual(m["gatepeer_peer_up{link=\"gp0\",peer=\"100.64.152.4\"}"], 1)
     }
 
+    /// The daemon's textfile, read without planning and reusing the map element counters
+    /// while no named counter moved, holds the same filter counters as `gatepeer metrics`
+    /// (which reads everything now) once traffic went through rules and defaults.
+    func testTextfileFilterCountersAreTheKernels() throws {
+        let state = stateDir()
+        let textfile = URL(fileURLWithPath: state.path + ".prom")
+        addTeardownBlock { try? FileManager.default.removeItem(at: textfile) }
+        var text = try String(contentsOfFile: filterConfig, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"forwarding\": true,", with: "\"forwarding\": true, \"metrics\": {\"textfile\": \"\(textfile.path)\"},")
+        let cfg = writeConfig(text)
+        let (_, journal, withState) = startDaemon(state, cfg)
+        func filterSamples(_ t: String) -> [String: Double] {
+            samples(t).filter { $0.key.hasPrefix("gatepeer_filter_rule_") || $0.key.hasPrefix("gatepeer_filter_verdict_") }
+        }
+        func fromFile() -> String { (try? String(contentsOf: textfile, encoding: .utf8)) ?? "" }
+        XCTAssertTrue(eventually(20) { self.samples(fromFile())["gatepeer_in_sync"] == 1 }, "textfile never in sync: \(journal())")
+        let rule0 = "gatepeer_filter_rule_packets_total{group=\"0\",group_name=\"fleet\",rule=\"0\"}"
+        let before = samples(fromFile())[rule0] ?? 0
+        for _ in 0..<3 { XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 443).status, 0) }
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0)
+        var file: [String: Double] = [:], now: [String: Double] = [:]
+        XCTAssertTrue(eventually(40) {
+            file = filterSamples(fromFile())
+            now = filterSamples(withState("metrics", "-c", cfg).stdout)
+            return (file[rule0] ?? 0) >= before + 3 && file == now
+        }, "textfile \(file.filter { now[$0.key] != $0.value }) vs metrics \(now.filter { file[$0.key] != $0.value })")
+        XCTAssertFalse(file.isEmpty)
+    }
+
     /// A daemon that holds the namespace but whose report cannot be believed is named,
     /// with its peers unknown and status degraded (exit 3): frozen (SIGSTOP: its report
     /// grows old), its pid's report written by an earlier process (start time differs),

@@ -33,6 +33,12 @@ final class RuntimeReportService: DaemonService, @unchecked Sendable {
     /// The filter's rendering for the running config, with the kernel table's fingerprint
     /// it was planned against (planned again when that changes, or on reload).
     private var rendered: (fingerprint: String?, ruleset: NftRuleset?)?
+    /// The filter status last read, with the named counters it was read with. Every
+    /// packet a destination map element counts then goes through out_allow or out_deny
+    /// (NftRenderer): while no named counter moved, the map element counters have not
+    /// either, and the table listing they need (libnftables, the textfile's dearest read
+    /// with a large filter) is skipped.
+    private var lastFilter: (counters: [String: PacketCount], fingerprint: String, status: FilterStatus?)?
     /// Write failures, logged once while they stand.
     private var problems = StandingProblems()
 
@@ -52,6 +58,7 @@ final class RuntimeReportService: DaemonService, @unchecked Sendable {
     /// A reload may name another textfile and render another filter: written at once.
     func reload() {
         rendered = nil
+        lastFilter = nil
         textfileWritten = -Double.infinity
         changed()
     }
@@ -126,7 +133,13 @@ final class RuntimeReportService: DaemonService, @unchecked Sendable {
             let plan = Planner.plan(config: config, observed: observed, dynamic: context.dynamicElements(observed))
             rendered = (fingerprint, plan.ruleset)
         }
-        status.filter = StatusCommand.filterStatus(kernel, config, observed, ruleset: rendered?.ruleset, pending: [])
+        let counters = observed.filter?.counters ?? [:]
+        if let last = lastFilter, let fingerprint, last.fingerprint == fingerprint, last.counters == counters {
+            status.filter = last.status
+        } else {
+            status.filter = StatusCommand.filterStatus(kernel, config, observed, ruleset: rendered?.ruleset, pending: [])
+            lastFilter = fingerprint.map { (counters, $0, status.filter) }
+        }
         return status
     }
 
