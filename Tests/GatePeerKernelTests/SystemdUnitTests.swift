@@ -328,6 +328,13 @@ final class SystemdUnitTests: KernelTestCase {
         XCTAssertTrue(errors.contains("ipsec.sites[0].psk.file: is not an absolute path"), "journalctl -p err:\n\(errors)")
         XCTAssertFalse(lab.exec("journalctl", "--no-pager", "-b", "-o", "verbose").stdout.contains("Sup3rS3cret"), "a key reached the journal")
 
+        // Drift repaired: the status line says how long ago.
+        XCTAssertEqual(lab.net("ip", "route", "del", "192.168.10.0/24").status, 0)
+        XCTAssertTrue(eventually(60) { routes(lab, "192.168.10.0/24").first?["gateway"] as? String == "10.129.3.7" }, lab.journal("gatepeer"))
+        XCTAssertTrue(eventually(10) {
+            lab.show("gatepeer", ["StatusText"])["StatusText"]?.range(of: #", last repair [0-9]+s ago; last reload refused"#, options: .regularExpression) != nil
+        }, "\(lab.show("gatepeer", Self.watched))")
+
         // SIGKILL: systemd restarts it (with the good file back) and it is READY again.
         write(lab, Self.config(mtu: 1400))
         XCTAssertEqual(lab.exec("kill", "-KILL", firstPID).status, 0)

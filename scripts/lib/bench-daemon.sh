@@ -4,15 +4,16 @@
 # $GATEPEER_BENCH_IDLE seconds (120 unless set; --runs does not apply): CPU of one core
 # from /proc/PID/stat, RSS at the window's start and end, and the applies in it (the
 # change lines the daemon logs, and gatepeer_applies_total where `gatepeer metrics` has
-# it). Then a daemon with the 100,000-rule filter (filter_bench's policy): RSS after its
-# first converge and after ten reloads (SIGHUP).
+# it), with the daemon's default resync. Then a daemon with the 100,000-rule filter
+# (filter_bench's policy): RSS after its first converge and after ten reloads (SIGHUP).
 
 # utime + stime of PID in clock ticks (/proc/PID/stat fields 14 and 15, after the
 # command name, which may hold spaces).
 daemon_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 daemon_rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-# Lines of applied changes in a daemon log ("+ ...", "~ ...", "- ..." after the prefix).
-daemon_change_lines() { sed 's/^gatepeer: //; s/^<[0-9]>//' "$1" | grep -cE '^[-+~] ' || true; }
+# Lines of applied changes in a daemon log ("applied object=... change=..." after the
+# prefix; "+ ...", "~ ...", "- ..." in builds before event-driven repair).
+daemon_change_lines() { sed 's/^<[0-9]>//; s/^gatepeer: //' "$1" | grep -cE '^([-+~] |applied )' || true; }
 daemon_applies_total() { # config -> gatepeer_applies_total, or "-" without metrics
   $IN "$BIN" metrics -c "$1" 2>/dev/null | awk '/^gatepeer_applies_total / { v = $2 } END { print (v == "" ? "-" : v) }'
 }

@@ -35,7 +35,7 @@ final class NetlinkSequence {
 /// layer's `retryingInterrupts`, and ENOBUFS (replies lost because the receive buffer
 /// overflowed) is reported, each in one place (`sendChunk`, `receive`).
 final class NetlinkSocket {
-    private let fd: Int32
+    let fd: Int32
     private let portID: UInt32
     let sequence: NetlinkSequence
     private var receiveBuffer: [UInt8]
@@ -90,7 +90,7 @@ final class NetlinkSocket {
         _ = setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    private func setBuffer(_ forced: Int32, _ plain: Int32, _ size: Int32) {
+    func setBuffer(_ forced: Int32, _ plain: Int32, _ size: Int32) {
         var v = size
         if setsockopt(fd, SOL_SOCKET, forced, &v, socklen_t(MemoryLayout<Int32>.size)) != 0 {
             setOption(SOL_SOCKET, plain, size)

@@ -8,7 +8,7 @@ enum RunCommand: GatePeerCommand {
     static let options: [OptionSpec] = [.config, .resync]
 
     static func run(_ c: CommandContext) throws(UsageError) -> Exit {
-        var resync = 30
+        var resync = 300
         if let text = c.invocation.value(.resync) {
             guard let n = DecimalText.parse(text, in: 1...3600) else {
                 throw UsageError(message: "--resync needs a number of seconds 1..3600, not \(Echo.quoted(text))")

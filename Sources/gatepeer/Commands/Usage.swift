@@ -109,8 +109,9 @@ enum Usage {
         "run": """
         usage: gatepeer run [-c FILE] [--resync SECONDS]
 
-        The service (systemd runs this). Applies the config, then every --resync seconds
-        (default 30) reads the kernel back and repairs drift; SIGHUP re-reads the config
+        The service (systemd runs this). Applies the config, then repairs drift as the
+        kernel reports it (rtnetlink and nf_tables events, within milliseconds) and every
+        --resync seconds (1..3600, default 300) as a safety net; SIGHUP re-reads the config
         (a bad file is reported and the running config kept); domain names in filter rules
         are resolved against filter.resolvers when their TTL runs out, and their addresses
         loaded with TTL + domainSlackSeconds. SIGTERM stops it and leaves the kernel as it is.

@@ -27,9 +27,11 @@ final class Daemon: @unchecked Sendable {
     /// Starts every service and serves until SIGTERM or SIGINT (exit 0: the kernel keeps
     /// what was applied).
     func run() -> Never {
+        let reconcile = ReconcileService(context, resync: resync)
         services = [
             SignalService(queue: context.queue, onReload: { [unowned self] in self.reload(); Memory.returnFreed() }, onStop: { [unowned self] in self.stop($0) }),
-            ReconcileService(context, resync: resync),
+            EventService(context, reconcile: reconcile),
+            reconcile,
             ResolveService(context),
             ForwarderService(context),
             LivenessService(context),
@@ -37,7 +39,7 @@ final class Daemon: @unchecked Sendable {
             // Last: stopped first, so STOPPING=1 goes out before the others wind down.
             notifier,
         ]
-        log(.info, "running", ["config": context.configPath, "links": "\(context.config.links.count)", "resync": "\(resync)s"])
+        log(.info, "running", ["config": context.configPath, "links": "\(context.config.links.count)", "repair": "on kernel events", "resync": "\(resync)s"])
         // Before dispatchMain: a SIGHUP or SIGTERM from now on is handled, not the default
         // action (which would end the process).
         context.queue.sync { [self] in

@@ -3,17 +3,30 @@ import GatePeerCore
 import GatePeerKernel
 import Glibc
 
-/// The reconcile loop: every `resync` seconds the kernel is read back and whatever
-/// differs from the running config is applied (drift repair: a deleted route, a lost FDB
-/// entry, a recreated underlay); at once on start and after a reload.
+/// The reconcile: the kernel is read back and whatever differs from the running config
+/// is applied (drift repair: a deleted route, a lost FDB entry, a recreated underlay).
+/// Runs at once on start and after a reload, whenever EventService sees a kernel event
+/// that concerns the config, and every `resync` seconds as a safety net (for what has no
+/// event, such as accept_ra, and against a bug in the event path).
 final class ReconcileService: DaemonService, @unchecked Sendable {
+    /// Why a reconcile runs: a change applied at start or after a reload is the config
+    /// taking effect; one applied on an event or at a resync repairs drift.
+    enum Trigger: String {
+        case start, reload, event, overrun, resync
+        var repairs: Bool { self == .event || self == .overrun || self == .resync }
+    }
+
     private let context: DaemonContext
     private let resync: Int
     private var timer: DispatchSourceTimer?
+    private var started = false
+    /// A pass that found the writer lock taken is tried again in a second (one at a time).
+    private var retryPending = false
     /// The reconcile's standing problems (blockers, refused changes, unusable state).
     private var problems = StandingProblems()
 
-    /// `resync`: seconds between two reconciles (1 to 3600, checked by the option parser).
+    /// `resync`: seconds between two safety-net reconciles (1 to 3600, checked by the
+    /// option parser).
     init(_ context: DaemonContext, resync: Int) {
         self.context = context
         self.resync = resync
@@ -22,13 +35,16 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
     func start() {
         let t = DispatchSource.makeTimerSource(queue: context.queue)
         t.schedule(deadline: .now(), repeating: .seconds(resync))
-        t.setEventHandler { [unowned self] in self.reconcile() }
+        t.setEventHandler { [unowned self] in
+            self.reconcile(self.started ? .resync : .start)
+            self.started = true
+        }
         t.resume()
         timer = t
     }
 
     /// The new config is applied now, not at the next tick.
-    func reload() { reconcile() }
+    func reload() { reconcile(.reload) }
 
     func stop() {
         timer?.cancel()
@@ -36,31 +52,40 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
     }
 
     /// Read the kernel back and apply whatever differs (nothing, most of the time).
-    private func reconcile() {
-        if context.writing({ reconcileLocked() }) == nil {
+    func reconcile(_ trigger: Trigger) {
+        if context.writing({ reconcileLocked(trigger) }) == nil {
             // Another writer kept the lock (logged): a pass all the same for systemd, so a
             // start is READY with the reason in its status, not held until a later resync.
-            context.reconcileProblems = ["another gatepeer command holds the writer lock; trying again at the next resync"]
+            context.reconcileProblems = ["another gatepeer command holds the writer lock; trying again in 1 s"]
             context.afterReconcile()
+            // The event that asked for this pass will not come again: retry soon rather
+            // than leave the drift to the resync minutes away.
+            guard !retryPending else { return }
+            retryPending = true
+            context.queue.asyncAfter(deadline: .now() + 1) { [weak self] in
+                self?.retryPending = false
+                self?.reconcile(trigger)
+            }
         }
     }
 
-    private func reconcileLocked() {
+    private func reconcileLocked(_ trigger: Trigger) {
         // Logged through `problems`: the same blocker at every resync is one line when it
-        // appears (or changes) and one when it clears, not 2,880 a day at 30 s.
+        // appears (or changes) and one when it clears, not one per pass.
         var found: [String] = []
         defer {
             problems.update(found)
             context.reconcileProblems = found
             context.afterReconcile()
+            context.runtimeChanged()
         }
         let store = context.store, config = context.config
         do {
             if store.refusal == nil { try store.claim() }
             let c = try Converge.run(context.kernel, config: config, mapCache: store.mapCache, dynamic: context.dynamicElements) { plan in
                 found += plan.blockers.map { "blocked: \($0)" }
-                for ch in plan.changes { log(ch.line) }
             }
+            count(c, trigger)
             found += c.problems
             if c.failures.contains(where: { $0.errno == EPERM }) {
                 Console.error(NetAdmin.hint("run"))
@@ -70,11 +95,35 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
         } catch let k as KernelError where k.errno == EPERM {
             // The capability was taken away (or never there): every later try fails the
             // same way, so say why once and stop instead of logging it at every resync.
-            log("reconcile failed: \(k)")
+            log(.error, "reconcile failed: \(k)")
             Console.error(NetAdmin.hint("run"))
             exit(Exit.runtime.rawValue)
         } catch {
+            context.counters.failures += 1
             found.append("reconcile failed: \(error)")
         }
     }
+
+    /// Logs each change the kernel took (info, object= and change=) and counts the pass:
+    /// applies, changes applied, repairs by kind (a change on an event or at a resync),
+    /// failures, and the time of the last pass that left nothing to do.
+    private func count(_ c: Converge, _ trigger: Trigger) {
+        let refused = Set(c.readBack.notTaken)
+        let taken = c.plan.changes.filter { !refused.contains($0.line) }
+        for ch in taken {
+            let kind = Self.repairKind(ch)
+            log(.info, "applied", ["object": kind, "change": String(ch.line.dropFirst(2)), "trigger": trigger.rawValue])
+            if trigger.repairs { context.counters.repairs[kind, default: 0] += 1 }
+        }
+        if c.readBack.applied > 0 {
+            context.counters.applies += 1
+            context.counters.changesApplied += UInt64(c.readBack.applied)
+        }
+        if !c.failures.isEmpty || !c.readBack.notTaken.isEmpty { context.counters.failures += 1 }
+        if c.converged { context.counters.lastConverged = Clock.now() }
+    }
+
+    /// The repair kind of a plan change (DaemonCounters.repairs): the plan's object, with
+    /// "nftables" named "filter".
+    static func repairKind(_ ch: Plan.Change) -> String { ch.object == "nftables" ? "filter" : ch.object }
 }

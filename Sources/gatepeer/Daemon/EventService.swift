@@ -1,0 +1,133 @@
+import Dispatch
+import GatePeerCore
+import GatePeerKernel
+import Glibc
+
+/// Event-driven convergence: the kernel's rtnetlink and nf_tables notifications wake
+/// the reconcile, so drift is repaired within milliseconds instead of at the next resync.
+///
+/// - The sockets (KernelEventSocket) are opened in `start`, before the first reconcile's
+///   dump, so no change after that dump can go unseen.
+/// - EventScope drops what does not concern the config (learned FDB entries, ARP, other
+///   devices and tables) without waking anything.
+/// - Bursts are debounced: the reconcile runs once `quiet` passes without a relevant
+///   event, and at the latest `maxDelay` after the first one (an `ip -batch` of a hundred
+///   deletions is one reconcile, a steady trickle cannot postpone it forever).
+/// - An overrun (ENOBUFS: the kernel dropped events) is answered at once with a full
+///   reconcile and counted (DaemonCounters.eventOverruns); it is never taken as "nothing
+///   happened".
+/// - Our own applies cause events too; the reconcile they wake re-plans against a kernel
+///   that already holds the config, finds nothing and applies nothing, so there is no loop
+///   (EventRepairTests counts the applies while idle).
+final class EventService: DaemonService, @unchecked Sendable {
+    private let context: DaemonContext
+    private let reconcile: ReconcileService
+    private var socket: KernelEventSocket?
+    private var sources: [DispatchSourceRead] = []
+    private var scope: EventScope
+    private var debounce: DispatchSourceTimer?
+    /// When the first relevant event of the pending burst arrived; nil: none pending.
+    private var firstPending: DispatchTime?
+    /// The object kinds of the pending burst, for the debug line.
+    private var pendingKinds: Set<String> = []
+    private var pendingCount = 0
+
+    /// Quiet time after the last relevant event before the reconcile runs.
+    static let quiet = DispatchTimeInterval.milliseconds(5)
+    /// The longest a relevant event waits for its reconcile while events keep coming.
+    static let maxDelay = DispatchTimeInterval.milliseconds(20)
+
+    init(_ context: DaemonContext, reconcile: ReconcileService) {
+        self.context = context
+        self.reconcile = reconcile
+        scope = EventScope(config: context.config, names: [:])
+    }
+
+    func start() {
+        let s: KernelEventSocket
+        do {
+            s = try KernelEventSocket()
+            scope.setNames(try context.kernel.linkNames())
+        } catch {
+            // Without events drift would wait for the resync: a daemon that cannot see
+            // the kernel change says so and stops rather than repair minutes late.
+            log(.error, "cannot open the kernel event sockets: \(error)", ["object": "events"])
+            // Joining NFNLGRP_NFTABLES needs CAP_NET_ADMIN over the namespace: the same
+            // hint as the reconcile's first EPERM.
+            if (error as? KernelError)?.errno == EPERM { Console.error(NetAdmin.hint("run")) }
+            exit(Exit.runtime.rawValue)
+        }
+        socket = s
+        let t = DispatchSource.makeTimerSource(queue: context.queue)
+        t.setEventHandler { [unowned self] in self.fire() }
+        t.schedule(deadline: .distantFuture)
+        t.resume()
+        debounce = t
+        for fd in s.descriptors {
+            let src = DispatchSource.makeReadSource(fileDescriptor: fd, queue: context.queue)
+            src.setEventHandler { [unowned self] in self.readable(fd) }
+            src.resume()
+            sources.append(src)
+        }
+    }
+
+    func reload() { scope.configure(context.config) }
+
+    func stop() {
+        for s in sources { s.cancel() }
+        sources = []
+        debounce?.cancel()
+        debounce = nil
+        socket = nil
+    }
+
+    private func readable(_ fd: Int32) {
+        guard let socket else { return }
+        let batch = socket.drain(fd)
+        context.counters.events += UInt64(batch.events.count)
+        if batch.overrun {
+            overrun(batch.overrunErrno)
+            return
+        }
+        var relevant = false
+        for e in batch.events where scope.take(e) {
+            relevant = true
+            pendingKinds.insert(e.object)
+            pendingCount += 1
+        }
+        if relevant { wake() }
+    }
+
+    /// Schedules the reconcile `quiet` from now, but no later than `maxDelay` after the
+    /// burst's first event.
+    private func wake() {
+        let now = DispatchTime.now()
+        let first = firstPending ?? now
+        firstPending = first
+        debounce?.schedule(deadline: min(now + Self.quiet, first + Self.maxDelay))
+    }
+
+    private func fire() {
+        guard firstPending != nil else { return }
+        log(.debug, "kernel events", ["count": "\(pendingCount)", "object": pendingKinds.sorted().joined(separator: ",")])
+        clearPending()
+        reconcile.reconcile(.event)
+    }
+
+    private func clearPending() {
+        firstPending = nil
+        pendingKinds = []
+        pendingCount = 0
+        debounce?.schedule(deadline: .distantFuture)
+    }
+
+    /// Events were lost: which objects changed is unknown, so the device table is read
+    /// again and everything is reconciled now.
+    private func overrun(_ errno: Int32) {
+        context.counters.eventOverruns += 1
+        log(.warning, "kernel events lost (\(String(cString: strerror(errno)))); full resync", ["object": "events"])
+        clearPending()
+        if let names = try? context.kernel.linkNames() { scope.setNames(names) }
+        reconcile.reconcile(.overrun)
+    }
+}
