@@ -17,7 +17,8 @@ public struct RuntimeReport: Equatable, Sendable {
 
     /// The daemon's process id.
     public var pid: Int32
-    /// When the daemon started, Unix time in seconds.
+    /// When the daemon process started, Unix time in seconds (from /proc/PID/stat, so a
+    /// reader can tell a reused pid).
     public var startTime: Double
     /// When this report was written, Unix time in seconds.
     public var written: Double

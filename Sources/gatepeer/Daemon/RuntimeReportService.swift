@@ -22,7 +22,10 @@ final class RuntimeReportService: DaemonService, @unchecked Sendable {
     /// Seconds between textfile refreshes while nothing changes: node_exporter's usual
     /// scrape interval is 15 to 60 s; a slower file would show old counters.
     static let textfileRefresh = 15.0
-    private let startTime = Clock.now()
+    /// The process's start as the kernel holds it (/proc/PID/stat), which readers compare
+    /// to tell a reused pid; taken at exec, not here, so a slow config load does not
+    /// make the report look like another process's.
+    private let startTime = ProcessStart.unixSeconds(pid: getpid()) ?? Clock.now()
     private var lastWrite = -Double.infinity
     private var pending = false
     private var timer: DispatchSourceTimer?

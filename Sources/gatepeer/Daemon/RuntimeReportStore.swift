@@ -30,7 +30,8 @@ extension StateStore {
             return .unbelievable(pid: pid, problem: "\(runtimePath) was written by pid \(r.pid), not by it")
         }
         // The same pid, but another process: the one that wrote the report died and its
-        // pid was reused (the start times differ by far more than the clock's rounding).
+        // pid was reused (the daemon writes its own /proc start time, so only
+        // btime adjustments of a second or so separate the two).
         if let started = ProcessStart.unixSeconds(pid: r.pid), abs(started - r.startTime) > 2 {
             return .unbelievable(pid: pid, problem: "\(runtimePath) was written by an earlier process with the same pid")
         }
