@@ -24,7 +24,8 @@ final class MetricsTests: XCTestCase {
         try ConfigDecoder.decode(text).get()
     }
 
-    /// A daemon's report: one peer up with an RTT, one down, repairs of two kinds.
+    /// A daemon's report: one peer up with an RTT, one down (keeping its last RTT, as the
+    /// liveness service leaves it), repairs of two kinds.
     func runtime() -> RuntimeReport {
         var c = DaemonCounters()
         c.applies = 3
@@ -41,7 +42,7 @@ final class MetricsTests: XCTestCase {
             PeerLiveness(link: "gp0", outerIpAddress: IPAddress("100.64.152.4")!, probeTarget: IPAddress("10.255.255.1"), state: .up,
                          since: 1_764_569_010, rttSeconds: 0.00125, probesSent: 990, probesLost: 2, transitions: 1),
             PeerLiveness(link: "gp0", outerIpAddress: IPAddress("100.64.152.132")!, probeTarget: IPAddress("10.255.255.2"), state: .down,
-                         since: 1_764_569_900, rttSeconds: nil, probesSent: 990, probesLost: 95, transitions: 3),
+                         since: 1_764_569_900, rttSeconds: 0.002, probesSent: 990, probesLost: 95, transitions: 3),
         ])
     }
 
@@ -70,6 +71,86 @@ final class MetricsTests: XCTestCase {
         let empty = RuntimeReport(pid: 1, startTime: 0, written: 0, counters: DaemonCounters(),
                                   peers: [PeerLiveness(link: "gp0", outerIpAddress: IPAddress("2001:db8::1")!, probeTarget: nil)])
         XCTAssertEqual(try RuntimeReport.decode(empty.json.render()), empty)
+    }
+
+    /// A down peer keeps its last RTT in the daemon's report (rttSeconds 0.002), but
+    /// status and metrics show an RTT only while up; the text says since when it is down
+    /// (UTC), as PeerStatus.text's doc promises.
+    func testDownPeerShowsSinceAndNoRTT() throws {
+        let config = try decoded()
+        let live = status(config, runtime: runtime())
+        let down = live.links[0].peers[1]
+        XCTAssertEqual(down.text, "100.64.152.132 down since 2025-12-01 06:18:20 UTC (95/990 probes lost)")
+        guard case .object(let o) = down.json else { return XCTFail("shape") }
+        XCTAssertEqual(o["rttSeconds"], .null)
+        XCTAssertEqual(o["since"], .double(1_764_569_900))
+        let text = GatePeerMetrics.render(live, config: config, grantsActive: nil, learnedAddresses: nil)
+        XCTAssertFalse(text.contains("gatepeer_peer_rtt_seconds{link=\"gp0\",peer=\"100.64.152.132\"}"), text)
+        XCTAssertTrue(text.contains("gatepeer_peer_rtt_seconds{link=\"gp0\",peer=\"100.64.152.4\"} 0.00125"), text)
+        // The runtime report itself keeps the last RTT (history for the next reader).
+        XCTAssertEqual(try RuntimeReport.decode(runtime().json.render()).peers[1].rttSeconds, 0.002)
+        XCTAssertEqual(PeerStatus.utc(0), "1970-01-01 00:00:00 UTC")
+        XCTAssertEqual(PeerStatus.utc(1_709_208_000.9), "2024-02-29 12:00:00 UTC")
+        XCTAssertEqual(PeerStatus.utc(-1), "1969-12-31 23:59:59 UTC")
+    }
+
+    /// A link whose peers cannot be probed (no probe socket): kept in the report, a
+    /// degraded reason, and gatepeer_link_probe_problem 1.
+    func testLivenessProblemIsReportedAndDegrades() throws {
+        let config = try decoded()
+        var r = runtime()
+        r.peers[1].state = .up
+        r.livenessProblems = ["gp0": "probe socket not opened: Operation not permitted (CAP_NET_RAW?)"]
+        XCTAssertEqual(try RuntimeReport.decode(r.json.render()), r)
+        let s = status(config, runtime: r)
+        XCTAssertEqual(s.degradedReasons, ["peers of link gp0 not probed: probe socket not opened: Operation not permitted (CAP_NET_RAW?)"])
+        XCTAssertTrue(s.text.contains("degraded: peers of link gp0 not probed: "), s.text)
+        let text = GatePeerMetrics.render(s, config: config, grantsActive: nil, learnedAddresses: nil)
+        XCTAssertTrue(text.contains("gatepeer_link_probe_problem{link=\"gp0\"} 1\n"), text)
+        // A report without the member (an older daemon's) reads as no problem.
+        guard case .object(var o) = r.json else { return XCTFail("shape") }
+        o["livenessProblems"] = nil
+        XCTAssertEqual(try RuntimeReport.decode(JSONOut.object(o).render()).livenessProblems, [:])
+    }
+
+    /// A daemon holds the namespace but its report cannot be believed (stale, unreadable):
+    /// peers unknown, degraded naming the pid and why, text and JSON name the pid, and
+    /// gatepeer_daemon_report_problem 1 with no peer series.
+    func testUnbelievableReportOfALiveDaemonDegrades() throws {
+        let config = try decoded()
+        var s = status(config, runtime: nil)
+        s.attachUnbelievable(pid: "77", problem: "was last written 40 s ago")
+        XCTAssertEqual(s.links[0].peers.map(\.state), [.unknown, .unknown])
+        XCTAssertEqual(s.degradedReasons, ["daemon pid 77 runs but its runtime report was last written 40 s ago"])
+        XCTAssertTrue(s.text.contains("daemon: gatepeer run pid 77 (peer liveness unknown)"), s.text)
+        guard case .object(let root) = s.json, case .object(let d)? = root["daemon"] else { return XCTFail("shape") }
+        XCTAssertEqual(d["pid"], .int(77))
+        XCTAssertEqual(d["problem"], .string("daemon pid 77 runs but its runtime report was last written 40 s ago"))
+        let text = GatePeerMetrics.render(s, config: config, grantsActive: nil, learnedAddresses: nil)
+        XCTAssertTrue(text.contains("gatepeer_daemon_report_problem 1\n"), text)
+        XCTAssertTrue(text.contains("gatepeer_daemon_running 0\n"), text)
+        XCTAssertFalse(text.contains("gatepeer_peer_up{"), text)
+        // Attaching a fresh report clears it.
+        s.attach(runtime())
+        XCTAssertNil(s.runtimeHolder)
+        XCTAssertFalse(s.degradedReasons.contains { $0.hasPrefix("daemon pid") })
+        // Staleness: several heartbeats old, or written in the future (clock set back).
+        let r = runtime()
+        XCTAssertFalse(r.isStale(now: r.written + RuntimeReport.heartbeat))
+        XCTAssertTrue(r.isStale(now: r.written + RuntimeReport.staleAfter + 1))
+        XCTAssertTrue(r.isStale(now: r.written - RuntimeReport.staleAfter - 1))
+    }
+
+    /// The textfile's status built from the last reconcile's problems: blockers apart,
+    /// the rest pending; in sync only without any.
+    func testStatusFromReconcileProblems() throws {
+        let config = try decoded()
+        let o = convergedObserved(config)
+        XCTAssertTrue(StatusReport(config: config, observed: o, reconcileProblems: []).inSync)
+        let s = StatusReport(config: config, observed: o, reconcileProblems: ["blocked: underlay eth9 missing", "route refused: EINVAL"])
+        XCTAssertFalse(s.inSync)
+        XCTAssertEqual(s.blockers, ["underlay eth9 missing"])
+        XCTAssertEqual(s.pendingChanges, ["route refused: EINVAL"])
     }
 
     func testRuntimeReportRefusesDamageNamingTheField() {
@@ -166,13 +247,14 @@ final class MetricsTests: XCTestCase {
         let live = status(config, runtime: runtime())
         let peers = live.links[0].peers
         XCTAssertEqual(peers.map(\.state), [.up, .down])
-        XCTAssertEqual(peers[0].rttSeconds, 0.00125)
+        XCTAssertEqual(peers[0].liveness?.currentRTT, 0.00125)
         XCTAssertEqual(live.degradedReasons, ["peer 100.64.152.132 of link gp0 down"])
-        XCTAssertTrue(live.text.contains("  peers 100.64.152.4 up rtt 1.25 ms (2/990 probes lost), 100.64.152.132 down (95/990 probes lost)"), live.text)
+        XCTAssertTrue(live.text.contains("  peers 100.64.152.4 up rtt 1.25 ms (2/990 probes lost), 100.64.152.132 down since 2025-12-01 06:18:20 UTC (95/990 probes lost)"), live.text)
         guard case .object(let root) = live.json, case .array(let links)? = root["links"], case .object(let l0) = links[0],
               case .array(let ps)? = l0["peers"] else { return XCTFail("shape") }
         XCTAssertEqual(ps[0], .object(["address": .string("100.64.152.4"), "state": .string("up"), "since": .double(1_764_569_010),
-                                       "rttSeconds": .double(0.00125), "probesSent": .uint(990), "probesLost": .uint(2)]))
+                                       "rttSeconds": .double(0.00125), "probesSent": .uint(990), "probesLost": .uint(2),
+                                       "transitions": .uint(1)]))
         XCTAssertEqual(root["degraded"], .bool(true))
 
         var allUp = runtime()

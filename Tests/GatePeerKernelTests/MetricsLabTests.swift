@@ -62,6 +62,28 @@ final class MetricsLabTests: LabTestCase {
         return try XCTUnwrap(((l["stats64"] as? [String: Any])?["tx"] as? [String: Any])?["bytes"] as? Double)
     }
 
+    /// The lab's plain config with probes every 100 ms and the config's `metrics` section
+    /// (nil: none), written for the test: its path and text.
+    func probingConfig(metrics: [String: Any]? = nil) throws -> (path: String, text: String) {
+        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: plainConfig))) as? [String: Any])
+        var links = try XCTUnwrap(doc["links"] as? [[String: Any]])
+        links[0]["liveness"] = ["intervalMs": 100]
+        doc["links"] = links
+        if let metrics { doc["metrics"] = metrics }
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self)
+        return (writeConfig(text), text)
+    }
+
+    /// `gatepeer run -c cfg` in the peer node with `state` as its state directory: the
+    /// process, its log so far, and a runner of other gatepeer commands with that state.
+    func startDaemon(_ state: URL, _ cfg: String) -> (Process, () -> String, (String...) -> Run) {
+        let log = URL(fileURLWithPath: state.path + ".log")
+        addTeardownBlock { try? FileManager.default.removeItem(at: log) }
+        let p = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", cfg], log: log)
+        return (p, { (try? String(contentsOf: log, encoding: .utf8)) ?? "" },
+                { (args: String...) in self.inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary] + args) })
+    }
+
     func testMetricsPassPromtoolAndAreTheKernelsCounters() throws {
         let apply = gatepeer("apply", "-c", filterConfig)
         XCTAssertEqual(apply.status, 0, apply.stderr)
@@ -175,23 +197,144 @@ final class MetricsLabTests: LabTestCase {
         XCTAssertEqual(samples(try String(contentsOf: textfile, encoding: .utf8))["gatepeer_daemon_running"], 0, logText())
     }
 
+    /// The daemon's textfile (a kernel read: links, filter counters) is not rewritten with
+    /// every runtime.json (rewritten about once a second while peers are probed): before,
+    /// each probe second read the whole kernel and planned the whole filter again for it
+    /// (75% of a core with a 20,000-rule filter). Counted by the files' replacements (each
+    /// write is a rename, so a new inode), not by time.
+    func testTextfileIsNotRewrittenWithEveryRuntimeReport() throws {
+        let state = stateDir()
+        let textfile = URL(fileURLWithPath: state.path + ".prom")
+        addTeardownBlock { try? FileManager.default.removeItem(at: textfile) }
+        let (cfg, _) = try probingConfig(metrics: ["textfile": textfile.path])
+        let (_, journal, withState) = startDaemon(state, cfg)
+        let runtime = state.appendingPathComponent("netns/\(node("peer"))/runtime.json")
+        func inode(_ u: URL) -> UInt64? { (try? FileManager.default.attributesOfItem(atPath: u.path)[.systemFileNumber] as? UInt64) ?? nil }
+        // Settled: in sync and both peers up, so no transition asks for a textfile at once.
+        XCTAssertTrue(eventually(20) {
+            let r = withState("status", "-c", cfg)
+            return r.status == 0 && r.stdout.contains("100.64.152.4 up") && r.stdout.contains("100.64.152.132 up")
+        }, journal())
+        var reports: Set<UInt64> = [], textfiles: Set<UInt64> = []
+        XCTAssertTrue(eventually(30) {
+            if let i = inode(runtime) { reports.insert(i) }
+            if let i = inode(textfile) { textfiles.insert(i) }
+            return reports.count >= 5
+        }, "runtime.json not rewritten while peers are probed: \(journal())")
+        // Four rewrites of runtime.json take at least four seconds; the textfile is
+        // refreshed every 15 s, so at most once in between.
+        XCTAssertLessThanOrEqual(textfiles.count, 2, "textfile replaced \(textfiles.count) times while runtime.json was \(reports.count) times")
+        let m = samples(try String(contentsOf: textfile, encoding: .utf8))
+        XCTAssertEqual(m["gatepeer_in_sync"], 1)
+        XCTAssertEqual(m["gatepeer_peer_up{link=\"gp0\",peer=\"100.64.152.4\"}"], 1)
+    }
+
+    /// The daemon's textfile, read without planning and reusing the map element counters
+    /// while no named counter moved, holds the same filter counters as `gatepeer metrics`
+    /// (which reads everything now) once traffic went through rules and defaults.
+    func testTextfileFilterCountersAreTheKernels() throws {
+        let state = stateDir()
+        let textfile = URL(fileURLWithPath: state.path + ".prom")
+        addTeardownBlock { try? FileManager.default.removeItem(at: textfile) }
+        var text = try String(contentsOfFile: filterConfig, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"forwarding\": true,", with: "\"forwarding\": true, \"metrics\": {\"textfile\": \"\(textfile.path)\"},")
+        let cfg = writeConfig(text)
+        let (_, journal, withState) = startDaemon(state, cfg)
+        func filterSamples(_ t: String) -> [String: Double] {
+            samples(t).filter { $0.key.hasPrefix("gatepeer_filter_rule_") || $0.key.hasPrefix("gatepeer_filter_verdict_") }
+        }
+        func fromFile() -> String { (try? String(contentsOf: textfile, encoding: .utf8)) ?? "" }
+        XCTAssertTrue(eventually(20) { self.samples(fromFile())["gatepeer_in_sync"] == 1 }, "textfile never in sync: \(journal())")
+        let rule0 = "gatepeer_filter_rule_packets_total{group=\"0\",group_name=\"fleet\",rule=\"0\"}"
+        let before = samples(fromFile())[rule0] ?? 0
+        for _ in 0..<3 { XCTAssertEqual(tcp(from: "dev1", "203.0.113.10", 443).status, 0) }
+        XCTAssertNotEqual(tcp(from: "dev1", "203.0.113.10", 22).status, 0)
+        var file: [String: Double] = [:], now: [String: Double] = [:]
+        XCTAssertTrue(eventually(40) {
+            file = filterSamples(fromFile())
+            now = filterSamples(withState("metrics", "-c", cfg).stdout)
+            return (file[rule0] ?? 0) >= before + 3 && file == now
+        }, "textfile \(file.filter { now[$0.key] != $0.value }) vs metrics \(now.filter { file[$0.key] != $0.value })")
+        XCTAssertFalse(file.isEmpty)
+    }
+
+    /// A daemon that holds the namespace but whose report cannot be believed is named,
+    /// with its peers unknown and status degraded (exit 3): frozen (SIGSTOP: its report
+    /// grows old), its pid's report written by an earlier process (start time differs),
+    /// and a report it cannot write (runtime.json replaced by a directory). Before, the
+    /// frozen daemon's last report showed both peers up with exit 0, and the directory
+    /// made status say "daemon: none running" with exit 0.
+    func testStatusDistrustsAStaleOrUnreadableReportOfALiveDaemon() throws {
+        let state = stateDir()
+        let (cfg, _) = try probingConfig()
+        let (_, journal, withState) = startDaemon(state, cfg)
+        let runtime = state.appendingPathComponent("netns/\(node("peer"))/runtime.json")
+        XCTAssertTrue(eventually(15) { FileManager.default.fileExists(atPath: runtime.path) }, journal())
+        // The daemon's own pid (the background process is the namespace wrapper).
+        let first = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: runtime)) as? [String: Any])
+        let pid = pid_t(try XCTUnwrap(first["pid"] as? Int))
+        XCTAssertEqual(sh(["cat", "/proc/\(pid)/comm"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "gatepeer")
+        // A frozen daemon cannot be stopped by the harness's SIGTERM.
+        addTeardownBlock { kill(pid, SIGCONT) }
+        func statusDoc(_ r: Run) -> [String: Any] { ((try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]) ?? [:] }
+        func peerStates(_ r: Run) -> Set<String> {
+            let ps = ((statusDoc(r)["links"] as? [[String: Any]])?.first?["peers"] as? [[String: Any]]) ?? []
+            return Set(ps.compactMap { $0["state"] as? String })
+        }
+        var status = Run(status: -1, stdout: "", stderr: "")
+        XCTAssertTrue(eventually(15) { status = withState("status", "--json", "-c", cfg); return status.status == 0 && peerStates(status) == ["up"] },
+                      "both peers up, exit 0: \(status.stdout)\n\(journal())")
+        /// status --json and text agree: exit 3, the daemon named by its pid, peers unknown, `reason` said.
+        func assertDistrusted(_ reason: String, file: StaticString = #filePath, line: UInt = #line) {
+            let j = withState("status", "--json", "-c", cfg)
+            XCTAssertEqual(j.status, 3, j.stdout + j.stderr, file: file, line: line)
+            XCTAssertEqual(peerStates(j), ["unknown"], j.stdout, file: file, line: line)
+            XCTAssertEqual((statusDoc(j)["daemon"] as? [String: Any])?["pid"] as? Int, Int(pid), j.stdout, file: file, line: line)
+            let reasons = statusDoc(j)["degradedReasons"] as? [String] ?? []
+            XCTAssertTrue(reasons.contains { $0.hasPrefix("daemon pid \(pid) runs but its runtime report") && $0.contains(reason) }, "\(reasons)",
+                          file: file, line: line)
+            let t = withState("status", "-c", cfg)
+            XCTAssertEqual(t.status, 3, file: file, line: line)
+            XCTAssertTrue(t.stdout.contains("daemon: gatepeer run pid \(pid) (peer liveness unknown)"), t.stdout, file: file, line: line)
+            let m = samples(withState("metrics", "-c", cfg).stdout)
+            XCTAssertEqual(m["gatepeer_daemon_report_problem"], 1, file: file, line: line)
+            XCTAssertNil(m["gatepeer_peer_up{link=\"gp0\",peer=\"100.64.152.4\"}"], file: file, line: line)
+        }
+
+        // Frozen: nothing rewrites the report. First a forged fresh one whose daemon
+        // started long before this process (pid reuse), then the real last one ageing.
+        XCTAssertEqual(kill(pid, SIGSTOP), 0)
+        let last = try String(contentsOf: runtime, encoding: .utf8)
+        var report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        report["written"] = Date().timeIntervalSince1970
+        report["startTime"] = (report["startTime"] as? Double ?? 0) - 1000
+        try JSONSerialization.data(withJSONObject: report).write(to: runtime)
+        assertDistrusted("earlier process with the same pid")
+        try last.write(to: runtime, atomically: true, encoding: .utf8)
+        XCTAssertTrue(eventually(30) { withState("status", "-c", cfg).status == 3 }, "a frozen daemon's report never went stale")
+        assertDistrusted("last written")
+
+        // Unwritable: runtime.json is a directory, also once the daemon runs again.
+        try FileManager.default.removeItem(at: runtime)
+        try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: false)
+        XCTAssertEqual(kill(pid, SIGCONT), 0)
+        assertDistrusted("cannot be read")
+        XCTAssertFalse(withState("status", "-c", cfg).stdout.contains("none running"))
+
+        // Writable again: believed again.
+        try FileManager.default.removeItem(at: runtime)
+        XCTAssertTrue(eventually(15) { status = withState("status", "--json", "-c", cfg); return status.status == 0 && peerStates(status) == ["up"] },
+                      "believed again: \(status.stdout)\n\(journal())")
+    }
+
     /// Issue 12 item 6 with a real daemon: while both VPG gate peers answer, status exits
     /// 0 and metrics show them up with an RTT; once one VPG is unplugged and the daemon
     /// judges it down, status exits 3 naming it and gatepeer_peer_up is 0. A refused
     /// reload is counted.
     func testStatusExitsThreeWhenTheDaemonJudgesAPeerDown() throws {
         let state = stateDir()
-        var doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: plainConfig))) as? [String: Any])
-        var links = try XCTUnwrap(doc["links"] as? [[String: Any]])
-        links[0]["liveness"] = ["intervalMs": 100]
-        doc["links"] = links
-        let cfgText = String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self)
-        let cfg = writeConfig(cfgText)
-        let log = URL(fileURLWithPath: state.path + ".log")
-        addTeardownBlock { try? FileManager.default.removeItem(at: log) }
-        let p = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "run", "-c", cfg], log: log)
-        func journal() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
-        func withState(_ args: String...) -> Run { inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary] + args) }
+        let (cfg, cfgText) = try probingConfig()
+        let (p, journal, withState) = startDaemon(state, cfg)
         func peers(_ r: Run) -> [String: String] {
             let d = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
             let ps = ((d?["links"] as? [[String: Any]])?.first?["peers"] as? [[String: Any]]) ?? []

@@ -44,16 +44,9 @@ public struct LinkStatus: Equatable, Sendable {
 public struct PeerStatus: Equatable, Sendable {
     /// The peer's outer (VTEP) address.
     public var address: IPAddress
-    /// up or down as the daemon judged it; unknown without a live daemon, without a probe
-    /// target, or before enough probes.
-    public var state: PeerLiveness.State
-    /// When `state` began, Unix time in seconds.
-    public var since: Double?
-    /// Round-trip time of the last answered probe, seconds.
-    public var rttSeconds: Double?
-    /// Probes sent and lost since the daemon started.
-    public var probesSent: UInt64
-    public var probesLost: UInt64
+    /// The daemon's liveness entry for the peer; nil without a live daemon report or when
+    /// the daemon does not know the peer (then its state is unknown).
+    public var liveness: PeerLiveness?
 
     /// A peer with nothing known of its liveness (no daemon report).
     public init(address: IPAddress) {
@@ -63,25 +56,29 @@ public struct PeerStatus: Equatable, Sendable {
     /// A peer with the liveness the daemon reported for it (nil: unknown).
     public init(address: IPAddress, liveness: PeerLiveness?) {
         self.address = address
-        state = liveness?.state ?? .unknown
-        since = liveness?.since
-        rttSeconds = liveness?.rttSeconds
-        probesSent = liveness?.probesSent ?? 0
-        probesLost = liveness?.probesLost ?? 0
+        self.liveness = liveness
     }
 
-    /// The peer object of `status --json`: address, state, since, rttSeconds, probesSent, probesLost.
+    /// up or down as the daemon judged it; unknown without a live daemon, without a probe
+    /// target, or before enough probes.
+    public var state: PeerLiveness.State { liveness?.state ?? .unknown }
+
+    /// The peer object of `status --json`: address, state, since, rttSeconds (only while
+    /// up), probesSent, probesLost, transitions (docs/status.md).
     public var json: JSONOut {
-        .object(["address": .string(address.description), "state": .string(state.rawValue),
-                 "since": since.map { .double($0) } ?? .null, "rttSeconds": rttSeconds.map { .double($0) } ?? .null,
-                 "probesSent": .uint(probesSent), "probesLost": .uint(probesLost)])
+        var o = (liveness ?? PeerLiveness(link: "", outerIpAddress: address, probeTarget: nil))
+            .livenessMembers(rttSeconds: liveness?.currentRTT)
+        o["address"] = .string(address.description)
+        return .object(o)
     }
 
-    /// "100.64.152.4 up rtt 1.25 ms", "100.64.152.5 down since 12:00:03", "... unknown".
+    /// "100.64.152.4 up rtt 1.25 ms", "100.64.152.5 down since 2026-12-01 12:00:03 UTC",
+    /// "100.64.152.6 unknown"; with "(lost/sent probes lost)" once probes were sent.
     public var text: String {
         var t = "\(address) \(state.rawValue)"
-        if state == .up, let rttSeconds { t += " rtt " + PeerStatus.milliseconds(rttSeconds) }
-        if state != .unknown, probesSent > 0 { t += " (\(probesLost)/\(probesSent) probes lost)" }
+        if let rtt = liveness?.currentRTT { t += " rtt " + PeerStatus.milliseconds(rtt) }
+        if state == .down, let since = liveness?.since { t += " since " + PeerStatus.utc(since) }
+        if state != .unknown, let l = liveness, l.probesSent > 0 { t += " (\(l.probesLost)/\(l.probesSent) probes lost)" }
         return t
     }
 
@@ -90,5 +87,24 @@ public struct PeerStatus: Equatable, Sendable {
         let hundredths = Int((s * 100_000).rounded())
         let frac = hundredths % 100
         return "\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac) ms"
+    }
+
+    /// Unix time in seconds as "2026-12-01 12:00:03 UTC" (proleptic Gregorian calendar).
+    public static func utc(_ unix: Double) -> String {
+        let t = Int64(unix.rounded(.down))
+        var days = t / 86_400, secs = t % 86_400
+        if secs < 0 { secs += 86_400; days -= 1 }
+        // Days since 1970-01-01 to a civil date, in 400-year eras starting on March 1st.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(year)-\(two(month))-\(two(day)) \(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60)) UTC"
     }
 }

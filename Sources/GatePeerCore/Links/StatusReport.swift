@@ -17,23 +17,46 @@ public struct StatusReport: Sendable {
     /// The live daemon's runtime report (`attach`); nil when no `gatepeer run` manages the
     /// namespace (or its report is stale): peers are then "unknown".
     public private(set) var daemon: RuntimeReport?
+    /// The pid of the `gatepeer run` that holds the namespace's daemon lock when its report
+    /// cannot be believed (`attachUnbelievable`), with why: status is then degraded and
+    /// names it.
+    public private(set) var runtimeHolder: String?
+    public private(set) var runtimeProblem: String?
 
     /// Links from the config (present or not) plus owned links the config no longer names.
     public init(config: GatePeerConfig, observed: ObservedState, plan: Plan) {
-        var names = config.links.map(\.name)
-        for l in observed.links where l.isOwned && !names.contains(l.name) { names.append(l.name) }
-        links = names.map { StatusReport.linkStatus($0, observed) }
+        self.init(config: config, observed: observed, pendingChanges: plan.changes.map(\.line), blockers: plan.blockers)
         for (i, l) in links.enumerated() {
             links[i].strayFDB = plan.changes.compactMap { c in
                 guard case .deleteFDB(let link, _, _) = c, link == l.name else { return nil }
                 return String(c.line.dropFirst("- fdb \(link) ".count))
             }
         }
-        sysctls = observed.sysctls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        pendingChanges = plan.changes.map(\.line)
-        blockers = plan.blockers
         warnings = plan.warnings
     }
+
+    /// The report without a plan of its own: `problems` are what the daemon's last
+    /// reconcile left standing (DaemonContext.reconcileProblems, one line each, blockers
+    /// as "blocked: ..."), so the daemon's textfile need not plan again (a 20,000-rule
+    /// filter renders in about a second). Lines other than blockers count as pending.
+    public init(config: GatePeerConfig, observed: ObservedState, reconcileProblems problems: [String]) {
+        let prefix = "blocked: "
+        self.init(config: config, observed: observed, pendingChanges: problems.filter { !$0.hasPrefix(prefix) },
+                  blockers: problems.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) })
+    }
+
+    private init(config: GatePeerConfig, observed: ObservedState, pendingChanges: [String], blockers: [String]) {
+        var names = config.links.map(\.name)
+        for l in observed.links where l.isOwned && !names.contains(l.name) { names.append(l.name) }
+        links = names.map { StatusReport.linkStatus($0, observed) }
+        sysctls = observed.sysctls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        self.pendingChanges = pendingChanges
+        self.blockers = blockers
+    }
+
+    /// The kernel holds the config: nothing pending, nothing blocked. The one decision
+    /// behind `status`'s "in sync", `inSync` of its JSON and the gatepeer_in_sync metric.
+    public var inSync: Bool { pendingChanges.isEmpty && blockers.isEmpty }
 
     static func linkStatus(_ name: String, _ o: ObservedState) -> LinkStatus {
         guard let l = o.link(named: name) else {
@@ -56,11 +79,22 @@ public struct StatusReport: Sendable {
     /// by (link, outer address); a peer the daemon does not probe stays unknown.
     public mutating func attach(_ runtime: RuntimeReport?) {
         daemon = runtime
+        runtimeHolder = nil
+        runtimeProblem = nil
         for i in links.indices {
             links[i].peers = links[i].peers.map { p in
                 PeerStatus(address: p.address, liveness: runtime?.peers.first { $0.link == links[i].name && $0.outerIpAddress == p.address })
             }
         }
+    }
+
+    /// A daemon (`pid`) holds the namespace but its report cannot be believed (`problem`:
+    /// stale, unreadable, damaged, or another process's): peers are unknown and the
+    /// status is degraded, naming the pid and the problem.
+    public mutating func attachUnbelievable(pid: String, problem: String) {
+        attach(nil)
+        runtimeHolder = pid
+        runtimeProblem = "daemon pid \(pid) runs but its runtime report \(problem)"
     }
 
     /// Why the namespace is degraded (`status` exits 3), empty when it is not: changes not
@@ -72,6 +106,17 @@ public struct StatusReport: Sendable {
         var out: [String] = []
         if !pendingChanges.isEmpty { out.append("\(pendingChanges.count) change(s) pending") }
         out += blockers.map { "blocked: \($0)" }
+        return out + daemonReasons
+    }
+
+    /// The daemon's part of `degradedReasons`: a report that cannot be believed while a
+    /// daemon holds the namespace, links whose peers cannot be probed, and peers judged down.
+    var daemonReasons: [String] {
+        var out: [String] = []
+        if let runtimeProblem { out.append(runtimeProblem) }
+        for (link, why) in (daemon?.livenessProblems ?? [:]).sorted(by: { $0.key < $1.key }) {
+            out.append("peers of link \(link) not probed: \(why)")
+        }
         for p in daemon?.peers ?? [] where p.state == .down {
             out.append("peer \(p.outerIpAddress) of link \(p.link) down")
         }
@@ -102,15 +147,17 @@ public struct StatusReport: Sendable {
         }
         for (k, v) in sysctls where k == .ipv4Forward || k == .ipv6Forward { out.append("sysctl \(k) = \(v)") }
         if let filter { out.append(filter.text) }
-        if pendingChanges.isEmpty && blockers.isEmpty {
+        if inSync {
             out.append("in sync with the config")
         } else {
             if !pendingChanges.isEmpty { out.append("\(pendingChanges.count) change(s) pending (gatepeer plan)") }
             for b in blockers { out.append("blocked: \(b)") }
         }
-        for p in daemon?.peers ?? [] where p.state == .down { out.append("degraded: peer \(p.outerIpAddress) of link \(p.link) down") }
+        for r in daemonReasons { out.append("degraded: \(r)") }
         if let daemon {
             out.append("daemon: gatepeer run pid \(daemon.pid)")
+        } else if let runtimeHolder {
+            out.append("daemon: gatepeer run pid \(runtimeHolder) (peer liveness unknown)")
         } else {
             out.append("daemon: none running in this network namespace (peer liveness unknown)")
         }
@@ -150,11 +197,22 @@ public struct StatusReport: Sendable {
                         "pendingChanges": .array(pendingChanges.map { .string($0) }),
                         "blockers": .array(blockers.map { .string($0) }),
                         "warnings": .array(warnings.map { .string($0) }),
-                        "inSync": .bool(pendingChanges.isEmpty && blockers.isEmpty),
+                        "inSync": .bool(inSync),
                         "degraded": .bool(!degradedReasons.isEmpty),
                         "degradedReasons": .array(degradedReasons.map { .string($0) }),
-                        "daemon": daemon.map { .object(["pid": .int(Int64($0.pid)), "startTime": .double($0.startTime),
-                                                        "lastConverged": $0.counters.lastConverged.map { .double($0) } ?? .null]) } ?? .null])
+                        "daemon": daemonJSON])
+    }
+
+    /// `daemon` of `status --json`: the live daemon's pid, start time and last converge;
+    /// for a daemon whose report cannot be believed, its pid and `problem`; null without one.
+    var daemonJSON: JSONOut {
+        if let d = daemon {
+            return .object(["pid": .int(Int64(d.pid)), "startTime": .double(d.startTime),
+                            "lastConverged": d.counters.lastConverged.map { .double($0) } ?? .null, "problem": .null])
+        }
+        guard let runtimeHolder else { return .null }
+        return .object(["pid": Int64(runtimeHolder).map { .int($0) } ?? .null, "startTime": .null, "lastConverged": .null,
+                        "problem": runtimeProblem.map { .string($0) } ?? .null])
     }
 }
 

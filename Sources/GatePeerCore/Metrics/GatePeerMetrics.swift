@@ -29,7 +29,7 @@ public enum GatePeerMetrics {
         e.add("gatepeer_link_transmit_bytes_total", .counter, "Bytes sent through the link's vxlan device (inner frames).",
               stats.map { ([("link", $0.0)], .count($0.1.txBytes)) })
         e.add("gatepeer_in_sync", .gauge, "1 when the kernel matches the config (no pending change, no blocker), else 0.",
-              bool(status.pendingChanges.isEmpty && status.blockers.isEmpty))
+              bool(status.inSync))
         e.add("gatepeer_pending_changes", .gauge, "Changes an apply would make now (drift not repaired yet).", .count(UInt64(status.pendingChanges.count)))
         e.add("gatepeer_blockers", .gauge, "Reasons an apply refuses part of the config (e.g. a missing underlay device).", .count(UInt64(status.blockers.count)))
 
@@ -38,8 +38,8 @@ public enum GatePeerMetrics {
         func peerLabels(_ p: PeerLiveness) -> [(String, String)] { [("link", p.link), ("peer", p.outerIpAddress.description)] }
         e.add("gatepeer_peer_up", .gauge, "1 when the VPG gate peer answers probes, 0 when it is judged down; absent while unknown.",
               peers.compactMap { p in p.state == .unknown ? nil : (peerLabels(p), bool(p.state == .up)) })
-        e.add("gatepeer_peer_rtt_seconds", .gauge, "Round-trip time of the last answered probe to the VPG gate peer.",
-              peers.compactMap { p in p.rttSeconds.map { (peerLabels(p), .real($0)) } })
+        e.add("gatepeer_peer_rtt_seconds", .gauge, "Round-trip time of the last answered probe to the VPG gate peer; absent unless it is up.",
+              peers.compactMap { p in p.currentRTT.map { (peerLabels(p), .real($0)) } })
         e.add("gatepeer_peer_state_since_timestamp_seconds", .gauge, "Unix time the peer's current state (up or down) began.",
               peers.compactMap { p in p.state == .unknown ? nil : p.since.map { (peerLabels(p), .real($0)) } })
         e.add("gatepeer_peer_probes_sent_total", .counter, "Probes sent to the VPG gate peer through the tunnel.",
@@ -48,6 +48,10 @@ public enum GatePeerMetrics {
               peers.map { (peerLabels($0), .count($0.probesLost)) })
         e.add("gatepeer_peer_transitions_total", .counter, "Changes of the VPG gate peer's state between up and down.",
               peers.map { (peerLabels($0), .count($0.transitions)) })
+        if let d = status.daemon {
+            e.add("gatepeer_link_probe_problem", .gauge, "1 when the link's VPG gate peers cannot be probed at all (e.g. no probe socket), else 0.",
+                  status.links.map { ([("link", $0.name)], bool(d.livenessProblems[$0.name] != nil)) })
+        }
 
         // The filter's counters, as the kernel holds them.
         if let f = status.filter {
@@ -81,7 +85,9 @@ public enum GatePeerMetrics {
         }
 
         // The daemon's own counters, from its runtime report.
-        e.add("gatepeer_daemon_running", .gauge, "1 when a live gatepeer run manages this network namespace, else 0.", bool(status.daemon != nil))
+        e.add("gatepeer_daemon_running", .gauge, "1 when a live gatepeer run manages this network namespace and its runtime report is fresh, else 0.", bool(status.daemon != nil))
+        e.add("gatepeer_daemon_report_problem", .gauge, "1 when a gatepeer run holds this network namespace but its runtime report is stale or unreadable, else 0.",
+              bool(status.runtimeHolder != nil))
         if let d = status.daemon {
             let c = d.counters
             e.add("gatepeer_daemon_start_time_seconds", .gauge, "Unix time the running daemon started.", .real(d.startTime))

@@ -7,10 +7,18 @@
 public struct RuntimeReport: Equatable, Sendable {
     /// The version of the file's shape; a reader refuses another one.
     public static let version: UInt64 = 1
+    /// Seconds between two writes at most while the daemon runs (more often while peers
+    /// are probed or anything changes).
+    public static let heartbeat = 2.0
+    /// A report not rewritten for this many seconds (several heartbeats, and longer than
+    /// a long converge pass keeps the daemon's queue) is stale: its daemon is stopped
+    /// (SIGSTOP), hung, or cannot write it.
+    public static let staleAfter = 15.0
 
     /// The daemon's process id.
     public var pid: Int32
-    /// When the daemon started, Unix time in seconds.
+    /// When the daemon process started, Unix time in seconds (from /proc/PID/stat, so a
+    /// reader can tell a reused pid).
     public var startTime: Double
     /// When this report was written, Unix time in seconds.
     public var written: Double
@@ -18,15 +26,26 @@ public struct RuntimeReport: Equatable, Sendable {
     public var counters: DaemonCounters
     /// One entry per configured VPG gate peer (link, outer address), in config order.
     public var peers: [PeerLiveness]
+    /// Per link name: why its peers cannot be probed at all (the probe socket cannot be
+    /// opened, e.g. without CAP_NET_RAW), as the liveness service says it; absent for a
+    /// link that probes. Such a link's peers stay unknown, and `status` is degraded.
+    public var livenessProblems: [String: String]
 
     /// A report as the daemon fills it.
-    public init(pid: Int32, startTime: Double, written: Double, counters: DaemonCounters, peers: [PeerLiveness]) {
+    public init(pid: Int32, startTime: Double, written: Double, counters: DaemonCounters, peers: [PeerLiveness],
+                livenessProblems: [String: String] = [:]) {
         self.pid = pid
         self.startTime = startTime
         self.written = written
         self.counters = counters
         self.peers = peers
+        self.livenessProblems = livenessProblems
     }
+
+    /// Whether the report is too old to describe its daemon at `now` (Unix seconds):
+    /// written more than `staleAfter` seconds ago, or in the future beyond it (the clock
+    /// was set back).
+    public func isStale(now: Double) -> Bool { abs(now - written) > RuntimeReport.staleAfter }
 
     /// The file's content: one JSON object, keys sorted.
     public var json: JSONOut {
@@ -40,16 +59,15 @@ public struct RuntimeReport: Equatable, Sendable {
             "lastConverged": c.lastConverged.map { .double($0) } ?? .null,
         ])
         let peerObjects: [JSONOut] = peers.map { p in
-            .object([
-                "link": .string(p.link), "outerIpAddress": .string(p.outerIpAddress.description),
-                "probeTarget": p.probeTarget.map { .string($0.description) } ?? .null,
-                "state": .string(p.state.rawValue), "since": p.since.map { .double($0) } ?? .null,
-                "rttSeconds": p.rttSeconds.map { .double($0) } ?? .null,
-                "probesSent": .uint(p.probesSent), "probesLost": .uint(p.probesLost), "transitions": .uint(p.transitions),
-            ])
+            var o = p.livenessMembers(rttSeconds: p.rttSeconds)
+            o["link"] = .string(p.link)
+            o["outerIpAddress"] = .string(p.outerIpAddress.description)
+            o["probeTarget"] = p.probeTarget.map { .string($0.description) } ?? .null
+            return .object(o)
         }
         return .object(["version": .uint(RuntimeReport.version), "pid": .int(Int64(pid)), "startTime": .double(startTime),
-                        "written": .double(written), "counters": counterObject, "peers": .array(peerObjects)])
+                        "written": .double(written), "counters": counterObject, "peers": .array(peerObjects),
+                        "livenessProblems": .object(livenessProblems.mapValues { .string($0) })])
     }
 
     /// The report `text` holds. Throws RuntimeReportError naming the first field that is
@@ -102,8 +120,14 @@ public struct RuntimeReport: Equatable, Sendable {
                                       probesSent: try p.uint("probesSent"), probesLost: try p.uint("probesLost"),
                                       transitions: try p.uint("transitions")))
         }
+        // Absent in reports of a daemon from before the field: none known.
+        var problems: [String: String] = [:]
+        if case .object(let members)? = root["livenessProblems"] {
+            let lp = Fields(.object(members), path: "livenessProblems")
+            for m in members { problems[m.key] = try lp.string(m.key) }
+        }
         return RuntimeReport(pid: pid, startTime: try r.double("startTime"), written: try r.double("written"),
-                             counters: counters, peers: peers)
+                             counters: counters, peers: peers, livenessProblems: problems)
     }
 
     /// The members of one object of the report, each read with the path for the error.
@@ -169,4 +193,19 @@ public struct RuntimeReportError: Error, Equatable, CustomStringConvertible {
     public let problem: String
     /// `field: problem`, or only the problem for the whole document.
     public var description: String { field.isEmpty ? problem : "\(field): \(problem)" }
+}
+
+extension PeerLiveness {
+    /// The RTT to show and export: the last answered probe's while the peer is up; nil
+    /// otherwise (a down peer's last RTT describes a path that no longer answers).
+    public var currentRTT: Double? { state == .up ? rttSeconds : nil }
+
+    /// The liveness members runtime.json and `status --json` both write: state, since,
+    /// rttSeconds (`rttSeconds`: the caller's choice of raw or current), probesSent,
+    /// probesLost, transitions.
+    public func livenessMembers(rttSeconds: Double?) -> [String: JSONOut] {
+        ["state": .string(state.rawValue), "since": since.map { .double($0) } ?? .null,
+         "rttSeconds": rttSeconds.map { .double($0) } ?? .null,
+         "probesSent": .uint(probesSent), "probesLost": .uint(probesLost), "transitions": .uint(transitions)]
+    }
 }

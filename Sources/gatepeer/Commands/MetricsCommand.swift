@@ -14,7 +14,9 @@ enum MetricsCommand: GatePeerCommand {
         // No lock: like status, it only reads.
         let (kernel, store) = c.kernelAndState("metrics")
         do {
-            print(try text(kernel, store, config, runtime: store.liveRuntimeReport(), learned: store.loadLearned()), terminator: "")
+            var report = try StatusCommand.observe(kernel, store, config)
+            report.attach(store.runtimeReading())
+            print(render(report, store, config, learned: store.loadLearned()), terminator: "")
             return .ok
         } catch {
             Console.error(NetAdmin.describe(error, verb: "metrics"))
@@ -22,12 +24,9 @@ enum MetricsCommand: GatePeerCommand {
         }
     }
 
-    /// The exposition for `config` from the kernel, `runtime` (the live daemon's report,
-    /// or nil), the grants in grants.json and `learned`. Throws when netlink fails.
-    static func text(_ kernel: Kernel, _ store: StateStore, _ config: GatePeerConfig, runtime: RuntimeReport?,
-                     learned: LearnedAddresses) throws -> String {
-        var report = try StatusCommand.observe(kernel, store, config)
-        report.attach(runtime)
+    /// The exposition of `report` (the kernel's part and the runtime report attached),
+    /// with the grants in grants.json and the unexpired addresses of `learned`.
+    static func render(_ report: StatusReport, _ store: StateStore, _ config: GatePeerConfig, learned: LearnedAddresses) -> String {
         let now = WallClock.seconds()
         let filtered = config.filter != nil
         let grants = filtered ? store.loadGrantsIfKnown()?.filter { $0.expires > now }.count : nil

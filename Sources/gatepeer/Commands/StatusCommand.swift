@@ -16,7 +16,7 @@ enum StatusCommand: GatePeerCommand {
         let (kernel, store) = c.kernelAndState("status")
         do {
             var report = try observe(kernel, store, config)
-            report.attach(store.liveRuntimeReport())
+            report.attach(store.runtimeReading())
             // Names and aliases read from the kernel are anyone's input.
             print(c.json ? report.json.render() : Echo.text(report.text))
             return report.degradedReasons.isEmpty ? .ok : .degraded
@@ -33,18 +33,24 @@ enum StatusCommand: GatePeerCommand {
     static func observe(_ kernel: Kernel, _ store: StateStore, _ config: GatePeerConfig) throws -> StatusReport {
         let (observed, plan) = try CommandContext.observeAndPlan(kernel, store, config)
         var report = StatusReport(config: config, observed: observed, plan: plan)
-        if plan.ruleset != nil {
-            var elements: [Int: [(IPAddress, PacketCount)]] = [:]
-            if let f = config.filter, observed.filter != nil {
-                // The maps the kernel holds, sharded or not, whatever this config renders.
-                let counted = (try? kernel.mapElementCounters { NftNames.destinationGroup(ofMap: $0) != nil }) ?? [:]
-                for (name, list) in counted {
-                    guard let gi = NftNames.destinationGroup(ofMap: name), f.outbound.indices.contains(gi) else { continue }
-                    elements[gi, default: []] += list
-                }
-            }
-            report.filter = FilterStatus(config: config, observed: observed, ruleset: plan.ruleset, elements: elements, pending: plan.changes)
-        }
+        report.filter = filterStatus(kernel, config, observed, ruleset: plan.ruleset, pending: plan.changes)
         return report
+    }
+
+    /// The filter's counters (verdicts, per rule through the destination maps' element
+    /// counters) against `ruleset` (what the config renders; nil: no filter status).
+    static func filterStatus(_ kernel: Kernel, _ config: GatePeerConfig, _ observed: ObservedState, ruleset: NftRuleset?,
+                             pending: [Plan.Change]) -> FilterStatus? {
+        guard ruleset != nil else { return nil }
+        var elements: [Int: [(IPAddress, PacketCount)]] = [:]
+        if let f = config.filter, observed.filter != nil {
+            // The maps the kernel holds, sharded or not, whatever this config renders.
+            let counted = (try? kernel.mapElementCounters { NftNames.destinationGroup(ofMap: $0) != nil }) ?? [:]
+            for (name, list) in counted {
+                guard let gi = NftNames.destinationGroup(ofMap: name), f.outbound.indices.contains(gi) else { continue }
+                elements[gi, default: []] += list
+            }
+        }
+        return FilterStatus(config: config, observed: observed, ruleset: ruleset, elements: elements, pending: pending)
     }
 }

@@ -68,9 +68,11 @@ enum Usage {
         from the running gatepeer run, rx/tx packets and bytes, routes; forwarding sysctls;
         pending changes. The --json shape is stable (docs/status.md).
         Exit 0: in sync and no VPG gate peer down. 3: degraded: changes pending (drift not
-        repaired yet), something blocked, or a peer the daemon judged down. 1: the kernel
-        cannot be read. A peer is "unknown" when no gatepeer run manages the namespace (or
-        it has not probed the peer enough yet); unknown does not count as degraded.
+        repaired yet), something blocked, a peer the daemon judged down, a link it cannot
+        probe, or a running daemon whose runtime report is stale (not written for 15 s),
+        unreadable or another process's. 1: the kernel cannot be read. A peer is "unknown"
+        when no gatepeer run manages the namespace (or it has not probed the peer enough
+        yet); unknown alone does not count as degraded.
         """,
         "metrics": """
         usage: gatepeer metrics [-c FILE]
