@@ -284,7 +284,7 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(try decoded(with("{\"textfile\": false}")).metricsTextfile, .off)
         for (bad, path) in [("{\"textfile\": \"gp.prom\"}", "metrics.textfile"), ("{\"textfile\": \"/x/gp.txt\"}", "metrics.textfile"),
                             ("{\"textfile\": true}", "metrics.textfile"), ("{\"textfile\": null}", "metrics.textfile"),
-                            ("{\"textfile\": \"/x/../gp.prom\"}", "metrics.textfile"), ("{\"textfle\": \"/x.prom\"}", "metrics.textfle"),
+                            ("{\"textfile\": \"/x/../gp.prom\"}", "metrics.textfile"), ("{\"textfile\": \"/x/gp.prom/\"}", "metrics.textfile"), ("{\"textfle\": \"/x.prom\"}", "metrics.textfle"),
                             ("\"/x.prom\"", "metrics")] {
             guard case .failure(let e) = ConfigDecoder.decode(with(bad)) else { XCTFail(bad); continue }
             XCTAssertEqual(e.problems.map(\.path), [path], "\(bad): \(e.problems)")

@@ -104,7 +104,7 @@ public enum GatePeerMetrics {
             e.add("gatepeer_config_load_errors_total", .counter, "Reloads (SIGHUP) whose config was refused.", .count(c.configLoadErrors))
             e.add("gatepeer_kernel_events_total", .counter, "Kernel events received (rtnetlink and nf_tables).", .count(c.events))
             e.add("gatepeer_kernel_event_overruns_total", .counter, "Event socket overruns (ENOBUFS), each answered with a full resync.", .count(c.eventOverruns))
-            e.add("gatepeer_peer_flushes_total", .counter, "Flushes of learned FDB and neighbour entries after a VPG gate peer went down.", .count(c.peerFlushes))
+            e.add("gatepeer_peer_flushed_entries_total", .counter, "Learned FDB and neighbour entries deleted because their VPG gate peer went down.", .count(c.peerFlushes))
         }
         return e.text
     }

@@ -26,7 +26,9 @@ public enum MetricsTextfile: Equatable, Sendable {
         switch t {
         case .bool(false): return .off
         case .string(let s):
-            let name = s.split(separator: "/").last.map(String.init) ?? ""
+            // split drops empty parts, so the name is what follows the last slash itself: a
+            // trailing slash ("/x.prom/") leaves none and is refused, as the kernel would.
+            let name = s.hasSuffix("/") ? "" : s.split(separator: "/").last.map(String.init) ?? ""
             guard s.hasPrefix("/"), name.hasSuffix(".prom"), name.count > 5, !name.hasPrefix("."), s.utf8.count < 4096,
                   !s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }),
                   !s.split(separator: "/").contains(where: { $0 == ".." }) else {
