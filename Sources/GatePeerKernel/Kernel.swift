@@ -236,7 +236,7 @@ public final class Kernel {
             case .appendFDB(let link, let dst):
                 guard let idx = try resolve(link) else { missing(link); continue }
                 RtnetlinkCodec.appendFDB(batch, link: link, index: idx, destination: dst, tag: tag)
-            case .deleteAddress(let link, let idx, let p):
+            case .deleteAddress(let link, let idx, let p, _):
                 RtnetlinkCodec.address(batch, add: false, link: link, index: idx, p, tag: tag)
             case .addAddress(let link, let p):
                 guard let idx = try resolve(link) else { missing(link); continue }

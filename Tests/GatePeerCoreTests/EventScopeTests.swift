@@ -42,6 +42,31 @@ final class EventScopeTests: XCTestCase {
         XCTAssertFalse(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("10.200.0.1/32"), gateway: nil, outputIndex: nil), deleted: false)))
     }
 
+    /// Field fault (review of issue 12): `ip route replace 192.168.10.0/24 dev eth9` (a
+    /// foreign protocol, a foreign device) took our LAN's destination without waking the
+    /// reconcile, so the blocker appeared only at the resync. A configured destination
+    /// (a LAN route, the inner network) matters on any device, whoever's route it is.
+    func testConfiguredDestinationsMatterOnAnyDevice() {
+        XCTAssertTrue(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("192.168.10.0/24"), gateway: nil, outputIndex: 4), deleted: false)))
+        XCTAssertTrue(scope.take(.route(ObservedRoute(protocolNumber: 3, destination: prefix("10.128.0.0/9"), gateway: IPAddress("172.31.0.1"), outputIndex: 2), deleted: false)))
+        XCTAssertTrue(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("192.168.10.0/24"), gateway: nil, outputIndex: nil), deleted: true)))
+        // A longer prefix inside it is another destination.
+        XCTAssertFalse(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("192.168.10.0/25"), gateway: nil, outputIndex: 4), deleted: false)))
+        // A reload takes the new config's destinations.
+        var c = config
+        c.links[0].routes[0].destination = prefix("192.168.30.0/24")
+        scope.configure(c)
+        XCTAssertFalse(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("192.168.10.0/24"), gateway: nil, outputIndex: 4), deleted: false)))
+        XCTAssertTrue(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("192.168.30.0/24"), gateway: nil, outputIndex: 4), deleted: false)))
+    }
+
+    /// A message of a subscribed kind that the codecs could not read may have been about
+    /// our objects: it wakes the reconcile (an unknown type does not).
+    func testUndecodableMessagesMatter() {
+        XCTAssertTrue(scope.take(.undecodable(type: 24)))  // RTM_NEWROUTE
+        XCTAssertFalse(scope.take(.other(type: 99)))
+    }
+
     func testFDBPermanentAndAllZeroMatterLearnedDoNot() {
         let mac = MACAddress(bytes: [0x02, 0, 0, 0, 0, 1])!
         let peer = IPAddress("100.64.152.4")!

@@ -37,6 +37,8 @@ final class MetricsTests: XCTestCase {
         c.events = 120
         c.eventOverruns = 1
         c.peerFlushes = 1
+        c.ownEvents = 40
+        c.passes = ["start": 1, "event": 4, "reload": 2]
         c.lastConverged = 1_764_570_000.25
         return RuntimeReport(pid: 4242, startTime: 1_764_569_000.5, written: 1_764_570_001.75, counters: c, peers: [
             PeerLiveness(link: "gp0", outerIpAddress: IPAddress("100.64.152.4")!, probeTarget: IPAddress("10.255.255.1"), state: .up,
@@ -71,6 +73,13 @@ final class MetricsTests: XCTestCase {
         let empty = RuntimeReport(pid: 1, startTime: 0, written: 0, counters: DaemonCounters(),
                                   peers: [PeerLiveness(link: "gp0", outerIpAddress: IPAddress("2001:db8::1")!, probeTarget: nil)])
         XCTAssertEqual(try RuntimeReport.decode(empty.json.render()), empty)
+        // A report of a daemon from before ownEvents and passes were counted still reads.
+        let older = text.replacingOccurrences(of: "\"ownEvents\": 40,", with: "").replacing(#/"passes": \{[^}]*\},/#, with: "")
+        XCTAssertNotEqual(older, text)
+        var expected = r
+        expected.counters.ownEvents = 0
+        expected.counters.passes = [:]
+        XCTAssertEqual(try RuntimeReport.decode(older), expected)
     }
 
     /// A down peer keeps its last RTT in the daemon's report (rttSeconds 0.002), but
@@ -163,6 +172,8 @@ final class MetricsTests: XCTestCase {
             (good.replacingOccurrences(of: "\"pid\": 4242", with: "\"pid\": 99999999999"), "pid"),
             (good.replacingOccurrences(of: "\"outerIpAddress\": \"100.64.152.4\"", with: "\"outerIpAddress\": \"x\""), "peers[0].outerIpAddress"),
             (good.replacingOccurrences(of: "\"route\": 2", with: "\"route\": \"2\""), "counters.repairs.route"),
+            (good.replacingOccurrences(of: "\"event\": 4", with: "\"event\": 4.5"), "counters.passes.event"),
+            (good.replacingOccurrences(of: "\"ownEvents\": 40", with: "\"ownEvents\": null"), "counters.ownEvents"),
         ]
         for (text, field) in cases {
             XCTAssertThrowsError(try RuntimeReport.decode(text), field) { e in
@@ -267,7 +278,7 @@ final class MetricsTests: XCTestCase {
         XCTAssertTrue(none.text.contains("  peers 100.64.152.4 unknown, 100.64.152.132 unknown"), none.text)
 
         // Drift: the route is gone from the kernel.
-        let drift = status(config, runtime: allUp) { $0.routes.removeAll() }
+        let drift = status(config, runtime: allUp) { $0.routes.removeAll { $0.protocolNumber == Ownership.routeProtocol } }
         XCTAssertEqual(drift.degradedReasons, ["1 change(s) pending"])
         // A blocker: the underlay device is missing.
         let blocked = status(config, runtime: nil) { o in o.links.removeAll { $0.name == "eth0" } }

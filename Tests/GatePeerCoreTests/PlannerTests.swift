@@ -21,6 +21,8 @@ func convergedObserved(_ config: GatePeerConfig) -> ObservedState {
                                     vxlan: VXLANAttributes(id: l.vxlanId, port: l.port, portRange: l.sourcePortRange,
                                                            local: l.outerIpAddress, underlayIndex: 2, learning: l.learning)))
         o.addresses.append(ObservedAddress(linkIndex: idx, prefix: l.innerIpAddress))
+        // The prefix route the kernel adds with the address (proto kernel, scope link).
+        o.routes.append(ObservedRoute(protocolNumber: 2, destination: l.innerIpAddress.network, gateway: nil, outputIndex: idx, scope: 253))
         o.addresses.append(ObservedAddress(linkIndex: idx, prefix: IPPrefix("fe80::1/64")!))
         for p in l.peers { o.fdb.append(ObservedFDBEntry(linkIndex: idx, mac: .zero, destination: p.outerIpAddress, permanent: true)) }
         for r in l.routes {
@@ -63,6 +65,24 @@ final class PlannerTests: XCTestCase {
         let plan = Planner.plan(config: config, observed: convergedObserved(config))
         XCTAssertTrue(plan.isEmpty, plan.changes.map(\.line).joined(separator: "\n"))
         XCTAssertEqual(plan.blockers, [])
+    }
+
+    /// Field fault (review of issue 12): `ip route del 10.128.0.0/9 dev gp0` left the
+    /// address in place, so the plan was empty and the device subnet unrouted for good.
+    /// The address is deleted and added again (the kernel then restores the route), and
+    /// the LAN routes the delete flushes are put back after it.
+    func testMissingPrefixRouteReaddsTheAddressAndItsRoutes() {
+        var observed = convergedObserved(config)
+        observed.routes.removeAll { $0.protocolNumber == 2 }
+        let lines = Planner.plan(config: config, observed: observed).changes.map(\.line)
+        XCTAssertEqual(lines, [
+            "- address 10.255.255.254/9 dev gp0 (its prefix route 10.128.0.0/9 dev gp0 is gone; added again so the kernel restores it)",
+            "+ address 10.255.255.254/9 dev gp0",
+            "~ route 192.168.10.0/24 via 10.129.3.7 -> 10.129.3.7 dev gp0",
+        ])
+        // A device that is down has no prefix route until it comes up: no re-add then.
+        observed.links[observed.links.count - 1].isUp = false
+        XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line), ["~ link gp0 state down -> up"])
     }
 
     func testVNIChangeRecreatesAndReaddsEverything() {
@@ -205,7 +225,7 @@ final class PlannerTests: XCTestCase {
 
     func testForeignRouteOnOurDestinationBlocksThatRoute() {
         var observed = convergedObserved(config)
-        observed.routes.removeAll()
+        observed.routes.removeAll { $0.protocolNumber == Ownership.routeProtocol }
         observed.routes.append(ObservedRoute(protocolNumber: 4, destination: IPPrefix("192.168.10.0/24")!, gateway: IPAddress("172.31.0.1"), outputIndex: 2))
         let plan = Planner.plan(config: config, observed: observed)
         XCTAssertTrue(plan.isEmpty)

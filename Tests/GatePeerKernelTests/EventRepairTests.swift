@@ -11,21 +11,24 @@ final class EventRepairTests: LabTestCase {
     private var daemonProcess: Process!
     private var state: URL!
     private let cfg = packageRoot.appendingPathComponent("netconfig/lab-filter.json").path
+    /// The config the daemon runs on (`cfg` unless the test gives another).
+    private var runConfig: String!
 
     /// Starts the daemon in the peer node on lab-filter.json (links and a filter, so there
     /// is a table) and waits for the first converge (the backend reaches a device).
-    private func startDaemon(_ env: [String] = []) {
+    private func startDaemon(_ env: [String] = [], config: String? = nil) {
         state = stateDir()
+        runConfig = config ?? cfg
         log = state.deletingLastPathComponent().appendingPathComponent(state.lastPathComponent + ".log")
         addTeardownBlock { [log] in try? FileManager.default.removeItem(at: log!) }
-        daemonProcess = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)"] + env + [gatepeerBinary, "run", "-c", cfg, "--resync", "3600"], log: log)
-        XCTAssertTrue(eventually(15) { self.ping(from: "backend", "10.128.0.11").status == 0 }, "daemon did not converge: \(logText())")
+        daemonProcess = background("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)"] + env + [gatepeerBinary, "run", "-c", config ?? cfg, "--resync", "3600"], log: log)
+        XCTAssertTrue(eventually(config == nil ? 15 : 60) { self.ping(from: "backend", "10.128.0.11").status == 0 }, "daemon did not converge: \(logText())")
     }
 
     /// The value of one sample of `gatepeer metrics` (the daemon's counters, from its
     /// runtime report), e.g. `gatepeer_repairs_total{kind="route"}`; nil when absent.
     private func metric(_ sample: String) -> Double? {
-        let m = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "metrics", "-c", cfg])
+        let m = inNode("peer", ["env", "GATEPEER_STATE_DIR=\(state.path)", gatepeerBinary, "metrics", "-c", runConfig])
         return m.stdout.split(separator: "\n").first { $0.hasPrefix(sample + " ") }
             .flatMap { Double($0.dropFirst(sample.count + 1)) }
     }
@@ -67,13 +70,17 @@ final class EventRepairTests: LabTestCase {
     /// Makes `change`, sees that it took (`holds` false), then waits up to 5 s for the
     /// daemon to make `holds` true again.
     /// `kind`: the repair kind the daemon counts it under (gatepeer_repairs_total).
-    private func assertRepaired(_ what: String, kind: String, change: () -> Void, holds: () -> Bool, file: StaticString = #filePath, line: UInt = #line) {
+    /// `trigger`: what the pass that repaired it must log (`event`; `poll` for accept_ra).
+    private func assertRepaired(_ what: String, kind: String, trigger: String = "event", change: () -> Void, holds: () -> Bool, file: StaticString = #filePath, line: UInt = #line) {
         startDaemon()
         XCTAssertTrue(holds(), "\(what) missing after the first converge", file: file, line: line)
         XCTAssertEqual(metric("gatepeer_repairs_total{kind=\"\(kind)\"}"), 0, "a repair before any drift", file: file, line: line)
         change()
         XCTAssertTrue(eventually(5, holds), "\(what) not repaired within 5 s (resync is 3600 s): \(logText())", file: file, line: line)
         XCTAssertTrue(eventually(5) { (self.metric("gatepeer_repairs_total{kind=\"\(kind)\"}") ?? 0) >= 1 }, "repair not counted as \(kind)", file: file, line: line)
+        // Repaired by the event, not by an overrun's resync or a poll.
+        XCTAssertTrue(logText().split(separator: "\n").contains { $0.contains("gatepeer: applied object=\(kind) ") && $0.hasSuffix("trigger=\(trigger)") },
+                      "no applied object=\(kind) ... trigger=\(trigger) line: \(logText())", file: file, line: line)
         XCTAssertTrue(daemonProcess.isRunning, file: file, line: line)
     }
 
@@ -99,6 +106,27 @@ final class EventRepairTests: LabTestCase {
         assertRepaired("address 10.255.255.254/9 on gp0", kind: "address", change: {
             XCTAssertEqual(peer("ip", "addr", "del", "10.255.255.254/9", "dev", "gp0").status, 0)
         }, holds: { innerAddress() && ourRoute() })
+    }
+
+    /// Field fault (review of issue 12): `ip route del 10.128.0.0/9 dev gp0` (the prefix
+    /// route the kernel adds with the inner address) was never put back: the address was
+    /// there, so the plan was empty. The address is added again and the route returns.
+    func testDeletedPrefixRouteIsRestoredOnTheEvent() {
+        func prefixRoute() -> Bool {
+            json(peer("ip", "-j", "route", "show", "10.128.0.0/9")).contains { $0["dev"] as? String == "gp0" && $0["protocol"] as? String == "kernel" }
+        }
+        assertRepaired("route 10.128.0.0/9 dev gp0 proto kernel", kind: "address", change: {
+            XCTAssertEqual(peer("ip", "route", "del", "10.128.0.0/9", "dev", "gp0").status, 0)
+        }, holds: { prefixRoute() && innerAddress() && ourRoute() })
+        XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0, "the device subnet is not routed again")
+    }
+
+    /// accept_ra has no netconf event: the daemon's one-second poll puts it back.
+    func testAcceptRATurnedOnIsRepairedByThePoll() throws {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: "/proc/sys/net/ipv6"), "no IPv6 in this kernel")
+        assertRepaired("net.ipv6.conf.gp0.accept_ra = 0", kind: "sysctl", trigger: "poll", change: {
+            XCTAssertEqual(peer("sysctl", "-qw", "net.ipv6.conf.gp0.accept_ra=1").status, 0)
+        }, holds: { sysctl("net.ipv6.conf.gp0.accept_ra") == "0" })
     }
 
     func testChangedRPFilterIsRepairedOnTheNetconfEvent() {
@@ -147,6 +175,11 @@ final class EventRepairTests: LabTestCase {
         }, "log never settled: \(logText())")
         let applied = count("gatepeer: applied "), woken = count("gatepeer: kernel events ")
         let applies = metric("gatepeer_applies_total")
+        let passes = ["event", "overrun", "poll"].map { metric("gatepeer_reconciles_total{trigger=\"\($0)\"}") }
+        XCTAssertFalse(passes.contains(nil), "no gatepeer_reconciles_total in gatepeer metrics")
+        // The start's own changes came back as notifications carrying our port ID and
+        // were dropped unread (before, each woke a pass).
+        XCTAssertGreaterThan(metric("gatepeer_kernel_events_own_total") ?? 0, 0, "no notification of our own requests was recognised")
         XCTAssertNotNil(applies, "no gatepeer_applies_total in gatepeer metrics")
         XCTAssertGreaterThan(applied, 0, "the start applied nothing? \(logText())")
         // Learned traffic: backend to both devices through the tunnel for 2 s.
@@ -158,6 +191,36 @@ final class EventRepairTests: LabTestCase {
         XCTAssertEqual(count("gatepeer: applied "), applied, "applied while idle: \(logText())")
         XCTAssertEqual(metric("gatepeer_applies_total"), applies, "the applies counter grew while idle")
         XCTAssertEqual(count("gatepeer: kernel events "), woken, "learned entries woke the reconcile: \(logText())")
+        XCTAssertEqual(["event", "overrun", "poll"].map { metric("gatepeer_reconciles_total{trigger=\"\($0)\"}") }, passes, "passes ran while idle")
+    }
+
+    /// Field fault (review of issue 12): loading a large table made a notification per rule
+    /// and element; they overran the event socket, so every reload of a large policy
+    /// warned "kernel events lost" and ran a full resync. Now the socket leaves the
+    /// nf_tables group while the pass loads the table and one pass after reads what it
+    /// missed: no overrun, and a table deleted right after the load is still repaired.
+    func testLargeTableLoadNeitherOverrunsNorDeafens() throws {
+        // 30,000 deny prefixes with gaps between them (adjacent ones would merge into a
+        // few intervals): 60,000 interval elements in one map.
+        let text = try String(contentsOf: URL(fileURLWithPath: cfg), encoding: .utf8)
+        var doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        var filter = try XCTUnwrap(doc["filter"] as? [String: Any])
+        var outbound = try XCTUnwrap(filter["outbound"] as? [[String: Any]])
+        outbound[0]["default"] = "allow"
+        outbound[0]["rules"] = (0..<30000).map { i in ["action": "deny", "destination": "20.\(i / 128).\(i % 128 * 2).0/24"] }
+        filter["outbound"] = outbound
+        doc["filter"] = filter
+        let big = writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: doc), as: UTF8.self))
+        startDaemon(config: big)
+        XCTAssertTrue(eventually(20) { (self.metric("gatepeer_reconciles_total{trigger=\"event\"}") ?? 0) >= 1 }, "no pass after the load: \(logText())")
+        XCTAssertEqual(metric("gatepeer_kernel_event_overruns_total"), 0, "the table load overran the event socket: \(logText())")
+        XCTAssertFalse(logText().contains("kernel events lost"), logText())
+        // Listening again: a table deleted now is put back on its event.
+        let rules = tableRules()
+        XCTAssertGreaterThan(rules, 0)
+        XCTAssertEqual(peer("nft", "delete", "table", "inet", "gatepeer").status, 0)
+        XCTAssertTrue(eventually(20) { self.tableRules() == rules }, "table not reloaded after a large load: \(logText())")
+        XCTAssertTrue(logText().split(separator: "\n").contains { $0.contains("gatepeer: applied object=filter ") && $0.hasSuffix("trigger=event") }, logText())
     }
 
     /// An event whose reconcile found the namespace's writer lock taken (a grant or an

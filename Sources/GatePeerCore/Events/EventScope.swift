@@ -7,11 +7,15 @@
 ///   underlay device (MTU, flags, gone or back; a rename counts under the old and the
 ///   new name);
 /// - an address on one of those devices;
-/// - a route with our protocol (201) or out through one of our devices;
+/// - a route with our protocol (201) or out through one of our devices, or a route on any
+///   device to a destination the config routes (a LAN route, a link's inner network):
+///   someone else's route there takes the destination from us (a blocker to report);
 /// - an FDB entry on one of our devices that is permanent/static or has the all-zero MAC
 ///   (learned entries, NUD_REACHABLE/STALE, are the driver's and churn with traffic);
 /// - netconf (forwarding, rp_filter) of one of our devices or of "all";
 /// - nf_tables objects of table inet gatepeer (NftNames.table).
+/// - a message of a subscribed kind that could not be decoded: what it changed is
+///   unknown, so it counts (a needless pass costs a dump, a missed one a repair).
 /// IP neighbour (ARP/NDP) entries never matter: gatepeer owns none.
 ///
 /// The scope tracks ifindex -> name from link events (and a link dump at start or after
@@ -22,20 +26,25 @@ public struct EventScope: Sendable {
     public private(set) var links: Set<String>
     /// Names of the configured underlay devices.
     public private(set) var underlays: Set<String>
+    /// Destinations the config routes: every LAN route and each link's inner network.
+    public private(set) var destinations: Set<IPPrefix>
     /// ifindex -> name of every device last seen (dump or link events).
     public private(set) var names: [Int32: String]
 
     /// A scope for `config` with the devices of `names` (ifindex -> name, from a link dump).
     public init(config: GatePeerConfig, names: [Int32: String]) {
-        links = Set(config.links.map(\.name))
-        underlays = Set(config.links.map(\.underlayDevice))
+        (links, underlays, destinations) = Self.watched(config)
         self.names = names
+    }
+
+    private static func watched(_ config: GatePeerConfig) -> (Set<String>, Set<String>, Set<IPPrefix>) {
+        (Set(config.links.map(\.name)), Set(config.links.map(\.underlayDevice)),
+         Set(config.links.flatMap { l in l.routes.map(\.destination) + [l.innerIpAddress.network] }))
     }
 
     /// Takes a new running config (SIGHUP); the device table stays.
     public mutating func configure(_ config: GatePeerConfig) {
-        links = Set(config.links.map(\.name))
-        underlays = Set(config.links.map(\.underlayDevice))
+        (links, underlays, destinations) = Self.watched(config)
     }
 
     /// Replaces the device table (after a link dump).
@@ -64,7 +73,7 @@ public struct EventScope: Sendable {
         case .address(let a, _):
             return watchedIndex(a.linkIndex)
         case .route(let r, _):
-            return r.hasOurProtocol || r.outputIndex.map(ownIndex) == true
+            return r.hasOurProtocol || r.outputIndex.map(ownIndex) == true || destinations.contains(r.destination)
         case .fdb(let f, _):
             return ownIndex(f.linkIndex) && (f.mac.isZero || f.state & (ObservedFDBEntry.nudPermanent | ObservedFDBEntry.nudNoARP) != 0)
         case .neighbour:
@@ -75,6 +84,8 @@ public struct EventScope: Sendable {
             return table == NftNames.table && family == KernelEvent.nfprotoInet
         case .other:
             return false
+        case .undecodable:
+            return true
         }
     }
 

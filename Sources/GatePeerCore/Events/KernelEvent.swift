@@ -22,9 +22,13 @@ public enum KernelEvent: Equatable, Sendable {
     /// the table it concerns (NFTA_*_TABLE, nil for generation messages) and its
     /// nfgen_family (NFPROTO_INET is 1).
     case nftables(table: String?, family: UInt8, deleted: Bool)
-    /// Anything else a subscribed group may carry (an rtnetlink type without a decoder here,
-    /// or a message too short for its header): never wakes the reconcile.
+    /// Anything else a subscribed group may carry (an rtnetlink type without a decoder
+    /// here): never wakes the reconcile.
     case other(type: UInt16)
+    /// A link, address, route, neighbour, netconf or nf_tables message that the codecs
+    /// could not decode (too short, an attribute out of bounds): it may have been about
+    /// our objects, so it always wakes the reconcile.
+    case undecodable(type: UInt16)
 
     /// NETCONFA_IFINDEX_ALL: the "all" entry (net.ipv4.ip_forward, conf.all.*).
     public static let netconfAll: Int32 = -1
@@ -34,7 +38,7 @@ public enum KernelEvent: Equatable, Sendable {
     public static let nfprotoInet: UInt8 = 1
 
     /// The kind of object for logs ("link", "address", "route", "fdb", "neighbour",
-    /// "sysctl", "filter", "other"), the repair kinds of DaemonCounters.repairs.
+    /// "sysctl", "filter", "other"; "other" for an undecodable one too), the repair kinds of DaemonCounters.repairs.
     public var object: String {
         switch self {
         case .link: return "link"
@@ -44,7 +48,7 @@ public enum KernelEvent: Equatable, Sendable {
         case .neighbour: return "neighbour"
         case .netconf: return "sysctl"
         case .nftables: return "filter"
-        case .other: return "other"
+        case .other, .undecodable: return "other"
         }
     }
 }

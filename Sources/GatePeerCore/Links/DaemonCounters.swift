@@ -18,6 +18,11 @@ public struct DaemonCounters: Equatable, Sendable {
     /// (ENOBUFS: events lost, answered with a full resync).
     public var events: UInt64 = 0
     public var eventOverruns: UInt64 = 0
+    /// Notifications of gatepeer's own requests, dropped without a look (OwnPorts).
+    public var ownEvents: UInt64 = 0
+    /// Reconcile passes by trigger: "start", "reload", "event", "overrun", "resync", "poll"
+    /// (a pass that found the writer lock taken is not one).
+    public var passes: [String: UInt64] = [:]
     /// Learned FDB and neighbour entries deleted because their VPG gate peer went down,
     /// counted in entries, not flushes: one peer down that deleted one FDB entry and two
     /// neighbours adds 3 (exported as gatepeer_peer_flushed_entries_total).

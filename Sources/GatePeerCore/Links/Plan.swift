@@ -39,7 +39,9 @@ public struct Plan: Sendable {
         /// The entry exactly as observed: the kernel deletes only a remote matching all of it.
         case deleteFDB(link: String, ObservedFDBEntry, reason: String)
         case appendFDB(link: String, destination: IPAddress)
-        case deleteAddress(link: String, index: Int32, IPPrefix)
+        /// `reason`: why an address gatepeer wants is deleted (it is added back later in
+        /// the plan), nil for an address that is not in the config.
+        case deleteAddress(link: String, index: Int32, IPPrefix, reason: String? = nil)
         case addAddress(link: String, IPPrefix)
         case setLinkUp(link: String)
         case addRoute(link: String, LANRoute)
@@ -74,6 +76,16 @@ extension Plan.Change {
         }
     }
 
+    /// True for a change that loads table inet gatepeer whole or swaps its maps' elements
+    /// (replaceFilter, repairFilter): the kernel then sends a notification per rule and
+    /// element.
+    public var loadsTable: Bool {
+        switch self {
+        case .replaceFilter, .repairFilter: return true
+        default: return false
+        }
+    }
+
     /// The kind of object as `plan --json` names it: "route", "link", "sysctl", "fdb",
     /// "address" or "nftables".
     public var object: String {
@@ -105,8 +117,8 @@ extension Plan.Change {
             return "- fdb \(link) \(e.mac)\(e.destination.map { " dst \($0)" } ?? "")\(e.attributeText) (\(reason))"
         case .appendFDB(let link, let dst):
             return "+ fdb \(link) 00:00:00:00:00:00 dst \(dst)"
-        case .deleteAddress(let link, _, let p):
-            return "- address \(p) dev \(link)"
+        case .deleteAddress(let link, _, let p, let reason):
+            return "- address \(p) dev \(link)\(reason.map { " (\($0))" } ?? "")"
         case .addAddress(let link, let p):
             return "+ address \(p) dev \(link)"
         case .setLinkUp(let link):
@@ -157,7 +169,10 @@ extension Plan.Change {
             if let v = e.vni { d["vni"] = .int(Int64(v)) }
         case .appendFDB(let link, let dst):
             d["link"] = .string(link); d["destination"] = .string(dst.description)
-        case .deleteAddress(let link, _, let p), .addAddress(let link, let p):
+        case .deleteAddress(let link, _, let p, let reason):
+            d["link"] = .string(link); d["address"] = .string(p.description)
+            if let reason { d["reason"] = .string(reason) }
+        case .addAddress(let link, let p):
             d["link"] = .string(link); d["address"] = .string(p.description)
         case .setLinkUp(let link):
             d["link"] = .string(link)
@@ -193,7 +208,7 @@ extension Plan.Change {
         case .setSysctl(let key, _, _): return "sysctl \(key)"
         case .deleteFDB(let link, let e, _): return "delete fdb \(link) \(e.mac) \(e.destination.map { "\($0)" } ?? "")\(e.attributeText)"
         case .appendFDB(let link, let dst): return "append fdb \(link) \(dst)"
-        case .deleteAddress(let link, _, let p): return "delete address \(link) \(p)"
+        case .deleteAddress(let link, _, let p, _): return "delete address \(link) \(p)"
         case .addAddress(let link, let p): return "add address \(link) \(p)"
         case .setLinkUp(let link): return "up \(link)"
         case .addRoute(_, let r), .replaceRoute(_, let r, _): return "route \(r.destination)"

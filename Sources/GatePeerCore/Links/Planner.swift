@@ -200,7 +200,19 @@ public enum Planner {
                     addrDeletes.append(.deleteAddress(link: link.name, index: e.index, a))
                 }
             }
-            if !haveAddrs.contains(link.innerIpAddress) {
+            // The kernel adds a prefix route with the address (proto kernel, scope link)
+            // and never puts it back once deleted: without it the device subnet is not
+            // routed through the link although the address is there. Deleting the
+            // address and adding it again makes the kernel add the route, as `ip addr`
+            // would; the device's routes of that family go with the delete and are put
+            // back below.
+            var readded: IPAddress.Family?
+            if let e = current, haveAddrs.contains(link.innerIpAddress), prefixRouteMissing(link.innerIpAddress, on: e, observed) {
+                addrDeletes.append(.deleteAddress(link: link.name, index: e.index, link.innerIpAddress,
+                                                  reason: "its prefix route \(link.innerIpAddress.network) dev \(link.name) is gone; added again so the kernel restores it"))
+                addrAdds.append(.addAddress(link: link.name, link.innerIpAddress))
+                readded = link.innerIpAddress.family
+            } else if !haveAddrs.contains(link.innerIpAddress) {
                 addrAdds.append(.addAddress(link: link.name, link.innerIpAddress))
             }
 
@@ -210,7 +222,8 @@ public enum Planner {
             // device's routes of that family (IPv4: fib_disable_ip), ours via gateways
             // on it included. The new address comes later in the plan, so those routes
             // are (re)placed after it rather than kept: one apply converges.
-            let flushedFamilies = Set(haveAddrs.map(\.family)).subtracting(haveAddrs.filter { $0 == link.innerIpAddress }.map(\.family))
+            var flushedFamilies = Set(haveAddrs.map(\.family)).subtracting(haveAddrs.filter { $0 == link.innerIpAddress }.map(\.family))
+            if let f = readded { flushedFamilies.insert(f) }
 
             // Routes to LANs behind devices.
             for r in link.routes {
@@ -303,6 +316,18 @@ public enum Planner {
         plan.warnings = warnings
         plan.ruleset = ruleset
         return plan
+    }
+
+    /// True when `prefix` (an address on `link`, which is up) should have a prefix route
+    /// in the main table and has none: a route to its network out through `link` with no
+    /// gateway, whoever's. A full-length prefix (/32, /128) gets no prefix route (IPv4:
+    /// fib_add_ifaddr), and a device that is down has none until it comes up.
+    static func prefixRouteMissing(_ prefix: IPPrefix, on link: ObservedLink, _ observed: ObservedState) -> Bool {
+        guard link.isUp, prefix.length < prefix.family.bitCount else { return false }
+        let network = prefix.network
+        return !observed.routes.contains { r in
+            r.table == ObservedRoute.mainTable && r.outputIndex == link.index && r.gateway == nil && r.destination == network
+        }
     }
 
     /// Why the table's content is not what gatepeer loaded for `rs`, nil when it is (or

@@ -103,6 +103,10 @@ public enum GatePeerMetrics {
             e.add("gatepeer_config_reloads_total", .counter, "Reloads (SIGHUP) whose config was taken.", .count(c.reloads))
             e.add("gatepeer_config_load_errors_total", .counter, "Reloads (SIGHUP) whose config was refused.", .count(c.configLoadErrors))
             e.add("gatepeer_kernel_events_total", .counter, "Kernel events received (rtnetlink and nf_tables).", .count(c.events))
+            e.add("gatepeer_kernel_events_own_total", .counter, "Notifications of gatepeer's own requests, dropped unread.", .count(c.ownEvents))
+            let triggers = ["start", "reload", "event", "overrun", "resync", "poll"]
+            e.add("gatepeer_reconciles_total", .counter, "Reconcile passes (observe, plan, apply what differs), by what triggered them.",
+                  (triggers + c.passes.keys.filter { !triggers.contains($0) }.sorted()).map { ([("trigger", $0)], .count(c.passes[$0] ?? 0)) })
             e.add("gatepeer_kernel_event_overruns_total", .counter, "Event socket overruns (ENOBUFS), each answered with a full resync.", .count(c.eventOverruns))
             e.add("gatepeer_peer_flushed_entries_total", .counter, "Learned FDB and neighbour entries deleted because their VPG gate peer went down.", .count(c.peerFlushes))
         }

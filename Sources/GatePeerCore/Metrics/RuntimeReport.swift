@@ -52,10 +52,13 @@ public struct RuntimeReport: Equatable, Sendable {
         let c = counters
         var repairs: [String: JSONOut] = [:]
         for (k, v) in c.repairs { repairs[k] = .uint(v) }
+        var passes: [String: JSONOut] = [:]
+        for (k, v) in c.passes { passes[k] = .uint(v) }
         let counterObject: JSONOut = .object([
             "applies": .uint(c.applies), "changesApplied": .uint(c.changesApplied), "repairs": .object(repairs),
             "failures": .uint(c.failures), "configLoadErrors": .uint(c.configLoadErrors), "reloads": .uint(c.reloads),
             "events": .uint(c.events), "eventOverruns": .uint(c.eventOverruns), "peerFlushes": .uint(c.peerFlushes),
+            "ownEvents": .uint(c.ownEvents), "passes": .object(passes),
             "lastConverged": c.lastConverged.map { .double($0) } ?? .null,
         ])
         let peerObjects: [JSONOut] = peers.map { p in
@@ -101,6 +104,13 @@ public struct RuntimeReport: Equatable, Sendable {
         }
         let rr = Fields(.object(repairs), path: "counters.repairs")
         for m in repairs { counters.repairs[m.key] = try rr.uint(m.key) }
+        // Added after the first daemons with this version: absent means none counted.
+        if c.value["ownEvents"] != nil { counters.ownEvents = try c.uint("ownEvents") }
+        if let p = c.value["passes"] {
+            guard case .object(let passes) = p else { throw RuntimeReportError(field: "counters.passes", problem: "not an object") }
+            let pp = Fields(p, path: "counters.passes")
+            for m in passes { counters.passes[m.key] = try pp.uint(m.key) }
+        }
         guard case .array(let items) = try r.member("peers") else { throw RuntimeReportError(field: "peers", problem: "not an array") }
         var peers: [PeerLiveness] = []
         for (i, item) in items.enumerated() {

@@ -12,6 +12,11 @@ import Glibc
 /// that fails with ENOBUFS means the kernel dropped events because the buffer was full:
 /// `drain` reports it as an overrun, never as "nothing happened"; so does a datagram
 /// larger than the read buffer (MSG_TRUNC) and any other receive error.
+///
+/// Notifications of our own requests (nlmsg_pid one of OwnPorts) are counted and dropped:
+/// they say what the apply that caused them already read back. While gatepeer loads its
+/// own table, `listenToNftables(false)` leaves NFNLGRP_NFTABLES: a 100,000-rule load
+/// makes a notification per rule and element, more than any receive buffer holds.
 public final class KernelEventSocket {
     private let route: NetlinkSocket
     private let netfilter: NetlinkSocket
@@ -25,7 +30,16 @@ public final class KernelEventSocket {
         public var overrun = false
         /// The errno that made it an overrun (ENOBUFS most of the time), for the log.
         public var overrunErrno: Int32 = 0
+        /// Notifications of our own requests, dropped (see the type's comment).
+        public var own = 0
+        /// True when `drain` stopped at `maxDatagrams` with more waiting: the caller
+        /// comes back (the descriptor stays readable) after other work had its turn.
+        public var more = false
     }
+
+    /// Datagrams one `drain` reads at most (256 KiB each): a flood of events is read in
+    /// turns with the queue's other work (probes, signals, the watchdog), not in one go.
+    public static let maxDatagrams = 64
 
     /// The rtnetlink groups, as <linux/rtnetlink.h> numbers them (NETLINK_ADD_MEMBERSHIP
     /// takes the group number, not a bit mask).
@@ -60,13 +74,30 @@ public final class KernelEventSocket {
     /// The descriptors to watch for readability (rtnetlink first, then nf_tables).
     public var descriptors: [Int32] { [route.fd, netfilter.fd] }
 
+    /// Joins (true) or leaves (false) NFNLGRP_NFTABLES. Leaving keeps what is queued
+    /// already; what happens until the group is joined again is not seen, so the caller
+    /// reads the kernel afresh after joining. Throws KernelError naming the call.
+    public func listenToNftables(_ on: Bool) throws {
+        var group = Int32(NFNLGRP_NFTABLES.rawValue)
+        let option = on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP
+        guard setsockopt(netfilter.fd, SOL_NETLINK, option, &group, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            throw KernelError(object: "nf_tables event socket: \(on ? "NETLINK_ADD_MEMBERSHIP" : "NETLINK_DROP_MEMBERSHIP") \(group)", errno: Glibc.errno)
+        }
+    }
+
     /// Reads every datagram waiting on `fd` (one of `descriptors`) without blocking and
     /// decodes it. Stops at EAGAIN; an overrun is reported and reading goes on, so the
     /// events after it are not lost too.
     public func drain(_ fd: Int32) -> Batch {
         var batch = Batch()
         let netfilterBus = fd == netfilter.fd
+        var datagrams = 0
         while true {
+            if datagrams == Self.maxDatagrams {
+                batch.more = true
+                break
+            }
+            datagrams += 1
             let n = buffer.withUnsafeMutableBytes { b in
                 retryingInterrupts { recv(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC)) }
             }
@@ -87,6 +118,10 @@ public final class KernelEventSocket {
             buffer.withUnsafeBytes { b in
                 do {
                     try NetlinkReader.forEachMessage(in: UnsafeRawBufferPointer(rebasing: b[0..<n])) { m in
+                        if OwnPorts.contains(m.portID) {
+                            batch.own += 1
+                            return
+                        }
                         batch.events.append(netfilterBus ? Self.decodeNftables(m) : Self.decodeRoute(m))
                     }
                 } catch {
@@ -105,23 +140,24 @@ public final class KernelEventSocket {
         NetlinkMessage(type: type, flags: m.flags, sequence: m.sequence, portID: m.portID, payload: m.payload)
     }
 
-    /// One rtnetlink notification as a KernelEvent (`.other` when it cannot be decoded).
+    /// One rtnetlink notification as a KernelEvent: `.undecodable` for a link, address,
+    /// route, neighbour or netconf message the codecs refuse, `.other` for other types.
     static func decodeRoute(_ m: NetlinkMessage) -> KernelEvent {
         typealias R = RtnetlinkMessage
         switch m.type {
         case R.newLink, R.deleteLink:
-            return RtnetlinkCodec.parseLink(retyped(m, R.newLink)).map { .link($0, deleted: m.type == R.deleteLink) } ?? .other(type: m.type)
+            return RtnetlinkCodec.parseLink(retyped(m, R.newLink)).map { .link($0, deleted: m.type == R.deleteLink) } ?? .undecodable(type: m.type)
         case R.newAddress, R.deleteAddress:
-            return RtnetlinkCodec.parseAddress(retyped(m, R.newAddress)).map { .address($0, deleted: m.type == R.deleteAddress) } ?? .other(type: m.type)
+            return RtnetlinkCodec.parseAddress(retyped(m, R.newAddress)).map { .address($0, deleted: m.type == R.deleteAddress) } ?? .undecodable(type: m.type)
         case R.newRoute, R.deleteRoute:
-            return RtnetlinkCodec.parseRoute(retyped(m, R.newRoute)).map { .route($0, deleted: m.type == R.deleteRoute) } ?? .other(type: m.type)
+            return RtnetlinkCodec.parseRoute(retyped(m, R.newRoute)).map { .route($0, deleted: m.type == R.deleteRoute) } ?? .undecodable(type: m.type)
         case R.newNeighbour, R.deleteNeighbour:
-            guard let nd = m.fixedHeader(ndmsg.self) else { return .other(type: m.type) }
+            guard let nd = m.fixedHeader(ndmsg.self) else { return .undecodable(type: m.type) }
             if nd.ndm_family != RtnetlinkCodec.familyBridge { return .neighbour(linkIndex: nd.ndm_ifindex) }
-            return RtnetlinkCodec.parseFDB(retyped(m, R.newNeighbour)).map { .fdb($0, deleted: m.type == R.deleteNeighbour) } ?? .other(type: m.type)
+            return RtnetlinkCodec.parseFDB(retyped(m, R.newNeighbour)).map { .fdb($0, deleted: m.type == R.deleteNeighbour) } ?? .undecodable(type: m.type)
         case UInt16(RTM_NEWNETCONF), UInt16(RTM_DELNETCONF):
             // struct netconfmsg is one byte (ncm_family), padded to 4.
-            guard let index = m.attributes(after: 1).u32(UInt16(NETCONFA_IFINDEX)) else { return .other(type: m.type) }
+            guard let index = m.attributes(after: 1).u32(UInt16(NETCONFA_IFINDEX)) else { return .undecodable(type: m.type) }
             return .netconf(linkIndex: Int32(bitPattern: index))
         default:
             return .other(type: m.type)
@@ -134,7 +170,8 @@ public final class KernelEventSocket {
     /// NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE, NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE);
     /// NFT_MSG_NEWGEN names none.
     static func decodeNftables(_ m: NetlinkMessage) -> KernelEvent {
-        guard m.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES), let family = m.payload.first else { return .other(type: m.type) }
+        guard m.type >> 8 == UInt16(NFNL_SUBSYS_NFTABLES) else { return .other(type: m.type) }
+        guard let family = m.payload.first else { return .undecodable(type: m.type) }
         let message = UInt32(m.type & 0xff)
         if message == NFT_MSG_NEWGEN.rawValue { return .nftables(table: nil, family: family, deleted: false) }
         let deletes: Set<UInt32> = [NFT_MSG_DELTABLE, NFT_MSG_DELCHAIN, NFT_MSG_DELRULE, NFT_MSG_DELSET,

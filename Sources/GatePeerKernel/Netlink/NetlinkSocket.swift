@@ -62,6 +62,7 @@ final class NetlinkSocket {
         }
         fd = s
         portID = local.nl_pid
+        OwnPorts.insert(portID)
         sequence = NetlinkSequence()
         receiveBuffer = [UInt8](repeating: 0, count: NetlinkSocket.receiveSize)
         // Extended ACKs carry the kernel's explanation; capped ACKs do not echo our

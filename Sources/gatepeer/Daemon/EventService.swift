@@ -16,9 +16,20 @@ import Glibc
 /// - An overrun (ENOBUFS: the kernel dropped events) is answered at once with a full
 ///   reconcile and counted (DaemonCounters.eventOverruns); it is never taken as "nothing
 ///   happened".
-/// - Our own applies cause events too; the reconcile they wake re-plans against a kernel
-///   that already holds the config, finds nothing and applies nothing, so there is no loop
-///   (EventRepairTests counts the applies while idle).
+/// - Our own applies cause events too. Those of our own requests are dropped by port ID
+///   (KernelEventSocket, OwnPorts); the kernel's consequences of them (a route flushed
+///   with an address) and our /proc/sys writes carry port 0 and wake one pass, which
+///   re-plans against a kernel that already holds the config and applies nothing, so
+///   there is no loop (EventRepairTests counts the applies and passes while idle).
+/// - While a pass loads table inet gatepeer, nf_tables events are not listened to (a
+///   100,000-rule load is more notifications than any buffer holds); one more pass after
+///   it reads whatever changed meanwhile.
+/// - accept_ra is the one owned setting without an event (netconf does not carry it): it
+///   is read every `pollInterval` (a /proc read per link) and a pass runs when a link's
+///   value leaves 0 or changes while not 0, not at every poll while a blocker keeps the
+///   pass from setting it.
+/// - A flood is read 64 datagrams at a time (KernelEventSocket.maxDatagrams), so probes,
+///   signals and the watchdog keep their turns.
 final class EventService: DaemonService, @unchecked Sendable {
     private let context: DaemonContext
     private let reconcile: ReconcileService
@@ -31,6 +42,11 @@ final class EventService: DaemonService, @unchecked Sendable {
     /// The object kinds of the pending burst, for the debug line.
     private var pendingKinds: Set<String> = []
     private var pendingCount = 0
+    private var poll: DispatchSourceTimer?
+    /// accept_ra of each link at the last poll (nil: no IPv6 on it, or not read yet).
+    private var acceptRA: [String: String] = [:]
+    /// How often accept_ra is read.
+    static let pollInterval = DispatchTimeInterval.seconds(1)
 
     /// Quiet time after the last relevant event before the reconcile runs.
     static let quiet = DispatchTimeInterval.milliseconds(5)
@@ -58,11 +74,17 @@ final class EventService: DaemonService, @unchecked Sendable {
             exit(Exit.runtime.rawValue)
         }
         socket = s
+        reconcile.tableLoad = { [unowned self] loading in self.tableLoad(loading) }
         let t = DispatchSource.makeTimerSource(queue: context.queue)
         t.setEventHandler { [unowned self] in self.fire() }
         t.schedule(deadline: .distantFuture)
         t.resume()
         debounce = t
+        let p = DispatchSource.makeTimerSource(queue: context.queue)
+        p.setEventHandler { [unowned self] in self.pollAcceptRA() }
+        p.schedule(deadline: .now() + Self.pollInterval, repeating: Self.pollInterval, leeway: .milliseconds(100))
+        p.resume()
+        poll = p
         for fd in s.descriptors {
             let src = DispatchSource.makeReadSource(fileDescriptor: fd, queue: context.queue)
             src.setEventHandler { [unowned self] in self.readable(fd) }
@@ -78,6 +100,8 @@ final class EventService: DaemonService, @unchecked Sendable {
         sources = []
         debounce?.cancel()
         debounce = nil
+        poll?.cancel()
+        poll = nil
         socket = nil
     }
 
@@ -85,6 +109,12 @@ final class EventService: DaemonService, @unchecked Sendable {
         guard let socket else { return }
         let batch = socket.drain(fd)
         context.counters.events += UInt64(batch.events.count)
+        context.counters.ownEvents += UInt64(batch.own)
+        if batch.more {
+            // Read the rest after whatever else is queued (level-triggered: a read source
+            // fires again too; a second drain that finds nothing costs one recv).
+            context.queue.async { [weak self] in self?.readable(fd) }
+        }
         if batch.overrun {
             overrun(batch.overrunErrno)
             return
@@ -119,6 +149,36 @@ final class EventService: DaemonService, @unchecked Sendable {
         pendingKinds = []
         pendingCount = 0
         debounce?.schedule(deadline: .distantFuture)
+    }
+
+    /// Reads net.ipv6.conf.<link>.accept_ra of every configured link; a value that left 0
+    /// (or changed while not 0) since the last read wakes a pass.
+    private func pollAcceptRA() {
+        var now: [String: String] = [:]
+        var changed = false
+        for l in context.config.links {
+            guard let v = Sysctl.read(.acceptRA(l.name)) else { continue }
+            now[l.name] = v
+            if v != "0" && acceptRA[l.name] != v { changed = true }
+        }
+        acceptRA = now
+        if changed { reconcile.reconcile(.poll) }
+    }
+
+    /// Leaves NFNLGRP_NFTABLES while a pass loads our table (true) and joins it again
+    /// after (false), then wakes one more pass: what changed in between is read, not heard.
+    /// A group that cannot be joined again leaves the daemon deaf to the filter: it says so
+    /// and exits, for systemd to restart it.
+    private func tableLoad(_ loading: Bool) {
+        guard let socket else { return }
+        do {
+            try socket.listenToNftables(!loading)
+        } catch {
+            log(.error, "cannot \(loading ? "leave" : "join") the nf_tables event group: \(error)", ["object": "events"])
+            if !loading { exit(Exit.runtime.rawValue) }
+            return
+        }
+        if !loading { wake() }
     }
 
     /// Events were lost: which objects changed is unknown, so the device table is read

@@ -6,14 +6,14 @@ import Glibc
 /// The reconcile: the kernel is read back and whatever differs from the running config
 /// is applied (drift repair: a deleted route, a lost FDB entry, a recreated underlay).
 /// Runs at once on start and after a reload, whenever EventService sees a kernel event
-/// that concerns the config, and every `resync` seconds as a safety net (for what has no
-/// event, such as accept_ra, and against a bug in the event path).
+/// that concerns the config or its accept_ra poll sees a change (accept_ra has no
+/// event), and every `resync` seconds as a safety net (against a bug in the event path).
 final class ReconcileService: DaemonService, @unchecked Sendable {
     /// Why a reconcile runs: a change applied at start or after a reload is the config
     /// taking effect; one applied on an event or at a resync repairs drift.
     enum Trigger: String {
-        case start, reload, event, overrun, resync
-        var repairs: Bool { self == .event || self == .overrun || self == .resync }
+        case start, reload, event, overrun, resync, poll
+        var repairs: Bool { self != .start && self != .reload }
     }
 
     private let context: DaemonContext
@@ -24,6 +24,11 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
     private var retryPending = false
     /// The reconcile's standing problems (blockers, refused changes, unusable state).
     private var problems = StandingProblems()
+    /// Called with true before a pass loads table inet gatepeer and with false when that
+    /// pass is over: EventService stops listening to nf_tables events meanwhile (the load's
+    /// own notifications, one per rule and element, would overrun its socket) and wakes
+    /// one more pass after, which reads what it did not hear.
+    var tableLoad: ((Bool) -> Void)?
 
     /// `resync`: seconds between two safety-net reconciles (1 to 3600, checked by the
     /// option parser).
@@ -73,17 +78,24 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
         // Logged through `problems`: the same blocker at every resync is one line when it
         // appears (or changes) and one when it clears, not one per pass.
         var found: [String] = []
+        var loadingTable = false
         defer {
+            if loadingTable { tableLoad?(false) }
             problems.update(found)
             context.reconcileProblems = found
             context.afterReconcile()
             context.runtimeChanged()
         }
         let store = context.store, config = context.config
+        context.counters.passes[trigger.rawValue, default: 0] += 1
         do {
             if store.refusal == nil { try store.claim() }
             let c = try Converge.run(context.kernel, config: config, mapCache: store.mapCache, dynamic: context.dynamicElements) { plan in
                 found += plan.blockers.map { "blocked: \($0)" }
+                if plan.changes.contains(where: \.loadsTable) {
+                    loadingTable = true
+                    tableLoad?(true)
+                }
             }
             count(c, trigger)
             found += c.problems
@@ -104,7 +116,8 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
         }
     }
 
-    /// Logs each change the kernel took (info, object= and change=) and counts the pass:
+    /// Logs each change the kernel took (info: object=, action=, change=, trigger=) and
+    /// counts the pass:
     /// applies, changes applied, repairs by kind (a change on an event or at a resync),
     /// failures, and the time of the last pass that left nothing to do.
     private func count(_ c: Converge, _ trigger: Trigger) {
@@ -112,7 +125,7 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
         let taken = c.plan.changes.filter { !refused.contains($0.line) }
         for ch in taken {
             let kind = Self.repairKind(ch)
-            log(.info, "applied", ["object": kind, "change": String(ch.line.dropFirst(2)), "trigger": trigger.rawValue])
+            log(.info, "applied", ["object": kind, "action": Self.action(ch), "change": String(ch.line.dropFirst(2)), "trigger": trigger.rawValue])
             if trigger.repairs { context.counters.repairs[kind, default: 0] += 1 }
         }
         if c.readBack.applied > 0 {
@@ -121,6 +134,15 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
         }
         if !c.failures.isEmpty || !c.readBack.notTaken.isEmpty { context.counters.failures += 1 }
         if c.converged { context.counters.lastConverged = Clock.now() }
+    }
+
+    /// The log's action= of a plan change: "add", "change" or "delete" (its sign).
+    static func action(_ ch: Plan.Change) -> String {
+        switch ch.sign {
+        case "+": return "add"
+        case "-": return "delete"
+        default: return "change"
+        }
     }
 
     /// The repair kind of a plan change (DaemonCounters.repairs): the plan's object, with
