@@ -45,6 +45,8 @@
 
 # shellcheck source=netns.sh
 source "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
+# shellcheck source=quiet-install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/quiet-install.sh"
 export PATH="/usr/sbin:/sbin:$PATH"
 
 # charon-systemd instead of strongswan-charon: strongswan-charon depends on
@@ -71,9 +73,9 @@ _ipsec_lab_charon_bin() {
 #   Installs IPSEC_LAB_PACKAGES (apt-get update && apt-get install -y
 #   --no-install-recommends) only when a needed binary or plugin is missing.
 #   Starts no service: charon-systemd's postinst starts strongswan.service only when
-#   systemd is running; in that case (and only if the host has no policy-rc.d) a
-#   temporary /usr/sbin/policy-rc.d that answers 101 ("action forbidden") is in
-#   place during the install and removed afterwards, and the boot-time enabling
+#   systemd is running; a temporary /usr/sbin/policy-rc.d that answers 101 ("action
+#   forbidden") is in place during the install (install_without_services,
+#   quiet-install.sh; only if the host has none) and removed afterwards, and the boot-time enabling
 #   Debian's postinst did for a freshly installed charon-systemd is undone with
 #   `systemctl disable strongswan.service`. Without systemd (this VM) the postinst
 #   only leaves inert symlinks under /etc/systemd/system.
@@ -89,20 +91,9 @@ ipsec_lab_packages() {
   done
   [ "$need" -eq 0 ] && return 0
 
-  local policy=/usr/sbin/policy-rc.d made_policy=0 rc=0 had_unit=1
+  local rc=0 had_unit=1
   dpkg-query -W -f='${Status}' charon-systemd 2>/dev/null | grep -q "install ok installed" || had_unit=0
-  if [ -d /run/systemd/system ] && [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\n# temporary, gatepeer ipsec-lab\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-    made_policy=1
-  fi
-  echo "ipsec-lab: installing ${IPSEC_LAB_PACKAGES[*]}" >&2
-  {
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
-        --no-install-recommends "${IPSEC_LAB_PACKAGES[@]}" >/dev/null
-  } || rc=$?
-  if [ "$made_policy" -eq 1 ]; then rm -f "$policy"; fi
+  install_without_services ipsec-lab "${IPSEC_LAB_PACKAGES[@]}" || rc=$?
   if [ -d /run/systemd/system ] && [ "$had_unit" -eq 0 ]; then
     systemctl disable --quiet strongswan.service 2>/dev/null || true
   fi
