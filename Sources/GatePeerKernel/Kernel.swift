@@ -246,10 +246,10 @@ public final class Kernel {
                 RtnetlinkCodec.setLinkUp(batch, name: link, index: idx, tag: tag)
             case .addRoute(let link, let r):
                 guard let idx = try resolve(link) else { missing(link); continue }
-                RtnetlinkCodec.route(batch, .add, destination: r.destination, via: r.via, index: idx, label: link, tag: tag)
+                RtnetlinkCodec.route(batch, .add, destination: r.destination, via: r.via, index: idx, label: link, onlink: r.onlink, tag: tag)
             case .replaceRoute(let link, let r, _):
                 guard let idx = try resolve(link) else { missing(link); continue }
-                RtnetlinkCodec.route(batch, .replace, destination: r.destination, via: r.via, index: idx, label: link, tag: tag)
+                RtnetlinkCodec.route(batch, .replace, destination: r.destination, via: r.via, index: idx, label: link, onlink: r.onlink, tag: tag)
             case .replaceFilter(let rs, _):
                 try flush()
                 // An extra element the kernel refuses (say, two learned entries that

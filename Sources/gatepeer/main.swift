@@ -6,6 +6,7 @@ let commands: [any GatePeerCommand.Type] = [
     ValidateCommand.self, PlanCommand.self, ApplyCommand.self, StatusCommand.self, MetricsCommand.self, DownCommand.self, RunCommand.self,
     FilterCheckCommand.self, FilterShowCommand.self, FilterGrantCommand.self, FilterRevokeCommand.self, FilterGrantsCommand.self,
     IPsecRenderCommand.self, IPsecLintCommand.self, IPsecPSKCommand.self, IPsecApplyCommand.self,
+    HealthCommand.self, HARenderCommand.self, HANotifyCommand.self,
 ]
 
 do throws(UsageError) {

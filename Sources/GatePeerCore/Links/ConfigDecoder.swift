@@ -50,11 +50,14 @@ public enum ConfigDecoder {
         let forwarding = o.bool("forwarding", &p) ?? true
         var links: [VPGLink] = []
         var ok = true
+        var macGiven: [Bool] = []
         if let items = o.array("links", required: true, &p) {
             for (i, item) in items.enumerated() {
                 if let l = decodeLink(item, path: "links[\(i)]", &p) { links.append(l) } else { ok = false }
+                if case .object(let m) = item { macGiven.append(m.contains { $0.key == "mac" }) } else { macGiven.append(false) }
             }
         } else { ok = false }
+        let linksOK = ok
         var filter: FilterConfig? = nil
         if let f = o.value("filter", &p) {
             filter = FilterDecoder.decode(f, links: ok ? links : nil, streamed: streamed, &p)
@@ -67,13 +70,19 @@ public enum ConfigDecoder {
         }
         var textfile: MetricsTextfile? = .automatic
         if let m = o.value("metrics", &p) { textfile = MetricsTextfile.decode(m, path: "metrics", &p) }
-        o.finish(&p, known: ["forwarding", "links", "filter", "ipsec", "metrics"])
+        var ha: HAConfig? = nil
+        if let v = o.value("ha", &p) {
+            ha = HADecoder.decode(v, path: "ha", links: linksOK ? links : nil, macGiven: macGiven, &p)
+            if ha == nil { ok = false }
+        }
+        o.finish(&p, known: ["forwarding", "links", "filter", "ipsec", "metrics", "ha"])
         // crossCheck will not run: the IPsec sites are linted against the links that were
         // built, so a broken link does not hide a weak proposal until it is fixed.
         if !ok { IPsecDecoder.lintErrors(ipsec, links: links, &p) }
         guard ok, let textfile else { return nil }
         var config = GatePeerConfig(forwarding: forwarding, links: links, filter: filter, ipsec: ipsec)
         config.metricsTextfile = textfile
+        config.ha = ha
         return config
     }
 

@@ -11,6 +11,10 @@ public struct GatePeerConfig: Equatable, Sendable {
     public var ipsec: IPsecConfig?
     /// Where `gatepeer run` writes its metrics textfile (top-level `metrics.textfile`).
     public var metricsTextfile: MetricsTextfile = .automatic
+    /// High availability with keepalived (the `ha` section, docs/ha.md); nil: one VM.
+    /// With it the planner leaves the addresses keepalived moves to keepalived, and
+    /// allows the standby state (the outer address not on the underlay).
+    public var ha: HAConfig? = nil
 
     /// A config as the decoder builds it, or by hand (tests); no check here.
     public init(forwarding: Bool = true, links: [VPGLink], filter: FilterConfig? = nil, ipsec: IPsecConfig? = nil) {

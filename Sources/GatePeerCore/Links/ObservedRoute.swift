@@ -18,10 +18,14 @@ public struct ObservedRoute: Equatable, Sendable {
     public var priority: UInt32?
     /// rtm_scope: RT_SCOPE_UNIVERSE 0, RT_SCOPE_LINK 253, RT_SCOPE_HOST 254.
     public var scope: UInt8
+    /// RTNH_F_ONLINK in rtm_flags: the gateway is taken as on the link (`ip route ... onlink`).
+    public var onlink: Bool
 
     /// A route as the kernel layer decodes it (defaults: main table, unicast, universe).
     public init(table: UInt32 = ObservedRoute.mainTable, protocolNumber: UInt8, destination: IPPrefix,
-                gateway: IPAddress?, outputIndex: Int32?, type: UInt8 = 1, priority: UInt32? = nil, scope: UInt8 = 0) {
+                gateway: IPAddress?, outputIndex: Int32?, type: UInt8 = 1, priority: UInt32? = nil, scope: UInt8 = 0,
+                onlink: Bool = false) {
+        self.onlink = onlink
         self.table = table
         self.protocolNumber = protocolNumber
         self.destination = destination

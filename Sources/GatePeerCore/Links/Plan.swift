@@ -16,6 +16,11 @@ public struct Plan: Sendable {
     /// through the underlay): reported, left alone, and no reason to fail.
     public var warnings: [String] = []
 
+    /// States that are neither drift nor a problem, said so a reader knows why nothing is
+    /// planned for them: with `ha`, a link whose outer address is not on the underlay
+    /// (this node is the standby).
+    public var notes: [String] = []
+
     /// One attribute of a link that differs: its name as `plan` prints it and both values as text.
     public struct AttributeChange: Equatable, Sendable {
         /// The attribute; its raw value is the name `plan` prints ("mtu", "mac", "alias", "local", "dev", "learning").
@@ -124,10 +129,11 @@ extension Plan.Change {
         case .setLinkUp(let link):
             return "~ link \(link) state down -> up"
         case .addRoute(let link, let r):
-            return "+ route \(r.destination) via \(r.via) dev \(link) proto gatepeer"
+            return "+ route \(r.destination) via \(r.via) dev \(link) proto gatepeer\(r.onlink ? " onlink" : "")"
         case .replaceRoute(let link, let r, let old):
+            if r.onlink, !old.onlink, old.gateway == r.via { return "~ route \(r.destination) via \(r.via) dev \(link) onlink off -> on" }
             let oldVia = old.gateway.map { "\($0)" } ?? "none"
-            return "~ route \(r.destination) via \(oldVia) -> \(r.via) dev \(link)"
+            return "~ route \(r.destination) via \(oldVia) -> \(r.via) dev \(link)\(r.onlink ? " onlink" : "")"
         case .replaceFilter(let rs, let old):
             let what = "table inet gatepeer (\(rs.compiled.count) outbound group(s), \(rs.elementCount) set elements)"
             if let old { return "~ nftables \(what) fingerprint \(old.isEmpty ? "none" : old) -> \(rs.fingerprint)" }
@@ -178,6 +184,7 @@ extension Plan.Change {
             d["link"] = .string(link)
         case .addRoute(let link, let r), .replaceRoute(let link, let r, _):
             d["link"] = .string(link); d["destination"] = .string(r.destination.description); d["via"] = .string(r.via.description)
+            if r.onlink { d["onlink"] = .bool(true) }
         case .replaceFilter(let rs, let old):
             d["table"] = .string("inet gatepeer"); d["fingerprint"] = .string(rs.fingerprint)
             d["oldFingerprint"] = old.map { .string($0) } ?? .null

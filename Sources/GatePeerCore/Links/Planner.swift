@@ -60,6 +60,7 @@ public enum Planner {
         var foreignRoutes: [IPPrefix: ObservedRoute] = [:]
         var staleDuplicates: [(ObservedRoute, String?)] = []
         var warnings: [String] = []
+        var notes: [String] = []
         // Devices left unmarked by an interrupted apply count as ours from the start, so
         // routes through them are ours too (a cleared marker on a converged device).
         let adopting = Set(config.links.compactMap { l in observed.link(named: l.name).flatMap { isInterruptedCreate(l, $0, observed) ? $0.index : nil } })
@@ -97,7 +98,13 @@ public enum Planner {
                 continue
             }
             let hasOuter = observed.addresses.contains { $0.linkIndex == underlay.index && $0.prefix.address == link.outerIpAddress }
-            if !hasOuter {
+            if !hasOuter, config.ha != nil {
+                // The HA standby: keepalived adds the outer address on the master only. The
+                // kernel creates the device and brings it up without it (the vxlan socket is
+                // bound to the wildcard address; sends fail until the address arrives), so
+                // the standby keeps everything else converged and takeover needs no apply.
+                notes.append("links[\(i)].outerIpAddress: \(link.outerIpAddress) is not on \(link.underlayDevice): this node is the HA standby for link \(link.name) (keepalived adds the address on the master); the link is kept ready")
+            } else if !hasOuter {
                 blockers.append("links[\(i)].outerIpAddress: \(link.outerIpAddress) is not configured on \(link.underlayDevice); the tunnel could not bind to it")
                 if let e = existing { protectedIndexes.insert(e.index) }
                 for r in link.routes { desiredRouteKeys.insert(r.destination) }
@@ -207,7 +214,10 @@ public enum Planner {
             // would; the device's routes of that family go with the delete and are put
             // back below.
             var readded: IPAddress.Family?
-            if let e = current, haveAddrs.contains(link.innerIpAddress), prefixRouteMissing(link.innerIpAddress, on: e, observed) {
+            if config.ha != nil {
+                // keepalived adds and deletes the inner address (a virtual address of the
+                // master): gatepeer neither adds nor removes it, nor re-adds it for its route.
+            } else if let e = current, haveAddrs.contains(link.innerIpAddress), prefixRouteMissing(link.innerIpAddress, on: e, observed) {
                 addrDeletes.append(.deleteAddress(link: link.name, index: e.index, link.innerIpAddress,
                                                   reason: "its prefix route \(link.innerIpAddress.network) dev \(link.name) is gone; added again so the kernel restores it"))
                 addrAdds.append(.addAddress(link: link.name, link.innerIpAddress))
@@ -225,8 +235,14 @@ public enum Planner {
             var flushedFamilies = Set(haveAddrs.map(\.family)).subtracting(haveAddrs.filter { $0 == link.innerIpAddress }.map(\.family))
             if let f = readded { flushedFamilies.insert(f) }
 
-            // Routes to LANs behind devices.
-            for r in link.routes {
+            // Routes to LANs behind devices. With ha they are onlink: the standby has no
+            // address in the device subnet, and without one the kernel refuses a gateway
+            // there ("Nexthop has invalid gateway"); onlink also survives the inner address
+            // moving in and out (the kernel flushes the device's routes when keepalived
+            // deletes its last address, and the reconcile puts them back).
+            let onlink = config.ha != nil
+            for var r in link.routes {
+                r.onlink = onlink
                 desiredRouteKeys.insert(r.destination)
                 if let f = foreignRoutes[r.destination] {
                     blockers.append("links[\(i)].routes: \(r.destination) is already routed by protocol \(f.protocolNumber)\(f.outputIndex.flatMap { observed.link(index: $0) }.map { " dev \($0.name)" } ?? ""), which gatepeer does not own; that route is left alone")
@@ -234,7 +250,7 @@ public enum Planner {
                 }
                 let mine = ownedRoutes[r.destination] ?? []
                 let name = { (x: ObservedRoute) in x.outputIndex.flatMap { observed.link(index: $0)?.name } }
-                if let e = current, let keep = mine.firstIndex(where: { $0.outputIndex == e.index && $0.gateway == r.via }) {
+                if let e = current, let keep = mine.firstIndex(where: { $0.outputIndex == e.index && $0.gateway == r.via && (!onlink || $0.onlink) }) {
                     for (j, m) in mine.enumerated() where j != keep { staleDuplicates.append((m, name(m))) }
                     if flushedFamilies.contains(r.destination.family) {
                         routeWrites.append(.replaceRoute(link: link.name, r, old: mine[keep]))
@@ -314,6 +330,7 @@ public enum Planner {
             + addrDeletes + addrAdds + ups + routeWrites + global + filterLast
         var plan = Plan(changes: changes, blockers: blockers)
         plan.warnings = warnings
+        plan.notes = notes
         plan.ruleset = ruleset
         return plan
     }

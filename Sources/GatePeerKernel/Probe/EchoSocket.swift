@@ -1,3 +1,4 @@
+import CNetlink  // SOCK_* with Glibc: which clang module owns <sys/socket.h> depends on the compile batch
 import GatePeerCore
 import Glibc
 

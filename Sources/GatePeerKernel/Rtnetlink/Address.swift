@@ -5,6 +5,7 @@ import GatePeerCore
 enum AddressAttribute {
     static let address = UInt16(IFA_ADDRESS)
     static let local = UInt16(IFA_LOCAL)
+    static let cacheInfo = UInt16(IFA_CACHEINFO)
 }
 
 /// Addresses: RTM_NEWADDR dump replies, and adding and deleting gatepeer's addresses on
@@ -14,7 +15,12 @@ extension RtnetlinkCodec {
         guard let (ifa, a) = decode(m, type: RtnetlinkMessage.newAddress, ifaddrmsg.self),
               let addr = a.address(AddressAttribute.local) ?? a.address(AddressAttribute.address),
               let p = IPPrefix(address: addr, length: Int(ifa.ifa_prefixlen)) else { return nil }
-        return ObservedAddress(linkIndex: Int32(bitPattern: ifa.ifa_index), prefix: p)
+        // struct ifa_cacheinfo { prefered, valid, cstamp, tstamp }, u32 each, host order.
+        var created: Double? = nil
+        if let c = a.raw(AddressAttribute.cacheInfo), c.count >= 16 {
+            created = Double(c.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) / 100
+        }
+        return ObservedAddress(linkIndex: Int32(bitPattern: ifa.ifa_index), prefix: p, createdSeconds: created)
     }
 
     static func address(_ b: RequestBatch, add: Bool, link: String, index: Int32, _ p: IPPrefix, tag: ChangeTag) {

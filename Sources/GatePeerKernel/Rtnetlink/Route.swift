@@ -22,7 +22,8 @@ extension RtnetlinkCodec {
                              protocolNumber: rt.rtm_protocol, destination: p,
                              gateway: a.address(RouteAttribute.gateway),
                              outputIndex: a.u32(RouteAttribute.outputIndex).map { Int32(bitPattern: $0) },
-                             type: rt.rtm_type, priority: a.u32(RouteAttribute.priority), scope: rt.rtm_scope)
+                             type: rt.rtm_type, priority: a.u32(RouteAttribute.priority), scope: rt.rtm_scope,
+                             onlink: rt.rtm_flags & UInt32(RTNH_F_ONLINK) != 0)
     }
 
     enum RouteOp { case add, replace }
@@ -52,7 +53,9 @@ extension RtnetlinkCodec {
         }
     }
 
-    static func route(_ b: RequestBatch, _ op: RouteOp, destination: IPPrefix, via: IPAddress?, index: Int32?, label: String, tag: ChangeTag) {
+    /// `onlink`: RTNH_F_ONLINK in rtm_flags (the gateway needs no address of ours in its subnet).
+    static func route(_ b: RequestBatch, _ op: RouteOp, destination: IPPrefix, via: IPAddress?, index: Int32?, label: String,
+                      onlink: Bool = false, tag: ChangeTag) {
         let flags = NetlinkFlags.create | (op == .add ? NetlinkFlags.exclusive : NetlinkFlags.replace)
         b.add(routeText(op == .add ? "add" : "replace", destination, via, label), tag: tag, type: RtnetlinkMessage.newRoute, flags: flags) { w in
             var rt = rtmsg()
@@ -62,6 +65,7 @@ extension RtnetlinkCodec {
             rt.rtm_protocol = Ownership.routeProtocol
             rt.rtm_scope = UInt8(RT_SCOPE_UNIVERSE.rawValue)
             rt.rtm_type = UInt8(RTN_UNICAST)
+            if onlink { rt.rtm_flags = UInt32(RTNH_F_ONLINK) }
             w.fixedHeader(rt)
             w.attribute(RouteAttribute.destination, address: destination.address)
             if let via { w.attribute(RouteAttribute.gateway, address: via) }

@@ -31,6 +31,7 @@ enum ApplyCommand: GatePeerCommand {
                     "failures": .array(result.problems.map { .string($0) }),
                     "blockers": .array(result.plan.blockers.map { .string($0) }),
                     "warnings": .array(result.plan.warnings.map { .string($0) }),
+                    "notes": .array(result.plan.notes.map { .string($0) }),
                     "applied": .int(Int64(result.readBack.applied)),
                 ]).render())
             } else {
@@ -38,7 +39,7 @@ enum ApplyCommand: GatePeerCommand {
             }
             for p in result.problems { Console.error("gatepeer: \(p)") }
             if result.failures.contains(where: { $0.errno == EPERM }) { Console.error(NetAdmin.hint(verb)) }
-            CommandContext.printProblems(blockers: result.plan.blockers, warnings: result.plan.warnings)
+            CommandContext.printProblems(blockers: result.plan.blockers, warnings: result.plan.warnings, notes: result.plan.notes)
             if !c.json {
                 Console.error("gatepeer: \(verb): \(result.readBack.applied) of \(result.plan.changes.count) change(s) applied")
             }

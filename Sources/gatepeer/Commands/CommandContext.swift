@@ -77,19 +77,21 @@ struct CommandContext {
         if json {
             print(JSONOut.object(["changes": .array(plan.changes.map { .object($0.json) }),
                                   "blockers": .array(plan.blockers.map { .string($0) }),
-                                  "warnings": .array(plan.warnings.map { .string($0) })]).render())
+                                  "warnings": .array(plan.warnings.map { .string($0) }),
+                                  "notes": .array(plan.notes.map { .string($0) })]).render())
         } else if plan.changes.isEmpty {
             // A blocked link's changes are not planned: "no changes" alone would read as converged.
             print(plan.blockers.isEmpty ? "no changes" : "no changes (\(plan.blockers.count) blocked: see stderr)")
         } else {
             for c in plan.changes { print(Echo.line(c.line)) }  // names read from the kernel
         }
-        printProblems(blockers: plan.blockers, warnings: plan.warnings)
+        printProblems(blockers: plan.blockers, warnings: plan.warnings, notes: plan.notes)
     }
 
-    /// "blocked: ..." and "warning: ..." lines on stderr.
-    static func printProblems(blockers: [String], warnings: [String]) {
+    /// "blocked: ...", "warning: ..." and "note: ..." lines on stderr.
+    static func printProblems(blockers: [String], warnings: [String], notes: [String] = []) {
         for b in blockers { Console.error("blocked: \(b)") }
         for w in warnings { Console.error("warning: \(w)") }
+        for n in notes { Console.error("note: \(n)") }
     }
 }

@@ -38,9 +38,11 @@ struct OptionSpec: Hashable, Sendable {
     static let format = OptionSpec("--format", value: "FORMAT", needs: "a format")
     static let side = OptionSpec("--side", value: "SIDE", needs: "local or remote")
     static let out = OptionSpec("--out", value: "DIR", needs: "a directory")
+    static let output = OptionSpec("--output", short: "-o", value: "FILE", needs: "a file name")
+    static let conntrackd = OptionSpec("--conntrackd")
 
     /// Every option of every command: a word is read as an option (and whether the next
     /// word is its value) before the command is known, so options may come before the verb.
     /// No name is a flag for one command and takes a value for another.
-    static let all: [OptionSpec] = [config, json, help, version, resync, from, to, proto, port, duration, site, format, side, out]
+    static let all: [OptionSpec] = [config, json, help, version, resync, from, to, proto, port, duration, site, format, side, out, output, conntrackd]
 }

@@ -22,6 +22,9 @@ enum Usage {
                  show: the nftables table the config compiles to
       ipsec      render (swanctl, strongswan-legacy, libreswan, sheet; --side local|remote), lint,
                  psk, apply: IPsec site-to-site configuration for both ends
+      health     exit 0 when this node can carry its links now (keepalived's check), else 1 and why
+      ha         render: keepalived.conf (or --conntrackd: conntrackd.conf) for this node of an HA
+                 pair; notify STATE: what keepalived calls on a transition (docs/ha.md)
 
     options (before or after the command; --opt VALUE or --opt=VALUE; -- ends the options):
       -c, --config FILE   config file (default \(defaultConfigPath))
@@ -106,6 +109,21 @@ enum Usage {
         plan and apply exit 1 and the kernel's grant elements are kept; revoke still works.
         """,
         "ipsec": ipsec,
+        "ha": ha,
+        "health": """
+        usage: gatepeer health [-c FILE]
+
+        keepalived's vrrp_script for an HA pair (docs/ha.md), and a quick check for anyone.
+        Exit 0 and one "healthy: ..." line on stdout when a live gatepeer run manages this
+        network namespace (its runtime report is fresh), the kernel holds the config (no
+        pending change, no blocker) and each link has a VPG gate peer up in the daemon's
+        report. With an ha section, a link whose outer address is not on the underlay is
+        this node's standby state: not a blocker, and its peers (which only the master can
+        probe through the tunnel) are not judged; a node that took the address over less
+        than rise x intervalMs + timeoutMs ago is not failed for peers not up yet.
+        Otherwise exit 1 and one "not healthy: ..." line on stderr. Reads only: no lock,
+        nothing written or changed. Exit 2 for a bad config.
+        """,
         "run": """
         usage: gatepeer run [-c FILE] [--resync SECONDS]
 
@@ -130,6 +148,26 @@ enum Usage {
         down removes everything gatepeer owns, whatever a config says.
         """,
     ]
+
+    /// `gatepeer ha --help`: every ha subcommand.
+    static let ha = """
+    usage: gatepeer ha render [-c FILE] [--conntrackd] [-o FILE]
+           gatepeer ha notify [-c FILE] MASTER|BACKUP|FAULT|STOP
+           gatepeer ha notify [-c FILE] GROUP|INSTANCE NAME STATE [PRIORITY]
+
+    render: keepalived.conf for this node from the config's ha section (VRRPv3, unicast to
+    ha.peerAddress, one instance per link and one for the backend next hop in a sync group,
+    a vrrp_script running gatepeer health, notify running gatepeer ha notify), or with
+    --conntrackd conntrackd.conf (FTFW over UDP unicast between the two nodes). Printed, or
+    written to -o FILE (0644). Render both nodes from their own config files.
+    notify: what keepalived runs on a transition (it appends TYPE NAME STATE PRIORITY). On
+    MASTER: conntrackd -c, -f, -R, -B first (when ha.conntrackd is set), then a gratuitous
+    ARP or unsolicited neighbour advertisement for every moved address on its device (the
+    vxlan device included), then the cloud hook (ha.hook, killed after its timeout). On
+    BACKUP: conntrackd -t, -n, and the hook; nothing takes an address away (keepalived owns
+    them). FAULT: conntrackd -t and the hook; STOP: the hook. Each step is one key=value
+    line on stderr. Exit 0, or 1 when a step failed (the others still run).
+    """
 
     /// `gatepeer ipsec --help`: every ipsec subcommand.
     static let ipsec = """

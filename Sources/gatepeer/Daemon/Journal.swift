@@ -42,6 +42,12 @@ enum LogPriority: Int, Sendable {
 /// docs list (link=, peer=, object=, change=, ...). Through Echo.line, so a value from the
 /// config or the kernel can neither forge a line with a newline nor make one of megabytes.
 func log(_ priority: LogPriority, _ message: String, _ fields: KeyValuePairs<String, String> = [:]) {
+    log(priority, message, fields: fields.map { ($0.key, $0.value) })
+}
+
+/// `log` with fields built at run time (`gatepeer ha notify`'s, which depend on what
+/// keepalived passed).
+func log(_ priority: LogPriority, _ message: String, fields: [(String, String)]) {
     var line = message
     for (k, v) in fields { line += " \(k)=\(Journal.value(v))" }
     Journal.write(priority, line)
