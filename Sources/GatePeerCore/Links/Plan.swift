@@ -132,6 +132,8 @@ extension Plan.Change {
             return "+ route \(r.destination) via \(r.via) dev \(link) proto gatepeer\(r.onlink ? " onlink" : "")"
         case .replaceRoute(let link, let r, let old):
             if r.onlink, !old.onlink, old.gateway == r.via { return "~ route \(r.destination) via \(r.via) dev \(link) onlink off -> on" }
+            // The same route again: the address change before it flushes it.
+            if old.gateway == r.via { return "~ route \(r.destination) via \(r.via) dev \(link)\(r.onlink ? " onlink" : "") (again after the address change)" }
             let oldVia = old.gateway.map { "\($0)" } ?? "none"
             return "~ route \(r.destination) via \(oldVia) -> \(r.via) dev \(link)\(r.onlink ? " onlink" : "")"
         case .replaceFilter(let rs, let old):
