@@ -72,6 +72,20 @@ _ha_pidfile_pid() {
   _ha_ours "$p" "$2" && echo "$p"
 }
 
+# _ha_close_inherited: closes every descriptor above 2 in the (sub)shell that calls it,
+# before it execs a daemon. A daemon must not hold what its starter inherited: the
+# lab's lock (fd 9) would block every later lab command, and Foundation's Process
+# (the tests) learns that a child exited when the socket it gave the child closes, so a
+# daemon holding it left the test waiting for a lab command that had long exited.
+_ha_close_inherited() {
+  local fd
+  for fd in /proc/"$BASHPID"/fd/*; do
+    fd=${fd##*/}
+    ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
+}
+
 # ha_keepalived_conf NODE [ADVERT] [PREEMPT] [SYNC]
 #   The lab fixture: VRRPv3, unicast to the other node (unicast_src_ip, unicast_peer,
 #   unicast_fault_no_peer: a unicast instance never falls back to multicast), state
@@ -178,11 +192,12 @@ ha_keepalived_start() {
   # The check resolves interfaces: run it where keepalived will run.
   ip netns exec "$(ns "$node")" keepalived -t -f "$dir/keepalived.conf" >"$dir/keepalived.check" 2>&1 || {
     _ha_err "keepalived -t refused $dir/keepalived.conf:"; cat "$dir/keepalived.check" >&2; return 1; }
-  # Its own session (a ^C to whoever started it does not reach it), without the lab's
-  # lock (fd 9): a daemon holding it would block every later lab command.
-  (exec setsid ip netns exec "$(ns "$node")" keepalived --vrrp --dont-fork --log-console --log-detail --no-syslog \
-    -f "$dir/keepalived.conf" -p "$dir/keepalived.pid" -r "$dir/keepalived.vrrp.pid" \
-    </dev/null >>"$dir/keepalived.log" 2>&1 9>&- &)
+  # Its own session (a ^C to whoever started it does not reach it), nothing inherited.
+  local netns; netns=$(ns "$node")
+  (_ha_close_inherited
+    exec setsid ip netns exec "$netns" keepalived --vrrp --dont-fork --log-console --log-detail --no-syslog \
+      -f "$dir/keepalived.conf" -p "$dir/keepalived.pid" -r "$dir/keepalived.vrrp.pid" \
+      </dev/null >>"$dir/keepalived.log" 2>&1) &
   local i
   for i in $(seq 50); do
     _ha_pidfile_pid "$dir/keepalived.vrrp.pid" "$node" >/dev/null && return 0
@@ -200,10 +215,12 @@ ha_gatepeer_start() {
   local dir; dir=$(_ha_dir "$node")
   if [ -n "$(ha_pids "$node" gatepeer)" ]; then _ha_err "gatepeer already runs in $node"; return 1; fi
   mkdir -p "$dir/gatepeer.state" && chmod 0755 "$HA_LAB_DIR" "$dir"
-  # setsid (not a group leader here: no job control) and ip netns exec both exec the
-  # command, so $! is gatepeer's own pid. Not holding the lab's lock (fd 9).
-  GATEPEER_STATE_DIR="$dir/gatepeer.state" setsid ip netns exec "$(ns "$node")" "$bin" run -c "$config" --resync 3600 \
-    </dev/null >>"$dir/gatepeer.log" 2>&1 9>&- &
+  # The subshell, setsid (not a group leader here: no job control) and ip netns exec
+  # all exec the next command, so $! is gatepeer's own pid. Nothing inherited.
+  local netns; netns=$(ns "$node")
+  (_ha_close_inherited
+    GATEPEER_STATE_DIR="$dir/gatepeer.state" exec setsid ip netns exec "$netns" "$bin" run -c "$config" --resync 3600 \
+      </dev/null >>"$dir/gatepeer.log" 2>&1) &
   echo $! >"$dir/gatepeer.pid"
   disown $! 2>/dev/null || true
 }
