@@ -38,8 +38,8 @@ final class EventScopeTests: XCTestCase {
     func testRoutesWithOurProtocolOrThroughOurDevice() {
         XCTAssertTrue(scope.take(.route(ObservedRoute(protocolNumber: 201, destination: prefix("192.168.10.0/24"), gateway: nil, outputIndex: 4), deleted: true)))
         XCTAssertTrue(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("192.168.20.0/24"), gateway: nil, outputIndex: 3), deleted: false)))
-        XCTAssertFalse(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("10.200.0.1/32"), gateway: nil, outputIndex: 4), deleted: false)))
-        XCTAssertFalse(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("10.200.0.1/32"), gateway: nil, outputIndex: nil), deleted: false)))
+        XCTAssertFalse(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("10.20.0.1/32"), gateway: nil, outputIndex: 4), deleted: false)))
+        XCTAssertFalse(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("10.20.0.1/32"), gateway: nil, outputIndex: nil), deleted: false)))
     }
 
     /// Field fault (review of issue 12): `ip route replace 192.168.10.0/24 dev eth9` (a
@@ -50,8 +50,11 @@ final class EventScopeTests: XCTestCase {
         XCTAssertTrue(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("192.168.10.0/24"), gateway: nil, outputIndex: 4), deleted: false)))
         XCTAssertTrue(scope.take(.route(ObservedRoute(protocolNumber: 3, destination: prefix("10.128.0.0/9"), gateway: IPAddress("172.31.0.1"), outputIndex: 2), deleted: false)))
         XCTAssertTrue(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("192.168.10.0/24"), gateway: nil, outputIndex: nil), deleted: true)))
-        // A longer prefix inside it is another destination.
-        XCTAssertFalse(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("192.168.10.0/25"), gateway: nil, outputIndex: 4), deleted: false)))
+        // A longer prefix inside it takes part of it (the planner's shadowing blocker);
+        // a shorter one around it takes nothing.
+        XCTAssertTrue(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("192.168.10.0/25"), gateway: nil, outputIndex: 4), deleted: false)))
+        XCTAssertTrue(scope.take(.route(ObservedRoute(protocolNumber: 3, destination: prefix("10.128.0.11/32"), gateway: nil, outputIndex: 2), deleted: false)))
+        XCTAssertFalse(scope.take(.route(ObservedRoute(protocolNumber: 4, destination: prefix("192.168.0.0/16"), gateway: nil, outputIndex: 4), deleted: false)))
         // A reload takes the new config's destinations.
         var c = config
         c.links[0].routes[0].destination = prefix("192.168.30.0/24")

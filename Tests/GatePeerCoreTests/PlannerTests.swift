@@ -78,7 +78,7 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(lines, [
             "- address 10.255.255.254/9 dev gp0 (its prefix route 10.128.0.0/9 dev gp0 is gone; added again so the kernel restores it)",
             "+ address 10.255.255.254/9 dev gp0",
-            "~ route 192.168.10.0/24 via 10.129.3.7 -> 10.129.3.7 dev gp0",
+            "~ route 192.168.10.0/24 via 10.129.3.7 dev gp0 (again after the address change)",
         ])
         // A device that is down has no prefix route until it comes up: no re-add then.
         observed.links[observed.links.count - 1].isUp = false
@@ -232,6 +232,41 @@ final class PlannerTests: XCTestCase {
         XCTAssertTrue(plan.blockers.first?.contains("already routed by protocol 4 dev eth0") ?? false, "\(plan.blockers)")
     }
 
+    /// Field fault (recheck of issue 12): a backup route to our LAN at a worse metric
+    /// (`ip route add 192.168.10.0/24 via 172.31.0.1 dev eth0 metric 50`) was a blocker
+    /// although ours, at metric 0, carried the traffic. It is not; one at our metric is.
+    func testForeignRouteAtAWorseMetricIsNoBlocker() {
+        var observed = convergedObserved(config)
+        observed.routes.append(ObservedRoute(protocolNumber: 3, destination: IPPrefix("192.168.10.0/24")!, gateway: IPAddress("172.31.0.1"), outputIndex: 2, priority: 50))
+        var plan = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(plan.blockers, [])
+        XCTAssertTrue(plan.isEmpty, plan.changes.map(\.line).joined(separator: "\n"))
+        // Ours gone: it is added beside the backup.
+        observed.routes.removeAll { $0.protocolNumber == Ownership.routeProtocol }
+        plan = Planner.plan(config: config, observed: observed)
+        XCTAssertEqual(plan.blockers, [])
+        XCTAssertEqual(plan.changes.map(\.line), ["+ route 192.168.10.0/24 via 10.129.3.7 dev gp0 proto gatepeer"])
+    }
+
+    /// Field fault (recheck of issue 12): `ip route add 10.128.0.11/32 dev eth0` and
+    /// `192.168.10.0/25 dev eth0` took a device and half the LAN away from the tunnel while
+    /// status said in sync. Each is a blocker naming the field, the route and what to do;
+    /// nothing is changed.
+    func testMoreSpecificForeignRoutesInsideOurDestinationsAreBlockers() {
+        var observed = convergedObserved(config)
+        observed.routes.append(ObservedRoute(protocolNumber: 3, destination: IPPrefix("10.128.0.11/32")!, gateway: nil, outputIndex: 2))
+        observed.routes.append(ObservedRoute(protocolNumber: 3, destination: IPPrefix("192.168.10.0/25")!, gateway: IPAddress("172.31.0.1"), outputIndex: 2))
+        // Not inside: a wider route, and one through our own device.
+        observed.routes.append(ObservedRoute(protocolNumber: 3, destination: IPPrefix("192.168.0.0/16")!, gateway: IPAddress("172.31.0.1"), outputIndex: 2))
+        observed.routes.append(ObservedRoute(protocolNumber: 3, destination: IPPrefix("10.130.0.0/16")!, gateway: nil, outputIndex: 7))
+        let plan = Planner.plan(config: config, observed: observed)
+        XCTAssertTrue(plan.isEmpty, plan.changes.map(\.line).joined(separator: "\n"))
+        XCTAssertEqual(plan.blockers, [
+            "links[0].innerIpAddress: 10.128.0.11/32 dev eth0 (protocol 3), which gatepeer does not own, is more specific than 10.128.0.0/9 and takes that traffic away from gp0; that route is left alone: delete it or route it through gp0",
+            "links[0].routes: 192.168.10.0/25 via 172.31.0.1 dev eth0 (protocol 3), which gatepeer does not own, is more specific than 192.168.10.0/24 and takes that traffic away from gp0; that route is left alone: delete it or route it through gp0",
+        ])
+    }
+
     func testMissingUnderlayBlocksButKeepsExistingLink() {
         var observed = convergedObserved(config)
         observed.links.removeAll { $0.name == "eth0" }
@@ -266,7 +301,7 @@ final class PlannerTests: XCTestCase {
         config.links[0].innerIpAddress = IPPrefix("10.255.255.253/9")!
         XCTAssertEqual(Planner.plan(config: config, observed: observed).changes.map(\.line),
                        ["- address 10.255.255.254/9 dev gp0", "+ address 10.255.255.253/9 dev gp0",
-                        "~ route 192.168.10.0/24 via 10.129.3.7 -> 10.129.3.7 dev gp0"])
+                        "~ route 192.168.10.0/24 via 10.129.3.7 dev gp0 (again after the address change)"])
     }
 
     func testIPv6ConfigAsksForIPv6Forwarding() {

@@ -8,8 +8,8 @@
 ///   new name);
 /// - an address on one of those devices;
 /// - a route with our protocol (201) or out through one of our devices, or a route on any
-///   device to a destination the config routes (a LAN route, a link's inner network):
-///   someone else's route there takes the destination from us (a blocker to report);
+///   device to a destination the config routes (a LAN route, a link's inner network) or
+///   to a part of one: someone else's route there takes traffic from us (a blocker);
 /// - an FDB entry on one of our devices that is permanent/static or has the all-zero MAC
 ///   (learned entries, NUD_REACHABLE/STALE, are the driver's and churn with traffic);
 /// - netconf (forwarding, rp_filter) of one of our devices or of "all";
@@ -73,7 +73,7 @@ public struct EventScope: Sendable {
         case .address(let a, _):
             return watchedIndex(a.linkIndex)
         case .route(let r, _):
-            return r.hasOurProtocol || r.outputIndex.map(ownIndex) == true || destinations.contains(r.destination)
+            return r.hasOurProtocol || r.outputIndex.map(ownIndex) == true || destinations.contains { $0.overlaps(r.destination) && $0.length <= r.destination.length }
         case .fdb(let f, _):
             return ownIndex(f.linkIndex) && (f.mac.isZero || f.state & (ObservedFDBEntry.nudPermanent | ObservedFDBEntry.nudNoARP) != 0)
         case .neighbour:

@@ -38,6 +38,13 @@ public struct ObservedRoute: Equatable, Sendable {
         destination.family == .v4 ? (priority ?? 0) == 0 : (priority ?? 1024) == 1024
     }
 
+    /// True when this route would carry traffic for its destination next to one of ours:
+    /// its metric is at most the one our requests get (IPv4 0, IPv6 1024); a route at a
+    /// higher metric is a backup the kernel uses only when ours is gone.
+    public func beats(ourMetricFor family: IPAddress.Family) -> Bool {
+        (priority ?? (family == .v4 ? 0 : 1024)) <= (family == .v4 ? 0 : 1024)
+    }
+
     /// Protocol 201 alone does not make a route ours: see `ObservedState.isOwned(_:)`,
     /// which also wants it in the main table and out through one of our own devices.
     public var hasOurProtocol: Bool { protocolNumber == Ownership.routeProtocol }

@@ -126,6 +126,8 @@ extension Plan.Change {
         case .addRoute(let link, let r):
             return "+ route \(r.destination) via \(r.via) dev \(link) proto gatepeer"
         case .replaceRoute(let link, let r, let old):
+            // The same route again: the address change before it flushes it.
+            if old.gateway == r.via { return "~ route \(r.destination) via \(r.via) dev \(link) (again after the address change)" }
             let oldVia = old.gateway.map { "\($0)" } ?? "none"
             return "~ route \(r.destination) via \(oldVia) -> \(r.via) dev \(link)"
         case .replaceFilter(let rs, let old):

@@ -76,7 +76,9 @@ public enum Planner {
         for r in observed.routes where r.table == ObservedRoute.mainTable {
             if isOwnedRoute(r) {
                 ownedRoutes[r.destination, default: []].append(r)
-            } else if foreignRoutes[r.destination] == nil {
+            } else if foreignRoutes[r.destination] == nil, r.beats(ourMetricFor: r.destination.family) {
+                // Someone else's route at a worse metric than ours (a backup) carries
+                // nothing while ours is there, and ours can be added beside it.
                 foreignRoutes[r.destination] = r
             }
         }
@@ -252,6 +254,11 @@ public enum Planner {
             }
         }
 
+        // Someone else's more specific route inside a destination we route (a device's
+        // /32 out through the underlay) takes that part of it away from the tunnel, and
+        // everything looks in sync: a blocker, so status degrades and says which.
+        blockers += shadowingRoutes(config, observed, ownedIndexes: ownedIndexes)
+
         // Stale owned routes, then stale owned links.
         for r in observed.routes where isOwnedRoute(r) && !desiredRouteKeys.contains(r.destination) {
             let linkName = r.outputIndex.flatMap { observed.link(index: $0)?.name }
@@ -316,6 +323,25 @@ public enum Planner {
         plan.warnings = warnings
         plan.ruleset = ruleset
         return plan
+    }
+
+    /// Blockers for routes in the main table that are not gatepeer's, do not go out through
+    /// its devices, and are more specific than a destination the config routes through a
+    /// link (its inner network, its LAN routes): the kernel takes the longest prefix, so
+    /// traffic to them bypasses the tunnel. Routes to exactly a configured destination are
+    /// judged where that route is planned. Policy rules (`ip rule`) are not read.
+    static func shadowingRoutes(_ config: GatePeerConfig, _ observed: ObservedState, ownedIndexes: Set<Int32>) -> [String] {
+        var found: [String] = []
+        for (i, link) in config.links.enumerated() {
+            let wanted = [("innerIpAddress", link.innerIpAddress.network)] + link.routes.map { ("routes", $0.destination) }
+            for r in observed.routes where r.table == ObservedRoute.mainTable && !r.isOwned(through: ownedIndexes)
+                && !(r.outputIndex.map(ownedIndexes.contains) ?? false) {
+                guard let (field, covering) = wanted.first(where: { $0.1.length < r.destination.length && $0.1.overlaps(r.destination) }) else { continue }
+                let dev = r.outputIndex.flatMap { observed.link(index: $0)?.name }.map { " dev \($0)" } ?? ""
+                found.append("links[\(i)].\(field): \(r.destination)\(r.gateway.map { " via \($0)" } ?? "")\(dev) (protocol \(r.protocolNumber)), which gatepeer does not own, is more specific than \(covering) and takes that traffic away from \(link.name); that route is left alone: delete it or route it through \(link.name)")
+            }
+        }
+        return found
     }
 
     /// True when `prefix` (an address on `link`, which is up) should have a prefix route

@@ -11,6 +11,9 @@ public struct ReadBack: Equatable, Sendable {
     /// Lines of the plan made after the apply that the applied plan did not hold: drift
     /// that appeared while it ran (another tool deleted or changed something), never tried.
     public var changedDuringApply: [String]
+    /// `Plan.Change.identity` of each not-taken change, to tell which planned changes did
+    /// not happen (the line after the apply may differ: "~ A -> B" planned, "+ B" left).
+    public var notTakenIdentities: Set<String>
 
     /// `planned`: the plan that was applied; `after`: the plan made by observing the kernel
     /// again afterwards. Changes are matched by `Plan.Change.identity`, not by text.
@@ -19,6 +22,7 @@ public struct ReadBack: Equatable, Sendable {
         let asked = Set(planned.changes.map(\.identity))
         applied = planned.changes.filter { !still.contains($0.identity) }.count
         notTaken = after.changes.filter { asked.contains($0.identity) }.map(\.line)
+        notTakenIdentities = Set(after.changes.map(\.identity)).intersection(asked)
         changedDuringApply = after.changes.filter { !asked.contains($0.identity) }.map(\.line)
     }
 }

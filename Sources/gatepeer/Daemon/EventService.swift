@@ -13,9 +13,9 @@ import Glibc
 /// - Bursts are debounced: the reconcile runs once `quiet` passes without a relevant
 ///   event, and at the latest `maxDelay` after the first one (an `ip -batch` of a hundred
 ///   deletions is one reconcile, a steady trickle cannot postpone it forever).
-/// - An overrun (ENOBUFS: the kernel dropped events) is answered at once with a full
-///   reconcile and counted (DaemonCounters.eventOverruns); it is never taken as "nothing
-///   happened".
+/// - An overrun (ENOBUFS: the kernel dropped events) is answered with a full reconcile
+///   as soon as the socket's backlog is read (see `overran`) and counted
+///   (DaemonCounters.eventOverruns); it is never taken as "nothing happened".
 /// - Our own applies cause events too. Those of our own requests are dropped by port ID
 ///   (KernelEventSocket, OwnPorts); the kernel's consequences of them (a route flushed
 ///   with an address) and our /proc/sys writes carry port 0 and wake one pass, which
@@ -42,6 +42,14 @@ final class EventService: DaemonService, @unchecked Sendable {
     /// The object kinds of the pending burst, for the debug line.
     private var pendingKinds: Set<String> = []
     private var pendingCount = 0
+    /// Sockets that overran, with when (or when their last pass ran). Their full pass
+    /// waits until the socket is read empty: the kernel drops every broadcast to a
+    /// congested socket, without a second ENOBUFS, until its queue is empty
+    /// (netlink_broadcast_deliver, netlink_rcv_wake), so a pass run before that could
+    /// miss a change made while the backlog was read. A flood that keeps the queue full
+    /// gets a pass every `overrunWait` and one more when it ends.
+    private var overran: [Int32: DispatchTime] = [:]
+    static let overrunWait = DispatchTimeInterval.seconds(1)
     private var poll: DispatchSourceTimer?
     /// accept_ra of each link at the last poll (nil: no IPv6 on it, or not read yet).
     private var acceptRA: [String: String] = [:]
@@ -115,8 +123,22 @@ final class EventService: DaemonService, @unchecked Sendable {
             // fires again too; a second drain that finds nothing costs one recv).
             context.queue.async { [weak self] in self?.readable(fd) }
         }
-        if batch.overrun {
-            overrun(batch.overrunErrno)
+        if batch.overrun && overran[fd] == nil {
+            context.counters.eventOverruns += 1
+            log(.warning, "kernel events lost (\(String(cString: strerror(batch.overrunErrno)))); full resync once the backlog is read", ["object": "events"])
+            clearPending()
+            overran[fd] = .now()
+        }
+        if let since = overran[fd] {
+            // What the backlog says is superseded by the full pass; it only has to be read.
+            if !batch.more {
+                overran[fd] = nil
+                fullPass()
+            } else if DispatchTime.now() > since + Self.overrunWait {
+                // A flood that does not end: a pass now, and another once it is read.
+                overran[fd] = .now()
+                fullPass()
+            }
             return
         }
         var relevant = false
@@ -139,7 +161,10 @@ final class EventService: DaemonService, @unchecked Sendable {
 
     private func fire() {
         guard firstPending != nil else { return }
-        log(.debug, "kernel events", ["count": "\(pendingCount)", "object": pendingKinds.sorted().joined(separator: ",")])
+        // None pending: the pass after our own table load, which has nothing to sum up.
+        if pendingCount > 0 {
+            log(.debug, "kernel events", ["count": "\(pendingCount)", "object": pendingKinds.sorted().joined(separator: ",")])
+        }
         clearPending()
         reconcile.reconcile(.event)
     }
@@ -182,11 +207,8 @@ final class EventService: DaemonService, @unchecked Sendable {
     }
 
     /// Events were lost: which objects changed is unknown, so the device table is read
-    /// again and everything is reconciled now.
-    private func overrun(_ errno: Int32) {
-        context.counters.eventOverruns += 1
-        log(.warning, "kernel events lost (\(String(cString: strerror(errno)))); full resync", ["object": "events"])
-        clearPending()
+    /// again and everything is reconciled.
+    private func fullPass() {
         if let names = try? context.kernel.linkNames() { scope.setNames(names) }
         reconcile.reconcile(.overrun)
     }

@@ -121,8 +121,8 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
     /// applies, changes applied, repairs by kind (a change on an event or at a resync),
     /// failures, and the time of the last pass that left nothing to do.
     private func count(_ c: Converge, _ trigger: Trigger) {
-        let refused = Set(c.readBack.notTaken)
-        let taken = c.plan.changes.filter { !refused.contains($0.line) }
+        // By identity: a change the kernel did not take may read differently afterwards.
+        let taken = c.plan.changes.filter { !c.readBack.notTakenIdentities.contains($0.identity) }
         for ch in taken {
             let kind = Self.repairKind(ch)
             log(.info, "applied", ["object": kind, "action": Self.action(ch), "change": String(ch.line.dropFirst(2)), "trigger": trigger.rawValue])
