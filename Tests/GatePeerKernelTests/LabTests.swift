@@ -6,6 +6,10 @@ import XCTest
 class LabTestCase: KernelTestCase {
     var prefix = ""
     private var servers: [Process] = []
+    /// `scripts/lab` arguments that build the lab (HALabTestCase: the HA variant).
+    class var labUp: [String] { ["up"] }
+    /// The prefix's first letters; three hex digits follow.
+    class var prefixStem: String { "gpe" }
 
     func lab(_ args: String...) -> Run {
         sh(["env", "GATEPEER_LAB=\(prefix)", packageRoot.appendingPathComponent("scripts/lab").path] + args)
@@ -20,8 +24,8 @@ class LabTestCase: KernelTestCase {
     override func setUpWithError() throws {
         try super.setUpWithError()
         // gpe + 3 hex digits; scripts/lab registers each node namespace by its exact name.
-        prefix = "gpe" + String(format: "%03x", Int.random(in: 0..<4096))
-        let up = lab("up")
+        prefix = Self.prefixStem + String(format: "%03x", Int.random(in: 0..<4096))
+        let up = sh(["env", "GATEPEER_LAB=\(prefix)", packageRoot.appendingPathComponent("scripts/lab").path] + Self.labUp)
         addTeardownBlock { [prefix] in
             _ = sh(["env", "GATEPEER_LAB=\(prefix)", packageRoot.appendingPathComponent("scripts/lab").path, "down"])
         }

@@ -49,6 +49,29 @@ failover_median() {
   sort -n "$1" | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f ms\n", m }'
 }
 
+# await_reply_after PINGS TIME SLACK LIMIT: waits (LIMIT s at most) until `ping -D`'s
+# output PINGS holds a reply stamped SLACK s after TIME.
+await_reply_after() {
+  local i
+  for i in $(seq 1 $(($4 * 10))); do
+    awk -v c="$2" -v s="$3" -F'[][]' '/bytes from/ && $2 > c + s { f = 1 } END { exit !f }' "$1" && return 0
+    sleep 0.1
+  done
+}
+
+# ping_outage PINGS FAILED DONE SLACK LIMIT: prints the longest gap between two replies in
+# a row that ends after FAILED (ms), then the icmp_seq numbers lost in it x 10 ms; both
+# LIMIT s when no reply came SLACK s after DONE (never resumed).
+ping_outage() {
+  awk -v c="$2" -v d="$3" -v sl="$4" -v lim="$5" -F'[][ =]+' '
+    /bytes from/ { t = $2; for (k = 1; k <= NF; k++) if ($k == "icmp_seq") s = $(k + 1)
+                   if (pt && t > c && t - pt > gap) { gap = t - pt; lost = s - ps - 1 }
+                   if (t > d + sl) resumed = 1
+                   pt = t; ps = s }
+    END { if (!resumed) { printf "%d\n%d\n", lim * 1000, lim * 1000 } else { printf "%.0f\n%.0f\n", gap * 1000, lost * 10 } }
+  ' "$1"
+}
+
 # failover_once CASE CONFIG LIMIT: one daemon start, cut, measurement, mend, stop.
 failover_once() {
   local case=$1 config=$2 limit=$3 log="$WORK/fo-run.log" pings="$WORK/fo-ping.txt" pid ping dead i
@@ -78,20 +101,9 @@ failover_once() {
   done=$(date +%s.%N)
   # Resumed: a reply stamped 50 ms after the cut was complete (the lab's RTT is 0.1 ms,
   # so nothing in flight at the cut is answered that late).
-  for i in $(seq 1 $((limit * 10))); do
-    awk -v c="$done" -F'[][]' '/bytes from/ && $2 > c + 0.05 { f = 1 } END { exit !f }' "$pings" && break
-    sleep 0.1
-  done
+  await_reply_after "$pings" "$done" 0.05 "$limit"
   kill "$ping" 2>/dev/null; wait "$ping" 2>/dev/null || true
-  # The outage: the longest gap between two replies in a row that ends after the cut
-  # began (ms), and the icmp_seq numbers lost in it x 10 ms. Never resumed: the limit.
-  awk -v c="$cut" -v d="$done" -v lim="$limit" -F'[][ =]+' '
-    /bytes from/ { t = $2; for (k = 1; k <= NF; k++) if ($k == "icmp_seq") s = $(k + 1)
-                   if (pt && t > c && t - pt > gap) { gap = t - pt; lost = s - ps - 1 }
-                   if (t > d + 0.05) resumed = 1
-                   pt = t; ps = s }
-    END { if (!resumed) { printf "%d\n%d\n", lim * 1000, lim * 1000 } else { printf "%.0f\n%.0f\n", gap * 1000, lost * 10 } }
-  ' "$pings" | { read -r g; read -r l; echo "$g" >> "$WORK/fo-$case.gap"; echo "$l" >> "$WORK/fo-$case.lost"; say "  cut $dead: outage $g ms, lost x 10 ms $l"; }
+  ping_outage "$pings" "$cut" "$done" 0.05 "$limit" | { read -r g; read -r l; echo "$g" >> "$WORK/fo-$case.gap"; echo "$l" >> "$WORK/fo-$case.lost"; say "  cut $dead: outage $g ms, lost x 10 ms $l"; }
   "$lab" mend "$dead" >/dev/null
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }

@@ -1,0 +1,293 @@
+# shellcheck shell=bash
+# ha-lab.sh: Debian's keepalived and gatepeer run in the HA lab's peer namespaces
+# (scripts/lab up --ha: nodes peera and peerb). Source it after scripts/lab has set
+# PREFIX and ns(); it defines functions and sets no traps.
+#
+# Everything a daemon needs lives under $HA_LAB_DIR/NODE/ (/run/gatepeer-lab/PREFIX/NODE:
+# two labs never share a file):
+#   keepalived.conf  the config it was started with (the fixture below, or a given file)
+#   keepalived.pid   keepalived's parent (it writes it: -p); keepalived.vrrp.pid its
+#                    VRRP child (-r), the process that sends and hears adverts
+#   keepalived.log   its console log (-l -D, no syslog: -G)
+#   notify.sh        keepalived's notify script for every instance and group: writes the
+#                    state it was told into state (atomically, by rename) and appends
+#                    "UNIX-TIME TYPE NAME STATE" to state.log
+#   gatepeer.pid, gatepeer.log, gatepeer.state/  gatepeer run (GATEPEER_STATE_DIR)
+#
+# Why a notify script and not `keepalived --signum=DATA`: the data dump goes to
+# /tmp/keepalived.data, one path for every keepalived on the machine (two labs, or a
+# test and a bench, would read each other's), it is written asynchronously after the
+# signal (a reader must wait for a file to change), and it says nothing when the VRRP
+# child is frozen or gone. keepalived runs the notify script for every transition it
+# makes, with TYPE NAME STATE PRIORITY; the state file is what keepalived last said it is.
+# A dead keepalived says nothing: ha_state reports "dead" when the VRRP child's pid is
+# gone, whatever the file holds.
+#
+# Processes are stopped by the pid their own files name, checked to still be ours (alive
+# and in this lab's namespace of that node) so a reused pid is never signalled.
+#
+# Functions:
+#   ha_keepalived_conf NODE [ADVERT] [PREEMPT] [SYNC]  print the lab fixture (below)
+#   ha_keepalived_start NODE [FILE]    start keepalived --vrrp in NODE with FILE (default:
+#                                      the fixture, $HA_ADVERT/$HA_PREEMPT/$HA_SYNC)
+#   ha_gatepeer_start NODE BIN CONFIG  start `gatepeer run -c CONFIG --resync 3600`
+#   ha_link NODE down|up               eth0 down, or up with the lab's route to the VPGs
+#   ha_pids NODE keepalived|gatepeer   the live pids (keepalived: parent and VRRP child)
+#   ha_state NODE                      MASTER, BACKUP, FAULT, STOP, INIT (no notify yet),
+#                                      dead (its VRRP child is gone) or none (never started)
+#   ha_stop NODE [keepalived|gatepeer] stop by pid: SIGCONT, SIGTERM, then SIGKILL after 5 s
+#   ha_stop_all                        both daemons on every HA node (scripts/lab down)
+
+HA_NODES=(peera peerb)
+HA_LAB_DIR=/run/gatepeer-lab/$PREFIX
+
+# The HA lab's addresses (scripts/lab build_ha_peers uses the same).
+ha_addr() { case $1 in peera) echo 172.31.0.11 ;; peerb) echo 172.31.0.12 ;; *) return 1 ;; esac; }
+ha_other() { case $1 in peera) echo peerb ;; peerb) echo peera ;; *) return 1 ;; esac; }
+# peera is the preferred master (priority 150), peerb the backup (100).
+ha_priority() { case $1 in peera) echo 150 ;; peerb) echo 100 ;; *) return 1 ;; esac; }
+HA_OUTER_VIP=172.31.0.254/24
+HA_INNER_VIP=10.255.255.254/9
+HA_VRID=13
+
+_ha_err() { echo "ha-lab: $*" >&2; }
+_ha_node() {
+  local n
+  for n in "${HA_NODES[@]}"; do [[ $n == "$1" ]] && return 0; done
+  _ha_err "unknown HA node '$1' (nodes: ${HA_NODES[*]})"; return 2
+}
+_ha_dir() { echo "$HA_LAB_DIR/$1"; }
+
+# _ha_ours PID NODE: PID is alive and runs in this lab's namespace of NODE.
+_ha_ours() {
+  [[ $1 =~ ^[0-9]+$ ]] && [ -d "/proc/$1" ] || return 1
+  [ "$(ip netns identify "$1" 2>/dev/null)" = "$(ns "$2")" ]
+}
+
+# _ha_pidfile_pid FILE NODE: the pid FILE names when it is ours.
+_ha_pidfile_pid() {
+  local p
+  [ -f "$1" ] || return 1
+  p=$(tr -dc 0-9 <"$1")
+  _ha_ours "$p" "$2" && echo "$p"
+}
+
+# _ha_close_inherited: closes every descriptor above 2 in the (sub)shell that calls it,
+# before it execs a daemon. A daemon must not hold what its starter inherited: the
+# lab's lock (fd 9) would block every later lab command, and Foundation's Process
+# (the tests) learns that a child exited when the socket it gave the child closes, so a
+# daemon holding it left the test waiting for a lab command that had long exited.
+_ha_close_inherited() {
+  local fd
+  for fd in /proc/"$BASHPID"/fd/*; do
+    fd=${fd##*/}
+    ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
+}
+
+# ha_keepalived_conf NODE [ADVERT] [PREEMPT] [SYNC]
+#   The lab fixture: VRRPv3, unicast to the other node (unicast_src_ip, unicast_peer,
+#   unicast_fault_no_peer: a unicast instance never falls back to multicast), state
+#   BACKUP on both with priorities 150 (peera) and 100 (peerb). ADVERT is advert_int in
+#   seconds (default 1; 0.1 is VRRPv3's 10 centiseconds). PREEMPT is "nopreempt"
+#   (default) or "delay:N" (preempt_delay N seconds). Instance "outer" moves
+#   172.31.0.254/24 (the registered outer address, also the backends' next hop) on eth0.
+#   With SYNC=1 a second instance "inner" moves 10.255.255.254/9 on gp0, both in
+#   vrrp_sync_group "gatepeer" (gp0 must exist on both nodes: see
+#   /work/notes/i13/lab-findings.md). The shape follows FIELD.md ("Availability");
+#   `gatepeer ha render` replaces it.
+ha_keepalived_conf() {
+  local node=$1 advert=${2:-1} preempt=${3:-nopreempt} sync=${4:-0}
+  _ha_node "$node" || return 2
+  local me other dir preempt_line
+  me=$(ha_addr "$node"); other=$(ha_addr "$(ha_other "$node")"); dir=$(_ha_dir "$node")
+  case $preempt in
+    nopreempt) preempt_line="nopreempt" ;;
+    delay:[0-9]*) preempt_line="preempt_delay ${preempt#delay:}" ;;
+    *) _ha_err "preempt: nopreempt or delay:SECONDS, not '$preempt'"; return 2 ;;
+  esac
+  cat <<EOF
+# gatepeer HA lab fixture for $node (scripts/lib/ha-lab.sh); lab '$PREFIX'.
+global_defs {
+    router_id gatepeer-lab-$PREFIX-$node
+    vrrp_version 3
+    script_user root
+    enable_script_security
+    # The data/stats dumps would go to /tmp, shared by every keepalived on the machine.
+    tmp_config_directory $dir
+}
+EOF
+  if ((sync)); then
+    cat <<EOF
+
+vrrp_sync_group gatepeer {
+    group {
+        outer
+        inner
+    }
+    notify $dir/notify.sh
+}
+EOF
+  fi
+  local inst dev vip vrid
+  for inst in outer inner; do
+    [[ $inst == inner ]] && ((!sync)) && continue
+    if [[ $inst == outer ]]; then dev=eth0; vip=$HA_OUTER_VIP; vrid=$HA_VRID
+    else dev=gp0; vip=$HA_INNER_VIP; vrid=$((HA_VRID + 1)); fi
+    cat <<EOF
+
+vrrp_instance $inst {
+    state BACKUP
+    interface eth0
+    virtual_router_id $vrid
+    priority $(ha_priority "$node")
+    advert_int $advert
+    $preempt_line
+    unicast_src_ip $me
+    unicast_peer {
+        $other
+    }
+    unicast_fault_no_peer
+    virtual_ipaddress {
+        $vip dev $dev
+    }
+    notify $dir/notify.sh
+}
+EOF
+  done
+}
+
+_ha_write_notify() {
+  local dir=$1
+  cat >"$dir/notify.sh" <<EOF
+#!/bin/sh
+# keepalived notify: TYPE NAME STATE PRIORITY. Written by scripts/lib/ha-lab.sh.
+t=\$(date +%s.%N)
+if [ "\$1" = INSTANCE ] && [ "\$2" = outer ]; then
+  printf '%s\n' "\$3" >"$dir/state.new" && mv -f "$dir/state.new" "$dir/state"
+fi
+printf '%s %s %s %s\n' "\$t" "\$1" "\$2" "\$3" >>"$dir/state.log"
+EOF
+  chmod 0755 "$dir/notify.sh"
+}
+
+# ha_keepalived_start NODE [FILE]
+#   Starts keepalived (VRRP only, no fork of its own, console log) in NODE's namespace
+#   and returns once its VRRP child's pid file names a live process (5 s at most).
+ha_keepalived_start() {
+  local node=$1 file=${2:-}
+  _ha_node "$node" || return 2
+  command -v keepalived >/dev/null || { _ha_err "keepalived is not installed (Debian package keepalived)"; return 1; }
+  local dir; dir=$(_ha_dir "$node")
+  if [ -n "$(ha_pids "$node" keepalived)" ]; then _ha_err "keepalived already runs in $node"; return 1; fi
+  mkdir -p "$dir" && chmod 0755 "$HA_LAB_DIR" "$dir"
+  _ha_write_notify "$dir"
+  if [ -n "$file" ]; then
+    [ "$file" = "$dir/keepalived.conf" ] || cp "$file" "$dir/keepalived.conf"
+  else
+    ha_keepalived_conf "$node" "${HA_ADVERT:-1}" "${HA_PREEMPT:-nopreempt}" "${HA_SYNC:-0}" >"$dir/keepalived.conf" || return
+  fi
+  rm -f "$dir/state" "$dir/keepalived.pid" "$dir/keepalived.vrrp.pid"
+  # The check resolves interfaces: run it where keepalived will run.
+  ip netns exec "$(ns "$node")" keepalived -t -f "$dir/keepalived.conf" >"$dir/keepalived.check" 2>&1 || {
+    _ha_err "keepalived -t refused $dir/keepalived.conf:"; cat "$dir/keepalived.check" >&2; return 1; }
+  # Its own session (a ^C to whoever started it does not reach it), nothing inherited.
+  local netns; netns=$(ns "$node")
+  (_ha_close_inherited
+    exec setsid ip netns exec "$netns" keepalived --vrrp --dont-fork --log-console --log-detail --no-syslog \
+      -f "$dir/keepalived.conf" -p "$dir/keepalived.pid" -r "$dir/keepalived.vrrp.pid" \
+      </dev/null >>"$dir/keepalived.log" 2>&1) &
+  local i
+  for i in $(seq 50); do
+    _ha_pidfile_pid "$dir/keepalived.vrrp.pid" "$node" >/dev/null && return 0
+    sleep 0.1
+  done
+  _ha_err "keepalived did not start in $node:"; tail -n 20 "$dir/keepalived.log" >&2; return 1
+}
+
+# ha_gatepeer_start NODE BIN CONFIG
+#   Starts `BIN run -c CONFIG --resync 3600` in NODE with its own state directory.
+ha_gatepeer_start() {
+  local node=$1 bin=$2 config=$3
+  _ha_node "$node" || return 2
+  [ -x "$bin" ] || { _ha_err "no gatepeer binary at '$bin'"; return 2; }
+  local dir; dir=$(_ha_dir "$node")
+  if [ -n "$(ha_pids "$node" gatepeer)" ]; then _ha_err "gatepeer already runs in $node"; return 1; fi
+  mkdir -p "$dir/gatepeer.state" && chmod 0755 "$HA_LAB_DIR" "$dir"
+  # The subshell, setsid (not a group leader here: no job control) and ip netns exec
+  # all exec the next command, so $! is gatepeer's own pid. Nothing inherited.
+  local netns; netns=$(ns "$node")
+  (_ha_close_inherited
+    GATEPEER_STATE_DIR="$dir/gatepeer.state" exec setsid ip netns exec "$netns" "$bin" run -c "$config" --resync 3600 \
+      </dev/null >>"$dir/gatepeer.log" 2>&1) &
+  echo $! >"$dir/gatepeer.pid"
+  disown $! 2>/dev/null || true
+}
+
+# ha_link NODE down|up
+#   Takes NODE's eth0 down, or up again. Up also puts back the lab's route to the VPGs'
+#   underlay (100.64.0.0/10 via canal): the kernel deleted it with the link, as it does
+#   every route through a device that goes down, and a VM's network manager (DHCP,
+#   networkd) would add it again. Without it the vxlan packets of a node that becomes
+#   master later leave by the default route (the uplink) and never reach a VPG.
+ha_link() {
+  local node=$1 state=$2
+  _ha_node "$node" || return 2
+  case $state in
+    down) ip -n "$(ns "$node")" link set eth0 down ;;
+    up)
+      ip -n "$(ns "$node")" link set eth0 up &&
+        ip -n "$(ns "$node")" route replace 100.64.0.0/10 via 172.31.0.1 dev eth0 ;;
+    *) _ha_err "ha_link: down or up, not '$state'"; return 2 ;;
+  esac
+}
+
+# ha_pids NODE keepalived|gatepeer
+ha_pids() {
+  local node=$1 what=$2 dir f
+  dir=$(_ha_dir "$node")
+  case $what in
+    keepalived) for f in keepalived.pid keepalived.vrrp.pid; do _ha_pidfile_pid "$dir/$f" "$node" || true; done ;;
+    gatepeer) _ha_pidfile_pid "$dir/gatepeer.pid" "$node" || true ;;
+    *) _ha_err "ha_pids: keepalived or gatepeer, not '$what'"; return 2 ;;
+  esac
+}
+
+# ha_state NODE
+ha_state() {
+  local node=$1 dir
+  _ha_node "$node" || return 2
+  dir=$(_ha_dir "$node")
+  [ -f "$dir/keepalived.vrrp.pid" ] || { echo none; return 0; }
+  _ha_pidfile_pid "$dir/keepalived.vrrp.pid" "$node" >/dev/null || { echo dead; return 0; }
+  if [ -f "$dir/state" ]; then cat "$dir/state"; else echo INIT; fi
+}
+
+# ha_stop NODE [keepalived|gatepeer]
+ha_stop() {
+  local node=$1 what=${2:-} w p pids=() i
+  for w in ${what:-keepalived gatepeer}; do
+    # Parent first: keepalived's parent stops its VRRP child, which removes the VIPs.
+    while read -r p; do [ -n "$p" ] && pids+=("$p"); done < <(ha_pids "$node" "$w")
+  done
+  ((${#pids[@]})) || return 0
+  # A frozen process (SIGSTOP) holds SIGTERM until it runs again.
+  kill -CONT "${pids[@]}" 2>/dev/null || true
+  kill -TERM "${pids[0]}" 2>/dev/null || true
+  ((${#pids[@]} > 1)) && { sleep 0.2; kill -TERM "${pids[@]:1}" 2>/dev/null || true; }
+  for i in $(seq 50); do
+    local alive=0
+    for p in "${pids[@]}"; do _ha_ours "$p" "$node" && alive=1; done
+    ((alive)) || return 0
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do _ha_ours "$p" "$node" && kill -KILL "$p" 2>/dev/null; done
+  return 0
+}
+
+ha_stop_all() {
+  local n
+  [ -d "$HA_LAB_DIR" ] || return 0
+  for n in "${HA_NODES[@]}"; do ha_stop "$n"; done
+}
