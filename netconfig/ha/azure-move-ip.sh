@@ -13,6 +13,12 @@
 #   AZURE_THIS_NIC=gatepeer-a-nic    AZURE_PEER_NIC=gatepeer-b-nic
 #   AZURE_ROUTE_TABLE=rt-backends    AZURE_DEVICE_PREFIXES="10.128.0.0/9"   (optional)
 #   AZURE_THIS_ADDRESS=172.31.0.11   (this VM's own address: the routes' next hop)
+# The IP configurations are found by name: gatepeer-outer-0, -1, ... in the order of
+# GATEPEER_HA_OUTER_ADDRESSES (the links' order). Create the first one under that name
+# (docs/ha.md, "Cloud specifics"); under another name the delete below finds nothing,
+# and the create fails because the other NIC still holds the address.
+# Without AZURE_ROUTE_TABLE, a route whose next hop is the floating address itself
+# follows the IP configuration with no step here.
 set -euo pipefail
 state=${1:-${GATEPEER_HA_STATE:-}}
 [ "$state" = MASTER ] || exit 0

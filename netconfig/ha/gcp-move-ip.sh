@@ -7,7 +7,9 @@
 #
 # Needs: the gcloud CLI with the instance's service account allowed
 # compute.instances.updateNetworkInterface (and compute.routes.* for routes); both
-# instances created with --can-ip-forward, in one subnet. Settings in
+# instances created with --can-ip-forward, in one subnet. --aliases replaces a NIC's whole
+# alias list and the other instance's list is emptied below: keep no other alias ranges
+# on GCP_NIC. Settings in
 # /etc/gatepeer/ha/gcp.env:
 #   GCP_ZONE=europe-west1-b  GCP_THIS=gatepeer-a  GCP_PEER=gatepeer-b  GCP_NIC=nic0
 #   GCP_NETWORK=vpc-main GCP_ROUTE_PREFIXES="10.128.0.0/9"   (optional)
