@@ -31,6 +31,16 @@
 #   ha_keepalived_start NODE [FILE]    start keepalived --vrrp in NODE with FILE (default:
 #                                      the fixture, $HA_ADVERT/$HA_PREEMPT/$HA_SYNC)
 #   ha_gatepeer_start NODE BIN CONFIG  start `gatepeer run -c CONFIG --resync 3600`
+#   ha_node_config NODE [ADVERT_MS] [PREEMPT]  print NODE's gatepeer config: the lab's
+#                                      link (netconfig/lab.json) with the ha section of
+#                                      netconfig/ha/peer-{a,b}.json, advertIntervalMs
+#                                      ADVERT_MS (default 1000), PREEMPT as above; a jq
+#                                      filter in $HA_CONFIG_JQ is applied last (a test's
+#                                      additions: a filter section, conntrackd paths)
+#   ha_up NODE BIN [ADVERT_MS] [PREEMPT]  the real thing: writes NODE/gatepeer.json
+#                                      (ha_node_config), starts gatepeer with it, waits
+#                                      for gp0, renders keepalived.conf with `BIN ha
+#                                      render` in NODE and starts keepalived with it
 #   ha_link NODE down|up               eth0 down, or up with the lab's route to the VPGs
 #   ha_pids NODE keepalived|gatepeer   the live pids (keepalived: parent and VRRP child)
 #   ha_state NODE                      MASTER, BACKUP, FAULT, STOP, INIT (no notify yet),
@@ -172,6 +182,45 @@ EOF
   chmod 0755 "$dir/notify.sh"
 }
 
+# ha_node_config NODE [ADVERT_MS] [PREEMPT]
+ha_node_config() {
+  local node=$1 advert=${2:-1000} preempt=${3:-nopreempt} letter root
+  _ha_node "$node" || return 2
+  [[ $advert =~ ^[0-9]+$ ]] || { _ha_err "advert: milliseconds, not '$advert'"; return 2; }
+  letter=${node#peer}
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  local pre='.ha.preempt = false | del(.ha.preemptDelaySeconds)'
+  case $preempt in
+    nopreempt) ;;
+    delay:[0-9]*) pre=".ha.preempt = true | .ha.preemptDelaySeconds = ${preempt#delay:}" ;;
+    *) _ha_err "preempt: nopreempt or delay:SECONDS, not '$preempt'"; return 2 ;;
+  esac
+  jq -n --slurpfile lab "$root/netconfig/lab.json" --slurpfile ha "$root/netconfig/ha/peer-$letter.json" \
+    --argjson advert "$advert" \
+    "\$lab[0] | .links[0].mac = \$ha[0].links[0].mac | .ha = \$ha[0].ha | .ha.advertIntervalMs = \$advert | $pre | ${HA_CONFIG_JQ:-.}"
+}
+
+# ha_up NODE BIN [ADVERT_MS] [PREEMPT]
+ha_up() {
+  local node=$1 bin=$2 advert=${3:-1000} preempt=${4:-nopreempt}
+  _ha_node "$node" || return 2
+  local dir i; dir=$(_ha_dir "$node")
+  mkdir -p "$dir" && chmod 0755 "$HA_LAB_DIR" "$dir"
+  ha_node_config "$node" "$advert" "$preempt" >"$dir/gatepeer.json.new" && mv -f "$dir/gatepeer.json.new" "$dir/gatepeer.json" || return
+  ha_gatepeer_start "$node" "$bin" "$dir/gatepeer.json" || return
+  # keepalived refuses a virtual address on a missing device: gp0 first (docs/ha.md).
+  for i in $(seq 100); do
+    ip -n "$(ns "$node")" link show gp0 >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  ip -n "$(ns "$node")" link show gp0 >/dev/null 2>&1 || {
+    _ha_err "gatepeer made no gp0 in $node within 5 s:"; tail -n 20 "$dir/gatepeer.log" >&2; return 1; }
+  GATEPEER_STATE_DIR="$dir/gatepeer.state" ip netns exec "$(ns "$node")" "$bin" ha render -c "$dir/gatepeer.json" \
+    -o "$dir/keepalived.rendered.conf" 2>"$dir/render.log" || {
+    _ha_err "gatepeer ha render failed in $node:"; cat "$dir/render.log" >&2; return 1; }
+  ha_keepalived_start "$node" "$dir/keepalived.rendered.conf"
+}
+
 # ha_keepalived_start NODE [FILE]
 #   Starts keepalived (VRRP only, no fork of its own, console log) in NODE's namespace
 #   and returns once its VRRP child's pid file names a live process (5 s at most).
@@ -195,7 +244,9 @@ ha_keepalived_start() {
   # Its own session (a ^C to whoever started it does not reach it), nothing inherited.
   local netns; netns=$(ns "$node")
   (_ha_close_inherited
-    exec setsid ip netns exec "$netns" keepalived --vrrp --dont-fork --log-console --log-detail --no-syslog \
+    # Its scripts (gatepeer health, gatepeer ha notify) inherit the environment: they
+    # read and write this node's gatepeer state, never /var/lib/gatepeer.
+    GATEPEER_STATE_DIR="$dir/gatepeer.state" exec setsid ip netns exec "$netns" keepalived --vrrp --dont-fork --log-console --log-detail --no-syslog \
       -f "$dir/keepalived.conf" -p "$dir/keepalived.pid" -r "$dir/keepalived.vrrp.pid" \
       </dev/null >>"$dir/keepalived.log" 2>&1) &
   local i
