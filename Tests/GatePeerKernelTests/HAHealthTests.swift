@@ -145,8 +145,14 @@ final class HAHealthTests: HALabTestCase {
     func testTunnelDeletedWhileGatepeerRunsIsRepairedAndHealthNeverFails() throws {
         startRenderedPair()
         let mark = keepalivedLog("peera").count
+        let deleted = Date().timeIntervalSince1970
         let del = inNode("peera", ["ip", "link", "del", "gp0"])
         XCTAssertEqual(del.status, 0, del.stderr)
+        // peerb's eth0 every ~20 ms until it holds the addresses (5 s at most).
+        var movedAt: Double?
+        while movedAt == nil, Date().timeIntervalSince1970 < deleted + 5 {
+            if holdsVIPs("peerb") { movedAt = Date().timeIntervalSince1970 } else { usleep(20_000) }
+        }
         XCTAssertTrue(eventually(2) { self.hasGP0("peera") }, "gatepeer repaired gp0 on peera")
         var verdict = health("peera")
         XCTAssertTrue(eventually(5) { verdict = self.health("peera"); return verdict.status == 0 }, "health 0 after the repair: \(verdict.stderr)")
@@ -164,7 +170,7 @@ final class HAHealthTests: HALabTestCase {
         XCTAssertNotNil(netlink, "keepalived saw gp0 go")
         XCTAssertNotNil(fault, "keepalived faulted on its own (it tracks gp0, the device of a virtual address):\n\(logSince("peera", mark).joined(separator: "\n"))")
         XCTAssertTrue(eventually(10) { self.holdsVIPs("peerb") }, "peera faulted, so peerb holds the addresses: \(eth0Addresses("peerb"))")
-        print("HA health, gp0 deleted with gatepeer running: peera's keepalived.log: netlink gp0 down at line \(netlink.map(String.init) ?? "-"), FAULT at line \(fault.map(String.init) ?? "-"); "
+        print("HA health, gp0 deleted with gatepeer running: addresses on peerb \(movedAt.map { String(format: "%.2f", $0 - deleted) } ?? "not within 5") s after the delete; peera's keepalived.log: netlink gp0 down at line \(netlink.map(String.init) ?? "-"), FAULT at line \(fault.map(String.init) ?? "-"); "
               + "health script failed at line \(scriptFailed.map(String.init) ?? "-"); addresses now on \(holdsVIPs("peerb") ? "peerb" : "peera")")
         XCTAssertTrue(eventually(10) { self.firstLine("peera", "(gatepeer_link_gp0) Entering BACKUP STATE", since: mark) != nil }, "peera BACKUP again")
         assertPeerbStaysSoleMaster(for: 2, "after the repair")
