@@ -43,6 +43,11 @@ final class HAHealthTests: HALabTestCase {
 
     func hasGP0(_ n: String) -> Bool { inNode(n, ["ip", "link", "show", "gp0"]).status == 0 }
 
+    /// True when the node's gp0 holds the inner virtual address (keepalived's, on the master).
+    func gp0HoldsInnerVIP(_ n: String) -> Bool {
+        inNode(n, ["ip", "-4", "-br", "addr", "show", "dev", "gp0"]).stdout.contains("10.255.255.254/9")
+    }
+
     /// keepalived.log of the node, line by line, without the per-address gratuitous ARP noise.
     func keepalivedLog(_ n: String) -> [String] {
         let text = (try? String(contentsOfFile: "/run/gatepeer-lab/\(prefix)/\(n)/keepalived.log", encoding: .utf8)) ?? ""
@@ -133,6 +138,7 @@ final class HAHealthTests: HALabTestCase {
         XCTAssertTrue(eventually(10) { self.firstLine("peera", "(gatepeer_link_gp0) Entering BACKUP STATE", since: thawMark) != nil },
                       "peera back as BACKUP:\n\(logSince("peera", thawMark).joined(separator: "\n"))")
         assertPeerbStaysSoleMaster(for: 3, "after peera came back")
+        XCTAssertTrue(gp0HoldsInnerVIP("peerb") && !gp0HoldsInnerVIP("peera"), "the inner address on peerb's gp0 only")
         XCTAssertNil(firstLine("peera", "Entering MASTER STATE", since: thawMark), "peera never master again (nopreempt)")
         XCTAssertEqual(ping(from: "backend", "10.128.0.11").status, 0, "backend -> dev1 through peerb after peera came back")
     }
@@ -174,6 +180,9 @@ final class HAHealthTests: HALabTestCase {
               + "health script failed at line \(scriptFailed.map(String.init) ?? "-"); addresses now on \(holdsVIPs("peerb") ? "peerb" : "peera")")
         XCTAssertTrue(eventually(10) { self.firstLine("peera", "(gatepeer_link_gp0) Entering BACKUP STATE", since: mark) != nil }, "peera BACKUP again")
         assertPeerbStaysSoleMaster(for: 2, "after the repair")
+        // The inner address is keepalived's: on the new master's gp0, not on the repaired one.
+        XCTAssertTrue(gp0HoldsInnerVIP("peerb"), "peerb's gp0 holds 10.255.255.254/9")
+        XCTAssertFalse(gp0HoldsInnerVIP("peera"), "peera's repaired gp0 has no inner address")
         XCTAssertTrue(eventually(10) { self.ping(from: "backend", "10.128.0.11").status == 0 }, "backend -> dev1")
     }
 
