@@ -5,7 +5,8 @@
 /// 1. a live `gatepeer run` manages the namespace (its runtime report is fresh: the same
 ///    rules as `status`); without one nothing repairs drift or probes the gate peers;
 /// 2. the kernel holds the config: no blocker (with `ha`, the standby's missing outer
-///    address is no blocker, Planner) and no pending change;
+///    address is no blocker, Planner), every link exists (one deleted by hand is named)
+///    and no change is pending;
 /// 3. per link, at least one VPG gate peer is `up` in the daemon's report (a link
 ///    without liveness has nothing to judge by and passes; `ha` refuses such links). With `ha`
 ///    two exceptions, because liveness probes travel through the tunnel, which only the
@@ -48,6 +49,13 @@ public enum HealthCheck {
         }
         if let b = plan.blockers.first {
             return bad("blocked: \(b)\(plan.blockers.count > 1 ? " (and \(plan.blockers.count - 1) more)" : "")")
+        }
+        // A link deleted by hand: named as such (its pending changes start with a long
+        // `+ link` line that does not say the device is gone).
+        let missing = config.links.filter { observed.link(named: $0.name) == nil }.map(\.name)
+        if !missing.isEmpty {
+            let which = missing.count == 1 ? "link \(missing[0]) does not exist" : "links \(missing.joined(separator: ", ")) do not exist"
+            return bad("\(which) (\(plan.changes.count) change(s) pending)")
         }
         if let c = plan.changes.first {
             return bad("\(plan.changes.count) change(s) pending, first: \(c.line)")
