@@ -8,6 +8,8 @@ public struct LinkStatus: Equatable, Sendable {
     public var owned: Bool
     /// IFLA_OPERSTATE as `ip link` names it; "absent" when not present.
     public var operState: String
+    /// IFF_UP: the device is administratively up (false when absent).
+    public var isUp = false
     /// The VNI the kernel holds; nil when absent or not vxlan.
     public var vxlanId: UInt32?
     /// UDP destination port the kernel holds.
@@ -37,6 +39,25 @@ public struct LinkStatus: Equatable, Sendable {
     /// a host that is not a configured peer), as `bridge fdb` shows them with the reason;
     /// the next apply deletes them.
     public var strayFDB: [String] = []
+    /// This node is the link's HA standby (HAStandby: `ha` set, the outer address not on
+    /// the underlay); its peers are not probed and not judged.
+    public var haStandby = false
+
+    /// The state `status` prints: IFLA_OPERSTATE, except that a device that is up while
+    /// the kernel says "unknown" (every vxlan device: it has no carrier of its own) is
+    /// "up (operstate unknown)", so the word is not mistaken for a fault.
+    public var stateText: String {
+        guard present else { return "absent" }
+        return operState == "unknown" && isUp ? "up (operstate unknown)" : operState
+    }
+
+    /// `status`'s line for a link this node is the HA standby for: "ha: this node is the
+    /// HA standby for link gp0 (outer address 172.31.0.254 not on eth0: keepalived holds
+    /// it on the master); its peers are not probed".
+    public var standbyLine: String {
+        "ha: this node is the HA standby for link \(name) (outer address \(outerIpAddress?.description ?? "-") not on "
+            + "\(underlayDevice ?? "the underlay"): keepalived holds it on the master); its peers are not probed"
+    }
 }
 
 /// One VPG gate peer of a link in `status`: its outer address as the kernel's FDB holds
@@ -59,8 +80,9 @@ public struct PeerStatus: Equatable, Sendable {
         self.liveness = liveness
     }
 
-    /// up or down as the daemon judged it; unknown without a live daemon, without a probe
-    /// target, or before enough probes.
+    /// up or down as the daemon judged it; standby while this node is the link's HA
+    /// standby; unknown without a live daemon, without a probe target, or before enough
+    /// probes.
     public var state: PeerLiveness.State { liveness?.state ?? .unknown }
 
     /// The peer object of `status --json`: address, state, since, rttSeconds (only while
@@ -73,12 +95,13 @@ public struct PeerStatus: Equatable, Sendable {
     }
 
     /// "100.64.152.4 up rtt 1.25 ms", "100.64.152.5 down since 2026-12-01 12:00:03 UTC",
-    /// "100.64.152.6 unknown"; with "(lost/sent probes lost)" once probes were sent.
+    /// "100.64.152.6 unknown", "100.64.152.7 standby"; up and down with "(lost/sent
+    /// probes lost)" once probes were sent.
     public var text: String {
         var t = "\(address) \(state.rawValue)"
         if let rtt = liveness?.currentRTT { t += " rtt " + PeerStatus.milliseconds(rtt) }
         if state == .down, let since = liveness?.since { t += " since " + PeerStatus.utc(since) }
-        if state != .unknown, let l = liveness, l.probesSent > 0 { t += " (\(l.probesLost)/\(l.probesSent) probes lost)" }
+        if state == .up || state == .down, let l = liveness, l.probesSent > 0 { t += " (\(l.probesLost)/\(l.probesSent) probes lost)" }
         return t
     }
 

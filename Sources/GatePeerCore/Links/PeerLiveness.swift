@@ -4,9 +4,13 @@
 /// service, kept in its runtime report, shown by `status` and `metrics`.
 public struct PeerLiveness: Equatable, Sendable {
     /// up: `rise` probes in a row answered; down: `fall` in a row lost; unknown: not
-    /// judged yet (no daemon, no probe target, or fewer probes than rise/fall).
+    /// judged yet (no daemon, no probe target, or fewer probes than rise/fall); standby:
+    /// not probed because this node is the link's HA standby (the config has `ha` and the
+    /// link's outer address is not on its underlay device: keepalived holds it on the
+    /// master, so the VPG's answers could not reach this node). Neither down nor unknown:
+    /// nothing is wrong and nothing is being judged.
     public enum State: String, Sendable {
-        case up, down, unknown
+        case up, down, unknown, standby
     }
 
     /// The link (vxlan device) the peer belongs to.
@@ -24,7 +28,8 @@ public struct PeerLiveness: Equatable, Sendable {
     /// Probes sent and probes that got no answer within the timeout, since the daemon started.
     public var probesSent: UInt64
     public var probesLost: UInt64
-    /// Changes of `state` between up and down since the daemon started.
+    /// Changes of `state` between up and down since the daemon started (entering or
+    /// leaving standby is none).
     public var transitions: UInt64
 
     public init(link: String, outerIpAddress: IPAddress, probeTarget: IPAddress?, state: State = .unknown,

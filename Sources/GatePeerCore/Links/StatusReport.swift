@@ -49,6 +49,8 @@ public struct StatusReport: Sendable {
         var names = config.links.map(\.name)
         for l in observed.links where l.isOwned && !names.contains(l.name) { names.append(l.name) }
         links = names.map { StatusReport.linkStatus($0, observed) }
+        let standby = HAStandby.links(config, observed)
+        for i in links.indices { links[i].haStandby = standby.contains(links[i].name) }
         sysctls = observed.sysctls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         self.pendingChanges = pendingChanges
         self.blockers = blockers
@@ -67,7 +69,7 @@ public struct StatusReport: Sendable {
             .compactMap { r in r.gateway.map { LANRoute(destination: r.destination, via: $0) } }
             .sorted { $0.destination < $1.destination }
         return LinkStatus(
-            name: name, present: true, owned: l.isOwned, operState: l.operState, vxlanId: v?.id, port: v?.port,
+            name: name, present: true, owned: l.isOwned, operState: l.operState, isUp: l.isUp, vxlanId: v?.id, port: v?.port,
             sourcePortRange: v?.portRange, underlayDevice: v?.underlayIndex.flatMap { o.link(index: $0)?.name },
             outerIpAddress: v?.local, mtu: l.mtu, mac: l.mac, learning: v?.learning,
             innerAddresses: o.addresses.filter { $0.linkIndex == l.index && !$0.prefix.address.isIPv6LinkLocal }.map(\.prefix),
@@ -101,7 +103,9 @@ public struct StatusReport: Sendable {
     /// applied yet (drift the daemon has not repaired, or no daemon), blockers, and VPG
     /// gate peers the live daemon judged down. Unknown peers (no live daemon, nothing to
     /// probe, too few probes yet) do not degrade: without a daemon nothing can be known
-    /// of them, and the kernel's part is still checked.
+    /// of them, and the kernel's part is still checked. Neither do the peers of a link
+    /// this node is the HA standby for (the kernel's word, `haStandby`: the daemon's
+    /// report may lag an address change by a reconcile): the standby is healthy.
     public var degradedReasons: [String] {
         var out: [String] = []
         if !pendingChanges.isEmpty { out.append("\(pendingChanges.count) change(s) pending") }
@@ -114,10 +118,11 @@ public struct StatusReport: Sendable {
     var daemonReasons: [String] {
         var out: [String] = []
         if let runtimeProblem { out.append(runtimeProblem) }
-        for (link, why) in (daemon?.livenessProblems ?? [:]).sorted(by: { $0.key < $1.key }) {
+        let standby = Set(links.filter(\.haStandby).map(\.name))
+        for (link, why) in (daemon?.livenessProblems ?? [:]).sorted(by: { $0.key < $1.key }) where !standby.contains(link) {
             out.append("peers of link \(link) not probed: \(why)")
         }
-        for p in daemon?.peers ?? [] where p.state == .down {
+        for p in daemon?.peers ?? [] where p.state == .down && !standby.contains(p.link) {
             out.append("peer \(p.outerIpAddress) of link \(p.link) down")
         }
         return out
@@ -131,7 +136,7 @@ public struct StatusReport: Sendable {
                 out.append("link \(l.name): absent")
                 continue
             }
-            out.append("link \(l.name): \(l.operState)\(l.owned ? "" : " (NOT gatepeer's: left alone)")")
+            out.append("link \(l.name): \(l.stateText)\(l.owned ? "" : " (NOT gatepeer's: left alone)")")
             var vx = "  vxlan id \(l.vxlanId.map(String.init) ?? "-") port \(l.port.map(String.init) ?? "-")"
             vx += " srcport \(l.sourcePortRange?.description ?? "-") dev \(l.underlayDevice ?? "-")"
             vx += " local \(l.outerIpAddress?.description ?? "-") mtu \(l.mtu.map(String.init) ?? "-")"
@@ -139,6 +144,7 @@ public struct StatusReport: Sendable {
             out.append(vx)
             out.append("  mac \(l.mac?.description ?? "-")  inner \(l.innerAddresses.map(\.description).joined(separator: ", ").orDash)")
             out.append("  peers \(l.peers.map(\.text).joined(separator: ", ").orDash)")
+            if l.haStandby { out.append("  " + l.standbyLine) }
             for f in l.strayFDB { out.append("  fdb to remove: \(f)") }
             if let s = l.stats {
                 out.append("  rx \(s.rxPackets) packets \(s.rxBytes) bytes  tx \(s.txPackets) packets \(s.txBytes) bytes")
@@ -183,6 +189,7 @@ public struct StatusReport: Sendable {
                 "innerIpAddresses": .array(l.innerAddresses.map { .string($0.description) }),
                 "peers": .array(l.peers.map(\.json)),
                 "strayFdb": .array(l.strayFDB.map { .string($0) }),
+                "haStandby": .bool(l.haStandby),
                 "routes": .array(l.routes.map { .object(["destination": .string($0.destination.description), "via": .string($0.via.description)]) }),
             ]
             if let s = l.stats {

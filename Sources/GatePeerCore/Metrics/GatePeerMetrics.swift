@@ -36,12 +36,15 @@ public enum GatePeerMetrics {
         // VPG gate peers, from the live daemon only: without one nothing is known of them.
         let peers = status.daemon?.peers ?? []
         func peerLabels(_ p: PeerLiveness) -> [(String, String)] { [("link", p.link), ("peer", p.outerIpAddress.description)] }
-        e.add("gatepeer_peer_up", .gauge, "1 when the VPG gate peer answers probes, 0 when it is judged down; absent while unknown.",
-              peers.compactMap { p in p.state == .unknown ? nil : (peerLabels(p), bool(p.state == .up)) })
+        let judged = peers.filter { $0.state == .up || $0.state == .down }
+        e.add("gatepeer_peer_up", .gauge, "1 when the VPG gate peer answers probes, 0 when it is judged down; absent while unknown or standby.",
+              judged.map { p in (peerLabels(p), bool(p.state == .up)) })
+        e.add("gatepeer_peer_standby", .gauge, "1 while the VPG gate peer is not probed because this node is the link's HA standby, else 0.",
+              peers.map { p in (peerLabels(p), bool(p.state == .standby)) })
         e.add("gatepeer_peer_rtt_seconds", .gauge, "Round-trip time of the last answered probe to the VPG gate peer; absent unless it is up.",
               peers.compactMap { p in p.currentRTT.map { (peerLabels(p), .real($0)) } })
         e.add("gatepeer_peer_state_since_timestamp_seconds", .gauge, "Unix time the peer's current state (up or down) began.",
-              peers.compactMap { p in p.state == .unknown ? nil : p.since.map { (peerLabels(p), .real($0)) } })
+              judged.compactMap { p in p.since.map { (peerLabels(p), .real($0)) } })
         e.add("gatepeer_peer_probes_sent_total", .counter, "Probes sent to the VPG gate peer through the tunnel.",
               peers.map { (peerLabels($0), .count($0.probesSent)) })
         e.add("gatepeer_peer_probes_lost_total", .counter, "Probes to the VPG gate peer that got no answer within the timeout.",

@@ -123,7 +123,7 @@ public struct RuntimeReport: Equatable, Sendable {
                 return a
             }
             guard let state = PeerLiveness.State(rawValue: try p.string("state")) else {
-                throw RuntimeReportError(field: "peers[\(i)].state", problem: "not up, down or unknown")
+                throw RuntimeReportError(field: "peers[\(i)].state", problem: "not up, down, unknown or standby")
             }
             peers.append(PeerLiveness(link: try p.string("link"), outerIpAddress: outer, probeTarget: target, state: state,
                                       since: try p.optionalDouble("since"), rttSeconds: try p.optionalDouble("rttSeconds"),

@@ -66,16 +66,20 @@ enum Usage {
         "status": """
         usage: gatepeer status [-c FILE] [--json]
 
-        Per link: device, oper state, vxlanId, port, outer address, MTU, inner address,
-        gate peers (FDB) with their liveness (state up, down or unknown, RTT, probes lost)
-        from the running gatepeer run, rx/tx packets and bytes, routes; forwarding sysctls;
-        pending changes. The --json shape is stable (docs/status.md).
+        Per link: device, oper state ("up (operstate unknown)": a vxlan device that is up
+        has no carrier state of its own), vxlanId, port, outer address, MTU, inner address,
+        gate peers (FDB) with their liveness (state up, down, unknown or standby, RTT,
+        probes lost) from the running gatepeer run, rx/tx packets and bytes, routes;
+        forwarding sysctls; pending changes. The --json shape is stable (docs/status.md).
         Exit 0: in sync and no VPG gate peer down. 3: degraded: changes pending (drift not
         repaired yet), something blocked, a peer the daemon judged down, a link it cannot
         probe, or a running daemon whose runtime report is stale (not written for 15 s),
         unreadable or another process's. 1: the kernel cannot be read. A peer is "unknown"
         when no gatepeer run manages the namespace (or it has not probed the peer enough
-        yet); unknown alone does not count as degraded.
+        yet); unknown alone does not count as degraded. With an ha section, a link whose
+        outer address is not on the underlay is this node's HA standby: a line says so,
+        its peers are "standby" (the daemon does not probe them: only the master can) and
+        the standby is not degraded.
         """,
         "metrics": """
         usage: gatepeer metrics [-c FILE]

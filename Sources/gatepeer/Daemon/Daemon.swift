@@ -28,13 +28,16 @@ final class Daemon: @unchecked Sendable {
     /// what was applied).
     func run() -> Never {
         let reconcile = ReconcileService(context, resync: resync)
+        let liveness = LivenessService(context)
+        // Every pass tells liveness which links this node is the HA standby for.
+        reconcile.observed = { [unowned liveness] in liveness.observed($0) }
         services = [
             SignalService(queue: context.queue, onReload: { [unowned self] in self.reload(); Memory.returnFreed() }, onStop: { [unowned self] in self.stop($0) }),
             EventService(context, reconcile: reconcile),
             reconcile,
             ResolveService(context),
             ForwarderService(context),
-            LivenessService(context),
+            liveness,
             RuntimeReportService(context),
             // Last: stopped first, so STOPPING=1 goes out before the others wind down.
             notifier,

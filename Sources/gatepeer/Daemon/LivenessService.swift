@@ -10,10 +10,23 @@ import Glibc
 /// up or down; a peer going down has the FDB and neighbour entries learned through it
 /// flushed (Kernel.flushLearned) so traffic re-resolves through a live peer at once.
 /// Keeps `context.peers` (one PeerLiveness per configured peer) and the flush counter.
+///
+/// With `ha`, a link this node is the standby for (HAStandby: its outer address is not on
+/// the underlay, keepalived holds it on the master) is not probed: the VPG answers the
+/// address it registered, which the master holds, so every probe would be lost and every
+/// peer judged down on a healthy standby. Its peers are `standby` (no probes, no "peer
+/// down", no flush); one info line when the link enters or leaves standby. What this
+/// node holds is read by every reconcile pass (`observed`), which an RTM_NEWADDR or
+/// RTM_DELADDR on the underlay wakes within milliseconds (EventService): the new master
+/// probes at once, with fresh machines (unknown, then up after `rise` answers). Until
+/// the first pass says, a link of a config with `ha` is not probed either.
 final class LivenessService: DaemonService, @unchecked Sendable {
     private let context: DaemonContext
     /// One prober per configured link, by link name.
     private var probers: [String: LinkProber] = [:]
+    /// The links this node is the HA standby for, as the last reconcile pass observed;
+    /// nil before the first pass (then a config with `ha` probes nothing yet).
+    private var standby: Set<String>?
     /// CLOCK_MONOTONIC seconds of the last runtimeChanged() for probe counts alone (state
     /// changes publish at once): at 100 ms probes the report would otherwise be rewritten
     /// 10x a second. Monotonic: a wall clock stepped back would stop the publishing.
@@ -60,7 +73,51 @@ final class LivenessService: DaemonService, @unchecked Sendable {
                 return e
             }
         }
+        for p in probers.values { p.setMode(mode(p.name)) }
         for p in probers.values { p.start() }
+        context.runtimeChanged()
+    }
+
+    /// What the reconcile pass just read of the kernel (before applying): which links
+    /// this node is the HA standby for now. Probing pauses or resumes where that changed.
+    func observed(_ o: ObservedState) {
+        let now = HAStandby.links(context.config, o)
+        guard now != standby else { return }
+        standby = now
+        for p in probers.values {
+            p.setMode(mode(p.name))
+            p.start()
+        }
+    }
+
+    /// How `link` is probed now: not at all while this node is its HA standby, nor with
+    /// `ha` before the first pass said whether it is.
+    private func mode(_ link: String) -> LinkProber.Mode {
+        guard context.config.ha != nil else { return .probing }
+        guard let standby else { return .waiting }
+        return standby.contains(link) ? .standby : .probing
+    }
+
+    /// The link's peers become `standby` (since now, no RTT); those already are keep theirs.
+    fileprivate func markStandby(_ link: String) {
+        let now = Clock.now()
+        for i in context.peers.indices where context.peers[i].link == link && context.peers[i].state != .standby {
+            context.peers[i].state = .standby
+            context.peers[i].since = now
+            context.peers[i].rttSeconds = nil
+        }
+        lastPublished = Clock.monotonic()
+        context.runtimeChanged()
+    }
+
+    /// The link's peers start over from unknown (fresh machines judge them).
+    fileprivate func markUnknown(_ link: String) {
+        for i in context.peers.indices where context.peers[i].link == link {
+            context.peers[i].state = .unknown
+            context.peers[i].since = nil
+            context.peers[i].rttSeconds = nil
+        }
+        lastPublished = Clock.monotonic()
         context.runtimeChanged()
     }
 
@@ -157,7 +214,13 @@ final class LivenessService: DaemonService, @unchecked Sendable {
 
     /// One link's socket, timer and peer machines.
     fileprivate final class LinkProber {
+        /// probing: the timer runs; standby: this node is the link's HA standby, nothing
+        /// is sent and the peers are `standby`; waiting: `ha` is set and the first
+        /// reconcile pass has not said yet whether this node holds the outer address.
+        enum Mode { case probing, standby, waiting }
+
         let name: String
+        private(set) var mode = Mode.probing
         private unowned let service: LivenessService
         private var queue: DispatchQueue { service.context.queue }
         /// (peer, key, machine) for every probed peer; empty when liveness is off.
@@ -198,9 +261,33 @@ final class LivenessService: DaemonService, @unchecked Sendable {
             return carried
         }
 
+        /// Pauses or resumes probing. Leaving probing cancels the timer and the socket and
+        /// forgets the outstanding probes; entering it starts every machine afresh (peers
+        /// unknown, the first probes due now: the caller then calls start()). Entering
+        /// and leaving standby is logged once each.
+        func setMode(_ new: Mode) {
+            let old = mode
+            if new == .standby { service.markStandby(name) }
+            guard new != old else { return }
+            mode = new
+            if new == .standby {
+                log(.info, "HA standby: liveness paused, the master probes the VPG gate peers", ["link": name])
+            } else if old == .standby {
+                log(.info, "HA master: liveness resumed", ["link": name])
+            }
+            if new != .probing {
+                cancel()
+            } else {
+                let now = LivenessService.monotonic()
+                peers = peers.map { ($0.peer, $0.key, LivenessMachine(settings: $0.machine.settings, now: now)) }
+                pending = [:]
+                service.markUnknown(name)
+            }
+        }
+
         /// Starts the timer (once; a reload reschedules it for the peers it brought).
         func start() {
-            guard !peers.isEmpty else { return }
+            guard !peers.isEmpty, mode == .probing else { return }
             if timer != nil { schedule(); return }
             let t = DispatchSource.makeTimerSource(queue: queue)
             t.setEventHandler { [unowned self] in self.tick() }
@@ -252,6 +339,7 @@ final class LivenessService: DaemonService, @unchecked Sendable {
         }
 
         private func tick() {
+            guard mode == .probing else { return }
             openSocket()
             if notPermitted {
                 // Tried again in a second, not at the probes' pace: nothing can be sent,

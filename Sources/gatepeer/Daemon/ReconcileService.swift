@@ -29,6 +29,9 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
     /// own notifications, one per rule and element, would overrun its socket) and wakes
     /// one more pass after, which reads what it did not hear.
     var tableLoad: ((Bool) -> Void)?
+    /// Called after each pass that read the kernel, with what it read before applying
+    /// (LivenessService: which links this node is the HA standby for).
+    var observed: ((ObservedState) -> Void)?
 
     /// `resync`: seconds between two safety-net reconciles (1 to 3600, checked by the
     /// option parser).
@@ -79,8 +82,10 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
         // appears (or changes) and one when it clears, not one per pass.
         var found: [String] = []
         var loadingTable = false
+        var seen: ObservedState?
         defer {
             if loadingTable { tableLoad?(false) }
+            if let seen { observed?(seen) }
             problems.update(found)
             context.reconcileProblems = found
             context.afterReconcile()
@@ -90,7 +95,7 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
         context.counters.passes[trigger.rawValue, default: 0] += 1
         do {
             if store.refusal == nil { try store.claim() }
-            let c = try Converge.run(context.kernel, config: config, mapCache: store.mapCache, dynamic: context.dynamicElements) { plan in
+            let c = try Converge.run(context.kernel, config: config, mapCache: store.mapCache, dynamic: { [context] o in seen = o; return context.dynamicElements(o) }) { plan in
                 found += plan.blockers.map { "blocked: \($0)" }
                 if plan.changes.contains(where: \.loadsTable) {
                     loadingTable = true
