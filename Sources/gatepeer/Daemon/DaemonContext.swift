@@ -33,8 +33,10 @@ final class DaemonContext: @unchecked Sendable {
     var afterReconcile: () -> Void = {}
 
     /// Called after `counters` or `peers` change: publishes the runtime report (read by
-    /// `status` and `metrics`) and the metrics textfile, at most once a second.
-    func runtimeChanged() { runtimePublisher?.changed() }
+    /// `status`, `metrics` and `gatepeer health`) and the metrics textfile, at most once a
+    /// second; `urgent` (a peer's state or a liveness problem changed) publishes at once,
+    /// because keepalived's track script (`gatepeer health`) judges by it.
+    func runtimeChanged(urgent: Bool = false) { runtimePublisher?.changed(urgent: urgent) }
     /// The service that writes them (set when it starts).
     weak var runtimePublisher: RuntimeReportService?
     /// Held for the daemon's whole life: one `gatepeer run` per network namespace.

@@ -107,7 +107,7 @@ final class LivenessService: DaemonService, @unchecked Sendable {
             context.peers[i].rttSeconds = nil
         }
         lastPublished = Clock.monotonic()
-        context.runtimeChanged()
+        context.runtimeChanged(urgent: true)
     }
 
     /// The link's peers start over from unknown (fresh machines judge them).
@@ -118,7 +118,7 @@ final class LivenessService: DaemonService, @unchecked Sendable {
             context.peers[i].rttSeconds = nil
         }
         lastPublished = Clock.monotonic()
-        context.runtimeChanged()
+        context.runtimeChanged(urgent: true)
     }
 
     /// What a peer's machine is judged by: a reload that changes none of it keeps the machine.
@@ -150,7 +150,7 @@ final class LivenessService: DaemonService, @unchecked Sendable {
         guard context.livenessProblems[link] != text else { return }
         context.livenessProblems[link] = text
         lastPublished = Clock.monotonic()
-        context.runtimeChanged()
+        context.runtimeChanged(urgent: true)
     }
 
     /// A probe result (no state change): published at most once a second.
@@ -183,7 +183,7 @@ final class LivenessService: DaemonService, @unchecked Sendable {
             flush(link: link, peer: peer.outerIpAddress)
         }
         lastPublished = Clock.monotonic()
-        context.runtimeChanged()
+        context.runtimeChanged(urgent: true)
     }
 
     /// Deletes what was learned through the dead peer: one line per kind of entry that had

@@ -7,7 +7,8 @@ import Glibc
 /// by `status` and `metrics`) and the metrics textfile (the text `gatepeer metrics`
 /// prints) for node_exporter, each on its own cadence:
 /// - runtime.json (a small file, no kernel read): after DaemonContext.runtimeChanged() at
-///   most once a second, and at least every RuntimeReport.heartbeat seconds, so a reader
+///   most once a second (at once when it is urgent: a peer's state changed, which
+///   `gatepeer health` and so keepalived act on), and at least every RuntimeReport.heartbeat seconds, so a reader
 ///   can tell a daemon that stopped writing (RuntimeReport.staleAfter);
 /// - the textfile (a kernel read): every `textfileRefresh` seconds, and at once (still at
 ///   most once a second) when a peer's state or the reconcile's outcome changed. It does
@@ -75,8 +76,14 @@ final class RuntimeReportService: DaemonService, @unchecked Sendable {
         publish(running: false)
     }
 
-    /// Schedules a write: now when the last one is over a second old, else a second after it.
-    func changed() {
+    /// Schedules a write: now when the last one is over a second old, else a second after
+    /// it; `urgent` writes at once whatever the last one's age (a write already scheduled
+    /// still happens: one extra small write per peer transition).
+    func changed(urgent: Bool = false) {
+        if urgent {
+            context.queue.async { [weak self] in self?.publish(running: true) }
+            return
+        }
         guard !pending else { return }
         pending = true
         let wait = max(0, lastWrite + RuntimeReportService.coalesce - Clock.monotonic())
