@@ -3,18 +3,24 @@ import Glibc
 import XCTest
 
 /// The HA variant of the lab (`scripts/lab up --ha`): two gate peer VMs, peera
-/// (172.31.0.11, priority 150) and peerb (172.31.0.12, priority 100), each running
-/// Debian's keepalived with the lab's unicast VRRPv3 fixture (scripts/lib/ha-lab.sh,
-/// nopreempt) and `gatepeer run` with netconfig/lab.json. keepalived moves
-/// 172.31.0.254, the registered outer address and the backends' next hop; gatepeer makes
-/// gp0 on whichever node holds it (mode A, "one identity that moves"). Every daemon is
-/// stopped by pid when the lab goes down, also when a test fails.
+/// (172.31.0.11, priority 150) and peerb (172.31.0.12, priority 100), each started the
+/// real way by `scripts/lab ha up` (scripts/lib/ha-lab.sh): `gatepeer run` with the
+/// node's config (netconfig/lab.json's link, netconfig/ha/peer-{a,b}.json's ha section),
+/// then Debian's keepalived with the keepalived.conf `gatepeer ha render` wrote for it
+/// (unicast VRRPv3, nopreempt unless a test asks for a preempt delay). keepalived moves
+/// 172.31.0.254 (the registered outer address, eth0), 10.255.255.254/9 (gp0) and
+/// 172.31.0.253 (the backend's next hop) to the master as one sync group, whose notify
+/// `gatepeer ha notify` records in ha-state.json (mode A, "one identity that moves").
+/// Every daemon is stopped by pid when the lab goes down, also when a test fails.
 class HALabTestCase: LabTestCase {
     override class var labUp: [String] { ["up", "--ha"] }
     override class var prefixStem: String { "gph" }
 
-    /// The keepalived advert interval of the fixture, in seconds.
+    /// The VRRP advert interval, in seconds (the config's advertIntervalMs / 1000).
     var advert: Double { 1 }
+
+    /// `advert` as the config's advertIntervalMs.
+    var advertMs: String { "\(Int((advert * 1000).rounded()))" }
 
     override func setUpWithError() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/keepalived") else {
@@ -36,8 +42,20 @@ class HALabTestCase: LabTestCase {
 
     func directory(_ n: String) -> String { "/run/gatepeer-lab/\(prefix)/\(n)" }
 
-    /// keepalived's state as its notify script last wrote it ("dead" once its VRRP child
-    /// is gone), read from the files directly so that it can be sampled every few ms.
+    /// What keepalived last told `gatepeer ha notify` on node `n`: the state and the wall
+    /// clock time of ha-state.json (the daemons' state directory keeps a named namespace's
+    /// files in netns/NAME); nil when there is no (readable) record.
+    func record(_ n: String) -> (state: String, time: Double)? {
+        let path = directory(n) + "/gatepeer.state/netns/\(node(n))/ha-state.json"
+        guard let data = FileManager.default.contents(atPath: path),
+              let doc = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let state = doc["state"] as? String, let time = doc["unixTime"] as? Double else { return nil }
+        return (state, time)
+    }
+
+    /// keepalived's state as `gatepeer ha notify` last recorded it ("dead" once keepalived's
+    /// VRRP child is gone, "INIT" while it has not notified, "none" never started), read
+    /// from the files directly so that it can be sampled every few ms.
     func state(_ n: String) -> String {
         let d = directory(n)
         guard let pidText = try? String(contentsOfFile: d + "/keepalived.vrrp.pid", encoding: .utf8),
@@ -45,8 +63,7 @@ class HALabTestCase: LabTestCase {
         // Gone, or a zombie nobody reaped yet (killed: its parent died with it).
         let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
         guard let close = stat.lastIndex(of: ")"), stat[close...].dropFirst(2).first != "Z" else { return "dead" }
-        if let s = try? String(contentsOfFile: d + "/state", encoding: .utf8) { return s.trimmingCharacters(in: .whitespacesAndNewlines) }
-        return "INIT"
+        return record(n)?.state ?? "INIT"
     }
 
     func pids(_ n: String, _ what: String) -> [Int32] {
@@ -57,20 +74,15 @@ class HALabTestCase: LabTestCase {
         for w in whats { for p in pids(n, w) { kill(p, sig) } }
     }
 
-    /// gatepeer on both nodes, then keepalived on peera until it is MASTER, then on peerb
-    /// until it is BACKUP; the backend then reaches dev1 through peera.
-    func startPair() throws {
-        let config = packageRoot.appendingPathComponent("netconfig/lab.json").path
-        for n in ["peera", "peerb"] {
-            let g = ha("gatepeer", n, gatepeerBinary, config)
-            XCTAssertEqual(g.status, 0, "gatepeer in \(n): \(g.stderr)")
-        }
-        let env = ["HA_ADVERT=\(advert)"]
-        let a = ha("keepalived", "peera", env: env)
-        XCTAssertEqual(a.status, 0, a.stderr)
+    /// `scripts/lab ha up` on peera until it is MASTER, then on peerb until it is BACKUP,
+    /// both with this class's advert interval and `preempt` (nopreempt or delay:N); the
+    /// backend then reaches dev1 through peera.
+    func startPair(preempt: String = "nopreempt") throws {
+        let a = ha("up", "peera", gatepeerBinary, advertMs, preempt)
+        XCTAssertEqual(a.status, 0, "ha up peera: \(a.stderr)")
         XCTAssertTrue(eventually(15) { self.state("peera") == "MASTER" }, "peera never became MASTER: \(state("peera"))")
-        let b = ha("keepalived", "peerb", env: env)
-        XCTAssertEqual(b.status, 0, b.stderr)
+        let b = ha("up", "peerb", gatepeerBinary, advertMs, preempt)
+        XCTAssertEqual(b.status, 0, "ha up peerb: \(b.stderr)")
         XCTAssertTrue(eventually(15) { self.state("peerb") == "BACKUP" }, "peerb never became BACKUP: \(state("peerb"))")
         XCTAssertEqual(state("peera"), "MASTER")
         XCTAssertTrue(eventually(10) { self.ping(from: "backend", "10.128.0.11").status == 0 }, "backend -> dev1 through peera")
@@ -174,24 +186,32 @@ class HALabTestCase: LabTestCase {
 /// each failure kind moves the address to the other node, and traffic goes through it.
 /// The failures are run by HALabTests (advert_int 1) and HALabFastAdvertTests (0.1).
 extension HALabTestCase {
+    /// The pair started with `preempt`, pings running, kill -9 of the master's keepalived
+    /// and gatepeer, peerb's takeover asserted (`kind` names it), then peera started again
+    /// (`ha up`). Returns the pings and when peera was started again.
+    func crashAndComeback(_ kind: String, preempt: String = "nopreempt") throws -> (Pings, Double) {
+        try startPair(preempt: preempt)
+        let pings = startPings()
+        let failed = Date().timeIntervalSince1970
+        signal("peera", SIGKILL, "keepalived", "gatepeer")
+        XCTAssertTrue(eventually(5) { self.state("peera") == "dead" }, state("peera"))
+        assertTakeover(kind, pings: pings, failed: failed)
+
+        let back = Date().timeIntervalSince1970
+        let up = ha("up", "peera", gatepeerBinary, advertMs, preempt)
+        XCTAssertEqual(up.status, 0, "ha up peera again: \(up.stderr)")
+        return (pings, back)
+    }
+
     /// kill -9 of the master's keepalived and gatepeer. The kernel keeps what they made
     /// (172.31.0.254 on eth0, gp0 and its routes), so the old master forwards until
     /// peerb's gratuitous ARPs move canal's and the backend's ARP entries for .254; when
     /// keepalived starts again it removes the stale address before it listens (BACKUP).
     func crashOfTheMastersDaemons() throws {
-        try startPair()
-        let pings = startPings()
-        let failed = Date().timeIntervalSince1970
-        signal("peera", SIGKILL, "keepalived", "gatepeer")
-        XCTAssertTrue(eventually(5) { self.state("peera") == "dead" }, state("peera"))
-        assertTakeover("crash", pings: pings, failed: failed)
-
-        let back = Date().timeIntervalSince1970
-        let config = packageRoot.appendingPathComponent("netconfig/lab.json").path
-        XCTAssertEqual(ha("gatepeer", "peera", gatepeerBinary, config).status, 0)
-        XCTAssertEqual(ha("keepalived", "peera", env: ["HA_ADVERT=\(advert)"]).status, 0)
+        let (pings, back) = try crashAndComeback("crash")
         XCTAssertTrue(eventually(10) { self.state("peera") == "BACKUP" }, "peera back as BACKUP: \(state("peera"))")
         XCTAssertFalse(addresses("peera").contains("172.31.0.254/"), "the stale address is gone from peera: \(addresses("peera"))")
+        XCTAssertFalse(addresses("peera").contains("172.31.0.253/"), "the stale backend address is gone from peera: \(addresses("peera"))")
         assertComeback("crash", pings: pings, since: back, seconds: 3 * advert + 2)
         XCTAssertEqual(state("peerb"), "MASTER")
         XCTAssertEqual(state("peera"), "BACKUP")
@@ -218,8 +238,13 @@ extension HALabTestCase {
     /// over after the master-down interval and its gratuitous ARPs move the traffic. A
     /// frozen keepalived still says MASTER. On SIGCONT the old master, still MASTER and of
     /// higher priority, claims the address back: nopreempt only keeps a BACKUP from
-    /// preempting, so this is a second (lossless here) move, and the two MASTERs last
-    /// until peerb hears the first advert.
+    /// preempting, so this is a second move, and the two MASTERs last until peerb hears
+    /// the first advert. With the rendered config the thawed node's track script (`gatepeer
+    /// health`) may then fail: its daemon, thawed too, counted the probes the freeze cost
+    /// as lost and judges the VPG gate peers down (the longer the freeze, the likelier: at
+    /// 1 s adverts it lasts over 4 s), so peera goes FAULT, gives the addresses back and
+    /// comes back BACKUP (nopreempt). Either way one MASTER and one BACKUP remain and the
+    /// traffic flows; peera ends BACKUP only through FAULT.
     func freezeOfTheMastersDaemons() throws {
         try startPair()
         let frozen = pids("peera", "keepalived") + pids("peera", "gatepeer")
@@ -233,20 +258,74 @@ extension HALabTestCase {
         let back = Date().timeIntervalSince1970
         for p in frozen { kill(p, SIGCONT) }
         var longest = 0.0
-        let deadline = back + 3 * advert + 2
+        let deadline = back + 3 * advert + 4
         var both = true
+        var peeraStates: [String] = []
         while Date().timeIntervalSince1970 < deadline {
             let now = Date().timeIntervalSince1970
-            if both && !(state("peera") == "MASTER" && state("peerb") == "MASTER") { both = false; longest = now - back }
+            let a = state("peera"), b = state("peerb")
+            if peeraStates.last != a { peeraStates.append(a) }
+            if both && !(a == "MASTER" && b == "MASTER") { both = false; longest = now - back }
             usleep(10_000)
         }
         let end = Date().timeIntervalSince1970
-        print("HA comeback freeze (advert \(advert) s): two MASTERs until \(String(format: "%.3f", longest)) s after SIGCONT; \(pings.lost(from: back, to: end)) pings lost; longest without a reply \(String(format: "%.3f", pings.largestGap(from: back, to: end).seconds)) s; peera \(state("peera")), peerb \(state("peerb"))")
+        print("HA comeback freeze (advert \(advert) s): two MASTERs until \(String(format: "%.3f", longest)) s after SIGCONT; \(pings.lost(from: back, to: end)) pings lost; longest without a reply \(String(format: "%.3f", pings.largestGap(from: back, to: end).seconds)) s; peera \(peeraStates.joined(separator: " -> ")), peerb \(state("peerb"))")
         XCTAssertFalse(both, "two MASTERs all along after SIGCONT")
         XCTAssertLessThanOrEqual(longest, advert + 0.5, "two masters for longer than one advert interval after SIGCONT")
-        XCTAssertLessThan(pings.largestGap(from: back, to: end).seconds, max(2 * advert, 1), "traffic kept flowing across the move back")
-        XCTAssertEqual(state("peera"), "MASTER", "the thawed master of higher priority claims the address back")
+        XCTAssertLessThan(pings.largestGap(from: back, to: end).seconds, max(2 * advert, 1), "traffic kept flowing across the moves after SIGCONT")
+        let final = [state("peera"), state("peerb")]
+        XCTAssertTrue(final == ["MASTER", "BACKUP"] || (final == ["BACKUP", "MASTER"] && peeraStates.contains("FAULT")),
+                      "after SIGCONT: peera claims the addresses back, or its health check fails and it gives them up through FAULT; got peera \(peeraStates.joined(separator: " -> ")), peerb \(final[1])")
+    }
+}
+
+/// Preemption with a delay: both nodes run with preempt and preemptDelaySeconds 2
+/// (`ha up NODE BIN ADVERT delay:2`, rendered as preempt_delay 2).
+extension HALabTestCase {
+    /// kill -9 of the master's daemons, peerb takes over; peera comes back (`ha up`:
+    /// keepalived restarted, BACKUP) and, of higher priority, claims the addresses back,
+    /// but only once it has waited the delay: its MASTER record comes at least the delay
+    /// after its BACKUP record, within the delay plus a master-down interval and slack.
+    /// Both states are sampled every 10 ms: two MASTERs never for longer than one advert
+    /// interval (plus slack), peerb ends BACKUP, and the backend's pings go through peera's
+    /// gp0 again. The pings lost at the preemption are printed.
+    func preemptionAfterTheDelay() throws {
+        let delay = 2.0
+        let (pings, back) = try crashAndComeback("preempt", preempt: "delay:2")
+        var backupAt: Double?, masterAt: Double?, masterSeen: Double?
+        var both = 0.0, longest = 0.0, last = Date().timeIntervalSince1970
+        let deadline = back + delay + 3 * advert + 15
+        while Date().timeIntervalSince1970 < deadline {
+            let a = record("peera"), aState = state("peera"), b = state("peerb")
+            let now = Date().timeIntervalSince1970
+            if aState == "BACKUP", backupAt == nil { backupAt = a?.time }
+            if aState == "MASTER", masterAt == nil { masterAt = a?.time; masterSeen = now }
+            if aState == "MASTER" && b == "MASTER" { both += now - last; longest = max(longest, both) } else { both = 0 }
+            last = now
+            // Settled: peerb gave way, and one advert interval plus slack has passed since.
+            if let m = masterSeen, b == "BACKUP", now - m > advert + 1 { break }
+            usleep(10_000)
+        }
+        guard let backupAt, let masterAt, let masterSeen else {
+            XCTFail("peera came back as BACKUP and then MASTER (BACKUP at \(String(describing: backupAt)), MASTER at \(String(describing: masterAt))): peera \(state("peera")), peerb \(state("peerb"))")
+            return
+        }
+        let waited = masterAt - backupAt
+        XCTAssertTrue(addresses("peera").contains("172.31.0.254/24"), "peera holds the address again: \(addresses("peera"))")
+        XCTAssertFalse(addresses("peerb").contains("172.31.0.254/"), "peerb gave the address up: \(addresses("peerb"))")
+        let sent = gp0Sent("peera")
+        XCTAssertTrue(eventually(10) { self.gp0Sent("peera") >= sent + 50 && pings.replies.contains { $0.time > masterSeen + 0.5 } },
+                      "no pings through peera after it preempted (gp0 sent \(gp0Sent("peera")) packets)")
+        let end = Date().timeIntervalSince1970
+        let gap = pings.largestGap(from: masterAt - 1, to: end)
+        let lost = pings.lost(from: masterAt - 1, to: end)
+        print("HA preempt (advert \(advert) s, delay \(delay) s): peera MASTER \(String(format: "%.2f", waited)) s after it came back as BACKUP; two MASTERs for at most \(String(format: "%.3f", longest)) s; \(lost) pings lost at the preemption; longest without a reply \(String(format: "%.3f", gap.seconds)) s")
+        XCTAssertGreaterThanOrEqual(waited, delay - 0.2, "peera preempted before its preempt delay")
+        XCTAssertLessThanOrEqual(waited, delay + 3 * advert + 3, "peera preempted long after its delay and a master-down interval")
+        XCTAssertLessThanOrEqual(longest, advert + 0.5, "two masters for longer than one advert interval at the preemption")
+        XCTAssertEqual(state("peera"), "MASTER")
         XCTAssertEqual(state("peerb"), "BACKUP")
+        XCTAssertLessThan(gap.seconds, max(2 * advert, 1), "traffic kept flowing across the preemption")
     }
 }
 
@@ -255,6 +334,7 @@ final class HALabTests: HALabTestCase {
     func testCrashOfTheMastersDaemons() throws { try crashOfTheMastersDaemons() }
     func testMastersUnderlayLinkDown() throws { try mastersUnderlayLinkDown() }
     func testFreezeOfTheMastersDaemons() throws { try freezeOfTheMastersDaemons() }
+    func testPreemptionAfterTheDelay() throws { try preemptionAfterTheDelay() }
 }
 
 /// The same failures with VRRPv3 adverts every 100 ms (advert_int 0.1). XCTest on Linux
@@ -264,4 +344,5 @@ final class HALabFastAdvertTests: HALabTestCase {
     func testCrashOfTheMastersDaemons() throws { try crashOfTheMastersDaemons() }
     func testMastersUnderlayLinkDown() throws { try mastersUnderlayLinkDown() }
     func testFreezeOfTheMastersDaemons() throws { try freezeOfTheMastersDaemons() }
+    func testPreemptionAfterTheDelay() throws { try preemptionAfterTheDelay() }
 }

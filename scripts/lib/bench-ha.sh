@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Sourced by scripts/bench (uses $BIN, $LAB_CONFIG, $RUNS, $WORK, say, publish, header,
+# Sourced by scripts/bench (uses $BIN, $RUNS, $WORK, say, publish, header,
 # and failover_median, await_reply_after and ping_outage of lib/bench-failover.sh).
 #
-# HA failover, mode A (scripts/lab up --ha, keepalived fixture of lib/ha-lab.sh): the
+# HA failover, mode A (scripts/lab up --ha; each node started by `scripts/lab ha up`:
+# gatepeer with its config, keepalived with what `gatepeer ha render` made of it): the
 # backend pings dev1 every 10 ms (ping -D -i 0.01) through the master, peera; one failure
 # of the master: its keepalived and gatepeer killed (-9), its eth0 down, or both frozen
 # (SIGSTOP). The outage is the longest gap between two replies in a row that ends after
@@ -27,8 +28,9 @@ ha_bench() {
   GATEPEER_LAB=$HA_BENCH_LAB "$lab" down
   {
     header
-    echo "Two gate peer VMs (\`scripts/lab up --ha\`), Debian's keepalived $(keepalived --version 2>&1 | awk 'NR == 1 { print $2 }') with the lab's"
-    echo "unicast VRRPv3 fixture (nopreempt; priorities 150 and 100) and \`gatepeer run\` on each. The"
+    echo "Two gate peer VMs (\`scripts/lab up --ha\`), \`gatepeer run\` and Debian's keepalived $(keepalived --version 2>&1 | awk 'NR == 1 { print $2 }') on each,"
+    echo "started by \`scripts/lab ha up\` with the keepalived.conf \`gatepeer ha render\` made (unicast VRRPv3,"
+    echo "nopreempt; priorities 150 and 100; one sync group moving 172.31.0.254, 10.255.255.254 and 172.31.0.253). The"
     echo "backend pings dev1 every 10 ms through the master; the master fails once. Outage: the"
     echo "longest gap between two echo replies in a row that ends after the failure; lost pings x"
     echo "10 ms beside it. A crash or a freeze of the daemons leaves the old master's kernel"
@@ -62,15 +64,15 @@ ha_bench() {
 
 # ha_once KIND ADVERT LIMIT: fresh daemons, pings, one failure, the outage, cleanup.
 ha_once() {
-  local kind=$1 advert=$2 limit=$3 pings="$WORK/ha-ping.txt" ping i n
+  local kind=$1 advert=$2 limit=$3 pings="$WORK/ha-ping.txt" ping i n a
   local lab="$ROOT/scripts/lab" be="ip netns exec $HA_BENCH_LAB-backend"
   hl() { GATEPEER_LAB=$HA_BENCH_LAB "$lab" "$@"; }
   for n in peera peerb; do hl ha stop "$n"; done
   hl ha link peera up
-  for n in peera peerb; do hl ha gatepeer "$n" "$BIN" "$LAB_CONFIG"; done
-  HA_ADVERT=$advert hl ha keepalived peera
+  local ms; ms=$(awk -v a="$advert" 'BEGIN { printf "%d", a * 1000 + 0.5 }')
+  hl ha up peera "$BIN" "$ms"
   for i in $(seq 1 150); do [ "$(hl ha state peera)" = MASTER ] && break; sleep 0.1; done
-  HA_ADVERT=$advert hl ha keepalived peerb
+  hl ha up peerb "$BIN" "$ms"
   for i in $(seq 1 150); do [ "$(hl ha state peerb)" = BACKUP ] && break; sleep 0.1; done
   [ "$(hl ha state peera)" = MASTER ] || { echo "bench ha: peera is not MASTER ($(hl ha state peera))" >&2; exit 1; }
   for i in $(seq 1 100); do $be ping -c 1 -W 1 -q 10.128.0.11 >/dev/null 2>&1 && break; sleep 0.1; done
@@ -93,8 +95,8 @@ ha_once() {
   kill "$ping" 2>/dev/null; wait "$ping" 2>/dev/null || true
   ping_outage "$pings" "$failed" "$done" 0.5 "$limit" | { read -r g; read -r l; echo "$g" >> "$WORK/ha-$kind-$advert.gap"; echo "$l" >> "$WORK/ha-$kind-$advert.lost"
                  say "  $kind: outage $g ms, lost x 10 ms $l"; }
-  # ha stop continues a frozen process before it stops it; the stale address a killed
-  # keepalived left is removed by the next keepalived start (it removes its VIPs).
+  # ha stop continues a frozen process before it stops it; the stale addresses a killed
+  # keepalived left are removed by the next keepalived start (it removes its VIPs).
   for n in peera peerb; do hl ha stop "$n"; done
-  ip -n "$HA_BENCH_LAB-peera" addr del 172.31.0.254/24 dev eth0 2>/dev/null || true
+  for a in 172.31.0.254/24 172.31.0.253/24; do ip -n "$HA_BENCH_LAB-peera" addr del "$a" dev eth0 2>/dev/null || true; done
 }

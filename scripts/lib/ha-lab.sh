@@ -5,60 +5,58 @@
 #
 # Everything a daemon needs lives under $HA_LAB_DIR/NODE/ (/run/gatepeer-lab/PREFIX/NODE:
 # two labs never share a file):
-#   keepalived.conf  the config it was started with (the fixture below, or a given file)
+#   gatepeer.json    the node's gatepeer config (ha_node_config), written by ha_up
+#   keepalived.rendered.conf  what `gatepeer ha render` wrote for it (render.log: its
+#                    stderr); keepalived.conf the copy keepalived was started with
 #   keepalived.pid   keepalived's parent (it writes it: -p); keepalived.vrrp.pid its
 #                    VRRP child (-r), the process that sends and hears adverts
 #   keepalived.log   its console log (-l -D, no syslog: -G)
-#   notify.sh        keepalived's notify script for every instance and group: writes the
-#                    state it was told into state (atomically, by rename) and appends
-#                    "UNIX-TIME TYPE NAME STATE" to state.log
-#   gatepeer.pid, gatepeer.log, gatepeer.state/  gatepeer run (GATEPEER_STATE_DIR)
+#   gatepeer.pid, gatepeer.log  `gatepeer run`
+#   gatepeer.state/  GATEPEER_STATE_DIR of everything gatepeer run there (the daemon, and
+#                    `gatepeer health` and `gatepeer ha notify` that keepalived runs); in
+#                    it netns/PREFIX-NODE/ha-state.json is what keepalived last told
+#                    `gatepeer ha notify` (state, type, name, priority, time)
 #
-# Why a notify script and not `keepalived --signum=DATA`: the data dump goes to
-# /tmp/keepalived.data, one path for every keepalived on the machine (two labs, or a
-# test and a bench, would read each other's), it is written asynchronously after the
-# signal (a reader must wait for a file to change), and it says nothing when the VRRP
-# child is frozen or gone. keepalived runs the notify script for every transition it
-# makes, with TYPE NAME STATE PRIORITY; the state file is what keepalived last said it is.
-# A dead keepalived says nothing: ha_state reports "dead" when the VRRP child's pid is
-# gone, whatever the file holds.
+# The state is read from ha-state.json, the record the rendered config's notify makes
+# (the sync group's: GROUP gatepeer STATE PRIORITY), not from `keepalived --signum=DATA`:
+# the data dump goes to /tmp/keepalived.data, one path for every keepalived on the
+# machine (two labs, or a test and a bench, would read each other's), it is written
+# asynchronously after the signal, and it says nothing when the VRRP child is frozen or
+# gone. A dead keepalived says nothing: ha_state reports "dead" when the VRRP child's pid
+# is gone, whatever the file holds; keepalived's start removes the last run's record.
 #
 # Processes are stopped by the pid their own files name, checked to still be ours (alive
 # and in this lab's namespace of that node) so a reused pid is never signalled.
 #
 # Functions:
-#   ha_keepalived_conf NODE [ADVERT] [PREEMPT] [SYNC]  print the lab fixture (below)
-#   ha_keepalived_start NODE [FILE]    start keepalived --vrrp in NODE with FILE (default:
-#                                      the fixture, $HA_ADVERT/$HA_PREEMPT/$HA_SYNC)
-#   ha_gatepeer_start NODE BIN CONFIG  start `gatepeer run -c CONFIG --resync 3600`
-#   ha_node_config NODE [ADVERT_MS] [PREEMPT]  print NODE's gatepeer config: the lab's
-#                                      link (netconfig/lab.json) with the ha section of
-#                                      netconfig/ha/peer-{a,b}.json, advertIntervalMs
-#                                      ADVERT_MS (default 1000), PREEMPT as above; a jq
-#                                      filter in $HA_CONFIG_JQ is applied last (a test's
-#                                      additions: a filter section, conntrackd paths)
 #   ha_up NODE BIN [ADVERT_MS] [PREEMPT]  the real thing: writes NODE/gatepeer.json
 #                                      (ha_node_config), starts gatepeer with it, waits
 #                                      for gp0, renders keepalived.conf with `BIN ha
 #                                      render` in NODE and starts keepalived with it
+#   ha_node_config NODE [ADVERT_MS] [PREEMPT]  print NODE's gatepeer config: the lab's
+#                                      link (netconfig/lab.json) with the ha section of
+#                                      netconfig/ha/peer-{a,b}.json, advertIntervalMs
+#                                      ADVERT_MS (default 1000), PREEMPT nopreempt
+#                                      (default) or delay:N (preempt, preemptDelaySeconds
+#                                      N); a jq filter in $HA_CONFIG_JQ is applied last (a
+#                                      test's additions: a filter section, conntrackd paths)
+#   ha_keepalived_start NODE FILE      start keepalived --vrrp in NODE with FILE (a config
+#                                      of your own; ha_up renders the real one)
+#   ha_gatepeer_start NODE BIN CONFIG  start `gatepeer run -c CONFIG --resync 3600`
 #   ha_link NODE down|up               eth0 down, or up with the lab's route to the VPGs
 #   ha_pids NODE keepalived|gatepeer   the live pids (keepalived: parent and VRRP child)
-#   ha_state NODE                      MASTER, BACKUP, FAULT, STOP, INIT (no notify yet),
-#                                      dead (its VRRP child is gone) or none (never started)
+#   ha_state NODE                      MASTER, BACKUP, FAULT, STOP, DELETED (ha-state.json),
+#                                      INIT (keepalived runs, no notify yet), dead (its VRRP
+#                                      child is gone) or none (never started)
 #   ha_stop NODE [keepalived|gatepeer] stop by pid: SIGCONT, SIGTERM, then SIGKILL after 5 s
 #   ha_stop_all                        both daemons on every HA node (scripts/lab down)
 
 HA_NODES=(peera peerb)
 HA_LAB_DIR=/run/gatepeer-lab/$PREFIX
 
-# The HA lab's addresses (scripts/lab build_ha_peers uses the same).
-ha_addr() { case $1 in peera) echo 172.31.0.11 ;; peerb) echo 172.31.0.12 ;; *) return 1 ;; esac; }
-ha_other() { case $1 in peera) echo peerb ;; peerb) echo peera ;; *) return 1 ;; esac; }
-# peera is the preferred master (priority 150), peerb the backup (100).
-ha_priority() { case $1 in peera) echo 150 ;; peerb) echo 100 ;; *) return 1 ;; esac; }
-HA_OUTER_VIP=172.31.0.254/24
-HA_INNER_VIP=10.255.255.254/9
-HA_VRID=13
+# The nodes' addresses, priorities (peera 150, peerb 100), virtual router id and virtual
+# addresses are netconfig/ha/peer-{a,b}.json's ha section; `gatepeer ha render` makes
+# keepalived.conf from it.
 
 _ha_err() { echo "ha-lab: $*" >&2; }
 _ha_node() {
@@ -94,92 +92,6 @@ _ha_close_inherited() {
     ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
   done
   return 0
-}
-
-# ha_keepalived_conf NODE [ADVERT] [PREEMPT] [SYNC]
-#   The lab fixture: VRRPv3, unicast to the other node (unicast_src_ip, unicast_peer,
-#   unicast_fault_no_peer: a unicast instance never falls back to multicast), state
-#   BACKUP on both with priorities 150 (peera) and 100 (peerb). ADVERT is advert_int in
-#   seconds (default 1; 0.1 is VRRPv3's 10 centiseconds). PREEMPT is "nopreempt"
-#   (default) or "delay:N" (preempt_delay N seconds). Instance "outer" moves
-#   172.31.0.254/24 (the registered outer address, also the backends' next hop) on eth0.
-#   With SYNC=1 a second instance "inner" moves 10.255.255.254/9 on gp0, both in
-#   vrrp_sync_group "gatepeer" (gp0 must exist on both nodes: see
-#   /work/notes/i13/lab-findings.md). The shape follows FIELD.md ("Availability");
-#   `gatepeer ha render` replaces it.
-ha_keepalived_conf() {
-  local node=$1 advert=${2:-1} preempt=${3:-nopreempt} sync=${4:-0}
-  _ha_node "$node" || return 2
-  local me other dir preempt_line
-  me=$(ha_addr "$node"); other=$(ha_addr "$(ha_other "$node")"); dir=$(_ha_dir "$node")
-  case $preempt in
-    nopreempt) preempt_line="nopreempt" ;;
-    delay:[0-9]*) preempt_line="preempt_delay ${preempt#delay:}" ;;
-    *) _ha_err "preempt: nopreempt or delay:SECONDS, not '$preempt'"; return 2 ;;
-  esac
-  cat <<EOF
-# gatepeer HA lab fixture for $node (scripts/lib/ha-lab.sh); lab '$PREFIX'.
-global_defs {
-    router_id gatepeer-lab-$PREFIX-$node
-    vrrp_version 3
-    script_user root
-    enable_script_security
-    # The data/stats dumps would go to /tmp, shared by every keepalived on the machine.
-    tmp_config_directory $dir
-}
-EOF
-  if ((sync)); then
-    cat <<EOF
-
-vrrp_sync_group gatepeer {
-    group {
-        outer
-        inner
-    }
-    notify $dir/notify.sh
-}
-EOF
-  fi
-  local inst dev vip vrid
-  for inst in outer inner; do
-    [[ $inst == inner ]] && ((!sync)) && continue
-    if [[ $inst == outer ]]; then dev=eth0; vip=$HA_OUTER_VIP; vrid=$HA_VRID
-    else dev=gp0; vip=$HA_INNER_VIP; vrid=$((HA_VRID + 1)); fi
-    cat <<EOF
-
-vrrp_instance $inst {
-    state BACKUP
-    interface eth0
-    virtual_router_id $vrid
-    priority $(ha_priority "$node")
-    advert_int $advert
-    $preempt_line
-    unicast_src_ip $me
-    unicast_peer {
-        $other
-    }
-    unicast_fault_no_peer
-    virtual_ipaddress {
-        $vip dev $dev
-    }
-    notify $dir/notify.sh
-}
-EOF
-  done
-}
-
-_ha_write_notify() {
-  local dir=$1
-  cat >"$dir/notify.sh" <<EOF
-#!/bin/sh
-# keepalived notify: TYPE NAME STATE PRIORITY. Written by scripts/lib/ha-lab.sh.
-t=\$(date +%s.%N)
-if [ "\$1" = INSTANCE ] && [ "\$2" = outer ]; then
-  printf '%s\n' "\$3" >"$dir/state.new" && mv -f "$dir/state.new" "$dir/state"
-fi
-printf '%s %s %s %s\n' "\$t" "\$1" "\$2" "\$3" >>"$dir/state.log"
-EOF
-  chmod 0755 "$dir/notify.sh"
 }
 
 # ha_node_config NODE [ADVERT_MS] [PREEMPT]
@@ -221,23 +133,25 @@ ha_up() {
   ha_keepalived_start "$node" "$dir/keepalived.rendered.conf"
 }
 
-# ha_keepalived_start NODE [FILE]
+# _ha_record NODE: the ha-state.json `gatepeer ha notify` writes in NODE (StateStore: a
+# named namespace keeps its state in BASE/netns/NAME).
+_ha_record() { echo "$(_ha_dir "$1")/gatepeer.state/netns/$(ns "$1")/ha-state.json"; }
+
+# ha_keepalived_start NODE FILE
 #   Starts keepalived (VRRP only, no fork of its own, console log) in NODE's namespace
-#   and returns once its VRRP child's pid file names a live process (5 s at most).
+#   with FILE and returns once its VRRP child's pid file names a live process (5 s at
+#   most). The last run's ha-state.json goes first: until this keepalived notifies, the
+#   node's state is INIT, not what an earlier one said.
 ha_keepalived_start() {
   local node=$1 file=${2:-}
   _ha_node "$node" || return 2
+  [ -n "$file" ] && [ -f "$file" ] || { _ha_err "ha_keepalived_start: no keepalived.conf at '$file' (ha up renders one)"; return 2; }
   command -v keepalived >/dev/null || { _ha_err "keepalived is not installed (Debian package keepalived)"; return 1; }
   local dir; dir=$(_ha_dir "$node")
   if [ -n "$(ha_pids "$node" keepalived)" ]; then _ha_err "keepalived already runs in $node"; return 1; fi
   mkdir -p "$dir" && chmod 0755 "$HA_LAB_DIR" "$dir"
-  _ha_write_notify "$dir"
-  if [ -n "$file" ]; then
-    [ "$file" = "$dir/keepalived.conf" ] || cp "$file" "$dir/keepalived.conf"
-  else
-    ha_keepalived_conf "$node" "${HA_ADVERT:-1}" "${HA_PREEMPT:-nopreempt}" "${HA_SYNC:-0}" >"$dir/keepalived.conf" || return
-  fi
-  rm -f "$dir/state" "$dir/keepalived.pid" "$dir/keepalived.vrrp.pid"
+  [ "$file" = "$dir/keepalived.conf" ] || cp "$file" "$dir/keepalived.conf"
+  rm -f "$(_ha_record "$node")" "$dir/keepalived.pid" "$dir/keepalived.vrrp.pid"
   # The check resolves interfaces: run it where keepalived will run.
   ip netns exec "$(ns "$node")" keepalived -t -f "$dir/keepalived.conf" >"$dir/keepalived.check" 2>&1 || {
     _ha_err "keepalived -t refused $dir/keepalived.conf:"; cat "$dir/keepalived.check" >&2; return 1; }
@@ -312,7 +226,9 @@ ha_state() {
   dir=$(_ha_dir "$node")
   [ -f "$dir/keepalived.vrrp.pid" ] || { echo none; return 0; }
   _ha_pidfile_pid "$dir/keepalived.vrrp.pid" "$node" >/dev/null || { echo dead; return 0; }
-  if [ -f "$dir/state" ]; then cat "$dir/state"; else echo INIT; fi
+  local record s
+  record=$(_ha_record "$node")
+  if [ -f "$record" ] && s=$(jq -er '.state' "$record" 2>/dev/null); then echo "$s"; else echo INIT; fi
 }
 
 # ha_stop NODE [keepalived|gatepeer]

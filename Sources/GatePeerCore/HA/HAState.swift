@@ -71,3 +71,82 @@ public struct HAStateError: Error, Equatable {
     /// What is wrong and what is valid.
     public let message: String
 }
+
+extension HAState {
+    /// What `gatepeer ha notify` last recorded in the state directory's `ha-state.json`
+    /// (StateStore): the state keepalived told it, the group or instance with its priority
+    /// when keepalived gave them, and when (the wall clock, CLOCK_REALTIME). The file is
+    /// `{"state":"MASTER","type":"group","name":"gatepeer","priority":150,
+    /// "time":"2026-12-02 16:40:03 UTC","unixTime":1796143203.25}`; type, name and
+    /// priority are null for the short form (`gatepeer ha notify MASTER`).
+    public struct Record: Equatable, Sendable {
+        /// What keepalived passed.
+        public var notification: Notification
+        /// When it was recorded: seconds since the Unix epoch (wall clock).
+        public var unixTime: Double
+
+        /// A record of `notification` made at `unixTime` (seconds since the Unix epoch).
+        public init(_ notification: Notification, unixTime: Double) {
+            self.notification = notification
+            self.unixTime = unixTime
+        }
+
+        /// The file's JSON object (type in lowercase, as in keepalived.conf).
+        public var json: JSONOut {
+            let n = notification
+            return .object([
+                "state": .string(n.state.rawValue),
+                "type": n.type.map { .string($0.lowercased()) } ?? .null,
+                "name": n.name.map { .string($0) } ?? .null,
+                "priority": n.priority.map { .int(Int64($0)) } ?? .null,
+                "time": .string(PeerStatus.utc(unixTime)),
+                "unixTime": .double(unixTime),
+            ])
+        }
+
+        /// "MASTER since 2026-12-02 16:40:03 UTC (group gatepeer, priority 150)".
+        public var text: String {
+            var out = "\(notification.state.rawValue) since \(PeerStatus.utc(unixTime))"
+            if let t = notification.type, let n = notification.name {
+                out += " (\(t.lowercased()) \(n)" + (notification.priority.map { ", priority \($0)" } ?? "") + ")"
+            }
+            return out
+        }
+
+        /// Reads `json`'s shape back. Throws HAStateError naming the field that is missing
+        /// or wrong and what is valid.
+        public static func parse(_ text: String) throws(HAStateError) -> Record {
+            guard let doc = try? JSONReader.parse(text).0, case .object = doc else {
+                throw HAStateError(message: "not a JSON object")
+            }
+            func string(_ key: String, optional: Bool) throws(HAStateError) -> String? {
+                switch doc[key] {
+                case .string(let s)?: return s
+                case .null?, nil:
+                    if optional { return nil }
+                    throw HAStateError(message: "\(key): must be a string")
+                default: throw HAStateError(message: "\(key): must be a string\(optional ? " or null" : "")")
+                }
+            }
+            guard let raw = try string("state", optional: false), let state = HAState(rawValue: raw) else {
+                throw HAStateError(message: "state: must be one of \(HAState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let type = try string("type", optional: true)?.uppercased()
+            if let type, type != "GROUP", type != "INSTANCE" {
+                throw HAStateError(message: "type: must be group, instance or null")
+            }
+            var priority: Int?
+            switch doc["priority"] {
+            case .number(let s)?:
+                guard let p = Int(s), (0...255).contains(p) else { throw HAStateError(message: "priority: must be 0..255 or null") }
+                priority = p
+            case .null?, nil: priority = nil
+            default: throw HAStateError(message: "priority: must be 0..255 or null")
+            }
+            guard case .number(let t)? = doc["unixTime"], let unix = Double(t), unix.isFinite else {
+                throw HAStateError(message: "unixTime: must be a number (seconds since the Unix epoch)")
+            }
+            return Record(Notification(state: state, type: type, name: try string("name", optional: true), priority: priority), unixTime: unix)
+        }
+    }
+}

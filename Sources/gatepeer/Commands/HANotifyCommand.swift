@@ -4,7 +4,9 @@ import Glibc
 
 /// `gatepeer ha notify STATE` (or keepalived's `TYPE NAME STATE PRIORITY`): carries out
 /// HANotifyPlan's steps for the new state, each logged as a key=value line on stderr
-/// (the journal, under keepalived's unit). Exit 0 when every step worked, 1 when one
+/// (the journal, under keepalived's unit). The notification is recorded first, in the
+/// state directory's ha-state.json (StateStore.saveHAState, read by `gatepeer status`),
+/// so readers see the new state before the slow steps (conntrackd, the hook). Exit 0 when every step worked, 1 when one
 /// failed (the others still run), 2 for bad arguments or a config without `ha`.
 enum HANotifyCommand: GatePeerCommand {
     static let words = ["ha", "notify"]
@@ -23,7 +25,8 @@ enum HANotifyCommand: GatePeerCommand {
         if let t = n.type, let name = n.name { fields += [("type", t.lowercased()), ("name", name)] }
         if let p = n.priority { fields.append(("priority", "\(p)")) }
         log(.info, "ha notify", fields: fields)
-        var failed = false
+        // A master that heard a lower priority stays MASTER: its record (and since when) stands.
+        var failed = n.state == .masterReclaim ? false : !record(n)
         var observed: ObservedState?
         for step in HANotifyPlan.steps(s.config, s.ha, n.state) {
             switch step {
@@ -46,6 +49,18 @@ enum HANotifyCommand: GatePeerCommand {
             }
         }
         return failed ? .runtime : .ok
+    }
+
+    /// Records `n` in ha-state.json; logs and returns false when it cannot.
+    private static func record(_ n: HAState.Notification) -> Bool {
+        do {
+            let store = StateStore(namespace: try NetworkNamespace.current())
+            try store.saveHAState(HAState.Record(n, unixTime: Clock.now()))
+            return true
+        } catch {
+            log(.error, "cannot record the state: \(error)", fields: [("object", "ha-state"), ("state", n.state.rawValue)])
+            return false
+        }
     }
 
     /// Announces `a` when it is on its device (keepalived added it); one log line either way.

@@ -5,7 +5,8 @@ import GatePeerKernel
 /// counters (nf_tables counters and map element counters), what a plan would change, and
 /// each VPG gate peer's liveness from the running daemon's runtime report. Exit 0 in
 /// sync with every judged peer up, 3 degraded (StatusReport.degradedReasons), 1 when the
-/// kernel cannot be read.
+/// kernel cannot be read. With an `ha` section it also shows what keepalived last told
+/// `gatepeer ha notify` (ha-state.json): a line "ha: MASTER since ..." and an "ha" object.
 enum StatusCommand: GatePeerCommand {
     static let words = ["status"]
     static let options: [OptionSpec] = [.config, .json]
@@ -17,13 +18,39 @@ enum StatusCommand: GatePeerCommand {
         do {
             var report = try observe(kernel, store, config)
             report.attach(store.runtimeReading())
+            let ha = config.ha == nil ? nil : haStatus(store)
             // Names and aliases read from the kernel are anyone's input.
-            print(c.json ? report.json.render() : Echo.text(report.text))
+            if c.json {
+                var json = report.json
+                if let ha, case .object(var d) = json { d["ha"] = ha.json; json = .object(d) }
+                print(json.render())
+            } else {
+                print(Echo.text(report.text + (ha.map { "\nha: " + $0.text } ?? "")))
+            }
             return report.degradedReasons.isEmpty ? .ok : .degraded
         } catch {
             Console.error(NetAdmin.describe(error, verb: "status"))
             return .runtime
         }
+    }
+
+    /// The HA state as `gatepeer ha notify` recorded it: `text` after "ha: " ("MASTER since
+    /// 2026-12-02 16:40:03 UTC (group gatepeer, priority 150)", or "unknown (why)"), and
+    /// `json` the record's object (HAState.Record.json) with "problem": null, or for an
+    /// unknown state {"state": "unknown", "problem": why} with the other fields null.
+    static func haStatus(_ store: StateStore) -> (text: String, json: JSONOut) {
+        let problem: String
+        switch store.loadHAState() {
+        case .success(let r?):
+            guard case .object(var d) = r.json else { return (r.text, r.json) }
+            d["problem"] = .null
+            return (r.text, .object(d))
+        case .success(nil): problem = "no notification yet"
+        case .failure(let e): problem = e.message
+        }
+        let json: JSONOut = .object(["state": .string("unknown"), "type": .null, "name": .null, "priority": .null,
+                                     "time": .null, "unixTime": .null, "problem": .string(problem)])
+        return ("unknown (\(problem))", json)
     }
 
     /// The kernel's part of the status: links, sysctls, the plan's changes and blockers,

@@ -209,3 +209,30 @@ final class StateStore {
         if let e = Files.replace(path, with: Array(text.utf8), mode: 0o600, limit: Files.stateLimit) { throw StateError(message: e) }
     }
 }
+
+extension StateStore {
+    /// `ha-state.json`: what `gatepeer ha notify` last recorded (HAState.Record).
+    var haStatePath: String { directory + "/ha-state.json" }
+
+    /// Records keepalived's notification (0600, synced, renamed over the old record, like
+    /// every state file). No writer lock: keepalived runs one notify at a time per group,
+    /// the rename is atomic, and the daemon never writes this file. Throws StateError
+    /// (refused directory, mkdir or write failure).
+    func saveHAState(_ record: HAState.Record) throws {
+        try write(haStatePath, record.json.render(pretty: false) + "\n")
+    }
+
+    /// The last recorded notification: nil when none was recorded yet (or the directory is
+    /// refused), a failure naming the file and what is wrong when it cannot be read or is
+    /// damaged.
+    func loadHAState() -> Result<HAState.Record?, StateError> {
+        switch read(haStatePath) {
+        case .success(nil): return .success(nil)
+        case .success(let text?):
+            do { return .success(try HAState.Record.parse(text)) } catch {
+                return .failure(StateError(message: "\(haStatePath) is damaged (\(error.message))"))
+            }
+        case .failure(let e): return .failure(StateError(message: "\(e.path) cannot be read (\(e.reason))"))
+        }
+    }
+}
