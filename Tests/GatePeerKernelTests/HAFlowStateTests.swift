@@ -67,7 +67,11 @@ final class HAFlowStateTests: HALabTestCase {
         }
     }
 
-    /// The streaming flow: the server's log, the client's data file and log.
+    /// Which end of the flow streams: inet's server to dev1 (a download; dev1 only ACKs)
+    /// or dev1 to the server (an upload; the server only ACKs).
+    enum Direction { case download, upload }
+
+    /// The streaming flow: the server's log, the receiver's data file, the client's log.
     struct Stream {
         let server: Process, client: Process
         let data: URL, serverLog: URL, clientLog: URL
@@ -75,23 +79,24 @@ final class HAFlowStateTests: HALabTestCase {
         func text(_ u: URL) -> String { (try? String(contentsOf: u, encoding: .utf8)) ?? "" }
     }
 
-    func startStream() throws -> Stream {
+    func startStream(_ direction: Direction = .download) throws -> Stream {
         let base = NSTemporaryDirectory() + "gatepeer-flow-\(prefix)-\(UUID().uuidString.prefix(6))"
         let data = URL(fileURLWithPath: base + ".data"), serverLog = URL(fileURLWithPath: base + ".server.log"), clientLog = URL(fileURLWithPath: base + ".client.log")
         addTeardownBlock { for u in [data, serverLog, clientLog] { try? FileManager.default.removeItem(at: u) } }
         let script = URL(fileURLWithPath: base + ".sh")
         addTeardownBlock { try? FileManager.default.removeItem(at: script) }
         try "i=0\nwhile :; do i=$((i+1)); echo line $i; sleep 0.02; done\n".write(to: script, atomically: true, encoding: .utf8)
-        let server = background("inet", ["socat", "-d", "-d", "TCP-LISTEN:443,bind=203.0.113.10,reuseaddr", "EXEC:/bin/sh \(script.path)"], log: serverLog)
+        let listen = "TCP-LISTEN:443,bind=203.0.113.10,reuseaddr", connect = "TCP:203.0.113.10:443,connect-timeout=2", exec = "EXEC:/bin/sh \(script.path)"
+        let server = background("inet", direction == .download ? ["socat", "-d", "-d", listen, exec] : ["socat", "-d", "-d", "-u", listen, "CREATE:\(data.path)"], log: serverLog)
         var client: Process?
         // The server may not listen yet: a client that could not connect exits at once.
         XCTAssertTrue(eventually(10) {
             if client == nil || !client!.isRunning {
-                client = self.background("dev1", ["socat", "-d", "-d", "-u", "TCP:203.0.113.10:443,connect-timeout=2", "CREATE:\(data.path)"], log: clientLog)
+                client = self.background("dev1", direction == .download ? ["socat", "-d", "-d", "-u", connect, "CREATE:\(data.path)"] : ["socat", "-d", "-d", "-u", exec, connect], log: clientLog)
                 usleep(300_000)
             }
             return FileManager.default.fileExists(atPath: data.path) && ((try? FileManager.default.attributesOfItem(atPath: data.path))?[.size] as? Int ?? 0) > 200
-        }, "no stream from inet to dev1: \(String(describing: try? String(contentsOf: clientLog, encoding: .utf8)))")
+        }, "no stream (\(direction)) between dev1 and inet: \(String(describing: try? String(contentsOf: clientLog, encoding: .utf8)))")
         return Stream(server: server, client: client!, data: data, serverLog: serverLog, clientLog: clientLog)
     }
 
@@ -184,13 +189,13 @@ final class HAFlowStateTests: HALabTestCase {
         let port = try XCTUnwrap(devicePort(), "dev1 has no connection to 203.0.113.10:443")
         XCTAssertNotNil(conntrackEntry("peera", port: port))
         assertStandbyCalm()
+        XCTAssertTrue(serverConnected(), "inet's connection is up before the failure")
 
         let failed = Date().timeIntervalSince1970
         let master = failMaster()
         let atMaster = stream.bytes
         XCTAssertNil(conntrackEntry("peerb", port: port), "no translation for the flow on peerb")
         // Watched for 20 s: long enough for the server's backed-off retransmissions.
-        XCTAssertTrue(serverConnected(), "inet's connection is up before the takeover reaches it")
         var grew = false, resetAt: Double?
         let deadline = master + 20
         while Date().timeIntervalSince1970 < deadline {
@@ -203,6 +208,34 @@ final class HAFlowStateTests: HALabTestCase {
         XCTAssertFalse(grew, "the flow carried data after the takeover without conntrackd")
         XCTAssertNotNil(resetAt, "inet's connection did not end")
         XCTAssertEqual(devicePort(), port, "dev1 still believes in its connection (it sends nothing, so nothing resets it)")
+    }
+
+    /// Without conntrackd, a flow whose device sends first after the takeover survives:
+    /// dev1's retransmitted segment reaches peerb, which has no entry for it;
+    /// nf_conntrack_tcp_loose (1, the kernel's default) lets conntrack pick the flow up
+    /// mid-stream as a new entry, the outbound rule allows it, and the SNAT rule maps it
+    /// to 192.0.2.9 keeping dev1's source port (free on peerb), so inet sees the same
+    /// four-tuple and the connection goes on. It needs the floating address (masquerade
+    /// would change the source address) and the port still free on the new master; a
+    /// flow where inet sends first is reset (testFlowWithoutConntrackd).
+    func testUploadSurvivesWithoutConntrackdByLoosePickup() throws {
+        try startNodes(conntrackd: false)
+        XCTAssertEqual(inNode("peerb", ["cat", "/proc/sys/net/netfilter/nf_conntrack_tcp_loose"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "1")
+        let stream = try startStream(.upload)
+        let port = try XCTUnwrap(devicePort(), "dev1 has no connection to 203.0.113.10:443")
+        assertStandbyCalm()
+
+        let failed = Date().timeIntervalSince1970
+        let master = failMaster()
+        let atMaster = stream.bytes
+        XCTAssertTrue(eventually(30) { stream.bytes > atMaster + 500 },
+                      "inet received nothing after the takeover (\(stream.bytes) bytes, \(atMaster) at MASTER); server: \(stream.text(stream.serverLog))")
+        let resumed = Date().timeIntervalSince1970
+        XCTAssertTrue(serverConnected(), "inet's connection ended: \(stream.text(stream.serverLog))")
+        XCTAssertEqual(devicePort(), port, "the same connection, from the same port")
+        let entry = conntrackEntry("peerb", port: port)
+        XCTAssertNotNil(entry, "peerb translates the picked-up flow to \(Self.snat) with dev1's port")
+        print("HAFlowState upload without conntrackd: peerb MASTER \(String(format: "%.2f", master - failed)) s after the link went down; inet received data again on the same connection within \(String(format: "%.2f", resumed - master)) s of MASTER; entry on peerb (picked up): \(entry ?? "none")")
     }
 
     /// conntrackd refuses a file with a syntax error (the acceptance check above can
