@@ -238,6 +238,30 @@ final class HAFlowStateTests: HALabTestCase {
         print("HAFlowState upload without conntrackd: peerb MASTER \(String(format: "%.2f", master - failed)) s after the link went down; inet received data again on the same connection within \(String(format: "%.2f", resumed - master)) s of MASTER; entry on peerb (picked up): \(entry ?? "none")")
     }
 
+    /// `gatepeer validate` and `gatepeer ha render` note on stderr that masquerade NATed
+    /// flows die in a failover, naming the fields to set; with the floating SNAT address
+    /// they note nothing, and the rendered keepalived.conf moves it.
+    func testMasqueradeIsNotedAndSnatMoves() throws {
+        let d = directory("peera")
+        try FileManager.default.createDirectory(atPath: d + "/gatepeer.state", withIntermediateDirectories: true)
+        for (nat, jq) in [("masquerade", try configJQ("peera", conntrackd: false) + " | .filter.nat = \"masquerade\" | del(.filter.snatAddress)"),
+                          ("snat", try configJQ("peera", conntrackd: false))] {
+            let c = ha("config", "peera", env: ["HA_CONFIG_JQ=\(jq)"])
+            XCTAssertEqual(c.status, 0, c.stderr)
+            let file = d + "/\(nat).json"
+            try c.stdout.write(toFile: file, atomically: true, encoding: .utf8)
+            for args in [["validate", "-c", file], ["ha", "render", "-c", file]] {
+                let r = sh(["env", "GATEPEER_STATE_DIR=\(d)/gatepeer.state", "ip", "netns", "exec", node("peera"), gatepeerBinary] + args)
+                XCTAssertEqual(r.status, 0, "\(nat) \(args): \(r.stderr)")
+                let noted = r.stderr.contains("note: filter.nat is \"masquerade\"") && r.stderr.contains("set filter.nat to \"snat\" and filter.snatAddress")
+                XCTAssertEqual(noted, nat == "masquerade", "\(nat) \(args): \(r.stderr)")
+                if args[0] == "ha" {
+                    XCTAssertEqual(r.stdout.contains("        \(Self.snat)/32 dev uplink\n"), nat == "snat", r.stdout)
+                }
+            }
+        }
+    }
+
     /// conntrackd refuses a file with a syntax error (the acceptance check above can
     /// fail): the rendered file with `Mode FTFWX`, its lock and socket moved so that only
     /// the syntax error can stop it, run in peerb's namespace; a conntrackd that accepted
