@@ -240,8 +240,9 @@ final class HATests: XCTestCase {
     /// parse them in HAKernelTests); GATEPEER_UPDATE_GOLDEN=1 rewrites them.
     func testGoldenRenders() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
-        for node in ["a", "b"] {
-            let c = try XCTUnwrap(decodeOK(try Self.example("peer-\(node).json")))
+        let snat = try withFilter(conntrackd: ["lockFile": "/run/gatepeer/conntrackd.lock", "socketPath": "/run/gatepeer/conntrackd.ctl"])
+        for node in ["a", "b", "a-snat"] {
+            let c = try XCTUnwrap(decodeOK(node == "a-snat" ? snat : try Self.example("peer-\(node).json")))
             let files = [("keepalived", KeepalivedRender.render(c, c.ha!, gatepeer: "/usr/local/bin/gatepeer", configPath: "/etc/gatepeer/gatepeer.json")),
                          ("conntrackd", ConntrackdRender.render(c, c.ha!, c.ha!.conntrackd!, configPath: "/etc/gatepeer/gatepeer.json"))]
             for (engine, text) in files {
@@ -262,6 +263,101 @@ final class HATests: XCTestCase {
             XCTAssertTrue(text.split(separator: "\n").contains(Substring(line)), "missing \(line) in\n\(text)")
         }
         XCTAssertFalse(text.contains("Multicast"))
+    }
+
+    // MARK: conntrackd's paths and the floating SNAT address
+
+    /// peer-a.json with the lab's filter (netconfig/lab-filter.json) with NAT `nat`
+    /// (snat to 192.0.2.9 when "snat") and `conntrackd` as ha.conntrackd.
+    func withFilter(nat: String = "snat", snat: String? = "192.0.2.9", conntrackd: [String: Any]? = nil) throws -> String {
+        let lab = try JSONSerialization.jsonObject(with: Data(try Self.example("../lab-filter.json").utf8)) as! [String: Any]
+        return try variant { o in
+            var f = lab["filter"] as! [String: Any]
+            f["nat"] = nat
+            if nat == "snat" { f["snatAddress"] = snat }
+            o["filter"] = f
+            if let conntrackd {
+                var ha = o["ha"] as! [String: Any]
+                ha["conntrackd"] = conntrackd
+                o["ha"] = ha
+            }
+        }
+    }
+
+    func testConntrackdPaths() throws {
+        let paths = ["port": 3781, "configPath": "/run/gp/ct.conf", "lockFile": "/run/gp/ct.lock", "socketPath": "/run/gp/ct.ctl"] as [String: Any]
+        let c = try XCTUnwrap(decodeOK(try haEdit("conntrackd", paths)))
+        XCTAssertEqual(c.ha?.conntrackd, HAConfig.Conntrackd(port: 3781, configPath: "/run/gp/ct.conf", lockFile: "/run/gp/ct.lock", socketPath: "/run/gp/ct.ctl"))
+        let text = ConntrackdRender.render(c, c.ha!, c.ha!.conntrackd!, configPath: "/etc/gatepeer/gatepeer.json")
+        XCTAssertTrue(text.contains("\tLockFile /run/gp/ct.lock\n\tUNIX {\n\t\tPath /run/gp/ct.ctl\n\t}\n"), text)
+        XCTAssertTrue(text.contains("\t\tPort 3781\n"), text)
+        // ha notify talks to the daemon of that file: conntrackd -C reads the socket from it.
+        XCTAssertEqual(HANotifyPlan.steps(c, c.ha!, .master).first, .conntrackd(["-C", "/run/gp/ct.conf", "-c"]))
+        let defaults = try XCTUnwrap(decodeOK(try haEdit("conntrackd", [:]))?.ha?.conntrackd)
+        XCTAssertEqual(defaults.lockFile, "/var/lock/conntrack.lock")
+        XCTAssertEqual(defaults.socketPath, "/var/run/conntrackd.ctl")
+        assertProblem(try haEdit("conntrackd", ["lockFile": "run/ct.lock"]), "ha.conntrackd.lockFile", "is not usable; valid: an absolute file path")
+        assertProblem(try haEdit("conntrackd", ["socketPath": "/run/a b.ctl"]), "ha.conntrackd.socketPath", "is not usable")
+        assertProblem(try haEdit("conntrackd", ["socketPath": 7]), "ha.conntrackd.socketPath", "is a number")
+        assertProblem(try haEdit("conntrackd", ["socketPath": "/" + String(repeating: "s", count: 120)]), "ha.conntrackd.socketPath", "is 121 bytes; valid: an absolute path of at most 107 bytes")
+        assertProblem(try haEdit("conntrackd", ["lockFile": "/run/x", "socketPath": "/run/x"]), "ha.conntrackd.socketPath", "is lockFile too")
+        assertProblem(try haEdit("conntrackd", ["lockfile": "/run/x"]), "ha.conntrackd.lockfile", "unknown field")
+    }
+
+    /// nat "snat" with ha: the address moves as a /32 on the uplink in the link's instance,
+    /// is announced on MASTER, and is no conntrackd Ignore address.
+    func testFloatingSnatAddress() throws {
+        let c = try XCTUnwrap(decodeOK(try withFilter()))
+        let ha = try XCTUnwrap(c.ha)
+        let snat = HAConfig.VirtualAddress(prefix: IPPrefix("192.0.2.9/32")!, device: "uplink")
+        XCTAssertEqual(ha.snat, snat)
+        XCTAssertEqual(ha.instances(links: c.links).map(\.routerId), [51, 52], "no instance of its own")
+        XCTAssertEqual(ha.instances(links: c.links).first?.addresses.last, snat)
+        XCTAssertTrue(HANotifyPlan.steps(c, ha, .master).contains(.announce(snat)))
+        XCTAssertTrue(HANotifyPlan.steps(c, ha, .masterReclaim).contains(.announce(snat)))
+        let keepalived = KeepalivedRender.render(c, ha, gatepeer: "/g", configPath: "/c.json")
+        XCTAssertTrue(keepalived.contains("        10.255.255.254/9 dev gp0\n        192.0.2.9/32 dev uplink\n    }"), keepalived)
+        let conntrackd = ConntrackdRender.render(c, ha, ha.conntrackd!, configPath: "/c.json")
+        XCTAssertFalse(conntrackd.contains("192.0.2.9"), conntrackd)
+        XCTAssertEqual(HAConfig.failoverNotes(c.filter), [])
+        // Without ha the address does not move (the filter alone keeps it as it was).
+        XCTAssertNil(HAConfig.snatAddress(FilterConfig(uplinkDevice: nil, nat: .snat(IPAddress("192.0.2.9")!))))
+        XCTAssertNil(decodeOK(try withFilter(nat: "masquerade"))?.ha?.snat)
+        XCTAssertNil(decodeOK(try withFilter(nat: "none"))?.ha?.snat)
+    }
+
+    func testSnatAddressTakenAlready() throws {
+        assertProblem(try withFilter(snat: "172.31.0.11"), "filter.snatAddress", "is ha.nodeAddress, this node's own address")
+        assertProblem(try withFilter(snat: "172.31.0.12"), "filter.snatAddress", "is ha.peerAddress, the other node's own address")
+        assertProblem(try withFilter(snat: "172.31.0.254"), "filter.snatAddress", "is an address of links[0], which moves already")
+        assertProblem(try withFilter(snat: "172.31.0.253"), "filter.snatAddress", "is ha.backend.address, which moves already")
+    }
+
+    /// With masquerade ha render and validate note that NATed flows die in a failover.
+    func testMasqueradeNote() throws {
+        let c = try XCTUnwrap(decodeOK(try withFilter(nat: "masquerade")))
+        let notes = HAConfig.failoverNotes(c.filter)
+        XCTAssertEqual(notes.count, 1)
+        for fragment in ["filter.nat is \"masquerade\"", "own address on uplink", "cannot survive a failover",
+                         "set filter.nat to \"snat\" and filter.snatAddress"] {
+            XCTAssertTrue(notes[0].contains(fragment), "\(fragment) not in \(notes[0])")
+        }
+        XCTAssertEqual(HAConfig.failoverNotes(decodeOK(try withFilter(nat: "none"))?.filter), [])
+        XCTAssertEqual(HAConfig.failoverNotes(nil), [])
+    }
+
+    /// The standby does not hold the SNAT address: the plan has no blocker, warning or
+    /// note about it, and the nft rule is the same on both nodes (nft's `snat to` takes an
+    /// address the host does not hold), so nothing changes when the address moves.
+    func testStandbyWithoutTheSnatAddress() throws {
+        let c = try XCTUnwrap(decodeOK(try withFilter()))
+        var o = baseObserved()
+        o.links.append(ObservedLink(index: 3, name: "uplink", mtu: 1500, isUp: true))
+        o.addresses = [ObservedAddress(linkIndex: 2, prefix: IPPrefix("172.31.0.11/24")!), ObservedAddress(linkIndex: 3, prefix: IPPrefix("192.0.2.1/30")!)]
+        let plan = Planner.plan(config: c, observed: o)
+        XCTAssertEqual(plan.blockers, [])
+        XCTAssertFalse((plan.warnings + plan.notes).contains { $0.contains("192.0.2.9") || $0.contains("snat") }, "\(plan.warnings) \(plan.notes)")
+        XCTAssertTrue(try XCTUnwrap(NftRenderer.render(c)).text.contains("snat ip to 192.0.2.9"))
     }
 
     // MARK: health

@@ -107,22 +107,26 @@ final class HAKernelTests: KernelTestCase {
     /// conntrackd has no check-only mode (conntrackd(8): -C, -d and client commands), so the
     /// rendered file is proven by starting conntrackd on it in the node's namespace (its
     /// UDP channel binds 172.31.0.11 on eth0), asking it for statistics over its UNIX
-    /// socket, and stopping it by its pid. Only the lock file and socket path are moved to
-    /// a temporary directory (the host's /var/run and /var/lock stay untouched).
+    /// socket, and stopping it by its pid. The lock file and socket are in a temporary
+    /// directory through ha.conntrackd.lockFile and socketPath (the host's /var/run and
+    /// /var/lock stay untouched), and `-o` writes the file where configPath says, so the
+    /// `conntrackd -C configPath` commands of ha notify reach this daemon.
     func testConntrackdRunsOnTheRender() throws {
         let ns = try makeNode()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-conntrackd-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        let r = ns.gatepeer("ha", "render", "--conntrackd", "-c", try config())
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("Mode FTFW"), r.stdout)
-        let text = r.stdout
-            .replacingOccurrences(of: "LockFile /var/lock/conntrack.lock", with: "LockFile \(dir.path)/conntrack.lock")
-            .replacingOccurrences(of: "Path /var/run/conntrackd.ctl", with: "Path \(dir.path)/conntrackd.ctl")
-        XCTAssertNotEqual(text, r.stdout, "the paths to move were not found")
         let file = dir.appendingPathComponent("conntrackd.conf")
-        try text.write(to: file, atomically: true, encoding: .utf8)
+        let cfg = try config { o in
+            var ha = o["ha"] as! [String: Any]
+            ha["conntrackd"] = ["port": 3780, "configPath": file.path, "lockFile": dir.path + "/conntrack.lock", "socketPath": dir.path + "/conntrackd.ctl"]
+            o["ha"] = ha
+        }
+        let r = ns.gatepeer("ha", "render", "--conntrackd", "-c", cfg, "-o", file.path)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let text = try String(contentsOf: file, encoding: .utf8)
+        XCTAssertTrue(text.contains("Mode FTFW"), text)
+        XCTAssertTrue(text.contains("\tLockFile \(dir.path)/conntrack.lock\n") && text.contains("\t\tPath \(dir.path)/conntrackd.ctl\n"), text)
 
         func start(_ conf: URL) throws -> (Process, URL) {
             let log = dir.appendingPathComponent(conf.lastPathComponent + ".log")
@@ -147,6 +151,14 @@ final class HAKernelTests: KernelTestCase {
         let stats = ns.exec(["conntrackd", "-C", file.path, "-s"])
         print("HAKernelTests: conntrackd -s on the rendered file: exit \(stats.status), \(stats.stdout.split(separator: "\n").count) lines")
         XCTAssertEqual(stats.status, 0, stats.stderr)
+        // ha notify's conntrackd steps (BACKUP: -t, -n) run `conntrackd -C configPath`,
+        // which reaches this daemon's socket: exit 0 only when both commands were answered.
+        let notify = ns.gatepeer("ha", "notify", "-c", cfg, "BACKUP")
+        print("HAKernelTests: ha notify BACKUP with conntrackd: exit \(notify.status)\n\(notify.stderr)")
+        XCTAssertEqual(notify.status, 0, notify.stderr)
+        for step in ["-t", "-n"] {
+            XCTAssertTrue(notify.stderr.contains("change=\"conntrackd -C \(file.path) \(step)\" state=BACKUP exit=0"), notify.stderr)
+        }
         kill(pid, SIGTERM)
         XCTAssertTrue(eventually(10) { !p.isRunning }, "conntrackd did not stop on SIGTERM")
 

@@ -257,4 +257,5 @@ ha_stop_all() {
   local n
   [ -d "$HA_LAB_DIR" ] || return 0
   for n in "${HA_NODES[@]}"; do ha_stop "$n"; done
+  if declare -F ha_conntrackd_stop_all >/dev/null; then ha_conntrackd_stop_all; fi
 }

@@ -1,8 +1,10 @@
 /// conntrackd.conf for this node (`gatepeer ha render --conntrackd`): conntrack-tools
 /// 1.4.7 (Debian 12) syntax, FTFW mode (reliable: lost sync messages are resent) over UDP
 /// unicast between the two nodes' own addresses on the VRRP interface (clouds carry no
-/// multicast). Modelled on conntrack-tools' doc/sync/ftfw/conntrackd.conf, with Debian's
-/// paths. The tests start conntrackd on the rendered file in a namespace of their own.
+/// multicast). Modelled on conntrack-tools' doc/sync/ftfw/conntrackd.conf; LockFile and
+/// the UNIX socket are `ha.conntrackd.lockFile`/`socketPath` (Debian's paths by default;
+/// two conntrackd on one machine need their own). The tests start conntrackd on the
+/// rendered file in a namespace of their own.
 public enum ConntrackdRender {
     /// The file for this node of `config` (whose `ha.conntrackd` is set).
     public static func render(_ config: GatePeerConfig, _ ha: HAConfig, _ c: HAConfig.Conntrackd, configPath: String) -> String {
@@ -11,7 +13,10 @@ public enum ConntrackdRender {
         // not forwarded device traffic: not worth a sync message.
         var ignore: [IPAddress] = [ha.nodeAddress.family == .v4 ? IPAddress("127.0.0.1")! : IPAddress("::1")!,
                                    ha.nodeAddress.address, ha.peerAddress]
-        for a in ha.movingAddresses(links: config.links) where !ignore.contains(a.prefix.address) { ignore.append(a.prefix.address) }
+        // Not the floating SNAT address: the devices' NATed flows are what is synced
+        // (conntrackd's filter tests the original source and the reply source, so it would
+        // only drop flows the node opens from it; it is left out to say so plainly).
+        for a in ha.movingAddresses(links: config.links) where !ignore.contains(a.prefix.address) && a != ha.snat { ignore.append(a.prefix.address) }
         var out: [String] = []
         out.append("# conntrackd.conf for gatepeer node \(ha.nodeAddress.address) (peer \(ha.peerAddress)): FTFW over UDP unicast")
         out.append("# rendered by `gatepeer ha render --conntrackd -c \(configPath)`; gatepeer ha notify runs conntrackd -C \(c.configPath) -c/-f/-R/-B on MASTER")
@@ -34,9 +39,9 @@ public enum ConntrackdRender {
         out.append("\tHashLimit 131072")
         out.append("\tLogFile off")
         out.append("\tSyslog on")
-        out.append("\tLockFile /var/lock/conntrack.lock")
+        out.append("\tLockFile \(c.lockFile)")
         out.append("\tUNIX {")
-        out.append("\t\tPath /var/run/conntrackd.ctl")
+        out.append("\t\tPath \(c.socketPath)")
         out.append("\t}")
         out.append("\tNetlinkBufferSize 2097152")
         out.append("\tNetlinkBufferSizeMaxGrowth 8388608")

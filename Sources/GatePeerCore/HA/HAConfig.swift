@@ -75,15 +75,31 @@ public struct HAConfig: Equatable, Sendable {
         /// conntrack-tools examples' port).
         public var port: UInt16
         /// Where conntrackd.conf lives, for the `conntrackd -C PATH -c/-f/-R` commands
-        /// `gatepeer ha notify` runs (default /etc/conntrackd/conntrackd.conf).
+        /// `gatepeer ha notify` runs (default /etc/conntrackd/conntrackd.conf): conntrackd
+        /// reads `socketPath` from it, so the commands reach the daemon that file started.
         public var configPath: String
+        /// General's `LockFile`: the file the daemon locks so that a second one on the
+        /// same file refuses to start (absolute; default Debian's /var/lock/conntrack.lock).
+        public var lockFile: String
+        /// General's `UNIX { Path }`: the socket the daemon listens on for the `-c/-f/-R/-B`
+        /// commands (absolute, under 108 bytes: sun_path; default /var/run/conntrackd.ctl).
+        public var socketPath: String
         /// Settings as the decoder builds them.
-        public init(port: UInt16, configPath: String) {
+        public init(port: UInt16, configPath: String, lockFile: String = Conntrackd.defaultLockFile,
+                    socketPath: String = Conntrackd.defaultSocketPath) {
             self.port = port
             self.configPath = configPath
+            self.lockFile = lockFile
+            self.socketPath = socketPath
         }
         /// Debian's conntrackd.conf path.
         public static let defaultConfigPath = "/etc/conntrackd/conntrackd.conf"
+        /// Debian's lock file (its packaged conntrackd.conf).
+        public static let defaultLockFile = "/var/lock/conntrack.lock"
+        /// Debian's control socket (its packaged conntrackd.conf).
+        public static let defaultSocketPath = "/var/run/conntrackd.ctl"
+        /// The longest socket path a sockaddr_un holds, in bytes, without its NUL.
+        public static let socketPathLimit = 107
         /// The sync port when the config gives none.
         public static let defaultPort: UInt16 = 3780
     }
@@ -123,12 +139,19 @@ public struct HAConfig: Equatable, Sendable {
     public var health: Health
     /// conntrackd's sync settings, nil: no conntrackd.
     public var conntrackd: Conntrackd?
+    /// The floating SNAT address: `filter.snatAddress` as a host prefix (/32, /128) on
+    /// `filter.uplinkDevice`, when `filter.nat` is "snat"; nil otherwise. It moves in the
+    /// first link's instance, so the master NATs devices' flows to the address the
+    /// internet answers to and a flow keeps its translation across a failover. A host
+    /// prefix adds no connected route: the nodes' routing stays what it was, and Linux
+    /// answers ARP for a local address on any interface (arp_ignore 0).
+    public var snat: VirtualAddress?
 
     /// A section as the decoder builds it; no check here.
     public init(mode: Mode = .movingIdentity, interface: String, nodeAddress: IPPrefix, peerAddress: IPAddress,
                 virtualRouterId: Int, priority: Int, peerPriority: Int? = nil, advertIntervalMs: Int = 1000,
                 preempt: Bool = false, preemptDelaySeconds: Int? = nil, backend: VirtualAddress? = nil,
-                hook: Hook? = nil, health: Health = .default, conntrackd: Conntrackd? = nil) {
+                hook: Hook? = nil, health: Health = .default, conntrackd: Conntrackd? = nil, snat: VirtualAddress? = nil) {
         self.mode = mode
         self.interface = interface
         self.nodeAddress = nodeAddress
@@ -143,21 +166,38 @@ public struct HAConfig: Equatable, Sendable {
         self.hook = hook
         self.health = health
         self.conntrackd = conntrackd
+        self.snat = snat
+    }
+
+    /// The floating SNAT address for `filter`: its snat address as a host prefix on its
+    /// uplink device, nil unless `nat` is "snat" with an uplink device.
+    public static func snatAddress(_ filter: FilterConfig?) -> VirtualAddress? {
+        guard let filter, let up = filter.uplinkDevice, case .snat(let a) = filter.nat else { return nil }
+        return VirtualAddress(prefix: IPPrefix(address: a, length: a.family.bitCount)!, device: up)
+    }
+
+    /// What `ha render` and `validate` note about flows across a failover: with NAT
+    /// "masquerade" each node translates to its own uplink address, so the internet
+    /// answers a flow at the old master's address after a failover; empty otherwise.
+    public static func failoverNotes(_ filter: FilterConfig?) -> [String] {
+        guard let filter, let up = filter.uplinkDevice, filter.nat == .masquerade else { return [] }
+        return ["filter.nat is \"masquerade\": each node translates devices' internet traffic to its own address on \(up), so NATed flows cannot survive a failover (the internet keeps answering the old master's address), with or without conntrackd; to keep them, set filter.nat to \"snat\" and filter.snatAddress to an address both nodes may hold on \(up): ha then moves it with the master (docs/ha.md)"]
     }
 
     /// The advert interval range in milliseconds (VRRPv3: 1...4095 centiseconds).
     public static let advertIntervalRange = 10...40950
 
     /// The VRRP instances keepalived runs for `links`, in order: one per link (its outer
-    /// address on the underlay, its inner address on its vxlan device), then the backend
-    /// next hop's. They go in one sync group so they move together.
+    /// address on the underlay, its inner address on its vxlan device; the first link's
+    /// also the floating SNAT address), then the backend next hop's. They go in one sync
+    /// group so they move together.
     public func instances(links: [VPGLink]) -> [VRRPInstance] {
         var out: [VRRPInstance] = []
         for l in links {
             let outer = IPPrefix(address: l.outerIpAddress, length: nodeAddress.length)!
-            out.append(VRRPInstance(name: "gatepeer_link_\(l.name)", routerId: virtualRouterId + out.count,
-                                    addresses: [VirtualAddress(prefix: outer, device: interface),
-                                                VirtualAddress(prefix: l.innerIpAddress, device: l.name)]))
+            var addresses = [VirtualAddress(prefix: outer, device: interface), VirtualAddress(prefix: l.innerIpAddress, device: l.name)]
+            if out.isEmpty, let snat { addresses.append(snat) }
+            out.append(VRRPInstance(name: "gatepeer_link_\(l.name)", routerId: virtualRouterId + out.count, addresses: addresses))
         }
         if let backend {
             out.append(VRRPInstance(name: "gatepeer_backend", routerId: virtualRouterId + out.count, addresses: [backend]))

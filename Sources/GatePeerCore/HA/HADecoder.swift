@@ -6,8 +6,9 @@ enum HADecoder {
                         "advertIntervalMs", "preempt", "preemptDelaySeconds", "backend", "hook", "health", "conntrackd"]
 
     /// The section at `path` ("ha"); `links` nil when they did not decode (the section's
-    /// own fields are still checked), `macGiven[i]`: whether links[i] wrote its `mac`.
-    static func decode(_ v: JSONValue, path: String, links: [VPGLink]?, macGiven: [Bool], _ p: inout Problems) -> HAConfig? {
+    /// own fields are still checked), `macGiven[i]`: whether links[i] wrote its `mac`;
+    /// `filter` the decoded filter section, whose snat address (nat "snat") moves too.
+    static func decode(_ v: JSONValue, path: String, links: [VPGLink]?, filter: FilterConfig? = nil, macGiven: [Bool], _ p: inout Problems) -> HAConfig? {
         guard let o = ObjectReader(v, path: path, &p) else { return nil }
         let found = p.list.count + p.more
         var mode: HAConfig.Mode? = .movingIdentity
@@ -79,11 +80,15 @@ enum HADecoder {
         if let b = backend ?? nil {
             checkBackend(b, interface: interface, node: node, peer: peer, links: links, path: "\(path).backend", &p)
         }
+        let snat = HAConfig.snatAddress(filter)
+        if let snat {
+            checkSnat(snat.prefix.address, node: node, peer: peer, links: links, backend: backend ?? nil, &p)
+        }
         guard p.list.count + p.more == found, let mode, let node, let peer, let vrid, let priority,
               let backend, let hook, let health, let conntrackd else { return nil }
         return HAConfig(mode: mode, interface: interface, nodeAddress: node, peerAddress: peer, virtualRouterId: vrid,
                         priority: priority, peerPriority: peerPriority, advertIntervalMs: advert ?? 1000, preempt: preempt,
-                        preemptDelaySeconds: delay, backend: backend, hook: hook, health: health, conntrackd: conntrackd)
+                        preemptDelaySeconds: delay, backend: backend, hook: hook, health: health, conntrackd: conntrackd, snat: snat)
     }
 
     private static func instanceCount(_ links: [VPGLink], backend: HAConfig.VirtualAddress?) -> Int {
@@ -129,6 +134,19 @@ enum HADecoder {
             p.add("\(path).device", "\"\(b.device)\" is one of gatepeer's vxlan links; valid: the device facing the backends")
         } else if b.device == interface, let node, b.prefix.network != node.network {
             p.add("\(path).address", "\(b.prefix) is outside \(interface)'s subnet \(node.network) (ha.nodeAddress); valid: an address of that subnet with its length, or another device")
+        }
+    }
+
+    /// The floating SNAT address must be nobody's own and no other moving address: keepalived
+    /// would take a node's own address away on the backup, or move one address twice.
+    private static func checkSnat(_ a: IPAddress, node: IPPrefix?, peer: IPAddress?, links: [VPGLink], backend: HAConfig.VirtualAddress?, _ p: inout Problems) {
+        let path = "filter.snatAddress"
+        if a == node?.address || a == peer {
+            p.add(path, "\(a) is \(a == peer ? "ha.peerAddress, the other node's" : "ha.nodeAddress, this node's") own address; with ha the snat address moves to whichever node is master, so valid: an address neither node holds of its own")
+        } else if let i = links.firstIndex(where: { $0.outerIpAddress == a || $0.innerIpAddress.address == a }) {
+            p.add(path, "\(a) is an address of links[\(i)], which moves already; valid: an address of its own on filter.uplinkDevice")
+        } else if a == backend?.prefix.address {
+            p.add(path, "\(a) is ha.backend.address, which moves already; valid: an address of its own on filter.uplinkDevice")
         }
     }
 
@@ -194,14 +212,32 @@ enum HADecoder {
     private static func decodeConntrackd(_ v: JSONValue, path: String, _ p: inout Problems) -> HAConfig.Conntrackd?? {
         guard let o = ObjectReader(v, path: path, &p) else { return .none }
         let port = o.integer("port", in: 1...65535, &p, hint: "(the UDP sync port on both nodes)")
-        let file = o.string("configPath", required: false, &p)
-        o.finish(&p, known: ["port", "configPath"])
-        var config = HAConfig.Conntrackd.defaultConfigPath
-        if let file {
-            guard let f = executablePath(file, "\(path).configPath", &p) else { return .none }
-            config = f
+        let found = p.list.count + p.more
+        typealias C = HAConfig.Conntrackd
+        let config = filePath(o, "configPath", path: path, default: C.defaultConfigPath, &p)
+        let lock = filePath(o, "lockFile", path: path, default: C.defaultLockFile, &p)
+        let socket = filePath(o, "socketPath", path: path, default: C.defaultSocketPath, &p)
+        o.finish(&p, known: ["port", "configPath", "lockFile", "socketPath"])
+        if let socket, socket.utf8.count > C.socketPathLimit {
+            p.add("\(path).socketPath", "\(Echo.quoted(socket)) is \(socket.utf8.count) bytes; valid: an absolute path of at most \(C.socketPathLimit) bytes (a UNIX socket's sun_path)")
         }
-        return .some(HAConfig.Conntrackd(port: port.map(UInt16.init) ?? HAConfig.Conntrackd.defaultPort, configPath: config))
+        if let lock, let socket, lock == socket {
+            p.add("\(path).socketPath", "\(Echo.quoted(socket)) is lockFile too; valid: a path of its own (conntrackd locks one file and listens on the other)")
+        }
+        if let lock, let config, lock == config {
+            p.add("\(path).lockFile", "\(Echo.quoted(lock)) is configPath too; valid: a path of its own")
+        }
+        guard p.list.count + p.more == found, let config, let lock, let socket else { return .none }
+        return .some(C(port: port.map(UInt16.init) ?? C.defaultPort, configPath: config, lockFile: lock, socketPath: socket))
+    }
+
+    /// The absolute path in field `key` of `o` (at `path`), `default` when it is absent,
+    /// nil after reporting a bad one.
+    private static func filePath(_ o: ObjectReader, _ key: String, path: String, default d: String, _ p: inout Problems) -> String? {
+        guard let s = o.string(key, required: false, &p) else {
+            return o.members.contains(where: { $0.key == key }) ? nil : d
+        }
+        return executablePath(s, "\(path).\(key)", &p)
     }
 
     /// An absolute path without control characters, quotes, backslashes or spaces (it

@@ -72,7 +72,7 @@ public enum ConfigDecoder {
         if let m = o.value("metrics", &p) { textfile = MetricsTextfile.decode(m, path: "metrics", &p) }
         var ha: HAConfig? = nil
         if let v = o.value("ha", &p) {
-            ha = HADecoder.decode(v, path: "ha", links: linksOK ? links : nil, macGiven: macGiven, &p)
+            ha = HADecoder.decode(v, path: "ha", links: linksOK ? links : nil, filter: filter, macGiven: macGiven, &p)
             if ha == nil { ok = false }
         }
         o.finish(&p, known: ["forwarding", "links", "filter", "ipsec", "metrics", "ha"])

@@ -3,13 +3,15 @@ import GatePeerKernel
 import Glibc
 
 /// `gatepeer ha render`: keepalived.conf for this node (or with --conntrackd its
-/// conntrackd.conf), on stdout or written to -o FILE (0644, replaced atomically).
+/// conntrackd.conf), on stdout or written to -o FILE (0644, replaced atomically); what
+/// will not survive a failover (NAT masquerade) as "note:" lines on stderr.
 enum HARenderCommand: GatePeerCommand {
     static let words = ["ha", "render"]
     static let options: [OptionSpec] = [.config, .conntrackd, .output]
 
     static func run(_ c: CommandContext) throws(UsageError) -> Exit {
         let s = HASection(c, verb: "ha render")
+        HASection.printFailoverNotes(s.config)
         let text: String
         if c.invocation.has(.conntrackd) {
             guard let ct = s.ha.conntrackd else {

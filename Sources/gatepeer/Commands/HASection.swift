@@ -22,6 +22,11 @@ struct HASection {
         self.ha = ha
     }
 
+    /// HAConfig.failoverNotes for `config` as "note: ..." lines on stderr.
+    static func printFailoverNotes(_ config: GatePeerConfig) {
+        for n in HAConfig.failoverNotes(config.filter) { Console.error("note: \(n)") }
+    }
+
     /// `path` made absolute against the working directory (keepalived runs its scripts
     /// from /), or nil when it cannot be.
     static func absolute(_ path: String) -> String? {
