@@ -39,20 +39,6 @@ final class HAFlowStateTests: HALabTestCase {
         return ".filter = \(filter) | " + (conntrackd ? ".ha.conntrackd = \(ct)" : "del(.ha.conntrackd)")
     }
 
-    /// keepalived's state for the link's instance as its log last said ("Entering X
-    /// STATE"; INIT before any): the rendered keepalived.conf notifies `gatepeer ha
-    /// notify`, not the lab's notify.sh, so HALabTestCase.state has no state file to read.
-    func vrrpState(_ n: String) -> String { vrrpStates(n).last ?? "INIT" }
-
-    /// Every state the link's instance of NODE entered, in order.
-    func vrrpStates(_ n: String) -> [String] {
-        let log = (try? String(contentsOfFile: directory(n) + "/keepalived.log", encoding: .utf8)) ?? ""
-        return log.split(separator: "\n").compactMap { line in
-            guard let r = line.range(of: "(gatepeer_link_gp0) Entering ") else { return nil }
-            return line[r.upperBound...].split(separator: " ").first.map(String.init)
-        }
-    }
-
     /// peera as MASTER, then peerb as BACKUP, each with conntrackd when asked (started
     /// once the node's config exists; before the flow opens, so that it is synced).
     func startNodes(conntrackd: Bool) throws {

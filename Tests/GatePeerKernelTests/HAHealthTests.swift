@@ -48,12 +48,6 @@ final class HAHealthTests: HALabTestCase {
         inNode(n, ["ip", "-4", "-br", "addr", "show", "dev", "gp0"]).stdout.contains("10.255.255.254/9")
     }
 
-    /// keepalived.log of the node, line by line, without the per-address gratuitous ARP noise.
-    func keepalivedLog(_ n: String) -> [String] {
-        let text = (try? String(contentsOfFile: "/run/gatepeer-lab/\(prefix)/\(n)/keepalived.log", encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").map(String.init).filter { !$0.contains("gratuitous ARP") }
-    }
-
     /// The log lines after the first `from` (a count taken before the action).
     func logSince(_ n: String, _ from: Int) -> [String] { Array(keepalivedLog(n).dropFirst(from)) }
 

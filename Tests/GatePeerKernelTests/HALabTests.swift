@@ -42,6 +42,25 @@ class HALabTestCase: LabTestCase {
 
     func directory(_ n: String) -> String { "/run/gatepeer-lab/\(prefix)/\(n)" }
 
+    /// keepalived.log of node `n`, line by line, without the per-address gratuitous ARP noise.
+    func keepalivedLog(_ n: String) -> [String] {
+        let text = (try? String(contentsOfFile: directory(n) + "/keepalived.log", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").map(String.init).filter { !$0.contains("gratuitous ARP") }
+    }
+
+    /// Every state gp0's instance of node `n` entered, in order, as keepalived's log says
+    /// ("(gatepeer_link_gp0) Entering MASTER STATE"): a second witness beside the state
+    /// `gatepeer ha notify` recorded, and the one that lists the passage through FAULT.
+    func vrrpStates(_ n: String) -> [String] {
+        keepalivedLog(n).compactMap { line in
+            guard let r = line.range(of: "(gatepeer_link_gp0) Entering ") else { return nil }
+            return line[r.upperBound...].split(separator: " ").first.map(String.init)
+        }
+    }
+
+    /// The state gp0's instance of node `n` last entered (INIT before any), from its log.
+    func vrrpState(_ n: String) -> String { vrrpStates(n).last ?? "INIT" }
+
     /// What keepalived last told `gatepeer ha notify` on node `n`: the state and the wall
     /// clock time of ha-state.json (the daemons' state directory keeps a named namespace's
     /// files in netns/NAME); nil when there is no (readable) record.

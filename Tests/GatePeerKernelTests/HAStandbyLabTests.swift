@@ -33,16 +33,6 @@ final class HAStandbyLabTests: HALabTestCase {
 
     func states(_ n: String) -> Set<String> { Set(peers(n).values.map(\.state)) }
 
-    /// The state keepalived last entered for gp0's instance in node `n` ("MASTER",
-    /// "BACKUP", ...; "" before any), from its log: the rendered keepalived.conf notifies
-    /// `gatepeer ha notify`, not the fixture's script that writes `state`.
-    func role(_ n: String) -> String {
-        let text = (try? String(contentsOfFile: directory(n) + "/keepalived.log", encoding: .utf8)) ?? ""
-        guard let line = text.split(separator: "\n").last(where: { $0.contains("(gatepeer_link_gp0) Entering ") }),
-              let r = line.range(of: "Entering ") else { return "" }
-        return String(line[r.upperBound...].prefix { $0 != " " })
-    }
-
     func log(_ n: String) -> String { (try? String(contentsOfFile: directory(n) + "/gatepeer.log", encoding: .utf8)) ?? "" }
 
     func testStandbyIsQuietAndTakesOverProbing() throws {
@@ -50,7 +40,7 @@ final class HAStandbyLabTests: HALabTestCase {
             let up = ha("up", n, gatepeerBinary)
             XCTAssertEqual(up.status, 0, "ha up \(n): \(up.stderr)")
             let want = n == "peera" ? "MASTER" : "BACKUP"
-            XCTAssertTrue(eventually(15) { self.role(n) == want }, "\(n) never became \(want): \(role(n))")
+            XCTAssertTrue(eventually(15) { self.vrrpState(n) == want }, "\(n) never became \(want): \(vrrpState(n))")
         }
         XCTAssertTrue(addresses("peera").contains("172.31.0.254/24"), addresses("peera"))
         XCTAssertFalse(addresses("peerb").contains("172.31.0.254/"), addresses("peerb"))
@@ -86,8 +76,8 @@ final class HAStandbyLabTests: HALabTestCase {
         // peerb becomes master: its probes start at once and its peers go up.
         let stop = ha("stop", "peera", "keepalived")
         XCTAssertEqual(stop.status, 0, stop.stderr)
-        XCTAssertTrue(eventually(10) { self.role("peerb") == "MASTER" && self.addresses("peerb").contains("172.31.0.254/24") },
-                      "peerb MASTER: \(role("peerb")) \(addresses("peerb"))")
+        XCTAssertTrue(eventually(10) { self.vrrpState("peerb") == "MASTER" && self.addresses("peerb").contains("172.31.0.254/24") },
+                      "peerb MASTER: \(vrrpState("peerb")) \(addresses("peerb"))")
         let master = Date().timeIntervalSince1970
         XCTAssertTrue(eventually(10) { self.states("peerb") == ["up"] }, "peerb's peers up after its takeover: \(peers("peerb"))")
         print("HA standby -> master: peerb's peers up \(String(format: "%.2f", Date().timeIntervalSince1970 - master)) s after it held the address (rise 3 x 1 s)")
