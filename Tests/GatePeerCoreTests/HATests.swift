@@ -302,6 +302,9 @@ final class HATests: XCTestCase {
         assertProblem(try haEdit("conntrackd", ["socketPath": "/" + String(repeating: "s", count: 120)]), "ha.conntrackd.socketPath", "is 121 bytes; valid: an absolute path of at most 107 bytes")
         assertProblem(try haEdit("conntrackd", ["lockFile": "/run/x", "socketPath": "/run/x"]), "ha.conntrackd.socketPath", "is lockFile too")
         assertProblem(try haEdit("conntrackd", ["lockfile": "/run/x"]), "ha.conntrackd.lockfile", "unknown field")
+        // conntrackd would replace its config file with its socket, and could not bind the VXLAN port.
+        assertProblem(try haEdit("conntrackd", ["configPath": "/run/x", "socketPath": "/run/x"]), "ha.conntrackd.socketPath", "is configPath too")
+        assertProblem(try haEdit("conntrackd", ["port": 4789]), "ha.conntrackd.port", "is link gp0's VXLAN port too")
     }
 
     /// nat "snat" with ha: the address moves as a /32 on the uplink in the link's instance,
@@ -388,6 +391,15 @@ final class HATests: XCTestCase {
         standby.addresses.removeAll { $0.prefix == IPPrefix("172.31.0.254/24") || $0.prefix == IPPrefix("10.255.255.254/9") }
         XCTAssertEqual(judge(standby, .live(report([.down, .down]))).line,
                        "healthy: gp0 standby (outer address 172.31.0.254 not on eth0; peers are judged by the master)")
+        // A standby whose underlay is down cannot take over: not healthy (keepalived holds it in FAULT).
+        for (up, oper, why) in [(false, "DOWN", "administratively down"), (true, "LOWERLAYERDOWN", "operstate LOWERLAYERDOWN")] {
+            var cut = standby
+            let i = try XCTUnwrap(cut.links.firstIndex { $0.name == "eth0" })
+            cut.links[i].isUp = up
+            cut.links[i].operState = oper
+            XCTAssertEqual(judge(cut, .live(report([.standby, .standby]))).line,
+                           "not healthy: link gp0: underlay eth0 is down (\(why)): this node cannot carry the link")
+        }
         var deleted = master
         deleted.links.removeAll { $0.name == "gp0" }   // by hand: its routes, addresses and FDB go with it
         deleted.routes.removeAll { $0.outputIndex == 7 }

@@ -72,7 +72,8 @@ final class HAKernelTests: KernelTestCase {
     }
 
     /// keepalived's own check accepts what `ha render` writes: the two-instance file with
-    /// its sync group, and the one-instance file with a cloud hook; in a namespace where
+    /// its sync group, the one-instance file with a cloud hook, and the sync group with a
+    /// hook (notify_master_rx_lower_pri is an instance keyword); in a namespace where
     /// the devices it names exist (keepalived -t checks that too).
     func testKeepalivedAcceptsTheRender() throws {
         let ns = try makeNode()
@@ -86,11 +87,16 @@ final class HAKernelTests: KernelTestCase {
             ha["backend"] = nil
             ha["hook"] = ["path": hook, "timeoutSeconds": 20]
             o["ha"] = ha
+        }), ("sync group with a hook", try config { o in
+            var ha = o["ha"] as! [String: Any]
+            ha["hook"] = ["path": hook, "timeoutSeconds": 20]
+            o["ha"] = ha
         })] {
             let r = ns.gatepeer("ha", "render", "-c", file, "-o", out.path)
             XCTAssertEqual(r.status, 0, "\(label): \(r.stderr)")
             let text = try String(contentsOf: out, encoding: .utf8)
-            XCTAssertEqual(text.contains("vrrp_sync_group gatepeer"), label == "sync group", text)
+            XCTAssertEqual(text.contains("vrrp_sync_group gatepeer"), label.hasPrefix("sync group"), text)
+            XCTAssertEqual(text.contains("notify_master_rx_lower_pri"), label.hasSuffix("with a hook"), text)
             // The binary's own path (/proc/self/exe: symlinks such as .build/debug resolved).
             let binary = URL(fileURLWithPath: gatepeerBinary).resolvingSymlinksInPath().path
             XCTAssertTrue(text.contains("script \"\(binary) health -c \(file)\""), text)

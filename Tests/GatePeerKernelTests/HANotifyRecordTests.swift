@@ -88,4 +88,38 @@ final class HANotifyRecordTests: KernelTestCase {
         XCTAssertEqual(s.ha?["problem"] as? String, "\(file) is damaged (not a JSON object)")
         XCTAssertTrue(s.text.contains("\nha: unknown (\(file) is damaged (not a JSON object))"), s.text)
     }
+
+    /// keepalived runs notify scripts with stdout and stderr on /dev/null (seen in the HA
+    /// lab: a hook recorded fd1 and fd2 as /dev/null), so `ha notify`'s lines were lost;
+    /// they are appended to ha-notify.log in the state directory (0600) as well.
+    func testNotifyLinesReachHANotifyLogWhenStderrIsDevNull() throws {
+        let ns = try makeNamespace("hal")
+        ns.ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+        ns.ip("addr", "add", "172.31.0.11/24", "dev", "eth0")
+        ns.ip("link", "set", "eth0", "up")
+        let base = try XCTUnwrap(getenv("GATEPEER_STATE_DIR").map { String(cString: $0) })
+        let file = "\(base)/netns/\(ns.name)/ha-notify.log"
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-halog-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let hook = dir.appendingPathComponent("hook.sh")
+        try "#!/bin/sh\nexit 3\n".write(to: hook, atomically: true, encoding: .utf8)
+        chmod(hook.path, 0o755)
+        let cfg = try config(hook: hook.path)
+        // As keepalived runs it: no stdout, no stderr.
+        let r = ns.exec(["sh", "-c", "exec \"$0\" ha notify -c \"$1\" GROUP gatepeer BACKUP 100 >/dev/null 2>&1", gatepeerBinary, cfg])
+        XCTAssertEqual(r.status, 1, "the hook failed, so notify exits 1")
+        XCTAssertEqual(r.stdout + r.stderr, "", "nothing on the caller's side")
+        let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.contains("gatepeer["), text)
+        XCTAssertTrue(text.contains(": ha notify state=BACKUP type=group name=gatepeer priority=100"), text)
+        XCTAssertTrue(text.contains("object=hook") && text.contains("exit=3"), "the failed hook is in the log:\n\(text)")
+        var st = stat()
+        XCTAssertEqual(stat(file, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o777, 0o600, "mode of \(file)")
+        // Appended, not replaced.
+        XCTAssertEqual(ns.exec(["sh", "-c", "exec \"$0\" ha notify -c \"$1\" FAULT >/dev/null 2>&1", gatepeerBinary, cfg]).status, 1)
+        let again = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        XCTAssertTrue(again.hasPrefix(text) && again.contains("ha notify state=FAULT"), again)
+    }
 }

@@ -108,8 +108,10 @@ ha_node_config() {
     *) _ha_err "preempt: nopreempt or delay:SECONDS, not '$preempt'"; return 2 ;;
   esac
   jq -n --slurpfile lab "$root/netconfig/lab.json" --slurpfile ha "$root/netconfig/ha/peer-$letter.json" \
-    --argjson advert "$advert" \
-    "\$lab[0] | .links[0].mac = \$ha[0].links[0].mac | .ha = \$ha[0].ha | .ha.advertIntervalMs = \$advert | $pre | ${HA_CONFIG_JQ:-.}"
+    --argjson advert "$advert" --arg dir "$(_ha_dir "$node")" \
+    "\$lab[0] | .links[0].mac = \$ha[0].links[0].mac | .ha = \$ha[0].ha | .ha.advertIntervalMs = \$advert | $pre
+     | .ha.conntrackd += {configPath: (\$dir + \"/conntrackd.conf\"), lockFile: (\$dir + \"/conntrackd.lock\"), socketPath: (\$dir + \"/conntrackd.ctl\")}
+     | ${HA_CONFIG_JQ:-.}"
 }
 
 # ha_up NODE BIN [ADVERT_MS] [PREEMPT]

@@ -80,6 +80,9 @@ enum HADecoder {
         if let b = backend ?? nil {
             checkBackend(b, interface: interface, node: node, peer: peer, links: links, path: "\(path).backend", &p)
         }
+        if let c = conntrackd ?? nil, let l = links.first(where: { $0.port == c.port }) {
+            p.add("\(path).conntrackd.port", "\(c.port) is link \(l.name)'s VXLAN port too (both are UDP on the same node); valid: another port, e.g. \(HAConfig.Conntrackd.defaultPort)")
+        }
         let snat = HAConfig.snatAddress(filter)
         if let snat {
             checkSnat(snat.prefix.address, node: node, peer: peer, links: links, backend: backend ?? nil, &p)
@@ -226,6 +229,9 @@ enum HADecoder {
         }
         if let lock, let config, lock == config {
             p.add("\(path).lockFile", "\(Echo.quoted(lock)) is configPath too; valid: a path of its own")
+        }
+        if let socket, let config, socket == config {
+            p.add("\(path).socketPath", "\(Echo.quoted(socket)) is configPath too; valid: a path of its own (conntrackd would replace its config file with its socket)")
         }
         guard p.list.count + p.more == found, let config, let lock, let socket else { return .none }
         return .some(C(port: port.map(UInt16.init) ?? C.defaultPort, configPath: config, lockFile: lock, socketPath: socket))

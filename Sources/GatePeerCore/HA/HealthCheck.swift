@@ -64,6 +64,11 @@ public enum HealthCheck {
         for l in config.links {
             if let why = report.livenessProblems[l.name] { return bad("link \(l.name): peers not probed: \(why)") }
             let underlay = observed.link(named: l.underlayDevice)
+            // A node that cannot send on its underlay carries nothing, standby or not
+            // (keepalived faults on it; a standby must not call itself healthy then).
+            if let u = underlay, !u.isUp || ["DOWN", "LOWERLAYERDOWN", "NOTPRESENT"].contains(u.operState.uppercased()) {
+                return bad("link \(l.name): underlay \(l.underlayDevice) is down (\(u.isUp ? "operstate \(u.operState)" : "administratively down")): this node cannot carry the link")
+            }
             let holds = observed.addresses.contains { $0.linkIndex == underlay?.index && $0.prefix.address == l.outerIpAddress }
             if config.ha != nil, !holds {
                 parts.append("\(l.name) standby (outer address \(l.outerIpAddress) not on \(l.underlayDevice); peers are judged by the master)")

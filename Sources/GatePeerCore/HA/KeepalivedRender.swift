@@ -18,7 +18,8 @@
 ///   notify`, keepalived appends TYPE NAME STATE PRIORITY) on the group, so the
 ///   notification comes once per transition; with a cloud hook also
 ///   `notify_master_rx_lower_pri` (a master that hears a lower priority re-claims the
-///   floating address after a split).
+///   floating address after a split), on the one instance or on the first one of the
+///   group (an instance keyword: keepalived refuses it in a vrrp_sync_group).
 /// - `enable_script_security` + `script_user root`: scripts run as root, and keepalived
 ///   refuses a script a non-root user could replace.
 public enum KeepalivedRender {
@@ -45,7 +46,8 @@ public enum KeepalivedRender {
         out.append("    fall \(ha.health.fall)")
         out.append("    weight \(ha.health.weight)")
         out.append("}")
-        let tracking = trackingLines(ha, notify: notify)
+        let reclaim = ha.hook == nil ? nil : "notify_master_rx_lower_pri \"\(notify) \(HAState.masterReclaim.rawValue)\""
+        let tracking = ["track_script {", "    gatepeer_health", "}", "notify \"\(notify)\""] + (instances.count == 1 ? [reclaim].compactMap { $0 } : [])
         if instances.count > 1 {
             out.append("")
             out.append("vrrp_sync_group gatepeer {")
@@ -83,17 +85,17 @@ public enum KeepalivedRender {
                 for a in list { out.append("        \(a.prefix) dev \(a.device)") }
                 out.append("    }")
             }
-            if instances.count == 1 { out += tracking.map { "    " + $0 } }
+            if instances.count == 1 {
+                out += tracking.map { "    " + $0 }
+            } else if i.name == instances.first?.name, let reclaim {
+                // keepalived knows notify_master_rx_lower_pri in vrrp_instance only
+                // (`keepalived -t`: "Unknown keyword" in a vrrp_sync_group): the first
+                // instance, the link's, carries it for the group.
+                out.append("    " + reclaim)
+            }
             out.append("}")
         }
         return out.joined(separator: "\n") + "\n"
-    }
-
-    /// track_script and the notify lines, for the group (or the one instance).
-    private static func trackingLines(_ ha: HAConfig, notify: String) -> [String] {
-        var out = ["track_script {", "    gatepeer_health", "}", "notify \"\(notify)\""]
-        if ha.hook != nil { out.append("notify_master_rx_lower_pri \"\(notify) \(HAState.masterReclaim.rawValue)\"") }
-        return out
     }
 
     /// Milliseconds as keepalived's decimal seconds: 1000 "1", 100 "0.1", 1230 "1.23".

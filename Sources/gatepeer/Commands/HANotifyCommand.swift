@@ -21,6 +21,11 @@ enum HANotifyCommand: GatePeerCommand {
             throw UsageError(message: "ha notify: \(error.message)", usage: Usage.command["ha"])
         }
         let s = HASection(c, verb: "ha notify")
+        // keepalived gives its scripts /dev/null for stdout and stderr: the lines go to
+        // ha-notify.log in the state directory too (and to syslog, see Journal).
+        do { Journal.copyFD = try StateStore(namespace: try NetworkNamespace.current()).openHANotifyLog() } catch {
+            log(.warning, "no ha-notify.log: \(error)", fields: [("object", "ha-state")])
+        }
         var fields: [(String, String)] = [("state", n.state.rawValue)]
         if let t = n.type, let name = n.name { fields += [("type", t.lowercased()), ("name", name)] }
         if let p = n.priority { fields.append(("priority", "\(p)")) }

@@ -71,8 +71,37 @@ enum Journal {
 
     static func write(_ priority: LogPriority, _ line: String) {
         let prefix = toJournal ? "<\(priority.rawValue)>" : ""
+        let text = Echo.line(line)
         // One write(2) per line (IO.writeAll): lines from the forwarder's threads never mix.
-        try? IO.writeAll(STDERR_FILENO, Array((prefix + "gatepeer: " + Echo.line(line) + "\n").utf8))
+        try? IO.writeAll(STDERR_FILENO, Array((prefix + "gatepeer: " + text + "\n").utf8))
+        if copyFD >= 0 {
+            try? IO.writeAll(copyFD, Array("\(PeerStatus.utc(Clock.now())) <\(priority.rawValue)> gatepeer[\(getpid())]: \(text)\n".utf8))
+        }
+        if stderrIsNull { toSyslog(priority, text) }
+    }
+
+    /// A second copy of every line, with time, priority and pid (`gatepeer ha notify`'s
+    /// ha-notify.log in the state directory), or -1. Set once at start, before any thread.
+    nonisolated(unsafe) static var copyFD: Int32 = -1
+
+    /// True when stderr is /dev/null: keepalived runs its notify and track scripts so
+    /// (its scripts' output goes nowhere), and so may other supervisors. Those lines then
+    /// also go to syslog(3), which systemd's journal receives on /dev/log.
+    static let stderrIsNull: Bool = {
+        var err = stat(), null = stat()
+        guard fstat(STDERR_FILENO, &err) == 0, stat("/dev/null", &null) == 0 else { return false }
+        return (err.st_mode & S_IFMT) == S_IFCHR && err.st_rdev == null.st_rdev
+    }()
+
+    private static let syslogOpened: Bool = {
+        // openlog keeps the pointer: a string that lives as long as the process.
+        openlog(strdup("gatepeer"), LOG_PID, LOG_DAEMON)
+        return true
+    }()
+
+    private static func toSyslog(_ priority: LogPriority, _ text: String) {
+        _ = syslogOpened
+        text.withCString { c in withVaList([c]) { vsyslog(Int32(priority.rawValue), "%s", $0) } }
     }
 
     /// True when stderr is the stream JOURNAL_STREAM names (not when a child of the

@@ -214,6 +214,22 @@ extension StateStore {
     /// `ha-state.json`: what `gatepeer ha notify` last recorded (HAState.Record).
     var haStatePath: String { directory + "/ha-state.json" }
 
+    /// `ha-notify.log`: every line `gatepeer ha notify` logs, appended, because keepalived
+    /// runs notify scripts with stdout and stderr on /dev/null. Over 1 MiB it is renamed
+    /// to `ha-notify.log.1` (the one before goes) and started again.
+    var haNotifyLogPath: String { directory + "/ha-notify.log" }
+
+    /// Opens ha-notify.log for appending (0600, close-on-exec); throws StateError naming
+    /// the file when it cannot.
+    func openHANotifyLog() throws -> Int32 {
+        try claim()
+        var st = stat()
+        if stat(haNotifyLogPath, &st) == 0, st.st_size > 1 << 20 { _ = rename(haNotifyLogPath, haNotifyLogPath + ".1") }
+        let fd = Glibc.open(haNotifyLogPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StateError(message: "cannot open \(haNotifyLogPath): \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
     /// Records keepalived's notification (0600, synced, renamed over the old record, like
     /// every state file). No writer lock: keepalived runs one notify at a time per group,
     /// the rename is atomic, and the daemon never writes this file. Throws StateError
