@@ -400,6 +400,22 @@ final class HATests: XCTestCase {
             XCTAssertEqual(judge(cut, .live(report([.standby, .standby]))).line,
                            "not healthy: link gp0: underlay eth0 is down (\(why)): this node cannot carry the link")
         }
+        // The hold-down after a FAULT: off by default; with it, a standby that faulted
+        // 3 s ago stays unhealthy until the hold-down has passed.
+        XCTAssertTrue(HealthCheck.judge(config: c, observed: standby, plan: Planner.plan(config: c, observed: standby),
+                                        daemon: .live(report([.standby, .standby])), faultSeconds: 3) { _ in nil }.healthy)
+        var held = c
+        held.ha!.health.holdDownSeconds = 30
+        func judgeHeld(_ fault: Double?) -> HealthCheck.Verdict {
+            HealthCheck.judge(config: held, observed: standby, plan: Planner.plan(config: held, observed: standby),
+                              daemon: .live(report([.standby, .standby])), faultSeconds: fault) { _ in nil }
+        }
+        XCTAssertEqual(judgeHeld(3).line, "not healthy: held down: keepalived reported FAULT 3.0 s ago; ha.health.holdDownSeconds keeps this node out for 30 s after a fault (27.0 s left)")
+        XCTAssertTrue(judgeHeld(30.5).healthy)
+        XCTAssertTrue(judgeHeld(nil).healthy)
+        XCTAssertEqual(try XCTUnwrap(decodeOK(try haEdit("health", ["holdDownSeconds": 45]))?.ha?.health.holdDownSeconds), 45)
+        XCTAssertEqual(try XCTUnwrap(decodeOK(try Self.example("peer-a.json"))?.ha?.health.holdDownSeconds), 0)
+        assertProblem(try haEdit("health", ["holdDownSeconds": 3601]), "ha.health.holdDownSeconds", "0..3600")
         var deleted = master
         deleted.links.removeAll { $0.name == "gp0" }   // by hand: its routes, addresses and FDB go with it
         deleted.routes.removeAll { $0.outputIndex == 7 }

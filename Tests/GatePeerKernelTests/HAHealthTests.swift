@@ -58,11 +58,11 @@ final class HAHealthTests: HALabTestCase {
 
     /// peera with the rendered config until it holds both virtual addresses and judges its
     /// peers up, then peerb until its keepalived is BACKUP; the backend reaches dev1.
-    func startRenderedPair() {
-        let a = ha("up", "peera", gatepeerBinary, "1000")
+    func startRenderedPair(env: [String] = []) {
+        let a = ha("up", "peera", gatepeerBinary, "1000", env: env)
         XCTAssertEqual(a.status, 0, "ha up peera: \(a.stderr)")
         XCTAssertTrue(eventually(15) { self.holdsVIPs("peera") }, "peera never took the addresses: \(eth0Addresses("peera"))")
-        let b = ha("up", "peerb", gatepeerBinary, "1000")
+        let b = ha("up", "peerb", gatepeerBinary, "1000", env: env)
         XCTAssertEqual(b.status, 0, "ha up peerb: \(b.stderr)")
         XCTAssertTrue(eventually(15) { self.firstLine("peerb", "(gatepeer_link_gp0) Entering BACKUP STATE", since: 0) != nil },
                       "peerb never became BACKUP:\n\(keepalivedLog("peerb").suffix(10).joined(separator: "\n"))")
@@ -227,6 +227,41 @@ final class HAHealthTests: HALabTestCase {
         print("HA health, both VPG peers cut from the master: health first non-zero \(String(format: "%.2f", f.at - start)) s after the cut, "
               + "addresses on peerb \(String(format: "%.2f", moved - start)) s after the cut (liveness interval 1 s, fall 3, RTO >= 0.1 s; "
               + "health interval 1 s, fall 2); health said: \(f.line)")
+    }
+
+    /// Both nodes lose every VPG gate peer (both VPGs cut). Neither can carry traffic, and
+    /// a standby cannot judge its own peers, so without a hold-down the pair hands the
+    /// master role back and forth every 5-6 s for as long as the cut lasts (seen in the
+    /// lab: FAULT, standby "healthy", takeover, the takeover grace runs out, FAULT...), each
+    /// move a cloud API call and a conntrackd commit. With ha.health.holdDownSeconds 20,
+    /// peera, once it faulted, stays out for 20 s: no second MASTER within that window,
+    /// health says "held down", and when the VPGs are back the pair recovers by itself.
+    func testAHoldDownStopsThePairFlappingWhenBothLoseTheVPGs() throws {
+        startRenderedPair(env: ["HA_CONFIG_JQ=.ha.health.holdDownSeconds = 20"])
+        let mark = keepalivedLog("peera").count, markB = keepalivedLog("peerb").count
+        let start = Date().timeIntervalSince1970
+        XCTAssertEqual(lab("cut", "vpg1").status, 0)
+        XCTAssertEqual(lab("cut", "vpg2").status, 0)
+        var heldDown: String?
+        var holders: [String] = []
+        while Date().timeIntervalSince1970 < start + 22 {
+            let now = holdsVIPs("peera") ? "peera" : holdsVIPs("peerb") ? "peerb" : "none"
+            if holders.last != now { holders.append(now) }
+            if heldDown == nil, firstLine("peera", "(gatepeer_link_gp0) Entering FAULT STATE", since: mark) != nil {
+                let h = health("peera")
+                if h.status != 0, h.stderr.contains("held down") { heldDown = h.stderr }
+            }
+            usleep(100_000)
+        }
+        print("HA hold-down, both VPGs cut: who held the addresses over 22 s: \(holders.joined(separator: " -> ")); peera's health: \(heldDown ?? "never held down")")
+        XCTAssertNotNil(firstLine("peera", "(gatepeer_link_gp0) Entering FAULT STATE", since: mark), "peera faulted (no VPG gate peer up)")
+        XCTAssertNil(firstLine("peera", "Entering MASTER STATE", since: mark), "peera master again within its hold-down: \(holders)")
+        XCTAssertLessThanOrEqual(holders.filter { $0 == "peerb" }.count, 1, "peerb took over at most once: \(holders)")
+        XCTAssertNotNil(heldDown, "health on peera said held down")
+        XCTAssertEqual(lab("mend", "vpg1").status, 0)
+        XCTAssertEqual(lab("mend", "vpg2").status, 0)
+        XCTAssertTrue(eventually(40) { self.ping(from: "backend", "10.128.0.11").status == 0 },
+                      "the pair recovered once the VPGs were back:\n\(logSince("peera", mark).suffix(8).joined(separator: "\n"))\n\(logSince("peerb", markB).suffix(8).joined(separator: "\n"))")
     }
 
     /// One `gatepeer health` on the master, 20 times: the median stays far below

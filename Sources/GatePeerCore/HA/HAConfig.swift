@@ -42,15 +42,24 @@ public struct HAConfig: Equatable, Sendable {
         public var fall: Int
         /// `weight`, -253...253 (keepalived's range); 0 means FAULT on failure.
         public var weight: Int
-        /// keepalived's own defaults but for `fall` and `rise` (2: one slow run is no failover).
+        /// Seconds, 0...3600 (0: off): `gatepeer health` stays non-zero on a node whose
+        /// keepalived last reported FAULT less than this long ago, so that a node that
+        /// faulted does not come back as a ready BACKUP at once. Without it, two nodes that
+        /// both lost every VPG gate peer hand the master role back and forth every few
+        /// seconds (a standby cannot judge its own peers; docs/ha.md). Not rendered: health
+        /// reads the time from ha-state.json (`gatepeer ha notify`).
+        public var holdDownSeconds: Int
+        /// keepalived's own defaults but for `fall` and `rise` (2: one slow run is no
+        /// failover); no hold-down.
         public static let `default` = Health(intervalSeconds: 1, timeoutSeconds: 2, rise: 2, fall: 2, weight: 0)
         /// Settings as the decoder builds them.
-        public init(intervalSeconds: Int, timeoutSeconds: Int, rise: Int, fall: Int, weight: Int) {
+        public init(intervalSeconds: Int, timeoutSeconds: Int, rise: Int, fall: Int, weight: Int, holdDownSeconds: Int = 0) {
             self.intervalSeconds = intervalSeconds
             self.timeoutSeconds = timeoutSeconds
             self.rise = rise
             self.fall = fall
             self.weight = weight
+            self.holdDownSeconds = holdDownSeconds
         }
     }
 

@@ -206,10 +206,12 @@ enum HADecoder {
         let rise = o.integer("rise", in: 1...100, &p, hint: "(successes in a row that make the check OK)")
         let fall = o.integer("fall", in: 1...100, &p, hint: "(failures in a row that make the check KO)")
         let weight = o.integer("weight", in: -253...253, &p, hint: "(keepalived's range; 0: a failing check means FAULT)")
-        o.finish(&p, known: ["intervalSeconds", "timeoutSeconds", "rise", "fall", "weight"])
+        let holdDown = o.integer("holdDownSeconds", in: 0...3600, &p, hint: "(seconds a node that faulted stays unhealthy; 0: off)")
+        o.finish(&p, known: ["intervalSeconds", "timeoutSeconds", "rise", "fall", "weight", "holdDownSeconds"])
         if p.list.count + p.more != found { return nil }
         return HAConfig.Health(intervalSeconds: interval ?? d.intervalSeconds, timeoutSeconds: timeout ?? d.timeoutSeconds,
-                               rise: rise ?? d.rise, fall: fall ?? d.fall, weight: weight ?? d.weight)
+                               rise: rise ?? d.rise, fall: fall ?? d.fall, weight: weight ?? d.weight,
+                               holdDownSeconds: holdDown ?? d.holdDownSeconds)
     }
 
     private static func decodeConntrackd(_ v: JSONValue, path: String, _ p: inout Problems) -> HAConfig.Conntrackd?? {

@@ -37,15 +37,20 @@ public enum HealthCheck {
 
     /// The verdict for `config` given what the kernel holds (`observed`), the plan from it,
     /// the daemon's report and, per link, how many seconds its outer address has been on
-    /// the underlay (`heldSeconds`: nil when not held or unknown).
+    /// the underlay (`heldSeconds`: nil when not held or unknown), and how many seconds ago
+    /// this node's keepalived reported FAULT when that is the state it last reported
+    /// (`faultSeconds`, from ha-state.json; nil otherwise), for `ha.health.holdDownSeconds`.
     public static func judge(config: GatePeerConfig, observed: ObservedState, plan: Plan, daemon: Daemon,
-                             heldSeconds: (VPGLink) -> Double?) -> Verdict {
+                             faultSeconds: Double? = nil, heldSeconds: (VPGLink) -> Double?) -> Verdict {
         func bad(_ s: String) -> Verdict { Verdict(healthy: false, line: "not healthy: " + s) }
         let report: RuntimeReport
         switch daemon {
         case .none: return bad("no gatepeer run manages this network namespace, so nothing keeps the links converged or probes the VPG gate peers")
         case .unbelievable(let why): return bad(why)
         case .live(let r): report = r
+        }
+        if let hold = config.ha?.health.holdDownSeconds, hold > 0, let f = faultSeconds, f >= 0, f < Double(hold) {
+            return bad("held down: keepalived reported FAULT \(tenths(f)) s ago; ha.health.holdDownSeconds keeps this node out for \(hold) s after a fault (\(tenths(Double(hold) - f)) s left)")
         }
         if let b = plan.blockers.first {
             return bad("blocked: \(b)\(plan.blockers.count > 1 ? " (and \(plan.blockers.count - 1) more)" : "")")

@@ -19,8 +19,14 @@ enum HealthCommand: GatePeerCommand {
             case .live(let r): daemon = .live(r)
             case .unbelievable(let pid, let problem): daemon = .unbelievable("daemon pid \(pid) runs but its runtime report \(problem)")
             }
+            // The hold-down after a FAULT counts from the time ha notify recorded it.
+            var faultSeconds: Double?
+            if config.ha != nil, case .success(let r?) = store.loadHAState(), r.notification.state == .fault {
+                faultSeconds = Clock.now() - r.unixTime
+            }
             let now = Clock.monotonic()
-            let verdict = HealthCheck.judge(config: config, observed: observed, plan: plan, daemon: daemon) { l in
+            let verdict = HealthCheck.judge(config: config, observed: observed, plan: plan, daemon: daemon,
+                                            faultSeconds: faultSeconds) { l in
                 guard let u = observed.link(named: l.underlayDevice),
                       let a = observed.addresses.first(where: { $0.linkIndex == u.index && $0.prefix.address == l.outerIpAddress }),
                       let created = a.createdSeconds else { return nil }
