@@ -47,7 +47,8 @@
 #   ha_pids NODE keepalived|gatepeer   the live pids (keepalived: parent and VRRP child)
 #   ha_state NODE                      MASTER, BACKUP, FAULT, STOP, DELETED (ha-state.json),
 #                                      INIT (keepalived runs, no notify yet), dead (its VRRP
-#                                      child is gone) or none (never started)
+#                                      child is gone), STOP after a clean stop, or none
+#                                      (never started)
 #   ha_stop NODE [keepalived|gatepeer] stop by pid: SIGCONT, SIGTERM, then SIGKILL after 5 s
 #   ha_stop_all                        both daemons on every HA node (scripts/lab down)
 
@@ -226,10 +227,15 @@ ha_state() {
   local node=$1 dir
   _ha_node "$node" || return 2
   dir=$(_ha_dir "$node")
-  [ -f "$dir/keepalived.vrrp.pid" ] || { echo none; return 0; }
-  _ha_pidfile_pid "$dir/keepalived.vrrp.pid" "$node" >/dev/null || { echo dead; return 0; }
   local record s
   record=$(_ha_record "$node")
+  if [ ! -f "$dir/keepalived.vrrp.pid" ]; then
+    # keepalived removes its pid files when it stops cleanly: STOP when it said so last,
+    # none otherwise (never started here, or a record it can no longer stand behind).
+    if [ -f "$record" ] && s=$(jq -er '.state' "$record" 2>/dev/null) && [[ $s == STOP || $s == DELETED ]]; then echo "$s"; else echo none; fi
+    return 0
+  fi
+  _ha_pidfile_pid "$dir/keepalived.vrrp.pid" "$node" >/dev/null || { echo dead; return 0; }
   if [ -f "$record" ] && s=$(jq -er '.state' "$record" 2>/dev/null); then echo "$s"; else echo INIT; fi
 }
 
