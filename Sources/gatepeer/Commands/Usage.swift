@@ -182,7 +182,7 @@ enum Usage {
     and the hook again. On BACKUP: conntrackd -t, -n, and the hook; nothing takes an address
     away (keepalived owns them). FAULT: conntrackd -t and the hook; STOP and DELETED: the
     hook. Each step is one key=value line on stderr. Exit 0, or 1 when a step failed (the
-    others still run), 2 for bad arguments (only these usage lines are printed after it).
+    others still run), 2 for bad arguments (then only the ha notify usage lines above).
     """
 
     /// `gatepeer ipsec --help`: every ipsec subcommand.
