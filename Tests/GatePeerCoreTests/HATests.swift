@@ -137,6 +137,43 @@ final class HATests: XCTestCase {
         assertProblem(none, "ha", "there are no links to make redundant")
     }
 
+    /// Issue 13 review: every problem the ha section adds names what is valid (the
+    /// project's "...; valid: ..."), the links' and filter.snatAddress's included.
+    func testEveryHAProblemSaysWhatIsValid() throws {
+        func second(_ edit: (inout [String: Any]) -> Void) throws -> String {
+            try variant { o in
+                var links = o["links"] as! [[String: Any]]
+                var l = links[0]
+                l["name"] = "gp1"; l["port"] = 4790; l["outerIpAddress"] = "172.31.0.252"; l["innerIpAddress"] = "10.64.0.1/16"
+                l["routes"] = []
+                l["peers"] = [["outerIpAddress": "100.64.153.4", "innerIpAddress": "10.64.0.2"]]
+                edit(&l)
+                links.append(l)
+                o["links"] = links
+            }
+        }
+        let cases: [(String, String, String)] = [
+            (try haEdit("preemptDelaySeconds", 30), "ha.preemptDelaySeconds", "30 needs preempt true; valid: preempt true with it, or no preemptDelaySeconds"),
+            (try haEdit("preemptDelaySeconds", 0), "ha.preemptDelaySeconds", "0 is out of range; valid: 1..1000"),
+            (try linkEdit("outerIpAddress", "10.0.1.25"), "links[0].outerIpAddress", "is outside ha.nodeAddress's subnet 172.31.0.0/24; valid: a host address of 172.31.0.0/24"),
+            (try second { $0["underlayDevice"] = "eth1" }, "links[1].underlayDevice", "\"eth1\" is not links[0]'s \"eth0\"; valid: \"eth0\""),
+            (try second { $0["outerIpAddress"] = "172.31.0.254" }, "links[1].outerIpAddress", "172.31.0.254 is already links[0].outerIpAddress's; valid: an outer address of this link's own"),
+            (try linkEdit("liveness", ["enabled": false]), "links[0].liveness.enabled", "nothing to judge the link by; valid: true"),
+            (try linkEdit("mac", nil), "links[0].mac", "is required with ha; valid: the same MAC written in both nodes' files"),
+            (try linkEdit("peers", [["outerIpAddress": "100.64.152.4"]]), "links[0].peers", "none is probed; valid: at least one peer with a probe target"),
+            (try haEdit("backend", ["device": "eth0", "address": "172.31.0.254/24"]), "ha.backend.address", "which moves already; valid: an address no link has, or no backend"),
+            (try withFilter(nat: "masquerade").replacingOccurrences(of: "\"nat\":\"masquerade\"", with: "\"nat\":\"masquerade\",\"snatAddress\":\"192.0.2.9\""),
+             "filter.snatAddress", "is only used with \"nat\": \"snat\" (nat is \"masquerade\"); valid: \"nat\": \"snat\" with it, or no snatAddress"),
+            (try withFilter(snat: nil), "filter.snatAddress", "is required when nat is \"snat\"; valid: "),
+        ]
+        for (text, path, fragment) in cases {
+            assertProblem(text, path, fragment)
+            for p in problems(text) where p.path == path {
+                XCTAssertTrue(p.message.contains("; valid: "), "\(p) has no \"; valid: \"")
+            }
+        }
+    }
+
     /// Every problem of a bad section at once, as everywhere else.
     func testEveryProblemAtOnce() throws {
         let bad = try variant { o in
@@ -461,5 +498,15 @@ final class HATests: XCTestCase {
         XCTAssertThrowsError(try HAState.parse(["GROUP", "g"]))
         XCTAssertThrowsError(try HAState.parse(["HOST", "g", "MASTER", "1"]))
         XCTAssertThrowsError(try HAState.parse(["GROUP", "g", "MASTER", "x"]))
+        // A bad priority says what a priority may be, not the states (issue 13 review).
+        XCTAssertThrowsError(try HAState.parse(["GROUP", "g", "MASTER", "256"])) { e in
+            let m = (e as? HAStateError)?.message ?? ""
+            XCTAssertEqual(m, "priority \"256\" is not 0..255; valid: an integer 0..255 (the priority keepalived appends: the instance's, 0 for a sync group)")
+        }
+        // Case: read case-insensitively (documented in ha notify's usage lines).
+        XCTAssertEqual(try HAState.parse(["group", "g", "master_rx_lower_pri"]), .init(state: .masterReclaim, type: "GROUP", name: "g"))
+        XCTAssertThrowsError(try HAState.parse(["Primary"])) { e in
+            XCTAssertTrue(((e as? HAStateError)?.message ?? "").contains("valid: MASTER, BACKUP, FAULT, STOP, DELETED or MASTER_RX_LOWER_PRI (any case)"))
+        }
     }
 }

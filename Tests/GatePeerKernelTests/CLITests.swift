@@ -258,6 +258,100 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
         }
     }
+
+    // MARK: ha render and ha notify (issue 13 review)
+
+    /// A temporary directory holding netconfig/ha/peer-a.json as gatepeer.json, with
+    /// ha.conntrackd.configPath set to ct.conf in it; removed by the caller.
+    func haRenderDir() throws -> (dir: URL, config: String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-cli-ha-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let data = try Data(contentsOf: packageRoot.appendingPathComponent("netconfig/ha/peer-a.json"))
+        var o = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        var ha = o["ha"] as! [String: Any]
+        ha["conntrackd"] = ["configPath": dir.appendingPathComponent("ct.conf").path]
+        o["ha"] = ha
+        let config = dir.appendingPathComponent("gatepeer.json").path
+        try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]).write(to: URL(fileURLWithPath: config))
+        return (dir, config)
+    }
+
+    /// `ha render -c X -o X` replaced the config with keepalived.conf and exited 0. Now -o
+    /// naming the config (by its path, relative or not, or a symlink to it) is exit 2 naming
+    /// -o and what is valid, the file untouched.
+    func testHARenderRefusesToOverwriteItsConfig() throws {
+        let (dir, config) = try haRenderDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: config))
+        let link = dir.appendingPathComponent("link.json").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: config)
+        for (extra, out) in [([String](), config), (["--conntrackd"], config), ([], link), ([], dir.path + "/./gatepeer.json")] {
+            let r = sh(["-u", "GATEPEER_STATE_DIR", gatepeerBinary, "ha", "render", "-c", config, "-o", out] + extra)
+            XCTAssertEqual(r.status, 2, "\(extra) -o \(out): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("-o: \"\(out)\" is the config file") && r.stderr.contains("valid: another file"), r.stderr)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: config)), before, "\(extra) -o \(out) changed the config")
+        }
+        // Another file is written as before.
+        let other = dir.appendingPathComponent("keepalived.conf").path
+        let r = sh(["-u", "GATEPEER_STATE_DIR", gatepeerBinary, "ha", "render", "-c", config, "-o", other])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(try String(contentsOfFile: other, encoding: .utf8).contains("vrrp_instance gatepeer_link_gp0"))
+    }
+
+    /// `ha render --conntrackd -o` elsewhere than ha.conntrackd.configPath is a note (ha
+    /// notify runs conntrackd -C configPath); to configPath (absolute or relative) none.
+    func testHARenderConntrackdElsewhereIsNoted() throws {
+        let (dir, config) = try haRenderDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ct = dir.appendingPathComponent("ct.conf").path
+        let elsewhere = dir.appendingPathComponent("other.conf").path
+        let r = sh(["-u", "GATEPEER_STATE_DIR", gatepeerBinary, "ha", "render", "--conntrackd", "-c", config, "-o", elsewhere])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("note: -o \(elsewhere) is not ha.conntrackd.configPath \(ct): gatepeer ha notify runs conntrackd -C \(ct)"), r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: elsewhere), "written all the same")
+        let there = sh(["-u", "GATEPEER_STATE_DIR", gatepeerBinary, "ha", "render", "--conntrackd", "-c", config, "-o", ct])
+        XCTAssertEqual(there.status, 0, there.stderr)
+        XCTAssertFalse(there.stderr.contains("note:"), there.stderr)
+        let relative = sh(["-u", "GATEPEER_STATE_DIR", "sh", "-c", "cd \"$1\" && exec \"$2\" ha render --conntrackd -c gatepeer.json -o ct.conf", "-", dir.path, gatepeerBinary])
+        XCTAssertEqual(relative.status, 0, relative.stderr)
+        XCTAssertFalse(relative.stderr.contains("note:"), relative.stderr)
+    }
+
+    /// The rendered script lines run gatepeer without GATEPEER_STATE_DIR: rendering with it
+    /// set says so; without it, no note.
+    func testHARenderNotesTheStateDirectory() throws {
+        let (dir, config) = try haRenderDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let state = dir.appendingPathComponent("state").path
+        let r = sh(["GATEPEER_STATE_DIR=\(state)", gatepeerBinary, "ha", "render", "-c", config])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("note: GATEPEER_STATE_DIR is set (\(state)) but the rendered script lines (gatepeer health, gatepeer ha notify) do not carry it: start keepalived with GATEPEER_STATE_DIR=\(state) too"), r.stderr)
+        let plain = sh(["-u", "GATEPEER_STATE_DIR", gatepeerBinary, "ha", "render", "-c", config])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(plain.stdout, r.stdout)
+        XCTAssertFalse(plain.stderr.contains("note:"), plain.stderr)
+    }
+
+    /// A bad `ha notify` argument prints what is valid for that argument and only ha
+    /// notify's usage lines; the help lists every state and says how case is read.
+    func testHANotifyUsage() {
+        let cfg = packageRoot.appendingPathComponent("netconfig/ha/peer-a.json").path
+        let prio = sh(["-u", "GATEPEER_STATE_DIR", gatepeerBinary, "ha", "notify", "-c", cfg, "GROUP", "gatepeer", "MASTER", "300"])
+        XCTAssertEqual(prio.status, 2, prio.stderr)
+        XCTAssertTrue(prio.stderr.contains("priority \"300\" is not 0..255; valid: an integer 0..255"), prio.stderr)
+        XCTAssertFalse(prio.stderr.contains("valid: MASTER"), prio.stderr)
+        for r in [prio, sh(["-u", "GATEPEER_STATE_DIR", gatepeerBinary, "ha", "notify", "-c", cfg, "PRIMARY"])] {
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertTrue(r.stderr.contains("usage: gatepeer ha notify [-c FILE] STATE\n"), r.stderr)
+            XCTAssertFalse(r.stderr.contains("ha render") || r.stderr.contains("render:"), r.stderr)
+        }
+        let help = gatepeer("ha", "--help")
+        XCTAssertEqual(help.status, 0, help.stderr)
+        XCTAssertTrue(help.stdout.hasPrefix("usage: gatepeer ha render [-c FILE] [--conntrackd] [-o FILE]\n       gatepeer ha notify [-c FILE] STATE\n"), help.stdout)
+        for word in ["MASTER", "BACKUP", "FAULT", "STOP", "DELETED", "MASTER_RX_LOWER_PRI", "PRIORITY: 0..255", "read in any case"] {
+            XCTAssertTrue(help.stdout.contains(word), "\(word) not in\n\(help.stdout)")
+        }
+    }
 }
 
 /// The option dialect on commands that read the kernel, each in a namespace of its own.

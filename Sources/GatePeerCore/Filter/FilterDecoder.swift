@@ -40,14 +40,14 @@ enum FilterDecoder {
         case "none": f.nat = .none
         case "snat":
             if let t = snatText, let a = FieldReader.hostAddress(t, "\(path).snatAddress", field: .snatAddress, &p) { f.nat = .snat(a) } else {
-                if snatText == nil { p.add("\(path).snatAddress", "is required when nat is \"snat\"") }
+                if snatText == nil { p.add("\(path).snatAddress", "is required when nat is \"snat\"; valid: the IPv4 or IPv6 host address the outbound flows are translated to") }
                 ok = false
             }
         default:
             p.add("\(path).nat", "\(Echo.quoted(natText)) is not a NAT mode; valid: masquerade, snat (with snatAddress), none"); ok = false
         }
         if snatText != nil && natText != "snat" {
-            p.add("\(path).snatAddress", "is only used with \"nat\": \"snat\""); ok = false
+            p.add("\(path).snatAddress", "is only used with \"nat\": \"snat\" (nat is \(Echo.quoted(natText))); valid: \"nat\": \"snat\" with it, or no snatAddress"); ok = false
         }
         if f.nat != .none && f.uplinkDevice == nil && o.members.contains(where: { $0.key == "uplinkDevice" }) == false {
             p.add("\(path).uplinkDevice", "is required for NAT (nat is \(Echo.quoted(natText))); or set \"nat\": \"none\""); ok = false

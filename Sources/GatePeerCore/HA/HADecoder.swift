@@ -43,8 +43,8 @@ enum HADecoder {
         if let priority, let peerPriority, priority == peerPriority {
             p.add("\(path).peerPriority", "\(peerPriority) equals priority; valid: a different priority (with equal priorities VRRP elects by address, which nobody chose; to keep a master where it is, use preempt false)")
         }
-        if delay != nil, !preempt {
-            p.add("\(path).preemptDelaySeconds", "needs preempt true; with preempt false (nopreempt) a recovered node never takes the master back, so there is nothing to delay")
+        if let delay, !preempt {
+            p.add("\(path).preemptDelaySeconds", "\(delay) needs preempt true; valid: preempt true with it, or no preemptDelaySeconds (with preempt false, keepalived's nopreempt, a recovered node never takes the master back, so there is nothing to delay)")
         }
         if let node, let peer {
             if peer.family != node.family {
@@ -73,7 +73,7 @@ enum HADecoder {
         for (i, l) in links.enumerated() {
             checkLink(l, i, interface: interface, node: node, peer: peer, macGiven: i < macGiven.count && macGiven[i], &p)
             if let first = moving[l.outerIpAddress] {
-                p.add("links[\(i)].outerIpAddress", "\(l.outerIpAddress) is already \(first)'s; with ha each link moves an outer address of its own")
+                p.add("links[\(i)].outerIpAddress", "\(l.outerIpAddress) is already \(first)'s; valid: an outer address of this link's own (with ha each link's instance moves its own address)")
             }
             moving[l.outerIpAddress] = "links[\(i)].outerIpAddress"
         }
@@ -103,12 +103,12 @@ enum HADecoder {
     /// one), and its peers can be judged by `gatepeer health`.
     private static func checkLink(_ l: VPGLink, _ i: Int, interface: String, node: IPPrefix?, peer: IPAddress?, macGiven: Bool, _ p: inout Problems) {
         if l.underlayDevice != interface {
-            p.add("links[\(i)].underlayDevice", "\"\(l.underlayDevice)\" is not links[0]'s \"\(interface)\"; with ha (mode moving-identity) every link's outer address moves on one underlay device, where keepalived runs")
+            p.add("links[\(i)].underlayDevice", "\"\(l.underlayDevice)\" is not links[0]'s \"\(interface)\"; valid: \"\(interface)\" (with ha, mode moving-identity, every link's outer address moves on one underlay device, where keepalived runs)")
         }
         if let node {
             let outer = l.outerIpAddress
             if outer.family != node.family || !node.network.contains(outer) {
-                p.add("links[\(i)].outerIpAddress", "\(outer) is outside ha.nodeAddress's subnet \(node.network); with ha keepalived adds it to \(interface) as \(outer)/\(node.length), which must be an address of that subnet")
+                p.add("links[\(i)].outerIpAddress", "\(outer) is outside ha.nodeAddress's subnet \(node.network); valid: a host address of \(node.network) (with ha keepalived adds it to \(interface) as ADDRESS/\(node.length))")
             } else if outer == node.address {
                 p.add("links[\(i)].outerIpAddress", "\(outer) is ha.nodeAddress, this node's own address; valid: the address that moves between the nodes (registered with the VPG), not either node's own")
             } else if outer == peer {
@@ -118,12 +118,12 @@ enum HADecoder {
             }
         }
         if !macGiven {
-            p.add("links[\(i)].mac", "is required with ha: both nodes present one identity to the VPG, so write the same MAC in both nodes' files (this link's derived default is \(l.mac))")
+            p.add("links[\(i)].mac", "is required with ha; valid: the same MAC written in both nodes' files, e.g. this link's derived default \(l.mac) (both nodes present one identity to the VPG)")
         }
         if !l.liveness.enabled {
-            p.add("links[\(i)].liveness.enabled", "false leaves gatepeer health nothing to judge the link by; with ha the VPG gate peers must be probed")
+            p.add("links[\(i)].liveness.enabled", "false leaves gatepeer health nothing to judge the link by; valid: true (the default): with ha the VPG gate peers must be probed")
         } else if !l.peers.contains(where: { $0.probeTarget != nil }) {
-            p.add("links[\(i)].peers", "no peer has an innerIpAddress or probeAddress, so none is probed; with ha gatepeer health judges the link by its gate peers: give at least one a probe target")
+            p.add("links[\(i)].peers", "no peer has an innerIpAddress or probeAddress, so none is probed; valid: at least one peer with a probe target (with ha gatepeer health judges the link by its gate peers)")
         }
     }
 
@@ -132,7 +132,7 @@ enum HADecoder {
         if a == node?.address || a == peer {
             p.add("\(path).address", "\(a) is \(a == peer ? "ha.peerAddress, the other node's" : "ha.nodeAddress, this node's") own address; valid: an address that moves to whichever node is master")
         } else if let i = links.firstIndex(where: { $0.outerIpAddress == a }) {
-            p.add("\(path).address", "\(a) is links[\(i)].outerIpAddress, which moves already; leave backend out and route the backends to it")
+            p.add("\(path).address", "\(a) is links[\(i)].outerIpAddress, which moves already; valid: an address no link has, or no backend (route the backends to \(a))")
         } else if links.contains(where: { $0.name == b.device }) {
             p.add("\(path).device", "\"\(b.device)\" is one of gatepeer's vxlan links; valid: the device facing the backends")
         } else if b.device == interface, let node, b.prefix.network != node.network {

@@ -37,9 +37,11 @@ public enum HAState: String, Equatable, Sendable, CaseIterable {
     }
 
     /// The arguments of `gatepeer ha notify`: `STATE`, or `TYPE NAME STATE [PRIORITY]`.
+    /// STATE and TYPE are read case-insensitively (keepalived passes them in upper case;
+    /// `ha notify master` by hand means MASTER, as the usage text says); PRIORITY 0..255.
     /// Throws a message saying what is valid.
     public static func parse(_ args: [String]) throws(HAStateError) -> Notification {
-        let valid = "valid: MASTER, BACKUP, FAULT, STOP, DELETED or MASTER_RX_LOWER_PRI, alone or as keepalived passes them (GROUP|INSTANCE NAME STATE [PRIORITY])"
+        let valid = "valid: MASTER, BACKUP, FAULT, STOP, DELETED or MASTER_RX_LOWER_PRI (any case), alone or as keepalived passes them (GROUP|INSTANCE NAME STATE [PRIORITY])"
         func state(_ s: String) throws(HAStateError) -> HAState {
             guard let st = HAState(rawValue: s.uppercased()) else { throw HAStateError(message: "\(Echo.quoted(s)) is not a state; \(valid)") }
             return st
@@ -55,7 +57,7 @@ public enum HAState: String, Equatable, Sendable, CaseIterable {
             var priority: Int? = nil
             if args.count == 4 {
                 guard let p = Int(args[3]), (0...255).contains(p) else {
-                    throw HAStateError(message: "priority \(Echo.quoted(args[3])) is not 0..255; \(valid)")
+                    throw HAStateError(message: "priority \(Echo.quoted(args[3])) is not 0..255; valid: an integer 0..255 (the priority keepalived appends: the instance's, 0 for a sync group)")
                 }
                 priority = p
             }

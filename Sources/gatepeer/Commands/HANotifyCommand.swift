@@ -18,7 +18,7 @@ enum HANotifyCommand: GatePeerCommand {
         do {
             n = try HAState.parse(c.arguments)
         } catch {
-            throw UsageError(message: "ha notify: \(error.message)", usage: Usage.command["ha"])
+            throw UsageError(message: "ha notify: \(error.message)", usage: Usage.haNotify)
         }
         let s = HASection(c, verb: "ha notify")
         // keepalived gives its scripts /dev/null for stdout and stderr: the lines go to

@@ -153,24 +153,36 @@ enum Usage {
         """,
     ]
 
+    /// `gatepeer ha notify`'s usage lines, printed alone after a bad argument to it.
+    static let haNotify = """
+    usage: gatepeer ha notify [-c FILE] STATE
+           gatepeer ha notify [-c FILE] GROUP|INSTANCE NAME STATE [PRIORITY]
+      STATE: MASTER, BACKUP, FAULT, STOP, DELETED or MASTER_RX_LOWER_PRI; PRIORITY: 0..255.
+      STATE and GROUP|INSTANCE are read in any case (keepalived passes upper case).
+    """
+
     /// `gatepeer ha --help`: every ha subcommand.
     static let ha = """
     usage: gatepeer ha render [-c FILE] [--conntrackd] [-o FILE]
-           gatepeer ha notify [-c FILE] MASTER|BACKUP|FAULT|STOP
-           gatepeer ha notify [-c FILE] GROUP|INSTANCE NAME STATE [PRIORITY]
+           \(haNotify.dropFirst("usage: ".count))
 
     render: keepalived.conf for this node from the config's ha section (VRRPv3, unicast to
     ha.peerAddress, one instance per link and one for the backend next hop in a sync group,
     a vrrp_script running gatepeer health, notify running gatepeer ha notify), or with
     --conntrackd conntrackd.conf (FTFW over UDP unicast between the two nodes). Printed, or
-    written to -o FILE (0644). Render both nodes from their own config files.
+    written to -o FILE (0644; not the config file itself). Render both nodes from their own
+    config files. Notes on stderr: --conntrackd -o other than ha.conntrackd.configPath (ha
+    notify runs conntrackd -C configPath), and GATEPEER_STATE_DIR set (the script lines do
+    not carry it: start keepalived with the same value).
     notify: what keepalived runs on a transition (it appends TYPE NAME STATE PRIORITY). On
     MASTER: conntrackd -c, -f, -R, -B first (when ha.conntrackd is set), then a gratuitous
     ARP or unsolicited neighbour advertisement for every moved address on its device (the
     vxlan device included), then the cloud hook (ha.hook, killed after its timeout). On
-    BACKUP: conntrackd -t, -n, and the hook; nothing takes an address away (keepalived owns
-    them). FAULT: conntrackd -t and the hook; STOP: the hook. Each step is one key=value
-    line on stderr. Exit 0, or 1 when a step failed (the others still run).
+    MASTER_RX_LOWER_PRI (a master hearing a lower priority after a split): the announcements
+    and the hook again. On BACKUP: conntrackd -t, -n, and the hook; nothing takes an address
+    away (keepalived owns them). FAULT: conntrackd -t and the hook; STOP and DELETED: the
+    hook. Each step is one key=value line on stderr. Exit 0, or 1 when a step failed (the
+    others still run), 2 for bad arguments (then only the ha notify usage lines above).
     """
 
     /// `gatepeer ipsec --help`: every ipsec subcommand.
