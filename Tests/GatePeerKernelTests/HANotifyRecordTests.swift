@@ -17,6 +17,21 @@ final class HANotifyRecordTests: KernelTestCase {
         return writeConfig(String(decoding: try JSONSerialization.data(withJSONObject: o), as: UTF8.self))
     }
 
+    /// A namespace shaped like peer-a (eth0 172.31.0.11/24, up), the state directory
+    /// gatepeer uses there (KernelTestCase sets GATEPEER_STATE_DIR for every gatepeer the
+    /// test runs) and a temporary directory for the hook, removed after the test.
+    func node(_ stem: String) throws -> (ns: Namespace, state: String, dir: URL) {
+        let ns = try makeNamespace(stem)
+        ns.ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+        ns.ip("addr", "add", "172.31.0.11/24", "dev", "eth0")
+        ns.ip("link", "set", "eth0", "up")
+        let base = try XCTUnwrap(getenv("GATEPEER_STATE_DIR").map { String(cString: $0) })
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-\(stem)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return (ns, "\(base)/netns/\(ns.name)", dir)
+    }
+
     func object(_ text: String) -> [String: Any] {
         ((try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]) ?? [:]
     }
@@ -26,16 +41,8 @@ final class HANotifyRecordTests: KernelTestCase {
     /// the hook (a slow step) already sees it; status shows it; the short form records a
     /// null type; a damaged record is reported by status, which still answers.
     func testNotifyRecordsTheStateAndStatusShowsIt() throws {
-        let ns = try makeNamespace("har")
-        ns.ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
-        ns.ip("addr", "add", "172.31.0.11/24", "dev", "eth0")
-        ns.ip("link", "set", "eth0", "up")
-        // KernelTestCase set it (setenv) for every gatepeer the test runs.
-        let base = try XCTUnwrap(getenv("GATEPEER_STATE_DIR").map { String(cString: $0) })
-        let file = "\(base)/netns/\(ns.name)/ha-state.json"
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-harec-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let (ns, state, dir) = try node("har")
+        let file = state + "/ha-state.json"
         let hook = dir.appendingPathComponent("hook.sh"), seen = dir.appendingPathComponent("seen")
         // The hook runs after the record: it copies what it finds.
         try "#!/bin/sh\ncat \(file) > \(seen.path) 2>&1\n".write(to: hook, atomically: true, encoding: .utf8)
@@ -93,15 +100,8 @@ final class HANotifyRecordTests: KernelTestCase {
     /// lab: a hook recorded fd1 and fd2 as /dev/null), so `ha notify`'s lines were lost;
     /// they are appended to ha-notify.log in the state directory (0600) as well.
     func testNotifyLinesReachHANotifyLogWhenStderrIsDevNull() throws {
-        let ns = try makeNamespace("hal")
-        ns.ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
-        ns.ip("addr", "add", "172.31.0.11/24", "dev", "eth0")
-        ns.ip("link", "set", "eth0", "up")
-        let base = try XCTUnwrap(getenv("GATEPEER_STATE_DIR").map { String(cString: $0) })
-        let file = "\(base)/netns/\(ns.name)/ha-notify.log"
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gatepeer-halog-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let (ns, state, dir) = try node("hal")
+        let file = state + "/ha-notify.log"
         let hook = dir.appendingPathComponent("hook.sh")
         try "#!/bin/sh\nexit 3\n".write(to: hook, atomically: true, encoding: .utf8)
         chmod(hook.path, 0o755)
