@@ -74,8 +74,7 @@ public enum HealthCheck {
             if let u = underlay, !u.isUp || ["DOWN", "LOWERLAYERDOWN", "NOTPRESENT"].contains(u.operState.uppercased()) {
                 return bad("link \(l.name): underlay \(l.underlayDevice) is down (\(u.isUp ? "operstate \(u.operState)" : "administratively down")): this node cannot carry the link")
             }
-            let holds = observed.addresses.contains { $0.linkIndex == underlay?.index && $0.prefix.address == l.outerIpAddress }
-            if config.ha != nil, !holds {
+            if config.ha != nil, !HAStandby.holdsOuterAddress(l, observed) {
                 parts.append("\(l.name) standby (outer address \(l.outerIpAddress) not on \(l.underlayDevice); peers are judged by the master)")
                 continue
             }

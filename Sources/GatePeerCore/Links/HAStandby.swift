@@ -6,8 +6,14 @@ public enum HAStandby {
     /// True when `observed` (an RTM_GETADDR dump) has `link.outerIpAddress` on the
     /// device named `link.underlayDevice`; false when either is missing.
     public static func holdsOuterAddress(_ link: VPGLink, _ observed: ObservedState) -> Bool {
-        guard let underlay = observed.link(named: link.underlayDevice) else { return false }
-        return observed.addresses.contains { $0.linkIndex == underlay.index && $0.prefix.address == link.outerIpAddress }
+        outerAddress(link, observed) != nil
+    }
+
+    /// `link.outerIpAddress` as `observed` has it on the device named `link.underlayDevice`
+    /// (with its IFA_CACHEINFO age), nil when either is missing.
+    public static func outerAddress(_ link: VPGLink, _ observed: ObservedState) -> ObservedAddress? {
+        guard let underlay = observed.link(named: link.underlayDevice) else { return nil }
+        return observed.addresses.first { $0.linkIndex == underlay.index && $0.prefix.address == link.outerIpAddress }
     }
 
     /// The names of `config`'s links this node is the standby for now; empty without `ha`

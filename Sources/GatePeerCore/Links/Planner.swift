@@ -99,7 +99,7 @@ public enum Planner {
                 for r in link.routes { desiredRouteKeys.insert(r.destination) }
                 continue
             }
-            let hasOuter = observed.addresses.contains { $0.linkIndex == underlay.index && $0.prefix.address == link.outerIpAddress }
+            let hasOuter = HAStandby.holdsOuterAddress(link, observed)
             if !hasOuter, config.ha != nil {
                 // The HA standby: keepalived adds the outer address on the master only. The
                 // kernel creates the device and brings it up without it (the vxlan socket is

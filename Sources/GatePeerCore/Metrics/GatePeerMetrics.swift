@@ -39,8 +39,9 @@ public enum GatePeerMetrics {
         let judged = peers.filter { $0.state == .up || $0.state == .down }
         e.add("gatepeer_peer_up", .gauge, "1 when the VPG gate peer answers probes, 0 when it is judged down; absent while unknown or standby.",
               judged.map { p in (peerLabels(p), bool(p.state == .up)) })
-        e.add("gatepeer_peer_standby", .gauge, "1 while the VPG gate peer is not probed because this node is the link's HA standby, else 0.",
-              peers.map { p in (peerLabels(p), bool(p.state == .standby)) })
+        // Only with `ha`: a single VM is never a standby, and a series of zeros is noise.
+        e.add("gatepeer_peer_standby", .gauge, "1 while the VPG gate peer is not probed because this node is the link's HA standby, else 0 (with an ha section only).",
+              config.ha == nil ? [] : peers.map { p in (peerLabels(p), bool(p.state == .standby)) })
         e.add("gatepeer_peer_rtt_seconds", .gauge, "Round-trip time of the last answered probe to the VPG gate peer; absent unless it is up.",
               peers.compactMap { p in p.currentRTT.map { (peerLabels(p), .real($0)) } })
         e.add("gatepeer_peer_state_since_timestamp_seconds", .gauge, "Unix time the peer's current state (up or down) began.",

@@ -23,15 +23,23 @@ enum HANotifyCommand: GatePeerCommand {
         let s = HASection(c, verb: "ha notify")
         // keepalived gives its scripts /dev/null for stdout and stderr: the lines go to
         // ha-notify.log in the state directory too (and to syslog, see Journal).
-        do { Journal.copyFD = try StateStore(namespace: try NetworkNamespace.current()).openHANotifyLog() } catch {
-            log(.warning, "no ha-notify.log: \(error)", fields: [("object", "ha-state")])
+        // One store for the log and the record (one namespace lookup, one identity read).
+        let store: StateStore?
+        do { store = StateStore(namespace: try NetworkNamespace.current()) } catch {
+            store = nil
+            log(.error, "no state directory: \(error)", fields: [("object", "ha-state")])
+        }
+        if let store {
+            do { Journal.copyFD = try store.openHANotifyLog() } catch {
+                log(.warning, "no ha-notify.log: \(error)", fields: [("object", "ha-state")])
+            }
         }
         var fields: [(String, String)] = [("state", n.state.rawValue)]
         if let t = n.type, let name = n.name { fields += [("type", t.lowercased()), ("name", name)] }
         if let p = n.priority { fields.append(("priority", "\(p)")) }
         log(.info, "ha notify", fields: fields)
         // A master that heard a lower priority stays MASTER: its record (and since when) stands.
-        var failed = n.state == .masterReclaim ? false : !record(n)
+        var failed = n.state == .masterReclaim ? false : !record(n, store)
         var observed: ObservedState?
         for step in HANotifyPlan.steps(s.config, s.ha, n.state) {
             switch step {
@@ -57,9 +65,9 @@ enum HANotifyCommand: GatePeerCommand {
     }
 
     /// Records `n` in ha-state.json; logs and returns false when it cannot.
-    private static func record(_ n: HAState.Notification) -> Bool {
+    private static func record(_ n: HAState.Notification, _ store: StateStore?) -> Bool {
+        guard let store else { return false }
         do {
-            let store = StateStore(namespace: try NetworkNamespace.current())
             try store.saveHAState(HAState.Record(n, unixTime: Clock.now()))
             return true
         } catch {

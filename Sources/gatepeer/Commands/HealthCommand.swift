@@ -27,9 +27,7 @@ enum HealthCommand: GatePeerCommand {
             let now = Clock.monotonic()
             let verdict = HealthCheck.judge(config: config, observed: observed, plan: plan, daemon: daemon,
                                             faultSeconds: faultSeconds) { l in
-                guard let u = observed.link(named: l.underlayDevice),
-                      let a = observed.addresses.first(where: { $0.linkIndex == u.index && $0.prefix.address == l.outerIpAddress }),
-                      let created = a.createdSeconds else { return nil }
+                guard let created = HAStandby.outerAddress(l, observed)?.createdSeconds else { return nil }
                 return now - created
             }
             if verdict.healthy {

@@ -84,7 +84,7 @@ final class LivenessService: DaemonService, @unchecked Sendable {
         let now = HAStandby.links(context.config, o)
         guard now != standby else { return }
         standby = now
-        for p in probers.values {
+        for p in probers.values where p.mode != mode(p.name) {
             p.setMode(mode(p.name))
             p.start()
         }
@@ -101,11 +101,15 @@ final class LivenessService: DaemonService, @unchecked Sendable {
     /// The link's peers become `standby` (since now, no RTT); those already are keep theirs.
     fileprivate func markStandby(_ link: String) {
         let now = Clock.now()
+        var changed = false
         for i in context.peers.indices where context.peers[i].link == link && context.peers[i].state != .standby {
             context.peers[i].state = .standby
             context.peers[i].since = now
             context.peers[i].rttSeconds = nil
+            changed = true
         }
+        // A reload keeps a standby link standby: nothing new to publish then.
+        guard changed else { return }
         lastPublished = Clock.monotonic()
         context.runtimeChanged(urgent: true)
     }

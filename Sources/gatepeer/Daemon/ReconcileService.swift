@@ -82,10 +82,8 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
         // appears (or changes) and one when it clears, not one per pass.
         var found: [String] = []
         var loadingTable = false
-        var seen: ObservedState?
         defer {
             if loadingTable { tableLoad?(false) }
-            if let seen { observed?(seen) }
             problems.update(found)
             context.reconcileProblems = found
             context.afterReconcile()
@@ -95,7 +93,7 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
         context.counters.passes[trigger.rawValue, default: 0] += 1
         do {
             if store.refusal == nil { try store.claim() }
-            let c = try Converge.run(context.kernel, config: config, mapCache: store.mapCache, dynamic: { [context] o in seen = o; return context.dynamicElements(o) }) { plan in
+            let c = try Converge.run(context.kernel, config: config, mapCache: store.mapCache, dynamic: context.dynamicElements) { plan in
                 found += plan.blockers.map { "blocked: \($0)" }
                 if plan.changes.contains(where: \.loadsTable) {
                     loadingTable = true
@@ -103,6 +101,7 @@ final class ReconcileService: DaemonService, @unchecked Sendable {
                 }
             }
             count(c, trigger)
+            observed?(c.observed)
             found += c.problems
             if c.failures.contains(where: { $0.errno == EPERM }) {
                 Console.error(NetAdmin.hint("run"))

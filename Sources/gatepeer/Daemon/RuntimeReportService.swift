@@ -7,8 +7,8 @@ import Glibc
 /// by `status` and `metrics`) and the metrics textfile (the text `gatepeer metrics`
 /// prints) for node_exporter, each on its own cadence:
 /// - runtime.json (a small file, no kernel read): after DaemonContext.runtimeChanged() at
-///   most once a second (at once when it is urgent: a peer's state changed, which
-///   `gatepeer health` and so keepalived act on), and at least every RuntimeReport.heartbeat seconds, so a reader
+///   most once a second (and at once, alone, when it is urgent: a peer's state changed,
+///   which `gatepeer health` and so keepalived act on), and at least every RuntimeReport.heartbeat seconds, so a reader
 ///   can tell a daemon that stopped writing (RuntimeReport.staleAfter);
 /// - the textfile (a kernel read): every `textfileRefresh` seconds, and at once (still at
 ///   most once a second) when a peer's state or the reconcile's outcome changed. It does
@@ -29,6 +29,8 @@ final class RuntimeReportService: DaemonService, @unchecked Sendable {
     private let startTime = ProcessStart.unixSeconds(pid: getpid()) ?? Clock.now()
     private var lastWrite = -Double.infinity
     private var pending = false
+    /// An urgent runtime.json write is queued (changed(urgent:)).
+    private var urgentPending = false
     private var timer: DispatchSourceTimer?
     /// When the textfile was last written (Clock.monotonic) and what it showed of the
     /// peers' states and the reconcile's outcome: a change is written at once.
@@ -77,17 +79,28 @@ final class RuntimeReportService: DaemonService, @unchecked Sendable {
     }
 
     /// Schedules a write: now when the last one is over a second old, else a second after
-    /// it; `urgent` writes at once whatever the last one's age (a write already scheduled
-    /// still happens: one extra small write per peer transition).
+    /// it. `urgent` also writes runtime.json alone at once (no kernel read: the textfile
+    /// keeps its cadence), once per queue turn however many peers changed in it.
     func changed(urgent: Bool = false) {
-        if urgent {
-            context.queue.async { [weak self] in self?.publish(running: true) }
-            return
+        if urgent, !urgentPending {
+            urgentPending = true
+            context.queue.async { [weak self] in
+                guard let self else { return }
+                urgentPending = false
+                // A failure is reported by the coalesced publish scheduled below.
+                try? context.store.saveRuntimeReport(currentReport())
+            }
         }
         guard !pending else { return }
         pending = true
         let wait = max(0, lastWrite + RuntimeReportService.coalesce - Clock.monotonic())
         context.queue.asyncAfter(deadline: .now() + wait) { [weak self] in self?.publish(running: true) }
+    }
+
+    /// The report as the daemon knows it now.
+    private func currentReport() -> RuntimeReport {
+        RuntimeReport(pid: getpid(), startTime: startTime, written: Clock.now(), counters: context.counters,
+                      peers: context.peers, livenessProblems: context.livenessProblems)
     }
 
     private func publish(running: Bool) {
@@ -96,8 +109,7 @@ final class RuntimeReportService: DaemonService, @unchecked Sendable {
         lastWrite = now
         var found: [String] = []
         defer { problems.update(found) { log(.warning, $0, ["object": "metrics"]) } }
-        let report = RuntimeReport(pid: getpid(), startTime: startTime, written: Clock.now(), counters: context.counters,
-                                   peers: context.peers, livenessProblems: context.livenessProblems)
+        let report = currentReport()
         if running {
             do {
                 try context.store.saveRuntimeReport(report)

@@ -16,6 +16,9 @@ struct Converge {
     var failures: [KernelError]
     /// The plan's changes the read-back no longer wants, and the lines it still does.
     var readBack: ReadBack
+    /// What the kernel held before anything was applied (the daemon's liveness reads
+    /// which links this node is the HA standby for from it).
+    var observed: ObservedState
 
     /// True when nothing failed, nothing is still wanted and nothing was blocked.
     var converged: Bool {
@@ -42,9 +45,9 @@ struct Converge {
         let elements = dynamic(observed)
         let plan = Planner.plan(config: config, observed: observed, dynamic: elements)
         beforeApply(plan)
-        guard !plan.isEmpty else { return Converge(plan: plan, failures: [], readBack: ReadBack(planned: plan, after: plan)) }
+        guard !plan.isEmpty else { return Converge(plan: plan, failures: [], readBack: ReadBack(planned: plan, after: plan), observed: observed) }
         let report = try kernel.apply(plan, observed: observed, filterExtras: elements, mapCache: mapCache)
         let after = Planner.plan(config: config, observed: try kernel.observe(sysctls: keys), dynamic: elements, rendered: plan)
-        return Converge(plan: plan, failures: report.failures, readBack: ReadBack(planned: plan, after: after))
+        return Converge(plan: plan, failures: report.failures, readBack: ReadBack(planned: plan, after: after), observed: observed)
     }
 }
