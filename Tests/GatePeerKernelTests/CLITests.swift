@@ -334,13 +334,17 @@ final class CLITests: XCTestCase {
 
     /// A bad `ha notify` argument prints what is valid for that argument and only ha
     /// notify's usage lines; the help lists every state and says how case is read.
-    func testHANotifyUsage() {
-        let cfg = packageRoot.appendingPathComponent("netconfig/ha/peer-a.json").path
-        let prio = sh(["-u", "GATEPEER_STATE_DIR", gatepeerBinary, "ha", "notify", "-c", cfg, "GROUP", "gatepeer", "MASTER", "300"])
+    func testHANotifyUsage() throws {
+        // Run in the host namespace: should the arguments ever be taken, the state goes to
+        // a directory of the test's and conntrackd gets a config path of the test's.
+        let (dir, cfg) = try haRenderDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let state = "GATEPEER_STATE_DIR=" + dir.appendingPathComponent("state").path
+        let prio = sh([state, gatepeerBinary, "ha", "notify", "-c", cfg, "GROUP", "gatepeer", "MASTER", "300"])
         XCTAssertEqual(prio.status, 2, prio.stderr)
         XCTAssertTrue(prio.stderr.contains("priority \"300\" is not 0..255; valid: an integer 0..255"), prio.stderr)
         XCTAssertFalse(prio.stderr.contains("valid: MASTER"), prio.stderr)
-        for r in [prio, sh(["-u", "GATEPEER_STATE_DIR", gatepeerBinary, "ha", "notify", "-c", cfg, "PRIMARY"])] {
+        for r in [prio, sh([state, gatepeerBinary, "ha", "notify", "-c", cfg, "PRIMARY"])] {
             XCTAssertEqual(r.status, 2, r.stderr)
             XCTAssertTrue(r.stderr.contains("usage: gatepeer ha notify [-c FILE] STATE\n"), r.stderr)
             XCTAssertFalse(r.stderr.contains("ha render") || r.stderr.contains("render:"), r.stderr)

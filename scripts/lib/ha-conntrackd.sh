@@ -42,15 +42,18 @@ ha_conntrackd_start() {
   # Its own session, nothing inherited; ip netns exec execs it, so $! is its pid.
   (_ha_close_inherited
     exec setsid ip netns exec "$netns" conntrackd -C "$conf" </dev/null >>"$dir/conntrackd.log" 2>&1) &
-  echo $! >"$dir/conntrackd.pid"
-  disown $! 2>/dev/null || true
-  local i
+  local pid=$! i
+  echo "$pid" >"$dir/conntrackd.pid"
+  disown "$pid" 2>/dev/null || true
+  # Our own child's pid, alive or not: right after the fork it is not in the node's
+  # namespace yet (ip netns exec has not run), so ha_conntrackd_pids would not name it.
   for i in $(seq 50); do
-    [ -n "$(ha_conntrackd_pids "$node")" ] || break
+    kill -0 "$pid" 2>/dev/null || break
     ip netns exec "$netns" conntrackd -C "$conf" -s >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   _ha_err "conntrackd did not start in $node:"; tail -n 20 "$dir/conntrackd.log" >&2
+  kill -TERM "$pid" 2>/dev/null || true
   ha_conntrackd_stop "$node"
   return 1
 }

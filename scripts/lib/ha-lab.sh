@@ -148,7 +148,7 @@ _ha_record() { echo "$(_ha_dir "$1")/gatepeer.state/netns/$(ns "$1")/ha-state.js
 ha_keepalived_start() {
   local node=$1 file=${2:-}
   _ha_node "$node" || return 2
-  [ -n "$file" ] && [ -f "$file" ] || { _ha_err "ha_keepalived_start: no keepalived.conf at '$file' (ha up renders one)"; return 2; }
+  [ -f "$file" ] || { _ha_err "ha_keepalived_start: no keepalived.conf at '$file' (ha up renders one)"; return 2; }
   command -v keepalived >/dev/null || { _ha_err "keepalived is not installed (Debian package keepalived)"; return 1; }
   local dir; dir=$(_ha_dir "$node")
   if [ -n "$(ha_pids "$node" keepalived)" ]; then _ha_err "keepalived already runs in $node"; return 1; fi
@@ -242,6 +242,8 @@ ha_state() {
 # ha_stop NODE [keepalived|gatepeer]
 ha_stop() {
   local node=$1 what=${2:-} w p pids=() i
+  # No daemon named: the node's conntrackd goes too.
+  [ -n "$what" ] || ha_conntrackd_stop "$node"
   for w in ${what:-keepalived gatepeer}; do
     # Parent first: keepalived's parent stops its VRRP child, which removes the VIPs.
     while read -r p; do [ -n "$p" ] && pids+=("$p"); done < <(ha_pids "$node" "$w")
@@ -265,5 +267,5 @@ ha_stop_all() {
   local n
   [ -d "$HA_LAB_DIR" ] || return 0
   for n in "${HA_NODES[@]}"; do ha_stop "$n"; done
-  if declare -F ha_conntrackd_stop_all >/dev/null; then ha_conntrackd_stop_all; fi
+  ha_conntrackd_stop_all
 }
